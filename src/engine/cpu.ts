@@ -1,0 +1,81 @@
+/**
+ * The execution contract between model code and the two executors.
+ *
+ * A model operation is a generator that yields a site label right before each access to shared state
+ * (DESIGN.md "Execution model"). Between two yields the code touches only the vCPU's own locals, so in
+ * explore mode everything between two scheduling points runs atomically, and the explore scheduler
+ * decides who goes next at every yield. The stress executor drives the same generator straight to its
+ * end on a real thread, so the very same code runs under both.
+ */
+import type { Checker } from '../check/checker.js';
+import type { Memory } from './layout.js';
+
+/** A scheduling-point label, e.g. 'pte.cas L1'. Constant strings: yielding one costs a pointer. */
+export type Site = string;
+
+/** A model operation (or a piece of one, composed with `yield*`). */
+export type Op<R = void> = Generator<Site, R, void>;
+
+export type Mode = 'stress' | 'explore';
+
+/** Thrown inside a stress worker when the run is being stopped (violation elsewhere, watchdog). */
+export class StopRun extends Error {
+  constructor() { super('run stopped'); this.name = 'StopRun'; }
+}
+
+/** A lock as model code sees it; the lock word lives in shared memory. See sync.ts. */
+export interface LockRef {
+  /** i32 index of the lock word; the owner word (vCPU id + 1) sits at index + 1. */
+  readonly index: number;
+  readonly name: string;
+  /** lockdep class rank: locks must be taken in strictly increasing rank; 0 = not ordered. */
+  readonly rank: number;
+  readonly acquireSite: Site;
+  readonly releaseSite: Site;
+}
+
+/** One virtual CPU as the model code sees it. */
+export class Cpu {
+  readonly explore: boolean;
+  readonly i32: Int32Array;
+  readonly i64: BigInt64Array;
+  /** Site of the scheduling point the vCPU last yielded (for violation records). */
+  site: Site = 'start';
+  /** Steps taken: per vCPU in stress mode, the execution's global step in explore mode. */
+  step = 0;
+  /** Explore mode: i32 index of a lock word this vCPU waits on (runnable again once it reads 0), or -1. */
+  blockedOn = -1;
+  /** Locks held, innermost last (lockdep and deadlock reports). */
+  readonly held: LockRef[] = [];
+
+  constructor(
+    readonly id: number,
+    readonly mode: Mode,
+    readonly mem: Memory,
+    readonly checker: Checker,
+    /** Stress mode: i32 index of the run's stop flag, polled while parked; -1 in explore mode. */
+    private readonly stopIndex = -1,
+  ) {
+    this.explore = mode === 'explore';
+    this.i32 = mem.i32;
+    this.i64 = mem.i64;
+  }
+
+  /** Report an outcome of invariant `id`; returns true when it is FORBIDDEN (the run will stop). */
+  fail(id: string, message: string): boolean {
+    return this.checker.report(id, message, this.id, this.step, this.site);
+  }
+
+  /** Stress mode: has the run been asked to stop? Model code never needs this; blocking primitives do. */
+  stopRequested(): boolean {
+    return this.stopIndex >= 0 && Atomics.load(this.i32, this.stopIndex) !== 0;
+  }
+}
+
+/** Run an op to completion outside any scheduler (setup code, sequential references, quiescent hooks). */
+export function runToEnd<R>(op: Op<R>): R {
+  for (;;) {
+    const r = op.next();
+    if (r.done) return r.value;
+  }
+}

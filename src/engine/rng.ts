@@ -1,0 +1,45 @@
+/**
+ * Seeded randomness. Op programs draw from pure-rand's xoroshiro128+ keyed by (seed, vCPU), so the same
+ * seed gives every vCPU the same op stream in a stress worker and in the explore executor.
+ */
+import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
+import { uniformInt } from 'pure-rand/distribution/uniformInt';
+import type { RandomGenerator } from 'pure-rand/types/RandomGenerator';
+
+export type { RandomGenerator };
+
+/** A 32-bit mix (murmur3 finaliser) so that neighbouring (seed, key) pairs give unrelated streams. */
+export function mix32(a: number, b: number): number {
+  let h = (Math.imul(a | 0, 0x9e3779b1) ^ Math.imul((b | 0) + 0x7f4a7c15, 0x85ebca6b)) | 0;
+  h ^= h >>> 16; h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13; h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h | 0;
+}
+
+/** The op-program generator of one vCPU. */
+export function opRng(seed: number, cpu: number): RandomGenerator {
+  return xoroshiro128plus(mix32(seed, cpu + 1));
+}
+
+/** A generator for a named purpose (a scheduler, an execution), independent of the op streams. */
+export function rngFor(seed: number, purpose: number): RandomGenerator {
+  return xoroshiro128plus(mix32(mix32(seed, 0x5eed), purpose));
+}
+
+/** Uniform integer in [lo, hi], both included. */
+export function randInt(rng: RandomGenerator, lo: number, hi: number): number {
+  return uniformInt(rng, lo, hi);
+}
+
+/** Pick an index by integer weights. */
+export function pickWeighted(rng: RandomGenerator, weights: readonly number[]): number {
+  let total = 0;
+  for (const w of weights) total += w;
+  let r = uniformInt(rng, 0, total - 1);
+  for (let i = 0; i < weights.length; i++) {
+    r -= weights[i]!;
+    if (r < 0) return i;
+  }
+  return weights.length - 1;
+}

@@ -1,0 +1,180 @@
+/**
+ * One explored execution: all vCPUs in this thread, a scheduler choosing who runs at every scheduling
+ * point, every decision recorded. Given (model, op seed, ops per vCPU, decisions) an execution is a
+ * pure function, which is what makes replay and shrinking work.
+ *
+ * A step resumes the chosen vCPU at the site it is paused at: it performs that shared access and runs
+ * its local code up to the next site (or the end of its op, in which case its next op is started and
+ * run up to its first site, which touches nothing shared).
+ */
+import { createHash } from 'node:crypto';
+import { Checker } from '../check/checker.js';
+import type { Violation } from '../check/invariant.js';
+import { Cpu, type Op, type Site } from '../engine/cpu.js';
+import { zeroMemory, type Memory } from '../engine/layout.js';
+import { opRng } from '../engine/rng.js';
+import type { ScenarioDef, ScenarioModel, VcpuProgram } from '../engine/scenario.js';
+import { lockOwner } from '../engine/sync.js';
+import type { Scheduler } from './scheduler.js';
+
+export interface ExecutionSpec {
+  readonly scenario: ScenarioDef;
+  readonly model: ScenarioModel;
+  /** Reused between executions: zeroed and re-initialised at the start of each. */
+  readonly mem: Memory;
+  readonly opSeed: number;
+  /** Ops each vCPU runs; its length is the number of vCPUs (0 ops = that vCPU sits out). */
+  readonly opsPerCpu: readonly number[];
+  readonly maxSteps: number;
+  /** Record (vCPU, site, op) events and a trace hash. Off for speed while exploring. */
+  readonly trace?: boolean;
+}
+
+export type TraceEvent =
+  | { readonly kind: 'op'; readonly cpu: number; readonly step: number; readonly text: string }
+  | { readonly kind: 'step'; readonly cpu: number; readonly step: number; readonly site: Site };
+
+export interface ExecutionResult {
+  /** The first FORBIDDEN violation, if any. */
+  readonly violation: Violation | undefined;
+  readonly steps: number;
+  readonly ops: number;
+  /** The vCPU chosen at each step. */
+  readonly decisions: Uint8Array;
+  /** Context switches away from a vCPU that could have gone on. */
+  readonly preemptions: number;
+  readonly outcomes: ReadonlyMap<string, number>;
+  readonly trace: readonly TraceEvent[] | undefined;
+  /** sha256 (16 hex digits) of the decisions and sites; only when traced. */
+  readonly traceHash: string | undefined;
+}
+
+export function runExecution(spec: ExecutionSpec, scheduler: Scheduler, stepsHint = 0): ExecutionResult {
+  const { model, mem, opsPerCpu, maxSteps } = spec;
+  const n = opsPerCpu.length;
+  if (n > 255) throw new RangeError('explore: at most 255 vCPUs');
+  zeroMemory(mem);
+  model.init(mem);
+  const checker = new Checker(spec.scenario.invariants);
+  const cpus: Cpu[] = [];
+  const progs: VcpuProgram[] = [];
+  const ops: (Op<unknown> | undefined)[] = [];
+  const started = new Int32Array(n);
+  const finished: boolean[] = [];
+  const site: Site[] = [];
+  const trace: TraceEvent[] | undefined = spec.trace ? [] : undefined;
+  const hash = spec.trace ? createHash('sha256') : undefined;
+  let step = 0;
+
+  // Start vCPU c's next op and run it to its first site; mark it finished when its program is done.
+  const advance = (c: number): void => {
+    const cpu = cpus[c]!;
+    for (;;) {
+      if (started[c]! >= opsPerCpu[c]!) { finished[c] = true; ops[c] = undefined; return; }
+      const op = progs[c]!.next();
+      started[c]!++;
+      if (trace) trace.push({ kind: 'op', cpu: c, step, text: progs[c]!.describe() });
+      ops[c] = op;
+      cpu.step = step;
+      const r = op.next();
+      if (!r.done) { site[c] = r.value; return; }
+    }
+  };
+
+  for (let c = 0; c < n; c++) {
+    const cpu = new Cpu(c, 'explore', mem, checker);
+    cpus.push(cpu);
+    progs.push(model.program(cpu, opRng(spec.opSeed, c)));
+    finished.push(false);
+    site.push('start');
+    ops.push(undefined);
+  }
+  for (let c = 0; c < n; c++) advance(c);
+
+  scheduler.newExecution(n, stepsHint);
+  let decisions = new Uint8Array(Math.max(64, stepsHint + 16));
+  const runnable: number[] = [];
+  const i32 = mem.i32;
+  let current = -1;
+  let preemptions = 0;
+
+  for (;;) {
+    runnable.length = 0;
+    let alive = 0;
+    for (let c = 0; c < n; c++) {
+      if (finished[c]) continue;
+      alive++;
+      const b = cpus[c]!.blockedOn;
+      if (b < 0 || Atomics.load(i32, b) === 0) runnable.push(c);
+    }
+    if (alive === 0) break;
+    if (runnable.length === 0) {
+      checker.report('DEADLOCK', deadlockMessage(cpus, finished, site), -1, step, 'deadlock');
+      break;
+    }
+    if (step >= maxSteps) {
+      checker.report('STEP-BOUND', `execution exceeded ${maxSteps} steps`, current, step, 'step-bound');
+      break;
+    }
+    const c = scheduler.nextCpu(runnable, current);
+    if (current >= 0 && c !== current && runnable.includes(current)) preemptions++;
+    if (step === decisions.length) {
+      const grown = new Uint8Array(decisions.length * 2);
+      grown.set(decisions);
+      decisions = grown;
+    }
+    decisions[step] = c;
+    const cpu = cpus[c]!;
+    const s = site[c]!;
+    cpu.step = step;
+    cpu.site = s;
+    if (trace) {
+      trace.push({ kind: 'step', cpu: c, step, site: s });
+      hash!.update(`${c}:${s}\n`);
+    }
+    step++;
+    const r = ops[c]!.next();
+    if (r.done) advance(c);
+    else site[c] = r.value;
+    current = c;
+    if (checker.failed) break;
+  }
+
+  if (!checker.failed) {
+    model.quiescent(mem, (inv, msg) => { checker.report(inv, msg, -1, step, 'quiescent'); });
+  }
+  const violation = checker.violations[0];
+  if (hash && violation) hash.update(`violation ${violation.invariant}\n`);
+  let opsDone = 0;
+  for (let c = 0; c < n; c++) opsDone += started[c]!;
+  return {
+    violation,
+    steps: step,
+    ops: opsDone,
+    decisions: decisions.subarray(0, step),
+    preemptions,
+    outcomes: checker.outcomes,
+    trace,
+    traceHash: hash ? hash.digest('hex').slice(0, 16) : undefined,
+  };
+}
+
+function deadlockMessage(cpus: readonly Cpu[], finished: readonly boolean[], site: readonly Site[]): string {
+  const parts: string[] = [];
+  for (const cpu of cpus) {
+    if (finished[cpu.id]) continue;
+    const held = cpu.held.map((l) => l.name).join(', ') || 'nothing';
+    const waiting = cpu.blockedOn >= 0 ? `waits at '${site[cpu.id]}'` : 'runnable?';
+    const owner = cpu.blockedOn >= 0 ? ownerOfWord(cpus, cpu.blockedOn) : '';
+    parts.push(`cpu${cpu.id} holds ${held}, ${waiting}${owner}`);
+  }
+  return `no vCPU can run: ${parts.join('; ')}`;
+}
+
+function ownerOfWord(cpus: readonly Cpu[], index: number): string {
+  for (const c of cpus) {
+    const l = c.held.find((h) => h.index === index);
+    if (l) return ` (held by cpu${lockOwner(c.i32, l)})`;
+  }
+  return '';
+}

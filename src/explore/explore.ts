@@ -1,0 +1,131 @@
+/**
+ * An explore campaign: many executions of one scenario variant under a seeded strategy, stopping at the
+ * first FORBIDDEN violation, which is then replayed with a trace, shrunk, and packaged as a repro.
+ */
+import type { Violation } from '../check/invariant.js';
+import { mergeOutcomes } from '../check/checker.js';
+import { allocateMemory } from '../engine/layout.js';
+import { mix32 } from '../engine/rng.js';
+import { nonDefaultParams, type ScenarioDef, type VariantDef } from '../engine/scenario.js';
+import { runExecution, type ExecutionResult, type ExecutionSpec } from './execution.js';
+import { PctScheduler } from './pct.js';
+import { RandomScheduler } from './random.js';
+import { ReplayScheduler } from './replay.js';
+import { decodeSchedule, encodeSchedule, encodeToken, type Repro } from './repro.js';
+import type { Scheduler, StrategyName } from './scheduler.js';
+import { shrink } from './shrink.js';
+
+export interface ExploreOptions {
+  readonly scenario: ScenarioDef;
+  readonly variant: VariantDef;
+  /** Full parameter set (defaults filled in). */
+  readonly params: Readonly<Record<string, number>>;
+  readonly cpus: number;
+  readonly opsPerCpu: number;
+  readonly strategy: StrategyName;
+  readonly depth: number;
+  readonly schedules: number;
+  /** Wall-clock budget; the campaign stops at whichever of schedules/time comes first. */
+  readonly timeMs: number;
+  readonly seed: number;
+  /** Pin every execution to the op programs of this seed (re-running a stress failure); default: a fresh op seed per execution. */
+  readonly opSeed?: number;
+  readonly maxSteps: number;
+  readonly shrink: boolean;
+  readonly onProgress?: (p: { schedules: number; steps: number; elapsedMs: number }) => void;
+}
+
+/** A failing execution packaged for replay. */
+export interface FoundRepro {
+  readonly repro: Repro;
+  readonly token: string;
+  readonly violation: Violation;
+  readonly traceHash: string;
+  readonly steps: number;
+  readonly ops: number;
+  readonly cpus: number;
+  readonly preemptions: number;
+}
+
+export interface ExploreOutcome {
+  readonly schedules: number;
+  readonly steps: number;
+  readonly durationMs: number;
+  readonly violation: Violation | undefined;
+  /** The execution as found, and after shrinking (the same when shrinking is off). */
+  readonly original: FoundRepro | undefined;
+  readonly minimal: FoundRepro | undefined;
+  readonly shrinkAttempts: number;
+  readonly outcomes: Record<string, number>;
+}
+
+export function makeScheduler(strategy: StrategyName, seed: number, depth: number, estimate: number): Scheduler {
+  return strategy === 'pct' ? new PctScheduler(seed, depth, estimate) : new RandomScheduler(seed);
+}
+
+export function explore(o: ExploreOptions): ExploreOutcome {
+  const t0 = performance.now();
+  const model = o.scenario.build({ cpus: o.cpus, variant: o.variant.name, params: o.params });
+  const mem = allocateMemory(model.layout);
+  const opsPerCpu = Array<number>(o.cpus).fill(o.opsPerCpu);
+  const scheduler = makeScheduler(o.strategy, o.seed, o.depth, o.cpus * o.opsPerCpu * 8);
+  const outcomes: Record<string, number> = {};
+  let schedules = 0;
+  let steps = 0;
+  let longest = 0;
+  let failing: { result: ExecutionResult; opSeed: number } | undefined;
+
+  while (schedules < o.schedules) {
+    if ((schedules & 15) === 0) {
+      const elapsedMs = performance.now() - t0;
+      if (elapsedMs >= o.timeMs) break;
+      o.onProgress?.({ schedules, steps, elapsedMs });
+    }
+    const opSeed = o.opSeed ?? mix32(o.seed, schedules);
+    const spec: ExecutionSpec = { scenario: o.scenario, model, mem, opSeed, opsPerCpu, maxSteps: o.maxSteps };
+    const result = runExecution(spec, scheduler, longest);
+    schedules++;
+    steps += result.steps;
+    if (result.steps > longest) longest = result.steps;
+    mergeOutcomes(outcomes, result.outcomes);
+    if (result.violation) { failing = { result, opSeed }; break; }
+  }
+
+  if (!failing) {
+    return { schedules, steps, durationMs: performance.now() - t0, violation: undefined, original: undefined, minimal: undefined, shrinkAttempts: 0, outcomes };
+  }
+  const base = { scenario: o.scenario, model, mem, opSeed: failing.opSeed, maxSteps: o.maxSteps };
+  const repro = (ops: readonly number[], decisions: ArrayLike<number>): Repro => ({
+    scenario: o.scenario.name, variant: o.variant.name, params: nonDefaultParams(o.scenario, o.params),
+    opSeed: failing.opSeed, opsPerCpu: ops, schedule: encodeSchedule(decisions), maxSteps: o.maxSteps,
+  });
+  const original = packageRepro(base, repro(opsPerCpu, failing.result.decisions));
+  let minimal = original;
+  let shrinkAttempts = 0;
+  if (o.shrink) {
+    const s = shrink(base, { opsPerCpu, decisions: failing.result.decisions.slice(), result: failing.result },
+      failing.result.violation!.invariant);
+    shrinkAttempts = s.attempts;
+    minimal = packageRepro(base, repro(s.opsPerCpu, s.decisions));
+  }
+  return {
+    schedules, steps, durationMs: performance.now() - t0, violation: minimal.violation,
+    original, minimal, shrinkAttempts, outcomes,
+  };
+}
+
+/** Re-run a repro with tracing on; it must fail again (it is deterministic), else that is a harness bug. */
+function packageRepro(base: Omit<ExecutionSpec, 'opsPerCpu'>, r: Repro): FoundRepro {
+  const res = replayRepro(base, r);
+  if (!res.violation || !res.traceHash) {
+    throw new Error(`explore: a failing execution did not fail again when replayed (nondeterminism in scenario ${r.scenario}?)`);
+  }
+  return {
+    repro: r, token: encodeToken(r), violation: res.violation, traceHash: res.traceHash,
+    steps: res.steps, ops: res.ops, cpus: r.opsPerCpu.filter((k) => k > 0).length, preemptions: res.preemptions,
+  };
+}
+
+export function replayRepro(base: Omit<ExecutionSpec, 'opsPerCpu'>, r: Repro): ExecutionResult {
+  return runExecution({ ...base, opsPerCpu: r.opsPerCpu, trace: true }, new ReplayScheduler(decodeSchedule(r.schedule)));
+}

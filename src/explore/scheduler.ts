@@ -1,0 +1,21 @@
+/**
+ * The scheduler seam, shuttle style: a strategy starts an execution and picks the next vCPU among the
+ * runnable ones at every scheduling point. Everything else (recording the decisions, deadlock
+ * detection, replay) lives in the executor, so a strategy is one small file.
+ *
+ * Unlike shuttle there is no nextRandom(): the only data nondeterminism is the op programs, which draw
+ * from pure-rand keyed by (op seed, vCPU) and the op seed is part of every repro, so a schedule is just
+ * the list of decisions.
+ */
+export interface Scheduler {
+  /** Start a new execution over `cpus` vCPUs; `stepsHint` is the longest execution seen so far (0 if none). */
+  newExecution(cpus: number, stepsHint: number): void;
+  /**
+   * Pick who runs the next step: one of `runnable` (ascending vCPU ids, never empty).
+   * `current` is the vCPU that ran the previous step, or -1 at the start.
+   */
+  nextCpu(runnable: readonly number[], current: number): number;
+}
+
+export type StrategyName = 'random' | 'pct';
+export const STRATEGIES: readonly StrategyName[] = ['random', 'pct'];
