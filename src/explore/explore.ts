@@ -20,8 +20,8 @@ export interface ExploreOptions {
   readonly variant: VariantDef;
   /** Full parameter set (defaults filled in). */
   readonly params: Readonly<Record<string, number>>;
-  readonly cpus: number;
-  readonly opsPerCpu: number;
+  /** Ops each vCPU runs; its length is the number of vCPUs. */
+  readonly opsPerCpu: readonly number[];
   readonly strategy: StrategyName;
   readonly depth: number;
   readonly schedules: number;
@@ -50,6 +50,7 @@ export interface FoundRepro {
 export interface ExploreOutcome {
   readonly schedules: number;
   readonly steps: number;
+  readonly ops: number;
   readonly durationMs: number;
   readonly violation: Violation | undefined;
   /** The execution as found, and after shrinking (the same when shrinking is off). */
@@ -65,13 +66,14 @@ export function makeScheduler(strategy: StrategyName, seed: number, depth: numbe
 
 export function explore(o: ExploreOptions): ExploreOutcome {
   const t0 = performance.now();
-  const model = o.scenario.build({ cpus: o.cpus, variant: o.variant.name, params: o.params });
+  const opsPerCpu = o.opsPerCpu;
+  const model = o.scenario.build({ cpus: opsPerCpu.length, variant: o.variant.name, params: o.params });
   const mem = allocateMemory(model.layout);
-  const opsPerCpu = Array<number>(o.cpus).fill(o.opsPerCpu);
-  const scheduler = makeScheduler(o.strategy, o.seed, o.depth, o.cpus * o.opsPerCpu * 8);
+  const scheduler = makeScheduler(o.strategy, o.seed, o.depth, opsPerCpu.reduce((a, b) => a + b, 0) * 8);
   const outcomes: Record<string, number> = {};
   let schedules = 0;
   let steps = 0;
+  let ops = 0;
   let longest = 0;
   let failing: { result: ExecutionResult; opSeed: number } | undefined;
 
@@ -86,13 +88,14 @@ export function explore(o: ExploreOptions): ExploreOutcome {
     const result = runExecution(spec, scheduler, longest);
     schedules++;
     steps += result.steps;
+    ops += result.ops;
     if (result.steps > longest) longest = result.steps;
     mergeOutcomes(outcomes, result.outcomes);
     if (result.violation) { failing = { result, opSeed }; break; }
   }
 
   if (!failing) {
-    return { schedules, steps, durationMs: performance.now() - t0, violation: undefined, original: undefined, minimal: undefined, shrinkAttempts: 0, outcomes };
+    return { schedules, steps, ops, durationMs: performance.now() - t0, violation: undefined, original: undefined, minimal: undefined, shrinkAttempts: 0, outcomes };
   }
   const base = { scenario: o.scenario, model, mem, opSeed: failing.opSeed, maxSteps: o.maxSteps };
   const repro = (ops: readonly number[], decisions: ArrayLike<number>): Repro => ({
@@ -109,7 +112,7 @@ export function explore(o: ExploreOptions): ExploreOutcome {
     minimal = packageRepro(base, repro(s.opsPerCpu, s.decisions));
   }
   return {
-    schedules, steps, durationMs: performance.now() - t0, violation: minimal.violation,
+    schedules, steps, ops, durationMs: performance.now() - t0, violation: minimal.violation,
     original, minimal, shrinkAttempts, outcomes,
   };
 }

@@ -1,0 +1,102 @@
+/**
+ * iommu-stress command line. The contract (DESIGN.md): list, run, explore, replay, bench; `--json` puts
+ * exactly one JSON document on stdout; exit 0 every expectation met / nothing found, 1 a verdict
+ * (violation found, or a variant that missed its expectation), 2 bad usage or input, 3 harness failure.
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { benchCommand, type BenchFlags } from './cli/bench-cmd.js';
+import { BadInput, EXIT, HarnessError } from './cli/errors.js';
+import { exploreCommand, type ExploreFlags } from './cli/explore-cmd.js';
+import { processIo } from './cli/io.js';
+import { listCommand } from './cli/list-cmd.js';
+import { replayCommand, type ReplayFlags } from './cli/replay-cmd.js';
+import { runCommand, type RunFlags } from './cli/run.js';
+import { VERSION } from './cli/version.js';
+
+const collect = (v: string, prev: string[]): string[] => [...prev, v];
+
+function program(argv: readonly string[], setExit: (code: number) => void): Command {
+  const json = argv.includes('--json');
+  const io = processIo(argv, json);
+  const p = new Command('iommu-stress')
+    .description('Concurrency stress harness for the Linux IOMMU / DMA mapping path: a shared-memory model run by real worker threads\n'
+      + 'and by a deterministic, replayable scheduler, with named invariants.')
+    .version(VERSION)
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+
+  p.command('list').description('list scenarios, their variants and what each expects, invariants and parameters')
+    .option('--json', 'one JSON document on stdout')
+    .action((f: { json?: boolean }) => { setExit(listCommand(f, io)); });
+
+  p.command('run').description('stress suite: real worker threads for a time budget, then the deterministic explorer (mixed mode)')
+    .argument('[scenario...]', 'scenarios to run (default: all)')
+    .option('--variant <name>', 'run only this variant')
+    .option('--all-variants', 'run every variant, known-bug ones too (default: the variants expected clean)')
+    .option('--workers <n>', 'worker threads = vCPUs (default: one per core)')
+    .option('--time <duration>', 'budget per variant, e.g. 10s, 2m', '10s')
+    .option('--ops <n>', 'op budget per vCPU for the stress phase (default: until the time is spent)')
+    .option('--seed <n>', 'seed of the op programs and schedules (default: random, printed in the report)')
+    .addOption(new Option('--mode <mode>', 'mixed: stress then 25% explore; stress or explore only').choices(['mixed', 'stress', 'explore']).default('mixed'))
+    .option('--slice <duration>', 'stress slice between barrier scans', '10ms')
+    .option('--watchdog <duration>', 'a worker without progress this long is a harness failure', '10s')
+    .option('--param <key=value>', 'scenario parameter (repeatable; see list)', collect, [])
+    .option('--json', 'one JSON document on stdout')
+    .option('--report-dir <dir>', 'write the report here instead of reports/<run-id>/ and reports/latest/')
+    .action(async (names: string[], f: RunFlags) => { setExit(await runCommand(names, f, io)); });
+
+  p.command('explore').description('search interleavings of one scenario variant in the deterministic scheduler')
+    .argument('<scenario>')
+    .option('--variant <name>', 'variant (default: the first, the correct one)')
+    .addOption(new Option('--strategy <name>', 'scheduling strategy').choices(['pct', 'random']).default('pct'))
+    .option('--depth <d>', 'PCT bug depth (d-1 priority change points)', '3')
+    .option('--schedules <n>', 'executions to try (default 1000, or unlimited with --time)')
+    .option('--time <duration>', 'wall-clock budget')
+    .option('--seed <n>', 'seed of the strategy and of the op programs (default: random, printed)')
+    .option('--cpus <n>', 'vCPUs (default: the scenario\'s)')
+    .option('--ops <n|a,b,..>', 'ops per vCPU, one count or one per vCPU')
+    .option('--op-seed <n>', 'run these op programs in every execution (re-running a stress failure)')
+    .option('--max-steps <n>', 'step bound per execution (livelock guard)')
+    .option('--no-shrink', 'report the failing execution as found, without minimising it')
+    .option('--param <key=value>', 'scenario parameter (repeatable)', collect, [])
+    .option('--repro-file <path>', 'where to write the repro (default reports/repros/<scenario>-<variant>-seed<seed>.json)')
+    .option('--json', 'one JSON document on stdout')
+    .action(async (name: string, f: ExploreFlags) => { setExit(await exploreCommand(name, f, io)); });
+
+  p.command('replay').description('re-run one execution exactly, from a repro file or a token')
+    .argument('[repro-file]')
+    .option('--token <token>', 'replay token printed by explore or run')
+    .option('--trace', 'print the interleaving, one column per vCPU')
+    .option('--json', 'one JSON document on stdout')
+    .action((file: string | undefined, f: ReplayFlags) => { setExit(replayCommand(file, f, io)); });
+
+  p.command('bench').description('benchmarks: raw Atomics baseline, stress steps/s for 1 and 2 workers, explore steps/s and schedules/s')
+    .option('--time <duration>', 'time per measurement', '2s')
+    .option('--json', 'one JSON document on stdout')
+    .option('--report-dir <dir>', 'also write bench.json here')
+    .action(async (f: BenchFlags) => { setExit(await benchCommand(f, io)); });
+
+  return p;
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  let code: number = EXIT.ok;
+  try {
+    await program(argv, (c) => { code = c; }).parseAsync([...argv], { from: 'user' });
+    return code;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // --help and --version end here with code 0; any usage error is exit 2.
+      return e.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    }
+    if (e instanceof BadInput) {
+      process.stderr.write(`iommu-stress: ${e.message}\n`);
+      return EXIT.usage;
+    }
+    const what = e instanceof HarnessError ? e.message : `internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`;
+    process.stderr.write(`iommu-stress: harness failure: ${what}\n`);
+    return EXIT.harness;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));

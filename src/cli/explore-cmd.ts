@@ -1,0 +1,108 @@
+/**
+ * `explore`: many schedules of one scenario variant in the deterministic scheduler. Exit 1 when a
+ * violation is found (with the minimal repro written to a file and its replay token printed), 0 when
+ * every schedule ran clean.
+ */
+import path from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { withDefaults } from '../engine/scenario.js';
+import { explore, type FoundRepro } from '../explore/explore.js';
+import type { ReproFile } from '../explore/repro.js';
+import { STRATEGIES, type StrategyName } from '../explore/scheduler.js';
+import { defaultReportsRoot, writeAtomically } from '../report/report.js';
+import { BadInput, EXIT } from './errors.js';
+import type { Io } from './io.js';
+import { lookupScenario, lookupVariant, parseDuration, parseInteger, parseOpsList, parseParams, parseSeed, randomSeed } from './parse.js';
+import { replayCommand } from './repro-commands.js';
+import { defaultMaxSteps } from './run.js';
+
+export interface ExploreFlags {
+  variant?: string;
+  strategy?: string;
+  depth?: string;
+  schedules?: string;
+  time?: string;
+  seed?: string;
+  cpus?: string;
+  ops?: string;
+  opSeed?: string;
+  maxSteps?: string;
+  shrink: boolean;
+  param: string[];
+  json?: boolean;
+  reproFile?: string;
+}
+
+export async function exploreCommand(name: string, f: ExploreFlags, io: Io): Promise<number> {
+  const scenario = lookupScenario(name);
+  const variant = lookupVariant(scenario, f.variant ?? scenario.variants[0]!.name);
+  const params = withDefaults(scenario, parseParams(scenario, f.param));
+  const strategy = (f.strategy ?? 'pct') as StrategyName;
+  if (!STRATEGIES.includes(strategy)) throw new BadInput(`--strategy: '${f.strategy}' is not one of ${STRATEGIES.join(', ')}`);
+  const cpus = f.cpus !== undefined ? parseInteger('--cpus', f.cpus, 1, 255) : scenario.exploreCpus;
+  let opsPerCpu = Array<number>(cpus).fill(scenario.exploreOps);
+  if (f.ops !== undefined) {
+    const list = parseOpsList('--ops', f.ops);
+    if (list.length !== 1 && list.length !== cpus) throw new BadInput(`--ops: '${f.ops}' gives ${list.length} counts for ${cpus} vCPUs (give one, or one per vCPU)`);
+    opsPerCpu = list.length === 1 ? Array<number>(cpus).fill(list[0]!) : list;
+  }
+  const seed = f.seed !== undefined ? parseSeed('--seed', f.seed) : randomSeed();
+  const hasTime = f.time !== undefined;
+  const schedules = f.schedules !== undefined ? parseInteger('--schedules', f.schedules, 1, Number.MAX_SAFE_INTEGER)
+    : hasTime ? Number.MAX_SAFE_INTEGER : 1_000;
+  const options = {
+    scenario, variant, params, opsPerCpu, strategy, seed, schedules, shrink: f.shrink,
+    depth: f.depth !== undefined ? parseInteger('--depth', f.depth, 1, 64) : 3,
+    timeMs: hasTime ? parseDuration('--time', f.time!) : Infinity,
+    opSeed: f.opSeed !== undefined ? parseSeed('--op-seed', f.opSeed) : undefined,
+    maxSteps: f.maxSteps !== undefined ? parseInteger('--max-steps', f.maxSteps, 1, 1e9) : defaultMaxSteps(opsPerCpu),
+  };
+  if (f.reproFile !== undefined && path.basename(f.reproFile) === '') throw new BadInput(`--repro-file: '${f.reproFile}' is not a file name`);
+
+  io.progress(`explore ${scenario.name}/${variant.name}: ${strategy}${strategy === 'pct' ? ` depth ${options.depth}` : ''}, seed ${seed}, ${cpus} vCPUs x ${opsPerCpu.join(',')} ops`);
+  const r = explore(options);
+  const found = r.minimal;
+  let reproFile: string | undefined;
+  if (found) {
+    reproFile = f.reproFile ?? path.join(defaultReportsRoot(), 'repros', `${scenario.name}-${variant.name}-seed${seed}.json`);
+    mkdirSync(path.dirname(reproFile), { recursive: true });
+    writeAtomically(reproFile, `${JSON.stringify(reproFileOf(found), null, 2)}\n`);
+  }
+  const summary = {
+    verdict: found ? 'violation' : 'clean',
+    scenario: scenario.name, variant: variant.name, expected: variant.expect, strategy, depth: options.depth, seed,
+    schedules: r.schedules, steps: r.steps, ops: r.ops, durationMs: Math.round(r.durationMs),
+    stepsPerSec: Math.round(r.steps / Math.max(1e-3, r.durationMs / 1000)), outcomes: r.outcomes,
+    ...(found ? {
+      violation: found.violation, token: found.token, reproFile, traceHash: found.traceHash,
+      original: sizeOf(r.original!), minimal: sizeOf(found), shrinkAttempts: r.shrinkAttempts, replay: replayCommand(found.token),
+    } : {}),
+  };
+  if (f.json) io.out(JSON.stringify(summary, null, 2));
+  else if (!found) {
+    io.out(`clean: ${r.schedules} schedules, ${r.steps} steps in ${(r.durationMs / 1000).toFixed(2)} s (seed ${seed})`);
+  } else {
+    const v = found.violation;
+    io.out(`violation ${v.invariant} after ${r.schedules} schedule(s) (seed ${seed}): ${v.message}`);
+    io.out(`  found:  ${describeSize(r.original!)}`);
+    io.out(`  shrunk: ${describeSize(found)}${f.shrink ? ` (${r.shrinkAttempts} attempts)` : ''}`);
+    io.out(`  repro:  ${reproFile}`);
+    io.out(`  replay: ${replayCommand(found.token)}`);
+  }
+  return found ? EXIT.verdict : EXIT.ok;
+}
+
+function sizeOf(f: FoundRepro) {
+  return { cpus: f.cpus, ops: f.ops, steps: f.steps, preemptions: f.preemptions, opsPerCpu: f.repro.opsPerCpu };
+}
+
+function describeSize(f: FoundRepro): string {
+  return `${f.cpus} vCPUs, ${f.ops} ops, ${f.steps} steps, ${f.preemptions} preemptions`;
+}
+
+export function reproFileOf(f: FoundRepro): ReproFile {
+  return {
+    format: 'iommu-stress-repro', version: 1, ...f.repro,
+    token: f.token, violation: f.violation, traceHash: f.traceHash, command: replayCommand(f.token),
+  };
+}

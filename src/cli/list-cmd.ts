@@ -1,0 +1,35 @@
+/** `list`: every scenario with its variants (and what each expects), invariants and parameters. */
+import { ENGINE_INVARIANTS } from '../check/invariant.js';
+import { expectationText } from '../engine/scenario.js';
+import { SCENARIOS } from '../scenarios/index.js';
+import { EXIT } from './errors.js';
+import type { Io } from './io.js';
+
+export function listCommand(f: { json?: boolean }, io: Io): number {
+  if (f.json) {
+    io.out(JSON.stringify({
+      scenarios: SCENARIOS.map((s) => ({
+        name: s.name, summary: s.summary, follows: s.follows,
+        variants: s.variants.map((v) => ({ name: v.name, summary: v.summary, expect: v.expect, source: v.source ?? null })),
+        invariants: s.invariants, params: s.params, explore: { cpus: s.exploreCpus, ops: s.exploreOps },
+      })),
+      engineInvariants: ENGINE_INVARIANTS,
+    }, null, 2));
+    return EXIT.ok;
+  }
+  for (const s of SCENARIOS) {
+    io.out(`${s.name} — ${s.summary}\n  follows ${s.follows}`);
+    io.out('  variants:');
+    for (const v of s.variants) io.out(`    ${v.name.padEnd(20)} expect ${expectationText(v).padEnd(24)} ${v.summary}`);
+    io.out('  invariants:');
+    for (const i of s.invariants) io.out(`    ${i.id.padEnd(14)} ${i.grade.padEnd(11)} ${i.meaning}`);
+    const params = Object.entries(s.params);
+    if (params.length > 0) {
+      io.out('  parameters (--param key=value):');
+      for (const [k, p] of params) io.out(`    ${k.padEnd(14)} default ${String(p.default).padEnd(6)} ${p.min}..${p.max}  ${p.help}`);
+    }
+    io.out('');
+  }
+  io.out(`every scenario also checks: ${ENGINE_INVARIANTS.map((i) => i.id).join(', ')}`);
+  return EXIT.ok;
+}

@@ -1,0 +1,82 @@
+/**
+ * Parsing and validating command-line values. Every rejection is a BadInput (exit 2) whose message
+ * names the flag and the bad value, and says what would have been accepted.
+ */
+import { findVariant, type ScenarioDef, type VariantDef } from '../engine/scenario.js';
+import { SCENARIOS, findScenario } from '../scenarios/index.js';
+import { BadInput } from './errors.js';
+
+const UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
+
+/** '10s', '2m', '500ms', '1.5h' -> milliseconds. A bare number is seconds. */
+export function parseDuration(flag: string, text: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(text);
+  const ms = m ? Number(m[1]) * UNITS[m[2] ?? 's']! : NaN;
+  if (!Number.isFinite(ms) || ms <= 0) {
+    throw new BadInput(`${flag}: '${text}' is not a duration (use e.g. 500ms, 10s, 2m, 1h)`);
+  }
+  return ms;
+}
+
+export function parseInteger(flag: string, text: string, min: number, max: number): number {
+  const t = text.trim();
+  const v = /^-?\d+$/.test(t) ? Number(t) : /^0x[0-9a-f]+$/i.test(t) ? Number.parseInt(t, 16) : NaN;
+  if (!Number.isSafeInteger(v) || v < min || v > max) {
+    throw new BadInput(`${flag}: '${text}' is not an integer from ${min} to ${max}`);
+  }
+  return v;
+}
+
+/** A seed: any 32-bit integer (decimal or 0x hex), stored as a signed 32-bit value. */
+export function parseSeed(flag: string, text: string): number {
+  return parseInteger(flag, text, -0x80000000, 0xffffffff) | 0;
+}
+
+export function randomSeed(): number {
+  return (Math.random() * 0x7fffffff) | 0;
+}
+
+/** `--ops 8` (every vCPU) or `--ops 12,9` (one count per vCPU). */
+export function parseOpsList(flag: string, text: string): number[] {
+  const parts = text.split(',');
+  return parts.map((p) => parseInteger(flag, p, 0, 100_000_000));
+}
+
+export function lookupScenario(name: string): ScenarioDef {
+  const s = findScenario(name);
+  if (!s) throw new BadInput(`unknown scenario '${name}' (known: ${SCENARIOS.map((x) => x.name).join(', ')})`);
+  return s;
+}
+
+export function lookupVariant(s: ScenarioDef, name: string): VariantDef {
+  const v = findVariant(s, name);
+  if (!v) throw new BadInput(`--variant: scenario ${s.name} has no variant '${name}' (it has: ${s.variants.map((x) => x.name).join(', ')})`);
+  return v;
+}
+
+/** `--param key=value` (repeatable), checked against the scenario's parameter specs. */
+export function parseParams(s: ScenarioDef, given: readonly string[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const kv of given) {
+    const m = /^([A-Za-z][\w-]*)=(.+)$/.exec(kv);
+    if (!m) throw new BadInput(`--param: '${kv}' is not key=value`);
+    const spec = s.params[m[1]!];
+    if (!spec) {
+      const known = Object.keys(s.params);
+      throw new BadInput(`--param: scenario ${s.name} has no parameter '${m[1]}' (it has: ${known.join(', ') || 'none'})`);
+    }
+    out[m[1]!] = parseInteger(`--param ${m[1]}`, m[2]!, spec.min, spec.max);
+  }
+  return out;
+}
+
+/** Validate parameters that came from a file (repro) rather than flags. */
+export function checkParams(s: ScenarioDef, given: Readonly<Record<string, number>>, where: string): void {
+  for (const [k, v] of Object.entries(given)) {
+    const spec = s.params[k];
+    if (!spec) throw new BadInput(`${where}: scenario ${s.name} has no parameter '${k}'`);
+    if (!Number.isInteger(v) || v < spec.min || v > spec.max) {
+      throw new BadInput(`${where}: parameter ${k}=${v} is outside ${spec.min}..${spec.max}`);
+    }
+  }
+}

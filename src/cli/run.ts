@@ -1,0 +1,174 @@
+/**
+ * `run`: the stress suite. For each scenario variant, real worker threads for the time budget, then —
+ * in the default mixed mode, as Lincheck's planner splits stress and model checking — the rest of the
+ * budget in the explore executor. A stress failure is immediately re-run deterministically on the same
+ * op programs, so what real threads found comes back with a replay token whenever it can be.
+ */
+import { availableParallelism } from 'node:os';
+import { mergeOutcomes } from '../check/checker.js';
+import { expectationText, meetsExpectation, type ScenarioDef, type VariantDef, withDefaults } from '../engine/scenario.js';
+import { explore, type ExploreOutcome } from '../explore/explore.js';
+import { newRunId, writeReport, type ReportedViolation, type RunReport, type VariantReport } from '../report/report.js';
+import { SCENARIOS } from '../scenarios/index.js';
+import { stress, type StressOutcome } from '../stress/stress.js';
+import { BadInput, EXIT } from './errors.js';
+import type { Io } from './io.js';
+import { lookupScenario, lookupVariant, parseDuration, parseInteger, parseParams, parseSeed, randomSeed } from './parse.js';
+import { exploreOpsCommand, replayCommand, runCommandLine } from './repro-commands.js';
+import { VERSION } from './version.js';
+
+export type RunMode = 'mixed' | 'stress' | 'explore';
+const MODES: readonly RunMode[] = ['mixed', 'stress', 'explore'];
+/** Share of the budget the explore phase gets in mixed mode. */
+const EXPLORE_SHARE = 0.25;
+/** Budget for re-running a stress failure's op programs deterministically. */
+const REPRO_BUDGET_MS = 5_000;
+
+export interface RunFlags {
+  variant?: string;
+  allVariants?: boolean;
+  workers?: string;
+  time?: string;
+  ops?: string;
+  seed?: string;
+  mode?: string;
+  slice?: string;
+  watchdog?: string;
+  param: string[];
+  json?: boolean;
+  reportDir?: string;
+}
+
+interface Plan {
+  readonly items: { scenario: ScenarioDef; variant: VariantDef; params: Record<string, number> }[];
+  readonly workers: number;
+  readonly timeMs: number;
+  readonly timeText: string;
+  readonly opBudget: number;
+  readonly seed: number;
+  readonly mode: RunMode;
+  readonly sliceMs: number;
+  readonly watchdogMs: number;
+}
+
+/** Validate everything before any work starts, so bad input leaves nothing behind. */
+export function planRun(names: readonly string[], f: RunFlags): Plan {
+  if (f.variant !== undefined && f.allVariants) throw new BadInput('--variant and --all-variants exclude each other');
+  const scenarios = names.length > 0 ? names.map(lookupScenario) : [...SCENARIOS];
+  if (f.param.length > 0 && scenarios.length !== 1) throw new BadInput('--param needs exactly one scenario');
+  const items = scenarios.flatMap((s) => {
+    const variants = f.variant !== undefined ? [lookupVariant(s, f.variant)]
+      : f.allVariants ? [...s.variants] : s.variants.filter((v) => v.expect === 'clean');
+    const params = withDefaults(s, parseParams(s, f.param));
+    return variants.map((variant) => ({ scenario: s, variant, params }));
+  });
+  const mode = (f.mode ?? 'mixed') as RunMode;
+  if (!MODES.includes(mode)) throw new BadInput(`--mode: '${f.mode}' is not one of ${MODES.join(', ')}`);
+  const timeText = f.time ?? '10s';
+  return {
+    items,
+    workers: f.workers !== undefined ? parseInteger('--workers', f.workers, 1, 64) : Math.max(1, availableParallelism()),
+    timeMs: parseDuration('--time', timeText),
+    timeText,
+    opBudget: f.ops !== undefined ? parseInteger('--ops', f.ops, 1, Number.MAX_SAFE_INTEGER) : Infinity,
+    seed: f.seed !== undefined ? parseSeed('--seed', f.seed) : randomSeed(),
+    mode,
+    sliceMs: f.slice !== undefined ? parseDuration('--slice', f.slice) : 10,
+    watchdogMs: f.watchdog !== undefined ? parseDuration('--watchdog', f.watchdog) : 10_000,
+  };
+}
+
+export async function runCommand(names: readonly string[], f: RunFlags, io: Io): Promise<number> {
+  const plan = planRun(names, f);
+  const startedAt = new Date();
+  const t0 = performance.now();
+  const results: VariantReport[] = [];
+  for (const item of plan.items) {
+    const r = await runVariant(plan, item.scenario, item.variant, item.params, io);
+    results.push(r);
+    if (!f.json) io.out(verdictLine(r));
+  }
+  const pass = results.every((r) => r.verdict === 'pass');
+  const exitCode = pass ? EXIT.ok : EXIT.verdict;
+  const report: RunReport = {
+    tool: 'iommu-stress', version: VERSION, runId: newRunId(startedAt), command: io.commandLine,
+    startedAt: startedAt.toISOString(), durationMs: performance.now() - t0,
+    verdict: pass ? 'pass' : 'fail', exitCode, results,
+  };
+  const dirs = writeReport(report, f.reportDir);
+  if (f.json) io.out(JSON.stringify({ ...report, reportDirs: dirs }, null, 2));
+  else {
+    for (const r of results) for (const v of r.violations) io.out(`  ${r.scenario}/${r.variant}: ${v.invariant} ${v.message}\n    reproduce: ${v.command}`);
+    io.out(`verdict: ${report.verdict.toUpperCase()}  report: ${dirs[0]}`);
+  }
+  return exitCode;
+}
+
+async function runVariant(plan: Plan, scenario: ScenarioDef, variant: VariantDef, params: Record<string, number>, io: Io): Promise<VariantReport> {
+  const t0 = performance.now();
+  const violations: ReportedViolation[] = [];
+  const outcomes: Record<string, number> = {};
+  let st: StressOutcome | undefined;
+  let ex: ExploreOutcome | undefined;
+  const stressMs = plan.mode === 'mixed' ? plan.timeMs * (1 - EXPLORE_SHARE) : plan.timeMs;
+
+  if (plan.mode !== 'explore') {
+    io.progress(`${scenario.name}/${variant.name}: stress, ${plan.workers} workers, ${(stressMs / 1000).toFixed(1)} s`);
+    st = await stress({
+      scenario, variant, params, workers: plan.workers, timeMs: stressMs, opBudget: plan.opBudget,
+      seed: plan.seed, sliceMs: plan.sliceMs, watchdogMs: plan.watchdogMs,
+    });
+    mergeOutcomes(outcomes, st.outcomes);
+    if (st.violation && st.failing) {
+      const { opSeed, opsPerCpu } = st.failing;
+      const exploreCmd = exploreOpsCommand(scenario, variant.name, params, opSeed, opsPerCpu, plan.seed);
+      // Try to turn the stress failure into a deterministic repro on the very same op programs.
+      io.progress(`${scenario.name}/${variant.name}: ${st.violation.invariant} under stress; re-running its op programs in explore`);
+      const again = explore({
+        scenario, variant, params, opsPerCpu, strategy: 'pct', depth: 3,
+        schedules: 100_000, timeMs: REPRO_BUDGET_MS, seed: plan.seed, opSeed, maxSteps: defaultMaxSteps(opsPerCpu), shrink: true,
+      });
+      const found = again.minimal?.violation.invariant === st.violation.invariant ? again.minimal : undefined;
+      violations.push({
+        ...st.violation, executor: 'stress', token: found?.token,
+        command: found ? replayCommand(found.token) : exploreCmd,
+      });
+    }
+  }
+  const remaining = plan.timeMs - (performance.now() - t0);
+  if (violations.length === 0 && plan.mode !== 'stress' && remaining > 0) {
+    io.progress(`${scenario.name}/${variant.name}: explore (pct), ${(remaining / 1000).toFixed(1)} s`);
+    const opsPerCpu = Array<number>(scenario.exploreCpus).fill(scenario.exploreOps);
+    ex = explore({
+      scenario, variant, params, opsPerCpu, strategy: 'pct', depth: 3,
+      schedules: Number.MAX_SAFE_INTEGER, timeMs: remaining, seed: plan.seed, maxSteps: defaultMaxSteps(opsPerCpu), shrink: true,
+    });
+    mergeOutcomes(outcomes, ex.outcomes);
+    if (ex.minimal) violations.push({ ...ex.minimal.violation, executor: 'explore', token: ex.minimal.token, command: replayCommand(ex.minimal.token) });
+  }
+  const observed = violations[0]?.invariant ?? 'clean';
+  const ops = (st?.ops ?? 0) + (ex?.ops ?? 0);
+  if (violations.length === 0 && variant.expect !== 'clean') {
+    // Nothing to replay: say how to spend more on it.
+    io.progress(`${scenario.name}/${variant.name}: not caught; try ${runCommandLine(scenario, variant.name, params, plan.workers, '60s', plan.seed)}`);
+  }
+  return {
+    scenario: scenario.name, variant: variant.name, expected: expectationText(variant), observed,
+    verdict: meetsExpectation(variant, observed) ? 'pass' : 'fail',
+    ops, steps: (st?.steps ?? 0) + (ex?.steps ?? 0), durationMs: performance.now() - t0, seed: plan.seed, params,
+    violations, outcomes,
+    stress: st ? { workers: plan.workers, ops: st.ops, steps: st.steps, slices: st.slices, durationMs: st.durationMs, opsPerSec: st.ops / (st.durationMs / 1000) } : null,
+    explore: ex ? { schedules: ex.schedules, steps: ex.steps, strategy: 'pct', durationMs: ex.durationMs } : null,
+  };
+}
+
+export function defaultMaxSteps(opsPerCpu: readonly number[]): number {
+  return Math.max(100_000, 400 * opsPerCpu.reduce((a, b) => a + b, 0));
+}
+
+function verdictLine(r: VariantReport): string {
+  const what = r.stress ? `${r.stress.ops} ops on ${r.stress.workers} workers` : '';
+  const ex = r.explore ? `${r.explore.schedules} schedules` : '';
+  return `${r.verdict === 'pass' ? 'PASS' : 'FAIL'}  ${`${r.scenario}/${r.variant}`.padEnd(28)} expected ${r.expected.padEnd(22)} observed ${r.observed.padEnd(14)}`
+    + ` ${[what, ex].filter(Boolean).join(' + ')} in ${(r.durationMs / 1000).toFixed(1)} s`;
+}

@@ -1,0 +1,91 @@
+/**
+ * Run reports: reports/<run-id>/{report.json,summary.md}, mirrored to reports/latest/ — or exactly the
+ * directory given with --report-dir. Every file is written to a temporary name and renamed into place,
+ * and a run directory appears whole or not at all, so a crash never leaves a half-written report.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Violation } from '../check/invariant.js';
+import { projectRoot } from '../paths.js';
+import { summaryMarkdown } from './summary.js';
+
+export interface ReportedViolation extends Violation {
+  readonly executor: 'stress' | 'explore';
+  /** Replay token of a deterministic repro, when one exists. */
+  readonly token?: string;
+  /** The one-line command that reproduces it. */
+  readonly command: string;
+}
+
+export interface VariantReport {
+  readonly scenario: string;
+  readonly variant: string;
+  readonly expected: string;
+  /** 'clean' or the id of the first FORBIDDEN invariant seen. */
+  readonly observed: string;
+  readonly verdict: 'pass' | 'fail';
+  readonly ops: number;
+  readonly steps: number;
+  readonly durationMs: number;
+  readonly seed: number;
+  readonly params: Readonly<Record<string, number>>;
+  readonly violations: readonly ReportedViolation[];
+  /** INTERESTING / ACCEPTABLE outcomes and their sample counts. */
+  readonly outcomes: Readonly<Record<string, number>>;
+  readonly stress: { readonly workers: number; readonly ops: number; readonly steps: number; readonly slices: number; readonly durationMs: number; readonly opsPerSec: number } | null;
+  readonly explore: { readonly schedules: number; readonly steps: number; readonly strategy: string; readonly durationMs: number } | null;
+}
+
+export interface RunReport {
+  readonly tool: 'iommu-stress';
+  readonly version: string;
+  readonly runId: string;
+  readonly command: string;
+  readonly startedAt: string;
+  readonly durationMs: number;
+  readonly verdict: 'pass' | 'fail';
+  readonly exitCode: number;
+  readonly results: readonly VariantReport[];
+}
+
+export function newRunId(now = new Date()): string {
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z').replace('T', '-');
+  return `${stamp}-${randomBytes(2).toString('hex')}`;
+}
+
+export const defaultReportsRoot = (): string => path.join(projectRoot, 'reports');
+
+/** Write the report; returns the directories written. */
+export function writeReport(report: RunReport, reportDir?: string): string[] {
+  const files: Record<string, string> = {
+    'report.json': `${JSON.stringify(report, null, 2)}\n`,
+    'summary.md': summaryMarkdown(report),
+  };
+  if (reportDir) {
+    mkdirSync(reportDir, { recursive: true });
+    for (const [name, text] of Object.entries(files)) writeAtomically(path.join(reportDir, name), text);
+    return [reportDir];
+  }
+  const root = defaultReportsRoot();
+  const runDir = path.join(root, report.runId);
+  publishDir(root, runDir, files);
+  publishDir(root, path.join(root, 'latest'), files);
+  return [runDir, path.join(root, 'latest')];
+}
+
+export function writeAtomically(file: string, text: string): void {
+  const tmp = `${file}.tmp-${process.pid}-${randomBytes(3).toString('hex')}`;
+  writeFileSync(tmp, text);
+  renameSync(tmp, file);
+}
+
+/** Build a directory under a temporary name, then swap it in. */
+function publishDir(root: string, dir: string, files: Record<string, string>): void {
+  mkdirSync(root, { recursive: true });
+  const tmp = path.join(root, `.tmp-${path.basename(dir)}-${process.pid}-${randomBytes(3).toString('hex')}`);
+  mkdirSync(tmp);
+  for (const [name, text] of Object.entries(files)) writeFileSync(path.join(tmp, name), text);
+  rmSync(dir, { recursive: true, force: true });
+  renameSync(tmp, dir);
+}

@@ -1,0 +1,191 @@
+/**
+ * The stress executor: one piscina worker per vCPU running free on real cores, in slices separated by
+ * a barrier at which the main thread scans the quiescent model (see control.ts for the protocol).
+ *
+ * Each worker gets one long task for the whole run rather than one task per slice: a piscina task costs
+ * 30-60 µs here, and a vCPU's program state then stays in the worker that owns it. A watchdog turns a
+ * worker that throws, crashes or stops making progress into a HarnessError (exit 3), never a hang.
+ */
+import { Piscina } from 'piscina';
+import { Checker } from '../check/checker.js';
+import type { Violation } from '../check/invariant.js';
+import { HarnessError } from '../cli/errors.js';
+import { allocateMemory } from '../engine/layout.js';
+import type { ScenarioDef, VariantDef } from '../engine/scenario.js';
+import { workerFile } from '../paths.js';
+import { controlIndices, PHASE_FINISHED, PHASE_RUNNING, raiseStop, withControl } from './control.js';
+import { sliceSeed } from './seeds.js';
+import type { StressTask, StressWorkerResult } from './task.js';
+
+export interface StressOptions {
+  readonly scenario: ScenarioDef;
+  readonly variant: VariantDef;
+  readonly params: Readonly<Record<string, number>>;
+  readonly workers: number;
+  readonly timeMs: number;
+  /** Ops per vCPU; Infinity = until the time budget is spent. */
+  readonly opBudget: number;
+  readonly seed: number;
+  readonly sliceMs: number;
+  /** A running worker whose heartbeat stands still this long is reported as hung. */
+  readonly watchdogMs: number;
+  readonly onProgress?: (p: { elapsedMs: number; ops: number; slices: number }) => void;
+}
+
+export interface StressOutcome {
+  readonly ops: number;
+  readonly steps: number;
+  readonly durationMs: number;
+  readonly slices: number;
+  readonly violation: Violation | undefined;
+  readonly outcomes: Record<string, number>;
+  readonly perCpu: readonly { readonly ops: number; readonly steps: number }[];
+  /** Where a violation happened, for the explore command that re-runs those op programs. */
+  readonly failing: { readonly slice: number; readonly opSeed: number; readonly opsPerCpu: readonly number[] } | undefined;
+}
+
+const POLL_MS = 50;
+const EXIT_GRACE_MS = 5_000;
+
+export async function stress(o: StressOptions): Promise<StressOutcome> {
+  const n = o.workers;
+  const model = o.scenario.build({ cpus: n, variant: o.variant.name, params: o.params });
+  const layout = withControl(model.layout);
+  const mem = allocateMemory(layout);
+  const i32 = mem.i32;
+  const ctl = controlIndices(layout);
+  const modelWords = model.layout.bytes >> 2;
+  const reseed = model.freshEachSlice === true;
+  model.init(mem);
+
+  const pool = new Piscina<StressTask, StressWorkerResult>({
+    filename: workerFile('stress-worker'),
+    minThreads: n, maxThreads: n, idleTimeout: 1_000,
+    atomics: 'disabled', // tasks are long; piscina's own Atomics parking buys nothing here
+    execArgv: [], // never inherit the parent's flags (vitest's would change module resolution in workers)
+  });
+  const t0 = performance.now();
+  const results: (StressWorkerResult | undefined)[] = Array(n).fill(undefined);
+  let crash: string | undefined;
+  const tasks = Array.from({ length: n }, (_, cpu) => pool.run({
+    sab: mem.sab, layout, scenario: o.scenario.name, variant: o.variant.name, params: o.params,
+    cpus: n, cpu, seed: o.seed, opBudget: o.opBudget, reseedEachSlice: reseed,
+  }).then((r) => { results[cpu] = r; }, (e: unknown) => {
+    crash ??= `the worker running cpu${cpu} crashed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`;
+    raiseStop(i32, ctl);
+  }));
+  const allDone = Promise.all(tasks);
+
+  const checker = new Checker(o.scenario.invariants);
+  const watchdog = new Watchdog(n, o.watchdogMs);
+  let slice = 0;
+  let failingSlice = -1;
+  let hung: string | undefined;
+  const stopped = () => Atomics.load(i32, ctl.stop) !== 0;
+  const finishedCount = () => { let k = 0; for (let c = 0; c < n; c++) if (Atomics.load(i32, ctl.phase(c)) === PHASE_FINISHED) k++; return k; };
+  const sumOps = () => { let s = 0; for (let c = 0; c < n; c++) s += Atomics.load(i32, ctl.heartbeat(c)) >>> 0; return s; };
+  const check = (): boolean => {
+    hung = watchdog.check(i32, ctl);
+    if (hung) raiseStop(i32, ctl);
+    o.onProgress?.({ elapsedMs: performance.now() - t0, ops: sumOps(), slices: slice });
+    return !stopped();
+  };
+
+  try {
+    let active = n;
+    for (;;) {
+      // The slice runs until its time is up, or everyone still active has finished its op budget.
+      const sliceEnd = Math.min(performance.now() + o.sliceMs, t0 + o.timeMs);
+      for (let now = performance.now(); now < sliceEnd && check(); now = performance.now()) {
+        const arrived = Atomics.load(i32, ctl.arrived);
+        if (arrived >= active) break;
+        await waitChange(i32, ctl.arrived, arrived, Math.min(POLL_MS, sliceEnd - now));
+      }
+      if (stopped()) break;
+      Atomics.store(i32, ctl.sliceEnd, 1);
+      // Barrier: wait for every active worker to finish its op and arrive.
+      for (let arrived = Atomics.load(i32, ctl.arrived); arrived < active && check(); arrived = Atomics.load(i32, ctl.arrived)) {
+        await waitChange(i32, ctl.arrived, arrived, POLL_MS);
+      }
+      if (stopped()) break;
+      model.quiescent(mem, (inv, msg) => { checker.report(inv, msg, -1, slice, 'quiescent'); });
+      if (checker.failed) { failingSlice = slice; raiseStop(i32, ctl); break; }
+      active = n - finishedCount();
+      if (active === 0 || performance.now() - t0 >= o.timeMs) { raiseStop(i32, ctl); break; }
+      if (reseed) { i32.fill(0, 0, modelWords); model.init(mem); }
+      // Clear the slice's flags *before* publishing the new generation (workers read them after it).
+      Atomics.store(i32, ctl.arrived, 0);
+      Atomics.store(i32, ctl.sliceEnd, 0);
+      slice++;
+      watchdog.newSlice(i32, ctl);
+      Atomics.add(i32, ctl.generation, 1);
+      Atomics.notify(i32, ctl.generation);
+    }
+    const exited = await Promise.race([allDone.then(() => true), sleep(EXIT_GRACE_MS).then(() => false)]);
+    if (!exited) hung ??= `a worker did not stop within ${EXIT_GRACE_MS / 1000}s of being told to`;
+  } finally {
+    await pool.destroy();
+  }
+  if (crash) throw new HarnessError(crash);
+  if (hung) throw new HarnessError(hung);
+
+  const done = results as StressWorkerResult[];
+  const outcomes: Record<string, number> = {};
+  for (const [k, v] of checker.outcomes) outcomes[k] = (outcomes[k] ?? 0) + v;
+  let violation: Violation | undefined;
+  for (const r of done) {
+    for (const [k, v] of Object.entries(r.outcomes)) outcomes[k] = (outcomes[k] ?? 0) + v;
+    if (!violation && r.violations.length > 0) { violation = r.violations[0]; failingSlice = r.slice; }
+  }
+  violation ??= checker.violations[0];
+  return {
+    ops: done.reduce((a, r) => a + r.ops, 0),
+    steps: done.reduce((a, r) => a + r.steps, 0),
+    durationMs: performance.now() - t0,
+    slices: slice + 1,
+    violation,
+    outcomes,
+    perCpu: done.map((r) => ({ ops: r.ops, steps: r.steps })),
+    failing: violation ? {
+      slice: failingSlice,
+      opSeed: sliceSeed(o.seed, failingSlice, reseed),
+      opsPerCpu: done.map((r) => (reseed ? r.sliceOps : r.ops)),
+    } : undefined,
+  };
+}
+
+/** Notices a running worker whose heartbeat has not moved for too long. */
+class Watchdog {
+  private readonly beat: number[];
+  private readonly since: number[];
+  constructor(private readonly n: number, private readonly limitMs: number) {
+    this.beat = Array(n).fill(-1);
+    this.since = Array(n).fill(performance.now());
+  }
+
+  newSlice(i32: Int32Array, ctl: ReturnType<typeof controlIndices>): void {
+    const now = performance.now();
+    for (let c = 0; c < this.n; c++) { this.beat[c] = Atomics.load(i32, ctl.heartbeat(c)); this.since[c] = now; }
+  }
+
+  /** A message naming the hung vCPU, or undefined. */
+  check(i32: Int32Array, ctl: ReturnType<typeof controlIndices>): string | undefined {
+    const now = performance.now();
+    for (let c = 0; c < this.n; c++) {
+      const b = Atomics.load(i32, ctl.heartbeat(c));
+      if (b !== this.beat[c] || Atomics.load(i32, ctl.phase(c)) !== PHASE_RUNNING) { this.beat[c] = b; this.since[c] = now; continue; }
+      if (now - this.since[c]! > this.limitMs) {
+        return `watchdog: cpu${c} made no progress for ${(this.limitMs / 1000).toFixed(1)}s (stuck after op ${b >>> 0}: a livelock, a lost wake-up or an endless loop in the model)`;
+      }
+    }
+    return undefined;
+  }
+}
+
+/** Resolve when i32[index] may have moved from `value`, or after `ms`. */
+async function waitChange(i32: Int32Array, index: number, value: number, ms: number): Promise<void> {
+  const w = Atomics.waitAsync(i32, index, value, Math.max(1, ms));
+  if (w.async) await w.value;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => { setTimeout(r, ms).unref(); });

@@ -1,0 +1,29 @@
+/** What the main thread hands each stress worker, and what it gets back. Plain data (structured clone). */
+import type { Violation } from '../check/invariant.js';
+import type { Layout } from '../engine/layout.js';
+
+export interface StressTask {
+  readonly sab: SharedArrayBuffer;
+  readonly layout: Layout;
+  readonly scenario: string;
+  readonly variant: string;
+  readonly params: Readonly<Record<string, number>>;
+  readonly cpus: number;
+  readonly cpu: number;
+  readonly seed: number;
+  /** Ops this vCPU runs before it finishes (Infinity: until told to stop). */
+  readonly opBudget: number;
+  /** Start each slice's op program from the slice's own seed (scenarios with freshEachSlice). */
+  readonly reseedEachSlice: boolean;
+}
+
+export interface StressWorkerResult {
+  readonly cpu: number;
+  readonly ops: number;
+  readonly steps: number;
+  /** Ops this vCPU ran in the slice it was in when the run stopped (what an explore repro needs). */
+  readonly sliceOps: number;
+  readonly slice: number;
+  readonly violations: readonly Violation[];
+  readonly outcomes: Readonly<Record<string, number>>;
+}

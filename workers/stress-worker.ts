@@ -1,0 +1,91 @@
+/**
+ * A stress worker: one vCPU on a real thread. It runs its op program in slices, driving every op's
+ * generator straight to the end (the yields are scheduling points only for the explore executor), and
+ * meets the other workers at a barrier between slices (see src/stress/control.ts for the protocol).
+ */
+import { Checker } from '../src/check/checker.js';
+import { Cpu, StopRun } from '../src/engine/cpu.js';
+import { mapMemory } from '../src/engine/layout.js';
+import { opRng } from '../src/engine/rng.js';
+import { findScenario } from '../src/scenarios/index.js';
+import { controlIndices, PHASE_AT_BARRIER, PHASE_FINISHED, PHASE_RUNNING } from '../src/stress/control.js';
+import { sliceSeed } from '../src/stress/seeds.js';
+import type { StressTask, StressWorkerResult } from '../src/stress/task.js';
+
+/** Spin this many loads for the next slice before parking: released workers then start together. */
+const BARRIER_SPINS = 20_000;
+const PARK_MS = 20;
+
+export default function stressWorker(task: StressTask): StressWorkerResult {
+  const scenario = findScenario(task.scenario);
+  if (!scenario) throw new Error(`worker: unknown scenario '${task.scenario}'`);
+  const mem = mapMemory(task.sab, task.layout);
+  const i32 = mem.i32;
+  const ctl = controlIndices(task.layout);
+  const model = scenario.build({ cpus: task.cpus, variant: task.variant, params: task.params });
+  const checker = new Checker(scenario.invariants);
+  const cpu = new Cpu(task.cpu, 'stress', mem, checker, ctl.stop);
+  const heartbeat = ctl.heartbeat(task.cpu);
+  const phase = ctl.phase(task.cpu);
+  let slice = 0;
+  let prog = model.program(cpu, opRng(sliceSeed(task.seed, 0, task.reseedEachSlice), task.cpu));
+  let ops = 0;
+  let steps = 0;
+  let sliceOps = 0;
+
+  try {
+    for (;;) {
+      // One slice: ops until the main thread ends the slice, the run stops, or the budget is spent.
+      while (Atomics.load(i32, ctl.sliceEnd) === 0 && Atomics.load(i32, ctl.stop) === 0 && ops < task.opBudget) {
+        const op = prog.next();
+        cpu.step = steps;
+        for (let r = op.next(); !r.done; r = op.next()) {
+          cpu.site = r.value;
+          steps++;
+        }
+        ops++;
+        sliceOps++;
+        Atomics.store(i32, heartbeat, ops | 0);
+        if (checker.failed) {
+          Atomics.store(i32, ctl.stop, 1);
+          Atomics.notify(i32, ctl.stop);
+          Atomics.notify(i32, ctl.arrived);
+        }
+      }
+      if (Atomics.load(i32, ctl.stop) !== 0) break;
+      const finished = ops >= task.opBudget;
+      const gen = Atomics.load(i32, ctl.generation);
+      Atomics.store(i32, phase, finished ? PHASE_FINISHED : PHASE_AT_BARRIER);
+      Atomics.add(i32, ctl.arrived, 1);
+      Atomics.notify(i32, ctl.arrived);
+      if (finished) break;
+      if (!awaitNextSlice(i32, ctl.generation, ctl.stop, gen)) break;
+      Atomics.store(i32, phase, PHASE_RUNNING);
+      slice++;
+      if (task.reseedEachSlice) {
+        prog = model.program(cpu, opRng(sliceSeed(task.seed, slice, true), task.cpu));
+        sliceOps = 0;
+      }
+    }
+  } catch (e) {
+    // A lock wait noticed STOP mid-op: the run is ending because of something else; not an error here.
+    if (!(e instanceof StopRun)) throw e;
+  }
+  return {
+    cpu: task.cpu, ops, steps, sliceOps, slice,
+    violations: checker.violations, outcomes: Object.fromEntries(checker.outcomes),
+  };
+}
+
+/** Wait until the generation moves (true) or the run stops (false). */
+function awaitNextSlice(i32: Int32Array, genIndex: number, stopIndex: number, gen: number): boolean {
+  for (let k = 0; k < BARRIER_SPINS; k++) {
+    if (Atomics.load(i32, genIndex) !== gen) return true;
+    if (Atomics.load(i32, stopIndex) !== 0) return false;
+  }
+  for (;;) {
+    if (Atomics.load(i32, stopIndex) !== 0) return false;
+    if (Atomics.load(i32, genIndex) !== gen) return true;
+    Atomics.wait(i32, genIndex, gen, PARK_MS);
+  }
+}
