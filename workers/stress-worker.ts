@@ -7,6 +7,7 @@ import { Checker } from '../src/check/checker.js';
 import { Cpu, StopRun } from '../src/engine/cpu.js';
 import { mapMemory } from '../src/engine/layout.js';
 import { opRng } from '../src/engine/rng.js';
+import { RealClock } from '../src/engine/timer.js';
 import { findScenario } from '../src/scenarios/index.js';
 import { controlIndices, PHASE_AT_BARRIER, PHASE_FINISHED, PHASE_RUNNING } from '../src/stress/control.js';
 import { sliceSeed } from '../src/stress/seeds.js';
@@ -24,7 +25,7 @@ export default function stressWorker(task: StressTask): StressWorkerResult {
   const ctl = controlIndices(task.layout);
   const model = scenario.build({ cpus: task.cpus, variant: task.variant, params: task.params });
   const checker = new Checker(scenario.invariants);
-  const cpu = new Cpu(task.cpu, 'stress', mem, checker, ctl.stop);
+  const cpu = new Cpu(task.cpu, 'stress', mem, checker, ctl.stop, new RealClock(task.epochMs));
   const heartbeat = ctl.heartbeat(task.cpu);
   const phase = ctl.phase(task.cpu);
   let slice = 0;

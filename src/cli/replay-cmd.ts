@@ -31,7 +31,7 @@ export function replayCommand(file: string | undefined, f: ReplayFlags, io: Io):
   const res = replayRepro({ scenario, model, mem: allocateMemory(model.layout), opSeed: repro.opSeed, maxSteps: repro.maxSteps }, repro);
   const v = res.violation;
   const reproduced = v !== undefined && (recordedInvariant === undefined || v.invariant === recordedInvariant);
-  const trace = f.trace ? formatTrace(res.trace!, repro.opsPerCpu.length, v) : undefined;
+  const trace = f.trace ? formatTrace(res.trace!, res.taskNames, v) : undefined;
   if (f.json) {
     io.out(JSON.stringify({
       reproduced, scenario: scenario.name, variant: variant.name, violation: v ?? null, traceHash: res.traceHash,

@@ -9,6 +9,7 @@
  */
 import type { Checker } from '../check/checker.js';
 import type { Memory } from './layout.js';
+import { VirtualClock, type Clock } from './timer.js';
 
 /** A scheduling-point label, e.g. 'pte.cas L1'. Constant strings: yielding one costs a pointer. */
 export type Site = string;
@@ -55,6 +56,8 @@ export class Cpu {
     readonly checker: Checker,
     /** Stress mode: i32 index of the run's stop flag, polled while parked; -1 in explore mode. */
     private readonly stopIndex = -1,
+    /** Virtual time in explore mode (shared by an execution's vCPUs), real time in stress mode. */
+    readonly clock: Clock = new VirtualClock(),
   ) {
     this.explore = mode === 'explore';
     this.i32 = mem.i32;

@@ -9,6 +9,7 @@ import type { InvariantDef } from '../check/invariant.js';
 import type { Cpu, Op } from './cpu.js';
 import type { Layout, Memory } from './layout.js';
 import type { RandomGenerator } from './rng.js';
+import type { TimerSpec } from './timer.js';
 
 export interface ParamSpec {
   readonly default: number;
@@ -58,6 +59,10 @@ export interface ScenarioModel {
    * each round fresh state, so that start-of-life races such as the first table install recur.
    */
   readonly freshEachSlice?: boolean;
+  /** Kernel timers the model arms (see timer.ts); fired by the executor. */
+  readonly timers?: readonly TimerSpec[];
+  /** Explore mode: virtual nanoseconds one step takes (default 1000). Scale it to let timers fire within an execution. */
+  readonly nsPerStep?: number;
 }
 
 export interface ScenarioDef {

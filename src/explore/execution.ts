@@ -1,11 +1,12 @@
 /**
- * One explored execution: all vCPUs in this thread, a scheduler choosing who runs at every scheduling
- * point, every decision recorded. Given (model, op seed, ops per vCPU, decisions) an execution is a
- * pure function, which is what makes replay and shrinking work.
+ * One explored execution: all vCPUs (and the model's timers) in this thread, a scheduler choosing who
+ * runs at every scheduling point, every decision recorded. Given (model, op seed, ops per vCPU,
+ * decisions) an execution is a pure function, which is what makes replay and shrinking work.
  *
- * A step resumes the chosen vCPU at the site it is paused at: it performs that shared access and runs
+ * A step resumes the chosen task at the site it is paused at: it performs that shared access and runs
  * its local code up to the next site (or the end of its op, in which case its next op is started and
- * run up to its first site, which touches nothing shared).
+ * run up to its first site, which touches nothing shared). Tasks 0..N-1 are the vCPUs; N.. are timers,
+ * runnable once the virtual clock passes their deadline (see engine/timer.ts).
  */
 import { createHash } from 'node:crypto';
 import { Checker } from '../check/checker.js';
@@ -15,6 +16,7 @@ import { zeroMemory, type Memory } from '../engine/layout.js';
 import { opRng } from '../engine/rng.js';
 import type { ScenarioDef, ScenarioModel, VcpuProgram } from '../engine/scenario.js';
 import { lockOwner } from '../engine/sync.js';
+import { claimDueTimer, nextDeadline, VirtualClock } from '../engine/timer.js';
 import type { Scheduler } from './scheduler.js';
 
 export interface ExecutionSpec {
@@ -26,7 +28,7 @@ export interface ExecutionSpec {
   /** Ops each vCPU runs; its length is the number of vCPUs (0 ops = that vCPU sits out). */
   readonly opsPerCpu: readonly number[];
   readonly maxSteps: number;
-  /** Record (vCPU, site, op) events and a trace hash. Off for speed while exploring. */
+  /** Record (task, site, op) events and a trace hash. Off for speed while exploring. */
   readonly trace?: boolean;
 }
 
@@ -39,29 +41,39 @@ export interface ExecutionResult {
   readonly violation: Violation | undefined;
   readonly steps: number;
   readonly ops: number;
-  /** The vCPU chosen at each step. */
+  /** The task chosen at each step. */
   readonly decisions: Uint8Array;
-  /** Context switches away from a vCPU that could have gone on. */
+  /** Context switches away from a task that could have gone on. */
   readonly preemptions: number;
   readonly outcomes: ReadonlyMap<string, number>;
   readonly trace: readonly TraceEvent[] | undefined;
+  /** Column names: cpu0.. then timer:<name>. */
+  readonly taskNames: readonly string[];
   /** sha256 (16 hex digits) of the decisions and sites; only when traced. */
   readonly traceHash: string | undefined;
 }
 
+const DEFAULT_NS_PER_STEP = 1_000;
+
 export function runExecution(spec: ExecutionSpec, scheduler: Scheduler, stepsHint = 0): ExecutionResult {
   const { model, mem, opsPerCpu, maxSteps } = spec;
   const n = opsPerCpu.length;
-  if (n > 255) throw new RangeError('explore: at most 255 vCPUs');
+  const timers = model.timers ?? [];
+  const tasks = n + timers.length;
+  if (tasks > 255) throw new RangeError('explore: at most 255 vCPUs and timers');
   zeroMemory(mem);
   model.init(mem);
   const checker = new Checker(spec.scenario.invariants);
+  const clock = new VirtualClock();
+  const nsPerStep = model.nsPerStep ?? DEFAULT_NS_PER_STEP;
   const cpus: Cpu[] = [];
   const progs: VcpuProgram[] = [];
-  const ops: (Op<unknown> | undefined)[] = [];
+  const ops: (Op<unknown> | undefined)[] = Array(tasks).fill(undefined);
   const started = new Int32Array(n);
-  const finished: boolean[] = [];
-  const site: Site[] = [];
+  /** vCPUs: program done. Timers: never (they are idle or running). */
+  const finished: boolean[] = Array(tasks).fill(false);
+  const site: Site[] = Array(tasks).fill('start');
+  const taskNames = [...Array.from({ length: n }, (_, c) => `cpu${c}`), ...timers.map((t) => `timer:${t.ref.name}`)];
   const trace: TraceEvent[] | undefined = spec.trace ? [] : undefined;
   const hash = spec.trace ? createHash('sha256') : undefined;
   let step = 0;
@@ -80,18 +92,20 @@ export function runExecution(spec: ExecutionSpec, scheduler: Scheduler, stepsHin
       if (!r.done) { site[c] = r.value; return; }
     }
   };
+  // A timer's callback has returned: it is idle again (maybe re-armed by the callback).
+  const timerDone = (t: number): void => {
+    ops[t] = undefined;
+    Atomics.store(mem.i32, timers[t - n]!.ref.runningIndex, 0);
+  };
 
-  for (let c = 0; c < n; c++) {
-    const cpu = new Cpu(c, 'explore', mem, checker);
+  for (let c = 0; c < tasks; c++) {
+    const cpu = new Cpu(c, 'explore', mem, checker, -1, clock);
     cpus.push(cpu);
-    progs.push(model.program(cpu, opRng(spec.opSeed, c)));
-    finished.push(false);
-    site.push('start');
-    ops.push(undefined);
+    if (c < n) progs.push(model.program(cpu, opRng(spec.opSeed, c)));
   }
   for (let c = 0; c < n; c++) advance(c);
 
-  scheduler.newExecution(n, stepsHint);
+  scheduler.newExecution(tasks, stepsHint);
   let decisions = new Uint8Array(Math.max(64, stepsHint + 16));
   const runnable: number[] = [];
   const i32 = mem.i32;
@@ -107,9 +121,19 @@ export function runExecution(spec: ExecutionSpec, scheduler: Scheduler, stepsHin
       const b = cpus[c]!.blockedOn;
       if (b < 0 || Atomics.load(i32, b) === 0) runnable.push(c);
     }
+    for (let t = n; t < tasks; t++) {
+      if (ops[t]) { // a callback in progress: runnable like a vCPU, and the execution is not over
+        alive++;
+        const b = cpus[t]!.blockedOn;
+        if (b < 0 || Atomics.load(i32, b) === 0) runnable.push(t);
+      } else if (alive > 0 && dueAt(t) <= clock.ns) runnable.push(t);
+    }
     if (alive === 0) break;
     if (runnable.length === 0) {
-      checker.report('DEADLOCK', deadlockMessage(cpus, finished, site), -1, step, 'deadlock');
+      // Nobody can run now; if a timer is pending, time passes until it is due.
+      const next = nextDeadline(mem.i64, timers.map((t) => t.ref));
+      if (next !== Infinity) { clock.ns = Math.max(clock.ns, next); continue; }
+      checker.report('DEADLOCK', deadlockMessage(cpus, finished, site, ops, n), -1, step, 'deadlock');
       break;
     }
     if (step >= maxSteps) {
@@ -125,19 +149,37 @@ export function runExecution(spec: ExecutionSpec, scheduler: Scheduler, stepsHin
     }
     decisions[step] = c;
     const cpu = cpus[c]!;
-    const s = site[c]!;
     cpu.step = step;
-    cpu.site = s;
-    if (trace) {
-      trace.push({ kind: 'step', cpu: c, step, site: s });
-      hash!.update(`${c}:${s}\n`);
+    clock.ns += nsPerStep;
+    if (c >= n && !ops[c]) {
+      // The timer fires: this step is its expiry; the callback then runs to its first site.
+      const timer = timers[c - n]!;
+      claimDueTimer(i32, mem.i64, timer.ref, Infinity);
+      const s = `timer ${timer.ref.name} fires`;
+      cpu.site = s;
+      if (trace) { trace.push({ kind: 'step', cpu: c, step, site: s }); hash!.update(`${c}:${s}\n`); }
+      step++;
+      const op = timer.callback(cpu);
+      const r = op.next();
+      if (r.done) timerDone(c);
+      else { ops[c] = op; site[c] = r.value; }
+    } else {
+      const s = site[c]!;
+      cpu.site = s;
+      if (trace) { trace.push({ kind: 'step', cpu: c, step, site: s }); hash!.update(`${c}:${s}\n`); }
+      step++;
+      const r = ops[c]!.next();
+      if (!r.done) site[c] = r.value;
+      else if (c < n) advance(c);
+      else timerDone(c);
     }
-    step++;
-    const r = ops[c]!.next();
-    if (r.done) advance(c);
-    else site[c] = r.value;
     current = c;
     if (checker.failed) break;
+  }
+
+  function dueAt(t: number): number {
+    const d = Atomics.load(mem.i64, timers[t - n]!.ref.deadlineIndex);
+    return d === 0n ? Infinity : Number(d);
   }
 
   if (!checker.failed) {
@@ -155,18 +197,18 @@ export function runExecution(spec: ExecutionSpec, scheduler: Scheduler, stepsHin
     preemptions,
     outcomes: checker.outcomes,
     trace,
+    taskNames,
     traceHash: hash ? hash.digest('hex').slice(0, 16) : undefined,
   };
 }
 
-function deadlockMessage(cpus: readonly Cpu[], finished: readonly boolean[], site: readonly Site[]): string {
+function deadlockMessage(cpus: readonly Cpu[], finished: readonly boolean[], site: readonly Site[], ops: readonly unknown[], n: number): string {
   const parts: string[] = [];
   for (const cpu of cpus) {
-    if (finished[cpu.id]) continue;
+    if (cpu.id < n ? finished[cpu.id] : !ops[cpu.id]) continue;
     const held = cpu.held.map((l) => l.name).join(', ') || 'nothing';
-    const waiting = cpu.blockedOn >= 0 ? `waits at '${site[cpu.id]}'` : 'runnable?';
     const owner = cpu.blockedOn >= 0 ? ownerOfWord(cpus, cpu.blockedOn) : '';
-    parts.push(`cpu${cpu.id} holds ${held}, ${waiting}${owner}`);
+    parts.push(`${cpu.id < n ? `cpu${cpu.id}` : `timer task ${cpu.id}`} holds ${held}, waits at '${site[cpu.id]}'${owner}`);
   }
   return `no vCPU can run: ${parts.join('; ')}`;
 }

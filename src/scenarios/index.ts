@@ -1,8 +1,9 @@
 /** The scenario registry: every scenario by name, in `list` order. */
 import type { ScenarioDef } from '../engine/scenario.js';
+import { counterScenario } from './counter.js';
 import { pgtableScenario } from './pgtable.js';
 
-export const SCENARIOS: readonly ScenarioDef[] = [pgtableScenario];
+export const SCENARIOS: readonly ScenarioDef[] = [pgtableScenario, counterScenario];
 
 export function findScenario(name: string): ScenarioDef | undefined {
   return SCENARIOS.find((s) => s.name === name);

@@ -10,7 +10,9 @@ import { Piscina } from 'piscina';
 import { Checker } from '../check/checker.js';
 import type { Violation } from '../check/invariant.js';
 import { HarnessError } from '../cli/errors.js';
+import { Cpu, runToEnd, StopRun } from '../engine/cpu.js';
 import { allocateMemory } from '../engine/layout.js';
+import { claimDueTimer, nextDeadline, RealClock } from '../engine/timer.js';
 import type { ScenarioDef, VariantDef } from '../engine/scenario.js';
 import { workerFile } from '../paths.js';
 import { controlIndices, PHASE_FINISHED, PHASE_RUNNING, raiseStop, withControl } from './control.js';
@@ -65,11 +67,12 @@ export async function stress(o: StressOptions): Promise<StressOutcome> {
     execArgv: [], // never inherit the parent's flags (vitest's would change module resolution in workers)
   });
   const t0 = performance.now();
+  const epochMs = RealClock.epochNow();
   const results: (StressWorkerResult | undefined)[] = Array(n).fill(undefined);
   let crash: string | undefined;
   const tasks = Array.from({ length: n }, (_, cpu) => pool.run({
     sab: mem.sab, layout, scenario: o.scenario.name, variant: o.variant.name, params: o.params,
-    cpus: n, cpu, seed: o.seed, opBudget: o.opBudget, reseedEachSlice: reseed,
+    cpus: n, cpu, seed: o.seed, opBudget: o.opBudget, reseedEachSlice: reseed, epochMs,
   }).then((r) => { results[cpu] = r; }, (e: unknown) => {
     crash ??= `the worker running cpu${cpu} crashed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`;
     raiseStop(i32, ctl);
@@ -77,6 +80,18 @@ export async function stress(o: StressOptions): Promise<StressOutcome> {
   const allDone = Promise.all(tasks);
 
   const checker = new Checker(o.scenario.invariants);
+  // The model's timers fire here, on the main thread, on real time, while the workers run.
+  const clock = new RealClock(epochMs);
+  const timers = (model.timers ?? []).map((t, k) => ({ spec: t, cpu: new Cpu(n + k, 'stress', mem, checker, ctl.stop, clock) }));
+  const fireDueTimers = (): number => {
+    for (const t of timers) {
+      if (!claimDueTimer(i32, mem.i64, t.spec.ref, clock.now())) continue;
+      try { runToEnd(t.spec.callback(t.cpu)); } catch (e) { if (!(e instanceof StopRun)) throw e; }
+      Atomics.store(i32, t.spec.ref.runningIndex, 0);
+      if (checker.failed) { failingSlice = slice; raiseStop(i32, ctl); }
+    }
+    return (nextDeadline(mem.i64, timers.map((t) => t.spec.ref)) - clock.now()) / 1e6;
+  };
   const watchdog = new Watchdog(n, o.watchdogMs);
   let slice = 0;
   let failingSlice = -1;
@@ -97,9 +112,10 @@ export async function stress(o: StressOptions): Promise<StressOutcome> {
       // The slice runs until its time is up, or everyone still active has finished its op budget.
       const sliceEnd = Math.min(performance.now() + o.sliceMs, t0 + o.timeMs);
       for (let now = performance.now(); now < sliceEnd && check(); now = performance.now()) {
+        const untilTimer = fireDueTimers();
         const arrived = Atomics.load(i32, ctl.arrived);
-        if (arrived >= active) break;
-        await waitChange(i32, ctl.arrived, arrived, Math.min(POLL_MS, sliceEnd - now));
+        if (arrived >= active || stopped()) break;
+        await waitChange(i32, ctl.arrived, arrived, Math.min(POLL_MS, sliceEnd - now, Math.max(0.5, untilTimer)));
       }
       if (stopped()) break;
       Atomics.store(i32, ctl.sliceEnd, 1);

@@ -15,6 +15,8 @@ export interface StressTask {
   readonly opBudget: number;
   /** Start each slice's op program from the slice's own seed (scenarios with freshEachSlice). */
   readonly reseedEachSlice: boolean;
+  /** The run's time origin (absolute ms, see RealClock), shared with the main thread's timers. */
+  readonly epochMs: number;
 }
 
 export interface StressWorkerResult {

@@ -1,0 +1,110 @@
+/**
+ * Engine benchmarks, in one run on this machine so that every number is a ratio to the raw baseline:
+ * raw Atomics.add; stress steps/s on per-CPU structures (counter/percpu) and on the page table with 1 and
+ * 2 workers; explore steps/s and schedules/s; and how many PCT schedules each known-bug variant takes.
+ */
+import { withDefaults, type ScenarioDef } from '../engine/scenario.js';
+import { explore } from '../explore/explore.js';
+import { findScenario, SCENARIOS } from '../scenarios/index.js';
+import { stress } from '../stress/stress.js';
+import { microBench, type MicroResult } from './micro.js';
+
+export interface StressRate { readonly scenario: string; readonly variant: string; readonly workers: number; readonly stepsPerSec: number; readonly opsPerSec: number }
+export interface ExploreRate { readonly scenario: string; readonly cpus: number; readonly opsPerCpu: number; readonly stepsPerExecution: number; readonly stepsPerSec: number; readonly schedulesPerSec: number }
+export interface Detection { readonly scenario: string; readonly variant: string; readonly seeds: number; readonly found: number; readonly medianSchedules: number; readonly maxSchedules: number }
+
+export interface EngineBench {
+  readonly micro: MicroResult;
+  readonly stress: readonly StressRate[];
+  readonly explore: readonly ExploreRate[];
+  readonly detection: readonly Detection[];
+  readonly ratios: {
+    /** Stress step cost (1 worker, counter/percpu) over a raw Atomics.add. Target <= 4. */
+    readonly stressStepOverAtomicsAdd: number;
+    /** In-thread step cost over a raw Atomics.add (no worker, no barrier). */
+    readonly microStepOverAtomicsAdd: number;
+    /** 2 workers over 1 on per-CPU structures. Target >= 1.8. */
+    readonly twoWorkerSpeedup: number;
+    readonly twoWorkerSpeedupPgtable: number;
+  };
+}
+
+const STEPS_PER_OP = 256;
+
+const scenario = (name: string): ScenarioDef => findScenario(name)!;
+
+async function stressRate(name: string, variant: string, workers: number, timeMs: number, params: Record<string, number> = {}): Promise<StressRate> {
+  const s = scenario(name);
+  const r = await stress({
+    scenario: s, variant: s.variants.find((v) => v.name === variant)!, params: withDefaults(s, params), workers,
+    timeMs, opBudget: Infinity, seed: 1, sliceMs: 50, watchdogMs: 30_000,
+  });
+  if (r.violation) throw new Error(`bench: ${name}/${variant} reported ${r.violation.invariant}`);
+  return { scenario: name, variant, workers, stepsPerSec: r.steps / (r.durationMs / 1000), opsPerSec: r.ops / (r.durationMs / 1000) };
+}
+
+function exploreRate(name: string, cpus: number, opsPerCpu: number, timeMs: number, params: Record<string, number> = {}): ExploreRate {
+  const s = scenario(name);
+  const r = explore({
+    scenario: s, variant: s.variants[0]!, params: withDefaults(s, params), opsPerCpu: Array<number>(cpus).fill(opsPerCpu),
+    strategy: 'random', depth: 3, schedules: Number.MAX_SAFE_INTEGER, timeMs, seed: 1, maxSteps: 1e7, shrink: false,
+  });
+  const sec = r.durationMs / 1000;
+  return { scenario: name, cpus, opsPerCpu, stepsPerExecution: r.steps / r.schedules, stepsPerSec: r.steps / sec, schedulesPerSec: r.schedules / sec };
+}
+
+/** PCT schedules until the first violation, for `seeds` seeds, capped at `cap`. */
+export function detection(s: ScenarioDef, variant: string, seeds: number, cap: number): Detection {
+  const counts: number[] = [];
+  let found = 0;
+  for (let seed = 1; seed <= seeds; seed++) {
+    const r = explore({
+      scenario: s, variant: s.variants.find((v) => v.name === variant)!, params: withDefaults(s),
+      opsPerCpu: Array<number>(s.exploreCpus).fill(s.exploreOps), strategy: 'pct', depth: 3,
+      schedules: cap, timeMs: Infinity, seed, maxSteps: 1e6, shrink: false,
+    });
+    if (r.violation) found++;
+    counts.push(r.violation ? r.schedules : cap + 1);
+  }
+  counts.sort((a, b) => a - b);
+  return { scenario: s.name, variant, seeds, found, medianSchedules: counts[Math.floor(counts.length / 2)]!, maxSchedules: counts[counts.length - 1]! };
+}
+
+export async function engineBench(timeMs: number, progress: (s: string) => void): Promise<EngineBench> {
+  progress('micro: Atomics.add vs one model step (tinybench)');
+  const micro = await microBench(timeMs);
+  const stressRates: StressRate[] = [];
+  // counter/percpu with long ops prices the step itself (the per-op overhead is spread over 256 steps).
+  for (const [name, variant] of [['counter', 'percpu'], ['pgtable', 'correct']] as const) {
+    for (const workers of [1, 2]) {
+      progress(`stress ${name}/${variant}, ${workers} worker(s)`);
+      stressRates.push(await stressRate(name, variant, workers, timeMs, name === 'counter' ? { stepsPerOp: STEPS_PER_OP } : {}));
+    }
+  }
+  progress('explore');
+  // pgtable at ~2,000 steps per execution on 4 vCPUs (the DESIGN.md target shape) and at its defaults;
+  // counter/percpu shows the executor's own cost per step, with the cheapest possible model step.
+  const exploreRates = [
+    exploreRate('pgtable', 4, 96, timeMs), exploreRate('pgtable', 3, 8, timeMs),
+    exploreRate('counter', 4, 8, timeMs, { stepsPerOp: 64 }),
+  ];
+  const detections: Detection[] = [];
+  for (const s of SCENARIOS) {
+    for (const v of s.variants) {
+      if (v.expect === 'clean') continue;
+      progress(`detection ${s.name}/${v.name}: PCT, 20 seeds`);
+      detections.push(detection(s, v.name, 20, 1_000));
+    }
+  }
+  const rate = (n: string, w: number) => stressRates.find((r) => r.scenario === n && r.workers === w)!.stepsPerSec;
+  const stressStepNs = 1e9 / rate('counter', 1);
+  return {
+    micro, stress: stressRates, explore: exploreRates, detection: detections,
+    ratios: {
+      stressStepOverAtomicsAdd: stressStepNs / micro.atomicsAddNs,
+      microStepOverAtomicsAdd: micro.stepNs / micro.atomicsAddNs,
+      twoWorkerSpeedup: rate('counter', 2) / rate('counter', 1),
+      twoWorkerSpeedupPgtable: rate('pgtable', 2) / rate('pgtable', 1),
+    },
+  };
+}

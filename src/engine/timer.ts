@@ -1,0 +1,111 @@
+/**
+ * Kernel timers (timer_list, delayed work) for models — DESIGN.md "Time".
+ *
+ * A timer's deadline lives in shared memory (0 = not pending), so arming it is a shared write like any
+ * other. Who fires it depends on the executor:
+ *  - explore: each timer is a schedulable task next to the vCPUs, runnable once the virtual clock has
+ *    passed its deadline; the clock advances a fixed quantum per step and jumps to the next deadline
+ *    when no vCPU can run, so a timer interleaves with vCPU ops like a softirq would;
+ *  - stress: the main thread fires due timers on real time while the workers run.
+ * Firing clears the deadline and marks the timer running until its callback returns, so a model can
+ * tell del_timer (does not wait) from del_timer_sync (waits for a running callback) — the FQ teardown
+ * race of kernel-model.md §9 #6 is exactly that difference.
+ */
+import type { Cpu, Op, Site } from './cpu.js';
+import { at, region, type Layout, type RegionSpec } from './layout.js';
+
+/** Where "now" comes from: virtual in explore mode, real in stress mode. Nanoseconds. */
+export interface Clock {
+  now(): number;
+}
+
+export class VirtualClock implements Clock {
+  ns = 0;
+  now(): number { return this.ns; }
+}
+
+/** Real time since a run's epoch, consistent across threads (timeOrigin + now() is absolute). */
+export class RealClock implements Clock {
+  constructor(private readonly epochMs: number) {}
+  now(): number { return (performance.timeOrigin + performance.now() - this.epochMs) * 1e6; }
+  static epochNow(): number { return performance.timeOrigin + performance.now(); }
+}
+
+export interface TimerSpec {
+  readonly ref: TimerRef;
+  /** The timer function, run in timer context (its Cpu id is vCPUs + timer number). */
+  callback(cpu: Cpu): Op<unknown>;
+}
+
+export function timerRegions(count: number): Record<string, RegionSpec> {
+  return {
+    'timer.deadline': { kind: 'i64', count },
+    'timer.running': { kind: 'i32', count },
+  };
+}
+
+/** A model's handle on timer `id`. */
+export class TimerRef {
+  readonly deadlineIndex: number;
+  readonly runningIndex: number;
+  private readonly modSite: Site;
+  private readonly delSite: Site;
+  private readonly syncSite: Site;
+
+  constructor(layout: Layout, readonly id: number, readonly name: string) {
+    this.deadlineIndex = at(region(layout, 'timer.deadline'), id);
+    this.runningIndex = at(region(layout, 'timer.running'), id);
+    this.modSite = `mod_timer ${name}`;
+    this.delSite = `del_timer ${name}`;
+    this.syncSite = `del_timer_sync ${name}`;
+  }
+
+  /** mod_timer: (re)arm to fire `delayNs` from now. */
+  *mod(cpu: Cpu, delayNs: number): Op {
+    yield this.modSite;
+    Atomics.store(cpu.i64, this.deadlineIndex, BigInt(Math.max(1, Math.round(cpu.clock.now() + delayNs))));
+  }
+
+  /** del_timer: cancel if pending; a callback already running goes on. Returns whether it was pending. */
+  *del(cpu: Cpu): Op<boolean> {
+    yield this.delSite;
+    return Atomics.exchange(cpu.i64, this.deadlineIndex, 0n) !== 0n;
+  }
+
+  /** del_timer_sync: cancel, then wait until a running callback has returned. */
+  *delSync(cpu: Cpu): Op<boolean> {
+    const was = yield* this.del(cpu);
+    for (;;) {
+      yield this.syncSite;
+      cpu.blockedOn = -1;
+      if (Atomics.load(cpu.i32, this.runningIndex) === 0) return was;
+      // Explore: wait like a lock waiter until the running word reads 0.
+      if (cpu.explore) cpu.blockedOn = this.runningIndex;
+    }
+  }
+
+  /** timer_pending. */
+  *pending(cpu: Cpu): Op<boolean> {
+    yield `timer_pending ${this.name}`;
+    return Atomics.load(cpu.i64, this.deadlineIndex) !== 0n;
+  }
+}
+
+/** Executor side: is timer `id` due at `now`? Clears the deadline and marks it running if so. */
+export function claimDueTimer(i32: Int32Array, i64: BigInt64Array, ref: TimerRef, now: number): boolean {
+  const d = Atomics.load(i64, ref.deadlineIndex);
+  if (d === 0n || Number(d) > now) return false;
+  if (Atomics.compareExchange(i64, ref.deadlineIndex, d, 0n) !== d) return false;
+  Atomics.store(i32, ref.runningIndex, 1);
+  return true;
+}
+
+/** The earliest pending deadline, or Infinity. */
+export function nextDeadline(i64: BigInt64Array, refs: readonly TimerRef[]): number {
+  let best = Infinity;
+  for (const r of refs) {
+    const d = Atomics.load(i64, r.deadlineIndex);
+    if (d !== 0n && Number(d) < best) best = Number(d);
+  }
+  return best;
+}
