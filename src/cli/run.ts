@@ -11,7 +11,7 @@ import { explore, type ExploreOutcome } from '../explore/explore.js';
 import { newRunId, writeReport, type ReportedViolation, type RunReport, type VariantReport } from '../report/report.js';
 import { SCENARIOS } from '../scenarios/index.js';
 import { stress, type StressOutcome } from '../stress/stress.js';
-import { BadInput, EXIT } from './errors.js';
+import { BadInput, EXIT, HarnessError } from './errors.js';
 import type { Io } from './io.js';
 import { lookupScenario, lookupVariant, parseDuration, parseInteger, parseParams, parseSeed, randomSeed } from './parse.js';
 import { exploreOpsCommand, replayCommand, runCommandLine } from './repro-commands.js';
@@ -98,7 +98,11 @@ export async function runCommand(names: readonly string[], f: RunFlags, io: Io):
   const dirs = writeReport(report, f.reportDir);
   if (f.json) io.out(JSON.stringify({ ...report, reportDirs: dirs }, null, 2));
   else {
-    for (const r of results) for (const v of r.violations) io.out(`  ${r.scenario}/${r.variant}: ${v.invariant} ${v.message}\n    reproduce: ${v.command}`);
+    for (const r of results) {
+      for (const v of r.violations) {
+        io.out(`  ${r.scenario}/${r.variant}: ${v.invariant} ${v.message}\n    reproduce: ${v.command}${v.replayInvariant ? ` (the replay ends in ${v.replayInvariant})` : ''}`);
+      }
+    }
     io.out(`verdict: ${report.verdict.toUpperCase()}  report: ${dirs[0]}`);
   }
   return exitCode;
@@ -114,10 +118,15 @@ async function runVariant(plan: Plan, scenario: ScenarioDef, variant: VariantDef
 
   if (plan.mode !== 'explore') {
     io.progress(`${scenario.name}/${variant.name}: stress, ${plan.workers} workers, ${(stressMs / 1000).toFixed(1)} s`);
-    st = await stress({
-      scenario, variant, params, workers: plan.workers, timeMs: stressMs, opBudget: plan.opBudget,
-      seed: plan.seed, sliceMs: plan.sliceMs, watchdogMs: plan.watchdogMs,
-    });
+    try {
+      st = await stress({
+        scenario, variant, params, workers: plan.workers, timeMs: stressMs, opBudget: plan.opBudget,
+        seed: plan.seed, sliceMs: plan.sliceMs, watchdogMs: plan.watchdogMs,
+      });
+    } catch (e) {
+      if (!(e instanceof HarnessError)) throw e;
+      throw new HarnessError(`${scenario.name}/${variant.name}: ${e.message}\n  re-run: ${runCommandLine(scenario, variant.name, params, plan.workers, plan.timeText, plan.seed)}`);
+    }
     mergeOutcomes(outcomes, st.outcomes);
     if (st.violation && st.failing) {
       const { opSeed, opsPerCpu } = st.failing;
@@ -128,9 +137,12 @@ async function runVariant(plan: Plan, scenario: ScenarioDef, variant: VariantDef
         scenario, variant, params, opsPerCpu, strategy: 'pct', depth: 3,
         schedules: 100_000, timeMs: REPRO_BUDGET_MS, seed: plan.seed, opSeed, maxSteps: defaultMaxSteps(opsPerCpu), shrink: true,
       });
-      const found = again.minimal?.violation.invariant === st.violation.invariant ? again.minimal : undefined;
+      // Any violation on the same op programs is a deterministic repro of a real bug, even when the
+      // schedule found ends in a different invariant (a lost table shows as PT-LEAK or PT-TRANSLATE).
+      const found = again.minimal;
       violations.push({
         ...st.violation, executor: 'stress', token: found?.token,
+        ...(found && found.violation.invariant !== st.violation.invariant ? { replayInvariant: found.violation.invariant } : {}),
         command: found ? replayCommand(found.token) : exploreCmd,
       });
     }

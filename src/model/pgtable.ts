@@ -32,9 +32,11 @@ export const EEXIST = -17;
 export const ENOMEM = -12;
 export const EINVAL = -22;
 
+const BLOCK_SIZE = [SZ_4K * 512 ** 3, SZ_1G, SZ_2M, SZ_4K];
+
 /** Bytes covered by one entry at a level: L3 4 KiB, L2 2 MiB, L1 1 GiB, L0 512 GiB. */
 export function blockSize(lvl: number): number {
-  return SZ_4K * 512 ** (LEVELS - 1 - lvl);
+  return BLOCK_SIZE[lvl]!;
 }
 
 export function levelOf(size: number): number {

@@ -16,6 +16,8 @@ export interface ReportedViolation extends Violation {
   readonly token?: string;
   /** The one-line command that reproduces it. */
   readonly command: string;
+  /** When the deterministic repro of a stress failure ends in a different invariant, that invariant. */
+  readonly replayInvariant?: string;
 }
 
 export interface VariantReport {

@@ -19,7 +19,7 @@ export function summaryMarkdown(r: RunReport): string {
     lines.push('', `## ${v.scenario} / ${v.variant}`);
     for (const x of v.violations) {
       const who = x.vcpu >= 0 ? `cpu${x.vcpu}` : 'quiescent scan';
-      lines.push('', `- **${x.invariant}** (${x.grade}, ${x.executor}) by ${who} at \`${x.site}\`: ${x.message}`, `  - reproduce: \`${x.command}\``);
+      lines.push('', `- **${x.invariant}** (${x.grade}, ${x.executor}) by ${who} at \`${x.site}\`: ${x.message}`, `  - reproduce: \`${x.command}\`${x.replayInvariant ? ` (the replay ends in ${x.replayInvariant})` : ''}`);
     }
     const outcomes = Object.entries(v.outcomes);
     if (outcomes.length > 0) {

@@ -6,6 +6,10 @@
  * Atomics.add (`shared`), or on one shared word with a load / scheduling point / store (`plain-shared`,
  * the shape of `nr_endpoints++` without a lock), which loses updates. The bench uses `percpu` to price
  * one scheduling step against a raw Atomics.add.
+ *
+ * Two harness self-test knobs make a vCPU misbehave after some ops, so the tests can prove that a
+ * crashing or hung worker becomes exit 3 with a clear message, never a hang: `crashAfter` throws,
+ * `hangAfter` spins forever without yielding (only the watchdog can notice).
  */
 import type { InvariantDef } from '../check/invariant.js';
 import type { Cpu, Op } from '../engine/cpu.js';
@@ -55,8 +59,12 @@ function build({ cpus, variant, params }: ModelConfig): ScenarioModel {
     program(cpu): VcpuProgram {
       const own = atCpu(percpu, cpu.id);
       const mine = atCpu(made, cpu.id);
+      let ops = 0;
       return {
         next() {
+          ops++;
+          if (ops === params.crashAfter) throw new Error(`counter: crashAfter=${ops} (harness self-test) on cpu${cpu.id}`);
+          if (ops === params.hangAfter) for (;;) { /* harness self-test: a vCPU stuck in the model */ }
           Atomics.add(cpu.i32, mine, stepsPerOp);
           return variant === 'percpu' ? bumpPercpu(cpu, own) : variant === 'shared' ? bumpShared(cpu) : bumpPlain(cpu);
         },
@@ -80,7 +88,11 @@ export const counterScenario: ScenarioDef = {
   name: 'counter',
   summary: 'engine calibration: per-CPU vs shared counters; a plain shared increment loses updates',
   follows: 'DESIGN.md "Execution model" (non-atomic read-modify-write); no kernel section',
-  params: { stepsPerOp: { default: 16, min: 1, max: 1_000_000, help: 'increments (scheduling points) per op' } },
+  params: {
+    stepsPerOp: { default: 16, min: 1, max: 1_000_000, help: 'increments (scheduling points) per op' },
+    crashAfter: { default: 0, min: 0, max: 1e12, help: 'self-test: a vCPU throws at this op (0 = never)' },
+    hangAfter: { default: 0, min: 0, max: 1e12, help: 'self-test: a vCPU loops forever at this op (0 = never)' },
+  },
   exploreCpus: 2,
   exploreOps: 3,
   invariants,

@@ -114,7 +114,9 @@ function build(config: ModelConfig): ScenarioModel {
 
 /** One vCPU's op stream: map a free spot of its own, unmap or check a live one. */
 class PgtableProgram implements VcpuProgram {
-  private last = '';
+  private lastOp: 'map' | 'unmap' | 'iova_to_phys' = 'map';
+  private lastSpot = 0;
+  private lastPhys = 0;
   private readonly base: number;
 
   constructor(
@@ -145,13 +147,16 @@ class PgtableProgram implements VcpuProgram {
     return this.map(k, phys);
   }
 
-  describe(): string { return this.last; }
+  describe(): string {
+    const s = this.spots[this.lastSpot]!;
+    const where = `${KIND_NAME[s.kind]} 0x${s.iova.toString(16)}`;
+    return this.lastOp === 'map' ? `map ${where}->0x${this.lastPhys.toString(16)}` : `${this.lastOp} ${where}`;
+  }
 
-  // Each op sets its description when it is created (describe() is asked before the op first runs).
+  // Ops record what they are when created; describe() turns that into text only when a trace asks.
   private map(k: number, phys: number): Op<void> {
-    const s = this.spots[k]!;
-    this.last = `map ${KIND_NAME[s.kind]} 0x${s.iova.toString(16)}->0x${phys.toString(16)}`;
-    return this.doMap(s, k, phys);
+    this.lastOp = 'map'; this.lastSpot = k; this.lastPhys = phys;
+    return this.doMap(this.spots[k]!, k, phys);
   }
 
   private *doMap(s: Spot, k: number, phys: number): Op<void> {
@@ -162,9 +167,8 @@ class PgtableProgram implements VcpuProgram {
   }
 
   private unmap(k: number): Op<void> {
-    const s = this.spots[k]!;
-    this.last = `unmap ${KIND_NAME[s.kind]} 0x${s.iova.toString(16)}`;
-    return this.doUnmap(s, k);
+    this.lastOp = 'unmap'; this.lastSpot = k;
+    return this.doUnmap(this.spots[k]!, k);
   }
 
   private *doUnmap(s: Spot, k: number): Op<void> {
@@ -176,9 +180,8 @@ class PgtableProgram implements VcpuProgram {
   }
 
   private verify(k: number): Op<void> {
-    const s = this.spots[k]!;
-    this.last = `iova_to_phys 0x${s.iova.toString(16)}`;
-    return this.doVerify(s, (this.mapped(k) - 1) * SZ_4K);
+    this.lastOp = 'iova_to_phys'; this.lastSpot = k;
+    return this.doVerify(this.spots[k]!, (this.mapped(k) - 1) * SZ_4K);
   }
 
   private *doVerify(s: Spot, want: number): Op<void> {

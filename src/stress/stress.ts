@@ -47,7 +47,8 @@ export interface StressOutcome {
 }
 
 const POLL_MS = 50;
-const EXIT_GRACE_MS = 5_000;
+/** A worker told to stop finishes its op (µs) or its lock park (20 ms); seconds mean it is stuck. */
+const EXIT_GRACE_MS = 2_000;
 
 export async function stress(o: StressOptions): Promise<StressOutcome> {
   const n = o.workers;
@@ -70,10 +71,13 @@ export async function stress(o: StressOptions): Promise<StressOutcome> {
   const epochMs = RealClock.epochNow();
   const results: (StressWorkerResult | undefined)[] = Array(n).fill(undefined);
   let crash: string | undefined;
+  // Once we terminate workers ourselves (after a hang), their rejections are not crashes to report.
+  let terminating = false;
   const tasks = Array.from({ length: n }, (_, cpu) => pool.run({
     sab: mem.sab, layout, scenario: o.scenario.name, variant: o.variant.name, params: o.params,
     cpus: n, cpu, seed: o.seed, opBudget: o.opBudget, reseedEachSlice: reseed, epochMs,
   }).then((r) => { results[cpu] = r; }, (e: unknown) => {
+    if (terminating) return;
     crash ??= `the worker running cpu${cpu} crashed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`;
     raiseStop(i32, ctl);
   }));
@@ -140,6 +144,7 @@ export async function stress(o: StressOptions): Promise<StressOutcome> {
     const exited = await Promise.race([allDone.then(() => true), sleep(EXIT_GRACE_MS).then(() => false)]);
     if (!exited) hung ??= `a worker did not stop within ${EXIT_GRACE_MS / 1000}s of being told to`;
   } finally {
+    terminating = true;
     await pool.destroy();
   }
   if (crash) throw new HarnessError(crash);
