@@ -49,7 +49,7 @@ function exploreRate(name: string, cpus: number, opsPerCpu: number, timeMs: numb
     scenario: s, variant: s.variants[0]!, params: withDefaults(s, params), opsPerCpu: Array<number>(cpus).fill(opsPerCpu),
     strategy: 'random', depth: 3, schedules: Number.MAX_SAFE_INTEGER, timeMs, seed: 1, maxSteps: 1e7, shrink: false,
   });
-  const sec = r.durationMs / 1000;
+  const sec = r.searchMs / 1000;
   return { scenario: name, cpus, opsPerCpu, stepsPerExecution: r.steps / r.schedules, stepsPerSec: r.steps / sec, schedulesPerSec: r.schedules / sec };
 }
 

@@ -8,12 +8,13 @@ import { engineBench, type EngineBench } from '../bench/engine-bench.js';
 import { writeAtomically } from '../report/report.js';
 import { EXIT } from './errors.js';
 import type { Io } from './io.js';
-import { parseDuration } from './parse.js';
+import { checkOutputDir, parseDuration } from './parse.js';
 
 export interface BenchFlags { time?: string; json?: boolean; reportDir?: string }
 
 export async function benchCommand(f: BenchFlags, io: Io): Promise<number> {
   const timeMs = parseDuration('--time', f.time ?? '2s');
+  if (f.reportDir !== undefined) checkOutputDir('--report-dir', f.reportDir);
   const b = await engineBench(timeMs, io.progress);
   if (f.reportDir) {
     mkdirSync(f.reportDir, { recursive: true });

@@ -4,7 +4,7 @@
  * every schedule ran clean.
  */
 import path from 'node:path';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
 import { withDefaults } from '../engine/scenario.js';
 import { explore, type FoundRepro } from '../explore/explore.js';
 import type { ReproFile } from '../explore/repro.js';
@@ -57,7 +57,9 @@ export async function exploreCommand(name: string, f: ExploreFlags, io: Io): Pro
     opSeed: f.opSeed !== undefined ? parseSeed('--op-seed', f.opSeed) : undefined,
     maxSteps: f.maxSteps !== undefined ? parseInteger('--max-steps', f.maxSteps, 1, 1e9) : defaultMaxSteps(opsPerCpu),
   };
-  if (f.reproFile !== undefined && path.basename(f.reproFile) === '') throw new BadInput(`--repro-file: '${f.reproFile}' is not a file name`);
+  if (f.reproFile !== undefined && (path.basename(f.reproFile) === '' || isDirectory(f.reproFile))) {
+    throw new BadInput(`--repro-file: '${f.reproFile}' is not a file name`);
+  }
 
   io.progress(`explore ${scenario.name}/${variant.name}: ${strategy}${strategy === 'pct' ? ` depth ${options.depth}` : ''}, seed ${seed}, ${cpus} vCPUs x ${opsPerCpu.join(',')} ops`);
   const r = explore(options);
@@ -72,7 +74,8 @@ export async function exploreCommand(name: string, f: ExploreFlags, io: Io): Pro
     verdict: found ? 'violation' : 'clean',
     scenario: scenario.name, variant: variant.name, expected: variant.expect, strategy, depth: options.depth, seed,
     schedules: r.schedules, steps: r.steps, ops: r.ops, durationMs: Math.round(r.durationMs),
-    stepsPerSec: Math.round(r.steps / Math.max(1e-3, r.durationMs / 1000)), outcomes: r.outcomes,
+    stepsPerSec: Math.round(r.steps / Math.max(1e-3, r.searchMs / 1000)),
+    schedulesPerSec: Math.round(r.schedules / Math.max(1e-3, r.searchMs / 1000)), outcomes: r.outcomes,
     ...(found ? {
       violation: found.violation, token: found.token, reproFile, traceHash: found.traceHash,
       original: sizeOf(r.original!), minimal: sizeOf(found), shrinkAttempts: r.shrinkAttempts, replay: replayCommand(found.token),
@@ -105,4 +108,8 @@ export function reproFileOf(f: FoundRepro): ReproFile {
     format: 'iommu-stress-repro', version: 1, ...f.repro,
     token: f.token, violation: f.violation, traceHash: f.traceHash, command: replayCommand(f.token),
   };
+}
+
+function isDirectory(p: string): boolean {
+  try { return statSync(p).isDirectory(); } catch { return false; }
 }

@@ -2,6 +2,7 @@
  * Parsing and validating command-line values. Every rejection is a BadInput (exit 2) whose message
  * names the flag and the bad value, and says what would have been accepted.
  */
+import { statSync } from 'node:fs';
 import { findVariant, type ScenarioDef, type VariantDef } from '../engine/scenario.js';
 import { SCENARIOS, findScenario } from '../scenarios/index.js';
 import { BadInput } from './errors.js';
@@ -79,4 +80,11 @@ export function checkParams(s: ScenarioDef, given: Readonly<Record<string, numbe
       throw new BadInput(`${where}: parameter ${k}=${v} is outside ${spec.min}..${spec.max}`);
     }
   }
+}
+
+/** A directory we may write into: absent (it will be created) or an existing directory. */
+export function checkOutputDir(flag: string, dir: string): void {
+  let isDir: boolean;
+  try { isDir = statSync(dir).isDirectory(); } catch { return; }
+  if (!isDir) throw new BadInput(`${flag}: '${dir}' exists and is not a directory`);
 }

@@ -13,7 +13,7 @@ import { SCENARIOS } from '../scenarios/index.js';
 import { stress, type StressOutcome } from '../stress/stress.js';
 import { BadInput, EXIT, HarnessError } from './errors.js';
 import type { Io } from './io.js';
-import { lookupScenario, lookupVariant, parseDuration, parseInteger, parseParams, parseSeed, randomSeed } from './parse.js';
+import { checkOutputDir, lookupScenario, lookupVariant, parseDuration, parseInteger, parseParams, parseSeed, randomSeed } from './parse.js';
 import { exploreOpsCommand, replayCommand, runCommandLine } from './repro-commands.js';
 import { VERSION } from './version.js';
 
@@ -65,6 +65,7 @@ export function planRun(names: readonly string[], f: RunFlags): Plan {
   const mode = (f.mode ?? 'mixed') as RunMode;
   if (!MODES.includes(mode)) throw new BadInput(`--mode: '${f.mode}' is not one of ${MODES.join(', ')}`);
   const timeText = f.time ?? '10s';
+  if (f.reportDir !== undefined) checkOutputDir('--report-dir', f.reportDir);
   return {
     items,
     workers: f.workers !== undefined ? parseInteger('--workers', f.workers, 1, 64) : Math.max(1, availableParallelism()),
