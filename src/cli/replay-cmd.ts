@@ -28,6 +28,10 @@ export function replayCommand(file: string | undefined, f: ReplayFlags, io: Io):
   checkParams(scenario, repro.params, where);
   const params = withDefaults(scenario, repro.params);
   const model = scenario.build({ cpus: repro.opsPerCpu.length, variant: variant.name, params });
+  const timers = model.timers?.length ?? 0;
+  if (timers !== repro.timers) {
+    throw new BadInput(`${where}: the repro was recorded with ${repro.timers} timer task(s), but ${scenario.name}/${variant.name} now has ${timers}: the model changed`);
+  }
   const res = replayRepro({ scenario, model, mem: allocateMemory(model.layout), opSeed: repro.opSeed, maxSteps: repro.maxSteps }, repro);
   const v = res.violation;
   const reproduced = v !== undefined && (recordedInvariant === undefined || v.invariant === recordedInvariant);

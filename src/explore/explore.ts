@@ -104,7 +104,7 @@ export function explore(o: ExploreOptions): ExploreOutcome {
   const base = { scenario: o.scenario, model, mem, opSeed: failing.opSeed, maxSteps: o.maxSteps };
   const repro = (ops: readonly number[], decisions: ArrayLike<number>): Repro => ({
     scenario: o.scenario.name, variant: o.variant.name, params: nonDefaultParams(o.scenario, o.params),
-    opSeed: failing.opSeed, opsPerCpu: ops, schedule: encodeSchedule(decisions), maxSteps: o.maxSteps,
+    opSeed: failing.opSeed, opsPerCpu: ops, timers: model.timers?.length ?? 0, schedule: encodeSchedule(decisions), maxSteps: o.maxSteps,
   });
   const original = packageRepro(base, repro(opsPerCpu, failing.result.decisions));
   let minimal = original;

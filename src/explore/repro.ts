@@ -18,6 +18,8 @@ export interface Repro {
   readonly params: Readonly<Record<string, number>>;
   readonly opSeed: number;
   readonly opsPerCpu: readonly number[];
+  /** Timer tasks the model has: the schedule names tasks 0..vCPUs+timers-1 (engine/timer.ts). */
+  readonly timers: number;
   /** Run-length encoded decisions. */
   readonly schedule: readonly number[];
   readonly maxSteps: number;
@@ -54,7 +56,7 @@ export function decodeSchedule(rle: readonly number[]): Uint8Array {
 }
 
 export function encodeToken(r: Repro): string {
-  const compact = [r.scenario, r.variant, r.params, r.opSeed, r.opsPerCpu, r.schedule, r.maxSteps];
+  const compact = [r.scenario, r.variant, r.params, r.opSeed, r.opsPerCpu, r.schedule, r.maxSteps, r.timers];
   return TOKEN_PREFIX + deflateRawSync(Buffer.from(JSON.stringify(compact))).toString('base64url');
 }
 
@@ -69,9 +71,9 @@ export function decodeToken(token: string): Repro {
   } catch {
     throw new BadInput(`--token: '${abbrev(t)}' is damaged (it does not decode); copy the whole token`);
   }
-  if (!Array.isArray(compact) || compact.length !== 7) throw new BadInput(`--token: '${abbrev(t)}' has the wrong shape`);
-  const [scenario, variant, params, opSeed, opsPerCpu, schedule, maxSteps] = compact as unknown[];
-  return validateRepro({ scenario, variant, params, opSeed, opsPerCpu, schedule, maxSteps }, '--token');
+  if (!Array.isArray(compact) || compact.length !== 8) throw new BadInput(`--token: '${abbrev(t)}' has the wrong shape`);
+  const [scenario, variant, params, opSeed, opsPerCpu, schedule, maxSteps, timers] = compact as unknown[];
+  return validateRepro({ scenario, variant, params, opSeed, opsPerCpu, schedule, maxSteps, timers }, '--token');
 }
 
 /** Check the shape of a repro read from outside; `where` names the source in messages. */
@@ -92,17 +94,23 @@ export function validateRepro(x: Record<string, unknown>, where: string): Repro 
   if (!Array.isArray(ops) || ops.length < 1 || ops.length > 255 || !ops.every((v) => isInt(v, 0))) {
     bad('opsPerCpu', 'a list of 1..255 non-negative integers');
   }
-  const sch = x.schedule;
-  const cpus = (ops as number[]).length;
-  if (!Array.isArray(sch) || sch.length % 2 !== 0
-    || !sch.every((v, i) => (i % 2 === 0 ? isInt(v, 0) && v < cpus : isInt(v, 1)))) {
-    bad('schedule', `a run-length list [cpu, count, ...] with cpu < ${cpus} and count >= 1`);
-  }
+  const timers = x.timers ?? 0;
+  if (!isInt(timers, 0) || timers > 255) bad('timers', 'a count of timer tasks (0..255)');
   if (!isInt(x.maxSteps, 1)) bad('maxSteps', 'a positive integer');
+  const sch = x.schedule;
+  const tasks = (ops as number[]).length + (timers as number);
+  if (!Array.isArray(sch) || sch.length % 2 !== 0
+    || !sch.every((v, i) => (i % 2 === 0 ? isInt(v, 0) && v < tasks : isInt(v, 1)))) {
+    bad('schedule', `a run-length list [task, count, ...] with task < ${tasks} (vCPUs + timers) and count >= 1`);
+  }
+  // The executor never records more decisions than maxSteps: a longer schedule is not ours.
+  let total = 0;
+  for (let i = 1; i < (sch as number[]).length; i += 2) total += (sch as number[])[i]!;
+  if (total > (x.maxSteps as number)) bad('schedule', `at most maxSteps (${x.maxSteps as number}) decisions in all`);
   return {
     scenario: x.scenario as string, variant: x.variant as string,
     params: params as Record<string, number>, opSeed: x.opSeed as number,
-    opsPerCpu: ops as number[], schedule: sch as number[], maxSteps: x.maxSteps as number,
+    opsPerCpu: ops as number[], timers: timers as number, schedule: sch as number[], maxSteps: x.maxSteps as number,
   };
 }
 

@@ -54,7 +54,7 @@ export function shrink(
       while (best.opsPerCpu[c]! > 1 && attempt(withOps(best.opsPerCpu, c, best.opsPerCpu[c]! - 1), best.decisions)) progress = true;
     }
     // 3. Fewer preemptions: drop one run of the schedule at a time (latest first, where the noise is).
-    for (let i = runsOf(best.decisions).length - 1; i >= 1; i--) {
+    for (let i = runsOf(best.decisions).length - 1; i >= 0; i--) {
       const runs = runsOf(best.decisions);
       if (i >= runs.length) continue;
       const edited = runs.filter((_, k) => k !== i).flatMap(([c, len]) => Array<number>(len).fill(c));
