@@ -99,4 +99,6 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
+// `iommu-stress list | head` closes our stdout early: that is the reader's choice, not an error.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => { if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0); else throw e; });
 process.exitCode = await main(process.argv.slice(2));

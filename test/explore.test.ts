@@ -136,8 +136,10 @@ describe('explore on pgtable: shrinking', () => {
       expect(minimal.ops, at).toBeLessThanOrEqual(original.ops);
       expect(minimal.preemptions, at).toBeLessThanOrEqual(original.preemptions);
       expect(minimal.violation.invariant, at).toBe(original.violation.invariant);
-      expect(minimal.cpus).toBe(minimal.repro.opsPerCpu.filter((k) => k > 0).length);
-      expect(minimal.ops).toBe(minimal.repro.opsPerCpu.reduce((a, b) => a + b, 0));
+      // ops run = ops drawn minus the ops the shrinker skipped in the middle of a program
+      const run = minimal.repro.opsPerCpu.map((k, c) => k - (minimal.repro.skip[c]?.length ?? 0));
+      expect(minimal.cpus).toBe(run.filter((k) => k > 0).length);
+      expect(minimal.ops).toBe(run.reduce((a, b) => a + b, 0));
       // a lost table install needs two installers
       expect(minimal.cpus, at).toBeGreaterThanOrEqual(2);
       originalOps += original.ops;
@@ -182,7 +184,7 @@ describe('explore on pgtable: PCT', () => {
 describe('repro tokens', () => {
   const sample: Repro = {
     scenario: 'pgtable', variant: 'racy-install', params: { slots: 3 }, opSeed: -123456789,
-    opsPerCpu: [2, 0, 5], timers: 0, schedule: [0, 4, 2, 1, 0, 2, 2, 30], maxSteps: 5000,
+    opsPerCpu: [2, 0, 5], skip: [], timers: 0, schedule: [0, 4, 2, 1, 0, 2, 2, 30], maxSteps: 5000,
   };
 
   it('encodeToken / decodeToken round-trip a repro', () => {
@@ -230,13 +232,13 @@ describe('repro tokens', () => {
     };
     rejects(shaped([1, 2, 3]), /has the wrong shape/);
     rejects(shaped({ scenario: 'pgtable' }), /has the wrong shape/);
-    rejects(shaped(['pgtable', 'correct', {}, 1, [1, 1], [2, 5], 100, 0]), /--token: field 'schedule' must be .*task < 2/);
-    rejects(shaped(['pgtable', 'correct', {}, 1.5, [1, 1], [0, 5], 100, 0]), /field 'opSeed' must be a 32-bit integer, got 1\.5/);
-    rejects(shaped(['', 'correct', {}, 1, [1], [0, 5], 100, 0]), /field 'scenario'/);
-    rejects(shaped(['pgtable', 'correct', { a: 'x' }, 1, [1], [0, 5], 100, 0]), /field 'params'/);
-    rejects(shaped(['pgtable', 'correct', {}, 1, [], [], 100, 0]), /field 'opsPerCpu'/);
-    rejects(shaped(['pgtable', 'correct', {}, 1, [1], [0, 0], 100, 0]), /field 'schedule'/);
-    rejects(shaped(['pgtable', 'correct', {}, 1, [1], [0, 5], 0, 0]), /field 'maxSteps'/);
+    rejects(shaped(['pgtable', 'correct', {}, 1, [1, 1], [2, 5], 100, 0, []]), /--token: field 'schedule' must be .*task < 2/);
+    rejects(shaped(['pgtable', 'correct', {}, 1.5, [1, 1], [0, 5], 100, 0, []]), /field 'opSeed' must be a 32-bit integer, got 1\.5/);
+    rejects(shaped(['', 'correct', {}, 1, [1], [0, 5], 100, 0, []]), /field 'scenario'/);
+    rejects(shaped(['pgtable', 'correct', { a: 'x' }, 1, [1], [0, 5], 100, 0, []]), /field 'params'/);
+    rejects(shaped(['pgtable', 'correct', {}, 1, [], [], 100, 0, []]), /field 'opsPerCpu'/);
+    rejects(shaped(['pgtable', 'correct', {}, 1, [1], [0, 0], 100, 0, []]), /field 'schedule'/);
+    rejects(shaped(['pgtable', 'correct', {}, 1, [1], [0, 5], 0, 0, []]), /field 'maxSteps'/);
   });
 
   it('validateRepro rejects a schedule naming a vCPU that does not exist, and names the source', () => {
@@ -258,7 +260,7 @@ describe('repro validation: schedule length', () => {
     // decodeSchedule alone would throw a RangeError (an "internal error", exit 3) for a count like 2^40;
     // a damaged or hand-edited repro must be exit 2 with a message instead.
     const huge: Repro = {
-      scenario: 'pgtable', variant: 'correct', params: {}, opSeed: 1, opsPerCpu: [1, 1], timers: 0, schedule: [0, 2 ** 40], maxSteps: 100,
+      scenario: 'pgtable', variant: 'correct', params: {}, opSeed: 1, opsPerCpu: [1, 1], skip: [], timers: 0, schedule: [0, 2 ** 40], maxSteps: 100,
     };
     expect(() => decodeSchedule(huge.schedule)).toThrow(RangeError);
     let err: unknown;

@@ -24,6 +24,11 @@ export class StopRun extends Error {
   constructor() { super('run stopped'); this.name = 'StopRun'; }
 }
 
+/** Thrown when a stress-mode wait exceeds Cpu.waitLimitMs: a deadlock the watchdog cannot see. */
+export class StuckWait extends Error {
+  constructor(message: string) { super(message); this.name = 'StuckWait'; }
+}
+
 /** A lock as model code sees it; the lock word lives in shared memory. See sync.ts. */
 export interface LockRef {
   /** i32 index of the lock word; the owner word (vCPU id + 1) sits at index + 1. */
@@ -48,6 +53,12 @@ export class Cpu {
   blockedOn = -1;
   /** Locks held, innermost last (lockdep and deadlock reports). */
   readonly held: LockRef[] = [];
+  /**
+   * Stress mode: the longest a blocking primitive may wait before it gives up with StuckWait. Workers
+   * wait without limit (the watchdog watches them); the main thread, which fires timers and is the
+   * watchdog, must not.
+   */
+  waitLimitMs = Infinity;
 
   constructor(
     readonly id: number,

@@ -37,7 +37,10 @@ export interface ModelConfig {
 
 /** One vCPU's endless, seeded stream of operations. */
 export interface VcpuProgram {
-  /** The next operation; the executor drives it to completion before asking again. */
+  /**
+   * The next operation; the executor drives it to completion before asking again. next() itself must
+   * not change shared state (checker state included): the shrinker may draw an op and never run it.
+   */
   next(): Op<unknown>;
   /** Human-readable form of the op last returned by next(), for traces (called only when tracing). */
   describe(): string;

@@ -6,7 +6,7 @@
  * records "blocked on L" and the scheduler does not pick it again until the lock word reads 0, and
  * reports a deadlock when no vCPU can run. In stress mode it spins, then parks with Atomics.wait.
  */
-import { Cpu, StopRun, type LockRef, type Op, type Site } from './cpu.js';
+import { Cpu, StopRun, StuckWait, type LockRef, type Op, type Site } from './cpu.js';
 
 /** Spins before parking. A park/unpark hand-off costs ~27 µs here vs ~60 ns for a spinning one. */
 const SPINS_BEFORE_PARK = 2_000;
@@ -34,7 +34,7 @@ export function* spinLock(cpu: Cpu, lock: LockRef): Op {
     cpu.blockedOn = -1;
     if (Atomics.compareExchange(i32, lock.index, UNLOCKED, want) === UNLOCKED) break;
     if (cpu.explore) cpu.blockedOn = lock.index;
-    else { waitForRelease(cpu, lock.index); want = LOCKED_WAITERS; }
+    else { waitForRelease(cpu, lock); want = LOCKED_WAITERS; }
   }
   acquired(cpu, lock);
 }
@@ -80,9 +80,11 @@ function checkLockOrder(cpu: Cpu, lock: LockRef): void {
   }
 }
 
-function waitForRelease(cpu: Cpu, index: number): void {
+function waitForRelease(cpu: Cpu, lock: LockRef): void {
   const i32 = cpu.i32;
+  const index = lock.index;
   for (let k = 0; k < SPINS_BEFORE_PARK; k++) if (Atomics.load(i32, index) === UNLOCKED) return;
+  const giveUpAt = performance.now() + cpu.waitLimitMs;
   for (;;) {
     const c = Atomics.load(i32, index);
     if (c === UNLOCKED) return;
@@ -90,6 +92,9 @@ function waitForRelease(cpu: Cpu, index: number): void {
     if (c === LOCKED && Atomics.compareExchange(i32, index, LOCKED, LOCKED_WAITERS) !== LOCKED) continue;
     Atomics.wait(i32, index, LOCKED_WAITERS, PARK_TIMEOUT_MS);
     if (cpu.stopRequested()) throw new StopRun();
+    if (performance.now() > giveUpAt) {
+      throw new StuckWait(`task ${cpu.id} waited ${(cpu.waitLimitMs / 1000).toFixed(1)}s for lock ${lock.name} held by task ${lockOwner(i32, lock)}`);
+    }
   }
 }
 

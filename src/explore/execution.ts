@@ -16,7 +16,7 @@ import { zeroMemory, type Memory } from '../engine/layout.js';
 import { opRng } from '../engine/rng.js';
 import type { ScenarioDef, ScenarioModel, VcpuProgram } from '../engine/scenario.js';
 import { lockOwner } from '../engine/sync.js';
-import { claimDueTimer, nextDeadline, VirtualClock } from '../engine/timer.js';
+import { claimDueTimer, VirtualClock } from '../engine/timer.js';
 import type { Scheduler } from './scheduler.js';
 
 export interface ExecutionSpec {
@@ -25,8 +25,14 @@ export interface ExecutionSpec {
   /** Reused between executions: zeroed and re-initialised at the start of each. */
   readonly mem: Memory;
   readonly opSeed: number;
-  /** Ops each vCPU runs; its length is the number of vCPUs (0 ops = that vCPU sits out). */
+  /** Ops each vCPU draws from its program; its length is the number of vCPUs (0 = that vCPU sits out). */
   readonly opsPerCpu: readonly number[];
+  /**
+   * Per vCPU, indices of drawn ops that are not run (shrinking removes ops from the middle of a program
+   * this way). Sound because a program's next() touches no shared state: an op that never runs leaves
+   * no trace but its draw from the vCPU's rng.
+   */
+  readonly skip?: readonly (readonly number[])[];
   readonly maxSteps: number;
   /** Record (task, site, op) events and a trace hash. Off for speed while exploring. */
   readonly trace?: boolean;
@@ -70,6 +76,8 @@ export function runExecution(spec: ExecutionSpec, scheduler: Scheduler, stepsHin
   const progs: VcpuProgram[] = [];
   const ops: (Op<unknown> | undefined)[] = Array(tasks).fill(undefined);
   const started = new Int32Array(n);
+  const skip = spec.skip;
+  let skipped = 0;
   /** vCPUs: program done. Timers: never (they are idle or running). */
   const finished: boolean[] = Array(tasks).fill(false);
   const site: Site[] = Array(tasks).fill('start');
@@ -84,6 +92,7 @@ export function runExecution(spec: ExecutionSpec, scheduler: Scheduler, stepsHin
     for (;;) {
       if (started[c]! >= opsPerCpu[c]!) { finished[c] = true; ops[c] = undefined; return; }
       const op = progs[c]!.next();
+      if (skip?.[c]?.includes(started[c]!)) { started[c]!++; skipped++; continue; }
       started[c]!++;
       if (trace) trace.push({ kind: 'op', cpu: c, step, text: progs[c]!.describe() });
       ops[c] = op;
@@ -130,10 +139,12 @@ export function runExecution(spec: ExecutionSpec, scheduler: Scheduler, stepsHin
     }
     if (alive === 0) break;
     if (runnable.length === 0) {
-      // Nobody can run now; if a timer is pending, time passes until it is due.
-      const next = nextDeadline(mem.i64, timers.map((t) => t.ref));
-      if (next !== Infinity) { clock.ns = Math.max(clock.ns, next); continue; }
-      checker.report('DEADLOCK', deadlockMessage(cpus, finished, site, ops, n), -1, step, 'deadlock');
+      // Nobody can run now. If an idle timer is due later, time passes until then; a deadline of a
+      // timer whose callback is itself blocked (it re-armed itself) cannot help: that is a deadlock.
+      let next = Infinity;
+      for (let t = n; t < tasks; t++) if (!ops[t]) next = Math.min(next, dueAt(t));
+      if (next !== Infinity && next > clock.ns) { clock.ns = next; continue; }
+      checker.report('DEADLOCK', deadlockMessage(cpus, finished, site, ops, n, taskNames), -1, step, 'deadlock');
       break;
     }
     if (step >= maxSteps) {
@@ -187,7 +198,7 @@ export function runExecution(spec: ExecutionSpec, scheduler: Scheduler, stepsHin
   }
   const violation = checker.violations[0];
   if (hash && violation) hash.update(`violation ${violation.invariant}\n`);
-  let opsDone = 0;
+  let opsDone = -skipped;
   for (let c = 0; c < n; c++) opsDone += started[c]!;
   return {
     violation,
@@ -202,21 +213,23 @@ export function runExecution(spec: ExecutionSpec, scheduler: Scheduler, stepsHin
   };
 }
 
-function deadlockMessage(cpus: readonly Cpu[], finished: readonly boolean[], site: readonly Site[], ops: readonly unknown[], n: number): string {
+function deadlockMessage(
+  cpus: readonly Cpu[], finished: readonly boolean[], site: readonly Site[], ops: readonly unknown[], n: number, names: readonly string[],
+): string {
   const parts: string[] = [];
   for (const cpu of cpus) {
     if (cpu.id < n ? finished[cpu.id] : !ops[cpu.id]) continue;
     const held = cpu.held.map((l) => l.name).join(', ') || 'nothing';
-    const owner = cpu.blockedOn >= 0 ? ownerOfWord(cpus, cpu.blockedOn) : '';
-    parts.push(`${cpu.id < n ? `cpu${cpu.id}` : `timer task ${cpu.id}`} holds ${held}, waits at '${site[cpu.id]}'${owner}`);
+    const owner = cpu.blockedOn >= 0 ? ownerOfWord(cpus, cpu.blockedOn, names) : '';
+    parts.push(`${names[cpu.id]} holds ${held}, waits at '${site[cpu.id]}'${owner}`);
   }
   return `no vCPU can run: ${parts.join('; ')}`;
 }
 
-function ownerOfWord(cpus: readonly Cpu[], index: number): string {
+function ownerOfWord(cpus: readonly Cpu[], index: number, names: readonly string[]): string {
   for (const c of cpus) {
     const l = c.held.find((h) => h.index === index);
-    if (l) return ` (held by cpu${lockOwner(c.i32, l)})`;
+    if (l) return ` (held by ${names[lockOwner(c.i32, l)]})`;
   }
   return '';
 }

@@ -102,18 +102,18 @@ export function explore(o: ExploreOptions): ExploreOutcome {
     return { schedules, steps, ops, durationMs: searchMs, searchMs, violation: undefined, original: undefined, minimal: undefined, shrinkAttempts: 0, outcomes };
   }
   const base = { scenario: o.scenario, model, mem, opSeed: failing.opSeed, maxSteps: o.maxSteps };
-  const repro = (ops: readonly number[], decisions: ArrayLike<number>): Repro => ({
+  const repro = (ops: readonly number[], skip: readonly (readonly number[])[], decisions: ArrayLike<number>): Repro => ({
     scenario: o.scenario.name, variant: o.variant.name, params: nonDefaultParams(o.scenario, o.params),
-    opSeed: failing.opSeed, opsPerCpu: ops, timers: model.timers?.length ?? 0, schedule: encodeSchedule(decisions), maxSteps: o.maxSteps,
+    opSeed: failing.opSeed, opsPerCpu: ops, skip: skip.some((l) => l.length > 0) ? skip : [], timers: model.timers?.length ?? 0, schedule: encodeSchedule(decisions), maxSteps: o.maxSteps,
   });
-  const original = packageRepro(base, repro(opsPerCpu, failing.result.decisions));
+  const original = packageRepro(base, repro(opsPerCpu, [], failing.result.decisions));
   let minimal = original;
   let shrinkAttempts = 0;
   if (o.shrink) {
-    const s = shrink(base, { opsPerCpu, decisions: failing.result.decisions.slice(), result: failing.result },
+    const s = shrink(base, { opsPerCpu, skip: opsPerCpu.map(() => []), decisions: failing.result.decisions.slice(), result: failing.result },
       failing.result.violation!.invariant);
     shrinkAttempts = s.attempts;
-    minimal = packageRepro(base, repro(s.opsPerCpu, s.decisions));
+    minimal = packageRepro(base, repro(s.opsPerCpu, s.skip, s.decisions));
   }
   return {
     schedules, steps, ops, durationMs: performance.now() - t0, searchMs, violation: minimal.violation,
@@ -129,10 +129,15 @@ function packageRepro(base: Omit<ExecutionSpec, 'opsPerCpu'>, r: Repro): FoundRe
   }
   return {
     repro: r, token: encodeToken(r), violation: res.violation, traceHash: res.traceHash,
-    steps: res.steps, ops: res.ops, cpus: r.opsPerCpu.filter((k) => k > 0).length, preemptions: res.preemptions,
+    steps: res.steps, ops: res.ops, cpus: activeCpus(r), preemptions: res.preemptions,
   };
 }
 
 export function replayRepro(base: Omit<ExecutionSpec, 'opsPerCpu'>, r: Repro): ExecutionResult {
-  return runExecution({ ...base, opsPerCpu: r.opsPerCpu, trace: true }, new ReplayScheduler(decodeSchedule(r.schedule)));
+  return runExecution({ ...base, opsPerCpu: r.opsPerCpu, skip: r.skip, trace: true }, new ReplayScheduler(decodeSchedule(r.schedule)));
+}
+
+/** vCPUs that run at least one op. */
+function activeCpus(r: Repro): number {
+  return r.opsPerCpu.filter((k, c) => k > (r.skip[c]?.length ?? 0)).length;
 }

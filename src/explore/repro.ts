@@ -18,6 +18,8 @@ export interface Repro {
   readonly params: Readonly<Record<string, number>>;
   readonly opSeed: number;
   readonly opsPerCpu: readonly number[];
+  /** Per vCPU, drawn ops that are not run (see ExecutionSpec.skip); [] when none. */
+  readonly skip: readonly (readonly number[])[];
   /** Timer tasks the model has: the schedule names tasks 0..vCPUs+timers-1 (engine/timer.ts). */
   readonly timers: number;
   /** Run-length encoded decisions. */
@@ -56,7 +58,7 @@ export function decodeSchedule(rle: readonly number[]): Uint8Array {
 }
 
 export function encodeToken(r: Repro): string {
-  const compact = [r.scenario, r.variant, r.params, r.opSeed, r.opsPerCpu, r.schedule, r.maxSteps, r.timers];
+  const compact = [r.scenario, r.variant, r.params, r.opSeed, r.opsPerCpu, r.schedule, r.maxSteps, r.timers, r.skip];
   return TOKEN_PREFIX + deflateRawSync(Buffer.from(JSON.stringify(compact))).toString('base64url');
 }
 
@@ -71,9 +73,9 @@ export function decodeToken(token: string): Repro {
   } catch {
     throw new BadInput(`--token: '${abbrev(t)}' is damaged (it does not decode); copy the whole token`);
   }
-  if (!Array.isArray(compact) || compact.length !== 8) throw new BadInput(`--token: '${abbrev(t)}' has the wrong shape`);
-  const [scenario, variant, params, opSeed, opsPerCpu, schedule, maxSteps, timers] = compact as unknown[];
-  return validateRepro({ scenario, variant, params, opSeed, opsPerCpu, schedule, maxSteps, timers }, '--token');
+  if (!Array.isArray(compact) || compact.length !== 9) throw new BadInput(`--token: '${abbrev(t)}' has the wrong shape`);
+  const [scenario, variant, params, opSeed, opsPerCpu, schedule, maxSteps, timers, skip] = compact as unknown[];
+  return validateRepro({ scenario, variant, params, opSeed, opsPerCpu, schedule, maxSteps, timers, skip }, '--token');
 }
 
 /** Check the shape of a repro read from outside; `where` names the source in messages. */
@@ -94,6 +96,11 @@ export function validateRepro(x: Record<string, unknown>, where: string): Repro 
   if (!Array.isArray(ops) || ops.length < 1 || ops.length > 255 || !ops.every((v) => isInt(v, 0))) {
     bad('opsPerCpu', 'a list of 1..255 non-negative integers');
   }
+  const skip = x.skip ?? [];
+  if (!Array.isArray(skip) || skip.length > (ops as number[]).length
+    || !skip.every((l, c) => Array.isArray(l) && l.every((k) => isInt(k, 0) && k < (ops as number[])[c]!))) {
+    bad('skip', 'per vCPU, a list of op indices below that vCPU\'s op count');
+  }
   const timers = x.timers ?? 0;
   if (!isInt(timers, 0) || timers > 255) bad('timers', 'a count of timer tasks (0..255)');
   if (!isInt(x.maxSteps, 1)) bad('maxSteps', 'a positive integer');
@@ -110,7 +117,7 @@ export function validateRepro(x: Record<string, unknown>, where: string): Repro 
   return {
     scenario: x.scenario as string, variant: x.variant as string,
     params: params as Record<string, number>, opSeed: x.opSeed as number,
-    opsPerCpu: ops as number[], timers: timers as number, schedule: sch as number[], maxSteps: x.maxSteps as number,
+    opsPerCpu: ops as number[], skip: skip as number[][], timers: timers as number, schedule: sch as number[], maxSteps: x.maxSteps as number,
   };
 }
 

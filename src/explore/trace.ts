@@ -22,7 +22,7 @@ export function formatTrace(events: readonly TraceEvent[], taskNames: readonly s
     lines.push(row(e.kind === 'step' ? String(e.step) : '', cols.map((c) => (c === e.cpu ? cell(e) : ''))));
   }
   if (violation) {
-    const who = violation.vcpu >= 0 ? `cpu${violation.vcpu}` : 'quiescent scan';
+    const who = violation.vcpu >= 0 ? (taskNames[violation.vcpu] ?? `cpu${violation.vcpu}`) : 'quiescent scan';
     lines.push('', `violation ${violation.invariant} (${violation.grade}) by ${who} at '${violation.site}': ${violation.message}`);
   }
   return lines.join('\n');

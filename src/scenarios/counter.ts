@@ -32,19 +32,24 @@ function build({ cpus, variant, params }: ModelConfig): ScenarioModel {
   const percpu = region(layout, 'cnt.percpu');
   const made = region(layout, 'cnt.made');
 
+  // Each op first records (in checker state) the increments it is about to make. That write belongs in
+  // the op, not in next(): an op the shrinker draws but skips must leave no trace.
   function* bumpPercpu(cpu: Cpu, idx: number): Op {
+    Atomics.add(cpu.i32, atCpu(made, cpu.id), stepsPerOp);
     for (let k = 0; k < stepsPerOp; k++) {
       yield 'percpu add';
       Atomics.add(cpu.i32, idx, 1);
     }
   }
   function* bumpShared(cpu: Cpu): Op {
+    Atomics.add(cpu.i32, atCpu(made, cpu.id), stepsPerOp);
     for (let k = 0; k < stepsPerOp; k++) {
       yield 'shared atomic_add';
       Atomics.add(cpu.i32, shared, 1);
     }
   }
   function* bumpPlain(cpu: Cpu): Op {
+    Atomics.add(cpu.i32, atCpu(made, cpu.id), stepsPerOp);
     for (let k = 0; k < stepsPerOp; k++) {
       yield 'shared read';
       const v = Atomics.load(cpu.i32, shared);
@@ -58,14 +63,12 @@ function build({ cpus, variant, params }: ModelConfig): ScenarioModel {
     init() { /* all zero */ },
     program(cpu): VcpuProgram {
       const own = atCpu(percpu, cpu.id);
-      const mine = atCpu(made, cpu.id);
       let ops = 0;
       return {
         next() {
           ops++;
           if (ops === params.crashAfter) throw new Error(`counter: crashAfter=${ops} (harness self-test) on cpu${cpu.id}`);
           if (ops === params.hangAfter) for (;;) { /* harness self-test: a vCPU stuck in the model */ }
-          Atomics.add(cpu.i32, mine, stepsPerOp);
           return variant === 'percpu' ? bumpPercpu(cpu, own) : variant === 'shared' ? bumpShared(cpu) : bumpPlain(cpu);
         },
         describe: () => `bump x${stepsPerOp}`,

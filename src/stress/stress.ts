@@ -10,7 +10,7 @@ import { Piscina } from 'piscina';
 import { Checker } from '../check/checker.js';
 import type { Violation } from '../check/invariant.js';
 import { HarnessError } from '../cli/errors.js';
-import { Cpu, runToEnd, StopRun } from '../engine/cpu.js';
+import { Cpu, runToEnd, StopRun, StuckWait } from '../engine/cpu.js';
 import { allocateMemory } from '../engine/layout.js';
 import { claimDueTimer, nextDeadline, RealClock } from '../engine/timer.js';
 import type { ScenarioDef, VariantDef } from '../engine/scenario.js';
@@ -86,11 +86,18 @@ export async function stress(o: StressOptions): Promise<StressOutcome> {
   const checker = new Checker(o.scenario.invariants);
   // The model's timers fire here, on the main thread, on real time, while the workers run.
   const clock = new RealClock(epochMs);
-  const timers = (model.timers ?? []).map((t, k) => ({ spec: t, cpu: new Cpu(n + k, 'stress', mem, checker, ctl.stop, clock) }));
+  const timers = (model.timers ?? []).map((t, k) => {
+    const cpu = new Cpu(n + k, 'stress', mem, checker, ctl.stop, clock);
+    cpu.waitLimitMs = o.watchdogMs; // this thread is the watchdog: it must never block for good
+    return { spec: t, cpu };
+  });
   const fireDueTimers = (): number => {
     for (const t of timers) {
       if (!claimDueTimer(i32, mem.i64, t.spec.ref, clock.now())) continue;
-      try { runToEnd(t.spec.callback(t.cpu)); } catch (e) { if (!(e instanceof StopRun)) throw e; }
+      try { runToEnd(t.spec.callback(t.cpu)); } catch (e) {
+        if (e instanceof StuckWait) { hung ??= `watchdog: timer ${t.spec.ref.name}: ${e.message}`; raiseStop(i32, ctl); }
+        else if (!(e instanceof StopRun)) throw e;
+      }
       Atomics.store(i32, t.spec.ref.runningIndex, 0);
       if (checker.failed) { failingSlice = slice; raiseStop(i32, ctl); }
     }
@@ -123,9 +130,11 @@ export async function stress(o: StressOptions): Promise<StressOutcome> {
       }
       if (stopped()) break;
       Atomics.store(i32, ctl.sliceEnd, 1);
-      // Barrier: wait for every active worker to finish its op and arrive.
+      // Barrier: wait for every active worker to finish its op and arrive. Timers keep firing until then:
+      // an op in flight may be waiting for one (the model is quiescent only once everyone is here).
       for (let arrived = Atomics.load(i32, ctl.arrived); arrived < active && check(); arrived = Atomics.load(i32, ctl.arrived)) {
-        await waitChange(i32, ctl.arrived, arrived, POLL_MS);
+        const untilTimer = fireDueTimers();
+        await waitChange(i32, ctl.arrived, arrived, Math.min(POLL_MS, Math.max(0.5, untilTimer)));
       }
       if (stopped()) break;
       model.quiescent(mem, (inv, msg) => { checker.report(inv, msg, -1, slice, 'quiescent'); });
