@@ -5,6 +5,7 @@ export default defineConfig({
     include: ['test/**/*.test.ts'], // tsc also emits dist/test/*.test.js; never collect those
     globalSetup: ['./test/global-setup.ts'],
     pool: 'forks',
+    reporters: ['default', './test/summary-reporter.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
   },
