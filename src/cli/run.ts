@@ -6,9 +6,10 @@
  */
 import { availableParallelism } from 'node:os';
 import { mergeOutcomes } from '../check/checker.js';
+import { ENGINE_INVARIANTS, type Grade } from '../check/invariant.js';
 import { expectationText, meetsExpectation, type ScenarioDef, type VariantDef, withDefaults } from '../engine/scenario.js';
 import { explore, type ExploreOutcome } from '../explore/explore.js';
-import { newRunId, writeReport, type ReportedViolation, type RunReport, type VariantReport } from '../report/report.js';
+import { newRunId, writeReport, type HistogramRow, type ReportedViolation, type RunReport, type VariantReport } from '../report/report.js';
 import { SCENARIOS } from '../scenarios/index.js';
 import { stress, type StressOutcome } from '../stress/stress.js';
 import { BadInput, EXIT, HarnessError } from './errors.js';
@@ -142,7 +143,8 @@ async function runVariant(plan: Plan, scenario: ScenarioDef, variant: VariantDef
       // schedule found ends in a different invariant (a lost table shows as PT-LEAK or PT-TRANSLATE).
       const found = again.minimal;
       violations.push({
-        ...st.violation, executor: 'stress', token: found?.token,
+        ...st.violation, executor: 'stress',
+        ...(found ? { token: found.token, trace: found.trace } : {}),
         ...(found && found.violation.invariant !== st.violation.invariant ? { replayInvariant: found.violation.invariant } : {}),
         command: found ? replayCommand(found.token) : exploreCmd,
       });
@@ -157,7 +159,8 @@ async function runVariant(plan: Plan, scenario: ScenarioDef, variant: VariantDef
       schedules: Number.MAX_SAFE_INTEGER, timeMs: remaining, seed: plan.seed, maxSteps: defaultMaxSteps(opsPerCpu), shrink: true,
     });
     mergeOutcomes(outcomes, ex.outcomes);
-    if (ex.minimal) violations.push({ ...ex.minimal.violation, executor: 'explore', token: ex.minimal.token, command: replayCommand(ex.minimal.token) });
+    const m = ex.minimal;
+    if (m) violations.push({ ...m.violation, executor: 'explore', token: m.token, trace: m.trace, command: replayCommand(m.token) });
   }
   const observed = violations[0]?.invariant ?? 'clean';
   const ops = (st?.ops ?? 0) + (ex?.ops ?? 0);
@@ -169,10 +172,19 @@ async function runVariant(plan: Plan, scenario: ScenarioDef, variant: VariantDef
     scenario: scenario.name, variant: variant.name, expected: expectationText(variant), observed,
     verdict: meetsExpectation(variant, observed) ? 'pass' : 'fail',
     ops, steps: (st?.steps ?? 0) + (ex?.steps ?? 0), durationMs: performance.now() - t0, seed: plan.seed, params,
-    violations, outcomes,
+    violations, outcomes, histogram: histogram(scenario, ops, outcomes, violations),
     stress: st ? { workers: plan.workers, ops: st.ops, steps: st.steps, slices: st.slices, durationMs: st.durationMs, opsPerSec: st.ops / (st.durationMs / 1000) } : null,
     explore: ex ? { schedules: ex.schedules, steps: ex.steps, strategy: 'pct', durationMs: ex.durationMs } : null,
   };
+}
+
+/** jcstress-style rows: every op either had nothing to report ('ok') or produced one outcome. */
+function histogram(s: ScenarioDef, ops: number, outcomes: Readonly<Record<string, number>>, violations: readonly ReportedViolation[]): HistogramRow[] {
+  const grade = (id: string): Grade => [...ENGINE_INVARIANTS, ...s.invariants].find((i) => i.id === id)?.grade ?? 'ACCEPTABLE';
+  const rows: HistogramRow[] = Object.entries(outcomes).map(([result, samples]) => ({ result, samples, expect: grade(result) }));
+  for (const v of violations) rows.push({ result: v.invariant, samples: 1, expect: v.grade });
+  const reported = rows.reduce((a, r) => a + r.samples, 0);
+  return [{ result: 'ok', samples: Math.max(0, ops - reported), expect: 'ACCEPTABLE' }, ...rows];
 }
 
 export function defaultMaxSteps(opsPerCpu: readonly number[]): number {

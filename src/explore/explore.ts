@@ -13,6 +13,7 @@ import { RandomScheduler } from './random.js';
 import { ReplayScheduler } from './replay.js';
 import { decodeSchedule, encodeSchedule, encodeToken, type Repro } from './repro.js';
 import type { Scheduler, StrategyName } from './scheduler.js';
+import { formatTrace } from './trace.js';
 import { shrink } from './shrink.js';
 
 export interface ExploreOptions {
@@ -45,6 +46,8 @@ export interface FoundRepro {
   readonly ops: number;
   readonly cpus: number;
   readonly preemptions: number;
+  /** The interleaving, one column per vCPU (trace.ts). */
+  readonly trace: string;
 }
 
 export interface ExploreOutcome {
@@ -130,6 +133,7 @@ function packageRepro(base: Omit<ExecutionSpec, 'opsPerCpu'>, r: Repro): FoundRe
   return {
     repro: r, token: encodeToken(r), violation: res.violation, traceHash: res.traceHash,
     steps: res.steps, ops: res.ops, cpus: activeCpus(r), preemptions: res.preemptions,
+    trace: formatTrace(res.trace!, res.taskNames, res.violation),
   };
 }
 

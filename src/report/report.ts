@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Violation } from '../check/invariant.js';
+import type { Grade, Violation } from '../check/invariant.js';
 import { projectRoot } from '../paths.js';
 import { summaryMarkdown } from './summary.js';
 
@@ -18,6 +18,15 @@ export interface ReportedViolation extends Violation {
   readonly command: string;
   /** When the deterministic repro of a stress failure ends in a different invariant, that invariant. */
   readonly replayInvariant?: string;
+  /** The shrunk interleaving, one column per vCPU, when a deterministic repro exists. */
+  readonly trace?: string;
+}
+
+/** One row of a jcstress-style outcome table: RESULT, SAMPLES, (FREQ = samples / total), EXPECT. */
+export interface HistogramRow {
+  readonly result: string;
+  readonly samples: number;
+  readonly expect: Grade;
 }
 
 export interface VariantReport {
@@ -35,6 +44,8 @@ export interface VariantReport {
   readonly violations: readonly ReportedViolation[];
   /** INTERESTING / ACCEPTABLE outcomes and their sample counts. */
   readonly outcomes: Readonly<Record<string, number>>;
+  /** Every op's outcome: 'ok' (nothing to report), each outcome id, each violation (jcstress RESULT/SAMPLES/EXPECT). */
+  readonly histogram: readonly HistogramRow[];
   readonly stress: { readonly workers: number; readonly ops: number; readonly steps: number; readonly slices: number; readonly durationMs: number; readonly opsPerSec: number } | null;
   readonly explore: { readonly schedules: number; readonly steps: number; readonly strategy: string; readonly durationMs: number } | null;
 }
