@@ -36,7 +36,7 @@ export interface ExploreFlags {
 export async function exploreCommand(name: string, f: ExploreFlags, io: Io): Promise<number> {
   const scenario = lookupScenario(name);
   const variant = lookupVariant(scenario, f.variant ?? scenario.variants[0]!.name);
-  const params = withDefaults(scenario, parseParams(scenario, f.param));
+  const params = withDefaults(scenario, { ...scenario.exploreParams, ...parseParams(scenario, f.param) });
   const strategy = (f.strategy ?? 'pct') as StrategyName;
   if (!STRATEGIES.includes(strategy)) throw new BadInput(`--strategy: '${f.strategy}' is not one of ${STRATEGIES.join(', ')}`);
   const cpus = f.cpus !== undefined ? parseInteger('--cpus', f.cpus, 1, 255) : scenario.exploreCpus;

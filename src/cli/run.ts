@@ -41,7 +41,7 @@ export interface RunFlags {
 }
 
 interface Plan {
-  readonly items: { scenario: ScenarioDef; variant: VariantDef; params: Record<string, number> }[];
+  readonly items: { scenario: ScenarioDef; variant: VariantDef; params: Record<string, number>; exploreParams: Record<string, number> }[];
   readonly workers: number;
   readonly timeMs: number;
   readonly timeText: string;
@@ -60,8 +60,10 @@ export function planRun(names: readonly string[], f: RunFlags): Plan {
   const items = scenarios.flatMap((s) => {
     const variants = f.variant !== undefined ? [lookupVariant(s, f.variant)]
       : f.allVariants ? [...s.variants] : s.variants.filter((v) => v.expect === 'clean');
-    const params = withDefaults(s, parseParams(s, f.param));
-    return variants.map((variant) => ({ scenario: s, variant, params }));
+    const given = parseParams(s, f.param);
+    const params = withDefaults(s, given);
+    const exploreParams = withDefaults(s, { ...s.exploreParams, ...given });
+    return variants.map((variant) => ({ scenario: s, variant, params, exploreParams }));
   });
   const mode = (f.mode ?? 'mixed') as RunMode;
   if (!MODES.includes(mode)) throw new BadInput(`--mode: '${f.mode}' is not one of ${MODES.join(', ')}`);
@@ -86,7 +88,7 @@ export async function runCommand(names: readonly string[], f: RunFlags, io: Io):
   const t0 = performance.now();
   const results: VariantReport[] = [];
   for (const item of plan.items) {
-    const r = await runVariant(plan, item.scenario, item.variant, item.params, io);
+    const r = await runVariant(plan, item, io);
     results.push(r);
     if (!f.json) io.out(verdictLine(r));
   }
@@ -110,7 +112,8 @@ export async function runCommand(names: readonly string[], f: RunFlags, io: Io):
   return exitCode;
 }
 
-async function runVariant(plan: Plan, scenario: ScenarioDef, variant: VariantDef, params: Record<string, number>, io: Io): Promise<VariantReport> {
+async function runVariant(plan: Plan, item: Plan['items'][number], io: Io): Promise<VariantReport> {
+  const { scenario, variant, params } = item;
   const t0 = performance.now();
   const violations: ReportedViolation[] = [];
   const outcomes: Record<string, number> = {};
@@ -155,7 +158,7 @@ async function runVariant(plan: Plan, scenario: ScenarioDef, variant: VariantDef
     io.progress(`${scenario.name}/${variant.name}: explore (pct), ${(remaining / 1000).toFixed(1)} s`);
     const opsPerCpu = Array<number>(scenario.exploreCpus).fill(scenario.exploreOps);
     ex = explore({
-      scenario, variant, params, opsPerCpu, strategy: 'pct', depth: 3,
+      scenario, variant, params: item.exploreParams, opsPerCpu, strategy: 'pct', depth: 3,
       schedules: Number.MAX_SAFE_INTEGER, timeMs: remaining, seed: plan.seed, maxSteps: defaultMaxSteps(opsPerCpu), shrink: true,
     });
     mergeOutcomes(outcomes, ex.outcomes);

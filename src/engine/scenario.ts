@@ -77,6 +77,12 @@ export interface ScenarioDef {
   /** Explore defaults: vCPUs and ops per vCPU (small, so that schedules are short and shrink well). */
   readonly exploreCpus: number;
   readonly exploreOps: number;
+  /**
+   * Explore defaults for parameters (under anything the user sets): a smaller geometry, so that paths a
+   * real-sized structure reaches only after thousands of ops (a full 256-entry ring) happen within a
+   * short explored execution. Stress mode uses the parameters' own defaults.
+   */
+  readonly exploreParams?: Params;
   readonly invariants: readonly InvariantDef[];
   readonly variants: readonly VariantDef[];
   build(config: ModelConfig): ScenarioModel;
