@@ -98,6 +98,22 @@ function waitForRelease(cpu: Cpu, lock: LockRef): void {
   }
 }
 
+/**
+ * A lock for a section with no scheduling point inside — hardware-internal atomicity, such as an IOTLB
+ * fill racing an invalidation. In explore mode such a section already runs as one step, so the lock is
+ * always free when tried; in stress mode it makes the section atomic across real threads. Not a kernel
+ * lock: it has no lockdep rank and never yields.
+ */
+export function rawLock(i32: Int32Array, index: number): void {
+  while (Atomics.compareExchange(i32, index, 0, 1) !== 0) {
+    while (Atomics.load(i32, index) !== 0) { /* spin: the holder is inside a few loads and stores */ }
+  }
+}
+
+export function rawUnlock(i32: Int32Array, index: number): void {
+  Atomics.store(i32, index, 0);
+}
+
 /** A 32-bit counter in shared memory. Each method is one scheduling point plus one atomic access. */
 export class Counter32 {
   private readonly loadSite: Site;

@@ -187,6 +187,21 @@ export class IoPgtable {
     return -1;
   }
 
+  /**
+   * The IOMMU's own table walk (hardware, not a CPU): no scheduling points. Callers make it atomic with
+   * respect to invalidation (see iotlb.ts). -1 if not mapped.
+   */
+  walk(i32: Int32Array, iova: number): number {
+    let table = IoPgtable.ROOT_PAGE;
+    for (let lvl = 0; lvl < LEVELS; lvl++) {
+      const pte = Atomics.load(i32, this.slot(table, iova, lvl));
+      if (pte === 0) return -1;
+      if (isLeaf(pte, lvl)) return frameOf(pte) * SZ_4K + (iova % blockSize(lvl));
+      table = frameOf(pte);
+    }
+    return -1;
+  }
+
   /** __arm_lpae_free_pgtable: free a table and every table below it (its entries are no longer reachable). */
   private *freeTable(cpu: Cpu, page: number, lvl: number): Op {
     if (lvl < LEVELS - 1) {
