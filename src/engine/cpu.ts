@@ -54,6 +54,12 @@ export class Cpu {
   /** Locks held, innermost last (lockdep and deadlock reports). */
   readonly held: LockRef[] = [];
   /**
+   * smp_processor_id(): whose per-CPU structures this task uses. A vCPU's own id; a timer task runs on
+   * the CPU its TimerSpec names (like a softirq, it interrupts that CPU's task — the per-CPU locks are
+   * what keep the two apart).
+   */
+  thisCpu: number;
+  /**
    * Stress mode: the longest a blocking primitive may wait before it gives up with StuckWait. Workers
    * wait without limit (the watchdog watches them); the main thread, which fires timers and is the
    * watchdog, must not.
@@ -71,6 +77,7 @@ export class Cpu {
     readonly clock: Clock = new VirtualClock(),
   ) {
     this.explore = mode === 'explore';
+    this.thisCpu = id;
     this.i32 = mem.i32;
     this.i64 = mem.i64;
   }

@@ -35,6 +35,8 @@ export interface TimerSpec {
   readonly ref: TimerRef;
   /** The timer function, run in timer context (its Cpu id is vCPUs + timer number). */
   callback(cpu: Cpu): Op<unknown>;
+  /** The CPU it fires on (its Cpu.thisCpu, for per-CPU structures); default 0. */
+  readonly runsOn?: number;
 }
 
 export function timerRegions(count: number): Record<string, RegionSpec> {
