@@ -9,6 +9,7 @@ import { BadInput, EXIT, HarnessError } from './cli/errors.js';
 import { exploreCommand, type ExploreFlags } from './cli/explore-cmd.js';
 import { processIo } from './cli/io.js';
 import { listCommand } from './cli/list-cmd.js';
+import { mergeCommand, type MergeFlags } from './cli/merge-cmd.js';
 import { replayCommand, type ReplayFlags } from './cli/replay-cmd.js';
 import { runCommand, type RunFlags } from './cli/run.js';
 import { VERSION } from './cli/version.js';
@@ -34,22 +35,24 @@ function program(argv: readonly string[], setExit: (code: number) => void): Comm
     .option('--variant <name>', 'run only this variant')
     .option('--all-variants', 'run every variant, known-bug ones too (default: the variants expected clean)')
     .option('--workers <n>', 'worker threads = vCPUs (default: one per core)')
-    .option('--time <duration>', 'budget per variant, e.g. 10s, 2m', '10s')
+    .option('--time <duration>', 'budget per variant, e.g. 10s, 2m (default: 10s)')
     .option('--ops <n>', 'op budget per vCPU for the stress phase (default: until the time is spent)')
     .option('--seed <n>', 'seed of the op programs and schedules (default: random, printed in the report)')
-    .addOption(new Option('--mode <mode>', 'mixed: stress then 25% explore; stress or explore only').choices(['mixed', 'stress', 'explore']).default('mixed'))
-    .option('--slice <duration>', 'stress slice between barrier scans', '10ms')
-    .option('--watchdog <duration>', 'a worker without progress this long is a harness failure', '10s')
+    .addOption(new Option('--mode <mode>', 'mixed: stress then 25% explore; stress or explore only (default: mixed)').choices(['mixed', 'stress', 'explore']))
+    .option('--slice <duration>', 'stress slice between barrier scans (default: 10ms)')
+    .option('--watchdog <duration>', 'a worker without progress this long is a harness failure (default: 10s)')
     .option('--param <key=value>', 'scenario parameter (repeatable; see list)', collect, [])
+    .option('--shard <i/n>', 'run shard i of n of a seed campaign (disjoint seeds; combine with merge)')
+    .option('--config <file.json>', 'settings as JSON (keys as the long flags, camelCase); flags win')
     .option('--json', 'one JSON document on stdout')
     .option('--report-dir <dir>', 'write the report here instead of reports/<run-id>/ and reports/latest/')
     .action(async (names: string[], f: RunFlags) => { setExit(await runCommand(names, f, io)); });
 
   p.command('explore').description('search interleavings of one scenario variant in the deterministic scheduler')
-    .argument('<scenario>')
+    .argument('[scenario]', 'the scenario (or "scenario" in --config)')
     .option('--variant <name>', 'variant (default: the first, the correct one)')
-    .addOption(new Option('--strategy <name>', 'scheduling strategy').choices(['pct', 'random']).default('pct'))
-    .option('--depth <d>', 'PCT bug depth (d-1 priority change points)', '3')
+    .addOption(new Option('--strategy <name>', 'scheduling strategy (default: pct)').choices(['pct', 'random']))
+    .option('--depth <d>', 'PCT bug depth: d-1 priority change points (default: 3)')
     .option('--schedules <n>', 'executions to try (default 1000, or unlimited with --time)')
     .option('--time <duration>', 'wall-clock budget')
     .option('--seed <n>', 'seed of the strategy and of the op programs (default: random, printed)')
@@ -60,8 +63,13 @@ function program(argv: readonly string[], setExit: (code: number) => void): Comm
     .option('--no-shrink', 'report the failing execution as found, without minimising it')
     .option('--param <key=value>', 'scenario parameter (repeatable)', collect, [])
     .option('--repro-file <path>', 'where to write the repro (default reports/repros/<scenario>-<variant>-seed<seed>.json)')
+    .option('--shard <i/n>', 'explore shard i of n of a seed campaign (disjoint executions)')
+    .option('--config <file.json>', 'settings as JSON (keys as the long flags, camelCase); flags win')
     .option('--json', 'one JSON document on stdout')
-    .action(async (name: string, f: ExploreFlags) => { setExit(await exploreCommand(name, f, io)); });
+    .action(async function (this: Command, name: string | undefined, f: ExploreFlags) {
+      if (this.getOptionValueSource('shrink') === 'default') delete (f as { shrink?: boolean }).shrink;
+      setExit(await exploreCommand(name, f, io));
+    });
 
   p.command('replay').description('re-run one execution exactly, from a repro file or a token')
     .argument('[repro-file]')
@@ -69,6 +77,12 @@ function program(argv: readonly string[], setExit: (code: number) => void): Comm
     .option('--trace', 'print the interleaving, one column per vCPU')
     .option('--json', 'one JSON document on stdout')
     .action((file: string | undefined, f: ReplayFlags) => { setExit(replayCommand(file, f, io)); });
+
+  p.command('merge').description('combine the reports of a sharded campaign (run --shard i/n on each machine) into one')
+    .argument('<report-dir...>', 'report directories (or report.json files)')
+    .option('--json', 'one JSON document on stdout')
+    .option('--report-dir <dir>', 'write the merged report here instead of reports/<run-id>/ and reports/latest/')
+    .action((dirs: string[], f: MergeFlags) => { setExit(mergeCommand(dirs, f, io)); });
 
   p.command('bench').description('benchmarks: raw Atomics baseline, stress steps/s for 1 and 2 workers, explore steps/s and schedules/s')
     .option('--time <duration>', 'time per measurement', '2s')

@@ -11,8 +11,9 @@ import type { ReproFile } from '../explore/repro.js';
 import { STRATEGIES, type StrategyName } from '../explore/scheduler.js';
 import { defaultReportsRoot, writeAtomically } from '../report/report.js';
 import { BadInput, EXIT } from './errors.js';
-import type { Io } from './io.js';
-import { lookupScenario, lookupVariant, parseDuration, parseInteger, parseOpsList, parseParams, parseSeed, randomSeed } from './parse.js';
+import { elapsedOf, rate, type Io } from './io.js';
+import { loadConfig, underFlags } from './config.js';
+import { lookupScenario, lookupVariant, parseDuration, parseInteger, parseOpsList, parseParams, parseSeed, parseShard, randomSeed } from './parse.js';
 import { replayCommand } from './repro-commands.js';
 import { defaultMaxSteps } from './run.js';
 
@@ -27,13 +28,20 @@ export interface ExploreFlags {
   ops?: string;
   opSeed?: string;
   maxSteps?: string;
-  shrink: boolean;
+  /** Absent when neither the flag nor the config says: then shrinking is on. */
+  shrink?: boolean;
   param: string[];
   json?: boolean;
   reproFile?: string;
+  shard?: string;
+  config?: string;
 }
 
-export async function exploreCommand(name: string, f: ExploreFlags, io: Io): Promise<number> {
+export async function exploreCommand(nameArg: string | undefined, flags: ExploreFlags, io: Io): Promise<number> {
+  const cfg = flags.config !== undefined ? loadConfig(flags.config, 'explore') : {};
+  const f = underFlags(cfg, flags);
+  const name = nameArg ?? cfg.scenario;
+  if (name === undefined) throw new BadInput('explore needs a scenario (an argument, or "scenario" in --config)');
   const scenario = lookupScenario(name);
   const variant = lookupVariant(scenario, f.variant ?? scenario.variants[0]!.name);
   const params = withDefaults(scenario, { ...scenario.exploreParams, ...parseParams(scenario, f.param) });
@@ -51,7 +59,8 @@ export async function exploreCommand(name: string, f: ExploreFlags, io: Io): Pro
   const schedules = f.schedules !== undefined ? parseInteger('--schedules', f.schedules, 1, Number.MAX_SAFE_INTEGER)
     : hasTime ? Number.MAX_SAFE_INTEGER : 1_000;
   const options = {
-    scenario, variant, params, opsPerCpu, strategy, seed, schedules, shrink: f.shrink,
+    scenario, variant, params, opsPerCpu, strategy, seed, schedules, shrink: f.shrink ?? true,
+    shard: f.shard !== undefined ? parseShard('--shard', f.shard) : undefined,
     depth: f.depth !== undefined ? parseInteger('--depth', f.depth, 1, 64) : 3,
     timeMs: hasTime ? parseDuration('--time', f.time!) : Infinity,
     opSeed: f.opSeed !== undefined ? parseSeed('--op-seed', f.opSeed) : undefined,
@@ -62,11 +71,18 @@ export async function exploreCommand(name: string, f: ExploreFlags, io: Io): Pro
   }
 
   io.progress(`explore ${scenario.name}/${variant.name}: ${strategy}${strategy === 'pct' ? ` depth ${options.depth}` : ''}, seed ${seed}, ${cpus} vCPUs x ${opsPerCpu.join(',')} ops`);
-  const r = explore(options);
+  const budget = options.timeMs;
+  const r = explore({
+    ...options,
+    onProgress: (p) => io.status(`explore ${scenario.name}/${variant.name} ${elapsedOf(p.elapsedMs, budget)}  ${p.schedules}`
+      + `${Number.isFinite(schedules) && schedules < Number.MAX_SAFE_INTEGER ? ` / ${schedules}` : ''} schedules  `
+      + `${rate(p.schedules / Math.max(1e-3, p.elapsedMs / 1000))}/s  ${rate(p.steps / Math.max(1e-3, p.elapsedMs / 1000))} steps/s`),
+  });
   const found = r.minimal;
   let reproFile: string | undefined;
   if (found) {
-    reproFile = f.reproFile ?? path.join(defaultReportsRoot(), 'repros', `${scenario.name}-${variant.name}-seed${seed}.json`);
+    const shardPart = options.shard ? `-shard${options.shard.index + 1}of${options.shard.count}` : '';
+    reproFile = f.reproFile ?? path.join(defaultReportsRoot(), 'repros', `${scenario.name}-${variant.name}-seed${seed}${shardPart}.json`);
     mkdirSync(path.dirname(reproFile), { recursive: true });
     writeAtomically(reproFile, `${JSON.stringify(reproFileOf(found), null, 2)}\n`);
   }
@@ -88,7 +104,7 @@ export async function exploreCommand(name: string, f: ExploreFlags, io: Io): Pro
     const v = found.violation;
     io.out(`violation ${v.invariant} after ${r.schedules} schedule(s) (seed ${seed}): ${v.message}`);
     io.out(`  found:  ${describeSize(r.original!)}`);
-    io.out(`  shrunk: ${describeSize(found)}${f.shrink ? ` (${r.shrinkAttempts} attempts)` : ''}`);
+    io.out(`  shrunk: ${describeSize(found)}${f.shrink ?? true ? ` (${r.shrinkAttempts} attempts)` : ''}`);
     io.out(`  repro:  ${reproFile}`);
     io.out(`  replay: ${replayCommand(found.token)}`);
   }

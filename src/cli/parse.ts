@@ -82,6 +82,15 @@ export function checkParams(s: ScenarioDef, given: Readonly<Record<string, numbe
   }
 }
 
+/** `--shard i/n` (1-based on the command line) -> 0-based index and count. */
+export function parseShard(flag: string, text: string): { index: number; count: number } {
+  const m = /^\s*(\d+)\s*\/\s*(\d+)\s*$/.exec(text);
+  const i = m ? Number(m[1]) : NaN;
+  const n = m ? Number(m[2]) : NaN;
+  if (!m || n < 1 || n > 1_000_000 || i < 1 || i > n) throw new BadInput(`${flag}: '${text}' is not i/n with 1 <= i <= n (e.g. 3/8)`);
+  return { index: i - 1, count: n };
+}
+
 /** A directory we may write into: absent (it will be created) or an existing directory. */
 export function checkOutputDir(flag: string, dir: string): void {
   let isDir: boolean;

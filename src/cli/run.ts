@@ -8,13 +8,15 @@ import { availableParallelism } from 'node:os';
 import { mergeOutcomes } from '../check/checker.js';
 import { ENGINE_INVARIANTS, type Grade } from '../check/invariant.js';
 import { expectationText, meetsExpectation, type ScenarioDef, type VariantDef, withDefaults } from '../engine/scenario.js';
-import { explore, type ExploreOutcome } from '../explore/explore.js';
+import { mix32 } from '../engine/rng.js';
+import { explore, type ExploreOutcome, type Shard } from '../explore/explore.js';
+import { loadConfig, underFlags } from './config.js';
 import { newRunId, writeReport, type HistogramRow, type ReportedViolation, type RunReport, type VariantReport } from '../report/report.js';
 import { SCENARIOS } from '../scenarios/index.js';
 import { stress, type StressOutcome } from '../stress/stress.js';
 import { BadInput, EXIT, HarnessError } from './errors.js';
-import type { Io } from './io.js';
-import { checkOutputDir, lookupScenario, lookupVariant, parseDuration, parseInteger, parseParams, parseSeed, randomSeed } from './parse.js';
+import { elapsedOf, rate, type Io } from './io.js';
+import { checkOutputDir, lookupScenario, lookupVariant, parseDuration, parseInteger, parseParams, parseSeed, parseShard, randomSeed } from './parse.js';
 import { exploreOpsCommand, replayCommand, runCommandLine } from './repro-commands.js';
 import { VERSION } from './version.js';
 
@@ -38,6 +40,8 @@ export interface RunFlags {
   param: string[];
   json?: boolean;
   reportDir?: string;
+  shard?: string;
+  config?: string;
 }
 
 interface Plan {
@@ -47,13 +51,20 @@ interface Plan {
   readonly timeText: string;
   readonly opBudget: number;
   readonly seed: number;
+  /** The campaign's seed (= seed unless sharded). */
+  readonly baseSeed: number;
+  readonly shard: Shard | undefined;
   readonly mode: RunMode;
   readonly sliceMs: number;
   readonly watchdogMs: number;
+  readonly reportDir: string | undefined;
 }
 
 /** Validate everything before any work starts, so bad input leaves nothing behind. */
-export function planRun(names: readonly string[], f: RunFlags): Plan {
+export function planRun(namesArg: readonly string[], flags: RunFlags): Plan {
+  const cfg = flags.config !== undefined ? loadConfig(flags.config, 'run') : {};
+  const f = underFlags(cfg, flags);
+  const names = namesArg.length > 0 ? namesArg : (cfg.scenarios ?? []);
   if (f.variant !== undefined && f.allVariants) throw new BadInput('--variant and --all-variants exclude each other');
   const scenarios = names.length > 0 ? names.map(lookupScenario) : [...SCENARIOS];
   if (f.param.length > 0 && scenarios.length !== 1) throw new BadInput('--param needs exactly one scenario');
@@ -68,6 +79,8 @@ export function planRun(names: readonly string[], f: RunFlags): Plan {
   const mode = (f.mode ?? 'mixed') as RunMode;
   if (!MODES.includes(mode)) throw new BadInput(`--mode: '${f.mode}' is not one of ${MODES.join(', ')}`);
   const timeText = f.time ?? '10s';
+  const shard = f.shard !== undefined ? parseShard('--shard', f.shard) : undefined;
+  const baseSeed = f.seed !== undefined ? parseSeed('--seed', f.seed) : randomSeed();
   if (f.reportDir !== undefined) checkOutputDir('--report-dir', f.reportDir);
   return {
     items,
@@ -75,10 +88,14 @@ export function planRun(names: readonly string[], f: RunFlags): Plan {
     timeMs: parseDuration('--time', timeText),
     timeText,
     opBudget: f.ops !== undefined ? parseInteger('--ops', f.ops, 1, Number.MAX_SAFE_INTEGER) : Infinity,
-    seed: f.seed !== undefined ? parseSeed('--seed', f.seed) : randomSeed(),
+    // A shard's stress phase runs its own op programs; its explore phase takes every n-th execution.
+    seed: shard && shard.count > 1 ? mix32(baseSeed, 0x5a4d00 + shard.index) : baseSeed,
+    baseSeed,
+    shard,
     mode,
     sliceMs: f.slice !== undefined ? parseDuration('--slice', f.slice) : 10,
     watchdogMs: f.watchdog !== undefined ? parseDuration('--watchdog', f.watchdog) : 10_000,
+    reportDir: f.reportDir,
   };
 }
 
@@ -90,16 +107,17 @@ export async function runCommand(names: readonly string[], f: RunFlags, io: Io):
   for (const item of plan.items) {
     const r = await runVariant(plan, item, io);
     results.push(r);
-    if (!f.json) io.out(verdictLine(r));
+    if (!f.json) io.out(verdictLine(r, io));
   }
   const pass = results.every((r) => r.verdict === 'pass');
   const exitCode = pass ? EXIT.ok : EXIT.verdict;
   const report: RunReport = {
     tool: 'iommu-stress', version: VERSION, runId: newRunId(startedAt), command: io.commandLine,
     startedAt: startedAt.toISOString(), durationMs: performance.now() - t0,
+    seed: plan.baseSeed, shard: plan.shard ? { index: plan.shard.index + 1, count: plan.shard.count } : null,
     verdict: pass ? 'pass' : 'fail', exitCode, results,
   };
-  const dirs = writeReport(report, f.reportDir);
+  const dirs = writeReport(report, plan.reportDir);
   if (f.json) io.out(JSON.stringify({ ...report, reportDirs: dirs }, null, 2));
   else {
     for (const r of results) {
@@ -127,6 +145,8 @@ async function runVariant(plan: Plan, item: Plan['items'][number], io: Io): Prom
       st = await stress({
         scenario, variant, params, workers: plan.workers, timeMs: stressMs, opBudget: plan.opBudget,
         seed: plan.seed, sliceMs: plan.sliceMs, watchdogMs: plan.watchdogMs,
+        onProgress: (p) => io.status(`${scenario.name}/${variant.name} stress ${elapsedOf(p.elapsedMs, stressMs)}  `
+          + `${rate(p.ops / Math.max(1e-3, p.elapsedMs / 1000))} ops/s  ${p.slices} slices  violations 0`),
       });
     } catch (e) {
       if (!(e instanceof HarnessError)) throw e;
@@ -159,7 +179,10 @@ async function runVariant(plan: Plan, item: Plan['items'][number], io: Io): Prom
     const opsPerCpu = Array<number>(scenario.exploreCpus).fill(scenario.exploreOps);
     ex = explore({
       scenario, variant, params: item.exploreParams, opsPerCpu, strategy: 'pct', depth: 3,
-      schedules: Number.MAX_SAFE_INTEGER, timeMs: remaining, seed: plan.seed, maxSteps: defaultMaxSteps(opsPerCpu), shrink: true,
+      schedules: Number.MAX_SAFE_INTEGER, timeMs: remaining, seed: plan.baseSeed, maxSteps: defaultMaxSteps(opsPerCpu), shrink: true,
+      shard: plan.shard,
+      onProgress: (p) => io.status(`${scenario.name}/${variant.name} explore ${elapsedOf(p.elapsedMs, remaining)}  `
+        + `${rate(p.schedules / Math.max(1e-3, p.elapsedMs / 1000))} schedules/s  ${rate(p.steps / Math.max(1e-3, p.elapsedMs / 1000))} steps/s  violations 0`),
     });
     mergeOutcomes(outcomes, ex.outcomes);
     const m = ex.minimal;
@@ -194,9 +217,9 @@ export function defaultMaxSteps(opsPerCpu: readonly number[]): number {
   return Math.max(100_000, 400 * opsPerCpu.reduce((a, b) => a + b, 0));
 }
 
-function verdictLine(r: VariantReport): string {
+function verdictLine(r: VariantReport, io: Io): string {
   const what = r.stress ? `${r.stress.ops} ops on ${r.stress.workers} workers` : '';
   const ex = r.explore ? `${r.explore.schedules} schedules` : '';
-  return `${r.verdict === 'pass' ? 'PASS' : 'FAIL'}  ${`${r.scenario}/${r.variant}`.padEnd(28)} expected ${r.expected.padEnd(22)} observed ${r.observed.padEnd(14)}`
+  return `${r.verdict === 'pass' ? io.paint('PASS', 'green') : io.paint('FAIL', 'red')}  ${`${r.scenario}/${r.variant}`.padEnd(28)} expected ${r.expected.padEnd(22)} observed ${r.observed.padEnd(14)}`
     + ` ${[what, ex].filter(Boolean).join(' + ')} in ${(r.durationMs / 1000).toFixed(1)} s`;
 }

@@ -33,6 +33,8 @@ export interface ExploreOptions {
   readonly opSeed?: number;
   readonly maxSteps: number;
   readonly shrink: boolean;
+  /** Shard `index` of `count` of a seed campaign: executions index, index+count, ... of the unsharded run. */
+  readonly shard?: Shard;
   readonly onProgress?: (p: { schedules: number; steps: number; elapsedMs: number }) => void;
 }
 
@@ -66,6 +68,15 @@ export interface ExploreOutcome {
   readonly outcomes: Record<string, number>;
 }
 
+/** Rows of a repro's trace kept in reports (the first and the last ones; replay --trace shows all). */
+const REPORT_TRACE_ROWS = 1_000;
+
+export interface Shard {
+  /** 0-based. */
+  readonly index: number;
+  readonly count: number;
+}
+
 export function makeScheduler(strategy: StrategyName, seed: number, depth: number, estimate: number): Scheduler {
   return strategy === 'pct' ? new PctScheduler(seed, depth, estimate) : new RandomScheduler(seed);
 }
@@ -75,7 +86,10 @@ export function explore(o: ExploreOptions): ExploreOutcome {
   const opsPerCpu = o.opsPerCpu;
   const model = o.scenario.build({ cpus: opsPerCpu.length, variant: o.variant.name, params: o.params });
   const mem = allocateMemory(model.layout);
-  const scheduler = makeScheduler(o.strategy, o.seed, o.depth, opsPerCpu.reduce((a, b) => a + b, 0) * 8);
+  const shard = o.shard ?? { index: 0, count: 1 };
+  // Each shard's strategy gets its own stream; shard 0 of 1 is the unsharded campaign.
+  const schedSeed = shard.count > 1 ? mix32(o.seed, 0x5a4d00 + shard.index) : o.seed;
+  const scheduler = makeScheduler(o.strategy, schedSeed, o.depth, opsPerCpu.reduce((a, b) => a + b, 0) * 8);
   const outcomes: Record<string, number> = {};
   let schedules = 0;
   let steps = 0;
@@ -89,7 +103,7 @@ export function explore(o: ExploreOptions): ExploreOutcome {
       if (elapsedMs >= o.timeMs) break;
       o.onProgress?.({ schedules, steps, elapsedMs });
     }
-    const opSeed = o.opSeed ?? mix32(o.seed, schedules);
+    const opSeed = o.opSeed ?? mix32(o.seed, shard.index + shard.count * schedules);
     const spec: ExecutionSpec = { scenario: o.scenario, model, mem, opSeed, opsPerCpu, maxSteps: o.maxSteps };
     const result = runExecution(spec, scheduler, longest);
     schedules++;
@@ -133,7 +147,7 @@ function packageRepro(base: Omit<ExecutionSpec, 'opsPerCpu'>, r: Repro): FoundRe
   return {
     repro: r, token: encodeToken(r), violation: res.violation, traceHash: res.traceHash,
     steps: res.steps, ops: res.ops, cpus: activeCpus(r), preemptions: res.preemptions,
-    trace: formatTrace(res.trace!, res.taskNames, res.violation),
+    trace: formatTrace(res.trace!, res.taskNames, res.violation, REPORT_TRACE_ROWS),
   };
 }
 

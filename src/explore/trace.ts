@@ -8,19 +8,31 @@ import type { TraceEvent } from './execution.js';
 
 const COL_MAX = 38;
 
-export function formatTrace(events: readonly TraceEvent[], taskNames: readonly string[], violation?: Violation): string {
-  const used = new Set<number>();
-  for (const e of events) used.add(e.cpu);
-  const cols = [...taskNames.keys()].filter((c) => used.has(c));
+/**
+ * `maxRows` keeps the first and last rows of a long trace and says how many were left out in between
+ * (reports embed traces; `replay --trace` prints them whole).
+ */
+export function formatTrace(events: readonly TraceEvent[], taskNames: readonly string[], violation?: Violation, maxRows = Infinity): string {
   const cell = (e: TraceEvent): string => clip(e.kind === 'op' ? `> ${e.text}` : `  ${e.site}`);
-  const widths = cols.map((c) => Math.max(taskNames[c]!.length, ...events.filter((e) => e.cpu === c).map((e) => cell(e).length)));
-  const stepW = Math.max(4, String(events.length ? events[events.length - 1]!.step : 0).length);
-  const row = (label: string, cells: string[]): string =>
-    `${label.padStart(stepW)} | ${cells.map((s, i) => s.padEnd(widths[i]!)).join(' | ')}`.trimEnd();
-  const lines = [row('step', cols.map((c) => taskNames[c]!)), `${'-'.repeat(stepW)}-+-${widths.map((w) => '-'.repeat(w)).join('-+-')}`];
-  for (const e of events) {
-    lines.push(row(e.kind === 'step' ? String(e.step) : '', cols.map((c) => (c === e.cpu ? cell(e) : ''))));
-  }
+  const widths = new Map<number, number>();
+  for (const e of events) widths.set(e.cpu, Math.max(widths.get(e.cpu) ?? taskNames[e.cpu]!.length, cell(e).length));
+  const cols = [...taskNames.keys()].filter((c) => widths.has(c));
+  let lastStep = 0;
+  for (const e of events) if (e.kind === 'step') lastStep = e.step;
+  const stepW = Math.max(4, String(lastStep).length);
+  const row = (label: string, c: number, text: string): string =>
+    `${label.padStart(stepW)} | ${cols.map((k) => (k === c ? text : '').padEnd(widths.get(k)!)).join(' | ')}`.trimEnd();
+  const lines = [
+    `${'step'.padStart(stepW)} | ${cols.map((k) => taskNames[k]!.padEnd(widths.get(k)!)).join(' | ')}`.trimEnd(),
+    `${'-'.repeat(stepW)}-+-${cols.map((k) => '-'.repeat(widths.get(k)!)).join('-+-')}`,
+  ];
+  const head = events.length > maxRows ? Math.floor(maxRows / 5) : events.length;
+  const tailFrom = events.length > maxRows ? events.length - (maxRows - head) : events.length;
+  events.forEach((e, i) => {
+    if (i === head && tailFrom > head) lines.push(`${''.padStart(stepW)} | ... ${tailFrom - head} rows left out; replay --trace prints them all ...`);
+    if (i >= head && i < tailFrom) return;
+    lines.push(row(e.kind === 'step' ? String(e.step) : '', e.cpu, cell(e)));
+  });
   if (violation) {
     const who = violation.vcpu >= 0 ? (taskNames[violation.vcpu] ?? `cpu${violation.vcpu}`) : 'quiescent scan';
     lines.push('', `violation ${violation.invariant} (${violation.grade}) by ${who} at '${violation.site}': ${violation.message}`);

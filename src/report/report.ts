@@ -57,6 +57,10 @@ export interface RunReport {
   readonly command: string;
   readonly startedAt: string;
   readonly durationMs: number;
+  /** The campaign seed; with a shard, each variant's `seed` is the shard's own stress seed. */
+  readonly seed: number;
+  /** Shard i of n (1-based), or null for a whole campaign. Reports of one campaign combine with `merge`. */
+  readonly shard: { readonly index: number; readonly count: number } | null;
   readonly verdict: 'pass' | 'fail';
   readonly exitCode: number;
   readonly results: readonly VariantReport[];
