@@ -3,33 +3,13 @@
  * as a child process and judged only by its exit code, stdout and stderr, and the files it writes.
  * Exit codes: 0 expectations met, 1 a verdict, 2 bad usage or input, 3 harness failure.
  */
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { iommu, json, root, type CliResult } from './helpers/cli.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const cliJs = path.join(root, 'dist', 'src', 'cli.js');
 const pkgVersion = (JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string }).version;
-
-interface CliResult { readonly code: number | null; readonly stdout: string; readonly stderr: string }
-
-/** Run `iommu-stress <args>` from the project root, as CI would (CI=true, no TTY). */
-function iommu(...args: string[]): CliResult {
-  const env: NodeJS.ProcessEnv = { ...process.env, CI: 'true' };
-  delete env.NODE_OPTIONS;
-  // The timeout only keeps a hung CLI from hanging the suite; no assertion depends on it.
-  const r = spawnSync(process.execPath, [cliJs, ...args], { cwd: root, env, encoding: 'utf8', timeout: 120_000 });
-  if (r.error) throw r.error;
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-/** stdout must be exactly one JSON document. */
-function json<T = Record<string, unknown>>(r: CliResult): T {
-  return JSON.parse(r.stdout) as T;
-}
 
 let tmp: string;
 beforeAll(() => { tmp = mkdtempSync(path.join(tmpdir(), 'iommu-cli-')); });

@@ -1,0 +1,133 @@
+/**
+ * Running campaigns: settings from a validated config file, seed campaigns split into shards, and the
+ * shards' reports merged into one (issue "reports people look at and a harness people extend", items 4
+ * and 6). Plumbing only: exit codes, messages, files, counts — never luck or timing.
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { iommu, json } from './helpers/cli.js';
+
+let tmp: string;
+beforeAll(() => { tmp = mkdtempSync(path.join(tmpdir(), 'iommu-campaign-')); });
+afterAll(() => { rmSync(tmp, { recursive: true, force: true }); });
+
+function file(name: string, content: unknown): string {
+  const f = path.join(tmp, name);
+  writeFileSync(f, typeof content === 'string' ? content : JSON.stringify(content));
+  return f;
+}
+
+interface RunJson {
+  verdict: string;
+  seed: number;
+  shard: { index: number; count: number } | null;
+  results: { scenario: string; variant: string; ops: number; seed: number; explore: { schedules: number } | null; stress: { ops: number } | null }[];
+}
+
+describe('--config', () => {
+  it('a field of the wrong type is exit 2 naming the field, and nothing is written', () => {
+    const out = path.join(tmp, 'never');
+    const r = iommu('run', 'pgtable', '--config', file('two.json', { workers: 'two' }), '--report-dir', out);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/workers: .*expected number.*"two"/);
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('every bad field is reported with its path: unknown keys, bad durations, bad params, out-of-range values', () => {
+    const r = iommu('run', '--config', file('bad.json', { time: 'soon', workers: 0, params: { arenas: 'x' }, bogus: 1 }));
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/4 bad field\(s\)/);
+    expect(r.stderr).toMatch(/time: expected a duration/);
+    expect(r.stderr).toMatch(/workers: .*>=1/);
+    expect(r.stderr).toMatch(/params\.arenas: /);
+    expect(r.stderr).toMatch(/Unrecognized key: "bogus"/);
+  });
+
+  it('a file that is not JSON, or missing, is exit 2 naming the file', () => {
+    expect(iommu('run', '--config', file('broken.json', '{ workers: 2')).stderr).toMatch(/broken\.json: not JSON/);
+    const missing = iommu('explore', '--config', path.join(tmp, 'nope.json'));
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/cannot read .*nope\.json/);
+  });
+
+  it('settings come from the file, and flags win over it', () => {
+    const cfg = file('good.json', { scenarios: ['counter'], variant: 'percpu', workers: 1, time: '500ms', seed: 11, mode: 'stress', params: { stepsPerOp: 4 } });
+    const r = iommu('run', '--config', cfg, '--seed', '12', '--json', '--report-dir', path.join(tmp, 'good'));
+    expect(r.code).toBe(0);
+    const rep = json<RunJson>(r);
+    expect(rep.results.map((x) => `${x.scenario}/${x.variant}`)).toEqual(['counter/percpu']);
+    expect(rep.seed).toBe(12);
+    expect(rep.results[0]!.explore).toBeNull();
+    expect(rep.results[0]!.stress!.ops).toBeGreaterThan(0);
+  });
+
+  it('explore takes its scenario from the file', () => {
+    const r = iommu('explore', '--config', file('ex.json', { scenario: 'counter', variant: 'plain-shared', seed: 1, schedules: 50 }), '--json',
+      '--repro-file', path.join(tmp, 'ex-repro.json'));
+    expect(r.code).toBe(1);
+    expect(json<{ scenario: string }>(r).scenario).toBe('counter');
+  });
+});
+
+describe('--shard and merge', () => {
+  const run = (shard: string, out: string) =>
+    iommu('run', 'counter', '--variant', 'percpu', '--mode', 'explore', '--time', '300ms', '--seed', '5', '--shard', shard, '--json', '--report-dir', out);
+
+  it('a malformed shard is exit 2', () => {
+    for (const bad of ['0/2', '3/2', 'a/b', '2']) {
+      const r = iommu('run', 'counter', '--shard', bad);
+      expect(r.code, bad).toBe(2);
+      expect(r.stderr).toContain(`'${bad}'`);
+    }
+  });
+
+  it('shards of one campaign take disjoint op seeds; merge adds their counts into one report', () => {
+    const a = path.join(tmp, 'shard1');
+    const b = path.join(tmp, 'shard2');
+    const ra = json<RunJson>(run('1/2', a));
+    const rb = json<RunJson>(run('2/2', b));
+    expect(ra.shard).toEqual({ index: 1, count: 2 });
+    expect(rb.shard).toEqual({ index: 2, count: 2 });
+    expect(ra.seed).toBe(5);
+    // each shard's stress programs get their own seed, derived from the campaign seed
+    expect(ra.results[0]!.seed).not.toBe(rb.results[0]!.seed);
+    const out = path.join(tmp, 'merged');
+    const m = iommu('merge', a, b, '--json', '--report-dir', out);
+    expect(m.code).toBe(0);
+    const merged = json<RunJson & { notes: string[] }>(m);
+    expect(merged.notes).toEqual([]);
+    expect(merged.results).toHaveLength(1);
+    expect(merged.results[0]!.ops).toBe(ra.results[0]!.ops + rb.results[0]!.ops);
+    expect(merged.results[0]!.explore!.schedules).toBe(ra.results[0]!.explore!.schedules + rb.results[0]!.explore!.schedules);
+    const onDisk = JSON.parse(readFileSync(path.join(out, 'report.json'), 'utf8')) as RunJson;
+    expect(onDisk.verdict).toBe('pass');
+    expect(readFileSync(path.join(out, 'summary.md'), 'utf8')).toContain('counter');
+  });
+
+  it('merge says which shards are missing, and rejects what is not a report', () => {
+    const a = path.join(tmp, 'only1');
+    run('1/3', a);
+    const m = iommu('merge', a, '--report-dir', path.join(tmp, 'm2'));
+    expect(m.code).toBe(0);
+    expect(m.stderr).toMatch(/shard\(s\) 2, 3 of 3 are missing/);
+    const bad = iommu('merge', file('notreport.json', { hello: 1 }), '--report-dir', path.join(tmp, 'm3'));
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/not an iommu-stress run report/);
+    expect(existsSync(path.join(tmp, 'm3'))).toBe(false);
+  });
+
+  it('a merged campaign fails when any shard saw a violation in a variant expected clean', () => {
+    const a = path.join(tmp, 'f1');
+    const b = path.join(tmp, 'f2');
+    run('1/2', a);
+    run('2/2', b);
+    const rep = JSON.parse(readFileSync(path.join(a, 'report.json'), 'utf8')) as { results: { violations: unknown[] }[] };
+    rep.results[0]!.violations = [{ invariant: 'CNT-LOST', grade: 'FORBIDDEN', message: 'm', vcpu: 0, step: 1, site: 's', executor: 'stress', command: 'c' }];
+    const edited = file('edited-report.json', rep);
+    const m = iommu('merge', edited, b, '--json', '--report-dir', path.join(tmp, 'm4'));
+    expect(m.code).toBe(1);
+    expect(json<RunJson>(m).verdict).toBe('fail');
+  });
+});
