@@ -27,8 +27,9 @@ function program(argv: readonly string[], setExit: (code: number) => void): Comm
     .exitOverride();
 
   p.command('list').description('list scenarios, their variants and what each expects, invariants and parameters')
+    .option('--scenario-file <file>', 'also list the scenario defined in this module (see README "Writing a scenario")')
     .option('--json', 'one JSON document on stdout')
-    .action((f: { json?: boolean }) => { setExit(listCommand(f, io)); });
+    .action(async (f: { json?: boolean; scenarioFile?: string }) => { setExit(await listCommand(f, io)); });
 
   p.command('run').description('stress suite: real worker threads for a time budget, then the deterministic explorer (mixed mode)')
     .argument('[scenario...]', 'scenarios to run (default: all)')
@@ -43,6 +44,7 @@ function program(argv: readonly string[], setExit: (code: number) => void): Comm
     .option('--watchdog <duration>', 'a worker without progress this long is a harness failure (default: 10s)')
     .option('--param <key=value>', 'scenario parameter (repeatable; see list)', collect, [])
     .option('--shard <i/n>', 'run shard i of n of a seed campaign (disjoint seeds; combine with merge)')
+    .option('--scenario-file <file>', 'a scenario of your own (an ES module; see README "Writing a scenario")')
     .option('--config <file.json>', 'settings as JSON (keys as the long flags, camelCase); flags win')
     .option('--json', 'one JSON document on stdout')
     .option('--report-dir <dir>', 'write the report here instead of reports/<run-id>/ and reports/latest/')
@@ -64,6 +66,7 @@ function program(argv: readonly string[], setExit: (code: number) => void): Comm
     .option('--param <key=value>', 'scenario parameter (repeatable)', collect, [])
     .option('--repro-file <path>', 'where to write the repro (default reports/repros/<scenario>-<variant>-seed<seed>.json)')
     .option('--shard <i/n>', 'explore shard i of n of a seed campaign (disjoint executions)')
+    .option('--scenario-file <file>', 'a scenario of your own (an ES module; see README "Writing a scenario")')
     .option('--config <file.json>', 'settings as JSON (keys as the long flags, camelCase); flags win')
     .option('--json', 'one JSON document on stdout')
     .action(async function (this: Command, name: string | undefined, f: ExploreFlags) {
@@ -74,9 +77,10 @@ function program(argv: readonly string[], setExit: (code: number) => void): Comm
   p.command('replay').description('re-run one execution exactly, from a repro file or a token')
     .argument('[repro-file]')
     .option('--token <token>', 'replay token printed by explore or run')
+    .option('--scenario-file <file>', 'the module of a user scenario the repro comes from')
     .option('--trace', 'print the interleaving, one column per vCPU')
     .option('--json', 'one JSON document on stdout')
-    .action((file: string | undefined, f: ReplayFlags) => { setExit(replayCommand(file, f, io)); });
+    .action(async (file: string | undefined, f: ReplayFlags) => { setExit(await replayCommand(file, f, io)); });
 
   p.command('merge').description('combine the reports of a sharded campaign (run --shard i/n on each machine) into one')
     .argument('<report-dir...>', 'report directories (or report.json files)')

@@ -8,7 +8,7 @@ import { Cpu, StopRun } from '../src/engine/cpu.js';
 import { mapMemory } from '../src/engine/layout.js';
 import { opRng } from '../src/engine/rng.js';
 import { RealClock } from '../src/engine/timer.js';
-import { findScenario } from '../src/scenarios/index.js';
+import { loadScenarioFile, scenarioNamed } from '../src/scenarios/registry.js';
 import { controlIndices, PHASE_AT_BARRIER, PHASE_FINISHED, PHASE_RUNNING } from '../src/stress/control.js';
 import { sliceSeed } from '../src/stress/seeds.js';
 import type { StressTask, StressWorkerResult } from '../src/stress/task.js';
@@ -17,8 +17,9 @@ import type { StressTask, StressWorkerResult } from '../src/stress/task.js';
 const BARRIER_SPINS = 20_000;
 const PARK_MS = 20;
 
-export default function stressWorker(task: StressTask): StressWorkerResult {
-  const scenario = findScenario(task.scenario);
+export default async function stressWorker(task: StressTask): Promise<StressWorkerResult> {
+  if (task.scenarioFile !== undefined) await loadScenarioFile(task.scenarioFile);
+  const scenario = scenarioNamed(task.scenario);
   if (!scenario) throw new Error(`worker: unknown scenario '${task.scenario}'`);
   const mem = mapMemory(task.sab, task.layout);
   const i32 = mem.i32;

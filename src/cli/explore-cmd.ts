@@ -12,6 +12,7 @@ import { STRATEGIES, type StrategyName } from '../explore/scheduler.js';
 import { defaultReportsRoot, writeAtomically } from '../report/report.js';
 import { BadInput, EXIT } from './errors.js';
 import { elapsedOf, rate, type Io } from './io.js';
+import { loadScenarioFile, scenarioModulePath } from '../scenarios/registry.js';
 import { loadConfig, underFlags } from './config.js';
 import { lookupScenario, lookupVariant, parseDuration, parseInteger, parseOpsList, parseParams, parseSeed, parseShard, randomSeed } from './parse.js';
 import { replayCommand } from './repro-commands.js';
@@ -35,12 +36,14 @@ export interface ExploreFlags {
   reproFile?: string;
   shard?: string;
   config?: string;
+  scenarioFile?: string;
 }
 
 export async function exploreCommand(nameArg: string | undefined, flags: ExploreFlags, io: Io): Promise<number> {
   const cfg = flags.config !== undefined ? loadConfig(flags.config, 'explore') : {};
   const f = underFlags(cfg, flags);
-  const name = nameArg ?? cfg.scenario;
+  const user = f.scenarioFile !== undefined ? await loadScenarioFile(scenarioModulePath(f.scenarioFile)) : undefined;
+  const name = nameArg ?? cfg.scenario ?? user?.name;
   if (name === undefined) throw new BadInput('explore needs a scenario (an argument, or "scenario" in --config)');
   const scenario = lookupScenario(name);
   const variant = lookupVariant(scenario, f.variant ?? scenario.variants[0]!.name);

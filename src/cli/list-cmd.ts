@@ -1,11 +1,13 @@
 /** `list`: every scenario with its variants (and what each expects), invariants and parameters. */
 import { ENGINE_INVARIANTS } from '../check/invariant.js';
 import { expectationText } from '../engine/scenario.js';
-import { SCENARIOS } from '../scenarios/index.js';
+import { allScenarios, loadScenarioFile, scenarioModulePath } from '../scenarios/registry.js';
 import { EXIT } from './errors.js';
 import type { Io } from './io.js';
 
-export function listCommand(f: { json?: boolean }, io: Io): number {
+export async function listCommand(f: { json?: boolean; scenarioFile?: string }, io: Io): Promise<number> {
+  if (f.scenarioFile !== undefined) await loadScenarioFile(scenarioModulePath(f.scenarioFile));
+  const SCENARIOS = allScenarios();
   if (f.json) {
     io.out(JSON.stringify({
       scenarios: SCENARIOS.map((s) => ({

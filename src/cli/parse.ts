@@ -4,7 +4,7 @@
  */
 import { statSync } from 'node:fs';
 import { findVariant, type ScenarioDef, type VariantDef } from '../engine/scenario.js';
-import { SCENARIOS, findScenario } from '../scenarios/index.js';
+import { allScenarios, scenarioNamed } from '../scenarios/registry.js';
 import { BadInput } from './errors.js';
 
 const UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
@@ -44,8 +44,8 @@ export function parseOpsList(flag: string, text: string): number[] {
 }
 
 export function lookupScenario(name: string): ScenarioDef {
-  const s = findScenario(name);
-  if (!s) throw new BadInput(`unknown scenario '${name}' (known: ${SCENARIOS.map((x) => x.name).join(', ')})`);
+  const s = scenarioNamed(name);
+  if (!s) throw new BadInput(`unknown scenario '${name}' (known: ${allScenarios().map((x) => x.name).join(', ')})`);
   return s;
 }
 

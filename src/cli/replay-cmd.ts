@@ -11,15 +11,18 @@ import { decodeToken, validateRepro, type Repro } from '../explore/repro.js';
 import { formatTrace } from '../explore/trace.js';
 import { BadInput, EXIT } from './errors.js';
 import type { Io } from './io.js';
+import { loadScenarioFile, scenarioModulePath } from '../scenarios/registry.js';
 import { checkParams, lookupScenario, lookupVariant } from './parse.js';
 
 export interface ReplayFlags {
+  scenarioFile?: string;
   token?: string;
   trace?: boolean;
   json?: boolean;
 }
 
-export function replayCommand(file: string | undefined, f: ReplayFlags, io: Io): number {
+export async function replayCommand(file: string | undefined, f: ReplayFlags, io: Io): Promise<number> {
+  if (f.scenarioFile !== undefined) await loadScenarioFile(scenarioModulePath(f.scenarioFile));
   if ((file === undefined) === (f.token === undefined)) throw new BadInput('replay needs either a repro file or --token TOKEN (exactly one)');
   const { repro, recordedHash, recordedInvariant } = file !== undefined ? readReproFile(file) : { repro: decodeToken(f.token!), recordedHash: undefined, recordedInvariant: undefined };
   const where = file ?? '--token';

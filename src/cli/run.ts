@@ -12,7 +12,7 @@ import { mix32 } from '../engine/rng.js';
 import { explore, type ExploreOutcome, type Shard } from '../explore/explore.js';
 import { loadConfig, underFlags } from './config.js';
 import { newRunId, writeReport, type HistogramRow, type ReportedViolation, type RunReport, type VariantReport } from '../report/report.js';
-import { SCENARIOS } from '../scenarios/index.js';
+import { allScenarios, loadScenarioFile, scenarioModulePath } from '../scenarios/registry.js';
 import { stress, type StressOutcome } from '../stress/stress.js';
 import { BadInput, EXIT, HarnessError } from './errors.js';
 import { elapsedOf, rate, type Io } from './io.js';
@@ -42,6 +42,7 @@ export interface RunFlags {
   reportDir?: string;
   shard?: string;
   config?: string;
+  scenarioFile?: string;
 }
 
 interface Plan {
@@ -58,15 +59,20 @@ interface Plan {
   readonly sliceMs: number;
   readonly watchdogMs: number;
   readonly reportDir: string | undefined;
+  /** The compiled module of a user scenario, handed to the workers. */
+  readonly scenarioFile: string | undefined;
 }
 
 /** Validate everything before any work starts, so bad input leaves nothing behind. */
-export function planRun(namesArg: readonly string[], flags: RunFlags): Plan {
+export async function planRun(namesArg: readonly string[], flags: RunFlags): Promise<Plan> {
   const cfg = flags.config !== undefined ? loadConfig(flags.config, 'run') : {};
   const f = underFlags(cfg, flags);
   const names = namesArg.length > 0 ? namesArg : (cfg.scenarios ?? []);
+  const scenarioFile = f.scenarioFile !== undefined ? scenarioModulePath(f.scenarioFile) : undefined;
+  const userScenario = scenarioFile !== undefined ? await loadScenarioFile(scenarioFile) : undefined;
   if (f.variant !== undefined && f.allVariants) throw new BadInput('--variant and --all-variants exclude each other');
-  const scenarios = names.length > 0 ? names.map(lookupScenario) : [...SCENARIOS];
+  // With a scenario file and no names, run just the file's scenario.
+  const scenarios = names.length > 0 ? names.map(lookupScenario) : userScenario ? [userScenario] : [...allScenarios()];
   if (f.param.length > 0 && scenarios.length !== 1) throw new BadInput('--param needs exactly one scenario');
   const items = scenarios.flatMap((s) => {
     const variants = f.variant !== undefined ? [lookupVariant(s, f.variant)]
@@ -96,11 +102,12 @@ export function planRun(namesArg: readonly string[], flags: RunFlags): Plan {
     sliceMs: f.slice !== undefined ? parseDuration('--slice', f.slice) : 10,
     watchdogMs: f.watchdog !== undefined ? parseDuration('--watchdog', f.watchdog) : 10_000,
     reportDir: f.reportDir,
+    scenarioFile,
   };
 }
 
 export async function runCommand(names: readonly string[], f: RunFlags, io: Io): Promise<number> {
-  const plan = planRun(names, f);
+  const plan = await planRun(names, f);
   const startedAt = new Date();
   const t0 = performance.now();
   const results: VariantReport[] = [];
@@ -144,7 +151,7 @@ async function runVariant(plan: Plan, item: Plan['items'][number], io: Io): Prom
     try {
       st = await stress({
         scenario, variant, params, workers: plan.workers, timeMs: stressMs, opBudget: plan.opBudget,
-        seed: plan.seed, sliceMs: plan.sliceMs, watchdogMs: plan.watchdogMs,
+        seed: plan.seed, sliceMs: plan.sliceMs, watchdogMs: plan.watchdogMs, scenarioFile: plan.scenarioFile,
         onProgress: (p) => io.status(`${scenario.name}/${variant.name} stress ${elapsedOf(p.elapsedMs, stressMs)}  `
           + `${rate(p.ops / Math.max(1e-3, p.elapsedMs / 1000))} ops/s  ${p.slices} slices  violations 0`),
       });

@@ -31,6 +31,8 @@ export interface StressOptions {
   readonly sliceMs: number;
   /** A running worker whose heartbeat stands still this long is reported as hung. */
   readonly watchdogMs: number;
+  /** The module a user scenario comes from (the workers load it too). */
+  readonly scenarioFile?: string;
   readonly onProgress?: (p: { elapsedMs: number; ops: number; slices: number }) => void;
 }
 
@@ -75,7 +77,7 @@ export async function stress(o: StressOptions): Promise<StressOutcome> {
   let terminating = false;
   const tasks = Array.from({ length: n }, (_, cpu) => pool.run({
     sab: mem.sab, layout, scenario: o.scenario.name, variant: o.variant.name, params: o.params,
-    cpus: n, cpu, seed: o.seed, opBudget: o.opBudget, reseedEachSlice: reseed, epochMs,
+    cpus: n, cpu, seed: o.seed, opBudget: o.opBudget, reseedEachSlice: reseed, epochMs, scenarioFile: o.scenarioFile,
   }).then((r) => { results[cpu] = r; }, (e: unknown) => {
     if (terminating) return;
     crash ??= `the worker running cpu${cpu} crashed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`;

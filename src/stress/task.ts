@@ -6,6 +6,8 @@ export interface StressTask {
   readonly sab: SharedArrayBuffer;
   readonly layout: Layout;
   readonly scenario: string;
+  /** Compiled module of a user scenario (--scenario-file), loaded by the worker before it looks `scenario` up. */
+  readonly scenarioFile?: string;
   readonly variant: string;
   readonly params: Readonly<Record<string, number>>;
   readonly cpus: number;

@@ -1,0 +1,28 @@
+/**
+ * The public API for writing a scenario of your own (README "Writing a scenario"; examples/ has a
+ * worked one). A scenario file is an ES module whose default export is `defineScenario({...})`; run it
+ * with `iommu-stress run --scenario-file FILE` (and explore / replay / list accept the same flag).
+ *
+ * The contract, in short: all shared state lives in the layout's regions (one SharedArrayBuffer);
+ * a model operation is a generator that `yield`s a constant site label right before each shared access,
+ * made with Atomics; a kernel read-modify-write that is not atomic is a load, a yield, a store
+ * (Counter32.plainAdd). The same code then runs on real worker threads and under the explore scheduler.
+ */
+import type { ScenarioDef, VariantDef } from './engine/scenario.js';
+
+export type { InvariantDef, Grade, Violation } from './check/invariant.js';
+export { Cpu, runToEnd, type Op, type Site, type LockRef } from './engine/cpu.js';
+export { defineLayout, at, atCpu, region, type Layout, type Memory, type Region, type RegionSpec } from './engine/layout.js';
+export { randInt, pickWeighted, type RandomGenerator } from './engine/rng.js';
+export type { ModelConfig, ParamSpec, Params, QuiescentReport, ScenarioDef, ScenarioModel, VariantDef, VcpuProgram } from './engine/scenario.js';
+export { Counter32, Counter64, LOCK_WORDS, lockRef, spinLock, spinTryLock, spinUnlock } from './engine/sync.js';
+export { TimerRef, timerRegions, type TimerSpec } from './engine/timer.js';
+
+/** Identity with a type: lets an editor check a scenario definition as you write it. */
+export function defineScenario(def: ScenarioDef): ScenarioDef {
+  return def;
+}
+
+export function defineVariant(def: VariantDef): VariantDef {
+  return def;
+}

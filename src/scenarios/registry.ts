@@ -1,0 +1,75 @@
+/**
+ * Every scenario the tool knows: the built-in ones (index.ts) and those loaded from a user's file with
+ * `--scenario-file`. A user file is an ES module whose default export (or `scenario` export) is a
+ * ScenarioDef — see src/api.ts and examples/. Workers load the same file, so a user scenario runs under
+ * both executors exactly like a built-in one.
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { BadInput } from '../cli/errors.js';
+import type { ScenarioDef } from '../engine/scenario.js';
+import { projectRoot } from '../paths.js';
+import { SCENARIOS } from './index.js';
+
+const user: ScenarioDef[] = [];
+
+export function allScenarios(): readonly ScenarioDef[] {
+  return [...SCENARIOS, ...user];
+}
+
+export function scenarioNamed(name: string): ScenarioDef | undefined {
+  return SCENARIOS.find((s) => s.name === name) ?? user.find((s) => s.name === name);
+}
+
+/**
+ * The JavaScript module to load for a scenario file. A .ts file of this project (examples/…) is loaded
+ * from its compiled twin in dist/ (Node 20 cannot load TypeScript, and workers need the same file).
+ */
+export function scenarioModulePath(file: string): string {
+  const abs = path.resolve(file);
+  if (!existsSync(abs)) throw new BadInput(`--scenario-file: '${file}' does not exist`);
+  if (!/\.[cm]?ts$/.test(abs)) return abs;
+  const rel = path.relative(projectRoot, abs);
+  const compiled = path.join(projectRoot, 'dist', rel.replace(/\.([cm]?)ts$/, '.$1js'));
+  if (rel.startsWith('..') || !existsSync(compiled)) {
+    throw new BadInput(`--scenario-file: '${file}' is TypeScript and has no compiled .js in dist/ (put it under examples/ and run 'npm run build', or pass the compiled .js)`);
+  }
+  return compiled;
+}
+
+/** Load, check and register the scenario of a file; returns it. Loading the same module twice is a no-op. */
+export async function loadScenarioFile(modulePath: string): Promise<ScenarioDef> {
+  let mod: Record<string, unknown>;
+  try {
+    mod = await import(pathToFileURL(modulePath).href) as Record<string, unknown>;
+  } catch (e) {
+    throw new BadInput(`--scenario-file: '${modulePath}' does not load: ${(e as Error).message}`);
+  }
+  const def = (mod.default ?? mod.scenario) as ScenarioDef | undefined;
+  checkShape(def, modulePath);
+  const known = scenarioNamed(def.name);
+  if (known && known !== def) {
+    throw new BadInput(`--scenario-file: '${modulePath}' defines scenario '${def.name}', a name already taken`);
+  }
+  if (!known) user.push(def);
+  return def;
+}
+
+function checkShape(def: ScenarioDef | undefined, file: string): asserts def is ScenarioDef {
+  const bad = (what: string): never => { throw new BadInput(`--scenario-file: '${file}': ${what}`); };
+  if (typeof def !== 'object' || def === null) bad('no default export (or `scenario` export) with a scenario definition');
+  const d = def as ScenarioDef;
+  if (typeof d.name !== 'string' || !/^[a-z][\w-]*$/.test(d.name)) bad('`name` must be a lower-case identifier');
+  if (!Array.isArray(d.variants) || d.variants.length === 0) bad('`variants` must list at least one variant');
+  if (!Array.isArray(d.invariants)) bad('`invariants` must be a list');
+  if (typeof d.build !== 'function') bad('`build` must be a function');
+  if (!Number.isInteger(d.exploreCpus) || d.exploreCpus < 1 || !Number.isInteger(d.exploreOps) || d.exploreOps < 1) {
+    bad('`exploreCpus` and `exploreOps` must be positive integers');
+  }
+  for (const v of d.variants) {
+    if (v.expect !== 'clean' && (!Array.isArray(v.expect) || v.expect.some((id) => !d.invariants.some((i) => i.id === id)))) {
+      bad(`variant ${v.name} expects something that is neither 'clean' nor invariants it declares`);
+    }
+  }
+}
