@@ -20,7 +20,7 @@ import type { StrategyName } from '../src/explore/scheduler.js';
 // ---------------------------------------------------------------------------------------------------
 // layout
 
-const ELEM = { i32: 4, i64: 8 } as const;
+const ELEM = { i32: 4, i64: 8, f64: 8 } as const;
 
 describe('layout', () => {
   const specs: Record<string, RegionSpec> = {

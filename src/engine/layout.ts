@@ -12,7 +12,11 @@
 
 export const CACHE_LINE = 64;
 
-export type ElemKind = 'i32' | 'i64';
+/**
+ * i32 and i64 are accessed with Atomics. f64 cannot be (Atomics has no Float64Array): use it only for
+ * statistics a vCPU writes in its own per-CPU slot and others read at a quiescent point.
+ */
+export type ElemKind = 'i32' | 'i64' | 'f64';
 
 export interface RegionSpec {
   kind: ElemKind;
@@ -26,7 +30,7 @@ export interface Region {
   readonly kind: ElemKind;
   readonly count: number;
   readonly perCpu: boolean;
-  /** Index of element 0 in the whole-buffer view of this kind (Int32Array or BigInt64Array). */
+  /** Index of element 0 in the whole-buffer view of this kind (Int32Array, BigInt64Array, Float64Array). */
   readonly base: number;
   /** Elements from one vCPU's slot to the next (per-CPU regions), else 0. */
   readonly stride: number;
@@ -40,7 +44,7 @@ export interface Layout {
   readonly regions: Readonly<Record<string, Region>>;
 }
 
-const ELEM_BYTES: Record<ElemKind, number> = { i32: 4, i64: 8 };
+const ELEM_BYTES: Record<ElemKind, number> = { i32: 4, i64: 8, f64: 8 };
 
 const roundUp = (n: number, to: number): number => Math.ceil(n / to) * to;
 
@@ -70,6 +74,7 @@ export interface Memory {
   readonly layout: Layout;
   readonly i32: Int32Array;
   readonly i64: BigInt64Array;
+  readonly f64: Float64Array;
 }
 
 export function allocateMemory(layout: Layout): Memory {
@@ -81,7 +86,12 @@ export function mapMemory(sab: SharedArrayBuffer, layout: Layout): Memory {
   if (sab.byteLength < layout.bytes) {
     throw new RangeError(`layout needs ${layout.bytes} bytes, buffer has ${sab.byteLength}`);
   }
-  return { sab, layout, i32: new Int32Array(sab, 0, layout.bytes >> 2), i64: new BigInt64Array(sab, 0, layout.bytes >> 3) };
+  return {
+    sab, layout,
+    i32: new Int32Array(sab, 0, layout.bytes >> 2),
+    i64: new BigInt64Array(sab, 0, layout.bytes >> 3),
+    f64: new Float64Array(sab, 0, layout.bytes >> 3),
+  };
 }
 
 export function region(layout: Layout, name: string): Region {

@@ -64,6 +64,11 @@ export interface ScenarioModel {
   readonly freshEachSlice?: boolean;
   /** Kernel timers the model arms (see timer.ts); fired by the executor. */
   readonly timers?: readonly TimerSpec[];
+  /**
+   * Scenario-specific statistics, read on the quiescent model after a stress run (the benchmark's
+   * latency histograms, flush counts, queue peaks).
+   */
+  stats?(mem: Memory): Record<string, number | readonly number[]>;
   /** Explore mode: virtual nanoseconds one step takes (default 1000). Scale it to let timers fire within an execution. */
   readonly nsPerStep?: number;
 }

@@ -44,6 +44,8 @@ export interface StressOutcome {
   readonly violation: Violation | undefined;
   readonly outcomes: Record<string, number>;
   readonly perCpu: readonly { readonly ops: number; readonly steps: number }[];
+  /** The model's own statistics at the end of the run (ScenarioModel.stats), if it keeps any. */
+  readonly stats: Record<string, number | readonly number[]> | undefined;
   /** Where a violation happened, for the explore command that re-runs those op programs. */
   readonly failing: { readonly slice: number; readonly opSeed: number; readonly opsPerCpu: readonly number[] } | undefined;
 }
@@ -179,6 +181,7 @@ export async function stress(o: StressOptions): Promise<StressOutcome> {
     violation,
     outcomes,
     perCpu: done.map((r) => ({ ops: r.ops, steps: r.steps })),
+    stats: model.stats?.(mem),
     failing: violation ? {
       slice: failingSlice,
       opSeed: sliceSeed(o.seed, failingSlice, reseed),
