@@ -2,8 +2,9 @@
 import type { ScenarioDef } from '../engine/scenario.js';
 import { counterScenario } from './counter.js';
 import { pgtableScenario } from './pgtable.js';
+import { viommuScenario } from './viommu.js';
 
-export const SCENARIOS: readonly ScenarioDef[] = [pgtableScenario, counterScenario];
+export const SCENARIOS: readonly ScenarioDef[] = [pgtableScenario, viommuScenario, counterScenario];
 
 export function findScenario(name: string): ScenarioDef | undefined {
   return SCENARIOS.find((s) => s.name === name);
