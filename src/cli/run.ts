@@ -9,7 +9,7 @@ import { mergeOutcomes } from '../check/checker.js';
 import { ENGINE_INVARIANTS, type Grade } from '../check/invariant.js';
 import { expectationText, meetsExpectation, type ScenarioDef, type VariantDef, withDefaults } from '../engine/scenario.js';
 import { mix32 } from '../engine/rng.js';
-import { explore, type ExploreOutcome, type Shard } from '../explore/explore.js';
+import { explore, type ExploreOutcome, type FoundRepro, type Shard } from '../explore/explore.js';
 import { loadConfig, underFlags } from './config.js';
 import { newRunId, writeReport, type HistogramRow, type ReportedViolation, type RunReport, type VariantReport } from '../report/report.js';
 import { allScenarios, loadScenarioFile, scenarioModulePath } from '../scenarios/registry.js';
@@ -24,8 +24,13 @@ export type RunMode = 'mixed' | 'stress' | 'explore';
 const MODES: readonly RunMode[] = ['mixed', 'stress', 'explore'];
 /** Share of the budget the explore phase gets in mixed mode. */
 const EXPLORE_SHARE = 0.25;
-/** Budget for re-running a stress failure's op programs deterministically. */
+/** Budget for re-running a stress failure's op programs deterministically (search, then shrink). */
 const REPRO_BUDGET_MS = 5_000;
+/**
+ * Beyond this many ops the stress failure's programs are too long to explore (a scenario that keeps its
+ * state across slices runs them from the start of the run): the report gives the explore command only.
+ */
+const REPRO_MAX_OPS = 20_000;
 
 export interface RunFlags {
   variant?: string;
@@ -164,14 +169,18 @@ async function runVariant(plan: Plan, item: Plan['items'][number], io: Io): Prom
       const { opSeed, opsPerCpu } = st.failing;
       const exploreCmd = exploreOpsCommand(scenario, variant.name, params, opSeed, opsPerCpu, plan.seed);
       // Try to turn the stress failure into a deterministic repro on the very same op programs.
-      io.progress(`${scenario.name}/${variant.name}: ${st.violation.invariant} under stress; re-running its op programs in explore`);
-      const again = explore({
-        scenario, variant, params, opsPerCpu, strategy: 'pct', depth: 3,
-        schedules: 100_000, timeMs: REPRO_BUDGET_MS, seed: plan.seed, opSeed, maxSteps: defaultMaxSteps(opsPerCpu), shrink: true,
-      });
-      // Any violation on the same op programs is a deterministic repro of a real bug, even when the
-      // schedule found ends in a different invariant (a lost table shows as PT-LEAK or PT-TRANSLATE).
-      const found = again.minimal;
+      const totalOps = opsPerCpu.reduce((a, b) => a + b, 0);
+      let found: FoundRepro | undefined;
+      if (totalOps <= REPRO_MAX_OPS) {
+        io.progress(`${scenario.name}/${variant.name}: ${st.violation.invariant} under stress; re-running its op programs in explore`);
+        const again = explore({
+          scenario, variant, params, opsPerCpu, strategy: 'pct', depth: 3, schedules: 100_000, timeMs: REPRO_BUDGET_MS,
+          seed: plan.seed, opSeed, maxSteps: defaultMaxSteps(opsPerCpu), shrink: true, shrinkMs: REPRO_BUDGET_MS,
+        });
+        // Any violation on the same op programs is a deterministic repro of a real bug, even when the
+        // schedule found ends in a different invariant (a lost table shows as PT-LEAK or PT-TRANSLATE).
+        found = again.minimal;
+      }
       violations.push({
         ...st.violation, executor: 'stress',
         ...(found ? { token: found.token, trace: found.trace } : {}),

@@ -59,6 +59,8 @@ export class Cpu {
    * what keep the two apart).
    */
   thisCpu: number;
+  /** How traces and messages name this task: cpu<N>, or timer:<name> for a timer task. */
+  name: string;
   /**
    * Stress mode: the longest a blocking primitive may wait before it gives up with StuckWait. Workers
    * wait without limit (the watchdog watches them); the main thread, which fires timers and is the
@@ -78,6 +80,7 @@ export class Cpu {
   ) {
     this.explore = mode === 'explore';
     this.thisCpu = id;
+    this.name = `cpu${id}`;
     this.i32 = mem.i32;
     this.i64 = mem.i64;
   }

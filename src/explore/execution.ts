@@ -109,7 +109,10 @@ export function runExecution(spec: ExecutionSpec, scheduler: Scheduler, stepsHin
 
   for (let c = 0; c < tasks; c++) {
     const cpu = new Cpu(c, 'explore', mem, checker, -1, clock);
-    if (c >= n) cpu.thisCpu = Math.min(timers[c - n]!.runsOn ?? 0, n - 1);
+    if (c >= n) {
+      cpu.thisCpu = Math.min(timers[c - n]!.runsOn ?? 0, n - 1);
+      cpu.name = taskNames[c]!;
+    }
     cpus.push(cpu);
     if (c < n) progs.push(model.program(cpu, opRng(spec.opSeed, c)));
   }

@@ -33,6 +33,8 @@ export interface ExploreOptions {
   readonly opSeed?: number;
   readonly maxSteps: number;
   readonly shrink: boolean;
+  /** Wall-clock budget for shrinking (default 10 s). */
+  readonly shrinkMs?: number;
   /** Shard `index` of `count` of a seed campaign: executions index, index+count, ... of the unsharded run. */
   readonly shard?: Shard;
   readonly onProgress?: (p: { schedules: number; steps: number; elapsedMs: number }) => void;
@@ -98,11 +100,9 @@ export function explore(o: ExploreOptions): ExploreOutcome {
   let failing: { result: ExecutionResult; opSeed: number } | undefined;
 
   while (schedules < o.schedules) {
-    if ((schedules & 15) === 0) {
-      const elapsedMs = performance.now() - t0;
-      if (elapsedMs >= o.timeMs) break;
-      o.onProgress?.({ schedules, steps, elapsedMs });
-    }
+    const elapsedMs = performance.now() - t0;
+    if (elapsedMs >= o.timeMs) break;
+    if ((schedules & 15) === 0) o.onProgress?.({ schedules, steps, elapsedMs });
     const opSeed = o.opSeed ?? mix32(o.seed, shard.index + shard.count * schedules);
     const spec: ExecutionSpec = { scenario: o.scenario, model, mem, opSeed, opsPerCpu, maxSteps: o.maxSteps };
     const result = runExecution(spec, scheduler, longest);
@@ -128,7 +128,7 @@ export function explore(o: ExploreOptions): ExploreOutcome {
   let shrinkAttempts = 0;
   if (o.shrink) {
     const s = shrink(base, { opsPerCpu, skip: opsPerCpu.map(() => []), decisions: failing.result.decisions.slice(), result: failing.result },
-      failing.result.violation!.invariant);
+      failing.result.violation!.invariant, 2_000, o.shrinkMs ?? 10_000);
     shrinkAttempts = s.attempts;
     minimal = packageRepro(base, repro(s.opsPerCpu, s.skip, s.decisions));
   }

@@ -36,7 +36,10 @@ export function shrink(
   start: Candidate,
   invariant: string,
   maxAttempts = 2_000,
+  /** Wall-clock budget: shrinking stops with the best found so far (a long execution costs per attempt). */
+  budgetMs = 10_000,
 ): Candidate & ShrinkStats {
+  const deadline = performance.now() + budgetMs;
   let best = start;
   let attempts = 0;
   let accepted = 0;
@@ -52,16 +55,18 @@ export function shrink(
     return true;
   };
   const attempt = (opsPerCpu: readonly number[], skip: readonly (readonly number[])[], decisions: ArrayLike<number>, research = false): boolean => {
-    if (attempts >= maxAttempts) return false;
+    if (attempts >= maxAttempts || performance.now() > deadline) return false;
     if (tryOnce(opsPerCpu, skip, new ReplayScheduler(decisions))) return true;
     if (!research) return false;
     const pct = new PctScheduler(mix32(0x5b1, attempts), 3, best.result.steps);
-    for (let k = 0; k < RESEARCH_SCHEDULES && attempts < maxAttempts; k++) if (tryOnce(opsPerCpu, skip, pct)) return true;
+    for (let k = 0; k < RESEARCH_SCHEDULES && attempts < maxAttempts && performance.now() <= deadline; k++) {
+      if (tryOnce(opsPerCpu, skip, pct)) return true;
+    }
     return false;
   };
   const runs = (c: number) => best.opsPerCpu[c]! - best.skip[c]!.length;
 
-  for (let progress = true; progress && attempts < maxAttempts;) {
+  for (let progress = true; progress && attempts < maxAttempts && performance.now() <= deadline;) {
     progress = false;
     // 1. Fewer vCPUs: let one sit out entirely.
     for (let c = 0; c < best.opsPerCpu.length; c++) {

@@ -93,6 +93,7 @@ export async function stress(o: StressOptions): Promise<StressOutcome> {
   const timers = (model.timers ?? []).map((t, k) => {
     const cpu = new Cpu(n + k, 'stress', mem, checker, ctl.stop, clock);
     cpu.thisCpu = Math.min(t.runsOn ?? 0, n - 1);
+    cpu.name = `timer:${t.ref.name}`;
     cpu.waitLimitMs = o.watchdogMs; // this thread is the watchdog: it must never block for good
     return { spec: t, cpu };
   });
