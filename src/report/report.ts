@@ -1,13 +1,15 @@
 /**
- * Run reports: reports/<run-id>/{report.json,summary.md}, mirrored to reports/latest/ — or exactly the
- * directory given with --report-dir. Every file is written to a temporary name and renamed into place,
- * and a run directory appears whole or not at all, so a crash never leaves a half-written report.
+ * Run reports: reports/<run-id>/{report.json,summary.md,index.html,junit.xml}, mirrored to reports/latest/
+ * — or exactly the directory given with --report-dir. Every file is written to a temporary name and renamed
+ * into place, and a run directory appears whole or not at all, so a crash never leaves a half-written report.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Grade, Violation } from '../check/invariant.js';
 import { projectRoot } from '../paths.js';
+import { renderRunHtml } from './html.js';
+import { renderJunit } from './junit.js';
 import { summaryMarkdown } from './summary.js';
 
 export interface ReportedViolation extends Violation {
@@ -78,6 +80,8 @@ export function writeReport(report: RunReport, reportDir?: string): string[] {
   const files: Record<string, string> = {
     'report.json': `${JSON.stringify(report, null, 2)}\n`,
     'summary.md': summaryMarkdown(report),
+    'index.html': renderRunHtml(report),
+    'junit.xml': renderJunit(report),
   };
   if (reportDir) {
     mkdirSync(reportDir, { recursive: true });
