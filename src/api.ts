@@ -18,6 +18,16 @@ export type { ModelConfig, ParamSpec, Params, QuiescentReport, ScenarioDef, Scen
 export { Counter32, Counter64, LOCK_WORDS, lockRef, spinLock, spinTryLock, spinUnlock } from './engine/sync.js';
 export { TimerRef, timerRegions, type TimerSpec } from './engine/timer.js';
 
+// Model building blocks: the kernel mechanisms already modelled, to reuse or to vary.
+export { IoPgtable, SZ_4K, SZ_2M, SZ_1G } from './model/pgtable.js';
+export { PagePool, pagePoolRegions } from './model/page-pool.js';
+export { Iotlb, iotlbRegions } from './model/iotlb.js';
+export { DmaIommu, type IovaAllocator } from './model/dma/dma-iommu.js';
+export { FlushQueue, flushQueueRegions } from './model/fq/flush-queue.js';
+export { ViommuDriver } from './model/viommu/driver.js';
+export { buildViommu, viommuScenario } from './scenarios/viommu.js';
+export { pgtableScenario } from './scenarios/pgtable.js';
+
 /** Identity with a type: lets an editor check a scenario definition as you write it. */
 export function defineScenario(def: ScenarioDef): ScenarioDef {
   return def;

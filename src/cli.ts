@@ -90,6 +90,7 @@ function program(argv: readonly string[], setExit: (code: number) => void): Comm
 
   p.command('bench').description('benchmarks: raw Atomics baseline, stress steps/s for 1 and 2 workers, explore steps/s and schedules/s')
     .option('--time <duration>', 'time per measurement', '2s')
+    .option('--suite <name>', 'engine (the harness itself), iova (allocator: rcache vs rbtree, list vs fixed depot), or all', 'engine')
     .option('--json', 'one JSON document on stdout')
     .option('--report-dir <dir>', 'also write bench.json here')
     .action(async (f: BenchFlags) => { setExit(await benchCommand(f, io)); });

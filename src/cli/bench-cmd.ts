@@ -1,26 +1,36 @@
 /**
- * `bench`: the engine benchmark — every number measured in the same run as the raw Atomics baseline,
- * so the ratios are what to quote (DESIGN.md "Performance targets").
+ * `bench`: the engine benchmark and/or the IOVA allocator benchmark (`--suite engine|iova|all`) — every
+ * number measured in the same run as the raw Atomics baseline, so the ratios are what to quote
+ * (DESIGN.md "Performance targets").
  */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { engineBench, type EngineBench } from '../bench/engine-bench.js';
+import { iovaBench, iovaBenchText } from '../bench/iova-bench.js';
 import { writeAtomically } from '../report/report.js';
-import { EXIT } from './errors.js';
+import { BadInput, EXIT } from './errors.js';
 import type { Io } from './io.js';
 import { checkOutputDir, parseDuration } from './parse.js';
 
-export interface BenchFlags { time?: string; json?: boolean; reportDir?: string }
+export interface BenchFlags { time?: string; suite?: string; json?: boolean; reportDir?: string }
+
+const SUITES = ['engine', 'iova', 'all'] as const;
 
 export async function benchCommand(f: BenchFlags, io: Io): Promise<number> {
   const timeMs = parseDuration('--time', f.time ?? '2s');
+  const suite = f.suite ?? 'engine';
+  if (!(SUITES as readonly string[]).includes(suite)) throw new BadInput(`--suite: '${suite}' is not one of ${SUITES.join(', ')}`);
   if (f.reportDir !== undefined) checkOutputDir('--report-dir', f.reportDir);
-  const b = await engineBench(timeMs, io.progress);
+  const engine = suite === 'iova' ? undefined : await engineBench(timeMs, io.progress);
+  const iova = suite === 'engine' ? undefined : await iovaBench(timeMs, io.progress);
+  // One suite: its own document (the engine's is unchanged); both: { engine, iova }.
+  const doc = engine && iova ? { engine, iova } : (engine ?? iova);
   if (f.reportDir) {
     mkdirSync(f.reportDir, { recursive: true });
-    writeAtomically(path.join(f.reportDir, 'bench.json'), `${JSON.stringify(b, null, 2)}\n`);
+    writeAtomically(path.join(f.reportDir, 'bench.json'), `${JSON.stringify(doc, null, 2)}\n`);
   }
-  io.out(f.json ? JSON.stringify(b, null, 2) : benchText(b));
+  if (f.json) io.out(JSON.stringify(doc, null, 2));
+  else io.out([engine ? benchText(engine) : '', iova ? iovaBenchText(iova) : ''].filter(Boolean).join('\n\n'));
   return EXIT.ok;
 }
 

@@ -42,7 +42,7 @@ export interface ExploreFlags {
 export async function exploreCommand(nameArg: string | undefined, flags: ExploreFlags, io: Io): Promise<number> {
   const cfg = flags.config !== undefined ? loadConfig(flags.config, 'explore') : {};
   const f = underFlags(cfg, flags);
-  const user = f.scenarioFile !== undefined ? await loadScenarioFile(scenarioModulePath(f.scenarioFile)) : undefined;
+  const user = f.scenarioFile !== undefined ? await loadScenarioFile(scenarioModulePath(f.scenarioFile), f.scenarioFile) : undefined;
   const name = nameArg ?? cfg.scenario ?? user?.name;
   if (name === undefined) throw new BadInput('explore needs a scenario (an argument, or "scenario" in --config)');
   const scenario = lookupScenario(name);
@@ -97,7 +97,7 @@ export async function exploreCommand(nameArg: string | undefined, flags: Explore
     schedulesPerSec: Math.round(r.schedules / Math.max(1e-3, r.searchMs / 1000)), outcomes: r.outcomes,
     ...(found ? {
       violation: found.violation, token: found.token, reproFile, traceHash: found.traceHash,
-      original: sizeOf(r.original!), minimal: sizeOf(found), shrinkAttempts: r.shrinkAttempts, replay: replayCommand(found.token),
+      original: sizeOf(r.original!), minimal: sizeOf(found), shrinkAttempts: r.shrinkAttempts, replay: replayCommand(found.token, scenario.name),
     } : {}),
   };
   if (f.json) io.out(JSON.stringify(summary, null, 2));
@@ -109,7 +109,7 @@ export async function exploreCommand(nameArg: string | undefined, flags: Explore
     io.out(`  found:  ${describeSize(r.original!)}`);
     io.out(`  shrunk: ${describeSize(found)}${f.shrink ?? true ? ` (${r.shrinkAttempts} attempts)` : ''}`);
     io.out(`  repro:  ${reproFile}`);
-    io.out(`  replay: ${replayCommand(found.token)}`);
+    io.out(`  replay: ${replayCommand(found.token, scenario.name)}`);
   }
   return found ? EXIT.verdict : EXIT.ok;
 }
@@ -125,7 +125,7 @@ function describeSize(f: FoundRepro): string {
 export function reproFileOf(f: FoundRepro): ReproFile {
   return {
     format: 'iommu-stress-repro', version: 1, ...f.repro,
-    token: f.token, violation: f.violation, traceHash: f.traceHash, command: replayCommand(f.token),
+    token: f.token, violation: f.violation, traceHash: f.traceHash, command: replayCommand(f.token, f.repro.scenario),
   };
 }
 

@@ -6,7 +6,7 @@ import { EXIT } from './errors.js';
 import type { Io } from './io.js';
 
 export async function listCommand(f: { json?: boolean; scenarioFile?: string }, io: Io): Promise<number> {
-  if (f.scenarioFile !== undefined) await loadScenarioFile(scenarioModulePath(f.scenarioFile));
+  if (f.scenarioFile !== undefined) await loadScenarioFile(scenarioModulePath(f.scenarioFile), f.scenarioFile);
   const SCENARIOS = allScenarios();
   if (f.json) {
     io.out(JSON.stringify({

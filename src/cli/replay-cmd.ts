@@ -22,7 +22,7 @@ export interface ReplayFlags {
 }
 
 export async function replayCommand(file: string | undefined, f: ReplayFlags, io: Io): Promise<number> {
-  if (f.scenarioFile !== undefined) await loadScenarioFile(scenarioModulePath(f.scenarioFile));
+  if (f.scenarioFile !== undefined) await loadScenarioFile(scenarioModulePath(f.scenarioFile), f.scenarioFile);
   if ((file === undefined) === (f.token === undefined)) throw new BadInput('replay needs either a repro file or --token TOKEN (exactly one)');
   const { repro, recordedHash, recordedInvariant } = file !== undefined ? readReproFile(file) : { repro: decodeToken(f.token!), recordedHash: undefined, recordedInvariant: undefined };
   const where = file ?? '--token';

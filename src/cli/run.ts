@@ -74,19 +74,22 @@ export async function planRun(namesArg: readonly string[], flags: RunFlags): Pro
   const f = underFlags(cfg, flags);
   const names = namesArg.length > 0 ? namesArg : (cfg.scenarios ?? []);
   const scenarioFile = f.scenarioFile !== undefined ? scenarioModulePath(f.scenarioFile) : undefined;
-  const userScenario = scenarioFile !== undefined ? await loadScenarioFile(scenarioFile) : undefined;
+  const userScenario = scenarioFile !== undefined ? await loadScenarioFile(scenarioFile, f.scenarioFile) : undefined;
   if (f.variant !== undefined && f.allVariants) throw new BadInput('--variant and --all-variants exclude each other');
   // With a scenario file and no names, run just the file's scenario.
   const scenarios = names.length > 0 ? names.map(lookupScenario) : userScenario ? [userScenario] : [...allScenarios()];
   if (f.param.length > 0 && scenarios.length !== 1) throw new BadInput('--param needs exactly one scenario');
   const items = scenarios.flatMap((s) => {
+    const clean = s.variants.filter((v) => v.expect === 'clean');
+    // By default the variants expected clean; a scenario with none (a user's bug hunt) runs them all.
     const variants = f.variant !== undefined ? [lookupVariant(s, f.variant)]
-      : f.allVariants ? [...s.variants] : s.variants.filter((v) => v.expect === 'clean');
+      : f.allVariants || clean.length === 0 ? [...s.variants] : clean;
     const given = parseParams(s, f.param);
     const params = withDefaults(s, given);
     const exploreParams = withDefaults(s, { ...s.exploreParams, ...given });
     return variants.map((variant) => ({ scenario: s, variant, params, exploreParams }));
   });
+  if (items.length === 0) throw new BadInput('nothing to run: no scenario variant matches');
   const mode = (f.mode ?? 'mixed') as RunMode;
   if (!MODES.includes(mode)) throw new BadInput(`--mode: '${f.mode}' is not one of ${MODES.join(', ')}`);
   const timeText = f.time ?? '10s';
@@ -185,7 +188,7 @@ async function runVariant(plan: Plan, item: Plan['items'][number], io: Io): Prom
         ...st.violation, executor: 'stress',
         ...(found ? { token: found.token, trace: found.trace } : {}),
         ...(found && found.violation.invariant !== st.violation.invariant ? { replayInvariant: found.violation.invariant } : {}),
-        command: found ? replayCommand(found.token) : exploreCmd,
+        command: found ? replayCommand(found.token, scenario.name) : exploreCmd,
       });
     }
   }
@@ -202,7 +205,7 @@ async function runVariant(plan: Plan, item: Plan['items'][number], io: Io): Prom
     });
     mergeOutcomes(outcomes, ex.outcomes);
     const m = ex.minimal;
-    if (m) violations.push({ ...m.violation, executor: 'explore', token: m.token, trace: m.trace, command: replayCommand(m.token) });
+    if (m) violations.push({ ...m.violation, executor: 'explore', token: m.token, trace: m.trace, command: replayCommand(m.token, scenario.name) });
   }
   const observed = violations[0]?.invariant ?? 'clean';
   const ops = (st?.ops ?? 0) + (ex?.ops ?? 0);

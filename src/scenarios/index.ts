@@ -1,10 +1,12 @@
 /** The scenario registry: every scenario by name, in `list` order. */
 import type { ScenarioDef } from '../engine/scenario.js';
 import { counterScenario } from './counter.js';
+import { flushqScenario } from './flushq.js';
+import { iovaScenario } from './iova.js';
 import { pgtableScenario } from './pgtable.js';
 import { viommuScenario } from './viommu.js';
 
-export const SCENARIOS: readonly ScenarioDef[] = [pgtableScenario, viommuScenario, counterScenario];
+export const SCENARIOS: readonly ScenarioDef[] = [pgtableScenario, iovaScenario, flushqScenario, viommuScenario, counterScenario];
 
 export function findScenario(name: string): ScenarioDef | undefined {
   return SCENARIOS.find((s) => s.name === name);

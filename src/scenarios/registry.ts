@@ -13,9 +13,17 @@ import { projectRoot } from '../paths.js';
 import { SCENARIOS } from './index.js';
 
 const user: ScenarioDef[] = [];
+/** Where each user scenario came from (as the user named the file), for the commands we print. */
+const sourceOf = new Map<string, string>();
 
 export function allScenarios(): readonly ScenarioDef[] {
   return [...SCENARIOS, ...user];
+}
+
+/** `--scenario-file F ` when the scenario is a user's, else ''. */
+export function scenarioFileFlag(name: string): string {
+  const f = sourceOf.get(name);
+  return f === undefined ? '' : `--scenario-file ${f} `;
 }
 
 export function scenarioNamed(name: string): ScenarioDef | undefined {
@@ -39,7 +47,7 @@ export function scenarioModulePath(file: string): string {
 }
 
 /** Load, check and register the scenario of a file; returns it. Loading the same module twice is a no-op. */
-export async function loadScenarioFile(modulePath: string): Promise<ScenarioDef> {
+export async function loadScenarioFile(modulePath: string, givenAs?: string): Promise<ScenarioDef> {
   let mod: Record<string, unknown>;
   try {
     mod = await import(pathToFileURL(modulePath).href) as Record<string, unknown>;
@@ -52,7 +60,10 @@ export async function loadScenarioFile(modulePath: string): Promise<ScenarioDef>
   if (known && known !== def) {
     throw new BadInput(`--scenario-file: '${modulePath}' defines scenario '${def.name}', a name already taken`);
   }
-  if (!known) user.push(def);
+  if (!known) {
+    user.push(def);
+    sourceOf.set(def.name, path.relative(process.cwd(), givenAs ?? modulePath) || modulePath);
+  }
   return def;
 }
 

@@ -21,13 +21,22 @@ import { MixedProgram, roleOf } from '../model/viommu/program.js';
 
 const VARIANTS = ['upstream', 'locked', 'null-viommu-sync'];
 
-function build({ cpus, variant, params }: ModelConfig): ScenarioModel {
+function build(config: ModelConfig): ScenarioModel {
+  const { variant } = config;
   if (!VARIANTS.includes(variant)) throw new Error(`viommu: unknown variant '${variant}'`);
+  return buildViommu(config, (L, host) => new ViommuDriver(L, host, { locked: variant === 'locked', syncChecks: variant !== 'null-viommu-sync' }));
+}
+
+/**
+ * The viommu model around a driver of the caller's making: the extension point for a driver variant
+ * of your own (see examples/viommu-atomic-count.ts).
+ */
+export function buildViommu({ cpus, params }: ModelConfig, makeDriver: (L: ViommuLayout, host: ViommuHost) => ViommuDriver): ScenarioModel {
   const L = new ViommuLayout({
     cpus, domains: params.domains!, endpoints: params.endpoints!, slotsPerCpu: params.slots!, ringSize: params.ringSize!,
   });
   const host = new ViommuHost(L);
-  const drv = new ViommuDriver(L, host, { locked: variant === 'locked', syncChecks: variant !== 'null-viommu-sync' });
+  const drv = makeDriver(L, host);
   const ops = new ViommuOps(L, new IommuCore(drv), host);
   const focus = params.focus!;
   const def = focus > 0 ? focusDef(focus, L) : undefined;

@@ -71,12 +71,20 @@ export class ViommuDriver {
   constructor(readonly L: ViommuLayout, readonly host: ViommuHost, readonly opts: DriverOptions) {
     const ds = Array.from({ length: L.domains }, (_, d) => d);
     this.rq = new RequestQueue(L, host, RANK_REQUEST_LOCK);
-    this.nr = ds.map((d) => new Counter32(L.nr + d, `dom${d}.nr_endpoints`));
+    this.nr = ds.map((d) => this.makeCounter(L.nr + d, `dom${d}.nr_endpoints`));
     this.mutex = ds.map((d) => lockRef(`dom${d}.mutex`, L.mutex + d * LOCK_WORDS, RANK_DOMAIN_MUTEX));
     this.mappingsLock = ds.map((d) => lockRef(`dom${d}.mappings_lock`, L.mappingsLock + d * LOCK_WORDS, RANK_MAPPINGS_LOCK));
     this.domLock = ds.map((d) => lockRef(`dom${d}.lock`, L.domLock + d * LOCK_WORDS, RANK_DOMAIN_LOCK + d));
     this.finaliseSite = ds.map((d) => `finalise dom${d} (viommu NULL?)`);
     this.viommuSite = ds.map((d) => `read dom${d}.viommu`);
+  }
+
+  /**
+   * How nr_endpoints is kept: a plain counter (load, scheduling point, store), as upstream. A variant of
+   * the driver can override this — examples/viommu-atomic-count.ts makes it an atomic_t.
+   */
+  protected makeCounter(index: number, name: string): Counter32 {
+    return new Counter32(index, name);
   }
 
   /** Has the domain been finalised (vdomain->viommu set)? Not a scheduling point: for programs and checks. */

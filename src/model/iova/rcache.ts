@@ -1,0 +1,382 @@
+/**
+ * The IOVA range caches — kernel-model.md §2.3 (IOVA-NEW; the fixed depot of IOVA-OLD as an option).
+ *
+ * Six size buckets (1..32 granules). Each CPU has, per bucket, a `loaded` and a `prev` magazine under
+ * its own CpuRcache.lock; each bucket has a depot of full magazines under Rcache.lock. A get pops from
+ * `loaded`, swaps in `prev`, or exchanges its empty `loaded` for a depot magazine; an insert pushes to
+ * `loaded`, swaps in `prev`, or sends the full `loaded` to the depot and starts a new one. The list
+ * depot's delayed work trims one magazine per IOVA_DEPOT_DELAY while the bucket holds more than one per
+ * online CPU. On an allocation failure, alloc_iova_fast drains every CPU's magazines — taking each CPU's
+ * lock, which is what makes the remote drain safe — and then every depot.
+ *
+ * Lock order (lockdep ranks): CpuRcache.lock (1) < Rcache.lock (2) < iova_rbtree_lock (3).
+ *
+ * Scheduling points: one per access to a per-CPU cache slot, a magazine, or a depot, so that a variant
+ * that drops a lock exposes exactly the kernel's interleavings. Simplifications, marked where they are:
+ * the magazine scan of iova_magazine_pop is one point (it only reads), and iova_magazine_free_pfns reads
+ * the magazine and erases its ranges from the tree in one point under the tree lock.
+ * The magazine pop is IOVA-NEW's: scan down for any pfn under the limit and swap-remove it.
+ *
+ * Not modelled (Simplification): interrupts — the locks are irqsave in the kernel because IOVAs are
+ * freed from softirq context; here timers are separate tasks, so nothing can interrupt a lock holder on
+ * its own CPU; the CPU-hotplug dead callback (free_cpu_cached_iovas of a dead CPU: the same code as
+ * the flush-all path's remote drain) and free_iova_rcaches at domain teardown. The fixed depot keeps
+ * IOVA_MAG_SIZE = 127, i.e. it is v6.0..v6.6's (before v6.0 magazines held 128).
+ *
+ * Time: the depot work is a kernel timer (engine/timer.ts). Its delay is IOVA_DEPOT_DELAY = 100 ms of
+ * virtual time in explore mode — the scenario scales virtual ns per step (`nsPerStep`) so that 100 ms is
+ * a couple of hundred steps and the work really runs inside a short explored execution — and of real
+ * time in stress mode.
+ */
+import type { Cpu, LockRef, Op, Site } from '../../engine/cpu.js';
+import { atCpu, region, type Layout, type RegionSpec } from '../../engine/layout.js';
+import { LOCK_WORDS, lockRef, spinLock, spinUnlock } from '../../engine/sync.js';
+import { TimerRef, type TimerSpec } from '../../engine/timer.js';
+import { Depot, depotRegions } from './depot.js';
+import { IovaTree, NIL, RANK_CPU_RCACHE, RANK_DEPOT } from './iova-tree.js';
+import { IOVA_MAG_SIZE, IOVA_RANGE_CACHE_MAX_SIZE, magazineRegions, MagazinePool } from './magazine.js';
+import type { Shadow } from './shadow.js';
+
+export const IOVA_DEPOT_DELAY_MS = 100;
+
+// Per-CPU, per-bucket words: lock (LOCK_WORDS), loaded, prev.
+const C_LOADED = LOCK_WORDS;
+const C_PREV = LOCK_WORDS + 1;
+const C_WORDS = LOCK_WORDS + 2;
+
+export interface RcacheOptions {
+  /** The pre-6.7 fixed depot of MAX_GLOBAL_MAGS magazines per bucket (no reclaim work). */
+  readonly fixedDepot: boolean;
+  /** Bug: free_cpu_cached_iovas drains another CPU's magazines without that CPU's lock. */
+  readonly unlockedRemoteDrain: boolean;
+  /** Bug (§9 #2, derived): __iova_rcache_get checks the depot before taking its lock and pops unchecked. */
+  readonly depotPopUnchecked: boolean;
+  /** IOVA_DEPOT_DELAY in ns (of virtual time in explore mode, of real time in stress mode). */
+  readonly depotDelayNs: number;
+}
+
+export function rcacheRegions(cpus: number, magazines: number): Record<string, RegionSpec> {
+  return {
+    'rc.cpu': { kind: 'i32', count: IOVA_RANGE_CACHE_MAX_SIZE * C_WORDS, perCpu: true },
+    ...depotRegions(),
+    ...magazineRegions(magazines),
+  };
+}
+
+/** order_base_2: the bucket of a size (ceil(log2(size))). */
+export function orderBase2(size: number): number {
+  return size <= 1 ? 0 : 32 - Math.clz32(size - 1);
+}
+
+/** Site labels per bucket, built once (yielding a constant costs nothing; building one per step would). */
+interface BucketSites {
+  readonly read: Site; readonly swap: Site; readonly peek: Site; readonly depotPop: Site; readonly popScan: Site;
+  readonly popWrite: Site; readonly depotPush: Site; readonly install: Site; readonly push: Site;
+  readonly drainRead: Site; readonly freePfns: Site; readonly magClear: Site; readonly schedule: Site; readonly trim: Site;
+}
+const SITES: readonly BucketSites[] = Array.from({ length: IOVA_RANGE_CACHE_MAX_SIZE }, (_, k) => ({
+  read: `rcache[${k}] read loaded/prev`,
+  swap: `rcache[${k}] swap loaded/prev`,
+  peek: `rcache[${k}] peek depot (unlocked)`,
+  depotPop: `rcache[${k}] iova_depot_pop`,
+  popScan: `rcache[${k}] magazine_pop scan`,
+  popWrite: `rcache[${k}] magazine_pop write`,
+  depotPush: `rcache[${k}] iova_depot_push`,
+  install: `rcache[${k}] install new loaded`,
+  push: `rcache[${k}] magazine_push`,
+  drainRead: `rcache[${k}] read remote loaded/prev`,
+  freePfns: `rcache[${k}] magazine_free_pfns (rbtree erase)`,
+  magClear: `rcache[${k}] magazine size = 0`,
+  schedule: `rcache[${k}] schedule_delayed_work`,
+  trim: `rcache[${k}] depot work: pop if > num_online_cpus`,
+}));
+
+export class IovaRcaches {
+  readonly pool: MagazinePool;
+  readonly depot: Depot;
+  /** cpuLocks[cpu][k]: CpuRcache.lock. */
+  readonly cpuLocks: readonly (readonly LockRef[])[];
+  /** depotLocks[k]: Rcache.lock. */
+  readonly depotLocks: readonly LockRef[];
+  /** One delayed work per bucket (list depot only). */
+  readonly works: readonly TimerRef[];
+  private readonly cpuRegion;
+
+  constructor(layout: Layout, readonly cpus: number, readonly tree: IovaTree, readonly shadow: Shadow, magazines: number, readonly opts: RcacheOptions) {
+    this.cpuRegion = region(layout, 'rc.cpu');
+    this.pool = new MagazinePool(layout, magazines);
+    this.depot = new Depot(layout, this.pool, opts.fixedDepot);
+    this.cpuLocks = Array.from({ length: cpus }, (_, c) => Array.from({ length: IOVA_RANGE_CACHE_MAX_SIZE },
+      (_, k) => lockRef(`cpu_rcache[${k}]@cpu${c}.lock`, this.slot(c, k), RANK_CPU_RCACHE)));
+    this.depotLocks = Array.from({ length: IOVA_RANGE_CACHE_MAX_SIZE }, (_, k) => lockRef(`rcache[${k}].lock`, this.depot.lockIndex(k), RANK_DEPOT));
+    this.works = Array.from({ length: IOVA_RANGE_CACHE_MAX_SIZE }, (_, k) => new TimerRef(layout, k, `iova_depot_work[${k}]`));
+  }
+
+  /** i32 index of cpu's CpuRcache for bucket k (its lock word; loaded and prev follow). */
+  slot(cpu: number, k: number): number { return atCpu(this.cpuRegion, cpu, k * C_WORDS); }
+  loaded(i32: Int32Array, cpu: number, k: number): number { return i32[this.slot(cpu, k) + C_LOADED]!; }
+  prev(i32: Int32Array, cpu: number, k: number): number { return i32[this.slot(cpu, k) + C_PREV]!; }
+
+  /** iova_domain_init_rcaches: an empty `loaded` and `prev` for every CPU and bucket. */
+  init(i32: Int32Array): void {
+    this.pool.init(i32);
+    for (let c = 0; c < this.cpus; c++) {
+      for (let k = 0; k < IOVA_RANGE_CACHE_MAX_SIZE; k++) {
+        const s = this.slot(c, k);
+        i32[s + C_LOADED] = this.pool.take(i32);
+        i32[s + C_PREV] = this.pool.take(i32);
+        if (i32[s + C_LOADED]! < 0 || i32[s + C_PREV]! < 0) throw new RangeError('iova: magazine pool too small for the per-CPU caches');
+      }
+    }
+  }
+
+  /** The depot work of each bucket, for ScenarioModel.timers (the list depot only arms them). */
+  timerSpecs(): TimerSpec[] {
+    return this.works.map((ref, k) => ({ ref, callback: (cpu: Cpu) => this.depotWork(cpu, k) }));
+  }
+
+  // -------------------------------------------------------------------------------------------------
+  // __iova_rcache_get
+
+  /** A cached pfn of bucket k at or below `limitPfn` (= limit_pfn + 1 - size), or 0. */
+  *get(cpu: Cpu, k: number, limitPfn: number): Op<number> {
+    const i32 = cpu.i32;
+    const S = SITES[k]!;
+    const s = this.slot(cpu.thisCpu, k);
+    const lock = this.cpuLocks[cpu.thisCpu]![k]!;
+    yield* spinLock(cpu, lock);
+    yield S.read;
+    let loaded = Atomics.load(i32, s + C_LOADED);
+    const prev = Atomics.load(i32, s + C_PREV);
+    let has = false;
+    if (this.pool.size(i32, loaded) !== 0) {
+      has = true;
+    } else if (this.pool.size(i32, prev) !== 0) {
+      yield S.swap;
+      Atomics.store(i32, s + C_LOADED, prev);
+      Atomics.store(i32, s + C_PREV, loaded);
+      loaded = prev;
+      has = true;
+    } else if (this.opts.depotPopUnchecked) {
+      // BUG (variant depot-pop-empty, §9 #2 [derived]): "is there a depot magazine?" is asked before the
+      // depot lock is taken, and the pop under the lock trusts the stale answer. Another CPU's pop, the
+      // flush-all path or the depot work can empty the depot in between: iova_depot_pop on NULL.
+      yield S.peek;
+      if (this.depot.nonEmpty(i32, k)) {
+        const depotLock = this.depotLocks[k]!;
+        yield* spinLock(cpu, depotLock);
+        const m = yield* this.depotPopInto(cpu, k, s, loaded, false);
+        yield* spinUnlock(cpu, depotLock);
+        if (m >= 0) { loaded = m; has = true; }
+      }
+    } else {
+      const depotLock = this.depotLocks[k]!;
+      yield* spinLock(cpu, depotLock);
+      const m = yield* this.depotPopInto(cpu, k, s, loaded, true);
+      yield* spinUnlock(cpu, depotLock);
+      if (m >= 0) { loaded = m; has = true; }
+    }
+    let pfn = 0;
+    if (has) pfn = yield* this.magazinePop(cpu, k, loaded, limitPfn);
+    yield* spinUnlock(cpu, lock);
+    return pfn;
+  }
+
+  /** Under Rcache.lock: `if (depot) { iova_magazine_free(loaded); loaded = iova_depot_pop(rcache); }`. */
+  private *depotPopInto(cpu: Cpu, k: number, s: number, oldLoaded: number, checked: boolean): Op<number> {
+    const i32 = cpu.i32;
+    yield SITES[k]!.depotPop;
+    if (checked && !this.depot.nonEmpty(i32, k)) return -1;
+    const m = this.depot.pop(i32, k);
+    if (m < 0) {
+      // The kernel dereferences NULL here (DEPOT-BUG). The model reports it and carries on as if the
+      // check had been there, so that a stress run ends with a verdict rather than a crashed worker.
+      cpu.fail('DEPOT-POP', `cpu${cpu.id} pops the bucket-${k} depot, which is empty (iova_depot_pop on NULL)`);
+      return -1;
+    }
+    // The kernel frees the empty `loaded` before the pop; freeing it after (both under both locks, the
+    // pool is not shared with anything the locks protect) lets the unchecked pop above bail out with
+    // `loaded` still intact.
+    Atomics.store(i32, s + C_LOADED, m);
+    yield* this.pool.free(cpu, oldLoaded);
+    return m;
+  }
+
+  /** iova_magazine_pop (IOVA-NEW): scan down from the top for a pfn <= limitPfn and swap-remove it. */
+  private *magazinePop(cpu: Cpu, k: number, m: number, limitPfn: number): Op<number> {
+    const i32 = cpu.i32;
+    const pool = this.pool;
+    yield SITES[k]!.popScan;
+    // Simplification: the scan is one scheduling point (it only reads the magazine). The count is read
+    // once, as a compiler keeps it in a register across the loop.
+    const n = Atomics.load(i32, pool.head(m));
+    // n is never 0 under the CPU lock; a remote drain without the lock can zero it after the check
+    // (the kernel would then read pfns[-1]); the model treats that as "no suitable pfn".
+    let i = Math.min(n, IOVA_MAG_SIZE) - 1;
+    while (i >= 0 && Atomics.load(i32, pool.slot(m, i)) > limitPfn) i--;
+    if (i < 0) return 0;
+    const pfn = Atomics.load(i32, pool.slot(m, i));
+    yield SITES[k]!.popWrite;
+    Atomics.store(i32, pool.slot(m, i), Atomics.load(i32, pool.slot(m, n - 1)));
+    Atomics.store(i32, pool.head(m), n - 1);
+    this.shadow.fromCache(cpu, pfn, k);
+    return pfn;
+  }
+
+  // -------------------------------------------------------------------------------------------------
+  // __iova_rcache_insert
+
+  /** Cache pfn in bucket k on this CPU; false when it cannot (the caller frees it to the rbtree). */
+  *insert(cpu: Cpu, k: number, pfn: number): Op<boolean> {
+    const i32 = cpu.i32;
+    const S = SITES[k]!;
+    const s = this.slot(cpu.thisCpu, k);
+    const lock = this.cpuLocks[cpu.thisCpu]![k]!;
+    yield* spinLock(cpu, lock);
+    yield S.read;
+    let loaded = Atomics.load(i32, s + C_LOADED);
+    const prev = Atomics.load(i32, s + C_PREV);
+    let canInsert = false;
+    let magToFree = -1;
+    if (this.pool.size(i32, loaded) !== IOVA_MAG_SIZE) {
+      canInsert = true;
+    } else if (this.pool.size(i32, prev) !== IOVA_MAG_SIZE) {
+      yield S.swap;
+      Atomics.store(i32, s + C_LOADED, prev);
+      Atomics.store(i32, s + C_PREV, loaded);
+      loaded = prev;
+      canInsert = true;
+    } else {
+      const newMag = yield* this.pool.alloc(cpu); // GFP_ATOMIC: may fail, then the pfn goes to the rbtree
+      if (newMag >= 0) {
+        const depotLock = this.depotLocks[k]!;
+        yield* spinLock(cpu, depotLock);
+        yield S.depotPush;
+        // I4: only full magazines go to the depot (the list link is about to overwrite the count).
+        const n = this.pool.size(i32, loaded);
+        if (n !== IOVA_MAG_SIZE) cpu.fail('I4', `cpu${cpu.id} pushes a bucket-${k} magazine holding ${n} pfns to the depot`);
+        if (!this.depot.push(i32, k, loaded)) magToFree = loaded; // fixed depot full
+        yield* spinUnlock(cpu, depotLock);
+        if (!this.opts.fixedDepot) yield* this.scheduleDelayedWork(cpu, k);
+        yield S.install;
+        Atomics.store(i32, s + C_LOADED, newMag);
+        loaded = newMag;
+        canInsert = true;
+      }
+    }
+    if (canInsert) {
+      yield S.push;
+      const n = Atomics.load(i32, this.pool.head(loaded));
+      if (n >= 0 && n < IOVA_MAG_SIZE) {
+        Atomics.store(i32, this.pool.slot(loaded, n), pfn);
+        Atomics.store(i32, this.pool.head(loaded), n + 1);
+        this.shadow.toCache(cpu, pfn, k);
+      } else {
+        canInsert = false; // only reachable when a lock-free remote drain corrupted the count
+      }
+    }
+    yield* spinUnlock(cpu, lock);
+    if (magToFree >= 0) {
+      // IOVA-OLD: the overflowing magazine's pfns go back to the tree after the CPU lock is dropped.
+      yield* this.magazineFreePfns(cpu, magToFree, k, 'an overflowing magazine');
+      yield* this.pool.free(cpu, magToFree);
+    }
+    return canInsert;
+  }
+
+  /** schedule_delayed_work: arm the bucket's work unless it is already pending (one atomic step). */
+  private *scheduleDelayedWork(cpu: Cpu, k: number): Op {
+    const ref = this.works[k]!;
+    // test_and_set of WORK_STRUCT_PENDING and the timer arm in one compare-and-swap of the deadline
+    // (TimerRef.mod would re-arm a pending work; schedule_delayed_work leaves it alone).
+    yield SITES[k]!.schedule;
+    const deadline = BigInt(Math.max(1, Math.round(cpu.clock.now() + this.opts.depotDelayNs)));
+    Atomics.compareExchange(cpu.i64, ref.deadlineIndex, 0n, deadline);
+  }
+
+  // -------------------------------------------------------------------------------------------------
+  // Drains
+
+  /** iova_magazine_free_pfns: every pfn of the magazine back to the rbtree, then size = 0. */
+  *magazineFreePfns(cpu: Cpu, m: number, k: number, whose: string): Op {
+    const i32 = cpu.i32;
+    const tree = this.tree;
+    const pool = this.pool;
+    yield* spinLock(cpu, tree.lock);
+    // Simplification: the kernel's loop reads mag->size and pfns[i] once per iteration; here the
+    // magazine is read and its ranges erased in one point. A racing pop or push of the owner can only
+    // do harm after the last iteration and before `size = 0`, and that window is kept (two points).
+    yield SITES[k]!.freePfns;
+    tree.assertLocked(cpu);
+    const n = Math.min(Math.max(Atomics.load(i32, pool.head(m)), 0), IOVA_MAG_SIZE);
+    for (let j = 0; j < n; j++) {
+      const pfn = Atomics.load(i32, pool.slot(m, j));
+      const node = tree.find(i32, pfn);
+      if (node === NIL) {
+        // WARN_ON(!iova) in the kernel: a cached pfn without a tree node.
+        cpu.fail('I2', `cpu${cpu.id} frees pfn 0x${pfn.toString(16)} from ${whose} (bucket ${k}), but it has no rbtree node`);
+        continue;
+      }
+      this.shadow.cachedToTree(cpu, tree.lo(i32, node), tree.hi(i32, node), whose);
+      tree.remove(i32, node);
+    }
+    yield* spinUnlock(cpu, tree.lock);
+    yield SITES[k]!.magClear;
+    Atomics.store(i32, pool.head(m), 0);
+  }
+
+  /** free_cpu_cached_iovas(target): empty target's loaded and prev in every bucket, under target's lock. */
+  *freeCpuCachedIovas(cpu: Cpu, target: number): Op {
+    const i32 = cpu.i32;
+    const whose = `cpu${target}'s magazine`;
+    for (let k = 0; k < IOVA_RANGE_CACHE_MAX_SIZE; k++) {
+      // BUG (variant unlocked-remote-drain): another CPU's magazines drained without that CPU's lock,
+      // racing with its own pops and pushes (the per-CPU lock is what makes remote drains safe, §2.3).
+      const locked = !(this.opts.unlockedRemoteDrain && target !== cpu.thisCpu);
+      const lock = this.cpuLocks[target]![k]!;
+      if (locked) yield* spinLock(cpu, lock);
+      yield SITES[k]!.drainRead;
+      const s = this.slot(target, k);
+      const loaded = Atomics.load(i32, s + C_LOADED);
+      const prev = Atomics.load(i32, s + C_PREV);
+      yield* this.magazineFreePfns(cpu, loaded, k, whose);
+      yield* this.magazineFreePfns(cpu, prev, k, whose);
+      if (locked) yield* spinUnlock(cpu, lock);
+    }
+  }
+
+  /** free_global_cached_iovas: empty every depot into the rbtree. */
+  *freeGlobalCachedIovas(cpu: Cpu): Op {
+    const i32 = cpu.i32;
+    for (let k = 0; k < IOVA_RANGE_CACHE_MAX_SIZE; k++) {
+      const depotLock = this.depotLocks[k]!;
+      yield* spinLock(cpu, depotLock);
+      for (;;) {
+        yield SITES[k]!.depotPop;
+        if (!this.depot.nonEmpty(i32, k)) break;
+        // IOVA-OLD walks depot[0..size) and zeroes the count at the end; popping from the top until
+        // empty frees the same magazines.
+        const m = this.depot.pop(i32, k);
+        yield* this.magazineFreePfns(cpu, m, k, 'a depot magazine');
+        yield* this.pool.free(cpu, m);
+      }
+      yield* spinUnlock(cpu, depotLock);
+    }
+  }
+
+  /** iova_depot_work_func (list depot): trim one magazine while the bucket holds > num_online_cpus. */
+  *depotWork(cpu: Cpu, k: number): Op<void> {
+    const i32 = cpu.i32;
+    const depotLock = this.depotLocks[k]!;
+    yield* spinLock(cpu, depotLock);
+    yield SITES[k]!.trim;
+    const m = this.depot.size(i32, k) > this.cpus ? this.depot.pop(i32, k) : -1;
+    yield* spinUnlock(cpu, depotLock);
+    if (m >= 0) {
+      cpu.checker.count('DEPOT-TRIM');
+      yield* this.magazineFreePfns(cpu, m, k, 'a trimmed depot magazine');
+      yield* this.pool.free(cpu, m);
+      yield* this.scheduleDelayedWork(cpu, k);
+    }
+  }
+}

@@ -1,0 +1,353 @@
+/**
+ * Scenario `flushq`: lazy DMA unmapping end to end — dma map / unmap (kernel-model.md §3.3) through the
+ * IOVA range cache (§2.3) and the I/O page table (§6), the flush queue (§3.4) in per-CPU or single
+ * mode, an IOTLB that devices fill by doing DMA, and the FQ timer — with the flush-queue bugs of §9 #6
+ * and #8 as variants.
+ *
+ * Each vCPU maps its own buffers, unmaps them, and plays a device doing DMA to any vCPU's buffers;
+ * vCPU 0 now and then tears the flush queue down and starts it again (device hot-unplug, §9 #6), having
+ * first stopped new DMA API calls and waited for those in flight.
+ *
+ * With `bench=1` the op program is dma_map_benchmark's loop instead (§8): map, optional transfer, unmap,
+ * with the latencies recorded; `iommu-stress bench --fq …` drives it.
+ */
+import type { InvariantDef } from '../check/invariant.js';
+import type { Cpu, Op } from '../engine/cpu.js';
+import { at, defineLayout, region, type Memory } from '../engine/layout.js';
+import { pickWeighted, randInt, type RandomGenerator } from '../engine/rng.js';
+import type { ModelConfig, ScenarioDef, ScenarioModel, VcpuProgram } from '../engine/scenario.js';
+import { timerRegions } from '../engine/timer.js';
+import { Buffers, bufferRegions, FREE, LIVE, UNMAPPING } from '../model/dma/buffers.js';
+import { DmaIommu } from '../model/dma/dma-iommu.js';
+import { bucketOf, HIST_BUCKETS, Latency, latencyRegions, percentileNs } from '../model/dma/latency.js';
+import {
+  FlushQueue, flushQueueRegions, PERCPU_FQ_SIZE, PERCPU_FQ_TIMEOUT_MS, SINGLE_FQ_SIZE, SINGLE_FQ_TIMEOUT_MS,
+} from '../model/fq/flush-queue.js';
+import { Iotlb, iotlbRegions, spend } from '../model/iotlb.js';
+import { IovaDomain, iovaDomainRegions, type IovaDomainOptions } from '../model/iova/iova-domain.js';
+import { IOVA_INVARIANTS } from '../model/iova/invariants.js';
+import { IOVA_RANGE_CACHE_MAX_SIZE } from '../model/iova/magazine.js';
+import { checkIovaDomain } from '../model/iova/quiescent.js';
+import { PagePool, pagePoolRegions, PTES_PER_TABLE } from '../model/page-pool.js';
+import { IoPgtable, SZ_4K } from '../model/pgtable.js';
+
+/** The lazy exposure window (unmap -> its IOVA back in the allocator), as jcstress-style outcome rows. */
+const EXPOSURE: readonly [number, string][] = [
+  [10, 'LAZY-EXPOSURE <10us'], [100, 'LAZY-EXPOSURE <100us'], [1_000, 'LAZY-EXPOSURE <1ms'],
+  [10_000, 'LAZY-EXPOSURE <10ms'], [100_000, 'LAZY-EXPOSURE <100ms'], [1_000_000, 'LAZY-EXPOSURE <1s'],
+  [Infinity, 'LAZY-EXPOSURE >=1s'],
+];
+
+const invariants: readonly InvariantDef[] = [
+  { id: 'F1', meaning: 'an IOVA reaches the allocator only after a flush that started after its unmap finished: no IOTLB entry for it survives to its next hand-out', grade: 'FORBIDDEN' },
+  { id: 'DMA-CORRUPT', meaning: 'a device DMA to a live mapping lands on that mapping\'s own buffer', grade: 'FORBIDDEN' },
+  { id: 'DMA-FAULT', meaning: 'a device DMA to a live mapping translates (no IOMMU fault)', grade: 'FORBIDDEN' },
+  { id: 'DMA-MAP', meaning: 'iommu_map of a freshly allocated IOVA succeeds, unmap clears all it mapped, and a live mapping translates to its buffer', grade: 'FORBIDDEN' },
+  { id: 'FQ-UAF', meaning: 'no fq timer callback runs on flush queues that teardown freed', grade: 'FORBIDDEN' },
+  { id: 'F-RING', meaning: 'a ring never holds more than size-1 entries', grade: 'FORBIDDEN' },
+  { id: 'F-TIMER', meaning: 'fq_timer_on == 1 implies the fq timer is pending or running', grade: 'FORBIDDEN' },
+  { id: 'LAZY-LATE-DMA', meaning: 'a device reached an unmapped buffer through the IOTLB before the covering flush (legal in lazy mode)', grade: 'INTERESTING' },
+  ...EXPOSURE.map(([, id]): InvariantDef => ({ id, meaning: 'lazy exposure window: unmap to the IOVA\'s return to the allocator', grade: 'INTERESTING' })),
+  { id: 'DMA-ENOMEM', meaning: 'dma map found no IOVA space', grade: 'ACCEPTABLE' },
+  ...IOVA_INVARIANTS,
+];
+
+interface Variant {
+  readonly lazy: boolean;
+  readonly single?: boolean;
+  readonly recordFinish?: boolean;
+  readonly freeOnEqual?: boolean;
+  readonly noFlushWhenFull?: boolean;
+  readonly teardownNoSync?: boolean;
+}
+
+const VARIANTS: Readonly<Record<string, Variant>> = {
+  percpu: { lazy: true },
+  single: { lazy: true, single: true },
+  strict: { lazy: false },
+  'finish-counter': { lazy: true, recordFinish: true },
+  'le-compare': { lazy: true, freeOnEqual: true },
+  'no-flush-when-full': { lazy: true, noFlushWhenFull: true },
+  'timer-teardown': { lazy: true, teardownNoSync: true },
+};
+
+/** Lock ranks: the ring lock is taken before any IOVA lock (ring free calls free_iova_fast) and the flush lock inside it. */
+const RANK_FQ = 0.5;
+const RANK_FLUSH = 4;
+
+/** Everything the op programs share. */
+interface Model {
+  readonly cpus: number;
+  readonly dma: DmaIommu;
+  readonly fq: FlushQueue | null;
+  readonly iotlb: Iotlb;
+  readonly buffers: Buffers;
+  readonly latency: Latency;
+  readonly users: number;
+  readonly dying: number;
+  readonly expHist: number;
+  readonly p: Readonly<Record<string, number>>;
+  readonly teardownSync: boolean;
+}
+
+/** The wired-up components (the scenario's model; also what the component micro-benchmarks drive). */
+export function flushqParts(config: ModelConfig) {
+  const { cpus, params: p } = config;
+  const v = VARIANTS[config.variant];
+  if (!v) throw new Error(`flushq: no variant ${config.variant}`);
+  const spacePfns = p.spacePfns!;
+  const iovaOpts: IovaDomainOptions = {
+    cpus, startPfn: 1, dma32Pfn: spacePfns >> 1, spacePfns,
+    fixedDepot: false, unlockedRemoteDrain: false, depotPopUnchecked: false, noRoundup: false,
+    depotDelayNs: 100e6, checks: p.checks === 1, resvPfns: 0, warm: false, warmDepot: 0,
+  };
+  const single = v.single === true;
+  const size = p.fqSize! > 0 ? p.fqSize! : single ? SINGLE_FQ_SIZE : PERCPU_FQ_SIZE;
+  // The IOVA window lives under one L2 table: pfn -> iova = pfn * 4 KiB, so spacePfns / 512 L3 tables.
+  const tablePages = 3 + Math.ceil(spacePfns / PTES_PER_TABLE) + 4;
+  const layout = defineLayout(cpus, {
+    ...iovaDomainRegions(iovaOpts),
+    ...pagePoolRegions(tablePages),
+    ...iotlbRegions(spacePfns),
+    ...(v.lazy ? flushQueueRegions(cpus, { single, size }) : {}),
+    // One timer region for all: the rcache's depot works first, then the fq timer.
+    ...timerRegions(IOVA_RANGE_CACHE_MAX_SIZE + 1),
+    ...bufferRegions(cpus, p.buffers!, p.maxPages!),
+    ...latencyRegions(),
+    // Hot-unplug coordination (harness state): DMA API calls in flight, and "no new ones".
+    'fq.users': { kind: 'i32', count: 1 },
+    'fq.dying': { kind: 'i32', count: 1 },
+    'fq.expHist': { kind: 'i32', count: HIST_BUCKETS },
+  });
+  const domain = new IovaDomain(layout, iovaOpts);
+  const pool = new PagePool(layout, tablePages);
+  const pt = new IoPgtable(pool, { racyInstall: false });
+  const iotlb = new Iotlb(layout, spacePfns, pt, { flushCostNs: p.flushCostNs!, serialFlush: p.serialFlush === 1, flushLockRank: RANK_FLUSH });
+  const fq = v.lazy ? new FlushQueue(layout, cpus, iotlb, (cpu, pfn, pages) => domain.freeIovaFast(cpu, pfn, pages), {
+    single, size, timeoutMs: p.timeoutMs! > 0 ? p.timeoutMs! : single ? SINGLE_FQ_TIMEOUT_MS : PERCPU_FQ_TIMEOUT_MS,
+    recordFinish: v.recordFinish === true, freeOnEqual: v.freeOnEqual === true, noFlushWhenFull: v.noFlushWhenFull === true,
+    lockRank: RANK_FQ, timerId: IOVA_RANGE_CACHE_MAX_SIZE, oracle: p.checks === 1,
+  }) : null;
+  const buffers = new Buffers(layout, cpus, p.buffers!, p.maxPages!);
+  const expHist = at(region(layout, 'fq.expHist'));
+  const m: Model = {
+    cpus, fq, iotlb, buffers, p, expHist,
+    latency: new Latency(region(layout, 'lat.sum'), region(layout, 'lat.hist'), cpus),
+    users: at(region(layout, 'fq.users')),
+    dying: at(region(layout, 'fq.dying')),
+    teardownSync: v.teardownNoSync !== true,
+    dma: new DmaIommu(pt, iotlb, domain, fq, iovaOpts.dma32Pfn - 1, {
+      allocated(cpu, pfn, pages) {
+        const stale = iotlb.cachedPage(cpu.i32, pfn, domain.allocSize(pages));
+        if (stale >= 0) cpu.fail('F1', `${cpu.name} is handed IOVA page 0x${stale.toString(16)} while the IOTLB still caches its old translation: freed before a covering flush finished`);
+      },
+      exposure(cpu, us) {
+        Atomics.add(cpu.i32, expHist + bucketOf(us * 1000), 1);
+        for (const [limit, id] of EXPOSURE) if (us < limit) { cpu.fail(id, ''); break; }
+      },
+      mapFailed(cpu, pfn, pages, err) {
+        cpu.fail('DMA-MAP', `${cpu.name}: iommu_map of freshly allocated IOVA 0x${pfn.toString(16)} (+${pages}) returns ${err}`);
+      },
+    }),
+  };
+  return { layout, domain, pool, pt, iotlb, fq, buffers, m, expHist };
+}
+
+function build(config: ModelConfig): ScenarioModel {
+  const { cpus, params: p } = config;
+  const { layout, domain, pool, pt, iotlb, fq, buffers, m, expHist } = flushqParts(config);
+  const timers = [...domain.rcache.timerSpecs()];
+  if (fq) timers.push({ ref: fq.timer, callback: (cpu) => fq.timeout(cpu, m.dma.hooks.exposure) });
+
+  return {
+    layout,
+    init(mem: Memory) {
+      domain.init(mem.i32);
+      pool.init(mem, [IoPgtable.ROOT_PAGE]);
+    },
+    program: (cpu, rng) => (p.bench === 1 ? new BenchProgram(cpu, m) : new FlushqProgram(cpu, rng, m)),
+    quiescent(mem, report) {
+      checkIovaDomain(domain, mem.i32, report);
+      if (fq) fq.checkQuiescent(mem, report);
+      for (let c = 0; c < cpus; c++) {
+        for (let b = 0; b < p.buffers!; b++) {
+          const h = buffers.own(mem.i32, c, b);
+          if (h.state !== LIVE) continue;
+          for (let k = 0; k < h.pages; k++) {
+            const phys = pt.walk(mem.i32, (h.iovaPfn + k) * SZ_4K);
+            if (phys !== (buffers.physPfn(c, b) + k) * SZ_4K) {
+              report('DMA-MAP', `cpu${c}'s live buffer ${b}: iova page 0x${(h.iovaPfn + k).toString(16)} translates to ${phys < 0 ? 'nothing' : `0x${phys.toString(16)}`}`);
+            }
+          }
+        }
+      }
+    },
+    timers,
+    // A step stands for 10 µs of virtual time in explore mode: the 10 ms per-CPU fq timer fires 1,000
+    // steps after it is armed (explore's own parameters shorten it, see exploreParams).
+    nsPerStep: 10_000,
+    stats(mem) {
+      const lat = m.latency.total(mem.f64, mem.i32);
+      const exp = Array.from(mem.i32.subarray(expHist, expHist + HIST_BUCKETS));
+      return {
+        loops: lat.loops, mapAvgUs: lat.mapAvgUs, mapStddevUs: lat.mapStddevUs, unmapAvgUs: lat.unmapAvgUs, unmapStddevUs: lat.unmapStddevUs,
+        mapP50Ns: percentileNs(lat.mapHist, 0.5), mapP99Ns: percentileNs(lat.mapHist, 0.99),
+        unmapP50Ns: percentileNs(lat.unmapHist, 0.5), unmapP99Ns: percentileNs(lat.unmapHist, 0.99),
+        flushes: iotlb.flushCount(mem.i32),
+        peakQueued: fq ? fq.peakHeld(mem.i32) : 0,
+        exposureP50Ns: percentileNs(exp, 0.5), exposureP99Ns: percentileNs(exp, 0.99),
+        exposureSamples: exp.reduce((a, b) => a + b, 0),
+        exposureHist: exp, mapHist: lat.mapHist, unmapHist: lat.unmapHist,
+      };
+    },
+  };
+}
+
+/** The mixed op program: map, unmap, device DMA, and (vCPU 0) the occasional flush-queue teardown. */
+class FlushqProgram implements VcpuProgram {
+  private last = '';
+  private tagSeq = 0;
+  private readonly weights: number[];
+
+  constructor(private readonly cpu: Cpu, private readonly rng: RandomGenerator, private readonly m: Model) {
+    const dev = m.p.deviceWeight!;
+    const teardown = cpu.id === 0 && m.fq ? m.p.teardownPermille! : 0;
+    // map, unmap, device DMA, teardown (per mille)
+    this.weights = [(1000 - teardown) * (100 - dev) / 200, (1000 - teardown) * (100 - dev) / 200, (1000 - teardown) * dev / 100, teardown];
+  }
+
+  next(): Op<unknown> {
+    const kind = pickWeighted(this.rng, this.weights);
+    const b = randInt(this.rng, 0, this.m.p.buffers! - 1);
+    const live = this.m.buffers.own(this.cpu.i32, this.cpu.id, b).state === LIVE;
+    if (kind === 3) { this.last = 'fq teardown'; return this.teardown(); }
+    if (kind === 2) {
+      const c = randInt(this.rng, 0, this.m.cpus - 1);
+      const ob = randInt(this.rng, 0, this.m.p.buffers! - 1);
+      const page = randInt(this.rng, 0, this.m.p.maxPages! - 1);
+      this.last = `device DMA to cpu${c} buffer ${ob}`;
+      return this.deviceDma(c, ob, page);
+    }
+    if (live) { this.last = `dma unmap buffer ${b}`; return this.apiCall(this.unmap(b)); }
+    const pages = randInt(this.rng, 1, this.m.p.maxPages!);
+    this.last = `dma map buffer ${b} (${pages} page${pages > 1 ? 's' : ''})`;
+    return this.apiCall(this.map(b, pages));
+  }
+
+  describe(): string { return this.last; }
+
+  /** A DMA API call: counted in flight, skipped while vCPU 0 tears the flush queue down. */
+  private *apiCall(body: Op): Op {
+    const { users, dying } = this.m;
+    if (this.m.p.teardownPermille === 0 || !this.m.fq) return yield* body;
+    yield 'dma api enter';
+    Atomics.add(this.cpu.i32, users, 1);
+    if (Atomics.load(this.cpu.i32, dying) !== 0) { Atomics.sub(this.cpu.i32, users, 1); return; }
+    yield* body;
+    yield 'dma api exit';
+    Atomics.sub(this.cpu.i32, users, 1);
+  }
+
+  private *map(b: number, pages: number): Op {
+    const { buffers, dma } = this.m;
+    const tag = ((this.cpu.id + 1) << 22) | (++this.tagSeq & 0x3fffff);
+    yield* buffers.claim(this.cpu, b, pages, tag);
+    const pfn = yield* dma.map(this.cpu, buffers.physPfn(this.cpu.id, b) * SZ_4K, pages);
+    if (pfn === 0) { this.cpu.fail('DMA-ENOMEM', ''); return; }
+    yield* buffers.publish(this.cpu, b, LIVE, pfn, pages, tag);
+  }
+
+  private *unmap(b: number): Op {
+    const { buffers, dma } = this.m;
+    const h = buffers.own(this.cpu.i32, this.cpu.id, b);
+    yield* buffers.publish(this.cpu, b, UNMAPPING, h.iovaPfn, h.pages, h.tag);
+    const n = yield* dma.unmap(this.cpu, h.iovaPfn, h.pages);
+    if (n !== h.pages * SZ_4K) this.cpu.fail('DMA-MAP', `cpu${this.cpu.id}: unmap of buffer ${b} cleared ${n} of ${h.pages * SZ_4K} bytes`);
+    yield* buffers.publish(this.cpu, b, FREE, h.iovaPfn, h.pages, h.tag);
+  }
+
+  private *deviceDma(c: number, b: number, page: number): Op {
+    yield* this.m.buffers.deviceDma(this.cpu, this.m.iotlb, c, b, page);
+  }
+
+  /** Hot-unplug: no new DMA API calls, wait for those in flight, tear the queues down, resume. */
+  private *teardown(): Op {
+    const { users, dying, fq } = this.m;
+    const i32 = this.cpu.i32;
+    yield 'teardown: stop new dma calls';
+    Atomics.store(i32, dying, 1);
+    for (;;) {
+      yield 'teardown: wait for dma calls in flight';
+      this.cpu.blockedOn = -1;
+      if (Atomics.load(i32, users) === 0) break;
+      if (this.cpu.explore) this.cpu.blockedOn = users;
+    }
+    yield* fq!.teardown(this.cpu, this.m.teardownSync);
+    yield 'teardown: resume dma calls';
+    Atomics.store(i32, dying, 0);
+  }
+}
+
+/** dma_map_benchmark's loop (§8): map a buffer, hold it for transferNs, unmap it; latencies recorded. */
+class BenchProgram implements VcpuProgram {
+  constructor(private readonly cpu: Cpu, private readonly m: Model) {}
+
+  next(): Op<unknown> { return this.loop(); }
+  describe(): string { return 'map, transfer, unmap'; }
+
+  private *loop(): Op {
+    const { dma, buffers, p } = this.m;
+    const cpu = this.cpu;
+    const pages = p.maxPages!;
+    const t0 = cpu.clock.now();
+    const pfn = yield* dma.map(cpu, buffers.physPfn(cpu.id, 0) * SZ_4K, pages);
+    const t1 = cpu.clock.now();
+    if (pfn === 0) { cpu.fail('DMA-ENOMEM', ''); return; }
+    spend(cpu, p.transferNs!);
+    const t2 = cpu.clock.now();
+    yield* dma.unmap(cpu, pfn, pages);
+    const t3 = cpu.clock.now();
+    this.m.latency.record(cpu.mem.f64, cpu.i32, cpu.id, t1 - t0, t3 - t2);
+  }
+}
+
+export const flushqScenario: ScenarioDef = {
+  name: 'flushq',
+  summary: 'lazy DMA unmap: per-CPU / single flush queues, IOTLB, devices doing DMA, the FQ timer and teardown',
+  follows: 'kernel-model.md §3.3, §3.4, §3.5 (DMA-IOMMU); §2.3 (the range cache it frees into); §9 #6, #8; §10 F1',
+  params: {
+    spacePfns: { default: 4096, min: 512, max: 1 << 20, help: 'IOVA space in 4 KiB pages (devices are 32-bit: limit = spacePfns / 2)' },
+    buffers: { default: 4, min: 1, max: 64, help: 'DMA buffers per vCPU' },
+    maxPages: { default: 4, min: 1, max: 64, help: 'pages per mapping at most (bench: exactly, like its granule)' },
+    fqSize: { default: 0, min: 0, max: 65536, help: 'ring size, a power of two; 0 = the kernel\'s (256 per-CPU, 32768 single)' },
+    timeoutMs: { default: 0, min: 0, max: 10_000, help: 'fq timer period; 0 = the kernel\'s (10 ms per-CPU, 1000 ms single)' },
+    flushCostNs: { default: 1_000, min: 0, max: 10_000_000, help: 'cost of one IOTLB flush (busy ns in stress, virtual ns in explore)' },
+    serialFlush: { default: 0, min: 0, max: 1, help: '1: flushes serialised by a global lock (s390 shadow tables); 0: parallel (virtio-like)' },
+    deviceWeight: { default: 30, min: 0, max: 100, help: 'percent of ops that are device DMA' },
+    teardownPermille: { default: 2, min: 0, max: 1000, help: 'vCPU 0: per-mille of ops that tear the flush queue down and restart it' },
+    bench: { default: 0, min: 0, max: 1, help: '1: dma_map_benchmark loop (map, transfer, unmap) with latencies' },
+    transferNs: { default: 0, min: 0, max: 10_000_000, help: 'bench: simulated transfer between map and unmap (ns)' },
+    checks: { default: 1, min: 0, max: 1, help: '0: no online IOVA shadow checks (benchmarks)' },
+  },
+  exploreCpus: 3,
+  exploreOps: 10,
+  // Small rings, a short timer and frequent teardowns, so that a ring fills, the timer fires and a
+  // teardown meets it within an explored execution of a few hundred steps.
+  exploreParams: { spacePfns: 512, fqSize: 2, timeoutMs: 1, teardownPermille: 100, maxPages: 2, buffers: 2 },
+  invariants,
+  variants: [
+    { name: 'percpu', summary: 'per-CPU rings (256, 10 ms), start counter, < compare: correct', expect: 'clean' },
+    { name: 'single', summary: 'one global ring (32768, 1 s), as s390 paged guests use: correct', expect: 'clean' },
+    { name: 'strict', summary: 'no flush queue: unmap syncs the IOTLB and frees at once', expect: 'clean' },
+    { name: 'finish-counter', summary: 'entries record the finish counter: a flush in flight seems to cover them', expect: ['F1', 'DMA-CORRUPT'], source: 'kernel-model.md §3.4 "Tests to mutate", §9 #8' },
+    { name: 'le-compare', summary: 'entries freed when counter <= finish: before any covering flush', expect: ['F1', 'DMA-CORRUPT'], source: 'kernel-model.md §3.4 "Tests to mutate", §9 #8' },
+    { name: 'no-flush-when-full', summary: 'a full ring frees its oldest entry without flushing', expect: ['F1', 'DMA-CORRUPT'], source: 'kernel-model.md §3.4 (flush while holding fq.lock when full) [derived mutation]' },
+    {
+      // The running timer either drains a ring after it was freed (FQ-UAF), or frees an entry that the
+      // teardown freed too, at the same moment, which the IOVA checker sees as a double free (I5).
+      name: 'timer-teardown', summary: 'teardown uses del_timer, not del_timer_sync: a running timer walks freed rings',
+      expect: ['FQ-UAF', 'I5'], source: 'kernel-model.md §9 #6 (FQ-TEARDOWN, d7061627d701)',
+    },
+  ],
+  build,
+};
