@@ -88,11 +88,18 @@ function program(argv: readonly string[], setExit: (code: number) => void): Comm
     .option('--report-dir <dir>', 'write the merged report here instead of reports/<run-id>/ and reports/latest/')
     .action((dirs: string[], f: MergeFlags) => { setExit(mergeCommand(dirs, f, io)); });
 
-  p.command('bench').description('benchmarks: raw Atomics baseline, stress steps/s for 1 and 2 workers, explore steps/s and schedules/s')
-    .option('--time <duration>', 'time per measurement', '2s')
-    .option('--suite <name>', 'engine (the harness itself), iova (allocator: rcache vs rbtree, list vs fixed depot), or all', 'engine')
-    .option('--json', 'one JSON document on stdout')
-    .option('--report-dir <dir>', 'also write bench.json here')
+  p.command('bench').description('benchmarks: the engine, the IOVA allocator, the flush queues (per-CPU vs single vs strict)')
+    .option('--suite <name>', 'engine (the harness itself), iova (rcache vs rbtree, list vs fixed depot), fq (flush queues), or all (default: engine, or fq with any --fq flag)')
+    .option('--time <duration>', 'time per measurement (default: 2s)')
+    .option('--fq <modes>', 'fq: queue modes to compare, from percpu,single,strict (default: all three)')
+    .option('--workers <list>', 'fq: worker counts, e.g. 1,2 (default: 1,2)')
+    .option('--flush-cost <ns-list>', 'fq: cost of one IOTLB flush in ns, a list, 0 to 10000000 (default: 0,10000,100000)')
+    .option('--flush <serial|parallel>', 'fq: flushes serialised by a global lock (s390) or parallel (default: parallel)')
+    .option('--transfer <ns>', 'fq: simulated transfer between map and unmap (default: 0)')
+    .option('--granule <pages>', 'fq: pages per mapping, like dma_map_benchmark -g (default: 1)')
+    .option('--seed <n>', 'fq: seed (default: 1)')
+    .option('--json', 'one JSON document on stdout (the table goes to stderr)')
+    .option('--report-dir <dir>', 'write report.json, summary.md and bench.html here instead of reports/<run-id>-bench/')
     .action(async (f: BenchFlags) => { setExit(await benchCommand(f, io)); });
 
   return p;

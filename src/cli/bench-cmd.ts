@@ -1,64 +1,104 @@
 /**
- * `bench`: the engine benchmark and/or the IOVA allocator benchmark (`--suite engine|iova|all`) — every
- * number measured in the same run as the raw Atomics baseline, so the ratios are what to quote
- * (DESIGN.md "Performance targets").
+ * `bench`: the benchmarks — the engine (`--suite engine`, the default), the IOVA allocator (`iova`), the
+ * flush queues (`fq`, or any `--fq` flag: per-CPU vs single vs strict, kernel-model.md §3.5), or `all`.
+ * Every number is measured in the same run as the raw Atomics baseline, so ratios are what to quote.
+ * Results go to the terminal and to reports/<run-id>/ (report.json, summary.md, bench.html), or
+ * --report-dir.
  */
-import { mkdirSync } from 'node:fs';
-import path from 'node:path';
-import { engineBench, type EngineBench } from '../bench/engine-bench.js';
+import { availableParallelism, cpus, totalmem } from 'node:os';
+import { engineBench } from '../bench/engine-bench.js';
+import { benchText } from '../bench/engine-text.js';
+import { FQ_MODES, fqBench, fqMicro, type FqMode } from '../bench/fq-bench.js';
+import { fqBenchMarkdown, fqBenchSections, fqBenchText } from '../bench/fq-report.js';
 import { iovaBench, iovaBenchText } from '../bench/iova-bench.js';
-import { writeAtomically } from '../report/report.js';
+import { renderBenchHtml } from '../report/html.js';
+import { newRunId, writeReportFiles } from '../report/report.js';
 import { BadInput, EXIT } from './errors.js';
 import type { Io } from './io.js';
-import { checkOutputDir, parseDuration } from './parse.js';
+import { checkOutputDir, parseDuration, parseInteger, parseSeed } from './parse.js';
 
-export interface BenchFlags { time?: string; suite?: string; json?: boolean; reportDir?: string }
-
-const SUITES = ['engine', 'iova', 'all'] as const;
-
-export async function benchCommand(f: BenchFlags, io: Io): Promise<number> {
-  const timeMs = parseDuration('--time', f.time ?? '2s');
-  const suite = f.suite ?? 'engine';
-  if (!(SUITES as readonly string[]).includes(suite)) throw new BadInput(`--suite: '${suite}' is not one of ${SUITES.join(', ')}`);
-  if (f.reportDir !== undefined) checkOutputDir('--report-dir', f.reportDir);
-  const engine = suite === 'iova' ? undefined : await engineBench(timeMs, io.progress);
-  const iova = suite === 'engine' ? undefined : await iovaBench(timeMs, io.progress);
-  // One suite: its own document (the engine's is unchanged); both: { engine, iova }.
-  const doc = engine && iova ? { engine, iova } : (engine ?? iova);
-  if (f.reportDir) {
-    mkdirSync(f.reportDir, { recursive: true });
-    writeAtomically(path.join(f.reportDir, 'bench.json'), `${JSON.stringify(doc, null, 2)}\n`);
-  }
-  if (f.json) io.out(JSON.stringify(doc, null, 2));
-  else io.out([engine ? benchText(engine) : '', iova ? iovaBenchText(iova) : ''].filter(Boolean).join('\n\n'));
-  return EXIT.ok;
+export interface BenchFlags {
+  time?: string;
+  suite?: string;
+  fq?: string;
+  workers?: string;
+  flushCost?: string;
+  flush?: string;
+  transfer?: string;
+  granule?: string;
+  seed?: string;
+  json?: boolean;
+  reportDir?: string;
 }
 
-const M = (x: number) => `${(x / 1e6).toFixed(2)} M`;
-const mark = (ok: boolean) => (ok ? 'met' : 'MISSED');
+const SUITES = ['engine', 'iova', 'fq', 'all'] as const;
+type Suite = (typeof SUITES)[number];
 
-export function benchText(b: EngineBench): string {
-  const r = b.ratios;
-  const lines = [
-    `raw Atomics.add (main thread)         ${b.micro.atomicsAddNs.toFixed(2)} ns/op   ${M(1e9 / b.micro.atomicsAddNs)} ops/s`,
-    `model step in-thread (yield+add)      ${b.micro.stepNs.toFixed(2)} ns/step  ${r.microStepOverAtomicsAdd.toFixed(2)}x raw`,
-    `model step via 2x yield*              ${b.micro.nestedStepNs.toFixed(2)} ns/step  ${(b.micro.nestedStepNs / b.micro.atomicsAddNs).toFixed(2)}x raw`,
-    '',
-    'stress mode                 workers   steps/s      ops/s',
-    ...b.stress.map((s) => `  ${`${s.scenario}/${s.variant}`.padEnd(26)}${String(s.workers).padStart(4)}   ${M(s.stepsPerSec).padStart(9)}  ${M(s.opsPerSec).padStart(9)}`),
-    '',
-    'explore mode (random)       vCPUs x ops  steps/exec   steps/s    schedules/s',
-    ...b.explore.map((e) => `  ${e.scenario.padEnd(26)}${`${e.cpus} x ${e.opsPerCpu}`.padStart(10)}  ${e.stepsPerExecution.toFixed(0).padStart(9)}  ${M(e.stepsPerSec).padStart(9)}  ${e.schedulesPerSec.toFixed(0).padStart(10)}`),
-    '',
-    'detection (PCT depth 3, 20 seeds, cap 1000)   found   median   max',
-    ...b.detection.map((d) => `  ${`${d.scenario}/${d.variant}`.padEnd(44)}${`${d.found}/${d.seeds}`.padStart(6)}  ${String(d.medianSchedules).padStart(6)}  ${String(d.maxSchedules).padStart(5)}`),
-    '',
-    'targets (DESIGN.md):',
-    `  stress step <= 4x Atomics.add          ${r.stressStepOverAtomicsAdd.toFixed(2)}x  ${mark(r.stressStepOverAtomicsAdd <= 4)}`,
-    `  2 workers >= 1.8x one (per-CPU)        ${r.twoWorkerSpeedup.toFixed(2)}x  ${mark(r.twoWorkerSpeedup >= 1.8)}   (pgtable: ${r.twoWorkerSpeedupPgtable.toFixed(2)}x)`,
-    `  explore >= 3 M steps/s (pgtable)       ${M(b.explore[0]!.stepsPerSec)}  ${mark(b.explore[0]!.stepsPerSec >= 3e6)}   (counter: ${M(b.explore[2]!.stepsPerSec)})`,
-    `  >= 1000 schedules/s (4 vCPUs, ~2000 steps)  ${b.explore[0]!.schedulesPerSec.toFixed(0)} at ${b.explore[0]!.stepsPerExecution.toFixed(0)} steps  ${mark(b.explore[0]!.schedulesPerSec >= 1000)}`,
-    `  bug variants found by PCT <= 1000 (median)  ${mark(b.detection.every((d) => d.medianSchedules <= 1000))}`,
-  ];
-  return lines.join('\n');
+/** The machine the numbers come from, for the report (numbers mean nothing without it). */
+export function machine(): string {
+  return `${cpus()[0]?.model ?? 'unknown CPU'}, ${availableParallelism()} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
+}
+
+const list = (flag: string, text: string): string[] => {
+  const items = text.split(',').map((t) => t.trim());
+  if (items.some((t) => t === '')) throw new BadInput(`${flag}: '${text}' has an empty item`);
+  return items;
+};
+
+export async function benchCommand(f: BenchFlags, io: Io): Promise<number> {
+  const fqGiven = [f.fq, f.flushCost, f.flush, f.transfer, f.granule].some((x) => x !== undefined);
+  const suite = (f.suite ?? (fqGiven ? 'fq' : 'engine')) as Suite;
+  if (!SUITES.includes(suite)) throw new BadInput(`--suite: '${f.suite}' is not one of ${SUITES.join(', ')}`);
+  if (fqGiven && suite !== 'fq' && suite !== 'all') throw new BadInput(`--fq, --flush-cost, --flush, --transfer and --granule belong to the fq suite, not --suite ${suite}`);
+  const timeMs = parseDuration('--time', f.time ?? '2s');
+  if (f.reportDir !== undefined) checkOutputDir('--report-dir', f.reportDir);
+  const fqOpts = suite === 'fq' || suite === 'all' ? {
+    modes: (f.fq !== undefined ? list('--fq', f.fq) : [...FQ_MODES]).map((m) => {
+      if (!(FQ_MODES as readonly string[]).includes(m)) throw new BadInput(`--fq: '${m}' is not one of ${FQ_MODES.join(', ')}`);
+      return m as FqMode;
+    }),
+    workers: (f.workers !== undefined ? list('--workers', f.workers) : ['1', '2']).map((w) => parseInteger('--workers', w, 1, 64)),
+    flushCostsNs: (f.flushCost !== undefined ? list('--flush-cost', f.flushCost) : ['0', '10000', '100000'])
+      .map((c) => parseInteger('--flush-cost', c, 0, 10_000_000)),
+    serial: (() => {
+      const m = f.flush ?? 'parallel';
+      if (m !== 'serial' && m !== 'parallel') throw new BadInput(`--flush: '${m}' is not serial or parallel`);
+      return m === 'serial';
+    })(),
+    transferNs: f.transfer !== undefined ? parseInteger('--transfer', f.transfer, 0, 10_000_000) : 0,
+    pages: f.granule !== undefined ? parseInteger('--granule', f.granule, 1, 64) : 1,
+    timeMs,
+    seed: f.seed !== undefined ? parseSeed('--seed', f.seed) : 1,
+  } : undefined;
+  if (!fqOpts && f.workers !== undefined) throw new BadInput('--workers belongs to the fq suite (the engine suite measures 1 and 2 workers itself)');
+
+  const startedAt = new Date();
+  const engine = suite === 'engine' || suite === 'all' ? await engineBench(timeMs, io.progress) : undefined;
+  const iova = suite === 'iova' || suite === 'all' ? await iovaBench(timeMs, io.progress) : undefined;
+  const fq = fqOpts ? { options: fqOpts, rows: await fqBench(fqOpts, io.progress), micro: await fqMicro(Math.min(timeMs, 1_000)) } : undefined;
+
+  const doc = {
+    tool: 'iommu-stress', kind: 'bench', suite, command: io.commandLine, machine: machine(), startedAt: startedAt.toISOString(),
+    ...(engine ? { engine } : {}), ...(iova ? { iova } : {}), ...(fq ? { fq } : {}),
+  };
+  const text = [engine ? benchText(engine) : '', iova ? iovaBenchText(iova) : '', fq ? fqBenchText(fq.rows, fq.micro) : ''].filter(Boolean).join('\n\n');
+  const summary = [
+    `# iommu-stress bench (${suite})`, '', `\`${io.commandLine}\``, '', `Machine: ${machine()}; started ${startedAt.toISOString()}`, '',
+    ...(fq ? [fqBenchMarkdown(fq.rows, io.commandLine, machine())] : []),
+    ...(engine || iova ? ['```', [engine ? benchText(engine) : '', iova ? iovaBenchText(iova) : ''].filter(Boolean).join('\n\n'), '```'] : []),
+  ].join('\n');
+  const html = renderBenchHtml(engine ?? null, {
+    command: io.commandLine, generatedAt: startedAt.toISOString(), sections: fq ? fqBenchSections(fq.rows) : [],
+  });
+  const dirs = writeReportFiles({
+    'report.json': `${JSON.stringify(doc, null, 2)}\n`, 'summary.md': `${summary}\n`, 'bench.html': html,
+  }, `${newRunId(startedAt)}-bench`, f.reportDir);
+  if (f.json) {
+    io.err(text); // the table for a human watching; stdout stays one JSON document
+    io.out(JSON.stringify({ ...doc, reportDirs: dirs }, null, 2));
+  } else {
+    io.out(text);
+    io.out(`\nreport: ${dirs[0]}`);
+  }
+  return EXIT.ok;
 }

@@ -77,22 +77,33 @@ export const defaultReportsRoot = (): string => path.join(projectRoot, 'reports'
 
 /** Write the report; returns the directories written. */
 export function writeReport(report: RunReport, reportDir?: string): string[] {
-  const files: Record<string, string> = {
-    'report.json': `${JSON.stringify(report, null, 2)}\n`,
-    'summary.md': summaryMarkdown(report),
-    'index.html': renderRunHtml(report),
-    'junit.xml': renderJunit(report),
-  };
+  return writeReportFiles(reportFiles(report), report.runId, reportDir);
+}
+
+/**
+ * Write a report's files into reportDir, or into reports/<runId>/ and reports/latest/. Returns the
+ * directories written.
+ */
+export function writeReportFiles(files: Record<string, string>, runId: string, reportDir?: string): string[] {
   if (reportDir) {
     mkdirSync(reportDir, { recursive: true });
     for (const [name, text] of Object.entries(files)) writeAtomically(path.join(reportDir, name), text);
     return [reportDir];
   }
   const root = defaultReportsRoot();
-  const runDir = path.join(root, report.runId);
+  const runDir = path.join(root, runId);
   publishDir(root, runDir, files);
   publishDir(root, path.join(root, 'latest'), files);
   return [runDir, path.join(root, 'latest')];
+}
+
+function reportFiles(report: RunReport): Record<string, string> {
+  return {
+    'report.json': `${JSON.stringify(report, null, 2)}\n`,
+    'summary.md': summaryMarkdown(report),
+    'index.html': renderRunHtml(report),
+    'junit.xml': renderJunit(report),
+  };
 }
 
 export function writeAtomically(file: string, text: string): void {

@@ -1,0 +1,31 @@
+/** The engine benchmark as terminal text, with the DESIGN.md targets marked met or MISSED. */
+import type { EngineBench } from './engine-bench.js';
+
+const M = (x: number) => `${(x / 1e6).toFixed(2)} M`;
+const mark = (ok: boolean) => (ok ? 'met' : 'MISSED');
+
+export function benchText(b: EngineBench): string {
+  const r = b.ratios;
+  const lines = [
+    `raw Atomics.add (main thread)         ${b.micro.atomicsAddNs.toFixed(2)} ns/op   ${M(1e9 / b.micro.atomicsAddNs)} ops/s`,
+    `model step in-thread (yield+add)      ${b.micro.stepNs.toFixed(2)} ns/step  ${r.microStepOverAtomicsAdd.toFixed(2)}x raw`,
+    `model step via 2x yield*              ${b.micro.nestedStepNs.toFixed(2)} ns/step  ${(b.micro.nestedStepNs / b.micro.atomicsAddNs).toFixed(2)}x raw`,
+    '',
+    'stress mode                 workers   steps/s      ops/s',
+    ...b.stress.map((s) => `  ${`${s.scenario}/${s.variant}`.padEnd(26)}${String(s.workers).padStart(4)}   ${M(s.stepsPerSec).padStart(9)}  ${M(s.opsPerSec).padStart(9)}`),
+    '',
+    'explore mode (random)       vCPUs x ops  steps/exec   steps/s    schedules/s',
+    ...b.explore.map((e) => `  ${e.scenario.padEnd(26)}${`${e.cpus} x ${e.opsPerCpu}`.padStart(10)}  ${e.stepsPerExecution.toFixed(0).padStart(9)}  ${M(e.stepsPerSec).padStart(9)}  ${e.schedulesPerSec.toFixed(0).padStart(10)}`),
+    '',
+    'detection (PCT depth 3, 20 seeds, cap 1000)   found   median   max',
+    ...b.detection.map((d) => `  ${`${d.scenario}/${d.variant}`.padEnd(44)}${`${d.found}/${d.seeds}`.padStart(6)}  ${String(d.medianSchedules).padStart(6)}  ${String(d.maxSchedules).padStart(5)}`),
+    '',
+    'targets (DESIGN.md):',
+    `  stress step <= 4x Atomics.add          ${r.stressStepOverAtomicsAdd.toFixed(2)}x  ${mark(r.stressStepOverAtomicsAdd <= 4)}`,
+    `  2 workers >= 1.8x one (per-CPU)        ${r.twoWorkerSpeedup.toFixed(2)}x  ${mark(r.twoWorkerSpeedup >= 1.8)}   (pgtable: ${r.twoWorkerSpeedupPgtable.toFixed(2)}x)`,
+    `  explore >= 3 M steps/s (pgtable)       ${M(b.explore[0]!.stepsPerSec)}  ${mark(b.explore[0]!.stepsPerSec >= 3e6)}   (counter: ${M(b.explore[2]!.stepsPerSec)})`,
+    `  >= 1000 schedules/s (4 vCPUs, ~2000 steps)  ${b.explore[0]!.schedulesPerSec.toFixed(0)} at ${b.explore[0]!.stepsPerExecution.toFixed(0)} steps  ${mark(b.explore[0]!.schedulesPerSec >= 1000)}`,
+    `  bug variants found by PCT <= 1000 (median)  ${mark(b.detection.every((d) => d.medianSchedules <= 1000))}`,
+  ];
+  return lines.join('\n');
+}
