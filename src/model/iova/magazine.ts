@@ -7,12 +7,13 @@
  * iova_depot_pop writes the count back as 127 (which is why a depot magazine must be full, I4).
  *
  * Simplification (there is no kmalloc): magazines live in one fixed pool in shared memory, allocated
- * from a free bitmap by compare-and-swap — one scheduling point per alloc/free, like PagePool; the pool
+ * from a free bitmap (free-bitmap.ts) — one scheduling point per alloc/free, like PagePool; the pool
  * is not the object of study, only whether magazines are handed out once and come back. 128 words each
  * (1 + 127 pfns of 32 bits; the kernel's are 8 + 127 x 8 = 1024 bytes). How many: see magazinePoolSize.
  */
 import type { Cpu, Op } from '../../engine/cpu.js';
 import { at, region, type Layout, type RegionSpec } from '../../engine/layout.js';
+import { FreeBitmap, freeBitmapRegion, RETRY } from '../free-bitmap.js';
 
 export const IOVA_MAG_SIZE = 127;
 /** Word 0: size, or the depot link (magazine index + 1, 0 = NULL) while in the list depot. */
@@ -37,8 +38,7 @@ export function magazinePoolSize(cpus: number, spacePfns: number): number {
 export function magazineRegions(count: number): Record<string, RegionSpec> {
   return {
     'mag.words': { kind: 'i32', count: count * MAG_WORDS },
-    /** Bit m of word m>>5 set = magazine m is free. */
-    'mag.free': { kind: 'i32', count: Math.ceil(count / 32) },
+    'mag.free': freeBitmapRegion(count),
   };
 }
 
@@ -47,13 +47,11 @@ const SITE_FREE = 'iova_magazine_free';
 
 export class MagazinePool {
   private readonly base: number;
-  private readonly freeBase: number;
-  private readonly words: number;
+  private readonly free_: FreeBitmap;
 
   constructor(layout: Layout, readonly count: number) {
     this.base = at(region(layout, 'mag.words'));
-    this.freeBase = at(region(layout, 'mag.free'));
-    this.words = Math.ceil(count / 32);
+    this.free_ = new FreeBitmap(at(region(layout, 'mag.free')), count);
   }
 
   valid(m: number): boolean { return Number.isInteger(m) && m >= 0 && m < this.count; }
@@ -65,37 +63,24 @@ export class MagazinePool {
 
   /** Every magazine free. */
   init(i32: Int32Array): void {
-    for (let m = 0; m < this.count; m++) i32[this.freeBase + (m >> 5)]! |= 1 << (m & 31);
+    this.free_.init(i32);
   }
 
   /** Setup code (init): take a magazine without a scheduling point. */
   take(i32: Int32Array): number {
-    for (let w = 0; w < this.words; w++) {
-      const bits = i32[this.freeBase + w]!;
-      if (bits === 0) continue;
-      const bit = 31 - Math.clz32(bits & -bits);
-      i32[this.freeBase + w] = bits & ~(1 << bit);
-      i32[this.head(w * 32 + bit)] = 0;
-      return w * 32 + bit;
-    }
-    return -1;
+    const m = this.free_.tryTake(i32); // single-threaded setup: never RETRY
+    if (m >= 0) i32[this.head(m)] = 0;
+    return m;
   }
 
   /** iova_magazine_alloc: an empty magazine (size 0), or -1 when the pool is dry. */
   *alloc(cpu: Cpu): Op<number> {
-    const i32 = cpu.i32;
     for (;;) {
       yield SITE_ALLOC;
-      let w = 0;
-      let bits = 0;
-      for (; w < this.words; w++) if ((bits = Atomics.load(i32, this.freeBase + w)) !== 0) break;
-      if (w === this.words) return -1;
-      const bit = 31 - Math.clz32(bits & -bits);
-      // Stress mode: another CPU may take a magazine from this word between our load and CAS: retry.
-      if (Atomics.compareExchange(i32, this.freeBase + w, bits, bits & ~(1 << bit)) !== bits) continue;
-      const m = w * 32 + bit;
+      const m = this.free_.tryTake(cpu.i32);
+      if (m === RETRY) continue;
       // Private until installed: setting the count needs no scheduling point.
-      Atomics.store(i32, this.head(m), 0);
+      if (m >= 0) Atomics.store(cpu.i32, this.head(m), 0);
       return m;
     }
   }
@@ -103,12 +88,11 @@ export class MagazinePool {
   /** iova_magazine_free. Freeing a free magazine is a model bug (the kernel's slab would corrupt). */
   *free(cpu: Cpu, m: number): Op {
     yield SITE_FREE;
-    if (!this.valid(m)) throw new Error(`iova model: cpu${cpu.id} frees magazine ${m}, which does not exist`);
-    const old = Atomics.or(cpu.i32, this.freeBase + (m >> 5), 1 << (m & 31));
-    if (old & (1 << (m & 31))) throw new Error(`iova model: cpu${cpu.id} frees magazine ${m} twice`);
+    if (!this.valid(m)) throw new Error(`iova model: ${cpu.name} frees magazine ${m}, which does not exist`);
+    if (this.free_.give(cpu.i32, m)) throw new Error(`iova model: ${cpu.name} frees magazine ${m} twice`);
   }
 
   isFree(i32: Int32Array, m: number): boolean {
-    return (Atomics.load(i32, this.freeBase + (m >> 5)) & (1 << (m & 31))) !== 0;
+    return this.free_.isFree(i32, m);
   }
 }
