@@ -55,10 +55,10 @@ function ratioToStrict(rows: readonly FqRow[], r: FqRow): string {
   return s && s.throughput > 0 ? `${(r.throughput / s.throughput).toFixed(2)}x` : '-';
 }
 
-export function fqBenchMarkdown(rows: readonly FqRow[], command: string, machine: string): string {
+/** The comparison table in Markdown (the caller heads it with the command and the machine). */
+export function fqBenchMarkdown(rows: readonly FqRow[]): string {
   const lines = [
-    '# Flush queues: per-CPU vs single (vs strict)', '',
-    `\`${command}\``, '', `Machine: ${machine}`, '',
+    '## Flush queues: per-CPU vs single (vs strict)', '',
     '| mode | workers | flush | map+unmap/s | vs strict | map avg (σ) µs | unmap avg (σ) µs | unmap p99 µs | flushes / 1k unmaps | peak queued | exposure p50 / p99 µs |',
     '|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...rows.map((r) => `| ${r.mode} | ${r.workers} | ${r.flushCostNs} ns ${r.flush} | ${Math.round(r.throughput)} | ${ratioToStrict(rows, r)} | `
@@ -77,9 +77,11 @@ export function fqBenchSections(rows: readonly FqRow[]): ChartSection[] {
   const maxW = workers[workers.length - 1]!;
   const label = (r: FqRow) => `${r.mode} ${r.workers}w ${r.flushCostNs}ns`;
   const lazy = rows.filter((r) => r.mode !== 'strict' && r.flushCostNs === costs[costs.length - 1] && r.workers === maxW);
-  const buckets = lazy.flatMap((r) => r.exposureHist.map((n, i) => (n > 0 ? i : -1))).filter((i) => i >= 0);
-  const lo = buckets.length ? Math.min(...buckets) : 0;
-  const hi = buckets.length ? Math.max(...buckets) : 0;
+  // Octaves (4 quarter-octave buckets each) keep the chart readable.
+  const octaves = (h: readonly number[]) => Array.from({ length: Math.ceil(h.length / 4) }, (_, o) => h.slice(4 * o, 4 * o + 4).reduce((a, b) => a + b, 0));
+  const used = lazy.flatMap((r) => octaves(r.exposureHist).map((n, i) => (n > 0 ? i : -1))).filter((i) => i >= 0);
+  const lo = used.length ? Math.min(...used) : 0;
+  const hi = used.length ? Math.max(...used) : 0;
   return [{
     heading: 'Flush queues: per-CPU vs single',
     text: `Each point is one run of the dma_map_benchmark loop (map, transfer ${rows[0]?.transferNs ?? 0} ns, unmap) on ${workers.join(' and ')} worker thread(s), ${rows[0]?.flush ?? ''} flushes.`,
@@ -99,9 +101,9 @@ export function fqBenchSections(rows: readonly FqRow[]): ChartSection[] {
       },
       {
         kind: 'bar', title: `Lazy exposure window (flush ${costs[costs.length - 1]} ns, ${maxW} worker${maxW > 1 ? 's' : ''})`,
-        categories: Array.from({ length: hi - lo + 1 }, (_, i) => `≤${k(bucketUpperNs(lo + i) / 1000)} µs`),
+        categories: Array.from({ length: hi - lo + 1 }, (_, i) => `≤${k(bucketUpperNs(4 * (lo + i) + 3) / 1000)} µs`),
         yLabel: 'IOVAs freed', yLog: true,
-        series: lazy.map((r) => ({ name: r.mode, values: r.exposureHist.slice(lo, hi + 1) })),
+        series: lazy.map((r) => ({ name: r.mode, values: octaves(r.exposureHist).slice(lo, hi + 1) })),
         note: 'Unmap to the IOVA\'s return to the allocator: how long a device could still reach the buffer through a stale IOTLB entry.',
       },
     ],

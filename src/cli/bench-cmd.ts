@@ -84,7 +84,7 @@ export async function benchCommand(f: BenchFlags, io: Io): Promise<number> {
   const text = [engine ? benchText(engine) : '', iova ? iovaBenchText(iova) : '', fq ? fqBenchText(fq.rows, fq.micro) : ''].filter(Boolean).join('\n\n');
   const summary = [
     `# iommu-stress bench (${suite})`, '', `\`${io.commandLine}\``, '', `Machine: ${machine()}; started ${startedAt.toISOString()}`, '',
-    ...(fq ? [fqBenchMarkdown(fq.rows, io.commandLine, machine())] : []),
+    ...(fq ? [fqBenchMarkdown(fq.rows)] : []),
     ...(engine || iova ? ['```', [engine ? benchText(engine) : '', iova ? iovaBenchText(iova) : ''].filter(Boolean).join('\n\n'), '```'] : []),
   ].join('\n');
   const html = renderBenchHtml(engine ?? null, {
