@@ -14,7 +14,7 @@ import { BadInput, EXIT } from './errors.js';
 import { elapsedOf, rate, type Io } from './io.js';
 import { loadScenarioFile, scenarioModulePath } from '../scenarios/registry.js';
 import { loadConfig, underFlags } from './config.js';
-import { lookupScenario, lookupVariant, parseDuration, parseInteger, parseOpsList, parseParams, parseSeed, parseShard, randomSeed } from './parse.js';
+import { checkBuild, lookupScenario, lookupVariant, parseDuration, parseInteger, parseOpsList, parseParams, parseSeed, parseShard, randomSeed } from './parse.js';
 import { replayCommand } from './repro-commands.js';
 import { defaultMaxSteps } from './run.js';
 
@@ -57,6 +57,7 @@ export async function exploreCommand(nameArg: string | undefined, flags: Explore
     if (list.length !== 1 && list.length !== cpus) throw new BadInput(`--ops: '${f.ops}' gives ${list.length} counts for ${cpus} vCPUs (give one, or one per vCPU)`);
     opsPerCpu = list.length === 1 ? Array<number>(cpus).fill(list[0]!) : list;
   }
+  checkBuild(scenario, cpus, variant.name, params);
   const seed = f.seed !== undefined ? parseSeed('--seed', f.seed) : randomSeed();
   const hasTime = f.time !== undefined;
   const schedules = f.schedules !== undefined ? parseInteger('--schedules', f.schedules, 1, Number.MAX_SAFE_INTEGER)

@@ -71,6 +71,19 @@ export function parseParams(s: ScenarioDef, given: readonly string[]): Record<st
   return out;
 }
 
+/**
+ * Build the model once up front, so that parameters that fit their ranges but not each other (a
+ * geometry too small for the vCPUs) are bad input before anything runs, not a harness failure later.
+ */
+export function checkBuild(s: ScenarioDef, cpus: number, variant: string, params: Readonly<Record<string, number>>): void {
+  try {
+    s.build({ cpus, variant, params });
+  } catch (e) {
+    if (e instanceof BadInput) throw e;
+    throw new BadInput(`scenario ${s.name} cannot be built for ${cpus} vCPU(s) with ${Object.entries(params).map(([k, v]) => `${k}=${v}`).join(' ')}: ${(e as Error).message}`);
+  }
+}
+
 /** Validate parameters that came from a file (repro) rather than flags. */
 export function checkParams(s: ScenarioDef, given: Readonly<Record<string, number>>, where: string): void {
   for (const [k, v] of Object.entries(given)) {

@@ -12,7 +12,7 @@ import { formatTrace } from '../explore/trace.js';
 import { BadInput, EXIT } from './errors.js';
 import type { Io } from './io.js';
 import { loadScenarioFile, scenarioModulePath } from '../scenarios/registry.js';
-import { checkParams, lookupScenario, lookupVariant } from './parse.js';
+import { checkBuild, checkParams, lookupScenario, lookupVariant } from './parse.js';
 
 export interface ReplayFlags {
   scenarioFile?: string;
@@ -30,6 +30,7 @@ export async function replayCommand(file: string | undefined, f: ReplayFlags, io
   const variant = lookupVariant(scenario, repro.variant);
   checkParams(scenario, repro.params, where);
   const params = withDefaults(scenario, repro.params);
+  checkBuild(scenario, repro.opsPerCpu.length, variant.name, params);
   const model = scenario.build({ cpus: repro.opsPerCpu.length, variant: variant.name, params });
   const timers = model.timers?.length ?? 0;
   if (timers !== repro.timers) {

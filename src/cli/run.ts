@@ -16,7 +16,7 @@ import { allScenarios, loadScenarioFile, scenarioModulePath } from '../scenarios
 import { stress, type StressOutcome } from '../stress/stress.js';
 import { BadInput, EXIT, HarnessError } from './errors.js';
 import { elapsedOf, rate, type Io } from './io.js';
-import { checkOutputDir, lookupScenario, lookupVariant, parseDuration, parseInteger, parseParams, parseSeed, parseShard, randomSeed } from './parse.js';
+import { checkBuild, checkOutputDir, lookupScenario, lookupVariant, parseDuration, parseInteger, parseParams, parseSeed, parseShard, randomSeed } from './parse.js';
 import { exploreOpsCommand, replayCommand, runCommandLine } from './repro-commands.js';
 import { VERSION } from './version.js';
 
@@ -96,9 +96,14 @@ export async function planRun(namesArg: readonly string[], flags: RunFlags): Pro
   const shard = f.shard !== undefined ? parseShard('--shard', f.shard) : undefined;
   const baseSeed = f.seed !== undefined ? parseSeed('--seed', f.seed) : randomSeed();
   if (f.reportDir !== undefined) checkOutputDir('--report-dir', f.reportDir);
+  const workers = f.workers !== undefined ? parseInteger('--workers', f.workers, 1, 64) : Math.max(1, availableParallelism());
+  for (const it of items) {
+    checkBuild(it.scenario, workers, it.variant.name, it.params);
+    checkBuild(it.scenario, it.scenario.exploreCpus, it.variant.name, it.exploreParams);
+  }
   return {
     items,
-    workers: f.workers !== undefined ? parseInteger('--workers', f.workers, 1, 64) : Math.max(1, availableParallelism()),
+    workers,
     timeMs: parseDuration('--time', timeText),
     timeText,
     opBudget: f.ops !== undefined ? parseInteger('--ops', f.ops, 1, Number.MAX_SAFE_INTEGER) : Infinity,
