@@ -66,6 +66,7 @@ function program(argv: readonly string[], setExit: (code: number) => void): Comm
     .option('--param <key=value>', 'scenario parameter (repeatable)', collect, [])
     .option('--repro-file <path>', 'where to write the repro (default reports/repros/<scenario>-<variant>-seed<seed>.json)')
     .option('--shard <i/n>', 'explore shard i of n of a seed campaign (disjoint executions)')
+    .option('--stop-on <ids>', 'also stop at these outcomes, e.g. an INTERESTING one, to get a replay token for it (comma list)')
     .option('--scenario-file <file>', 'a scenario of your own (an ES module; see README "Writing a scenario")')
     .option('--config <file.json>', 'settings as JSON (keys as the long flags, camelCase); flags win')
     .option('--json', 'one JSON document on stdout')

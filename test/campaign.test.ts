@@ -131,3 +131,22 @@ describe('--shard and merge', () => {
     expect(json<RunJson>(m).verdict).toBe('fail');
   });
 });
+
+describe('explore --stop-on', () => {
+  it('hunts an INTERESTING outcome down to a token that replays it', () => {
+    const r = iommu('explore', 'viommu', '--variant', 'upstream', '--seed', '3', '--stop-on', 'V-DUPMAP', '--json',
+      '--repro-file', path.join(tmp, 'dup.json'));
+    expect(r.code).toBe(1);
+    const out = json<{ violation: { invariant: string; grade: string }; token: string; traceHash: string }>(r);
+    expect(out.violation).toMatchObject({ invariant: 'V-DUPMAP', grade: 'INTERESTING' });
+    const again = iommu('replay', '--token', out.token, '--json');
+    expect(again.code).toBe(1);
+    expect(json<{ violation: { invariant: string }; traceHash: string }>(again)).toMatchObject({ violation: { invariant: 'V-DUPMAP' }, traceHash: out.traceHash });
+  });
+
+  it('an outcome the scenario does not declare is exit 2', () => {
+    const r = iommu('explore', 'viommu', '--stop-on', 'V-DUPMAP,NOPE');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/no outcome 'NOPE'/);
+  });
+});

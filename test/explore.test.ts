@@ -184,7 +184,7 @@ describe('explore on pgtable: PCT', () => {
 describe('repro tokens', () => {
   const sample: Repro = {
     scenario: 'pgtable', variant: 'racy-install', params: { slots: 3 }, opSeed: -123456789,
-    opsPerCpu: [2, 0, 5], skip: [], timers: 0, schedule: [0, 4, 2, 1, 0, 2, 2, 30], maxSteps: 5000,
+    opsPerCpu: [2, 0, 5], skip: [], stopOn: [], timers: 0, schedule: [0, 4, 2, 1, 0, 2, 2, 30], maxSteps: 5000,
   };
 
   it('encodeToken / decodeToken round-trip a repro', () => {
@@ -232,13 +232,13 @@ describe('repro tokens', () => {
     };
     rejects(shaped([1, 2, 3]), /has the wrong shape/);
     rejects(shaped({ scenario: 'pgtable' }), /has the wrong shape/);
-    rejects(shaped(['pgtable', 'correct', {}, 1, [1, 1], [2, 5], 100, 0, []]), /--token: field 'schedule' must be .*task < 2/);
-    rejects(shaped(['pgtable', 'correct', {}, 1.5, [1, 1], [0, 5], 100, 0, []]), /field 'opSeed' must be a 32-bit integer, got 1\.5/);
-    rejects(shaped(['', 'correct', {}, 1, [1], [0, 5], 100, 0, []]), /field 'scenario'/);
-    rejects(shaped(['pgtable', 'correct', { a: 'x' }, 1, [1], [0, 5], 100, 0, []]), /field 'params'/);
-    rejects(shaped(['pgtable', 'correct', {}, 1, [], [], 100, 0, []]), /field 'opsPerCpu'/);
-    rejects(shaped(['pgtable', 'correct', {}, 1, [1], [0, 0], 100, 0, []]), /field 'schedule'/);
-    rejects(shaped(['pgtable', 'correct', {}, 1, [1], [0, 5], 0, 0, []]), /field 'maxSteps'/);
+    rejects(shaped(['pgtable', 'correct', {}, 1, [1, 1], [2, 5], 100, 0, [], []]), /--token: field 'schedule' must be .*task < 2/);
+    rejects(shaped(['pgtable', 'correct', {}, 1.5, [1, 1], [0, 5], 100, 0, [], []]), /field 'opSeed' must be a 32-bit integer, got 1\.5/);
+    rejects(shaped(['', 'correct', {}, 1, [1], [0, 5], 100, 0, [], []]), /field 'scenario'/);
+    rejects(shaped(['pgtable', 'correct', { a: 'x' }, 1, [1], [0, 5], 100, 0, [], []]), /field 'params'/);
+    rejects(shaped(['pgtable', 'correct', {}, 1, [], [], 100, 0, [], []]), /field 'opsPerCpu'/);
+    rejects(shaped(['pgtable', 'correct', {}, 1, [1], [0, 0], 100, 0, [], []]), /field 'schedule'/);
+    rejects(shaped(['pgtable', 'correct', {}, 1, [1], [0, 5], 0, 0, [], []]), /field 'maxSteps'/);
   });
 
   it('validateRepro rejects a schedule naming a vCPU that does not exist, and names the source', () => {
@@ -260,7 +260,7 @@ describe('repro validation: schedule length', () => {
     // decodeSchedule alone would throw a RangeError (an "internal error", exit 3) for a count like 2^40;
     // a damaged or hand-edited repro must be exit 2 with a message instead.
     const huge: Repro = {
-      scenario: 'pgtable', variant: 'correct', params: {}, opSeed: 1, opsPerCpu: [1, 1], skip: [], timers: 0, schedule: [0, 2 ** 40], maxSteps: 100,
+      scenario: 'pgtable', variant: 'correct', params: {}, opSeed: 1, opsPerCpu: [1, 1], skip: [], stopOn: [], timers: 0, schedule: [0, 2 ** 40], maxSteps: 100,
     };
     expect(() => decodeSchedule(huge.schedule)).toThrow(RangeError);
     let err: unknown;

@@ -15,7 +15,11 @@ export class Checker {
   failed = false;
   private readonly grades = new Map<string, Grade>();
 
-  constructor(invariants: readonly InvariantDef[]) {
+  /**
+   * `stopOn`: outcomes that end the run as a FORBIDDEN one does, whatever their grade — how explore
+   * hunts down an INTERESTING outcome (a duplicate MAP, a spurious ENOMEM) to get a replay token for it.
+   */
+  constructor(invariants: readonly InvariantDef[], private readonly stopOn: ReadonlySet<string> = new Set()) {
     for (const inv of [...ENGINE_INVARIANTS, ...invariants]) this.grades.set(inv.id, inv.grade);
   }
 
@@ -29,7 +33,7 @@ export class Checker {
   /** Report an outcome; returns true when it is FORBIDDEN (the caller should stop). */
   report(invariant: string, message: string, vcpu: number, step: number, site: string): boolean {
     const grade = this.gradeOf(invariant);
-    if (grade !== 'FORBIDDEN') {
+    if (grade !== 'FORBIDDEN' && !this.stopOn.has(invariant)) {
       this.outcomes.set(invariant, (this.outcomes.get(invariant) ?? 0) + 1);
       return false;
     }

@@ -44,6 +44,7 @@ const exploreSchema = z.object({
   params: params.optional(),
   reproFile: z.string().optional(),
   shard: shard.optional(),
+  stopOn: z.array(z.string()).optional(),
 }).strict();
 
 export type RunConfig = z.infer<typeof runSchema>;

@@ -37,6 +37,7 @@ export interface ExploreFlags {
   shard?: string;
   config?: string;
   scenarioFile?: string;
+  stopOn?: string;
 }
 
 export async function exploreCommand(nameArg: string | undefined, flags: ExploreFlags, io: Io): Promise<number> {
@@ -58,6 +59,12 @@ export async function exploreCommand(nameArg: string | undefined, flags: Explore
     opsPerCpu = list.length === 1 ? Array<number>(cpus).fill(list[0]!) : list;
   }
   checkBuild(scenario, cpus, variant.name, params);
+  const stopOn = f.stopOn === undefined ? [] : f.stopOn.split(',').map((id) => id.trim());
+  for (const id of stopOn) {
+    if (!scenario.invariants.some((i) => i.id === id)) {
+      throw new BadInput(`--stop-on: scenario ${scenario.name} has no outcome '${id}' (see: iommu-stress list)`);
+    }
+  }
   const seed = f.seed !== undefined ? parseSeed('--seed', f.seed) : randomSeed();
   const hasTime = f.time !== undefined;
   const schedules = f.schedules !== undefined ? parseInteger('--schedules', f.schedules, 1, Number.MAX_SAFE_INTEGER)
@@ -65,6 +72,7 @@ export async function exploreCommand(nameArg: string | undefined, flags: Explore
   const options = {
     scenario, variant, params, opsPerCpu, strategy, seed, schedules, shrink: f.shrink ?? true,
     shard: f.shard !== undefined ? parseShard('--shard', f.shard) : undefined,
+    stopOn,
     depth: f.depth !== undefined ? parseInteger('--depth', f.depth, 1, 64) : 3,
     timeMs: hasTime ? parseDuration('--time', f.time!) : Infinity,
     opSeed: f.opSeed !== undefined ? parseSeed('--op-seed', f.opSeed) : undefined,

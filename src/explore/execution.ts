@@ -36,6 +36,8 @@ export interface ExecutionSpec {
   readonly maxSteps: number;
   /** Record (task, site, op) events and a trace hash. Off for speed while exploring. */
   readonly trace?: boolean;
+  /** Outcomes that stop the execution like a FORBIDDEN one (Checker stopOn). */
+  readonly stopOn?: ReadonlySet<string>;
 }
 
 export type TraceEvent =
@@ -69,7 +71,7 @@ export function runExecution(spec: ExecutionSpec, scheduler: Scheduler, stepsHin
   if (tasks > 255) throw new RangeError('explore: at most 255 vCPUs and timers');
   zeroMemory(mem);
   model.init(mem);
-  const checker = new Checker(spec.scenario.invariants);
+  const checker = new Checker(spec.scenario.invariants, spec.stopOn);
   const clock = new VirtualClock();
   const nsPerStep = model.nsPerStep ?? DEFAULT_NS_PER_STEP;
   const cpus: Cpu[] = [];

@@ -35,6 +35,8 @@ export interface ExploreOptions {
   readonly shrink: boolean;
   /** Wall-clock budget for shrinking (default 10 s). */
   readonly shrinkMs?: number;
+  /** Stop at these outcomes too (INTERESTING ones): explore --stop-on. */
+  readonly stopOn?: readonly string[];
   /** Shard `index` of `count` of a seed campaign: executions index, index+count, ... of the unsharded run. */
   readonly shard?: Shard;
   readonly onProgress?: (p: { schedules: number; steps: number; elapsedMs: number }) => void;
@@ -92,6 +94,7 @@ export function explore(o: ExploreOptions): ExploreOutcome {
   // Each shard's strategy gets its own stream; shard 0 of 1 is the unsharded campaign.
   const schedSeed = shard.count > 1 ? mix32(o.seed, 0x5a4d00 + shard.index) : o.seed;
   const scheduler = makeScheduler(o.strategy, schedSeed, o.depth, opsPerCpu.reduce((a, b) => a + b, 0) * 8);
+  const stopOn = new Set(o.stopOn ?? []);
   const outcomes: Record<string, number> = {};
   let schedules = 0;
   let steps = 0;
@@ -104,7 +107,7 @@ export function explore(o: ExploreOptions): ExploreOutcome {
     if (elapsedMs >= o.timeMs) break;
     if ((schedules & 15) === 0) o.onProgress?.({ schedules, steps, elapsedMs });
     const opSeed = o.opSeed ?? mix32(o.seed, shard.index + shard.count * schedules);
-    const spec: ExecutionSpec = { scenario: o.scenario, model, mem, opSeed, opsPerCpu, maxSteps: o.maxSteps };
+    const spec: ExecutionSpec = { scenario: o.scenario, model, mem, opSeed, opsPerCpu, maxSteps: o.maxSteps, stopOn };
     const result = runExecution(spec, scheduler, longest);
     schedules++;
     steps += result.steps;
@@ -118,10 +121,10 @@ export function explore(o: ExploreOptions): ExploreOutcome {
   if (!failing) {
     return { schedules, steps, ops, durationMs: searchMs, searchMs, violation: undefined, original: undefined, minimal: undefined, shrinkAttempts: 0, outcomes };
   }
-  const base = { scenario: o.scenario, model, mem, opSeed: failing.opSeed, maxSteps: o.maxSteps };
+  const base = { scenario: o.scenario, model, mem, opSeed: failing.opSeed, maxSteps: o.maxSteps, stopOn };
   const repro = (ops: readonly number[], skip: readonly (readonly number[])[], decisions: ArrayLike<number>): Repro => ({
     scenario: o.scenario.name, variant: o.variant.name, params: nonDefaultParams(o.scenario, o.params),
-    opSeed: failing.opSeed, opsPerCpu: ops, skip: skip.some((l) => l.length > 0) ? skip : [], timers: model.timers?.length ?? 0, schedule: encodeSchedule(decisions), maxSteps: o.maxSteps,
+    opSeed: failing.opSeed, opsPerCpu: ops, skip: skip.some((l) => l.length > 0) ? skip : [], stopOn: [...stopOn], timers: model.timers?.length ?? 0, schedule: encodeSchedule(decisions), maxSteps: o.maxSteps,
   });
   const original = packageRepro(base, repro(opsPerCpu, [], failing.result.decisions));
   let minimal = original;
@@ -152,7 +155,7 @@ function packageRepro(base: Omit<ExecutionSpec, 'opsPerCpu'>, r: Repro): FoundRe
 }
 
 export function replayRepro(base: Omit<ExecutionSpec, 'opsPerCpu'>, r: Repro): ExecutionResult {
-  return runExecution({ ...base, opsPerCpu: r.opsPerCpu, skip: r.skip, trace: true }, new ReplayScheduler(decodeSchedule(r.schedule)));
+  return runExecution({ ...base, opsPerCpu: r.opsPerCpu, skip: r.skip, stopOn: new Set(r.stopOn), trace: true }, new ReplayScheduler(decodeSchedule(r.schedule)));
 }
 
 /** vCPUs that run at least one op. */

@@ -25,6 +25,8 @@ export interface Repro {
   /** Run-length encoded decisions. */
   readonly schedule: readonly number[];
   readonly maxSteps: number;
+  /** Outcomes that ended the execution besides FORBIDDEN ones (explore --stop-on); [] when none. */
+  readonly stopOn: readonly string[];
 }
 
 export interface ReproFile extends Repro {
@@ -58,7 +60,7 @@ export function decodeSchedule(rle: readonly number[]): Uint8Array {
 }
 
 export function encodeToken(r: Repro): string {
-  const compact = [r.scenario, r.variant, r.params, r.opSeed, r.opsPerCpu, r.schedule, r.maxSteps, r.timers, r.skip];
+  const compact = [r.scenario, r.variant, r.params, r.opSeed, r.opsPerCpu, r.schedule, r.maxSteps, r.timers, r.skip, r.stopOn];
   return TOKEN_PREFIX + deflateRawSync(Buffer.from(JSON.stringify(compact))).toString('base64url');
 }
 
@@ -73,9 +75,9 @@ export function decodeToken(token: string): Repro {
   } catch {
     throw new BadInput(`--token: '${abbrev(t)}' is damaged (it does not decode); copy the whole token`);
   }
-  if (!Array.isArray(compact) || compact.length !== 9) throw new BadInput(`--token: '${abbrev(t)}' has the wrong shape`);
-  const [scenario, variant, params, opSeed, opsPerCpu, schedule, maxSteps, timers, skip] = compact as unknown[];
-  return validateRepro({ scenario, variant, params, opSeed, opsPerCpu, schedule, maxSteps, timers, skip }, '--token');
+  if (!Array.isArray(compact) || compact.length !== 10) throw new BadInput(`--token: '${abbrev(t)}' has the wrong shape`);
+  const [scenario, variant, params, opSeed, opsPerCpu, schedule, maxSteps, timers, skip, stopOn] = compact as unknown[];
+  return validateRepro({ scenario, variant, params, opSeed, opsPerCpu, schedule, maxSteps, timers, skip, stopOn }, '--token');
 }
 
 /** Check the shape of a repro read from outside; `where` names the source in messages. */
@@ -96,6 +98,8 @@ export function validateRepro(x: Record<string, unknown>, where: string): Repro 
   if (!Array.isArray(ops) || ops.length < 1 || ops.length > 255 || !ops.every((v) => isInt(v, 0))) {
     bad('opsPerCpu', 'a list of 1..255 non-negative integers');
   }
+  const stopOn = x.stopOn ?? [];
+  if (!Array.isArray(stopOn) || !stopOn.every((id) => typeof id === 'string')) bad('stopOn', 'a list of outcome ids');
   const skip = x.skip ?? [];
   if (!Array.isArray(skip) || skip.length > (ops as number[]).length
     || !skip.every((l, c) => Array.isArray(l) && l.every((k) => isInt(k, 0) && k < (ops as number[])[c]!))) {
@@ -117,7 +121,7 @@ export function validateRepro(x: Record<string, unknown>, where: string): Repro 
   return {
     scenario: x.scenario as string, variant: x.variant as string,
     params: params as Record<string, number>, opSeed: x.opSeed as number,
-    opsPerCpu: ops as number[], skip: skip as number[][], timers: timers as number, schedule: sch as number[], maxSteps: x.maxSteps as number,
+    opsPerCpu: ops as number[], skip: skip as number[][], stopOn: stopOn as string[], timers: timers as number, schedule: sch as number[], maxSteps: x.maxSteps as number,
   };
 }
 
