@@ -53,6 +53,7 @@ export class TimerRef {
   private readonly modSite: Site;
   private readonly delSite: Site;
   private readonly syncSite: Site;
+  private readonly scheduleSite: Site;
 
   constructor(layout: Layout, readonly id: number, readonly name: string) {
     this.deadlineIndex = at(region(layout, 'timer.deadline'), id);
@@ -60,12 +61,23 @@ export class TimerRef {
     this.modSite = `mod_timer ${name}`;
     this.delSite = `del_timer ${name}`;
     this.syncSite = `del_timer_sync ${name}`;
+    this.scheduleSite = `schedule_delayed_work ${name}`;
   }
 
   /** mod_timer: (re)arm to fire `delayNs` from now. */
   *mod(cpu: Cpu, delayNs: number): Op {
     yield this.modSite;
     Atomics.store(cpu.i64, this.deadlineIndex, BigInt(Math.max(1, Math.round(cpu.clock.now() + delayNs))));
+  }
+
+  /**
+   * schedule_delayed_work: arm to fire `delayNs` from now unless already pending (then nothing changes).
+   * Returns whether it armed. The test-and-set of PENDING and the arm are one compare-and-swap.
+   */
+  *schedule(cpu: Cpu, delayNs: number, site: Site = this.scheduleSite): Op<boolean> {
+    yield site;
+    const deadline = BigInt(Math.max(1, Math.round(cpu.clock.now() + delayNs)));
+    return Atomics.compareExchange(cpu.i64, this.deadlineIndex, 0n, deadline) === 0n;
   }
 
   /** del_timer: cancel if pending; a callback already running goes on. Returns whether it was pending. */

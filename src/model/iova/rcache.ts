@@ -286,12 +286,7 @@ export class IovaRcaches {
 
   /** schedule_delayed_work: arm the bucket's work unless it is already pending (one atomic step). */
   private *scheduleDelayedWork(cpu: Cpu, k: number): Op {
-    const ref = this.works[k]!;
-    // test_and_set of WORK_STRUCT_PENDING and the timer arm in one compare-and-swap of the deadline
-    // (TimerRef.mod would re-arm a pending work; schedule_delayed_work leaves it alone).
-    yield SITES[k]!.schedule;
-    const deadline = BigInt(Math.max(1, Math.round(cpu.clock.now() + this.opts.depotDelayNs)));
-    Atomics.compareExchange(cpu.i64, ref.deadlineIndex, 0n, deadline);
+    yield* this.works[k]!.schedule(cpu, this.opts.depotDelayNs, SITES[k]!.schedule);
   }
 
   // -------------------------------------------------------------------------------------------------
