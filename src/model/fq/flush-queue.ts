@@ -227,11 +227,12 @@ export class FlushQueue {
     const started = this.o.oracle ? Atomics.add(i32, this.events, 1) + 1 : 0; // oracle: this flush's start stamp
     yield* this.iotlb.flushAll(cpu);
     yield S.incFinish;
-    Atomics.add(cpu.i64, this.finish, 1n);
-    // oracle: raise "latest start among finished flushes" to ours (an atomic max)
+    // oracle: raise "latest start among finished flushes" to ours (an atomic max) — before the kernel's
+    // counter says so, since on real threads a ring free may act on the new finish count at once.
     for (let c = Atomics.load(i32, this.covered); c < started; c = Atomics.load(i32, this.covered)) {
       if (Atomics.compareExchange(i32, this.covered, c, started) === c) break;
     }
+    Atomics.add(cpu.i64, this.finish, 1n);
   }
 
   /** fq_flush_timeout: flush once, then drain every ring (on the timer's CPU). */
