@@ -59,7 +59,7 @@ export function detection(s: ScenarioDef, variant: string, seeds: number, cap: n
   let found = 0;
   for (let seed = 1; seed <= seeds; seed++) {
     const r = explore({
-      scenario: s, variant: s.variants.find((v) => v.name === variant)!, params: withDefaults(s),
+      scenario: s, variant: s.variants.find((v) => v.name === variant)!, params: withDefaults(s, s.exploreParams),
       opsPerCpu: Array<number>(s.exploreCpus).fill(s.exploreOps), strategy: 'pct', depth: 3,
       schedules: cap, timeMs: Infinity, seed, maxSteps: 1e6, shrink: false,
     });
