@@ -89,16 +89,18 @@ function program(argv: readonly string[], setExit: (code: number) => void): Comm
     .option('--report-dir <dir>', 'write the merged report here instead of reports/<run-id>/ and reports/latest/')
     .action((dirs: string[], f: MergeFlags) => { setExit(mergeCommand(dirs, f, io)); });
 
-  p.command('bench').description('benchmarks: the engine, the IOVA allocator, the flush queues (per-CPU vs single vs strict)')
-    .option('--suite <name>', 'engine (the harness itself), iova (rcache vs rbtree, list vs fixed depot), fq (flush queues), or all (default: engine, or fq with any --fq flag)')
+  p.command('bench').description('benchmarks: the engine, the IOVA allocator, the flush queues (per-CPU vs single vs strict), map_sg designs and the two-step IOVA API')
+    .option('--suite <name>', 'engine (the harness itself), iova (rcache vs rbtree, list vs fixed depot), fq (flush queues), mapsg (map_sg: per-call vs cookie vs domain list; two-step API vs map per page), or all (default: engine, or fq with any --fq flag, or mapsg with --hypercall-cost/--segs)')
     .option('--time <duration>', 'time per measurement (default: 2s)')
     .option('--fq <modes>', 'fq: queue modes to compare, from percpu,single,strict (default: all three)')
-    .option('--workers <list>', 'fq: worker counts, e.g. 1,2 (default: 1,2)')
+    .option('--workers <list>', 'fq, mapsg: worker counts, e.g. 1,2 (default: 1,2)')
     .option('--flush-cost <ns-list>', 'fq: cost of one IOTLB flush in ns, a list, 0 to 10000000 (default: 0,10000,100000)')
     .option('--flush <serial|parallel>', 'fq: flushes serialised by a global lock (s390) or parallel (default: parallel)')
     .option('--transfer <ns>', 'fq: simulated transfer between map and unmap (default: 0)')
     .option('--granule <pages>', 'fq: pages per mapping, like dma_map_benchmark -g (default: 1)')
-    .option('--seed <n>', 'fq: seed (default: 1)')
+    .option('--hypercall-cost <ns-list>', 'mapsg: cost of one driver map/unmap call (a pKVM hypercall) in ns, a list (default: 0,1000,10000)')
+    .option('--segs <list>', 'mapsg: scatterlist elements per map_sg (and pages per two-step round), a list, 1 to 64 (default: 4,16)')
+    .option('--seed <n>', 'fq, mapsg: seed (default: 1)')
     .option('--json', 'one JSON document on stdout (the table goes to stderr)')
     .option('--report-dir <dir>', 'write report.json, summary.md and bench.html here instead of reports/<run-id>-bench/')
     .action(async (f: BenchFlags) => { setExit(await benchCommand(f, io)); });

@@ -1,0 +1,299 @@
+/**
+ * Scenario `dma-iova`: drivers using the two-step IOVA DMA API — kernel-model.md §7 — on a domain whose
+ * driver needs the sync (map_pages only queues the MAP; iotlb_sync_map sends it, as virtio-iommu's
+ * unkicked requests or s390's shadow tables), with the IOVA range cache of §2.3 underneath and an
+ * IOTLB the device fills; §9 #16 (free while linked) and #17 (device use without sync) as variants.
+ *
+ * Each vCPU walks one dma_iova_state through its lifecycle, one API call per op: try_alloc, link the
+ * range in pieces, sync, start the device on it (the device's DMA goes through the IOTLB and must land
+ * on the linked pages), then either destroy, or unlink every piece and free.
+ *
+ * Simplifications: each CPU's queued MAPs sit on its own list and its sync sends only those (a per-CPU
+ * deferred list, deferred.ts); the device's DMA runs on the vCPU that owns the state.
+ *
+ * With `bench=1` the program is the two-step API over `pages` separate pages (try_alloc, a link per
+ * page, one sync, destroy); with `bench=2` a dma map per page (alloc + iommu_map, then unmap + free
+ * each) — the comparison of §8's IOVA-API proposal.
+ */
+import type { InvariantDef } from '../check/invariant.js';
+import type { Cpu, Op } from '../engine/cpu.js';
+import { defineLayout, region, type Memory } from '../engine/layout.js';
+import { randInt, type RandomGenerator } from '../engine/rng.js';
+import type { ModelConfig, ScenarioDef, ScenarioModel, VcpuProgram } from '../engine/scenario.js';
+import { type DomainOps, Hyp, hypRegions } from '../model/core/driver.js';
+import { DeferredListDriver, deferredListRegions } from '../model/core/deferred.js';
+import { IommuCore } from '../model/core/iommu-map.js';
+import { DmaIovaApi, newIovaState, type DmaIovaState } from '../model/dma/iova-api.js';
+import { Latency, latencyRegions, percentileNs } from '../model/dma/latency.js';
+import { Iotlb, iotlbRegions } from '../model/iotlb.js';
+import { IovaDomain, iovaDomainRegions, type IovaDomainOptions } from '../model/iova/iova-domain.js';
+import { IOVA_INVARIANTS } from '../model/iova/invariants.js';
+import { checkIovaDomain } from '../model/iova/quiescent.js';
+import { PagePool, pagePoolRegions, PTES_PER_TABLE } from '../model/page-pool.js';
+import { IoPgtable, SZ_4K } from '../model/pgtable.js';
+
+const invariants: readonly InvariantDef[] = [
+  { id: 'IOVA-FREE-LINKED', meaning: 'dma_iova_free only after every linked range was unlinked ("all regions must have been unmapped")', grade: 'FORBIDDEN' },
+  { id: 'IOVA-USE-UNSYNCED', meaning: 'the device uses a state only after dma_iova_sync covered everything linked', grade: 'FORBIDDEN' },
+  { id: 'DMA-FAULT', meaning: 'a device DMA to a linked and synced range translates (no IOMMU fault)', grade: 'FORBIDDEN' },
+  { id: 'DMA-CORRUPT', meaning: 'a device DMA to a linked range lands on the page linked there', grade: 'FORBIDDEN' },
+  { id: 'DMA-MAP', meaning: 'linking and syncing a freshly allocated IOVA succeeds (-EEXIST: someone\'s PTEs are still there); unlink clears all it linked', grade: 'FORBIDDEN' },
+  { id: 'PT-OVERWRITE', meaning: 'no leaf is overwritten without an unmap', grade: 'FORBIDDEN' },
+  { id: 'PT-LEAK', meaning: 'no table page is freed twice', grade: 'FORBIDDEN' },
+  { id: 'DMA-ENOMEM', meaning: 'dma_iova_try_alloc found no IOVA space', grade: 'ACCEPTABLE' },
+  ...IOVA_INVARIANTS,
+];
+
+interface Variant { readonly noSync?: boolean; readonly freeLinked?: boolean }
+
+const VARIANTS: Readonly<Record<string, Variant>> = {
+  correct: {},
+  'free-while-linked': { freeLinked: true },
+  'no-sync': { noSync: true },
+};
+
+/** Each vCPU's buffer: physical pages from 1 GiB + cpu x 1 MiB (the benchmark links every other page). */
+const PHYS_BASE = 0x40000000;
+const PHYS_STRIDE = 0x100000;
+
+export function dmaIovaParts(config: ModelConfig) {
+  const { cpus, params: p } = config;
+  const v = VARIANTS[config.variant];
+  if (!v) throw new Error(`dma-iova: no variant ${config.variant}`);
+  const spacePfns = p.spacePfns!;
+  const iovaOpts: IovaDomainOptions = {
+    cpus, startPfn: 1, dma32Pfn: spacePfns >> 1, spacePfns,
+    fixedDepot: false, unlockedRemoteDrain: false, depotPopUnchecked: false, noRoundup: false,
+    depotDelayNs: 100e6, checks: p.checks === 1, resvPfns: 0, warm: false, warmDepot: 0,
+  };
+  const tablePages = 3 + Math.ceil(spacePfns / PTES_PER_TABLE) + 4;
+  const dlOpts = { perCpu: true, locked: false, capacity: Math.max(8, p.maxPages!) };
+  const layout = defineLayout(cpus, {
+    ...iovaDomainRegions(iovaOpts),
+    ...pagePoolRegions(tablePages),
+    ...iotlbRegions(spacePfns),
+    ...hypRegions(),
+    ...deferredListRegions(dlOpts),
+    ...latencyRegions(),
+  });
+  const domain = new IovaDomain(layout, iovaOpts);
+  const pool = new PagePool(layout, tablePages);
+  const pt = new IoPgtable(pool, { racyInstall: false });
+  const iotlb = new Iotlb(layout, spacePfns, pt, { flushCostNs: p.flushCostNs!, serialFlush: false, flushLockRank: 0 });
+  const hyp = new Hyp(pt, region(layout, 'hyp.stats'), cpus, p.hypercallNs!, { committing() { /* no tags */ }, cleared() { /* no tags */ } });
+  const list = new DeferredListDriver(layout, hyp, dlOpts, cpus);
+  // The driver's ops, with the IOTLB invalidation a strict unmap's iotlb_sync does.
+  const ops: DomainOps = {
+    mapPages: (cpu, iova, paddr, pg, n) => list.mapPages(cpu, iova, paddr, pg, n),
+    unmapPages: (cpu, iova, pg, n) => list.unmapPages(cpu, iova, pg, n),
+    iotlbSyncMap: (cpu, iova, size) => list.iotlbSyncMap(cpu),
+    *iotlbSync(cpu, iova, size) {
+      yield* list.iotlbSync(cpu);
+      if (size > 0) yield* iotlb.syncRange(cpu, iova / SZ_4K, size / SZ_4K);
+    },
+  };
+  const core = new IommuCore(ops);
+  const api = new DmaIovaApi(core, domain, iovaOpts.dma32Pfn - 1, p.lifecycleChecks === 1);
+  const latency = new Latency(region(layout, 'lat.sum'), region(layout, 'lat.hist'), cpus);
+  return { layout, v, domain, pool, pt, iotlb, hyp, list, core, api, latency };
+}
+
+type Parts = ReturnType<typeof dmaIovaParts>;
+
+function build(config: ModelConfig): ScenarioModel {
+  const { cpus, params: p } = config;
+  const parts = dmaIovaParts(config);
+  const { layout, domain, pool, hyp, latency } = parts;
+  return {
+    layout,
+    init(mem: Memory) {
+      domain.init(mem.i32);
+      pool.init(mem, [IoPgtable.ROOT_PAGE]);
+    },
+    program: (cpu, rng) => (p.bench! > 0 ? new BenchProgram(cpu, parts, p) : new LifecycleProgram(cpu, rng, parts, p)),
+    quiescent(mem, report) { checkIovaDomain(domain, mem.i32, report); },
+    timers: [...domain.rcache.timerSpecs()],
+    stats(mem) {
+      const lat = latency.total(mem.f64, mem.i32);
+      const [maps, unmaps] = hyp.counts(mem.i32, cpus);
+      return {
+        loops: lat.loops, mapAvgUs: lat.mapAvgUs, mapStddevUs: lat.mapStddevUs, unmapAvgUs: lat.unmapAvgUs, unmapStddevUs: lat.unmapStddevUs,
+        mapP50Ns: percentileNs(lat.mapHist, 0.5), mapP99Ns: percentileNs(lat.mapHist, 0.99),
+        unmapP50Ns: percentileNs(lat.unmapHist, 0.5), unmapP99Ns: percentileNs(lat.unmapHist, 0.99),
+        mapHypercalls: maps, unmapHypercalls: unmaps,
+      };
+    },
+  };
+}
+
+const enum Phase { Idle, Linking, Linked, Synced, Unlinking }
+const enum Kind { Alloc, Link, Sync, Use, Destroy, Unlink, Free }
+const KIND_NAME = ['dma_iova_try_alloc', 'dma_iova_link', 'dma_iova_sync', 'device DMA', 'dma_iova_destroy', 'dma_iova_unlink', 'dma_iova_free'];
+
+class LifecycleProgram implements VcpuProgram {
+  private last = Kind.Alloc;
+  private phase = Phase.Idle;
+  private readonly st: DmaIovaState = newIovaState();
+  /** Linked pieces [offset, bytes], in order. */
+  private readonly links: [number, number][] = [];
+  private pages = 0;
+  private linkedBytes = 0;
+  private uses = 0;
+  private readonly phys: number;
+
+  constructor(private readonly cpu: Cpu, private readonly rng: RandomGenerator, private readonly m: Parts, private readonly p: Readonly<Record<string, number>>) {
+    this.phys = PHYS_BASE + cpu.id * PHYS_STRIDE;
+  }
+
+  reset(): void { this.phase = Phase.Idle; this.links.length = 0; }
+
+  next(): Op<unknown> {
+    const { rng, v } = { rng: this.rng, v: this.m.v };
+    switch (this.phase) {
+      case Phase.Idle: return this.op(Kind.Alloc, this.alloc(randInt(rng, 1, this.p.maxPages!)));
+      case Phase.Linking: return this.op(Kind.Link, this.link(randInt(rng, 1, this.pages - this.linkedBytes / SZ_4K)));
+      case Phase.Linked: return v.noSync ? this.op(Kind.Use, this.use()) : this.op(Kind.Sync, this.sync());
+      case Phase.Synced: {
+        const r = randInt(rng, 0, 2);
+        if (r === 0 && this.uses < 2) return this.op(Kind.Use, this.use());
+        if (v.freeLinked) return this.op(Kind.Free, this.free());
+        return r === 1 ? this.op(Kind.Destroy, this.destroy()) : this.op(Kind.Unlink, this.unlink());
+      }
+      default: return this.links.length > 0 ? this.op(Kind.Unlink, this.unlink()) : this.op(Kind.Free, this.free());
+    }
+  }
+
+  describe(): string { return KIND_NAME[this.last]!; }
+
+  private op(k: Kind, body: Op): Op { this.last = k; return body; }
+
+  private *alloc(pages: number): Op {
+    const ok = yield* this.m.api.tryAlloc(this.cpu, this.st, this.phys, pages * SZ_4K);
+    if (!ok) { this.cpu.fail('DMA-ENOMEM', ''); return; }
+    this.pages = pages; this.linkedBytes = 0; this.links.length = 0; this.uses = 0;
+    this.phase = Phase.Linking;
+  }
+
+  /** Every link after the first starts on the granule and all but the last have a granule-sized length. */
+  private *link(pages: number): Op {
+    const off = this.linkedBytes;
+    const ret = yield* this.m.api.link(this.cpu, this.st, this.phys + off, off, pages * SZ_4K);
+    if (ret !== 0) { this.cpu.fail('DMA-MAP', `${this.cpu.name}: dma_iova_link at +0x${off.toString(16)} returns ${ret}`); return; }
+    this.links.push([off, pages * SZ_4K]);
+    this.linkedBytes += pages * SZ_4K;
+    if (this.linkedBytes === this.pages * SZ_4K) this.phase = Phase.Linked;
+  }
+
+  private *sync(): Op {
+    const ret = yield* this.m.api.sync(this.cpu, this.st, 0, this.linkedBytes);
+    if (ret !== 0) {
+      this.cpu.fail('DMA-MAP', `${this.cpu.name}: dma_iova_sync of freshly allocated iova 0x${this.st.addr.toString(16)} returns ${ret}${ret === -17 ? ' (-EEXIST: someone\'s PTEs are still there)' : ''}`);
+      return;
+    }
+    this.phase = Phase.Synced;
+  }
+
+  /** The device DMAs to every linked page through the IOTLB. */
+  private *use(): Op {
+    const { api, iotlb } = this.m;
+    api.checkDeviceUse(this.cpu, this.st);
+    const pfn = this.st.addr / SZ_4K;
+    for (let k = 0; k < this.linkedBytes / SZ_4K; k++) {
+      const phys = yield* iotlb.translate(this.cpu, pfn + k);
+      if (phys < 0) { this.cpu.fail('DMA-FAULT', `device DMA to ${this.cpu.name}'s linked iova 0x${((pfn + k) * SZ_4K).toString(16)} faults: no translation`); return; }
+      if (phys !== this.phys + k * SZ_4K) { this.cpu.fail('DMA-CORRUPT', `device DMA to ${this.cpu.name}'s iova 0x${((pfn + k) * SZ_4K).toString(16)} lands on 0x${phys.toString(16)}, not its page`); return; }
+    }
+    this.uses++;
+    this.phase = Phase.Synced;
+  }
+
+  private *destroy(): Op {
+    const n = yield* this.m.api.destroy(this.cpu, this.st, this.linkedBytes);
+    if (n !== this.linkedBytes) this.cpu.fail('DMA-MAP', `${this.cpu.name}: dma_iova_destroy unmapped ${n} of ${this.linkedBytes} bytes`);
+    this.phase = Phase.Idle;
+  }
+
+  private *unlink(): Op {
+    const [off, bytes] = this.links[0]!;
+    const n = yield* this.m.api.unlink(this.cpu, this.st, off, bytes);
+    if (n !== bytes) this.cpu.fail('DMA-MAP', `${this.cpu.name}: dma_iova_unlink of +0x${off.toString(16)} unmapped ${n} of ${bytes} bytes`);
+    this.links.shift();
+    this.phase = Phase.Unlinking;
+  }
+
+  private *free(): Op {
+    yield* this.m.api.free(this.cpu, this.st);
+    this.phase = Phase.Idle;
+  }
+}
+
+/** bench=1: the two-step API over `pages` separate pages; bench=2: a dma map (alloc + iommu_map) per page. */
+class BenchProgram implements VcpuProgram {
+  private readonly st: DmaIovaState = newIovaState();
+  private readonly phys: number;
+  private readonly pfns: number[] = [];
+
+  constructor(private readonly cpu: Cpu, private readonly m: Parts, private readonly p: Readonly<Record<string, number>>) {
+    this.phys = PHYS_BASE + cpu.id * PHYS_STRIDE;
+  }
+
+  next(): Op<unknown> { return this.p.bench === 1 ? this.twoStep() : this.perPage(); }
+  describe(): string { return this.p.bench === 1 ? 'try_alloc, link per page, sync, destroy' : 'dma map per page, dma unmap per page'; }
+
+  private *twoStep(): Op {
+    const { cpu, m } = this;
+    const n = this.p.maxPages!;
+    const t0 = cpu.clock.now();
+    if (!(yield* m.api.tryAlloc(cpu, this.st, this.phys, n * SZ_4K))) throw new Error('dma-iova bench: no IOVA space');
+    // A driver linking n discontiguous pages (every other page of its buffer).
+    for (let k = 0; k < n; k++) yield* m.api.link(cpu, this.st, this.phys + 2 * k * SZ_4K, k * SZ_4K, SZ_4K);
+    if ((yield* m.api.sync(cpu, this.st, 0, n * SZ_4K)) !== 0) throw new Error('dma-iova bench: sync failed');
+    const t1 = cpu.clock.now();
+    yield* m.api.destroy(cpu, this.st, n * SZ_4K);
+    m.latency.record(cpu.mem.f64, cpu.i32, cpu.id, t1 - t0, cpu.clock.now() - t1);
+  }
+
+  private *perPage(): Op {
+    const { cpu, m } = this;
+    const n = this.p.maxPages!;
+    const limit = (this.p.spacePfns! >> 1) - 1;
+    const t0 = cpu.clock.now();
+    for (let k = 0; k < n; k++) {
+      const pfn = yield* m.domain.allocIovaFast(cpu, 1, limit, true);
+      if (pfn === 0) throw new Error('dma-iova bench: no IOVA space');
+      if ((yield* m.core.map(cpu, pfn * SZ_4K, this.phys + 2 * k * SZ_4K, SZ_4K)) !== 0) throw new Error('dma-iova bench: iommu_map failed');
+      this.pfns[k] = pfn;
+    }
+    const t1 = cpu.clock.now();
+    for (let k = 0; k < n; k++) {
+      yield* m.core.unmap(cpu, this.pfns[k]! * SZ_4K, SZ_4K);
+      yield* m.domain.freeIovaFast(cpu, this.pfns[k]!, 1);
+    }
+    m.latency.record(cpu.mem.f64, cpu.i32, cpu.id, t1 - t0, cpu.clock.now() - t1);
+  }
+}
+
+export const dmaIovaScenario: ScenarioDef = {
+  name: 'dma-iova',
+  summary: 'the two-step DMA API (dma_iova_try_alloc/link/sync/unlink/destroy/free) on a driver that needs the sync, per-state lifecycle checks',
+  follows: 'kernel-model.md §7 (DMA-IOMMU-25, IOVA-API-DOC, NOSYNC); §2.3 (the range cache); §9 #16 #17; §10 "Two-step API"',
+  params: {
+    spacePfns: { default: 4096, min: 512, max: 1 << 20, help: 'IOVA space in 4 KiB pages (limit = spacePfns / 2)' },
+    maxPages: { default: 8, min: 1, max: 64, help: 'pages per dma_iova_state at most (bench: exactly)' },
+    hypercallNs: { default: 1_000, min: 0, max: 10_000_000, help: 'cost of one driver call into the host (busy ns in stress, virtual ns in explore)' },
+    flushCostNs: { default: 0, min: 0, max: 10_000_000, help: 'cost of one IOTLB range sync' },
+    lifecycleChecks: { default: 1, min: 0, max: 1, help: '0: no lifecycle oracle: a misuse shows only through what it breaks (-EEXIST, DMA faults)' },
+    bench: { default: 0, min: 0, max: 2, help: '1: two-step API loop over maxPages separate pages; 2: dma map per page' },
+    checks: { default: 1, min: 0, max: 1, help: '0: no online IOVA shadow checks (benchmarks)' },
+  },
+  exploreCpus: 2,
+  exploreOps: 10,
+  exploreParams: { spacePfns: 512, maxPages: 3 },
+  invariants,
+  variants: [
+    { name: 'correct', summary: 'link* -> sync -> device use -> (unlink* -> free | destroy)', expect: 'clean' },
+    { name: 'free-while-linked', summary: 'dma_iova_free with ranges still linked: the IOVA returns to the range cache with live PTEs', expect: ['IOVA-FREE-LINKED', 'DMA-MAP'], source: 'kernel-model.md §9 #16 (IOVA-API-DOC rule)' },
+    { name: 'no-sync', summary: 'dma_iova_link then device use without dma_iova_sync: the MAP was never sent', expect: ['IOVA-USE-UNSYNCED', 'DMA-FAULT'], source: 'kernel-model.md §9 #17' },
+  ],
+  build,
+};
