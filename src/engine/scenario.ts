@@ -44,8 +44,6 @@ export interface VcpuProgram {
   next(): Op<unknown>;
   /** Human-readable form of the op last returned by next(), for traces (called only when tracing). */
   describe(): string;
-  /** Forget per-vCPU state after the executor reset the shared model (stress rounds). */
-  reset?(): void;
 }
 
 export type QuiescentReport = (invariant: string, message: string) => void;
@@ -58,8 +56,9 @@ export interface ScenarioModel {
   /** Global scan on a quiescent model (no op in flight): at stress barriers and after each explored execution. */
   quiescent(mem: Memory, report: QuiescentReport): void;
   /**
-   * Stress mode: start every slice from a fresh model (zero, init, programs reset), as jcstress gives
-   * each round fresh state, so that start-of-life races such as the first table install recur.
+   * Stress mode: start every slice from a fresh model (zeroed, init again) and fresh op programs drawn
+   * from the slice's own seed, as jcstress gives each round fresh state, so that start-of-life races
+   * such as the first table install recur, and a failing slice re-runs in explore from its op seed.
    */
   readonly freshEachSlice?: boolean;
   /** Kernel timers the model arms (see timer.ts); fired by the executor. */

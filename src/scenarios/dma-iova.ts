@@ -145,8 +145,6 @@ class LifecycleProgram implements VcpuProgram {
     this.phys = PHYS_BASE + cpu.id * PHYS_STRIDE;
   }
 
-  reset(): void { this.phase = Phase.Idle; this.links.length = 0; }
-
   next(): Op<unknown> {
     const { rng, v } = { rng: this.rng, v: this.m.v };
     switch (this.phase) {

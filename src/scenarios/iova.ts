@@ -153,8 +153,6 @@ class IovaProgram implements VcpuProgram {
     }
   }
 
-  reset(): void { this.livePfn.length = 0; this.liveSize.length = 0; }
-
   // Ops record what they are when created; describe() builds text only when a trace asks.
   private record(kind: Kind, a: number, b: number): Op<unknown> {
     this.lastKind = kind; this.lastA = a; this.lastB = b;

@@ -224,8 +224,6 @@ class MapsgProgram implements VcpuProgram {
     this.cookieOps = m.cookie ? { driver: m.cookie, errorPath: m.v.cookieError!, onCookie: (_c, ck) => { this.cookieSeen = ck; } } : undefined;
   }
 
-  reset(): void { this.bytes.fill(0); this.tags.fill(0); }
-
   next(): Op<unknown> {
     const slot = randInt(this.rng, 0, this.m.g.slots - 1);
     if (this.bytes[slot]! > 0) { this.last = `iommu_unmap window ${slot}`; return this.unmap(slot); }

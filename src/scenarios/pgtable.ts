@@ -190,8 +190,6 @@ class PgtableProgram implements VcpuProgram {
       this.cpu.fail('PT-TRANSLATE', `cpu${this.cpu.id}: iova 0x${s.iova.toString(16)} translates to ${got < 0 ? 'nothing' : `0x${got.toString(16)}`}, mapped to 0x${want.toString(16)}`);
     }
   }
-
-  reset(): void { /* the executor zeroed the shared model, shadow included: nothing is mapped */ }
 }
 
 export const pgtableScenario: ScenarioDef = {

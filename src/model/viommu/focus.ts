@@ -118,8 +118,4 @@ export class FocusProgram implements VcpuProgram {
   describe(): string {
     return describeOp(this.last);
   }
-
-  reset(): void {
-    this.i = 0;
-  }
 }

@@ -68,10 +68,6 @@ export class MixedProgram implements VcpuProgram {
     return describeOp(this.last);
   }
 
-  reset(): void {
-    this.state.fill(FREE);
-  }
-
   /** Turn a drawn kind into an op that fits the state of the vCPU's own slot k in d. */
   private resolve(kind: Kind, e: number, d: number, k: number, pfn: number, r: number): OpSpec {
     const L = this.ops.L;
