@@ -2,6 +2,9 @@
  * A set of free slots (table pages, magazines) as a bitmap in shared memory: a slot is taken with
  * compare-and-swap on its word and returned with an atomic OR, so a pool needs no lock and each call
  * is one scheduling point in the model that uses it. Bit n of word n>>5 set = slot n is free.
+ *
+ * Not a kernel mechanism: it stands in for the page allocator and kmalloc wherever a model needs memory
+ * that is not the object of study (kernel-model.md §6 table pages, §2.1 magazines).
  */
 import type { RegionSpec } from '../engine/layout.js';
 
