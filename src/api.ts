@@ -14,7 +14,7 @@ export type { InvariantDef, Grade, Violation } from './check/invariant.js';
 export { Cpu, runToEnd, type Op, type Site, type LockRef } from './engine/cpu.js';
 export { defineLayout, at, atCpu, region, type Layout, type Memory, type Region, type RegionSpec } from './engine/layout.js';
 export { randInt, pickWeighted, type RandomGenerator } from './engine/rng.js';
-export type { ModelConfig, ParamSpec, Params, QuiescentReport, ScenarioDef, ScenarioModel, VariantDef, VcpuProgram } from './engine/scenario.js';
+export { extendScenario, variantOf, type ModelConfig, type ParamSpec, type Params, type QuiescentReport, type ScenarioDef, type ScenarioModel, type VariantDef, type VcpuProgram } from './engine/scenario.js';
 export { Counter32, Counter64, LOCK_WORDS, lockRef, spinLock, spinTryLock, spinUnlock } from './engine/sync.js';
 export { TimerRef, timerRegions, type TimerSpec } from './engine/timer.js';
 

@@ -5,7 +5,7 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { benchCommand, type BenchFlags } from './cli/bench-cmd.js';
-import { BadInput, EXIT, HarnessError } from './cli/errors.js';
+import { BadInput, EXIT, HarnessError } from './errors.js';
 import { exploreCommand, type ExploreFlags } from './cli/explore-cmd.js';
 import { processIo } from './cli/io.js';
 import { listCommand } from './cli/list-cmd.js';

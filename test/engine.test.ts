@@ -3,6 +3,7 @@
  * two tiny scenarios written here (a shared counter, and two locks taken in either order).
  */
 import { describe, expect, it } from 'vitest';
+import { variantOf } from '../src/engine/scenario.js';
 import { Checker } from '../src/check/checker.js';
 import type { InvariantDef } from '../src/check/invariant.js';
 import { Cpu, runToEnd, type Op } from '../src/engine/cpu.js';
@@ -247,7 +248,7 @@ const counterScenario: ScenarioDef = {
   name: 'test-counter', summary: 'shared counter', follows: 'nothing', params: {},
   exploreCpus: 2, exploreOps: 2, invariants: counterInvariants,
   variants: [variant('plain'), variant('atomic'), variant('locked')],
-  build({ cpus, variant: v }): ScenarioModel {
+  build({ cpus, variant: { name: v } }): ScenarioModel {
     const layout = defineLayout(cpus, {
       counter: { kind: 'i32', count: 1 },
       lock: { kind: 'i32', count: LOCK_WORDS },
@@ -288,7 +289,7 @@ const twoLockScenario: ScenarioDef = {
   params: { ranked: { default: 0, min: 0, max: 1, help: '1: give the locks lockdep ranks A=1 < B=2' } },
   exploreCpus: 2, exploreOps: 1, invariants: [],
   variants: [variant('ab-ba'), variant('ab-ab')],
-  build({ cpus, variant: v, params }): ScenarioModel {
+  build({ cpus, variant: { name: v }, params }): ScenarioModel {
     const layout = defineLayout(cpus, {
       a: { kind: 'i32', count: LOCK_WORDS },
       b: { kind: 'i32', count: LOCK_WORDS },
@@ -379,7 +380,7 @@ describe('sync primitives under the explore executor', () => {
   });
 
   it('AB-BA without ranks on a serial schedule neither deadlocks nor trips lockdep (rank 0 = unordered)', () => {
-    const model = twoLockScenario.build({ cpus: 2, variant: 'ab-ba', params: { ranked: 0 } });
+    const model = twoLockScenario.build({ cpus: 2, variant: variantOf(twoLockScenario, 'ab-ba'), params: { ranked: 0 } });
     const res = runExecution({
       scenario: twoLockScenario, model, mem: allocateMemory(model.layout), opSeed: 1, opsPerCpu: [1, 1], maxSteps: 1000,
     }, new ReplayScheduler([]));
@@ -388,7 +389,7 @@ describe('sync primitives under the explore executor', () => {
   });
 
   it('AB-BA with ranks trips LOCKDEP on a serial schedule that cannot deadlock (replay of a serial schedule)', () => {
-    const model = twoLockScenario.build({ cpus: 2, variant: 'ab-ba', params: { ranked: 1 } });
+    const model = twoLockScenario.build({ cpus: 2, variant: variantOf(twoLockScenario, 'ab-ba'), params: { ranked: 1 } });
     // an empty schedule replays as non-preemptive: cpu0 runs its op to the end, then cpu1
     const res = runExecution({
       scenario: twoLockScenario, model, mem: allocateMemory(model.layout), opSeed: 1, opsPerCpu: [1, 1], maxSteps: 1000,

@@ -5,10 +5,10 @@
 import { deflateRawSync as deflateRaw } from 'node:zlib';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { BadInput } from '../src/cli/errors.js';
+import { BadInput } from '../src/errors.js';
 import type { Op } from '../src/engine/cpu.js';
 import { allocateMemory, at, defineLayout, region } from '../src/engine/layout.js';
-import { findVariant, meetsExpectation, withDefaults, type ScenarioDef } from '../src/engine/scenario.js';
+import { findVariant, meetsExpectation, withDefaults, type ScenarioDef, variantOf } from '../src/engine/scenario.js';
 import { TimerRef, timerRegions } from '../src/engine/timer.js';
 import type { ExecutionResult } from '../src/explore/execution.js';
 import { explore, replayRepro, type ExploreOutcome, type FoundRepro } from '../src/explore/explore.js';
@@ -35,7 +35,7 @@ function run(variant: string, seed: number, schedules: number, strategy: Strateg
 function replayToken(token: string): { repro: Repro; res: ExecutionResult } {
   const repro = decodeToken(token);
   const s = findScenario(repro.scenario)!;
-  const model = s.build({ cpus: repro.opsPerCpu.length, variant: repro.variant, params: withDefaults(s, repro.params) });
+  const model = s.build({ cpus: repro.opsPerCpu.length, variant: variantOf(s, repro.variant), params: withDefaults(s, repro.params) });
   const res = replayRepro({ scenario: s, model, mem: allocateMemory(model.layout), opSeed: repro.opSeed, maxSteps: repro.maxSteps }, repro);
   return { repro, res };
 }
@@ -361,7 +361,7 @@ describe('repro tokens with timers', () => {
     // The repro carries the timer count, so a schedule naming timer tasks validates.
     const repro = decodeToken(found.token);
     expect(repro).toEqual(found.repro);
-    const model = timerScenario.build({ cpus: 1, variant: 'v', params: {} });
+    const model = timerScenario.build({ cpus: 1, variant: timerScenario.variants[0]!, params: {} });
     const res = replayRepro({ scenario: timerScenario, model, mem: allocateMemory(model.layout), opSeed: repro.opSeed, maxSteps: repro.maxSteps }, repro);
     expect(res.violation?.invariant).toBe('TIMER-RAN');
     expect(res.traceHash).toBe(found.traceHash);

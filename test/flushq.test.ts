@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { Checker } from '../src/check/checker.js';
 import { Cpu, runToEnd } from '../src/engine/cpu.js';
 import { allocateMemory } from '../src/engine/layout.js';
-import { findVariant, meetsExpectation, withDefaults } from '../src/engine/scenario.js';
+import { findVariant, meetsExpectation, withDefaults, variantOf } from '../src/engine/scenario.js';
 import { explore } from '../src/explore/explore.js';
 import { IoPgtable } from '../src/model/pgtable.js';
 import { flushqParts, flushqScenario as scenario } from '../src/scenarios/flushq.js';
@@ -24,7 +24,7 @@ function search(variant: string, seed: number, schedules: number) {
 
 /** The flush queue alone, on one vCPU, with explicit steps (no scheduler): its bookkeeping, exactly. */
 function fixture(variant: string, params: Record<string, number> = {}) {
-  const config = { cpus: 2, variant, params: withDefaults(scenario, { fqSize: 4, checks: 1, ...params }) };
+  const config = { cpus: 2, variant: variantOf(scenario, variant), params: withDefaults(scenario, { fqSize: 4, checks: 1, ...params }) };
   const parts = flushqParts(config);
   const mem = allocateMemory(parts.layout);
   parts.domain.init(mem.i32);

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { allocateMemory } from '../src/engine/layout.js';
-import { findVariant, meetsExpectation, withDefaults } from '../src/engine/scenario.js';
+import { findVariant, meetsExpectation, withDefaults, variantOf } from '../src/engine/scenario.js';
 import type { ExecutionResult } from '../src/explore/execution.js';
 import { explore, replayRepro, type ExploreOutcome } from '../src/explore/explore.js';
 import { decodeToken, encodeToken, type Repro } from '../src/explore/repro.js';
@@ -31,7 +31,7 @@ function run(variant: string, seed: number, schedules: number, o: RunOpts = {}):
 function replayToken(token: string): { repro: Repro; res: ExecutionResult } {
   const repro = decodeToken(token);
   const s = findScenario(repro.scenario)!;
-  const model = s.build({ cpus: repro.opsPerCpu.length, variant: repro.variant, params: withDefaults(s, repro.params) });
+  const model = s.build({ cpus: repro.opsPerCpu.length, variant: variantOf(s, repro.variant), params: withDefaults(s, repro.params) });
   const res = replayRepro({ scenario: s, model, mem: allocateMemory(model.layout), opSeed: repro.opSeed, maxSteps: repro.maxSteps }, repro);
   return { repro, res };
 }

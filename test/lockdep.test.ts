@@ -109,7 +109,7 @@ const twoOrders: ScenarioDef = {
   name: 'iova-lock-order', summary: 'test only', follows: 'kernel-model.md §2.3 lock order', params: {},
   exploreCpus: 2, exploreOps: 2, invariants: iovaScenario.invariants,
   variants: [{ name: 'reversed', summary: 'cpu1 nests the tree lock outside the depot lock', expect: ['LOCKDEP'] }, { name: 'nested', summary: 'rank order', expect: 'clean' }],
-  build: ({ cpus, variant }) => {
+  build: ({ cpus, variant: { name: variant } }) => {
     const o = { ...OPTS, cpus };
     const layout = defineLayout(cpus, iovaDomainRegions(o));
     const d = new IovaDomain(layout, o);

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { Checker } from '../src/check/checker.js';
 import { Cpu, runToEnd } from '../src/engine/cpu.js';
 import { allocateMemory } from '../src/engine/layout.js';
-import { withDefaults } from '../src/engine/scenario.js';
+import { withDefaults, variantOf } from '../src/engine/scenario.js';
 import { iommuMapSg } from '../src/model/core/map-sg.js';
 import { iommuPgsize, LPAE_PGSIZES } from '../src/model/core/pgsize.js';
 import { EINVAL, ENOMEM, IoPgtable, SZ_1G, SZ_2M, SZ_4K } from '../src/model/pgtable.js';
@@ -57,7 +57,7 @@ describe('iommu_pgsize (kernel-model.md §5.1)', () => {
 
 /** A per-call mapsg model on one vCPU with its page table, driven by runToEnd. */
 function fixture(variant = 'per-call', params: Record<string, number> = {}) {
-  const parts = mapsgParts({ cpus: 1, variant, params: withDefaults(mapsgScenario, { hypercallNs: 0, ...params }) });
+  const parts = mapsgParts({ cpus: 1, variant: variantOf(mapsgScenario, variant), params: withDefaults(mapsgScenario, { hypercallNs: 0, ...params }) });
   const mem = allocateMemory(parts.layout);
   parts.pool.init(mem, [IoPgtable.ROOT_PAGE]);
   parts.cookie?.init(mem.i32);

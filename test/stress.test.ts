@@ -5,7 +5,7 @@
  * Nothing here depends on how the threads happen to interleave.
  */
 import { describe, expect, it } from 'vitest';
-import { HarnessError } from '../src/cli/errors.js';
+import { HarnessError } from '../src/errors.js';
 import { findVariant, withDefaults, type ScenarioDef } from '../src/engine/scenario.js';
 import { counterScenario } from '../src/scenarios/counter.js';
 import { pgtableScenario } from '../src/scenarios/pgtable.js';

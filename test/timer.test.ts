@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import type { InvariantDef } from '../src/check/invariant.js';
 import type { Cpu, Op } from '../src/engine/cpu.js';
 import { allocateMemory, at, defineLayout, region, type Memory } from '../src/engine/layout.js';
-import { findVariant, withDefaults, type ModelConfig, type ScenarioDef, type ScenarioModel } from '../src/engine/scenario.js';
+import { findVariant, withDefaults, type ModelConfig, type ScenarioDef, type ScenarioModel, variantOf } from '../src/engine/scenario.js';
 import { TimerRef, timerRegions } from '../src/engine/timer.js';
 import { runExecution, type ExecutionResult } from '../src/explore/execution.js';
 import { explore, replayRepro } from '../src/explore/explore.js';
@@ -38,7 +38,7 @@ const invariants: readonly InvariantDef[] = [
  *                then check that every callback that started has finished (T-SYNC).
  * The callback counts its entry, takes `cbSteps` more steps, counts its exit and clears "pending".
  */
-function build({ cpus, variant, params }: ModelConfig): ScenarioModel {
+function build({ cpus, variant: { name: variant }, params }: ModelConfig): ScenarioModel {
   const layout = defineLayout(cpus, {
     ...timerRegions(1),
     't.entered': { kind: 'i32', count: 1 },
@@ -152,7 +152,7 @@ interface Run {
 }
 
 function runOnce(variant: string, opsPerCpu: readonly number[], scheduler: Scheduler, params: Record<string, number> = {}, trace = true): Run {
-  const model = scenario.build({ cpus: opsPerCpu.length, variant, params: withDefaults(scenario, params) });
+  const model = scenario.build({ cpus: opsPerCpu.length, variant: variantOf(scenario, variant), params: withDefaults(scenario, params) });
   const mem = allocateMemory(model.layout);
   const res = runExecution({ scenario, model, mem, opSeed: 1, opsPerCpu, maxSteps: 100_000, trace }, scheduler);
   return { res, mem, model, read: (name, i = 0) => Atomics.load(mem.i32, at(region(model.layout, name), i)) };
@@ -276,7 +276,7 @@ describe('timers: repros and known defects', () => {
     expect(m.repro.schedule.filter((_, i) => i % 2 === 0)).toContain(1);
     const back = decodeToken(m.token);
     expect(back).toEqual(m.repro);
-    const model = scenario.build({ cpus: back.opsPerCpu.length, variant: back.variant, params: withDefaults(scenario, back.params) });
+    const model = scenario.build({ cpus: back.opsPerCpu.length, variant: variantOf(scenario, back.variant), params: withDefaults(scenario, back.params) });
     const again = replayRepro({ scenario, model, mem: allocateMemory(model.layout), opSeed: back.opSeed, maxSteps: back.maxSteps }, back);
     expect(again.violation?.invariant).toBe('T-SYNC');
     expect(again.traceHash).toBe(m.traceHash);
@@ -311,7 +311,7 @@ describe('timers: repros and known defects', () => {
             timers: [{ ref, *callback(cpu) { yield 'cb'; yield* ref.mod(cpu, 1000); yield* spinLock(cpu, L); yield* spinUnlock(cpu, L); } }],
           };
         } };
-      const model = scenario.build({ cpus: 1, variant: 'v', params: {} });
+      const model = scenario.build({ cpus: 1, variant: scenario.variants[0], params: {} });
       // Fire the timer as soon as it is due, then run cpu0 whenever it can: cpu0 takes L inside the callback's window.
       let fired = false;
       const sched = { newExecution() {}, nextCpu(r) { if (!fired && r.includes(1)) { fired = true; return 1; } return r.includes(0) ? 0 : r[0]; } };

@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { allocateMemory } from '../src/engine/layout.js';
-import { findVariant, withDefaults } from '../src/engine/scenario.js';
+import { findVariant, withDefaults, variantOf } from '../src/engine/scenario.js';
 import { runExecution, type ExecutionResult, type TraceEvent } from '../src/explore/execution.js';
 import { explore, replayRepro, type ExploreOutcome, type FoundRepro } from '../src/explore/explore.js';
 import { PctScheduler } from '../src/explore/pct.js';
@@ -31,7 +31,7 @@ function run(variant: string, seed: number, schedules: number, o: { params?: Rec
 /** Replay a found repro with tracing on, as `replay --token T --trace` does. */
 function replay(found: FoundRepro): ExecutionResult {
   const r = found.repro;
-  const model = s.build({ cpus: r.opsPerCpu.length, variant: r.variant, params: withDefaults(s, r.params) });
+  const model = s.build({ cpus: r.opsPerCpu.length, variant: variantOf(s, r.variant), params: withDefaults(s, r.params) });
   return replayRepro({ scenario: s, model, mem: allocateMemory(model.layout), opSeed: r.opSeed, maxSteps: r.maxSteps }, r);
 }
 
@@ -40,7 +40,7 @@ function replay(found: FoundRepro): ExecutionResult {
  * (an INTERESTING outcome does not stop the explore command, so the tests look for it themselves).
  */
 function search(variant: string, focus: number, ops: number[], want: (r: ExecutionResult) => boolean, schedules = 3_000): { r: ExecutionResult; schedules: number } | undefined {
-  const model = s.build({ cpus: ops.length, variant, params: paramsWith({ focus }) });
+  const model = s.build({ cpus: ops.length, variant: variantOf(s, variant), params: paramsWith({ focus }) });
   const mem = allocateMemory(model.layout);
   const pct = new PctScheduler(7, 3, 60);
   for (let k = 1; k <= schedules; k++) {
@@ -209,7 +209,7 @@ describe('viommu explore: one focused configuration per interleaving of §4.3', 
   });
 
   it('V7 error-path drift (sequential): ATTACH refused, the core restores the old domain, nr wraps and comes back 0, the next map is never sent', () => {
-    const model = s.build({ cpus: 1, variant: 'upstream', params: paramsWith({ focus: 7 }) });
+    const model = s.build({ cpus: 1, variant: variantOf(s, 'upstream'), params: paramsWith({ focus: 7 }) });
     const mem = allocateMemory(model.layout);
     const exec = (ops: number) => runExecution({ scenario: s, model, mem, opSeed: 1, opsPerCpu: [ops], maxSteps: MAX_STEPS, trace: true }, new PctScheduler(1, 3, 60));
     const drift = exec(2); // attach ep0 -> dom1 (fails, restored), map 0x2000

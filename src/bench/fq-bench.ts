@@ -13,8 +13,8 @@ import { Bench } from 'tinybench';
 import { Checker } from '../check/checker.js';
 import { Cpu, runToEnd } from '../engine/cpu.js';
 import { allocateMemory } from '../engine/layout.js';
-import { withDefaults } from '../engine/scenario.js';
-import { RealClock } from '../engine/timer.js';
+import { withDefaults, variantOf } from '../engine/scenario.js';
+import { RealClock } from '../engine/clock.js';
 import { IoPgtable, SZ_4K } from '../model/pgtable.js';
 import { flushqParts, flushqScenario } from '../scenarios/flushq.js';
 import { stress } from '../stress/stress.js';
@@ -115,7 +115,7 @@ async function oneCombination(o: FqBenchOptions, mode: FqMode, workers: number, 
 
 /** Component costs on one thread (tinybench): a range-cache get+put, a page-table map+unmap, alloc + queue_iova. */
 export async function fqMicro(timeMs: number): Promise<FqMicro> {
-  const config = { cpus: 1, variant: 'percpu', params: withDefaults(flushqScenario, { bench: 1, checks: 0, flushCostNs: 0, spacePfns: 1 << 16 }) };
+  const config = { cpus: 1, variant: variantOf(flushqScenario, 'percpu'), params: withDefaults(flushqScenario, { bench: 1, checks: 0, flushCostNs: 0, spacePfns: 1 << 16 }) };
   const { layout, domain, pool, pt, fq, m } = flushqParts(config);
   const mem = allocateMemory(layout);
   domain.init(mem.i32);

@@ -15,7 +15,7 @@ import { iovaBench, iovaBenchText } from '../bench/iova-bench.js';
 import { MAPSG_DESIGNS, mapsgBench, mapsgBenchMarkdown, mapsgBenchSections, mapsgBenchText } from '../bench/mapsg-bench.js';
 import { renderBenchHtml } from '../report/html.js';
 import { newRunId, writeReportFiles } from '../report/report.js';
-import { BadInput, EXIT } from './errors.js';
+import { BadInput, EXIT } from '../errors.js';
 import type { Io } from './io.js';
 import { checkOutputDir, parseDuration, parseInteger, parseSeed } from './parse.js';
 

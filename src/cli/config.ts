@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { BadInput } from './errors.js';
+import { BadInput } from '../errors.js';
 
 const duration = z.string().regex(/^\s*\d+(\.\d+)?\s*(ms|s|m|h)?\s*$/, 'expected a duration such as "500ms", "10s", "2m"');
 const seed = z.number().int().min(-0x80000000).max(0xffffffff);

@@ -10,7 +10,7 @@ import { explore, type FoundRepro } from '../explore/explore.js';
 import type { ReproFile } from '../explore/repro.js';
 import { STRATEGIES, type StrategyName } from '../explore/scheduler.js';
 import { defaultReportsRoot, writeAtomically } from '../report/report.js';
-import { BadInput, EXIT } from './errors.js';
+import { BadInput, EXIT } from '../errors.js';
 import { elapsedOf, rate, type Io } from './io.js';
 import { loadScenarioFile, scenarioModulePath } from '../scenarios/registry.js';
 import { loadConfig, underFlags } from './config.js';
@@ -58,7 +58,7 @@ export async function exploreCommand(nameArg: string | undefined, flags: Explore
     if (list.length !== 1 && list.length !== cpus) throw new BadInput(`--ops: '${f.ops}' gives ${list.length} counts for ${cpus} vCPUs (give one, or one per vCPU)`);
     opsPerCpu = list.length === 1 ? Array<number>(cpus).fill(list[0]!) : list;
   }
-  checkBuild(scenario, cpus, variant.name, params);
+  checkBuild(scenario, cpus, variant, params);
   const stopOn = f.stopOn === undefined ? [] : f.stopOn.split(',').map((id) => id.trim());
   for (const id of stopOn) {
     if (!scenario.invariants.some((i) => i.id === id)) {

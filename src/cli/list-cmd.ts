@@ -2,7 +2,7 @@
 import { ENGINE_INVARIANTS } from '../check/invariant.js';
 import { expectationText } from '../engine/scenario.js';
 import { allScenarios, loadScenarioFile, scenarioModulePath } from '../scenarios/registry.js';
-import { EXIT } from './errors.js';
+import { EXIT } from '../errors.js';
 import type { Io } from './io.js';
 
 export async function listCommand(f: { json?: boolean; scenarioFile?: string }, io: Io): Promise<number> {

@@ -7,7 +7,7 @@ import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Grade } from '../check/invariant.js';
 import { newRunId, writeReport, type HistogramRow, type ReportedViolation, type RunReport, type VariantReport } from '../report/report.js';
-import { BadInput, EXIT } from './errors.js';
+import { BadInput, EXIT } from '../errors.js';
 import type { Io } from './io.js';
 import { checkOutputDir } from './parse.js';
 import { VERSION } from './version.js';

@@ -5,7 +5,7 @@
 import { statSync } from 'node:fs';
 import { findVariant, type ScenarioDef, type VariantDef } from '../engine/scenario.js';
 import { allScenarios, scenarioNamed } from '../scenarios/registry.js';
-import { BadInput } from './errors.js';
+import { BadInput } from '../errors.js';
 
 const UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
 
@@ -75,7 +75,7 @@ export function parseParams(s: ScenarioDef, given: readonly string[]): Record<st
  * Build the model once up front, so that parameters that fit their ranges but not each other (a
  * geometry too small for the vCPUs) are bad input before anything runs, not a harness failure later.
  */
-export function checkBuild(s: ScenarioDef, cpus: number, variant: string, params: Readonly<Record<string, number>>): void {
+export function checkBuild(s: ScenarioDef, cpus: number, variant: VariantDef, params: Readonly<Record<string, number>>): void {
   try {
     s.build({ cpus, variant, params });
   } catch (e) {

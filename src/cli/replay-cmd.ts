@@ -9,7 +9,7 @@ import { withDefaults } from '../engine/scenario.js';
 import { replayRepro } from '../explore/explore.js';
 import { decodeToken, validateRepro, type Repro } from '../explore/repro.js';
 import { formatTrace } from '../explore/trace.js';
-import { BadInput, EXIT } from './errors.js';
+import { BadInput, EXIT } from '../errors.js';
 import type { Io } from './io.js';
 import { loadScenarioFile, scenarioModulePath } from '../scenarios/registry.js';
 import { checkBuild, checkParams, lookupScenario, lookupVariant } from './parse.js';
@@ -30,8 +30,8 @@ export async function replayCommand(file: string | undefined, f: ReplayFlags, io
   const variant = lookupVariant(scenario, repro.variant);
   checkParams(scenario, repro.params, where);
   const params = withDefaults(scenario, repro.params);
-  checkBuild(scenario, repro.opsPerCpu.length, variant.name, params);
-  const model = scenario.build({ cpus: repro.opsPerCpu.length, variant: variant.name, params });
+  checkBuild(scenario, repro.opsPerCpu.length, variant, params);
+  const model = scenario.build({ cpus: repro.opsPerCpu.length, variant, params });
   const timers = model.timers?.length ?? 0;
   if (timers !== repro.timers) {
     throw new BadInput(`${where}: the repro was recorded with ${repro.timers} timer task(s), but ${scenario.name}/${variant.name} now has ${timers}: the model changed`);

@@ -14,7 +14,7 @@ import { loadConfig, underFlags } from './config.js';
 import { newRunId, writeReport, type HistogramRow, type ReportedViolation, type RunReport, type VariantReport } from '../report/report.js';
 import { allScenarios, loadScenarioFile, scenarioModulePath } from '../scenarios/registry.js';
 import { stress, type StressOutcome } from '../stress/stress.js';
-import { BadInput, EXIT, HarnessError } from './errors.js';
+import { BadInput, EXIT, HarnessError } from '../errors.js';
 import { elapsedOf, rate, type Io } from './io.js';
 import { checkBuild, checkOutputDir, lookupScenario, lookupVariant, parseDuration, parseInteger, parseParams, parseSeed, parseShard, randomSeed } from './parse.js';
 import { exploreOpsCommand, replayCommand, runCommandLine } from './repro-commands.js';
@@ -98,8 +98,8 @@ export async function planRun(namesArg: readonly string[], flags: RunFlags): Pro
   if (f.reportDir !== undefined) checkOutputDir('--report-dir', f.reportDir);
   const workers = f.workers !== undefined ? parseInteger('--workers', f.workers, 1, 64) : Math.max(1, availableParallelism());
   for (const it of items) {
-    checkBuild(it.scenario, workers, it.variant.name, it.params);
-    checkBuild(it.scenario, it.scenario.exploreCpus, it.variant.name, it.exploreParams);
+    checkBuild(it.scenario, workers, it.variant, it.params);
+    checkBuild(it.scenario, it.scenario.exploreCpus, it.variant, it.exploreParams);
   }
   return {
     items,

@@ -9,7 +9,7 @@
  */
 import type { Checker } from '../check/checker.js';
 import type { Memory } from './layout.js';
-import { VirtualClock, type Clock } from './timer.js';
+import { VirtualClock, type Clock } from './clock.js';
 
 /** A scheduling-point label, e.g. 'pte.cas L1'. Constant strings: yielding one costs a pointer. */
 export type Site = string;

@@ -20,18 +20,26 @@ export interface ParamSpec {
 
 export type Params = Readonly<Record<string, number>>;
 
-export interface VariantDef {
+/**
+ * One variant of a scenario: the faithful kernel code, a known bug, a fix, or a user's patch idea.
+ * `P` is the scenario's own patch type (what its factory lets a variant change: mechanism classes,
+ * hook overrides, options); a variant without a patch runs the faithful model.
+ */
+export interface VariantDef<P = unknown> {
   readonly name: string;
   readonly summary: string;
   /** 'clean', or the invariants of which at least one must trip (a known-bug variant). */
   readonly expect: 'clean' | readonly string[];
   /** Where the bug comes from, e.g. 'kernel-model.md §9 #14'. */
   readonly source?: string;
+  /** What this variant changes in the scenario's model (see the scenario's factory). */
+  readonly patch?: P;
 }
 
-export interface ModelConfig {
+export interface ModelConfig<P = unknown> {
   readonly cpus: number;
-  readonly variant: string;
+  /** The variant to build, already resolved (an unknown name is bad input before any model is built). */
+  readonly variant: VariantDef<P>;
   readonly params: Params;
 }
 
@@ -72,8 +80,13 @@ export interface ScenarioModel {
   readonly nsPerStep?: number;
 }
 
-export interface ScenarioDef {
+export interface ScenarioDef<P = unknown> {
   readonly name: string;
+  /**
+   * Set by extendScenario: this definition adds variants to the built-in scenario of the same name
+   * (a user's scenario file), rather than defining a new scenario.
+   */
+  readonly extends?: string;
   readonly summary: string;
   /** Which section of reference/kernel-model.md the model follows. */
   readonly follows: string;
@@ -88,12 +101,33 @@ export interface ScenarioDef {
    */
   readonly exploreParams?: Params;
   readonly invariants: readonly InvariantDef[];
-  readonly variants: readonly VariantDef[];
-  build(config: ModelConfig): ScenarioModel;
+  /** Every variant, in `list` order: the faithful model first, then fixes, known bugs and user patches. */
+  readonly variants: readonly VariantDef<P>[];
+  build(config: ModelConfig<P>): ScenarioModel;
 }
 
-export function findVariant(s: ScenarioDef, name: string): VariantDef | undefined {
+export function findVariant<P>(s: ScenarioDef<P>, name: string): VariantDef<P> | undefined {
   return s.variants.find((v) => v.name === name);
+}
+
+/** The variant named `name`; throws when there is none (tests and code that already validated the name). */
+export function variantOf<P>(s: ScenarioDef<P>, name: string): VariantDef<P> {
+  const v = findVariant(s, name);
+  if (!v) throw new Error(`scenario ${s.name} has no variant '${name}'`);
+  return v;
+}
+
+/**
+ * A scenario with more variants: how a user's scenario file adds a patch idea to a built-in scenario
+ * (`export default extendScenario(flushqScenario, [{ name: 'my-patch', …, patch: {…} }])`). The result
+ * keeps the base's name, parameters, invariants and factory; `list`, `run`, `explore`, `replay`, `merge`
+ * and `bench` then know the new variant names.
+ */
+export function extendScenario<P>(base: ScenarioDef<P>, variants: readonly VariantDef<P>[]): ScenarioDef<P> {
+  for (const v of variants) {
+    if (findVariant(base, v.name)) throw new Error(`extendScenario: ${base.name} already has a variant named '${v.name}'`);
+  }
+  return { ...base, extends: base.name, variants: [...base.variants, ...variants] };
 }
 
 /** Parameters with defaults filled in; `given` is already validated. */

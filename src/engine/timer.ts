@@ -14,22 +14,7 @@
 import type { Cpu, Op, Site } from './cpu.js';
 import { at, region, type Layout, type RegionSpec } from './layout.js';
 
-/** Where "now" comes from: virtual in explore mode, real in stress mode. Nanoseconds. */
-export interface Clock {
-  now(): number;
-}
-
-export class VirtualClock implements Clock {
-  ns = 0;
-  now(): number { return this.ns; }
-}
-
-/** Real time since a run's epoch, consistent across threads (timeOrigin + now() is absolute). */
-export class RealClock implements Clock {
-  constructor(private readonly epochMs: number) {}
-  now(): number { return (performance.timeOrigin + performance.now() - this.epochMs) * 1e6; }
-  static epochNow(): number { return performance.timeOrigin + performance.now(); }
-}
+export { RealClock, VirtualClock, type Clock } from './clock.js';
 
 export interface TimerSpec {
   readonly ref: TimerRef;

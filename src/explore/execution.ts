@@ -16,7 +16,8 @@ import { zeroMemory, type Memory } from '../engine/layout.js';
 import { opRng } from '../engine/rng.js';
 import type { ScenarioDef, ScenarioModel, VcpuProgram } from '../engine/scenario.js';
 import { lockOwner } from '../engine/sync.js';
-import { claimDueTimer, VirtualClock } from '../engine/timer.js';
+import { VirtualClock } from '../engine/clock.js';
+import { claimDueTimer } from '../engine/timer.js';
 import type { Scheduler } from './scheduler.js';
 
 export interface ExecutionSpec {

@@ -88,7 +88,7 @@ export function makeScheduler(strategy: StrategyName, seed: number, depth: numbe
 export function explore(o: ExploreOptions): ExploreOutcome {
   const t0 = performance.now();
   const opsPerCpu = o.opsPerCpu;
-  const model = o.scenario.build({ cpus: opsPerCpu.length, variant: o.variant.name, params: o.params });
+  const model = o.scenario.build({ cpus: opsPerCpu.length, variant: o.variant, params: o.params });
   const mem = allocateMemory(model.layout);
   const shard = o.shard ?? { index: 0, count: 1 };
   // Each shard's strategy gets its own stream; shard 0 of 1 is the unsharded campaign.

@@ -9,7 +9,7 @@
  */
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import type { Violation } from '../check/invariant.js';
-import { BadInput } from '../cli/errors.js';
+import { BadInput } from '../errors.js';
 
 export interface Repro {
   readonly scenario: string;

@@ -19,7 +19,7 @@
 import type { Cpu, LockRef, Op } from '../engine/cpu.js';
 import { at, region, type Layout, type RegionSpec } from '../engine/layout.js';
 import { lockRef, LOCK_WORDS, rawLock, rawUnlock, spinLock, spinUnlock } from '../engine/sync.js';
-import { VirtualClock } from '../engine/timer.js';
+import { VirtualClock } from '../engine/clock.js';
 import type { IoPgtable } from './pgtable.js';
 import { SZ_4K } from './pgtable.js';
 

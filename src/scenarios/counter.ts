@@ -20,7 +20,7 @@ const invariants: readonly InvariantDef[] = [
   { id: 'CNT-LOST', meaning: 'the shared counter equals the number of increments every vCPU made (no lost update)', grade: 'FORBIDDEN' },
 ];
 
-function build({ cpus, variant, params }: ModelConfig): ScenarioModel {
+function build({ cpus, variant: { name: variant }, params }: ModelConfig): ScenarioModel {
   const stepsPerOp = params.stepsPerOp!;
   const layout = defineLayout(cpus, {
     'cnt.shared': { kind: 'i32', count: 1 },

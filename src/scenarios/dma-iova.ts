@@ -58,8 +58,8 @@ const PHYS_STRIDE = 0x100000;
 
 export function dmaIovaParts(config: ModelConfig) {
   const { cpus, params: p } = config;
-  const v = VARIANTS[config.variant];
-  if (!v) throw new Error(`dma-iova: no variant ${config.variant}`);
+  const v = VARIANTS[config.variant.name];
+  if (!v) throw new Error(`dma-iova: no variant ${config.variant.name}`);
   const spacePfns = p.spacePfns!;
   const iovaOpts: IovaDomainOptions = {
     cpus, startPfn: 1, dma32Pfn: spacePfns >> 1, spacePfns,

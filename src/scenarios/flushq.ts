@@ -93,8 +93,8 @@ interface Model {
 /** The wired-up components (the scenario's model; also what the component micro-benchmarks drive). */
 export function flushqParts(config: ModelConfig) {
   const { cpus, params: p } = config;
-  const v = VARIANTS[config.variant];
-  if (!v) throw new Error(`flushq: no variant ${config.variant}`);
+  const v = VARIANTS[config.variant.name];
+  if (!v) throw new Error(`flushq: no variant ${config.variant.name}`);
   const spacePfns = p.spacePfns!;
   const iovaOpts: IovaDomainOptions = {
     cpus, startPfn: 1, dma32Pfn: spacePfns >> 1, spacePfns,

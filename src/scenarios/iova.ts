@@ -27,7 +27,7 @@ import type { Cpu, Op } from '../engine/cpu.js';
 import { at, defineLayout, region } from '../engine/layout.js';
 import { pickWeighted, randInt, type RandomGenerator } from '../engine/rng.js';
 import type { ModelConfig, ScenarioDef, ScenarioModel, VcpuProgram } from '../engine/scenario.js';
-import { BadInput } from '../cli/errors.js';
+import { BadInput } from '../errors.js';
 import { IovaDomain, iovaDomainRegions, warmPfns, type IovaDomainOptions } from '../model/iova/iova-domain.js';
 import { IOVA_INVARIANTS } from '../model/iova/invariants.js';
 import { checkIovaDomain } from '../model/iova/quiescent.js';
@@ -50,7 +50,7 @@ const enum Kind { Alloc, Free, Post, Take, Pair, CrossPair }
 const KIND_NAME = ['alloc', 'free', 'hand off', 'free handed-off', 'alloc, free oldest', 'alloc, pass on, free passed'];
 
 function build(config: ModelConfig): ScenarioModel {
-  const { cpus, variant, params } = config;
+  const { cpus, variant: { name: variant }, params } = config;
   const p = (k: string): number => params[k]!;
   const opts: IovaDomainOptions = {
     cpus,

@@ -80,8 +80,8 @@ export function mapsgGeometry(cpus: number, p: Readonly<Record<string, number>>)
 /** Everything a mapsg model is made of (the scenario's; also the tests' and the benchmark's). */
 export function mapsgParts(config: ModelConfig) {
   const { cpus, params: p } = config;
-  const v = VARIANTS[config.variant];
-  if (!v) throw new Error(`mapsg: no variant ${config.variant}`);
+  const v = VARIANTS[config.variant.name];
+  if (!v) throw new Error(`mapsg: no variant ${config.variant.name}`);
   const g = mapsgGeometry(cpus, p);
   const cookies = 4 * cpus;
   const tablePages = 3 + Math.ceil((cpus * g.slots * g.window) / SZ_2M) + 8;

@@ -54,7 +54,7 @@ function spotsOf(cpu: number, cpus: number, arenas: number, slots: number): Spot
 }
 
 function build(config: ModelConfig): ScenarioModel {
-  const { cpus, params, variant } = config;
+  const { cpus, params, variant: { name: variant } } = config;
   const arenas = params.arenas!;
   const slots = params.slots!;
   if (cpus * slots + 1 > 512) throw new RangeError(`pgtable: cpus x slots must be <= 511 (got ${cpus} x ${slots})`);

@@ -7,17 +7,19 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { BadInput } from '../cli/errors.js';
+import { BadInput } from '../errors.js';
 import type { ScenarioDef } from '../engine/scenario.js';
 import { projectRoot } from '../paths.js';
 import { SCENARIOS } from './index.js';
 
 const user: ScenarioDef[] = [];
-/** Where each user scenario came from (as the user named the file), for the commands we print. */
+/** Built-in scenarios that a user's file extended with variants of its own (extendScenario), by name. */
+const extended = new Map<string, ScenarioDef>();
+/** Where each user scenario or extension came from (as the user named the file), for the commands we print. */
 const sourceOf = new Map<string, string>();
 
 export function allScenarios(): readonly ScenarioDef[] {
-  return [...SCENARIOS, ...user];
+  return [...SCENARIOS.map((s) => extended.get(s.name) ?? s), ...user];
 }
 
 /** `--scenario-file F ` when the scenario is a user's, else ''. */
@@ -27,7 +29,7 @@ export function scenarioFileFlag(name: string): string {
 }
 
 export function scenarioNamed(name: string): ScenarioDef | undefined {
-  return SCENARIOS.find((s) => s.name === name) ?? user.find((s) => s.name === name);
+  return extended.get(name) ?? SCENARIOS.find((s) => s.name === name) ?? user.find((s) => s.name === name);
 }
 
 /**
@@ -56,6 +58,7 @@ export async function loadScenarioFile(modulePath: string, givenAs?: string): Pr
   }
   const def = (mod.default ?? mod.scenario) as ScenarioDef | undefined;
   checkShape(def, modulePath);
+  if (def.extends !== undefined) return registerExtension(def, modulePath, givenAs);
   const known = scenarioNamed(def.name);
   if (known && known !== def) {
     throw new BadInput(`--scenario-file: '${modulePath}' defines scenario '${def.name}', a name already taken`);
@@ -64,6 +67,20 @@ export async function loadScenarioFile(modulePath: string, givenAs?: string): Pr
     user.push(def);
     sourceOf.set(def.name, path.relative(process.cwd(), givenAs ?? modulePath) || modulePath);
   }
+  return def;
+}
+
+/** A file that adds variants to a built-in scenario: the extended definition replaces the built-in one. */
+function registerExtension(def: ScenarioDef, modulePath: string, givenAs?: string): ScenarioDef {
+  const base = SCENARIOS.find((s) => s.name === def.extends);
+  if (!base || def.name !== base.name) {
+    throw new BadInput(`--scenario-file: '${modulePath}' extends '${def.extends}', which is not a built-in scenario`);
+  }
+  const prev = extended.get(base.name);
+  if (prev === def) return def;
+  if (prev) throw new BadInput(`--scenario-file: '${modulePath}' extends '${base.name}', which another scenario file already extends`);
+  extended.set(base.name, def);
+  sourceOf.set(base.name, path.relative(process.cwd(), givenAs ?? modulePath) || modulePath);
   return def;
 }
 

@@ -22,7 +22,7 @@ import { MixedProgram, roleOf } from '../model/viommu/program.js';
 const VARIANTS = ['upstream', 'locked', 'null-viommu-sync'];
 
 function build(config: ModelConfig): ScenarioModel {
-  const { variant } = config;
+  const variant = config.variant.name;
   if (!VARIANTS.includes(variant)) throw new Error(`viommu: unknown variant '${variant}'`);
   return buildViommu(config, (L, host) => new ViommuDriver(L, host, { locked: variant === 'locked', syncChecks: variant !== 'null-viommu-sync' }));
 }

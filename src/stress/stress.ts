@@ -9,10 +9,11 @@
 import { Piscina } from 'piscina';
 import { Checker } from '../check/checker.js';
 import type { Violation } from '../check/invariant.js';
-import { HarnessError } from '../cli/errors.js';
+import { HarnessError } from '../errors.js';
 import { Cpu, runToEnd, StopRun, StuckWait } from '../engine/cpu.js';
 import { allocateMemory } from '../engine/layout.js';
-import { claimDueTimer, nextDeadline, RealClock } from '../engine/timer.js';
+import { RealClock } from '../engine/clock.js';
+import { claimDueTimer, nextDeadline } from '../engine/timer.js';
 import type { ScenarioDef, VariantDef } from '../engine/scenario.js';
 import { workerFile } from '../paths.js';
 import { controlIndices, PHASE_FINISHED, PHASE_RUNNING, raiseStop, withControl } from './control.js';
@@ -56,7 +57,7 @@ const EXIT_GRACE_MS = 2_000;
 
 export async function stress(o: StressOptions): Promise<StressOutcome> {
   const n = o.workers;
-  const model = o.scenario.build({ cpus: n, variant: o.variant.name, params: o.params });
+  const model = o.scenario.build({ cpus: n, variant: o.variant, params: o.params });
   const layout = withControl(model.layout);
   const mem = allocateMemory(layout);
   const i32 = mem.i32;
