@@ -116,7 +116,7 @@ async function oneCombination(o: FqBenchOptions, mode: FqMode, workers: number, 
 /** Component costs on one thread (tinybench): a range-cache get+put, a page-table map+unmap, alloc + queue_iova. */
 export async function fqMicro(timeMs: number): Promise<FqMicro> {
   const config = { cpus: 1, variant: variantOf(flushqScenario, 'percpu'), params: withDefaults(flushqScenario, { bench: 1, checks: 0, flushCostNs: 0, spacePfns: 1 << 16 }) };
-  const { layout, domain, pool, pt, fq, m } = flushqParts(config);
+  const { layout, domain, pool, pt, fq } = flushqParts(config);
   const mem = allocateMemory(layout);
   domain.init(mem.i32);
   pool.init(mem, [IoPgtable.ROOT_PAGE]);
@@ -137,7 +137,7 @@ export async function fqMicro(timeMs: number): Promise<FqMicro> {
       }
     })
     .add('alloc_iova_fast + queue_iova (percpu fq)', () => {
-      for (let k = 0; k < N; k++) runToEnd(fq!.queueIova(cpu, runToEnd(domain.allocIovaFast(cpu, 1, limit, true)), 1, m.dma.hooks.exposure, fq!.clearStamp(cpu)));
+      for (let k = 0; k < N; k++) runToEnd(fq!.queueIova(cpu, runToEnd(domain.allocIovaFast(cpu, 1, limit, true)), 1));
     });
   await bench.run();
   const perOp = (i: number) => ((bench.tasks[i]!.result as unknown as { latency: { p50: number } }).latency.p50 * 1e6) / N;
