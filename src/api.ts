@@ -22,8 +22,12 @@ export { TimerRef, timerRegions, type TimerSpec } from './engine/timer.js';
 export { IoPgtable, SZ_4K, SZ_2M, SZ_1G } from './model/pgtable.js';
 export { PagePool, pagePoolRegions } from './model/page-pool.js';
 export { Iotlb, iotlbRegions } from './model/iotlb.js';
-export { DmaIommu, type IovaAllocator } from './model/dma/dma-iommu.js';
-export { FlushQueue, flushQueueRegions } from './model/fq/flush-queue.js';
+export { DmaIommu, type DmaIommuClass, type IommuPageTable, type IovaAllocator } from './model/dma/dma-iommu.js';
+export {
+  FlushQueue, flushQueueRegions, FQ_SITES, type FlushQueueClass, type FlushQueueOptions, type FreeIova, type IovaFlushQueue,
+} from './model/fq/flush-queue.js';
+export { FinishCounterFq, LeCompareFq, NoFlushWhenFullFq, TimerTeardownFq } from './model/fq/variants.js';
+export { buildFlushq, flushqParts, flushqScenario, type FlushqPatch } from './scenarios/flushq.js';
 export { ViommuDriver } from './model/viommu/driver.js';
 export { buildViommu, viommuScenario } from './scenarios/viommu.js';
 export { pgtableScenario } from './scenarios/pgtable.js';
