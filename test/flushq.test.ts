@@ -10,6 +10,8 @@ import { allocateMemory } from '../src/engine/layout.js';
 import { findVariant, meetsExpectation, withDefaults, variantOf } from '../src/engine/scenario.js';
 import { explore } from '../src/explore/explore.js';
 import { IoPgtable } from '../src/model/pgtable.js';
+import { FLUSHQ_LOCK_ORDER, RANK_IOTLB_FLUSH } from '../src/model/fq/locks.js';
+import { FlushQueue } from '../src/model/fq/flush-queue.js';
 import { flushqParts, flushqScenario as scenario } from '../src/scenarios/flushq.js';
 
 const EXPLORE_PARAMS = withDefaults(scenario, scenario.exploreParams);
@@ -93,6 +95,16 @@ describe('flush queue semantics (kernel-model.md §3.4)', () => {
     expect(f.parts.fq!.held(f.mem.i32)).toBe(0);
     expect(runToEnd(f.parts.fq!.timer.pending(f.cpu))).toBe(false);
     expect(f.checker.violations).toEqual([]);
+  });
+});
+
+describe('flushq lock classes (src/model/fq/locks.ts)', () => {
+  it('the order is fq->lock < cpu_rcache < rcache < rbtree < iotlb_flush, and the model\'s locks carry those ranks', () => {
+    const ranks = FLUSHQ_LOCK_ORDER.map(([, rank]) => rank);
+    for (let k = 1; k < ranks.length; k++) expect(ranks[k]!).toBeGreaterThan(ranks[k - 1]!);
+    const f = fixture('percpu');
+    expect(f.parts.iotlb.flushLock.rank).toBe(RANK_IOTLB_FLUSH);
+    expect(f.parts.fq).toBeInstanceOf(FlushQueue);
   });
 });
 
