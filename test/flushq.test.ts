@@ -10,6 +10,8 @@ import { allocateMemory } from '../src/engine/layout.js';
 import { findVariant, meetsExpectation, withDefaults, variantOf } from '../src/engine/scenario.js';
 import { explore } from '../src/explore/explore.js';
 import { IoPgtable } from '../src/model/pgtable.js';
+import { FLUSHQ_LOCK_ORDER, RANK_IOTLB_FLUSH } from '../src/model/fq/locks.js';
+import { FlushQueue } from '../src/model/fq/flush-queue.js';
 import { flushqParts, flushqScenario as scenario } from '../src/scenarios/flushq.js';
 
 const EXPLORE_PARAMS = withDefaults(scenario, scenario.exploreParams);
@@ -32,7 +34,11 @@ function fixture(variant: string, params: Record<string, number> = {}) {
   const checker = new Checker(scenario.invariants);
   const cpu = new Cpu(0, 'explore', mem, checker);
   const alloc = () => runToEnd(parts.domain.allocIovaFast(cpu, 1, 1000, true));
-  const queue = (pfn: number) => runToEnd(parts.fq!.queueIova(cpu, pfn, 1, parts.m.dma.hooks.exposure, parts.fq!.clearStamp(cpu)));
+  // What __iommu_dma_unmap does around queue_iova, as the harness sees it: the PTE clear, then the queueing.
+  const queue = (pfn: number) => {
+    parts.oracle.pteCleared(cpu, pfn, 1);
+    runToEnd(parts.fq!.queueIova(cpu, pfn, 1));
+  };
   const flushes = () => parts.iotlb.flushCount(mem.i32);
   return { parts, mem, checker, cpu, alloc, queue, flushes };
 }
@@ -57,7 +63,7 @@ describe('flush queue semantics (kernel-model.md §3.4)', () => {
     timerCpu.thisCpu = 0; // the timer fires on CPU 0 and frees into its range cache
     expect(runToEnd(f.parts.fq!.timer.pending(f.cpu))).toBe(true);
     runToEnd(f.parts.fq!.timer.del(timerCpu)); // as the executor does when it fires the timer
-    runToEnd(f.parts.fq!.timeout(timerCpu, f.parts.m.dma.hooks.exposure));
+    runToEnd(f.parts.fq!.fqFlushTimeout(timerCpu));
     expect(f.flushes()).toBe(1);
     expect(f.parts.fq!.held(f.mem.i32)).toBe(0);
     expect(runToEnd(f.parts.fq!.timer.pending(f.cpu))).toBe(false);
@@ -85,10 +91,20 @@ describe('flush queue semantics (kernel-model.md §3.4)', () => {
     const f = fixture('percpu');
     f.queue(f.alloc());
     f.queue(f.alloc());
-    runToEnd(f.parts.fq!.teardown(f.cpu, true));
+    runToEnd(f.parts.fq!.iommuDmaFreeFq(f.cpu));
     expect(f.parts.fq!.held(f.mem.i32)).toBe(0);
     expect(runToEnd(f.parts.fq!.timer.pending(f.cpu))).toBe(false);
     expect(f.checker.violations).toEqual([]);
+  });
+});
+
+describe('flushq lock classes (src/model/fq/locks.ts)', () => {
+  it('the order is fq->lock < cpu_rcache < rcache < rbtree < iotlb_flush, and the model\'s locks carry those ranks', () => {
+    const ranks = FLUSHQ_LOCK_ORDER.map(([, rank]) => rank);
+    for (let k = 1; k < ranks.length; k++) expect(ranks[k]!).toBeGreaterThan(ranks[k - 1]!);
+    const f = fixture('percpu');
+    expect(f.parts.iotlb.flushLock.rank).toBe(RANK_IOTLB_FLUSH);
+    expect(f.parts.fq).toBeInstanceOf(FlushQueue);
   });
 });
 

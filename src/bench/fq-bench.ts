@@ -13,28 +13,42 @@ import { Bench } from 'tinybench';
 import { Checker } from '../check/checker.js';
 import { Cpu, runToEnd } from '../engine/cpu.js';
 import { allocateMemory } from '../engine/layout.js';
-import { withDefaults, variantOf } from '../engine/scenario.js';
+import { withDefaults, variantOf, type ScenarioDef, type VariantDef } from '../engine/scenario.js';
 import { RealClock } from '../engine/clock.js';
 import { IoPgtable, SZ_4K } from '../model/pgtable.js';
-import { flushqParts, flushqScenario } from '../scenarios/flushq.js';
+import { flushqParts, flushqScenario, type FlushqPatch } from '../scenarios/flushq.js';
 import { stress } from '../stress/stress.js';
 
+/** The built-in variants the benchmark compares by default (the queue modes). */
 export type FqMode = 'percpu' | 'single' | 'strict';
 export const FQ_MODES: readonly FqMode[] = ['percpu', 'single', 'strict'];
 
 export interface FqBenchOptions {
-  readonly modes: readonly FqMode[];
+  /**
+   * The variants to run: resolved VariantDefs of the flushq scenario — built-in ones or a user's added
+   * with extendScenario (`bench --scenario-file F --variant V,...`). Takes precedence over `modes`.
+   */
+  readonly variants?: readonly VariantDef<FlushqPatch>[];
+  /** Built-in variant names (`--fq percpu,single,strict`), used when `variants` is not given. */
+  readonly modes?: readonly string[];
+  /** The scenario the variants belong to: flushqScenario (default) or a user's extension of it. */
+  readonly scenario?: ScenarioDef<FlushqPatch>;
+  /** A user's scenario file (its compiled module): the worker threads load it to find its variants. */
+  readonly scenarioFile?: string;
   readonly workers: readonly number[];
   readonly flushCostsNs: readonly number[];
   readonly serial: boolean;
   readonly transferNs: number;
   readonly pages: number;
   readonly timeMs: number;
+  /** Loops per worker at most (default: until timeMs is spent); tests bound a run by ops, not time. */
+  readonly opBudget?: number;
   readonly seed: number;
 }
 
 export interface FqRow {
-  readonly mode: FqMode;
+  /** The variant's name (a queue mode, or a user's variant). */
+  readonly mode: string;
   readonly workers: number;
   readonly flushCostNs: number;
   readonly flush: 'serial' | 'parallel';
@@ -71,21 +85,33 @@ export interface FqMicro {
   readonly allocQueueIovaNs: number;
 }
 
+/** The variants an options object names: `variants` as given, else `modes` (default FQ_MODES) resolved. */
+export function fqBenchVariants(o: Pick<FqBenchOptions, 'variants' | 'modes' | 'scenario'>): VariantDef<FlushqPatch>[] {
+  if (o.variants) return [...o.variants];
+  const s = o.scenario ?? flushqScenario;
+  return (o.modes ?? FQ_MODES).map((m) => variantOf(s, m));
+}
+
+/**
+ * Every variant x workers x flush cost, on worker threads (the scenario's bench=1 loop). A variant
+ * expected clean that reports a violation is an error (the numbers of a broken variant mean nothing).
+ */
 export async function fqBench(o: FqBenchOptions, progress: (s: string) => void): Promise<FqRow[]> {
   const rows: FqRow[] = [];
-  for (const mode of o.modes) {
+  for (const variant of fqBenchVariants(o)) {
     for (const workers of o.workers) {
       for (const cost of o.flushCostsNs) {
-        progress(`fq bench: ${mode}, ${workers} worker(s), flush ${cost} ns ${o.serial ? 'serial' : 'parallel'}`);
-        rows.push(await oneCombination(o, mode, workers, cost));
+        progress(`fq bench: ${variant.name}, ${workers} worker(s), flush ${cost} ns ${o.serial ? 'serial' : 'parallel'}`);
+        rows.push(await oneCombination(o, variant, workers, cost));
       }
     }
   }
   return rows;
 }
 
-async function oneCombination(o: FqBenchOptions, mode: FqMode, workers: number, flushCostNs: number): Promise<FqRow> {
-  const s = flushqScenario;
+async function oneCombination(o: FqBenchOptions, variant: VariantDef<FlushqPatch>, workers: number, flushCostNs: number): Promise<FqRow> {
+  const s = o.scenario ?? flushqScenario;
+  const mode = variant.name;
   const params = withDefaults(s, {
     bench: 1, checks: 0, deviceWeight: 0, teardownPermille: 0,
     flushCostNs, serialFlush: o.serial ? 1 : 0, transferNs: o.transferNs, maxPages: o.pages,
@@ -93,8 +119,8 @@ async function oneCombination(o: FqBenchOptions, mode: FqMode, workers: number, 
     spacePfns: 1 << 18,
   });
   const r = await stress({
-    scenario: s, variant: s.variants.find((v) => v.name === mode)!, params, workers,
-    timeMs: o.timeMs, opBudget: Infinity, seed: o.seed, sliceMs: 100, watchdogMs: 30_000,
+    scenario: s as ScenarioDef, variant, params, workers, scenarioFile: o.scenarioFile,
+    timeMs: o.timeMs, opBudget: o.opBudget ?? Infinity, seed: o.seed, sliceMs: 100, watchdogMs: 30_000,
   });
   if (r.violation) throw new Error(`fq bench: ${mode} reported ${r.violation.invariant}: ${r.violation.message}`);
   const st = r.stats!;
@@ -116,7 +142,7 @@ async function oneCombination(o: FqBenchOptions, mode: FqMode, workers: number, 
 /** Component costs on one thread (tinybench): a range-cache get+put, a page-table map+unmap, alloc + queue_iova. */
 export async function fqMicro(timeMs: number): Promise<FqMicro> {
   const config = { cpus: 1, variant: variantOf(flushqScenario, 'percpu'), params: withDefaults(flushqScenario, { bench: 1, checks: 0, flushCostNs: 0, spacePfns: 1 << 16 }) };
-  const { layout, domain, pool, pt, fq, m } = flushqParts(config);
+  const { layout, domain, pool, pt, fq } = flushqParts(config);
   const mem = allocateMemory(layout);
   domain.init(mem.i32);
   pool.init(mem, [IoPgtable.ROOT_PAGE]);
@@ -137,7 +163,7 @@ export async function fqMicro(timeMs: number): Promise<FqMicro> {
       }
     })
     .add('alloc_iova_fast + queue_iova (percpu fq)', () => {
-      for (let k = 0; k < N; k++) runToEnd(fq!.queueIova(cpu, runToEnd(domain.allocIovaFast(cpu, 1, limit, true)), 1, m.dma.hooks.exposure, fq!.clearStamp(cpu)));
+      for (let k = 0; k < N; k++) runToEnd(fq!.queueIova(cpu, runToEnd(domain.allocIovaFast(cpu, 1, limit, true)), 1));
     });
   await bench.run();
   const perOp = (i: number) => ((bench.tasks[i]!.result as unknown as { latency: { p50: number } }).latency.p50 * 1e6) / N;

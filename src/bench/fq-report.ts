@@ -22,7 +22,7 @@ export function fqBenchText(rows: readonly FqRow[], micro: FqMicro | undefined):
       `average unmap latency(us):${f1(r.unmapAvgUs)} standard deviation:${f1(r.unmapStddevUs)}`,
       `  + throughput ${k(r.throughput)} map+unmap/s; map p50/p99 ${f1(r.mapP50Us)}/${f1(r.mapP99Us)} us; unmap p50/p99 ${f1(r.unmapP50Us)}/${f1(r.unmapP99Us)} us;`
         + ` ${f1(r.flushesPer1kUnmaps)} flushes per 1000 unmaps; peak ${r.peakQueued} IOVAs queued;`
-        + (r.mode === 'strict' ? ' no lazy exposure' : ` exposure p50/p99 ${f1(r.exposureP50Us)}/${f1(r.exposureP99Us)} us`),
+        + (noExposure(r) ? ' no lazy exposure' : ` exposure p50/p99 ${f1(r.exposureP50Us)}/${f1(r.exposureP99Us)} us`),
       '',
     );
   }
@@ -42,11 +42,16 @@ function tableText(rows: readonly FqRow[]): string {
   const body = rows.map((r) => [
     r.mode, String(r.workers), `${r.flushCostNs} ${r.flush[0]}`, k(r.throughput), ratioToStrict(rows, r),
     f1(r.mapAvgUs), f1(r.unmapAvgUs), f1(r.unmapP99Us), f1(r.flushesPer1kUnmaps), String(r.peakQueued),
-    r.mode === 'strict' ? '-' : f1(r.exposureP50Us), r.mode === 'strict' ? '-' : f1(r.exposureP99Us),
+    noExposure(r) ? '-' : f1(r.exposureP50Us), noExposure(r) ? '-' : f1(r.exposureP99Us),
   ]);
   const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   const line = (cells: readonly string[]) => cells.map((c, i) => (i < 3 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  ');
   return [line(head), ...body.map(line)].join('\n');
+}
+
+/** A strict domain (built-in `strict` or a user's strict variant) frees at once: no exposure window to show. */
+function noExposure(r: FqRow): boolean {
+  return r.exposureHist.every((n) => n === 0);
 }
 
 /** Throughput against strict at the same workers and flush cost, when strict was measured. */
@@ -63,7 +68,7 @@ export function fqBenchMarkdown(rows: readonly FqRow[]): string {
     '|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...rows.map((r) => `| ${r.mode} | ${r.workers} | ${r.flushCostNs} ns ${r.flush} | ${Math.round(r.throughput)} | ${ratioToStrict(rows, r)} | `
       + `${f1(r.mapAvgUs)} (${f1(r.mapStddevUs)}) | ${f1(r.unmapAvgUs)} (${f1(r.unmapStddevUs)}) | ${f1(r.unmapP99Us)} | `
-      + `${f1(r.flushesPer1kUnmaps)} | ${r.peakQueued} | ${r.mode === 'strict' ? '-' : `${f1(r.exposureP50Us)} / ${f1(r.exposureP99Us)}`} |`),
+      + `${f1(r.flushesPer1kUnmaps)} | ${r.peakQueued} | ${noExposure(r) ? '-' : `${f1(r.exposureP50Us)} / ${f1(r.exposureP99Us)}`} |`),
     '', 'Latencies as dma_map_benchmark computes them (100 ns units, truncated); percentiles from quarter-octave histograms.',
   ];
   return `${lines.join('\n')}\n`;
@@ -76,7 +81,7 @@ export function fqBenchSections(rows: readonly FqRow[]): ChartSection[] {
   const workers = [...new Set(rows.map((r) => r.workers))].sort((a, b) => a - b);
   const maxW = workers[workers.length - 1]!;
   const label = (r: FqRow) => `${r.mode} ${r.workers}w ${r.flushCostNs}ns`;
-  const lazy = rows.filter((r) => r.mode !== 'strict' && r.flushCostNs === costs[costs.length - 1] && r.workers === maxW);
+  const lazy = rows.filter((r) => !noExposure(r) && r.flushCostNs === costs[costs.length - 1] && r.workers === maxW);
   // Octaves (4 quarter-octave buckets each) keep the chart readable.
   const octaves = (h: readonly number[]) => Array.from({ length: Math.ceil(h.length / 4) }, (_, o) => h.slice(4 * o, 4 * o + 4).reduce((a, b) => a + b, 0));
   const used = lazy.flatMap((r) => octaves(r.exposureHist).map((n, i) => (n > 0 ? i : -1))).filter((i) => i >= 0);

@@ -35,12 +35,25 @@ export function iotlbRegions(pages: number): Record<string, RegionSpec> {
   };
 }
 
+/**
+ * Who watches the IOTLB's invalidations (the F1 oracle, src/model/fq/oracle.ts): the hardware model
+ * reports every flush itself, so no flush-queue code under test can skip or reorder the report.
+ */
+export interface IotlbObserver {
+  /** A flush (flush_iotlb_all or a range sync) was issued; returns its start stamp. */
+  flushStarted(cpu: Cpu): number;
+  /** That flush completed: every translation it covers (all, or pfn..pfn+pages-1) is gone. */
+  flushFinished(cpu: Cpu, started: number, range?: { readonly pfn: number; readonly pages: number }): void;
+}
+
 export interface IotlbOptions {
   readonly flushCostNs: number;
   /** Serialise flushes under one global lock (s390 shadow tables) instead of letting them overlap. */
   readonly serialFlush: boolean;
   /** lockdep rank of the flush lock (taken inside the flush-queue lock). */
   readonly flushLockRank: number;
+  /** The checker watching flushes (harness-owned); none in scenarios that do not check F1. */
+  readonly observer?: IotlbObserver;
 }
 
 const LOOKUP = 'iotlb lookup';
@@ -81,6 +94,7 @@ export class Iotlb {
 
   /** flush_iotlb_all: drop every cached translation, then pay the flush's cost. */
   *flushAll(cpu: Cpu): Op {
+    const started = this.opts.observer?.flushStarted(cpu) ?? 0;
     if (this.opts.serialFlush) yield* spinLock(cpu, this.flushLock);
     yield FLUSH_ALL;
     const i32 = cpu.i32;
@@ -93,11 +107,14 @@ export class Iotlb {
     rawUnlock(i32, this.raw);
     Atomics.add(i32, this.flushes, 1);
     spend(cpu, this.opts.flushCostNs);
+    // Completed (the invalidation's sync returned): before the caller's finish count can say so.
+    this.opts.observer?.flushFinished(cpu, started);
     if (this.opts.serialFlush) yield* spinUnlock(cpu, this.flushLock);
   }
 
   /** iotlb_sync after a strict unmap: drop the range's translations, then pay the flush's cost. */
   *syncRange(cpu: Cpu, iovaPfn: number, pages: number): Op {
+    const started = this.opts.observer?.flushStarted(cpu) ?? 0;
     if (this.opts.serialFlush) yield* spinLock(cpu, this.flushLock);
     yield SYNC;
     const i32 = cpu.i32;
@@ -106,6 +123,7 @@ export class Iotlb {
     rawUnlock(i32, this.raw);
     Atomics.add(i32, this.flushes, 1);
     spend(cpu, this.opts.flushCostNs);
+    this.opts.observer?.flushFinished(cpu, started, { pfn: iovaPfn, pages });
     if (this.opts.serialFlush) yield* spinUnlock(cpu, this.flushLock);
   }
 

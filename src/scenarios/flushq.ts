@@ -18,15 +18,18 @@ import { pickWeighted, randInt, type RandomGenerator } from '../engine/rng.js';
 import type { ModelConfig, ScenarioDef, ScenarioModel, VcpuProgram } from '../engine/scenario.js';
 import { timerRegions } from '../engine/timer.js';
 import { Buffers, bufferRegions, FREE, LIVE, UNMAPPING } from '../model/dma/buffers.js';
-import { DmaIommu } from '../model/dma/dma-iommu.js';
+import { DmaIommu, type DmaIommuClass } from '../model/dma/dma-iommu.js';
 import { bucketOf, HIST_BUCKETS, Latency, latencyRegions, percentileNs } from '../model/dma/latency.js';
 import {
-  FlushQueue, flushQueueRegions, PERCPU_FQ_SIZE, PERCPU_FQ_TIMEOUT_MS, SINGLE_FQ_SIZE, SINGLE_FQ_TIMEOUT_MS,
+  FlushQueue, PERCPU_FQ_SIZE, PERCPU_FQ_TIMEOUT_MS, SINGLE_FQ_SIZE, SINGLE_FQ_TIMEOUT_MS, type FlushQueueClass,
 } from '../model/fq/flush-queue.js';
+import { RANK_FQ, RANK_IOTLB_FLUSH } from '../model/fq/locks.js';
+import { CheckedIovad, FlushOracle, flushOracleRegions, ObservedPgtable } from '../model/fq/oracle.js';
+import { FLUSHQ_TIMER_COUNT, FQ_TIMER_ID } from '../model/fq/timers.js';
+import { FinishCounterFq, LeCompareFq, NoFlushWhenFullFq, TimerTeardownFq } from '../model/fq/variants.js';
 import { Iotlb, iotlbRegions, spend } from '../model/iotlb.js';
 import { IovaDomain, iovaDomainRegions, type IovaDomainOptions } from '../model/iova/iova-domain.js';
 import { IOVA_INVARIANTS } from '../model/iova/invariants.js';
-import { IOVA_RANGE_CACHE_MAX_SIZE } from '../model/iova/magazine.js';
 import { checkIovaDomain } from '../model/iova/quiescent.js';
 import { PagePool, pagePoolRegions, PTES_PER_TABLE } from '../model/page-pool.js';
 import { IoPgtable, SZ_4K } from '../model/pgtable.js';
@@ -52,28 +55,22 @@ const invariants: readonly InvariantDef[] = [
   ...IOVA_INVARIANTS,
 ];
 
-interface Variant {
-  readonly lazy: boolean;
+/**
+ * What a flush-queue patch may change (a variant's `patch`): the flush-queue class (a subclass of
+ * FlushQueue overriding queueIova, fqRingFreeLocked, fqRingFull, fqFlushIotlb, fqFlushTimeout,
+ * iommuDmaFreeFq, …), the DMA layer class (a DmaIommu subclass: __iommu_dma_unmap, iommu_dma_free_iova),
+ * and the domain's options. No patch: the upstream per-CPU flush queue.
+ */
+export interface FlushqPatch {
+  /** The flush queue to build (default FlushQueue). */
+  readonly flushQueue?: FlushQueueClass;
+  /** The DMA layer to build (default DmaIommu). */
+  readonly dmaIommu?: DmaIommuClass;
+  /** IOMMU_DOMAIN_DMA: no flush queue; unmap syncs the IOTLB and frees at once. */
+  readonly strict?: boolean;
+  /** IOMMU_DMA_OPTS_SINGLE_QUEUE: one global ring (32768 entries, 1 s) instead of per-CPU rings. */
   readonly single?: boolean;
-  readonly recordFinish?: boolean;
-  readonly freeOnEqual?: boolean;
-  readonly noFlushWhenFull?: boolean;
-  readonly teardownNoSync?: boolean;
 }
-
-const VARIANTS: Readonly<Record<string, Variant>> = {
-  percpu: { lazy: true },
-  single: { lazy: true, single: true },
-  strict: { lazy: false },
-  'finish-counter': { lazy: true, recordFinish: true },
-  'le-compare': { lazy: true, freeOnEqual: true },
-  'no-flush-when-full': { lazy: true, noFlushWhenFull: true },
-  'timer-teardown': { lazy: true, teardownNoSync: true },
-};
-
-/** Lock ranks: the ring lock is taken before any IOVA lock (ring free calls free_iova_fast) and the flush lock inside it. */
-const RANK_FQ = 0.5;
-const RANK_FLUSH = 4;
 
 /** Everything the op programs share. */
 interface Model {
@@ -87,21 +84,26 @@ interface Model {
   readonly dying: number;
   readonly expHist: number;
   readonly p: Readonly<Record<string, number>>;
-  readonly teardownSync: boolean;
 }
 
-/** The wired-up components (the scenario's model; also what the component micro-benchmarks drive). */
-export function flushqParts(config: ModelConfig) {
+/**
+ * The wired-up components of a flushq model for `config.variant.patch` (the scenario's model; also what
+ * the component micro-benchmarks and the unit tests drive). The harness side — the F1 oracle, the
+ * checked allocator, the observed page table, the IOTLB — is built here, not by the patch.
+ */
+export function flushqParts(config: ModelConfig<FlushqPatch>) {
   const { cpus, params: p } = config;
-  const v = VARIANTS[config.variant.name];
-  if (!v) throw new Error(`flushq: no variant ${config.variant.name}`);
+  const patch = config.variant.patch ?? {};
+  const FQ = patch.flushQueue ?? FlushQueue;
+  const Dma = patch.dmaIommu ?? DmaIommu;
+  const lazy = patch.strict !== true;
   const spacePfns = p.spacePfns!;
   const iovaOpts: IovaDomainOptions = {
     cpus, startPfn: 1, dma32Pfn: spacePfns >> 1, spacePfns,
     fixedDepot: false, unlockedRemoteDrain: false, depotPopUnchecked: false, noRoundup: false,
     depotDelayNs: 100e6, checks: p.checks === 1, resvPfns: 0, warm: false, warmDepot: 0,
   };
-  const single = v.single === true;
+  const single = patch.single === true;
   const size = p.fqSize! > 0 ? p.fqSize! : single ? SINGLE_FQ_SIZE : PERCPU_FQ_SIZE;
   // The IOVA window lives under one L2 table: pfn -> iova = pfn * 4 KiB, so spacePfns / 512 L3 tables.
   const tablePages = 3 + Math.ceil(spacePfns / PTES_PER_TABLE) + 4;
@@ -109,9 +111,10 @@ export function flushqParts(config: ModelConfig) {
     ...iovaDomainRegions(iovaOpts),
     ...pagePoolRegions(tablePages),
     ...iotlbRegions(spacePfns),
-    ...(v.lazy ? flushQueueRegions(cpus, { single, size }) : {}),
-    // One timer region for all: the rcache's depot works first, then the fq timer.
-    ...timerRegions(IOVA_RANGE_CACHE_MAX_SIZE + 1),
+    ...flushOracleRegions(spacePfns),
+    ...(lazy ? FQ.regions(cpus, { single, size }) : {}),
+    // One timer region for all: the rcache's depot work first, then the fq timer (timers.ts).
+    ...timerRegions(FLUSHQ_TIMER_COUNT),
     ...bufferRegions(cpus, p.buffers!, p.maxPages!),
     ...latencyRegions(),
     // Hot-unplug coordination (harness state): DMA API calls in flight, and "no new ones".
@@ -122,42 +125,38 @@ export function flushqParts(config: ModelConfig) {
   const domain = new IovaDomain(layout, iovaOpts);
   const pool = new PagePool(layout, tablePages);
   const pt = new IoPgtable(pool, { racyInstall: false });
-  const iotlb = new Iotlb(layout, spacePfns, pt, { flushCostNs: p.flushCostNs!, serialFlush: p.serialFlush === 1, flushLockRank: RANK_FLUSH });
-  const fq = v.lazy ? new FlushQueue(layout, cpus, iotlb, (cpu, pfn, pages) => domain.freeIovaFast(cpu, pfn, pages), {
+  const oracle = new FlushOracle(layout, p.checks === 1);
+  const iotlb = new Iotlb(layout, spacePfns, pt, {
+    flushCostNs: p.flushCostNs!, serialFlush: p.serialFlush === 1, flushLockRank: RANK_IOTLB_FLUSH, observer: oracle,
+  });
+  const expHist = at(region(layout, 'fq.expHist'));
+  const exposure = (cpu: Cpu, us: number): void => {
+    Atomics.add(cpu.i32, expHist + bucketOf(us * 1000), 1);
+    for (const [limit, id] of EXPOSURE) if (us < limit) { cpu.fail(id, ''); break; }
+  };
+  // The allocator as the code under test sees it: hand-out and hand-in checked by the harness.
+  const iovad = new CheckedIovad(domain, iotlb, oracle, lazy ? exposure : null);
+  const fq = lazy ? new FQ(layout, cpus, iotlb, (cpu, pfn, pages) => iovad.freeIovaFast(cpu, pfn, pages), {
     single, size, timeoutMs: p.timeoutMs! > 0 ? p.timeoutMs! : single ? SINGLE_FQ_TIMEOUT_MS : PERCPU_FQ_TIMEOUT_MS,
-    recordFinish: v.recordFinish === true, freeOnEqual: v.freeOnEqual === true, noFlushWhenFull: v.noFlushWhenFull === true,
-    lockRank: RANK_FQ, timerId: IOVA_RANGE_CACHE_MAX_SIZE, oracle: p.checks === 1,
+    lockRank: RANK_FQ, timerId: FQ_TIMER_ID,
   }) : null;
   const buffers = new Buffers(layout, cpus, p.buffers!, p.maxPages!);
-  const expHist = at(region(layout, 'fq.expHist'));
   const m: Model = {
     cpus, fq, iotlb, buffers, p, expHist,
     latency: new Latency(region(layout, 'lat.sum'), region(layout, 'lat.hist'), cpus),
     users: at(region(layout, 'fq.users')),
     dying: at(region(layout, 'fq.dying')),
-    teardownSync: v.teardownNoSync !== true,
-    dma: new DmaIommu(pt, iotlb, domain, fq, iovaOpts.dma32Pfn - 1, {
-      allocated(cpu, pfn, pages) {
-        const stale = iotlb.cachedPage(cpu.i32, pfn, domain.allocSize(pages));
-        if (stale >= 0) cpu.fail('F1', `${cpu.name} is handed IOVA page 0x${stale.toString(16)} while the IOTLB still caches its old translation: freed before a covering flush finished`);
-      },
-      exposure(cpu, us) {
-        Atomics.add(cpu.i32, expHist + bucketOf(us * 1000), 1);
-        for (const [limit, id] of EXPOSURE) if (us < limit) { cpu.fail(id, ''); break; }
-      },
-      mapFailed(cpu, pfn, pages, err) {
-        cpu.fail('DMA-MAP', `${cpu.name}: iommu_map of freshly allocated IOVA 0x${pfn.toString(16)} (+${pages}) returns ${err}`);
-      },
-    }),
+    dma: new Dma(new ObservedPgtable(pt, oracle), iotlb, iovad, fq, iovaOpts.dma32Pfn - 1),
   };
-  return { layout, domain, pool, pt, iotlb, fq, buffers, m, expHist };
+  return { layout, domain, iovad, pool, pt, iotlb, oracle, fq, buffers, m, expHist };
 }
 
-function build(config: ModelConfig): ScenarioModel {
+/** The flushq scenario's factory: the model for `config.variant.patch` (see FlushqPatch). */
+export function buildFlushq(config: ModelConfig<FlushqPatch>): ScenarioModel {
   const { cpus, params: p } = config;
   const { layout, domain, pool, pt, iotlb, fq, buffers, m, expHist } = flushqParts(config);
   const timers = [...domain.rcache.timerSpecs()];
-  if (fq) timers.push({ ref: fq.timer, callback: (cpu) => fq.timeout(cpu, m.dma.hooks.exposure) });
+  if (fq) timers.push({ ref: fq.timer, callback: (cpu) => fq.fqFlushTimeout(cpu) });
 
   return {
     layout,
@@ -252,7 +251,7 @@ class FlushqProgram implements VcpuProgram {
     const { buffers, dma } = this.m;
     const tag = ((this.cpu.id + 1) << 22) | (++this.tagSeq & 0x3fffff);
     yield* buffers.claim(this.cpu, b, pages, tag);
-    const pfn = yield* dma.map(this.cpu, buffers.physPfn(this.cpu.id, b) * SZ_4K, pages);
+    const pfn = yield* dma.iommuDmaMap(this.cpu, buffers.physPfn(this.cpu.id, b) * SZ_4K, pages);
     if (pfn === 0) { this.cpu.fail('DMA-ENOMEM', ''); return; }
     yield* buffers.publish(this.cpu, b, LIVE, pfn, pages, tag);
   }
@@ -261,7 +260,7 @@ class FlushqProgram implements VcpuProgram {
     const { buffers, dma } = this.m;
     const h = buffers.own(this.cpu.i32, this.cpu.id, b);
     yield* buffers.publish(this.cpu, b, UNMAPPING, h.iovaPfn, h.pages, h.tag);
-    const n = yield* dma.unmap(this.cpu, h.iovaPfn, h.pages);
+    const n = yield* dma.iommuDmaUnmap(this.cpu, h.iovaPfn, h.pages);
     if (n !== h.pages * SZ_4K) this.cpu.fail('DMA-MAP', `cpu${this.cpu.id}: unmap of buffer ${b} cleared ${n} of ${h.pages * SZ_4K} bytes`);
     yield* buffers.publish(this.cpu, b, FREE, h.iovaPfn, h.pages, h.tag);
   }
@@ -282,7 +281,7 @@ class FlushqProgram implements VcpuProgram {
       if (Atomics.load(i32, users) === 0) break;
       if (this.cpu.explore) this.cpu.blockedOn = users;
     }
-    yield* fq!.teardown(this.cpu, this.m.teardownSync);
+    yield* fq!.iommuDmaFreeFq(this.cpu);
     yield 'teardown: resume dma calls';
     Atomics.store(i32, dying, 0);
   }
@@ -300,18 +299,18 @@ class BenchProgram implements VcpuProgram {
     const cpu = this.cpu;
     const pages = p.maxPages!;
     const t0 = cpu.clock.now();
-    const pfn = yield* dma.map(cpu, buffers.physPfn(cpu.id, 0) * SZ_4K, pages);
+    const pfn = yield* dma.iommuDmaMap(cpu, buffers.physPfn(cpu.id, 0) * SZ_4K, pages);
     const t1 = cpu.clock.now();
     if (pfn === 0) { cpu.fail('DMA-ENOMEM', ''); return; }
     spend(cpu, p.transferNs!);
     const t2 = cpu.clock.now();
-    yield* dma.unmap(cpu, pfn, pages);
+    yield* dma.iommuDmaUnmap(cpu, pfn, pages);
     const t3 = cpu.clock.now();
     this.m.latency.record(cpu.mem.f64, cpu.i32, cpu.id, t1 - t0, t3 - t2);
   }
 }
 
-export const flushqScenario: ScenarioDef = {
+export const flushqScenario: ScenarioDef<FlushqPatch> = {
   name: 'flushq',
   summary: 'lazy DMA unmap: per-CPU / single flush queues, IOTLB, devices doing DMA, the FQ timer and teardown',
   follows: 'kernel-model.md §3.3, §3.4, §3.5 (DMA-IOMMU); §2.3 (the range cache it frees into); §9 #6, #8; §10 F1',
@@ -336,18 +335,27 @@ export const flushqScenario: ScenarioDef = {
   exploreParams: { spacePfns: 512, fqSize: 2, timeoutMs: 1, teardownPermille: 100, maxPages: 2, buffers: 2 },
   invariants,
   variants: [
-    { name: 'percpu', summary: 'per-CPU rings (256, 10 ms), start counter, < compare: correct', expect: 'clean' },
-    { name: 'single', summary: 'one global ring (32768, 1 s), as s390 paged guests use: correct', expect: 'clean' },
-    { name: 'strict', summary: 'no flush queue: unmap syncs the IOTLB and frees at once', expect: 'clean' },
-    { name: 'finish-counter', summary: 'entries record the finish counter: a flush in flight seems to cover them', expect: ['F1', 'DMA-CORRUPT'], source: 'kernel-model.md §3.4 "Tests to mutate", §9 #8' },
-    { name: 'le-compare', summary: 'entries freed when counter <= finish: before any covering flush', expect: ['F1', 'DMA-CORRUPT'], source: 'kernel-model.md §3.4 "Tests to mutate", §9 #8' },
-    { name: 'no-flush-when-full', summary: 'a full ring frees its oldest entry without flushing', expect: ['F1', 'DMA-CORRUPT'], source: 'kernel-model.md §3.4 (flush while holding fq.lock when full) [derived mutation]' },
+    { name: 'percpu', summary: 'per-CPU rings (256, 10 ms), start counter, < compare: correct', expect: 'clean', patch: {} },
+    { name: 'single', summary: 'one global ring (32768, 1 s), as s390 paged guests use: correct', expect: 'clean', patch: { single: true } },
+    { name: 'strict', summary: 'no flush queue: unmap syncs the IOTLB and frees at once', expect: 'clean', patch: { strict: true } },
+    {
+      name: 'finish-counter', summary: 'entries record the finish counter: a flush in flight seems to cover them',
+      expect: ['F1', 'DMA-CORRUPT'], source: 'kernel-model.md §3.4 "Tests to mutate", §9 #8', patch: { flushQueue: FinishCounterFq },
+    },
+    {
+      name: 'le-compare', summary: 'entries freed when counter <= finish: before any covering flush',
+      expect: ['F1', 'DMA-CORRUPT'], source: 'kernel-model.md §3.4 "Tests to mutate", §9 #8', patch: { flushQueue: LeCompareFq },
+    },
+    {
+      name: 'no-flush-when-full', summary: 'a full ring frees its oldest entry without flushing', expect: ['F1', 'DMA-CORRUPT'],
+      source: 'kernel-model.md §3.4 (flush while holding fq.lock when full) [derived mutation]', patch: { flushQueue: NoFlushWhenFullFq },
+    },
     {
       // The running timer either drains a ring after it was freed (FQ-UAF), or frees an entry that the
       // teardown freed too, at the same moment, which the IOVA checker sees as a double free (I5).
       name: 'timer-teardown', summary: 'teardown uses del_timer, not del_timer_sync: a running timer walks freed rings',
-      expect: ['FQ-UAF', 'I5'], source: 'kernel-model.md §9 #6 (FQ-TEARDOWN, d7061627d701)',
+      expect: ['FQ-UAF', 'I5'], source: 'kernel-model.md §9 #6 (FQ-TEARDOWN, d7061627d701)', patch: { flushQueue: TimerTeardownFq },
     },
   ],
-  build,
+  build: buildFlushq,
 };

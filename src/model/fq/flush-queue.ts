@@ -1,6 +1,7 @@
 /**
- * The DMA-IOMMU flush queue — kernel-model.md §3.1 (state), §3.4 (queue_iova, fq_ring_free,
- * fq_flush_iotlb, fq_flush_timeout), §1 constants, §9 #6 and #8 (its bugs).
+ * The DMA-IOMMU flush queue — kernel-model.md §3.1 (state), §3.4, §1 constants; drivers/iommu/dma-iommu.c:
+ * queue_iova, fq_full, fq_ring_add, fq_ring_free_locked, fq_ring_free, fq_flush_iotlb, fq_flush_timeout,
+ * iommu_dma_free_fq (with iommu_dma_free_fq_single / _percpu).
  *
  * Lazy unmapping: an unmapped IOVA is not freed at once but queued with the number of IOTLB flushes
  * that had *started* when it was queued (S); it may go back to the allocator once more than S flushes
@@ -9,16 +10,14 @@
  * (32768 entries, 1000 ms); a ring holds size-1 entries; a full ring is flushed synchronously while its
  * lock is held; one timer per domain flushes and drains every ring.
  *
+ * This file is the faithful mechanism, with no bug flags: each kernel function a patch would change is
+ * an overridable method named after it (variants.ts holds the known bugs as subclasses; examples/fq-*.ts
+ * a user's patch). It holds no checker state either: F1 is judged by the harness (oracle.ts) from the
+ * IOTLB's own flushes, the page table's PTE clears and the allocator's hand-in and hand-out.
+ *
  * Simplifications: entries carry no freelist — the page-table model never frees table pages on a leaf
  * unmap (§6: empty tables are not reclaimed), so the kernel's freelist would always be empty here.
  * smp_mb() before reading the start counter is implicit: every access is sequentially consistent.
- * Each entry also records when it was queued (µs, checker state) so the lazy exposure window can be
- * measured when it is freed.
- *
- * F1 is checked directly, by an oracle independent of the counters under test: a checker-side event
- * clock stamps every PTE clear (dma unmap) and every flush start; when a flush finishes, the latest
- * start stamp among finished flushes is raised to its own. An entry may be freed only if that stamp is
- * later than its clear stamp — "a flush that started after its unmap has finished", word for word.
  */
 import type { Cpu, LockRef, Op } from '../../engine/cpu.js';
 import { at, atCpu, region, type Layout, type Region, type RegionSpec } from '../../engine/layout.js';
@@ -34,95 +33,94 @@ export const PERCPU_FQ_TIMEOUT_MS = 10;
 export const SINGLE_FQ_SIZE = 32768;
 export const SINGLE_FQ_TIMEOUT_MS = 1000;
 
+/** cookie->options: the queue type, its size and timeout; plus the model's wiring (lock rank, timer id). */
 export interface FlushQueueOptions {
+  /** IOMMU_DMA_OPTS_SINGLE_QUEUE (else IOMMU_DMA_OPTS_PER_CPU_QUEUE). */
   readonly single: boolean;
   /** Ring size (a power of two); the kernel's is 256 per CPU or 32768 single. */
   readonly size: number;
   readonly timeoutMs: number;
-  /** BUG finish-counter: entries record the finish counter instead of the start counter (§9 #8). */
-  readonly recordFinish: boolean;
-  /** BUG le-compare: entries are freed when counter <= finish instead of < (§9 #8). */
-  readonly freeOnEqual: boolean;
-  /** BUG no-flush-when-full: a full ring frees its oldest entry without flushing. */
-  readonly noFlushWhenFull: boolean;
-  /** lockdep rank of the ring locks. */
+  /** lockdep rank of the ring locks (locks.ts). */
   readonly lockRank: number;
-  /** Which timer of the layout's timer region (engine/timer.ts) is the fq timer. */
+  /** Which timer of the layout's timer region (engine/timer.ts) is the fq timer (timers.ts). */
   readonly timerId: number;
-  /** Run the F1 oracle (a shared event clock: off for benchmarks, where it would be the one shared line). */
-  readonly oracle: boolean;
 }
 
-/** Where freed IOVAs go (free_iova_fast into the per-CPU range cache). */
+/** Where freed IOVAs go: free_iova_fast into the range cache of `cpu.thisCpu` (wired by the harness). */
 export type FreeIova = (cpu: Cpu, pfn: number, pages: number) => Op;
+
+/** What the DMA layer needs of a flush queue (DmaIommu depends on this, not on FlushQueue). */
+export interface IovaFlushQueue {
+  /** queue_iova: defer freeing an unmapped IOVA until a flush that started after its unmap has finished. */
+  queueIova(cpu: Cpu, iovaPfn: number, pages: number): Op;
+}
+
+/** A flush-queue class a patch may name (FlushQueue or a subclass; see FlushqPatch). */
+export interface FlushQueueClass {
+  new (layout: Layout, cpus: number, iotlb: Iotlb, freeIova: FreeIova, o: FlushQueueOptions): FlushQueue;
+  /** The shared memory it needs; a subclass with state of its own adds regions here. */
+  regions(cpus: number, o: Pick<FlushQueueOptions, 'single' | 'size'>): Record<string, RegionSpec>;
+}
 
 /** Ring header words: the lock (LOCK_WORDS), head, tail. */
 const HDR_HEAD = LOCK_WORDS;
 const HDR_TAIL = LOCK_WORDS + 1;
 const HDR_WORDS = LOCK_WORDS + 2;
 
-export function flushQueueRegions(cpus: number, o: Pick<FlushQueueOptions, 'single' | 'size'>): Record<string, RegionSpec> {
-  const slots = (o.single ? 1 : cpus) * o.size;
-  return {
-    // One header per ring; the single queue uses vCPU 0's. Per-CPU padded so rings never share a line.
-    'fq.hdr': { kind: 'i32', count: HDR_WORDS, perCpu: true },
-    'fq.pfn': { kind: 'i32', count: slots },
-    'fq.pages': { kind: 'i32', count: slots },
-    'fq.counter': { kind: 'i64', count: slots },
-    'fq.stamp': { kind: 'i32', count: slots },
-    // F1 oracle (checker state): the event stamp of each entry's PTE clear; [event clock, latest start
-    // stamp among finished flushes].
-    'fq.clearAt': { kind: 'i32', count: slots },
-    'fq.oracle': { kind: 'i32', count: 2 },
-    // fq_flush_start_cnt, fq_flush_finish_cnt (atomic64 in the cookie).
-    'fq.cnt': { kind: 'i64', count: 2 },
-    'fq.timerOn': { kind: 'i32', count: 1 },
-    // Bumped when the rings are freed at teardown: a timer that sees it move ran on freed memory.
-    'fq.gen': { kind: 'i32', count: 1 },
-    // Statistics (benchmark): the most entries each ring has held.
-    'fq.peak': { kind: 'i32', count: 1, perCpu: true },
-    // The fq timer lives in the scenario's timer region (timerRegions), shared with other timers.
-  };
-}
-
-const S = {
+/** Site labels (scheduling points): kept stable, since explore tokens replay by them. */
+export const FQ_SITES = {
   readStart: 'read fq_flush_start_cnt', readFinish: 'read fq_flush_finish_cnt',
   incStart: 'atomic64_inc fq_flush_start_cnt', incFinish: 'atomic64_inc fq_flush_finish_cnt',
   full: 'fq full?', write: 'fq entry write', read: 'fq entry read', head: 'fq head advance',
   readTimerOn: 'read fq_timer_on', xchgTimerOn: 'xchg fq_timer_on', clearTimerOn: 'write fq_timer_on = 0',
-  gen: 'read fq (teardown check)',
+  gen: 'read fq (teardown check)', freeRings: 'free fq rings',
 } as const;
+const S = FQ_SITES;
 
-export class FlushQueue {
+export class FlushQueue implements IovaFlushQueue {
+  /** The shared memory of the rings, the counters and fq_timer_on. */
+  static regions(cpus: number, o: Pick<FlushQueueOptions, 'single' | 'size'>): Record<string, RegionSpec> {
+    const slots = (o.single ? 1 : cpus) * o.size;
+    return {
+      // One header per ring; the single queue uses vCPU 0's. Per-CPU padded so rings never share a line.
+      'fq.hdr': { kind: 'i32', count: HDR_WORDS, perCpu: true },
+      'fq.pfn': { kind: 'i32', count: slots },
+      'fq.pages': { kind: 'i32', count: slots },
+      'fq.counter': { kind: 'i64', count: slots },
+      // fq_flush_start_cnt, fq_flush_finish_cnt (atomic64 in the cookie).
+      'fq.cnt': { kind: 'i64', count: 2 },
+      'fq.timerOn': { kind: 'i32', count: 1 },
+      // Bumped when the rings are freed at teardown (vfree / free_percpu): the rings' memory generation.
+      'fq.gen': { kind: 'i32', count: 1 },
+      // Statistics (benchmark): the most entries each ring has held.
+      'fq.peak': { kind: 'i32', count: 1, perCpu: true },
+      // The fq timer lives in the scenario's timer region (timers.ts), shared with other timers.
+    };
+  }
+
   readonly timer: TimerRef;
-  private readonly hdr: Region;
-  private readonly pfn: number;
-  private readonly pagesIdx: number;
-  private readonly counter: number;
-  private readonly stamp: number;
-  private readonly clearAt: number;
-  private readonly events: number;
-  private readonly covered: number;
-  private readonly start: number;
-  private readonly finish: number;
-  private readonly timerOn: number;
-  private readonly gen: number;
-  private readonly peak: Region;
-  private readonly rings: number;
-  private readonly mask: number;
-  private readonly locks: LockRef[];
+  protected readonly hdr: Region;
+  protected readonly pfn: number;
+  protected readonly pagesIdx: number;
+  protected readonly counter: number;
+  /** Indices of fq_flush_start_cnt and fq_flush_finish_cnt in the i64 view. */
+  protected readonly start: number;
+  protected readonly finish: number;
+  protected readonly timerOn: number;
+  protected readonly gen: number;
+  protected readonly peak: Region;
+  /** Rings: 1 (single) or one per CPU. */
+  protected readonly rings: number;
+  protected readonly mask: number;
+  protected readonly locks: LockRef[];
 
-  constructor(layout: Layout, private readonly cpus: number, private readonly iotlb: Iotlb, private readonly freeIova: FreeIova,
-    private readonly o: FlushQueueOptions) {
+  constructor(protected readonly layout: Layout, protected readonly cpus: number, protected readonly iotlb: Iotlb,
+    protected readonly freeIova: FreeIova, protected readonly o: FlushQueueOptions) {
     if (o.size < 2 || (o.size & (o.size - 1)) !== 0) throw new RangeError(`flush queue size must be a power of two >= 2, got ${o.size}`);
     this.hdr = region(layout, 'fq.hdr');
     this.pfn = at(region(layout, 'fq.pfn'));
     this.pagesIdx = at(region(layout, 'fq.pages'));
     this.counter = at(region(layout, 'fq.counter'));
-    this.stamp = at(region(layout, 'fq.stamp'));
-    this.clearAt = at(region(layout, 'fq.clearAt'));
-    this.events = at(region(layout, 'fq.oracle'));
-    this.covered = this.events + 1;
     const cnt = at(region(layout, 'fq.cnt'));
     this.start = cnt;
     this.finish = cnt + 1;
@@ -135,48 +133,30 @@ export class FlushQueue {
     this.timer = new TimerRef(layout, o.timerId, 'fq_timer');
   }
 
-  private headIdx(r: number): number { return atCpu(this.hdr, r, HDR_HEAD); }
-  private tailIdx(r: number): number { return atCpu(this.hdr, r, HDR_TAIL); }
-  private slot(r: number, k: number): number { return r * this.o.size + k; }
+  protected headIdx(r: number): number { return atCpu(this.hdr, r, HDR_HEAD); }
+  protected tailIdx(r: number): number { return atCpu(this.hdr, r, HDR_TAIL); }
+  /** Index of entry `idx` of ring r in the entry arrays (pfn, pages, counter). */
+  protected slot(r: number, idx: number): number { return r * this.o.size + idx; }
 
-  /** F1 oracle: stamp a PTE clear (call right after the unmap cleared the PTEs); pass the stamp to queueIova. */
-  clearStamp(cpu: Cpu): number {
-    return this.o.oracle ? Atomics.add(cpu.i32, this.events, 1) + 1 : 0;
+  /** cookie->single_fq, or raw_cpu_ptr(cookie->percpu_fq): the ring this CPU queues on. */
+  protected fqOf(cpu: Cpu): number {
+    return this.o.single ? 0 : cpu.thisCpu;
   }
 
   /** queue_iova: defer freeing an unmapped IOVA until a flush that started after its unmap has finished. */
-  *queueIova(cpu: Cpu, iovaPfn: number, pages: number, exposure: (cpu: Cpu, us: number) => void, clearedAt: number): Op {
+  *queueIova(cpu: Cpu, iovaPfn: number, pages: number): Op {
     const i32 = cpu.i32;
-    const r = this.o.single ? 0 : cpu.thisCpu;
+    const r = this.fqOf(cpu);
     const lock = this.locks[r]!;
     yield* spinLock(cpu, lock);
-    yield* this.ringFree(cpu, r, exposure);
-    yield S.full;
-    const tail = Atomics.load(i32, this.tailIdx(r));
-    if (((tail + 1) & this.mask) === Atomics.load(i32, this.headIdx(r))) {
-      if (this.o.noFlushWhenFull) {
-        // BUG (variant no-flush-when-full): make room by freeing the oldest entry, flushed or not.
-        yield* this.freeHead(cpu, r, exposure);
-      } else {
-        yield* this.flushIotlb(cpu);
-        yield* this.ringFree(cpu, r, exposure);
-      }
-    }
-    yield this.o.recordFinish ? S.readFinish : S.readStart;
-    // BUG (variant finish-counter) records the finish count: a flush in flight then looks like it covers us.
-    const count = Atomics.load(cpu.i64, this.o.recordFinish ? this.finish : this.start);
+    // First drop what some flush on another CPU already covered: makes the full check less likely true.
+    yield* this.fqRingFreeLocked(cpu, r);
+    if (yield* this.fqFull(cpu, r)) yield* this.fqRingFull(cpu, r);
+    const counter = yield* this.fqEntryCounter(cpu);
     yield S.write;
-    const t = Atomics.load(i32, this.tailIdx(r));
-    const k = this.slot(r, t);
-    Atomics.store(i32, this.pfn + k, iovaPfn);
-    Atomics.store(i32, this.pagesIdx + k, pages);
-    Atomics.store(cpu.i64, this.counter + k, count);
-    Atomics.store(i32, this.stamp + k, nowUs(cpu));
-    Atomics.store(i32, this.clearAt + k, clearedAt);
-    const newTail = (t + 1) & this.mask;
-    Atomics.store(i32, this.tailIdx(r), newTail);
-    const held = (newTail - Atomics.load(i32, this.headIdx(r))) & this.mask;
-    if (held > Atomics.load(i32, atCpu(this.peak, r))) Atomics.store(i32, atCpu(this.peak, r), held);
+    const idx = this.fqRingAdd(cpu, r);
+    this.fqEntrySet(cpu, r, idx, iovaPfn, pages, counter);
+    this.notePeak(cpu, r);
     yield* spinUnlock(cpu, lock);
     // Read before the xchg so that a busy queue does not bounce the cache line (§3.4).
     yield S.readTimerOn;
@@ -186,8 +166,47 @@ export class FlushQueue {
     }
   }
 
-  /** fq_ring_free: free the entries some completed flush covers (ring lock held). */
-  private *ringFree(cpu: Cpu, r: number, exposure: (cpu: Cpu, us: number) => void): Op {
+  /** fq_full: one slot always stays empty, so a ring holds size-1 entries (ring lock held). */
+  protected *fqFull(cpu: Cpu, r: number): Op<boolean> {
+    yield S.full;
+    return ((Atomics.load(cpu.i32, this.tailIdx(r)) + 1) & this.mask) === Atomics.load(cpu.i32, this.headIdx(r));
+  }
+
+  /** queue_iova's full-ring path: flush synchronously, under the ring lock, and free what it covered. */
+  protected *fqRingFull(cpu: Cpu, r: number): Op {
+    yield* this.fqFlushIotlb(cpu);
+    yield* this.fqRingFreeLocked(cpu, r);
+  }
+
+  /** The counter a new entry records: atomic64_read(&cookie->fq_flush_start_cnt). */
+  protected *fqEntryCounter(cpu: Cpu): Op<bigint> {
+    yield S.readStart;
+    return Atomics.load(cpu.i64, this.start);
+  }
+
+  /** fq_ring_add: take the tail slot (ring lock held); its index. */
+  protected fqRingAdd(cpu: Cpu, r: number): number {
+    const idx = Atomics.load(cpu.i32, this.tailIdx(r));
+    Atomics.store(cpu.i32, this.tailIdx(r), (idx + 1) & this.mask);
+    return idx;
+  }
+
+  /** fq->entries[idx].{iova_pfn, pages, counter} = … (ring lock held). */
+  protected fqEntrySet(cpu: Cpu, r: number, idx: number, iovaPfn: number, pages: number, counter: bigint): void {
+    const k = this.slot(r, idx);
+    Atomics.store(cpu.i32, this.pfn + k, iovaPfn);
+    Atomics.store(cpu.i32, this.pagesIdx + k, pages);
+    Atomics.store(cpu.i64, this.counter + k, counter);
+  }
+
+  /** Statistics: the most entries ring r has held. */
+  protected notePeak(cpu: Cpu, r: number): void {
+    const held = (Atomics.load(cpu.i32, this.tailIdx(r)) - Atomics.load(cpu.i32, this.headIdx(r))) & this.mask;
+    if (held > Atomics.load(cpu.i32, atCpu(this.peak, r))) Atomics.store(cpu.i32, atCpu(this.peak, r), held);
+  }
+
+  /** fq_ring_free_locked: free the entries some completed flush covers, oldest first (ring lock held). */
+  *fqRingFreeLocked(cpu: Cpu, r: number): Op {
     const i32 = cpu.i32;
     yield S.readFinish;
     const fin = Atomics.load(cpu.i64, this.finish);
@@ -195,87 +214,91 @@ export class FlushQueue {
       yield S.read;
       const head = Atomics.load(i32, this.headIdx(r));
       if (head === Atomics.load(i32, this.tailIdx(r))) return;
-      const c = Atomics.load(cpu.i64, this.counter + this.slot(r, head));
-      // BUG (variant le-compare): `<=` frees an entry once exactly S flushes finished — all of which may
-      // have started before its unmap.
-      if (this.o.freeOnEqual ? c > fin : c >= fin) return;
-      yield* this.freeHead(cpu, r, exposure);
+      if (Atomics.load(cpu.i64, this.counter + this.slot(r, head)) >= fin) return;
+      yield* this.fqEntryFree(cpu, r);
     }
   }
 
-  private *freeHead(cpu: Cpu, r: number, exposure: (cpu: Cpu, us: number) => void, check = true): Op {
+  /**
+   * The body of fq_ring_for_each in fq_ring_free_locked: free_iova_fast of the head entry, head + 1
+   * (ring lock held). The model advances the head before the free; both are under the ring lock.
+   */
+  protected *fqEntryFree(cpu: Cpu, r: number): Op {
     const i32 = cpu.i32;
     yield S.head;
     const head = Atomics.load(i32, this.headIdx(r));
     const k = this.slot(r, head);
     const pfn = Atomics.load(i32, this.pfn + k);
     const pages = Atomics.load(i32, this.pagesIdx + k);
-    const covered = Atomics.load(i32, this.covered);
-    if (this.o.oracle && check && covered <= Atomics.load(i32, this.clearAt + k)) {
-      cpu.fail('F1', `${cpu.name} frees queued IOVA 0x${pfn.toString(16)} (+${pages}) although no flush that started after its unmap has finished`);
-    }
-    exposure(cpu, nowUs(cpu) - Atomics.load(i32, this.stamp + k));
     Atomics.store(i32, this.headIdx(r), (head + 1) & this.mask);
     yield* this.freeIova(cpu, pfn, pages);
   }
 
-  /** fq_flush_iotlb: count the flush as started, flush, count it as finished. */
-  *flushIotlb(cpu: Cpu): Op {
-    const i32 = cpu.i32;
+  /**
+   * fq_ring_free: take the ring lock and free what is covered — from the timer, so `gen` is the rings'
+   * memory generation the timer saw when it started: a different one now means the rings it is about
+   * to walk were freed under it (FQ-TEARDOWN, §9 #6). That check models freed memory (vfree), not this
+   * code: any ring walk after a free is the use-after-free. Returns false when it found them freed.
+   */
+  *fqRingFree(cpu: Cpu, r: number, gen: number): Op<boolean> {
+    yield* spinLock(cpu, this.locks[r]!);
+    yield S.gen;
+    if (Atomics.load(cpu.i32, this.gen) !== gen) {
+      cpu.fail('FQ-UAF', `${cpu.name} drains ring ${r} after teardown freed the flush queues`);
+      yield* spinUnlock(cpu, this.locks[r]!);
+      return false;
+    }
+    yield* this.fqRingFreeLocked(cpu, r);
+    yield* spinUnlock(cpu, this.locks[r]!);
+    return true;
+  }
+
+  /** fq_flush_iotlb: count the flush as started, flush_iotlb_all, count it as finished. */
+  *fqFlushIotlb(cpu: Cpu): Op {
     yield S.incStart;
     Atomics.add(cpu.i64, this.start, 1n);
-    const started = this.o.oracle ? Atomics.add(i32, this.events, 1) + 1 : 0; // oracle: this flush's start stamp
     yield* this.iotlb.flushAll(cpu);
     yield S.incFinish;
-    // oracle: raise "latest start among finished flushes" to ours (an atomic max) — before the kernel's
-    // counter says so, since on real threads a ring free may act on the new finish count at once.
-    for (let c = Atomics.load(i32, this.covered); c < started; c = Atomics.load(i32, this.covered)) {
-      if (Atomics.compareExchange(i32, this.covered, c, started) === c) break;
-    }
     Atomics.add(cpu.i64, this.finish, 1n);
   }
 
-  /** fq_flush_timeout: flush once, then drain every ring (on the timer's CPU). */
-  *timeout(cpu: Cpu, exposure: (cpu: Cpu, us: number) => void): Op {
+  /** fq_flush_timeout: fq_timer_on = 0, flush once, then drain every ring (on the timer's CPU). */
+  *fqFlushTimeout(cpu: Cpu): Op {
     yield S.gen;
     const gen = Atomics.load(cpu.i32, this.gen);
     yield S.clearTimerOn;
     Atomics.store(cpu.i32, this.timerOn, 0);
-    yield* this.flushIotlb(cpu);
-    for (let r = 0; r < this.rings; r++) {
-      yield* spinLock(cpu, this.locks[r]!);
-      yield S.gen;
-      if (Atomics.load(cpu.i32, this.gen) !== gen) {
-        cpu.fail('FQ-UAF', `${cpu.name} drains ring ${r} after teardown freed the flush queues`);
-        yield* spinUnlock(cpu, this.locks[r]!);
-        return;
-      }
-      yield* this.ringFree(cpu, r, exposure);
-      yield* spinUnlock(cpu, this.locks[r]!);
-    }
+    yield* this.fqFlushIotlb(cpu);
+    for (let r = 0; r < this.rings; r++) if (!(yield* this.fqRingFree(cpu, r, gen))) return;
   }
 
   /**
-   * Teardown (iommu_dma_free_fq / the older free_iova_flush_queue): stop the timer, free every queued
-   * IOVA, free the rings — here: bump the generation and start over with empty rings. `syncTimer` false
-   * is the FQ-TEARDOWN bug (§9 #6): del_timer() does not wait for a callback already running, which
-   * then walks freed rings.
-   * Simplification: the kernel tears the queues down with the domain, so its queued IOVAs need no
-   * flush; this model keeps the domain (and the devices) alive across a teardown, so it flushes first.
+   * iommu_dma_free_fq: timer_delete_sync (wait for a running fq_flush_timeout), then free the rings.
+   * variants.ts has the FQ-TEARDOWN bug (§9 #6): a plain timer_delete, which does not wait.
    */
-  *teardown(cpu: Cpu, syncTimer: boolean): Op {
-    if (syncTimer) yield* this.timer.delSync(cpu);
-    else yield* this.timer.del(cpu);
-    yield* this.flushIotlb(cpu);
+  *iommuDmaFreeFq(cpu: Cpu): Op {
+    yield* this.timer.delSync(cpu);
+    yield* this.iommuDmaFreeFqRings(cpu);
+  }
+
+  /**
+   * iommu_dma_free_fq_single / iommu_dma_free_fq_percpu: free the rings — here: bump their memory
+   * generation and start over with empty rings.
+   * Simplification: the kernel tears the queues down with the domain, so its queued IOVAs need no flush
+   * ("the IOVAs will be torn down separately"); this model keeps the domain (and the devices) alive
+   * across a teardown, so it flushes first and hands the queued IOVAs back to the allocator.
+   */
+  protected *iommuDmaFreeFqRings(cpu: Cpu): Op {
+    yield* this.fqFlushIotlb(cpu);
     for (let r = 0; r < this.rings; r++) {
       for (;;) {
         yield S.read;
         const head = Atomics.load(cpu.i32, this.headIdx(r));
         if (head === Atomics.load(cpu.i32, this.tailIdx(r))) break;
-        yield* this.freeHead(cpu, r, () => { /* not an exposure: the queue is going away */ }, false);
+        yield* this.fqEntryFree(cpu, r);
       }
     }
-    yield 'free fq rings';
+    yield S.freeRings;
     Atomics.add(cpu.i32, this.gen, 1);
     Atomics.store(cpu.i32, this.timerOn, 0);
   }
@@ -322,7 +345,7 @@ export class FlushQueue {
   cpuCount(): number { return this.cpus; }
 }
 
-/** The task's clock in µs (virtual in explore mode), for exposure stamps. */
-function nowUs(cpu: Cpu): number {
-  return Math.floor(cpu.clock.now() / 1000) | 0;
+/** The rings, counters and timer word of a flush queue (FlushQueue.regions; kept for existing callers). */
+export function flushQueueRegions(cpus: number, o: Pick<FlushQueueOptions, 'single' | 'size'>): Record<string, RegionSpec> {
+  return FlushQueue.regions(cpus, o);
 }
