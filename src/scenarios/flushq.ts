@@ -24,7 +24,8 @@ import {
   FlushQueue, flushQueueRegions, PERCPU_FQ_SIZE, PERCPU_FQ_TIMEOUT_MS, SINGLE_FQ_SIZE, SINGLE_FQ_TIMEOUT_MS,
 } from '../model/fq/flush-queue.js';
 import { Iotlb, iotlbRegions, spend } from '../model/iotlb.js';
-import { IovaDomain, iovaDomainRegions, type IovaDomainOptions } from '../model/iova/iova-domain.js';
+import { newIovaDomain } from '../model/iova/checked-domain.js';
+import { iovaDomainRegions, type IovaDomainOptions } from '../model/iova/iova-domain.js';
 import { IOVA_INVARIANTS } from '../model/iova/invariants.js';
 import { IOVA_RANGE_CACHE_MAX_SIZE } from '../model/iova/magazine.js';
 import { checkIovaDomain } from '../model/iova/quiescent.js';
@@ -98,7 +99,6 @@ export function flushqParts(config: ModelConfig) {
   const spacePfns = p.spacePfns!;
   const iovaOpts: IovaDomainOptions = {
     cpus, startPfn: 1, dma32Pfn: spacePfns >> 1, spacePfns,
-    fixedDepot: false, unlockedRemoteDrain: false, depotPopUnchecked: false, noRoundup: false,
     depotDelayNs: 100e6, checks: p.checks === 1, resvPfns: 0, warm: false, warmDepot: 0,
   };
   const single = v.single === true;
@@ -119,7 +119,7 @@ export function flushqParts(config: ModelConfig) {
     'fq.dying': { kind: 'i32', count: 1 },
     'fq.expHist': { kind: 'i32', count: HIST_BUCKETS },
   });
-  const domain = new IovaDomain(layout, iovaOpts);
+  const domain = newIovaDomain(layout, iovaOpts);
   const pool = new PagePool(layout, tablePages);
   const pt = new IoPgtable(pool, { racyInstall: false });
   const iotlb = new Iotlb(layout, spacePfns, pt, { flushCostNs: p.flushCostNs!, serialFlush: p.serialFlush === 1, flushLockRank: RANK_FLUSH });
