@@ -60,6 +60,12 @@ export interface IovaBenchOptions {
   /** Worker counts; default [1, 2]. */
   readonly workers?: readonly number[];
   readonly seed?: number;
+  /** Time budget of the raw Atomics.add baseline; default timeMs. */
+  readonly microMs?: number;
+  /** Stop each measurement after this many ops per vCPU (a smoke run), or at the time budget (default). */
+  readonly opsPerCpu?: number;
+  /** The compiled module of the user's scenario file (the stress workers load it to find its variants). */
+  readonly scenarioFile?: string;
 }
 
 /**
@@ -81,7 +87,7 @@ export async function iovaBench(timeMs: number, progress: (s: string) => void, o
   if (variants.length === 0) throw new Error('iova bench: no variant to bench');
   const workerCounts = opts.workers ?? [1, 2];
   progress('iova: raw Atomics.add baseline (tinybench)');
-  const micro = await microBench(timeMs);
+  const micro = await microBench(opts.microMs ?? timeMs);
   const configs: (Pick<IovaRate, 'shape' | 'path' | 'workers'> & { v: VariantDef<IovaPatch> })[] = [];
   for (const workers of workerCounts) {
     configs.push({ shape: 'local', path: 'rbtree', workers, v: variants[0]! });
@@ -95,7 +101,8 @@ export async function iovaBench(timeMs: number, progress: (s: string) => void, o
     progress(`iova: ${c.shape} pairs via ${c.path}, variant ${v.name}, ${c.workers} worker(s)`);
     const params = withDefaults(scenario, { ...BENCH_PARAMS, bench: c.shape === 'local' ? 1 : 2, treeOnly: c.path === 'rbtree' ? 1 : 0 });
     const r = await stress({
-      scenario, variant: v, params, workers: c.workers, timeMs, opBudget: Infinity, seed: opts.seed ?? 1, sliceMs: SLICE_MS, watchdogMs: 30_000,
+      scenario, variant: v, params, workers: c.workers, timeMs, opBudget: opts.opsPerCpu ?? Infinity, seed: opts.seed ?? 1, sliceMs: SLICE_MS, watchdogMs: 30_000,
+      ...(opts.scenarioFile !== undefined ? { scenarioFile: opts.scenarioFile } : {}),
     });
     // A variant expected to break an invariant may do so here (the bench is not its test): record it.
     if (r.violation && v.expect === 'clean') {
