@@ -37,7 +37,7 @@ describe('examples/iova-depot-trim-all.ts', () => {
     expect(out.verdict).toBe('violation');
     expect(out.schedules).toBeLessThanOrEqual(1000);
     expect(out.violation!.invariant).toBe('DEPOT-POP');
-    expect(out.violation!.message).toMatch(/^cpu\d+ pops the bucket-\d depot, which is empty/);
+    expect(out.violation!.message).toMatch(/^timer:iova_depot_work\[0\] pops the bucket-0 depot, which is empty/);
     expect(out.replay).toContain(`--scenario-file ${EXAMPLE}`);
     const again = iommu('replay', '--scenario-file', EXAMPLE, '--token', out.token!, '--json');
     expect(json<ExploreJson>(again).violation!.invariant).toBe('DEPOT-POP');

@@ -132,15 +132,15 @@ export class CheckedIovaDomain implements IovaAllocator {
     const node = t.nodeAt(i32, pfn);
     let len = size;
     if (node === NIL || t.lo(i32, node) !== pfn) {
-      cpu.fail('I5', `${fn} gives cpu${cpu.id} ${hex(pfn)} (${size} granules), but no rbtree range starts there: it is free and in use at once`);
+      cpu.fail('I5', `${fn} gives ${cpu.name} ${hex(pfn)} (${size} granules), but no rbtree range starts there: it is free and in use at once`);
     } else {
       len = t.hi(i32, node) - pfn + 1;
-      if (len < size) cpu.fail('I1', `${fn} gives cpu${cpu.id} the ${len}-granule range at ${hex(pfn)} for a ${size}-granule request`);
+      if (len < size) cpu.fail('I1', `${fn} gives ${cpu.name} the ${len}-granule range at ${hex(pfn)} for a ${size}-granule request`);
     }
     if (pfn < this.o.startPfn || pfn + len - 1 > limitPfn) {
-      cpu.fail('I1', `cpu${cpu.id} gets [${hex(pfn)}, +${len}] for limit ${hex(limitPfn)}: outside [${hex(this.o.startPfn)}, ${hex(limitPfn)}]`);
+      cpu.fail('I1', `${cpu.name} gets [${hex(pfn)}, +${len}] for limit ${hex(limitPfn)}: outside [${hex(this.o.startPfn)}, ${hex(limitPfn)}]`);
     }
-    this.shadow.handOut(cpu, pfn, len, () => `${fn} gives cpu${cpu.id} [${hex(pfn)}, +${len}]`);
+    this.shadow.handOut(cpu, pfn, len, () => `${fn} gives ${cpu.name} [${hex(pfn)}, +${len}]`);
   }
 
   private handIn(cpu: Cpu, pfn: number, size: number, fast: boolean): void {
@@ -149,15 +149,15 @@ export class CheckedIovaDomain implements IovaAllocator {
     const fn = fast ? 'free_iova_fast' : 'free_iova';
     const st = pfn >= 0 && pfn < this.o.spacePfns ? this.shadow.stateOf(i32, pfn) : 0;
     if (st <= 0) {
-      cpu.fail('I5', `cpu${cpu.id} calls ${fn} on ${hex(pfn)}, which nobody holds (${st === RESERVED ? 'reserved' : 'the allocator\'s'}): freed twice`);
+      cpu.fail('I5', `${cpu.name} calls ${fn} on ${hex(pfn)}, which nobody holds (${st === RESERVED ? 'reserved' : 'the allocator\'s'}): freed twice`);
       return;
     }
     const len = this.shadow.lenOf(i32, pfn);
     const k = orderBase2(size);
     if (fast && k < IOVA_RANGE_CACHE_MAX_SIZE && len !== 1 << k) {
-      cpu.fail('I3', `cpu${cpu.id} frees the ${len}-granule range at ${hex(pfn)} into bucket ${k}, which holds only ${1 << k}-granule ranges`);
+      cpu.fail('I3', `${cpu.name} frees the ${len}-granule range at ${hex(pfn)} into bucket ${k}, which holds only ${1 << k}-granule ranges`);
     }
-    this.shadow.handIn(cpu, pfn, len, () => `cpu${cpu.id} calls ${fn} on [${hex(pfn)}, +${len}]`);
+    this.shadow.handIn(cpu, pfn, len, () => `${cpu.name} calls ${fn} on [${hex(pfn)}, +${len}]`);
   }
 
   /**
@@ -172,11 +172,11 @@ export class CheckedIovaDomain implements IovaAllocator {
     if (lock) yield* spinLock(cpu, this.tree.lock);
     const i32 = cpu.i32;
     if (this.holeFor(i32, size, limitPfn, NO_PFNS)) {
-      cpu.fail('ALLOC-GAP', `cpu${cpu.id}: an allocation of ${size} granule(s) under ${hex(limitPfn)} fails although the rbtree has a size-aligned gap for it`);
+      cpu.fail('ALLOC-GAP', `${cpu.name}: an allocation of ${size} granule(s) under ${hex(limitPfn)} fails although the rbtree has a size-aligned gap for it`);
     } else if (classify) {
       const cached = this.cachedPfns(i32);
       if (cached.size > 0 && this.holeFor(i32, size, limitPfn, cached)) {
-        cpu.fail('ENOMEM-SPURIOUS', `cpu${cpu.id}: ${size}-granule allocation under ${hex(limitPfn)} failed after the flush while magazines held ranges that would make room`);
+        cpu.fail('ENOMEM-SPURIOUS', `${cpu.name}: ${size}-granule allocation under ${hex(limitPfn)} failed after the flush while magazines held ranges that would make room`);
       } else {
         cpu.checker.count('ENOMEM');
       }

@@ -71,7 +71,7 @@ export class Depot {
 
   /** The kernel oopses on `mag->next` here; the model reports the fault and returns NULL. */
   protected nullPop(cpu: Cpu, k: number): -1 {
-    cpu.fail('DEPOT-POP', `cpu${cpu.id} pops the bucket-${k} depot, which is empty (iova_depot_pop on NULL)`);
+    cpu.fail('DEPOT-POP', `${cpu.name} pops the bucket-${k} depot, which is empty (iova_depot_pop on NULL)`);
     return -1;
   }
 
