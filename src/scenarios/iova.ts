@@ -8,9 +8,15 @@
  * depot; by default 1023 pfns, a 288-pfn reserved window just below the 32-bit boundary at 512, so
  * 32-bit devices share 223 pfns and 381 are cached), so within a few ops the tree runs out, the
  * flush-all path drains every CPU's magazines and the depots, depot magazines move between CPUs, and
- * the depot work runs. Online: the shadow ownership map catches a range handed out twice at the second
- * hand-out, a range freed into the wrong bucket at the push, a pop of an empty depot; at quiescent
- * points the whole domain is scanned (model/iova/quiescent.ts).
+ * the depot work runs. Online, from the harness's wrappers around the allocator (checked-domain.ts),
+ * never from inside the code a variant overrides: the shadow ownership map catches a range handed out
+ * twice at the second hand-out and a range freed twice at the hand-in; a cacheable free of a range that
+ * is not 2^k granules (I3) at the hand-in; the depot's storage reports a pop of an empty depot. At
+ * quiescent points the whole domain is scanned (model/iova/quiescent.ts).
+ *
+ * The model is built by `buildIova` from `config.variant.patch` (IovaPatch, model/iova/patch.ts): the
+ * variants (model/iova/variants.ts) and a user's scenario file (examples/iova-depot-trim-all.ts) pass
+ * subclasses of the mechanisms there.
  *
  * Simplifications: a vCPU calls alloc_iova_fast with its device's limit and flush_rcache = true
  * (iommu_dma_alloc_iova's first, non-flushing try of the 32-bit window for PCI devices is left out);
