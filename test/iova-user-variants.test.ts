@@ -3,12 +3,13 @@
  * might write — small subclasses overriding one kernel function each, added with extendScenario as a
  * scenario file would — are each caught by the invariant they break, in explore for seeds 1-3 within a
  * bounded number of schedules, although every override replaces the very method it breaks: the shadow
- * map is driven from the harness's hand-out and hand-in, the leak check from the quiescent scan. A
- * patch that overrides methods only to call the originals stays clean over 2,000 schedules.
+ * map is driven from the harness's hand-out and hand-in, the leak check from the quiescent scan, the
+ * lock assertion from the depot's storage. A patch that overrides methods only to call the originals stays clean over 2,000 schedules.
  */
 import { describe, expect, it } from 'vitest';
 import {
-  Cpu, extendScenario, IovaDomain, IovaRcaches, iovaScenario, runToEnd, type IovaPatch, type Op, type VariantDef,
+  C_LOADED, C_PREV, Cpu, extendScenario, IovaDomain, IovaRcaches, iovaScenario, runToEnd, spinLock, spinUnlock,
+  type IovaPatch, type Op, type VariantDef,
 } from '../src/api.js';
 import { Checker } from '../src/check/checker.js';
 import { allocateMemory, defineLayout } from '../src/engine/layout.js';
@@ -47,6 +48,37 @@ class FreePfnsKeepsSize extends IovaRcaches {
   }
 }
 
+/** __iova_rcache_insert with the depot push made without rcache->lock ("the CPU lock is enough"). */
+class PushWithoutDepotLock extends IovaRcaches {
+  override *iovaRcacheInsert(cpu: Cpu, k: number, pfn: number): Op<boolean> {
+    const i32 = cpu.i32;
+    const s = this.slot(cpu.thisCpu, k);
+    const lock = this.cpuLocks[cpu.thisCpu]![k]!;
+    yield* spinLock(cpu, lock);
+    yield 'my insert: read loaded/prev';
+    let loaded = i32[s + C_LOADED]!;
+    const prev = i32[s + C_PREV]!;
+    let canInsert = true;
+    if (this.iovaMagazineFull(i32, loaded)) {
+      if (!this.iovaMagazineFull(i32, prev)) {
+        i32[s + C_LOADED] = prev; i32[s + C_PREV] = loaded; loaded = prev;
+      } else {
+        const newMag = yield* this.iovaMagazineAlloc(cpu);
+        if (newMag < 0) canInsert = false;
+        else {
+          yield 'my insert: depot push';
+          this.iovaDepotPush(cpu, k, loaded); // BUG: rcache->lock not taken
+          yield* this.scheduleDelayedWork(cpu, k);
+          i32[s + C_LOADED] = newMag; loaded = newMag;
+        }
+      }
+    }
+    if (canInsert) canInsert = yield* this.iovaMagazinePush(cpu, k, loaded, pfn);
+    yield* spinUnlock(cpu, lock);
+    return canInsert;
+  }
+}
+
 /** Overrides that only call the originals: a patch changes nothing by being a patch. */
 class SameRcaches extends IovaRcaches {
   override *iovaRcacheGet(cpu: Cpu, k: number, limitPfn: number): Op<number> { return yield* super.iovaRcacheGet(cpu, k, limitPfn); }
@@ -61,6 +93,7 @@ const USER: readonly VariantDef<IovaPatch>[] = [
   { name: 'user-pop-keeps-pfn', summary: 'magazine pop does not remove the pfn', expect: ['I5'], patch: { rcaches: PopKeepsPfn } },
   { name: 'user-insert-drops', summary: 'rcache insert drops the range', expect: ['IOVA-LEAK'], patch: { rcaches: InsertDropsRange } },
   { name: 'user-free-pfns-keeps-size', summary: 'free_pfns leaves the count', expect: ['I5', 'I2', 'I3'], patch: { rcaches: FreePfnsKeepsSize } },
+  { name: 'user-push-unlocked', summary: 'depot push without rcache->lock', expect: ['DEPOT-LOCK'], patch: { rcaches: PushWithoutDepotLock } },
   { name: 'user-same', summary: 'overrides calling the originals', expect: 'clean', patch: { rcaches: SameRcaches, domain: SameDomain } },
 ];
 const scenario: ScenarioDef<IovaPatch> = extendScenario(iovaScenario, USER);

@@ -8,9 +8,12 @@
  * `link` / `unlink`, so a patch changes them there. The pre-6.7 fixed array depot is a subclass in
  * variants.ts (its array is a region the patch adds).
  *
- * `unlink` of an empty depot is the NULL dereference of §9 #2 (`mag->next` with mag == NULL). The
+ * `pop` of an empty depot is the NULL dereference of §9 #2 (`mag->next` with mag == NULL). The
  * storage reports it as DEPOT-POP — a memory fault the harness sees whatever the calling code is — and
- * returns -1, so that a stress run ends with a verdict rather than a crashed worker.
+ * returns -1, so that a stress run ends with a verdict rather than a crashed worker. `push` and `pop`
+ * also assert that the caller holds the bucket's lock (lockdep_assert_held, DEPOT-LOCK): the model
+ * makes each depot update one scheduling point, so a patch that drops the lock would otherwise race
+ * only at a granularity the model does not have.
  */
 import type { Cpu } from '../../engine/cpu.js';
 import { at, region, type Layout, type RegionSpec } from '../../engine/layout.js';
@@ -44,8 +47,26 @@ export class Depot {
     return i32[this.base + k * D_WORDS + D_HEAD]! !== 0;
   }
 
+  /** A kernel function pushes magazine m (the caller holds iova_rcache.lock); see link. */
+  push(cpu: Cpu, k: number, m: number): boolean {
+    this.assertHeld(cpu, k, 'pushes to');
+    return this.link(cpu.i32, k, m);
+  }
+
+  /** A kernel function pops a magazine (the caller holds iova_rcache.lock); see unlink. */
+  pop(cpu: Cpu, k: number): number {
+    this.assertHeld(cpu, k, 'pops');
+    return this.unlink(cpu, k);
+  }
+
+  /** lockdep_assert_held(&rcache->lock): a check of the storage, not of the code that calls it. */
+  protected assertHeld(cpu: Cpu, k: number, what: string): void {
+    const lock = this.lockIndex(k);
+    if (!cpu.held.some((l) => l.index === lock)) cpu.fail('DEPOT-LOCK', `${cpu.name} ${what} the bucket-${k} depot without rcache[${k}].lock`);
+  }
+
   /**
-   * `mag->next = rcache->depot; rcache->depot = mag; rcache->depot_size++`. Returns whether the depot
+   * `mag->next = rcache->depot; rcache->depot = mag; rcache->depot_size++` (setup code links directly). Returns whether the depot
    * took the magazine (the list always does; the fixed depot refuses when full).
    */
   link(i32: Int32Array, k: number, m: number): boolean {

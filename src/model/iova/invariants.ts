@@ -15,6 +15,7 @@ export const IOVA_INVARIANTS: readonly InvariantDef[] = [
   { id: 'I5', meaning: 'a pfn is in one place at a time: free, cached in one magazine slot, or in use (never handed out twice)', grade: 'FORBIDDEN' },
   { id: 'IOVA-LEAK', meaning: 'no range or magazine is lost: every tree node is in use, cached or reserved; every magazine has an owner', grade: 'FORBIDDEN' },
   { id: 'DEPOT-POP', meaning: 'the depot is popped only when non-empty (an empty pop is the NULL dereference of DEPOT-BUG)', grade: 'FORBIDDEN' },
+  { id: 'DEPOT-LOCK', meaning: 'the depot is changed only under its rcache->lock (lockdep_assert_held in the depot\'s storage)', grade: 'FORBIDDEN' },
   { id: 'ENOMEM-SPURIOUS', meaning: 'an allocation failed after the one-shot flush while cached ranges could have made room (§9 #5)', grade: 'INTERESTING' },
   { id: 'ENOMEM', meaning: 'an allocation failed after the flush and the cached ranges could not have made room', grade: 'ACCEPTABLE' },
   { id: 'IOVA-FLUSH', meaning: 'an allocation failure flushed every CPU\'s magazines and the depots', grade: 'ACCEPTABLE' },

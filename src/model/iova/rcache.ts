@@ -213,9 +213,9 @@ export class IovaRcaches {
   // The depot (plain: the caller holds iova_rcache.lock and has yielded the depot's scheduling point)
 
   /** iova_depot_pop. Every caller checks `rcache->depot` first; an empty pop is the NULL dereference. */
-  protected iovaDepotPop(cpu: Cpu, k: number): number { return this.depot.unlink(cpu, k); }
+  protected iovaDepotPop(cpu: Cpu, k: number): number { return this.depot.pop(cpu, k); }
   /** iova_depot_push. */
-  protected iovaDepotPush(cpu: Cpu, k: number, m: number): void { this.depot.link(cpu.i32, k, m); }
+  protected iovaDepotPush(cpu: Cpu, k: number, m: number): void { this.depot.push(cpu, k, m); }
 
   // -------------------------------------------------------------------------------------------------
   // __iova_rcache_get

@@ -187,7 +187,7 @@ export class FixedDepotRcaches extends IovaRcaches {
         const depotLock = this.depotLocks[k]!;
         yield* spinLock(cpu, depotLock);
         yield S.depotPush;
-        if (!this.depot.link(i32, k, loaded)) magToFree = loaded;
+        if (!this.depot.push(cpu, k, loaded)) magToFree = loaded;
         yield* spinUnlock(cpu, depotLock);
         yield S.install;
         Atomics.store(i32, s + C_LOADED, newMag);
