@@ -36,6 +36,7 @@ export { IovaTree } from './model/iova/iova-tree.js';
 export { MagazinePool, IOVA_MAG_SIZE, IOVA_RANGE_CACHE_MAX_SIZE } from './model/iova/magazine.js';
 export { CheckedIovaDomain, newIovaDomain } from './model/iova/checked-domain.js';
 export type { IovaPatch } from './model/iova/patch.js';
+export { FixedDepot, FixedDepotRcaches, fixedDepotPatch } from './model/iova/variants.js';
 
 /** Identity with a type: lets an editor check a scenario definition as you write it. */
 export function defineScenario(def: ScenarioDef): ScenarioDef {

@@ -20,7 +20,6 @@ import type { Cpu, Op } from '../../engine/cpu.js';
 import type { Layout } from '../../engine/layout.js';
 import { spinLock, spinUnlock } from '../../engine/sync.js';
 import type { TimerSpec } from '../../engine/timer.js';
-import type { IovaAllocator } from '../dma/dma-iommu.js';
 import { Depot } from './depot.js';
 import { IovaDomain, warmPfns, type IovaDomainOptions } from './iova-domain.js';
 import { ANCHOR_NODE, IovaTree, NIL } from './iova-tree.js';
@@ -46,7 +45,8 @@ export function newIovaDomain(layout: Layout, o: IovaDomainOptions, patch: IovaP
   return new CheckedIovaDomain(layout, new (patch.domain ?? IovaDomain)(o, tree, rcache));
 }
 
-export class CheckedIovaDomain implements IovaAllocator {
+/** Implements IovaAllocator (model/dma/dma-iommu.ts) structurally: the DMA layer takes it as is. */
+export class CheckedIovaDomain {
   readonly shadow: Shadow;
 
   constructor(layout: Layout, readonly kernel: IovaDomain) {

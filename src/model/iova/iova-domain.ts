@@ -14,7 +14,6 @@ import { timerRegions } from '../../engine/timer.js';
 import { iovaTreeRegions, type IovaGeometry, type IovaTree } from './iova-tree.js';
 import { IOVA_TIMERS } from './locks.js';
 import { IOVA_MAG_SIZE, IOVA_RANGE_CACHE_MAX_SIZE, magazinePoolSize } from './magazine.js';
-import type { IovaPatch } from './patch.js';
 import { orderBase2, rcacheRegions, type IovaRcaches, type RcacheOptions } from './rcache.js';
 import { shadowRegions } from './shadow.js';
 
@@ -34,8 +33,10 @@ export function warmPfns(o: Pick<IovaDomainOptions, 'warm' | 'warmDepot'>): numb
   return o.warm ? (2 + o.warmDepot) * IOVA_MAG_SIZE : 0;
 }
 
-/** The domain's shared memory, its checker's shadow map, its timers, and whatever the patch adds. */
-export function iovaDomainRegions(o: IovaDomainOptions, patch: IovaPatch = {}): Record<string, RegionSpec> {
+/** The domain's shared memory, its checker's shadow map, its timers, and whatever the patch (IovaPatch) adds. */
+export function iovaDomainRegions(
+  o: IovaDomainOptions, patch: { readonly regions?: (o: IovaDomainOptions) => Record<string, RegionSpec> } = {},
+): Record<string, RegionSpec> {
   return {
     ...iovaTreeRegions(o),
     ...rcacheRegions(o.cpus, magazinePoolSize(o.cpus, o.spacePfns)),
