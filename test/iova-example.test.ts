@@ -20,7 +20,16 @@ let tmp: string;
 beforeAll(() => { tmp = mkdtempSync(path.join(tmpdir(), 'iommu-iova-ex-')); });
 afterAll(() => { rmSync(tmp, { recursive: true, force: true }); });
 
-interface ExploreJson { verdict: string; variant: string; schedules: number; violation?: { invariant: string; message: string }; outcomes: Record<string, number>; token?: string; replay?: string }
+interface ExploreJson {
+  verdict: string; variant: string; schedules: number; violation?: { invariant: string; message: string };
+  outcomes: Record<string, number>; token?: string; replay?: string;
+}
+interface RunJson {
+  exitCode: number;
+  results: { scenario: string; variant: string; expected: string; observed: string; ops: number; stress: { workers: number; ops: number } }[];
+}
+type IovaScenario = import('../src/engine/scenario.js').ScenarioDef<import('../src/model/iova/patch.js').IovaPatch>;
+const dist = async <T>(...rel: string[]): Promise<T> => (await import(pathToFileURL(path.join(root, 'dist', ...rel)).href)) as T;
 
 describe('examples/iova-depot-trim-all.ts', () => {
   it('list shows both variants under scenario iova', () => {
@@ -55,13 +64,15 @@ describe('examples/iova-depot-trim-all.ts', () => {
 
   it('run --mode stress --ops: the workers load the file; the report names the extended variant', () => {
     const dir = path.join(tmp, 'rep');
-    const r = iommu('run', '--scenario-file', EXAMPLE, 'iova', '--variant', 'depot-trim-all', '--mode', 'stress', '--workers', '2',
-      '--ops', '300', '--seed', '3', '--json', '--report-dir', dir);
+    const r = iommu('run', '--scenario-file', EXAMPLE, 'iova', '--variant', 'depot-trim-all', '--mode', 'stress',
+      '--workers', '2', '--ops', '300', '--seed', '3', '--json', '--report-dir', dir);
     expect(r.code).toBe(0);
-    const rep = json<{ exitCode: number; results: { scenario: string; variant: string; expected: string; observed: string; ops: number; stress: { workers: number; ops: number } }[] }>(r);
+    const rep = json<RunJson>(r);
     expect(rep.exitCode).toBe(0);
     expect(rep.results).toHaveLength(1);
-    expect(rep.results[0]).toMatchObject({ scenario: 'iova', variant: 'depot-trim-all', expected: 'clean', observed: 'clean', ops: 600 });
+    expect(rep.results[0]).toMatchObject({
+      scenario: 'iova', variant: 'depot-trim-all', expected: 'clean', observed: 'clean', ops: 600,
+    });
     expect(rep.results[0]!.stress).toMatchObject({ workers: 2, ops: 600 });
     const onDisk = JSON.parse(readFileSync(path.join(dir, 'report.json'), 'utf8')) as typeof rep;
     expect(onDisk.results[0]!.variant).toBe('depot-trim-all');
@@ -69,19 +80,21 @@ describe('examples/iova-depot-trim-all.ts', () => {
 
   it('the iova bench entry point benches the user\'s variants next to correct (shape only)', async () => {
     // The compiled modules, as the CLI loads them: the example's classes and the bench share one iova model.
-    const ex = (await import(pathToFileURL(COMPILED).href)) as { default: import('../src/engine/scenario.js').ScenarioDef<import('../src/model/iova/patch.js').IovaPatch> };
-    const { iovaBench } = (await import(pathToFileURL(path.join(root, 'dist', 'src', 'bench', 'iova-bench.js')).href)) as typeof import('../src/bench/iova-bench.js');
-    const { variantOf } = (await import(pathToFileURL(path.join(root, 'dist', 'src', 'engine', 'scenario.js')).href)) as typeof import('../src/engine/scenario.js');
+    const ex = await dist<{ default: IovaScenario }>('examples', 'iova-depot-trim-all.js');
+    const { iovaBench } = await dist<typeof import('../src/bench/iova-bench.js')>('src', 'bench', 'iova-bench.js');
+    const { variantOf } = await dist<typeof import('../src/engine/scenario.js')>('src', 'engine', 'scenario.js');
     const s = ex.default;
     const lines: string[] = [];
     // Bounded by ops (200 pairs per measurement), not by time; the time budget is only a backstop.
     const b = await iovaBench(60_000, (l) => lines.push(l), {
-      scenario: s, variants: [variantOf(s, 'correct'), variantOf(s, 'depot-trim-all')], workers: [1], scenarioFile: COMPILED, opsPerCpu: 200, microMs: 50,
+      scenario: s, variants: [variantOf(s, 'correct'), variantOf(s, 'depot-trim-all')], workers: [1],
+      scenarioFile: COMPILED, opsPerCpu: 200, microMs: 50,
     });
     expect(b.variants).toEqual(['correct', 'depot-trim-all']);
     // per worker count: the rbtree row of the first variant, then local and handoff per variant
     expect(b.rates.map((x) => `${x.shape}/${x.path}/${x.variant}/${x.workers}`)).toEqual([
-      'local/rbtree/correct/1', 'local/rcache/correct/1', 'handoff/rcache/correct/1', 'local/rcache/depot-trim-all/1', 'handoff/rcache/depot-trim-all/1',
+      'local/rbtree/correct/1', 'local/rcache/correct/1', 'handoff/rcache/correct/1',
+      'local/rcache/depot-trim-all/1', 'handoff/rcache/depot-trim-all/1',
     ]);
     for (const x of b.rates) {
       expect(x.outcomes).toBeTypeOf('object');

@@ -4,7 +4,8 @@
  * scenario file would — are each caught by the invariant they break, in explore for seeds 1-3 within a
  * bounded number of schedules, although every override replaces the very method it breaks: the shadow
  * map is driven from the harness's hand-out and hand-in, the leak check from the quiescent scan, the
- * lock assertion from the depot's storage. A patch that overrides methods only to call the originals stays clean over 2,000 schedules.
+ * lock assertion from the depot's storage. A patch that overrides methods only to call the originals
+ * stays clean over 2,000 schedules.
  */
 import { describe, expect, it } from 'vitest';
 import {
@@ -81,20 +82,38 @@ class PushWithoutDepotLock extends IovaRcaches {
 
 /** Overrides that only call the originals: a patch changes nothing by being a patch. */
 class SameRcaches extends IovaRcaches {
-  override *iovaRcacheGet(cpu: Cpu, k: number, limitPfn: number): Op<number> { return yield* super.iovaRcacheGet(cpu, k, limitPfn); }
-  override *iovaRcacheInsert(cpu: Cpu, k: number, pfn: number): Op<boolean> { return yield* super.iovaRcacheInsert(cpu, k, pfn); }
+  override *iovaRcacheGet(cpu: Cpu, k: number, limitPfn: number): Op<number> {
+    return yield* super.iovaRcacheGet(cpu, k, limitPfn);
+  }
+  override *iovaRcacheInsert(cpu: Cpu, k: number, pfn: number): Op<boolean> {
+    return yield* super.iovaRcacheInsert(cpu, k, pfn);
+  }
   protected override iovaDepotPop(cpu: Cpu, k: number): number { return super.iovaDepotPop(cpu, k); }
 }
 class SameDomain extends IovaDomain {
-  override *allocIovaFast(cpu: Cpu, size: number, limitPfn: number, flush: boolean): Op<number> { return yield* super.allocIovaFast(cpu, size, limitPfn, flush); }
+  override *allocIovaFast(cpu: Cpu, size: number, limitPfn: number, flush: boolean): Op<number> {
+    return yield* super.allocIovaFast(cpu, size, limitPfn, flush);
+  }
 }
 
 const USER: readonly VariantDef<IovaPatch>[] = [
   { name: 'user-pop-keeps-pfn', summary: 'magazine pop does not remove the pfn', expect: ['I5'], patch: { rcaches: PopKeepsPfn } },
-  { name: 'user-insert-drops', summary: 'rcache insert drops the range', expect: ['IOVA-LEAK'], patch: { rcaches: InsertDropsRange } },
-  { name: 'user-free-pfns-keeps-size', summary: 'free_pfns leaves the count', expect: ['I5', 'I2', 'I3'], patch: { rcaches: FreePfnsKeepsSize } },
-  { name: 'user-push-unlocked', summary: 'depot push without rcache->lock', expect: ['DEPOT-LOCK'], patch: { rcaches: PushWithoutDepotLock } },
-  { name: 'user-same', summary: 'overrides calling the originals', expect: 'clean', patch: { rcaches: SameRcaches, domain: SameDomain } },
+  {
+    name: 'user-insert-drops', summary: 'rcache insert drops the range', expect: ['IOVA-LEAK'],
+    patch: { rcaches: InsertDropsRange },
+  },
+  {
+    name: 'user-free-pfns-keeps-size', summary: 'free_pfns leaves the count', expect: ['I5', 'I2', 'I3'],
+    patch: { rcaches: FreePfnsKeepsSize },
+  },
+  {
+    name: 'user-push-unlocked', summary: 'depot push without rcache->lock', expect: ['DEPOT-LOCK'],
+    patch: { rcaches: PushWithoutDepotLock },
+  },
+  {
+    name: 'user-same', summary: 'overrides calling the originals', expect: 'clean',
+    patch: { rcaches: SameRcaches, domain: SameDomain },
+  },
 ];
 const scenario: ScenarioDef<IovaPatch> = extendScenario(iovaScenario, USER);
 
@@ -114,13 +133,16 @@ describe('iova: user-written variants are caught by checkers they cannot overrid
       for (const seed of [1, 2, 3]) {
         const r = run(v.name, seed, CAP);
         expect(r.violation, `seed ${seed}: clean after ${r.schedules} schedules`).toBeDefined();
-        expect(meetsExpectation(v, r.violation!.invariant), `seed ${seed}: ${r.violation!.invariant} ${r.violation!.message}`).toBe(true);
+        const { invariant, message } = r.violation!;
+        expect(meetsExpectation(v, invariant), `seed ${seed}: ${invariant} ${message}`).toBe(true);
       }
     });
   }
 
   it('the double hand-out is caught at the second hand-out, on the vCPU that gets it, naming the holder', () => {
-    const o = { cpus: 2, startPfn: 1, dma32Pfn: 512, spacePfns: 1024, depotDelayNs: 100e6, checks: true, resvPfns: 0, warm: true, warmDepot: 1 };
+    const o = {
+      cpus: 2, startPfn: 1, dma32Pfn: 512, spacePfns: 1024, depotDelayNs: 100e6, checks: true, resvPfns: 0, warm: true, warmDepot: 1,
+    };
     const patch: IovaPatch = { rcaches: PopKeepsPfn };
     const layout = defineLayout(2, iovaDomainRegions(o, patch));
     const mem = allocateMemory(layout);

@@ -35,9 +35,12 @@ const NO_PFNS: ReadonlySet<number> = new Set();
 export function newIovaDomain(layout: Layout, o: IovaDomainOptions, patch: IovaPatch = {}): CheckedIovaDomain {
   const needed = warmPfns(o) + o.resvPfns + o.startPfn;
   if (needed > o.spacePfns - 32) {
-    throw new RangeError(`iova: spacePfns ${o.spacePfns} is too small for the warm caches and the reserved window (${needed} pfns + 32 to work in)`);
+    throw new RangeError(`iova: spacePfns ${o.spacePfns} is too small for the warm caches and the reserved window `
+      + `(${needed} pfns + 32 to work in)`);
   }
-  if (o.resvPfns > 0 && o.dma32Pfn - o.resvPfns <= o.startPfn) throw new RangeError(`iova: resvPfns ${o.resvPfns} does not fit below dma32Pfn ${o.dma32Pfn}`);
+  if (o.resvPfns > 0 && o.dma32Pfn - o.resvPfns <= o.startPfn) {
+    throw new RangeError(`iova: resvPfns ${o.resvPfns} does not fit below dma32Pfn ${o.dma32Pfn}`);
+  }
   const tree = new (patch.tree ?? IovaTree)(layout, o);
   const pool = new MagazinePool(layout, magazinePoolSize(o.cpus, o.spacePfns));
   const depot = new (patch.depot ?? Depot)(layout, pool);
@@ -94,7 +97,10 @@ export class CheckedIovaDomain {
   *allocIovaFast(cpu: Cpu, size: number, limitPfn: number, flushRcache: boolean): Op<number> {
     const pfn = yield* this.kernel.allocIovaFast(cpu, size, limitPfn, flushRcache);
     if (pfn > 0) this.handOut(cpu, pfn, size, limitPfn, 'alloc_iova_fast');
-    else if (this.shadow.enabled) yield* this.failed(cpu, size < 32 ? this.powerOfTwo(size) : size, limitPfn, flushRcache);
+    else if (this.shadow.enabled) {
+      // The size the kernel's contract says was tried (cacheable sizes round up): a gap for it fits the request.
+      yield* this.failed(cpu, size < 32 ? this.powerOfTwo(size) : size, limitPfn, flushRcache);
+    }
     return pfn;
   }
 
@@ -132,13 +138,17 @@ export class CheckedIovaDomain {
     const node = t.nodeAt(i32, pfn);
     let len = size;
     if (node === NIL || t.lo(i32, node) !== pfn) {
-      cpu.fail('I5', `${fn} gives ${cpu.name} ${hex(pfn)} (${size} granules), but no rbtree range starts there: it is free and in use at once`);
+      cpu.fail('I5', `${fn} gives ${cpu.name} ${hex(pfn)} (${size} granules), but no rbtree range starts there: `
+        + 'it is free and in use at once');
     } else {
       len = t.hi(i32, node) - pfn + 1;
-      if (len < size) cpu.fail('I1', `${fn} gives ${cpu.name} the ${len}-granule range at ${hex(pfn)} for a ${size}-granule request`);
+      if (len < size) {
+        cpu.fail('I1', `${fn} gives ${cpu.name} the ${len}-granule range at ${hex(pfn)} for a ${size}-granule request`);
+      }
     }
     if (pfn < this.o.startPfn || pfn + len - 1 > limitPfn) {
-      cpu.fail('I1', `${cpu.name} gets [${hex(pfn)}, +${len}] for limit ${hex(limitPfn)}: outside [${hex(this.o.startPfn)}, ${hex(limitPfn)}]`);
+      cpu.fail('I1', `${cpu.name} gets [${hex(pfn)}, +${len}] for limit ${hex(limitPfn)}: `
+        + `outside [${hex(this.o.startPfn)}, ${hex(limitPfn)}]`);
     }
     this.shadow.handOut(cpu, pfn, len, () => `${fn} gives ${cpu.name} [${hex(pfn)}, +${len}]`);
   }
@@ -149,13 +159,15 @@ export class CheckedIovaDomain {
     const fn = fast ? 'free_iova_fast' : 'free_iova';
     const st = pfn >= 0 && pfn < this.o.spacePfns ? this.shadow.stateOf(i32, pfn) : 0;
     if (st <= 0) {
-      cpu.fail('I5', `${cpu.name} calls ${fn} on ${hex(pfn)}, which nobody holds (${st === RESERVED ? 'reserved' : 'the allocator\'s'}): freed twice`);
+      const whose = st === RESERVED ? 'reserved' : 'the allocator\'s';
+      cpu.fail('I5', `${cpu.name} calls ${fn} on ${hex(pfn)}, which nobody holds (${whose}): freed twice`);
       return;
     }
     const len = this.shadow.lenOf(i32, pfn);
     const k = orderBase2(size);
     if (fast && k < IOVA_RANGE_CACHE_MAX_SIZE && len !== 1 << k) {
-      cpu.fail('I3', `${cpu.name} frees the ${len}-granule range at ${hex(pfn)} into bucket ${k}, which holds only ${1 << k}-granule ranges`);
+      cpu.fail('I3', `${cpu.name} frees the ${len}-granule range at ${hex(pfn)} into bucket ${k}, `
+        + `which holds only ${1 << k}-granule ranges`);
     }
     this.shadow.handIn(cpu, pfn, len, () => `${cpu.name} calls ${fn} on [${hex(pfn)}, +${len}]`);
   }
@@ -172,11 +184,13 @@ export class CheckedIovaDomain {
     if (lock) yield* spinLock(cpu, this.tree.lock);
     const i32 = cpu.i32;
     if (this.holeFor(i32, size, limitPfn, NO_PFNS)) {
-      cpu.fail('ALLOC-GAP', `${cpu.name}: an allocation of ${size} granule(s) under ${hex(limitPfn)} fails although the rbtree has a size-aligned gap for it`);
+      cpu.fail('ALLOC-GAP', `${cpu.name}: an allocation of ${size} granule(s) under ${hex(limitPfn)} fails `
+        + 'although the rbtree has a size-aligned gap for it');
     } else if (classify) {
       const cached = this.cachedPfns(i32);
       if (cached.size > 0 && this.holeFor(i32, size, limitPfn, cached)) {
-        cpu.fail('ENOMEM-SPURIOUS', `${cpu.name}: ${size}-granule allocation under ${hex(limitPfn)} failed after the flush while magazines held ranges that would make room`);
+        cpu.fail('ENOMEM-SPURIOUS', `${cpu.name}: ${size}-granule allocation under ${hex(limitPfn)} failed after `
+          + 'the flush while magazines held ranges that would make room');
       } else {
         cpu.checker.count('ENOMEM');
       }

@@ -62,11 +62,14 @@ export class Depot {
   /** lockdep_assert_held(&rcache->lock): a check of the storage, not of the code that calls it. */
   protected assertHeld(cpu: Cpu, k: number, what: string): void {
     const lock = this.lockIndex(k);
-    if (!cpu.held.some((l) => l.index === lock)) cpu.fail('DEPOT-LOCK', `${cpu.name} ${what} the bucket-${k} depot without rcache[${k}].lock`);
+    if (!cpu.held.some((l) => l.index === lock)) {
+      cpu.fail('DEPOT-LOCK', `${cpu.name} ${what} the bucket-${k} depot without rcache[${k}].lock`);
+    }
   }
 
   /**
-   * `mag->next = rcache->depot; rcache->depot = mag; rcache->depot_size++` (setup code links directly). Returns whether the depot
+   * `mag->next = rcache->depot; rcache->depot = mag; rcache->depot_size++` (setup code links directly).
+   * Returns whether the depot
    * took the magazine (the list always does; the fixed depot refuses when full).
    */
   link(i32: Int32Array, k: number, m: number): boolean {
@@ -107,7 +110,9 @@ export class Depot {
     const n = this.size(i32, k);
     const mags: number[] = [];
     for (let h = i32[this.base + k * D_WORDS + D_HEAD]!; h !== 0; h = i32[this.pool.head(h - 1)]!) {
-      if (!this.pool.valid(h - 1) || mags.length > this.pool.count) return { mags, bad: `depot list is corrupt at link ${h}` };
+      if (!this.pool.valid(h - 1) || mags.length > this.pool.count) {
+        return { mags, bad: `depot list is corrupt at link ${h}` };
+      }
       mags.push(h - 1);
     }
     return { mags, bad: mags.length !== n ? `depot_size ${n} but the list holds ${mags.length} magazines` : undefined };

@@ -41,7 +41,9 @@ import { LOCK_WORDS, lockRef, spinLock, spinUnlock } from '../../engine/sync.js'
 import { TimerRef, type TimerSpec } from '../../engine/timer.js';
 import { depotRegions, type Depot } from './depot.js';
 import { NIL, type IovaTree } from './iova-tree.js';
-import { cpuRcacheLockName, iovaDepotWorkName, iovaDepotWorkTimer, RANK_CPU_RCACHE, RANK_DEPOT, rcacheLockName } from './locks.js';
+import {
+  cpuRcacheLockName, iovaDepotWorkName, iovaDepotWorkTimer, RANK_CPU_RCACHE, RANK_DEPOT, rcacheLockName,
+} from './locks.js';
 import { IOVA_MAG_SIZE, IOVA_RANGE_CACHE_MAX_SIZE, magazineRegions, type MagazinePool } from './magazine.js';
 
 export const IOVA_DEPOT_DELAY_MS = 100;
@@ -108,8 +110,10 @@ export class IovaRcaches {
     this.cpuRegion = region(layout, 'rc.cpu');
     this.cpuLocks = Array.from({ length: cpus }, (_, c) => Array.from({ length: IOVA_RANGE_CACHE_MAX_SIZE },
       (_, k) => lockRef(cpuRcacheLockName(c, k), this.slot(c, k), RANK_CPU_RCACHE)));
-    this.depotLocks = Array.from({ length: IOVA_RANGE_CACHE_MAX_SIZE }, (_, k) => lockRef(rcacheLockName(k), depot.lockIndex(k), RANK_DEPOT));
-    this.works = Array.from({ length: IOVA_RANGE_CACHE_MAX_SIZE }, (_, k) => new TimerRef(layout, iovaDepotWorkTimer(k), iovaDepotWorkName(k)));
+    this.depotLocks = Array.from({ length: IOVA_RANGE_CACHE_MAX_SIZE },
+      (_, k) => lockRef(rcacheLockName(k), depot.lockIndex(k), RANK_DEPOT));
+    this.works = Array.from({ length: IOVA_RANGE_CACHE_MAX_SIZE },
+      (_, k) => new TimerRef(layout, iovaDepotWorkTimer(k), iovaDepotWorkName(k)));
   }
 
   /** i32 index of cpu's CpuRcache for bucket k (its lock word; loaded and prev follow). */
@@ -199,7 +203,7 @@ export class IovaRcaches {
       const node = tree.find(i32, pfn);
       if (node === NIL) {
         // The kernel's own WARN_ON(!iova): a cached pfn without a tree node.
-        cpu.fail('I2', `cpu${cpu.id} frees pfn 0x${pfn.toString(16)} from ${whose} (bucket ${k}), but it has no rbtree node`);
+        cpu.fail('I2', `${cpu.name} frees pfn 0x${pfn.toString(16)} from ${whose} (bucket ${k}), but it has no rbtree node`);
         continue;
       }
       tree.remove(i32, node);

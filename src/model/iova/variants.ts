@@ -68,7 +68,8 @@ export class UnlockedRemoteDrainRcaches extends IovaRcaches {
 // ---------------------------------------------------------------------------------------------------
 // depot-pop-empty (§9 #2, derived): the "is there a depot magazine?" test made before the depot lock.
 
-const PEEK: readonly string[] = Array.from({ length: IOVA_RANGE_CACHE_MAX_SIZE }, (_, k) => `rcache[${k}] peek depot (unlocked)`);
+const PEEK: readonly string[] = Array.from({ length: IOVA_RANGE_CACHE_MAX_SIZE },
+  (_, k) => `rcache[${k}] peek depot (unlocked)`);
 
 export class DepotPopEmptyRcaches extends IovaRcaches {
   override *iovaRcacheGet(cpu: Cpu, k: number, limitPfn: number): Op<number> {
@@ -215,25 +216,33 @@ export const fixedDepotPatch: IovaPatch = {
 
 /** Scenario `iova`'s variants, in `list` order. */
 export const IOVA_VARIANTS: readonly VariantDef<IovaPatch>[] = [
-  { name: 'correct', summary: 'v6.7+ iova.c: round-up, per-CPU locks on remote drains, list depot with reclaim work', expect: 'clean' },
   {
-    name: 'no-roundup', summary: 'alloc_iova_fast does not round cacheable sizes up: a 3-granule range is freed into the 4-granule bucket',
+    name: 'correct', summary: 'v6.7+ iova.c: round-up, per-CPU locks on remote drains, list depot with reclaim work',
+    expect: 'clean',
+  },
+  {
+    name: 'no-roundup',
+    summary: 'alloc_iova_fast does not round cacheable sizes up: a 3-granule range is freed into the 4-granule bucket',
     expect: ['I3', 'I5', 'I1'], source: 'kernel-model.md §9 #1 (comment in alloc_iova_fast, IOVA-NEW)',
     patch: { domain: NoRoundupDomain },
   },
   {
-    name: 'unlocked-remote-drain', summary: 'the flush-all path empties other CPUs\' magazines without their CpuRcache.lock',
-    expect: ['I5', 'I2', 'I4', 'IOVA-LEAK', 'I1'], source: 'kernel-model.md §2.3 lock order ("the per-CPU spinlock is what makes the remote drains safe")',
+    name: 'unlocked-remote-drain',
+    summary: 'the flush-all path empties other CPUs\' magazines without their CpuRcache.lock',
+    expect: ['I5', 'I2', 'I4', 'IOVA-LEAK', 'I1'],
+    source: 'kernel-model.md §2.3 lock order ("the per-CPU spinlock is what makes the remote drains safe")',
     patch: { rcaches: UnlockedRemoteDrainRcaches },
   },
   {
     name: 'depot-pop-empty',
-    summary: 'rcache get checks the depot before taking its lock and pops unchecked: a racing pop empties it first (a derived race; no kernel had this code)',
+    summary: 'rcache get checks the depot before taking its lock and pops unchecked: a racing pop empties it first '
+      + '(a derived race; no kernel had this code)',
     expect: ['DEPOT-POP'], source: 'kernel-model.md §9 #2 (DEPOT-BUG), reached by a race [derived]',
     patch: { rcaches: DepotPopEmptyRcaches },
   },
   {
-    name: 'fixed-depot', summary: 'pre-6.7 fixed 32-magazine depot, no reclaim (correct; kept for benchmarks)', expect: 'clean',
+    name: 'fixed-depot', summary: 'pre-6.7 fixed 32-magazine depot, no reclaim (correct; kept for benchmarks)',
+    expect: 'clean',
     source: 'kernel-model.md §2.3 (IOVA-OLD), §9 #3', patch: fixedDepotPatch,
   },
 ];
