@@ -1,5 +1,5 @@
 /**
- * The IOVA range caches — kernel-model.md §2.3 (IOVA-NEW; the fixed depot of IOVA-OLD as an option).
+ * The IOVA range caches — kernel-model.md §2.3 (IOVA-NEW; the fixed depot of IOVA-OLD is a variant, variants.ts).
  *
  * Six size buckets (1..32 granules). Each CPU has, per bucket, a `loaded` and a `prev` magazine under
  * its own CpuRcache.lock; each bucket has a depot of full magazines under Rcache.lock. A get pops from
