@@ -34,6 +34,16 @@ export { buildFlushq, flushqParts, flushqScenario, type FlushqPatch } from './sc
 export { ViommuDriver } from './model/viommu/driver.js';
 export { buildViommu, viommuScenario } from './scenarios/viommu.js';
 export { pgtableScenario } from './scenarios/pgtable.js';
+// The IOVA allocator and its range caches (scenario `iova`): subclass a mechanism, name it in an IovaPatch.
+export { buildIova, iovaScenario } from './scenarios/iova.js';
+export { IovaDomain, type IovaDomainOptions } from './model/iova/iova-domain.js';
+export { IovaRcaches, SITES as IOVA_RCACHE_SITES, C_LOADED, C_PREV, orderBase2 } from './model/iova/rcache.js';
+export { Depot } from './model/iova/depot.js';
+export { IovaTree } from './model/iova/iova-tree.js';
+export { MagazinePool, IOVA_MAG_SIZE, IOVA_RANGE_CACHE_MAX_SIZE } from './model/iova/magazine.js';
+export { CheckedIovaDomain, newIovaDomain } from './model/iova/checked-domain.js';
+export type { IovaPatch } from './model/iova/patch.js';
+export { FixedDepot, FixedDepotRcaches, fixedDepotPatch } from './model/iova/variants.js';
 
 /** Identity with a type: lets an editor check a scenario definition as you write it. */
 export function defineScenario(def: ScenarioDef): ScenarioDef {

@@ -12,20 +12,22 @@ import { allocateMemory, defineLayout, type Memory } from '../src/engine/layout.
 import { withDefaults, type ScenarioDef } from '../src/engine/scenario.js';
 import { spinLock, spinUnlock } from '../src/engine/sync.js';
 import { explore } from '../src/explore/explore.js';
-import { IovaDomain, iovaDomainRegions, type IovaDomainOptions } from '../src/model/iova/iova-domain.js';
-import { RANK_CPU_RCACHE, RANK_DEPOT, RANK_RBTREE } from '../src/model/iova/iova-tree.js';
+import { newIovaDomain, type CheckedIovaDomain } from '../src/model/iova/checked-domain.js';
+import { iovaDomainRegions, type IovaDomainOptions } from '../src/model/iova/iova-domain.js';
+import {
+  cpuRcacheLockName, iovaDepotWorkName, iovaDepotWorkTimer, IOVA_TIMERS, RANK_CPU_RCACHE, RANK_DEPOT, RANK_RBTREE, RBTREE_LOCK_NAME, rcacheLockName,
+} from '../src/model/iova/locks.js';
 import { IOVA_MAG_SIZE } from '../src/model/iova/magazine.js';
 import { iovaScenario } from '../src/scenarios/iova.js';
 
 const OPTS: IovaDomainOptions = {
-  cpus: 2, startPfn: 1, dma32Pfn: 2048, spacePfns: 4096, fixedDepot: false, unlockedRemoteDrain: false,
-  depotPopUnchecked: false, noRoundup: false, depotDelayNs: 100e6, checks: true, resvPfns: 0, warm: false, warmDepot: 0,
+  cpus: 2, startPfn: 1, dma32Pfn: 2048, spacePfns: 4096, depotDelayNs: 100e6, checks: true, resvPfns: 0, warm: false, warmDepot: 0,
 };
 
-function domain(o: IovaDomainOptions = OPTS): { mem: Memory; d: IovaDomain; cpu: (id: number) => Cpu; checker: Checker } {
+function domain(o: IovaDomainOptions = OPTS): { mem: Memory; d: CheckedIovaDomain; cpu: (id: number) => Cpu; checker: Checker } {
   const layout = defineLayout(o.cpus, iovaDomainRegions(o));
   const mem = allocateMemory(layout);
-  const d = new IovaDomain(layout, o);
+  const d = newIovaDomain(layout, o);
   d.init(mem.i32);
   const checker = new Checker(iovaScenario.invariants);
   return { mem, d, checker, cpu: (id) => new Cpu(id, 'explore', mem, checker) };
@@ -46,6 +48,16 @@ describe('lockdep with the iova locks', () => {
     expect(RANK_DEPOT).toBeLessThan(RANK_RBTREE);
   });
 
+  it('lock and timer names come from locks.ts: one delayed work per bucket, timer ids 0..5', () => {
+    const { d } = domain();
+    expect(d.rcache.cpuLocks[1]![3]!.name).toBe(cpuRcacheLockName(1, 3));
+    expect(d.rcache.depotLocks[2]!.name).toBe(rcacheLockName(2));
+    expect(d.tree.lock.name).toBe(RBTREE_LOCK_NAME);
+    const timers = d.timerSpecs();
+    expect(timers.length).toBe(IOVA_TIMERS);
+    timers.forEach((t, k) => { expect(t.ref.id).toBe(iovaDepotWorkTimer(k)); expect(t.ref.name).toBe(iovaDepotWorkName(k)); });
+  });
+
   it('a correct nesting (cpu_rcache -> rcache -> iova_rbtree_lock) is not reported', () => {
     const { d, cpu, checker } = domain();
     runToEnd(nest(cpu(1), [d.rcache.cpuLocks[1]![0]!, d.rcache.depotLocks[0]!, d.tree.lock]));
@@ -56,13 +68,13 @@ describe('lockdep with the iova locks', () => {
   });
 
   it.each([
-    ['iova_rbtree_lock then rcache[0].lock', (d: IovaDomain) => [d.tree.lock, d.rcache.depotLocks[0]!],
+    ['iova_rbtree_lock then rcache[0].lock', (d: CheckedIovaDomain) => [d.tree.lock, d.rcache.depotLocks[0]!],
       'cpu1 takes rcache[0].lock (rank 2) while holding iova_rbtree_lock (rank 3)'],
-    ['rcache[4].lock then its CPU lock', (d: IovaDomain) => [d.rcache.depotLocks[4]!, d.rcache.cpuLocks[1]![4]!],
+    ['rcache[4].lock then its CPU lock', (d: CheckedIovaDomain) => [d.rcache.depotLocks[4]!, d.rcache.cpuLocks[1]![4]!],
       'cpu1 takes cpu_rcache[4]@cpu1.lock (rank 1) while holding rcache[4].lock (rank 2)'],
-    ['iova_rbtree_lock then a CPU lock', (d: IovaDomain) => [d.tree.lock, d.rcache.cpuLocks[0]![2]!],
+    ['iova_rbtree_lock then a CPU lock', (d: CheckedIovaDomain) => [d.tree.lock, d.rcache.cpuLocks[0]![2]!],
       'cpu1 takes cpu_rcache[2]@cpu0.lock (rank 1) while holding iova_rbtree_lock (rank 3)'],
-    ['two CPU locks of the same class (no nesting annotation)', (d: IovaDomain) => [d.rcache.cpuLocks[1]![0]!, d.rcache.cpuLocks[0]![0]!],
+    ['two CPU locks of the same class (no nesting annotation)', (d: CheckedIovaDomain) => [d.rcache.cpuLocks[1]![0]!, d.rcache.cpuLocks[0]![0]!],
       'cpu1 takes cpu_rcache[0]@cpu0.lock (rank 1) while holding cpu_rcache[0]@cpu1.lock (rank 1)'],
   ] as const)('a reversed acquisition is caught and names both locks and the vCPU: %s', (_, locks, message) => {
     const { d, cpu, checker } = domain();
@@ -112,7 +124,7 @@ const twoOrders: ScenarioDef = {
   build: ({ cpus, variant: { name: variant } }) => {
     const o = { ...OPTS, cpus };
     const layout = defineLayout(cpus, iovaDomainRegions(o));
-    const d = new IovaDomain(layout, o);
+    const d = newIovaDomain(layout, o);
     return {
       layout,
       init: (mem) => { d.init(mem.i32); },

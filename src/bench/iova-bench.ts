@@ -1,8 +1,9 @@
 /**
- * IOVA allocator benchmark (issue 3, deliver 7): allocate+free pairs per second through the per-CPU
- * range cache vs straight through the rbtree, with the list depot vs the fixed 32-magazine depot, on 1
- * and 2 stress workers, each measured in the same run as a raw Atomics.add so the ratios are what to
- * quote (DESIGN.md "Performance targets").
+ * IOVA allocator benchmark (issue 3, deliver 7; issue 10, deliver 5): allocate+free pairs per second
+ * through the per-CPU range cache of each variant benched (by default `correct` — the v6.7 list depot —
+ * and `fixed-depot`; any resolved variant of scenario `iova`, built-in or from a user's scenario file)
+ * and straight through the rbtree of the first, on 1 and 2 stress workers, each measured in the same
+ * run as a raw Atomics.add so the ratios are what to quote (DESIGN.md "Performance targets").
  *
  * Shapes (scenario `iova`, parameter `bench`): `local` = each op allocates a cacheable size (1..32
  * granules, mostly small) and frees the oldest of the RESIDENT ranges the vCPU holds (a working set of
@@ -13,7 +14,8 @@
  * they cost a compare-and-swap per granule and would dominate; the quiescent scans still run between
  * slices.
  */
-import { findVariant, withDefaults } from '../engine/scenario.js';
+import { variantOf, withDefaults, type ScenarioDef, type VariantDef } from '../engine/scenario.js';
+import type { IovaPatch } from '../model/iova/patch.js';
 import { iovaScenario } from '../scenarios/iova.js';
 import { stress } from '../stress/stress.js';
 import { microBench } from './micro.js';
@@ -21,7 +23,8 @@ import { microBench } from './micro.js';
 export interface IovaRate {
   readonly shape: 'local' | 'handoff';
   readonly path: 'rcache' | 'rbtree';
-  readonly depot: 'list' | 'fixed';
+  /** The variant benched (its rcache; the rbtree rows run the first variant's tree). */
+  readonly variant: string;
   readonly workers: number;
   readonly pairsPerSec: number;
   /** Wall-clock ns per pair per worker (what one vCPU pays for one alloc+free). */
@@ -34,17 +37,35 @@ export interface IovaRate {
 export interface IovaBench {
   readonly atomicsAddNs: number;
   readonly stepNs: number;
+  /** The variants benched, in order; the first is the baseline of `vsBaseline`. */
+  readonly variants: readonly string[];
   readonly rates: readonly IovaRate[];
   readonly ratios: {
-    /** rcache over rbtree pairs/s, local shape, 1 and 2 workers. */
+    /** rcache over rbtree pairs/s, local shape, first variant, 1 and 2 workers (the largest count benched). */
     readonly cacheOverTree1: number;
     readonly cacheOverTree2: number;
-    /** 2 workers over 1. */
+    /** 2 workers over 1, first variant. */
     readonly scalingCache: number;
     readonly scalingTree: number;
-    /** list depot over fixed depot pairs/s, handoff shape, 2 workers. */
-    readonly listOverFixed2: number;
+    /** Per variant after the first: its pairs/s over the first's, per shape, at the largest worker count. */
+    readonly vsBaseline: readonly { readonly variant: string; readonly local: number; readonly handoff: number }[];
   };
+}
+
+export interface IovaBenchOptions {
+  /** The scenario the variants belong to (a user's extendScenario(iovaScenario, …)); default iovaScenario. */
+  readonly scenario?: ScenarioDef<IovaPatch>;
+  /** Resolved variants to bench; default correct and fixed-depot (the list vs the fixed depot). */
+  readonly variants?: readonly VariantDef<IovaPatch>[];
+  /** Worker counts; default [1, 2]. */
+  readonly workers?: readonly number[];
+  readonly seed?: number;
+  /** Time budget of the raw Atomics.add baseline; default timeMs. */
+  readonly microMs?: number;
+  /** Stop each measurement after this many ops per vCPU (a smoke run), or at the time budget (default). */
+  readonly opsPerCpu?: number;
+  /** The compiled module of the user's scenario file (the stress workers load it to find its variants). */
+  readonly scenarioFile?: string;
 }
 
 /**
@@ -56,41 +77,61 @@ const SLICE_MS = 250;
 const RESIDENT = 64;
 const BENCH_PARAMS = { spacePfns: 1 << 15, dma32Pfn: 1 << 14, resvPfns: 0, warm: 0, warmDepot: 0, checks: 0, maxLive: RESIDENT } as const;
 
-export async function iovaBench(timeMs: number, progress: (s: string) => void): Promise<IovaBench> {
+/**
+ * Bench the variants' range caches: `local` and `handoff` pairs via the rcache for every variant, and
+ * the `local` shape straight on the first variant's rbtree, at each worker count.
+ */
+export async function iovaBench(timeMs: number, progress: (s: string) => void, opts: IovaBenchOptions = {}): Promise<IovaBench> {
+  const scenario = opts.scenario ?? iovaScenario;
+  const variants = opts.variants ?? [variantOf(scenario, 'correct'), variantOf(scenario, 'fixed-depot')];
+  if (variants.length === 0) throw new Error('iova bench: no variant to bench');
+  const workerCounts = opts.workers ?? [1, 2];
   progress('iova: raw Atomics.add baseline (tinybench)');
-  const micro = await microBench(timeMs);
-  const configs: Omit<IovaRate, 'pairsPerSec' | 'nsPerPair' | 'overAtomicsAdd' | 'outcomes'>[] = [];
-  for (const workers of [1, 2]) {
-    configs.push({ shape: 'local', path: 'rcache', depot: 'list', workers });
-    configs.push({ shape: 'local', path: 'rbtree', depot: 'list', workers });
-    configs.push({ shape: 'handoff', path: 'rcache', depot: 'list', workers });
-    configs.push({ shape: 'handoff', path: 'rcache', depot: 'fixed', workers });
+  const micro = await microBench(opts.microMs ?? timeMs);
+  const configs: (Pick<IovaRate, 'shape' | 'path' | 'workers'> & { v: VariantDef<IovaPatch> })[] = [];
+  for (const workers of workerCounts) {
+    configs.push({ shape: 'local', path: 'rbtree', workers, v: variants[0]! });
+    for (const v of variants) {
+      configs.push({ shape: 'local', path: 'rcache', workers, v });
+      configs.push({ shape: 'handoff', path: 'rcache', workers, v });
+    }
   }
   const rates: IovaRate[] = [];
-  for (const c of configs) {
-    progress(`iova: ${c.shape} pairs via ${c.path}, ${c.depot} depot, ${c.workers} worker(s)`);
-    const variant = findVariant(iovaScenario, c.depot === 'fixed' ? 'fixed-depot' : 'correct')!;
-    const params = withDefaults(iovaScenario, { ...BENCH_PARAMS, bench: c.shape === 'local' ? 1 : 2, treeOnly: c.path === 'rbtree' ? 1 : 0 });
+  for (const { v, ...c } of configs) {
+    progress(`iova: ${c.shape} pairs via ${c.path}, variant ${v.name}, ${c.workers} worker(s)`);
+    const params = withDefaults(scenario, { ...BENCH_PARAMS, bench: c.shape === 'local' ? 1 : 2, treeOnly: c.path === 'rbtree' ? 1 : 0 });
     const r = await stress({
-      scenario: iovaScenario, variant, params, workers: c.workers, timeMs, opBudget: Infinity, seed: 1, sliceMs: SLICE_MS, watchdogMs: 30_000,
+      scenario, variant: v, params, workers: c.workers, timeMs, opBudget: opts.opsPerCpu ?? Infinity, seed: opts.seed ?? 1, sliceMs: SLICE_MS, watchdogMs: 30_000,
+      ...(opts.scenarioFile !== undefined ? { scenarioFile: opts.scenarioFile } : {}),
     });
-    if (r.violation) throw new Error(`iova bench: ${c.shape}/${c.path}/${c.depot} reported ${r.violation.invariant}: ${r.violation.message}`);
+    // A variant expected to break an invariant may do so here (the bench is not its test): record it.
+    if (r.violation && v.expect === 'clean') {
+      throw new Error(`iova bench: ${c.shape}/${c.path}/${v.name} reported ${r.violation.invariant}: ${r.violation.message}`);
+    }
     const pairsPerSec = r.ops / (r.durationMs / 1000);
     const nsPerPair = (1e9 / pairsPerSec) * c.workers;
-    rates.push({ ...c, pairsPerSec, nsPerPair, overAtomicsAdd: nsPerPair / micro.atomicsAddNs, outcomes: r.outcomes });
+    rates.push({ ...c, variant: v.name, pairsPerSec, nsPerPair, overAtomicsAdd: nsPerPair / micro.atomicsAddNs, outcomes: r.outcomes });
   }
-  const rate = (shape: string, path: string, depot: string, workers: number): number =>
-    rates.find((x) => x.shape === shape && x.path === path && x.depot === depot && x.workers === workers)!.pairsPerSec;
+  const rate = (shape: string, path: string, variant: string, workers: number): number =>
+    rates.find((x) => x.shape === shape && x.path === path && x.variant === variant && x.workers === workers)?.pairsPerSec ?? Number.NaN;
+  const base = variants[0]!.name;
+  const lo = workerCounts[0]!;
+  const hi = workerCounts[workerCounts.length - 1]!;
   return {
     atomicsAddNs: micro.atomicsAddNs,
     stepNs: micro.stepNs,
+    variants: variants.map((v) => v.name),
     rates,
     ratios: {
-      cacheOverTree1: rate('local', 'rcache', 'list', 1) / rate('local', 'rbtree', 'list', 1),
-      cacheOverTree2: rate('local', 'rcache', 'list', 2) / rate('local', 'rbtree', 'list', 2),
-      scalingCache: rate('local', 'rcache', 'list', 2) / rate('local', 'rcache', 'list', 1),
-      scalingTree: rate('local', 'rbtree', 'list', 2) / rate('local', 'rbtree', 'list', 1),
-      listOverFixed2: rate('handoff', 'rcache', 'list', 2) / rate('handoff', 'rcache', 'fixed', 2),
+      cacheOverTree1: rate('local', 'rcache', base, lo) / rate('local', 'rbtree', base, lo),
+      cacheOverTree2: rate('local', 'rcache', base, hi) / rate('local', 'rbtree', base, hi),
+      scalingCache: rate('local', 'rcache', base, hi) / rate('local', 'rcache', base, lo),
+      scalingTree: rate('local', 'rbtree', base, hi) / rate('local', 'rbtree', base, lo),
+      vsBaseline: variants.slice(1).map((v) => ({
+        variant: v.name,
+        local: rate('local', 'rcache', v.name, hi) / rate('local', 'rcache', base, hi),
+        handoff: rate('handoff', 'rcache', v.name, hi) / rate('handoff', 'rcache', base, hi),
+      })),
     },
   };
 }
@@ -99,14 +140,16 @@ const M = (x: number): string => `${(x / 1e6).toFixed(3)} M`;
 
 export function iovaBenchText(b: IovaBench): string {
   const r = b.ratios;
+  const w = Math.max(7, ...b.variants.map((v) => v.length + 1));
+  const hiW = Math.max(...b.rates.map((x) => x.workers));
   return [
     `raw Atomics.add (main thread)   ${b.atomicsAddNs.toFixed(2)} ns/op   (one model step in-thread: ${b.stepNs.toFixed(2)} ns)`,
     '',
-    'iova alloc+free pairs (stress)  shape    path    depot  workers   pairs/s      ns/pair/worker   x Atomics.add',
-    ...b.rates.map((x) => `  ${''.padEnd(30)}${x.shape.padEnd(9)}${x.path.padEnd(8)}${x.depot.padEnd(7)}${String(x.workers).padStart(7)}   ${M(x.pairsPerSec).padStart(10)}   ${x.nsPerPair.toFixed(0).padStart(14)}   ${x.overAtomicsAdd.toFixed(0).padStart(13)}`),
+    `iova alloc+free pairs (stress)  shape    path    ${'variant'.padEnd(w)}workers   pairs/s      ns/pair/worker   x Atomics.add`,
+    ...b.rates.map((x) => `  ${''.padEnd(30)}${x.shape.padEnd(9)}${x.path.padEnd(8)}${x.variant.padEnd(w)}${String(x.workers).padStart(7)}   ${M(x.pairsPerSec).padStart(10)}   ${x.nsPerPair.toFixed(0).padStart(14)}   ${x.overAtomicsAdd.toFixed(0).padStart(13)}`),
     '',
-    `  rcache / rbtree (local)       1 worker ${r.cacheOverTree1.toFixed(2)}x   2 workers ${r.cacheOverTree2.toFixed(2)}x`,
-    `  2 workers / 1                 rcache ${r.scalingCache.toFixed(2)}x   rbtree ${r.scalingTree.toFixed(2)}x`,
-    `  list / fixed depot (handoff, 2 workers)  ${r.listOverFixed2.toFixed(2)}x`,
+    `  rcache / rbtree (local, ${b.variants[0]})   fewest workers ${r.cacheOverTree1.toFixed(2)}x   most ${r.cacheOverTree2.toFixed(2)}x`,
+    `  most workers / fewest         rcache ${r.scalingCache.toFixed(2)}x   rbtree ${r.scalingTree.toFixed(2)}x`,
+    ...r.vsBaseline.map((x) => `  ${x.variant} / ${b.variants[0]} (${hiW} workers)  local ${x.local.toFixed(2)}x   handoff ${x.handoff.toFixed(2)}x`),
   ].join('\n');
 }

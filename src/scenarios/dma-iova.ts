@@ -26,7 +26,8 @@ import { IommuCore } from '../model/core/iommu-map.js';
 import { DmaIovaApi, newIovaState, type DmaIovaState } from '../model/dma/iova-api.js';
 import { Latency, latencyRegions, percentileNs } from '../model/dma/latency.js';
 import { Iotlb, iotlbRegions } from '../model/iotlb.js';
-import { IovaDomain, iovaDomainRegions, type IovaDomainOptions } from '../model/iova/iova-domain.js';
+import { newIovaDomain } from '../model/iova/checked-domain.js';
+import { iovaDomainRegions, type IovaDomainOptions } from '../model/iova/iova-domain.js';
 import { IOVA_INVARIANTS } from '../model/iova/invariants.js';
 import { checkIovaDomain } from '../model/iova/quiescent.js';
 import { PagePool, pagePoolRegions, PTES_PER_TABLE } from '../model/page-pool.js';
@@ -63,7 +64,6 @@ export function dmaIovaParts(config: ModelConfig) {
   const spacePfns = p.spacePfns!;
   const iovaOpts: IovaDomainOptions = {
     cpus, startPfn: 1, dma32Pfn: spacePfns >> 1, spacePfns,
-    fixedDepot: false, unlockedRemoteDrain: false, depotPopUnchecked: false, noRoundup: false,
     depotDelayNs: 100e6, checks: p.checks === 1, resvPfns: 0, warm: false, warmDepot: 0,
   };
   const tablePages = 3 + Math.ceil(spacePfns / PTES_PER_TABLE) + 4;
@@ -76,7 +76,7 @@ export function dmaIovaParts(config: ModelConfig) {
     ...deferredListRegions(dlOpts),
     ...latencyRegions(),
   });
-  const domain = new IovaDomain(layout, iovaOpts);
+  const domain = newIovaDomain(layout, iovaOpts);
   const pool = new PagePool(layout, tablePages);
   const pt = new IoPgtable(pool, { racyInstall: false });
   const iotlb = new Iotlb(layout, spacePfns, pt, { flushCostNs: p.flushCostNs!, serialFlush: false, flushLockRank: 0 });

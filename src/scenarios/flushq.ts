@@ -28,7 +28,8 @@ import { CheckedIovad, FlushOracle, flushOracleRegions, ObservedPgtable } from '
 import { FLUSHQ_TIMER_COUNT, FQ_TIMER_ID } from '../model/fq/timers.js';
 import { FinishCounterFq, LeCompareFq, NoFlushWhenFullFq, TimerTeardownFq } from '../model/fq/variants.js';
 import { Iotlb, iotlbRegions, spend } from '../model/iotlb.js';
-import { IovaDomain, iovaDomainRegions, type IovaDomainOptions } from '../model/iova/iova-domain.js';
+import { newIovaDomain } from '../model/iova/checked-domain.js';
+import { iovaDomainRegions, type IovaDomainOptions } from '../model/iova/iova-domain.js';
 import { IOVA_INVARIANTS } from '../model/iova/invariants.js';
 import { checkIovaDomain } from '../model/iova/quiescent.js';
 import { PagePool, pagePoolRegions, PTES_PER_TABLE } from '../model/page-pool.js';
@@ -100,7 +101,6 @@ export function flushqParts(config: ModelConfig<FlushqPatch>) {
   const spacePfns = p.spacePfns!;
   const iovaOpts: IovaDomainOptions = {
     cpus, startPfn: 1, dma32Pfn: spacePfns >> 1, spacePfns,
-    fixedDepot: false, unlockedRemoteDrain: false, depotPopUnchecked: false, noRoundup: false,
     depotDelayNs: 100e6, checks: p.checks === 1, resvPfns: 0, warm: false, warmDepot: 0,
   };
   const single = patch.single === true;
@@ -122,7 +122,7 @@ export function flushqParts(config: ModelConfig<FlushqPatch>) {
     'fq.dying': { kind: 'i32', count: 1 },
     'fq.expHist': { kind: 'i32', count: HIST_BUCKETS },
   });
-  const domain = new IovaDomain(layout, iovaOpts);
+  const domain = newIovaDomain(layout, iovaOpts);
   const pool = new PagePool(layout, tablePages);
   const pt = new IoPgtable(pool, { racyInstall: false });
   const oracle = new FlushOracle(layout, p.checks === 1);

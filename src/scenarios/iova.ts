@@ -8,9 +8,15 @@
  * depot; by default 1023 pfns, a 288-pfn reserved window just below the 32-bit boundary at 512, so
  * 32-bit devices share 223 pfns and 381 are cached), so within a few ops the tree runs out, the
  * flush-all path drains every CPU's magazines and the depots, depot magazines move between CPUs, and
- * the depot work runs. Online: the shadow ownership map catches a range handed out twice at the second
- * hand-out, a range freed into the wrong bucket at the push, a pop of an empty depot; at quiescent
- * points the whole domain is scanned (model/iova/quiescent.ts).
+ * the depot work runs. Online, from the harness's wrappers around the allocator (checked-domain.ts),
+ * never from inside the code a variant overrides: the shadow ownership map catches a range handed out
+ * twice at the second hand-out and a range freed twice at the hand-in; a cacheable free of a range that
+ * is not 2^k granules (I3) at the hand-in; the depot's storage reports a pop of an empty depot. At
+ * quiescent points the whole domain is scanned (model/iova/quiescent.ts).
+ *
+ * The model is built by `buildIova` from `config.variant.patch` (IovaPatch, model/iova/patch.ts): the
+ * variants (model/iova/variants.ts) and a user's scenario file (examples/iova-depot-trim-all.ts) pass
+ * subclasses of the mechanisms there.
  *
  * Simplifications: a vCPU calls alloc_iova_fast with its device's limit and flush_rcache = true
  * (iommu_dma_alloc_iova's first, non-flushing try of the 32-bit window for PCI devices is left out);
@@ -28,10 +34,13 @@ import { at, defineLayout, region } from '../engine/layout.js';
 import { pickWeighted, randInt, type RandomGenerator } from '../engine/rng.js';
 import type { ModelConfig, ScenarioDef, ScenarioModel, VcpuProgram } from '../engine/scenario.js';
 import { BadInput } from '../errors.js';
-import { IovaDomain, iovaDomainRegions, warmPfns, type IovaDomainOptions } from '../model/iova/iova-domain.js';
+import { newIovaDomain, type CheckedIovaDomain } from '../model/iova/checked-domain.js';
+import { iovaDomainRegions, warmPfns, type IovaDomainOptions } from '../model/iova/iova-domain.js';
 import { IOVA_INVARIANTS } from '../model/iova/invariants.js';
+import type { IovaPatch } from '../model/iova/patch.js';
 import { checkIovaDomain } from '../model/iova/quiescent.js';
 import { IOVA_DEPOT_DELAY_MS } from '../model/iova/rcache.js';
+import { IOVA_VARIANTS } from '../model/iova/variants.js';
 
 const invariants: readonly InvariantDef[] = IOVA_INVARIANTS;
 
@@ -49,18 +58,20 @@ const SITE_TAKE = 'mailbox take (xchg)';
 const enum Kind { Alloc, Free, Post, Take, Pair, CrossPair }
 const KIND_NAME = ['alloc', 'free', 'hand off', 'free handed-off', 'alloc, free oldest', 'alloc, pass on, free passed'];
 
-function build(config: ModelConfig): ScenarioModel {
-  const { cpus, variant: { name: variant }, params } = config;
+/**
+ * The scenario's factory: the model of `config.variant`, built from its patch (IovaPatch: the domain,
+ * range-cache, depot and tree classes to use; the faithful ones where the patch names none). The
+ * checkers (CheckedIovaDomain, the quiescent scan) are the same for every variant.
+ */
+export function buildIova(config: ModelConfig<IovaPatch>): ScenarioModel {
+  const { cpus, params } = config;
+  const patch = config.variant.patch ?? {};
   const p = (k: string): number => params[k]!;
   const opts: IovaDomainOptions = {
     cpus,
     startPfn: 1,
     dma32Pfn: p('dma32Pfn'),
     spacePfns: p('spacePfns'),
-    fixedDepot: variant === 'fixed-depot' || p('fixedDepot') === 1,
-    unlockedRemoteDrain: variant === 'unlocked-remote-drain',
-    depotPopUnchecked: variant === 'depot-pop-empty',
-    noRoundup: variant === 'no-roundup',
     depotDelayNs: p('depotDelayMs') * 1e6,
     checks: p('checks') === 1,
     resvPfns: p('resvPfns'),
@@ -70,11 +81,11 @@ function build(config: ModelConfig): ScenarioModel {
   checkGeometry(opts);
   const slots = Math.max(2, cpus);
   const layout = defineLayout(cpus, {
-    ...iovaDomainRegions(opts),
+    ...iovaDomainRegions(opts, patch),
     // Model state: ranges in flight from one vCPU to another (a flush queue's entries, in miniature).
     'iova.mailbox': { kind: 'i32', count: slots },
   });
-  const domain = new IovaDomain(layout, opts);
+  const domain = newIovaDomain(layout, opts, patch);
   const mailbox = at(region(layout, 'iova.mailbox'));
   const shape: Shape = {
     domain, mailbox, slots, cpus,
@@ -89,7 +100,7 @@ function build(config: ModelConfig): ScenarioModel {
     init(mem) { domain.init(mem.i32); },
     program: (cpu, rng) => new IovaProgram(cpu, rng, shape),
     quiescent(mem, report) { checkIovaDomain(domain, mem.i32, report); },
-    timers: opts.fixedDepot ? [] : domain.rcache.timerSpecs(),
+    timers: domain.timerSpecs(),
     // Explore mode: a step stands for this much virtual time, so that the 100 ms depot work fires
     // within an execution of a few hundred steps (at the default 1 ms/step: 100 steps after a push).
     nsPerStep: p('nsPerStep'),
@@ -106,7 +117,7 @@ function checkGeometry(o: IovaDomainOptions): void {
 }
 
 interface Shape {
-  readonly domain: IovaDomain;
+  readonly domain: CheckedIovaDomain;
   readonly mailbox: number;
   readonly slots: number;
   readonly cpus: number;
@@ -227,7 +238,7 @@ class IovaProgram implements VcpuProgram {
   }
 }
 
-export const iovaScenario: ScenarioDef = {
+export const iovaScenario: ScenarioDef<IovaPatch> = {
   name: 'iova',
   summary: 'IOVA allocator + per-CPU range caches: alloc/free of mixed sizes, cross-CPU frees, flush-all on failure, depot',
   follows: 'kernel-model.md §2.2, §2.3, §2.4 (IOVA-NEW; IOVA-OLD fixed depot); §9 #1 #2 #4 #5',
@@ -240,7 +251,6 @@ export const iovaScenario: ScenarioDef = {
     maxLive: { default: 6, min: 1, max: 1000, help: 'ranges a vCPU holds at most' },
     depotDelayMs: { default: IOVA_DEPOT_DELAY_MS, min: 1, max: 10_000, help: 'IOVA_DEPOT_DELAY: depot work period (virtual ms in explore, real ms in stress)' },
     nsPerStep: { default: 1_000_000, min: 1, max: 1e9, help: 'explore: virtual ns per step (1 ms: the 100 ms depot work fires 100 steps after it is scheduled)' },
-    fixedDepot: { default: 0, min: 0, max: 1, help: '1: the pre-6.7 fixed 32-magazine depot under any variant (variant fixed-depot sets it)' },
     checks: { default: 1, min: 0, max: 1, help: '0: no online shadow checks (benchmarks only; quiescent tree/cache scans still run)' },
     bench: { default: 0, min: 0, max: 2, help: 'op shape: 0 scenario mix; 1 alloc + free of the oldest beyond maxLive, per vCPU; 2 alloc, pass to the next vCPU, free' },
     treeOnly: { default: 0, min: 0, max: 1, help: 'bench: 1 = alloc_iova/free_iova straight on the rbtree (no range cache)' },
@@ -248,21 +258,6 @@ export const iovaScenario: ScenarioDef = {
   exploreCpus: 3,
   exploreOps: 10,
   invariants,
-  variants: [
-    { name: 'correct', summary: 'v6.7+ iova.c: round-up, per-CPU locks on remote drains, list depot with reclaim work', expect: 'clean' },
-    {
-      name: 'no-roundup', summary: 'alloc_iova_fast does not round cacheable sizes up: a 3-granule range is freed into the 4-granule bucket',
-      expect: ['I3', 'I5', 'I1'], source: 'kernel-model.md §9 #1 (comment in alloc_iova_fast, IOVA-NEW)',
-    },
-    {
-      name: 'unlocked-remote-drain', summary: 'the flush-all path empties other CPUs\' magazines without their CpuRcache.lock',
-      expect: ['I5', 'I2', 'I4', 'IOVA-LEAK', 'I1'], source: 'kernel-model.md §2.3 lock order ("the per-CPU spinlock is what makes the remote drains safe")',
-    },
-    {
-      name: 'depot-pop-empty', summary: 'rcache get checks the depot before taking its lock and pops unchecked: a racing pop empties it first',
-      expect: ['DEPOT-POP'], source: 'kernel-model.md §9 #2 (DEPOT-BUG), reached by a race [derived]',
-    },
-    { name: 'fixed-depot', summary: 'pre-6.7 fixed 32-magazine depot, no reclaim (correct; kept for benchmarks)', expect: 'clean', source: 'kernel-model.md §2.3 (IOVA-OLD), §9 #3' },
-  ],
-  build,
+  variants: IOVA_VARIANTS,
+  build: buildIova,
 };

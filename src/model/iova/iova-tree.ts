@@ -26,14 +26,11 @@
 import type { Cpu, LockRef, Op } from '../../engine/cpu.js';
 import { at, region, type Layout, type RegionSpec } from '../../engine/layout.js';
 import { LOCK_WORDS, lockRef, spinLock, spinUnlock } from '../../engine/sync.js';
+import { RANK_RBTREE, RBTREE_LOCK_NAME } from './locks.js';
 
 /** IOVA_ANCHOR (~0UL in the kernel), as a 31-bit pfn. */
 export const IOVA_ANCHOR = 0x7fff_ffff;
 export const NIL = -1;
-/** Lock class ranks, kernel-model.md §2.3 "Lock order": CpuRcache.lock < Rcache.lock < rbtreeLock. */
-export const RANK_CPU_RCACHE = 1;
-export const RANK_DEPOT = 2;
-export const RANK_RBTREE = 3;
 
 // Node fields (i32 words per node).
 const LO = 0;
@@ -64,16 +61,6 @@ export interface IovaGeometry {
   readonly spacePfns: number;
 }
 
-/** What the tree tells the checker (the shadow ownership map) at the step where it happens. */
-export interface TreeHooks {
-  /** alloc_iova inserted [lo, lo + size - 1] for `cpu`. */
-  allocated(cpu: Cpu, lo: number, size: number): void;
-  /** free_iova removed the in-use range [lo, hi]. */
-  freed(cpu: Cpu, lo: number, hi: number): void;
-  /** free_iova found no node for pfn (the kernel returns silently; the range was already freed). */
-  missing(cpu: Cpu, pfn: number): void;
-}
-
 export function iovaTreeRegions(g: IovaGeometry): Record<string, RegionSpec> {
   return {
     'iova.lock': { kind: 'i32', count: LOCK_WORDS },
@@ -98,15 +85,15 @@ const SITE_RESERVE = 'rbtree reserve_iova';
 export class IovaTree {
   readonly lock: LockRef;
   readonly maxNodes: number;
-  private readonly hdr: number;
-  private readonly nodes: number;
-  private readonly pfnNode: number;
+  protected readonly hdr: number;
+  protected readonly nodes: number;
+  protected readonly pfnNode: number;
 
   constructor(layout: Layout, readonly g: IovaGeometry) {
     if (!(g.startPfn >= 1 && g.startPfn < g.dma32Pfn && g.dma32Pfn <= g.spacePfns && g.spacePfns < IOVA_ANCHOR)) {
       throw new RangeError(`iova: need 1 <= startPfn < dma32Pfn <= spacePfns (got ${g.startPfn}, ${g.dma32Pfn}, ${g.spacePfns})`);
     }
-    this.lock = lockRef('iova_rbtree_lock', at(region(layout, 'iova.lock')), RANK_RBTREE);
+    this.lock = lockRef(RBTREE_LOCK_NAME, at(region(layout, 'iova.lock')), RANK_RBTREE);
     this.hdr = at(region(layout, 'iova.hdr'));
     this.nodes = at(region(layout, 'iova.nodes'));
     this.pfnNode = at(region(layout, 'iova.pfnNode'));
@@ -130,7 +117,7 @@ export class IovaTree {
     return pfn >= 0 && pfn < this.g.spacePfns ? i32[this.pfnNode + pfn]! - 1 : NIL;
   }
 
-  private set(i32: Int32Array, n: number, field: number, v: number): void { i32[this.nodes + n * NODE_WORDS + field] = v; }
+  protected set(i32: Int32Array, n: number, field: number, v: number): void { i32[this.nodes + n * NODE_WORDS + field] = v; }
 
   /** init_iova_domain: only the anchor; both cached nodes at the anchor; max32AllocSize = dma32Pfn. */
   init(i32: Int32Array): void {
@@ -204,7 +191,7 @@ export class IovaTree {
    * the lowest node with pfnLo >= limit (the kernel's rbtree descent may stop at a higher node with
    * pfnLo >= limit, or at one straddling it; from any of those the walk reaches the same gap).
    */
-  private findLimit(i32: Int32Array, limitExcl: number): number {
+  protected findLimit(i32: Int32Array, limitExcl: number): number {
     if (limitExcl > this.g.dma32Pfn) return ANCHOR_NODE;
     let n = ANCHOR_NODE;
     for (let p = this.prev(i32, n); p !== NIL && this.lo(i32, p) >= limitExcl; p = this.prev(i32, p)) n = p;
@@ -289,14 +276,14 @@ export class IovaTree {
     return n;
   }
 
-  private moveLo(i32: Int32Array, n: number, lo: number): void {
+  protected moveLo(i32: Int32Array, n: number, lo: number): void {
     const old = this.lo(i32, n);
     if (this.nodeAt(i32, old) === n) i32[this.pfnNode + old] = 0;
     this.set(i32, n, LO, lo);
     if (lo >= 0 && lo < this.g.spacePfns) i32[this.pfnNode + lo] = n + 1;
   }
 
-  private linkBefore(i32: Int32Array, node: number, succ: number): void {
+  protected linkBefore(i32: Int32Array, node: number, succ: number): void {
     const p = this.prev(i32, succ);
     this.set(i32, node, PREV, p);
     this.set(i32, node, NEXT, succ);
@@ -307,7 +294,7 @@ export class IovaTree {
   }
 
   /** Simplification: alloc_iova_mem is a pop from the node free list (under the tree lock; never fails here). */
-  private allocNode(i32: Int32Array): number {
+  protected allocNode(i32: Int32Array): number {
     const n = i32[this.hdr + H_FREE]!;
     if (n === NIL) return NIL;
     i32[this.hdr + H_FREE] = this.next(i32, n);
@@ -316,7 +303,7 @@ export class IovaTree {
   }
 
   /** Returns -1 so that a failing allocRange can `return this.freeNode(...)`. */
-  private freeNode(i32: Int32Array, n: number): -1 {
+  protected freeNode(i32: Int32Array, n: number): -1 {
     this.set(i32, n, PREV, NIL);
     this.set(i32, n, NEXT, i32[this.hdr + H_FREE]!);
     i32[this.hdr + H_FREE] = n;
@@ -327,24 +314,24 @@ export class IovaTree {
   // -------------------------------------------------------------------------------------------------
   // The locked entry points, as model operations.
 
-  /** alloc_iova(size, limit_pfn, size_aligned): pfnLo, or -1 (-ENOMEM). */
-  *allocIova(cpu: Cpu, size: number, limitPfn: number, sizeAligned: boolean, hooks?: TreeHooks): Op<number> {
+  /**
+   * alloc_iova(size, limit_pfn, size_aligned): pfnLo, or -1 (-ENOMEM). Overridable: a patch to the
+   * rbtree allocator subclasses IovaTree (IovaPatch.tree); the checker watches the hand-out, not this.
+   */
+  *allocIova(cpu: Cpu, size: number, limitPfn: number, sizeAligned: boolean): Op<number> {
     yield* spinLock(cpu, this.lock);
     // Simplification: the whole critical section is one scheduling point (see the file header).
     yield SITE_ALLOC;
     const pfn = this.allocRange(cpu.i32, size, limitPfn + 1, sizeAligned);
-    if (pfn >= 0) hooks?.allocated(cpu, pfn, size);
     yield* spinUnlock(cpu, this.lock);
     return pfn;
   }
 
   /** free_iova(pfn). Returns whether a node was found and removed. */
-  *freeIova(cpu: Cpu, pfn: number, hooks?: TreeHooks): Op<boolean> {
+  *freeIova(cpu: Cpu, pfn: number): Op<boolean> {
     yield* spinLock(cpu, this.lock);
     yield SITE_FREE;
     const r = this.freePfn(cpu.i32, pfn);
-    if (r) hooks?.freed(cpu, r[0], r[1]);
-    else hooks?.missing(cpu, pfn);
     yield* spinUnlock(cpu, this.lock);
     return r !== undefined;
   }

@@ -46,8 +46,8 @@ const SITE_ALLOC = 'iova_magazine_alloc';
 const SITE_FREE = 'iova_magazine_free';
 
 export class MagazinePool {
-  private readonly base: number;
-  private readonly free_: FreeBitmap;
+  protected readonly base: number;
+  protected readonly free_: FreeBitmap;
 
   constructor(layout: Layout, readonly count: number) {
     this.base = at(region(layout, 'mag.words'));

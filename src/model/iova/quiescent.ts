@@ -6,25 +6,25 @@
  *  I3  bucket k holds only ranges of exactly 2^k granules.
  *  I4  the depot is consistent and its magazines full.
  *  I5  a range is in at most one place: no pfn in two magazines or in two magazine slots; the shadow
- *      map agrees with the magazines and the tree.
+ *      map (what the harness handed out and got back) agrees with the magazines and the tree.
  *  IOVA-LEAK  nothing is lost: every tree node is in use, cached, or reserved, and every allocated
  *      magazine belongs to a CPU or the depot.
  */
 import type { QuiescentReport } from '../../engine/scenario.js';
-import type { IovaDomain } from './iova-domain.js';
+import type { CheckedIovaDomain } from './checked-domain.js';
 import { ANCHOR_NODE, IOVA_ANCHOR, NIL } from './iova-tree.js';
 import { IOVA_MAG_SIZE, IOVA_RANGE_CACHE_MAX_SIZE } from './magazine.js';
-import { CACHED, FREE, RESERVED, stateName } from './shadow.js';
+import { FREE, RESERVED, stateName } from './shadow.js';
 
 const hex = (x: number): string => `0x${x.toString(16)}`;
 
-export function checkIovaDomain(d: IovaDomain, i32: Int32Array, report: QuiescentReport): void {
+export function checkIovaDomain(d: CheckedIovaDomain, i32: Int32Array, report: QuiescentReport): void {
   if (!checkTree(d, i32, report)) return; // the rest reads the tree
   checkCaches(d, i32, report);
 }
 
 /** I1. Returns false when the tree is too broken to look anything up in it. */
-function checkTree(d: IovaDomain, i32: Int32Array, report: QuiescentReport): boolean {
+function checkTree(d: CheckedIovaDomain, i32: Int32Array, report: QuiescentReport): boolean {
   const t = d.tree;
   const g = t.g;
   if (t.lo(i32, ANCHOR_NODE) !== IOVA_ANCHOR || t.hi(i32, ANCHOR_NODE) !== IOVA_ANCHOR || t.next(i32, ANCHOR_NODE) !== NIL) {
@@ -54,7 +54,7 @@ function checkTree(d: IovaDomain, i32: Int32Array, report: QuiescentReport): boo
   return true;
 }
 
-function checkCaches(d: IovaDomain, i32: Int32Array, report: QuiescentReport): void {
+function checkCaches(d: CheckedIovaDomain, i32: Int32Array, report: QuiescentReport): void {
   const { pool, depot } = d.rcache;
   const t = d.tree;
   const owner = new Map<number, string>(); // magazine -> where it is
@@ -95,8 +95,9 @@ function checkCaches(d: IovaDomain, i32: Int32Array, report: QuiescentReport): v
     mags.forEach((m, j) => {
       const where = `bucket-${k} depot magazine ${j}`;
       if (!claim(m, where)) return;
-      if (depot.fixed && pool.size(i32, m) !== IOVA_MAG_SIZE) report('I4', `${where} holds ${pool.size(i32, m)} pfns, not ${IOVA_MAG_SIZE}`);
-      entries(m, IOVA_MAG_SIZE, k, where);
+      const n = depot.magCount(i32, m);
+      if (n !== IOVA_MAG_SIZE) report('I4', `${where} holds ${n} pfns, not ${IOVA_MAG_SIZE}`);
+      entries(m, Math.min(Math.max(n, 0), IOVA_MAG_SIZE), k, where);
     });
   }
   for (let m = 0; m < pool.count; m++) {
@@ -106,7 +107,7 @@ function checkCaches(d: IovaDomain, i32: Int32Array, report: QuiescentReport): v
 }
 
 /** The shadow map against the tree and the magazines (I2, I5, IOVA-LEAK). */
-function checkShadow(d: IovaDomain, i32: Int32Array, cachedAt: ReadonlyMap<number, string>, report: QuiescentReport): void {
+function checkShadow(d: CheckedIovaDomain, i32: Int32Array, cachedAt: ReadonlyMap<number, string>, report: QuiescentReport): void {
   const t = d.tree;
   const sh = d.shadow;
   const space = t.g.spacePfns;
@@ -124,13 +125,11 @@ function checkShadow(d: IovaDomain, i32: Int32Array, cachedAt: ReadonlyMap<numbe
   for (let p = 0; p < space; p++) {
     const v = sh.stateOf(i32, p);
     if (!inTree[p]) {
-      if (v === CACHED) say('I2', `pfn ${hex(p)} is cached but has no rbtree node`);
-      else if (v > 0) say('I5', `pfn ${hex(p)} is ${stateName(v)} but free in the rbtree`);
+      if (v > 0) say('I5', `pfn ${hex(p)} is ${stateName(v)} but free in the rbtree`);
       else if (v === RESERVED) say('I1', `reserved pfn ${hex(p)} has no rbtree node`);
       continue;
     }
-    if (covered[p] && v !== CACHED) say('I5', `pfn ${hex(p)} sits in a magazine but is ${stateName(v)}`);
-    else if (!covered[p] && v === CACHED) say('IOVA-LEAK', `pfn ${hex(p)} is cached, but no magazine holds it: lost`);
-    else if (v === FREE) say('IOVA-LEAK', `pfn ${hex(p)} has an rbtree node but nobody holds it: lost`);
+    if (covered[p] && v !== FREE) say('I5', `pfn ${hex(p)} sits in a magazine but is ${stateName(v)}`);
+    else if (!covered[p] && v === FREE) say('IOVA-LEAK', `pfn ${hex(p)} has an rbtree node but nobody holds it and no magazine caches it: lost`);
   }
 }

@@ -1,5 +1,5 @@
 /**
- * The IOVA range caches — kernel-model.md §2.3 (IOVA-NEW; the fixed depot of IOVA-OLD as an option).
+ * The IOVA range caches — kernel-model.md §2.3 (IOVA-NEW; the fixed depot of IOVA-OLD is a variant, variants.ts).
  *
  * Six size buckets (1..32 granules). Each CPU has, per bucket, a `loaded` and a `prev` magazine under
  * its own CpuRcache.lock; each bucket has a depot of full magazines under Rcache.lock. A get pops from
@@ -9,19 +9,26 @@
  * online CPU. On an allocation failure, alloc_iova_fast drains every CPU's magazines — taking each CPU's
  * lock, which is what makes the remote drain safe — and then every depot.
  *
- * Lock order (lockdep ranks): CpuRcache.lock (1) < Rcache.lock (2) < iova_rbtree_lock (3).
+ * Lock order (lockdep ranks, locks.ts): CpuRcache.lock (1) < Rcache.lock (2) < iova_rbtree_lock (3).
+ *
+ * The mechanism only: each kernel function a patch would change is an overridable method named after
+ * it (iovaRcacheGet = __iova_rcache_get, iovaRcacheInsert = __iova_rcache_insert, iovaDepotPop/Push,
+ * iovaDepotWorkFunc, freeCpuCachedIovas, freeGlobalCachedIovas, iovaMagazinePop/Push/FreePfns/Full/
+ * Empty/Alloc/Free). Bugs, the pre-6.7 fixed depot and user patches are subclasses (variants.ts); the
+ * checkers watch the domain's hand-out and hand-in (checked-domain.ts), never these methods.
  *
  * Scheduling points: one per access to a per-CPU cache slot, a magazine, or a depot, so that a variant
  * that drops a lock exposes exactly the kernel's interleavings. Simplifications, marked where they are:
  * the magazine scan of iova_magazine_pop is one point (it only reads), and iova_magazine_free_pfns reads
  * the magazine and erases its ranges from the tree in one point under the tree lock.
  * The magazine pop is IOVA-NEW's: scan down for any pfn under the limit and swap-remove it.
+ * Source: drivers/iommu/iova.c (v6.7+): __iova_rcache_get, __iova_rcache_insert, iova_depot_pop,
+ * iova_depot_push, iova_depot_work_func, free_cpu_cached_iovas, free_global_cached_iovas, iova_magazine_*.
  *
  * Not modelled (Simplification): interrupts — the locks are irqsave in the kernel because IOVAs are
  * freed from softirq context; here timers are separate tasks, so nothing can interrupt a lock holder on
  * its own CPU; the CPU-hotplug dead callback (free_cpu_cached_iovas of a dead CPU: the same code as
- * the flush-all path's remote drain) and free_iova_rcaches at domain teardown. The fixed depot keeps
- * IOVA_MAG_SIZE = 127, i.e. it is v6.0..v6.6's (before v6.0 magazines held 128).
+ * the flush-all path's remote drain) and free_iova_rcaches at domain teardown.
  *
  * Time: the depot work is a kernel timer (engine/timer.ts). Its delay is IOVA_DEPOT_DELAY = 100 ms of
  * virtual time in explore mode — the scenario scales virtual ns per step (`nsPerStep`) so that 100 ms is
@@ -32,25 +39,21 @@ import type { Cpu, LockRef, Op, Site } from '../../engine/cpu.js';
 import { atCpu, region, type Layout, type RegionSpec } from '../../engine/layout.js';
 import { LOCK_WORDS, lockRef, spinLock, spinUnlock } from '../../engine/sync.js';
 import { TimerRef, type TimerSpec } from '../../engine/timer.js';
-import { Depot, depotRegions } from './depot.js';
-import { IovaTree, NIL, RANK_CPU_RCACHE, RANK_DEPOT } from './iova-tree.js';
-import { IOVA_MAG_SIZE, IOVA_RANGE_CACHE_MAX_SIZE, magazineRegions, MagazinePool } from './magazine.js';
-import type { Shadow } from './shadow.js';
+import { depotRegions, type Depot } from './depot.js';
+import { NIL, type IovaTree } from './iova-tree.js';
+import {
+  cpuRcacheLockName, iovaDepotWorkName, iovaDepotWorkTimer, RANK_CPU_RCACHE, RANK_DEPOT, rcacheLockName,
+} from './locks.js';
+import { IOVA_MAG_SIZE, IOVA_RANGE_CACHE_MAX_SIZE, magazineRegions, type MagazinePool } from './magazine.js';
 
 export const IOVA_DEPOT_DELAY_MS = 100;
 
 // Per-CPU, per-bucket words: lock (LOCK_WORDS), loaded, prev.
-const C_LOADED = LOCK_WORDS;
-const C_PREV = LOCK_WORDS + 1;
+export const C_LOADED = LOCK_WORDS;
+export const C_PREV = LOCK_WORDS + 1;
 const C_WORDS = LOCK_WORDS + 2;
 
 export interface RcacheOptions {
-  /** The pre-6.7 fixed depot of MAX_GLOBAL_MAGS magazines per bucket (no reclaim work). */
-  readonly fixedDepot: boolean;
-  /** Bug: free_cpu_cached_iovas drains another CPU's magazines without that CPU's lock. */
-  readonly unlockedRemoteDrain: boolean;
-  /** Bug (§9 #2, derived): __iova_rcache_get checks the depot before taking its lock and pops unchecked. */
-  readonly depotPopUnchecked: boolean;
   /** IOVA_DEPOT_DELAY in ns (of virtual time in explore mode, of real time in stress mode). */
   readonly depotDelayNs: number;
 }
@@ -69,12 +72,12 @@ export function orderBase2(size: number): number {
 }
 
 /** Site labels per bucket, built once (yielding a constant costs nothing; building one per step would). */
-interface BucketSites {
+export interface BucketSites {
   readonly read: Site; readonly swap: Site; readonly peek: Site; readonly depotPop: Site; readonly popScan: Site;
   readonly popWrite: Site; readonly depotPush: Site; readonly install: Site; readonly push: Site;
   readonly drainRead: Site; readonly freePfns: Site; readonly magClear: Site; readonly schedule: Site; readonly trim: Site;
 }
-const SITES: readonly BucketSites[] = Array.from({ length: IOVA_RANGE_CACHE_MAX_SIZE }, (_, k) => ({
+export const SITES: readonly BucketSites[] = Array.from({ length: IOVA_RANGE_CACHE_MAX_SIZE }, (_, k) => ({
   read: `rcache[${k}] read loaded/prev`,
   swap: `rcache[${k}] swap loaded/prev`,
   peek: `rcache[${k}] peek depot (unlocked)`,
@@ -92,24 +95,25 @@ const SITES: readonly BucketSites[] = Array.from({ length: IOVA_RANGE_CACHE_MAX_
 }));
 
 export class IovaRcaches {
-  readonly pool: MagazinePool;
-  readonly depot: Depot;
   /** cpuLocks[cpu][k]: CpuRcache.lock. */
   readonly cpuLocks: readonly (readonly LockRef[])[];
   /** depotLocks[k]: Rcache.lock. */
   readonly depotLocks: readonly LockRef[];
-  /** One delayed work per bucket (list depot only). */
+  /** One delayed work per bucket (rcache->work). */
   readonly works: readonly TimerRef[];
-  private readonly cpuRegion;
+  protected readonly cpuRegion;
 
-  constructor(layout: Layout, readonly cpus: number, readonly tree: IovaTree, readonly shadow: Shadow, magazines: number, readonly opts: RcacheOptions) {
+  constructor(
+    layout: Layout, readonly cpus: number, readonly tree: IovaTree, readonly pool: MagazinePool, readonly depot: Depot,
+    readonly opts: RcacheOptions,
+  ) {
     this.cpuRegion = region(layout, 'rc.cpu');
-    this.pool = new MagazinePool(layout, magazines);
-    this.depot = new Depot(layout, this.pool, opts.fixedDepot);
     this.cpuLocks = Array.from({ length: cpus }, (_, c) => Array.from({ length: IOVA_RANGE_CACHE_MAX_SIZE },
-      (_, k) => lockRef(`cpu_rcache[${k}]@cpu${c}.lock`, this.slot(c, k), RANK_CPU_RCACHE)));
-    this.depotLocks = Array.from({ length: IOVA_RANGE_CACHE_MAX_SIZE }, (_, k) => lockRef(`rcache[${k}].lock`, this.depot.lockIndex(k), RANK_DEPOT));
-    this.works = Array.from({ length: IOVA_RANGE_CACHE_MAX_SIZE }, (_, k) => new TimerRef(layout, k, `iova_depot_work[${k}]`));
+      (_, k) => lockRef(cpuRcacheLockName(c, k), this.slot(c, k), RANK_CPU_RCACHE)));
+    this.depotLocks = Array.from({ length: IOVA_RANGE_CACHE_MAX_SIZE },
+      (_, k) => lockRef(rcacheLockName(k), depot.lockIndex(k), RANK_DEPOT));
+    this.works = Array.from({ length: IOVA_RANGE_CACHE_MAX_SIZE },
+      (_, k) => new TimerRef(layout, iovaDepotWorkTimer(k), iovaDepotWorkName(k)));
   }
 
   /** i32 index of cpu's CpuRcache for bucket k (its lock word; loaded and prev follow). */
@@ -130,80 +134,25 @@ export class IovaRcaches {
     }
   }
 
-  /** The depot work of each bucket, for ScenarioModel.timers (the list depot only arms them). */
+  /** The depot work of each bucket, for ScenarioModel.timers. */
   timerSpecs(): TimerSpec[] {
-    return this.works.map((ref, k) => ({ ref, callback: (cpu: Cpu) => this.depotWork(cpu, k) }));
+    return this.works.map((ref, k) => ({ ref, callback: (cpu: Cpu) => this.iovaDepotWorkFunc(cpu, k) }));
   }
 
   // -------------------------------------------------------------------------------------------------
-  // __iova_rcache_get
+  // Magazines (plain reads under the CPU lock, or generators where they take a scheduling point)
 
-  /** A cached pfn of bucket k at or below `limitPfn` (= limit_pfn + 1 - size), or 0. */
-  *get(cpu: Cpu, k: number, limitPfn: number): Op<number> {
-    const i32 = cpu.i32;
-    const S = SITES[k]!;
-    const s = this.slot(cpu.thisCpu, k);
-    const lock = this.cpuLocks[cpu.thisCpu]![k]!;
-    yield* spinLock(cpu, lock);
-    yield S.read;
-    let loaded = Atomics.load(i32, s + C_LOADED);
-    const prev = Atomics.load(i32, s + C_PREV);
-    let has = false;
-    if (this.pool.size(i32, loaded) !== 0) {
-      has = true;
-    } else if (this.pool.size(i32, prev) !== 0) {
-      yield S.swap;
-      Atomics.store(i32, s + C_LOADED, prev);
-      Atomics.store(i32, s + C_PREV, loaded);
-      loaded = prev;
-      has = true;
-    } else if (this.opts.depotPopUnchecked) {
-      // BUG (variant depot-pop-empty, §9 #2 [derived]): "is there a depot magazine?" is asked before the
-      // depot lock is taken, and the pop under the lock trusts the stale answer. Another CPU's pop, the
-      // flush-all path or the depot work can empty the depot in between: iova_depot_pop on NULL.
-      yield S.peek;
-      if (this.depot.nonEmpty(i32, k)) {
-        const depotLock = this.depotLocks[k]!;
-        yield* spinLock(cpu, depotLock);
-        const m = yield* this.depotPopInto(cpu, k, s, loaded, false);
-        yield* spinUnlock(cpu, depotLock);
-        if (m >= 0) { loaded = m; has = true; }
-      }
-    } else {
-      const depotLock = this.depotLocks[k]!;
-      yield* spinLock(cpu, depotLock);
-      const m = yield* this.depotPopInto(cpu, k, s, loaded, true);
-      yield* spinUnlock(cpu, depotLock);
-      if (m >= 0) { loaded = m; has = true; }
-    }
-    let pfn = 0;
-    if (has) pfn = yield* this.magazinePop(cpu, k, loaded, limitPfn);
-    yield* spinUnlock(cpu, lock);
-    return pfn;
-  }
+  /** iova_magazine_full. */
+  protected iovaMagazineFull(i32: Int32Array, m: number): boolean { return this.pool.size(i32, m) === IOVA_MAG_SIZE; }
+  /** iova_magazine_empty. */
+  protected iovaMagazineEmpty(i32: Int32Array, m: number): boolean { return this.pool.size(i32, m) === 0; }
+  /** iova_magazine_alloc (GFP_ATOMIC): an empty magazine, or -1. */
+  protected *iovaMagazineAlloc(cpu: Cpu): Op<number> { return yield* this.pool.alloc(cpu); }
+  /** iova_magazine_free. */
+  protected *iovaMagazineFree(cpu: Cpu, m: number): Op { yield* this.pool.free(cpu, m); }
 
-  /** Under Rcache.lock: `if (depot) { iova_magazine_free(loaded); loaded = iova_depot_pop(rcache); }`. */
-  private *depotPopInto(cpu: Cpu, k: number, s: number, oldLoaded: number, checked: boolean): Op<number> {
-    const i32 = cpu.i32;
-    yield SITES[k]!.depotPop;
-    if (checked && !this.depot.nonEmpty(i32, k)) return -1;
-    const m = this.depot.pop(i32, k);
-    if (m < 0) {
-      // The kernel dereferences NULL here (DEPOT-BUG). The model reports it and carries on as if the
-      // check had been there, so that a stress run ends with a verdict rather than a crashed worker.
-      cpu.fail('DEPOT-POP', `cpu${cpu.id} pops the bucket-${k} depot, which is empty (iova_depot_pop on NULL)`);
-      return -1;
-    }
-    // The kernel frees the empty `loaded` before the pop; freeing it after (both under both locks, the
-    // pool is not shared with anything the locks protect) lets the unchecked pop above bail out with
-    // `loaded` still intact.
-    Atomics.store(i32, s + C_LOADED, m);
-    yield* this.pool.free(cpu, oldLoaded);
-    return m;
-  }
-
-  /** iova_magazine_pop (IOVA-NEW): scan down from the top for a pfn <= limitPfn and swap-remove it. */
-  private *magazinePop(cpu: Cpu, k: number, m: number, limitPfn: number): Op<number> {
+  /** iova_magazine_pop (IOVA-NEW): scan down from the top for a pfn <= limitPfn and swap-remove it; 0 if none. */
+  protected *iovaMagazinePop(cpu: Cpu, k: number, m: number, limitPfn: number): Op<number> {
     const i32 = cpu.i32;
     const pool = this.pool;
     yield SITES[k]!.popScan;
@@ -219,81 +168,26 @@ export class IovaRcaches {
     yield SITES[k]!.popWrite;
     Atomics.store(i32, pool.slot(m, i), Atomics.load(i32, pool.slot(m, n - 1)));
     Atomics.store(i32, pool.head(m), n - 1);
-    this.shadow.fromCache(cpu, pfn, k);
     return pfn;
   }
 
-  // -------------------------------------------------------------------------------------------------
-  // __iova_rcache_insert
-
-  /** Cache pfn in bucket k on this CPU; false when it cannot (the caller frees it to the rbtree). */
-  *insert(cpu: Cpu, k: number, pfn: number): Op<boolean> {
+  /**
+   * iova_magazine_push: `mag->pfns[mag->size++] = pfn`. Returns false instead of writing out of bounds,
+   * which only a lock-free remote drain corrupting the count can bring about (the caller then frees the
+   * pfn to the rbtree).
+   */
+  protected *iovaMagazinePush(cpu: Cpu, k: number, m: number, pfn: number): Op<boolean> {
     const i32 = cpu.i32;
-    const S = SITES[k]!;
-    const s = this.slot(cpu.thisCpu, k);
-    const lock = this.cpuLocks[cpu.thisCpu]![k]!;
-    yield* spinLock(cpu, lock);
-    yield S.read;
-    let loaded = Atomics.load(i32, s + C_LOADED);
-    const prev = Atomics.load(i32, s + C_PREV);
-    let canInsert = false;
-    let magToFree = -1;
-    if (this.pool.size(i32, loaded) !== IOVA_MAG_SIZE) {
-      canInsert = true;
-    } else if (this.pool.size(i32, prev) !== IOVA_MAG_SIZE) {
-      yield S.swap;
-      Atomics.store(i32, s + C_LOADED, prev);
-      Atomics.store(i32, s + C_PREV, loaded);
-      loaded = prev;
-      canInsert = true;
-    } else {
-      const newMag = yield* this.pool.alloc(cpu); // GFP_ATOMIC: may fail, then the pfn goes to the rbtree
-      if (newMag >= 0) {
-        const depotLock = this.depotLocks[k]!;
-        yield* spinLock(cpu, depotLock);
-        yield S.depotPush;
-        // I4: only full magazines go to the depot (the list link is about to overwrite the count).
-        const n = this.pool.size(i32, loaded);
-        if (n !== IOVA_MAG_SIZE) cpu.fail('I4', `cpu${cpu.id} pushes a bucket-${k} magazine holding ${n} pfns to the depot`);
-        if (!this.depot.push(i32, k, loaded)) magToFree = loaded; // fixed depot full
-        yield* spinUnlock(cpu, depotLock);
-        if (!this.opts.fixedDepot) yield* this.scheduleDelayedWork(cpu, k);
-        yield S.install;
-        Atomics.store(i32, s + C_LOADED, newMag);
-        loaded = newMag;
-        canInsert = true;
-      }
-    }
-    if (canInsert) {
-      yield S.push;
-      const n = Atomics.load(i32, this.pool.head(loaded));
-      if (n >= 0 && n < IOVA_MAG_SIZE) {
-        Atomics.store(i32, this.pool.slot(loaded, n), pfn);
-        Atomics.store(i32, this.pool.head(loaded), n + 1);
-        this.shadow.toCache(cpu, pfn, k);
-      } else {
-        canInsert = false; // only reachable when a lock-free remote drain corrupted the count
-      }
-    }
-    yield* spinUnlock(cpu, lock);
-    if (magToFree >= 0) {
-      // IOVA-OLD: the overflowing magazine's pfns go back to the tree after the CPU lock is dropped.
-      yield* this.magazineFreePfns(cpu, magToFree, k, 'an overflowing magazine');
-      yield* this.pool.free(cpu, magToFree);
-    }
-    return canInsert;
+    yield SITES[k]!.push;
+    const n = Atomics.load(i32, this.pool.head(m));
+    if (n < 0 || n >= IOVA_MAG_SIZE) return false;
+    Atomics.store(i32, this.pool.slot(m, n), pfn);
+    Atomics.store(i32, this.pool.head(m), n + 1);
+    return true;
   }
-
-  /** schedule_delayed_work: arm the bucket's work unless it is already pending (one atomic step). */
-  private *scheduleDelayedWork(cpu: Cpu, k: number): Op {
-    yield* this.works[k]!.schedule(cpu, this.opts.depotDelayNs, SITES[k]!.schedule);
-  }
-
-  // -------------------------------------------------------------------------------------------------
-  // Drains
 
   /** iova_magazine_free_pfns: every pfn of the magazine back to the rbtree, then size = 0. */
-  *magazineFreePfns(cpu: Cpu, m: number, k: number, whose: string): Op {
+  *iovaMagazineFreePfns(cpu: Cpu, m: number, k: number, whose: string): Op {
     const i32 = cpu.i32;
     const tree = this.tree;
     const pool = this.pool;
@@ -308,11 +202,10 @@ export class IovaRcaches {
       const pfn = Atomics.load(i32, pool.slot(m, j));
       const node = tree.find(i32, pfn);
       if (node === NIL) {
-        // WARN_ON(!iova) in the kernel: a cached pfn without a tree node.
-        cpu.fail('I2', `cpu${cpu.id} frees pfn 0x${pfn.toString(16)} from ${whose} (bucket ${k}), but it has no rbtree node`);
+        // The kernel's own WARN_ON(!iova): a cached pfn without a tree node.
+        cpu.fail('I2', `${cpu.name} frees pfn 0x${pfn.toString(16)} from ${whose} (bucket ${k}), but it has no rbtree node`);
         continue;
       }
-      this.shadow.cachedToTree(cpu, tree.lo(i32, node), tree.hi(i32, node), whose);
       tree.remove(i32, node);
     }
     yield* spinUnlock(cpu, tree.lock);
@@ -320,23 +213,119 @@ export class IovaRcaches {
     Atomics.store(i32, pool.head(m), 0);
   }
 
+  // -------------------------------------------------------------------------------------------------
+  // The depot (plain: the caller holds iova_rcache.lock and has yielded the depot's scheduling point)
+
+  /** iova_depot_pop. Every caller checks `rcache->depot` first; an empty pop is the NULL dereference. */
+  protected iovaDepotPop(cpu: Cpu, k: number): number { return this.depot.pop(cpu, k); }
+  /** iova_depot_push. */
+  protected iovaDepotPush(cpu: Cpu, k: number, m: number): void { this.depot.push(cpu, k, m); }
+
+  // -------------------------------------------------------------------------------------------------
+  // __iova_rcache_get
+
+  /** A cached pfn of bucket k at or below `limitPfn` (= limit_pfn + 1 - size), or 0. */
+  *iovaRcacheGet(cpu: Cpu, k: number, limitPfn: number): Op<number> {
+    const i32 = cpu.i32;
+    const S = SITES[k]!;
+    const s = this.slot(cpu.thisCpu, k);
+    const lock = this.cpuLocks[cpu.thisCpu]![k]!;
+    yield* spinLock(cpu, lock);
+    yield S.read;
+    let loaded = Atomics.load(i32, s + C_LOADED);
+    const prev = Atomics.load(i32, s + C_PREV);
+    let hasPfn = false;
+    if (!this.iovaMagazineEmpty(i32, loaded)) {
+      hasPfn = true;
+    } else if (!this.iovaMagazineEmpty(i32, prev)) {
+      yield S.swap;
+      Atomics.store(i32, s + C_LOADED, prev);
+      Atomics.store(i32, s + C_PREV, loaded);
+      loaded = prev;
+      hasPfn = true;
+    } else {
+      const depotLock = this.depotLocks[k]!;
+      yield* spinLock(cpu, depotLock);
+      yield S.depotPop;
+      if (this.depot.nonEmpty(i32, k)) {
+        const m = this.iovaDepotPop(cpu, k);
+        // The kernel frees the empty `loaded` before the pop; freeing it after (both under both locks,
+        // the pool is not shared with anything the locks protect) is the same.
+        Atomics.store(i32, s + C_LOADED, m);
+        yield* this.iovaMagazineFree(cpu, loaded);
+        loaded = m;
+        hasPfn = true;
+      }
+      yield* spinUnlock(cpu, depotLock);
+    }
+    let pfn = 0;
+    if (hasPfn) pfn = yield* this.iovaMagazinePop(cpu, k, loaded, limitPfn);
+    yield* spinUnlock(cpu, lock);
+    return pfn;
+  }
+
+  // -------------------------------------------------------------------------------------------------
+  // __iova_rcache_insert
+
+  /** Cache pfn in bucket k on this CPU; false when it cannot (the caller frees it to the rbtree). */
+  *iovaRcacheInsert(cpu: Cpu, k: number, pfn: number): Op<boolean> {
+    const i32 = cpu.i32;
+    const S = SITES[k]!;
+    const s = this.slot(cpu.thisCpu, k);
+    const lock = this.cpuLocks[cpu.thisCpu]![k]!;
+    yield* spinLock(cpu, lock);
+    yield S.read;
+    let loaded = Atomics.load(i32, s + C_LOADED);
+    const prev = Atomics.load(i32, s + C_PREV);
+    let canInsert = false;
+    if (!this.iovaMagazineFull(i32, loaded)) {
+      canInsert = true;
+    } else if (!this.iovaMagazineFull(i32, prev)) {
+      yield S.swap;
+      Atomics.store(i32, s + C_LOADED, prev);
+      Atomics.store(i32, s + C_PREV, loaded);
+      loaded = prev;
+      canInsert = true;
+    } else {
+      const newMag = yield* this.iovaMagazineAlloc(cpu); // GFP_ATOMIC: may fail, then the pfn goes to the rbtree
+      if (newMag >= 0) {
+        const depotLock = this.depotLocks[k]!;
+        yield* spinLock(cpu, depotLock);
+        yield S.depotPush;
+        this.iovaDepotPush(cpu, k, loaded);
+        yield* spinUnlock(cpu, depotLock);
+        yield* this.scheduleDelayedWork(cpu, k);
+        yield S.install;
+        Atomics.store(i32, s + C_LOADED, newMag);
+        loaded = newMag;
+        canInsert = true;
+      }
+    }
+    if (canInsert) canInsert = yield* this.iovaMagazinePush(cpu, k, loaded, pfn);
+    yield* spinUnlock(cpu, lock);
+    return canInsert;
+  }
+
+  /** schedule_delayed_work(&rcache->work, IOVA_DEPOT_DELAY): arm unless already pending (one atomic step). */
+  protected *scheduleDelayedWork(cpu: Cpu, k: number): Op {
+    yield* this.works[k]!.schedule(cpu, this.opts.depotDelayNs, SITES[k]!.schedule);
+  }
+
+  // -------------------------------------------------------------------------------------------------
+  // Drains
+
   /** free_cpu_cached_iovas(target): empty target's loaded and prev in every bucket, under target's lock. */
   *freeCpuCachedIovas(cpu: Cpu, target: number): Op {
     const i32 = cpu.i32;
     const whose = `cpu${target}'s magazine`;
     for (let k = 0; k < IOVA_RANGE_CACHE_MAX_SIZE; k++) {
-      // BUG (variant unlocked-remote-drain): another CPU's magazines drained without that CPU's lock,
-      // racing with its own pops and pushes (the per-CPU lock is what makes remote drains safe, §2.3).
-      const locked = !(this.opts.unlockedRemoteDrain && target !== cpu.thisCpu);
       const lock = this.cpuLocks[target]![k]!;
-      if (locked) yield* spinLock(cpu, lock);
+      yield* spinLock(cpu, lock);
       yield SITES[k]!.drainRead;
       const s = this.slot(target, k);
-      const loaded = Atomics.load(i32, s + C_LOADED);
-      const prev = Atomics.load(i32, s + C_PREV);
-      yield* this.magazineFreePfns(cpu, loaded, k, whose);
-      yield* this.magazineFreePfns(cpu, prev, k, whose);
-      if (locked) yield* spinUnlock(cpu, lock);
+      yield* this.iovaMagazineFreePfns(cpu, Atomics.load(i32, s + C_LOADED), k, whose);
+      yield* this.iovaMagazineFreePfns(cpu, Atomics.load(i32, s + C_PREV), k, whose);
+      yield* spinUnlock(cpu, lock);
     }
   }
 
@@ -349,28 +338,26 @@ export class IovaRcaches {
       for (;;) {
         yield SITES[k]!.depotPop;
         if (!this.depot.nonEmpty(i32, k)) break;
-        // IOVA-OLD walks depot[0..size) and zeroes the count at the end; popping from the top until
-        // empty frees the same magazines.
-        const m = this.depot.pop(i32, k);
-        yield* this.magazineFreePfns(cpu, m, k, 'a depot magazine');
-        yield* this.pool.free(cpu, m);
+        const m = this.iovaDepotPop(cpu, k);
+        yield* this.iovaMagazineFreePfns(cpu, m, k, 'a depot magazine');
+        yield* this.iovaMagazineFree(cpu, m);
       }
       yield* spinUnlock(cpu, depotLock);
     }
   }
 
-  /** iova_depot_work_func (list depot): trim one magazine while the bucket holds > num_online_cpus. */
-  *depotWork(cpu: Cpu, k: number): Op<void> {
+  /** iova_depot_work_func: trim one magazine while the bucket holds > num_online_cpus, and re-arm. */
+  *iovaDepotWorkFunc(cpu: Cpu, k: number): Op<void> {
     const i32 = cpu.i32;
     const depotLock = this.depotLocks[k]!;
     yield* spinLock(cpu, depotLock);
     yield SITES[k]!.trim;
-    const m = this.depot.size(i32, k) > this.cpus ? this.depot.pop(i32, k) : -1;
+    const m = this.depot.size(i32, k) > this.cpus ? this.iovaDepotPop(cpu, k) : -1;
     yield* spinUnlock(cpu, depotLock);
     if (m >= 0) {
-      cpu.checker.count('DEPOT-TRIM');
-      yield* this.magazineFreePfns(cpu, m, k, 'a trimmed depot magazine');
-      yield* this.pool.free(cpu, m);
+      cpu.checker.count('DEPOT-TRIM'); // a statistic (ACCEPTABLE), not a check
+      yield* this.iovaMagazineFreePfns(cpu, m, k, 'a trimmed depot magazine');
+      yield* this.iovaMagazineFree(cpu, m);
       yield* this.scheduleDelayedWork(cpu, k);
     }
   }

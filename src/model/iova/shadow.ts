@@ -1,22 +1,22 @@
 /**
- * The checker's ownership map of the IOVA space (kernel-model.md §2.4 I3, I5) — checker state, not
+ * The checker's ownership map of the IOVA space (kernel-model.md §2.4 I1, I3, I5) — checker state, not
  * model state: reading or writing it is never a scheduling point.
  *
- * One word per pfn says where that granule is: free in the tree, reserved, cached in a magazine, or in
- * use (by the vCPU that allocated it). The model moves a range between these states at the very step
- * where the kernel moves it — the rbtree insert or erase, the magazine push or pop — with a
- * compare-and-swap per pfn, so a pfn handed out twice is caught at the second hand-out, on the vCPU
- * that does it, and a range that goes back to the tree while someone still uses it is caught there.
- * A second word per range start records the length the tree gave the range, so a free into the wrong
- * size bucket (I3) is caught at the push.
+ * One word per pfn says whose that granule is: the allocator's (free in the rbtree or cached in a
+ * magazine: the harness does not look inside), reserved, or in use by the vCPU it was handed to. It is
+ * driven only from the harness's wrappers around the allocator (CheckedIovaDomain): a range moves to
+ * "in use" when alloc_iova_fast / alloc_iova returns it and back when the consumer calls
+ * free_iova_fast / free_iova, with a compare-and-swap per pfn, so a pfn handed out twice is caught at
+ * the second hand-out on the vCPU that gets it, whatever code the variant runs inside. A second word
+ * per range start records the extent handed out, which the hand-in checks the free against.
  */
 import type { Cpu } from '../../engine/cpu.js';
 import { at, region, type Layout, type RegionSpec } from '../../engine/layout.js';
 
+/** The allocator's: free in the rbtree or cached. */
 export const FREE = 0;
 export const RESERVED = -1;
-export const CACHED = -2;
-/** In use: 1 + the vCPU that allocated it (a hand-off to another vCPU keeps the value). */
+/** In use: 1 + the vCPU it was handed to (a hand-off to another vCPU keeps the value). */
 export const inUse = (cpu: number): number => cpu + 1;
 
 export function shadowRegions(spacePfns: number): Record<string, RegionSpec> {
@@ -27,10 +27,9 @@ export function shadowRegions(spacePfns: number): Record<string, RegionSpec> {
 }
 
 export function stateName(v: number): string {
-  if (v === FREE) return 'free in the rbtree';
+  if (v === FREE) return 'the allocator\'s (free or cached)';
   if (v === RESERVED) return 'reserved';
-  if (v === CACHED) return 'cached in a magazine';
-  return `in use (allocated by cpu${v - 1})`;
+  return `in use (handed to cpu${v - 1})`;
 }
 
 const hex = (x: number): string => `0x${x.toString(16)}`;
@@ -53,44 +52,20 @@ export class Shadow {
     if (lo < this.spacePfns) i32[this.len + lo] = size;
   }
 
-  /** The tree handed out [lo, lo + size) to `cpu`: every pfn must have been free (I5). */
-  fromTree(cpu: Cpu, lo: number, size: number): void {
-    if (!this.enabled) return;
-    Atomics.store(cpu.i32, this.len + lo, size);
-    this.move(cpu, lo, size, FREE, inUse(cpu.id), () => `alloc_iova gives cpu${cpu.id} [${hex(lo)}, +${size}]`);
+  /** The allocator handed [lo, lo + size) to `cpu`: every pfn must have been the allocator's (I5). */
+  handOut(cpu: Cpu, lo: number, size: number, what: () => string): void {
+    if (lo >= 0 && lo < this.spacePfns) Atomics.store(cpu.i32, this.len + lo, size);
+    this.move(cpu, lo, size, FREE, inUse(cpu.id), what);
   }
 
-  /** A magazine of bucket k handed out pfn to `cpu`: all 2^k granules must have been cached (I5). */
-  fromCache(cpu: Cpu, pfn: number, k: number): void {
-    if (!this.enabled) return;
-    this.move(cpu, pfn, 1 << k, CACHED, inUse(cpu.id), () => `cpu${cpu.id} pops ${hex(pfn)} from its bucket-${k} magazine (${1 << k} granules)`);
-  }
-
-  /** `cpu` frees pfn into a bucket-k magazine: the range must be exactly 2^k granules (I3) and in use. */
-  toCache(cpu: Cpu, pfn: number, k: number): void {
-    if (!this.enabled) return;
-    const n = Atomics.load(cpu.i32, this.len + pfn);
-    if (n !== 1 << k) {
-      cpu.fail('I3', `cpu${cpu.id} frees the ${n}-granule range at ${hex(pfn)} into bucket ${k}, which holds only ${1 << k}-granule ranges`);
-    }
-    this.move(cpu, pfn, n > 0 ? n : 1 << k, 'inuse', CACHED, () => `cpu${cpu.id} frees [${hex(pfn)}, +${n}] into its bucket-${k} magazine`);
-  }
-
-  /** free_iova returned the in-use range [lo, hi] to the tree. */
-  inUseToTree(cpu: Cpu, lo: number, hi: number): void {
-    if (!this.enabled) return;
-    this.move(cpu, lo, hi - lo + 1, 'inuse', FREE, () => `cpu${cpu.id} frees [${hex(lo)}, ${hex(hi)}] to the rbtree`);
-  }
-
-  /** iova_magazine_free_pfns returned the cached range [lo, hi] to the tree. */
-  cachedToTree(cpu: Cpu, lo: number, hi: number, whose: string): void {
-    if (!this.enabled) return;
-    this.move(cpu, lo, hi - lo + 1, CACHED, FREE, () => `cpu${cpu.id} returns ${hex(lo)} from ${whose} to the rbtree`);
+  /** `cpu` gives [lo, lo + size) back: every pfn must be in use (I5: not freed twice). */
+  handIn(cpu: Cpu, lo: number, size: number, what: () => string): void {
+    this.move(cpu, lo, size, 'inuse', FREE, what);
   }
 
   /**
    * Move every pfn of the range from `from` ('inuse' = any vCPU's) to `to`; report the first pfn found
-   * elsewhere as I5 (it is then in two places: where it was found and where the model is putting it).
+   * elsewhere as I5 (it is then in two places: where it was found and where the range is going).
    */
   private move(cpu: Cpu, lo: number, size: number, from: number | 'inuse', to: number, what: () => string): void {
     const i32 = cpu.i32;
