@@ -5,10 +5,10 @@
  *   fq->lock (0.5)  <  cpu_rcache->lock (1)  <  rcache->lock (2)  <  iova_rbtree_lock (3)  <  iotlb_flush (4)
  *
  * queue_iova takes fq->lock, then fq_ring_free_locked calls free_iova_fast (the range-cache and rbtree
- * locks, ranks owned by src/model/iova/iova-tree.ts, repeated here for the reader); a full ring flushes
+ * locks, ranks owned by src/model/iova/locks.ts, repeated here for the reader); a full ring flushes
  * the IOTLB under fq->lock, so the flush lock (s390's serialised shadow-table flush) comes last.
  */
-import { RANK_CPU_RCACHE, RANK_DEPOT, RANK_RBTREE } from '../iova/iova-tree.js';
+import { RANK_CPU_RCACHE, RANK_DEPOT, RANK_RBTREE } from '../iova/locks.js';
 
 /** fq->lock: one per ring (per CPU, or the single queue's). */
 export const RANK_FQ = 0.5;
