@@ -6,7 +6,7 @@
  *
  *   npx iommu-stress explore mapsg --scenario-file examples/mapsg-commit-lock.ts --variant commit-lock --seed 1
  *   npx iommu-stress run mapsg --scenario-file examples/mapsg-commit-lock.ts --variant commit-lock --time 5s
- *   npx iommu-stress bench --scenario-file examples/mapsg-commit-lock.ts --variant commit-lock (see bench --help)
+ *   npx iommu-stress bench --scenario-file examples/mapsg-commit-lock.ts --variant commit-lock
  *
  * Caught, and it should be: the append is a load of the count, a store of the entry, a store of the
  * count. Two CPUs appending at once both write slot n and one run is lost; a commit under the lock

@@ -20,6 +20,8 @@
  *
  * Bugs and patches are subclasses (pgtable-variants.ts, or a user's scenario file); this file is the
  * kernel's code and the harness's instrumented PTE stores (setLeaf / clearPte), nothing else.
+ * Lock classes: none — io-pgtable-arm takes no lock; a table install is a cmpxchg, leaves are plain
+ * stores, and callers own disjoint IOVA ranges (§6 "Atomic vs not").
  */
 import type { Cpu, Op, Site } from '../engine/cpu.js';
 import { PagePool, PTES_PER_TABLE } from './page-pool.js';
@@ -59,7 +61,8 @@ export function levelIndex(iova: number, lvl: number): number {
 
 export const isLeaf = (pte: number, lvl: number): boolean =>
   pte !== 0 && (lvl === LEVELS - 1 ? (pte & TYPE_MASK) === TYPE_TABLE_OR_PAGE : (pte & TYPE_MASK) === TYPE_BLOCK);
-export const isTable = (pte: number, lvl: number): boolean => lvl < LEVELS - 1 && (pte & TYPE_MASK) === TYPE_TABLE_OR_PAGE;
+export const isTable = (pte: number, lvl: number): boolean =>
+  lvl < LEVELS - 1 && (pte & TYPE_MASK) === TYPE_TABLE_OR_PAGE;
 export const frameOf = (pte: number): number => pte >>> 2;
 const leafPte = (paddr: number, lvl: number): number =>
   ((paddr / SZ_4K) << 2) | (lvl === LEVELS - 1 ? TYPE_TABLE_OR_PAGE : TYPE_BLOCK);
@@ -133,7 +136,9 @@ export class IoPgtable {
    * __arm_lpae_map: at the level whose block size is `size`, write the leaves (arm_lpae_init_pte);
    * above it, read the entry, install a table if it is empty, and recurse into the table.
    */
-  protected *armLpaeMap(cpu: Cpu, iova: number, paddr: number, size: number, pgcount: number, lvl: number, table: number): Op<MapResult> {
+  protected *armLpaeMap(
+    cpu: Cpu, iova: number, paddr: number, size: number, pgcount: number, lvl: number, table: number,
+  ): Op<MapResult> {
     if (size === blockSize(lvl)) return yield* this.armLpaeInitPte(cpu, iova, paddr, pgcount, lvl, table);
     const slot = this.slot(table, iova, lvl);
     yield READ[lvl]!;
@@ -155,7 +160,9 @@ export class IoPgtable {
    * arm_lpae_init_pte: check every entry first (a leaf is -EEXIST; a table is unmapped and freed),
    * then write the leaves (__arm_lpae_init_pte).
    */
-  protected *armLpaeInitPte(cpu: Cpu, iova: number, paddr: number, pgcount: number, lvl: number, table: number): Op<MapResult> {
+  protected *armLpaeInitPte(
+    cpu: Cpu, iova: number, paddr: number, pgcount: number, lvl: number, table: number,
+  ): Op<MapResult> {
     const first = levelIndex(iova, lvl);
     const n = Math.min(pgcount, PTES_PER_TABLE - first);
     const base = this.pool.entry(table, first);
@@ -199,7 +206,9 @@ export class IoPgtable {
    * __arm_lpae_unmap: walk down to the level whose block size is `size`, then clear up to `pgcount`
    * entries, stopping at the first empty one; a table among them is freed with everything below it.
    */
-  protected *armLpaeUnmap(cpu: Cpu, iova: number, size: number, pgcount: number, lvl: number, table: number): Op<number> {
+  protected *armLpaeUnmap(
+    cpu: Cpu, iova: number, size: number, pgcount: number, lvl: number, table: number,
+  ): Op<number> {
     if (size !== blockSize(lvl)) {
       yield READ[lvl]!;
       const pte = Atomics.load(cpu.i32, this.slot(table, iova, lvl));
@@ -233,7 +242,10 @@ export class IoPgtable {
   protected setLeaf(cpu: Cpu, index: number, iova: number, lvl: number, pte: number): void {
     const old = Atomics.load(cpu.i32, index);
     this.observer?.leafWrite?.(cpu, iova, lvl, old, pte);
-    if (old !== 0) cpu.fail('PT-OVERWRITE', `cpu${cpu.id} overwrites live L${lvl} entry 0x${old.toString(16)} at iova 0x${iova.toString(16)}`);
+    if (old !== 0) {
+      const where = `at iova 0x${iova.toString(16)}`;
+      cpu.fail('PT-OVERWRITE', `cpu${cpu.id} overwrites live L${lvl} entry 0x${old.toString(16)} ${where}`);
+    }
     Atomics.store(cpu.i32, index, pte);
   }
 

@@ -44,7 +44,7 @@ export class CookiePool {
     }
   }
 
-  /** kfree of a cookie. A second free is reported (MAPSG-COOKIE), not thrown: it is the code under test's. */
+  /** kfree of a cookie. A second free is reported (MAPSG-COOKIE), not thrown: the code under test did it. */
   *free(cpu: Cpu, id: number): Op {
     yield SITE_COOKIE_FREE;
     Atomics.store(cpu.i32, this.owner + id, 0);

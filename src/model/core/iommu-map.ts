@@ -177,7 +177,9 @@ export class IommuCore {
    * own prefix), what the hypervisor committed with one. The unmap is unconditional, as in the kernel
    * (iommu_unmap of 0 bytes still syncs: a deferred-list driver ends its window there).
    */
-  protected *mapSgOutErr(cpu: Cpu, iova: number, mapped: number, cookie: Cookie | null, consumed: boolean, ret: number): Op<number> {
+  protected *mapSgOutErr(
+    cpu: Cpu, iova: number, mapped: number, cookie: Cookie | null, consumed: boolean, ret: number,
+  ): Op<number> {
     let bytes = mapped;
     if (cookie) bytes = consumed ? cookie.committed : yield* this.ops.discardCookie!(cpu, cookie);
     yield* this.iommuUnmap(cpu, iova, bytes);

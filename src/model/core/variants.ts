@@ -26,7 +26,9 @@ export class DomainListUnlockedDriver extends DeferredListDriver {
  * unmaps what the hypervisor committed.
  */
 export class CookieErrorLeakCore extends IommuCore {
-  protected override *mapSgOutErr(cpu: Cpu, iova: number, mapped: number, cookie: Cookie | null, consumed: boolean, ret: number): Op<number> {
+  protected override *mapSgOutErr(
+    cpu: Cpu, iova: number, mapped: number, cookie: Cookie | null, consumed: boolean, ret: number,
+  ): Op<number> {
     if (!cookie) return yield* super.mapSgOutErr(cpu, iova, mapped, cookie, consumed, ret);
     yield* this.iommuUnmap(cpu, iova, cookie.committed);
     return ret;
@@ -38,7 +40,9 @@ export class CookieErrorLeakCore extends IommuCore {
  * the cookie — also those the hypervisor never committed.
  */
 export class UnwindUnmappedCore extends IommuCore {
-  protected override *mapSgOutErr(cpu: Cpu, iova: number, mapped: number, cookie: Cookie | null, consumed: boolean, ret: number): Op<number> {
+  protected override *mapSgOutErr(
+    cpu: Cpu, iova: number, mapped: number, cookie: Cookie | null, consumed: boolean, ret: number,
+  ): Op<number> {
     if (cookie && !consumed) yield* this.ops.discardCookie!(cpu, cookie);
     yield* this.iommuUnmap(cpu, iova, mapped);
     return ret;
