@@ -30,6 +30,7 @@ export { FlushQueue, flushQueueRegions } from './model/fq/flush-queue.js';
 export { ViommuDriver } from './model/viommu/driver.js';
 export { buildViommu, viommuScenario } from './scenarios/viommu.js';
 export { buildPgtable, pgtableScenario, type PgtableClass, type PgtablePatch } from './scenarios/pgtable.js';
+export { RacyInstallPgtable } from './model/pgtable-variants.js';
 
 // The core map path (scenarios mapsg and dma-iova): the IOMMU core, drivers, the two-step IOVA API.
 export { IommuCore, type IommuCoreClass, type SgEntry } from './model/core/iommu-map.js';
@@ -39,8 +40,10 @@ export { CookieDriver, DeferredListDriver, PerCpuDeferredListDriver } from './mo
 export { Hyp, type CallCtx, type MapEntry } from './model/core/hyp.js';
 export { DOMAIN_DEFERRED_LOCK, type LockClass } from './model/core/locks.js';
 export { buildMapsg, mapsgScenario, type MapsgPatch } from './scenarios/mapsg.js';
+export { CookieErrorLeakCore, DomainListUnlockedDriver, UnwindUnmappedCore } from './model/core/variants.js';
 export { DmaIovaApi, type DmaIovaApiClass, type DmaIovaState } from './model/dma/iova-api.js';
 export { buildDmaIova, dmaIovaScenario, type DmaIovaPatch } from './scenarios/dma-iova.js';
+export { FreeWhileLinkedApi, NoSyncApi } from './model/dma/iova-api-variants.js';
 
 /** Identity with a type: lets an editor check a scenario definition as you write it. */
 export function defineScenario(def: ScenarioDef): ScenarioDef {

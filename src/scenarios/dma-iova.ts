@@ -28,7 +28,7 @@ import { at, atCpu, defineLayout, region, type Memory, type Region } from '../en
 import { randInt, type RandomGenerator } from '../engine/rng.js';
 import type { ModelConfig, ScenarioDef, ScenarioModel, VcpuProgram } from '../engine/scenario.js';
 import { deferredListRegions, PerCpuDeferredListDriver } from '../model/core/deferred.js';
-import type { DomainOps } from '../model/core/driver.js';
+import type { DomainOps, DriverClass } from '../model/core/driver.js';
 import { Hyp, hypRegions, NO_HOOKS } from '../model/core/hyp.js';
 import { IommuCore } from '../model/core/iommu-map.js';
 import { IOTLB_FLUSH_LOCK } from '../model/core/locks.js';
@@ -59,6 +59,8 @@ const invariants: readonly InvariantDef[] = [
 export interface DmaIovaPatch {
   /** The two-step API (dma_iova_try_alloc/link/sync/unlink/destroy/free): DmaIovaApi or a subclass. */
   readonly api?: DmaIovaApiClass;
+  /** The IOMMU driver below it (default PerCpuDeferredListDriver: map_pages queues, iotlb_sync_map sends). */
+  readonly driver?: DriverClass;
 }
 
 /** Each vCPU's buffer: physical pages from 1 GiB + cpu x 1 MiB (the benchmark links every other page). */
@@ -93,7 +95,8 @@ export function dmaIovaParts(config: ModelConfig<DmaIovaPatch>) {
   const pt = new IoPgtable(pool);
   const iotlb = new Iotlb(layout, spacePfns, pt, { flushCostNs: p.flushCostNs!, serialFlush: false, flushLockRank: IOTLB_FLUSH_LOCK.rank });
   const hyp = new Hyp(pt, region(layout, 'hyp.stats'), cpus, p.hypercallNs!, NO_HOOKS);
-  const list = new PerCpuDeferredListDriver({ layout, hyp, cpus, cookieEntries: 0, listCapacity });
+  const Driver = config.variant.patch?.driver ?? PerCpuDeferredListDriver;
+  const list = new Driver({ layout, hyp, cpus, cookieEntries: 0, listCapacity });
   const lifecycle = new LifecycleShadow(at(region(layout, 'dma.linked')), region(layout, 'dma.unsynced'), p.lifecycleChecks === 1);
   // The harness's ops dispatch: the driver's ops, the IOTLB invalidation a strict unmap's iotlb_sync
   // does, and the lifecycle shadow kept from what the core hands the driver.
