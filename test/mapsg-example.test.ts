@@ -27,10 +27,11 @@ describe('examples/mapsg-commit-lock.ts', () => {
   });
 
   it('explore (seed 2, at most 200 schedules) finds it, and the replay token reproduces the same violation', () => {
-    const r = iommu('explore', 'mapsg', '--scenario-file', EXAMPLE, '--variant', 'commit-lock', '--seed', '2', '--schedules', '200',
-      '--json', '--repro-file', path.join(tmp, 'r.json'));
+    const r = iommu('explore', 'mapsg', '--scenario-file', EXAMPLE, '--variant', 'commit-lock', '--seed', '2',
+      '--schedules', '200', '--json', '--repro-file', path.join(tmp, 'r.json'));
     expect(r.code, r.stderr).toBe(1);
-    const out = json<{ variant: string; schedules: number; violation: { invariant: string }; token: string; traceHash: string; replay: string }>(r);
+    type Found = { variant: string; schedules: number; violation: { invariant: string }; token: string; traceHash: string; replay: string };
+    const out = json<Found>(r);
     expect(out.variant).toBe('commit-lock');
     expect(out.schedules).toBeLessThanOrEqual(200);
     expect(['MAPSG-ONCE', 'MAPSG-ERROR']).toContain(out.violation.invariant);
@@ -40,12 +41,13 @@ describe('examples/mapsg-commit-lock.ts', () => {
     expect(json<{ traceHash: string }>(again).traceHash).toBe(out.traceHash);
   });
 
-  it('run --mode stress --ops 300 on two worker threads: the workers load the file, the report names the variant', () => {
-    const r = iommu('run', 'mapsg', '--scenario-file', EXAMPLE, '--variant', 'commit-lock', '--mode', 'stress', '--workers', '2',
-      '--ops', '300', '--seed', '3', '--json', '--report-dir', path.join(tmp, 'rep'));
+  it('run --mode stress --ops 300 on two workers: the workers load the file, the report names the variant', () => {
+    const r = iommu('run', 'mapsg', '--scenario-file', EXAMPLE, '--variant', 'commit-lock', '--mode', 'stress',
+      '--workers', '2', '--ops', '300', '--seed', '3', '--json', '--report-dir', path.join(tmp, 'rep'));
     // 0: the bug was caught on real threads as expected; 1: not within 300 ops per worker. Never 2 or 3.
     expect([0, 1], r.stderr).toContain(r.code);
-    const rep = json<{ results: { scenario: string; variant: string; expected: string; stress: { workers: number; ops: number } | null }[] }>(r);
+    type Result = { scenario: string; variant: string; expected: string; stress: { workers: number; ops: number } | null };
+    const rep = json<{ results: Result[] }>(r);
     expect(rep.results).toHaveLength(1);
     expect(rep.results[0]!.scenario).toBe('mapsg');
     expect(rep.results[0]!.variant).toBe('commit-lock');
@@ -54,7 +56,7 @@ describe('examples/mapsg-commit-lock.ts', () => {
     expect(rep.results[0]!.stress!.ops).toBeGreaterThan(0);
   });
 
-  it('the mapsg bench entry point runs the user\'s VariantDef next to a built-in one (20 loops per combination)', async () => {
+  it('the mapsg bench entry point runs the user\'s VariantDef next to a built-in one (20 loops each)', async () => {
     const res = await mapsgBench({
       variants: [variantOf(example, 'commit-lock'), variantOf(example, 'domain-list-locked')], scenario: example,
       scenarioFile: path.join(root, 'dist', 'examples', 'mapsg-commit-lock.js'),

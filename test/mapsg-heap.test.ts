@@ -13,10 +13,15 @@ import { runExecution, type ExecutionSpec } from '../src/explore/execution.js';
 import { RandomScheduler } from '../src/explore/random.js';
 import { mapsgParts, mapsgScenario as scenario } from '../src/scenarios/mapsg.js';
 
-const config = { cpus: 2, variant: variantOf(scenario, 'domain-list-locked'), params: withDefaults(scenario, scenario.exploreParams) };
+const config = {
+  cpus: 2, variant: variantOf(scenario, 'domain-list-locked'), params: withDefaults(scenario, scenario.exploreParams),
+};
 const OPS = [4, 4];
 
-function spec(model: ExecutionSpec['model'], mem: ExecutionSpec['mem'], opSeed: number, maxSteps: number, trace = false): ExecutionSpec {
+type Model = ExecutionSpec['model'];
+type Mem = ExecutionSpec['mem'];
+
+function spec(model: Model, mem: Mem, opSeed: number, maxSteps: number, trace = false): ExecutionSpec {
   return { scenario, model, mem, opSeed, opsPerCpu: OPS, maxSteps, trace };
 }
 
