@@ -60,7 +60,7 @@ describe('examples/mapsg-commit-lock.ts', () => {
     const res = await mapsgBench({
       variants: [variantOf(example, 'commit-lock'), variantOf(example, 'domain-list-locked')], scenario: example,
       scenarioFile: path.join(root, 'dist', 'examples', 'mapsg-commit-lock.js'),
-      workers: [1], hypercallNs: [0], segs: [4], ops: 20, timeMs: 120_000, seed: 1, skipIovaApi: true,
+      workers: [1], hypercallNs: [0], segs: [4], opBudget: 20, timeMs: 120_000, seed: 1, skipIovaApi: true,
     }, () => { /* quiet */ });
     expect(res.iova).toEqual([]);
     expect(res.rows.map((x) => x.design)).toEqual(['commit-lock', 'domain-list-locked']);

@@ -33,8 +33,8 @@ export interface MapsgBenchOptions {
   readonly scenario?: ScenarioDef<MapsgPatch>;
   /** The scenario file a user's variants come from: the worker threads load it too. */
   readonly scenarioFile?: string;
-  /** Ops per worker per combination instead of running for timeMs (timeMs then only bounds it). */
-  readonly ops?: number;
+  /** Ops per worker per measurement instead of timeMs (load-independent runs: tests). */
+  readonly opBudget?: number;
   /** Skip the two-step IOVA API comparison (dma-iova), e.g. when only a user's map_sg variants matter. */
   readonly skipIovaApi?: boolean;
   readonly workers: readonly number[];
@@ -117,7 +117,7 @@ async function mapsgCombination(
   const params = withDefaults(s, { bench: 1, checks: 0, hypercallNs, segs, segPages: 1, slots: 1, cookieEntries: segs, failPermille: 0, badAlignPermille: 0, hugePermille: 0 });
   const r = await stress({
     scenario: s as ScenarioDef, variant: variant as VariantDef, params, workers,
-    timeMs: o.timeMs, opBudget: o.ops ?? Infinity, seed: o.seed, sliceMs: 100, watchdogMs: 30_000,
+    timeMs: o.opBudget ? Infinity : o.timeMs, opBudget: o.opBudget ?? Infinity, seed: o.seed, sliceMs: 100, watchdogMs: 30_000,
     ...(o.scenarioFile !== undefined ? { scenarioFile: o.scenarioFile } : {}),
   });
   if (r.violation) throw new Error(`mapsg bench: ${design} reported ${r.violation.invariant}: ${r.violation.message}`);
@@ -136,7 +136,7 @@ async function iovaCombination(o: MapsgBenchOptions, api: IovaApiRow['api'], wor
   const params = withDefaults(s, { bench: api === 'two-step' ? 1 : 2, checks: 0, lifecycleChecks: 0, hypercallNs, maxPages: pages, spacePfns: 1 << 16 });
   const r = await stress({
     scenario: s as ScenarioDef, variant: variantOf(s, 'correct') as VariantDef, params, workers,
-    timeMs: o.timeMs, opBudget: o.ops ?? Infinity, seed: o.seed, sliceMs: 100, watchdogMs: 30_000,
+    timeMs: o.opBudget ? Infinity : o.timeMs, opBudget: o.opBudget ?? Infinity, seed: o.seed, sliceMs: 100, watchdogMs: 30_000,
   });
   if (r.violation) throw new Error(`dma-iova bench: ${api} reported ${r.violation.invariant}: ${r.violation.message}`);
   const st = r.stats!;
