@@ -19,7 +19,10 @@ export { Counter32, Counter64, LOCK_WORDS, lockRef, spinLock, spinTryLock, spinU
 export { TimerRef, timerRegions, type TimerSpec } from './engine/timer.js';
 
 // Model building blocks: the kernel mechanisms already modelled, to reuse or to vary.
-export { IoPgtable, SZ_4K, SZ_2M, SZ_1G } from './model/pgtable.js';
+export {
+  IoPgtable, SZ_4K, SZ_2M, SZ_1G, EEXIST, ENOMEM, EINVAL, blockSize, levelIndex, levelOf, isLeaf, isTable, frameOf, tablePte,
+  type MapResult, type PgtableOptions, type PteObserver,
+} from './model/pgtable.js';
 export { PagePool, pagePoolRegions } from './model/page-pool.js';
 export { Iotlb, iotlbRegions, type IotlbObserver } from './model/iotlb.js';
 export { DmaIommu, type DmaIommuClass, type IommuPageTable, type IovaAllocator } from './model/dma/dma-iommu.js';
@@ -33,7 +36,21 @@ export { FQ_TIMER_ID } from './model/fq/timers.js';
 export { buildFlushq, flushqParts, flushqScenario, type FlushqPatch } from './scenarios/flushq.js';
 export { ViommuDriver } from './model/viommu/driver.js';
 export { buildViommu, viommuScenario } from './scenarios/viommu.js';
-export { pgtableScenario } from './scenarios/pgtable.js';
+export { buildPgtable, pgtableScenario, type PgtableClass, type PgtablePatch } from './scenarios/pgtable.js';
+export { RacyInstallPgtable } from './model/pgtable-variants.js';
+
+// The core map path (scenarios mapsg and dma-iova): the IOMMU core, drivers, the two-step IOVA API.
+export { IommuCore, type IommuCoreClass, type SgEntry } from './model/core/iommu-map.js';
+export { iommuPgsize, LPAE_PGSIZES, type Pgsize } from './model/core/pgsize.js';
+export { PerCallDriver, type Cookie, type DomainOps, type DriverClass, type DriverEnv } from './model/core/driver.js';
+export { CookieDriver, DeferredListDriver, PerCpuDeferredListDriver } from './model/core/deferred.js';
+export { Hyp, type CallCtx, type MapEntry } from './model/core/hyp.js';
+export { DOMAIN_DEFERRED_LOCK, type LockClass } from './model/core/locks.js';
+export { buildMapsg, mapsgScenario, type MapsgPatch } from './scenarios/mapsg.js';
+export { CookieErrorLeakCore, DomainListUnlockedDriver, UnwindUnmappedCore } from './model/core/variants.js';
+export { DmaIovaApi, type DmaIovaApiClass, type DmaIovaState } from './model/dma/iova-api.js';
+export { buildDmaIova, dmaIovaScenario, type DmaIovaPatch } from './scenarios/dma-iova.js';
+export { FreeWhileLinkedApi, NoSyncApi } from './model/dma/iova-api-variants.js';
 // The IOVA allocator and its range caches (scenario `iova`): subclass a mechanism, name it in an IovaPatch.
 export { buildIova, iovaScenario } from './scenarios/iova.js';
 export { IovaDomain, type IovaDomainOptions } from './model/iova/iova-domain.js';

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findVariant, meetsExpectation, withDefaults } from '../src/engine/scenario.js';
+import { mapsgBench } from '../src/bench/mapsg-bench.js';
 import { explore } from '../src/explore/explore.js';
 import { mapsgScenario as scenario } from '../src/scenarios/mapsg.js';
 import { iommu, json } from './helpers/cli.js';
@@ -82,5 +83,22 @@ describe('bench --suite mapsg', () => {
     }
     for (const f of ['report.json', 'summary.md', 'bench.html']) expect(existsSync(path.join(out, f)), f).toBe(true);
     expect(readFileSync(path.join(out, 'summary.md'), 'utf8')).toMatch(/\| domain-list-locked \| 2 \| 2000 \|/);
+  });
+});
+
+describe('mapsgBench, op-bounded (load-independent)', () => {
+  it('30 loops per worker: every design and both IOVA APIs make the hypercalls they should', async () => {
+    const res = await mapsgBench({ workers: [1, 2], hypercallNs: [0], segs: [4], opBudget: 30, timeMs: 120_000, seed: 1 }, () => { /* quiet */ });
+    expect(res.rows.map((x) => `${x.design}/${x.workers}`))
+      .toEqual(['per-call/1', 'per-call/2', 'cookie/1', 'cookie/2', 'domain-list-locked/1', 'domain-list-locked/2']);
+    for (const row of res.rows) {
+      expect(row.loops).toBe(30 * row.workers);
+      expect(row.mapHypercallsPerCall).toBe(row.design === 'per-call' ? 4 : 1);
+    }
+    expect(res.iova.map((x) => `${x.api}/${x.workers}`)).toEqual(['two-step/1', 'two-step/2', 'dma-map-per-page/1', 'dma-map-per-page/2']);
+    for (const row of res.iova) {
+      expect(row.loops).toBe(30 * row.workers);
+      expect(row.hypercallsPerLoop).toBe(row.api === 'two-step' ? 2 : 2 * row.pages);
+    }
   });
 });

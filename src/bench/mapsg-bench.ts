@@ -9,18 +9,34 @@
  * scenario `dma-iova`'s two loops (the two-step API over `pages` pages vs a dma map per page) for the
  * same workers and costs. Reported: throughput, map and unmap latency as dma_map_benchmark computes
  * them, p50/p99, and the map hypercalls each call made.
+ *
+ * Any variant of scenario mapsg can be benched — a built-in design or a user's (`extendScenario(
+ * mapsgScenario, [...])` in a scenario file): pass the resolved VariantDefs as `variants`, with the file
+ * as `scenarioFile` so that the worker threads load it too. `designs` (built-in names) still works.
  */
-import { withDefaults } from '../engine/scenario.js';
+import { variantOf, withDefaults, type ScenarioDef, type VariantDef } from '../engine/scenario.js';
 import type { ChartSection } from '../report/html.js';
 import { dmaIovaScenario } from '../scenarios/dma-iova.js';
-import { mapsgScenario } from '../scenarios/mapsg.js';
+import { type MapsgPatch, mapsgScenario } from '../scenarios/mapsg.js';
 import { stress } from '../stress/stress.js';
 
-export type MapsgDesign = 'per-call' | 'cookie' | 'domain-list-locked';
+/** A variant name of scenario mapsg (the built-in designs, or a user's variant). */
+export type MapsgDesign = string;
 export const MAPSG_DESIGNS: readonly MapsgDesign[] = ['per-call', 'cookie', 'domain-list-locked'];
 
 export interface MapsgBenchOptions {
-  readonly designs: readonly MapsgDesign[];
+  /** Variants of scenario mapsg to bench, already resolved (built-in or a user's). Wins over `designs`. */
+  readonly variants?: readonly VariantDef<MapsgPatch>[];
+  /** Built-in variant names to bench (resolved in `scenario`); default MAPSG_DESIGNS when `variants` is absent. */
+  readonly designs?: readonly MapsgDesign[];
+  /** The mapsg scenario definition the variants belong to (default the built-in; a user's extended one). */
+  readonly scenario?: ScenarioDef<MapsgPatch>;
+  /** The scenario file a user's variants come from: the worker threads load it too. */
+  readonly scenarioFile?: string;
+  /** Ops per worker per measurement instead of timeMs (load-independent runs: tests). */
+  readonly opBudget?: number;
+  /** Skip the two-step IOVA API comparison (dma-iova), e.g. when only a user's map_sg variants matter. */
+  readonly skipIovaApi?: boolean;
   readonly workers: readonly number[];
   readonly hypercallNs: readonly number[];
   readonly segs: readonly number[];
@@ -61,20 +77,26 @@ export interface IovaApiRow {
 
 const r2 = (x: number) => Math.round(x * 100) / 100;
 
+/**
+ * The map_sg benchmark: every variant x workers x hypercall cost x segments, then (unless skipIovaApi)
+ * the two-step IOVA API against a dma map per page.
+ */
 export async function mapsgBench(o: MapsgBenchOptions, progress: (s: string) => void): Promise<{ rows: MapsgRow[]; iova: IovaApiRow[] }> {
+  const scenario = o.scenario ?? mapsgScenario;
+  const variants = o.variants ?? (o.designs ?? MAPSG_DESIGNS).map((d) => variantOf(scenario, d));
   const rows: MapsgRow[] = [];
-  for (const design of o.designs) {
+  for (const variant of variants) {
     for (const workers of o.workers) {
       for (const cost of o.hypercallNs) {
         for (const segs of o.segs) {
-          progress(`mapsg bench: ${design}, ${workers} worker(s), hypercall ${cost} ns, ${segs} segments`);
-          rows.push(await mapsgCombination(o, design, workers, cost, segs));
+          progress(`mapsg bench: ${variant.name}, ${workers} worker(s), hypercall ${cost} ns, ${segs} segments`);
+          rows.push(await mapsgCombination(o, scenario, variant, workers, cost, segs));
         }
       }
     }
   }
   const iova: IovaApiRow[] = [];
-  for (const api of ['two-step', 'dma-map-per-page'] as const) {
+  for (const api of o.skipIovaApi ? [] : ['two-step', 'dma-map-per-page'] as const) {
     for (const workers of o.workers) {
       for (const cost of o.hypercallNs) {
         for (const pages of o.segs) {
@@ -87,13 +109,16 @@ export async function mapsgBench(o: MapsgBenchOptions, progress: (s: string) => 
   return { rows, iova };
 }
 
-async function mapsgCombination(o: MapsgBenchOptions, design: MapsgDesign, workers: number, hypercallNs: number, segs: number): Promise<MapsgRow> {
-  const s = mapsgScenario;
+async function mapsgCombination(
+  o: MapsgBenchOptions, s: ScenarioDef<MapsgPatch>, variant: VariantDef<MapsgPatch>, workers: number, hypercallNs: number, segs: number,
+): Promise<MapsgRow> {
+  const design = variant.name;
   // One cookie buffer holds every run: one hypercall per map_sg, as the RFC intends.
   const params = withDefaults(s, { bench: 1, checks: 0, hypercallNs, segs, segPages: 1, slots: 1, cookieEntries: segs, failPermille: 0, badAlignPermille: 0, hugePermille: 0 });
   const r = await stress({
-    scenario: s, variant: s.variants.find((v) => v.name === design)!, params, workers,
-    timeMs: o.timeMs, opBudget: Infinity, seed: o.seed, sliceMs: 100, watchdogMs: 30_000,
+    scenario: s as ScenarioDef, variant: variant as VariantDef, params, workers,
+    timeMs: o.opBudget ? Infinity : o.timeMs, opBudget: o.opBudget ?? Infinity, seed: o.seed, sliceMs: 100, watchdogMs: 30_000,
+    ...(o.scenarioFile !== undefined ? { scenarioFile: o.scenarioFile } : {}),
   });
   if (r.violation) throw new Error(`mapsg bench: ${design} reported ${r.violation.invariant}: ${r.violation.message}`);
   const st = r.stats!;
@@ -110,8 +135,8 @@ async function iovaCombination(o: MapsgBenchOptions, api: IovaApiRow['api'], wor
   const s = dmaIovaScenario;
   const params = withDefaults(s, { bench: api === 'two-step' ? 1 : 2, checks: 0, lifecycleChecks: 0, hypercallNs, maxPages: pages, spacePfns: 1 << 16 });
   const r = await stress({
-    scenario: s, variant: s.variants.find((v) => v.name === 'correct')!, params, workers,
-    timeMs: o.timeMs, opBudget: Infinity, seed: o.seed, sliceMs: 100, watchdogMs: 30_000,
+    scenario: s as ScenarioDef, variant: variantOf(s, 'correct') as VariantDef, params, workers,
+    timeMs: o.opBudget ? Infinity : o.timeMs, opBudget: o.opBudget ?? Infinity, seed: o.seed, sliceMs: 100, watchdogMs: 30_000,
   });
   if (r.violation) throw new Error(`dma-iova bench: ${api} reported ${r.violation.invariant}: ${r.violation.message}`);
   const st = r.stats!;

@@ -1,5 +1,7 @@
 /**
- * io-pgtable-arm (LPAE), 4 KiB granule, 48-bit IOVA — kernel-model.md §6 (PGT-NEW, PGT-SPLIT).
+ * io-pgtable-arm (LPAE), 4 KiB granule, 48-bit IOVA — kernel-model.md §6 (PGT-NEW, PGT-SPLIT);
+ * drivers/iommu/io-pgtable-arm.c: arm_lpae_map_pages, __arm_lpae_map, arm_lpae_init_pte,
+ * arm_lpae_install_table, arm_lpae_unmap_pages, __arm_lpae_unmap, __arm_lpae_free_pgtable.
  *
  * Four levels L0..L3 of 512-entry tables; a leaf is a 4 KiB page at L3, a 2 MiB block at L2 or a
  * 1 GiB block at L1. A missing table is installed with compare-and-swap and the loser frees its page
@@ -14,6 +16,12 @@
  *  - no cache maintenance / SW_SYNC bit: all accesses are Atomics (sequentially consistent), so a table's
  *    contents are always visible before its pointer, which is what dma_wmb() buys the kernel.
  *  - no IOTLB/walk-cache invalidation here (that is the flush-queue model's business).
+ *  - no prot bits, no ias/oas range checks, start level 0 always (48-bit IAS).
+ *
+ * Bugs and patches are subclasses (pgtable-variants.ts, or a user's scenario file); this file is the
+ * kernel's code and the harness's instrumented PTE stores (setLeaf / clearPte), nothing else.
+ * Lock classes: none — io-pgtable-arm takes no lock; a table install is a cmpxchg, leaves are plain
+ * stores, and callers own disjoint IOVA ranges (§6 "Atomic vs not").
  */
 import type { Cpu, Op, Site } from '../engine/cpu.js';
 import { PagePool, PTES_PER_TABLE } from './page-pool.js';
@@ -51,127 +59,200 @@ export function levelIndex(iova: number, lvl: number): number {
   return Math.floor(iova / blockSize(lvl)) % PTES_PER_TABLE;
 }
 
-const isLeaf = (pte: number, lvl: number): boolean =>
+export const isLeaf = (pte: number, lvl: number): boolean =>
   pte !== 0 && (lvl === LEVELS - 1 ? (pte & TYPE_MASK) === TYPE_TABLE_OR_PAGE : (pte & TYPE_MASK) === TYPE_BLOCK);
-const isTable = (pte: number, lvl: number): boolean => lvl < LEVELS - 1 && (pte & TYPE_MASK) === TYPE_TABLE_OR_PAGE;
-const frameOf = (pte: number): number => pte >>> 2;
+export const isTable = (pte: number, lvl: number): boolean =>
+  lvl < LEVELS - 1 && (pte & TYPE_MASK) === TYPE_TABLE_OR_PAGE;
+export const frameOf = (pte: number): number => pte >>> 2;
 const leafPte = (paddr: number, lvl: number): number =>
   ((paddr / SZ_4K) << 2) | (lvl === LEVELS - 1 ? TYPE_TABLE_OR_PAGE : TYPE_BLOCK);
+/** The descriptor of a table held in pool page `page`. */
+export const tablePte = (page: number): number => (page << 2) | TYPE_TABLE_OR_PAGE;
 
 // Constant site labels per level: yielding a constant costs nothing, building one per step would.
 const perLevel = (f: (l: number) => string): Site[] => [0, 1, 2, 3].map(f);
 const READ = perLevel((l) => `L${l} pte read`);
 const CAS = perLevel((l) => `L${l} install_table cmpxchg`);
-const RACY = perLevel((l) => `L${l} install_table store`);
 const WRITE = perLevel((l) => `L${l} leaf write`);
 const CLEAR = perLevel((l) => `L${l} pte clear`);
 
-export interface PgtableOptions {
-  /** The racy-install bug: install a missing table with a plain store instead of compare-and-swap. */
-  readonly racyInstall: boolean;
+/**
+ * What the harness sees of the page table's memory: called by the PTE store primitives (setLeaf,
+ * clearPte) right before a leaf is written or an entry cleared, with the value found there. Checkers
+ * hang here (the flush-queue's "leaf cleared" clock, a scenario's ownership shadow), never inside the
+ * kernel functions a variant overrides.
+ */
+export interface PteObserver {
+  /** `cpu` is about to write leaf `pte` over `old` at the level-`lvl` entry for `iova`. */
+  leafWrite?(cpu: Cpu, iova: number, lvl: number, old: number, pte: number): void;
+  /** `cpu` is about to clear the level-`lvl` entry for `iova`, which holds `old` (a leaf or a table). */
+  pteClear?(cpu: Cpu, iova: number, lvl: number, old: number): void;
 }
 
+export interface PgtableOptions {
+  /** Harness hooks on PTE stores (see PteObserver). PT-OVERWRITE is checked whatever is given. */
+  readonly observer?: PteObserver;
+  /**
+   * Accepted for callers written before variants became subclasses; only `false` type-checks. The
+   * racy-install bug is RacyInstallPgtable in scenarios/pgtable-variants.ts now.
+   */
+  readonly racyInstall?: false;
+}
+
+export type MapResult = { ret: number; mapped: number };
+
+/**
+ * The io-pgtable-arm ops, one method per kernel function a patch might change (arm_lpae_map_pages,
+ * __arm_lpae_map, arm_lpae_install_table, arm_lpae_unmap_pages, __arm_lpae_unmap). Subclass it to
+ * model a patch; a subclass writes PTEs through setLeaf / clearPte (the harness's instrumented stores,
+ * as KCSAN instruments WRITE_ONCE) so the checkers keep seeing every store.
+ */
 export class IoPgtable {
   /** The L0 table is allocated once and never freed. */
   static readonly ROOT_PAGE = 0;
 
-  constructor(readonly pool: PagePool, private readonly opts: PgtableOptions) {}
+  protected readonly observer: PteObserver | undefined;
 
-  private slot(page: number, iova: number, lvl: number): number {
+  constructor(readonly pool: PagePool, opts: PgtableOptions = {}) {
+    this.observer = opts.observer;
+  }
+
+  /** i32 index of the level-`lvl` entry for `iova` in table page `page`. */
+  protected slot(page: number, iova: number, lvl: number): number {
     return this.pool.entry(page, levelIndex(iova, lvl));
   }
 
   /**
-   * map_pages: map `pgcount` pages of `pgsize` at iova -> paddr, all within one table (the caller splits
-   * across tables as iommu_map does). Returns 0 or -EEXIST / -ENOMEM, and the bytes mapped.
+   * arm_lpae_map_pages: map `pgcount` pages of `pgsize` at iova -> paddr, all within one table (the
+   * caller splits across tables as iommu_map does). Returns 0 or -EEXIST / -ENOMEM, and the bytes
+   * mapped. (The kernel's wmb() at the end is implied: every access is an Atomics access.)
    */
-  *mapPages(cpu: Cpu, iova: number, paddr: number, pgsize: number, pgcount: number): Op<{ ret: number; mapped: number }> {
-    const target = levelOf(pgsize);
-    let table = IoPgtable.ROOT_PAGE;
-    for (let lvl = 0; lvl < target; lvl++) {
-      const slot = this.slot(table, iova, lvl);
-      yield READ[lvl]!;
-      let pte = Atomics.load(cpu.i32, slot);
-      if (pte === 0) {
-        const page = yield* this.pool.alloc(cpu);
-        if (page < 0) return { ret: ENOMEM, mapped: 0 };
-        pte = yield* this.installTable(cpu, slot, page, lvl);
-      }
-      // A leaf where a table is needed: the range is already mapped by a larger page.
-      if (!isTable(pte, lvl)) return { ret: EEXIST, mapped: 0 };
-      table = frameOf(pte);
-    }
-    const first = levelIndex(iova, target);
-    const n = Math.min(pgcount, PTES_PER_TABLE - first);
-    const base = this.pool.entry(table, first);
-    // arm_lpae_init_pte: check every entry first (a leaf is -EEXIST; a table is unmapped and freed), then write.
-    for (let i = 0; i < n; i++) {
-      yield READ[target]!;
-      const pte = Atomics.load(cpu.i32, base + i);
-      if (isLeaf(pte, target)) return { ret: EEXIST, mapped: 0 };
-      if (isTable(pte, target)) {
-        yield CLEAR[target]!;
-        Atomics.store(cpu.i32, base + i, 0);
-        yield* this.freeTable(cpu, frameOf(pte), target + 1);
-      }
-    }
-    for (let i = 0; i < n; i++) {
-      yield WRITE[target]!;
-      // Online check (not kernel code): the entry read free above must still be free at the store.
-      const before = Atomics.load(cpu.i32, base + i);
-      if (before !== 0) {
-        cpu.fail('PT-OVERWRITE', `cpu${cpu.id} overwrites live L${target} entry 0x${before.toString(16)} at iova 0x${(iova + i * pgsize).toString(16)}`);
-      }
-      Atomics.store(cpu.i32, base + i, leafPte(paddr + i * pgsize, target));
-    }
-    return { ret: 0, mapped: n * pgsize };
-  }
-
-  /** install_table: CAS the new table into an empty slot; the loser frees its page and uses the winner's. */
-  private *installTable(cpu: Cpu, slot: number, page: number, lvl: number): Op<number> {
-    const pte = (page << 2) | TYPE_TABLE_OR_PAGE;
-    if (this.opts.racyInstall) {
-      // BUG (variant racy-install): a plain store, so two vCPUs that both saw the slot empty both install,
-      // and the first table — with whatever was mapped into it meanwhile — is lost.
-      yield RACY[lvl]!;
-      Atomics.store(cpu.i32, slot, pte);
-      return pte;
-    }
-    yield CAS[lvl]!;
-    const old = Atomics.compareExchange(cpu.i32, slot, 0, pte);
-    if (old === 0) return pte;
-    yield* this.pool.free(cpu, page);
-    return old;
+  *mapPages(cpu: Cpu, iova: number, paddr: number, pgsize: number, pgcount: number): Op<MapResult> {
+    levelOf(pgsize);
+    return yield* this.armLpaeMap(cpu, iova, paddr, pgsize, pgcount, 0, IoPgtable.ROOT_PAGE);
   }
 
   /**
-   * unmap_pages: clear `pgcount` leaves of `pgsize` from iova; returns bytes unmapped (0 if nothing was
-   * mapped there). A block-sized unmap that meets a table frees the table.
+   * __arm_lpae_map: at the level whose block size is `size`, write the leaves (arm_lpae_init_pte);
+   * above it, read the entry, install a table if it is empty, and recurse into the table.
+   */
+  protected *armLpaeMap(
+    cpu: Cpu, iova: number, paddr: number, size: number, pgcount: number, lvl: number, table: number,
+  ): Op<MapResult> {
+    if (size === blockSize(lvl)) return yield* this.armLpaeInitPte(cpu, iova, paddr, pgcount, lvl, table);
+    const slot = this.slot(table, iova, lvl);
+    yield READ[lvl]!;
+    let pte = Atomics.load(cpu.i32, slot);
+    if (pte === 0) {
+      const page = yield* this.pool.alloc(cpu);
+      if (page < 0) return { ret: ENOMEM, mapped: 0 };
+      const old = yield* this.armLpaeInstallTable(cpu, slot, page, lvl, 0);
+      // Another CPU installed a table first: ours goes back, theirs is used.
+      if (old !== 0) yield* this.pool.free(cpu, page);
+      pte = old !== 0 ? old : tablePte(page);
+    }
+    // A leaf where a table is needed: the range is already mapped by a larger page.
+    if (!isTable(pte, lvl)) return { ret: EEXIST, mapped: 0 };
+    return yield* this.armLpaeMap(cpu, iova, paddr, size, pgcount, lvl + 1, frameOf(pte));
+  }
+
+  /**
+   * arm_lpae_init_pte: check every entry first (a leaf is -EEXIST; a table is unmapped and freed),
+   * then write the leaves (__arm_lpae_init_pte).
+   */
+  protected *armLpaeInitPte(
+    cpu: Cpu, iova: number, paddr: number, pgcount: number, lvl: number, table: number,
+  ): Op<MapResult> {
+    const first = levelIndex(iova, lvl);
+    const n = Math.min(pgcount, PTES_PER_TABLE - first);
+    const base = this.pool.entry(table, first);
+    const size = blockSize(lvl);
+    for (let i = 0; i < n; i++) {
+      yield READ[lvl]!;
+      const pte = Atomics.load(cpu.i32, base + i);
+      if (isLeaf(pte, lvl)) return { ret: EEXIST, mapped: 0 };
+      if (isTable(pte, lvl)) {
+        yield CLEAR[lvl]!;
+        this.clearPte(cpu, base + i, iova + i * size, lvl);
+        yield* this.freeTable(cpu, frameOf(pte), lvl + 1);
+      }
+    }
+    for (let i = 0; i < n; i++) {
+      yield WRITE[lvl]!;
+      this.setLeaf(cpu, base + i, iova + i * size, lvl, leafPte(paddr + i * size, lvl));
+    }
+    return { ret: 0, mapped: n * size };
+  }
+
+  /**
+   * arm_lpae_install_table: dma_wmb() (implied: Atomics are sequentially consistent), then cmpxchg the
+   * new table's descriptor into the entry if it still holds `curr`; returns what was there (`curr`
+   * when ours went in). The caller frees its page when it lost.
+   */
+  protected *armLpaeInstallTable(cpu: Cpu, slot: number, page: number, lvl: number, curr: number): Op<number> {
+    yield CAS[lvl]!;
+    return Atomics.compareExchange(cpu.i32, slot, curr, tablePte(page));
+  }
+
+  /**
+   * arm_lpae_unmap_pages: clear `pgcount` leaves of `pgsize` from iova; returns bytes unmapped (0 if
+   * nothing was mapped there). A block-sized unmap that meets a table frees the table.
    */
   *unmapPages(cpu: Cpu, iova: number, pgsize: number, pgcount: number): Op<number> {
-    const target = levelOf(pgsize);
-    let table = IoPgtable.ROOT_PAGE;
-    for (let lvl = 0; lvl < target; lvl++) {
+    return yield* this.armLpaeUnmap(cpu, iova, pgsize, pgcount, 0, IoPgtable.ROOT_PAGE);
+  }
+
+  /**
+   * __arm_lpae_unmap: walk down to the level whose block size is `size`, then clear up to `pgcount`
+   * entries, stopping at the first empty one; a table among them is freed with everything below it.
+   */
+  protected *armLpaeUnmap(
+    cpu: Cpu, iova: number, size: number, pgcount: number, lvl: number, table: number,
+  ): Op<number> {
+    if (size !== blockSize(lvl)) {
       yield READ[lvl]!;
       const pte = Atomics.load(cpu.i32, this.slot(table, iova, lvl));
       if (pte === 0) return 0;
       // Current kernel (after PGT-SPLIT): a partial unmap of a larger leaf WARNs and unmaps nothing.
       if (isLeaf(pte, lvl)) return 0;
-      table = frameOf(pte);
+      return yield* this.armLpaeUnmap(cpu, iova, size, pgcount, lvl + 1, frameOf(pte));
     }
-    const first = levelIndex(iova, target);
+    const first = levelIndex(iova, lvl);
     const n = Math.min(pgcount, PTES_PER_TABLE - first);
     const base = this.pool.entry(table, first);
     let i = 0;
+    // Simplification: the kernel reads all entries, then clears them (__arm_lpae_clear_pte); here
+    // each entry is read and cleared in turn — the same stores, with no other CPU's leaves in the range.
     for (; i < n; i++) {
-      yield READ[target]!;
+      yield READ[lvl]!;
       const pte = Atomics.load(cpu.i32, base + i);
       if (pte === 0) break;
-      yield CLEAR[target]!;
-      Atomics.store(cpu.i32, base + i, 0);
-      if (isTable(pte, target)) yield* this.freeTable(cpu, frameOf(pte), target + 1);
+      yield CLEAR[lvl]!;
+      this.clearPte(cpu, base + i, iova + i * size, lvl);
+      if (isTable(pte, lvl)) yield* this.freeTable(cpu, frameOf(pte), lvl + 1);
     }
-    return i * pgsize;
+    return i * size;
+  }
+
+  /**
+   * The store of a leaf (one descriptor of __arm_lpae_init_pte), as the harness sees it: the
+   * observer first, then the PT-OVERWRITE check (a leaf written over a live entry), then the store.
+   * Not a kernel function to override; a variant stores leaves through it.
+   */
+  protected setLeaf(cpu: Cpu, index: number, iova: number, lvl: number, pte: number): void {
+    const old = Atomics.load(cpu.i32, index);
+    this.observer?.leafWrite?.(cpu, iova, lvl, old, pte);
+    if (old !== 0) {
+      const where = `at iova 0x${iova.toString(16)}`;
+      cpu.fail('PT-OVERWRITE', `cpu${cpu.id} overwrites live L${lvl} entry 0x${old.toString(16)} ${where}`);
+    }
+    Atomics.store(cpu.i32, index, pte);
+  }
+
+  /** The store that clears an entry (__arm_lpae_clear_pte), as the harness sees it. */
+  protected clearPte(cpu: Cpu, index: number, iova: number, lvl: number): void {
+    if (this.observer?.pteClear) this.observer.pteClear(cpu, iova, lvl, Atomics.load(cpu.i32, index));
+    Atomics.store(cpu.i32, index, 0);
   }
 
   /** iova_to_phys: walk; -1 if not mapped. */
@@ -203,7 +284,7 @@ export class IoPgtable {
   }
 
   /** __arm_lpae_free_pgtable: free a table and every table below it (its entries are no longer reachable). */
-  private *freeTable(cpu: Cpu, page: number, lvl: number): Op {
+  protected *freeTable(cpu: Cpu, page: number, lvl: number): Op {
     if (lvl < LEVELS - 1) {
       for (let i = 0; i < PTES_PER_TABLE; i++) {
         const pte = Atomics.load(cpu.i32, this.pool.entry(page, i));

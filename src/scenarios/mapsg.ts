@@ -10,11 +10,18 @@
  * the time (so runs coalesce), now and then misaligned (-EINVAL), now and then a 2 MiB block; planned
  * hypercall failures make the unwind paths run.
  *
- * The checker tags every PTE with the map call that committed it (a shadow per IOVA page): a commit
- * must come from the run's own call and find the page free (MAPSG-ONCE); an unmap must clear only its
- * own call's pages and never meet a hole (MAPSG-ERROR); a successful map_sg must translate every page
- * and have synced once (MAPSG-SYNC); a failed one must leave nothing mapped; a cookie must be released
- * by the call that allocated it (MAPSG-COOKIE).
+ * The model is built by `buildMapsg(config)` from `config.variant.patch` (MapsgPatch: the driver
+ * class — per-call, cookie, domain list, or a user's — and the core class, whose iommu_map_sg,
+ * iommu_map, iommu_unmap, iommu_pgsize a patch may override).
+ *
+ * The checkers are the harness's, apart from the code under test. The op program records which map
+ * call is in progress on each window; the hypervisor (hyp.ts) tags every PTE it commits with that call
+ * (a shadow per IOVA page): a commit must come from the window's own call, in progress, and find the
+ * page free (MAPSG-ONCE); an unmap must clear only its own call's pages and never meet a hole
+ * (MAPSG-ERROR). The ops dispatch counts iotlb_sync_map calls (a successful map_sg syncs once,
+ * MAPSG-SYNC); the program checks that a successful map_sg translates every page and a failed one
+ * leaves nothing mapped; the cookie pool records who holds each cookie (released by the call that
+ * allocated it, MAPSG-COOKIE).
  *
  * Simplification: the IOVA windows are fixed per vCPU instead of coming from the IOVA allocator (which
  * is not what this scenario studies; scenario `dma-iova` uses it).
@@ -23,16 +30,26 @@
  */
 import type { InvariantDef } from '../check/invariant.js';
 import type { Cpu, Op } from '../engine/cpu.js';
-import { at, atCpu, defineLayout, region, type Memory, type Region } from '../engine/layout.js';
+import { at, atCpu, defineLayout, region, type Memory } from '../engine/layout.js';
 import { randInt, type RandomGenerator } from '../engine/rng.js';
 import type { ModelConfig, ScenarioDef, ScenarioModel, VcpuProgram } from '../engine/scenario.js';
-import { type CallCtx, type DomainOps, Hyp, hypRegions, PerCallDriver } from '../model/core/driver.js';
-import { type Cookie, CookieDriver, cookieRegions, DeferredListDriver, deferredListRegions } from '../model/core/deferred.js';
-import { IommuCore } from '../model/core/iommu-map.js';
-import { type CookieErrorPath, iommuMapSg, type MapSgCookie, type SgEntry } from '../model/core/map-sg.js';
+import { CookiePool, cookieRegions } from '../model/core/cookie-pool.js';
+import { CookieDriver, DeferredListDriver, deferredListRegions, PerCpuDeferredListDriver } from '../model/core/deferred.js';
+import { countSyncMaps, type DriverClass, PerCallDriver } from '../model/core/driver.js';
+import { type CallCtx, Hyp, hypRegions } from '../model/core/hyp.js';
+import { IommuCore, type IommuCoreClass, type SgEntry } from '../model/core/iommu-map.js';
+import { CookieErrorLeakCore, DomainListUnlockedDriver, UnwindUnmappedCore } from '../model/core/variants.js';
 import { Latency, latencyRegions, percentileNs } from '../model/dma/latency.js';
 import { PagePool, pagePoolRegions } from '../model/page-pool.js';
 import { IoPgtable, SZ_1G, SZ_2M, SZ_4K } from '../model/pgtable.js';
+
+/** What a mapsg variant may change. */
+export interface MapsgPatch {
+  /** The driver under the core (default PerCallDriver): CookieDriver, DeferredListDriver, or a subclass. */
+  readonly driver?: DriverClass;
+  /** The IOMMU core (default IommuCore): a subclass overrides iommuMapSg, iommuMap, iommuUnmap, iommuPgsize... */
+  readonly core?: IommuCoreClass;
+}
 
 const invariants: readonly InvariantDef[] = [
   { id: 'MAPSG-ONCE', meaning: 'every run is committed exactly once, and only by its own map call; a successful map_sg translates every page it returned', grade: 'FORBIDDEN' },
@@ -44,19 +61,6 @@ const invariants: readonly InvariantDef[] = [
   { id: 'MAPSG-EINVAL', meaning: 'map_sg of a misaligned run returned -EINVAL', grade: 'ACCEPTABLE' },
   { id: 'MAPSG-EFAIL', meaning: 'map_sg failed because a map hypercall failed (injected) and unwound', grade: 'ACCEPTABLE' },
 ];
-
-type Design = 'per-call' | 'cookie' | 'domain-list';
-
-interface Variant { readonly design: Design; readonly locked?: boolean; readonly cookieError?: CookieErrorPath }
-
-const VARIANTS: Readonly<Record<string, Variant>> = {
-  'per-call': { design: 'per-call' },
-  cookie: { design: 'cookie', cookieError: 'correct' },
-  'domain-list-locked': { design: 'domain-list', locked: true },
-  'domain-list-unlocked': { design: 'domain-list', locked: false },
-  'cookie-error-leak': { design: 'cookie', cookieError: 'leak-cookie' },
-  'unwind-unmapped': { design: 'cookie', cookieError: 'unmap-added' },
-};
 
 /** The IOVA windows start at 1 GiB (L1 entry 1), the physical buffers at 4 GiB. */
 const IOVA_BASE = SZ_1G;
@@ -78,39 +82,45 @@ export function mapsgGeometry(cpus: number, p: Readonly<Record<string, number>>)
 }
 
 /** Everything a mapsg model is made of (the scenario's; also the tests' and the benchmark's). */
-export function mapsgParts(config: ModelConfig) {
+export function mapsgParts(config: ModelConfig<MapsgPatch>) {
   const { cpus, params: p } = config;
-  const v = VARIANTS[config.variant.name];
-  if (!v) throw new Error(`mapsg: no variant ${config.variant.name}`);
+  const patch = config.variant.patch ?? {};
   const g = mapsgGeometry(cpus, p);
-  const cookies = 4 * cpus;
+  const cookieCount = 4 * cpus;
+  const listCapacity = 64 * cpus;
   const tablePages = 3 + Math.ceil((cpus * g.slots * g.window) / SZ_2M) + 8;
-  const dlOpts = { perCpu: false, locked: v.locked === true, capacity: 64 * cpus };
+  const windows = cpus * g.slots;
   const layout = defineLayout(cpus, {
     ...pagePoolRegions(tablePages),
     ...hypRegions(),
-    ...(v.design === 'cookie' ? cookieRegions(cookies) : {}),
-    ...(v.design === 'domain-list' ? deferredListRegions(dlOpts) : {}),
+    ...cookieRegions(cookieCount),
+    ...deferredListRegions(listCapacity),
     ...latencyRegions(),
     // Checker state: per IOVA page of the windows, the tag of the map call whose PTE is there (0 none).
     'mapsg.tag': { kind: 'i32', count: g.pages },
+    // Checker state: per window, the tag of the map_sg in progress on it (0 none), set by the op program.
+    'mapsg.call': { kind: 'i32', count: windows },
     // Checker state: per vCPU and window, the live mapping [tag, bytes].
     'mapsg.live': { kind: 'i32', count: 2 * g.slots, perCpu: true },
   });
   const pool = new PagePool(layout, tablePages);
-  const pt = new IoPgtable(pool, { racyInstall: false });
+  const pt = new IoPgtable(pool);
   const tagBase = at(region(layout, 'mapsg.tag'));
+  const callBase = at(region(layout, 'mapsg.call'));
   const checks = p.checks === 1;
   const pageOf = (iova: number): number => (iova - IOVA_BASE) / SZ_4K;
+  const windowOf = (k: number): number => Math.floor((k * SZ_4K) / g.window);
   const owner = (tag: number): string => `cpu${(tag >>> 20) - 1}'s call #${tag & 0xfffff}`;
   const hyp = new Hyp(pt, region(layout, 'hyp.stats'), cpus, p.hypercallNs!, {
-    committing(cpu: Cpu, ctx: CallCtx, iova: number, bytes: number, tag: number) {
+    committing(cpu: Cpu, ctx: CallCtx, iova: number, bytes: number) {
       if (!checks) return;
-      if (tag !== ctx.tag) {
-        cpu.fail('MAPSG-ONCE', `${cpu.name} (call #${ctx.tag & 0xfffff}) commits a run of ${owner(tag)} at iova 0x${iova.toString(16)}: committed by a foreign map call`);
-        return;
-      }
       for (let k = pageOf(iova); k < pageOf(iova + bytes); k++) {
+        const tag = k >= 0 && k < g.pages ? Atomics.load(cpu.i32, callBase + windowOf(k)) : 0;
+        if (tag !== ctx.tag) {
+          cpu.fail('MAPSG-ONCE', `${cpu.name} (call #${ctx.tag & 0xfffff}) commits a run at iova 0x${(IOVA_BASE + k * SZ_4K).toString(16)}, `
+            + `${tag === 0 ? 'which no map call is mapping now' : `of ${owner(tag)}`}: committed by a foreign map call`);
+          return;
+        }
         const old = Atomics.compareExchange(cpu.i32, tagBase + k, 0, tag);
         if (old !== 0) {
           cpu.fail('MAPSG-ONCE', `${cpu.name} commits iova 0x${(IOVA_BASE + k * SZ_4K).toString(16)} for ${owner(tag)}, already committed by ${owner(old)}: committed twice`);
@@ -132,15 +142,14 @@ export function mapsgParts(config: ModelConfig) {
       }
     },
   });
-  let ops: DomainOps;
-  let cookie: CookieDriver | null = null;
-  let list: DeferredListDriver | null = null;
-  if (v.design === 'cookie') ops = cookie = new CookieDriver(layout, hyp, cookies, p.cookieEntries!);
-  else if (v.design === 'domain-list') ops = list = new DeferredListDriver(layout, hyp, dlOpts, cpus);
-  else ops = new PerCallDriver(hyp);
-  const core = new IommuCore(ops);
+  const cookies = new CookiePool(layout, cookieCount);
+  const Driver = patch.driver ?? PerCallDriver;
+  const driver = new Driver({ layout, hyp, cpus, cookieEntries: p.cookieEntries!, cookies, listCapacity });
+  const Core = patch.core ?? IommuCore;
+  const core = new Core(countSyncMaps(driver, hyp.ctx));
+  const list = driver instanceof DeferredListDriver ? driver : null;
   const latency = new Latency(region(layout, 'lat.sum'), region(layout, 'lat.hist'), cpus);
-  return { layout, g, pool, pt, hyp, core, cookie, list, v, tagBase, latency, live: region(layout, 'mapsg.live') };
+  return { layout, g, pool, pt, hyp, core, driver, cookies, list, tagBase, callBase, latency, live: region(layout, 'mapsg.live') };
 }
 
 type Parts = ReturnType<typeof mapsgParts>;
@@ -153,15 +162,16 @@ export function windowPhys(g: MapsgGeometry, cpu: number, slot: number): number 
   return PHYS_BASE + (cpu * g.slots + slot) * PHYS_STRIDE;
 }
 
-function build(config: ModelConfig): ScenarioModel {
+/** Scenario mapsg's factory: the model with the driver and core classes of `config.variant.patch`. */
+export function buildMapsg(config: ModelConfig<MapsgPatch>): ScenarioModel {
   const { cpus, params: p } = config;
   const parts = mapsgParts(config);
-  const { layout, g, pool, pt, hyp, cookie, list, tagBase, latency, live } = parts;
+  const { layout, g, pool, pt, hyp, cookies, list, tagBase, latency, live } = parts;
   return {
     layout,
     init(mem: Memory) {
       pool.init(mem, [IoPgtable.ROOT_PAGE]);
-      cookie?.init(mem.i32);
+      cookies.init(mem.i32);
     },
     program: (cpu, rng) => (p.bench === 1 ? new BenchProgram(cpu, parts, p) : new MapsgProgram(cpu, rng, parts, p)),
     quiescent(mem, report) {
@@ -184,8 +194,13 @@ function build(config: ModelConfig): ScenarioModel {
           }
         }
       }
-      if (list && list.parked(i32, 0) !== 0) report('MAPSG-ONCE', `${list.parked(i32, 0)} entries still parked on the domain list after every map_sg returned: never committed`);
-      if (cookie && cookie.freeCount(i32) !== cookie.cookies) report('MAPSG-COOKIE', `${cookie.cookies - cookie.freeCount(i32)} map_sg cookies allocated after every map_sg returned: leaked`);
+      if (list) {
+        const lists = list instanceof PerCpuDeferredListDriver ? cpus : 1;
+        let parked = 0;
+        for (let c = 0; c < lists; c++) parked += list.parked(i32, c);
+        if (parked !== 0) report('MAPSG-ONCE', `${parked} entries still parked on the deferred list after every map_sg returned: never committed`);
+      }
+      if (cookies.freeCount(i32) !== cookies.cookies) report('MAPSG-COOKIE', `${cookies.cookies - cookies.freeCount(i32)} map_sg cookies allocated after every map_sg returned: leaked`);
     },
     stats(mem) {
       const lat = latency.total(mem.f64, mem.i32);
@@ -215,13 +230,10 @@ class MapsgProgram implements VcpuProgram {
   /** Bytes mapped in each window (vCPU-local mirror of mapsg.live; 0 = free). */
   private readonly bytes: number[];
   private readonly tags: number[];
-  private readonly cookieOps: MapSgCookie | undefined;
-  private cookieSeen: Cookie | null = null;
 
   constructor(private readonly cpu: Cpu, private readonly rng: RandomGenerator, private readonly m: Parts, private readonly p: Readonly<Record<string, number>>) {
     this.bytes = Array<number>(m.g.slots).fill(0);
     this.tags = Array<number>(m.g.slots).fill(0);
-    this.cookieOps = m.cookie ? { driver: m.cookie, errorPath: m.v.cookieError!, onCookie: (_c, ck) => { this.cookieSeen = ck; } } : undefined;
   }
 
   next(): Op<unknown> {
@@ -262,13 +274,17 @@ class MapsgProgram implements VcpuProgram {
     const ctx = m.hyp.ctx[cpu.id]!;
     const tag = ((cpu.id + 1) << 20) | (++this.seq & 0xfffff);
     ctx.begin(tag, plan.failAt);
-    this.cookieSeen = null;
     const iova = windowIova(m.g, cpu.id, plan.slot);
-    const ret = yield* iommuMapSg(m.core, cpu, iova, plan.sg, this.cookieOps);
+    // Checker state, not a scheduling point: this window's map call is in progress (hyp.ts tags its commits).
+    const call = m.callBase + cpu.id * m.g.slots + plan.slot;
+    Atomics.store(cpu.i32, call, tag);
+    const ret = yield* m.core.iommuMapSg(cpu, iova, plan.sg);
+    Atomics.store(cpu.i32, call, 0);
     yield 'map_sg returned: check';
     const i32 = cpu.i32;
-    if (this.cookieSeen && !(this.cookieSeen as Cookie).released) {
-      cpu.fail('MAPSG-COOKIE', `${cpu.name}'s map_sg (call #${tag & 0xfffff}) returned ${ret} without releasing its cookie ${(this.cookieSeen as Cookie).id}`);
+    const held = m.cookies.heldBy(i32, cpu.id);
+    if (held.length > 0) {
+      cpu.fail('MAPSG-COOKIE', `${cpu.name}'s map_sg (call #${tag & 0xfffff}) returned ${ret} without releasing its cookie ${held[0]}`);
       return;
     }
     if (ret >= 0) {
@@ -308,7 +324,7 @@ class MapsgProgram implements VcpuProgram {
     const bytes = this.bytes[slot]!;
     m.hyp.ctx[cpu.id]!.begin(this.tags[slot]!, -1);
     const iova = windowIova(m.g, cpu.id, slot);
-    const n = yield* m.core.unmap(cpu, iova, bytes);
+    const n = yield* m.core.iommuUnmap(cpu, iova, bytes);
     if (n !== bytes) cpu.fail('MAPSG-ONCE', `${cpu.name}: iommu_unmap of its ${bytes}-byte mapping in window ${slot} unmapped ${n}: part of it was never committed`);
     yield 'publish unmapped';
     Atomics.store(cpu.i32, atCpu(m.live, cpu.id, 2 * slot), 0);
@@ -321,13 +337,11 @@ class MapsgProgram implements VcpuProgram {
 /** The benchmark loop: map_sg of `segs` separate pages (one run each), then unmap; latencies recorded. */
 class BenchProgram implements VcpuProgram {
   private readonly sg: SgEntry[];
-  private readonly cookieOps: MapSgCookie | undefined;
   private seq = 0;
 
   constructor(private readonly cpu: Cpu, private readonly m: Parts, p: Readonly<Record<string, number>>) {
     const phys = windowPhys(m.g, cpu.id, 0);
     this.sg = Array.from({ length: p.segs! }, (_, j) => ({ phys: phys + 2 * j * SZ_4K, length: SZ_4K }));
-    this.cookieOps = m.cookie ? { driver: m.cookie, errorPath: 'correct' } : undefined;
   }
 
   next(): Op<unknown> { return this.loop(); }
@@ -339,17 +353,17 @@ class BenchProgram implements VcpuProgram {
     const iova = windowIova(m.g, cpu.id, 0);
     ctx.begin(((cpu.id + 1) << 20) | (++this.seq & 0xfffff), -1);
     const t0 = cpu.clock.now();
-    const ret = yield* iommuMapSg(m.core, cpu, iova, this.sg, this.cookieOps);
+    const ret = yield* m.core.iommuMapSg(cpu, iova, this.sg);
     const t1 = cpu.clock.now();
     if (ret < 0) throw new Error(`mapsg bench: map_sg failed with ${ret}`);
-    const n = yield* m.core.unmap(cpu, iova, ret);
+    const n = yield* m.core.iommuUnmap(cpu, iova, ret);
     const t2 = cpu.clock.now();
     if (n !== ret) throw new Error(`mapsg bench: unmap cleared ${n} of ${ret} bytes`);
     m.latency.record(cpu.mem.f64, cpu.i32, cpu.id, t1 - t0, t2 - t1);
   }
 }
 
-export const mapsgScenario: ScenarioDef = {
+export const mapsgScenario: ScenarioDef<MapsgPatch> = {
   name: 'mapsg',
   summary: 'map_sg into one domain with a hypercall per map: per-call vs deferred cookie vs per-domain deferred list; unwinds on injected failures',
   follows: 'kernel-model.md §5.1-§5.4 (IOMMU-C, NOSYNC, MAPSG-RFC); §9 #12 #13 #18; §10 "Core map"',
@@ -371,12 +385,30 @@ export const mapsgScenario: ScenarioDef = {
   exploreParams: { segs: 3, segPages: 2, slots: 1, failPermille: 150, badAlignPermille: 100, hugePermille: 0, cookieEntries: 2 },
   invariants,
   variants: [
-    { name: 'per-call', summary: 'iommu_map_nosync per coalesced run: one hypercall per map_pages, as today', expect: 'clean' },
-    { name: 'cookie', summary: 'alloc_cookie_sg / add_deferred_map_sg / consume_deferred_map_sg, with a correct error path', expect: 'clean' },
-    { name: 'domain-list-locked', summary: 'map_pages parks runs on a per-domain list under a domain lock held map -> sync; iotlb_sync_map commits', expect: 'clean' },
-    { name: 'domain-list-unlocked', summary: 'the per-domain deferred list without the lock: lost appends, foreign commits, commit during cancel', expect: ['MAPSG-ONCE', 'MAPSG-ERROR'], source: 'kernel-model.md §9 #13, §5.4' },
-    { name: 'cookie-error-leak', summary: 'RFC v2: the error path never consumes or frees the cookie', expect: ['MAPSG-COOKIE'], source: 'kernel-model.md §9 #12, §5.4' },
-    { name: 'unwind-unmapped', summary: 'RFC v2: the error path unmaps `mapped`, which counts runs only added to the cookie', expect: ['MAPSG-ERROR'], source: 'kernel-model.md §9 #12, §5.4' },
+    {
+      name: 'per-call', summary: 'iommu_map_nosync per coalesced run: one hypercall per map_pages, as today', expect: 'clean',
+      patch: { driver: PerCallDriver },
+    },
+    {
+      name: 'cookie', summary: 'alloc_cookie_sg / add_deferred_map_sg / consume_deferred_map_sg, with a correct error path', expect: 'clean',
+      patch: { driver: CookieDriver },
+    },
+    {
+      name: 'domain-list-locked', summary: 'map_pages parks runs on a per-domain list under a domain lock held map -> sync; iotlb_sync_map commits',
+      expect: 'clean', patch: { driver: DeferredListDriver },
+    },
+    {
+      name: 'domain-list-unlocked', summary: 'the per-domain deferred list without the lock: lost appends, foreign commits, commit during cancel',
+      expect: ['MAPSG-ONCE', 'MAPSG-ERROR'], source: 'kernel-model.md §9 #13, §5.4', patch: { driver: DomainListUnlockedDriver },
+    },
+    {
+      name: 'cookie-error-leak', summary: 'RFC v2: the error path never consumes or frees the cookie', expect: ['MAPSG-COOKIE'],
+      source: 'kernel-model.md §9 #12, §5.4', patch: { driver: CookieDriver, core: CookieErrorLeakCore },
+    },
+    {
+      name: 'unwind-unmapped', summary: 'RFC v2: the error path unmaps `mapped`, which counts runs only added to the cookie', expect: ['MAPSG-ERROR'],
+      source: 'kernel-model.md §9 #12, §5.4', patch: { driver: CookieDriver, core: UnwindUnmappedCore },
+    },
   ],
-  build,
+  build: buildMapsg,
 };

@@ -9,6 +9,10 @@
  *   1G block    L1[1 + c + N*j]              — shares only the L1 table
  * Ranges are disjoint between vCPUs, as the core requires of its callers (§6 "Atomic vs not"), so the
  * correct table is race-free at the leaves and every race is a table install.
+ *
+ * The model is built by `buildPgtable(config)` from `config.variant.patch` (PgtablePatch: the page-table
+ * class to use). The checkers are the harness's: each vCPU's shadow of what it mapped (kept by the op
+ * program), the quiescent scan of the table and the pool, and PT-OVERWRITE at the instrumented leaf store.
  */
 import type { InvariantDef } from '../check/invariant.js';
 import type { Cpu, Op } from '../engine/cpu.js';
@@ -16,7 +20,17 @@ import { atCpu, defineLayout, region, type Memory, type Region } from '../engine
 import { randInt, type RandomGenerator } from '../engine/rng.js';
 import type { ModelConfig, ScenarioDef, ScenarioModel, VcpuProgram } from '../engine/scenario.js';
 import { PagePool, pagePoolRegions } from '../model/page-pool.js';
-import { ENOMEM, IoPgtable, SZ_1G, SZ_2M, SZ_4K } from '../model/pgtable.js';
+import { ENOMEM, IoPgtable, type PgtableOptions, SZ_1G, SZ_2M, SZ_4K } from '../model/pgtable.js';
+import { RacyInstallPgtable } from '../model/pgtable-variants.js';
+
+/** A page-table class: IoPgtable or a subclass of it (a patch). */
+export type PgtableClass = new (pool: PagePool, opts?: PgtableOptions) => IoPgtable;
+
+/** What a pgtable variant may change. */
+export interface PgtablePatch {
+  /** The io-pgtable-arm implementation (default IoPgtable, the kernel's). */
+  readonly pgtable?: PgtableClass;
+}
 
 const ARENA = 512 * SZ_1G;
 const PRIVATE_PAGES = 4;
@@ -53,8 +67,10 @@ function spotsOf(cpu: number, cpus: number, arenas: number, slots: number): Spot
   return spots;
 }
 
-function build(config: ModelConfig): ScenarioModel {
-  const { cpus, params, variant: { name: variant } } = config;
+/** Scenario pgtable's factory: the model with the page-table class of `config.variant.patch`. */
+export function buildPgtable(config: ModelConfig<PgtablePatch>): ScenarioModel {
+  const { cpus, params } = config;
+  const Pgtable = config.variant.patch?.pgtable ?? IoPgtable;
   const arenas = params.arenas!;
   const slots = params.slots!;
   if (cpus * slots + 1 > 512) throw new RangeError(`pgtable: cpus x slots must be <= 511 (got ${cpus} x ${slots})`);
@@ -66,7 +82,7 @@ function build(config: ModelConfig): ScenarioModel {
     'pt.shadow': { kind: 'i32', count: spotsPerCpu, perCpu: true },
   });
   const pool = new PagePool(layout, pages);
-  const pt = new IoPgtable(pool, { racyInstall: variant === 'racy-install' });
+  const pt = new Pgtable(pool);
   const shadow = region(layout, 'pt.shadow');
   const spots = Array.from({ length: cpus }, (_, c) => spotsOf(c, cpus, arenas, slots));
 
@@ -192,7 +208,7 @@ class PgtableProgram implements VcpuProgram {
   }
 }
 
-export const pgtableScenario: ScenarioDef = {
+export const pgtableScenario: ScenarioDef<PgtablePatch> = {
   name: 'pgtable',
   summary: 'io-pgtable-arm: concurrent map/unmap with mixed page sizes racing to install shared tables',
   follows: 'kernel-model.md §6 (PGT-NEW, PGT-SPLIT); §9 #14',
@@ -209,7 +225,8 @@ export const pgtableScenario: ScenarioDef = {
     {
       name: 'racy-install', summary: 'install_table with a plain store: two installers both win and one table is lost',
       expect: ['PT-LEAK', 'PT-TRANSLATE'], source: 'kernel-model.md §6, §9 #14 (the CAS this variant removes)',
+      patch: { pgtable: RacyInstallPgtable },
     },
   ],
-  build,
+  build: buildPgtable,
 };

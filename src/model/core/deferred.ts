@@ -7,136 +7,106 @@
  * `cookieEntries` runs and is flushed to the hypervisor early when full (the ANDROID driver's shared
  * buffer), and once more by consume, which also frees the cookie.
  * Simplification: the cookie's buffer lives in the allocating vCPU's memory (nobody else can reach a
- * cookie); only cookie allocation is shared state (a pool), which is what a leak shows up in.
+ * cookie); only cookie allocation is shared state (cookie-pool.ts), which is what a leak shows up in.
  *
  * Domain list: iotlb_sync_map(D, iova, size) carries no cookie, so map_pages parks (iova, paddr, pg,
  * cnt) on a list reachable from D; the sync commits everything on it in one hypercall. Several CPUs map
  * into one domain, so the append races (a lost entry) and a sync by one CPU commits another's
- * half-built entries unless a domain lock covers every mapper's whole map -> sync window (`locked`).
- * An unmap of a parked range cancels it. `perCpu` gives each CPU its own list (the append race goes,
- * the cross-CPU commit stays — unless, as the two-step API's user here, each CPU syncs only its own).
+ * half-built entries unless a domain lock covers every mapper's whole map -> sync window. An unmap of a
+ * parked range cancels it. PerCpuDeferredListDriver gives each CPU its own list, which only that CPU
+ * touches (no lock: the two-step API's user here syncs only its own).
  * Simplifications: the window lock is taken by the first driver op of a window and released by the
  * sync that leaves the list empty (in the kernel the driver would need exactly this odd pairing); a
  * parked block entry is cancelled only when the unmap covers it whole.
+ *
+ * Known bugs (the unlocked domain list) are subclasses in variants.ts; this file has no bug flags.
  */
 import type { Cpu, LockRef, Op } from '../../engine/cpu.js';
-import { at, atCpu, region, type Layout, type Region, type RegionSpec } from '../../engine/layout.js';
+import { at, atCpu, region, type Region, type RegionSpec } from '../../engine/layout.js';
 import { lockRef, LOCK_WORDS, spinLock, spinUnlock } from '../../engine/sync.js';
-import { FreeBitmap, freeBitmapRegion, RETRY } from '../free-bitmap.js';
 import { ENOMEM, SZ_4K } from '../pgtable.js';
-import { type DomainOps, type Hyp, type MapEntry, PerCallDriver } from './driver.js';
+import type { CookiePool } from './cookie-pool.js';
+import { type Cookie, type DomainOps, type DriverEnv, PerCallDriver } from './driver.js';
+import type { Hyp, MapEntry } from './hyp.js';
+import { DOMAIN_DEFERRED_LOCK } from './locks.js';
 
 // ---------------------------------------------------------------------------------------------------
 // The cookie (RFC v2 55/58)
 
-export function cookieRegions(cookies: number): Record<string, RegionSpec> {
-  return { 'cookie.free': freeBitmapRegion(cookies) };
-}
-
-/** A map_sg cookie: its pool slot and the runs not yet handed to the hypervisor. */
-export interface Cookie {
-  readonly id: number;
-  /** Next IOVA the cookie will place a run at (runs arrive in IOVA order). */
-  iova: number;
-  readonly entries: MapEntry[];
-  /** Bytes the hypervisor has committed so far (early flushes, and consume). */
-  committed: number;
-  /** Bytes added (committed or not). */
-  added: number;
-  /** Checker: consumed or discarded (the pool slot may already serve another call). */
-  released: boolean;
-}
-
-const SITE_COOKIE_ALLOC = 'alloc_cookie_sg';
-const SITE_COOKIE_FREE = 'free cookie';
-
 /** The per-call driver plus the three cookie ops. */
 export class CookieDriver extends PerCallDriver {
-  private readonly pool: FreeBitmap;
+  protected readonly cookies: CookiePool;
+  protected readonly cookieEntries: number;
 
-  constructor(layout: Layout, hyp: Hyp, readonly cookies: number, readonly cookieEntries: number) {
-    super(hyp);
-    this.pool = new FreeBitmap(at(region(layout, 'cookie.free')), cookies);
+  constructor(env: DriverEnv) {
+    super(env);
+    if (!env.cookies) throw new Error('CookieDriver: the model gives no cookie pool (cookieRegions / CookiePool)');
+    this.cookies = env.cookies;
+    this.cookieEntries = env.cookieEntries;
   }
-
-  init(i32: Int32Array): void { this.pool.init(i32); }
 
   /** alloc_cookie_sg(iova, prot, nents, gfp): null when the pool is dry (-ENOMEM). */
   *allocCookieSg(cpu: Cpu, iova: number): Op<Cookie | null> {
-    for (;;) {
-      yield SITE_COOKIE_ALLOC;
-      const id = this.pool.tryTake(cpu.i32);
-      if (id === RETRY) continue;
-      if (id < 0) return null;
-      return { id, iova, entries: [], committed: 0, added: 0, released: false };
-    }
+    const id = yield* this.cookies.alloc(cpu);
+    if (id < 0) return null;
+    return { id, iova, entries: [], committed: 0, added: 0 };
   }
 
   /** add_deferred_map_sg(cookie, paddr, pgsize, pgcount): flushes early when the buffer is full. */
   *addDeferredMapSg(cpu: Cpu, c: Cookie, paddr: number, pgsize: number, pgcount: number): Op<number> {
-    c.entries.push({ iova: c.iova, paddr, pgsize, pgcount, tag: this.hyp.ctx[cpu.id]!.tag });
+    c.entries.push({ iova: c.iova, paddr, pgsize, pgcount });
     c.iova += pgsize * pgcount;
     c.added += pgsize * pgcount;
     if (c.entries.length < this.cookieEntries) return 0;
-    return yield* this.flush(cpu, c);
+    return yield* this.flushCookie(cpu, c);
   }
 
   /** consume_deferred_map_sg: one hypercall for what is left, and the cookie is released. */
   *consumeDeferredMapSg(cpu: Cpu, c: Cookie): Op<number> {
-    const ret = c.entries.length > 0 ? yield* this.flush(cpu, c) : 0;
-    yield* this.freeCookie(cpu, c);
+    const ret = c.entries.length > 0 ? yield* this.flushCookie(cpu, c) : 0;
+    yield* this.cookies.free(cpu, c.id);
     return ret;
   }
 
   /** The error path's release: drop what was never handed over, free the cookie; bytes committed. */
   *discardCookie(cpu: Cpu, c: Cookie): Op<number> {
     c.entries.length = 0;
-    yield* this.freeCookie(cpu, c);
+    yield* this.cookies.free(cpu, c.id);
     return c.committed;
   }
 
-  isFree(i32: Int32Array, id: number): boolean { return this.pool.isFree(i32, id); }
-
-  freeCount(i32: Int32Array): number { return this.pool.freeSlots(i32).length; }
-
-  private *flush(cpu: Cpu, c: Cookie): Op<number> {
+  /** One hypercall for the runs in the cookie's buffer. */
+  protected *flushCookie(cpu: Cpu, c: Cookie): Op<number> {
     const r = yield* this.hyp.map(cpu, c.entries);
     c.committed += r.bytes;
     // Entries the failing hypercall did not commit are dropped with the buffer: the caller unwinds.
     c.entries.length = 0;
     return r.ret;
   }
-
-  private *freeCookie(cpu: Cpu, c: Cookie): Op {
-    yield SITE_COOKIE_FREE;
-    c.released = true;
-    if (this.pool.give(cpu.i32, c.id)) throw new Error(`${cpu.name} frees map_sg cookie ${c.id} twice`);
-  }
 }
 
 // ---------------------------------------------------------------------------------------------------
 // The per-domain (or per-CPU) deferred list
 
-// Entry words: iova pfn, paddr pfn, pgsize in 4K pages, pgcount, tag.
+// Entry words: iova pfn, paddr pfn, pgsize in 4K pages, pgcount.
 const E_IOVA = 0;
 const E_PADDR = 1;
 const E_PG = 2;
 const E_CNT = 3;
-const E_TAG = 4;
-const E_WORDS = 5;
+const E_WORDS = 4;
 
-export interface DeferredListOptions {
-  readonly perCpu: boolean;
-  readonly locked: boolean;
-  /** Entries a list holds; an append to a full list is -ENOMEM. */
-  readonly capacity: number;
-}
-
-export function deferredListRegions(o: DeferredListOptions): Record<string, RegionSpec> {
+/**
+ * The domain list and its lock, and the per-CPU lists: [count, entries...] each. `dl.open` is the
+ * per-vCPU "holds the domain lock for a map -> sync window" flag: in shared memory, so nothing of a
+ * window outlives an explored execution (a window left open by a cut execution would otherwise turn
+ * the next execution's first map into an unlock of a lock nobody holds).
+ */
+export function deferredListRegions(capacity: number, perCpuCapacity = 64): Record<string, RegionSpec> {
   return {
-    /** [count, entries...] per list. */
-    'dl.list': { kind: 'i32', count: 1 + o.capacity * E_WORDS, perCpu: o.perCpu },
+    'dl.list': { kind: 'i32', count: 1 + capacity * E_WORDS },
     'dl.lock': { kind: 'i32', count: LOCK_WORDS },
+    'dl.open': { kind: 'i32', count: 1, perCpu: true },
+    'dl.pcpu': { kind: 'i32', count: 1 + perCpuCapacity * E_WORDS, perCpu: true },
   };
 }
 
@@ -145,31 +115,47 @@ const SITE_WRITE_E = 'deferred list: write entry';
 const SITE_WRITE_N = 'deferred list: write count';
 const SITE_SCAN = 'deferred list: scan';
 
+/**
+ * Robin's alternative (§5.4): map_pages parks every run on a per-domain list, iotlb_sync_map commits
+ * the list in one hypercall, unmap_pages cancels parked runs it covers; a domain lock held from a CPU's
+ * first map_pages to the sync that empties the list (its "window").
+ */
 export class DeferredListDriver implements DomainOps {
-  private readonly list: Region;
+  protected readonly hyp: Hyp;
+  protected readonly list: Region;
+  protected readonly openFlag: Region;
+  protected capacity: number;
   readonly lock: LockRef;
-  /** Per vCPU: holds the domain lock for a map -> sync window (vCPU-local). */
-  private readonly open: boolean[];
 
-  constructor(layout: Layout, readonly hyp: Hyp, private readonly o: DeferredListOptions, cpus: number, lockRank = 0) {
-    this.list = region(layout, 'dl.list');
-    this.lock = lockRef('domain_deferred_lock', at(region(layout, 'dl.lock')), lockRank);
-    this.open = Array<boolean>(cpus).fill(false);
+  constructor(protected readonly env: DriverEnv) {
+    this.hyp = env.hyp;
+    this.list = region(env.layout, 'dl.list');
+    this.openFlag = region(env.layout, 'dl.open');
+    this.capacity = Math.min(env.listCapacity, (this.list.count - 1) / E_WORDS);
+    this.lock = lockRef(DOMAIN_DEFERRED_LOCK.name, at(region(env.layout, 'dl.lock')), DOMAIN_DEFERRED_LOCK.rank);
   }
 
-  private base(cpu: Cpu): number {
-    return this.o.perCpu ? atCpu(this.list, cpu.thisCpu) : at(this.list);
+  /** i32 index of the list `cpu` appends to: the domain's. */
+  protected base(_cpu: Cpu): number {
+    return at(this.list);
   }
 
-  private *openWindow(cpu: Cpu): Op {
-    if (!this.o.locked || this.open[cpu.id]) return;
+  /** Does `cpu` hold the domain lock for an open window? (Its own per-CPU word: no scheduling point.) */
+  protected windowOpen(cpu: Cpu): boolean {
+    return Atomics.load(cpu.i32, atCpu(this.openFlag, cpu.id)) !== 0;
+  }
+
+  /** Start a map -> sync window: take the domain lock (once per window). */
+  protected *openWindow(cpu: Cpu): Op {
+    if (this.windowOpen(cpu)) return;
     yield* spinLock(cpu, this.lock);
-    this.open[cpu.id] = true;
+    Atomics.store(cpu.i32, atCpu(this.openFlag, cpu.id), 1);
   }
 
-  private *closeWindow(cpu: Cpu): Op {
-    if (!this.o.locked || !this.open[cpu.id]) return;
-    this.open[cpu.id] = false;
+  /** End the window: drop the domain lock. */
+  protected *closeWindow(cpu: Cpu): Op {
+    if (!this.windowOpen(cpu)) return;
+    Atomics.store(cpu.i32, atCpu(this.openFlag, cpu.id), 0);
     yield* spinUnlock(cpu, this.lock);
   }
 
@@ -180,14 +166,13 @@ export class DeferredListDriver implements DomainOps {
     const i32 = cpu.i32;
     yield SITE_READ_N;
     const n = Atomics.load(i32, b);
-    if (n >= this.o.capacity) return { ret: ENOMEM, mapped: 0 };
+    if (n >= this.capacity) return { ret: ENOMEM, mapped: 0 };
     yield SITE_WRITE_E;
     const e = b + 1 + n * E_WORDS;
     Atomics.store(i32, e + E_IOVA, iova / SZ_4K);
     Atomics.store(i32, e + E_PADDR, paddr / SZ_4K);
     Atomics.store(i32, e + E_PG, pgsize / SZ_4K);
     Atomics.store(i32, e + E_CNT, pgcount);
-    Atomics.store(i32, e + E_TAG, this.hyp.ctx[cpu.id]!.tag);
     yield SITE_WRITE_N;
     Atomics.store(i32, b, n + 1);
     return { ret: 0, mapped: pgsize * pgcount };
@@ -197,8 +182,7 @@ export class DeferredListDriver implements DomainOps {
    * iotlb_sync_map: commit every parked entry in one hypercall. On failure the uncommitted rest stays
    * parked (the caller's unwind cancels it) and the window stays open.
    */
-  *iotlbSyncMap(cpu: Cpu): Op<number> {
-    this.hyp.ctx[cpu.id]!.syncMaps++;
+  *iotlbSyncMap(cpu: Cpu, _iova?: number, _size?: number): Op<number> {
     yield* this.openWindow(cpu);
     const b = this.base(cpu);
     const i32 = cpu.i32;
@@ -268,37 +252,64 @@ export class DeferredListDriver implements DomainOps {
   }
 
   /** iotlb_sync after an unmap: ends the window once nothing of ours is parked any more. */
-  *iotlbSync(cpu: Cpu): Op {
-    if (!this.o.locked || !this.open[cpu.id]) return;
+  *iotlbSync(cpu: Cpu, _iova?: number, _size?: number): Op {
+    if (!this.windowOpen(cpu)) return;
     yield SITE_READ_N;
     if (Atomics.load(cpu.i32, this.base(cpu)) === 0) yield* this.closeWindow(cpu);
   }
 
-  /** Entries parked on list `l` (0 for the domain list, else the CPU), read on a quiescent model. */
-  parked(i32: Int32Array, l: number): number {
-    return Atomics.load(i32, this.o.perCpu ? atCpu(this.list, l) : at(this.list));
+  /** Entries parked on the domain list, read on a quiescent model. */
+  parked(i32: Int32Array, _cpu = 0): number {
+    return Atomics.load(i32, at(this.list));
   }
 
-  private readEntries(i32: Int32Array, b: number, n: number): MapEntry[] {
+  protected readEntries(i32: Int32Array, b: number, n: number): MapEntry[] {
     const out: MapEntry[] = [];
-    for (let k = 0; k < Math.min(n, this.o.capacity); k++) {
+    for (let k = 0; k < Math.min(n, this.capacity); k++) {
       const e = b + 1 + k * E_WORDS;
       out.push({
         iova: Atomics.load(i32, e + E_IOVA) * SZ_4K, paddr: Atomics.load(i32, e + E_PADDR) * SZ_4K,
-        pgsize: Atomics.load(i32, e + E_PG) * SZ_4K, pgcount: Atomics.load(i32, e + E_CNT), tag: Atomics.load(i32, e + E_TAG),
+        pgsize: Atomics.load(i32, e + E_PG) * SZ_4K, pgcount: Atomics.load(i32, e + E_CNT),
       });
     }
     return out;
   }
 
-  private writeEntries(i32: Int32Array, b: number, entries: readonly MapEntry[]): void {
+  protected writeEntries(i32: Int32Array, b: number, entries: readonly MapEntry[]): void {
     entries.forEach((x, k) => {
       const e = b + 1 + k * E_WORDS;
       Atomics.store(i32, e + E_IOVA, x.iova / SZ_4K);
       Atomics.store(i32, e + E_PADDR, x.paddr / SZ_4K);
       Atomics.store(i32, e + E_PG, x.pgsize / SZ_4K);
       Atomics.store(i32, e + E_CNT, x.pgcount);
-      Atomics.store(i32, e + E_TAG, x.tag);
     });
+  }
+}
+
+/**
+ * Each CPU parks its runs on its own list and its sync commits only those (the two-step API's user in
+ * scenario dma-iova): nobody else touches a CPU's list, so there is no lock and no window.
+ */
+export class PerCpuDeferredListDriver extends DeferredListDriver {
+  protected readonly pcpu: Region;
+
+  constructor(env: DriverEnv) {
+    super(env);
+    this.pcpu = region(env.layout, 'dl.pcpu');
+    this.capacity = Math.min(env.listCapacity, (this.pcpu.count - 1) / E_WORDS);
+  }
+
+  protected override base(cpu: Cpu): number {
+    return atCpu(this.pcpu, cpu.thisCpu);
+  }
+
+  // eslint-disable-next-line require-yield
+  protected override *openWindow(): Op { /* the list is this CPU's own */ }
+
+  // eslint-disable-next-line require-yield
+  protected override *closeWindow(): Op { /* no lock taken */ }
+
+  override parked(i32: Int32Array, cpu = 0): number {
+    return Atomics.load(i32, atCpu(this.pcpu, cpu));
   }
 }

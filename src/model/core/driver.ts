@@ -1,51 +1,27 @@
 /**
- * The IOMMU driver below the core map path, as pKVM's SMMUv3 driver is — kernel-model.md §5.4
- * (MAPSG-RFC: "every iommu_map is a hypercall") and the domain ops §5.2 calls (map_pages, unmap_pages,
- * iotlb_sync_map, iotlb_sync).
+ * The IOMMU driver below the core map path, as pKVM's SMMUv3 driver is — kernel-model.md §5.2 (the
+ * domain ops the core calls: map_pages, unmap_pages, iotlb_sync_map, iotlb_sync) and §5.4 (MAPSG-RFC's
+ * three cookie ops, which a driver may or may not provide). Every driver call into the page table goes
+ * through the hypervisor (hyp.ts).
  *
- * The hypervisor owns the real I/O page table (pgtable.ts). Every driver call into it — a hypercall —
- * costs `hypercallNs` (spend(): busy work in stress, virtual time in explore), whatever it carries; a
- * batch of runs in one hypercall is what the cookie and the deferred list buy. A configurable share of
- * map hypercalls fail (-ENOMEM, as a hypervisor out of page-table memory) after committing the first
- * half of the leaves they carry, so that the core's unwind paths really run.
- *
- * Simplifications: failures are planned per op by the vCPU's program (CallCtx.failAt: "the k-th map
- * hypercall of this op fails"), so explored executions stay deterministic and skipping an op while
- * shrinking changes no other op; unmap hypercalls never fail; the hypervisor's unmap loops across
- * tables itself; TLB invalidation is part of the unmap hypercall (no IOTLB in this model).
+ * A driver class is what a mapsg variant swaps (MapsgPatch.driver); every driver class is built from
+ * one DriverEnv, so a user's subclass needs no constructor of its own.
  */
 import type { Cpu, Op } from '../../engine/cpu.js';
-import { atCpu, type Region, type RegionSpec } from '../../engine/layout.js';
-import { spend } from '../iotlb.js';
-import { ENOMEM, type IoPgtable } from '../pgtable.js';
+import type { Layout } from '../../engine/layout.js';
+import type { CookiePool } from './cookie-pool.js';
+import type { CallCtx, Hyp, MapEntry } from './hyp.js';
 
-/** One run to map: `pgcount` leaves of `pgsize` (the arguments of map_pages), tagged with its map call. */
-export interface MapEntry {
+/** A map_sg cookie (RFC v2): its pool slot and the runs not yet handed to the hypervisor. */
+export interface Cookie {
+  readonly id: number;
+  /** Next IOVA the cookie will place a run at (runs arrive in IOVA order). */
   iova: number;
-  paddr: number;
-  pgsize: number;
-  pgcount: number;
-  /** The map call (map_sg / iommu_map) that created it: checker state carried along. */
-  readonly tag: number;
-}
-
-/** What one vCPU's current op is doing, as the driver and the checker need it (vCPU-local). */
-export class CallCtx {
-  /** The call's tag (checker: which map call a PTE belongs to); for an unmap, the mapping's tag. */
-  tag = 0;
-  /** Index of the map hypercall of this op that fails, or -1. */
-  failAt = -1;
-  /** Map hypercalls made so far in this op. */
-  mapCalls = 0;
-  /** iotlb_sync_map calls made so far in this op. */
-  syncMaps = 0;
-
-  begin(tag: number, failAt: number): void {
-    this.tag = tag;
-    this.failAt = failAt;
-    this.mapCalls = 0;
-    this.syncMaps = 0;
-  }
+  readonly entries: MapEntry[];
+  /** Bytes the hypervisor has committed so far (early flushes, and consume). */
+  committed: number;
+  /** Bytes added (committed or not). */
+  added: number;
 }
 
 /** Domain ops the core calls (struct iommu_domain_ops). */
@@ -58,110 +34,44 @@ export interface DomainOps {
   iotlbSyncMap(cpu: Cpu, iova: number, size: number): Op<number>;
   /** iotlb_sync after an unmap (the gather's range). */
   iotlbSync(cpu: Cpu, iova: number, size: number): Op;
+  /** RFC: alloc_cookie_sg(iova, prot, nents, gfp); null = -ENOMEM. A driver without it maps per run. */
+  allocCookieSg?(cpu: Cpu, iova: number): Op<Cookie | null>;
+  /** RFC: add_deferred_map_sg(cookie, paddr, pgsize, pgcount). */
+  addDeferredMapSg?(cpu: Cpu, c: Cookie, paddr: number, pgsize: number, pgcount: number): Op<number>;
+  /** RFC: consume_deferred_map_sg(cookie): hand over what is left, release the cookie. */
+  consumeDeferredMapSg?(cpu: Cpu, c: Cookie): Op<number>;
+  /** The fixed error path's release of a cookie (not in the RFC): drop what was never handed over; bytes committed. */
+  discardCookie?(cpu: Cpu, c: Cookie): Op<number>;
 }
 
-/** The checker's view of what the hypervisor commits and clears. */
-export interface HypHooks {
-  /** `entry` is about to be written by `cpu` (its first `bytes` bytes). */
-  committing(cpu: Cpu, ctx: CallCtx, iova: number, bytes: number, tag: number): void;
-  /** `cpu` cleared [iova, iova+bytes); `requested` bytes were asked for (fewer: a hole). */
-  cleared(cpu: Cpu, ctx: CallCtx, iova: number, bytes: number, requested: number): void;
+/** Everything a driver class is built from. */
+export interface DriverEnv {
+  readonly layout: Layout;
+  readonly hyp: Hyp;
+  readonly cpus: number;
+  /** Cookie drivers: runs a cookie's buffer holds before an early flush to the hypervisor. */
+  readonly cookieEntries: number;
+  /** Cookie drivers: where cookies come from (the harness's accounting is in it). */
+  readonly cookies?: CookiePool;
+  /** Deferred-list drivers: entries one list holds. */
+  readonly listCapacity: number;
 }
 
-export function hypRegions(): Record<string, RegionSpec> {
-  return {
-    /** Per vCPU: map hypercalls, unmap hypercalls, failed map hypercalls (statistics). */
-    'hyp.stats': { kind: 'i32', count: 3, perCpu: true },
-  };
-}
-
-const SITE_MAP = 'hypercall map';
-const SITE_UNMAP = 'hypercall unmap';
-
-export class Hyp {
-  /** Per vCPU (indexed by cpu.id): the op in progress. */
-  readonly ctx: CallCtx[];
-
-  constructor(
-    private readonly pt: IoPgtable,
-    private readonly stats: Region,
-    cpus: number,
-    readonly hypercallNs: number,
-    private readonly hooks: HypHooks,
-  ) {
-    this.ctx = Array.from({ length: cpus }, () => new CallCtx());
-  }
-
-  /**
-   * One map hypercall carrying `entries`, committed in order. A failing one commits the first half of
-   * the leaves and returns -ENOMEM; the entries are updated to what is left uncommitted. Returns the
-   * bytes committed.
-   */
-  *map(cpu: Cpu, entries: MapEntry[]): Op<{ ret: number; bytes: number }> {
-    const ctx = this.ctx[cpu.id]!;
-    yield SITE_MAP;
-    spend(cpu, this.hypercallNs);
-    const st = atCpu(this.stats, cpu.id);
-    Atomics.add(cpu.i32, st, 1);
-    const fails = ctx.mapCalls++ === ctx.failAt;
-    let leaves = 0;
-    for (const e of entries) leaves += e.pgcount;
-    let budget = fails ? Math.floor(leaves / 2) : leaves;
-    let bytes = 0;
-    for (const e of entries) {
-      if (budget === 0) break;
-      const n = Math.min(budget, e.pgcount);
-      this.hooks.committing(cpu, ctx, e.iova, n * e.pgsize, e.tag);
-      let done = 0;
-      while (done < n * e.pgsize) {
-        const r = yield* this.pt.mapPages(cpu, e.iova + done, e.paddr + done, e.pgsize, n - done / e.pgsize);
-        done += r.mapped;
-        if (r.ret !== 0) {
-          // The page table refused (a live leaf: -EEXIST): the hypercall fails with what it did.
-          e.iova += done; e.paddr += done; e.pgcount -= done / e.pgsize;
-          return { ret: r.ret, bytes: bytes + done };
-        }
-      }
-      bytes += done;
-      budget -= n;
-      e.iova += done; e.paddr += done; e.pgcount -= n;
-    }
-    if (fails) Atomics.add(cpu.i32, st + 2, 1);
-    return { ret: fails ? ENOMEM : 0, bytes };
-  }
-
-  /** One unmap hypercall: clear [iova, iova+bytes), stopping at the first hole; returns bytes cleared. */
-  *unmap(cpu: Cpu, iova: number, pgsize: number, bytes: number): Op<number> {
-    yield SITE_UNMAP;
-    spend(cpu, this.hypercallNs);
-    Atomics.add(cpu.i32, atCpu(this.stats, cpu.id) + 1, 1);
-    let done = 0;
-    while (done < bytes) {
-      const n = yield* this.pt.unmapPages(cpu, iova + done, pgsize, (bytes - done) / pgsize);
-      if (n === 0) break;
-      done += n;
-    }
-    this.hooks.cleared(cpu, this.ctx[cpu.id]!, iova, done, bytes);
-    return done;
-  }
-
-  /** Map hypercalls, unmap hypercalls, failed map hypercalls, all vCPUs (quiescent). */
-  counts(i32: Int32Array, cpus: number): [number, number, number] {
-    const out: [number, number, number] = [0, 0, 0];
-    for (let c = 0; c < cpus; c++) for (let k = 0; k < 3; k++) out[k] = out[k]! + i32[atCpu(this.stats, c) + k]!;
-    return out;
-  }
-}
+export type DriverClass = new (env: DriverEnv) => DomainOps;
 
 /**
  * Today's pKVM driver: every map_pages and unmap_pages is its own hypercall; iotlb_sync_map has nothing
- * to do (the hypercall already made the mapping live) and only counts.
+ * to do (the hypercall already made the mapping live).
  */
 export class PerCallDriver implements DomainOps {
-  constructor(readonly hyp: Hyp) {}
+  protected readonly hyp: Hyp;
+
+  constructor(protected readonly env: DriverEnv) {
+    this.hyp = env.hyp;
+  }
 
   *mapPages(cpu: Cpu, iova: number, paddr: number, pgsize: number, pgcount: number): Op<{ ret: number; mapped: number }> {
-    const r = yield* this.hyp.map(cpu, [{ iova, paddr, pgsize, pgcount, tag: this.hyp.ctx[cpu.id]!.tag }]);
+    const r = yield* this.hyp.map(cpu, [{ iova, paddr, pgsize, pgcount }]);
     return { ret: r.ret, mapped: r.bytes };
   }
 
@@ -170,10 +80,29 @@ export class PerCallDriver implements DomainOps {
   }
 
   // eslint-disable-next-line require-yield
-  *iotlbSyncMap(cpu: Cpu): Op<number> {
-    this.hyp.ctx[cpu.id]!.syncMaps++;
-    return 0;
-  }
+  *iotlbSyncMap(): Op<number> { return 0; }
 
   *iotlbSync(): Op { /* invalidation is part of the unmap hypercall */ }
+}
+
+/**
+ * The harness's ops dispatch (domain->ops as the core sees them): forwards every op to the driver and
+ * counts iotlb_sync_map calls per vCPU in its CallCtx, outside any driver or core method a variant may
+ * override. Cookie ops are forwarded only when the driver has them (the core checks for them).
+ */
+export function countSyncMaps(d: DomainOps, ctx: readonly CallCtx[]): DomainOps {
+  const ops: DomainOps = {
+    mapPages: (cpu, iova, paddr, pgsize, pgcount) => d.mapPages(cpu, iova, paddr, pgsize, pgcount),
+    unmapPages: (cpu, iova, pgsize, pgcount) => d.unmapPages(cpu, iova, pgsize, pgcount),
+    iotlbSyncMap: (cpu, iova, size) => {
+      ctx[cpu.id]!.syncMaps++;
+      return d.iotlbSyncMap(cpu, iova, size);
+    },
+    iotlbSync: (cpu, iova, size) => d.iotlbSync(cpu, iova, size),
+  };
+  if (d.allocCookieSg) ops.allocCookieSg = (cpu, iova) => d.allocCookieSg!(cpu, iova);
+  if (d.addDeferredMapSg) ops.addDeferredMapSg = (cpu, c, paddr, pg, n) => d.addDeferredMapSg!(cpu, c, paddr, pg, n);
+  if (d.consumeDeferredMapSg) ops.consumeDeferredMapSg = (cpu, c) => d.consumeDeferredMapSg!(cpu, c);
+  if (d.discardCookie) ops.discardCookie = (cpu, c) => d.discardCookie!(cpu, c);
+  return ops;
 }
