@@ -8,6 +8,7 @@ import { mkdirSync, statSync } from 'node:fs';
 import { withDefaults } from '../engine/scenario.js';
 import { explore, type FoundRepro } from '../explore/explore.js';
 import type { ReproFile } from '../explore/repro.js';
+import { currentStamp } from '../explore/stamp.js';
 import { STRATEGIES, type StrategyName } from '../explore/scheduler.js';
 import { defaultReportsRoot, writeAtomically } from '../report/report.js';
 import { BadInput, EXIT } from '../errors.js';
@@ -133,7 +134,7 @@ function describeSize(f: FoundRepro): string {
 
 export function reproFileOf(f: FoundRepro): ReproFile {
   return {
-    format: 'iommu-stress-repro', version: 1, ...f.repro,
+    format: 'iommu-stress-repro', version: 2, ...currentStamp(f.repro.scenario), ...f.repro,
     token: f.token, violation: f.violation, traceHash: f.traceHash, command: replayCommand(f.token, f.repro.scenario),
   };
 }
