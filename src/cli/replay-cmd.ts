@@ -6,8 +6,9 @@
 import { allocateMemory } from '../engine/layout.js';
 import { withDefaults } from '../engine/scenario.js';
 import { replayRepro } from '../explore/explore.js';
-import { preview, readToken, REPRO_LIMITS, validateRepro, type DecodedRepro } from '../explore/repro.js';
+import { readToken, REPRO_LIMITS, validateRepro, type DecodedRepro } from '../explore/repro.js';
 import { currentStamp } from '../explore/stamp.js';
+import { preview } from '../preview.js';
 import { formatTrace } from '../explore/trace.js';
 import { BadInput, EXIT } from '../errors.js';
 import { readBoundedFile, type Io } from './io.js';
