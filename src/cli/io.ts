@@ -85,3 +85,23 @@ export function readBoundedFile(file: string, maxBytes: number, what: string, fl
     closeSync(fd);
   }
 }
+
+/** An Io that keeps everything in memory: for running main() in-process (tests, embedding). */
+export interface MemoryIo extends Io {
+  readonly stdout: string[];
+  readonly stderr: string[];
+}
+
+export function memoryIo(argv: readonly string[] = []): MemoryIo {
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  return {
+    stdout, stderr,
+    out: (t) => { stdout.push(t); },
+    err: (t) => { stderr.push(t); },
+    progress: () => {},
+    status: () => {},
+    paint: (t) => t,
+    commandLine: ['iommu-stress', ...argv].join(' '),
+  };
+}

@@ -40,13 +40,17 @@ export function modelHash(scenario: string): string {
   const key = `${scenario}\0${entry ?? ''}`;
   let h = cache.get(key);
   if (h === undefined) {
-    const sha = createHash('sha256');
-    if (entry === undefined) sha.update(`unknown scenario ${scenario}`);
-    else for (const f of moduleGraph(entry)) sha.update(`${path.relative(projectRoot, f)}\0${normalise(readFileSync(f, 'utf8'))}\0`);
-    h = sha.digest('hex').slice(0, 12);
+    h = entry === undefined ? createHash('sha256').update(`unknown scenario ${scenario}`).digest('hex').slice(0, 12) : moduleGraphHash(entry);
     cache.set(key, h);
   }
   return h;
+}
+
+/** The hash of `entry` and every file it imports (uncached). */
+export function moduleGraphHash(entry: string): string {
+  const sha = createHash('sha256');
+  for (const f of moduleGraph(entry)) sha.update(`${path.relative(projectRoot, f)}\0${normalise(readFileSync(f, 'utf8'))}\0`);
+  return sha.digest('hex').slice(0, 12);
 }
 
 /** The scenario's own module file: a user's (as registered) or a built-in one (src/scenarios/<name>.ts). */
