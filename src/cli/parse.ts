@@ -62,7 +62,12 @@ export function randomSeed(): number {
 /** `--ops 8` (every vCPU) or `--ops 12,9` (one count per vCPU). */
 export function parseOpsList(flag: string, text: string): number[] {
   const parts = text.split(',');
-  return parts.map((p) => parseInteger(flag, p, 0, 100_000_000));
+  if (parts.length === 1) return [parseInteger(flag, text, 0, 100_000_000)];
+  return parts.map((p, i) => {
+    try { return parseInteger(flag, p, 0, 100_000_000); } catch {
+      throw new BadInput(`${flag}: '${text}': item ${i + 1} ('${p}') is not an integer from 0 to 100000000`);
+    }
+  });
 }
 
 export function lookupScenario(name: string): ScenarioDef {
