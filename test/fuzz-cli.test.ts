@@ -121,7 +121,12 @@ afterAll(() => {
 // ---- the generators: each yields an invocation that must be refused, and what its message must name ----
 
 const commands = ['run', 'explore'] as const;
-const junk = fc.constantFrom('', ' ', 'abc', '1.5.2', 'NaN', 'Infinity', '1e3', '0x', '--', '½', '10 s s', '١٢', '1_000', 'null');
+/** Strings that no flag of the kind accepts: a fixed list of near misses, and random text that is not a number, duration or i/n. */
+const NUMBERISH = /^\s*(-?\d+(\.\d+)?\s*(ms|s|m|h)?|0x[0-9a-f]+|\d+\s*\/\s*\d+)\s*$/i;
+const junk = fc.oneof(
+  fc.constantFrom('', ' ', 'abc', '1.5.2', 'NaN', 'Infinity', '1e3', '0x', '--', '½', '10 s s', '١٢', '1_000', 'null'),
+  fc.string({ maxLength: 12, unit: 'grapheme' }).filter((t) => !NUMBERISH.test(t) && !t.includes('\0')),
+);
 const at = (flag: string, value: string, ...pre: string[]): Case => ({ argv: [...pre, `${flag}=${value}`], named: [`'${value}'`] });
 const scenarioNames = allScenarios().map((s) => s.name);
 
@@ -164,6 +169,11 @@ const configs: fc.Arbitrary<Case> = fc.tuple(fc.constantFrom(...commands),
     const file = f.startsWith('/') ? f : files[f] ?? path.join(tmp, f);
     return { argv: [cmd, 'pgtable', '--config', file], named: [file] };
   });
+
+const randomTokens: fc.Arbitrary<Case> = fc.oneof(fc.string({ maxLength: 80 }), fc.string({ maxLength: 60 }).map((t) => `isr2.${t}`),
+  fc.string({ maxLength: 60 }).map((t) => `isr1.${t}`))
+  .filter((t) => !t.includes('\0') && !t.trimStart().startsWith('-'))
+  .map((t) => ({ argv: ['replay', '--token', t], named: [t.trim() === '' ? "''" : t.trim().slice(0, 20)] }));
 
 const tokens: fc.Arbitrary<Case> = fc.tuple(fc.nat(), fc.constantFrom(...'ABCabc019-_.'), fc.boolean()).map(([pos, ch, drop]) => {
   const t = encodeToken(good);
@@ -210,11 +220,13 @@ const usage: fc.Arbitrary<Case> = fc.oneof(
   fc.constant({ argv: ['bench', '--fq', 'percpu,x'], named: ["'x'"] }),
   fc.constantFrom('-1', '10000001', 'x', '1,,2').map((s) => at('--flush-cost', s, 'bench')),
   fc.constantFrom('fast', 'PARALLEL').map((s) => at('--mode', s, 'run', 'pgtable')),
+  fc.constantFrom('--ops=5', '--slice=5ms', '--watchdog=5s').map((f) => ({ argv: ['run', 'pgtable', '--mode', 'explore', f], named: [f.split('=')[0]!] })),
+  fc.constant({ argv: ['explore', 'pgtable', '--strategy', 'random', '--depth', '2'], named: ['--depth'] }),
   fc.constantFrom('NOPE', 'PT-LEAK,NOPE').map((s) => ({ argv: ['explore', 'pgtable', '--stop-on', s], named: ["'NOPE'"] })),
 );
 
 const anyCase: fc.Arbitrary<Case & { json: boolean }> = fc.tuple(
-  fc.oneof(durations, integers, shards, params, configs, tokens, reproFiles, scenarioFiles, reportDirs, usage), fc.boolean(),
+  fc.oneof(durations, integers, shards, params, configs, tokens, randomTokens, reproFiles, scenarioFiles, reportDirs, usage), fc.boolean(),
 ).map(([c, json]) => ({ ...c, json, argv: json ? [...c.argv, '--json'] : c.argv }));
 
 /** The checks every case must pass, whichever way it ran. */
@@ -262,7 +274,7 @@ describe('fuzzing the front door', () => {
     await fc.assert(fc.asyncProperty(anyCase, async (c) => {
       judge(c, await inProcess(c.argv));
       n++;
-    }), { seed: 20261206, numRuns: 1_200, endOnFailure: true });
+    }), { seed: Number(process.env.FUZZ_SEED ?? 20261206), numRuns: 1_200, endOnFailure: true });
     expect(n).toBe(1_200);
   }, 120_000);
 
