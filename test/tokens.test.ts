@@ -61,7 +61,7 @@ describe('tokens recorded by earlier versions', () => {
     if (fx.format.startsWith('isr1')) {
       expect(j.recordedWith).toBeNull();
       expect(j.warnings).toHaveLength(1);
-      expect(j.warnings[0]).toMatch(/carries no tool version or model hash \(recorded before 0\.2\); replaying on iommu-stress \S+, model \S+@[0-9a-f]{12}/);
+      expect(j.warnings[0]).toMatch(/: (an isr1 token \(\d+ fields\)|a version 1 repro file), recorded before repros carried a tool version and model hash; replaying on iommu-stress \S+, model \S+@[0-9a-f]{12}$/);
       expect(r.stderr).toContain(`warning: ${j.warnings[0]}`);
     } else if (j.recordedWith!.modelHash === j.replayedWith.modelHash) {
       expect(j.warnings).toEqual([]);

@@ -68,7 +68,8 @@ export function stampWarnings(d: DecodedRepro, where: string): string[] {
   const now = currentStamp(d.repro.scenario);
   const today = `iommu-stress ${now.toolVersion}, model ${d.repro.scenario}@${now.modelHash}`;
   if (d.stamp === null) {
-    return [`${where} (${d.format}) carries no tool version or model hash (recorded before 0.2); replaying on ${today}`];
+    const what = d.format.startsWith('isr1') ? `an isr1 token (${/\d+ fields/.exec(d.format)?.[0] ?? 'no field count'})` : 'a version 1 repro file';
+    return [`${where}: ${what}, recorded before repros carried a tool version and model hash; replaying on ${today}`];
   }
   if (d.stamp.modelHash === now.modelHash && d.stamp.toolVersion === now.toolVersion) return [];
   return [`${where} was recorded with iommu-stress ${d.stamp.toolVersion}, model ${d.repro.scenario}@${d.stamp.modelHash}; `

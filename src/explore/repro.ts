@@ -149,7 +149,7 @@ export function readToken(token: string): DecodedRepro {
   }
   if (t.startsWith(PREFIX_V2)) return readV2(t);
   if (t.startsWith(PREFIX_V1)) return readV1(t);
-  throw new BadInput(`--token: '${abbrev(t)}' is not an iommu-stress token (tokens start with '${PREFIX_V2}', or '${PREFIX_V1}' from before 0.2)`);
+  throw new BadInput(`--token: '${abbrev(t)}' is not an iommu-stress token (tokens start with '${PREFIX_V2}', or '${PREFIX_V1}' for older ones)`);
 }
 
 function readV2(t: string): DecodedRepro {
