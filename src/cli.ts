@@ -6,7 +6,8 @@
  *
  * `main(argv, io)` runs one invocation in-process and returns its exit code: it never calls
  * process.exit, writes only through `io`, and forgets user scenarios loaded by an earlier call, so tests
- * can run thousands of invocations in one process (the process entry is the last lines of this file, run only when this file is the program).
+ * can run thousands of invocations in one process. The process entry is the last lines of this file, run
+ * only when this file is the program.
  */
 import { realpathSync } from 'node:fs';
 import path from 'node:path';
@@ -126,7 +127,9 @@ export interface JsonError {
 }
 
 /** Run one invocation; resolves to its exit code. `io` defaults to the process's stdout/stderr. */
-export async function main(argv: readonly string[], io: Io = processIo(argv, argv.includes('--json'))): Promise<number> {
+export async function main(
+  argv: readonly string[], io: Io = processIo(argv, argv.includes('--json')),
+): Promise<number> {
   const json = argv.includes('--json');
   let printed = false;
   const tracked: Io = { ...io, out: (t) => { printed = true; io.out(t); } };
@@ -150,15 +153,17 @@ export async function main(argv: readonly string[], io: Io = processIo(argv, arg
       return fail('bad-input', e.message, EXIT.usage);
     }
     // A harness failure says what happened; anything else is a bug of ours, and its stack goes to stderr.
-    const message = e instanceof HarnessError ? e.message : `internal error: ${e instanceof Error ? e.message : String(e)}`;
-    io.err(`iommu-stress: harness failure: ${e instanceof HarnessError || !(e instanceof Error) ? message : (e.stack ?? message)}`);
+    const message = e instanceof HarnessError ? e.message
+      : `internal error: ${e instanceof Error ? e.message : String(e)}`;
+    const shown = e instanceof HarnessError || !(e instanceof Error) ? message : (e.stack ?? message);
+    io.err(`iommu-stress: harness failure: ${shown}`);
     return fail('harness', message, EXIT.harness);
   } finally {
     forgetUserScenarios();
   }
 }
 
-/** True when this file is the program (node dist/src/cli.js, or bin/iommu-stress.js which imports it), not a library import. */
+/** True when this file is the program (node dist/src/cli.js, or bin/iommu-stress.js importing it), not a library. */
 function isProgram(): boolean {
   const here = fileURLToPath(import.meta.url);
   const bin = path.resolve(path.dirname(here), '..', '..', 'bin', 'iommu-stress.js');
@@ -167,6 +172,9 @@ function isProgram(): boolean {
 
 if (isProgram()) {
   // `iommu-stress list | head` closes our stdout early: that is the reader's choice, not an error.
-  process.stdout.on('error', (e: NodeJS.ErrnoException) => { if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0); else throw e; });
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    else throw e;
+  });
   process.exitCode = await main(process.argv.slice(2));
 }

@@ -70,7 +70,8 @@ export function loadConfig(file: string, command: keyof typeof SCHEMAS): RunConf
   const lines = r.error.issues.map((i) => {
     const where = i.path.length > 0 ? i.path.map(String).join('.').slice(0, 80) : '(top level)';
     const got = i.path.length > 0 ? valueAt(json, i.path) : undefined;
-    return `  ${where}: ${i.message}${got !== undefined && i.code !== 'unrecognized_keys' ? ` (got ${preview(got)})` : ''}`;
+    const shown = got !== undefined && i.code !== 'unrecognized_keys' ? ` (got ${preview(got)})` : '';
+    return `  ${where}: ${i.message}${shown}`;
   });
   throw new BadInput(`--config ${file}: ${r.error.issues.length} bad field(s) for '${command}':\n${lines.join('\n')}`);
 }

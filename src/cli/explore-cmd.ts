@@ -52,7 +52,9 @@ export async function exploreCommand(nameArg: string | undefined, flags: Explore
   const params = withDefaults(scenario, { ...scenario.exploreParams, ...parseParams(scenario, f.param) });
   const strategy = (f.strategy ?? 'pct') as StrategyName;
   if (!STRATEGIES.includes(strategy)) throw new BadInput(`--strategy: '${f.strategy}' is not one of ${STRATEGIES.join(', ')}`);
-  if (strategy !== 'pct' && f.depth !== undefined) throw new BadInput(`--depth belongs to --strategy pct (--strategy ${strategy} has no bug depth)`);
+  if (strategy !== 'pct' && f.depth !== undefined) {
+    throw new BadInput(`--depth belongs to --strategy pct (--strategy ${strategy} has no bug depth)`);
+  }
   const cpus = f.cpus !== undefined ? parseInteger('--cpus', f.cpus, 1, 255) : scenario.exploreCpus;
   let opsPerCpu = Array<number>(cpus).fill(scenario.exploreOps);
   if (f.ops !== undefined) {

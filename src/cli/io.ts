@@ -70,11 +70,16 @@ export function readBoundedFile(file: string, maxBytes: number, what: string, fl
   let fd: number;
   // O_NONBLOCK: opening a FIFO must not wait for a writer (we refuse it right after).
   try { fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK); } catch (e) {
-    throw new BadInput(`${name}: cannot read ${what} (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+    const code = (e as NodeJS.ErrnoException).code ?? String(e);
+    throw new BadInput(flag ? `${flag}: cannot read ${what} '${file}' (${code})`
+      : `${file}: cannot read ${what} (${code})`);
   }
   try {
     const st = fstatSync(fd);
-    if (!st.isFile()) throw new BadInput(`${name}: ${what} must be a regular file, and this is ${st.isDirectory() ? 'a directory' : 'a device, FIFO or socket'}`);
+    if (!st.isFile()) {
+      const kind = st.isDirectory() ? 'a directory' : 'a device, FIFO or socket';
+      throw new BadInput(`${name}: ${what} must be a regular file, and this is ${kind}`);
+    }
     if (st.size > maxBytes) throw new BadInput(`${name}: ${what} is ${st.size} bytes, over the limit of ${maxBytes}`);
     const buf = Buffer.alloc(st.size + 1);
     let n = 0;

@@ -19,7 +19,10 @@ const WEEK_MS = 7 * 24 * 3_600_000;
 const DURATION_BOUNDS: Readonly<Record<string, { min: number; max: number; why: string }>> = {
   '--time': { min: 100, max: WEEK_MS, why: 'a shorter budget measures nothing but start-up' },
   '--slice': { min: 1, max: 60_000, why: 'barrier scans run between slices' },
-  '--watchdog': { min: 1_000, max: WEEK_MS, why: 'a worker is silent for a slice plus a barrier scan: a shorter watchdog reports false hangs' },
+  '--watchdog': {
+    min: 1_000, max: WEEK_MS,
+    why: 'a worker is silent for a slice plus a barrier scan: a shorter watchdog reports false hangs',
+  },
 };
 const DEFAULT_BOUNDS = { min: 1, max: WEEK_MS, why: '' };
 
@@ -32,7 +35,8 @@ export function parseDuration(flag: string, text: string): number {
   }
   const b = DURATION_BOUNDS[flag] ?? DEFAULT_BOUNDS;
   if (ms < b.min || ms > b.max) {
-    throw new BadInput(`${flag}: '${text}' is outside ${showMs(b.min)} to ${showMs(b.max)}${ms < b.min && b.why ? ` (${b.why})` : ''}`);
+    const why = ms < b.min && b.why ? ` (${b.why})` : '';
+    throw new BadInput(`${flag}: '${text}' is outside ${showMs(b.min)} to ${showMs(b.max)}${why}`);
   }
   return ms;
 }
@@ -137,19 +141,24 @@ export function parseShard(flag: string, text: string): { index: number; count: 
  */
 export function checkOutputDir(flag: string, dir: string): void {
   const abs = path.resolve(dir);
-  if (dir === '' || /^\/(proc|sys|dev)(\/|$)/.test(abs)) throw new BadInput(`${flag}: '${dir}' is not a place for reports (empty, or under /proc, /sys or /dev)`);
+  if (dir === '' || /^\/(proc|sys|dev)(\/|$)/.test(abs)) {
+    throw new BadInput(`${flag}: '${dir}' is not a place for reports (empty, or under /proc, /sys or /dev)`);
+  }
   for (let p = abs; ; p = path.dirname(p)) {
     let st;
     try { st = statSync(p); } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'ENOENT' && p !== path.dirname(p)) continue; // to be created: look at the parent
-      throw new BadInput(`${flag}: '${dir}' cannot be created (${code === 'ENOTDIR' ? 'a parent is a file, not a directory' : code ?? String(e)})`);
+      const why = code === 'ENOTDIR' ? 'a parent is a file, not a directory' : code ?? String(e);
+      throw new BadInput(`${flag}: '${dir}' cannot be created (${why})`);
     }
     if (!st.isDirectory()) {
-      throw new BadInput(p === abs ? `${flag}: '${dir}' exists and is not a directory` : `${flag}: '${dir}' cannot be created ('${p}' is a file)`);
+      throw new BadInput(p === abs ? `${flag}: '${dir}' exists and is not a directory`
+        : `${flag}: '${dir}' cannot be created ('${p}' is a file)`);
     }
     try { accessSync(p, constants.W_OK | constants.X_OK); } catch {
-      throw new BadInput(`${flag}: '${dir}' is not writable ('${p}' does not let us ${p === abs ? 'write into it' : 'create directories in it'})`);
+      const what = p === abs ? 'write into it' : 'create directories in it';
+      throw new BadInput(`${flag}: '${dir}' is not writable ('${p}' does not let us ${what})`);
     }
     return;
   }

@@ -68,12 +68,15 @@ export function stampWarnings(d: DecodedRepro, where: string): string[] {
   const now = currentStamp(d.repro.scenario);
   const today = `iommu-stress ${now.toolVersion}, model ${d.repro.scenario}@${now.modelHash}`;
   if (d.stamp === null) {
-    const what = d.format.startsWith('isr1') ? `an isr1 token (${/\d+ fields/.exec(d.format)?.[0] ?? 'no field count'})` : 'a version 1 repro file';
+    const what = d.format.startsWith('isr1') ? `an isr1 token (${/\d+ fields/.exec(d.format)?.[0] ?? 'no field count'})`
+      : 'a version 1 repro file';
     return [`${where}: ${what}, recorded before repros carried a tool version and model hash; replaying on ${today}`];
   }
   if (d.stamp.modelHash === now.modelHash && d.stamp.toolVersion === now.toolVersion) return [];
-  return [`${where} was recorded with iommu-stress ${d.stamp.toolVersion}, model ${d.repro.scenario}@${d.stamp.modelHash}; `
-    + `replaying on ${today}: the ${d.stamp.modelHash !== now.modelHash ? 'model code' : 'tool'} changed since, the execution may differ`];
+  const changed = d.stamp.modelHash !== now.modelHash ? 'model code' : 'tool';
+  const then = `iommu-stress ${d.stamp.toolVersion}, model ${d.repro.scenario}@${d.stamp.modelHash}`;
+  return [`${where} was recorded with ${then}; `
+    + `replaying on ${today}: the ${changed} changed since, the execution may differ`];
 }
 
 function readReproFile(file: string): { decoded: DecodedRepro; recordedHash?: string; recordedInvariant?: string } {
@@ -86,7 +89,9 @@ function readReproFile(file: string): { decoded: DecodedRepro; recordedHash?: st
     throw new BadInput(`${file}: not an iommu-stress repro file (no "format": "iommu-stress-repro")`);
   }
   const o = x as Record<string, unknown>;
-  if (o.version !== 1 && o.version !== 2) throw new BadInput(`${file}: repro file version ${preview(o.version)} is not 1 or 2`);
+  if (o.version !== 1 && o.version !== 2) {
+    throw new BadInput(`${file}: repro file version ${preview(o.version)} is not 1 or 2`);
+  }
   const stamped = o.version === 2;
   if (stamped && (typeof o.toolVersion !== 'string' || typeof o.modelHash !== 'string')) {
     throw new BadInput(`${file}: a version 2 repro file needs "toolVersion" and "modelHash" strings`);

@@ -78,7 +78,9 @@ const FIELDS: readonly { readonly key: keyof Repro; readonly short: string; read
   { key: 'stopOn', short: 'h', absent: [] },
 ];
 /** isr1 tokens were arrays in this order, of 7 (no timers), 8, 9 (skip) or 10 (stopOn) elements. */
-const ISR1_ORDER = ['scenario', 'variant', 'params', 'opSeed', 'opsPerCpu', 'schedule', 'maxSteps', 'timers', 'skip', 'stopOn'] as const;
+const ISR1_ORDER = [
+  'scenario', 'variant', 'params', 'opSeed', 'opsPerCpu', 'schedule', 'maxSteps', 'timers', 'skip', 'stopOn',
+] as const;
 const ISR1_MIN_FIELDS = 7;
 
 const PREFIX_V2 = 'isr2.';
@@ -127,7 +129,8 @@ export function decodeSchedule(rle: readonly number[]): Uint8Array {
   return out;
 }
 
-const checkOf = (text: string): string => createHash('sha256').update(text).digest().subarray(0, CHECK_BYTES).toString('base64url');
+const checkOf = (text: string): string =>
+  createHash('sha256').update(text).digest().subarray(0, CHECK_BYTES).toString('base64url');
 
 /** The current token format, stamped with today's tool version and model hash unless told otherwise. */
 export function encodeToken(r: Repro, stamp: Stamp = currentStamp(r.scenario)): string {
@@ -145,41 +148,53 @@ export function decodeToken(token: string): Repro {
 export function readToken(token: string): DecodedRepro {
   const t = token.trim();
   if (t.length > REPRO_LIMITS.tokenChars) {
-    throw new BadInput(`--token: '${abbrev(t)}' is ${t.length} characters long, over the limit of ${REPRO_LIMITS.tokenChars}`);
+    throw new BadInput(`--token: '${abbrev(t)}' is ${t.length} characters long, `
+      + `over the limit of ${REPRO_LIMITS.tokenChars}`);
   }
   if (t.startsWith(PREFIX_V2)) return readV2(t);
   if (t.startsWith(PREFIX_V1)) return readV1(t);
-  throw new BadInput(`--token: '${abbrev(t)}' is not an iommu-stress token (tokens start with '${PREFIX_V2}', or '${PREFIX_V1}' for older ones)`);
+  throw new BadInput(`--token: '${abbrev(t)}' is not an iommu-stress token `
+    + `(tokens start with '${PREFIX_V2}', or '${PREFIX_V1}' for older ones)`);
 }
 
 function readV2(t: string): DecodedRepro {
   const dot = t.lastIndexOf('.');
   const body = t.slice(0, dot);
   const check = t.slice(dot + 1);
-  if (dot <= PREFIX_V2.length - 1 || !B64URL.test(body.slice(PREFIX_V2.length)) || !B64URL.test(check) || checkOf(body) !== check) {
-    throw new BadInput(`--token: token checksum mismatch in '${abbrev(t)}': the token was damaged or cut (copy the whole token)`);
+  const intact = dot >= PREFIX_V2.length && B64URL.test(body.slice(PREFIX_V2.length)) && B64URL.test(check)
+    && checkOf(body) === check;
+  if (!intact) {
+    throw new BadInput(`--token: token checksum mismatch in '${abbrev(t)}': `
+      + 'the token was damaged or cut (copy the whole token)');
   }
   const o = inflateJson(body.slice(PREFIX_V2.length), t);
-  if (typeof o !== 'object' || o === null || Array.isArray(o)) throw new BadInput(`--token: '${abbrev(t)}' has the wrong shape`);
+  if (typeof o !== 'object' || o === null || Array.isArray(o)) {
+    throw new BadInput(`--token: '${abbrev(t)}' has the wrong shape`);
+  }
   const x = o as Record<string, unknown>;
   const fields: Record<string, unknown> = {};
   for (const f of FIELDS) fields[f.key] = f.short in x ? x[f.short] : f.absent;
   if (typeof x.tv !== 'string' || typeof x.mh !== 'string' || x.tv.length > 64 || x.mh.length > 64) {
     throw new BadInput(`--token: '${abbrev(t)}' has no tool version and model hash`);
   }
-  return { repro: validateRepro(fields, '--token'), stamp: { toolVersion: x.tv, modelHash: x.mh }, format: 'isr2', timersKnown: true };
+  const stamp = { toolVersion: x.tv, modelHash: x.mh };
+  return { repro: validateRepro(fields, '--token'), stamp, format: 'isr2', timersKnown: true };
 }
 
 function readV1(t: string): DecodedRepro {
   const payload = t.slice(PREFIX_V1.length);
-  if (!B64URL.test(payload)) throw new BadInput(`--token: '${abbrev(t)}' is damaged (characters outside base64url); copy the whole token`);
+  if (!B64URL.test(payload)) {
+    throw new BadInput(`--token: '${abbrev(t)}' is damaged (characters outside base64url); copy the whole token`);
+  }
   const a = inflateJson(payload, t);
   if (!Array.isArray(a) || a.length < ISR1_MIN_FIELDS || a.length > ISR1_ORDER.length) {
-    throw new BadInput(`--token: '${abbrev(t)}' has the wrong shape (an isr1 token is a list of ${ISR1_MIN_FIELDS} to ${ISR1_ORDER.length} fields)`);
+    throw new BadInput(`--token: '${abbrev(t)}' has the wrong shape `
+      + `(an isr1 token is a list of ${ISR1_MIN_FIELDS} to ${ISR1_ORDER.length} fields)`);
   }
   const fields: Record<string, unknown> = {};
   ISR1_ORDER.forEach((k, i) => { fields[k] = i < a.length ? a[i] : FIELDS.find((f) => f.key === k)!.absent; });
-  return { repro: validateRepro(fields, '--token'), stamp: null, format: `isr1 (${a.length} fields)`, timersKnown: a.length > 7 };
+  const format = `isr1 (${a.length} fields)`;
+  return { repro: validateRepro(fields, '--token'), stamp: null, format, timersKnown: a.length > ISR1_MIN_FIELDS };
 }
 
 function inflateJson(b64: string, t: string): unknown {
@@ -187,7 +202,8 @@ function inflateJson(b64: string, t: string): unknown {
     const bytes = inflateRawSync(Buffer.from(b64, 'base64url'), { maxOutputLength: REPRO_LIMITS.jsonBytes });
     return JSON.parse(bytes.toString('utf8'));
   } catch (e) {
-    const why = (e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' ? `it inflates to more than ${REPRO_LIMITS.jsonBytes} bytes` : 'it does not decode';
+    const why = (e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE'
+      ? `it inflates to more than ${REPRO_LIMITS.jsonBytes} bytes` : 'it does not decode';
     throw new BadInput(`--token: '${abbrev(t)}' is damaged (${why}); copy the whole token`);
   }
 }
@@ -215,7 +231,9 @@ export function validateRepro(x: Record<string, unknown>, where: string): Repro 
   }
   const nOps = ops as number[];
   const stopOn = x.stopOn ?? [];
-  if (!Array.isArray(stopOn) || stopOn.length > L.stopOn || !stopOn.every(isName)) bad('stopOn', `a list of at most ${L.stopOn} outcome ids`);
+  if (!Array.isArray(stopOn) || stopOn.length > L.stopOn || !stopOn.every(isName)) {
+    bad('stopOn', `a list of at most ${L.stopOn} outcome ids`);
+  }
   const skip = x.skip ?? [];
   if (!Array.isArray(skip) || skip.length > nOps.length
     || !skip.every((l, c) => Array.isArray(l) && l.length <= nOps[c]! && l.every((k) => isInt(k, 0) && k < nOps[c]!))) {

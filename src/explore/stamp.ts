@@ -25,7 +25,8 @@ export interface Stamp {
   readonly modelHash: string;
 }
 
-export const TOOL_VERSION: string = (JSON.parse(readFileSync(path.join(projectRoot, 'package.json'), 'utf8')) as { version: string }).version;
+export const TOOL_VERSION: string =
+  (JSON.parse(readFileSync(path.join(projectRoot, 'package.json'), 'utf8')) as { version: string }).version;
 
 const cache = new Map<string, string>();
 
@@ -40,7 +41,8 @@ export function modelHash(scenario: string): string {
   const key = `${scenario}\0${entry ?? ''}`;
   let h = cache.get(key);
   if (h === undefined) {
-    h = entry === undefined ? createHash('sha256').update(`unknown scenario ${scenario}`).digest('hex').slice(0, 12) : moduleGraphHash(entry);
+    h = entry !== undefined ? moduleGraphHash(entry)
+      : createHash('sha256').update(`unknown scenario ${scenario}`).digest('hex').slice(0, 12);
     cache.set(key, h);
   }
   return h;
@@ -49,7 +51,9 @@ export function modelHash(scenario: string): string {
 /** The hash of `entry` and every file it imports (uncached). */
 export function moduleGraphHash(entry: string): string {
   const sha = createHash('sha256');
-  for (const f of moduleGraph(entry)) sha.update(`${path.relative(projectRoot, f)}\0${normalise(readFileSync(f, 'utf8'))}\0`);
+  for (const f of moduleGraph(entry)) {
+    sha.update(`${path.relative(projectRoot, f)}\0${normalise(readFileSync(f, 'utf8'))}\0`);
+  }
   return sha.digest('hex').slice(0, 12);
 }
 
@@ -74,7 +78,12 @@ function sourceOf(file: string): string {
   return file;
 }
 
-const IMPORT = /(?:^|\n)\s*(?:import|export)\b[^'"`;]*?\bfrom\s*['"]([^'"]+)['"]|\bimport\s*\(\s*['"]([^'"]+)['"]\s*\)|(?:^|\n)\s*import\s*['"]([^'"]+)['"]/g;
+/** `import … from 'x'` / `export … from 'x'`, `import('x')`, and a bare `import 'x'`. */
+const IMPORT = new RegExp([
+  /(?:^|\n)\s*(?:import|export)\b[^'"`;]*?\bfrom\s*['"]([^'"]+)['"]/.source,
+  /\bimport\s*\(\s*['"]([^'"]+)['"]\s*\)/.source,
+  /(?:^|\n)\s*import\s*['"]([^'"]+)['"]/.source,
+].join('|'), 'g');
 
 /** Every file reachable from `entry` through relative imports, sorted (so the hash does not depend on walk order). */
 function moduleGraph(entry: string): string[] {

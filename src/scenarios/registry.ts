@@ -18,7 +18,7 @@ const extended = new Map<string, ScenarioDef>();
 /** Where each user scenario or extension came from (as the user named the file), for the commands we print. */
 const sourceOf = new Map<string, string>();
 
-/** Forget every user scenario and extension (cli main() calls it, so in-process invocations do not leak into each other). */
+/** Forget every user scenario and extension: cli main() calls it, so in-process invocations do not leak. */
 export function forgetUserScenarios(): void {
   user.length = 0;
   extended.clear();

@@ -33,7 +33,8 @@ export async function importScenarioModule(modulePath: string): Promise<Record<s
     return mod;
   } catch (e) {
     if (e instanceof ExitCalled || exitCall) {
-      throw new BadInput(`--scenario-file: '${modulePath}' calls ${(exitCall ?? e as ExitCalled).message} while loading `
+      const call = (exitCall ?? e as ExitCalled).message;
+      throw new BadInput(`--scenario-file: '${modulePath}' calls ${call} while loading `
         + '(a scenario module must only define and export its scenario)');
     }
     const what = e instanceof Error ? `${e.name}: ${e.message}` : `a thrown ${preview(e)}`;
@@ -49,21 +50,27 @@ export function checkScenarioShape(def: unknown, file: string): asserts def is S
     checkFields(def, file);
   } catch (e) {
     if (e instanceof BadInput) throw e;
-    throw new BadInput(`--scenario-file: '${file}': reading the scenario definition throws: ${e instanceof Error ? e.message : preview(e)}`);
+    const what = e instanceof Error ? e.message : preview(e);
+    throw new BadInput(`--scenario-file: '${file}': reading the scenario definition throws: ${what}`);
   }
 }
 
 function checkFields(def: unknown, file: string): void {
   const bad = (field: string, what: string, ...got: unknown[]): never => {
-    throw new BadInput(`--scenario-file: '${file}': \`${field}\` ${what}${got.length > 0 ? `, got ${preview(got[0])}` : ''}`);
+    const shown = got.length > 0 ? `, got ${preview(got[0])}` : '';
+    throw new BadInput(`--scenario-file: '${file}': \`${field}\` ${what}${shown}`);
   };
   const isObj = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
-  const isInt = (x: unknown, lo: number, hi: number): x is number => Number.isSafeInteger(x) && (x as number) >= lo && (x as number) <= hi;
+  const isInt = (x: unknown, lo: number, hi: number): x is number =>
+    Number.isSafeInteger(x) && (x as number) >= lo && (x as number) <= hi;
   if (!isObj(def)) {
-    throw new BadInput(`--scenario-file: '${file}': no default export (or \`scenario\` export) with a scenario definition`);
+    throw new BadInput(`--scenario-file: '${file}': no default export (or \`scenario\` export) `
+      + 'with a scenario definition');
   }
   const d = def;
-  if (typeof d.name !== 'string' || !/^[a-z][\w-]*$/.test(d.name) || d.name.length > MAX_NAME) bad('name', 'must be a lower-case identifier', d.name);
+  if (typeof d.name !== 'string' || !/^[a-z][\w-]*$/.test(d.name) || d.name.length > MAX_NAME) {
+    bad('name', 'must be a lower-case identifier', d.name);
+  }
   if (d.extends !== undefined && typeof d.extends !== 'string') bad('extends', 'must be a scenario name', d.extends);
   for (const k of ['summary', 'follows'] as const) if (typeof d[k] !== 'string') bad(k, 'must be a string', d[k]);
   if (typeof d.build !== 'function') bad('build', 'must be a function', d.build);
@@ -80,7 +87,8 @@ function checkFields(def: unknown, file: string): void {
       if (!Number.isSafeInteger(p[f])) bad(`params.${k}.${f}`, 'must be an integer', p[f]);
     }
     if (!((p.min as number) <= (p.default as number) && (p.default as number) <= (p.max as number))) {
-      bad(`params.${k}`, `must have min <= default <= max, got ${p.min as number} <= ${p.default as number} <= ${p.max as number}`);
+      const [lo, dflt, hi] = [p.min as number, p.default as number, p.max as number];
+      bad(`params.${k}`, `must have min <= default <= max, got ${lo} <= ${dflt} <= ${hi}`);
     }
     if (typeof p.help !== 'string') bad(`params.${k}.help`, 'must be a string', p.help);
   }
@@ -98,14 +106,20 @@ function checkFields(def: unknown, file: string): void {
   (d.invariants as unknown[]).forEach((x, i) => {
     if (!isObj(x)) bad(`invariants[${i}]`, 'must be { id, meaning, grade }', x);
     const inv = x as Record<string, unknown>;
-    if (typeof inv.id !== 'string' || inv.id === '' || inv.id.length > MAX_NAME) bad(`invariants[${i}].id`, 'must be a short id', inv.id);
+    if (typeof inv.id !== 'string' || inv.id === '' || inv.id.length > MAX_NAME) {
+      bad(`invariants[${i}].id`, 'must be a short id', inv.id);
+    }
     if (ids.has(inv.id as string)) bad(`invariants[${i}].id`, `repeats '${inv.id as string}'`);
     ids.add(inv.id as string);
     if (typeof inv.meaning !== 'string') bad(`invariants[${i}].meaning`, 'must be a string', inv.meaning);
-    if (!GRADES.includes(inv.grade as string)) bad(`invariants[${i}].grade`, `must be one of ${GRADES.join(', ')}`, inv.grade);
+    if (!GRADES.includes(inv.grade as string)) {
+      bad(`invariants[${i}].grade`, `must be one of ${GRADES.join(', ')}`, inv.grade);
+    }
   });
 
-  if (!Array.isArray(d.variants) || d.variants.length === 0) bad('variants', 'must list at least one variant', d.variants);
+  if (!Array.isArray(d.variants) || d.variants.length === 0) {
+    bad('variants', 'must list at least one variant', d.variants);
+  }
   const names = new Set<string>();
   (d.variants as unknown[]).forEach((x, i) => {
     if (!isObj(x)) bad(`variants[${i}]`, 'must be { name, summary, expect }', x);
@@ -116,10 +130,14 @@ function checkFields(def: unknown, file: string): void {
     if (names.has(v.name as string)) bad(`variants[${i}].name`, `repeats '${v.name as string}'`);
     names.add(v.name as string);
     if (typeof v.summary !== 'string') bad(`variants[${i}].summary`, 'must be a string', v.summary);
-    if (v.source !== undefined && typeof v.source !== 'string') bad(`variants[${i}].source`, 'must be a string', v.source);
+    if (v.source !== undefined && typeof v.source !== 'string') {
+      bad(`variants[${i}].source`, 'must be a string', v.source);
+    }
     const e = v.expect;
-    if (e !== 'clean' && (!Array.isArray(e) || e.length === 0 || !e.every((id) => typeof id === 'string' && ids.has(id)))) {
-      bad(`variants[${i}].expect`, `(variant ${String(v.name)}) must be 'clean' or a list of invariant ids the scenario declares`, e);
+    const declared = Array.isArray(e) && e.length > 0 && e.every((id) => typeof id === 'string' && ids.has(id));
+    if (e !== 'clean' && !declared) {
+      const want = "must be 'clean' or a list of invariant ids the scenario declares";
+      bad(`variants[${i}].expect`, `(variant ${String(v.name)}) ${want}`, e);
     }
   });
 }
