@@ -50,40 +50,52 @@ const good: Repro = {
   opsPerCpu: [1, 1], skip: [], stopOn: [], timers: 0, schedule: [1, 4, 0, 9, 1, 7], maxSteps: 100_000,
 };
 
+/** A scenario module: a valid definition with some fields replaced (JavaScript source text per field). */
+const scenarioModule = (over: Record<string, string>): string => {
+  const fields: Record<string, string> = {
+    name: `'s${Object.keys(over).join('-').toLowerCase()}'`, summary: "'s'", follows: "'f'",
+    exploreCpus: '2', exploreOps: '2', invariants: '[]', params: '{}',
+    variants: "[{ name: 'a', summary: 's', expect: 'clean' }]", build: '() => ({})', ...over,
+  };
+  const body = Object.entries(fields).filter(([, v]) => v !== 'OMIT').map(([k, v]) => `  ${k}: ${v},`).join('\n');
+  return `export default {\n${body}\n};\n`;
+};
+
 /** Broken scenario modules: each must be refused with exit 2 naming the file. */
 const SCENARIO_FILES: Record<string, string> = {
-  'no-params': `export default { name: 'np', summary: 's', follows: 'f', exploreCpus: 2, exploreOps: 2, invariants: [],
-    variants: [{ name: 'a', summary: 's', expect: 'clean' }], build() { return {}; } };`,
-  'params-bad-range': `export default { name: 'pr', summary: 's', follows: 'f', exploreCpus: 2, exploreOps: 2, invariants: [],
-    params: { n: { default: 9, min: 1, max: 4, help: 'h' } }, variants: [{ name: 'a', summary: 's', expect: 'clean' }], build() { return {}; } };`,
-  'params-not-int': `export default { name: 'pn', summary: 's', follows: 'f', exploreCpus: 2, exploreOps: 2, invariants: [],
-    params: { n: { default: 'x', min: 1, max: 4, help: 'h' } }, variants: [{ name: 'a', summary: 's', expect: 'clean' }], build() { return {}; } };`,
-  'no-variants': `export default { name: 'nv', summary: 's', follows: 'f', exploreCpus: 2, exploreOps: 2, invariants: [], params: {},
-    variants: [], build() { return {}; } };`,
-  'expects-undeclared': `export default { name: 'eu', summary: 's', follows: 'f', exploreCpus: 2, exploreOps: 2, invariants: [], params: {},
-    variants: [{ name: 'a', summary: 's', expect: ['NOPE'] }], build() { return {}; } };`,
-  'invariant-bad-grade': `export default { name: 'ig', summary: 's', follows: 'f', exploreCpus: 2, exploreOps: 2, params: {},
-    invariants: [{ id: 'X', meaning: 'm', grade: 'FATAL' }], variants: [{ name: 'a', summary: 's', expect: 'clean' }], build() { return {}; } };`,
-  'duplicate-variants': `export default { name: 'dv', summary: 's', follows: 'f', exploreCpus: 2, exploreOps: 2, invariants: [], params: {},
-    variants: [{ name: 'a', summary: 's', expect: 'clean' }, { name: 'a', summary: 's', expect: 'clean' }], build() { return {}; } };`,
-  'build-missing': `export default { name: 'bm', summary: 's', follows: 'f', exploreCpus: 2, exploreOps: 2, invariants: [], params: {},
-    variants: [{ name: 'a', summary: 's', expect: 'clean' }] };`,
-  'cpus-huge': `export default { name: 'ch', summary: 's', follows: 'f', exploreCpus: 1e9, exploreOps: 2, invariants: [], params: {},
-    variants: [{ name: 'a', summary: 's', expect: 'clean' }], build() { return {}; } };`,
-  'getter-throws': `export default { get name() { throw new TypeError('boom'); } };`,
-  'exits': `process.exit(0);\nexport default {};`,
-  'exits-caught': `try { process.exit(7); } catch {}\nexport default {};`,
-  'throws': `throw new Error('broken at import');`,
-  'throws-string': `throw 'a string';`,
-  'syntax': `export default { name: ;`,
-  'no-export': `export const x = 1;`,
-  'default-null': `export default null;`,
+  'no-params': scenarioModule({ params: 'OMIT' }),
+  'params-bad-range': scenarioModule({ params: "{ n: { default: 9, min: 1, max: 4, help: 'h' } }" }),
+  'params-not-int': scenarioModule({ params: "{ n: { default: 'x', min: 1, max: 4, help: 'h' } }" }),
+  'params-proto-name': scenarioModule({ params: "{ 'a b': { default: 1, min: 1, max: 4, help: 'h' } }" }),
+  'explore-params-unknown': scenarioModule({ exploreParams: '{ nope: 1 }' }),
+  'no-variants': scenarioModule({ variants: '[]' }),
+  'expects-undeclared': scenarioModule({ variants: "[{ name: 'a', summary: 's', expect: ['NOPE'] }]" }),
+  'invariant-bad-grade': scenarioModule({ invariants: "[{ id: 'X', meaning: 'm', grade: 'FATAL' }]" }),
+  'duplicate-variants': scenarioModule({
+    variants: "[{ name: 'a', summary: 's', expect: 'clean' }, { name: 'a', summary: 's', expect: 'clean' }]",
+  }),
+  'build-missing': scenarioModule({ build: 'OMIT' }),
+  'cpus-huge': scenarioModule({ exploreCpus: '1e9' }),
+  'summary-missing': scenarioModule({ summary: 'OMIT' }),
+  'getter-throws': 'export default { get name() { throw new TypeError(\'boom\'); } };',
+  'exits': 'process.exit(0);\nexport default {};',
+  'exits-caught': 'try { process.exit(7); } catch {}\nexport default {};',
+  'throws': 'throw new Error(\'broken at import\');',
+  'throws-string': 'throw \'a string\';',
+  'syntax': 'export default { name: ;',
+  'no-export': 'export const x = 1;',
+  'default-null': 'export default null;',
 };
 
 beforeAll(() => {
   tmp = mkdtempSync(path.join(tmpdir(), 'isr-fuzz-'));
   before = snapshot(reportsRoot);
-  const put = (name: string, text: string | Buffer): string => { const p = path.join(tmp, name); writeFileSync(p, text); files[name] = p; return p; };
+  const put = (name: string, text: string | Buffer): string => {
+    const p = path.join(tmp, name);
+    writeFileSync(p, text);
+    files[name] = p;
+    return p;
+  };
   put('not-json.json', '{ time: 10s');
   put('wrong-type.json', JSON.stringify({ time: 10 }));
   put('unknown-key.json', JSON.stringify({ tiem: '1s' }));
@@ -121,29 +133,38 @@ afterAll(() => {
 // ---- the generators: each yields an invocation that must be refused, and what its message must name ----
 
 const commands = ['run', 'explore'] as const;
-/** Strings that no flag of the kind accepts: a fixed list of near misses, and random text that is not a number, duration or i/n. */
+/** Strings no flag of these kinds accepts: near misses, and random text that is not a number, duration or i/n. */
 const NUMBERISH = /^\s*(-?\d+(\.\d+)?\s*(ms|s|m|h)?|0x[0-9a-f]+|\d+\s*\/\s*\d+)\s*$/i;
 const junk = fc.oneof(
-  fc.constantFrom('', ' ', 'abc', '1.5.2', 'NaN', 'Infinity', '1e3', '0x', '--', '½', '10 s s', '١٢', '1_000', 'null'),
+  fc.constantFrom('', ' ', 'abc', '1.5.2', 'NaN', 'Infinity', '1e3', '0x', '--', '½', '10 s s', '١٢', '1_000',
+    'null'),
   fc.string({ maxLength: 12, unit: 'grapheme' }).filter((t) => !NUMBERISH.test(t) && !t.includes('\0')),
 );
-const at = (flag: string, value: string, ...pre: string[]): Case => ({ argv: [...pre, `${flag}=${value}`], named: [`'${value}'`] });
+const at = (flag: string, value: string, ...pre: string[]): Case =>
+  ({ argv: [...pre, `${flag}=${value}`], named: [`'${value}'`] });
 const scenarioNames = allScenarios().map((s) => s.name);
 
+/** `bad` values for `flag`, minus those that flag happens to accept. */
+const badValues = (flags: readonly string[], values: readonly string[], accepted: Record<string, string[]> = {}) =>
+  fc.tuple(fc.constantFrom(...flags), fc.oneof(junk, fc.constantFrom(...values)))
+    .filter(([flag, v]) => !(accepted[flag] ?? []).includes(v));
+
 const durations: fc.Arbitrary<Case> = fc.oneof(
-  fc.tuple(fc.constantFrom('--time', '--slice', '--watchdog'), fc.oneof(junk, fc.constantFrom('0', '0s', '-1s', '2ms', '999ms', '0.5ms', '9999h', '1000000000000s', '1y')))
-    .filter(([flag, v]) => !(flag === '--slice' && ['2ms', '999ms'].includes(v)) && !(flag === '--time' && v === '999ms'))
+  badValues(['--time', '--slice', '--watchdog'],
+    ['0', '0s', '-1s', '2ms', '999ms', '0.5ms', '9999h', '1000000000000s', '1y'],
+    { '--slice': ['2ms', '999ms'], '--time': ['999ms'] })
     .map(([flag, v]) => at(flag, v, 'run', 'pgtable')),
   fc.tuple(fc.constantFrom('explore', 'bench'), fc.oneof(junk, fc.constantFrom('0', '5ms', '99ms', '10000h')))
     .map(([cmd, v]) => at('--time', v, ...(cmd === 'explore' ? ['explore', 'pgtable'] : ['bench']))),
 );
 
 const integers: fc.Arbitrary<Case> = fc.oneof(
-  fc.tuple(fc.constantFrom('--workers', '--ops', '--seed'), fc.oneof(junk, fc.constantFrom('0', '-5', '65', '4294967296', '-2147483649', '99999999999999999999')))
-    .filter(([flag, v]) => !(flag === '--seed' && ['0', '-5', '65'].includes(v)) && !(flag === '--ops' && ['65', '4294967296', '99999999999999999999'].includes(v)))
+  badValues(['--workers', '--ops', '--seed'], ['0', '-5', '65', '4294967296', '-2147483649', '99999999999999999999'],
+    { '--seed': ['0', '-5', '65'], '--ops': ['65', '4294967296', '99999999999999999999'] })
     .map(([flag, v]) => at(flag, v, 'run', 'pgtable')),
-  fc.tuple(fc.constantFrom('--depth', '--schedules', '--cpus', '--max-steps', '--op-seed', '--seed'), fc.oneof(junk, fc.constantFrom('0', '-3', '4294967296', '1e9')))
-    .filter(([flag, v]) => !(['--op-seed', '--seed'].includes(flag) && ['0', '-3'].includes(v)) && !(flag === '--schedules' && v === '4294967296'))
+  badValues(['--depth', '--schedules', '--cpus', '--max-steps', '--op-seed', '--seed'],
+    ['0', '-3', '4294967296', '1e9'],
+    { '--op-seed': ['0', '-3'], '--seed': ['0', '-3'], '--schedules': ['4294967296'] })
     .map(([flag, v]) => at(flag, v, 'explore', 'pgtable')),
   fc.oneof(junk, fc.constantFrom('-1,2', '1,,2', '1,x')).map((v) => at('--ops', v, 'explore', 'pgtable')),
 );
@@ -153,7 +174,8 @@ const shards: fc.Arbitrary<Case> = fc.tuple(fc.constantFrom('run', 'explore'),
   .map(([cmd, v]) => at('--shard', v, cmd, 'pgtable'));
 
 const params: fc.Arbitrary<Case> = fc.tuple(fc.constantFrom(...commands), fc.constantFrom(...scenarioNames), fc.oneof(
-  fc.constantFrom('x', '=3', 'a b=1', '__proto__=1', 'constructor=1', 'toString=2', 'nope=1').map((kv) => ({ kv, named: kv.split('=')[0]! || kv })),
+  fc.constantFrom('x', '=3', 'a b=1', '__proto__=1', 'constructor=1', 'toString=2', 'nope=1')
+    .map((kv) => ({ kv, named: kv.split('=')[0]! || kv })),
   fc.tuple(fc.constantFrom('abc', '1.5', '', '1e99', '0x'), fc.nat()).map(([v]) => ({ kv: `K=${v}`, named: `'${v}'` })),
   fc.integer({ min: 1, max: 1e9 }).map((d) => ({ kv: `K=${-d - 1e12}`, named: `${-d - 1e12}` })),
 )).map(([cmd, scen, p]) => {
@@ -163,19 +185,21 @@ const params: fc.Arbitrary<Case> = fc.tuple(fc.constantFrom(...commands), fc.con
 });
 
 const configs: fc.Arbitrary<Case> = fc.tuple(fc.constantFrom(...commands),
-  fc.constantFrom('not-json.json', 'wrong-type.json', 'unknown-key.json', 'bad-workers.json', 'deep-array.json', 'deep-value.json',
-    'deep-params.json', 'huge.json', 'empty.json', 'a-dir', '/dev/zero', '/dev/null', '/proc/self/status', 'missing.json'))
+  fc.constantFrom('not-json.json', 'wrong-type.json', 'unknown-key.json', 'bad-workers.json', 'deep-array.json',
+    'deep-value.json', 'deep-params.json', 'huge.json', 'empty.json', 'a-dir', '/dev/zero', '/dev/null',
+    '/proc/self/status', 'missing.json'))
   .map(([cmd, f]) => {
     const file = f.startsWith('/') ? f : files[f] ?? path.join(tmp, f);
     return { argv: [cmd, 'pgtable', '--config', file], named: [file] };
   });
 
-const randomTokens: fc.Arbitrary<Case> = fc.oneof(fc.string({ maxLength: 80 }), fc.string({ maxLength: 60 }).map((t) => `isr2.${t}`),
-  fc.string({ maxLength: 60 }).map((t) => `isr1.${t}`))
+const randomTokens: fc.Arbitrary<Case> = fc.oneof(fc.string({ maxLength: 80 }),
+  fc.string({ maxLength: 60 }).map((t) => `isr2.${t}`), fc.string({ maxLength: 60 }).map((t) => `isr1.${t}`))
   .filter((t) => !t.includes('\0') && !t.trimStart().startsWith('-'))
   .map((t) => ({ argv: ['replay', '--token', t], named: [t.trim() === '' ? "''" : t.trim().slice(0, 20)] }));
 
-const tokens: fc.Arbitrary<Case> = fc.tuple(fc.nat(), fc.constantFrom(...'ABCabc019-_.'), fc.boolean()).map(([pos, ch, drop]) => {
+const tokens: fc.Arbitrary<Case> = fc.tuple(fc.nat(), fc.constantFrom(...'ABCabc019-_.'), fc.boolean())
+  .map(([pos, ch, drop]) => {
   const t = encodeToken(good);
   const i = pos % t.length;
   let bad = drop ? t.slice(0, i) + t.slice(i + 1) : t.slice(0, i) + ch + t.slice(i + 1);
@@ -185,17 +209,19 @@ const tokens: fc.Arbitrary<Case> = fc.tuple(fc.nat(), fc.constantFrom(...'ABCabc
 
 const reproFiles: fc.Arbitrary<Case> = fc.constantFrom(
   ...[1, 2, 3, 4, 5, 6, 7, 8].map((i) => `truncated-${i}.json`),
-  'huge-schedule.json', 'huge-steps.json', 'huge-ops.json', 'many-cpus.json', 'many-timers.json', 'wrong-version.json', 'not-repro.json',
-  'huge-repro.json', 'a-dir', 'missing.json', '/dev/zero',
+  'huge-schedule.json', 'huge-steps.json', 'huge-ops.json', 'many-cpus.json', 'many-timers.json', 'wrong-version.json',
+  'not-repro.json', 'huge-repro.json', 'a-dir', 'missing.json', '/dev/zero',
 ).map((f) => {
   const file = f.startsWith('/') ? f : files[f] ?? path.join(tmp, f);
   return { argv: ['replay', file], named: [file] };
 });
 
-const scenarioFiles: fc.Arbitrary<Case> = fc.tuple(fc.constantFrom(...Object.keys(SCENARIO_FILES)), fc.constantFrom('list', 'run', 'explore', 'replay'))
+const scenarioFiles: fc.Arbitrary<Case> = fc.tuple(
+  fc.constantFrom(...Object.keys(SCENARIO_FILES)), fc.constantFrom('list', 'run', 'explore', 'replay'))
   .map(([name, cmd]) => {
     const file = files[`scenario-${name}.mjs`]!;
-    const argv = cmd === 'replay' ? ['replay', '--scenario-file', file, '--token', encodeToken(good)] : [cmd, '--scenario-file', file];
+    const argv = cmd === 'replay' ? ['replay', '--scenario-file', file, '--token', encodeToken(good)]
+      : [cmd, '--scenario-file', file];
     return { argv, named: [file] };
   });
 
@@ -203,15 +229,18 @@ const reportDirs: fc.Arbitrary<Case> = fc.tuple(fc.constantFrom('run', 'bench', 
   fc.constantFrom('/proc/nope/x', '/proc', '/sys/x', '/dev/null/x', '/dev/shm/x', 'REGULAR', 'REGULAR/out', ''))
   .map(([cmd, d]) => {
     const dir = d.replace('REGULAR', files['regular-file']!);
-    const argv = cmd === 'merge' ? ['merge', tmp, '--report-dir', dir] : cmd === 'bench' ? ['bench', '--report-dir', dir] : ['run', 'pgtable', '--report-dir', dir];
+    const argv = cmd === 'merge' ? ['merge', tmp, '--report-dir', dir]
+      : cmd === 'bench' ? ['bench', '--report-dir', dir] : ['run', 'pgtable', '--report-dir', dir];
     return { argv, named: [dir === '' ? "''" : dir] };
   });
 
 const usage: fc.Arbitrary<Case> = fc.oneof(
-  fc.constantFrom('--bogus', '--tiem', '--workers-x', '--jsonn').chain((opt) => fc.constantFrom('run', 'explore', 'replay', 'list', 'bench', 'merge')
-    .map((cmd) => ({ argv: [cmd, opt], named: [opt] }))),
+  fc.tuple(fc.constantFrom('--bogus', '--tiem', '--workers-x', '--jsonn'),
+    fc.constantFrom('run', 'explore', 'replay', 'list', 'bench', 'merge'))
+    .map(([opt, cmd]) => ({ argv: [cmd, opt], named: [opt] })),
   fc.constantFrom('runn', 'explor', 'lists', 'x').map((cmd) => ({ argv: [cmd], named: [cmd] })),
-  fc.tuple(fc.constantFrom('run', 'explore'), fc.constantFrom('pgtablex', 'nope', 'PGTABLE', 'pg table')).map(([cmd, s]) => ({ argv: [cmd, s], named: [s] })),
+  fc.tuple(fc.constantFrom('run', 'explore'), fc.constantFrom('pgtablex', 'nope', 'PGTABLE', 'pg table'))
+    .map(([cmd, s]) => ({ argv: [cmd, s], named: [s] })),
   fc.tuple(fc.constantFrom(...commands), fc.constantFrom(...scenarioNames), fc.constantFrom('nope', 'CORRECT', 'x y'))
     .map(([cmd, s, v]) => ({ argv: [cmd, s, '--variant', v], named: [v] })),
   fc.constantFrom('banana', 'all,', 'ENGINE').map((s) => at('--suite', s, 'bench')),
@@ -220,18 +249,23 @@ const usage: fc.Arbitrary<Case> = fc.oneof(
   fc.constant({ argv: ['bench', '--fq', 'percpu,x'], named: ["'x'"] }),
   fc.constantFrom('-1', '10000001', 'x', '1,,2').map((s) => at('--flush-cost', s, 'bench')),
   fc.constantFrom('fast', 'PARALLEL').map((s) => at('--mode', s, 'run', 'pgtable')),
-  fc.constantFrom('--ops=5', '--slice=5ms', '--watchdog=5s').map((f) => ({ argv: ['run', 'pgtable', '--mode', 'explore', f], named: [f.split('=')[0]!] })),
+  fc.constantFrom('--ops=5', '--slice=5ms', '--watchdog=5s')
+    .map((f) => ({ argv: ['run', 'pgtable', '--mode', 'explore', f], named: [f.split('=')[0]!] })),
   fc.constant({ argv: ['explore', 'pgtable', '--strategy', 'random', '--depth', '2'], named: ['--depth'] }),
-  fc.constantFrom('NOPE', 'PT-LEAK,NOPE').map((s) => ({ argv: ['explore', 'pgtable', '--stop-on', s], named: ["'NOPE'"] })),
+  fc.constantFrom('NOPE', 'PT-LEAK,NOPE')
+    .map((s) => ({ argv: ['explore', 'pgtable', '--stop-on', s], named: ["'NOPE'"] })),
 );
 
 const anyCase: fc.Arbitrary<Case & { json: boolean }> = fc.tuple(
-  fc.oneof(durations, integers, shards, params, configs, tokens, randomTokens, reproFiles, scenarioFiles, reportDirs, usage), fc.boolean(),
+  fc.oneof(durations, integers, shards, params, configs, tokens, randomTokens, reproFiles, scenarioFiles, reportDirs,
+    usage),
+  fc.boolean(),
 ).map(([c, json]) => ({ ...c, json, argv: json ? [...c.argv, '--json'] : c.argv }));
 
 /** The checks every case must pass, whichever way it ran. */
 function judge(c: Case & { json: boolean }, r: Outcome): void {
-  const where = `${c.argv.join(' ').slice(0, 200)}\nstdout: ${r.stdout.slice(0, 400)}\nstderr: ${r.stderr.slice(0, 400)}`;
+  const where = `${c.argv.join(' ').slice(0, 200)}\nstdout: ${r.stdout.slice(0, 400)}\n`
+    + `stderr: ${r.stderr.slice(0, 400)}`;
   expect(r.code, where).toBe(2);
   expect(STACK.test(r.stderr) || STACK.test(r.stdout), where).toBe(false);
   let message = r.stderr;
@@ -243,7 +277,8 @@ function judge(c: Case & { json: boolean }, r: Outcome): void {
   } else {
     expect(r.stdout, where).toBe('');
   }
-  expect(c.named.some((n) => message.includes(n)), `${where}\nexpected the message to name one of ${JSON.stringify(c.named)}`).toBe(true);
+  const want = `${where}\nexpected the message to name one of ${JSON.stringify(c.named)}`;
+  expect(c.named.some((n) => message.includes(n)), want).toBe(true);
 }
 
 async function inProcess(argv: readonly string[]): Promise<Outcome> {
@@ -264,12 +299,15 @@ function child(argv: readonly string[]): Promise<Outcome> {
     // A hung CLI would hang the suite: the kill only bounds the damage; the exit code check then fails.
     const timer = setTimeout(() => p.kill('SIGKILL'), 60_000);
     p.on('error', reject);
-    p.on('close', (code) => { clearTimeout(timer); resolve({ code, stdout: stdout.replace(/\n$/, ''), stderr: stderr.replace(/\n$/, '') }); });
+    p.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout: stdout.replace(/\n$/, ''), stderr: stderr.replace(/\n$/, '') });
+    });
   });
 }
 
 describe('fuzzing the front door', () => {
-  it('1,200 malformed invocations in-process: exit 2, the bad value named, no stack, one JSON document with --json', async () => {
+  it('1,200 malformed invocations in-process: exit 2, the bad value named, no stack, one JSON document', async () => {
     let n = 0;
     await fc.assert(fc.asyncProperty(anyCase, async (c) => {
       judge(c, await inProcess(c.argv));
@@ -281,7 +319,9 @@ describe('fuzzing the front door', () => {
   it('a sample of 20 as child processes behaves exactly as in-process', async () => {
     const sample = fc.sample(anyCase, { seed: 11, numRuns: 20 });
     const results: Outcome[] = [];
-    for (let i = 0; i < sample.length; i += 4) results.push(...await Promise.all(sample.slice(i, i + 4).map((c) => child(c.argv))));
+    for (let i = 0; i < sample.length; i += 4) {
+      results.push(...await Promise.all(sample.slice(i, i + 4).map((c) => child(c.argv))));
+    }
     for (const [i, c] of sample.entries()) {
       const r = results[i]!;
       judge(c, r);
@@ -298,9 +338,11 @@ describe('--json on every exit', () => {
     // A scenario that passes the shape check, then throws when `list` reads it again: an internal error (exit 3).
     const file = path.join(dir, 'late-throw.mjs');
     writeFileSync(file, `let reads = 0;
-export default { name: 'late-throw', get summary() { if (++reads > 1) throw new RangeError('summary blew up'); return 's'; },
-  follows: 'f', exploreCpus: 1, exploreOps: 1, invariants: [], params: {}, variants: [{ name: 'a', summary: 's', expect: 'clean' }],
-  build() { return {}; } };`);
+export default {
+  name: 'late-throw', get summary() { if (++reads > 1) throw new RangeError('summary blew up'); return 's'; },
+  follows: 'f', exploreCpus: 1, exploreOps: 1, invariants: [], params: {},
+  variants: [{ name: 'a', summary: 's', expect: 'clean' }], build() { return {}; },
+};`);
     const r = await inProcess(['list', '--scenario-file', file, '--json']);
     expect(r.code).toBe(3);
     const doc = JSON.parse(r.stdout) as { error: { kind: string; message: string }; exitCode: number };

@@ -17,7 +17,8 @@ import { currentStamp, modelHash, moduleGraphHash, TOOL_VERSION } from '../src/e
 import { BadInput } from '../src/errors.js';
 
 /** The checksum as the encoder computes it (repro.ts): SHA-256 of the text, first 6 bytes, base64url. */
-const checkOf = (body: string): string => createHash('sha256').update(body).digest().subarray(0, 6).toString('base64url');
+const checkOf = (body: string): string =>
+  createHash('sha256').update(body).digest().subarray(0, 6).toString('base64url');
 
 const FIXTURES = path.join(path.dirname(new URL(import.meta.url).pathname), 'fixtures', 'tokens');
 
@@ -44,7 +45,9 @@ const fixtures = readdirSync(FIXTURES).filter((f) => f.endsWith('.json'))
 describe('tokens recorded by earlier versions', () => {
   it('the fixtures cover every isr1 shape and isr2', () => {
     const formats = new Set(fixtures.map((f) => f.format));
-    for (const f of ['isr1 (7 fields)', 'isr1 (8 fields)', 'isr1 (9 fields)', 'isr1 (10 fields)', 'isr2']) expect(formats).toContain(f);
+    for (const f of ['isr1 (7 fields)', 'isr1 (8 fields)', 'isr1 (9 fields)', 'isr1 (10 fields)', 'isr2']) {
+      expect(formats).toContain(f);
+    }
     expect(fixtures.length).toBeGreaterThanOrEqual(15);
   });
 
@@ -61,7 +64,8 @@ describe('tokens recorded by earlier versions', () => {
     if (fx.format.startsWith('isr1')) {
       expect(j.recordedWith).toBeNull();
       expect(j.warnings).toHaveLength(1);
-      expect(j.warnings[0]).toMatch(/: (an isr1 token \(\d+ fields\)|a version 1 repro file), recorded before repros carried a tool version and model hash; replaying on iommu-stress \S+, model \S+@[0-9a-f]{12}$/);
+      expect(j.warnings[0]).toMatch(new RegExp(': an isr1 token \\(\\d+ fields\\), recorded before repros carried '
+        + 'a tool version and model hash; replaying on iommu-stress \\S+, model \\S+@[0-9a-f]{12}$'));
       expect(r.stderr).toContain(`warning: ${j.warnings[0]}`);
     } else if (j.recordedWith!.modelHash === j.replayedWith.modelHash) {
       expect(j.warnings).toEqual([]);
@@ -77,7 +81,9 @@ describe('tokens recorded by earlier versions', () => {
   it('repro files of version 1 (no stamp) and 2 replay, with the same trace as recorded', async () => {
     for (const f of ['repro-v1-viommu-upstream.json', 'repro-v2-flushq-timer-teardown.json']) {
       const file = path.join(FIXTURES, 'files', f);
-      const rec = JSON.parse(readFileSync(file, 'utf8')) as { violation: { invariant: string }; traceHash: string; modelHash?: string; scenario: string };
+      const rec = JSON.parse(readFileSync(file, 'utf8')) as {
+        violation: { invariant: string }; traceHash: string; modelHash?: string; scenario: string;
+      };
       const r = await cli('replay', file, '--json');
       expect(r.code, r.stderr).toBe(1);
       const j = JSON.parse(r.stdout) as ReplayJson;
@@ -109,14 +115,15 @@ describe('isr2 tokens', () => {
     const r = await cli('replay', '--token', t);
     expect(r.code).toBe(1); // the execution itself is today's: the warning says it may differ
     const now = currentStamp('pgtable');
-    expect(r.stderr).toBe(`warning: --token was recorded with iommu-stress 0.0.9, model pgtable@0123456789ab; replaying on iommu-stress ${now.toolVersion}, `
+    expect(r.stderr).toBe('warning: --token was recorded with iommu-stress 0.0.9, model pgtable@0123456789ab; '
+      + `replaying on iommu-stress ${now.toolVersion}, `
       + `model pgtable@${now.modelHash}: the model code changed since, the execution may differ`);
     const same = await cli('replay', '--token', encodeToken(sample), '--json');
     expect((JSON.parse(same.stdout) as ReplayJson).warnings).toEqual([]);
     expect(same.stderr).toBe('');
   });
 
-  it('every changed character is exit 2 "token checksum mismatch" (or not a token at all), never an execution', async () => {
+  it('every changed character is exit 2 "token checksum mismatch" (or not a token), never an execution', async () => {
     const t = encodeToken(sample);
     const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
     let checked = 0;
@@ -146,14 +153,15 @@ describe('isr2 tokens', () => {
 describe('bounds before allocation', () => {
   /** An isr2 token with a valid checksum around arbitrary JSON: what a crafted token can do. */
   const crafted = (o: Record<string, unknown>): string => {
-    const body = `isr2.${deflateRawSync(Buffer.from(JSON.stringify({ tv: '0.1.0', mh: '000000000000', ...o }))).toString('base64url')}`;
+    const json = JSON.stringify({ tv: '0.1.0', mh: '000000000000', ...o });
+    const body = `isr2.${deflateRawSync(Buffer.from(json)).toString('base64url')}`;
     return `${body}.${checkOf(body)}`;
   };
   const base = { s: 'pgtable', v: 'correct', p: {}, o: 1, n: [1, 1], d: [0, 5], x: 100, t: 0, k: [], h: [] };
 
   it.each([
     ['a 35 TB schedule', { d: [0, 2 ** 45], x: 2 ** 46 }, /field 'maxSteps'/],
-    ['a schedule over the decision limit', { d: [0, 200_000_000], x: 1_000_000_000 }, /field 'schedule'.*100000000 decisions|field 'schedule'/],
+    ['a schedule over the decision limit', { d: [0, 200_000_000], x: 1_000_000_000 }, /field 'schedule'/],
     ['a billion ops per vCPU', { n: [1e9, 1] }, /field 'opsPerCpu'/],
     ['300 vCPUs', { n: Array<number>(300).fill(1) }, /field 'opsPerCpu'/],
     ['1000 timers', { t: 1000 }, /field 'timers'/],
@@ -172,14 +180,16 @@ describe('bounds before allocation', () => {
   });
 
   it('an isr1 token with a huge schedule is exit 2 too (isr1 has no checksum, but the same bounds)', () => {
-    const t = `isr1.${deflateRawSync(Buffer.from(JSON.stringify(['pgtable', 'correct', {}, 1, [1, 1], [0, 2 ** 45], 2 ** 46, 0]))).toString('base64url')}`;
+    const fields = ['pgtable', 'correct', {}, 1, [1, 1], [0, 2 ** 45], 2 ** 46, 0];
+    const t = `isr1.${deflateRawSync(Buffer.from(JSON.stringify(fields))).toString('base64url')}`;
     expect(() => decodeToken(t)).toThrow(BadInput);
   });
 });
 
 describe('the model hash', () => {
   it('differs per scenario, ignores comments and blank lines, and follows imports', () => {
-    expect(new Set(['pgtable', 'iova', 'flushq', 'viommu', 'mapsg', 'dma-iova', 'counter'].map(modelHash)).size).toBe(7);
+    const all = ['pgtable', 'iova', 'flushq', 'viommu', 'mapsg', 'dma-iova', 'counter'];
+    expect(new Set(all.map(modelHash)).size).toBe(7);
     const dir = mkdtempSync(path.join(tmpdir(), 'isr-hash-'));
     const entry = path.join(dir, 'scenario.js');
     writeFileSync(entry, "import { x } from './model.js';\nexport default x;\n");
