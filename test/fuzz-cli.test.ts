@@ -6,7 +6,7 @@
  * trace, with --json exactly one JSON error document, and nothing written. Most run in-process through
  * main(argv, io); a sample runs as child processes to show the real CLI behaves the same.
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -107,6 +107,8 @@ beforeAll(() => {
   put('empty.json', '');
   put('regular-file', 'x');
   mkdirSync(path.join(tmp, 'a-dir'));
+  execFileSync('mkfifo', [path.join(tmp, 'a-fifo')]); // reading it would wait for a writer forever
+  files['a-fifo'] = path.join(tmp, 'a-fifo');
   files['a-dir'] = path.join(tmp, 'a-dir');
   const repro = { format: 'iommu-stress-repro', version: 2, toolVersion: '0.1.0', modelHash: '000000000000', ...good,
     token: encodeToken(good), violation: null, traceHash: null, command: '' };
@@ -187,7 +189,7 @@ const params: fc.Arbitrary<Case> = fc.tuple(fc.constantFrom(...commands), fc.con
 const configs: fc.Arbitrary<Case> = fc.tuple(fc.constantFrom(...commands),
   fc.constantFrom('not-json.json', 'wrong-type.json', 'unknown-key.json', 'bad-workers.json', 'deep-array.json',
     'deep-value.json', 'deep-params.json', 'huge.json', 'empty.json', 'a-dir', '/dev/zero', '/dev/null',
-    '/proc/self/status', 'missing.json'))
+    '/proc/self/status', 'missing.json', 'a-fifo'))
   .map(([cmd, f]) => {
     const file = f.startsWith('/') ? f : files[f] ?? path.join(tmp, f);
     return { argv: [cmd, 'pgtable', '--config', file], named: [file] };
@@ -210,7 +212,7 @@ const tokens: fc.Arbitrary<Case> = fc.tuple(fc.nat(), fc.constantFrom(...'ABCabc
 const reproFiles: fc.Arbitrary<Case> = fc.constantFrom(
   ...[1, 2, 3, 4, 5, 6, 7, 8].map((i) => `truncated-${i}.json`),
   'huge-schedule.json', 'huge-steps.json', 'huge-ops.json', 'many-cpus.json', 'many-timers.json', 'wrong-version.json',
-  'not-repro.json', 'huge-repro.json', 'a-dir', 'missing.json', '/dev/zero',
+  'not-repro.json', 'huge-repro.json', 'a-dir', 'a-fifo', 'missing.json', '/dev/zero',
 ).map((f) => {
   const file = f.startsWith('/') ? f : files[f] ?? path.join(tmp, f);
   return { argv: ['replay', file], named: [file] };
