@@ -1,13 +1,23 @@
 /**
  * iommu-stress command line. The contract (DESIGN.md): list, run, explore, replay, bench; `--json` puts
- * exactly one JSON document on stdout; exit 0 every expectation met / nothing found, 1 a verdict
- * (violation found, or a variant that missed its expectation), 2 bad usage or input, 3 harness failure.
+ * exactly one JSON document on stdout — on every exit, errors included; exit 0 every expectation met /
+ * nothing found, 1 a verdict (violation found, or a variant that missed its expectation), 2 bad usage or
+ * input, 3 harness failure.
+ *
+ * `main(argv, io)` runs one invocation in-process and returns its exit code: it never calls
+ * process.exit, writes only through `io`, and forgets user scenarios loaded by an earlier call, so tests
+ * can run thousands of invocations in one process. The process entry is the last lines of this file, run
+ * only when this file is the program.
  */
+import { realpathSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import { benchCommand, type BenchFlags } from './cli/bench-cmd.js';
 import { BadInput, EXIT, HarnessError } from './errors.js';
 import { exploreCommand, type ExploreFlags } from './cli/explore-cmd.js';
-import { processIo } from './cli/io.js';
+import { processIo, type Io } from './cli/io.js';
+import { forgetUserScenarios } from './scenarios/registry.js';
 import { listCommand } from './cli/list-cmd.js';
 import { mergeCommand, type MergeFlags } from './cli/merge-cmd.js';
 import { replayCommand, type ReplayFlags } from './cli/replay-cmd.js';
@@ -16,14 +26,14 @@ import { VERSION } from './cli/version.js';
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
 
-function program(argv: readonly string[], setExit: (code: number) => void): Command {
-  const json = argv.includes('--json');
-  const io = processIo(argv, json);
+function program(io: Io, setExit: (code: number) => void): Command {
   const p = new Command('iommu-stress')
     .description('Concurrency stress harness for the Linux IOMMU / DMA mapping path: a shared-memory model run by real worker threads\n'
       + 'and by a deterministic, replayable scheduler, with named invariants.')
     .version(VERSION)
     .showHelpAfterError('(run with --help for usage)')
+    // Commander's own messages (usage errors, --help, --version) go through io too; subcommands inherit this.
+    .configureOutput({ writeOut: (s) => io.out(s.replace(/\n$/, '')), writeErr: (s) => io.err(s.replace(/\n$/, '')) })
     .exitOverride();
 
   p.command('list').description('list scenarios, their variants and what each expects, invariants and parameters')
@@ -108,26 +118,63 @@ function program(argv: readonly string[], setExit: (code: number) => void): Comm
   return p;
 }
 
-export async function main(argv: readonly string[]): Promise<number> {
+export type ErrorKind = 'bad-input' | 'harness';
+
+/** The one JSON document `--json` prints when a command fails before it could print its own. */
+export interface JsonError {
+  readonly error: { readonly kind: ErrorKind; readonly message: string };
+  readonly exitCode: number;
+}
+
+/** Run one invocation; resolves to its exit code. `io` defaults to the process's stdout/stderr. */
+export async function main(
+  argv: readonly string[], io: Io = processIo(argv, argv.includes('--json')),
+): Promise<number> {
+  const json = argv.includes('--json');
+  let printed = false;
+  const tracked: Io = { ...io, out: (t) => { printed = true; io.out(t); } };
+  const fail = (kind: ErrorKind, message: string, exitCode: number): number => {
+    // One JSON document on stdout, unless the command already printed its own before failing.
+    if (json && !printed) io.out(JSON.stringify({ error: { kind, message }, exitCode } satisfies JsonError, null, 2));
+    return exitCode;
+  };
+  forgetUserScenarios();
   let code: number = EXIT.ok;
   try {
-    await program(argv, (c) => { code = c; }).parseAsync([...argv], { from: 'user' });
+    await program(tracked, (c) => { code = c; }).parseAsync([...argv], { from: 'user' });
     return code;
   } catch (e) {
     if (e instanceof CommanderError) {
-      // --help and --version end here with code 0; any usage error is exit 2.
-      return e.exitCode === 0 ? EXIT.ok : EXIT.usage;
+      // --help and --version end here with code 0; any usage error (already shown on stderr) is exit 2.
+      return e.exitCode === 0 ? EXIT.ok : fail('bad-input', e.message.replace(/^error: /, ''), EXIT.usage);
     }
     if (e instanceof BadInput) {
-      process.stderr.write(`iommu-stress: ${e.message}\n`);
-      return EXIT.usage;
+      io.err(`iommu-stress: ${e.message}`);
+      return fail('bad-input', e.message, EXIT.usage);
     }
-    const what = e instanceof HarnessError ? e.message : `internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`;
-    process.stderr.write(`iommu-stress: harness failure: ${what}\n`);
-    return EXIT.harness;
+    // A harness failure says what happened; anything else is a bug of ours, and its stack goes to stderr.
+    const message = e instanceof HarnessError ? e.message
+      : `internal error: ${e instanceof Error ? e.message : String(e)}`;
+    const shown = e instanceof HarnessError || !(e instanceof Error) ? message : (e.stack ?? message);
+    io.err(`iommu-stress: harness failure: ${shown}`);
+    return fail('harness', message, EXIT.harness);
+  } finally {
+    forgetUserScenarios();
   }
 }
 
-// `iommu-stress list | head` closes our stdout early: that is the reader's choice, not an error.
-process.stdout.on('error', (e: NodeJS.ErrnoException) => { if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0); else throw e; });
-process.exitCode = await main(process.argv.slice(2));
+/** True when this file is the program (node dist/src/cli.js, or bin/iommu-stress.js importing it), not a library. */
+function isProgram(): boolean {
+  const here = fileURLToPath(import.meta.url);
+  const bin = path.resolve(path.dirname(here), '..', '..', 'bin', 'iommu-stress.js');
+  try { return [here, bin].includes(realpathSync(process.argv[1] ?? '')); } catch { return false; }
+}
+
+if (isProgram()) {
+  // `iommu-stress list | head` closes our stdout early: that is the reader's choice, not an error.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    else throw e;
+  });
+  process.exitCode = await main(process.argv.slice(2));
+}

@@ -148,7 +148,7 @@ describe('explore finds the racy-install bug; replay reproduces it exactly', () 
     expect(found.code).toBe(1);
     expect(ex.verdict).toBe('violation');
     expect(['PT-LEAK', 'PT-TRANSLATE']).toContain(ex.violation?.invariant);
-    expect(ex.token).toMatch(/^isr1\./);
+    expect(ex.token).toMatch(/^isr2\./);
     expect(ex.traceHash).toMatch(/^[0-9a-f]{16}$/);
     expect(ex.reproFile).toBe(reproFile);
     expect(existsSync(reproFile)).toBe(true);

@@ -189,8 +189,8 @@ describe('repro tokens', () => {
 
   it('encodeToken / decodeToken round-trip a repro', () => {
     const t = encodeToken(sample);
-    expect(t.startsWith('isr1.')).toBe(true);
-    expect(t).toMatch(/^isr1\.[A-Za-z0-9_-]+$/);
+    expect(t.startsWith('isr2.')).toBe(true);
+    expect(t).toMatch(/^isr2\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{8}$/);
     expect(decodeToken(t)).toEqual(sample);
     expect(decodeToken(`  ${t}\n`)).toEqual(sample);
     const found = racyOutcome(SEEDS20[1]!).minimal!;
@@ -217,12 +217,14 @@ describe('repro tokens', () => {
 
   it('decodeToken rejects garbage, a wrong prefix and a truncated token with a BadInput naming the problem', () => {
     const good = encodeToken(sample);
-    rejects('hello world', /'hello world' is not an iommu-stress token \(tokens start with 'isr1\.'\)/);
+    rejects('hello world', /'hello world' is not an iommu-stress token \(tokens start with 'isr2\.', or 'isr1\.' for older ones\)/);
     rejects('', /is not an iommu-stress token/);
-    rejects(`isr2.${good.slice(5)}`, /is not an iommu-stress token/);
+    rejects(`isr3.${good.slice(5)}`, /is not an iommu-stress token/);
     rejects(good.slice(5), /is not an iommu-stress token/);
-    rejects(good.slice(0, Math.floor(good.length / 2)), /is damaged \(it does not decode\); copy the whole token/);
-    rejects(good.slice(0, good.length - 3), /is damaged/);
+    rejects(good.slice(0, Math.floor(good.length / 2)), /token checksum mismatch/);
+    rejects(good.slice(0, good.length - 3), /token checksum mismatch/);
+    const v1 = `isr1.${Buffer.from(deflateRaw(JSON.stringify(['pgtable', 'correct', {}, 1, [1, 1], [0, 5], 100, 0, [], []]))).toString('base64url')}`;
+    rejects(v1.slice(0, Math.floor(v1.length / 2)), /is damaged \(it does not decode\); copy the whole token/);
     rejects('isr1.', /is damaged/);
     rejects('isr1.!!!!$$$$', /is damaged/);
     // decodes, but is not a repro

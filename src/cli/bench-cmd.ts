@@ -85,6 +85,10 @@ export async function benchCommand(f: BenchFlags, io: Io): Promise<number> {
     timeMs,
     seed: f.seed !== undefined ? parseSeed('--seed', f.seed) : 1,
   } : undefined;
+  if (!fqOpts && !mapsgOpts && f.seed !== undefined) {
+    throw new BadInput(`--seed belongs to the fq and mapsg suites `
+      + `(the ${suite} suite runs its own fixed seeds, so the numbers compare across runs)`);
+  }
   if (!fqOpts && !mapsgOpts && f.workers !== undefined) throw new BadInput('--workers belongs to the fq and mapsg suites (the engine suite measures 1 and 2 workers itself)');
 
   const startedAt = new Date();

@@ -3,9 +3,13 @@
  * bad field is reported with its path and what was expected, and nothing runs or is written. Flags given
  * on the command line win over the file.
  */
-import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { BadInput } from '../errors.js';
+import { preview } from '../preview.js';
+import { readBoundedFile } from './io.js';
+
+/** A config file is a few lines of settings; anything bigger is not one (and /dev/zero never ends). */
+const CONFIG_MAX_BYTES = 1 << 20;
 
 const duration = z.string().regex(/^\s*\d+(\.\d+)?\s*(ms|s|m|h)?\s*$/, 'expected a duration such as "500ms", "10s", "2m"');
 const seed = z.number().int().min(-0x80000000).max(0xffffffff);
@@ -55,20 +59,19 @@ const SCHEMAS = { run: runSchema, explore: exploreSchema } as const;
 export function loadConfig(file: string, command: 'run'): RunConfig;
 export function loadConfig(file: string, command: 'explore'): ExploreConfig;
 export function loadConfig(file: string, command: keyof typeof SCHEMAS): RunConfig | ExploreConfig {
-  let text: string;
-  try { text = readFileSync(file, 'utf8'); } catch (e) {
-    throw new BadInput(`--config: cannot read '${file}' (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
-  }
+  const text = readBoundedFile(file, CONFIG_MAX_BYTES, 'the config file', '--config');
   let json: unknown;
   try { json = JSON.parse(text); } catch (e) {
+    // A RangeError here is nesting too deep for the parser: bad input like any other unreadable JSON.
     throw new BadInput(`--config ${file}: not JSON (${(e as Error).message})`);
   }
   const r = SCHEMAS[command].safeParse(json);
   if (r.success) return r.data;
   const lines = r.error.issues.map((i) => {
-    const where = i.path.length > 0 ? i.path.join('.') : '(top level)';
+    const where = i.path.length > 0 ? i.path.map(String).join('.').slice(0, 80) : '(top level)';
     const got = i.path.length > 0 ? valueAt(json, i.path) : undefined;
-    return `  ${where}: ${i.message}${got !== undefined && i.code !== 'unrecognized_keys' ? ` (got ${JSON.stringify(got)})` : ''}`;
+    const shown = got !== undefined && i.code !== 'unrecognized_keys' ? ` (got ${preview(got)})` : '';
+    return `  ${where}: ${i.message}${shown}`;
   });
   throw new BadInput(`--config ${file}: ${r.error.issues.length} bad field(s) for '${command}':\n${lines.join('\n')}`);
 }

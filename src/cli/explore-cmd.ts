@@ -8,6 +8,7 @@ import { mkdirSync, statSync } from 'node:fs';
 import { withDefaults } from '../engine/scenario.js';
 import { explore, type FoundRepro } from '../explore/explore.js';
 import type { ReproFile } from '../explore/repro.js';
+import { currentStamp } from '../explore/stamp.js';
 import { STRATEGIES, type StrategyName } from '../explore/scheduler.js';
 import { defaultReportsRoot, writeAtomically } from '../report/report.js';
 import { BadInput, EXIT } from '../errors.js';
@@ -51,6 +52,9 @@ export async function exploreCommand(nameArg: string | undefined, flags: Explore
   const params = withDefaults(scenario, { ...scenario.exploreParams, ...parseParams(scenario, f.param) });
   const strategy = (f.strategy ?? 'pct') as StrategyName;
   if (!STRATEGIES.includes(strategy)) throw new BadInput(`--strategy: '${f.strategy}' is not one of ${STRATEGIES.join(', ')}`);
+  if (strategy !== 'pct' && f.depth !== undefined) {
+    throw new BadInput(`--depth belongs to --strategy pct (--strategy ${strategy} has no bug depth)`);
+  }
   const cpus = f.cpus !== undefined ? parseInteger('--cpus', f.cpus, 1, 255) : scenario.exploreCpus;
   let opsPerCpu = Array<number>(cpus).fill(scenario.exploreOps);
   if (f.ops !== undefined) {
@@ -133,7 +137,7 @@ function describeSize(f: FoundRepro): string {
 
 export function reproFileOf(f: FoundRepro): ReproFile {
   return {
-    format: 'iommu-stress-repro', version: 1, ...f.repro,
+    format: 'iommu-stress-repro', version: 2, ...currentStamp(f.repro.scenario), ...f.repro,
     token: f.token, violation: f.violation, traceHash: f.traceHash, command: replayCommand(f.token, f.repro.scenario),
   };
 }

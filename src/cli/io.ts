@@ -4,6 +4,9 @@
  * status line rewritten in place (elapsed vs budget, rates, violations so far) and a note per phase.
  * Colour only on a terminal, and never when NO_COLOR is set (no-color.org).
  */
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
+import { BadInput } from '../errors.js';
+
 export type Colour = 'green' | 'red' | 'yellow' | 'dim';
 
 export interface Io {
@@ -56,4 +59,54 @@ export function elapsedOf(elapsedMs: number, budgetMs: number): string {
 /** 1234567 -> 1.23 M */
 export function rate(x: number): string {
   return x >= 1e6 ? `${(x / 1e6).toFixed(2)} M` : x >= 1e3 ? `${(x / 1e3).toFixed(1)} k` : x.toFixed(0);
+}
+
+/**
+ * Read a small input file (config, repro): it must be a regular file of at most `maxBytes`, checked on
+ * the open descriptor before reading, so `/dev/zero`, a FIFO or a directory is bad input, not a hang.
+ */
+export function readBoundedFile(file: string, maxBytes: number, what: string, flag = ''): string {
+  const name = flag ? `${flag}: '${file}'` : `${file}`;
+  let fd: number;
+  // O_NONBLOCK: opening a FIFO must not wait for a writer (we refuse it right after).
+  try { fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK); } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? String(e);
+    throw new BadInput(flag ? `${flag}: cannot read ${what} '${file}' (${code})`
+      : `${file}: cannot read ${what} (${code})`);
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) {
+      const kind = st.isDirectory() ? 'a directory' : 'a device, FIFO or socket';
+      throw new BadInput(`${name}: ${what} must be a regular file, and this is ${kind}`);
+    }
+    if (st.size > maxBytes) throw new BadInput(`${name}: ${what} is ${st.size} bytes, over the limit of ${maxBytes}`);
+    const buf = Buffer.alloc(st.size + 1);
+    let n = 0;
+    for (let got; n < buf.length && (got = readSync(fd, buf, n, buf.length - n, null)) > 0;) n += got;
+    if (n > st.size) throw new BadInput(`${name}: ${what} grew while being read`);
+    return buf.subarray(0, n).toString('utf8');
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** An Io that keeps everything in memory: for running main() in-process (tests, embedding). */
+export interface MemoryIo extends Io {
+  readonly stdout: string[];
+  readonly stderr: string[];
+}
+
+export function memoryIo(argv: readonly string[] = []): MemoryIo {
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  return {
+    stdout, stderr,
+    out: (t) => { stdout.push(t); },
+    err: (t) => { stderr.push(t); },
+    progress: () => {},
+    status: () => {},
+    paint: (t) => t,
+    commandLine: ['iommu-stress', ...argv].join(' '),
+  };
 }

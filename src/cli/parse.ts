@@ -2,21 +2,47 @@
  * Parsing and validating command-line values. Every rejection is a BadInput (exit 2) whose message
  * names the flag and the bad value, and says what would have been accepted.
  */
-import { statSync } from 'node:fs';
+import { accessSync, constants, statSync } from 'node:fs';
+import path from 'node:path';
 import { findVariant, type ScenarioDef, type VariantDef } from '../engine/scenario.js';
 import { allScenarios, scenarioNamed } from '../scenarios/registry.js';
 import { BadInput } from '../errors.js';
 
 const UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
 
-/** '10s', '2m', '500ms', '1.5h' -> milliseconds. A bare number is seconds. */
+const WEEK_MS = 7 * 24 * 3_600_000;
+
+/**
+ * The range each duration flag accepts, and why its floor is there. Above a week a budget is a typo
+ * (and Node's timers wrap past 2^31 ms, firing at once).
+ */
+const DURATION_BOUNDS: Readonly<Record<string, { min: number; max: number; why: string }>> = {
+  '--time': { min: 100, max: WEEK_MS, why: 'a shorter budget measures nothing but start-up' },
+  '--slice': { min: 1, max: 60_000, why: 'barrier scans run between slices' },
+  '--watchdog': {
+    min: 1_000, max: WEEK_MS,
+    why: 'a worker is silent for a slice plus a barrier scan: a shorter watchdog reports false hangs',
+  },
+};
+const DEFAULT_BOUNDS = { min: 1, max: WEEK_MS, why: '' };
+
+/** '10s', '2m', '500ms', '1.5h' -> milliseconds. A bare number is seconds. Bounded per flag (DURATION_BOUNDS). */
 export function parseDuration(flag: string, text: string): number {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(text);
+  const m = /^\s*(\d{1,12}(?:\.\d{1,9})?)\s*(ms|s|m|h)?\s*$/.exec(text);
   const ms = m ? Number(m[1]) * UNITS[m[2] ?? 's']! : NaN;
   if (!Number.isFinite(ms) || ms <= 0) {
     throw new BadInput(`${flag}: '${text}' is not a duration (use e.g. 500ms, 10s, 2m, 1h)`);
   }
+  const b = DURATION_BOUNDS[flag] ?? DEFAULT_BOUNDS;
+  if (ms < b.min || ms > b.max) {
+    const why = ms < b.min && b.why ? ` (${b.why})` : '';
+    throw new BadInput(`${flag}: '${text}' is outside ${showMs(b.min)} to ${showMs(b.max)}${why}`);
+  }
   return ms;
+}
+
+function showMs(ms: number): string {
+  return ms % 3_600_000 === 0 ? `${ms / 3_600_000}h` : ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
 }
 
 export function parseInteger(flag: string, text: string, min: number, max: number): number {
@@ -40,7 +66,12 @@ export function randomSeed(): number {
 /** `--ops 8` (every vCPU) or `--ops 12,9` (one count per vCPU). */
 export function parseOpsList(flag: string, text: string): number[] {
   const parts = text.split(',');
-  return parts.map((p) => parseInteger(flag, p, 0, 100_000_000));
+  if (parts.length === 1) return [parseInteger(flag, text, 0, 100_000_000)];
+  return parts.map((p, i) => {
+    try { return parseInteger(flag, p, 0, 100_000_000); } catch {
+      throw new BadInput(`${flag}: '${text}': item ${i + 1} ('${p}') is not an integer from 0 to 100000000`);
+    }
+  });
 }
 
 export function lookupScenario(name: string): ScenarioDef {
@@ -61,7 +92,7 @@ export function parseParams(s: ScenarioDef, given: readonly string[]): Record<st
   for (const kv of given) {
     const m = /^([A-Za-z][\w-]*)=(.+)$/.exec(kv);
     if (!m) throw new BadInput(`--param: '${kv}' is not key=value`);
-    const spec = s.params[m[1]!];
+    const spec = Object.hasOwn(s.params, m[1]!) ? s.params[m[1]!] : undefined;
     if (!spec) {
       const known = Object.keys(s.params);
       throw new BadInput(`--param: scenario ${s.name} has no parameter '${m[1]}' (it has: ${known.join(', ') || 'none'})`);
@@ -87,8 +118,8 @@ export function checkBuild(s: ScenarioDef, cpus: number, variant: VariantDef, pa
 /** Validate parameters that came from a file (repro) rather than flags. */
 export function checkParams(s: ScenarioDef, given: Readonly<Record<string, number>>, where: string): void {
   for (const [k, v] of Object.entries(given)) {
-    const spec = s.params[k];
-    if (!spec) throw new BadInput(`${where}: scenario ${s.name} has no parameter '${k}'`);
+    const spec = Object.hasOwn(s.params, k) ? s.params[k] : undefined;
+    if (!spec) throw new BadInput(`${where}: scenario ${s.name} has no parameter '${k.slice(0, 64)}'`);
     if (!Number.isInteger(v) || v < spec.min || v > spec.max) {
       throw new BadInput(`${where}: parameter ${k}=${v} is outside ${spec.min}..${spec.max}`);
     }
@@ -104,9 +135,31 @@ export function parseShard(flag: string, text: string): { index: number; count: 
   return { index: i - 1, count: n };
 }
 
-/** A directory we may write into: absent (it will be created) or an existing directory. */
+/**
+ * A directory we may write into, checked before any work: an existing writable directory, or one that
+ * can be created (its nearest existing ancestor is a writable directory). Never under /proc, /sys or /dev.
+ */
 export function checkOutputDir(flag: string, dir: string): void {
-  let isDir: boolean;
-  try { isDir = statSync(dir).isDirectory(); } catch { return; }
-  if (!isDir) throw new BadInput(`${flag}: '${dir}' exists and is not a directory`);
+  const abs = path.resolve(dir);
+  if (dir === '' || /^\/(proc|sys|dev)(\/|$)/.test(abs)) {
+    throw new BadInput(`${flag}: '${dir}' is not a place for reports (empty, or under /proc, /sys or /dev)`);
+  }
+  for (let p = abs; ; p = path.dirname(p)) {
+    let st;
+    try { st = statSync(p); } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' && p !== path.dirname(p)) continue; // to be created: look at the parent
+      const why = code === 'ENOTDIR' ? 'a parent is a file, not a directory' : code ?? String(e);
+      throw new BadInput(`${flag}: '${dir}' cannot be created (${why})`);
+    }
+    if (!st.isDirectory()) {
+      throw new BadInput(p === abs ? `${flag}: '${dir}' exists and is not a directory`
+        : `${flag}: '${dir}' cannot be created ('${p}' is a file)`);
+    }
+    try { accessSync(p, constants.W_OK | constants.X_OK); } catch {
+      const what = p === abs ? 'write into it' : 'create directories in it';
+      throw new BadInput(`${flag}: '${dir}' is not writable ('${p}' does not let us ${what})`);
+    }
+    return;
+  }
 }

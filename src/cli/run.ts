@@ -92,6 +92,12 @@ export async function planRun(namesArg: readonly string[], flags: RunFlags): Pro
   if (items.length === 0) throw new BadInput('nothing to run: no scenario variant matches');
   const mode = (f.mode ?? 'mixed') as RunMode;
   if (!MODES.includes(mode)) throw new BadInput(`--mode: '${f.mode}' is not one of ${MODES.join(', ')}`);
+  // Every flag given is used: these only steer the stress phase, which --mode explore does not have.
+  for (const k of ['ops', 'slice', 'watchdog'] as const) {
+    if (mode === 'explore' && f[k] !== undefined) {
+      throw new BadInput(`--${k} belongs to the stress phase; --mode explore has none`);
+    }
+  }
   const timeText = f.time ?? '10s';
   const shard = f.shard !== undefined ? parseShard('--shard', f.shard) : undefined;
   const baseSeed = f.seed !== undefined ? parseSeed('--seed', f.seed) : randomSeed();

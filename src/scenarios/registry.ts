@@ -6,17 +6,24 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { BadInput } from '../errors.js';
 import type { ScenarioDef } from '../engine/scenario.js';
 import { projectRoot } from '../paths.js';
 import { SCENARIOS } from './index.js';
+import { checkScenarioShape, importScenarioModule } from './shape.js';
 
 const user: ScenarioDef[] = [];
 /** Built-in scenarios that a user's file extended with variants of its own (extendScenario), by name. */
 const extended = new Map<string, ScenarioDef>();
 /** Where each user scenario or extension came from (as the user named the file), for the commands we print. */
 const sourceOf = new Map<string, string>();
+
+/** Forget every user scenario and extension: cli main() calls it, so in-process invocations do not leak. */
+export function forgetUserScenarios(): void {
+  user.length = 0;
+  extended.clear();
+  sourceOf.clear();
+}
 
 export function allScenarios(): readonly ScenarioDef[] {
   return [...SCENARIOS.map((s) => extended.get(s.name) ?? s), ...user];
@@ -50,14 +57,9 @@ export function scenarioModulePath(file: string): string {
 
 /** Load, check and register the scenario of a file; returns it. Loading the same module twice is a no-op. */
 export async function loadScenarioFile(modulePath: string, givenAs?: string): Promise<ScenarioDef> {
-  let mod: Record<string, unknown>;
-  try {
-    mod = await import(pathToFileURL(modulePath).href) as Record<string, unknown>;
-  } catch (e) {
-    throw new BadInput(`--scenario-file: '${modulePath}' does not load: ${(e as Error).message}`);
-  }
+  const mod = await importScenarioModule(modulePath);
   const def = (mod.default ?? mod.scenario) as ScenarioDef | undefined;
-  checkShape(def, modulePath);
+  checkScenarioShape(def, modulePath);
   if (def.extends !== undefined) return registerExtension(def, modulePath, givenAs);
   const known = scenarioNamed(def.name);
   if (known && known !== def) {
@@ -82,22 +84,4 @@ function registerExtension(def: ScenarioDef, modulePath: string, givenAs?: strin
   extended.set(base.name, def);
   sourceOf.set(base.name, path.relative(process.cwd(), givenAs ?? modulePath) || modulePath);
   return def;
-}
-
-function checkShape(def: ScenarioDef | undefined, file: string): asserts def is ScenarioDef {
-  const bad = (what: string): never => { throw new BadInput(`--scenario-file: '${file}': ${what}`); };
-  if (typeof def !== 'object' || def === null) bad('no default export (or `scenario` export) with a scenario definition');
-  const d = def as ScenarioDef;
-  if (typeof d.name !== 'string' || !/^[a-z][\w-]*$/.test(d.name)) bad('`name` must be a lower-case identifier');
-  if (!Array.isArray(d.variants) || d.variants.length === 0) bad('`variants` must list at least one variant');
-  if (!Array.isArray(d.invariants)) bad('`invariants` must be a list');
-  if (typeof d.build !== 'function') bad('`build` must be a function');
-  if (!Number.isInteger(d.exploreCpus) || d.exploreCpus < 1 || !Number.isInteger(d.exploreOps) || d.exploreOps < 1) {
-    bad('`exploreCpus` and `exploreOps` must be positive integers');
-  }
-  for (const v of d.variants) {
-    if (v.expect !== 'clean' && (!Array.isArray(v.expect) || v.expect.some((id) => !d.invariants.some((i) => i.id === id)))) {
-      bad(`variant ${v.name} expects something that is neither 'clean' nor invariants it declares`);
-    }
-  }
 }
