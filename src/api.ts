@@ -25,7 +25,8 @@ export { Iotlb, iotlbRegions } from './model/iotlb.js';
 export { DmaIommu, type IovaAllocator } from './model/dma/dma-iommu.js';
 export { FlushQueue, flushQueueRegions } from './model/fq/flush-queue.js';
 export { ViommuDriver } from './model/viommu/driver.js';
-export { buildViommu, viommuScenario } from './scenarios/viommu.js';
+export { buildViommu, viommuScenario, type ViommuPatch } from './scenarios/viommu.js';
+export { LockedViommuDriver, NoSyncCheckDriver } from './model/viommu/variants.js';
 export { pgtableScenario } from './scenarios/pgtable.js';
 
 /** Identity with a type: lets an editor check a scenario definition as you write it. */

@@ -1,7 +1,7 @@
 /**
- * A scenario of one's own (README "Writing a scenario"): examples/viommu-atomic-count.ts is loaded with
- * --scenario-file by every command, runs under the explore executor and on worker threads, and its
- * replay command carries the file along.
+ * A patch of one's own as a variant (README "Writing a variant"): examples/viommu-atomic-count.ts extends
+ * the built-in scenario viommu with the variant atomic-count; it is loaded with --scenario-file by every
+ * command, runs under the explore executor and on worker threads, and its replay command carries the file.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,36 +15,43 @@ beforeAll(() => { tmp = mkdtempSync(path.join(tmpdir(), 'iommu-user-')); });
 afterAll(() => { rmSync(tmp, { recursive: true, force: true }); });
 
 describe('--scenario-file', () => {
-  it('list shows the file\'s scenario next to the built-in ones', () => {
+  it('list shows the file\'s variant among viommu\'s, marked as from the file', () => {
     const r = iommu('list', '--scenario-file', EXAMPLE);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/viommu-atomic-count — /);
-    expect(r.stdout).toMatch(/atomic-count\s+expect V-INV1\|V-DMA\|V-UNMAP/);
+    expect(r.stdout).toMatch(/atomic-count\s+expect V-INV1\|V-DMA\|V-UNMAP\s+.*\[from examples\/viommu-atomic-count\.ts\]/);
+    expect(r.stdout).toMatch(/^\s+locked\s+expect clean\s+[^[]*$/m); // built-in variants are not marked
     expect(r.stdout).toMatch(/^pgtable — /m);
+    const j = json<{ scenarios: { name: string; variants: { name: string; file: string | null }[] }[] }>(iommu('list', '--scenario-file', EXAMPLE, '--json'));
+    const vs = j.scenarios.find((s) => s.name === 'viommu')!.variants;
+    expect(vs.map((v) => v.name)).toEqual(['locked', 'upstream', 'null-viommu-sync', 'atomic-count']);
+    expect(vs.find((v) => v.name === 'atomic-count')!.file).toBe(EXAMPLE);
+    expect(vs.find((v) => v.name === 'locked')!.file).toBeNull();
   });
 
   it('explore finds the race the atomic counter leaves, and the printed replay command reproduces it', () => {
     const r = iommu('explore', '--scenario-file', EXAMPLE, '--seed', '1', '--json', '--repro-file', path.join(tmp, 'r.json'));
     expect(r.code).toBe(1);
-    const out = json<{ scenario: string; violation: { invariant: string }; token: string; traceHash: string; replay: string }>(r);
-    expect(out.scenario).toBe('viommu-atomic-count');
+    const out = json<{ scenario: string; variant: string; violation: { invariant: string }; token: string; traceHash: string; replay: string }>(r);
+    expect(out.scenario).toBe('viommu');
+    expect(out.variant).toBe('atomic-count'); // the default variant of a file that extends: the first it adds
     expect(['V-INV1', 'V-DMA', 'V-UNMAP']).toContain(out.violation.invariant);
     expect(out.replay).toContain(`--scenario-file ${EXAMPLE}`);
     const again = iommu('replay', '--scenario-file', EXAMPLE, '--token', out.token, '--json');
     expect(again.code).toBe(1);
     expect(json<{ traceHash: string }>(again).traceHash).toBe(out.traceHash);
-    // Without the file the scenario is unknown: bad input, not a crash.
+    // Without the file the variant is unknown: bad input, not a crash.
     const without = iommu('replay', '--token', out.token);
     expect(without.code).toBe(2);
-    expect(without.stderr).toMatch(/unknown scenario 'viommu-atomic-count'/);
+    expect(without.stderr).toMatch(/scenario viommu has no variant 'atomic-count'/);
   });
 
   it('run loads the file in the worker threads too (stress phase runs; no harness failure)', () => {
     const r = iommu('run', '--scenario-file', EXAMPLE, '--mode', 'stress', '--workers', '2', '--ops', '200', '--time', '5s',
       '--seed', '3', '--json', '--report-dir', path.join(tmp, 'rep'));
     expect([0, 1]).toContain(r.code);
-    const rep = json<{ results: { scenario: string; stress: { workers: number; ops: number } | null }[] }>(r);
-    expect(rep.results[0]!.scenario).toBe('viommu-atomic-count');
+    const rep = json<{ results: { scenario: string; variant: string; stress: { workers: number; ops: number } | null }[] }>(r);
+    // With the file and no --variant, run runs what the file added.
+    expect(rep.results.map((x) => `${x.scenario}/${x.variant}`)).toEqual(['viommu/atomic-count']);
     expect(rep.results[0]!.stress!.workers).toBe(2);
     expect(rep.results[0]!.stress!.ops).toBeGreaterThan(0);
   });
