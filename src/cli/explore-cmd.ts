@@ -12,7 +12,7 @@ import { STRATEGIES, type StrategyName } from '../explore/scheduler.js';
 import { defaultReportsRoot, writeAtomically } from '../report/report.js';
 import { BadInput, EXIT } from '../errors.js';
 import { elapsedOf, rate, type Io } from './io.js';
-import { loadScenarioFile, scenarioModulePath } from '../scenarios/registry.js';
+import { addedVariants, loadScenarioFile, scenarioModulePath } from '../scenarios/registry.js';
 import { loadConfig, underFlags } from './config.js';
 import { checkBuild, lookupScenario, lookupVariant, parseDuration, parseInteger, parseOpsList, parseParams, parseSeed, parseShard, randomSeed } from './parse.js';
 import { replayCommand } from './repro-commands.js';
@@ -47,7 +47,8 @@ export async function exploreCommand(nameArg: string | undefined, flags: Explore
   const name = nameArg ?? cfg.scenario ?? user?.name;
   if (name === undefined) throw new BadInput('explore needs a scenario (an argument, or "scenario" in --config)');
   const scenario = lookupScenario(name);
-  const variant = lookupVariant(scenario, f.variant ?? scenario.variants[0]!.name);
+  // Default: the first variant, or the first one a scenario file added to a built-in scenario.
+  const variant = lookupVariant(scenario, f.variant ?? (scenario === user ? addedVariants(scenario.name)[0] : undefined)?.name ?? scenario.variants[0]!.name);
   const params = withDefaults(scenario, { ...scenario.exploreParams, ...parseParams(scenario, f.param) });
   const strategy = (f.strategy ?? 'pct') as StrategyName;
   if (!STRATEGIES.includes(strategy)) throw new BadInput(`--strategy: '${f.strategy}' is not one of ${STRATEGIES.join(', ')}`);

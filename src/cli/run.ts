@@ -12,7 +12,7 @@ import { mix32 } from '../engine/rng.js';
 import { explore, type ExploreOutcome, type FoundRepro, type Shard } from '../explore/explore.js';
 import { loadConfig, underFlags } from './config.js';
 import { newRunId, writeReport, type HistogramRow, type ReportedViolation, type RunReport, type VariantReport } from '../report/report.js';
-import { allScenarios, loadScenarioFile, scenarioModulePath } from '../scenarios/registry.js';
+import { addedVariants, allScenarios, loadScenarioFile, scenarioModulePath } from '../scenarios/registry.js';
 import { stress, type StressOutcome } from '../stress/stress.js';
 import { BadInput, EXIT, HarnessError } from '../errors.js';
 import { elapsedOf, rate, type Io } from './io.js';
@@ -81,9 +81,12 @@ export async function planRun(namesArg: readonly string[], flags: RunFlags): Pro
   if (f.param.length > 0 && scenarios.length !== 1) throw new BadInput('--param needs exactly one scenario');
   const items = scenarios.flatMap((s) => {
     const clean = s.variants.filter((v) => v.expect === 'clean');
+    // A file that extends a built-in scenario and names none of its variants runs what it added.
+    const added = s === userScenario && !f.allVariants ? addedVariants(s.name) : [];
     // By default the variants expected clean; a scenario with none (a user's bug hunt) runs them all.
     const variants = f.variant !== undefined ? [lookupVariant(s, f.variant)]
-      : f.allVariants || clean.length === 0 ? [...s.variants] : clean;
+      : added.length > 0 ? [...added]
+        : f.allVariants || clean.length === 0 ? [...s.variants] : clean;
     const given = parseParams(s, f.param);
     const params = withDefaults(s, given);
     const exploreParams = withDefaults(s, { ...s.exploreParams, ...given });

@@ -1,14 +1,16 @@
 /**
  * Every scenario the tool knows: the built-in ones (index.ts) and those loaded from a user's file with
- * `--scenario-file`. A user file is an ES module whose default export (or `scenario` export) is a
- * ScenarioDef — see src/api.ts and examples/. Workers load the same file, so a user scenario runs under
- * both executors exactly like a built-in one.
+ * `--scenario-file`. A user file is an ES module whose default export (or `scenario` export) is either a
+ * ScenarioDef of its own or a built-in scenario extended with variants (extendScenario) — see src/api.ts
+ * and examples/. Workers load the same file, so a user scenario or variant runs under both executors
+ * exactly like a built-in one.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { ENGINE_INVARIANTS } from '../check/invariant.js';
 import { BadInput } from '../errors.js';
-import type { ScenarioDef } from '../engine/scenario.js';
+import type { ScenarioDef, VariantDef } from '../engine/scenario.js';
 import { projectRoot } from '../paths.js';
 import { SCENARIOS } from './index.js';
 
@@ -22,10 +24,30 @@ export function allScenarios(): readonly ScenarioDef[] {
   return [...SCENARIOS.map((s) => extended.get(s.name) ?? s), ...user];
 }
 
-/** `--scenario-file F ` when the scenario is a user's, else ''. */
+/**
+ * `--scenario-file F ` when the scenario is a user's or was extended by a user's file, else ''. Every
+ * command we print goes through this, so a printed repro of a user's variant names the file it needs.
+ */
 export function scenarioFileFlag(name: string): string {
   const f = sourceOf.get(name);
   return f === undefined ? '' : `--scenario-file ${f} `;
+}
+
+/** The file a scenario, or one variant of it, comes from (as given on the command line); undefined when built in. */
+export function sourceFile(scenario: string, variant?: string): string | undefined {
+  const f = sourceOf.get(scenario);
+  if (f === undefined || variant === undefined || !extended.has(scenario)) return f;
+  return builtinVariant(scenario, variant) ? undefined : f;
+}
+
+/** The variants a user's file added to a built-in scenario ([] when it added none). */
+export function addedVariants(scenario: string): readonly VariantDef[] {
+  const ext = extended.get(scenario);
+  return ext ? ext.variants.filter((v) => !builtinVariant(scenario, v.name)) : [];
+}
+
+function builtinVariant(scenario: string, variant: string): boolean {
+  return SCENARIOS.find((s) => s.name === scenario)?.variants.some((v) => v.name === variant) ?? false;
 }
 
 export function scenarioNamed(name: string): ScenarioDef | undefined {
@@ -35,17 +57,39 @@ export function scenarioNamed(name: string): ScenarioDef | undefined {
 /**
  * The JavaScript module to load for a scenario file. A .ts file of this project (examples/…) is loaded
  * from its compiled twin in dist/ (Node 20 cannot load TypeScript, and workers need the same file).
+ * Never stale code: a twin older than its source (and than the last build) is refused, naming both.
  */
-export function scenarioModulePath(file: string): string {
+export function scenarioModulePath(file: string, root: string = projectRoot): string {
   const abs = path.resolve(file);
   if (!existsSync(abs)) throw new BadInput(`--scenario-file: '${file}' does not exist`);
-  if (!/\.[cm]?ts$/.test(abs)) return abs;
-  const rel = path.relative(projectRoot, abs);
-  const compiled = path.join(projectRoot, 'dist', rel.replace(/\.([cm]?)ts$/, '.$1js'));
-  if (rel.startsWith('..') || !existsSync(compiled)) {
+  const rel = path.relative(root, abs);
+  if (!/\.[cm]?ts$/.test(abs)) {
+    // A compiled twin given directly (dist/examples/x.js): the same staleness rule against its source.
+    const m = /^dist[\\/](.+)\.([cm]?)js$/.exec(rel);
+    const source = m ? path.join(root, `${m[1]}.${m[2]}ts`) : undefined;
+    if (source !== undefined && existsSync(source)) refuseStale(source, abs, root);
+    return abs;
+  }
+  const compiled = path.join(root, 'dist', rel.replace(/\.([cm]?)ts$/, '.$1js'));
+  if (rel.startsWith('..') || path.isAbsolute(rel) || !existsSync(compiled)) {
     throw new BadInput(`--scenario-file: '${file}' is TypeScript and has no compiled .js in dist/ (put it under examples/ and run 'npm run build', or pass the compiled .js)`);
   }
+  refuseStale(abs, compiled, root);
   return compiled;
+}
+
+/**
+ * The compiled twin is current when it, or the last build (tsc -b's build info, written by every build
+ * that looked at the sources), is at least as new as the source: `tsc -b` does not rewrite a twin whose
+ * source was saved unchanged, so the twin's own time alone would refuse a file that is in fact built.
+ */
+function refuseStale(source: string, compiled: string, root: string): void {
+  const mtime = (p: string): number => { try { return statSync(p).mtimeMs; } catch { return 0; } };
+  const built = Math.max(mtime(compiled), mtime(path.join(root, 'dist', '.tsbuildinfo')));
+  if (mtime(source) > built) {
+    throw new BadInput(`--scenario-file: '${path.relative(process.cwd(), compiled) || compiled}' is older than its source `
+      + `'${path.relative(process.cwd(), source) || source}' (edited since the last build): run 'npm run build' first`);
+  }
 }
 
 /** Load, check and register the scenario of a file; returns it. Loading the same module twice is a no-op. */
@@ -61,7 +105,8 @@ export async function loadScenarioFile(modulePath: string, givenAs?: string): Pr
   if (def.extends !== undefined) return registerExtension(def, modulePath, givenAs);
   const known = scenarioNamed(def.name);
   if (known && known !== def) {
-    throw new BadInput(`--scenario-file: '${modulePath}' defines scenario '${def.name}', a name already taken`);
+    throw new BadInput(`--scenario-file: '${modulePath}' defines scenario '${def.name}', a name already taken`
+      + (SCENARIOS.some((s) => s.name === def.name) ? ` (to add variants to it, export extendScenario(${def.name}Scenario, [...]))` : ''));
   }
   if (!known) {
     user.push(def);
@@ -74,30 +119,58 @@ export async function loadScenarioFile(modulePath: string, givenAs?: string): Pr
 function registerExtension(def: ScenarioDef, modulePath: string, givenAs?: string): ScenarioDef {
   const base = SCENARIOS.find((s) => s.name === def.extends);
   if (!base || def.name !== base.name) {
-    throw new BadInput(`--scenario-file: '${modulePath}' extends '${def.extends}', which is not a built-in scenario`);
+    throw new BadInput(`--scenario-file: '${modulePath}' extends '${def.extends}', which is not a built-in scenario`
+      + ` (built in: ${SCENARIOS.map((s) => s.name).join(', ')})`);
   }
   const prev = extended.get(base.name);
   if (prev === def) return def;
   if (prev) throw new BadInput(`--scenario-file: '${modulePath}' extends '${base.name}', which another scenario file already extends`);
+  for (const b of base.variants) {
+    if (!def.variants.includes(b)) {
+      throw new BadInput(`--scenario-file: '${modulePath}': variant '${b.name}' of ${base.name} is missing or redefined (a file adds variants with extendScenario; built-in names are taken)`);
+    }
+  }
+  if (def.variants.length === base.variants.length) bad(modulePath, `extends ${base.name} but adds no variant`);
   extended.set(base.name, def);
   sourceOf.set(base.name, path.relative(process.cwd(), givenAs ?? modulePath) || modulePath);
   return def;
 }
 
+function bad(file: string, what: string): never {
+  throw new BadInput(`--scenario-file: '${file}': ${what}`);
+}
+
 function checkShape(def: ScenarioDef | undefined, file: string): asserts def is ScenarioDef {
-  const bad = (what: string): never => { throw new BadInput(`--scenario-file: '${file}': ${what}`); };
-  if (typeof def !== 'object' || def === null) bad('no default export (or `scenario` export) with a scenario definition');
+  if (typeof def !== 'object' || def === null) bad(file, 'no default export (or `scenario` export) with a scenario definition');
   const d = def as ScenarioDef;
-  if (typeof d.name !== 'string' || !/^[a-z][\w-]*$/.test(d.name)) bad('`name` must be a lower-case identifier');
-  if (!Array.isArray(d.variants) || d.variants.length === 0) bad('`variants` must list at least one variant');
-  if (!Array.isArray(d.invariants)) bad('`invariants` must be a list');
-  if (typeof d.build !== 'function') bad('`build` must be a function');
+  if (typeof d.name !== 'string' || !/^[a-z][\w-]*$/.test(d.name)) bad(file, '`name` must be a lower-case identifier');
+  if (!Array.isArray(d.variants) || d.variants.length === 0) bad(file, '`variants` must list at least one variant');
+  if (!Array.isArray(d.invariants)) bad(file, '`invariants` must be a list');
+  if (typeof d.build !== 'function') bad(file, '`build` must be a function');
   if (!Number.isInteger(d.exploreCpus) || d.exploreCpus < 1 || !Number.isInteger(d.exploreOps) || d.exploreOps < 1) {
-    bad('`exploreCpus` and `exploreOps` must be positive integers');
+    bad(file, '`exploreCpus` and `exploreOps` must be positive integers');
   }
+  const ids = new Set([...d.invariants.map((i) => i.id), ...ENGINE_INVARIANTS.map((i) => i.id)]);
+  const seen = new Set<string>();
+  d.variants.forEach((v, k) => checkVariant(v, k, ids, file));
   for (const v of d.variants) {
-    if (v.expect !== 'clean' && (!Array.isArray(v.expect) || v.expect.some((id) => !d.invariants.some((i) => i.id === id)))) {
-      bad(`variant ${v.name} expects something that is neither 'clean' nor invariants it declares`);
-    }
+    if (seen.has(v.name)) bad(file, `two variants are named '${v.name}'`);
+    seen.add(v.name);
+  }
+}
+
+/** Every variant: a name, a one-line summary, and an expectation of 'clean' or invariants the scenario declares. */
+function checkVariant(v: VariantDef | undefined, k: number, ids: ReadonlySet<string>, file: string): void {
+  if (typeof v !== 'object' || v === null) bad(file, `variants[${k}] is not a variant definition`);
+  const name = typeof v.name === 'string' ? v.name : '';
+  if (!/^[a-z0-9][a-z0-9_.-]*$/.test(name)) bad(file, `variants[${k}]: \`name\` must be a lower-case identifier (got ${JSON.stringify(v.name)})`);
+  if (typeof v.summary !== 'string' || v.summary.trim() === '') bad(file, `variant ${name}: \`summary\` must say in one line what it changes`);
+  if (v.expect === 'clean') return;
+  if (!Array.isArray(v.expect) || v.expect.length === 0) {
+    bad(file, `variant ${name}: \`expect\` must be 'clean' or a non-empty list of invariant ids`);
+  }
+  const unknown = v.expect.filter((id) => !ids.has(id));
+  if (unknown.length > 0) {
+    bad(file, `variant ${name} expects ${unknown.map((id) => `'${id}'`).join(', ')}, which the scenario does not declare (it has: ${[...ids].join(', ')})`);
   }
 }
