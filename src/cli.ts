@@ -13,6 +13,7 @@ import { mergeCommand, type MergeFlags } from './cli/merge-cmd.js';
 import { replayCommand, type ReplayFlags } from './cli/replay-cmd.js';
 import { runCommand, type RunFlags } from './cli/run.js';
 import { VERSION } from './cli/version.js';
+import { STRATEGIES, strategyHelp } from './explore/strategies.js';
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
 
@@ -53,7 +54,7 @@ function program(argv: readonly string[], setExit: (code: number) => void): Comm
   p.command('explore').description('search interleavings of one scenario variant in the deterministic scheduler')
     .argument('[scenario]', 'the scenario (or "scenario" in --config)')
     .option('--variant <name>', 'variant (default: the first, the correct one)')
-    .addOption(new Option('--strategy <name>', 'scheduling strategy (default: pct)').choices(['pct', 'random']))
+    .addOption(new Option('--strategy <name>', `scheduling strategy: ${strategyHelp()}`).choices(STRATEGIES))
     .option('--depth <d>', 'PCT bug depth: d-1 priority change points (default: 3)')
     .option('--schedules <n>', 'executions to try (default 1000, or unlimited with --time)')
     .option('--time <duration>', 'wall-clock budget')

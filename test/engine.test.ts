@@ -16,7 +16,7 @@ import { Counter32, Counter64, LOCK_WORDS, lockOwner, lockRef, spinLock, spinTry
 import { runExecution } from '../src/explore/execution.js';
 import { explore, type ExploreOutcome } from '../src/explore/explore.js';
 import { ReplayScheduler } from '../src/explore/replay.js';
-import type { StrategyName } from '../src/explore/scheduler.js';
+import type { StrategyName } from '../src/explore/strategies.js';
 
 // ---------------------------------------------------------------------------------------------------
 // layout

@@ -5,6 +5,7 @@
  */
 import { withDefaults, type ScenarioDef } from '../engine/scenario.js';
 import { explore } from '../explore/explore.js';
+import { DEFAULT_DEPTH, DEFAULT_STRATEGY } from '../explore/strategies.js';
 import { findScenario, SCENARIOS } from '../scenarios/index.js';
 import { stress } from '../stress/stress.js';
 import { microBench, type MicroResult } from './micro.js';
@@ -74,7 +75,7 @@ export function detection(s: ScenarioDef, variant: string, seeds: number, cap: n
   for (let seed = 1; seed <= seeds; seed++) {
     const r = explore({
       scenario: s, variant: s.variants.find((v) => v.name === variant)!, params: withDefaults(s, s.exploreParams),
-      opsPerCpu: Array<number>(s.exploreCpus).fill(s.exploreOps), strategy: 'pct', depth: 3,
+      opsPerCpu: Array<number>(s.exploreCpus).fill(s.exploreOps), strategy: DEFAULT_STRATEGY, depth: DEFAULT_DEPTH,
       schedules: cap, timeMs: Infinity, seed, maxSteps: 1e6, shrink: false,
     });
     if (r.violation) found++;

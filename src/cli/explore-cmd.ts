@@ -8,7 +8,7 @@ import { mkdirSync, statSync } from 'node:fs';
 import { withDefaults } from '../engine/scenario.js';
 import { explore, type FoundRepro } from '../explore/explore.js';
 import type { ReproFile } from '../explore/repro.js';
-import { STRATEGIES, type StrategyName } from '../explore/scheduler.js';
+import { DEFAULT_DEPTH, DEFAULT_STRATEGY, isStrategy, STRATEGIES, strategyNamed } from '../explore/strategies.js';
 import { defaultReportsRoot, writeAtomically } from '../report/report.js';
 import { BadInput, EXIT } from '../errors.js';
 import { elapsedOf, rate, type Io } from './io.js';
@@ -50,8 +50,8 @@ export async function exploreCommand(nameArg: string | undefined, flags: Explore
   // Default: the first variant, or the first one a scenario file added to a built-in scenario.
   const variant = lookupVariant(scenario, f.variant ?? (scenario === user ? addedVariants(scenario.name)[0] : undefined)?.name ?? scenario.variants[0]!.name);
   const params = withDefaults(scenario, { ...scenario.exploreParams, ...parseParams(scenario, f.param) });
-  const strategy = (f.strategy ?? 'pct') as StrategyName;
-  if (!STRATEGIES.includes(strategy)) throw new BadInput(`--strategy: '${f.strategy}' is not one of ${STRATEGIES.join(', ')}`);
+  const strategy = f.strategy ?? DEFAULT_STRATEGY;
+  if (!isStrategy(strategy)) throw new BadInput(`--strategy: '${f.strategy}' is not one of ${STRATEGIES.join(', ')}`);
   const cpus = f.cpus !== undefined ? parseInteger('--cpus', f.cpus, 1, 255) : scenario.exploreCpus;
   let opsPerCpu = Array<number>(cpus).fill(scenario.exploreOps);
   if (f.ops !== undefined) {
@@ -74,7 +74,7 @@ export async function exploreCommand(nameArg: string | undefined, flags: Explore
     scenario, variant, params, opsPerCpu, strategy, seed, schedules, shrink: f.shrink ?? true,
     shard: f.shard !== undefined ? parseShard('--shard', f.shard) : undefined,
     stopOn,
-    depth: f.depth !== undefined ? parseInteger('--depth', f.depth, 1, 64) : 3,
+    depth: f.depth !== undefined ? parseInteger('--depth', f.depth, 1, 64) : DEFAULT_DEPTH,
     timeMs: hasTime ? parseDuration('--time', f.time!) : Infinity,
     opSeed: f.opSeed !== undefined ? parseSeed('--op-seed', f.opSeed) : undefined,
     maxSteps: f.maxSteps !== undefined ? parseInteger('--max-steps', f.maxSteps, 1, 1e9) : defaultMaxSteps(opsPerCpu),
@@ -83,7 +83,7 @@ export async function exploreCommand(nameArg: string | undefined, flags: Explore
     throw new BadInput(`--repro-file: '${f.reproFile}' is not a file name`);
   }
 
-  io.progress(`explore ${scenario.name}/${variant.name}: ${strategy}${strategy === 'pct' ? ` depth ${options.depth}` : ''}, seed ${seed}, ${cpus} vCPUs x ${opsPerCpu.join(',')} ops`);
+  io.progress(`explore ${scenario.name}/${variant.name}: ${strategy}${strategyNamed(strategy).usesDepth ? ` depth ${options.depth}` : ''}, seed ${seed}, ${cpus} vCPUs x ${opsPerCpu.join(',')} ops`);
   const budget = options.timeMs;
   const r = explore({
     ...options,
