@@ -13,6 +13,7 @@
  */
 import type { Cpu, Op, Site } from './cpu.js';
 import { at, region, type Layout, type RegionSpec } from './layout.js';
+import { waitUntilZero } from './sync.js';
 
 export { RealClock, VirtualClock, type Clock } from './clock.js';
 
@@ -74,13 +75,9 @@ export class TimerRef {
   /** del_timer_sync: cancel, then wait until a running callback has returned. */
   *delSync(cpu: Cpu): Op<boolean> {
     const was = yield* this.del(cpu);
-    for (;;) {
-      yield this.syncSite;
-      cpu.blockedOn = -1;
-      if (Atomics.load(cpu.i32, this.runningIndex) === 0) return was;
-      // Explore: wait like a lock waiter until the running word reads 0.
-      if (cpu.explore) cpu.blockedOn = this.runningIndex;
-    }
+    // Explore: wait like a lock waiter until the running word reads 0.
+    yield* waitUntilZero(cpu, this.runningIndex, this.syncSite);
+    return was;
   }
 
   /** timer_pending. */
