@@ -1,6 +1,7 @@
 /**
  * The executor's per-task state (engine/task.ts) is apart from what model code sees of a Cpu: reached
- * with taskOf(cpu) by the executors and primitives; model code uses waitUntilZero and lockHeld.
+ * with taskOf(cpu) by the executors and primitives; model code uses waitUntilZero and lockHeld. Timers
+ * get their ids from a per-scenario timerIds(...), not bare numbers.
  */
 import { describe, expect, it } from 'vitest';
 import { Checker } from '../src/check/checker.js';
@@ -60,5 +61,20 @@ describe('task state apart from the Cpu', () => {
     expect(lockHeld(cpu1, lock)).toBe(false);
     runToEnd(spinUnlock(cpu0, lock));
     expect(lockHeld(cpu0, lock)).toBe(false);
+  });
+});
+
+describe('timers with named ids', () => {
+  it('timerIds numbers names in order, refuses a repeat, and sizes the timer regions', async () => {
+    const { timerIds, timerRegions, TimerRef } = await import('../src/engine/timer.js');
+    const T = timerIds('fq_timer', 'depot_work');
+    expect(T).toEqual({ fq_timer: 0, depot_work: 1 });
+    expect(() => timerIds('a', 'a')).toThrow(/given twice/);
+    expect(timerRegions(T)['timer.deadline']!.count).toBe(2);
+    const l = defineLayout(1, timerRegions(T));
+    const ref = TimerRef.named(l, T, 'depot_work');
+    expect(ref.id).toBe(1);
+    expect(ref.name).toBe('depot_work');
+    expect(ref.deadlineIndex).not.toBe(TimerRef.named(l, T, 'fq_timer').deadlineIndex);
   });
 });
