@@ -3,11 +3,11 @@
  * the built-in scenario viommu with the variant atomic-count; it is loaded with --scenario-file by every
  * command, runs under the explore executor and on worker threads, and its replay command carries the file.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { iommu, json } from './helpers/cli.js';
+import { iommu, json, root } from './helpers/cli.js';
 
 const EXAMPLE = 'examples/viommu-atomic-count.ts';
 let tmp: string;
@@ -65,5 +65,22 @@ describe('--scenario-file', () => {
     const r = iommu('explore', '--scenario-file', empty);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/no default export/);
+  });
+
+  it('an edited example that was not rebuilt is refused, naming its stale compiled copy (no stale code runs)', () => {
+    const src = path.join(root, EXAMPLE);
+    const { atime, mtime } = statSync(src);
+    try {
+      const later = new Date(Date.now() + 3_600_000); // saved after the last build
+      utimesSync(src, later, later);
+      const r = iommu('list', '--scenario-file', EXAMPLE);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/'dist\/examples\/viommu-atomic-count\.js' is older than its source 'examples\/viommu-atomic-count\.ts'/);
+      expect(r.stderr).toMatch(/run 'npm run build' first/);
+      expect(r.stdout).toBe('');
+    } finally {
+      utimesSync(src, atime, mtime);
+    }
+    expect(iommu('list', '--scenario-file', EXAMPLE).code).toBe(0);
   });
 });
