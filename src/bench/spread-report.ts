@@ -16,7 +16,8 @@ export function spreadText(ms: readonly Measurement[], repeats: number): string 
   const body = ms.map(cells);
   const w = HEAD.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   const line = (c: readonly string[]) => c.map((x, i) => (i >= 4 ? x.padStart(w[i]!) : x.padEnd(w[i]!))).join('  ').trimEnd();
-  return [`spread over ${repeats} run(s) (the median run's figures above; min–max of each mean):`, line(HEAD), ...body.map(line)].join('\n');
+  return [`spread over ${repeats} run(s) (the median run's figures above; min–max of each mean; a run that completed no op is left out):`,
+    line(HEAD), ...body.map(line)].join('\n');
 }
 
 export function spreadMarkdown(ms: readonly Measurement[], repeats: number): string {

@@ -11,8 +11,13 @@ export interface Range {
 }
 
 export interface WithSpread {
-  /** How many runs the row is the median of, and the min–max of each mean over them. */
+  /**
+   * How many runs the row is the median of, and the min–max of each mean over them. A run that completed
+   * no op (workers still starting when its time ran out, on a loaded machine) measured nothing and is
+   * left out; `runs` counts them all.
+   */
   readonly repeats: number;
+  readonly runs?: number;
   readonly spread: Readonly<Record<string, Range>>;
 }
 
@@ -22,19 +27,22 @@ export function range(values: readonly number[]): Range {
 
 /**
  * Combine `runs` (each a full list of rows, same combinations in the same order) into one row per
- * combination: the run whose `by` is the median, plus the spread of `fields`.
+ * combination: the run whose `by` is the median, plus the spread of `fields` — over the runs that
+ * `measured` something (all of them when none did).
  */
 export function medianRows<T extends object>(
-  runs: readonly (readonly T[])[], by: (row: T) => number, fields: readonly (keyof T & string)[],
+  runs: readonly (readonly T[])[], by: (row: T) => number, fields: readonly (keyof T & string)[], measured: (row: T) => boolean = () => true,
 ): (T & WithSpread)[] {
   const first = runs[0] ?? [];
   return first.map((_, i) => {
-    const reps = runs.map((r) => r[i]!);
+    const all = runs.map((r) => r[i]!);
+    const some = all.filter(measured);
+    const reps = some.length > 0 ? some : all;
     const sorted = [...reps].sort((a, b) => by(a) - by(b));
     const median = sorted[Math.floor((sorted.length - 1) / 2)]!;
     const spread: Record<string, Range> = {};
     for (const f of fields) spread[f] = range(reps.map((r) => r[f] as unknown as number));
-    return { ...median, repeats: reps.length, spread };
+    return { ...median, repeats: reps.length, runs: all.length, spread };
   });
 }
 

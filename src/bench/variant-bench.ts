@@ -58,7 +58,7 @@ export async function variantBench(o: VariantBenchOptions, progress: (s: string)
     }
     runs.push(rows);
   }
-  return medianRows(runs, (r) => r.opsPerSec, ['opsPerSec', 'stepsPerSec']);
+  return medianRows(runs, (r) => r.opsPerSec, ['opsPerSec', 'stepsPerSec'], (r) => r.ops > 0);
 }
 
 const M = (x: number): string => (x >= 1e6 ? `${(x / 1e6).toFixed(2)} M` : x >= 1e3 ? `${(x / 1e3).toFixed(1)} k` : x.toFixed(0));
@@ -73,7 +73,7 @@ export function variantBenchText(rows: readonly VariantRow[]): string {
   ]);
   const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   const line = (cells: readonly string[]) => cells.map((c, i) => (i === 0 || i === 4 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  ').trimEnd();
-  return [`stress op program, ${rows[0]?.repeats ?? 0} run(s) each:`, line(head), ...body.map(line)].join('\n');
+  return [`stress op program, median of the runs that completed an op (of ${rows[0]?.runs ?? 0} each):`, line(head), ...body.map(line)].join('\n');
 }
 
 export function variantBenchMarkdown(rows: readonly VariantRow[]): string {

@@ -231,15 +231,15 @@ export async function benchCommand(f: BenchFlags, io: Io): Promise<number> {
 async function repeatFq(o: Parameters<typeof fqBench>[0], repeats: number, progress: (s: string) => void): Promise<(FqRow & { repeats: number })[]> {
   const runs: FqRow[][] = [];
   for (let k = 0; k < repeats; k++) runs.push(await fqBench({ ...o, seed: o.seed + k }, (s) => progress(`${s} (run ${k + 1} of ${repeats})`)));
-  return medianRows(runs, (r) => r.throughput, ['throughput', 'mapAvgUs', 'unmapAvgUs', 'flushesPer1kUnmaps']);
+  return medianRows(runs, (r) => r.throughput, ['throughput', 'mapAvgUs', 'unmapAvgUs', 'flushesPer1kUnmaps'], (r) => r.loops > 0);
 }
 
 async function repeatMapsg(o: Parameters<typeof mapsgBench>[0], repeats: number, progress: (s: string) => void): Promise<{ rows: MapsgRow[]; iova: IovaApiRow[] }> {
   const runs: { rows: MapsgRow[]; iova: IovaApiRow[] }[] = [];
   for (let k = 0; k < repeats; k++) runs.push(await mapsgBench({ ...o, seed: o.seed + k }, (s) => progress(`${s} (run ${k + 1} of ${repeats})`)));
   return {
-    rows: medianRows(runs.map((r) => r.rows), (r) => r.throughput, ['throughput', 'mapAvgUs', 'unmapAvgUs', 'mapHypercallsPerCall']),
-    iova: medianRows(runs.map((r) => r.iova), (r) => r.throughput, ['throughput', 'mapAvgUs', 'unmapAvgUs']),
+    rows: medianRows(runs.map((r) => r.rows), (r) => r.throughput, ['throughput', 'mapAvgUs', 'unmapAvgUs', 'mapHypercallsPerCall'], (r) => r.loops > 0),
+    iova: medianRows(runs.map((r) => r.iova), (r) => r.throughput, ['throughput', 'mapAvgUs', 'unmapAvgUs'], (r) => r.loops > 0),
   };
 }
 
@@ -253,7 +253,7 @@ async function repeatIova(timeMs: number, repeats: number, progress: (s: string)
   const ratioSpread = Object.fromEntries(keys.map((k) => [k, range(runs.map((r) => r.ratios[k]))]));
   return {
     atomicsAddNs: median(runs.map((r) => r.atomicsAddNs)), stepNs: median(runs.map((r) => r.stepNs)),
-    rates: medianRows(runs.map((r) => r.rates), (r) => r.pairsPerSec, ['pairsPerSec', 'nsPerPair']), ratios, repeats, ratioSpread,
+    rates: medianRows(runs.map((r) => r.rates), (r) => r.pairsPerSec, ['pairsPerSec', 'nsPerPair'], (r) => r.pairsPerSec > 0), ratios, repeats, ratioSpread,
   };
 }
 
