@@ -26,6 +26,7 @@ export { DmaIommu, type IovaAllocator } from './model/dma/dma-iommu.js';
 export { FlushQueue, flushQueueRegions } from './model/fq/flush-queue.js';
 export { ViommuDriver } from './model/viommu/driver.js';
 export { buildViommu, viommuScenario, type ViommuPatch } from './scenarios/viommu.js';
+export type { ViommuDriverClass } from './model/viommu/driver.js';
 export { LockedViommuDriver, NoSyncCheckDriver } from './model/viommu/variants.js';
 export { pgtableScenario } from './scenarios/pgtable.js';
 

@@ -30,12 +30,14 @@ const rangeOf = (row: Row, field: string): Range | undefined => {
   const r = (row.spread as Record<string, Range> | undefined)?.[field];
   return r && Number.isFinite(r.min) && Number.isFinite(r.max) ? r : undefined;
 };
-const rows = (x: unknown): Row[] => (Array.isArray(x) ? x.filter((r): r is Row => typeof r === 'object' && r !== null) : []);
+const rows = (x: unknown): Row[] =>
+  (Array.isArray(x) ? x.filter((r): r is Row => typeof r === 'object' && r !== null) : []);
 
 function metrics(suite: string, list: Row[], variant: (r: Row) => string, config: (r: Row) => string,
   fields: readonly (readonly [field: string, metric: string, higher: boolean])[]): Measurement[] {
   return list.flatMap((r) => fields.map(([field, metric, higherIsBetter]) => ({
-    suite, variant: variant(r), config: config(r), metric, value: num(r[field]), range: rangeOf(r, field), higherIsBetter,
+    suite, variant: variant(r), config: config(r), metric,
+    value: num(r[field]), range: rangeOf(r, field), higherIsBetter,
   }))).filter((m) => !Number.isNaN(m.value));
 }
 
@@ -44,9 +46,11 @@ export function measurementsOf(doc: Row): Measurement[] {
   const out: Measurement[] = [];
   const engine = doc.engine as Row | undefined;
   if (engine) {
-    out.push(...metrics('engine', rows(engine.stress), (r) => `${r.scenario}/${r.variant}`, (r) => `stress ${r.workers}w`,
+    out.push(...metrics('engine', rows(engine.stress), (r) => `${r.scenario}/${r.variant}`,
+      (r) => `stress ${r.workers}w`,
       [['stepsPerSec', 'steps/s', true], ['opsPerSec', 'ops/s', true]]));
-    out.push(...metrics('engine', rows(engine.explore), (r) => String(r.scenario), (r) => `explore ${r.cpus}x${r.opsPerCpu}`,
+    out.push(...metrics('engine', rows(engine.explore), (r) => String(r.scenario),
+      (r) => `explore ${r.cpus}x${r.opsPerCpu}`,
       [['stepsPerSec', 'steps/s', true], ['schedulesPerSec', 'schedules/s', true]]));
   }
   const iova = doc.iova as Row | undefined;
@@ -62,15 +66,18 @@ export function measurementsOf(doc: Row): Measurement[] {
   }
   const mapsg = doc.mapsg as Row | undefined;
   if (mapsg) {
-    out.push(...metrics('mapsg', rows(mapsg.rows), (r) => String(r.design), (r) => `${r.workers}w hcall ${r.hypercallNs}ns segs ${r.segs}`,
+    out.push(...metrics('mapsg', rows(mapsg.rows), (r) => String(r.design),
+      (r) => `${r.workers}w hcall ${r.hypercallNs}ns segs ${r.segs}`,
       [['throughput', 'map_sg/s', true], ['mapAvgUs', 'map avg us', false], ['unmapAvgUs', 'unmap avg us', false]]));
-    out.push(...metrics('dma-iova', rows(mapsg.iova), (r) => String(r.api), (r) => `${r.workers}w hcall ${r.hypercallNs}ns pages ${r.pages}`,
+    out.push(...metrics('dma-iova', rows(mapsg.iova), (r) => String(r.api),
+      (r) => `${r.workers}w hcall ${r.hypercallNs}ns pages ${r.pages}`,
       [['throughput', 'rounds/s', true], ['mapAvgUs', 'map avg us', false], ['unmapAvgUs', 'unmap avg us', false]]));
   }
   const variants = doc.variants as Row | undefined;
   if (variants) {
-    out.push(...metrics('variants', rows(variants.rows).filter((r) => r.stoppedBy === null || r.stoppedBy === undefined),
-      (r) => `${r.scenario}/${r.variant}`, (r) => `${r.workers}w`, [['opsPerSec', 'ops/s', true], ['stepsPerSec', 'steps/s', true]]));
+    const measured = rows(variants.rows).filter((r) => r.stoppedBy === null || r.stoppedBy === undefined);
+    out.push(...metrics('variants', measured, (r) => `${r.scenario}/${r.variant}`, (r) => `${r.workers}w`,
+      [['opsPerSec', 'ops/s', true], ['stepsPerSec', 'steps/s', true]]));
   }
   return out;
 }
@@ -94,7 +101,8 @@ export interface Comparison {
   readonly onlyB: number;
 }
 
-const keyOf = (m: Measurement, withVariant: boolean): string => `${m.suite}\u0000${withVariant ? m.variant : ''}\u0000${m.config}\u0000${m.metric}`;
+const keyOf = (m: Measurement, withVariant: boolean): string =>
+  `${m.suite}\u0000${withVariant ? m.variant : ''}\u0000${m.config}\u0000${m.metric}`;
 
 export function compareMeasurements(a: readonly Measurement[], b: readonly Measurement[]): Comparison {
   const match = (withVariant: boolean) => {
@@ -119,27 +127,36 @@ export function compareMeasurements(a: readonly Measurement[], b: readonly Measu
   return { differences, acrossVariants, onlyA: a.length - pairs.length, onlyB: b.length - pairs.length };
 }
 
-const fmt = (x: number): string => {
+export const fmt = (x: number): string => {
   const a = Math.abs(x);
-  return a >= 1e6 ? `${(x / 1e6).toFixed(2)} M` : a >= 1e4 ? `${(x / 1e3).toFixed(1)} k` : a >= 100 ? x.toFixed(0) : x.toFixed(2);
+  if (a >= 1e6) return `${(x / 1e6).toFixed(2)} M`;
+  if (a >= 1e4) return `${(x / 1e3).toFixed(1)} k`;
+  return a >= 100 ? x.toFixed(0) : x.toFixed(2);
 };
-const withSpread = (m: Measurement): string => (m.range ? `${fmt(m.value)} [${fmt(m.range.min)}–${fmt(m.range.max)}]` : `${fmt(m.value)} [no spread]`);
+const withSpread = (m: Measurement): string =>
+  (m.range ? `${fmt(m.value)} [${fmt(m.range.min)}–${fmt(m.range.max)}]` : `${fmt(m.value)} [no spread]`);
 
 export function comparisonText(c: Comparison, fileA: string, fileB: string): string {
   const head = ['suite', 'variant', 'combination', 'metric', 'A', 'B', 'B/A', 'B-A', 'verdict'];
   const body = c.differences.map((d) => {
     const better = d.b.higherIsBetter ? d.ratio > 1 : d.ratio < 1;
-    const verdict = d.overlap === undefined ? (better ? 'better?' : 'worse?') : d.overlap ? 'within spread' : better ? 'better' : 'worse';
+    const verdict = d.overlap === undefined ? (better ? 'better?' : 'worse?')
+      : d.overlap ? 'within spread' : better ? 'better' : 'worse';
     return [d.a.suite, c.acrossVariants ? `${d.a.variant} -> ${d.b.variant}` : d.a.variant, d.a.config, d.a.metric,
       withSpread(d.a), withSpread(d.b), `${d.ratio.toFixed(2)}x`, `${d.delta >= 0 ? '+' : ''}${fmt(d.delta)}`, verdict];
   });
   const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
-  const line = (cells: readonly string[]) => cells.map((x, i) => (i >= 4 && i <= 7 ? x.padStart(w[i]!) : x.padEnd(w[i]!))).join('  ').trimEnd();
+  const line = (cells: readonly string[]) =>
+    cells.map((x, i) => (i >= 4 && i <= 7 ? x.padStart(w[i]!) : x.padEnd(w[i]!))).join('  ').trimEnd();
   return [
     `A: ${fileA}`, `B: ${fileB}`,
-    ...(c.acrossVariants ? [`(each report measured one variant: ${c.acrossVariants.a} in A, ${c.acrossVariants.b} in B; matched by combination)`] : []),
+    ...(c.acrossVariants
+      ? [`(each report measured one variant: ${c.acrossVariants.a} in A, ${c.acrossVariants.b} in B;`
+        + ' matched by combination)']
+      : []),
     '', line(head), ...body.map(line), '',
-    `${c.differences.length} measurement(s) compared; ${c.onlyA} only in A, ${c.onlyB} only in B. [min–max] over each report's repeats;`
+    `${c.differences.length} measurement(s) compared; ${c.onlyA} only in A, ${c.onlyB} only in B.`
+      + ' [min–max] over each report\'s repeats;'
       + ' "within spread": the two ranges overlap.',
   ].join('\n');
 }

@@ -3,20 +3,19 @@
  * measurement of the report (compare.ts reads them) with its median and min–max.
  */
 import { escapeHtml, type Table } from '../report/html-kit.js';
-import type { Measurement } from './compare.js';
+import { fmt, type Measurement } from './compare.js';
 
-const fmt = (x: number): string => {
-  const a = Math.abs(x);
-  return a >= 1e6 ? `${(x / 1e6).toFixed(2)} M` : a >= 1e4 ? `${(x / 1e3).toFixed(1)} k` : a >= 100 ? x.toFixed(0) : x.toFixed(2);
-};
-const cells = (m: Measurement): string[] => [m.suite, m.variant, m.config, m.metric, fmt(m.value), m.range ? `${fmt(m.range.min)}–${fmt(m.range.max)}` : '-'];
+const cells = (m: Measurement): string[] =>
+  [m.suite, m.variant, m.config, m.metric, fmt(m.value), m.range ? `${fmt(m.range.min)}–${fmt(m.range.max)}` : '-'];
 const HEAD = ['suite', 'variant', 'combination', 'metric', 'median', 'min–max'];
 
 export function spreadText(ms: readonly Measurement[], repeats: number): string {
   const body = ms.map(cells);
   const w = HEAD.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
-  const line = (c: readonly string[]) => c.map((x, i) => (i >= 4 ? x.padStart(w[i]!) : x.padEnd(w[i]!))).join('  ').trimEnd();
-  return [`spread over ${repeats} run(s) (the median run's figures above; min–max of each mean; a run that completed no op is left out):`,
+  const line = (c: readonly string[]) =>
+    c.map((x, i) => (i >= 4 ? x.padStart(w[i]!) : x.padEnd(w[i]!))).join('  ').trimEnd();
+  return [`spread over ${repeats} run(s) (the median run's figures above; min–max of each mean;`
+    + ' a run that completed no op is left out):',
     line(HEAD), ...body.map(line)].join('\n');
 }
 

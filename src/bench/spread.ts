@@ -31,7 +31,8 @@ export function range(values: readonly number[]): Range {
  * `measured` something (all of them when none did).
  */
 export function medianRows<T extends object>(
-  runs: readonly (readonly T[])[], by: (row: T) => number, fields: readonly (keyof T & string)[], measured: (row: T) => boolean = () => true,
+  runs: readonly (readonly T[])[], by: (row: T) => number, fields: readonly (keyof T & string)[],
+  measured: (row: T) => boolean = () => true,
 ): (T & WithSpread)[] {
   const first = runs[0] ?? [];
   return first.map((_, i) => {

@@ -44,10 +44,11 @@ export async function variantBench(o: VariantBenchOptions, progress: (s: string)
     const rows: VariantRate[] = [];
     for (const variant of o.variants) {
       for (const workers of o.workers) {
-        progress(`variant bench: ${o.scenario.name}/${variant.name}, ${workers} worker(s), run ${rep + 1} of ${o.repeats}`);
+        progress(`variant bench: ${o.scenario.name}/${variant.name}, ${workers} worker(s),`
+          + ` run ${rep + 1}/${o.repeats}`);
         const r = await stress({
-          scenario: o.scenario, variant, params: withDefaults(o.scenario), workers, timeMs: o.timeMs, opBudget: Infinity,
-          seed: o.seed + rep, sliceMs: 100, watchdogMs: 30_000, scenarioFile: o.scenarioFile,
+          scenario: o.scenario, variant, params: withDefaults(o.scenario), workers, timeMs: o.timeMs,
+          opBudget: Infinity, seed: o.seed + rep, sliceMs: 100, watchdogMs: 30_000, scenarioFile: o.scenarioFile,
         });
         const sec = Math.max(1e-6, r.durationMs / 1000);
         rows.push({
@@ -61,7 +62,8 @@ export async function variantBench(o: VariantBenchOptions, progress: (s: string)
   return medianRows(runs, (r) => r.opsPerSec, ['opsPerSec', 'stepsPerSec'], (r) => r.ops > 0);
 }
 
-const M = (x: number): string => (x >= 1e6 ? `${(x / 1e6).toFixed(2)} M` : x >= 1e3 ? `${(x / 1e3).toFixed(1)} k` : x.toFixed(0));
+const M = (x: number): string =>
+  (x >= 1e6 ? `${(x / 1e6).toFixed(2)} M` : x >= 1e3 ? `${(x / 1e3).toFixed(1)} k` : x.toFixed(0));
 
 export function variantBenchText(rows: readonly VariantRow[]): string {
   const head = ['variant', 'workers', 'ops/s (median [min–max])', 'steps/s', 'note'];
@@ -72,16 +74,20 @@ export function variantBenchText(rows: readonly VariantRow[]): string {
     r.stoppedBy ? `stopped by ${r.stoppedBy}: not a throughput` : '',
   ]);
   const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
-  const line = (cells: readonly string[]) => cells.map((c, i) => (i === 0 || i === 4 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  ').trimEnd();
-  return [`stress op program, median of the runs that completed an op (of ${rows[0]?.runs ?? 0} each):`, line(head), ...body.map(line)].join('\n');
+  const line = (cells: readonly string[]) =>
+    cells.map((c, i) => (i === 0 || i === 4 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  ').trimEnd();
+  const title = `stress op program, median of the runs that completed an op (of ${rows[0]?.runs ?? 0} each):`;
+  return [title, line(head), ...body.map(line)].join('\n');
 }
 
 export function variantBenchMarkdown(rows: readonly VariantRow[]): string {
   return [
     '## Variants: the stress op program', '',
     '| variant | from | workers | ops/s (median) | min–max | steps/s | note |', '|---|---|---:|---:|---:|---:|---|',
-    ...rows.map((r) => `| ${r.scenario}/${r.variant} | ${r.file ?? 'built in'} | ${r.workers} | ${Math.round(r.opsPerSec)} | `
-      + `${Math.round(r.spread.opsPerSec!.min)}–${Math.round(r.spread.opsPerSec!.max)} | ${Math.round(r.stepsPerSec)} | ${r.stoppedBy ? `stopped by ${r.stoppedBy}` : ''} |`),
+    ...rows.map((r) => `| ${r.scenario}/${r.variant} | ${r.file ?? 'built in'} | ${r.workers} | `
+      + `${Math.round(r.opsPerSec)} | ${Math.round(r.spread.opsPerSec!.min)}–${Math.round(r.spread.opsPerSec!.max)} | `
+      + `${Math.round(r.stepsPerSec)} | `
+      + `${r.stoppedBy ? `stopped by ${r.stoppedBy}` : ''} |`),
     '',
   ].join('\n');
 }

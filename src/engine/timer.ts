@@ -33,7 +33,9 @@ export interface TimerSpec {
 export type TimerIds<N extends string = string> = { readonly [K in N]: number };
 
 export function timerIds<const N extends readonly string[]>(...names: N): TimerIds<N[number]> {
-  if (new Set(names).size !== names.length) throw new Error(`timerIds: a timer name is given twice (${names.join(', ')})`);
+  if (new Set(names).size !== names.length) {
+    throw new Error(`timerIds: a timer name is given twice (${names.join(', ')})`);
+  }
   return Object.freeze(Object.fromEntries(names.map((n, k) => [n, k]))) as TimerIds<N[number]>;
 }
 

@@ -72,7 +72,8 @@ export function scenarioModulePath(file: string, root: string = projectRoot): st
   }
   const compiled = path.join(root, 'dist', rel.replace(/\.([cm]?)ts$/, '.$1js'));
   if (rel.startsWith('..') || path.isAbsolute(rel) || !existsSync(compiled)) {
-    throw new BadInput(`--scenario-file: '${file}' is TypeScript and has no compiled .js in dist/ (put it under examples/ and run 'npm run build', or pass the compiled .js)`);
+    throw new BadInput(`--scenario-file: '${file}' is TypeScript and has no compiled .js in dist/`
+      + " (put it under examples/ and run 'npm run build', or pass the compiled .js)");
   }
   refuseStale(abs, compiled, root);
   return compiled;
@@ -87,8 +88,9 @@ function refuseStale(source: string, compiled: string, root: string): void {
   const mtime = (p: string): number => { try { return statSync(p).mtimeMs; } catch { return 0; } };
   const built = Math.max(mtime(compiled), mtime(path.join(root, 'dist', '.tsbuildinfo')));
   if (mtime(source) > built) {
-    throw new BadInput(`--scenario-file: '${path.relative(process.cwd(), compiled) || compiled}' is older than its source `
-      + `'${path.relative(process.cwd(), source) || source}' (edited since the last build): run 'npm run build' first`);
+    const shown = (p: string): string => path.relative(process.cwd(), p) || p;
+    throw new BadInput(`--scenario-file: '${shown(compiled)}' is older than its source `
+      + `'${shown(source)}' (edited since the last build): run 'npm run build' first`);
   }
 }
 
@@ -106,7 +108,8 @@ export async function loadScenarioFile(modulePath: string, givenAs?: string): Pr
   const known = scenarioNamed(def.name);
   if (known && known !== def) {
     throw new BadInput(`--scenario-file: '${modulePath}' defines scenario '${def.name}', a name already taken`
-      + (SCENARIOS.some((s) => s.name === def.name) ? ` (to add variants to it, export extendScenario(${def.name}Scenario, [...]))` : ''));
+      + (SCENARIOS.some((s) => s.name === def.name)
+        ? ` (to add variants to it, export extendScenario(${def.name}Scenario, [...]))` : ''));
   }
   if (!known) {
     user.push(def);
@@ -124,10 +127,13 @@ function registerExtension(def: ScenarioDef, modulePath: string, givenAs?: strin
   }
   const prev = extended.get(base.name);
   if (prev === def) return def;
-  if (prev) throw new BadInput(`--scenario-file: '${modulePath}' extends '${base.name}', which another scenario file already extends`);
+  if (prev) {
+    throw new BadInput(`--scenario-file: '${modulePath}' extends '${base.name}', which another scenario file already extends`);
+  }
   for (const b of base.variants) {
     if (!def.variants.includes(b)) {
-      throw new BadInput(`--scenario-file: '${modulePath}': variant '${b.name}' of ${base.name} is missing or redefined (a file adds variants with extendScenario; built-in names are taken)`);
+      bad(modulePath, `variant '${b.name}' of ${base.name} is missing or redefined`
+        + ' (a file adds variants with extendScenario; built-in names are taken)');
     }
   }
   if (def.variants.length === base.variants.length) bad(modulePath, `extends ${base.name} but adds no variant`);
@@ -141,7 +147,9 @@ function bad(file: string, what: string): never {
 }
 
 function checkShape(def: ScenarioDef | undefined, file: string): asserts def is ScenarioDef {
-  if (typeof def !== 'object' || def === null) bad(file, 'no default export (or `scenario` export) with a scenario definition');
+  if (typeof def !== 'object' || def === null) {
+    bad(file, 'no default export (or `scenario` export) with a scenario definition');
+  }
   const d = def as ScenarioDef;
   if (typeof d.name !== 'string' || !/^[a-z][\w-]*$/.test(d.name)) bad(file, '`name` must be a lower-case identifier');
   if (!Array.isArray(d.variants) || d.variants.length === 0) bad(file, '`variants` must list at least one variant');
@@ -163,14 +171,19 @@ function checkShape(def: ScenarioDef | undefined, file: string): asserts def is 
 function checkVariant(v: VariantDef | undefined, k: number, ids: ReadonlySet<string>, file: string): void {
   if (typeof v !== 'object' || v === null) bad(file, `variants[${k}] is not a variant definition`);
   const name = typeof v.name === 'string' ? v.name : '';
-  if (!/^[a-z0-9][a-z0-9_.-]*$/.test(name)) bad(file, `variants[${k}]: \`name\` must be a lower-case identifier (got ${JSON.stringify(v.name)})`);
-  if (typeof v.summary !== 'string' || v.summary.trim() === '') bad(file, `variant ${name}: \`summary\` must say in one line what it changes`);
+  if (!/^[a-z0-9][a-z0-9_.-]*$/.test(name)) {
+    bad(file, `variants[${k}]: \`name\` must be a lower-case identifier (got ${JSON.stringify(v.name)})`);
+  }
+  if (typeof v.summary !== 'string' || v.summary.trim() === '') {
+    bad(file, `variant ${name}: \`summary\` must say in one line what it changes`);
+  }
   if (v.expect === 'clean') return;
   if (!Array.isArray(v.expect) || v.expect.length === 0) {
     bad(file, `variant ${name}: \`expect\` must be 'clean' or a non-empty list of invariant ids`);
   }
   const unknown = v.expect.filter((id) => !ids.has(id));
   if (unknown.length > 0) {
-    bad(file, `variant ${name} expects ${unknown.map((id) => `'${id}'`).join(', ')}, which the scenario does not declare (it has: ${[...ids].join(', ')})`);
+    bad(file, `variant ${name} expects ${unknown.map((id) => `'${id}'`).join(', ')}, which the scenario does not declare`
+      + ` (it has: ${[...ids].join(', ')})`);
   }
 }
