@@ -11,8 +11,7 @@
  * without the nr_endpoints check (`null-viommu-sync`) and any user's patch are subclasses in
  * variants.ts (or a user's scenario file) that override the kernel functions below.
  *
- * Lock order (lockdep ranks): group->mutex (core) < domain mutex < domN.lock (the fix, variants.ts) < mappings_lock <
- * request_lock — replay sends synchronous MAPs with mappings_lock held (§4.1).
+ * Lock order: locks.ts (group->mutex < domain mutex < domN.lock of the fix < mappings_lock < request_lock).
  *
  * Simplifications: one vIOMMU (so attach's `viommu != vdev->viommu` -EINVAL never happens); finalise only
  * sets the viommu pointer (the domain id is the domain's index; page sizes, geometry and identity domains
@@ -23,13 +22,9 @@ import type { Cpu, LockRef, Op, Site } from '../../engine/cpu.js';
 import { Counter32, lockRef, LOCK_WORDS, spinLock, spinUnlock } from '../../engine/sync.js';
 import { T_ATTACH, T_DETACH, T_MAP, T_UNMAP, type Request, type ViommuHost } from './host.js';
 import { SZ_4K, type ViommuLayout } from './layout.js';
+import { RANK_DOMAIN_MUTEX, RANK_MAPPINGS_LOCK, RANK_REQUEST_LOCK } from './locks.js';
 import { RequestQueue } from './request-queue.js';
 
-export const RANK_GROUP_MUTEX = 10;
-export const RANK_DOMAIN_MUTEX = 20;
-export const RANK_DOMAIN_LOCK = 30; // + domain index: two are taken in index order
-export const RANK_MAPPINGS_LOCK = 60;
-export const RANK_REQUEST_LOCK = 70;
 
 /** A driver class: upstream's, a variant of variants.ts, or a user's subclass. */
 export type ViommuDriverClass = new (L: ViommuLayout, host: ViommuHost) => ViommuDriver;

@@ -8,7 +8,8 @@
  */
 import type { Cpu, LockRef, Op } from '../../engine/cpu.js';
 import { lockRef, LOCK_WORDS, spinLock, spinUnlock } from '../../engine/sync.js';
-import { ATTACH_SEND, RANK_DOMAIN_LOCK, ViommuDriver } from './driver.js';
+import { ATTACH_SEND, ViommuDriver } from './driver.js';
+import { RANK_DOMAIN_LOCK } from './locks.js';
 import { T_ATTACH, type ViommuHost } from './host.js';
 import type { ViommuLayout } from './layout.js';
 
