@@ -196,7 +196,7 @@ export async function benchCommand(f: BenchFlags, io: Io): Promise<number> {
   };
   // Suites whose own tables show one mean per combination get the spread table beside them.
   const spreads = measurementsOf(doc as unknown as Record<string, unknown>).filter((m) => m.suite !== 'engine' && m.suite !== 'variants');
-  const text = [engine ? benchText(engine) : '', iova ? iovaBenchText(iova) : '', fq ? fqBenchText(fq.rows, fq.micro) : '', mapsg ? mapsgBenchText(mapsg) : '',
+  const text = [engine ? benchText(engine) : '', iova ? `${iovaBenchText(iova)}\n${iovaRatioSpread(iova)}` : '', fq ? fqBenchText(fq.rows, fq.micro) : '', mapsg ? mapsgBenchText(mapsg) : '',
     variants ? variantBenchText(variants.rows) : '', spreads.length > 0 ? spreadText(spreads, repeats) : ''].filter(Boolean).join('\n\n');
   const summary = [
     `# iommu-stress bench (${suite})`, '', `\`${io.commandLine}\``, '', `Machine: ${machine()}; started ${startedAt.toISOString()}`, '',
@@ -255,6 +255,15 @@ async function repeatIova(timeMs: number, repeats: number, progress: (s: string)
     atomicsAddNs: median(runs.map((r) => r.atomicsAddNs)), stepNs: median(runs.map((r) => r.stepNs)),
     rates: medianRows(runs.map((r) => r.rates), (r) => r.pairsPerSec, ['pairsPerSec', 'nsPerPair'], (r) => r.pairsPerSec > 0), ratios, repeats, ratioSpread,
   };
+}
+
+/** The iova suite's ratios are medians over the repeats: their min–max. */
+function iovaRatioSpread(b: { repeats: number; ratios: IovaBench['ratios']; ratioSpread: Record<string, { min: number; max: number }> }): string {
+  const parts = Object.entries(b.ratios).map(([k, v]) => {
+    const r = b.ratioSpread[k];
+    return `${k} ${v.toFixed(2)}x${r ? ` [${r.min.toFixed(2)}–${r.max.toFixed(2)}]` : ''}`;
+  });
+  return `  ratios, median [min–max] over ${b.repeats} run(s): ${parts.join(', ')}`;
 }
 
 /** Only the depots of the variants asked for (the suite measures both; its ratios need both). */
