@@ -159,3 +159,38 @@ describe('bench --compare', () => {
     expect(extra.stderr).toMatch(/takes no other flag \(got --time\)/);
   });
 });
+
+describe('what --compare reads of each suite', () => {
+  it('every suite\'s means become measurements keyed by variant and combination, with their spreads', async () => {
+    const { measurementsOf } = await import('../src/bench/compare.js');
+    const sp = (min: number, max: number) => ({ min, max });
+    const ms = measurementsOf({
+      engine: {
+        stress: [{ scenario: 'counter', variant: 'percpu', workers: 2, stepsPerSec: 10, opsPerSec: 1, spread: { stepsPerSec: sp(9, 11) } }],
+        explore: [{ scenario: 'pgtable', cpus: 4, opsPerCpu: 96, stepsPerSec: 5, schedulesPerSec: 2 }],
+      },
+      iova: { rates: [{ shape: 'local', path: 'rcache', depot: 'fixed', workers: 1, pairsPerSec: 7 }] },
+      mapsg: {
+        rows: [{ design: 'cookie', workers: 1, hypercallNs: 0, segs: 4, throughput: 3, mapAvgUs: 1, unmapAvgUs: 1 }],
+        iova: [{ api: 'two-step', workers: 1, hypercallNs: 0, pages: 4, throughput: 2, mapAvgUs: 1, unmapAvgUs: 1 }],
+      },
+      variants: { rows: [
+        { scenario: 'viommu', variant: 'locked', workers: 2, opsPerSec: 4, stepsPerSec: 40, stoppedBy: null },
+        { scenario: 'viommu', variant: 'upstream', workers: 2, opsPerSec: 400, stepsPerSec: 4000, stoppedBy: 'V-NR' },
+      ] },
+    });
+    const keys = ms.map((m) => `${m.suite}|${m.variant}|${m.config}|${m.metric}`);
+    expect(keys).toEqual([
+      'engine|counter/percpu|stress 2w|steps/s', 'engine|counter/percpu|stress 2w|ops/s',
+      'engine|pgtable|explore 4x96|steps/s', 'engine|pgtable|explore 4x96|schedules/s',
+      'iova|fixed-depot|local rcache 1w|pairs/s',
+      'mapsg|cookie|1w hcall 0ns segs 4|map_sg/s', 'mapsg|cookie|1w hcall 0ns segs 4|map avg us', 'mapsg|cookie|1w hcall 0ns segs 4|unmap avg us',
+      'dma-iova|two-step|1w hcall 0ns pages 4|rounds/s', 'dma-iova|two-step|1w hcall 0ns pages 4|map avg us',
+      'dma-iova|two-step|1w hcall 0ns pages 4|unmap avg us',
+      'variants|viommu/locked|2w|ops/s', 'variants|viommu/locked|2w|steps/s', // a run stopped by a violation is not a throughput
+    ]);
+    expect(ms[0]!.range).toEqual(sp(9, 11));
+    expect(ms[1]!.range).toBeUndefined();
+    expect(ms.find((m) => m.metric === 'map avg us')!.higherIsBetter).toBe(false);
+  });
+});
