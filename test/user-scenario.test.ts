@@ -56,6 +56,15 @@ describe('--scenario-file', () => {
     expect(rep.results[0]!.stress!.ops).toBeGreaterThan(0);
   });
 
+  it('bench runs the example\'s variant (viommu has no suite of its own: its stress op program)', () => {
+    const r = iommu('bench', '--scenario-file', EXAMPLE, '--variant', 'atomic-count', '--workers', '1', '--time', '1s', '--repeats', '1',
+      '--json', '--report-dir', path.join(tmp, 'bench'));
+    expect(r.code).toBe(0);
+    const doc = json<{ suite: string; variants: { rows: { scenario: string; variant: string; file: string | null; runs: number }[] } }>(r);
+    expect(doc.suite).toBe('variants');
+    expect(doc.variants.rows).toEqual([expect.objectContaining({ scenario: 'viommu', variant: 'atomic-count', file: EXAMPLE, runs: 1 })]);
+  });
+
   it('a file that is missing, or exports no scenario, is exit 2 naming it', () => {
     const missing = iommu('run', '--scenario-file', 'examples/nope.ts');
     expect(missing.code).toBe(2);

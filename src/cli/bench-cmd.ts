@@ -102,6 +102,8 @@ async function variantTarget(f: BenchFlags): Promise<VariantTarget | undefined> 
  * Adapters from resolved variants to what each suite takes today. The fq, iova and mapsg suites select
  * their built-in variants by name (queue modes, depots, designs); a variant of a user's file reaches
  * them once they take VariantDefs (issue 10) — until then it is bad input, said plainly.
+ * MERGE: when fqBench / iovaBench / mapsgBench take resolved VariantDefs, pass `target.variants` (and
+ * `target.modulePath` for the workers) instead of fqModes / iovaDepots / mapsgDesigns, and drop these.
  */
 function suiteCannotTake(t: VariantTarget, v: VariantDef, takes: readonly string[]): never {
   const from = sourceFile(t.scenario.name, v.name);
