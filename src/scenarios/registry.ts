@@ -30,7 +30,9 @@ export function allScenarios(): readonly ScenarioDef[] {
  */
 export function scenarioFileFlag(name: string): string {
   const f = sourceOf.get(name);
-  return f === undefined ? '' : `--scenario-file ${f} `;
+  if (f === undefined) return '';
+  // Paste-able in a POSIX shell: a path with anything but the plain characters goes in single quotes.
+  return `--scenario-file ${/^[\w./@%+=:,-]+$/.test(f) ? f : `'${f.replace(/'/g, "'\\''")}'`} `;
 }
 
 /** The file a scenario, or one variant of it, comes from (as given on the command line); undefined when built in. */
