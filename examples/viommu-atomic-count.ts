@@ -1,9 +1,11 @@
 /**
- * A scenario of your own: "make nr_endpoints an atomic_t" — a fix a reviewer might propose for the
- * virtio-iommu race of kernel-model.md §4.3 ("this driver is missing locking around nr_endpoints").
+ * A patch of your own as a variant: "make nr_endpoints an atomic_t" — a fix a reviewer might propose for
+ * the virtio-iommu race of kernel-model.md §4.3 ("this driver is missing locking around nr_endpoints").
+ * The file adds the variant `atomic-count` to the built-in scenario `viommu`:
  *
- *   npx iommu-stress explore --scenario-file examples/viommu-atomic-count.ts --seed 1 --trace
+ *   npx iommu-stress explore --scenario-file examples/viommu-atomic-count.ts --seed 1
  *   npx iommu-stress run --scenario-file examples/viommu-atomic-count.ts --workers 2 --time 10s
+ *   npx iommu-stress bench --scenario-file examples/viommu-atomic-count.ts --variant atomic-count,locked
  *
  * An atomic counter cures the lost update (V3: two attaches both write 1) — V-NR never fires here. It
  * does not cure the check-then-act races: map_pages still reads the count, then queues (or skips) the
@@ -11,8 +13,7 @@
  * MAP (V1) and keeps a stale mapping (the lost UNMAP): it is expected to trip V-INV1, V-DMA or V-UNMAP,
  * and the harness shows the interleaving. The built-in variant `viommu/locked` is the fix that holds.
  */
-import { Counter32, defineScenario, type Cpu, type Op } from '../src/api.js';
-import { buildViommu, ViommuDriver, viommuScenario } from '../src/api.js';
+import { Counter32, extendScenario, ViommuDriver, viommuScenario, type Cpu, type Op } from '../src/api.js';
 
 /** atomic_inc / atomic_dec: one scheduling point and one atomic access, so no update is lost. */
 class AtomicCount extends Counter32 {
@@ -28,16 +29,10 @@ class AtomicCountDriver extends ViommuDriver {
   }
 }
 
-export default defineScenario({
-  ...viommuScenario,
-  name: 'viommu-atomic-count',
-  summary: 'virtio-iommu with nr_endpoints as an atomic_t: no lost update, but the check-then-act races remain',
-  follows: 'kernel-model.md §4.3 (a proposed fix, tried)',
-  variants: [
-    {
-      name: 'atomic-count', summary: 'atomic_inc/atomic_dec on nr_endpoints; map/unmap/sync still check it without a lock',
-      expect: ['V-INV1', 'V-DMA', 'V-UNMAP'], source: 'a reviewer\'s proposal, run instead of argued',
-    },
-  ],
-  build: (config) => buildViommu(config, (L, host) => new AtomicCountDriver(L, host, { locked: false, syncChecks: true })),
-});
+export default extendScenario(viommuScenario, [
+  {
+    name: 'atomic-count', summary: 'atomic_inc/atomic_dec on nr_endpoints; map/unmap/sync still check it without a lock',
+    expect: ['V-INV1', 'V-DMA', 'V-UNMAP'], source: 'a reviewer\'s proposal, run instead of argued',
+    patch: { driver: AtomicCountDriver },
+  },
+]);

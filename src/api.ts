@@ -35,7 +35,9 @@ export { FLUSHQ_LOCK_ORDER, RANK_FQ, RANK_IOTLB_FLUSH } from './model/fq/locks.j
 export { FQ_TIMER_ID } from './model/fq/timers.js';
 export { buildFlushq, flushqParts, flushqScenario, type FlushqPatch } from './scenarios/flushq.js';
 export { ViommuDriver } from './model/viommu/driver.js';
-export { buildViommu, viommuScenario } from './scenarios/viommu.js';
+export { buildViommu, viommuScenario, type ViommuPatch } from './scenarios/viommu.js';
+export type { ViommuDriverClass } from './model/viommu/driver.js';
+export { LockedViommuDriver, NoSyncCheckDriver } from './model/viommu/variants.js';
 export { buildPgtable, pgtableScenario, type PgtableClass, type PgtablePatch } from './scenarios/pgtable.js';
 export { RacyInstallPgtable } from './model/pgtable-variants.js';
 

@@ -23,6 +23,7 @@ import { mergeCommand, type MergeFlags } from './cli/merge-cmd.js';
 import { replayCommand, type ReplayFlags } from './cli/replay-cmd.js';
 import { runCommand, type RunFlags } from './cli/run.js';
 import { VERSION } from './cli/version.js';
+import { STRATEGIES, strategyHelp } from './explore/strategies.js';
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
 
@@ -63,7 +64,7 @@ function program(io: Io, setExit: (code: number) => void): Command {
   p.command('explore').description('search interleavings of one scenario variant in the deterministic scheduler')
     .argument('[scenario]', 'the scenario (or "scenario" in --config)')
     .option('--variant <name>', 'variant (default: the first, the correct one)')
-    .addOption(new Option('--strategy <name>', 'scheduling strategy (default: pct)').choices(['pct', 'random']))
+    .addOption(new Option('--strategy <name>', `scheduling strategy: ${strategyHelp()}`).choices(STRATEGIES))
     .option('--depth <d>', 'PCT bug depth: d-1 priority change points (default: 3)')
     .option('--schedules <n>', 'executions to try (default 1000, or unlimited with --time)')
     .option('--time <duration>', 'wall-clock budget')
@@ -103,14 +104,19 @@ function program(io: Io, setExit: (code: number) => void): Command {
     .option('--suite <name>', 'engine (the harness itself), iova (rcache vs rbtree, list vs fixed depot), fq (flush queues), mapsg (map_sg: per-call vs cookie vs domain list; two-step API vs map per page), or all (default: engine, or fq with any --fq flag, or mapsg with --hypercall-cost/--segs)')
     .option('--time <duration>', 'time per measurement (default: 2s)')
     .option('--fq <modes>', 'fq: queue modes to compare, from percpu,single,strict (default: all three)')
-    .option('--workers <list>', 'fq, mapsg: worker counts, e.g. 1,2 (default: 1,2)')
+    .option('--workers <list>', 'fq, mapsg, variants: worker counts, e.g. 1,2 (default: 1,2)')
     .option('--flush-cost <ns-list>', 'fq: cost of one IOTLB flush in ns, a list, 0 to 10000000 (default: 0,10000,100000)')
     .option('--flush <serial|parallel>', 'fq: flushes serialised by a global lock (s390) or parallel (default: parallel)')
     .option('--transfer <ns>', 'fq: simulated transfer between map and unmap (default: 0)')
     .option('--granule <pages>', 'fq: pages per mapping, like dma_map_benchmark -g (default: 1)')
     .option('--hypercall-cost <ns-list>', 'mapsg: cost of one driver map/unmap call (a pKVM hypercall) in ns, a list (default: 0,1000,10000)')
     .option('--segs <list>', 'mapsg: scatterlist elements per map_sg (and pages per two-step round), a list, 1 to 64 (default: 4,16)')
-    .option('--seed <n>', 'fq, mapsg: seed (default: 1)')
+    .option('--seed <n>', 'fq, mapsg, variants: seed (default: 1)')
+    .option('--scenario <name>', 'bench variants of this scenario (with --variant): flushq by the fq suite, iova by iova, mapsg and dma-iova by mapsg, any other by its stress op program')
+    .option('--scenario-file <file>', 'a scenario file: bench the variants it adds (or its own scenario) next to the built-in ones (see README "Writing a variant")')
+    .option('--variant <list>', 'the variants to bench, a list (default with a scenario file: what it adds and the scenario\'s variants expected clean)')
+    .option('--repeats <n>', 'runs of every measurement; each mean is the median run\'s, with the min–max over the runs (default: 3)')
+    .option('--compare <report...>', 'compare two bench reports (A then B: report.json or its directory): B vs A per combination, with spreads; runs nothing')
     .option('--json', 'one JSON document on stdout (the table goes to stderr)')
     .option('--report-dir <dir>', 'write report.json, summary.md and bench.html here instead of reports/<run-id>-bench/')
     .action(async (f: BenchFlags) => { setExit(await benchCommand(f, io)); });

@@ -19,7 +19,7 @@ describe('bench --fq', () => {
   it('writes a report with every requested combination, and prints dma_map_benchmark\'s lines', () => {
     const out = path.join(tmp, 'fq');
     const r = iommu('bench', '--fq', 'percpu,strict', '--workers', '1,2', '--flush-cost', '0,1000', '--flush', 'serial',
-      '--time', '150ms', '--json', '--report-dir', out);
+      '--time', '150ms', '--repeats', '1', '--json', '--report-dir', out);
     expect(r.code).toBe(0);
     const doc = json<{ suite: string; machine: string; fq: { rows: FqRowJson[] } }>(r);
     expect(doc.suite).toBe('fq');

@@ -12,11 +12,12 @@ import {
 } from '../src/engine/layout.js';
 import { mix32, opRng, pickWeighted, randInt, rngFor } from '../src/engine/rng.js';
 import type { ScenarioDef, ScenarioModel, VariantDef } from '../src/engine/scenario.js';
-import { Counter32, Counter64, LOCK_WORDS, lockOwner, lockRef, spinLock, spinTryLock, spinUnlock } from '../src/engine/sync.js';
+import { Counter32, Counter64, LOCK_WORDS, lockHeld, lockOwner, lockRef, spinLock, spinTryLock, spinUnlock } from '../src/engine/sync.js';
+import { taskOf } from '../src/engine/task.js';
 import { runExecution } from '../src/explore/execution.js';
 import { explore, type ExploreOutcome } from '../src/explore/explore.js';
 import { ReplayScheduler } from '../src/explore/replay.js';
-import type { StrategyName } from '../src/explore/scheduler.js';
+import type { StrategyName } from '../src/explore/strategies.js';
 
 // ---------------------------------------------------------------------------------------------------
 // layout
@@ -208,16 +209,18 @@ describe('counters and locks, run to completion', () => {
     const lock = lockRef('l', at(region(layout, 'lock')));
     runToEnd(spinLock(cpu0, lock));
     expect(lockOwner(mem.i32, lock)).toBe(0);
-    expect(cpu0.held).toEqual([lock]);
+    expect(taskOf(cpu0).held).toEqual([lock]);
+    expect(lockHeld(cpu0, lock)).toBe(true);
+    expect(lockHeld(cpu1, lock)).toBe(false);
     expect(runToEnd(spinTryLock(cpu1, lock))).toBe(false);
     const w = spinLock(cpu1, lock);
     expect(w.next().value).toBe('lock l');
     expect(w.next().value).toBe('lock l'); // CAS failed: blocked, paused at the acquire site again
-    expect(cpu1.blockedOn).toBe(lock.index);
+    expect(taskOf(cpu1).blockedOn).toBe(lock.index);
     runToEnd(spinUnlock(cpu0, lock));
     expect(lockOwner(mem.i32, lock)).toBe(-1);
     expect(w.next().done).toBe(true);
-    expect(cpu1.blockedOn).toBe(-1);
+    expect(taskOf(cpu1).blockedOn).toBe(-1);
     expect(lockOwner(mem.i32, lock)).toBe(1);
     expect(() => runToEnd(spinUnlock(cpu0, lock))).toThrow(/cpu0 releases l, which it does not hold/);
   });

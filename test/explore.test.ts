@@ -15,7 +15,7 @@ import { explore, replayRepro, type ExploreOutcome, type FoundRepro } from '../s
 import {
   decodeSchedule, decodeToken, encodeSchedule, encodeToken, validateRepro, type Repro,
 } from '../src/explore/repro.js';
-import type { StrategyName } from '../src/explore/scheduler.js';
+import type { StrategyName } from '../src/explore/strategies.js';
 import { formatTrace } from '../src/explore/trace.js';
 import { pgtableScenario as scenario } from '../src/scenarios/pgtable.js';
 import { findScenario, SCENARIOS } from '../src/scenarios/index.js';

@@ -10,7 +10,7 @@ import { findVariant, meetsExpectation, withDefaults, variantOf } from '../src/e
 import type { ExecutionResult } from '../src/explore/execution.js';
 import { explore, replayRepro, type ExploreOutcome } from '../src/explore/explore.js';
 import { decodeToken, encodeToken, type Repro } from '../src/explore/repro.js';
-import type { StrategyName } from '../src/explore/scheduler.js';
+import type { StrategyName } from '../src/explore/strategies.js';
 import { findScenario } from '../src/scenarios/index.js';
 import { iovaScenario as scenario } from '../src/scenarios/iova.js';
 

@@ -60,7 +60,7 @@ interface IovaRowJson { api: string; workers: number; hypercallNs: number; pages
 describe('bench --suite mapsg', () => {
   it('writes a report with every requested combination, well formed, with the hypercalls each design makes', () => {
     const out = path.join(tmp, 'mapsg');
-    const r = iommu('bench', '--suite', 'mapsg', '--workers', '1,2', '--hypercall-cost', '0,2000', '--segs', '4', '--time', '150ms', '--json', '--report-dir', out);
+    const r = iommu('bench', '--suite', 'mapsg', '--workers', '1,2', '--hypercall-cost', '0,2000', '--segs', '4', '--time', '150ms', '--repeats', '1', '--json', '--report-dir', out);
     expect(r.code, r.stderr).toBe(0);
     const doc = json<{ suite: string; mapsg: { rows: MapsgRowJson[]; iova: IovaRowJson[] } }>(r);
     expect(doc.suite).toBe('mapsg');

@@ -11,7 +11,7 @@ import { findVariant, withDefaults, variantOf } from '../src/engine/scenario.js'
 import { runExecution, type ExecutionResult, type TraceEvent } from '../src/explore/execution.js';
 import { explore, replayRepro, type ExploreOutcome, type FoundRepro } from '../src/explore/explore.js';
 import { PctScheduler } from '../src/explore/pct.js';
-import type { StrategyName } from '../src/explore/scheduler.js';
+import type { StrategyName } from '../src/explore/strategies.js';
 import { formatTrace } from '../src/explore/trace.js';
 import { viommuScenario as s } from '../src/scenarios/viommu.js';
 

@@ -5,12 +5,16 @@
  */
 import { withDefaults, type ScenarioDef } from '../engine/scenario.js';
 import { explore } from '../explore/explore.js';
+import { DEFAULT_DEPTH, DEFAULT_STRATEGY } from '../explore/strategies.js';
 import { findScenario, SCENARIOS } from '../scenarios/index.js';
 import { stress } from '../stress/stress.js';
 import { microBench, type MicroResult } from './micro.js';
+import { range, type WithSpread } from './spread.js';
 
-export interface StressRate { readonly scenario: string; readonly variant: string; readonly workers: number; readonly stepsPerSec: number; readonly opsPerSec: number }
-export interface ExploreRate { readonly scenario: string; readonly cpus: number; readonly opsPerCpu: number; readonly stepsPerExecution: number; readonly stepsPerSec: number; readonly schedulesPerSec: number }
+export interface StressRate extends Partial<WithSpread> { readonly scenario: string; readonly variant: string; readonly workers: number; readonly stepsPerSec: number; readonly opsPerSec: number }
+export interface ExploreRate extends Partial<WithSpread> {
+  readonly scenario: string; readonly cpus: number; readonly opsPerCpu: number; readonly stepsPerExecution: number; readonly stepsPerSec: number; readonly schedulesPerSec: number;
+}
 export interface Detection { readonly scenario: string; readonly variant: string; readonly seeds: number; readonly found: number; readonly medianSchedules: number; readonly maxSchedules: number }
 
 export interface EngineBench {
@@ -30,16 +34,14 @@ export interface EngineBench {
 }
 
 const STEPS_PER_OP = 256;
-/** Repetitions of each stress measurement (the median is reported). */
-const REPS = 3;
 
 const scenario = (name: string): ScenarioDef => findScenario(name)!;
 
 /**
- * Stress rate: the median of REPS runs after a warm-up run (thread start-up and JIT warm-up would
- * otherwise land in the first measurement; single runs vary by ±30% on this VM).
+ * Stress rate: the median of `repeats` runs after a warm-up run (thread start-up and JIT warm-up would
+ * otherwise land in the first measurement; single runs vary by ±30% on this VM), with their min–max.
  */
-async function stressRate(name: string, variant: string, workers: number, timeMs: number, params: Record<string, number> = {}): Promise<StressRate> {
+async function stressRate(name: string, variant: string, workers: number, timeMs: number, repeats: number, params: Record<string, number> = {}): Promise<StressRate> {
   const s = scenario(name);
   const once = async (ms: number) => {
     const r = await stress({
@@ -51,20 +53,30 @@ async function stressRate(name: string, variant: string, workers: number, timeMs
   };
   await once(Math.min(500, timeMs / 2));
   const runs: { stepsPerSec: number; opsPerSec: number }[] = [];
-  for (let k = 0; k < REPS; k++) runs.push(await once(timeMs));
+  for (let k = 0; k < repeats; k++) runs.push(await once(timeMs));
+  // A run whose workers were still starting when its time ran out (a loaded machine) measured nothing.
+  const measured = runs.filter((x) => x.stepsPerSec > 0);
+  if (measured.length > 0 && measured.length < runs.length) runs.splice(0, runs.length, ...measured);
   runs.sort((a, b) => a.stepsPerSec - b.stepsPerSec);
-  const mid = runs[Math.floor(runs.length / 2)]!;
-  return { scenario: name, variant, workers, ...mid };
+  const mid = runs[Math.floor((runs.length - 1) / 2)]!;
+  const spread = { stepsPerSec: range(runs.map((x) => x.stepsPerSec)), opsPerSec: range(runs.map((x) => x.opsPerSec)) };
+  return { scenario: name, variant, workers, ...mid, repeats: runs.length, spread };
 }
 
-function exploreRate(name: string, cpus: number, opsPerCpu: number, timeMs: number, params: Record<string, number> = {}): ExploreRate {
+/** Explore rate: `repeats` campaigns of timeMs each (seeds 1..repeats); the median one, with the min–max. */
+function exploreRate(name: string, cpus: number, opsPerCpu: number, timeMs: number, repeats: number, params: Record<string, number> = {}): ExploreRate {
   const s = scenario(name);
-  const r = explore({
-    scenario: s, variant: s.variants[0]!, params: withDefaults(s, params), opsPerCpu: Array<number>(cpus).fill(opsPerCpu),
-    strategy: 'random', depth: 3, schedules: Number.MAX_SAFE_INTEGER, timeMs, seed: 1, maxSteps: 1e7, shrink: false,
-  });
-  const sec = r.searchMs / 1000;
-  return { scenario: name, cpus, opsPerCpu, stepsPerExecution: r.steps / r.schedules, stepsPerSec: r.steps / sec, schedulesPerSec: r.schedules / sec };
+  const runs = Array.from({ length: repeats }, (_, k) => {
+    const r = explore({
+      scenario: s, variant: s.variants[0]!, params: withDefaults(s, params), opsPerCpu: Array<number>(cpus).fill(opsPerCpu),
+      strategy: 'random', depth: 3, schedules: Number.MAX_SAFE_INTEGER, timeMs, seed: 1 + k, maxSteps: 1e7, shrink: false,
+    });
+    const sec = r.searchMs / 1000;
+    return { stepsPerExecution: r.steps / r.schedules, stepsPerSec: r.steps / sec, schedulesPerSec: r.schedules / sec };
+  }).sort((a, b) => a.stepsPerSec - b.stepsPerSec);
+  const mid = runs[Math.floor((runs.length - 1) / 2)]!;
+  const spread = { stepsPerSec: range(runs.map((x) => x.stepsPerSec)), schedulesPerSec: range(runs.map((x) => x.schedulesPerSec)) };
+  return { scenario: name, cpus, opsPerCpu, ...mid, repeats, spread };
 }
 
 /** PCT schedules until the first violation, for `seeds` seeds, capped at `cap`. */
@@ -74,7 +86,7 @@ export function detection(s: ScenarioDef, variant: string, seeds: number, cap: n
   for (let seed = 1; seed <= seeds; seed++) {
     const r = explore({
       scenario: s, variant: s.variants.find((v) => v.name === variant)!, params: withDefaults(s, s.exploreParams),
-      opsPerCpu: Array<number>(s.exploreCpus).fill(s.exploreOps), strategy: 'pct', depth: 3,
+      opsPerCpu: Array<number>(s.exploreCpus).fill(s.exploreOps), strategy: DEFAULT_STRATEGY, depth: DEFAULT_DEPTH,
       schedules: cap, timeMs: Infinity, seed, maxSteps: 1e6, shrink: false,
     });
     if (r.violation) found++;
@@ -84,7 +96,7 @@ export function detection(s: ScenarioDef, variant: string, seeds: number, cap: n
   return { scenario: s.name, variant, seeds, found, medianSchedules: counts[Math.floor(counts.length / 2)]!, maxSchedules: counts[counts.length - 1]! };
 }
 
-export async function engineBench(timeMs: number, progress: (s: string) => void): Promise<EngineBench> {
+export async function engineBench(timeMs: number, progress: (s: string) => void, repeats = 3): Promise<EngineBench> {
   progress('micro: Atomics.add vs one model step (tinybench)');
   const micro = await microBench(timeMs);
   const stressRates: StressRate[] = [];
@@ -92,15 +104,15 @@ export async function engineBench(timeMs: number, progress: (s: string) => void)
   for (const [name, variant] of [['counter', 'percpu'], ['pgtable', 'correct']] as const) {
     for (const workers of [1, 2]) {
       progress(`stress ${name}/${variant}, ${workers} worker(s)`);
-      stressRates.push(await stressRate(name, variant, workers, timeMs, name === 'counter' ? { stepsPerOp: STEPS_PER_OP } : {}));
+      stressRates.push(await stressRate(name, variant, workers, timeMs, repeats, name === 'counter' ? { stepsPerOp: STEPS_PER_OP } : {}));
     }
   }
   progress('explore');
   // pgtable at ~2,000 steps per execution on 4 vCPUs (the DESIGN.md target shape) and at its defaults;
   // counter/percpu shows the executor's own cost per step, with the cheapest possible model step.
   const exploreRates = [
-    exploreRate('pgtable', 4, 96, timeMs), exploreRate('pgtable', 3, 8, timeMs),
-    exploreRate('counter', 4, 8, timeMs, { stepsPerOp: 64 }),
+    exploreRate('pgtable', 4, 96, timeMs, repeats), exploreRate('pgtable', 3, 8, timeMs, repeats),
+    exploreRate('counter', 4, 8, timeMs, repeats, { stepsPerOp: 64 }),
   ];
   const detections: Detection[] = [];
   for (const s of SCENARIOS) {

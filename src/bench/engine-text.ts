@@ -1,7 +1,9 @@
 /** The engine benchmark as terminal text, with the DESIGN.md targets marked met or MISSED. */
 import type { EngineBench } from './engine-bench.js';
+import type { Range } from './spread.js';
 
 const M = (x: number) => `${(x / 1e6).toFixed(2)} M`;
+const R = (r: Range | undefined, f: (x: number) => string) => (r ? ` [${f(r.min)}–${f(r.max)}]` : '');
 const mark = (ok: boolean) => (ok ? 'met' : 'MISSED');
 
 export function benchText(b: EngineBench): string {
@@ -11,11 +13,12 @@ export function benchText(b: EngineBench): string {
     `model step in-thread (yield+add)      ${b.micro.stepNs.toFixed(2)} ns/step  ${r.microStepOverAtomicsAdd.toFixed(2)}x raw`,
     `model step via 2x yield*              ${b.micro.nestedStepNs.toFixed(2)} ns/step  ${(b.micro.nestedStepNs / b.micro.atomicsAddNs).toFixed(2)}x raw`,
     '',
-    'stress mode                 workers   steps/s      ops/s',
-    ...b.stress.map((s) => `  ${`${s.scenario}/${s.variant}`.padEnd(26)}${String(s.workers).padStart(4)}   ${M(s.stepsPerSec).padStart(9)}  ${M(s.opsPerSec).padStart(9)}`),
+    `stress mode                 workers   steps/s [min–max of ${b.stress[0]?.repeats ?? 1}]      ops/s`,
+    ...b.stress.map((s) => `  ${`${s.scenario}/${s.variant}`.padEnd(26)}${String(s.workers).padStart(4)}   ${`${M(s.stepsPerSec)}${R(s.spread?.stepsPerSec, M)}`.padStart(30)}  ${M(s.opsPerSec).padStart(9)}`),
     '',
-    'explore mode (random)       vCPUs x ops  steps/exec   steps/s    schedules/s',
-    ...b.explore.map((e) => `  ${e.scenario.padEnd(26)}${`${e.cpus} x ${e.opsPerCpu}`.padStart(10)}  ${e.stepsPerExecution.toFixed(0).padStart(9)}  ${M(e.stepsPerSec).padStart(9)}  ${e.schedulesPerSec.toFixed(0).padStart(10)}`),
+    `explore mode (random)       vCPUs x ops  steps/exec   steps/s [min–max of ${b.explore[0]?.repeats ?? 1}]       schedules/s`,
+    ...b.explore.map((e) => `  ${e.scenario.padEnd(26)}${`${e.cpus} x ${e.opsPerCpu}`.padStart(10)}  ${e.stepsPerExecution.toFixed(0).padStart(9)}  `
+      + `${`${M(e.stepsPerSec)}${R(e.spread?.stepsPerSec, M)}`.padStart(30)}  ${`${e.schedulesPerSec.toFixed(0)}${R(e.spread?.schedulesPerSec, (x) => x.toFixed(0))}`.padStart(18)}`),
     '',
     'detection (PCT depth 3, 20 seeds, cap 1000)   found   median   max',
     ...b.detection.map((d) => `  ${`${d.scenario}/${d.variant}`.padEnd(44)}${`${d.found}/${d.seeds}`.padStart(6)}  ${String(d.medianSchedules).padStart(6)}  ${String(d.maxSchedules).padStart(5)}`),

@@ -10,6 +10,7 @@ import { readBoundedFile } from './io.js';
 
 /** A config file is a few lines of settings; anything bigger is not one (and /dev/zero never ends). */
 const CONFIG_MAX_BYTES = 1 << 20;
+import { STRATEGIES } from '../explore/strategies.js';
 
 const duration = z.string().regex(/^\s*\d+(\.\d+)?\s*(ms|s|m|h)?\s*$/, 'expected a duration such as "500ms", "10s", "2m"');
 const seed = z.number().int().min(-0x80000000).max(0xffffffff);
@@ -35,7 +36,7 @@ const runSchema = z.object({
 const exploreSchema = z.object({
   scenario: z.string().optional(),
   variant: z.string().optional(),
-  strategy: z.enum(['pct', 'random']).optional(),
+  strategy: z.enum(STRATEGIES).optional(),
   depth: z.number().int().min(1).max(64).optional(),
   schedules: z.number().int().positive().optional(),
   time: duration.optional(),

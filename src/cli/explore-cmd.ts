@@ -9,11 +9,11 @@ import { withDefaults } from '../engine/scenario.js';
 import { explore, type FoundRepro } from '../explore/explore.js';
 import type { ReproFile } from '../explore/repro.js';
 import { currentStamp } from '../explore/stamp.js';
-import { STRATEGIES, type StrategyName } from '../explore/scheduler.js';
+import { DEFAULT_DEPTH, DEFAULT_STRATEGY, isStrategy, STRATEGIES, strategyNamed } from '../explore/strategies.js';
 import { defaultReportsRoot, writeAtomically } from '../report/report.js';
 import { BadInput, EXIT } from '../errors.js';
 import { elapsedOf, rate, type Io } from './io.js';
-import { loadScenarioFile, scenarioModulePath } from '../scenarios/registry.js';
+import { addedVariants, loadScenarioFile, scenarioModulePath } from '../scenarios/registry.js';
 import { loadConfig, underFlags } from './config.js';
 import { checkBuild, lookupScenario, lookupVariant, parseDuration, parseInteger, parseOpsList, parseParams, parseSeed, parseShard, randomSeed } from './parse.js';
 import { replayCommand } from './repro-commands.js';
@@ -48,11 +48,12 @@ export async function exploreCommand(nameArg: string | undefined, flags: Explore
   const name = nameArg ?? cfg.scenario ?? user?.name;
   if (name === undefined) throw new BadInput('explore needs a scenario (an argument, or "scenario" in --config)');
   const scenario = lookupScenario(name);
-  const variant = lookupVariant(scenario, f.variant ?? scenario.variants[0]!.name);
+  // Default: the first variant, or the first one a scenario file added to a built-in scenario.
+  const variant = lookupVariant(scenario, f.variant ?? (scenario === user ? addedVariants(scenario.name)[0] : undefined)?.name ?? scenario.variants[0]!.name);
   const params = withDefaults(scenario, { ...scenario.exploreParams, ...parseParams(scenario, f.param) });
-  const strategy = (f.strategy ?? 'pct') as StrategyName;
-  if (!STRATEGIES.includes(strategy)) throw new BadInput(`--strategy: '${f.strategy}' is not one of ${STRATEGIES.join(', ')}`);
-  if (strategy !== 'pct' && f.depth !== undefined) {
+  const strategy = f.strategy ?? DEFAULT_STRATEGY;
+  if (!isStrategy(strategy)) throw new BadInput(`--strategy: '${f.strategy}' is not one of ${STRATEGIES.join(', ')}`);
+  if (!strategyNamed(strategy).usesDepth && f.depth !== undefined) {
     throw new BadInput(`--depth belongs to --strategy pct (--strategy ${strategy} has no bug depth)`);
   }
   const cpus = f.cpus !== undefined ? parseInteger('--cpus', f.cpus, 1, 255) : scenario.exploreCpus;
@@ -77,7 +78,7 @@ export async function exploreCommand(nameArg: string | undefined, flags: Explore
     scenario, variant, params, opsPerCpu, strategy, seed, schedules, shrink: f.shrink ?? true,
     shard: f.shard !== undefined ? parseShard('--shard', f.shard) : undefined,
     stopOn,
-    depth: f.depth !== undefined ? parseInteger('--depth', f.depth, 1, 64) : 3,
+    depth: f.depth !== undefined ? parseInteger('--depth', f.depth, 1, 64) : DEFAULT_DEPTH,
     timeMs: hasTime ? parseDuration('--time', f.time!) : Infinity,
     opSeed: f.opSeed !== undefined ? parseSeed('--op-seed', f.opSeed) : undefined,
     maxSteps: f.maxSteps !== undefined ? parseInteger('--max-steps', f.maxSteps, 1, 1e9) : defaultMaxSteps(opsPerCpu),
@@ -86,7 +87,7 @@ export async function exploreCommand(nameArg: string | undefined, flags: Explore
     throw new BadInput(`--repro-file: '${f.reproFile}' is not a file name`);
   }
 
-  io.progress(`explore ${scenario.name}/${variant.name}: ${strategy}${strategy === 'pct' ? ` depth ${options.depth}` : ''}, seed ${seed}, ${cpus} vCPUs x ${opsPerCpu.join(',')} ops`);
+  io.progress(`explore ${scenario.name}/${variant.name}: ${strategy}${strategyNamed(strategy).usesDepth ? ` depth ${options.depth}` : ''}, seed ${seed}, ${cpus} vCPUs x ${opsPerCpu.join(',')} ops`);
   const budget = options.timeMs;
   const r = explore({
     ...options,

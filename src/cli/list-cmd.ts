@@ -1,7 +1,7 @@
 /** `list`: every scenario with its variants (and what each expects), invariants and parameters. */
 import { ENGINE_INVARIANTS } from '../check/invariant.js';
 import { expectationText } from '../engine/scenario.js';
-import { allScenarios, loadScenarioFile, scenarioModulePath } from '../scenarios/registry.js';
+import { allScenarios, loadScenarioFile, scenarioModulePath, sourceFile, addedVariants } from '../scenarios/registry.js';
 import { EXIT } from '../errors.js';
 import type { Io } from './io.js';
 
@@ -11,8 +11,10 @@ export async function listCommand(f: { json?: boolean; scenarioFile?: string }, 
   if (f.json) {
     io.out(JSON.stringify({
       scenarios: SCENARIOS.map((s) => ({
-        name: s.name, summary: s.summary, follows: s.follows,
-        variants: s.variants.map((v) => ({ name: v.name, summary: v.summary, expect: v.expect, source: v.source ?? null })),
+        name: s.name, summary: s.summary, follows: s.follows, file: sourceFile(s.name) ?? null,
+        variants: s.variants.map((v) => ({
+          name: v.name, summary: v.summary, expect: v.expect, source: v.source ?? null, file: sourceFile(s.name, v.name) ?? null,
+        })),
         invariants: s.invariants, params: s.params, explore: { cpus: s.exploreCpus, ops: s.exploreOps },
       })),
       engineInvariants: ENGINE_INVARIANTS,
@@ -20,9 +22,14 @@ export async function listCommand(f: { json?: boolean; scenarioFile?: string }, 
     return EXIT.ok;
   }
   for (const s of SCENARIOS) {
-    io.out(`${s.name} — ${s.summary}\n  follows ${s.follows}`);
+    const file = sourceFile(s.name);
+    const added = addedVariants(s.name);
+    io.out(`${s.name} — ${s.summary}\n  follows ${s.follows}${file !== undefined && added.length === 0 ? `\n  from ${file}` : ''}`);
     io.out('  variants:');
-    for (const v of s.variants) io.out(`    ${v.name.padEnd(20)} expect ${expectationText(v).padEnd(24)} ${v.summary}`);
+    for (const v of s.variants) {
+      const from = added.includes(v) ? ` [from ${file}]` : '';
+      io.out(`    ${v.name.padEnd(20)} expect ${expectationText(v).padEnd(24)} ${v.summary}${from}`);
+    }
     io.out('  invariants:');
     for (const i of s.invariants) io.out(`    ${i.id.padEnd(14)} ${i.grade.padEnd(11)} ${i.meaning}`);
     const params = Object.entries(s.params);

@@ -10,9 +10,10 @@ import { ENGINE_INVARIANTS, type Grade } from '../check/invariant.js';
 import { expectationText, meetsExpectation, type ScenarioDef, type VariantDef, withDefaults } from '../engine/scenario.js';
 import { mix32 } from '../engine/rng.js';
 import { explore, type ExploreOutcome, type FoundRepro, type Shard } from '../explore/explore.js';
+import { DEFAULT_DEPTH, DEFAULT_STRATEGY } from '../explore/strategies.js';
 import { loadConfig, underFlags } from './config.js';
 import { newRunId, writeReport, type HistogramRow, type ReportedViolation, type RunReport, type VariantReport } from '../report/report.js';
-import { allScenarios, loadScenarioFile, scenarioModulePath } from '../scenarios/registry.js';
+import { addedVariants, allScenarios, loadScenarioFile, scenarioModulePath } from '../scenarios/registry.js';
 import { stress, type StressOutcome } from '../stress/stress.js';
 import { BadInput, EXIT, HarnessError } from '../errors.js';
 import { elapsedOf, rate, type Io } from './io.js';
@@ -81,9 +82,12 @@ export async function planRun(namesArg: readonly string[], flags: RunFlags): Pro
   if (f.param.length > 0 && scenarios.length !== 1) throw new BadInput('--param needs exactly one scenario');
   const items = scenarios.flatMap((s) => {
     const clean = s.variants.filter((v) => v.expect === 'clean');
+    // A file that extends a built-in scenario and names none of its variants runs what it added.
+    const added = s === userScenario && !f.allVariants ? addedVariants(s.name) : [];
     // By default the variants expected clean; a scenario with none (a user's bug hunt) runs them all.
     const variants = f.variant !== undefined ? [lookupVariant(s, f.variant)]
-      : f.allVariants || clean.length === 0 ? [...s.variants] : clean;
+      : added.length > 0 ? [...added]
+        : f.allVariants || clean.length === 0 ? [...s.variants] : clean;
     const given = parseParams(s, f.param);
     const params = withDefaults(s, given);
     const exploreParams = withDefaults(s, { ...s.exploreParams, ...given });
@@ -188,7 +192,7 @@ async function runVariant(plan: Plan, item: Plan['items'][number], io: Io): Prom
       if (totalOps <= REPRO_MAX_OPS) {
         io.progress(`${scenario.name}/${variant.name}: ${st.violation.invariant} under stress; re-running its op programs in explore`);
         const again = explore({
-          scenario, variant, params, opsPerCpu, strategy: 'pct', depth: 3, schedules: 100_000, timeMs: REPRO_BUDGET_MS,
+          scenario, variant, params, opsPerCpu, strategy: DEFAULT_STRATEGY, depth: DEFAULT_DEPTH, schedules: 100_000, timeMs: REPRO_BUDGET_MS,
           seed: plan.seed, opSeed, maxSteps: defaultMaxSteps(opsPerCpu), shrink: true, shrinkMs: REPRO_BUDGET_MS,
         });
         // Any violation on the same op programs is a deterministic repro of a real bug, even when the
@@ -205,10 +209,10 @@ async function runVariant(plan: Plan, item: Plan['items'][number], io: Io): Prom
   }
   const remaining = plan.timeMs - (performance.now() - t0);
   if (violations.length === 0 && plan.mode !== 'stress' && remaining > 0) {
-    io.progress(`${scenario.name}/${variant.name}: explore (pct), ${(remaining / 1000).toFixed(1)} s`);
+    io.progress(`${scenario.name}/${variant.name}: explore (${DEFAULT_STRATEGY}), ${(remaining / 1000).toFixed(1)} s`);
     const opsPerCpu = Array<number>(scenario.exploreCpus).fill(scenario.exploreOps);
     ex = explore({
-      scenario, variant, params: item.exploreParams, opsPerCpu, strategy: 'pct', depth: 3,
+      scenario, variant, params: item.exploreParams, opsPerCpu, strategy: DEFAULT_STRATEGY, depth: DEFAULT_DEPTH,
       schedules: Number.MAX_SAFE_INTEGER, timeMs: remaining, seed: plan.baseSeed, maxSteps: defaultMaxSteps(opsPerCpu), shrink: true,
       shard: plan.shard,
       onProgress: (p) => io.status(`${scenario.name}/${variant.name} explore ${elapsedOf(p.elapsedMs, remaining)}  `
@@ -230,7 +234,7 @@ async function runVariant(plan: Plan, item: Plan['items'][number], io: Io): Prom
     ops, steps: (st?.steps ?? 0) + (ex?.steps ?? 0), durationMs: performance.now() - t0, seed: plan.seed, params,
     violations, outcomes, histogram: histogram(scenario, ops, outcomes, violations),
     stress: st ? { workers: plan.workers, ops: st.ops, steps: st.steps, slices: st.slices, durationMs: st.durationMs, opsPerSec: st.ops / (st.durationMs / 1000) } : null,
-    explore: ex ? { schedules: ex.schedules, steps: ex.steps, strategy: 'pct', durationMs: ex.durationMs } : null,
+    explore: ex ? { schedules: ex.schedules, steps: ex.steps, strategy: DEFAULT_STRATEGY, durationMs: ex.durationMs } : null,
   };
 }
 

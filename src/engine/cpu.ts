@@ -10,9 +10,12 @@
 import type { Checker } from '../check/checker.js';
 import type { Memory } from './layout.js';
 import { VirtualClock, type Clock } from './clock.js';
+import type { LockRef } from './lock-ref.js';
+import type { Site } from './site.js';
+import { TASK, TaskState } from './task.js';
 
-/** A scheduling-point label, e.g. 'pte.cas L1'. Constant strings: yielding one costs a pointer. */
-export type Site = string;
+export type { LockRef } from './lock-ref.js';
+export type { Site } from './site.js';
 
 /** A model operation (or a piece of one, composed with `yield*`). */
 export type Op<R = void> = Generator<Site, R, void>;
@@ -24,20 +27,9 @@ export class StopRun extends Error {
   constructor() { super('run stopped'); this.name = 'StopRun'; }
 }
 
-/** Thrown when a stress-mode wait exceeds Cpu.waitLimitMs: a deadlock the watchdog cannot see. */
+/** Thrown when a stress-mode wait exceeds TaskState.waitLimitMs: a deadlock the watchdog cannot see. */
 export class StuckWait extends Error {
   constructor(message: string) { super(message); this.name = 'StuckWait'; }
-}
-
-/** A lock as model code sees it; the lock word lives in shared memory. See sync.ts. */
-export interface LockRef {
-  /** i32 index of the lock word; the owner word (vCPU id + 1) sits at index + 1. */
-  readonly index: number;
-  readonly name: string;
-  /** lockdep class rank: locks must be taken in strictly increasing rank; 0 = not ordered. */
-  readonly rank: number;
-  readonly acquireSite: Site;
-  readonly releaseSite: Site;
 }
 
 /** One virtual CPU as the model code sees it. */
@@ -49,10 +41,8 @@ export class Cpu {
   site: Site = 'start';
   /** Steps taken: per vCPU in stress mode, the execution's global step in explore mode. */
   step = 0;
-  /** Explore mode: i32 index of a lock word this vCPU waits on (runnable again once it reads 0), or -1. */
-  blockedOn = -1;
-  /** Locks held, innermost last (lockdep and deadlock reports). */
-  readonly held: LockRef[] = [];
+  /** The executor's state of this task (engine/task.ts): not for model code. */
+  readonly [TASK]: TaskState;
   /**
    * smp_processor_id(): whose per-CPU structures this task uses. A vCPU's own id; a timer task runs on
    * the CPU its TimerSpec names (like a softirq, it interrupts that CPU's task — the per-CPU locks are
@@ -61,20 +51,13 @@ export class Cpu {
   thisCpu: number;
   /** How traces and messages name this task: cpu<N>, or timer:<name> for a timer task. */
   name: string;
-  /**
-   * Stress mode: the longest a blocking primitive may wait before it gives up with StuckWait. Workers
-   * wait without limit (the watchdog watches them); the main thread, which fires timers and is the
-   * watchdog, must not.
-   */
-  waitLimitMs = Infinity;
-
   constructor(
     readonly id: number,
     readonly mode: Mode,
     readonly mem: Memory,
     readonly checker: Checker,
     /** Stress mode: i32 index of the run's stop flag, polled while parked; -1 in explore mode. */
-    private readonly stopIndex = -1,
+    stopIndex = -1,
     /** Virtual time in explore mode (shared by an execution's vCPUs), real time in stress mode. */
     readonly clock: Clock = new VirtualClock(),
   ) {
@@ -83,7 +66,14 @@ export class Cpu {
     this.name = `cpu${id}`;
     this.i32 = mem.i32;
     this.i64 = mem.i64;
+    this[TASK] = new TaskState(stopIndex);
   }
+
+  /** @deprecated executor state: use taskOf(cpu).blockedOn (engine), or waitUntilZero (model code). */
+  get blockedOn(): number { return this[TASK].blockedOn; }
+  set blockedOn(v: number) { this[TASK].blockedOn = v; }
+  /** @deprecated executor state: use taskOf(cpu).held (engine), or lockHeld(cpu, lock) (model code). */
+  get held(): readonly LockRef[] { return this[TASK].held; }
 
   /** Report an outcome of invariant `id`; returns true when it is FORBIDDEN (the run will stop). */
   fail(id: string, message: string): boolean {
@@ -92,7 +82,8 @@ export class Cpu {
 
   /** Stress mode: has the run been asked to stop? Model code never needs this; blocking primitives do. */
   stopRequested(): boolean {
-    return this.stopIndex >= 0 && Atomics.load(this.i32, this.stopIndex) !== 0;
+    const stop = this[TASK].stopIndex;
+    return stop >= 0 && Atomics.load(this.i32, stop) !== 0;
   }
 }
 

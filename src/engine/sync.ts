@@ -7,6 +7,7 @@
  * reports a deadlock when no vCPU can run. In stress mode it spins, then parks with Atomics.wait.
  */
 import { Cpu, StopRun, StuckWait, type LockRef, type Op, type Site } from './cpu.js';
+import { taskOf } from './task.js';
 
 /** Spins before parking. A park/unpark hand-off costs ~27 µs here vs ~60 ns for a spinning one. */
 const SPINS_BEFORE_PARK = 2_000;
@@ -29,11 +30,12 @@ export function* spinLock(cpu: Cpu, lock: LockRef): Op {
   const i32 = cpu.i32;
   // After a park we take the lock in state 2: other waiters may still be parked and must be woken later.
   let want = LOCKED;
+  const task = taskOf(cpu);
   for (;;) {
     yield lock.acquireSite;
-    cpu.blockedOn = -1;
+    task.blockedOn = -1;
     if (Atomics.compareExchange(i32, lock.index, UNLOCKED, want) === UNLOCKED) break;
-    if (cpu.explore) cpu.blockedOn = lock.index;
+    if (cpu.explore) task.blockedOn = lock.index;
     else { waitForRelease(cpu, lock); want = LOCKED_WAITERS; }
   }
   acquired(cpu, lock);
@@ -49,11 +51,32 @@ export function* spinTryLock(cpu: Cpu, lock: LockRef): Op<boolean> {
 
 export function* spinUnlock(cpu: Cpu, lock: LockRef): Op {
   yield lock.releaseSite;
-  const k = cpu.held.lastIndexOf(lock);
+  const held = taskOf(cpu).held;
+  const k = held.lastIndexOf(lock);
   if (k < 0) throw new Error(`cpu${cpu.id} releases ${lock.name}, which it does not hold`);
-  cpu.held.splice(k, 1);
+  held.splice(k, 1);
   Atomics.store(cpu.i32, lock.index + 1, 0);
   if (Atomics.exchange(cpu.i32, lock.index, UNLOCKED) === LOCKED_WAITERS) Atomics.notify(cpu.i32, lock.index, 1);
+}
+
+/** lockdep_assert_held / assert_spin_locked: does this task hold `lock`? Not a scheduling point. */
+export function lockHeld(cpu: Cpu, lock: LockRef): boolean {
+  return taskOf(cpu).held.includes(lock);
+}
+
+/**
+ * Wait until the i32 at `index` reads 0 — a wait_event on a shared word (a count of users draining,
+ * a timer callback finishing). Each check is scheduling point `site`; in explore mode a task that reads
+ * non-zero is blocked on the word (not picked again until it reads 0), in stress mode it re-checks.
+ */
+export function* waitUntilZero(cpu: Cpu, index: number, site: Site): Op {
+  const task = taskOf(cpu);
+  for (;;) {
+    yield site;
+    task.blockedOn = -1;
+    if (Atomics.load(cpu.i32, index) === 0) return;
+    if (cpu.explore) task.blockedOn = index;
+  }
 }
 
 /** Who holds the lock (vCPU id), or -1. For reports; not a scheduling point. */
@@ -64,7 +87,7 @@ export function lockOwner(i32: Int32Array, lock: LockRef): number {
 function acquired(cpu: Cpu, lock: LockRef): void {
   Atomics.store(cpu.i32, lock.index + 1, cpu.id + 1);
   if (lock.rank !== 0) checkLockOrder(cpu, lock);
-  cpu.held.push(lock);
+  taskOf(cpu).held.push(lock);
 }
 
 /**
@@ -72,7 +95,7 @@ function acquired(cpu: Cpu, lock: LockRef): void {
  * FORBIDDEN inversion, even if this execution did not deadlock (the reverse order elsewhere would).
  */
 function checkLockOrder(cpu: Cpu, lock: LockRef): void {
-  for (const h of cpu.held) {
+  for (const h of taskOf(cpu).held) {
     if (h.rank !== 0 && h.rank >= lock.rank) {
       cpu.fail('LOCKDEP', `cpu${cpu.id} takes ${lock.name} (rank ${lock.rank}) while holding ${h.name} (rank ${h.rank})`);
       return;
@@ -84,7 +107,8 @@ function waitForRelease(cpu: Cpu, lock: LockRef): void {
   const i32 = cpu.i32;
   const index = lock.index;
   for (let k = 0; k < SPINS_BEFORE_PARK; k++) if (Atomics.load(i32, index) === UNLOCKED) return;
-  const giveUpAt = performance.now() + cpu.waitLimitMs;
+  const limitMs = taskOf(cpu).waitLimitMs;
+  const giveUpAt = performance.now() + limitMs;
   for (;;) {
     const c = Atomics.load(i32, index);
     if (c === UNLOCKED) return;
@@ -93,7 +117,7 @@ function waitForRelease(cpu: Cpu, lock: LockRef): void {
     Atomics.wait(i32, index, LOCKED_WAITERS, PARK_TIMEOUT_MS);
     if (cpu.stopRequested()) throw new StopRun();
     if (performance.now() > giveUpAt) {
-      throw new StuckWait(`task ${cpu.id} waited ${(cpu.waitLimitMs / 1000).toFixed(1)}s for lock ${lock.name} held by task ${lockOwner(i32, lock)}`);
+      throw new StuckWait(`task ${cpu.id} waited ${(limitMs / 1000).toFixed(1)}s for lock ${lock.name} held by task ${lockOwner(i32, lock)}`);
     }
   }
 }

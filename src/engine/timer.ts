@@ -13,6 +13,7 @@
  */
 import type { Cpu, Op, Site } from './cpu.js';
 import { at, region, type Layout, type RegionSpec } from './layout.js';
+import { waitUntilZero } from './sync.js';
 
 export { RealClock, VirtualClock, type Clock } from './clock.js';
 
@@ -24,14 +25,30 @@ export interface TimerSpec {
   readonly runsOn?: number;
 }
 
-export function timerRegions(count: number): Record<string, RegionSpec> {
+/**
+ * A scenario's timers by name, numbered in order: `const TIMERS = timerIds('fq_timer', 'depot_work')` gives
+ * `{ fq_timer: 0, depot_work: 1 }`, so a TimerRef's id is `TIMERS.fq_timer`, never a bare number, and a
+ * trace's `timer:<name>` column names the same thing the code does.
+ */
+export type TimerIds<N extends string = string> = { readonly [K in N]: number };
+
+export function timerIds<const N extends readonly string[]>(...names: N): TimerIds<N[number]> {
+  if (new Set(names).size !== names.length) {
+    throw new Error(`timerIds: a timer name is given twice (${names.join(', ')})`);
+  }
+  return Object.freeze(Object.fromEntries(names.map((n, k) => [n, k]))) as TimerIds<N[number]>;
+}
+
+/** The shared words of a scenario's timers: one deadline and one running flag each. */
+export function timerRegions(timers: number | TimerIds): Record<string, RegionSpec> {
+  const count = typeof timers === 'number' ? timers : Object.keys(timers).length;
   return {
     'timer.deadline': { kind: 'i64', count },
     'timer.running': { kind: 'i32', count },
   };
 }
 
-/** A model's handle on timer `id`. */
+/** A model's handle on timer `id` (from the scenario's timerIds; TimerRef.named takes the name). */
 export class TimerRef {
   readonly deadlineIndex: number;
   readonly runningIndex: number;
@@ -47,6 +64,11 @@ export class TimerRef {
     this.delSite = `del_timer ${name}`;
     this.syncSite = `del_timer_sync ${name}`;
     this.scheduleSite = `schedule_delayed_work ${name}`;
+  }
+
+  /** The TimerRef of the timer `name` of a scenario's timerIds. */
+  static named<N extends string>(layout: Layout, ids: TimerIds<N>, name: N): TimerRef {
+    return new TimerRef(layout, ids[name], name);
   }
 
   /** mod_timer: (re)arm to fire `delayNs` from now. */
@@ -74,13 +96,9 @@ export class TimerRef {
   /** del_timer_sync: cancel, then wait until a running callback has returned. */
   *delSync(cpu: Cpu): Op<boolean> {
     const was = yield* this.del(cpu);
-    for (;;) {
-      yield this.syncSite;
-      cpu.blockedOn = -1;
-      if (Atomics.load(cpu.i32, this.runningIndex) === 0) return was;
-      // Explore: wait like a lock waiter until the running word reads 0.
-      if (cpu.explore) cpu.blockedOn = this.runningIndex;
-    }
+    // Explore: wait like a lock waiter until the running word reads 0.
+    yield* waitUntilZero(cpu, this.runningIndex, this.syncSite);
+    return was;
   }
 
   /** timer_pending. */

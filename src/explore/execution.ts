@@ -17,6 +17,7 @@ import { opRng } from '../engine/rng.js';
 import type { ScenarioDef, ScenarioModel, VcpuProgram } from '../engine/scenario.js';
 import { lockOwner } from '../engine/sync.js';
 import { VirtualClock } from '../engine/clock.js';
+import { taskOf } from '../engine/task.js';
 import { claimDueTimer } from '../engine/timer.js';
 import type { Scheduler } from './scheduler.js';
 
@@ -120,6 +121,7 @@ export function runExecution(spec: ExecutionSpec, scheduler: Scheduler, stepsHin
     if (c < n) progs.push(model.program(cpu, opRng(spec.opSeed, c)));
   }
   for (let c = 0; c < n; c++) advance(c);
+  const state = cpus.map(taskOf);
 
   scheduler.newExecution(tasks, stepsHint);
   let decisions = new Uint8Array(Math.max(64, stepsHint + 16));
@@ -134,13 +136,13 @@ export function runExecution(spec: ExecutionSpec, scheduler: Scheduler, stepsHin
     for (let c = 0; c < n; c++) {
       if (finished[c]) continue;
       alive++;
-      const b = cpus[c]!.blockedOn;
+      const b = state[c]!.blockedOn;
       if (b < 0 || Atomics.load(i32, b) === 0) runnable.push(c);
     }
     for (let t = n; t < tasks; t++) {
       if (ops[t]) { // a callback in progress: runnable like a vCPU, and the execution is not over
         alive++;
-        const b = cpus[t]!.blockedOn;
+        const b = state[t]!.blockedOn;
         if (b < 0 || Atomics.load(i32, b) === 0) runnable.push(t);
       } else if (alive > 0 && dueAt(t) <= clock.ns) runnable.push(t);
     }
@@ -226,8 +228,9 @@ function deadlockMessage(
   const parts: string[] = [];
   for (const cpu of cpus) {
     if (cpu.id < n ? finished[cpu.id] : !ops[cpu.id]) continue;
-    const held = cpu.held.map((l) => l.name).join(', ') || 'nothing';
-    const owner = cpu.blockedOn >= 0 ? ownerOfWord(cpus, cpu.blockedOn, names) : '';
+    const task = taskOf(cpu);
+    const held = task.held.map((l) => l.name).join(', ') || 'nothing';
+    const owner = task.blockedOn >= 0 ? ownerOfWord(cpus, task.blockedOn, names) : '';
     parts.push(`${names[cpu.id]} holds ${held}, waits at '${site[cpu.id]}'${owner}`);
   }
   return `no vCPU can run: ${parts.join('; ')}`;
@@ -235,7 +238,7 @@ function deadlockMessage(
 
 function ownerOfWord(cpus: readonly Cpu[], index: number, names: readonly string[]): string {
   for (const c of cpus) {
-    const l = c.held.find((h) => h.index === index);
+    const l = taskOf(c).held.find((h) => h.index === index);
     if (l) return ` (held by ${names[lockOwner(c.i32, l)]})`;
   }
   return '';

@@ -8,11 +8,9 @@ import { allocateMemory } from '../engine/layout.js';
 import { mix32 } from '../engine/rng.js';
 import { nonDefaultParams, type ScenarioDef, type VariantDef } from '../engine/scenario.js';
 import { runExecution, type ExecutionResult, type ExecutionSpec } from './execution.js';
-import { PctScheduler } from './pct.js';
-import { RandomScheduler } from './random.js';
 import { ReplayScheduler } from './replay.js';
 import { decodeSchedule, encodeSchedule, encodeToken, type Repro } from './repro.js';
-import type { Scheduler, StrategyName } from './scheduler.js';
+import { makeScheduler, type StrategyName } from './strategies.js';
 import { formatTrace } from './trace.js';
 import { shrink } from './shrink.js';
 
@@ -79,10 +77,6 @@ export interface Shard {
   /** 0-based. */
   readonly index: number;
   readonly count: number;
-}
-
-export function makeScheduler(strategy: StrategyName, seed: number, depth: number, estimate: number): Scheduler {
-  return strategy === 'pct' ? new PctScheduler(seed, depth, estimate) : new RandomScheduler(seed);
 }
 
 export function explore(o: ExploreOptions): ExploreOutcome {

@@ -17,5 +17,4 @@ export interface Scheduler {
   nextCpu(runnable: readonly number[], current: number): number;
 }
 
-export type StrategyName = 'random' | 'pct';
-export const STRATEGIES: readonly StrategyName[] = ['random', 'pct'];
+// The strategies themselves, their names and the default are in strategies.ts.

@@ -3,18 +3,19 @@
  * fewer vCPUs, then fewer ops (cut from the end of a program, then skipped from its middle), then fewer
  * preemptions, for as long as the *same* invariant still fails. Every candidate is run for real: first
  * under a lenient replay of the old schedule (see replay.ts), and if that no longer fails, under a few
- * fresh PCT schedules (deterministically seeded) — removing an op shifts where a preemption must land.
+ * fresh schedules of the default strategy (deterministically seeded) — removing an op shifts where a preemption must land.
  * The schedule kept is the one the executor actually recorded, so the result replays exactly.
  */
 import { mix32 } from '../engine/rng.js';
 import { runExecution, type ExecutionResult, type ExecutionSpec } from './execution.js';
-import { PctScheduler } from './pct.js';
 import { encodeSchedule } from './repro.js';
 import { ReplayScheduler } from './replay.js';
+import type { Scheduler } from './scheduler.js';
+import { DEFAULT_DEPTH, DEFAULT_STRATEGY, makeScheduler } from './strategies.js';
 
 /**
  * When fewer ops no longer fail under the old schedule (the preemption now lands elsewhere), search
- * this many fresh PCT schedules for the smaller program before giving the candidate up.
+ * this many fresh schedules (DEFAULT_STRATEGY) for the smaller program before giving the candidate up.
  */
 const RESEARCH_SCHEDULES = 24;
 
@@ -44,7 +45,7 @@ export function shrink(
   let attempts = 0;
   let accepted = 0;
 
-  const tryOnce = (opsPerCpu: readonly number[], skip: readonly (readonly number[])[], scheduler: ReplayScheduler | PctScheduler): boolean => {
+  const tryOnce = (opsPerCpu: readonly number[], skip: readonly (readonly number[])[], scheduler: Scheduler): boolean => {
     attempts++;
     const result = runExecution({ ...base, opsPerCpu, skip }, scheduler, best.result.steps);
     const v = result.violation;
@@ -58,9 +59,9 @@ export function shrink(
     if (attempts >= maxAttempts || performance.now() > deadline) return false;
     if (tryOnce(opsPerCpu, skip, new ReplayScheduler(decisions))) return true;
     if (!research) return false;
-    const pct = new PctScheduler(mix32(0x5b1, attempts), 3, best.result.steps);
+    const fresh = makeScheduler(DEFAULT_STRATEGY, mix32(0x5b1, attempts), DEFAULT_DEPTH, best.result.steps);
     for (let k = 0; k < RESEARCH_SCHEDULES && attempts < maxAttempts && performance.now() <= deadline; k++) {
-      if (tryOnce(opsPerCpu, skip, pct)) return true;
+      if (tryOnce(opsPerCpu, skip, fresh)) return true;
     }
     return false;
   };

@@ -8,7 +8,7 @@ import type { EngineBench } from '../bench/engine-bench.js';
 import type { Grade } from '../check/invariant.js';
 import { PALETTE, renderChart, type ChartSpec } from './charts.js';
 import { escapeHtml, formatFreq, formatInt, formatMs, formatNumber, renderCommand, renderPage, renderTable, slug, type Table } from './html-kit.js';
-import type { HistogramRow, ReportedViolation, RunReport, VariantReport } from './report.js';
+import type { HistogramRow, ReportedViolation, RunReport, VariantReport } from './types.js';
 
 export const GRADE_COLORS: Readonly<Record<Grade, string>> = { ACCEPTABLE: PALETTE[2], INTERESTING: PALETTE[5], FORBIDDEN: PALETTE[3] };
 

@@ -3,7 +3,7 @@
  * variant (classname = scenario, name = variant, time in seconds), and a <failure> carrying the invariant,
  * its message and the replay command when the variant missed its expectation.
  */
-import type { RunReport, VariantReport } from './report.js';
+import type { RunReport, VariantReport } from './types.js';
 
 const XML_ESCAPES: Readonly<Record<string, string>> = {
   '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;', '\n': '&#10;', '\r': '&#13;', '\t': '&#9;',

@@ -6,67 +6,14 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Grade, Violation } from '../check/invariant.js';
 import { projectRoot } from '../paths.js';
 import { renderRunHtml } from './html.js';
 import { renderJunit } from './junit.js';
 import { summaryMarkdown } from './summary.js';
+import type { RunReport } from './types.js';
 
-export interface ReportedViolation extends Violation {
-  readonly executor: 'stress' | 'explore';
-  /** Replay token of a deterministic repro, when one exists. */
-  readonly token?: string;
-  /** The one-line command that reproduces it. */
-  readonly command: string;
-  /** When the deterministic repro of a stress failure ends in a different invariant, that invariant. */
-  readonly replayInvariant?: string;
-  /** The shrunk interleaving, one column per vCPU, when a deterministic repro exists. */
-  readonly trace?: string;
-}
-
-/** One row of a jcstress-style outcome table: RESULT, SAMPLES, (FREQ = samples / total), EXPECT. */
-export interface HistogramRow {
-  readonly result: string;
-  readonly samples: number;
-  readonly expect: Grade;
-}
-
-export interface VariantReport {
-  readonly scenario: string;
-  readonly variant: string;
-  readonly expected: string;
-  /** 'clean' or the id of the first FORBIDDEN invariant seen. */
-  readonly observed: string;
-  readonly verdict: 'pass' | 'fail';
-  readonly ops: number;
-  readonly steps: number;
-  readonly durationMs: number;
-  readonly seed: number;
-  readonly params: Readonly<Record<string, number>>;
-  readonly violations: readonly ReportedViolation[];
-  /** INTERESTING / ACCEPTABLE outcomes and their sample counts. */
-  readonly outcomes: Readonly<Record<string, number>>;
-  /** Every op's outcome: 'ok' (nothing to report), each outcome id, each violation (jcstress RESULT/SAMPLES/EXPECT). */
-  readonly histogram: readonly HistogramRow[];
-  readonly stress: { readonly workers: number; readonly ops: number; readonly steps: number; readonly slices: number; readonly durationMs: number; readonly opsPerSec: number } | null;
-  readonly explore: { readonly schedules: number; readonly steps: number; readonly strategy: string; readonly durationMs: number } | null;
-}
-
-export interface RunReport {
-  readonly tool: 'iommu-stress';
-  readonly version: string;
-  readonly runId: string;
-  readonly command: string;
-  readonly startedAt: string;
-  readonly durationMs: number;
-  /** The campaign seed; with a shard, each variant's `seed` is the shard's own stress seed. */
-  readonly seed: number;
-  /** Shard i of n (1-based), or null for a whole campaign. Reports of one campaign combine with `merge`. */
-  readonly shard: { readonly index: number; readonly count: number } | null;
-  readonly verdict: 'pass' | 'fail';
-  readonly exitCode: number;
-  readonly results: readonly VariantReport[];
-}
+// The report's types live in types.ts (renderers import them from there, not from this writer).
+export type { HistogramRow, ReportedViolation, RunReport, VariantReport } from './types.js';
 
 export function newRunId(now = new Date()): string {
   const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z').replace('T', '-');

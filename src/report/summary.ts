@@ -1,5 +1,5 @@
 /** The Markdown summary of a run: a verdict table, then each violation with its repro command. */
-import type { RunReport } from './report.js';
+import type { RunReport } from './types.js';
 
 export function summaryMarkdown(r: RunReport): string {
   const lines = [

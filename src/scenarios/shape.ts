@@ -9,6 +9,10 @@ import { pathToFileURL } from 'node:url';
 import { BadInput } from '../errors.js';
 import type { ScenarioDef } from '../engine/scenario.js';
 import { preview } from '../preview.js';
+import { ENGINE_INVARIANTS } from '../check/invariant.js';
+
+/** Invariants every scenario checks (LOCKDEP, DEADLOCK, …): a variant may expect them too. */
+const ENGINE_IDS: ReadonlySet<string> = new Set(ENGINE_INVARIANTS.map((i) => i.id));
 
 const GRADES = ['FORBIDDEN', 'INTERESTING', 'ACCEPTABLE'];
 const MAX_CPUS = 255;
@@ -134,7 +138,7 @@ function checkFields(def: unknown, file: string): void {
       bad(`variants[${i}].source`, 'must be a string', v.source);
     }
     const e = v.expect;
-    const declared = Array.isArray(e) && e.length > 0 && e.every((id) => typeof id === 'string' && ids.has(id));
+    const declared = Array.isArray(e) && e.length > 0 && e.every((id) => typeof id === 'string' && (ids.has(id) || ENGINE_IDS.has(id)));
     if (e !== 'clean' && !declared) {
       const want = "must be 'clean' or a list of invariant ids the scenario declares";
       bad(`variants[${i}].expect`, `(variant ${String(v.name)}) ${want}`, e);

@@ -12,31 +12,30 @@
 import type { ModelConfig, ScenarioDef, ScenarioModel } from '../engine/scenario.js';
 import { quiescentScan, VIOMMU_INVARIANTS } from '../model/viommu/checks.js';
 import { IommuCore } from '../model/viommu/core.js';
-import { ViommuDriver } from '../model/viommu/driver.js';
+import { ViommuDriver, type ViommuDriverClass } from '../model/viommu/driver.js';
 import { FocusProgram, focusDef, FOCUS_COUNT, runFocusSetup } from '../model/viommu/focus.js';
 import { ViommuHost } from '../model/viommu/host.js';
 import { ViommuLayout } from '../model/viommu/layout.js';
 import { ViommuOps } from '../model/viommu/ops.js';
 import { MixedProgram, roleOf } from '../model/viommu/program.js';
+import { LockedViommuDriver, NoSyncCheckDriver } from '../model/viommu/variants.js';
 
-const VARIANTS = ['upstream', 'locked', 'null-viommu-sync'];
-
-function build(config: ModelConfig): ScenarioModel {
-  const variant = config.variant.name;
-  if (!VARIANTS.includes(variant)) throw new Error(`viommu: unknown variant '${variant}'`);
-  return buildViommu(config, (L, host) => new ViommuDriver(L, host, { locked: variant === 'locked', syncChecks: variant !== 'null-viommu-sync' }));
+/** What a viommu variant changes: the driver class (default: upstream's ViommuDriver). */
+export interface ViommuPatch {
+  readonly driver?: ViommuDriverClass;
 }
 
 /**
- * The viommu model around a driver of the caller's making: the extension point for a driver variant
- * of your own (see examples/viommu-atomic-count.ts).
+ * The viommu model around the driver class of `config.variant.patch`: the extension point for a driver
+ * variant of your own (a subclass of ViommuDriver; see examples/viommu-atomic-count.ts).
  */
-export function buildViommu({ cpus, params }: ModelConfig, makeDriver: (L: ViommuLayout, host: ViommuHost) => ViommuDriver): ScenarioModel {
+export function buildViommu({ cpus, params, variant }: ModelConfig<ViommuPatch>): ScenarioModel {
+  const Driver = variant.patch?.driver ?? ViommuDriver;
   const L = new ViommuLayout({
     cpus, domains: params.domains!, endpoints: params.endpoints!, slotsPerCpu: params.slots!, ringSize: params.ringSize!,
   });
   const host = new ViommuHost(L);
-  const drv = makeDriver(L, host);
+  const drv = new Driver(L, host);
   const ops = new ViommuOps(L, new IommuCore(drv), host);
   const focus = params.focus!;
   const def = focus > 0 ? focusDef(focus, L) : undefined;
@@ -53,7 +52,7 @@ export function buildViommu({ cpus, params }: ModelConfig, makeDriver: (L: Viomm
   };
 }
 
-export const viommuScenario: ScenarioDef = {
+export const viommuScenario: ScenarioDef<ViommuPatch> = {
   name: 'viommu',
   summary: 'virtio-iommu driver + host: nr_endpoints read and changed without a lock while endpoints attach, map, unmap and sync',
   follows: 'kernel-model.md §4 (VIOMMU-67, VIOMMU-NEW), §4.3 V1-V8, §9 #10 #11, §10',
@@ -73,7 +72,7 @@ export const viommuScenario: ScenarioDef = {
   variants: [
     {
       name: 'locked', summary: 'the fix: a per-domain lock makes the count and every check-then-send atomic with attach/detach and replay',
-      expect: 'clean',
+      expect: 'clean', patch: { driver: LockedViommuDriver },
     },
     {
       name: 'upstream', summary: 'the driver as upstream: nr_endpoints a plain counter, checked and changed without a lock',
@@ -82,7 +81,8 @@ export const viommuScenario: ScenarioDef = {
     {
       name: 'null-viommu-sync', summary: 'iotlb_sync_map/flush_iotlb_all sync without the nr_endpoints check: a sync before the first attach hits a NULL viommu',
       expect: ['V-NOFIN'], source: 'kernel-model.md §4.3 V5 (VIO-V3: the v2 NULL check, replaced in v3 by per-op checks)',
+      patch: { driver: NoSyncCheckDriver },
     },
   ],
-  build,
+  build: buildViommu,
 };

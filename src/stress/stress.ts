@@ -13,6 +13,7 @@ import { HarnessError } from '../errors.js';
 import { Cpu, runToEnd, StopRun, StuckWait } from '../engine/cpu.js';
 import { allocateMemory } from '../engine/layout.js';
 import { RealClock } from '../engine/clock.js';
+import { taskOf } from '../engine/task.js';
 import { claimDueTimer, nextDeadline } from '../engine/timer.js';
 import type { ScenarioDef, VariantDef } from '../engine/scenario.js';
 import { workerFile } from '../paths.js';
@@ -95,7 +96,7 @@ export async function stress(o: StressOptions): Promise<StressOutcome> {
     const cpu = new Cpu(n + k, 'stress', mem, checker, ctl.stop, clock);
     cpu.thisCpu = Math.min(t.runsOn ?? 0, n - 1);
     cpu.name = `timer:${t.ref.name}`;
-    cpu.waitLimitMs = o.watchdogMs; // this thread is the watchdog: it must never block for good
+    taskOf(cpu).waitLimitMs = o.watchdogMs; // this thread is the watchdog: it must never block for good
     return { spec: t, cpu };
   });
   const fireDueTimers = (): number => {

@@ -11,7 +11,8 @@
  */
 import type { Cpu, LockRef, Op } from '../../engine/cpu.js';
 import { lockRef, LOCK_WORDS, spinLock, spinUnlock } from '../../engine/sync.js';
-import { RANK_GROUP_MUTEX, type ViommuDriver } from './driver.js';
+import type { ViommuDriver } from './driver.js';
+import { RANK_GROUP_MUTEX } from './locks.js';
 
 export interface AttachResult {
   /** What attach_dev returned for the new domain. */

@@ -7,18 +7,11 @@
  * and every change a load, a scheduling point and a store (Counter32.plainAdd), so the explore scheduler
  * can put any other vCPU between the check and the action that depends on it.
  *
- * Variant `locked` is the fix the issue asks for: one per-domain lock (`domN.lock`) makes the count and
- * every check-then-send atomic with attach/detach and the replay. map/unmap/sync_map/flush hold it around
- * their tree update, `nr_endpoints` check and request; attach holds the old and the new domain's locks
- * (in index order) around ATTACH, the replay and both count changes, and moves the old domain's decrement
- * after a successful ATTACH (which also removes §4.3 V7's error-path drift); detach holds it around
- * DETACH and the decrement.
- * Variant `null-viommu-sync`: iotlb_sync_map and flush_iotlb_all sync without their `nr_endpoints`
- * check (the series before VIO-V3 v3), so a mapping made before the first attach syncs a domain whose
- * viommu is still NULL (§4.3 V5).
+ * The driver here is upstream's and nothing else. The per-domain lock fix (`locked`), the v2 syncs
+ * without the nr_endpoints check (`null-viommu-sync`) and any user's patch are subclasses in
+ * variants.ts (or a user's scenario file) that override the kernel functions below.
  *
- * Lock order (lockdep ranks): group->mutex (core) < domain mutex < domN.lock (fix) < mappings_lock <
- * request_lock — replay sends synchronous MAPs with mappings_lock held (§4.1).
+ * Lock order: locks.ts (group->mutex < domain mutex < domN.lock of the fix < mappings_lock < request_lock).
  *
  * Simplifications: one vIOMMU (so attach's `viommu != vdev->viommu` -EINVAL never happens); finalise only
  * sets the viommu pointer (the domain id is the domain's index; page sizes, geometry and identity domains
@@ -29,25 +22,17 @@ import type { Cpu, LockRef, Op, Site } from '../../engine/cpu.js';
 import { Counter32, lockRef, LOCK_WORDS, spinLock, spinUnlock } from '../../engine/sync.js';
 import { T_ATTACH, T_DETACH, T_MAP, T_UNMAP, type Request, type ViommuHost } from './host.js';
 import { SZ_4K, type ViommuLayout } from './layout.js';
+import { RANK_DOMAIN_MUTEX, RANK_MAPPINGS_LOCK, RANK_REQUEST_LOCK } from './locks.js';
 import { RequestQueue } from './request-queue.js';
 
-export const RANK_GROUP_MUTEX = 10;
-const RANK_DOMAIN_MUTEX = 20;
-const RANK_DOMAIN_LOCK = 30; // + domain index: two are taken in index order
-const RANK_MAPPINGS_LOCK = 60;
-const RANK_REQUEST_LOCK = 70;
 
-export interface DriverOptions {
-  /** Variant `locked`: the per-domain lock fix. */
-  readonly locked: boolean;
-  /** iotlb_sync_map / flush_iotlb_all check nr_endpoints first (false in variant `null-viommu-sync`). */
-  readonly syncChecks: boolean;
-}
+/** A driver class: upstream's, a variant of variants.ts, or a user's subclass. */
+export type ViommuDriverClass = new (L: ViommuLayout, host: ViommuHost) => ViommuDriver;
 
+export const ATTACH_SEND = 'ATTACH send';
 const TREE_INSERT = 'tree insert';
 const TREE_DELETE = 'tree delete';
 const REPLAY_SNAPSHOT = 'replay snapshot';
-const ATTACH_SEND = 'ATTACH send';
 const DETACH_SEND = 'DETACH send';
 const REPLAY_MAP_SEND = 'replay: MAP send';
 const MAP_QUEUE = 'MAP queue';
@@ -64,17 +49,15 @@ export class ViommuDriver {
   readonly nr: readonly Counter32[];
   private readonly mutex: readonly LockRef[];
   private readonly mappingsLock: readonly LockRef[];
-  private readonly domLock: readonly LockRef[];
   private readonly finaliseSite: readonly Site[];
   private readonly viommuSite: readonly Site[];
 
-  constructor(readonly L: ViommuLayout, readonly host: ViommuHost, readonly opts: DriverOptions) {
+  constructor(readonly L: ViommuLayout, readonly host: ViommuHost) {
     const ds = Array.from({ length: L.domains }, (_, d) => d);
     this.rq = new RequestQueue(L, host, RANK_REQUEST_LOCK);
     this.nr = ds.map((d) => this.makeCounter(L.nr + d, `dom${d}.nr_endpoints`));
     this.mutex = ds.map((d) => lockRef(`dom${d}.mutex`, L.mutex + d * LOCK_WORDS, RANK_DOMAIN_MUTEX));
     this.mappingsLock = ds.map((d) => lockRef(`dom${d}.mappings_lock`, L.mappingsLock + d * LOCK_WORDS, RANK_MAPPINGS_LOCK));
-    this.domLock = ds.map((d) => lockRef(`dom${d}.lock`, L.domLock + d * LOCK_WORDS, RANK_DOMAIN_LOCK + d));
     this.finaliseSite = ds.map((d) => `finalise dom${d} (viommu NULL?)`);
     this.viommuSite = ds.map((d) => `read dom${d}.viommu`);
   }
@@ -103,7 +86,6 @@ export class ViommuDriver {
     // vdev->vdomain is protected by group->mutex, which the caller holds: no scheduling point needed.
     const old = this.vdomain(cpu.i32, e);
     const attach = { type: T_ATTACH, domain: d, endpoint: e, slot: 0, pfn: 0, from: cpu.id };
-    if (this.opts.locked) return yield* this.attachLocked(cpu, d, e, old, attach);
     if (old >= 0) yield* this.nr[old]!.plainAdd(cpu, -1); // (a) the old domain, before the device is told
     const ret = yield* this.rq.sendReqSync(cpu, attach, ATTACH_SEND);
     if (ret !== 0) return ret; // (a) is NOT undone
@@ -116,35 +98,8 @@ export class ViommuDriver {
     return 0;
   }
 
-  /** The fix: both domains' locks around ATTACH, replay and both count changes. */
-  private *attachLocked(cpu: Cpu, d: number, e: number, old: number, attach: Request): Op<number> {
-    if (old === d) {
-      // Only the core's error-path restore gets here: the device has e in d, the count already has it.
-      yield* spinLock(cpu, this.domLock[d]!);
-      const ret = yield* this.rq.sendReqSync(cpu, attach, ATTACH_SEND);
-      yield* spinUnlock(cpu, this.domLock[d]!);
-      return ret;
-    }
-    const first = old >= 0 && old < d ? old : d;
-    const second = old < 0 ? -1 : old < d ? d : old;
-    yield* spinLock(cpu, this.domLock[first]!);
-    if (second >= 0) yield* spinLock(cpu, this.domLock[second]!);
-    let ret = yield* this.rq.sendReqSync(cpu, attach, ATTACH_SEND);
-    if (ret === 0) {
-      // The device has moved e: only now does the old domain lose it.
-      if (old >= 0) yield* this.nr[old]!.plainAdd(cpu, -1);
-      if ((yield* this.nr[d]!.load(cpu)) === 0) ret = yield* this.replay(cpu, d);
-      // The device has e in d whatever the replay returned: count what the device has.
-      yield* this.nr[d]!.plainAdd(cpu, 1);
-      Atomics.store(cpu.i32, this.L.vdomain + e, d + 1);
-    }
-    if (second >= 0) yield* spinUnlock(cpu, this.domLock[second]!);
-    yield* spinUnlock(cpu, this.domLock[first]!);
-    return ret;
-  }
-
   /** ≤v6.7: `mutex_lock(&vdomain->mutex); if (!vdomain->viommu) viommu_domain_finalise(...)`. */
-  private *finalise(cpu: Cpu, d: number): Op {
+  protected *finalise(cpu: Cpu, d: number): Op {
     yield* spinLock(cpu, this.mutex[d]!);
     yield this.finaliseSite[d]!;
     if (Atomics.load(cpu.i32, this.L.viommu + d) === 0) Atomics.store(cpu.i32, this.L.viommu + d, 1);
@@ -155,7 +110,7 @@ export class ViommuDriver {
    * viommu_replay_mappings: a synchronous MAP for every tree entry, with mappings_lock held throughout
    * (so the tree read at 'replay snapshot' stays what is replayed). Returns the first error.
    */
-  private *replay(cpu: Cpu, d: number): Op<number> {
+  protected *replay(cpu: Cpu, d: number): Op<number> {
     const L = this.L;
     yield* spinLock(cpu, this.mappingsLock[d]!);
     yield REPLAY_SNAPSHOT;
@@ -176,11 +131,9 @@ export class ViommuDriver {
   *detachDev(cpu: Cpu, e: number): Op<number> {
     const d = this.vdomain(cpu.i32, e);
     if (d < 0) return 0;
-    if (this.opts.locked) yield* spinLock(cpu, this.domLock[d]!);
     const ret = yield* this.rq.sendReqSync(cpu, { type: T_DETACH, domain: d, endpoint: e, slot: 0, pfn: 0, from: cpu.id }, DETACH_SEND);
     yield* this.nr[d]!.plainAdd(cpu, -1);
     Atomics.store(cpu.i32, this.L.vdomain + e, 0);
-    if (this.opts.locked) yield* spinUnlock(cpu, this.domLock[d]!);
     return ret;
   }
 
@@ -191,8 +144,6 @@ export class ViommuDriver {
    */
   *mapPages(cpu: Cpu, d: number, s: number, pfn: number): Op<number> {
     const L = this.L;
-    const locked = this.opts.locked;
-    if (locked) yield* spinLock(cpu, this.domLock[d]!);
     yield* spinLock(cpu, this.mappingsLock[d]!);
     yield TREE_INSERT;
     Atomics.store(cpu.i32, L.tree + L.slot(d, s), pfn + 1);
@@ -204,7 +155,6 @@ export class ViommuDriver {
     } else {
       yield NO_MAP;
     }
-    if (locked) yield* spinUnlock(cpu, this.domLock[d]!);
     return seq;
   }
 
@@ -214,8 +164,6 @@ export class ViommuDriver {
    */
   *unmapPages(cpu: Cpu, d: number, s: number): Op<number> {
     const L = this.L;
-    const locked = this.opts.locked;
-    if (locked) yield* spinLock(cpu, this.domLock[d]!);
     yield* spinLock(cpu, this.mappingsLock[d]!);
     yield TREE_DELETE;
     const had = Atomics.exchange(cpu.i32, L.tree + L.slot(d, s), 0);
@@ -226,7 +174,6 @@ export class ViommuDriver {
       if ((yield* this.nr[d]!.load(cpu)) === 0) yield NO_UNMAP; // (u)
       else yield* this.rq.addReq(cpu, { type: T_UNMAP, domain: d, endpoint: -1, slot: s, pfn: 0, from: cpu.id }, UNMAP_QUEUE);
     }
-    if (locked) yield* spinUnlock(cpu, this.domLock[d]!);
     return unmapped;
   }
 
@@ -246,12 +193,8 @@ export class ViommuDriver {
   }
 
   private *checkedSync(cpu: Cpu, d: number, onDrained?: (cpu: Cpu) => void): Op<boolean> {
-    const locked = this.opts.locked;
-    if (locked) yield* spinLock(cpu, this.domLock[d]!);
     let synced = false;
-    if (!this.opts.syncChecks) {
-      synced = yield* this.syncDomain(cpu, d, onDrained);
-    } else if ((yield* this.nr[d]!.load(cpu)) === 0) {
+    if ((yield* this.nr[d]!.load(cpu)) === 0) {
       yield NO_SYNC;
     } else {
       synced = yield* this.syncDomain(cpu, d, (c) => {
@@ -262,12 +205,11 @@ export class ViommuDriver {
         onDrained?.(c);
       });
     }
-    if (locked) yield* spinUnlock(cpu, this.domLock[d]!);
     return synced;
   }
 
   /** viommu_sync_req(vdomain->viommu): the pointer is NULL until the domain's first attach finalises it. */
-  private *syncDomain(cpu: Cpu, d: number, onDrained?: (cpu: Cpu) => void): Op<boolean> {
+  protected *syncDomain(cpu: Cpu, d: number, onDrained?: (cpu: Cpu) => void): Op<boolean> {
     yield this.viommuSite[d]!;
     if (!this.finalised(cpu.i32, d)) {
       cpu.fail('V-NOFIN', `sync on dom${d} before its first attach: vdomain->viommu is NULL, viommu_sync_req would dereference it`);

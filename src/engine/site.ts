@@ -1,0 +1,2 @@
+/** A scheduling-point label, e.g. 'pte.cas L1'. Constant strings: yielding one costs a pointer. */
+export type Site = string;
