@@ -19,6 +19,7 @@ import {
 } from '../src/model/iova/locks.js';
 import { IOVA_MAG_SIZE } from '../src/model/iova/magazine.js';
 import { iovaScenario } from '../src/scenarios/iova.js';
+import { taskOf } from '../src/engine/task.js';
 
 const OPTS: IovaDomainOptions = {
   cpus: 2, startPfn: 1, dma32Pfn: 2048, spacePfns: 4096, depotDelayNs: 100e6, checks: true, resvPfns: 0, warm: false, warmDepot: 0,
@@ -91,8 +92,8 @@ describe('lockdep with the iova locks', () => {
     const drive = <R>(op: Op<R>): R => {
       for (;;) {
         const r = op.next();
-        const ranks = c0.held.map((l) => l.rank);
-        for (let i = 1; i < ranks.length; i++) expect(ranks[i]!, `held ${c0.held.map((l) => l.name).join(', ')}`).toBeGreaterThan(ranks[i - 1]!);
+        const ranks = taskOf(c0).held.map((l) => l.rank);
+        for (let i = 1; i < ranks.length; i++) expect(ranks[i]!, `held ${taskOf(c0).held.map((l) => l.name).join(', ')}`).toBeGreaterThan(ranks[i - 1]!);
         seen.add(ranks.join('<'));
         if (r.done) return r.value;
       }

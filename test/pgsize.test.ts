@@ -12,6 +12,7 @@ import { withDefaults, variantOf } from '../src/engine/scenario.js';
 import { iommuPgsize, LPAE_PGSIZES } from '../src/model/core/pgsize.js';
 import { EINVAL, ENOMEM, IoPgtable, SZ_1G, SZ_2M, SZ_4K } from '../src/model/pgtable.js';
 import { mapsgParts, mapsgScenario, windowIova } from '../src/scenarios/mapsg.js';
+import { taskOf } from '../src/engine/task.js';
 
 const SZ_4M = 2 * SZ_2M;
 
@@ -168,7 +169,7 @@ describe('iommu_map_sg (kernel-model.md §5.3)', () => {
     expect(runToEnd(f.parts.core.iommuMapSg(f.cpu, f.iova, sg))).toBe(3 * SZ_4K);
     expect(f.hypercalls()[0]).toBe(1);
     expect(f.parts.list!.parked(f.mem.i32, 0)).toBe(0);
-    expect(f.cpu.held).toEqual([]); // the window's lock is released
+    expect(taskOf(f.cpu).held).toEqual([]); // the window's lock is released
     expect(f.walk(f.iova + 2 * SZ_4K)).toBe(P + 4 * SZ_4K);
   });
 
@@ -178,7 +179,7 @@ describe('iommu_map_sg (kernel-model.md §5.3)', () => {
     const sg = [0, 2, 4, 6].map((k) => ({ phys: P + k * SZ_4K, length: SZ_4K }));
     expect(runToEnd(f.parts.core.iommuMapSg(f.cpu, f.iova, sg))).toBe(ENOMEM);
     expect(f.parts.list!.parked(f.mem.i32, 0)).toBe(0);
-    expect(f.cpu.held).toEqual([]);
+    expect(taskOf(f.cpu).held).toEqual([]);
     for (let k = 0; k < 4; k++) expect(f.walk(f.iova + k * SZ_4K)).toBe(-1);
     expect(f.checker.violations).toEqual([]);
   });

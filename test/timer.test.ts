@@ -20,6 +20,7 @@ import { ReplayScheduler } from '../src/explore/replay.js';
 import { decodeToken } from '../src/explore/repro.js';
 import type { Scheduler } from '../src/explore/scheduler.js';
 import { formatTrace } from '../src/explore/trace.js';
+import { waitUntilZero } from '../src/engine/sync.js';
 
 const NS_PER_STEP = 100;
 const TIMER = 'flush';
@@ -72,12 +73,8 @@ function build({ cpus, variant: { name: variant }, params }: ModelConfig): Scena
         yield 'mark pending';
         Atomics.store(i32, pending, 1);
         yield* ref.mod(cpu, delay);
-        for (;;) {
-          yield 'wait for callback';
-          cpu.blockedOn = -1;
-          if (Atomics.load(i32, pending) === 0) return;
-          cpu.blockedOn = pending;
-        }
+        yield* waitUntilZero(cpu, pending, 'wait for callback');
+        return;
       case 'del': {
         yield* ref.mod(cpu, delay);
         const first = yield* ref.del(cpu);

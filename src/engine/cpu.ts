@@ -69,12 +69,6 @@ export class Cpu {
     this[TASK] = new TaskState(stopIndex);
   }
 
-  /** @deprecated executor state: use taskOf(cpu).blockedOn (engine), or waitUntilZero (model code). */
-  get blockedOn(): number { return this[TASK].blockedOn; }
-  set blockedOn(v: number) { this[TASK].blockedOn = v; }
-  /** @deprecated executor state: use taskOf(cpu).held (engine), or lockHeld(cpu, lock) (model code). */
-  get held(): readonly LockRef[] { return this[TASK].held; }
-
   /** Report an outcome of invariant `id`; returns true when it is FORBIDDEN (the run will stop). */
   fail(id: string, message: string): boolean {
     return this.checker.report(id, message, this.id, this.step, this.site);

@@ -64,6 +64,11 @@ export function lockHeld(cpu: Cpu, lock: LockRef): boolean {
   return taskOf(cpu).held.includes(lock);
 }
 
+/** Does this task hold the lock whose word is at i32 index `index` (lockdep_assert_held by address)? */
+export function lockHeldAt(cpu: Cpu, index: number): boolean {
+  return taskOf(cpu).held.some((l) => l.index === index);
+}
+
 /**
  * Wait until the i32 at `index` reads 0 — a wait_event on a shared word (a count of users draining,
  * a timer callback finishing). Each check is scheduling point `site`; in explore mode a task that reads

@@ -34,6 +34,7 @@ import { IOVA_INVARIANTS } from '../model/iova/invariants.js';
 import { checkIovaDomain } from '../model/iova/quiescent.js';
 import { PagePool, pagePoolRegions, PTES_PER_TABLE } from '../model/page-pool.js';
 import { IoPgtable, SZ_4K } from '../model/pgtable.js';
+import { waitUntilZero } from '../engine/sync.js';
 
 /** The lazy exposure window (unmap -> its IOVA back in the allocator), as jcstress-style outcome rows. */
 const EXPOSURE: readonly [number, string][] = [
@@ -275,12 +276,7 @@ class FlushqProgram implements VcpuProgram {
     const i32 = this.cpu.i32;
     yield 'teardown: stop new dma calls';
     Atomics.store(i32, dying, 1);
-    for (;;) {
-      yield 'teardown: wait for dma calls in flight';
-      this.cpu.blockedOn = -1;
-      if (Atomics.load(i32, users) === 0) break;
-      if (this.cpu.explore) this.cpu.blockedOn = users;
-    }
+    yield* waitUntilZero(this.cpu, users, 'teardown: wait for dma calls in flight');
     yield* fq!.iommuDmaFreeFq(this.cpu);
     yield 'teardown: resume dma calls';
     Atomics.store(i32, dying, 0);

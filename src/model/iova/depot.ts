@@ -17,7 +17,7 @@
  */
 import type { Cpu } from '../../engine/cpu.js';
 import { at, region, type Layout, type RegionSpec } from '../../engine/layout.js';
-import { LOCK_WORDS } from '../../engine/sync.js';
+import { LOCK_WORDS, lockHeldAt } from '../../engine/sync.js';
 import { IOVA_MAG_SIZE, IOVA_RANGE_CACHE_MAX_SIZE, type MagazinePool } from './magazine.js';
 
 // Per-bucket words: lock (LOCK_WORDS), depot head (magazine + 1, 0 = NULL), depot size.
@@ -62,7 +62,7 @@ export class Depot {
   /** lockdep_assert_held(&rcache->lock): a check of the storage, not of the code that calls it. */
   protected assertHeld(cpu: Cpu, k: number, what: string): void {
     const lock = this.lockIndex(k);
-    if (!cpu.held.some((l) => l.index === lock)) {
+    if (!lockHeldAt(cpu, lock)) {
       cpu.fail('DEPOT-LOCK', `${cpu.name} ${what} the bucket-${k} depot without rcache[${k}].lock`);
     }
   }

@@ -25,7 +25,7 @@
  */
 import type { Cpu, LockRef, Op } from '../../engine/cpu.js';
 import { at, region, type Layout, type RegionSpec } from '../../engine/layout.js';
-import { LOCK_WORDS, lockRef, spinLock, spinUnlock } from '../../engine/sync.js';
+import { LOCK_WORDS, lockHeld, lockRef, spinLock, spinUnlock } from '../../engine/sync.js';
 import { RANK_RBTREE, RBTREE_LOCK_NAME } from './locks.js';
 
 /** IOVA_ANCHOR (~0UL in the kernel), as a 31-bit pfn. */
@@ -347,7 +347,7 @@ export class IovaTree {
 
   /** assert_spin_locked: model code that reaches the tree without the lock is a bug in the model. */
   assertLocked(cpu: Cpu): void {
-    if (!cpu.held.includes(this.lock)) throw new Error(`iova model: cpu${cpu.id} touches the rbtree without iova_rbtree_lock`);
+    if (!lockHeld(cpu, this.lock)) throw new Error(`iova model: cpu${cpu.id} touches the rbtree without iova_rbtree_lock`);
   }
 
   /** The nodes in pfn order (anchor excluded) as [lo, hi], walking from the anchor down. Quiescent only. */
