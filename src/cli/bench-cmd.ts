@@ -12,6 +12,7 @@ import { benchText } from '../bench/engine-text.js';
 import { FQ_MODES, fqBench, fqMicro, type FqMode } from '../bench/fq-bench.js';
 import { fqBenchMarkdown, fqBenchSections, fqBenchText } from '../bench/fq-report.js';
 import { iovaBench, iovaBenchText } from '../bench/iova-bench.js';
+import { DEFAULT_COSTS, pasidBench, pasidBenchMarkdown, pasidBenchText } from '../bench/pasid-bench.js';
 import { MAPSG_DESIGNS, mapsgBench, mapsgBenchMarkdown, mapsgBenchSections, mapsgBenchText } from '../bench/mapsg-bench.js';
 import { renderBenchHtml } from '../report/html.js';
 import { newRunId, writeReportFiles } from '../report/report.js';
@@ -35,7 +36,7 @@ export interface BenchFlags {
   reportDir?: string;
 }
 
-const SUITES = ['engine', 'iova', 'fq', 'mapsg', 'all'] as const;
+const SUITES = ['engine', 'iova', 'fq', 'mapsg', 'pasid', 'all'] as const;
 type Suite = (typeof SUITES)[number];
 
 /** The machine the numbers come from, for the report (numbers mean nothing without it). */
@@ -92,16 +93,18 @@ export async function benchCommand(f: BenchFlags, io: Io): Promise<number> {
   const iova = suite === 'iova' || suite === 'all' ? await iovaBench(timeMs, io.progress) : undefined;
   const fq = fqOpts ? { options: fqOpts, rows: await fqBench(fqOpts, io.progress), micro: await fqMicro(Math.min(timeMs, 1_000)) } : undefined;
   const mapsg = mapsgOpts ? { options: mapsgOpts, ...(await mapsgBench(mapsgOpts, io.progress)) } : undefined;
+  const pasid = suite === 'pasid' || suite === 'all' ? pasidBench({ sizesPages: [1, 16, 512], invCostsNs: [1000, 4000], costs: DEFAULT_COSTS, iterations: 200, wallMs: Math.min(timeMs / 8, 500) }, io.progress) : undefined;
 
   const doc = {
     tool: 'iommu-stress', kind: 'bench', suite, command: io.commandLine, machine: machine(), startedAt: startedAt.toISOString(),
-    ...(engine ? { engine } : {}), ...(iova ? { iova } : {}), ...(fq ? { fq } : {}), ...(mapsg ? { mapsg } : {}),
+    ...(engine ? { engine } : {}), ...(iova ? { iova } : {}), ...(fq ? { fq } : {}), ...(mapsg ? { mapsg } : {}), ...(pasid ? { pasid } : {}),
   };
-  const text = [engine ? benchText(engine) : '', iova ? iovaBenchText(iova) : '', fq ? fqBenchText(fq.rows, fq.micro) : '', mapsg ? mapsgBenchText(mapsg) : ''].filter(Boolean).join('\n\n');
+  const text = [engine ? benchText(engine) : '', iova ? iovaBenchText(iova) : '', fq ? fqBenchText(fq.rows, fq.micro) : '', mapsg ? mapsgBenchText(mapsg) : '', pasid ? pasidBenchText(pasid) : ''].filter(Boolean).join('\n\n');
   const summary = [
     `# iommu-stress bench (${suite})`, '', `\`${io.commandLine}\``, '', `Machine: ${machine()}; started ${startedAt.toISOString()}`, '',
     ...(fq ? [fqBenchMarkdown(fq.rows)] : []),
     ...(mapsg ? [mapsgBenchMarkdown(mapsg)] : []),
+    ...(pasid ? [pasidBenchMarkdown(pasid)] : []),
     ...(engine || iova ? ['```', [engine ? benchText(engine) : '', iova ? iovaBenchText(iova) : ''].filter(Boolean).join('\n\n'), '```'] : []),
   ].join('\n');
   const html = renderBenchHtml(engine ?? null, {

@@ -160,8 +160,17 @@ export class IovaEqKva implements SystemPasid {
     return addrs;
   }
 
+  /** Drop every page's user; one iotlb_sync over the range of those whose last user this was (a gather). */
   *unmapForDevice(cpu: Cpu, _seg: Segment, addrs: readonly number[]): Op {
-    for (const a of addrs) yield* this.iommuUnmapShared(cpu, a);
+    let lo = Infinity;
+    let hi = -1;
+    for (const a of addrs) {
+      if (!(yield* this.iommuUnmapShared(cpu, a))) continue;
+      lo = Math.min(lo, a);
+      hi = Math.max(hi, a);
+    }
+    // Before returning: the caller frees (and vfree reuses) only after the device TLB forgot the range.
+    if (hi >= 0) yield* this.iotlb.syncRange(cpu, lo, hi - lo + 1);
   }
 
   /** Map IOVA kva -> phys unless another in-flight DMA already did; count the user either way. */
@@ -179,21 +188,21 @@ export class IovaEqKva implements SystemPasid {
     yield* spinUnlock(cpu, this.lock);
   }
 
-  /** Drop one user; the last one unmaps and invalidates (strict). */
-  protected *iommuUnmapShared(cpu: Cpu, kva: number): Op {
+  /** Drop one user; the last one clears the PTE (the caller syncs the IOTLB). Returns whether it cleared. */
+  protected *iommuUnmapShared(cpu: Cpu, kva: number): Op<boolean> {
     yield* spinLock(cpu, this.lock);
     yield 'read kva refcount';
     const ref = Atomics.load(cpu.i32, this.refs + kva) - 1;
     yield 'write kva refcount';
     Atomics.store(cpu.i32, this.refs + kva, ref);
-    if (ref === 0) yield* this.unmapAndSync(cpu, kva);
+    if (ref === 0) yield* this.unmapPte(cpu, kva);
     yield* spinUnlock(cpu, this.lock);
+    return ref === 0;
   }
 
-  protected *unmapAndSync(cpu: Cpu, kva: number): Op {
+  protected *unmapPte(cpu: Cpu, kva: number): Op {
     yield* this.pt.unmapPages(cpu, kva * SZ_4K, SZ_4K, 1);
     this.costs.charge(cpu, COST_PTE, this.costs.m.pteNs);
-    yield* this.iotlb.syncRange(cpu, kva, 1);
   }
 }
 

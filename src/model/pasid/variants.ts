@@ -18,8 +18,9 @@ export class IovaEqKvaNoRefcount extends IovaEqKva {
     if (ret === 0) this.costs.charge(cpu, COST_PTE, this.costs.m.pteNs);
   }
 
-  protected override *iommuUnmapShared(cpu: Cpu, kva: number): Op {
-    yield* this.unmapAndSync(cpu, kva);
+  protected override *iommuUnmapShared(cpu: Cpu, kva: number): Op<boolean> {
+    yield* this.unmapPte(cpu, kva);
+    return true;
   }
 }
 
