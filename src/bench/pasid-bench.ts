@@ -28,6 +28,7 @@ import { variantOf, withDefaults, type ModelConfig } from '../engine/scenario.js
 import { claimDueTimer } from '../engine/timer.js';
 import type { PasidPatch } from '../model/pasid/parts.js';
 import { COST_NAMES, type CostModel } from '../model/pasid/system-pasid.js';
+import type { ChartSection } from '../report/html.js';
 import { pasidScenario } from '../scenarios/pasid.js';
 
 export const PASID_PATHS = ['separate-domain-strict', 'separate-domain', 'iova-eq-kva', 'shared-kernel-table'] as const;
@@ -44,6 +45,14 @@ export interface PasidBenchOptions {
   readonly iterations: number;
   /** Wall-clock budget per path and size for the JS-cost measurement. */
   readonly wallMs: number;
+}
+
+/** What `bench --suite pasid` runs: 4 KiB, 64 KiB and 2 MiB; invalidations of 1 and 4 µs; --time scales the runs. */
+export function pasidBenchOptions(timeMs: number): PasidBenchOptions {
+  return {
+    sizesPages: [1, 16, 512], invCostsNs: [1000, 4000], costs: DEFAULT_COSTS,
+    iterations: Math.max(20, Math.min(400, Math.round(timeMs / 10))), wallMs: Math.min(timeMs / 8, 500),
+  };
 }
 
 export interface PasidRow {
@@ -245,4 +254,22 @@ export function pasidBenchMarkdown(res: PasidBenchResult): string {
     md(['variant (4-page vmalloc buffers)', 'kernel PT changes', 'device-TLB invalidations', 'inval/change', 'overhead us/DMA'],
       res.vmalloc.map((v) => [v.variant, String(v.changes), String(v.invalidations), v.invalidationsPerChange.toFixed(3), us(v.overheadNsPerDma)])),
   ].join('\n');
+}
+
+/** bench.html: per-DMA time by option and size (log scale), at the highest invalidation cost. */
+export function pasidBenchSections(res: PasidBenchResult): ChartSection[] {
+  const inv = Math.max(...res.rows.map((r) => r.invCostNs));
+  const sizes = [...new Set(res.rows.map((r) => r.pages))];
+  return [{
+    heading: 'System PASID: option 1 vs option 2',
+    text: `Modelled per-DMA time (transfer included) at a device-TLB invalidation cost of ${inv} ns; cost-model inputs: `
+      + `IOVA alloc ${res.costs.allocNs} ns, PTE ${res.costs.pteNs} ns, miss ${res.costs.walkNs} ns, ${res.costs.bandwidthMBps} MB/s. `
+      + verdictLines(res).filter((l) => l.includes(`invalidation ${inv} ns`)).join(' '),
+    charts: [{
+      kind: 'bar', title: 'Per-DMA time by transfer size', categories: sizes.map(size), yLabel: 'µs', yLog: true,
+      series: PASID_PATHS.map((path) => ({
+        name: path, values: sizes.map((p) => (res.rows.find((r) => r.path === path && r.pages === p && r.invCostNs === inv)?.perDmaNs ?? 0) / 1000),
+      })),
+    }],
+  }];
 }

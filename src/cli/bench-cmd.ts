@@ -1,7 +1,8 @@
 /**
  * `bench`: the benchmarks — the engine (`--suite engine`, the default), the IOVA allocator (`iova`), the
  * flush queues (`fq`, or any `--fq` flag: per-CPU vs single vs strict, kernel-model.md §3.5), map_sg
- * designs and the two-step IOVA API (`mapsg`, or --hypercall-cost / --segs: kernel-model.md §5.4, §7), or `all`.
+ * designs and the two-step IOVA API (`mapsg`, or --hypercall-cost / --segs: kernel-model.md §5.4, §7), the system-PASID
+ * options (`pasid`: reference/pasid.md), or `all`.
  * Every number is measured in the same run as the raw Atomics baseline, so ratios are what to quote.
  * Results go to the terminal and to reports/<run-id>/ (report.json, summary.md, bench.html), or
  * --report-dir.
@@ -12,7 +13,7 @@ import { benchText } from '../bench/engine-text.js';
 import { FQ_MODES, fqBench, fqMicro, type FqMode } from '../bench/fq-bench.js';
 import { fqBenchMarkdown, fqBenchSections, fqBenchText } from '../bench/fq-report.js';
 import { iovaBench, iovaBenchText } from '../bench/iova-bench.js';
-import { DEFAULT_COSTS, pasidBench, pasidBenchMarkdown, pasidBenchText } from '../bench/pasid-bench.js';
+import { pasidBench, pasidBenchMarkdown, pasidBenchOptions, pasidBenchSections, pasidBenchText } from '../bench/pasid-bench.js';
 import { MAPSG_DESIGNS, mapsgBench, mapsgBenchMarkdown, mapsgBenchSections, mapsgBenchText } from '../bench/mapsg-bench.js';
 import { renderBenchHtml } from '../report/html.js';
 import { newRunId, writeReportFiles } from '../report/report.js';
@@ -93,7 +94,7 @@ export async function benchCommand(f: BenchFlags, io: Io): Promise<number> {
   const iova = suite === 'iova' || suite === 'all' ? await iovaBench(timeMs, io.progress) : undefined;
   const fq = fqOpts ? { options: fqOpts, rows: await fqBench(fqOpts, io.progress), micro: await fqMicro(Math.min(timeMs, 1_000)) } : undefined;
   const mapsg = mapsgOpts ? { options: mapsgOpts, ...(await mapsgBench(mapsgOpts, io.progress)) } : undefined;
-  const pasid = suite === 'pasid' || suite === 'all' ? pasidBench({ sizesPages: [1, 16, 512], invCostsNs: [1000, 4000], costs: DEFAULT_COSTS, iterations: 200, wallMs: Math.min(timeMs / 8, 500) }, io.progress) : undefined;
+  const pasid = suite === 'pasid' || suite === 'all' ? pasidBench(pasidBenchOptions(timeMs), io.progress) : undefined;
 
   const doc = {
     tool: 'iommu-stress', kind: 'bench', suite, command: io.commandLine, machine: machine(), startedAt: startedAt.toISOString(),
@@ -108,7 +109,7 @@ export async function benchCommand(f: BenchFlags, io: Io): Promise<number> {
     ...(engine || iova ? ['```', [engine ? benchText(engine) : '', iova ? iovaBenchText(iova) : ''].filter(Boolean).join('\n\n'), '```'] : []),
   ].join('\n');
   const html = renderBenchHtml(engine ?? null, {
-    command: io.commandLine, generatedAt: startedAt.toISOString(), sections: [...(fq ? fqBenchSections(fq.rows) : []), ...(mapsg ? mapsgBenchSections(mapsg) : [])],
+    command: io.commandLine, generatedAt: startedAt.toISOString(), sections: [...(fq ? fqBenchSections(fq.rows) : []), ...(mapsg ? mapsgBenchSections(mapsg) : []), ...(pasid ? pasidBenchSections(pasid) : [])],
   });
   const dirs = writeReportFiles({
     'report.json': `${JSON.stringify(doc, null, 2)}\n`, 'summary.md': `${summary}\n`, 'bench.html': html,
