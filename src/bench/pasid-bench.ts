@@ -14,10 +14,11 @@
  *  - wall: the same loop on this thread with every modelled cost 0: what the JavaScript model itself
  *    costs per DMA. Where it exceeds the modelled overhead, real-thread (stress) timings of this model
  *    would measure the JS, not the design; the output says so.
- * Simplifications: the device TLB never evicts (direct-map translations stay cached across DMAs: favours
- * option 2), and every translation is a 4 KiB page — the DMA layer maps 4 KiB PTEs only (dma-iommu.ts),
- * where the kernel would map an aligned 2 MiB buffer with one block PTE and one IOTLB entry — so
- * option 1's pte and walk columns for large buffers are upper bounds.
+ * Page sizes: both tables go through iommu_pgsize (pasid/pgsize-table.ts), so an aligned 2 MiB buffer is
+ * one block PTE and one device-TLB entry under option 1, as in the kernel; the direct map is in 2 MiB
+ * blocks where aligned. Simplification that favours option 2: the device TLB never evicts, so
+ * direct-map translations stay cached across DMAs (a real ATC of a few hundred entries would miss now
+ * and then under option 2 too).
  */
 import { Checker } from '../check/checker.js';
 import { Cpu, runToEnd } from '../engine/cpu.js';
@@ -34,8 +35,11 @@ import { pasidScenario } from '../scenarios/pasid.js';
 export const PASID_PATHS = ['separate-domain-strict', 'separate-domain', 'iova-eq-kva', 'shared-kernel-table'] as const;
 export type PasidPath = (typeof PASID_PATHS)[number];
 
-/** Inputs of the cost model (assumptions, not measurements: change them to your hardware's). */
-export const DEFAULT_COSTS: CostModel = { allocNs: 150, pteNs: 10, queueNs: 60, walkNs: 100, bandwidthMBps: 30_000 };
+/**
+ * Inputs of the cost model (assumptions, not measurements: change them to your hardware's). allocNs is
+ * flat: IOVAs above 128 KiB take the rbtree path in the kernel (slower), which this ignores.
+ */
+export const DEFAULT_COSTS: CostModel = { allocNs: 150, pteNs: 10, queueNs: 60, walkNs: 100, bandwidthMBps: 30_000, descNs: 1_000 };
 
 export interface PasidBenchOptions {
   readonly sizesPages: readonly number[];
@@ -105,8 +109,8 @@ function configFor(variant: string, pages: number, invCostNs: number, costs: Cos
     cpus: 1, variant: variantOf(s, variant),
     params: withDefaults(s, {
       bench: 1, checks: 0, maxPages: pages, vmallocPermille, sampleEvery: 1 << 20, strayPermille: 0, sharedPermille: 0,
-      memPages: Math.max(64, 2 * pages + 64), vmallocPages: 1024, spacePfns: 1 << 18, invCostNs,
-      allocNs: costs.allocNs, pteNs: costs.pteNs, queueNs: costs.queueNs, walkNs: costs.walkNs, bandwidthMBps: costs.bandwidthMBps,
+      memPages: Math.max(64, 4 * pages + 64), vmallocPages: 1024, spacePfns: 1 << 18, invCostNs,
+      allocNs: costs.allocNs, pteNs: costs.pteNs, queueNs: costs.queueNs, walkNs: costs.walkNs, bandwidthMBps: costs.bandwidthMBps, descNs: costs.descNs,
     }),
   };
 }
@@ -152,7 +156,7 @@ export function pasidBench(o: PasidBenchOptions, progress: (s: string) => void):
   for (const pages of o.sizesPages) {
     for (const path of PASID_PATHS) {
       progress(`pasid bench: ${path}, ${pages} page(s)`);
-      const js = drive(configFor(path, pages, 0, { allocNs: 0, pteNs: 0, queueNs: 0, walkNs: 0, bandwidthMBps: 0 }), 50, { ms: o.wallMs }, true);
+      const js = drive(configFor(path, pages, 0, { allocNs: 0, pteNs: 0, queueNs: 0, walkNs: 0, bandwidthMBps: 0, descNs: 0 }), 50, { ms: o.wallMs }, true);
       const jsNsPerDma = js.ns / js.loops;
       for (const inv of o.invCostsNs) {
         const d = drive(configFor(path, pages, inv, o.costs), o.iterations, o.iterations, false);
@@ -161,8 +165,9 @@ export function pasidBench(o: PasidBenchOptions, progress: (s: string) => void):
         COST_NAMES.forEach((name, k) => { breakdownNs[name] = per(d.costNs[k]!); });
         breakdownNs.inval = per(d.invalidations * inv);
         const perDmaNs = per(d.ns);
+        const overheadNs = Object.entries(breakdownNs).reduce((a, [k, v]) => (k === 'transfer' ? a : a + v), 0);
         rows.push({
-          path, pages, invCostNs: inv, perDmaNs, breakdownNs, overheadNs: perDmaNs - breakdownNs.transfer!,
+          path, pages, invCostNs: inv, perDmaNs, breakdownNs, overheadNs,
           dmasPerSec: 1e9 / perDmaNs, gbPerSec: (pages * 4096) / perDmaNs, invalidationsPerDma: per(d.invalidations), jsNsPerDma,
         });
       }
@@ -228,15 +233,17 @@ export function pasidBenchText(res: PasidBenchResult): string {
   return [
     'System PASID: option 1 (own DMA domain: strict, lazy, IOVA==KVA) vs option 2 (kernel page table), modelled per-DMA cost',
     `cost model (inputs): IOVA alloc+free ${c.allocNs} ns, PTE ${c.pteNs} ns, queue_iova ${c.queueNs} ns, device-TLB miss ${c.walkNs} ns, `
-      + `bandwidth ${c.bandwidthMBps} MB/s; columns alloc..transfer in us per DMA`,
+      + `bandwidth ${c.bandwidthMBps} MB/s + ${c.descNs} ns per job on the device; columns alloc..transfer in us per DMA`,
     '',
     table(HEAD, res.rows.map(rowCells), 2),
     '',
     ...verdictLines(res),
     '',
     vmallocTable(res),
+    '(option 1\'s invalidations come from its dma unmaps, one per page of a vmalloc buffer, not from kernel page-table changes)',
     '',
-    'pte and walk columns are per 4 KiB page (no block mappings in the model): upper bounds for option 1 at 64 KiB and 2 MiB.',
+    'Option 1 maps an aligned 2 MiB buffer with one block PTE (iommu_pgsize) and takes one device-TLB miss for it; '
+      + 'IOVA==KVA keeps a refcount per 4 KiB page, so it maps and misses per page.',
     jsDominated
       ? '* JS us/DMA: the JavaScript model itself costs more per DMA than the modelled overhead it is compared with: real-thread '
         + '(stress) timings of this model measure the JS, not the design — quote the modelled columns.'

@@ -295,6 +295,7 @@ export const pasidScenario: ScenarioDef<PasidPatch> = {
     queueNs: { default: 0, min: 0, max: 1_000_000, help: 'cost model: queue_iova of a lazy unmap, ns' },
     walkNs: { default: 0, min: 0, max: 1_000_000, help: 'cost model: a device-TLB miss (ATS translation + walk), ns' },
     bandwidthMBps: { default: 0, min: 0, max: 1_000_000, help: 'cost model: transfer bandwidth, MB/s; 0 = transfers take no time' },
+    descNs: { default: 0, min: 0, max: 1_000_000, help: 'cost model: the device\'s fixed time per job (descriptor submission, completion), ns' },
     checks: { default: 1, min: 0, max: 1, help: '0: no online shadow/stale checks (benchmarks)' },
     bench: { default: 0, min: 0, max: 1, help: '1: the benchmark loop (one buffer of maxPages pages per op, no shared page, no stray)' },
   },

@@ -21,7 +21,8 @@
 import type { Cpu, Op } from '../../engine/cpu.js';
 import { at, region, type Layout, type RegionSpec } from '../../engine/layout.js';
 import type { Iotlb } from '../iotlb.js';
-import { type IoPgtable, SZ_4K } from '../pgtable.js';
+import { SZ_4K } from '../pgtable.js';
+import type { PgsizeTable } from './pgsize-table.js';
 import { COST_TRANSFER, COST_WALK, type Costs } from './system-pasid.js';
 
 export const TAG_FREE = 0;
@@ -45,7 +46,7 @@ export class Device {
   private readonly tags: number;
   private readonly entries: number;
 
-  constructor(layout: Layout, private readonly iotlb: Iotlb, private readonly pt: IoPgtable,
+  constructor(layout: Layout, private readonly iotlb: Iotlb, private readonly pt: PgsizeTable,
     /** Address pfns the device can name: [1, space). */
     readonly space: number, private readonly costs: Costs) {
     this.tags = at(region(layout, 'owner.tag'));
@@ -57,7 +58,7 @@ export class Device {
 
   /** One DMA access to device address `addr` (a pfn) for a buffer whose pages carry `expect`. */
   *access(cpu: Cpu, addr: number, expect: number, what: string): Op {
-    const miss = Atomics.load(cpu.i32, this.entries + addr) === 0;
+    const miss = this.costs.m.walkNs > 0 && this.leafMiss(cpu.i32, addr);
     const phys = yield* this.iotlb.translate(cpu, addr);
     if (miss) this.costs.charge(cpu, COST_WALK, this.costs.m.walkNs);
     if (phys < 0) {
@@ -71,10 +72,24 @@ export class Device {
     }
   }
 
-  /** The transfer itself: `pages` pages at the modelled bandwidth. */
+  /**
+   * Cost model: does this access miss the device TLB? The Iotlb model keeps one entry per 4 KiB page; a
+   * real one holds one entry per leaf, so a page of a 2 MiB block whose block another page already
+   * brought in is a hit.
+   */
+  private leafMiss(i32: Int32Array, addr: number): boolean {
+    if (Atomics.load(i32, this.entries + addr) !== 0) return false;
+    const pages = this.pt.leafSize(i32, addr * SZ_4K) / SZ_4K;
+    if (pages <= 1) return true;
+    const first = addr - (addr % pages);
+    for (let a = first; a < first + pages; a++) if (Atomics.load(i32, this.entries + a) !== 0) return false;
+    return true;
+  }
+
+  /** The job on the device: its fixed time plus `pages` pages at the modelled bandwidth. */
   transfer(cpu: Cpu, pages: number): void {
     const bw = this.costs.m.bandwidthMBps;
-    if (bw > 0) this.costs.charge(cpu, COST_TRANSFER, (pages * SZ_4K * 1000) / bw);
+    this.costs.charge(cpu, COST_TRANSFER, this.costs.m.descNs + (bw > 0 ? (pages * SZ_4K * 1000) / bw : 0));
   }
 
   /** A stray write to address pfn `addr`: a fault, or silent corruption of whatever page is there. */

@@ -12,12 +12,12 @@ import { Iotlb, iotlbRegions } from '../iotlb.js';
 import { IovaDomain, iovaDomainRegions, type IovaDomainOptions } from '../iova/iova-domain.js';
 import { IOVA_RANGE_CACHE_MAX_SIZE } from '../iova/magazine.js';
 import { PagePool, pagePoolRegions } from '../page-pool.js';
-import { IoPgtable } from '../pgtable.js';
 import { Device, ownerRegions } from './device.js';
 import {
   kernelGeometry, KernelMm, kernelMmRegions, kernelPoolLayout, kernelTablePages, lazyMaxPages, NO_NOTIFIER,
   type KernelGeometry,
 } from './kernel-mm.js';
+import { PgsizeTable } from './pgsize-table.js';
 import { PhysPages, physRegions } from './phys.js';
 import {
   Costs, costRegions, IovaEqKva, iovaEqKvaRegions, SeparateDomain, SharedKernelTable, type CostModel, type SystemPasid,
@@ -47,7 +47,7 @@ export interface PasidParts {
   readonly g: KernelGeometry;
   readonly phys: PhysPages;
   readonly kernelPool: PagePool;
-  readonly kernelPt: IoPgtable;
+  readonly kernelPt: PgsizeTable;
   readonly mm: KernelMm;
   readonly iotlb: Iotlb;
   readonly device: Device;
@@ -57,7 +57,7 @@ export interface PasidParts {
   readonly domain: IovaDomain | null;
   readonly fq: FlushQueue | null;
   readonly domainPool: PagePool | null;
-  readonly domainPt: IoPgtable | null;
+  readonly domainPt: PgsizeTable | null;
   readonly iovaEqKva: IovaEqKva | null;
   readonly timers: readonly TimerSpec[];
   /** Page frames reserved at boot: kernel data, then the shared read-only pages. */
@@ -99,14 +99,14 @@ export function pasidParts(config: ModelConfig<PasidPatch>): PasidParts {
   };
   const layout = defineLayout(cpus, specs);
   const costModel: CostModel = {
-    allocNs: p.allocNs!, pteNs: p.pteNs!, queueNs: p.queueNs!, walkNs: p.walkNs!, bandwidthMBps: p.bandwidthMBps!,
+    allocNs: p.allocNs!, pteNs: p.pteNs!, queueNs: p.queueNs!, walkNs: p.walkNs!, bandwidthMBps: p.bandwidthMBps!, descNs: p.descNs!,
   };
   const costs = new Costs(layout, costModel);
   const phys = new PhysPages(layout, g.memPages);
   const kernelPool = new PagePool(kernelPoolLayout(layout), kernelTablePages(g));
-  const kernelPt = new IoPgtable(kernelPool, { racyInstall: false });
+  const kernelPt = new PgsizeTable(kernelPool, { racyInstall: false });
   const domainPool = separate || eqKva ? new PagePool(layout, domainTables) : null;
-  const domainPt = domainPool ? new IoPgtable(domainPool, { racyInstall: false }) : null;
+  const domainPt = domainPool ? new PgsizeTable(domainPool, { racyInstall: false }) : null;
   const iotlb = new Iotlb(layout, space, domainPt ?? kernelPt, { flushCostNs: p.invCostNs!, serialFlush: false, flushLockRank: RANK_FLUSH });
   const lazyMax = p.lazyMaxPages! > 0 ? p.lazyMaxPages! : lazyMaxPages(cpus);
   const MmClass = patch.KernelMm ?? KernelMm;

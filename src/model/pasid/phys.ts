@@ -4,9 +4,10 @@
  * read-only pages), the rest handed out and freed by kernel users.
  *
  * Not a kernel mechanism under study: it stands in for the buddy allocator (mm/page_alloc.c) the way
- * free-bitmap.ts stands in for it elsewhere. Simplification: alloc_pages(n) takes the lowest run of n
- * free pages under one zone lock (first fit, no orders, no per-CPU lists) — what matters here is only
- * that a freed page goes back to the pool and is soon handed to someone else.
+ * free-bitmap.ts stands in for it elsewhere. Simplification: alloc_pages(n) takes the lowest naturally
+ * aligned run of n free pages under one zone lock (first fit: no free lists, no splitting or merging, no
+ * per-CPU lists) — what matters here is that a freed page goes back to the pool and is soon handed to
+ * someone else, and that a 2 MiB buffer is 2 MiB aligned, as the buddy allocator makes it.
  */
 import type { Cpu, LockRef, Op } from '../../engine/cpu.js';
 import { at, region, type Layout, type RegionSpec } from '../../engine/layout.js';
@@ -38,15 +39,21 @@ export class PhysPages {
     for (let p = 1; p <= this.memPages; p++) i32[this.used + p] = reserved(p) ? 1 : 0;
   }
 
-  /** alloc_pages: the first pfn of `n` contiguous free pages, or 0 (-ENOMEM). */
+  /**
+   * alloc_pages: the first pfn of `n` contiguous free pages, or 0 (-ENOMEM). Like the buddy allocator's
+   * blocks, the run is naturally aligned to the power of two at or above n (pfn 0 does not exist, so the
+   * first block of an order starts at 2^order).
+   */
   *allocPages(cpu: Cpu, n: number): Op<number> {
     yield* spinLock(cpu, this.lock);
     yield 'alloc_pages: scan free list';
     const i32 = cpu.i32;
+    const align = n <= 1 ? 1 : 2 ** Math.ceil(Math.log2(n));
     let found = 0;
-    for (let p = 1, run = 0; p <= this.memPages; p++) {
-      run = Atomics.load(i32, this.used + p) === 0 ? run + 1 : 0;
-      if (run === n) { found = p - n + 1; break; }
+    for (let p = align; p + n - 1 <= this.memPages && found === 0; p += align) {
+      let k = 0;
+      while (k < n && Atomics.load(i32, this.used + p + k) === 0) k++;
+      if (k === n) found = p;
     }
     for (let k = 0; found !== 0 && k < n; k++) Atomics.store(i32, this.used + found + k, 1);
     yield* spinUnlock(cpu, this.lock);

@@ -31,6 +31,7 @@ import type { DmaIommu } from '../dma/dma-iommu.js';
 import { spend, type Iotlb } from '../iotlb.js';
 import { type IoPgtable, SZ_4K } from '../pgtable.js';
 import type { KernelPtNotifier } from './kernel-mm.js';
+import { PgsizeTable } from './pgsize-table.js';
 
 /** A run of pages handed to the device: its kernel address and the phys pages behind it. */
 export interface Segment {
@@ -71,6 +72,8 @@ export interface CostModel {
   readonly walkNs: number;
   /** Transfer bandwidth, MB/s (0 = transfers take no time). */
   readonly bandwidthMBps: number;
+  /** The device's fixed time per job (descriptor submission, completion record), ns. */
+  readonly descNs: number;
 }
 
 export function costRegions(): Record<string, RegionSpec> {
@@ -114,7 +117,7 @@ export class SeparateDomain implements SystemPasid {
         return null;
       }
       this.costs.charge(cpu, COST_ALLOC, this.costs.m.allocNs);
-      this.costs.charge(cpu, COST_PTE, n! * this.costs.m.pteNs);
+      this.costs.charge(cpu, COST_PTE, PgsizeTable.leaves(iova * SZ_4K, phys! * SZ_4K, n!) * this.costs.m.pteNs);
       for (let k = 0; k < n!; k++) addrs.push(iova + k);
     }
     return addrs;
@@ -124,7 +127,7 @@ export class SeparateDomain implements SystemPasid {
     const step = seg.contiguous ? addrs.length : 1;
     for (let k = 0; k < addrs.length; k += step) {
       yield* this.dma.unmap(cpu, addrs[k]!, step);
-      this.costs.charge(cpu, COST_PTE, step * this.costs.m.pteNs);
+      this.costs.charge(cpu, COST_PTE, PgsizeTable.leaves(addrs[k]! * SZ_4K, addrs[k]! * SZ_4K, step) * this.costs.m.pteNs);
       if (this.dma.lazy) this.costs.charge(cpu, COST_QUEUE, this.costs.m.queueNs);
     }
   }
