@@ -17,14 +17,12 @@
  * Exposure (pages the device can reach: the table it walks plus stale device-TLB entries) is sampled
  * while a job's buffer is live and at every quiescent point, as EXPOSURE outcome rows.
  */
-import type { InvariantDef } from '../check/invariant.js';
-import type { Cpu, Op } from '../engine/cpu.js';
-import { runToEnd } from '../engine/cpu.js';
 import { Checker } from '../check/checker.js';
+import type { InvariantDef } from '../check/invariant.js';
+import { Cpu, runToEnd, type Op } from '../engine/cpu.js';
 import type { Memory } from '../engine/layout.js';
 import { pickWeighted, randInt, type RandomGenerator } from '../engine/rng.js';
 import type { ModelConfig, ScenarioDef, ScenarioModel, VariantDef, VcpuProgram } from '../engine/scenario.js';
-import { Cpu as CpuClass } from '../engine/cpu.js';
 import { IOVA_INVARIANTS } from '../model/iova/invariants.js';
 import { checkIovaDomain } from '../model/iova/quiescent.js';
 import { IoPgtable } from '../model/pgtable.js';
@@ -125,7 +123,7 @@ export function buildPasid(config: ModelConfig<PasidPatch>): ScenarioModel {
       kernelPool.init(mem, [IoPgtable.ROOT_PAGE]);
       domainPool?.init(mem, [IoPgtable.ROOT_PAGE]);
       domain?.init(mem.i32);
-      const boot = new CpuClass(0, 'explore', mem, new Checker(invariants));
+      const boot = new Cpu(0, 'explore', mem, new Checker(invariants));
       runToEnd(mm.mapDirectMap(boot));
     },
     program: (cpu, rng) => (config.params.bench === 1 ? new BenchProgram(cpu, m) : new PasidProgram(cpu, rng, m)),

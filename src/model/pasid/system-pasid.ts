@@ -157,7 +157,8 @@ export class IovaEqKva implements SystemPasid {
   *mapForDevice(cpu: Cpu, seg: Segment): Op<number[] | null> {
     const addrs: number[] = [];
     for (let k = 0; k < seg.phys.length; k++) {
-      yield* this.iommuMapShared(cpu, seg.kva + k, seg.phys[k]!);
+      const ret = yield* this.iommuMapShared(cpu, seg.kva + k, seg.phys[k]!);
+      if (ret !== 0) cpu.fail('DMA-MAP', `${cpu.name}: iommu_map of IOVA==KVA 0x${(seg.kva + k).toString(16)} returns ${ret}`);
       addrs.push(seg.kva + k);
     }
     return addrs;
@@ -176,19 +177,20 @@ export class IovaEqKva implements SystemPasid {
     if (hi >= 0) yield* this.iotlb.syncRange(cpu, lo, hi - lo + 1);
   }
 
-  /** Map IOVA kva -> phys unless another in-flight DMA already did; count the user either way. */
-  protected *iommuMapShared(cpu: Cpu, kva: number, phys: number): Op {
+  /** Map IOVA kva -> phys unless another in-flight DMA already did; count the user either way. 0 or iommu_map's errno. */
+  protected *iommuMapShared(cpu: Cpu, kva: number, phys: number): Op<number> {
     yield* spinLock(cpu, this.lock);
     yield 'read kva refcount';
     const ref = Atomics.load(cpu.i32, this.refs + kva);
+    let ret = 0;
     if (ref === 0) {
-      const { ret } = yield* this.pt.mapPages(cpu, kva * SZ_4K, phys * SZ_4K, SZ_4K, 1);
-      if (ret !== 0) cpu.fail('DMA-MAP', `${cpu.name}: iommu_map of IOVA==KVA 0x${kva.toString(16)} with refcount 0 returns ${ret}`);
+      ret = (yield* this.pt.mapPages(cpu, kva * SZ_4K, phys * SZ_4K, SZ_4K, 1)).ret;
       this.costs.charge(cpu, COST_PTE, this.costs.m.pteNs);
     }
     yield 'write kva refcount';
     Atomics.store(cpu.i32, this.refs + kva, ref + 1);
     yield* spinUnlock(cpu, this.lock);
+    return ret;
   }
 
   /** Drop one user; the last one clears the PTE (the caller syncs the IOTLB). Returns whether it cleared. */
