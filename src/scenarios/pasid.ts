@@ -14,8 +14,9 @@
  * the device's accesses for a user's job run on that user's vCPU, between its hand-over and its wait
  * returning — the user is blocked meanwhile, so this is the same interleaving as a separate engine.
  *
- * Exposure (pages the device can reach: the table it walks plus stale device-TLB entries) is sampled
- * while a job's buffer is live and at every quiescent point, as EXPOSURE outcome rows.
+ * Exposure (the physical pages the device can reach: through its TLB, stale entries included, or the
+ * table it walks) is sampled while a job's buffer is live and at every quiescent point, as EXPOSURE
+ * outcome rows.
  */
 import { Checker } from '../check/checker.js';
 import type { InvariantDef } from '../check/invariant.js';
@@ -57,7 +58,7 @@ const invariants: readonly InvariantDef[] = [
   { id: 'FQ-UAF', meaning: 'no fq timer callback runs on freed flush queues', grade: 'FORBIDDEN' },
   { id: 'STALE-DEVTLB', meaning: 'a page is freed while the device TLB still translates an address the table no longer maps to it (a lazy window)', grade: 'INTERESTING' },
   { id: 'STRAY-CORRUPT', meaning: 'a stray device write landed on a page (silently: kernel data, a free page, someone\'s buffer)', grade: 'INTERESTING' },
-  ...EXPOSURE_ROWS.map(([, id]): InvariantDef => ({ id, meaning: 'pages the device can reach (its table plus stale device-TLB entries), sampled', grade: 'INTERESTING' })),
+  ...EXPOSURE_ROWS.map(([, id]): InvariantDef => ({ id, meaning: 'physical pages the device can reach (through its TLB, stale entries included, or its table), sampled', grade: 'INTERESTING' })),
   { id: 'STRAY-FAULT', meaning: 'a stray device write faulted in the IOMMU', grade: 'ACCEPTABLE' },
   { id: 'ENOMEM', meaning: 'a user found no free pages, IOVA space or vmalloc space', grade: 'ACCEPTABLE' },
   ...IOVA_INVARIANTS,
@@ -284,7 +285,7 @@ export const pasidScenario: ScenarioDef<PasidPatch> = {
     sharedPermille: { default: 300, min: 0, max: 1000, help: 'per mille of jobs that also read a shared source page' },
     strayPermille: { default: 5, min: 0, max: 1000, help: 'per mille of ops that are a stray device write to a random address of its address space' },
     sampleEvery: { default: 16, min: 1, max: 1 << 20, help: 'sample the exposure every N-th job (while its buffer is live)' },
-    spacePfns: { default: 1024, min: 512, max: 1 << 20, help: 'option 1: the DMA domain\'s IOVA space in pages' },
+    spacePfns: { default: 4096, min: 512, max: 1 << 20, help: 'option 1: the DMA domain\'s IOVA space in pages' },
     fqSize: { default: 0, min: 0, max: 65536, help: 'option 1 lazy: flush-queue ring size, a power of two; 0 = the kernel\'s 256' },
     fqTimeoutMs: { default: 0, min: 0, max: 10_000, help: 'option 1 lazy: fq timer period; 0 = the kernel\'s 10 ms' },
     invCostNs: { default: 0, min: 0, max: 10_000_000, help: 'cost of one device-TLB invalidation (IOTLB + ATS), ns' },
@@ -303,7 +304,7 @@ export const pasidScenario: ScenarioDef<PasidPatch> = {
   // shared page in half the jobs: reuse and purges happen within a short explored execution.
   exploreParams: {
     memPages: 16, vmallocPages: 12, lazyMaxPages: 4, maxPages: 2, spacePfns: 512, fqSize: 4, fqTimeoutMs: 1,
-    sharedPermille: 500, strayPermille: 50, sampleEvery: 1,
+    sharedPermille: 500, strayPermille: 50, sampleEvery: 4,
   },
   invariants,
   variants,

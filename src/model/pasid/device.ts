@@ -48,7 +48,7 @@ export class Device {
 
   constructor(layout: Layout, private readonly iotlb: Iotlb, private readonly pt: PgsizeTable,
     /** Address pfns the device can name: [1, space). */
-    readonly space: number, private readonly costs: Costs) {
+    readonly space: number, private readonly memPages: number, private readonly costs: Costs) {
     this.tags = at(region(layout, 'owner.tag'));
     this.entries = at(region(layout, 'iotlb.entry'));
   }
@@ -100,11 +100,21 @@ export class Device {
     cpu.fail('STRAY-CORRUPT', `a stray device write to ${hex(addr)} lands on phys page ${hex(phys / SZ_4K)}: ${ownerName(landed)}`);
   }
 
-  /** Address pfns the device can reach now: mapped in the table it walks, or cached in its TLB. */
+  /**
+   * Exposure: the physical pages the device can reach now, each counted once — through its TLB where it
+   * holds an entry (a stale one included: that is where a DMA would go), else through the table it walks.
+   * Under option 2 that is all of memory, whatever the TLB holds; under option 1 the mapped buffers plus
+   * the pages stale entries still lead to (the lazy window).
+   */
   reachable(i32: Int32Array): number {
+    const seen = new Uint8Array(this.memPages + 1);
     let n = 0;
     for (let a = 1; a < this.space; a++) {
-      if (Atomics.load(i32, this.entries + a) !== 0 || this.pt.walk(i32, a * SZ_4K) >= 0) n++;
+      const e = Atomics.load(i32, this.entries + a);
+      const phys = e !== 0 ? (e - 1) * SZ_4K : this.pt.walk(i32, a * SZ_4K);
+      if (phys < 0) continue;
+      const pfn = phys / SZ_4K;
+      if (pfn <= this.memPages && seen[pfn] === 0) { seen[pfn] = 1; n++; }
     }
     return n;
   }

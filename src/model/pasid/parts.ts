@@ -147,7 +147,7 @@ export function pasidParts(config: ModelConfig<PasidPatch>): PasidParts {
     mm.notifier = shared;
     path = shared;
   }
-  const device = new Device(layout, iotlb, domainPt ?? kernelPt, space, costs);
+  const device = new Device(layout, iotlb, domainPt ?? kernelPt, space, g.memPages, costs);
   return {
     layout, patch, g, phys, kernelPool, kernelPt, mm, iotlb, device, costs, path, domain, fq, domainPool, domainPt, iovaEqKva,
     timers, kernelPages, sharedPages,
