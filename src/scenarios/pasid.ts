@@ -32,14 +32,18 @@ import { pasidParts, type PasidParts, type PasidPatch } from '../model/pasid/par
 import type { Segment } from '../model/pasid/system-pasid.js';
 import { IovaEqKvaNoRefcount, SharedKernelTableLazyPurge, SharedKernelTableNoInval } from '../model/pasid/variants.js';
 
-/** Exposure buckets (pages the device can reach), jcstress-style rows. */
+/**
+ * Exposure buckets, jcstress-style rows: the share of memory the device can reach (relative, so that the
+ * explore phase's small memory and the stress phase's larger one land in the same rows).
+ */
 export const EXPOSURE_ROWS: readonly [number, string][] = [
-  [0, 'EXPOSURE 0 pages'], [4, 'EXPOSURE 1-4 pages'], [16, 'EXPOSURE 5-16 pages'], [64, 'EXPOSURE 17-64 pages'],
-  [256, 'EXPOSURE 65-256 pages'], [1024, 'EXPOSURE 257-1024 pages'], [Infinity, 'EXPOSURE >1024 pages'],
+  [0, 'EXPOSURE none'], [1 / 16, 'EXPOSURE <=1/16 of memory'], [1 / 8, 'EXPOSURE <=1/8 of memory'], [1 / 4, 'EXPOSURE <=1/4 of memory'],
+  [1 / 2, 'EXPOSURE <=1/2 of memory'], [0.999_999, 'EXPOSURE <all memory'], [Infinity, 'EXPOSURE all memory'],
 ];
 
-export function exposureRow(pages: number): string {
-  for (const [limit, id] of EXPOSURE_ROWS) if (pages <= limit) return id;
+export function exposureRow(pages: number, memPages: number): string {
+  const f = pages / memPages;
+  for (const [limit, id] of EXPOSURE_ROWS) if (f <= limit) return id;
   return EXPOSURE_ROWS[EXPOSURE_ROWS.length - 1]![1];
 }
 
@@ -58,7 +62,7 @@ const invariants: readonly InvariantDef[] = [
   { id: 'FQ-UAF', meaning: 'no fq timer callback runs on freed flush queues', grade: 'FORBIDDEN' },
   { id: 'STALE-DEVTLB', meaning: 'a page is freed while the device TLB still translates an address the table no longer maps to it (a lazy window)', grade: 'INTERESTING' },
   { id: 'STRAY-CORRUPT', meaning: 'a stray device write landed on a page (silently: kernel data, a free page, someone\'s buffer)', grade: 'INTERESTING' },
-  ...EXPOSURE_ROWS.map(([, id]): InvariantDef => ({ id, meaning: 'physical pages the device can reach (through its TLB, stale entries included, or its table), sampled', grade: 'INTERESTING' })),
+  ...EXPOSURE_ROWS.map(([, id]): InvariantDef => ({ id, meaning: 'share of physical memory the device can reach (through its TLB, stale entries included, or its table), sampled', grade: 'INTERESTING' })),
   { id: 'STRAY-FAULT', meaning: 'a stray device write faulted in the IOMMU', grade: 'ACCEPTABLE' },
   { id: 'ENOMEM', meaning: 'a user found no free pages, IOVA space or vmalloc space', grade: 'ACCEPTABLE' },
   ...IOVA_INVARIANTS,
@@ -130,7 +134,7 @@ export function buildPasid(config: ModelConfig<PasidPatch>): ScenarioModel {
     program: (cpu, rng) => (config.params.bench === 1 ? new BenchProgram(cpu, m) : new PasidProgram(cpu, rng, m)),
     quiescent(mem, report) {
       const i32 = mem.i32;
-      report(exposureRow(device.reachable(i32)), '');
+      report(exposureRow(device.reachable(i32), g.memPages), '');
       if (domain) checkIovaDomain(domain, i32, report);
       if (fq) fq.checkQuiescent(mem, report);
       const [, busy, lazy, purging] = mm.areaStates(i32);
@@ -212,7 +216,7 @@ function* job(cpu: Cpu, m: Model, tag: number, pages: number, vmalloc: boolean, 
     if (srcAddrs) yield* device.access(cpu, srcAddrs[0]!, TAG_SHARED, 'read of the shared source page');
     for (const a of addrs) yield* device.access(cpu, a, tag, `write to ${cpu.name}'s ${vmalloc ? 'vmalloc' : 'direct-map'} buffer`);
     device.transfer(cpu, pages);
-    if (sample) cpu.fail(exposureRow(device.reachable(cpu.i32)), '');
+    if (sample) cpu.fail(exposureRow(device.reachable(cpu.i32), parts.g.memPages), '');
     yield* path.unmapForDevice(cpu, seg, addrs);
   } else {
     cpu.fail('ENOMEM', '');
