@@ -6,19 +6,25 @@
  *  - SeparateDomain (option 1): the PASID is attached to a DMA domain of its own, and every buffer goes
  *    through the DMA API: dma-iommu's map/unmap (model/dma/dma-iommu.ts: IOVA from the range cache, PTEs
  *    in the I/O page table, strict iotlb_sync or the flush queue). This is what upstream ended with:
- *    iommu_attach_device_pasid / set_dev_pasid with the device's DMA-API domain (pasid.md "Outcome").
+ *    drivers/dma/idxd/init.c idxd_enable_system_pasid() attaches a reserved PASID to the device's own
+ *    DMA domain (iommu_get_domain_for_dev + iommu_attach_device_pasid), so ENQCMDS work uses buffers
+ *    mapped by the DMA API (pasid.md "Outcome").
  *  - IovaEqKva (option 1, IOVA == kernel VA): the same separate domain, but the IOVA of a page is its
  *    kernel address, so no IOVA allocator: two users handing the device the same page (a shared source
  *    page) map the same IOVA, and unmap must be reference-counted. No kernel code does this; the
  *    refcount under one lock is the obvious design, and the mapping is torn down strictly (a stale
  *    IOVA==KVA entry would outlive the page's owner: nothing to gain from a flush queue here).
- *  - SharedKernelTable (option 2): the PASID entry points at init_mm.pgd (intel_svm_set_dev_pasid ->
- *    __domain_setup_first_level(..., __pa(mm->pgd), ...) in drivers/iommu/intel/svm.c, with mm =
- *    &init_mm as SVM_FLAG_SUPERVISOR_MODE once allowed). No per-buffer work at all: the device uses
+ *  - SharedKernelTable (option 2): the PASID entry points at init_mm.pgd — the old idxd code bound with
+ *    iommu_sva_bind_device(dev, NULL, SVM_FLAG_SUPERVISOR_MODE); in today's path that is
+ *    iommu_sva_bind_device -> iommu_sva_domain_alloc -> intel_svm_domain_alloc (mmu_notifier_register
+ *    on the mm) -> iommu_attach_device_pasid -> intel_svm_set_dev_pasid ->
+ *    __domain_setup_first_level(..., __pa(mm->pgd), ...) (drivers/iommu/iommu-sva.c, intel/svm.c) with
+ *    mm = &init_mm. No per-buffer work at all: the device uses
  *    kernel addresses. For a user mm the IOMMU hears of page-table changes through the mmu notifier
- *    (intel_arch_invalidate_secondary_tlbs -> cache_tag_flush_range); init_mm has no such notifier, so
- *    this class hooks the kernel's own page-table changes (KernelPtNotifier): an invalidation of the
- *    device TLB at every vunmap and at every flush_tlb_kernel_range (the lazy purge's).
+ *    (intel_arch_invalidate_secondary_tlbs -> cache_tag_flush_range); vunmap and
+ *    flush_tlb_kernel_range call no mmu notifier for init_mm, so this class hooks the kernel's own
+ *    page-table changes (KernelPtNotifier): an invalidation of the device TLB at every vunmap and at
+ *    every flush_tlb_kernel_range (the lazy purge's).
  *
  * Costs (explicit, for the benchmark; 0 in race runs): IOVA allocation, a PTE write or clear, queueing
  * an unmap, charged through Costs (spend() of modelled nanoseconds); an IOTLB invalidation costs the
