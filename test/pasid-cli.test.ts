@@ -14,12 +14,15 @@ let tmp: string;
 beforeAll(() => { tmp = mkdtempSync(path.join(tmpdir(), 'iommu-pasid-')); });
 afterAll(() => { rmSync(tmp, { recursive: true, force: true }); });
 
+interface Found { verdict: string; violation: { invariant: string; message: string }; token: string; traceHash: string }
+interface RunResult { variant: string; expected: string; observed: string; outcomes: Record<string, number> }
+
 describe('explore pasid --variant shared-kernel-table-noinval', () => {
   it('exits 1 with DMA-CORRUPT and a token that replays with the same trace hash', () => {
     const r = iommu('explore', 'pasid', '--variant', 'shared-kernel-table-noinval', '--seed', '1', '--json',
       '--repro-file', path.join(tmp, 'noinval.json'));
     expect(r.code).toBe(1);
-    const ex = json<{ verdict: string; violation: { invariant: string; message: string }; token: string; traceHash: string }>(r);
+    const ex = json<Found>(r);
     expect(ex.verdict).toBe('violation');
     expect(ex.violation.invariant).toBe('DMA-CORRUPT');
     expect(ex.violation.message).toMatch(/stale device-TLB translation/);
@@ -36,15 +39,18 @@ describe('explore pasid --variant shared-kernel-table-noinval', () => {
 describe('run pasid --all-variants (op-bounded)', () => {
   it('exits 0: the clean variants clean, every bug variant caught, exposure rows in the report', () => {
     const out = path.join(tmp, 'run');
-    const r = iommu('run', 'pasid', '--all-variants', '--workers', '2', '--ops', '100', '--time', '2s', '--seed', '1', '--json', '--report-dir', out);
+    const r = iommu('run', 'pasid', '--all-variants', '--workers', '2', '--ops', '100', '--time', '2s', '--seed', '1',
+      '--json', '--report-dir', out);
     expect(r.code, r.stderr).toBe(0);
-    const doc = json<{ results: { variant: string; expected: string; observed: string; outcomes: Record<string, number> }[] }>(r);
+    const doc = json<{ results: RunResult[] }>(r);
     const by = new Map(doc.results.map((x) => [x.variant, x]));
-    expect([...by.keys()].sort()).toEqual(['iova-eq-kva', 'iova-eq-kva-norefcount', 'separate-domain', 'separate-domain-strict',
+    expect([...by.keys()].sort()).toEqual([
+      'iova-eq-kva', 'iova-eq-kva-norefcount', 'separate-domain', 'separate-domain-strict',
       'shared-kernel-table', 'shared-kernel-table-lazy-purge', 'shared-kernel-table-noinval']);
     expect(by.get('iova-eq-kva-norefcount')!.observed).toMatch(/^DMA-(FAULT|CORRUPT)$/);
     expect(by.get('shared-kernel-table-noinval')!.observed).toBe('DMA-CORRUPT');
-    for (const v of ['separate-domain', 'separate-domain-strict', 'iova-eq-kva', 'shared-kernel-table', 'shared-kernel-table-lazy-purge']) {
+    for (const v of ['separate-domain', 'separate-domain-strict', 'iova-eq-kva', 'shared-kernel-table',
+      'shared-kernel-table-lazy-purge']) {
       expect(by.get(v)!.observed, v).toBe('clean');
       expect(Object.keys(by.get(v)!.outcomes).some((id) => id.startsWith('EXPOSURE')), v).toBe(true);
     }
@@ -52,8 +58,10 @@ describe('run pasid --all-variants (op-bounded)', () => {
   });
 });
 
-interface Row { path: string; pages: number; invCostNs: number; perDmaNs: number; overheadNs: number; breakdownNs: Record<string, number>;
-  invalidationsPerDma: number; jsNsPerDma: number }
+interface Row {
+  path: string; pages: number; invCostNs: number; perDmaNs: number; overheadNs: number;
+  breakdownNs: Record<string, number>; invalidationsPerDma: number; jsNsPerDma: number;
+}
 
 describe('bench --suite pasid', () => {
   it('writes report.json, summary.md and bench.html with every combination and the verdicts', () => {
@@ -72,7 +80,8 @@ describe('bench --suite pasid', () => {
       expect(Math.abs(parts - row.perDmaNs), JSON.stringify(row)).toBeLessThan(1e-6 * row.perDmaNs + 1e-6);
       expect(row.jsNsPerDma).toBeGreaterThan(0);
       // Option 2 does nothing per buffer: no allocation, no PTE, no invalidation for direct-map buffers.
-      if (row.path === 'shared-kernel-table') expect(row.breakdownNs.alloc! + row.breakdownNs.pte! + row.invalidationsPerDma).toBe(0);
+      const perBuffer = row.breakdownNs.alloc! + row.breakdownNs.pte! + row.invalidationsPerDma;
+      if (row.path === 'shared-kernel-table') expect(perBuffer).toBe(0);
       // Strict option 1 invalidates once per DMA.
       if (row.path === 'separate-domain-strict') expect(row.invalidationsPerDma).toBe(1);
     }

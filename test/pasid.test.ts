@@ -26,7 +26,8 @@ function search(variant: string, seed: number, schedules: number) {
 
 /** A model on one vCPU, no scheduler: ops run to their end, in order. */
 function fixture(variant: string, params: Record<string, number> = {}) {
-  const config = { cpus: 1, variant: variantOf(scenario, variant), params: withDefaults(scenario, { ...scenario.exploreParams, ...params }) };
+  const merged = withDefaults(scenario, { ...scenario.exploreParams, ...params });
+  const config = { cpus: 1, variant: variantOf(scenario, variant), params: merged };
   const model = scenario.build(config);
   // A second wiring of the same layout: its components act on the same shared memory as the model's.
   const parts = pasidParts(config);
@@ -43,7 +44,7 @@ function fixture(variant: string, params: Record<string, number> = {}) {
 }
 
 describe('exposure: what the device can reach', () => {
-  it('option 2 reaches the whole direct map; option 1 strict nothing once the buffers are back (16-page memory)', () => {
+  it('option 2 reaches all 16 pages of memory; option 1 strict none once the buffers are back', () => {
     const memPages = 16;
     const reach: Record<string, number> = {};
     for (const v of ['shared-kernel-table', 'separate-domain-strict', 'iova-eq-kva']) {
@@ -200,7 +201,8 @@ describe('pasid under the explore executor', () => {
   }
 
   const clean: [string, boolean][] = [
-    ['separate-domain', true], ['separate-domain-strict', false], ['iova-eq-kva', false], ['shared-kernel-table', false],
+    ['separate-domain', true], ['separate-domain-strict', false], ['iova-eq-kva', false],
+    ['shared-kernel-table', false],
     ['shared-kernel-table-lazy-purge', true],
   ];
   for (const [variant, window] of clean) {

@@ -39,7 +39,9 @@ export type PasidPath = (typeof PASID_PATHS)[number];
  * Inputs of the cost model (assumptions, not measurements: change them to your hardware's). allocNs is
  * flat: IOVAs above 128 KiB take the rbtree path in the kernel (slower), which this ignores.
  */
-export const DEFAULT_COSTS: CostModel = { allocNs: 150, pteNs: 10, queueNs: 60, walkNs: 100, bandwidthMBps: 30_000, descNs: 1_000 };
+export const DEFAULT_COSTS: CostModel = {
+  allocNs: 150, pteNs: 10, queueNs: 60, walkNs: 100, bandwidthMBps: 30_000, descNs: 1_000,
+};
 
 export interface PasidBenchOptions {
   readonly sizesPages: readonly number[];
@@ -103,19 +105,26 @@ export interface PasidBenchResult {
   readonly verdicts: PasidVerdict[];
 }
 
-function configFor(variant: string, pages: number, invCostNs: number, costs: CostModel, vmallocPermille = 0): ModelConfig<PasidPatch> {
+function configFor(variant: string, pages: number, invCostNs: number, costs: CostModel,
+  vmallocPermille = 0): ModelConfig<PasidPatch> {
   const s = pasidScenario;
   return {
     cpus: 1, variant: variantOf(s, variant),
     params: withDefaults(s, {
       bench: 1, checks: 0, maxPages: pages, vmallocPermille, sampleEvery: 1 << 20, strayPermille: 0, sharedPermille: 0,
       memPages: Math.max(64, 4 * pages + 64), vmallocPages: 1024, spacePfns: 1 << 18, invCostNs,
-      allocNs: costs.allocNs, pteNs: costs.pteNs, queueNs: costs.queueNs, walkNs: costs.walkNs, bandwidthMBps: costs.bandwidthMBps, descNs: costs.descNs,
+      ...costs,
     }),
   };
 }
 
-interface Driven { readonly ns: number; readonly loops: number; readonly costNs: number[]; readonly invalidations: number; readonly changes: number }
+interface Driven {
+  readonly ns: number;
+  readonly loops: number;
+  readonly costNs: number[];
+  readonly invalidations: number;
+  readonly changes: number;
+}
 
 /** Run `loops` bench ops (after `warm` more) on one vCPU, firing due timers between ops. */
 function drive(config: ModelConfig<PasidPatch>, warm: number, loops: number | { ms: number }, real: boolean): Driven {
@@ -136,7 +145,8 @@ function drive(config: ModelConfig<PasidPatch>, warm: number, loops: number | { 
         Atomics.store(mem.i32, t.ref.runningIndex, 0);
       }
     }
-    if (checker.failed) throw new Error(`pasid bench: ${config.variant.name}: ${checker.violations[0]!.invariant} ${checker.violations[0]!.message}`);
+    const v = checker.violations[0];
+    if (v) throw new Error(`pasid bench: ${config.variant.name}: ${v.invariant} ${v.message}`);
   };
   for (let k = 0; k < warm; k++) step();
   // stats() scans the model (the exposure), which is no part of the loop being timed: read the clock
@@ -152,7 +162,8 @@ function drive(config: ModelConfig<PasidPatch>, warm: number, loops: number | { 
   if (typeof loops === 'number') for (; n < loops; n++) step();
   else for (const until = performance.now() + loops.ms; n < 10 || performance.now() < until; n++) step();
   const b = snap(now());
-  return { ns: b.t - a.t, loops: n, costNs: b.cost.map((x, k) => x - a.cost[k]!), invalidations: b.inv - a.inv, changes: b.ch - a.ch };
+  return { ns: b.t - a.t, loops: n, costNs: b.cost.map((x, k) => x - a.cost[k]!), invalidations: b.inv - a.inv,
+    changes: b.ch - a.ch };
 }
 
 export function pasidBench(o: PasidBenchOptions, progress: (s: string) => void): PasidBenchResult {
@@ -160,7 +171,8 @@ export function pasidBench(o: PasidBenchOptions, progress: (s: string) => void):
   for (const pages of o.sizesPages) {
     for (const path of PASID_PATHS) {
       progress(`pasid bench: ${path}, ${pages} page(s)`);
-      const js = drive(configFor(path, pages, 0, { allocNs: 0, pteNs: 0, queueNs: 0, walkNs: 0, bandwidthMBps: 0, descNs: 0 }), 50, { ms: o.wallMs }, true);
+      const free: CostModel = { allocNs: 0, pteNs: 0, queueNs: 0, walkNs: 0, bandwidthMBps: 0, descNs: 0 };
+      const js = drive(configFor(path, pages, 0, free), 50, { ms: o.wallMs }, true);
       const jsNsPerDma = js.ns / js.loops;
       for (const inv of o.invCostsNs) {
         const d = drive(configFor(path, pages, inv, o.costs), o.iterations, o.iterations, false);
@@ -172,7 +184,8 @@ export function pasidBench(o: PasidBenchOptions, progress: (s: string) => void):
         const overheadNs = Object.entries(breakdownNs).reduce((a, [k, v]) => (k === 'transfer' ? a : a + v), 0);
         rows.push({
           path, pages, invCostNs: inv, perDmaNs, breakdownNs, overheadNs,
-          dmasPerSec: 1e9 / perDmaNs, gbPerSec: (pages * 4096) / perDmaNs, invalidationsPerDma: per(d.invalidations), jsNsPerDma,
+          dmasPerSec: 1e9 / perDmaNs, gbPerSec: (pages * 4096) / perDmaNs,
+          invalidationsPerDma: per(d.invalidations), jsNsPerDma,
         });
       }
     }
@@ -183,7 +196,8 @@ export function pasidBench(o: PasidBenchOptions, progress: (s: string) => void):
       const o1 = rows.find((x) => x.path === against && x.pages === r.pages && x.invCostNs === r.invCostNs)!;
       const savingNs = o1.perDmaNs - r.perDmaNs;
       const savingPct = (100 * savingNs) / o1.perDmaNs;
-      verdicts.push({ pages: r.pages, invCostNs: r.invCostNs, against, savingNs, savingPct, notable: savingPct >= NOTABLE_PCT });
+      verdicts.push({ pages: r.pages, invCostNs: r.invCostNs, against, savingNs, savingPct,
+        notable: savingPct >= NOTABLE_PCT });
     }
   }
   // Option 2's other price: invalidations per kernel page-table change, with vmalloc'd buffers.
@@ -193,7 +207,8 @@ export function pasidBench(o: PasidBenchOptions, progress: (s: string) => void):
     progress(`pasid bench: vmalloc buffers, ${variant}`);
     const d = drive(configFor(variant, 4, inv, o.costs, 1000), o.iterations, o.iterations, false);
     vmalloc.push({
-      variant, changes: d.changes, invalidations: d.invalidations, invalidationsPerChange: d.changes > 0 ? d.invalidations / d.changes : 0,
+      variant, changes: d.changes, invalidations: d.invalidations,
+      invalidationsPerChange: d.changes > 0 ? d.invalidations / d.changes : 0,
       overheadNsPerDma: (d.ns - d.costNs[COST_NAMES.indexOf('transfer')]!) / d.loops,
     });
   }
@@ -208,48 +223,65 @@ const size = (pages: number) => (pages * 4 >= 1024 ? `${(pages * 4) / 1024} MiB`
 
 function table(head: readonly string[], body: readonly (readonly string[])[], leftCols: number): string {
   const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
-  const line = (cells: readonly string[]) => cells.map((c, i) => (i < leftCols ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  ');
+  const cell = (c: string, i: number) => (i < leftCols ? c.padEnd(w[i]!) : c.padStart(w[i]!));
+  const line = (cells: readonly string[]) => cells.map(cell).join('  ');
   return [line(head), ...body.map(line)].join('\n');
 }
 
-const HEAD = ['path', 'size', 'inval ns', 'DMA us', 'overhead us', 'alloc', 'pte', 'queue', 'inval', 'walk', 'transfer', 'inv/DMA', 'DMAs/s', 'GB/s', 'JS us/DMA'];
+const HEAD = ['path', 'size', 'inval ns', 'DMA us', 'overhead us', 'alloc', 'pte', 'queue', 'inval', 'walk',
+  'transfer', 'inv/DMA', 'DMAs/s', 'GB/s', 'JS us/DMA'];
 
 function rowCells(r: PasidRow): string[] {
   const b = r.breakdownNs;
-  return [r.path, size(r.pages), String(r.invCostNs), us(r.perDmaNs), us(r.overheadNs), us(b.alloc!), us(b.pte!), us(b.queue!), us(b.inval!),
-    us(b.walk!), us(b.transfer!), r.invalidationsPerDma.toFixed(3), Math.round(r.dmasPerSec).toLocaleString('en-US'), r.gbPerSec.toFixed(2),
-    (r.jsNsPerDma / 1000).toFixed(1) + (r.jsNsPerDma > r.overheadNs ? '*' : '')];
+  return [
+    r.path, size(r.pages), String(r.invCostNs), us(r.perDmaNs), us(r.overheadNs),
+    us(b.alloc!), us(b.pte!), us(b.queue!), us(b.inval!), us(b.walk!), us(b.transfer!),
+    r.invalidationsPerDma.toFixed(3), Math.round(r.dmasPerSec).toLocaleString('en-US'), r.gbPerSec.toFixed(2),
+    (r.jsNsPerDma / 1000).toFixed(1) + (r.jsNsPerDma > r.overheadNs ? '*' : ''),
+  ];
 }
 
 function verdictLines(res: PasidBenchResult): string[] {
-  return res.verdicts.map((v) => `${size(v.pages)}, invalidation ${v.invCostNs} ns: option 2 saves ${us(v.savingNs)} us per DMA against ${v.against} `
-    + `= ${v.savingPct.toFixed(1)}% of its per-DMA time: ${v.notable ? 'NOTABLE' : 'not notable'} (threshold ${NOTABLE_PCT}%)`);
+  return res.verdicts.map((v) => `${size(v.pages)}, invalidation ${v.invCostNs} ns: option 2 saves `
+    + `${us(v.savingNs)} us per DMA against ${v.against} = ${v.savingPct.toFixed(1)}% of its per-DMA time: `
+    + `${v.notable ? 'NOTABLE' : 'not notable'} (threshold ${NOTABLE_PCT}%)`);
+}
+
+const VM_HEAD = ['variant (4-page vmalloc buffers)', 'kernel PT changes', 'device-TLB invalidations', 'inval/change',
+  'overhead us/DMA'];
+
+function vmallocCells(v: VmallocRow): string[] {
+  const perChange = v.invalidationsPerChange.toFixed(3);
+  return [v.variant, String(v.changes), String(v.invalidations), perChange, us(v.overheadNsPerDma)];
 }
 
 function vmallocTable(res: PasidBenchResult): string {
-  return table(['variant (4-page vmalloc buffers)', 'kernel PT changes', 'device-TLB invalidations', 'inval/change', 'overhead us/DMA'],
-    res.vmalloc.map((v) => [v.variant, String(v.changes), String(v.invalidations), v.invalidationsPerChange.toFixed(3), us(v.overheadNsPerDma)]), 1);
+  return table(VM_HEAD, res.vmalloc.map(vmallocCells), 1);
 }
 
 export function pasidBenchText(res: PasidBenchResult): string {
   const c = res.costs;
   const jsDominated = res.rows.some((r) => r.jsNsPerDma > r.overheadNs);
   return [
-    'System PASID: option 1 (own DMA domain: strict, lazy, IOVA==KVA) vs option 2 (kernel page table), modelled per-DMA cost',
-    `cost model (inputs): IOVA alloc+free ${c.allocNs} ns, PTE ${c.pteNs} ns, queue_iova ${c.queueNs} ns, device-TLB miss ${c.walkNs} ns, `
-      + `bandwidth ${c.bandwidthMBps} MB/s + ${c.descNs} ns per job on the device; columns alloc..transfer in us per DMA`,
+    'System PASID: option 1 (own DMA domain: strict, lazy, IOVA==KVA) vs option 2 (kernel page table), '
+      + 'modelled per-DMA cost',
+    `cost model (inputs): IOVA alloc+free ${c.allocNs} ns, PTE ${c.pteNs} ns, queue_iova ${c.queueNs} ns, `
+      + `device-TLB miss ${c.walkNs} ns, bandwidth ${c.bandwidthMBps} MB/s + ${c.descNs} ns per job on the device; `
+      + 'columns alloc..transfer in us per DMA',
     '',
     table(HEAD, res.rows.map(rowCells), 2),
     '',
     ...verdictLines(res),
     '',
     vmallocTable(res),
-    '(option 1\'s invalidations come from its dma unmaps, one per page of a vmalloc buffer, not from kernel page-table changes)',
+    '(option 1\'s invalidations come from its dma unmaps, one per page of a vmalloc buffer, not from kernel '
+      + 'page-table changes)',
     '',
     'Option 1 maps an aligned 2 MiB buffer with one block PTE (iommu_pgsize) and takes one device-TLB miss for it; '
       + 'IOVA==KVA keeps a refcount per 4 KiB page, so it maps and misses per page.',
     jsDominated
-      ? '* JS us/DMA: the JavaScript model itself costs more per DMA than the modelled overhead it is compared with: real-thread '
+      ? '* JS us/DMA: the JavaScript model itself costs more per DMA than the modelled overhead it is compared with: '
+        + 'real-thread '
         + '(stress) timings of this model measure the JS, not the design — quote the modelled columns.'
       : 'JS us/DMA: the JavaScript model costs less per DMA than the modelled overhead on every row.',
   ].join('\n');
@@ -257,13 +289,13 @@ export function pasidBenchText(res: PasidBenchResult): string {
 
 export function pasidBenchMarkdown(res: PasidBenchResult): string {
   const md = (head: readonly string[], body: readonly (readonly string[])[]) =>
-    [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...body.map((b) => `| ${b.join(' | ')} |`)].join('\n');
+    [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`,
+      ...body.map((b) => `| ${b.join(' | ')} |`)].join('\n');
   return [
     '## System PASID (modelled per-DMA cost)', '',
     md(HEAD, res.rows.map(rowCells)), '',
     ...verdictLines(res).map((l) => `- ${l}`), '',
-    md(['variant (4-page vmalloc buffers)', 'kernel PT changes', 'device-TLB invalidations', 'inval/change', 'overhead us/DMA'],
-      res.vmalloc.map((v) => [v.variant, String(v.changes), String(v.invalidations), v.invalidationsPerChange.toFixed(3), us(v.overheadNsPerDma)])),
+    md(VM_HEAD, res.vmalloc.map(vmallocCells)),
   ].join('\n');
 }
 
@@ -273,13 +305,18 @@ export function pasidBenchSections(res: PasidBenchResult): ChartSection[] {
   const sizes = [...new Set(res.rows.map((r) => r.pages))];
   return [{
     heading: 'System PASID: option 1 vs option 2',
-    text: `Modelled per-DMA time (transfer included) at a device-TLB invalidation cost of ${inv} ns; cost-model inputs: `
-      + `IOVA alloc ${res.costs.allocNs} ns, PTE ${res.costs.pteNs} ns, miss ${res.costs.walkNs} ns, ${res.costs.bandwidthMBps} MB/s. `
+    text: `Modelled per-DMA time (transfer included) at a device-TLB invalidation cost of ${inv} ns; `
+      + `cost-model inputs: IOVA alloc ${res.costs.allocNs} ns, PTE ${res.costs.pteNs} ns, `
+      + `miss ${res.costs.walkNs} ns, ${res.costs.bandwidthMBps} MB/s. `
       + verdictLines(res).filter((l) => l.includes(`invalidation ${inv} ns`)).join(' '),
     charts: [{
       kind: 'bar', title: 'Per-DMA time by transfer size', categories: sizes.map(size), yLabel: 'µs', yLog: true,
       series: PASID_PATHS.map((path) => ({
-        name: path, values: sizes.map((p) => (res.rows.find((r) => r.path === path && r.pages === p && r.invCostNs === inv)?.perDmaNs ?? 0) / 1000),
+        name: path,
+        values: sizes.map((p) => {
+          const row = res.rows.find((r) => r.path === path && r.pages === p && r.invCostNs === inv);
+          return (row?.perDmaNs ?? 0) / 1000;
+        }),
       })),
     }],
   }];

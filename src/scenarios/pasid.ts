@@ -37,7 +37,8 @@ import { IovaEqKvaNoRefcount, SharedKernelTableLazyPurge, SharedKernelTableNoInv
  * explore phase's small memory and the stress phase's larger one land in the same rows).
  */
 export const EXPOSURE_ROWS: readonly [number, string][] = [
-  [0, 'EXPOSURE none'], [1 / 16, 'EXPOSURE <=1/16 of memory'], [1 / 8, 'EXPOSURE <=1/8 of memory'], [1 / 4, 'EXPOSURE <=1/4 of memory'],
+  [0, 'EXPOSURE none'], [1 / 16, 'EXPOSURE <=1/16 of memory'], [1 / 8, 'EXPOSURE <=1/8 of memory'], [1 / 4,
+    'EXPOSURE <=1/4 of memory'],
   [1 / 2, 'EXPOSURE <=1/2 of memory'], [0.999_999, 'EXPOSURE <all memory'], [Infinity, 'EXPOSURE all memory'],
 ];
 
@@ -47,22 +48,29 @@ export function exposureRow(pages: number, memPages: number): string {
   return EXPOSURE_ROWS[EXPOSURE_ROWS.length - 1]![1];
 }
 
+const forbidden = (id: string, meaning: string): InvariantDef => ({ id, meaning, grade: 'FORBIDDEN' });
+const interesting = (id: string, meaning: string): InvariantDef => ({ id, meaning, grade: 'INTERESTING' });
+
 const invariants: readonly InvariantDef[] = [
-  { id: 'DMA-CORRUPT', meaning: 'a device DMA for a buffer handed to it lands on that buffer\'s own page (not on a page someone else owns now)', grade: 'FORBIDDEN' },
-  { id: 'DMA-FAULT', meaning: 'a device DMA for a buffer handed to it translates (no IOMMU fault)', grade: 'FORBIDDEN' },
-  { id: 'DMA-MAP', meaning: 'mapping a buffer for the device succeeds on a free IOVA', grade: 'FORBIDDEN' },
-  { id: 'F1', meaning: 'an IOVA is handed out again only after the device TLB dropped its old translation', grade: 'FORBIDDEN' },
-  { id: 'PT-OVERWRITE', meaning: 'no map overwrites a live PTE (kernel vmap or I/O page table)', grade: 'FORBIDDEN' },
-  { id: 'PT-LEAK', meaning: 'a page-table page is freed once', grade: 'FORBIDDEN' },
-  { id: 'PAGE-LEAK', meaning: 'at a quiescent point every page is free or reserved at boot, and owner tags agree', grade: 'FORBIDDEN' },
-  { id: 'VM-LAZY', meaning: 'at a quiescent point vmap_lazy_nr counts exactly the pages on the lazy list', grade: 'FORBIDDEN' },
-  { id: 'KVA-REF', meaning: 'at a quiescent point no IOVA==KVA mapping is left (every refcount 0, no PTE)', grade: 'FORBIDDEN' },
-  { id: 'F-RING', meaning: 'a flush-queue ring never holds more than size-1 entries', grade: 'FORBIDDEN' },
-  { id: 'F-TIMER', meaning: 'fq_timer_on == 1 implies the fq timer is pending or running', grade: 'FORBIDDEN' },
-  { id: 'FQ-UAF', meaning: 'no fq timer callback runs on freed flush queues', grade: 'FORBIDDEN' },
-  { id: 'STALE-DEVTLB', meaning: 'a page is freed while the device TLB still translates an address the table no longer maps to it (a lazy window)', grade: 'INTERESTING' },
-  { id: 'STRAY-CORRUPT', meaning: 'a stray device write landed on a page (silently: kernel data, a free page, someone\'s buffer)', grade: 'INTERESTING' },
-  ...EXPOSURE_ROWS.map(([, id]): InvariantDef => ({ id, meaning: 'share of physical memory the device can reach (through its TLB, stale entries included, or its table), sampled', grade: 'INTERESTING' })),
+  forbidden('DMA-CORRUPT', 'a device DMA for a buffer handed to it lands on that buffer\'s own page '
+    + '(not on a page someone else owns now)'),
+  forbidden('DMA-FAULT', 'a device DMA for a buffer handed to it translates (no IOMMU fault)'),
+  forbidden('DMA-MAP', 'mapping a buffer for the device succeeds on a free IOVA'),
+  forbidden('F1', 'an IOVA is handed out again only after the device TLB dropped its old translation'),
+  forbidden('PT-OVERWRITE', 'no map overwrites a live PTE (kernel vmap or I/O page table)'),
+  forbidden('PT-LEAK', 'a page-table page is freed once'),
+  forbidden('PAGE-LEAK', 'at a quiescent point every page is free or reserved at boot, and owner tags agree'),
+  forbidden('VM-LAZY', 'at a quiescent point vmap_lazy_nr counts exactly the pages on the lazy list'),
+  forbidden('KVA-REF', 'at a quiescent point no IOVA==KVA mapping is left (every refcount 0, no PTE)'),
+  forbidden('F-RING', 'a flush-queue ring never holds more than size-1 entries'),
+  forbidden('F-TIMER', 'fq_timer_on == 1 implies the fq timer is pending or running'),
+  forbidden('FQ-UAF', 'no fq timer callback runs on freed flush queues'),
+  interesting('STALE-DEVTLB', 'a page is freed while the device TLB still translates an address the table no '
+    + 'longer maps to it (a lazy window)'),
+  interesting('STRAY-CORRUPT', 'a stray device write landed on a page (silently: kernel data, a free page, '
+    + 'someone\'s buffer)'),
+  ...EXPOSURE_ROWS.map(([, id]) => interesting(id, 'share of physical memory the device can reach (through its TLB, '
+    + 'stale entries included, or its table), sampled')),
   { id: 'STRAY-FAULT', meaning: 'a stray device write faulted in the IOMMU', grade: 'ACCEPTABLE' },
   { id: 'ENOMEM', meaning: 'a user found no free pages, IOVA space or vmalloc space', grade: 'ACCEPTABLE' },
   ...IOVA_INVARIANTS,
@@ -81,29 +89,38 @@ const variants: readonly VariantDef<PasidPatch>[] = [
   },
   {
     name: 'iova-eq-kva', expect: 'clean', patch: { option: 'iova-eq-kva' },
-    summary: 'option 1 with IOVA == kernel VA: no IOVA allocator; a page mapped by two in-flight DMAs is reference-counted',
+    summary: 'option 1 with IOVA == kernel VA: no IOVA allocator; a page mapped by two in-flight DMAs is '
+      + 'reference-counted',
     source: 'pasid.md option 1 ("should IOVA == kernel VA")',
   },
   {
-    name: 'iova-eq-kva-norefcount', expect: ['DMA-FAULT', 'DMA-CORRUPT'], patch: { option: 'iova-eq-kva', IovaEqKva: IovaEqKvaNoRefcount },
-    summary: 'IOVA == KVA without refcounts: one user\'s unmap drops the shared page\'s translation under another in-flight DMA',
+    name: 'iova-eq-kva-norefcount', expect: ['DMA-FAULT', 'DMA-CORRUPT'],
+    patch: { option: 'iova-eq-kva', IovaEqKva: IovaEqKvaNoRefcount },
+    summary: 'IOVA == KVA without refcounts: one user\'s unmap drops the shared page\'s translation under another '
+      + 'in-flight DMA',
     source: 'pasid.md "Races" (several mappings of one page share one IOVA) [derived]',
   },
   {
     name: 'shared-kernel-table', expect: 'clean', patch: { option: 'shared-kernel-table' },
-    summary: 'option 2: the PASID walks init_mm.pgd; the device TLB is invalidated at every kernel PTE clear (vunmap) and every flush_tlb_kernel_range',
-    source: 'pasid.md option 2; drivers/iommu/intel/svm.c (intel_svm_set_dev_pasid, intel_arch_invalidate_secondary_tlbs)',
+    summary: 'option 2: the PASID walks init_mm.pgd; the device TLB is invalidated at every kernel PTE clear '
+      + '(vunmap) and every flush_tlb_kernel_range',
+    source: 'pasid.md option 2; drivers/iommu/intel/svm.c (intel_svm_set_dev_pasid, '
+      + 'intel_arch_invalidate_secondary_tlbs)',
   },
   {
-    name: 'shared-kernel-table-noinval', expect: ['DMA-CORRUPT'], patch: { option: 'shared-kernel-table', SharedKernelTable: SharedKernelTableNoInval },
-    summary: 'option 2 with no device-TLB invalidation: after vfree and the lazy purge, a reused vmalloc address still translates to the old page',
-    source: 'pasid.md (Woodhouse: "any access to vmalloc or module regions will require some way of doing an IOTLB flush")',
+    name: 'shared-kernel-table-noinval', expect: ['DMA-CORRUPT'],
+    patch: { option: 'shared-kernel-table', SharedKernelTable: SharedKernelTableNoInval },
+    summary: 'option 2 with no device-TLB invalidation: after vfree and the lazy purge, a reused vmalloc address '
+      + 'still translates to the old page',
+    source: 'pasid.md (Woodhouse: "any access to vmalloc or module regions will require some way of doing an '
+      + 'IOTLB flush")',
   },
   {
     name: 'shared-kernel-table-lazy-purge', expect: 'clean',
     patch: { option: 'shared-kernel-table', SharedKernelTable: SharedKernelTableLazyPurge },
-    summary: 'option 2, device TLB invalidated only with the lazy vmap purge (hooked flush_tlb_kernel_range): INTERESTING, not FORBIDDEN — '
-      + 'freed vmalloc pages stay reachable until the purge (STALE-DEVTLB), but the address is reused only after it, so no handed-over DMA goes astray',
+    summary: 'option 2, device TLB invalidated only with the lazy vmap purge (hooked flush_tlb_kernel_range): '
+      + 'INTERESTING, not FORBIDDEN — freed vmalloc pages stay reachable until the purge (STALE-DEVTLB), but the '
+      + 'address is reused only after it, so no handed-over DMA goes astray',
     source: 'pasid.md "Races"; mm/vmalloc.c free_vmap_area_noflush / __purge_vmap_area_lazy',
   },
 ];
@@ -138,13 +155,16 @@ export function buildPasid(config: ModelConfig<PasidPatch>): ScenarioModel {
       if (domain) checkIovaDomain(domain, i32, report);
       if (fq) fq.checkQuiescent(mem, report);
       const [, busy, lazy, purging] = mm.areaStates(i32);
-      if (busy !== 0 || purging !== 0) report('PAGE-LEAK', `${busy} vmalloc pages busy and ${purging} purging with no user`);
-      if (mm.lazyCount(i32) !== lazy) report('VM-LAZY', `vmap_lazy_nr is ${mm.lazyCount(i32)}, the lazy list holds ${lazy} pages`);
+      if (busy !== 0 || purging !== 0) report('PAGE-LEAK',
+        `${busy} vmalloc pages busy and ${purging} purging with no user`);
+      if (mm.lazyCount(i32) !== lazy) report('VM-LAZY',
+        `vmap_lazy_nr is ${mm.lazyCount(i32)}, the lazy list holds ${lazy} pages`);
       const free = phys.freeCount(i32);
       const expectFree = g.memPages - parts.kernelPages - parts.sharedPages;
       if (free !== expectFree) report('PAGE-LEAK', `${free} pages free, ${expectFree} expected (no buffer is live)`);
       for (let pfn = parts.kernelPages + parts.sharedPages + 1; pfn <= g.memPages; pfn++) {
-        if (device.tag(i32, pfn) !== TAG_FREE) { report('PAGE-LEAK', `page 0x${pfn.toString(16)} is free but still tagged ${device.tag(i32, pfn)}`); break; }
+        if (device.tag(i32, pfn) !== TAG_FREE) { report('PAGE-LEAK',
+          `page 0x${pfn.toString(16)} is free but still tagged ${device.tag(i32, pfn)}`); break; }
       }
       if (iovaEqKva && parts.domainPt) {
         const leaves = parts.domainPt.scan(i32).leaves.length;
@@ -177,7 +197,9 @@ function* freeTagged(cpu: Cpu, m: Model, pfn: number, n: number): Op {
   for (let k = 0; k < n; k++) {
     if (m.p.checks === 1) {
       const a = device.staleTo(cpu.i32, pfn + k);
-      if (a >= 0) cpu.fail('STALE-DEVTLB', `${cpu.name} frees page 0x${(pfn + k).toString(16)} while the device TLB still sends 0x${a.toString(16)} to it`);
+      if (a >= 0) cpu.fail('STALE-DEVTLB',
+        `${cpu.name} frees page 0x${(pfn + k).toString(16)} while the device TLB still sends `
+        + `0x${a.toString(16)} to it`);
     }
     device.setTag(cpu.i32, pfn + k, TAG_FREE);
   }
@@ -214,7 +236,8 @@ function* job(cpu: Cpu, m: Model, tag: number, pages: number, vmalloc: boolean, 
   const addrs = src && !srcAddrs ? null : yield* path.mapForDevice(cpu, seg);
   if (addrs) {
     if (srcAddrs) yield* device.access(cpu, srcAddrs[0]!, TAG_SHARED, 'read of the shared source page');
-    for (const a of addrs) yield* device.access(cpu, a, tag, `write to ${cpu.name}'s ${vmalloc ? 'vmalloc' : 'direct-map'} buffer`);
+    for (const a of addrs) yield* device.access(cpu, a, tag,
+      `write to ${cpu.name}'s ${vmalloc ? 'vmalloc' : 'direct-map'} buffer`);
     device.transfer(cpu, pages);
     if (sample) cpu.fail(exposureRow(device.reachable(cpu.i32), parts.g.memPages), '');
     yield* path.unmapForDevice(cpu, seg, addrs);
@@ -252,7 +275,8 @@ class PasidProgram implements VcpuProgram {
       ? parts.kernelPages + randInt(this.rng, 1, parts.sharedPages) : 0;
     const tag = ((this.cpu.id + 1) << 20) | (++this.seq & 0xfffff);
     const sample = ++this.jobs % p.sampleEvery! === 0;
-    this.last = `${kind === 1 ? 'vmalloc' : 'alloc_pages'} ${pages} page${pages > 1 ? 's' : ''}${shared ? ` + shared page 0x${shared.toString(16)}` : ''}`
+    const src = shared ? ` + shared page 0x${shared.toString(16)}` : '';
+    this.last = `${kind === 1 ? 'vmalloc' : 'alloc_pages'} ${pages} page${pages > 1 ? 's' : ''}${src}`
       + ', hand to device, wait, free';
     return job(this.cpu, this.m, tag, pages, kind === 1, shared, sample);
   }
@@ -267,7 +291,8 @@ class BenchProgram implements VcpuProgram {
   constructor(private readonly cpu: Cpu, private readonly m: Model) {}
 
   next(): Op<unknown> {
-    const vm = this.m.p.vmallocPermille! > 0 && (this.n++ * this.m.p.vmallocPermille!) % 1000 < this.m.p.vmallocPermille!;
+    const permille = this.m.p.vmallocPermille!;
+    const vm = permille > 0 && (this.n++ * permille) % 1000 < permille;
     const tag = ((this.cpu.id + 1) << 20) | (++this.seq & 0xfffff);
     return job(this.cpu, this.m, tag, this.m.p.maxPages!, vm, 0, false);
   }
@@ -277,30 +302,41 @@ class BenchProgram implements VcpuProgram {
 
 export const pasidScenario: ScenarioDef<PasidPatch> = {
   name: 'pasid',
-  summary: 'system PASID for in-kernel DMA: own DMA domain (strict, lazy, IOVA==KVA) vs the kernel\'s own page table, with vmalloc\'s lazy purge',
+  summary: 'system PASID for in-kernel DMA: own DMA domain (strict, lazy, IOVA==KVA) vs the kernel\'s own page '
+    + 'table, with vmalloc\'s lazy purge',
   follows: 'reference/pasid.md; kernel-model.md §3 (DMA layer, flush queue), §2.3 (IOVA range caches); mm/vmalloc.c',
   params: {
-    memPages: { default: 64, min: 8, max: 4096, help: 'pages of memory, all in the direct map (a quarter are kernel data)' },
-    sharedPages: { default: 1, min: 0, max: 8, help: 'shared read-only pages (a ZERO_PAGE-like DMA source several users map at once)' },
+    memPages: { default: 64, min: 8, max: 4096,
+      help: 'pages of memory, all in the direct map (a quarter are kernel data)' },
+    sharedPages: { default: 1, min: 0, max: 8,
+      help: 'shared read-only pages (a ZERO_PAGE-like DMA source several users map at once)' },
     vmallocPages: { default: 64, min: 4, max: 4096, help: 'pages of vmalloc address space' },
-    lazyMaxPages: { default: 0, min: 0, max: 1 << 20, help: 'lazy vmap purge threshold in pages; 0 = the kernel\'s lazy_max_pages() (fls(cpus) * 32 MiB)' },
+    lazyMaxPages: { default: 0, min: 0, max: 1 << 20,
+      help: 'lazy vmap purge threshold in pages; 0 = the kernel\'s lazy_max_pages() (fls(cpus) * 32 MiB)' },
     maxPages: { default: 4, min: 1, max: 512, help: 'pages per buffer at most (bench: exactly)' },
-    vmallocPermille: { default: 500, min: 0, max: 1000, help: 'per mille of buffers that are vmalloc buffers (the rest: direct-map pages)' },
+    vmallocPermille: { default: 500, min: 0, max: 1000,
+      help: 'per mille of buffers that are vmalloc buffers (the rest: direct-map pages)' },
     sharedPermille: { default: 300, min: 0, max: 1000, help: 'per mille of jobs that also read a shared source page' },
-    strayPermille: { default: 5, min: 0, max: 1000, help: 'per mille of ops that are a stray device write to a random address of its address space' },
-    sampleEvery: { default: 16, min: 1, max: 1 << 20, help: 'sample the exposure every N-th job (while its buffer is live)' },
+    strayPermille: { default: 5, min: 0, max: 1000,
+      help: 'per mille of ops that are a stray device write to a random address of its address space' },
+    sampleEvery: { default: 16, min: 1, max: 1 << 20,
+      help: 'sample the exposure every N-th job (while its buffer is live)' },
     spacePfns: { default: 4096, min: 512, max: 1 << 20, help: 'option 1: the DMA domain\'s IOVA space in pages' },
-    fqSize: { default: 0, min: 0, max: 65536, help: 'option 1 lazy: flush-queue ring size, a power of two; 0 = the kernel\'s 256' },
+    fqSize: { default: 0, min: 0, max: 65536,
+      help: 'option 1 lazy: flush-queue ring size, a power of two; 0 = the kernel\'s 256' },
     fqTimeoutMs: { default: 0, min: 0, max: 10_000, help: 'option 1 lazy: fq timer period; 0 = the kernel\'s 10 ms' },
     invCostNs: { default: 0, min: 0, max: 10_000_000, help: 'cost of one device-TLB invalidation (IOTLB + ATS), ns' },
     allocNs: { default: 0, min: 0, max: 1_000_000, help: 'cost model: an IOVA alloc + free, ns' },
     pteNs: { default: 0, min: 0, max: 1_000_000, help: 'cost model: one I/O PTE write or clear, ns' },
     queueNs: { default: 0, min: 0, max: 1_000_000, help: 'cost model: queue_iova of a lazy unmap, ns' },
     walkNs: { default: 0, min: 0, max: 1_000_000, help: 'cost model: a device-TLB miss (ATS translation + walk), ns' },
-    bandwidthMBps: { default: 0, min: 0, max: 1_000_000, help: 'cost model: transfer bandwidth, MB/s; 0 = transfers take no time' },
-    descNs: { default: 0, min: 0, max: 1_000_000, help: 'cost model: the device\'s fixed time per job (descriptor submission, completion), ns' },
+    bandwidthMBps: { default: 0, min: 0, max: 1_000_000,
+      help: 'cost model: transfer bandwidth, MB/s; 0 = transfers take no time' },
+    descNs: { default: 0, min: 0, max: 1_000_000,
+      help: 'cost model: the device\'s fixed time per job (descriptor submission, completion), ns' },
     checks: { default: 1, min: 0, max: 1, help: '0: no online shadow/stale checks (benchmarks)' },
-    bench: { default: 0, min: 0, max: 1, help: '1: the benchmark loop (one buffer of maxPages pages per op, no shared page, no stray)' },
+    bench: { default: 0, min: 0, max: 1,
+      help: '1: the benchmark loop (one buffer of maxPages pages per op, no shared page, no stray)' },
   },
   exploreCpus: 3,
   exploreOps: 4,

@@ -67,7 +67,8 @@ export class Device {
     }
     const landed = Atomics.load(cpu.i32, this.tags + phys / SZ_4K);
     if (landed !== expect) {
-      cpu.fail('DMA-CORRUPT', `device ${what} at ${hex(addr)} (${ownerName(expect)}) lands on phys page ${hex(phys / SZ_4K)}, `
+      cpu.fail('DMA-CORRUPT',
+        `device ${what} at ${hex(addr)} (${ownerName(expect)}) lands on phys page ${hex(phys / SZ_4K)}, `
         + `which is ${ownerName(landed)}: a stale device-TLB translation`);
     }
   }
@@ -97,7 +98,8 @@ export class Device {
     const phys = yield* this.iotlb.translate(cpu, addr);
     if (phys < 0) { cpu.fail('STRAY-FAULT', ''); return; }
     const landed = Atomics.load(cpu.i32, this.tags + phys / SZ_4K);
-    cpu.fail('STRAY-CORRUPT', `a stray device write to ${hex(addr)} lands on phys page ${hex(phys / SZ_4K)}: ${ownerName(landed)}`);
+    cpu.fail('STRAY-CORRUPT',
+      `a stray device write to ${hex(addr)} lands on phys page ${hex(phys / SZ_4K)}: ${ownerName(landed)}`);
   }
 
   /**

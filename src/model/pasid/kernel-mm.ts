@@ -81,7 +81,9 @@ export function kernelMmRegions(g: KernelGeometry): Record<string, RegionSpec> {
 
 /** The kernel page table's page pool under the names PagePool expects (one wiring spot: a second pool). */
 export function kernelPoolLayout(layout: Layout): Layout {
-  return { ...layout, regions: { ...layout.regions, 'pool.pages': region(layout, 'kpt.pages'), 'pool.free': region(layout, 'kpt.free') } };
+  const pool = { 'pool.pages': region(layout, 'kpt.pages'), 'pool.free': region(layout, 'kpt.free') };
+  const regions = { ...layout.regions, ...pool };
+  return { ...layout, regions };
 }
 
 /**
@@ -163,7 +165,8 @@ export class KernelMm {
       Atomics.store(cpu.i32, this.pages + va + k - this.g.vmallocStart, phys[k]!);
       const { ret } = yield* this.pt.mapPages(cpu, (va + k) * SZ_4K, phys[k]! * SZ_4K, SZ_4K, 1);
       // vmap_pages_pte_range WARNs on a present PTE (-EBUSY): the area was handed out twice.
-      if (ret !== 0) cpu.fail('PT-OVERWRITE', `${cpu.name}: vmap of kva page 0x${(va + k).toString(16)} finds it mapped (${ret})`);
+      if (ret !== 0) cpu.fail('PT-OVERWRITE',
+        `${cpu.name}: vmap of kva page 0x${(va + k).toString(16)} finds it mapped (${ret})`);
     }
     this.countChange(cpu);
     return va;

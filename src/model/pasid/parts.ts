@@ -99,7 +99,8 @@ export function pasidParts(config: ModelConfig<PasidPatch>): PasidParts {
   };
   const layout = defineLayout(cpus, specs);
   const costModel: CostModel = {
-    allocNs: p.allocNs!, pteNs: p.pteNs!, queueNs: p.queueNs!, walkNs: p.walkNs!, bandwidthMBps: p.bandwidthMBps!, descNs: p.descNs!,
+    allocNs: p.allocNs!, pteNs: p.pteNs!, queueNs: p.queueNs!, walkNs: p.walkNs!,
+    bandwidthMBps: p.bandwidthMBps!, descNs: p.descNs!,
   };
   const costs = new Costs(layout, costModel);
   const phys = new PhysPages(layout, g.memPages);
@@ -107,11 +108,13 @@ export function pasidParts(config: ModelConfig<PasidPatch>): PasidParts {
   const kernelPt = new PgsizeTable(kernelPool, { racyInstall: false });
   const domainPool = separate || eqKva ? new PagePool(layout, domainTables) : null;
   const domainPt = domainPool ? new PgsizeTable(domainPool, { racyInstall: false }) : null;
-  const iotlb = new Iotlb(layout, space, domainPt ?? kernelPt, { flushCostNs: p.invCostNs!, serialFlush: false, flushLockRank: RANK_FLUSH });
+  const iotlbOpts = { flushCostNs: p.invCostNs!, serialFlush: false, flushLockRank: RANK_FLUSH };
+  const iotlb = new Iotlb(layout, space, domainPt ?? kernelPt, iotlbOpts);
   const lazyMax = p.lazyMaxPages! > 0 ? p.lazyMaxPages! : lazyMaxPages(cpus);
   const MmClass = patch.KernelMm ?? KernelMm;
-  const mm = new MmClass(layout, kernelPt, NO_NOTIFIER, { geometry: g, lazyMax, drainWork: new TimerRef(layout, TIMER_DRAIN, 'drain_vmap_work') });
-  const timers: TimerSpec[] = [{ ref: new TimerRef(layout, TIMER_DRAIN, 'drain_vmap_work'), callback: (cpu) => mm.drainVmapAreaWork(cpu) }];
+  const drainWork = new TimerRef(layout, TIMER_DRAIN, 'drain_vmap_work');
+  const mm = new MmClass(layout, kernelPt, NO_NOTIFIER, { geometry: g, lazyMax, drainWork });
+  const timers: TimerSpec[] = [{ ref: drainWork, callback: (cpu) => mm.drainVmapAreaWork(cpu) }];
 
   let domain: IovaDomain | null = null;
   let fq: FlushQueue | null = null;
@@ -122,16 +125,20 @@ export function pasidParts(config: ModelConfig<PasidPatch>): PasidParts {
     domain = dom;
     fq = lazy ? new FlushQueue(layout, cpus, iotlb, (cpu, pfn, pages) => dom.freeIovaFast(cpu, pfn, pages), {
       single: false, size: fqSize, timeoutMs: p.fqTimeoutMs! > 0 ? p.fqTimeoutMs! : PERCPU_FQ_TIMEOUT_MS,
-      recordFinish: false, freeOnEqual: false, noFlushWhenFull: false, lockRank: RANK_FQ, timerId: TIMER_FQ, oracle: p.checks === 1,
+      recordFinish: false, freeOnEqual: false, noFlushWhenFull: false,
+      lockRank: RANK_FQ, timerId: TIMER_FQ, oracle: p.checks === 1,
     }) : null;
     const dma = new DmaIommu(domainPt!, iotlb, dom, fq, iovaOpts.dma32Pfn - 1, {
       allocated(cpu, pfn, pages) {
         const stale = iotlb.cachedPage(cpu.i32, pfn, dom.allocSize(pages));
-        if (stale >= 0) cpu.fail('F1', `${cpu.name} is handed IOVA page 0x${stale.toString(16)} while the device TLB still caches its old translation`);
+        if (stale >= 0) cpu.fail('F1',
+          `${cpu.name} is handed IOVA page 0x${stale.toString(16)} while the device TLB still caches its old `
+          + 'translation');
       },
       exposure() { /* the lazy window is measured as exposure (device.reachable), not as a time here */ },
       mapFailed(cpu, pfn, pages, err) {
-        cpu.fail('DMA-MAP', `${cpu.name}: iommu_map of freshly allocated IOVA 0x${pfn.toString(16)} (+${pages}) returns ${err}`);
+        cpu.fail('DMA-MAP',
+          `${cpu.name}: iommu_map of freshly allocated IOVA 0x${pfn.toString(16)} (+${pages}) returns ${err}`);
       },
     });
     path = new SeparateDomain(dma, costs);
@@ -149,7 +156,8 @@ export function pasidParts(config: ModelConfig<PasidPatch>): PasidParts {
   }
   const device = new Device(layout, iotlb, domainPt ?? kernelPt, space, g.memPages, costs);
   return {
-    layout, patch, g, phys, kernelPool, kernelPt, mm, iotlb, device, costs, path, domain, fq, domainPool, domainPt, iovaEqKva,
+    layout, patch, g, phys, kernelPool, kernelPt, mm, iotlb, device, costs, path,
+    domain, fq, domainPool, domainPt, iovaEqKva,
     timers, kernelPages, sharedPages,
   };
 }

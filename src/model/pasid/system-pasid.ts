@@ -133,7 +133,8 @@ export class SeparateDomain implements SystemPasid {
     const step = seg.contiguous ? addrs.length : 1;
     for (let k = 0; k < addrs.length; k += step) {
       yield* this.dma.unmap(cpu, addrs[k]!, step);
-      this.costs.charge(cpu, COST_PTE, PgsizeTable.leaves(addrs[k]! * SZ_4K, addrs[k]! * SZ_4K, step) * this.costs.m.pteNs);
+      const leaves = PgsizeTable.leaves(addrs[k]! * SZ_4K, addrs[k]! * SZ_4K, step);
+      this.costs.charge(cpu, COST_PTE, leaves * this.costs.m.pteNs);
       if (this.dma.lazy) this.costs.charge(cpu, COST_QUEUE, this.costs.m.queueNs);
     }
   }
@@ -154,7 +155,8 @@ export class IovaEqKva implements SystemPasid {
   protected readonly refs: number;
   protected readonly lock: LockRef;
 
-  constructor(layout: Layout, protected readonly pt: IoPgtable, protected readonly iotlb: Iotlb, protected readonly costs: Costs,
+  constructor(layout: Layout, protected readonly pt: IoPgtable, protected readonly iotlb: Iotlb,
+    protected readonly costs: Costs,
     lockRank: number) {
     this.refs = at(region(layout, 'kva.ref'));
     this.lock = lockRef('kva_map_lock', at(region(layout, 'kva.lock')), lockRank);
@@ -164,7 +166,8 @@ export class IovaEqKva implements SystemPasid {
     const addrs: number[] = [];
     for (let k = 0; k < seg.phys.length; k++) {
       const ret = yield* this.iommuMapShared(cpu, seg.kva + k, seg.phys[k]!);
-      if (ret !== 0) cpu.fail('DMA-MAP', `${cpu.name}: iommu_map of IOVA==KVA 0x${(seg.kva + k).toString(16)} returns ${ret}`);
+      if (ret !== 0) cpu.fail('DMA-MAP',
+        `${cpu.name}: iommu_map of IOVA==KVA 0x${(seg.kva + k).toString(16)} returns ${ret}`);
       addrs.push(seg.kva + k);
     }
     return addrs;
@@ -183,7 +186,10 @@ export class IovaEqKva implements SystemPasid {
     if (hi >= 0) yield* this.iotlb.syncRange(cpu, lo, hi - lo + 1);
   }
 
-  /** Map IOVA kva -> phys unless another in-flight DMA already did; count the user either way. 0 or iommu_map's errno. */
+  /**
+   * Map IOVA kva -> phys unless another in-flight DMA already did; count the user either way. Returns 0 or
+   * iommu_map's errno.
+   */
   protected *iommuMapShared(cpu: Cpu, kva: number, phys: number): Op<number> {
     yield* spinLock(cpu, this.lock);
     yield 'read kva refcount';
