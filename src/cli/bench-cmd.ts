@@ -1,7 +1,8 @@
 /**
  * `bench`: the benchmarks — the engine (`--suite engine`, the default), the IOVA allocator (`iova`), the
  * flush queues (`fq`, or any `--fq` flag: per-CPU vs single vs strict, kernel-model.md §3.5), map_sg
- * designs and the two-step IOVA API (`mapsg`, or --hypercall-cost / --segs: kernel-model.md §5.4, §7), or `all`.
+ * designs and the two-step IOVA API (`mapsg`, or --hypercall-cost / --segs: kernel-model.md §5.4, §7), the system-PASID
+ * options (`pasid`: reference/pasid.md), or `all`.
  * `--scenario-file F --variant V[,V...]` (or `--scenario S`) runs the benchmark loop of the variants'
  * scenario on them; `--compare A B` prints what changed between two reports. Every suite runs
  * `--repeats` times: each mean comes with its min–max. Every number is measured in the same run as the
@@ -24,6 +25,7 @@ import { medianRows, range } from '../bench/spread.js';
 import { spreadMarkdown, spreadTable, spreadText } from '../bench/spread-report.js';
 import { variantBench, variantBenchMarkdown, variantBenchText, type VariantRow } from '../bench/variant-bench.js';
 import type { ScenarioDef, VariantDef } from '../engine/scenario.js';
+import { pasidBench, pasidBenchMarkdown, pasidBenchOptions, pasidBenchSections, pasidBenchText } from '../bench/pasid-bench.js';
 import { renderBenchHtml } from '../report/html.js';
 import { newRunId, writeReportFiles } from '../report/report.js';
 import { addedVariants, loadScenarioFile, scenarioModulePath, sourceFile } from '../scenarios/registry.js';
@@ -55,7 +57,7 @@ export interface BenchFlags {
   compare?: string[];
 }
 
-const SUITES = ['engine', 'iova', 'fq', 'mapsg', 'variants', 'all'] as const;
+const SUITES = ['engine', 'iova', 'fq', 'mapsg', 'pasid', 'variants', 'all'] as const;
 type Suite = (typeof SUITES)[number];
 
 /** Which suite's loop benchmarks a scenario's variants; any other scenario runs its stress op program (variants). */
@@ -162,6 +164,8 @@ export async function benchCommand(f: BenchFlags, io: Io): Promise<number> {
   const iova = suite === 'iova' || suite === 'all' ? await repeatIova(timeMs, repeats, io.progress, iovaOpts) : undefined;
   const fq = fqOpts ? { options: fqOpts, repeats, rows: await repeatFq(fqOpts, repeats, io.progress), micro: await fqMicro(Math.min(timeMs, 1_000)) } : undefined;
   const mapsg = mapsgOpts ? { options: mapsgOpts, repeats, ...(await repeatMapsg(mapsgOpts, repeats, io.progress)) } : undefined;
+  // The pasid suite is a cost model (explicit modelled costs), not a timed run: it has no repeats to take.
+  const pasid = suite === 'pasid' || suite === 'all' ? pasidBench(pasidBenchOptions(timeMs), io.progress) : undefined;
   const variants = suite === 'variants' && target ? {
     scenario: target.scenario.name, repeats, workers, timeMs,
     rows: await variantBench({
@@ -173,23 +177,24 @@ export async function benchCommand(f: BenchFlags, io: Io): Promise<number> {
   const doc = {
     tool: 'iommu-stress', kind: 'bench', suite, command: io.commandLine, machine: machine(), startedAt: startedAt.toISOString(), repeats,
     ...(target ? { scenario: target.scenario.name, benched: target.variants.map((v) => ({ name: v.name, file: sourceFile(target.scenario.name, v.name) ?? null })) } : {}),
-    ...(engine ? { engine } : {}), ...(iova ? { iova } : {}), ...(fq ? { fq } : {}), ...(mapsg ? { mapsg } : {}), ...(variants ? { variants } : {}),
+    ...(engine ? { engine } : {}), ...(iova ? { iova } : {}), ...(fq ? { fq } : {}), ...(mapsg ? { mapsg } : {}), ...(pasid ? { pasid } : {}), ...(variants ? { variants } : {}),
   };
   // Suites whose own tables show one mean per combination get the spread table beside them.
   const spreads = measurementsOf(doc as unknown as Record<string, unknown>).filter((m) => m.suite !== 'engine' && m.suite !== 'variants');
   const text = [engine ? benchText(engine) : '', iova ? `${iovaBenchText(iova)}\n${iovaRatioSpread(iova)}` : '', fq ? fqBenchText(fq.rows, fq.micro) : '', mapsg ? mapsgBenchText(mapsg) : '',
-    variants ? variantBenchText(variants.rows) : '', spreads.length > 0 ? spreadText(spreads, repeats) : ''].filter(Boolean).join('\n\n');
+    pasid ? pasidBenchText(pasid) : '', variants ? variantBenchText(variants.rows) : '', spreads.length > 0 ? spreadText(spreads, repeats) : ''].filter(Boolean).join('\n\n');
   const summary = [
     `# iommu-stress bench (${suite})`, '', `\`${io.commandLine}\``, '', `Machine: ${machine()}; started ${startedAt.toISOString()}`, '',
     ...(fq ? [fqBenchMarkdown(fq.rows)] : []),
     ...(mapsg ? [mapsgBenchMarkdown(mapsg)] : []),
+    ...(pasid ? [pasidBenchMarkdown(pasid)] : []),
     ...(variants ? [variantBenchMarkdown(variants.rows)] : []),
     ...(spreads.length > 0 ? [spreadMarkdown(spreads, repeats)] : []),
     ...(engine || iova ? ['```', [engine ? benchText(engine) : '', iova ? iovaBenchText(iova) : ''].filter(Boolean).join('\n\n'), '```'] : []),
   ].join('\n');
   const html = renderBenchHtml(engine ?? null, {
     command: io.commandLine, generatedAt: startedAt.toISOString(), sections: [
-      ...(fq ? fqBenchSections(fq.rows) : []), ...(mapsg ? mapsgBenchSections(mapsg) : []),
+      ...(fq ? fqBenchSections(fq.rows) : []), ...(mapsg ? mapsgBenchSections(mapsg) : []), ...(pasid ? pasidBenchSections(pasid) : []),
       ...(spreads.length > 0 || variants ? [{
         heading: 'Spread over repeats', text: `Each row is the median of ${repeats} run(s); min–max of each mean over them.`, charts: [],
         tables: [spreadTable(measurementsOf(doc as unknown as Record<string, unknown>).filter((m) => m.suite !== 'engine'), repeats)],

@@ -5,10 +5,11 @@ import { dmaIovaScenario } from './dma-iova.js';
 import { flushqScenario } from './flushq.js';
 import { iovaScenario } from './iova.js';
 import { mapsgScenario } from './mapsg.js';
+import { pasidScenario } from './pasid.js';
 import { pgtableScenario } from './pgtable.js';
 import { viommuScenario } from './viommu.js';
 
-export const SCENARIOS: readonly ScenarioDef[] = [pgtableScenario, iovaScenario, flushqScenario, viommuScenario, mapsgScenario, dmaIovaScenario, counterScenario];
+export const SCENARIOS: readonly ScenarioDef[] = [pgtableScenario, iovaScenario, flushqScenario, viommuScenario, mapsgScenario, dmaIovaScenario, pasidScenario, counterScenario];
 
 export function findScenario(name: string): ScenarioDef | undefined {
   return SCENARIOS.find((s) => s.name === name);
