@@ -70,21 +70,13 @@ describe('bench --scenario-file --variant', () => {
     expect(json<{ variants: { rows: VariantRowJson[] } }>(r).variants.rows.map((x) => x.variant)).toEqual(['percpu', 'shared', 'my-atomic']);
   });
 
-  it('a suite that selects its variants by name refuses a user\'s variant and a bug variant (exit 2, nothing written)', () => {
-    const fq = path.join(tmp, 'fq-ext.mjs');
-    writeFileSync(fq, [
-      `import { extendScenario, variantOf } from ${JSON.stringify(path.join(root, 'dist/src/engine/scenario.js'))};`,
-      `import { flushqScenario } from ${JSON.stringify(path.join(root, 'dist/src/scenarios/flushq.js'))};`,
-      "export default extendScenario(flushqScenario, [{ ...variantOf(flushqScenario, 'percpu'), name: 'my-percpu', summary: 'percpu again' }]);",
-    ].join('\n'));
+  it('a bench request that names no scenario, a wrong suite, an unknown variant or a bad count is exit 2 (nothing written)', () => {
     const never = path.join(tmp, 'never');
     for (const [args, pattern] of [
-      [['--scenario-file', fq, '--variant', 'my-percpu'], /--variant my-percpu: the fq suite benchmarks flushq's percpu, single, strict only \(a variant from .*fq-ext\.mjs/],
-      [['--scenario', 'flushq', '--variant', 'finish-counter'], /the fq suite benchmarks flushq's percpu, single, strict only/],
-      [['--scenario', 'mapsg', '--variant', 'cookie-error-leak'], /the mapsg suite benchmarks mapsg's per-call, cookie, domain-list-locked only/],
       [['--scenario', 'flushq', '--variant', 'percpu', '--suite', 'mapsg'], /the variants of flushq are benchmarked by the fq suite/],
       [['--variant', 'percpu'], /--variant needs the scenario/],
       [['--scenario', 'counter', '--variant', 'nope'], /scenario counter has no variant 'nope'/],
+      [['--scenario-file', path.join(tmp, 'missing.mjs'), '--variant', 'x'], /missing\.mjs' does not exist/],
       [['--scenario', 'counter', '--repeats', '0'], /--repeats: '0'/],
     ] as const) {
       const r = iommu('bench', ...args, '--report-dir', never);

@@ -26,7 +26,7 @@ describe('explore pasid --variant shared-kernel-table-noinval', () => {
     expect(ex.verdict).toBe('violation');
     expect(ex.violation.invariant).toBe('DMA-CORRUPT');
     expect(ex.violation.message).toMatch(/stale device-TLB translation/);
-    expect(ex.token).toMatch(/^isr1\./);
+    expect(ex.token).toMatch(/^isr2\./);
     const rep = iommu('replay', '--token', ex.token, '--json');
     expect(rep.code).toBe(1);
     const back = json<{ reproduced: boolean; traceHash: string; violation: { invariant: string } }>(rep);

@@ -38,12 +38,12 @@ afterAll(() => { rmSync(tmp, { recursive: true, force: true }); });
 describe('a scenario file that extends a built-in scenario', () => {
   it('is checked in full: each bad shape is exit 2 saying what is wrong', () => {
     const cases: [string, string, RegExp][] = [
-      ['nosummary.mjs', "extendScenario(counterScenario, [{ name: 'x', expect: 'clean' }])", /variant x: `summary` must say in one line what it changes/],
-      ['badname.mjs', "extendScenario(counterScenario, [{ name: 'My Patch', summary: 's', expect: 'clean' }])", /variants\[3\]: `name` must be a lower-case identifier \(got "My Patch"\)/],
-      ['badexpect.mjs', "extendScenario(counterScenario, [{ name: 'x', summary: 's', expect: ['F1'] }])", /variant x expects 'F1', which the scenario does not declare \(it has: CNT-LOST, DEADLOCK/],
-      ['emptyexpect.mjs', "extendScenario(counterScenario, [{ name: 'x', summary: 's', expect: [] }])", /variant x: `expect` must be 'clean' or a non-empty list/],
-      ['clash.mjs', "extendScenario(counterScenario, [{ name: 'percpu', summary: 's', expect: 'clean' }])", /does not load: extendScenario: counter already has a variant named 'percpu'/],
-      ['handclash.mjs', "{ ...counterScenario, extends: 'counter', variants: [...counterScenario.variants, { name: 'shared', summary: 's', expect: 'clean' }] }", /two variants are named 'shared'/],
+      ['nosummary.mjs', "extendScenario(counterScenario, [{ name: 'x', expect: 'clean' }])", /`variants\[3\]\.summary` \(variant x\) must say in one line what the variant changes/],
+      ['badname.mjs', "extendScenario(counterScenario, [{ name: 'My Patch', summary: 's', expect: 'clean' }])", /`variants\[3\]\.name` must be a variant name \(letters, digits, - _ \.\), got "My Patch"/],
+      ['badexpect.mjs', "extendScenario(counterScenario, [{ name: 'x', summary: 's', expect: ['F1'] }])", /`variants\[3\]\.expect` \(variant x\) names "F1", which the scenario does not declare \(it has: CNT-LOST/],
+      ['emptyexpect.mjs', "extendScenario(counterScenario, [{ name: 'x', summary: 's', expect: [] }])", /`variants\[3\]\.expect` \(variant x\) must be 'clean' or a non-empty list/],
+      ['clash.mjs', "extendScenario(counterScenario, [{ name: 'percpu', summary: 's', expect: 'clean' }])", /does not load \(it throws at import: Error: extendScenario: counter already has a variant named 'percpu'\)/],
+      ['handclash.mjs', "{ ...counterScenario, extends: 'counter', variants: [...counterScenario.variants, { name: 'shared', summary: 's', expect: 'clean' }] }", /`variants\[3\]\.name` repeats 'shared'/],
       ['redefine.mjs', "{ ...counterScenario, extends: 'counter', variants: [{ ...counterScenario.variants[0], summary: 'mine' }, ...counterScenario.variants.slice(1), { name: 'x', summary: 's', expect: 'clean' }] }", /variant 'percpu' of counter is missing or redefined/],
       ['nothing.mjs', 'extendScenario(counterScenario, [])', /extends counter but adds no variant/],
       ['unknown.mjs', "{ ...counterScenario, name: 'nosuch', extends: 'nosuch', variants: [{ name: 'x', summary: 's', expect: 'clean' }] }", /extends 'nosuch', which is not a built-in scenario \(built in: pgtable, /],

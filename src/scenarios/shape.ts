@@ -133,15 +133,20 @@ function checkFields(def: unknown, file: string): void {
     }
     if (names.has(v.name as string)) bad(`variants[${i}].name`, `repeats '${v.name as string}'`);
     names.add(v.name as string);
-    if (typeof v.summary !== 'string') bad(`variants[${i}].summary`, 'must be a string', v.summary);
+    if (typeof v.summary !== 'string' || v.summary.trim() === '') {
+      bad(`variants[${i}].summary`, `(variant ${String(v.name)}) must say in one line what the variant changes`, v.summary);
+    }
     if (v.source !== undefined && typeof v.source !== 'string') {
       bad(`variants[${i}].source`, 'must be a string', v.source);
     }
     const e = v.expect;
     const declared = Array.isArray(e) && e.length > 0 && e.every((id) => typeof id === 'string' && (ids.has(id) || ENGINE_IDS.has(id)));
     if (e !== 'clean' && !declared) {
-      const want = "must be 'clean' or a list of invariant ids the scenario declares";
-      bad(`variants[${i}].expect`, `(variant ${String(v.name)}) ${want}`, e);
+      const unknown = Array.isArray(e) ? e.filter((id) => typeof id !== 'string' || !(ids.has(id) || ENGINE_IDS.has(id))) : [];
+      const want = unknown.length > 0
+        ? `names ${unknown.map((id) => preview(id)).join(', ')}, which the scenario does not declare (it has: ${[...ids, ...ENGINE_IDS].join(', ')})`
+        : "must be 'clean' or a non-empty list of invariant ids the scenario declares";
+      bad(`variants[${i}].expect`, `(variant ${String(v.name)}) ${want}`, ...(unknown.length > 0 ? [] : [e]));
     }
   });
 }
