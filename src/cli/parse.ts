@@ -2,7 +2,6 @@
  * Parsing and validating command-line values. Every rejection is a BadInput (exit 2) whose message
  * names the flag and the bad value, and says what would have been accepted.
  */
-import { statSync } from 'node:fs';
 import { findVariant, type ScenarioDef, type VariantDef } from '../engine/scenario.js';
 import { allScenarios, scenarioNamed } from '../scenarios/registry.js';
 import { BadInput } from '../errors.js';
@@ -104,9 +103,5 @@ export function parseShard(flag: string, text: string): { index: number; count: 
   return { index: i - 1, count: n };
 }
 
-/** A directory we may write into: absent (it will be created) or an existing directory. */
-export function checkOutputDir(flag: string, dir: string): void {
-  let isDir: boolean;
-  try { isDir = statSync(dir).isDirectory(); } catch { return; }
-  if (!isDir) throw new BadInput(`${flag}: '${dir}' exists and is not a directory`);
-}
+/** A --report-dir: writable, and absent, empty or a previous report (report/output-path.ts). */
+export { checkReportDir as checkOutputDir } from '../report/output-path.js';
