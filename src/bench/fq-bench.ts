@@ -30,6 +30,8 @@ export interface FqBenchOptions {
   readonly transferNs: number;
   readonly pages: number;
   readonly timeMs: number;
+  /** Ops per worker per measurement instead of timeMs (load-independent runs: tests). */
+  readonly opBudget?: number;
   readonly seed: number;
 }
 
@@ -94,7 +96,7 @@ async function oneCombination(o: FqBenchOptions, mode: FqMode, workers: number, 
   });
   const r = await stress({
     scenario: s, variant: s.variants.find((v) => v.name === mode)!, params, workers,
-    timeMs: o.timeMs, opBudget: Infinity, seed: o.seed, sliceMs: 100, watchdogMs: 30_000,
+    timeMs: o.opBudget ? Infinity : o.timeMs, opBudget: o.opBudget ?? Infinity, seed: o.seed, sliceMs: 100, watchdogMs: 30_000,
   });
   if (r.violation) throw new Error(`fq bench: ${mode} reported ${r.violation.invariant}: ${r.violation.message}`);
   const st = r.stats!;

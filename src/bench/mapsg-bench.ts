@@ -25,6 +25,8 @@ export interface MapsgBenchOptions {
   readonly hypercallNs: readonly number[];
   readonly segs: readonly number[];
   readonly timeMs: number;
+  /** Ops per worker per measurement instead of timeMs (load-independent runs: tests). */
+  readonly opBudget?: number;
   readonly seed: number;
 }
 
@@ -93,7 +95,7 @@ async function mapsgCombination(o: MapsgBenchOptions, design: MapsgDesign, worke
   const params = withDefaults(s, { bench: 1, checks: 0, hypercallNs, segs, segPages: 1, slots: 1, cookieEntries: segs, failPermille: 0, badAlignPermille: 0, hugePermille: 0 });
   const r = await stress({
     scenario: s, variant: s.variants.find((v) => v.name === design)!, params, workers,
-    timeMs: o.timeMs, opBudget: Infinity, seed: o.seed, sliceMs: 100, watchdogMs: 30_000,
+    timeMs: o.opBudget ? Infinity : o.timeMs, opBudget: o.opBudget ?? Infinity, seed: o.seed, sliceMs: 100, watchdogMs: 30_000,
   });
   if (r.violation) throw new Error(`mapsg bench: ${design} reported ${r.violation.invariant}: ${r.violation.message}`);
   const st = r.stats!;
@@ -111,7 +113,7 @@ async function iovaCombination(o: MapsgBenchOptions, api: IovaApiRow['api'], wor
   const params = withDefaults(s, { bench: api === 'two-step' ? 1 : 2, checks: 0, lifecycleChecks: 0, hypercallNs, maxPages: pages, spacePfns: 1 << 16 });
   const r = await stress({
     scenario: s, variant: s.variants.find((v) => v.name === 'correct')!, params, workers,
-    timeMs: o.timeMs, opBudget: Infinity, seed: o.seed, sliceMs: 100, watchdogMs: 30_000,
+    timeMs: o.opBudget ? Infinity : o.timeMs, opBudget: o.opBudget ?? Infinity, seed: o.seed, sliceMs: 100, watchdogMs: 30_000,
   });
   if (r.violation) throw new Error(`dma-iova bench: ${api} reported ${r.violation.invariant}: ${r.violation.message}`);
   const st = r.stats!;

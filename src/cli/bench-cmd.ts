@@ -21,6 +21,7 @@ import { checkOutputDir, parseDuration, parseInteger, parseSeed } from './parse.
 
 export interface BenchFlags {
   time?: string;
+  ops?: string;
   suite?: string;
   fq?: string;
   workers?: string;
@@ -57,6 +58,8 @@ export async function benchCommand(f: BenchFlags, io: Io): Promise<number> {
   if (fqGiven && suite !== 'fq' && suite !== 'all') throw new BadInput(`--fq, --flush-cost, --flush, --transfer and --granule belong to the fq suite, not --suite ${suite}`);
   if (mapsgGiven && suite !== 'mapsg' && suite !== 'all') throw new BadInput(`--hypercall-cost and --segs belong to the mapsg suite, not --suite ${suite}`);
   const timeMs = parseDuration('--time', f.time ?? '2s');
+  if (f.ops !== undefined && f.time !== undefined) throw new BadInput('--ops and --time exclude each other (--ops: a fixed amount of work per measurement)');
+  const opBudget = f.ops !== undefined ? parseInteger('--ops', f.ops, 1, 1e9) : undefined;
   if (f.reportDir !== undefined) checkOutputDir('--report-dir', f.reportDir);
   const fqOpts = suite === 'fq' || suite === 'all' ? {
     modes: (f.fq !== undefined ? list('--fq', f.fq) : [...FQ_MODES]).map((m) => {
@@ -74,6 +77,7 @@ export async function benchCommand(f: BenchFlags, io: Io): Promise<number> {
     transferNs: f.transfer !== undefined ? parseInteger('--transfer', f.transfer, 0, 10_000_000) : 0,
     pages: f.granule !== undefined ? parseInteger('--granule', f.granule, 1, 64) : 1,
     timeMs,
+    opBudget,
     seed: f.seed !== undefined ? parseSeed('--seed', f.seed) : 1,
   } : undefined;
   const mapsgOpts = suite === 'mapsg' || suite === 'all' ? {
@@ -83,8 +87,10 @@ export async function benchCommand(f: BenchFlags, io: Io): Promise<number> {
       .map((c) => parseInteger('--hypercall-cost', c, 0, 10_000_000)),
     segs: (f.segs !== undefined ? list('--segs', f.segs) : ['4', '16']).map((c) => parseInteger('--segs', c, 1, 64)),
     timeMs,
+    opBudget,
     seed: f.seed !== undefined ? parseSeed('--seed', f.seed) : 1,
   } : undefined;
+  if (!fqOpts && !mapsgOpts && f.ops !== undefined) throw new BadInput('--ops belongs to the fq and mapsg suites (the engine and iova suites are timed)');
   if (!fqOpts && !mapsgOpts && f.workers !== undefined) throw new BadInput('--workers belongs to the fq and mapsg suites (the engine suite measures 1 and 2 workers itself)');
 
   const startedAt = new Date();

@@ -38,6 +38,7 @@ export interface RunFlags {
   workers?: string;
   time?: string;
   ops?: string;
+  schedules?: string;
   seed?: string;
   mode?: string;
   slice?: string;
@@ -56,6 +57,8 @@ interface Plan {
   readonly timeMs: number;
   readonly timeText: string;
   readonly opBudget: number;
+  /** Schedules for the explore phase; MAX_SAFE_INTEGER = until the time is spent. */
+  readonly schedules: number;
   readonly seed: number;
   /** The campaign's seed (= seed unless sharded). */
   readonly baseSeed: number;
@@ -107,6 +110,7 @@ export async function planRun(namesArg: readonly string[], flags: RunFlags): Pro
     timeMs: parseDuration('--time', timeText),
     timeText,
     opBudget: f.ops !== undefined ? parseInteger('--ops', f.ops, 1, Number.MAX_SAFE_INTEGER) : Infinity,
+    schedules: f.schedules !== undefined ? parseInteger('--schedules', f.schedules, 1, Number.MAX_SAFE_INTEGER) : Number.MAX_SAFE_INTEGER,
     // A shard's stress phase runs its own op programs; its explore phase takes every n-th execution.
     seed: shard && shard.count > 1 ? mix32(baseSeed, 0x5a4d00 + shard.index) : baseSeed,
     baseSeed,
@@ -203,7 +207,7 @@ async function runVariant(plan: Plan, item: Plan['items'][number], io: Io): Prom
     const opsPerCpu = Array<number>(scenario.exploreCpus).fill(scenario.exploreOps);
     ex = explore({
       scenario, variant, params: item.exploreParams, opsPerCpu, strategy: 'pct', depth: 3,
-      schedules: Number.MAX_SAFE_INTEGER, timeMs: remaining, seed: plan.baseSeed, maxSteps: defaultMaxSteps(opsPerCpu), shrink: true,
+      schedules: plan.schedules, timeMs: remaining, seed: plan.baseSeed, maxSteps: defaultMaxSteps(opsPerCpu), shrink: true,
       shard: plan.shard,
       onProgress: (p) => io.status(`${scenario.name}/${variant.name} explore ${elapsedOf(p.elapsedMs, remaining)}  `
         + `${rate(p.schedules / Math.max(1e-3, p.elapsedMs / 1000))} schedules/s  ${rate(p.steps / Math.max(1e-3, p.elapsedMs / 1000))} steps/s  violations 0`),
