@@ -88,6 +88,7 @@ function program(argv: readonly string[], setExit: (code: number) => void): Comm
     .argument('<report-dir...>', 'report directories (or report.json files)')
     .option('--json', 'one JSON document on stdout')
     .option('--report-dir <dir>', 'write the merged report here instead of reports/<run-id>/ and reports/latest/')
+    .option('--allow-partial', 'merge a campaign that does not add up (missing, repeated or foreign shards), marked partial')
     .action((dirs: string[], f: MergeFlags) => { setExit(mergeCommand(dirs, f, io)); });
 
   p.command('bench').description('benchmarks: the engine, the IOVA allocator, the flush queues (per-CPU vs single vs strict), map_sg designs and the two-step IOVA API')
