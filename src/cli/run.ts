@@ -31,6 +31,8 @@ const REPRO_BUDGET_MS = 5_000;
  * state across slices runs them from the start of the run): the report gives the explore command only.
  */
 const REPRO_MAX_OPS = 20_000;
+/** The shell's code for a process ended by SIGINT (128 + 2): what `run` exits with after one. */
+export const EXIT_INTERRUPTED = 130;
 
 export interface RunFlags {
   variant?: string;
@@ -128,20 +130,44 @@ export async function runCommand(names: readonly string[], f: RunFlags, io: Io):
   const startedAt = new Date();
   const t0 = performance.now();
   const results: VariantReport[] = [];
-  for (const item of plan.items) {
-    const r = await runVariant(plan, item, io);
-    results.push(r);
-    if (!f.json) io.out(verdictLine(r, io));
+  // SIGINT: stop the stress phase now (the workers finish their op), keep what was measured, write it
+  // marked partial, exit 130. A second SIGINT quits at once. (An explore phase runs on this thread
+  // without yielding: a SIGINT that arrives during one is acted on when that phase ends.)
+  const interrupt = new AbortController();
+  let interruptedIn: string | undefined;
+  let current = '';
+  const onSigint = () => {
+    if (interrupt.signal.aborted) process.exit(EXIT_INTERRUPTED);
+    interruptedIn = current;
+    io.err(`iommu-stress: SIGINT during ${current}: stopping and writing what was measured (SIGINT again quits at once)`);
+    interrupt.abort();
+  };
+  process.on('SIGINT', onSigint);
+  try {
+    for (const item of plan.items) {
+      if (interrupt.signal.aborted) break;
+      current = `${item.scenario.name}/${item.variant.name}`;
+      const r = await runVariant(plan, item, io, interrupt.signal);
+      results.push(r);
+      if (!f.json) io.out(verdictLine(r, io));
+    }
+  } finally {
+    process.off('SIGINT', onSigint);
   }
   const pass = results.every((r) => r.verdict === 'pass');
-  const exitCode = pass ? EXIT.ok : EXIT.verdict;
+  const exitCode = interruptedIn !== undefined ? EXIT_INTERRUPTED : pass ? EXIT.ok : EXIT.verdict;
+  const partial = interruptedIn !== undefined ? [
+    `interrupted by SIGINT after ${((performance.now() - t0) / 1000).toFixed(1)} s, during ${interruptedIn}`
+      + ` (its counts are what was measured until then); ${plan.items.length - results.length} of ${plan.items.length} variant(s) not run`,
+  ] : undefined;
   const report: RunReport = {
     tool: 'iommu-stress', version: VERSION, runId: newRunId(startedAt), command: io.commandLine,
     startedAt: startedAt.toISOString(), durationMs: performance.now() - t0,
     seed: plan.baseSeed, shard: plan.shard ? { index: plan.shard.index + 1, count: plan.shard.count } : null,
-    verdict: pass ? 'pass' : 'fail', exitCode, results,
+    verdict: pass ? 'pass' : 'fail', exitCode, results, ...(partial ? { partial } : {}),
   };
   const dirs = writeReport(report, plan.reportDir);
+  if (partial) io.err(`iommu-stress: interrupted: partial report written to ${dirs[0]}`);
   if (f.json) io.out(JSON.stringify({ ...report, reportDirs: dirs }, null, 2));
   else {
     for (const r of results) {
@@ -149,12 +175,12 @@ export async function runCommand(names: readonly string[], f: RunFlags, io: Io):
         io.out(`  ${r.scenario}/${r.variant}: ${v.invariant} ${v.message}\n    reproduce: ${v.command}${v.replayInvariant ? ` (the replay ends in ${v.replayInvariant})` : ''}`);
       }
     }
-    io.out(`verdict: ${report.verdict.toUpperCase()}  report: ${dirs[0]}`);
+    io.out(`verdict: ${partial ? 'INTERRUPTED' : report.verdict.toUpperCase()}  report: ${dirs[0]}`);
   }
   return exitCode;
 }
 
-async function runVariant(plan: Plan, item: Plan['items'][number], io: Io): Promise<VariantReport> {
+async function runVariant(plan: Plan, item: Plan['items'][number], io: Io, signal: AbortSignal): Promise<VariantReport> {
   const { scenario, variant, params } = item;
   const t0 = performance.now();
   const violations: ReportedViolation[] = [];
@@ -168,7 +194,7 @@ async function runVariant(plan: Plan, item: Plan['items'][number], io: Io): Prom
     try {
       st = await stress({
         scenario, variant, params, workers: plan.workers, timeMs: stressMs, opBudget: plan.opBudget,
-        seed: plan.seed, sliceMs: plan.sliceMs, watchdogMs: plan.watchdogMs, scenarioFile: plan.scenarioFile,
+        seed: plan.seed, sliceMs: plan.sliceMs, watchdogMs: plan.watchdogMs, scenarioFile: plan.scenarioFile, signal,
         onProgress: (p) => io.status(`${scenario.name}/${variant.name} stress ${elapsedOf(p.elapsedMs, stressMs)}  `
           + `${rate(p.ops / Math.max(1e-3, p.elapsedMs / 1000))} ops/s  ${p.slices} slices  violations 0`),
       });
@@ -183,7 +209,7 @@ async function runVariant(plan: Plan, item: Plan['items'][number], io: Io): Prom
       // Try to turn the stress failure into a deterministic repro on the very same op programs.
       const totalOps = opsPerCpu.reduce((a, b) => a + b, 0);
       let found: FoundRepro | undefined;
-      if (totalOps <= REPRO_MAX_OPS) {
+      if (totalOps <= REPRO_MAX_OPS && !signal.aborted) {
         io.progress(`${scenario.name}/${variant.name}: ${st.violation.invariant} under stress; re-running its op programs in explore`);
         const again = explore({
           scenario, variant, params, opsPerCpu, strategy: 'pct', depth: 3, schedules: 100_000, timeMs: REPRO_BUDGET_MS,
@@ -202,7 +228,7 @@ async function runVariant(plan: Plan, item: Plan['items'][number], io: Io): Prom
     }
   }
   const remaining = plan.timeMs - (performance.now() - t0);
-  if (violations.length === 0 && plan.mode !== 'stress' && remaining > 0) {
+  if (violations.length === 0 && plan.mode !== 'stress' && remaining > 0 && !signal.aborted) {
     io.progress(`${scenario.name}/${variant.name}: explore (pct), ${(remaining / 1000).toFixed(1)} s`);
     const opsPerCpu = Array<number>(scenario.exploreCpus).fill(scenario.exploreOps);
     ex = explore({

@@ -16,6 +16,7 @@ import { RealClock } from '../engine/clock.js';
 import { claimDueTimer, nextDeadline } from '../engine/timer.js';
 import type { ScenarioDef, VariantDef } from '../engine/scenario.js';
 import { workerFile } from '../paths.js';
+import { pausePoint } from '../pause.js';
 import { controlIndices, parkMain, PHASE_FINISHED, PHASE_RUNNING, raiseStop, withControl } from './control.js';
 import { sliceSeed } from './seeds.js';
 import type { StressTask, StressWorkerResult } from './task.js';
@@ -35,6 +36,8 @@ export interface StressOptions {
   /** The module a user scenario comes from (the workers load it too). */
   readonly scenarioFile?: string;
   readonly onProgress?: (p: { elapsedMs: number; ops: number; slices: number }) => void;
+  /** Aborting it (SIGINT) stops the run like a spent budget: the workers finish their op, counts come back. */
+  readonly signal?: AbortSignal;
 }
 
 export interface StressOutcome {
@@ -128,6 +131,9 @@ export async function stress(o: StressOptions): Promise<StressOutcome> {
   // task is done: without a ref'ed handle of our own, a run whose workers have all returned while this
   // thread is parked lets Node exit (code 13, top-level await never settled) with nothing printed.
   const keepAlive = setInterval(() => {}, 1 << 30);
+  const abort = () => { raiseStop(i32, ctl); };
+  o.signal?.addEventListener('abort', abort);
+  if (o.signal?.aborted) abort();
   try {
     let active = n;
     for (;;) {
@@ -148,6 +154,7 @@ export async function stress(o: StressOptions): Promise<StressOutcome> {
         await parkMain(i32, ctl, arrived, Math.min(POLL_MS, Math.max(0.5, untilTimer)));
       }
       if (stopped()) break;
+      pausePoint('stress-barrier'); // tests: "a slice has run" (noted once), e.g. before sending SIGINT
       model.quiescent(mem, (inv, msg) => { checker.report(inv, msg, -1, slice, 'quiescent'); });
       if (checker.failed) { failingSlice = slice; raiseStop(i32, ctl); break; }
       active = n - finishedCount();
@@ -167,6 +174,7 @@ export async function stress(o: StressOptions): Promise<StressOutcome> {
     terminating = true;
     await pool.destroy();
     clearInterval(keepAlive);
+    o.signal?.removeEventListener('abort', abort);
   }
   if (crash) throw new HarnessError(crash);
   if (hung) throw new HarnessError(hung);
