@@ -20,10 +20,10 @@ function underPseudoFs(p: string): string | undefined {
 }
 
 /** The directory `dir` (to be created if missing) can hold files this process writes. */
-export function checkOutputDir(flag: string, dir: string): void {
+export function checkOutputDir(flag: string, dir: string, shown = dir): void {
   if (dir.trim() === '') throw new BadInput(`${flag}: an empty path`);
   const abs = path.resolve(dir);
-  const named = (why: string) => new BadInput(`${flag}: '${dir}' ${why}`);
+  const named = (why: string) => new BadInput(`${flag}: '${shown}' ${why}`);
   if (underPseudoFs(abs)) throw named(`is under ${underPseudoFs(abs)} (a kernel pseudo file system, not a place for reports)`);
   // Walk up to the nearest existing ancestor: it must be a directory we can create entries in.
   let existing = abs;
@@ -39,11 +39,11 @@ export function checkOutputDir(flag: string, dir: string): void {
   const pseudo = underPseudoFs(real);
   if (pseudo) throw named(`is under ${pseudo} (a kernel pseudo file system, not a place for reports)`);
   if (!st.isDirectory()) {
-    throw named(existing === abs ? 'exists and is not a directory' : `cannot be created: '${existing}' is not a directory`);
+    throw named(existing === abs && shown === dir ? 'exists and is not a directory' : `cannot be created: '${existing}' is not a directory`);
   }
   try { accessSync(existing, constants.W_OK | constants.X_OK); } catch (e) {
     const code = (e as NodeJS.ErrnoException).code ?? 'not writable';
-    throw named(existing === abs ? `is not writable (${code})` : `cannot be created: '${existing}' is not writable (${code})`);
+    throw named(existing === abs && shown === dir ? `is not writable (${code})` : `cannot be created: '${existing}' is not writable (${code})`);
   }
 }
 
@@ -54,7 +54,7 @@ export function checkOutputFile(flag: string, file: string): void {
   if (st && !st.isFile()) {
     throw new BadInput(`${flag}: '${file}' ${st.isDirectory() ? 'is a directory' : 'exists and is not a regular file'}`);
   }
-  checkOutputDir(flag, path.dirname(path.resolve(file)));
+  checkOutputDir(flag, path.dirname(path.resolve(file)), file);
 }
 
 /** What a report directory may hold: the files a report is made of. */
