@@ -20,7 +20,8 @@
  *   `--schedules 500`; `bench --time X` becomes `--ops 20` for the fq and mapsg suites and `--time 50ms`
  *   otherwise, and its lists (--flush-cost, --hypercall-cost, --segs) keep their first two values.
  *   Reports and repro files go to a temporary directory.
- * - Not run: `npm ...` lines. `npm ci` reinstalls node_modules under the running tests, `npm test` is
+ * - Not run: ```text blocks (transcripts that need files of an earlier step, or a Ctrl-C), and `npm ...`
+ *   lines. `npm ci` reinstalls node_modules under the running tests, `npm test` is
  *   this suite, and `npm start` is `run --time 2s` over every scenario (half a minute of clock-bounded
  *   work); the last is checked for what it is: package.json's start script is an iommu-stress run.
  *   Commands in other blocks (json, yaml, the plain synopsis) are not run: they are not shown as typed.
