@@ -19,6 +19,7 @@ import { elapsedOf, rate, type Io } from './io.js';
 import { checkBuild, checkOutputDir, lookupScenario, lookupVariant, parseDuration, parseInteger, parseParams, parseSeed, parseShard, randomSeed } from './parse.js';
 import { exploreOpsCommand, replayCommand, runCommandLine } from './repro-commands.js';
 import { VERSION } from './version.js';
+import { pausePoint } from '../pause.js';
 
 export type RunMode = 'mixed' | 'stress' | 'explore';
 const MODES: readonly RunMode[] = ['mixed', 'stress', 'explore'];
@@ -128,11 +129,24 @@ export async function planRun(namesArg: readonly string[], flags: RunFlags): Pro
 export async function runCommand(names: readonly string[], f: RunFlags, io: Io): Promise<number> {
   const plan = await planRun(names, f);
   const startedAt = new Date();
+  const runId = newRunId(startedAt);
   const t0 = performance.now();
   const results: VariantReport[] = [];
-  // SIGINT: stop the stress phase now (the workers finish their op), keep what was measured, write it
-  // marked partial, exit 130. A second SIGINT quits at once. (An explore phase runs on this thread
-  // without yielding: a SIGINT that arrives during one is acted on when that phase ends.)
+  const reportOf = (exitCode: number, partial?: string[]): RunReport => {
+    const pass = results.every((r) => r.verdict === 'pass');
+    return {
+      tool: 'iommu-stress', version: VERSION, runId, command: io.commandLine,
+      startedAt: startedAt.toISOString(), durationMs: performance.now() - t0,
+      seed: plan.baseSeed, shard: plan.shard ? { index: plan.shard.index + 1, count: plan.shard.count } : null,
+      verdict: pass ? 'pass' : 'fail', exitCode: exitCode < 0 ? (pass ? EXIT.ok : EXIT.verdict) : exitCode, results: [...results],
+      ...(partial ? { partial } : {}),
+    };
+  };
+  // SIGINT during a stress phase (async: this thread is free) stops it at once — the workers finish their
+  // op — and the run writes what was measured, marked partial, and exits 130; a second SIGINT quits.
+  // The explore executor runs on this thread without yielding, so no handler could run during it: there
+  // SIGINT keeps its default (the process ends at once) and the report on disk is the checkpoint written
+  // just before, marked partial. A finished run replaces it with the whole report.
   const interrupt = new AbortController();
   let interruptedIn: string | undefined;
   let current = '';
@@ -142,30 +156,28 @@ export async function runCommand(names: readonly string[], f: RunFlags, io: Io):
     io.err(`iommu-stress: SIGINT during ${current}: stopping and writing what was measured (SIGINT again quits at once)`);
     interrupt.abort();
   };
-  process.on('SIGINT', onSigint);
-  try {
-    for (const item of plan.items) {
-      if (interrupt.signal.aborted) break;
-      current = `${item.scenario.name}/${item.variant.name}`;
-      const r = await runVariant(plan, item, io, interrupt.signal);
-      results.push(r);
-      if (!f.json) io.out(verdictLine(r, io));
-    }
-  } finally {
-    process.off('SIGINT', onSigint);
+  const phases: Phases = {
+    signal: interrupt.signal,
+    armSigint: () => { process.on('SIGINT', onSigint); },
+    disarmSigint: () => { process.off('SIGINT', onSigint); },
+    checkpoint: (what) => {
+      writeReport(reportOf(EXIT_INTERRUPTED, [`interrupted (SIGINT or killed) during ${what} after `
+        + `${((performance.now() - t0) / 1000).toFixed(1)} s: ${results.length} of ${plan.items.length} variant(s) reported`]), plan.reportDir);
+    },
+  };
+  for (const item of plan.items) {
+    if (interrupt.signal.aborted) break;
+    current = `${item.scenario.name}/${item.variant.name}`;
+    const r = await runVariant(plan, item, io, phases);
+    results.push(r);
+    if (!f.json) io.out(verdictLine(r, io));
   }
-  const pass = results.every((r) => r.verdict === 'pass');
-  const exitCode = interruptedIn !== undefined ? EXIT_INTERRUPTED : pass ? EXIT.ok : EXIT.verdict;
   const partial = interruptedIn !== undefined ? [
     `interrupted by SIGINT after ${((performance.now() - t0) / 1000).toFixed(1)} s, during ${interruptedIn}`
       + ` (its counts are what was measured until then); ${plan.items.length - results.length} of ${plan.items.length} variant(s) not run`,
   ] : undefined;
-  const report: RunReport = {
-    tool: 'iommu-stress', version: VERSION, runId: newRunId(startedAt), command: io.commandLine,
-    startedAt: startedAt.toISOString(), durationMs: performance.now() - t0,
-    seed: plan.baseSeed, shard: plan.shard ? { index: plan.shard.index + 1, count: plan.shard.count } : null,
-    verdict: pass ? 'pass' : 'fail', exitCode, results, ...(partial ? { partial } : {}),
-  };
+  const report = reportOf(partial ? EXIT_INTERRUPTED : -1, partial);
+  const exitCode = report.exitCode;
   const dirs = writeReport(report, plan.reportDir);
   if (partial) io.err(`iommu-stress: interrupted: partial report written to ${dirs[0]}`);
   if (f.json) io.out(JSON.stringify({ ...report, reportDirs: dirs }, null, 2));
@@ -180,7 +192,17 @@ export async function runCommand(names: readonly string[], f: RunFlags, io: Io):
   return exitCode;
 }
 
-async function runVariant(plan: Plan, item: Plan['items'][number], io: Io, signal: AbortSignal): Promise<VariantReport> {
+/** How runVariant tells runCommand where SIGINT can be handled (stress phases) and where it cannot. */
+interface Phases {
+  readonly signal: AbortSignal;
+  armSigint(): void;
+  disarmSigint(): void;
+  /** Put a partial report on disk before a phase that SIGINT would end at once (explore). */
+  checkpoint(what: string): void;
+}
+
+async function runVariant(plan: Plan, item: Plan['items'][number], io: Io, phases: Phases): Promise<VariantReport> {
+  const { signal } = phases;
   const { scenario, variant, params } = item;
   const t0 = performance.now();
   const violations: ReportedViolation[] = [];
@@ -191,6 +213,7 @@ async function runVariant(plan: Plan, item: Plan['items'][number], io: Io, signa
 
   if (plan.mode !== 'explore') {
     io.progress(`${scenario.name}/${variant.name}: stress, ${plan.workers} workers, ${(stressMs / 1000).toFixed(1)} s`);
+    phases.armSigint();
     try {
       st = await stress({
         scenario, variant, params, workers: plan.workers, timeMs: stressMs, opBudget: plan.opBudget,
@@ -201,6 +224,8 @@ async function runVariant(plan: Plan, item: Plan['items'][number], io: Io, signa
     } catch (e) {
       if (!(e instanceof HarnessError)) throw e;
       throw new HarnessError(`${scenario.name}/${variant.name}: ${e.message}\n  re-run: ${runCommandLine(scenario, variant.name, params, plan.workers, plan.timeText, plan.seed)}`);
+    } finally {
+      phases.disarmSigint();
     }
     mergeOutcomes(outcomes, st.outcomes);
     if (st.violation && st.failing) {
@@ -210,6 +235,7 @@ async function runVariant(plan: Plan, item: Plan['items'][number], io: Io, signa
       const totalOps = opsPerCpu.reduce((a, b) => a + b, 0);
       let found: FoundRepro | undefined;
       if (totalOps <= REPRO_MAX_OPS && !signal.aborted) {
+        phases.checkpoint(`the deterministic re-run of ${scenario.name}/${variant.name}'s stress failure`);
         io.progress(`${scenario.name}/${variant.name}: ${st.violation.invariant} under stress; re-running its op programs in explore`);
         const again = explore({
           scenario, variant, params, opsPerCpu, strategy: 'pct', depth: 3, schedules: 100_000, timeMs: REPRO_BUDGET_MS,
@@ -229,6 +255,8 @@ async function runVariant(plan: Plan, item: Plan['items'][number], io: Io, signa
   }
   const remaining = plan.timeMs - (performance.now() - t0);
   if (violations.length === 0 && plan.mode !== 'stress' && remaining > 0 && !signal.aborted) {
+    phases.checkpoint(`the explore phase of ${scenario.name}/${variant.name}`);
+    pausePoint('explore-phase'); // tests: SIGINT lands in the explore phase
     io.progress(`${scenario.name}/${variant.name}: explore (pct), ${(remaining / 1000).toFixed(1)} s`);
     const opsPerCpu = Array<number>(scenario.exploreCpus).fill(scenario.exploreOps);
     ex = explore({
