@@ -49,6 +49,7 @@ function program(io: Io, setExit: (code: number) => void): Command {
     .option('--workers <n>', 'worker threads = vCPUs (default: one per core)')
     .option('--time <duration>', 'budget per variant, e.g. 10s, 2m (default: 10s)')
     .option('--ops <n>', 'op budget per vCPU for the stress phase (default: until the time is spent)')
+    .option('--schedules <n>', 'schedule budget for the explore phase (default: until the time is spent)')
     .option('--seed <n>', 'seed of the op programs and schedules (default: random, printed in the report)')
     .addOption(new Option('--mode <mode>', 'mixed: stress then 25% explore; stress or explore only (default: mixed)').choices(['mixed', 'stress', 'explore']))
     .option('--slice <duration>', 'stress slice between barrier scans (default: 10ms)')
@@ -98,11 +99,13 @@ function program(io: Io, setExit: (code: number) => void): Command {
     .argument('<report-dir...>', 'report directories (or report.json files)')
     .option('--json', 'one JSON document on stdout')
     .option('--report-dir <dir>', 'write the merged report here instead of reports/<run-id>/ and reports/latest/')
+    .option('--allow-partial', 'merge a campaign that does not add up (missing, repeated or foreign shards), marked partial')
     .action((dirs: string[], f: MergeFlags) => { setExit(mergeCommand(dirs, f, io)); });
 
   p.command('bench').description('benchmarks: the engine, the IOVA allocator, the flush queues (per-CPU vs single vs strict), map_sg designs and the two-step IOVA API')
     .option('--suite <name>', 'engine (the harness itself), iova (rcache vs rbtree, list vs fixed depot), fq (flush queues), mapsg (map_sg: per-call vs cookie vs domain list; two-step API vs map per page), or all (default: engine, or fq with any --fq flag, or mapsg with --hypercall-cost/--segs)')
     .option('--time <duration>', 'time per measurement (default: 2s)')
+    .option('--ops <n>', 'fq, mapsg: ops per worker per measurement instead of --time (a fixed amount of work)')
     .option('--fq <modes>', 'fq: queue modes to compare, from percpu,single,strict (default: all three)')
     .option('--workers <list>', 'fq, mapsg, variants: worker counts, e.g. 1,2 (default: 1,2)')
     .option('--flush-cost <ns-list>', 'fq: cost of one IOTLB flush in ns, a list, 0 to 10000000 (default: 0,10000,100000)')

@@ -53,14 +53,14 @@ describe('--config', () => {
   });
 
   it('settings come from the file, and flags win over it', () => {
-    const cfg = file('good.json', { scenarios: ['counter'], variant: 'percpu', workers: 1, time: '500ms', seed: 11, mode: 'stress', params: { stepsPerOp: 4 } });
+    const cfg = file('good.json', { scenarios: ['counter'], variant: 'percpu', workers: 1, ops: 200, time: '10m', seed: 11, mode: 'stress', params: { stepsPerOp: 4 } });
     const r = iommu('run', '--config', cfg, '--seed', '12', '--json', '--report-dir', path.join(tmp, 'good'));
     expect(r.code).toBe(0);
     const rep = json<RunJson>(r);
     expect(rep.results.map((x) => `${x.scenario}/${x.variant}`)).toEqual(['counter/percpu']);
     expect(rep.seed).toBe(12);
     expect(rep.results[0]!.explore).toBeNull();
-    expect(rep.results[0]!.stress!.ops).toBeGreaterThan(0);
+    expect(rep.results[0]!.stress!.ops).toBe(200);
   });
 
   it('explore takes its scenario from the file', () => {
@@ -73,7 +73,7 @@ describe('--config', () => {
 
 describe('--shard and merge', () => {
   const run = (shard: string, out: string) =>
-    iommu('run', 'counter', '--variant', 'percpu', '--mode', 'explore', '--time', '300ms', '--seed', '5', '--shard', shard, '--json', '--report-dir', out);
+    iommu('run', 'counter', '--variant', 'percpu', '--mode', 'explore', '--schedules', '100', '--time', '10m', '--seed', '5', '--shard', shard, '--json', '--report-dir', out);
 
   it('a malformed shard is exit 2', () => {
     for (const bad of ['0/2', '3/2', 'a/b', '2']) {
@@ -106,16 +106,48 @@ describe('--shard and merge', () => {
     expect(readFileSync(path.join(out, 'summary.md'), 'utf8')).toContain('counter');
   });
 
-  it('merge says which shards are missing, and rejects what is not a report', () => {
+  it('merge of a campaign that does not add up is exit 1 and writes nothing; --allow-partial merges it, marked partial', () => {
     const a = path.join(tmp, 'only1');
     run('1/3', a);
     const m = iommu('merge', a, '--report-dir', path.join(tmp, 'm2'));
-    expect(m.code).toBe(0);
+    expect(m.code).toBe(1);
     expect(m.stderr).toMatch(/shard\(s\) 2, 3 of 3 are missing/);
+    expect(m.stderr).toMatch(/nothing written/);
+    expect(existsSync(path.join(tmp, 'm2'))).toBe(false);
+    const mj = iommu('merge', a, '--json', '--report-dir', path.join(tmp, 'm2'));
+    expect(mj.code).toBe(1);
+    expect(json<{ verdict: string; notes: string[] }>(mj)).toMatchObject({ verdict: 'incomplete', notes: ['shard(s) 2, 3 of 3 are missing'] });
+    const p = iommu('merge', a, '--allow-partial', '--json', '--report-dir', path.join(tmp, 'm2'));
+    expect(p.code).toBe(0);
+    expect(json<{ partial: string[] }>(p).partial).toEqual(['shard(s) 2, 3 of 3 are missing']);
+    const onDisk = JSON.parse(readFileSync(path.join(tmp, 'm2', 'report.json'), 'utf8')) as { partial: string[] };
+    expect(onDisk.partial).toEqual(['shard(s) 2, 3 of 3 are missing']);
+    expect(readFileSync(path.join(tmp, 'm2', 'summary.md'), 'utf8')).toMatch(/\*\*Partial report\*\*: shard\(s\) 2, 3 of 3 are missing/);
     const bad = iommu('merge', file('notreport.json', { hello: 1 }), '--report-dir', path.join(tmp, 'm3'));
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/not an iommu-stress run report/);
     expect(existsSync(path.join(tmp, 'm3'))).toBe(false);
+  });
+
+  it('repeated shards, shards of two seeds or versions, a run given twice: each exit 1 naming the problem', () => {
+    const a = path.join(tmp, 'r1');
+    const b = path.join(tmp, 'r2');
+    run('1/2', a);
+    run('2/2', b);
+    const twice = iommu('merge', a, b, a);
+    expect(twice.code).toBe(1);
+    expect(twice.stderr).toMatch(/shard\(s\) 1 appear more than once/);
+    expect(twice.stderr).toMatch(/the same run is given more than once \(.*r1\)/);
+    const rb = JSON.parse(readFileSync(path.join(b, 'report.json'), 'utf8')) as { seed: number; version: string; runId: string };
+    const otherSeed = iommu('merge', a, file('seed6.json', { ...rb, seed: 6 }));
+    expect(otherSeed.code).toBe(1);
+    expect(otherSeed.stderr).toMatch(/different campaign seeds \(5, 6\)/);
+    const otherVersion = iommu('merge', a, file('v0.json', { ...rb, version: '0.0.1' }));
+    expect(otherVersion.code).toBe(1);
+    expect(otherVersion.stderr).toMatch(/different versions of iommu-stress \(.*0\.0\.1\)/);
+    const ok = iommu('merge', a, b, '--report-dir', path.join(tmp, 'r-merged'));
+    expect(ok.code).toBe(0);
+    expect(ok.stderr).toBe('');
   });
 
   it('a merged campaign fails when any shard saw a violation in a variant expected clean', () => {

@@ -217,9 +217,10 @@ describe('explore and run verdicts', () => {
     expect(existsSync(path.join(tmp, 'clean', 'never.json'))).toBe(false);
   });
 
-  it('run pgtable/correct on 2 workers for 1s: exit 0, one JSON document, report.json and summary.md', () => {
+  // Runs below are bounded by --ops and --schedules, with a --time far beyond them: never by a time window.
+  it('run pgtable/correct on 2 workers, 300 ops each + 50 schedules: exit 0, one JSON document, report.json and summary.md', () => {
     const reportDir = path.join(dir('run-pg'), 'rep');
-    const r = iommu('run', 'pgtable', '--variant', 'correct', '--workers', '2', '--time', '1s', '--seed', '3', '--json', '--report-dir', reportDir);
+    const r = iommu('run', 'pgtable', '--variant', 'correct', '--workers', '2', '--ops', '300', '--schedules', '50', '--time', '10m', '--seed', '3', '--json', '--report-dir', reportDir);
     expect(r.code).toBe(0);
     const rep = json<{ verdict: string; exitCode: number; results: Record<string, unknown>[] }>(r);
     expect(rep.verdict).toBe('pass');
@@ -227,7 +228,9 @@ describe('explore and run verdicts', () => {
     expect(rep.results).toHaveLength(1);
     const v = rep.results[0]!;
     expect(v).toMatchObject({ scenario: 'pgtable', variant: 'correct', expected: 'clean', observed: 'clean', seed: 3, violations: [] });
-    expect(v.ops).toBeGreaterThan(0);
+    expect((v.stress as { ops: number }).ops).toBe(600);
+    expect((v.explore as { schedules: number }).schedules).toBe(50);
+    expect(v.ops).toBeGreaterThan(600);
     expect(v.steps as number).toBeGreaterThanOrEqual(v.ops as number);
     expect(typeof v.durationMs).toBe('number');
 
@@ -241,7 +244,8 @@ describe('explore and run verdicts', () => {
 
   it('run counter/plain-shared: the bug is caught as expected (exit 0) with a reproduce command', () => {
     const reportDir = path.join(dir('run-plain'), 'rep');
-    const r = iommu('run', 'counter', '--variant', 'plain-shared', '--workers', '2', '--time', '2s', '--seed', '1', '--json', '--report-dir', reportDir);
+    // Real threads may or may not lose an update in 2 x 2000 ops; the explore phase then finds it from the seed.
+    const r = iommu('run', 'counter', '--variant', 'plain-shared', '--workers', '2', '--ops', '2000', '--schedules', '2000', '--time', '10m', '--seed', '1', '--json', '--report-dir', reportDir);
     expect(r.code).toBe(0);
     const rep = json<{ verdict: string; results: { expected: string; observed: string; verdict: string; violations: { invariant: string; command: string }[] }[] }>(r);
     expect(rep.verdict).toBe('pass');
@@ -255,17 +259,17 @@ describe('explore and run verdicts', () => {
 
   it('run --mode explore: no stress phase, schedules counted', () => {
     const reportDir = path.join(dir('run-explore'), 'rep');
-    const r = iommu('run', 'counter', '--variant', 'percpu', '--mode', 'explore', '--time', '1s', '--seed', '5', '--json', '--report-dir', reportDir);
+    const r = iommu('run', 'counter', '--variant', 'percpu', '--mode', 'explore', '--schedules', '200', '--time', '10m', '--seed', '5', '--json', '--report-dir', reportDir);
     expect(r.code).toBe(0);
     const v = json<{ results: { stress: unknown; explore: { schedules: number } | null; observed: string }[] }>(r).results[0]!;
     expect(v.stress).toBeNull();
-    expect(v.explore?.schedules).toBeGreaterThan(0);
+    expect(v.explore?.schedules).toBe(200);
     expect(v.observed).toBe('clean');
   });
 
   it('run: a bug variant that cannot be caught (1 worker, 1 op) is a failed expectation, exit 1', () => {
     const reportDir = path.join(dir('run-miss'), 'rep');
-    const r = iommu('run', 'pgtable', '--variant', 'racy-install', '--mode', 'stress', '--workers', '1', '--ops', '1', '--time', '5s', '--seed', '1', '--json', '--report-dir', reportDir);
+    const r = iommu('run', 'pgtable', '--variant', 'racy-install', '--mode', 'stress', '--workers', '1', '--ops', '1', '--time', '10m', '--seed', '1', '--json', '--report-dir', reportDir);
     expect(r.code).toBe(1);
     const rep = json<{ verdict: string; exitCode: number; results: { observed: string; verdict: string; ops: number }[] }>(r);
     expect(rep.verdict).toBe('fail');
@@ -277,7 +281,7 @@ describe('explore and run verdicts', () => {
 
   it('run: a worker that crashes is a harness failure, exit 3, naming the crash and the re-run command', () => {
     // crashAfter is counter's harness self-test knob: a vCPU throws at that op.
-    const r = iommu('run', 'counter', '--variant', 'percpu', '--mode', 'stress', '--param', 'crashAfter=100', '--workers', '1', '--time', '10s', '--seed', '1', '--report-dir', path.join(dir('run-crash'), 'rep'));
+    const r = iommu('run', 'counter', '--variant', 'percpu', '--mode', 'stress', '--param', 'crashAfter=100', '--workers', '1', '--ops', '1000', '--time', '10m', '--seed', '1', '--report-dir', path.join(dir('run-crash'), 'rep'));
     expect(r.code).toBe(3);
     expect(r.stderr).toContain('harness failure');
     expect(r.stderr).toContain('crashAfter=100');

@@ -246,7 +246,8 @@ const usage: fc.Arbitrary<Case> = fc.oneof(
   fc.tuple(fc.constantFrom(...commands), fc.constantFrom(...scenarioNames), fc.constantFrom('nope', 'CORRECT', 'x y'))
     .map(([cmd, s, v]) => ({ argv: [cmd, s, '--variant', v], named: [v] })),
   fc.constantFrom('banana', 'all,', 'ENGINE').map((s) => at('--suite', s, 'bench')),
-  fc.constantFrom('engine', 'iova').map((s) => ({ argv: ['bench', '--suite', s, '--seed', '3'], named: ['--seed'] })),
+  fc.constantFrom('engine', 'pasid').map((s) => ({ argv: ['bench', '--suite', s, '--seed', '3'], named: ['--seed'] })),
+  fc.constantFrom('engine', 'iova', 'pasid').map((s) => ({ argv: ['bench', '--suite', s, '--ops', '5'], named: ['--ops'] })),
   fc.constantFrom(',', 'single,,strict').map((s) => at('--fq', s, 'bench')),
   fc.constant({ argv: ['bench', '--fq', 'percpu,x'], named: ["'x'"] }),
   fc.constantFrom('-1', '10000001', 'x', '1,,2').map((s) => at('--flush-cost', s, 'bench')),

@@ -60,7 +60,7 @@ interface IovaRowJson { api: string; workers: number; hypercallNs: number; pages
 describe('bench --suite mapsg', () => {
   it('writes a report with every requested combination, well formed, with the hypercalls each design makes', () => {
     const out = path.join(tmp, 'mapsg');
-    const r = iommu('bench', '--suite', 'mapsg', '--workers', '1,2', '--hypercall-cost', '0,2000', '--segs', '4', '--time', '150ms', '--repeats', '1', '--json', '--report-dir', out);
+    const r = iommu('bench', '--suite', 'mapsg', '--workers', '1,2', '--hypercall-cost', '0,2000', '--segs', '4', '--repeats', '1', '--ops', '30', '--json', '--report-dir', out);
     expect(r.code, r.stderr).toBe(0);
     const doc = json<{ suite: string; mapsg: { rows: MapsgRowJson[]; iova: IovaRowJson[] } }>(r);
     expect(doc.suite).toBe('mapsg');
@@ -69,7 +69,7 @@ describe('bench --suite mapsg', () => {
       'domain-list-locked/1/0/4', 'domain-list-locked/1/2000/4', 'domain-list-locked/2/0/4', 'domain-list-locked/2/2000/4',
       'per-call/1/0/4', 'per-call/1/2000/4', 'per-call/2/0/4', 'per-call/2/2000/4']);
     for (const row of doc.mapsg.rows) {
-      expect(row.loops, JSON.stringify(row)).toBeGreaterThan(0);
+      expect(row.loops, JSON.stringify(row)).toBe(30 * row.workers); // op-bounded: load-independent
       expect(Number.isFinite(row.throughput) && row.throughput > 0).toBe(true);
       // 4 separate pages: 4 map hypercalls per call, or one batch (cookie, domain list)
       expect(row.mapHypercallsPerCall).toBe(row.design === 'per-call' ? 4 : 1);
@@ -77,7 +77,7 @@ describe('bench --suite mapsg', () => {
     expect(doc.mapsg.iova.map((x) => x.api).sort()).toEqual(['dma-map-per-page', 'dma-map-per-page', 'dma-map-per-page', 'dma-map-per-page',
       'two-step', 'two-step', 'two-step', 'two-step']);
     for (const row of doc.mapsg.iova) {
-      expect(row.loops).toBeGreaterThan(0);
+      expect(row.loops).toBe(30 * row.workers);
       // two-step: one map hypercall (the sync) + one unmap; per page: one of each per page
       expect(row.hypercallsPerLoop).toBe(row.api === 'two-step' ? 2 : 2 * row.pages);
     }

@@ -160,7 +160,7 @@ describe('HTML report in headless Chromium', () => {
 
   it.skipIf(!hasChromium)(inBrowser('a real run\'s index.html: verdict rows, charts with data points, the racy-install trace, offline'), async () => {
     const dir = path.join(OUT, 'run');
-    execFileSync(process.execPath, ['dist/src/cli.js', 'run', 'pgtable', '--all-variants', '--time', '1s', '--seed', '1', '--report-dir', dir], { cwd: root, stdio: 'pipe' });
+    execFileSync(process.execPath, ['dist/src/cli.js', 'run', 'pgtable', '--all-variants', '--ops', '300', '--schedules', '300', '--time', '10m', '--seed', '1', '--report-dir', dir], { cwd: root, stdio: 'pipe' });
     const report = JSON.parse(readFileSync(path.join(dir, 'report.json'), 'utf8')) as RunReport;
     const file = path.join(dir, 'index.html');
     expect(networkRefs(readFileSync(file, 'utf8'))).toEqual([]);

@@ -50,9 +50,9 @@ describe('stress executor', () => {
     expect(r.violation).toBeUndefined();
   });
 
-  it('pgtable/correct on 2 workers for 500 ms: ops, slices, no violation', async () => {
-    const r = await stress(options(pgtableScenario, 'correct', { timeMs: 500, seed: 3 }));
-    expect(r.ops).toBeGreaterThan(0);
+  it('pgtable/correct on 2 workers, 400 ops each: ops, slices, no violation', async () => {
+    const r = await stress(options(pgtableScenario, 'correct', { opBudget: 400, seed: 3 }));
+    expect(r.ops).toBe(800);
     expect(r.steps).toBeGreaterThanOrEqual(r.ops);
     expect(r.slices).toBeGreaterThanOrEqual(1);
     expect(r.perCpu).toHaveLength(2);
@@ -64,7 +64,7 @@ describe('stress executor', () => {
 
   it('counter/plain-shared: a lost update, when reported, is CNT-LOST with the op programs to re-run', async () => {
     const seed = 5;
-    const r = await stress(options(counterScenario, 'plain-shared', { timeMs: 3000, opBudget: 1e9, seed }));
+    const r = await stress(options(counterScenario, 'plain-shared', { opBudget: 20_000, seed }));
     expect(r.ops).toBeGreaterThan(0);
     expect(r.perCpu).toHaveLength(2);
     // Whether real threads lose an update in this run is up to the hardware: check the shape only.
@@ -86,14 +86,14 @@ describe('stress executor', () => {
 
   it('a worker that throws is a HarnessError naming the crash, not a hang', async () => {
     // crashAfter is counter's harness self-test knob: every vCPU throws at that op.
-    const run = stress(options(counterScenario, 'percpu', { params: { crashAfter: 100 }, timeMs: 30_000 }));
+    const run = stress(options(counterScenario, 'percpu', { params: { crashAfter: 100 }, opBudget: 1000 }));
     await expect(run).rejects.toBeInstanceOf(HarnessError);
     await expect(run).rejects.toThrow(/crashed[\s\S]*crashAfter=100/);
   });
 
   it('a worker stuck in the model is caught by the watchdog: HarnessError, not a hang', async () => {
     // hangAfter: the vCPU loops forever at that op without ever returning to the executor.
-    const run = stress(options(counterScenario, 'percpu', { workers: 1, params: { hangAfter: 100 }, timeMs: 60_000, watchdogMs: 300 }));
+    const run = stress(options(counterScenario, 'percpu', { workers: 1, params: { hangAfter: 100 }, opBudget: 1000, watchdogMs: 300 }));
     await expect(run).rejects.toBeInstanceOf(HarnessError);
     await expect(run).rejects.toThrow(/watchdog[\s\S]*cpu0/);
   });

@@ -46,7 +46,7 @@ describe('--scenario-file', () => {
   });
 
   it('run loads the file in the worker threads too (stress phase runs; no harness failure)', () => {
-    const r = iommu('run', '--scenario-file', EXAMPLE, '--mode', 'stress', '--workers', '2', '--ops', '200', '--time', '5s',
+    const r = iommu('run', '--scenario-file', EXAMPLE, '--mode', 'stress', '--workers', '2', '--ops', '200', '--time', '10m',
       '--seed', '3', '--json', '--report-dir', path.join(tmp, 'rep'));
     expect([0, 1]).toContain(r.code);
     const rep = json<{ results: { scenario: string; variant: string; stress: { workers: number; ops: number } | null }[] }>(r);

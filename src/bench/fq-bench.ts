@@ -41,7 +41,7 @@ export interface FqBenchOptions {
   readonly transferNs: number;
   readonly pages: number;
   readonly timeMs: number;
-  /** Loops per worker at most (default: until timeMs is spent); tests bound a run by ops, not time. */
+  /** Ops per worker per measurement instead of timeMs (load-independent runs: tests). */
   readonly opBudget?: number;
   readonly seed: number;
 }
@@ -120,7 +120,7 @@ async function oneCombination(o: FqBenchOptions, variant: VariantDef<FlushqPatch
   });
   const r = await stress({
     scenario: s as ScenarioDef, variant, params, workers, scenarioFile: o.scenarioFile,
-    timeMs: o.timeMs, opBudget: o.opBudget ?? Infinity, seed: o.seed, sliceMs: 100, watchdogMs: 30_000,
+    timeMs: o.opBudget ? Infinity : o.timeMs, opBudget: o.opBudget ?? Infinity, seed: o.seed, sliceMs: 100, watchdogMs: 30_000,
   });
   if (r.violation) throw new Error(`fq bench: ${mode} reported ${r.violation.invariant}: ${r.violation.message}`);
   const st = r.stats!;

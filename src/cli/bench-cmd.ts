@@ -38,6 +38,7 @@ import type { MapsgPatch } from '../scenarios/mapsg.js';
 
 export interface BenchFlags {
   time?: string;
+  ops?: string;
   suite?: string;
   fq?: string;
   workers?: string;
@@ -115,6 +116,8 @@ export async function benchCommand(f: BenchFlags, io: Io): Promise<number> {
   if (mapsgGiven && suite !== 'mapsg' && suite !== 'all') throw new BadInput(`--hypercall-cost and --segs belong to the mapsg suite, not --suite ${suite}`);
   const timeMs = parseDuration('--time', f.time ?? '2s');
   const repeats = f.repeats !== undefined ? parseInteger('--repeats', f.repeats, 1, 100) : 3;
+  if (f.ops !== undefined && f.time !== undefined) throw new BadInput('--ops and --time exclude each other (--ops: a fixed amount of work per measurement)');
+  const opBudget = f.ops !== undefined ? parseInteger('--ops', f.ops, 1, 1e9) : undefined;
   if (f.reportDir !== undefined) checkOutputDir('--report-dir', f.reportDir);
   const workers = (f.workers !== undefined ? list('--workers', f.workers) : ['1', '2']).map((w) => parseInteger('--workers', w, 1, 64));
   const seed = f.seed !== undefined ? parseSeed('--seed', f.seed) : 1;
@@ -136,6 +139,7 @@ export async function benchCommand(f: BenchFlags, io: Io): Promise<number> {
     transferNs: f.transfer !== undefined ? parseInteger('--transfer', f.transfer, 0, 10_000_000) : 0,
     pages: f.granule !== undefined ? parseInteger('--granule', f.granule, 1, 64) : 1,
     timeMs,
+    opBudget,
     seed,
   } : undefined;
   const mapsgOpts = suite === 'mapsg' || suite === 'all' ? {
@@ -147,8 +151,10 @@ export async function benchCommand(f: BenchFlags, io: Io): Promise<number> {
       .map((c) => parseInteger('--hypercall-cost', c, 0, 10_000_000)),
     segs: (f.segs !== undefined ? list('--segs', f.segs) : ['4', '16']).map((c) => parseInteger('--segs', c, 1, 64)),
     timeMs,
+    opBudget,
     seed,
   } : undefined;
+  if (!fqOpts && !mapsgOpts && f.ops !== undefined) throw new BadInput('--ops belongs to the fq and mapsg suites (the engine and iova suites are timed)');
   if (!fqOpts && !mapsgOpts && suite !== 'variants' && suite !== 'iova' && f.seed !== undefined) {
     throw new BadInput(`--seed belongs to the fq, iova, mapsg and variants suites `
       + `(the ${suite} suite runs its own fixed seeds, so the numbers compare across runs)`);

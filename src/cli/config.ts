@@ -24,6 +24,7 @@ const runSchema = z.object({
   workers: z.number().int().min(1).max(64).optional(),
   time: duration.optional(),
   ops: z.number().int().positive().optional(),
+  schedules: z.number().int().positive().optional(),
   seed: seed.optional(),
   mode: z.enum(['mixed', 'stress', 'explore']).optional(),
   slice: duration.optional(),

@@ -4,13 +4,14 @@
  * every schedule ran clean.
  */
 import path from 'node:path';
-import { mkdirSync, statSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { withDefaults } from '../engine/scenario.js';
 import { explore, type FoundRepro } from '../explore/explore.js';
 import type { ReproFile } from '../explore/repro.js';
 import { currentStamp } from '../explore/stamp.js';
 import { DEFAULT_DEPTH, DEFAULT_STRATEGY, isStrategy, STRATEGIES, strategyNamed } from '../explore/strategies.js';
 import { defaultReportsRoot, writeAtomically } from '../report/report.js';
+import { checkOutputFile } from '../report/output-path.js';
 import { BadInput, EXIT } from '../errors.js';
 import { elapsedOf, rate, type Io } from './io.js';
 import { addedVariants, loadScenarioFile, scenarioModulePath } from '../scenarios/registry.js';
@@ -83,9 +84,7 @@ export async function exploreCommand(nameArg: string | undefined, flags: Explore
     opSeed: f.opSeed !== undefined ? parseSeed('--op-seed', f.opSeed) : undefined,
     maxSteps: f.maxSteps !== undefined ? parseInteger('--max-steps', f.maxSteps, 1, 1e9) : defaultMaxSteps(opsPerCpu),
   };
-  if (f.reproFile !== undefined && (path.basename(f.reproFile) === '' || isDirectory(f.reproFile))) {
-    throw new BadInput(`--repro-file: '${f.reproFile}' is not a file name`);
-  }
+  if (f.reproFile !== undefined) checkOutputFile('--repro-file', f.reproFile);
 
   io.progress(`explore ${scenario.name}/${variant.name}: ${strategy}${strategyNamed(strategy).usesDepth ? ` depth ${options.depth}` : ''}, seed ${seed}, ${cpus} vCPUs x ${opsPerCpu.join(',')} ops`);
   const budget = options.timeMs;
@@ -141,8 +140,4 @@ export function reproFileOf(f: FoundRepro): ReproFile {
     format: 'iommu-stress-repro', version: 2, ...currentStamp(f.repro.scenario), ...f.repro,
     token: f.token, violation: f.violation, traceHash: f.traceHash, command: replayCommand(f.token, f.repro.scenario),
   };
-}
-
-function isDirectory(p: string): boolean {
-  try { return statSync(p).isDirectory(); } catch { return false; }
 }

@@ -2,6 +2,10 @@
  * `merge DIR...`: combine the reports of one seed campaign spread over machines (`run --shard i/n` on
  * each) into one report: per scenario and variant the counts add up, violations and histograms are
  * pooled, and the verdict is judged again on the pooled outcome.
+ *
+ * A campaign must add up: every shard 1..n exactly once, one campaign seed, one tool version, no report
+ * that is itself partial. Otherwise merge prints what is wrong, writes nothing and exits 1 — unless
+ * --allow-partial, which merges anyway and marks the merged report `partial` with the reasons.
  */
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -15,14 +19,24 @@ import { VERSION } from './version.js';
 export interface MergeFlags {
   json?: boolean;
   reportDir?: string;
+  allowPartial?: boolean;
 }
 
 export function mergeCommand(inputs: readonly string[], f: MergeFlags, io: Io): number {
   if (inputs.length === 0) throw new BadInput('merge needs at least one report directory (or report.json)');
   if (f.reportDir !== undefined) checkOutputDir('--report-dir', f.reportDir);
   const reports = inputs.map(readReport);
-  const merged = mergeReports(reports, io.commandLine);
-  const notes = shardNotes(reports);
+  const notes = campaignProblems(reports, inputs);
+  if (notes.length > 0 && !f.allowPartial) {
+    // Pooled counts of a campaign that does not add up would read as a complete result: refuse.
+    if (f.json) io.out(JSON.stringify({ tool: 'iommu-stress', kind: 'merge', verdict: 'incomplete', exitCode: EXIT.verdict, notes }, null, 2));
+    else {
+      for (const n of notes) io.err(`merge: ${n}`);
+      io.err('merge: the campaign does not add up; nothing written (--allow-partial merges anyway, marked partial)');
+    }
+    return EXIT.verdict;
+  }
+  const merged = { ...mergeReports(reports, io.commandLine), ...(notes.length > 0 ? { partial: notes } : {}) };
   const dirs = writeReport(merged, f.reportDir);
   if (f.json) io.out(JSON.stringify({ ...merged, notes, reportDirs: dirs }, null, 2));
   else {
@@ -30,7 +44,7 @@ export function mergeCommand(inputs: readonly string[], f: MergeFlags, io: Io): 
     for (const r of merged.results) {
       io.out(`${r.verdict === 'pass' ? 'PASS' : 'FAIL'}  ${`${r.scenario}/${r.variant}`.padEnd(28)} expected ${r.expected.padEnd(22)} observed ${r.observed.padEnd(14)} ${r.ops} ops`);
     }
-    io.out(`verdict: ${merged.verdict.toUpperCase()} (${reports.length} reports)  report: ${dirs[0]}`);
+    io.out(`verdict: ${merged.verdict.toUpperCase()}${notes.length > 0 ? ' (PARTIAL)' : ''} (${reports.length} reports)  report: ${dirs[0]}`);
   }
   return merged.exitCode;
 }
@@ -118,21 +132,33 @@ function mergeVariant(parts: readonly VariantReport[]): VariantReport {
   };
 }
 
-/** What a reader should know about the set of shards: missing, repeated or foreign ones. */
-function shardNotes(reports: readonly RunReport[]): string[] {
+/** Why a set of reports is not one whole campaign: missing, repeated or foreign shards, partial reports. */
+export function campaignProblems(reports: readonly RunReport[], inputs: readonly string[]): string[] {
   const notes: string[] = [];
   const seeds = new Set(reports.map((r) => r.seed));
   if (seeds.size > 1) notes.push(`the reports come from different campaign seeds (${[...seeds].join(', ')})`);
+  const versions = new Set(reports.map((r) => r.version));
+  if (versions.size > 1) notes.push(`the reports come from different versions of iommu-stress (${[...versions].join(', ')})`);
+  const runIds = reports.map((r) => r.runId);
+  const sameRun = inputs.filter((_, k) => runIds.indexOf(runIds[k]!) !== k);
+  if (sameRun.length > 0) notes.push(`the same run is given more than once (${sameRun.join(', ')})`);
+  reports.forEach((r, k) => {
+    if (r.partial) notes.push(`'${inputs[k]}' is itself partial (${r.partial.join('; ')})`);
+  });
   const shards = reports.flatMap((r) => (r.shard ? [r.shard] : []));
-  if (shards.length > 0) {
-    const counts = new Set(shards.map((s) => s.count));
-    if (counts.size > 1) notes.push(`shards of different campaign sizes: ${[...counts].join(', ')}`);
-    const n = Math.max(...counts);
-    const seen = shards.map((s) => s.index);
-    const dup = seen.filter((i, k) => seen.indexOf(i) !== k);
-    if (dup.length > 0) notes.push(`shard(s) ${[...new Set(dup)].join(', ')} appear more than once`);
-    const missing = Array.from({ length: n }, (_, i) => i + 1).filter((i) => !seen.includes(i));
-    if (missing.length > 0) notes.push(`shard(s) ${missing.join(', ')} of ${n} are missing`);
+  const whole = reports.length - shards.length;
+  if (shards.length === 0) {
+    if (whole > 1 && seeds.size === 1) notes.push(`${whole} whole (unsharded) runs of one seed: the same campaign repeated`);
+    return notes;
   }
+  if (whole > 0) notes.push(`${whole} whole (unsharded) run(s) mixed with shards`);
+  const counts = new Set(shards.map((s) => s.count));
+  if (counts.size > 1) notes.push(`shards of different campaign sizes: ${[...counts].join(', ')}`);
+  const n = Math.max(...counts);
+  const seen = shards.map((s) => s.index);
+  const dup = seen.filter((i, k) => seen.indexOf(i) !== k);
+  if (dup.length > 0) notes.push(`shard(s) ${[...new Set(dup)].join(', ')} appear more than once`);
+  const missing = Array.from({ length: n }, (_, i) => i + 1).filter((i) => !seen.includes(i));
+  if (missing.length > 0) notes.push(`shard(s) ${missing.join(', ')} of ${n} are missing`);
   return notes;
 }

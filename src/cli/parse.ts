@@ -2,8 +2,6 @@
  * Parsing and validating command-line values. Every rejection is a BadInput (exit 2) whose message
  * names the flag and the bad value, and says what would have been accepted.
  */
-import { accessSync, constants, statSync } from 'node:fs';
-import path from 'node:path';
 import { findVariant, type ScenarioDef, type VariantDef } from '../engine/scenario.js';
 import { allScenarios, scenarioNamed } from '../scenarios/registry.js';
 import { BadInput } from '../errors.js';
@@ -135,31 +133,5 @@ export function parseShard(flag: string, text: string): { index: number; count: 
   return { index: i - 1, count: n };
 }
 
-/**
- * A directory we may write into, checked before any work: an existing writable directory, or one that
- * can be created (its nearest existing ancestor is a writable directory). Never under /proc, /sys or /dev.
- */
-export function checkOutputDir(flag: string, dir: string): void {
-  const abs = path.resolve(dir);
-  if (dir === '' || /^\/(proc|sys|dev)(\/|$)/.test(abs)) {
-    throw new BadInput(`${flag}: '${dir}' is not a place for reports (empty, or under /proc, /sys or /dev)`);
-  }
-  for (let p = abs; ; p = path.dirname(p)) {
-    let st;
-    try { st = statSync(p); } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT' && p !== path.dirname(p)) continue; // to be created: look at the parent
-      const why = code === 'ENOTDIR' ? 'a parent is a file, not a directory' : code ?? String(e);
-      throw new BadInput(`${flag}: '${dir}' cannot be created (${why})`);
-    }
-    if (!st.isDirectory()) {
-      throw new BadInput(p === abs ? `${flag}: '${dir}' exists and is not a directory`
-        : `${flag}: '${dir}' cannot be created ('${p}' is a file)`);
-    }
-    try { accessSync(p, constants.W_OK | constants.X_OK); } catch {
-      const what = p === abs ? 'write into it' : 'create directories in it';
-      throw new BadInput(`${flag}: '${dir}' is not writable ('${p}' does not let us ${what})`);
-    }
-    return;
-  }
-}
+/** A --report-dir: writable, and absent, empty or a previous report (report/output-path.ts). */
+export { checkReportDir as checkOutputDir } from '../report/output-path.js';

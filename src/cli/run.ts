@@ -20,6 +20,7 @@ import { elapsedOf, rate, type Io } from './io.js';
 import { checkBuild, checkOutputDir, lookupScenario, lookupVariant, parseDuration, parseInteger, parseParams, parseSeed, parseShard, randomSeed } from './parse.js';
 import { exploreOpsCommand, replayCommand, runCommandLine } from './repro-commands.js';
 import { VERSION } from './version.js';
+import { pausePoint } from '../pause.js';
 
 export type RunMode = 'mixed' | 'stress' | 'explore';
 const MODES: readonly RunMode[] = ['mixed', 'stress', 'explore'];
@@ -32,6 +33,8 @@ const REPRO_BUDGET_MS = 5_000;
  * state across slices runs them from the start of the run): the report gives the explore command only.
  */
 const REPRO_MAX_OPS = 20_000;
+/** The shell's code for a process ended by SIGINT (128 + 2): what `run` exits with after one. */
+export const EXIT_INTERRUPTED = 130;
 
 export interface RunFlags {
   variant?: string;
@@ -39,6 +42,7 @@ export interface RunFlags {
   workers?: string;
   time?: string;
   ops?: string;
+  schedules?: string;
   seed?: string;
   mode?: string;
   slice?: string;
@@ -57,6 +61,8 @@ interface Plan {
   readonly timeMs: number;
   readonly timeText: string;
   readonly opBudget: number;
+  /** Schedules for the explore phase; MAX_SAFE_INTEGER = until the time is spent. */
+  readonly schedules: number;
   readonly seed: number;
   /** The campaign's seed (= seed unless sharded). */
   readonly baseSeed: number;
@@ -117,6 +123,7 @@ export async function planRun(namesArg: readonly string[], flags: RunFlags): Pro
     timeMs: parseDuration('--time', timeText),
     timeText,
     opBudget: f.ops !== undefined ? parseInteger('--ops', f.ops, 1, Number.MAX_SAFE_INTEGER) : Infinity,
+    schedules: f.schedules !== undefined ? parseInteger('--schedules', f.schedules, 1, Number.MAX_SAFE_INTEGER) : Number.MAX_SAFE_INTEGER,
     // A shard's stress phase runs its own op programs; its explore phase takes every n-th execution.
     seed: shard && shard.count > 1 ? mix32(baseSeed, 0x5a4d00 + shard.index) : baseSeed,
     baseSeed,
@@ -132,22 +139,57 @@ export async function planRun(namesArg: readonly string[], flags: RunFlags): Pro
 export async function runCommand(names: readonly string[], f: RunFlags, io: Io): Promise<number> {
   const plan = await planRun(names, f);
   const startedAt = new Date();
+  const runId = newRunId(startedAt);
   const t0 = performance.now();
   const results: VariantReport[] = [];
+  const reportOf = (exitCode: number, partial?: string[]): RunReport => {
+    const pass = results.every((r) => r.verdict === 'pass');
+    return {
+      tool: 'iommu-stress', version: VERSION, runId, command: io.commandLine,
+      startedAt: startedAt.toISOString(), durationMs: performance.now() - t0,
+      seed: plan.baseSeed, shard: plan.shard ? { index: plan.shard.index + 1, count: plan.shard.count } : null,
+      verdict: pass ? 'pass' : 'fail', exitCode: exitCode < 0 ? (pass ? EXIT.ok : EXIT.verdict) : exitCode, results: [...results],
+      ...(partial ? { partial } : {}),
+    };
+  };
+  // SIGINT during a stress phase (async: this thread is free) stops it at once — the workers finish their
+  // op — and the run writes what was measured, marked partial, and exits 130; a second SIGINT quits.
+  // The explore executor runs on this thread without yielding, so no handler could run during it: there
+  // SIGINT keeps its default (the process ends at once) and the report on disk is the checkpoint written
+  // just before, marked partial. A finished run replaces it with the whole report.
+  const interrupt = new AbortController();
+  let interruptedIn: string | undefined;
+  let current = '';
+  const onSigint = () => {
+    if (interrupt.signal.aborted) process.exit(EXIT_INTERRUPTED);
+    interruptedIn = current;
+    io.err(`iommu-stress: SIGINT during ${current}: stopping and writing what was measured (SIGINT again quits at once)`);
+    interrupt.abort();
+  };
+  const phases: Phases = {
+    signal: interrupt.signal,
+    armSigint: () => { process.on('SIGINT', onSigint); },
+    disarmSigint: () => { process.off('SIGINT', onSigint); },
+    checkpoint: (what) => {
+      writeReport(reportOf(EXIT_INTERRUPTED, [`interrupted (SIGINT or killed) during ${what} after `
+        + `${((performance.now() - t0) / 1000).toFixed(1)} s: ${results.length} of ${plan.items.length} variant(s) reported`]), plan.reportDir);
+    },
+  };
   for (const item of plan.items) {
-    const r = await runVariant(plan, item, io);
+    if (interrupt.signal.aborted) break;
+    current = `${item.scenario.name}/${item.variant.name}`;
+    const r = await runVariant(plan, item, io, phases);
     results.push(r);
     if (!f.json) io.out(verdictLine(r, io));
   }
-  const pass = results.every((r) => r.verdict === 'pass');
-  const exitCode = pass ? EXIT.ok : EXIT.verdict;
-  const report: RunReport = {
-    tool: 'iommu-stress', version: VERSION, runId: newRunId(startedAt), command: io.commandLine,
-    startedAt: startedAt.toISOString(), durationMs: performance.now() - t0,
-    seed: plan.baseSeed, shard: plan.shard ? { index: plan.shard.index + 1, count: plan.shard.count } : null,
-    verdict: pass ? 'pass' : 'fail', exitCode, results,
-  };
+  const partial = interruptedIn !== undefined ? [
+    `interrupted by SIGINT after ${((performance.now() - t0) / 1000).toFixed(1)} s, during ${interruptedIn}`
+      + ` (its counts are what was measured until then); ${plan.items.length - results.length} of ${plan.items.length} variant(s) not run`,
+  ] : undefined;
+  const report = reportOf(partial ? EXIT_INTERRUPTED : -1, partial);
+  const exitCode = report.exitCode;
   const dirs = writeReport(report, plan.reportDir);
+  if (partial) io.err(`iommu-stress: interrupted: partial report written to ${dirs[0]}`);
   if (f.json) io.out(JSON.stringify({ ...report, reportDirs: dirs }, null, 2));
   else {
     for (const r of results) {
@@ -155,12 +197,22 @@ export async function runCommand(names: readonly string[], f: RunFlags, io: Io):
         io.out(`  ${r.scenario}/${r.variant}: ${v.invariant} ${v.message}\n    reproduce: ${v.command}${v.replayInvariant ? ` (the replay ends in ${v.replayInvariant})` : ''}`);
       }
     }
-    io.out(`verdict: ${report.verdict.toUpperCase()}  report: ${dirs[0]}`);
+    io.out(`verdict: ${partial ? 'INTERRUPTED' : report.verdict.toUpperCase()}  report: ${dirs[0]}`);
   }
   return exitCode;
 }
 
-async function runVariant(plan: Plan, item: Plan['items'][number], io: Io): Promise<VariantReport> {
+/** How runVariant tells runCommand where SIGINT can be handled (stress phases) and where it cannot. */
+interface Phases {
+  readonly signal: AbortSignal;
+  armSigint(): void;
+  disarmSigint(): void;
+  /** Put a partial report on disk before a phase that SIGINT would end at once (explore). */
+  checkpoint(what: string): void;
+}
+
+async function runVariant(plan: Plan, item: Plan['items'][number], io: Io, phases: Phases): Promise<VariantReport> {
+  const { signal } = phases;
   const { scenario, variant, params } = item;
   const t0 = performance.now();
   const violations: ReportedViolation[] = [];
@@ -171,16 +223,19 @@ async function runVariant(plan: Plan, item: Plan['items'][number], io: Io): Prom
 
   if (plan.mode !== 'explore') {
     io.progress(`${scenario.name}/${variant.name}: stress, ${plan.workers} workers, ${(stressMs / 1000).toFixed(1)} s`);
+    phases.armSigint();
     try {
       st = await stress({
         scenario, variant, params, workers: plan.workers, timeMs: stressMs, opBudget: plan.opBudget,
-        seed: plan.seed, sliceMs: plan.sliceMs, watchdogMs: plan.watchdogMs, scenarioFile: plan.scenarioFile,
+        seed: plan.seed, sliceMs: plan.sliceMs, watchdogMs: plan.watchdogMs, scenarioFile: plan.scenarioFile, signal,
         onProgress: (p) => io.status(`${scenario.name}/${variant.name} stress ${elapsedOf(p.elapsedMs, stressMs)}  `
           + `${rate(p.ops / Math.max(1e-3, p.elapsedMs / 1000))} ops/s  ${p.slices} slices  violations 0`),
       });
     } catch (e) {
       if (!(e instanceof HarnessError)) throw e;
       throw new HarnessError(`${scenario.name}/${variant.name}: ${e.message}\n  re-run: ${runCommandLine(scenario, variant.name, params, plan.workers, plan.timeText, plan.seed)}`);
+    } finally {
+      phases.disarmSigint();
     }
     mergeOutcomes(outcomes, st.outcomes);
     if (st.violation && st.failing) {
@@ -189,7 +244,8 @@ async function runVariant(plan: Plan, item: Plan['items'][number], io: Io): Prom
       // Try to turn the stress failure into a deterministic repro on the very same op programs.
       const totalOps = opsPerCpu.reduce((a, b) => a + b, 0);
       let found: FoundRepro | undefined;
-      if (totalOps <= REPRO_MAX_OPS) {
+      if (totalOps <= REPRO_MAX_OPS && !signal.aborted) {
+        phases.checkpoint(`the deterministic re-run of ${scenario.name}/${variant.name}'s stress failure`);
         io.progress(`${scenario.name}/${variant.name}: ${st.violation.invariant} under stress; re-running its op programs in explore`);
         const again = explore({
           scenario, variant, params, opsPerCpu, strategy: DEFAULT_STRATEGY, depth: DEFAULT_DEPTH, schedules: 100_000, timeMs: REPRO_BUDGET_MS,
@@ -208,12 +264,14 @@ async function runVariant(plan: Plan, item: Plan['items'][number], io: Io): Prom
     }
   }
   const remaining = plan.timeMs - (performance.now() - t0);
-  if (violations.length === 0 && plan.mode !== 'stress' && remaining > 0) {
+  if (violations.length === 0 && plan.mode !== 'stress' && remaining > 0 && !signal.aborted) {
+    phases.checkpoint(`the explore phase of ${scenario.name}/${variant.name}`);
+    pausePoint('explore-phase'); // tests: SIGINT lands in the explore phase
     io.progress(`${scenario.name}/${variant.name}: explore (${DEFAULT_STRATEGY}), ${(remaining / 1000).toFixed(1)} s`);
     const opsPerCpu = Array<number>(scenario.exploreCpus).fill(scenario.exploreOps);
     ex = explore({
       scenario, variant, params: item.exploreParams, opsPerCpu, strategy: DEFAULT_STRATEGY, depth: DEFAULT_DEPTH,
-      schedules: Number.MAX_SAFE_INTEGER, timeMs: remaining, seed: plan.baseSeed, maxSteps: defaultMaxSteps(opsPerCpu), shrink: true,
+      schedules: plan.schedules, timeMs: remaining, seed: plan.baseSeed, maxSteps: defaultMaxSteps(opsPerCpu), shrink: true,
       shard: plan.shard,
       onProgress: (p) => io.status(`${scenario.name}/${variant.name} explore ${elapsedOf(p.elapsedMs, remaining)}  `
         + `${rate(p.schedules / Math.max(1e-3, p.elapsedMs / 1000))} schedules/s  ${rate(p.steps / Math.max(1e-3, p.elapsedMs / 1000))} steps/s  violations 0`),

@@ -1,14 +1,16 @@
 /**
  * Run reports: reports/<run-id>/{report.json,summary.md,index.html,junit.xml}, mirrored to reports/latest/
- * — or exactly the directory given with --report-dir. Every file is written to a temporary name and renamed
- * into place, and a run directory appears whole or not at all, so a crash never leaves a half-written report.
+ * (a symlink to the newest) — or exactly the directory given with --report-dir. A report directory is built
+ * under a temporary name and renamed into place (publish.ts), so a crash or a kill never leaves a
+ * half-written report, nor the files of two runs in one directory.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { projectRoot } from '../paths.js';
 import { renderRunHtml } from './html.js';
 import { renderJunit } from './junit.js';
+import { publishDir, switchLink } from './publish.js';
 import { summaryMarkdown } from './summary.js';
 import type { RunReport } from './types.js';
 
@@ -28,20 +30,20 @@ export function writeReport(report: RunReport, reportDir?: string): string[] {
 }
 
 /**
- * Write a report's files into reportDir, or into reports/<runId>/ and reports/latest/. Returns the
- * directories written.
+ * Write a report's files into reportDir, or into reports/<runId>/ with reports/latest pointing at it.
+ * Each directory appears whole or not at all (publish.ts). Returns the directories written.
  */
 export function writeReportFiles(files: Record<string, string>, runId: string, reportDir?: string): string[] {
   if (reportDir) {
-    mkdirSync(reportDir, { recursive: true });
-    for (const [name, text] of Object.entries(files)) writeAtomically(path.join(reportDir, name), text);
+    publishDir(reportDir, files);
     return [reportDir];
   }
   const root = defaultReportsRoot();
   const runDir = path.join(root, runId);
-  publishDir(root, runDir, files);
-  publishDir(root, path.join(root, 'latest'), files);
-  return [runDir, path.join(root, 'latest')];
+  publishDir(runDir, files);
+  const latest = path.join(root, 'latest');
+  switchLink(latest, runDir);
+  return [runDir, latest];
 }
 
 function reportFiles(report: RunReport): Record<string, string> {
@@ -57,14 +59,4 @@ export function writeAtomically(file: string, text: string): void {
   const tmp = `${file}.tmp-${process.pid}-${randomBytes(3).toString('hex')}`;
   writeFileSync(tmp, text);
   renameSync(tmp, file);
-}
-
-/** Build a directory under a temporary name, then swap it in. */
-function publishDir(root: string, dir: string, files: Record<string, string>): void {
-  mkdirSync(root, { recursive: true });
-  const tmp = path.join(root, `.tmp-${path.basename(dir)}-${process.pid}-${randomBytes(3).toString('hex')}`);
-  mkdirSync(tmp);
-  for (const [name, text] of Object.entries(files)) writeFileSync(path.join(tmp, name), text);
-  rmSync(dir, { recursive: true, force: true });
-  renameSync(tmp, dir);
 }

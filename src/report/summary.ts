@@ -7,6 +7,7 @@ export function summaryMarkdown(r: RunReport): string {
     '',
     `\`${r.command}\` — verdict **${r.verdict.toUpperCase()}** (exit ${r.exitCode}), ${(r.durationMs / 1000).toFixed(1)} s, started ${r.startedAt}`,
     '',
+    ...(r.partial ? [`**Partial report**: ${r.partial.join('; ')}.`, ''] : []),
     '| scenario | variant | expected | observed | verdict | ops | steps | stress ops/s | schedules | seed |',
     '|---|---|---|---|---|---:|---:|---:|---:|---:|',
   ];

@@ -59,4 +59,9 @@ export interface RunReport {
   readonly verdict: 'pass' | 'fail';
   readonly exitCode: number;
   readonly results: readonly VariantReport[];
+  /**
+   * Present when the report does not cover what was asked: why (a run stopped by SIGINT keeps what it had
+   * measured; `merge --allow-partial` of an incomplete or mixed campaign). Absent in a complete report.
+   */
+  readonly partial?: readonly string[];
 }

@@ -11,8 +11,10 @@
  *    SLICE_END and ARRIVED, and only then bumps GENERATION and notifies: a W that sees the new generation
  *    therefore also sees the cleared flags.
  *  - STOP (violation, budget spent, watchdog) ends everything; anyone may set it and notify STOP/GENERATION.
+ *  - M parks only through parkMain below, which re-reads STOP after arming its wait (see there why).
  */
 import { atCpu, at, defineLayout, region, type Layout, type RegionSpec } from '../engine/layout.js';
+import { pausePoint } from '../pause.js';
 
 export const FLAG_STOP = 0;
 export const FLAG_SLICE_END = 1;
@@ -70,4 +72,26 @@ export function raiseStop(i32: Int32Array, ctl: ControlIndices): void {
   Atomics.notify(i32, ctl.stop);
   Atomics.notify(i32, ctl.generation);
   Atomics.notify(i32, ctl.arrived);
+}
+
+export type ParkResult = 'stopped' | 'moved' | 'timed-out';
+
+/**
+ * Park the main thread until ARRIVED moves from `seen` (the value M read), STOP is raised, or `ms` pass.
+ *
+ * The wait is on ARRIVED, so an arrival after M read `seen` is never missed: the wait sees a different
+ * value and returns at once. STOP is another word: a worker that raises it after M's last look at STOP
+ * but before the wait is armed notifies nobody, and M would sleep through it (a lost wake-up). So M
+ * looks at STOP again *after* arming. raiseStop stores STOP before it notifies, and both the store and
+ * the arming are sequentially consistent: either the re-check sees STOP, or the notify finds M armed.
+ * (This lost wake-up, together with a pending Atomics.waitAsync not keeping Node's event loop alive,
+ * was `run --json` exiting 13 with no output: the caller keeps a ref'ed handle for the whole run.)
+ */
+export async function parkMain(i32: Int32Array, ctl: ControlIndices, seen: number, ms: number): Promise<ParkResult> {
+  pausePoint('park'); // tests hold the window between the caller's STOP check and the arming open
+  const w = Atomics.waitAsync(i32, ctl.arrived, seen, Math.max(1, ms));
+  if (Atomics.load(i32, ctl.stop) !== 0) return 'stopped';
+  const r = w.async ? await w.value : w.value;
+  if (Atomics.load(i32, ctl.stop) !== 0) return 'stopped';
+  return r === 'timed-out' ? 'timed-out' : 'moved';
 }

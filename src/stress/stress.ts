@@ -17,7 +17,8 @@ import { taskOf } from '../engine/task.js';
 import { claimDueTimer, nextDeadline } from '../engine/timer.js';
 import type { ScenarioDef, VariantDef } from '../engine/scenario.js';
 import { workerFile } from '../paths.js';
-import { controlIndices, PHASE_FINISHED, PHASE_RUNNING, raiseStop, withControl } from './control.js';
+import { pausePoint } from '../pause.js';
+import { controlIndices, parkMain, PHASE_FINISHED, PHASE_RUNNING, raiseStop, withControl } from './control.js';
 import { sliceSeed } from './seeds.js';
 import type { StressTask, StressWorkerResult } from './task.js';
 
@@ -36,6 +37,8 @@ export interface StressOptions {
   /** The module a user scenario comes from (the workers load it too). */
   readonly scenarioFile?: string;
   readonly onProgress?: (p: { elapsedMs: number; ops: number; slices: number }) => void;
+  /** Aborting it (SIGINT) stops the run like a spent budget: the workers finish their op, counts come back. */
+  readonly signal?: AbortSignal;
 }
 
 export interface StressOutcome {
@@ -125,6 +128,13 @@ export async function stress(o: StressOptions): Promise<StressOutcome> {
     return !stopped();
   };
 
+  // A pending Atomics.waitAsync does not keep Node's event loop alive, and piscina unrefs a worker once its
+  // task is done: without a ref'ed handle of our own, a run whose workers have all returned while this
+  // thread is parked lets Node exit (code 13, top-level await never settled) with nothing printed.
+  const keepAlive = setInterval(() => {}, 1 << 30);
+  const abort = () => { raiseStop(i32, ctl); };
+  o.signal?.addEventListener('abort', abort);
+  if (o.signal?.aborted) abort();
   try {
     let active = n;
     for (;;) {
@@ -134,7 +144,7 @@ export async function stress(o: StressOptions): Promise<StressOutcome> {
         const untilTimer = fireDueTimers();
         const arrived = Atomics.load(i32, ctl.arrived);
         if (arrived >= active || stopped()) break;
-        await waitChange(i32, ctl.arrived, arrived, Math.min(POLL_MS, sliceEnd - now, Math.max(0.5, untilTimer)));
+        await parkMain(i32, ctl, arrived, Math.min(POLL_MS, sliceEnd - now, Math.max(0.5, untilTimer)));
       }
       if (stopped()) break;
       Atomics.store(i32, ctl.sliceEnd, 1);
@@ -142,9 +152,10 @@ export async function stress(o: StressOptions): Promise<StressOutcome> {
       // an op in flight may be waiting for one (the model is quiescent only once everyone is here).
       for (let arrived = Atomics.load(i32, ctl.arrived); arrived < active && check(); arrived = Atomics.load(i32, ctl.arrived)) {
         const untilTimer = fireDueTimers();
-        await waitChange(i32, ctl.arrived, arrived, Math.min(POLL_MS, Math.max(0.5, untilTimer)));
+        await parkMain(i32, ctl, arrived, Math.min(POLL_MS, Math.max(0.5, untilTimer)));
       }
       if (stopped()) break;
+      pausePoint('stress-barrier'); // tests: "a slice has run" (noted once), e.g. before sending SIGINT
       model.quiescent(mem, (inv, msg) => { checker.report(inv, msg, -1, slice, 'quiescent'); });
       if (checker.failed) { failingSlice = slice; raiseStop(i32, ctl); break; }
       active = n - finishedCount();
@@ -163,6 +174,8 @@ export async function stress(o: StressOptions): Promise<StressOutcome> {
   } finally {
     terminating = true;
     await pool.destroy();
+    clearInterval(keepAlive);
+    o.signal?.removeEventListener('abort', abort);
   }
   if (crash) throw new HarnessError(crash);
   if (hung) throw new HarnessError(hung);
@@ -219,12 +232,6 @@ class Watchdog {
     }
     return undefined;
   }
-}
-
-/** Resolve when i32[index] may have moved from `value`, or after `ms`. */
-async function waitChange(i32: Int32Array, index: number, value: number, ms: number): Promise<void> {
-  const w = Atomics.waitAsync(i32, index, value, Math.max(1, ms));
-  if (w.async) await w.value;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => { setTimeout(r, ms).unref(); });
