@@ -228,7 +228,7 @@ const scenarioFiles: fc.Arbitrary<Case> = fc.tuple(
   });
 
 const reportDirs: fc.Arbitrary<Case> = fc.tuple(fc.constantFrom('run', 'bench', 'merge'),
-  fc.constantFrom('/proc/nope/x', '/proc', '/sys/x', '/dev/null/x', '/dev/shm/x', 'REGULAR', 'REGULAR/out', ''))
+  fc.constantFrom('/proc/nope/x', '/proc', '/sys/x', '/dev/null/x', 'REGULAR', 'REGULAR/out', ''))
   .map(([cmd, d]) => {
     const dir = d.replace('REGULAR', files['regular-file']!);
     const argv = cmd === 'merge' ? ['merge', tmp, '--report-dir', dir]

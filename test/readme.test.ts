@@ -17,7 +17,7 @@
  *   replayed and must reproduce (exit 1): old tokens in the README must keep replaying.
  * - Budgets are shortened, never the command's meaning: `run` gets `--ops 200 --schedules 200 --time 10m`
  *   (bounded by work, not by the clock) unless it sets --ops/--schedules; `explore --time X` becomes
- *   `--schedules 500`; `bench --time X` becomes `--ops 20` for the fq and mapsg suites and `--time 50ms`
+ *   `--schedules 500`; `bench --time X` becomes `--ops 20` for the fq and mapsg suites and `--time 100ms` (the shortest --time the CLI takes)
  *   otherwise, and its lists (--flush-cost, --hypercall-cost, --segs) keep their first two values.
  *   Reports and repro files go to a temporary directory.
  * - Not run: ```text blocks (transcripts that need files of an earlier step, or a Ctrl-C), and `npm ...`
@@ -110,7 +110,7 @@ export function shortened(command: string, tmp: string, k: number): string[] {
     const opsSuite = suite === 'fq' || suite === 'mapsg' || (!has('--suite') && ['--fq', '--flush-cost', '--flush', '--transfer', '--granule',
       '--hypercall-cost', '--segs'].some(has));
     drop('--time');
-    args.push(...(opsSuite ? ['--ops', '20'] : ['--time', '50ms']));
+    args.push(...(opsSuite ? ['--ops', '20'] : ['--time', '100ms']));
     for (const f of ['--flush-cost', '--hypercall-cost', '--segs']) firstTwo(f);
     if (!has('--report-dir')) args.push('--report-dir', path.join(tmp, `bench-${k}`));
   }

@@ -21,7 +21,7 @@ function underPseudoFs(p: string): string | undefined {
 
 /** The directory `dir` (to be created if missing) can hold files this process writes. */
 export function checkOutputDir(flag: string, dir: string, shown = dir): void {
-  if (dir.trim() === '') throw new BadInput(`${flag}: an empty path`);
+  if (dir.trim() === '') throw new BadInput(`${flag}: '${dir}' is an empty path`);
   const abs = path.resolve(dir);
   const named = (why: string) => new BadInput(`${flag}: '${shown}' ${why}`);
   if (underPseudoFs(abs)) throw named(`is under ${underPseudoFs(abs)} (a kernel pseudo file system, not a place for reports)`);
