@@ -10,8 +10,9 @@
  */
 import { createHash } from 'node:crypto';
 import { Checker } from '../check/checker.js';
+import { HarnessError } from '../errors.js';
 import type { Violation } from '../check/invariant.js';
-import { Cpu, type Op, type Site } from '../engine/cpu.js';
+import { Cpu, type Access, type NoteSink, type Op, type Site } from '../engine/cpu.js';
 import { zeroMemory, type Memory } from '../engine/layout.js';
 import { opRng } from '../engine/rng.js';
 import type { ScenarioDef, ScenarioModel, VcpuProgram } from '../engine/scenario.js';
@@ -43,7 +44,20 @@ export interface ExecutionSpec {
 
 export type TraceEvent =
   | { readonly kind: 'op'; readonly cpu: number; readonly step: number; readonly text: string }
-  | { readonly kind: 'step'; readonly cpu: number; readonly step: number; readonly site: Site };
+  | { readonly kind: 'step'; readonly cpu: number; readonly step: number; readonly site: Site }
+  /** What the step read or wrote (Cpu.note), recorded right after that step's event. */
+  | NoteEvent;
+
+export interface NoteEvent {
+  readonly kind: 'note';
+  readonly cpu: number;
+  readonly step: number;
+  readonly access: Access;
+  readonly where: string;
+  readonly index: number;
+  readonly value: number | bigint;
+  readonly old: number | bigint | undefined;
+}
 
 export interface ExecutionResult {
   /** The first FORBIDDEN violation, if any. */
@@ -94,6 +108,7 @@ export function runExecution(spec: ExecutionSpec, scheduler: Scheduler, stepsHin
     const cpu = cpus[c]!;
     for (;;) {
       if (started[c]! >= opsPerCpu[c]!) { finished[c] = true; ops[c] = undefined; return; }
+      site[c] = 'start of op';
       const op = progs[c]!.next();
       if (skip?.[c]?.includes(started[c]!)) { started[c]!++; skipped++; continue; }
       started[c]!++;
@@ -110,8 +125,14 @@ export function runExecution(spec: ExecutionSpec, scheduler: Scheduler, stepsHin
     Atomics.store(mem.i32, timers[t - n]!.ref.runningIndex, 0);
   };
 
+  const noteSink: NoteSink | undefined = trace
+    ? (task, access, where, index, value, old) => {
+      trace.push({ kind: 'note', cpu: task, step: cpus[task]!.step, access, where, index, value, old });
+    }
+    : undefined;
   for (let c = 0; c < tasks; c++) {
     const cpu = new Cpu(c, 'explore', mem, checker, -1, clock);
+    if (noteSink) { cpu.tracing = true; cpu.noteSink = noteSink; }
     if (c >= n) {
       cpu.thisCpu = Math.min(timers[c - n]!.runsOn ?? 0, n - 1);
       cpu.name = taskNames[c]!;
@@ -119,7 +140,18 @@ export function runExecution(spec: ExecutionSpec, scheduler: Scheduler, stepsHin
     cpus.push(cpu);
     if (c < n) progs.push(model.program(cpu, opRng(spec.opSeed, c)));
   }
-  for (let c = 0; c < n; c++) advance(c);
+  // Model code that throws is a finding (EXCEPTION), with the step it threw at: replayable like any other.
+  const threw = (c: number, e: unknown): void => {
+    if (e instanceof HarnessError) throw e;
+    const what = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+    const at = e instanceof Error ? atSite(e) : '';
+    checker.report('EXCEPTION', `${taskNames[c]} threw ${what} at '${site[c]}'${at ? ` (${at})` : ''}`, c, step, site[c]!);
+    finished[c] = true;
+    ops[c] = undefined;
+  };
+  for (let c = 0; c < n && !checker.failed; c++) {
+    try { advance(c); } catch (e) { threw(c, e); }
+  }
 
   scheduler.newExecution(tasks, stepsHint);
   let decisions = new Uint8Array(Math.max(64, stepsHint + 16));
@@ -127,7 +159,7 @@ export function runExecution(spec: ExecutionSpec, scheduler: Scheduler, stepsHin
   let current = -1;
   let preemptions = 0;
 
-  for (;;) {
+  for (; !checker.failed;) {
     // A fresh small array per step is cheaper in V8 than truncating and refilling one.
     const runnable: number[] = [];
     let alive = 0;
@@ -177,19 +209,24 @@ export function runExecution(spec: ExecutionSpec, scheduler: Scheduler, stepsHin
       cpu.site = s;
       if (trace) { trace.push({ kind: 'step', cpu: c, step, site: s }); hash!.update(`${c}:${s}\n`); }
       step++;
-      const op = timer.callback(cpu);
-      const r = op.next();
-      if (r.done) timerDone(c);
-      else { ops[c] = op; site[c] = r.value; }
+      site[c] = s;
+      try {
+        const op = timer.callback(cpu);
+        const r = op.next();
+        if (r.done) timerDone(c);
+        else { ops[c] = op; site[c] = r.value; }
+      } catch (e) { threw(c, e); timerDone(c); }
     } else {
       const s = site[c]!;
       cpu.site = s;
       if (trace) { trace.push({ kind: 'step', cpu: c, step, site: s }); hash!.update(`${c}:${s}\n`); }
       step++;
-      const r = ops[c]!.next();
-      if (!r.done) site[c] = r.value;
-      else if (c < n) advance(c);
-      else timerDone(c);
+      try {
+        const r = ops[c]!.next();
+        if (!r.done) site[c] = r.value;
+        else if (c < n) advance(c);
+        else timerDone(c);
+      } catch (e) { threw(c, e); if (c >= n) timerDone(c); }
     }
     current = c;
     if (checker.failed) break;
@@ -218,6 +255,15 @@ export function runExecution(spec: ExecutionSpec, scheduler: Scheduler, stepsHin
     taskNames,
     traceHash: hash ? hash.digest('hex').slice(0, 16) : undefined,
   };
+}
+
+/** The first stack frame of an exception outside node's internals: "file.ts:123". */
+function atSite(e: Error): string {
+  for (const line of (e.stack ?? '').split('\n').slice(1)) {
+    const m = /\(?([^()\s]+):(\d+):\d+\)?$/.exec(line.trim());
+    if (m && !m[1]!.startsWith('node:')) return `${m[1]!.split('/').slice(-2).join('/')}:${m[2]}`;
+  }
+  return '';
 }
 
 function deadlockMessage(
