@@ -8,6 +8,7 @@ import { mkdirSync, statSync } from 'node:fs';
 import { withDefaults } from '../engine/scenario.js';
 import { explore, type FoundRepro } from '../explore/explore.js';
 import type { ReproFile } from '../explore/repro.js';
+import { formatTrace } from '../explore/trace.js';
 import { STRATEGIES, type StrategyName } from '../explore/scheduler.js';
 import { defaultReportsRoot, writeAtomically } from '../report/report.js';
 import { BadInput, EXIT } from '../errors.js';
@@ -38,6 +39,10 @@ export interface ExploreFlags {
   config?: string;
   scenarioFile?: string;
   stopOn?: string;
+  /** Print the found (shrunk) repro's interleaving. */
+  trace?: boolean;
+  /** With trace: do not collapse the tasks outside the racing pair. */
+  full?: boolean;
 }
 
 export async function exploreCommand(nameArg: string | undefined, flags: ExploreFlags, io: Io): Promise<number> {
@@ -107,6 +112,7 @@ export async function exploreCommand(nameArg: string | undefined, flags: Explore
     ...(found ? {
       violation: found.violation, token: found.token, reproFile, traceHash: found.traceHash,
       original: sizeOf(r.original!), minimal: sizeOf(found), shrinkAttempts: r.shrinkAttempts, replay: replayCommand(found.token, scenario.name),
+      ...(flags.trace ? { trace: traceOf(found, flags.full === true) } : {}),
     } : {}),
   };
   if (f.json) io.out(JSON.stringify(summary, null, 2));
@@ -114,6 +120,7 @@ export async function exploreCommand(nameArg: string | undefined, flags: Explore
     io.out(`clean: ${r.schedules} schedules, ${r.steps} steps in ${(r.durationMs / 1000).toFixed(2)} s (seed ${seed})`);
   } else {
     const v = found.violation;
+    if (flags.trace) io.out(`${traceOf(found, flags.full === true)}\n`);
     io.out(`violation ${v.invariant} after ${r.schedules} schedule(s) (seed ${seed}): ${v.message}`);
     io.out(`  found:  ${describeSize(r.original!)}`);
     io.out(`  shrunk: ${describeSize(found)}${f.shrink ?? true ? ` (${r.shrinkAttempts} attempts)` : ''}`);
@@ -121,6 +128,10 @@ export async function exploreCommand(nameArg: string | undefined, flags: Explore
     io.out(`  replay: ${replayCommand(found.token, scenario.name)}`);
   }
   return found ? EXIT.verdict : EXIT.ok;
+}
+
+function traceOf(f: FoundRepro, full: boolean): string {
+  return formatTrace(f.events, f.taskNames, f.violation, Infinity, { full });
 }
 
 function sizeOf(f: FoundRepro) {

@@ -7,13 +7,14 @@ import { mergeOutcomes } from '../check/checker.js';
 import { allocateMemory } from '../engine/layout.js';
 import { mix32 } from '../engine/rng.js';
 import { nonDefaultParams, type ScenarioDef, type VariantDef } from '../engine/scenario.js';
-import { runExecution, type ExecutionResult, type ExecutionSpec } from './execution.js';
+import { runExecution, type ExecutionResult, type ExecutionSpec, type TraceEvent } from './execution.js';
 import { PctScheduler } from './pct.js';
 import { RandomScheduler } from './random.js';
 import { ReplayScheduler } from './replay.js';
 import { decodeSchedule, encodeSchedule, encodeToken, type Repro } from './repro.js';
 import type { Scheduler, StrategyName } from './scheduler.js';
-import { formatTrace } from './trace.js';
+import { formatTrace, noteText } from './trace.js';
+import { HarnessError } from '../errors.js';
 import { shrink } from './shrink.js';
 
 export interface ExploreOptions {
@@ -52,8 +53,11 @@ export interface FoundRepro {
   readonly ops: number;
   readonly cpus: number;
   readonly preemptions: number;
-  /** The interleaving, one column per vCPU (trace.ts). */
+  /** The interleaving, one column per vCPU (trace.ts), as reports embed it (long ones cut). */
   readonly trace: string;
+  /** The traced replay itself, for printing it whole (explore --trace [--full]). */
+  readonly events: readonly TraceEvent[];
+  readonly taskNames: readonly string[];
 }
 
 export interface ExploreOutcome {
@@ -107,8 +111,10 @@ export function explore(o: ExploreOptions): ExploreOutcome {
     if (elapsedMs >= o.timeMs) break;
     if ((schedules & 15) === 0) o.onProgress?.({ schedules, steps, elapsedMs });
     const opSeed = o.opSeed ?? mix32(o.seed, shard.index + shard.count * schedules);
-    const spec: ExecutionSpec = { scenario: o.scenario, model, mem, opSeed, opsPerCpu, maxSteps: o.maxSteps, stopOn };
+    const checked = schedules % NONDETERMINISM_CHECK_EVERY === 0;
+    const spec: ExecutionSpec = { scenario: o.scenario, model, mem, opSeed, opsPerCpu, maxSteps: o.maxSteps, stopOn, trace: checked };
     const result = runExecution(spec, scheduler, longest);
+    if (checked) checkDeterministic(o, spec, result, schedules);
     schedules++;
     steps += result.steps;
     ops += result.ops;
@@ -133,7 +139,11 @@ export function explore(o: ExploreOptions): ExploreOutcome {
     const s = shrink(base, { opsPerCpu, skip: opsPerCpu.map(() => []), decisions: failing.result.decisions.slice(), result: failing.result },
       failing.result.violation!.invariant, 2_000, o.shrinkMs ?? 10_000);
     shrinkAttempts = s.attempts;
-    minimal = packageRepro(base, repro(s.opsPerCpu, s.skip, s.decisions));
+    // Shrinking only ever keeps candidates that failed for real; should packaging the smallest one still
+    // go wrong, the repro as found stands.
+    try { minimal = packageRepro(base, repro(s.opsPerCpu, s.skip, s.decisions)); } catch (e) {
+      if (!(e instanceof HarnessError)) throw e;
+    }
   }
   return {
     schedules, steps, ops, durationMs: performance.now() - t0, searchMs, violation: minimal.violation,
@@ -141,16 +151,64 @@ export function explore(o: ExploreOptions): ExploreOutcome {
   };
 }
 
+/**
+ * The first execution of a campaign and every this-many-th one is run a second time from scratch (a
+ * freshly built model, a fresh buffer) under the decisions it recorded, and the two traces compared —
+ * shuttle's check for uncontrolled nondeterminism. An execution must be a function of the shared buffer
+ * and the op program: model state on a JS heap that survives from one execution to the next (a flag
+ * in a closure, a cache), Math.random or the wall clock would make a replay token lie. Traced runs
+ * cost about twice an untraced one, so checking 1 in 64 costs ~3% of the search.
+ */
+export const NONDETERMINISM_CHECK_EVERY = 64;
+
+function checkDeterministic(o: ExploreOptions, spec: ExecutionSpec, first: ExecutionResult, index: number): void {
+  const model = o.scenario.build({ cpus: spec.opsPerCpu.length, variant: o.variant, params: o.params });
+  const again = runExecution({ ...spec, model, mem: allocateMemory(model.layout), trace: true }, new ReplayScheduler(first.decisions));
+  const a = first.trace!;
+  const b = again.trace!;
+  let i = 0;
+  while (i < a.length && i < b.length && eventKey(a[i]!) === eventKey(b[i]!)) i++;
+  const sameEnd = (first.violation?.invariant ?? 'clean') === (again.violation?.invariant ?? 'clean');
+  if (i === a.length && i === b.length && sameEnd) return;
+  const names = first.taskNames;
+  const show = (e: TraceEvent | undefined, r: ExecutionResult): string =>
+    (e ? eventText(e, names) : `the end (${r.violation ? `violation ${r.violation.invariant}` : 'clean'})`);
+  const step = a[i]?.step ?? b[i]?.step ?? first.steps;
+  throw new HarnessError(`explore ${o.scenario.name}/${o.variant.name}: uncontrolled nondeterminism: execution #${index} `
+    + `(op seed ${spec.opSeed}) re-run from scratch on the same decisions differs first at step ${step}: `
+    + `first run ${show(a[i], first)}, re-run ${show(b[i], again)}. An execution must be a function of the shared buffer `
+    + `and the op program: look for model state kept on the JS heap across executions (a flag in a closure or a `
+    + `field), Math.random or the clock`);
+}
+
+function eventKey(e: TraceEvent): string {
+  switch (e.kind) {
+    case 'op': return `o${e.cpu}:${e.step}:${e.text}`;
+    case 'step': return `s${e.cpu}:${e.step}:${e.site}`;
+    default: return `n${e.cpu}:${e.step}:${e.access}:${e.where}:${e.index}:${e.value}:${e.old}`;
+  }
+}
+
+function eventText(e: TraceEvent, names: readonly string[]): string {
+  const who = names[e.cpu] ?? `task${e.cpu}`;
+  switch (e.kind) {
+    case 'op': return `${who} starts op '${e.text}'`;
+    case 'step': return `${who} at '${e.site}'`;
+    default: return `${who} ${noteText(e)}`;
+  }
+}
+
 /** Re-run a repro with tracing on; it must fail again (it is deterministic), else that is a harness bug. */
 function packageRepro(base: Omit<ExecutionSpec, 'opsPerCpu'>, r: Repro): FoundRepro {
   const res = replayRepro(base, r);
   if (!res.violation || !res.traceHash) {
-    throw new Error(`explore: a failing execution did not fail again when replayed (nondeterminism in scenario ${r.scenario}?)`);
+    throw new HarnessError(`explore: a failing execution did not fail again when replayed (nondeterminism in scenario ${r.scenario}?)`);
   }
   return {
     repro: r, token: encodeToken(r), violation: res.violation, traceHash: res.traceHash,
     steps: res.steps, ops: res.ops, cpus: activeCpus(r), preemptions: res.preemptions,
     trace: formatTrace(res.trace!, res.taskNames, res.violation, REPORT_TRACE_ROWS),
+    events: res.trace!, taskNames: res.taskNames,
   };
 }
 

@@ -92,6 +92,7 @@ export class IoPgtable {
       const slot = this.slot(table, iova, lvl);
       yield READ[lvl]!;
       let pte = Atomics.load(cpu.i32, slot);
+      cpu.note('read', 'pte', slot, pte >> 2);
       if (pte === 0) {
         const page = yield* this.pool.alloc(cpu);
         if (page < 0) return { ret: ENOMEM, mapped: 0 };
@@ -135,10 +136,12 @@ export class IoPgtable {
       // and the first table — with whatever was mapped into it meanwhile — is lost.
       yield RACY[lvl]!;
       Atomics.store(cpu.i32, slot, pte);
+      cpu.note('write', 'pte', slot, page);
       return pte;
     }
     yield CAS[lvl]!;
     const old = Atomics.compareExchange(cpu.i32, slot, 0, pte);
+    cpu.note(old === 0 ? 'cmpxchg' : 'read', 'pte', slot, old === 0 ? page : old >> 2, 0);
     if (old === 0) return pte;
     yield* this.pool.free(cpu, page);
     return old;

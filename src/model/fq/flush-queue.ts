@@ -165,6 +165,7 @@ export class FlushQueue {
     yield this.o.recordFinish ? S.readFinish : S.readStart;
     // BUG (variant finish-counter) records the finish count: a flush in flight then looks like it covers us.
     const count = Atomics.load(cpu.i64, this.o.recordFinish ? this.finish : this.start);
+    cpu.note('read', this.o.recordFinish ? 'fq_flush_finish_cnt' : 'fq_flush_start_cnt', this.o.recordFinish ? this.finish : this.start, count);
     yield S.write;
     const t = Atomics.load(i32, this.tailIdx(r));
     const k = this.slot(r, t);
@@ -191,6 +192,7 @@ export class FlushQueue {
     const i32 = cpu.i32;
     yield S.readFinish;
     const fin = Atomics.load(cpu.i64, this.finish);
+    cpu.note('read', 'fq_flush_finish_cnt', this.finish, fin);
     for (;;) {
       yield S.read;
       const head = Atomics.load(i32, this.headIdx(r));
@@ -224,6 +226,7 @@ export class FlushQueue {
     const i32 = cpu.i32;
     yield S.incStart;
     Atomics.add(cpu.i64, this.start, 1n);
+    if (cpu.tracing) cpu.note('write', 'fq_flush_start_cnt', this.start, Atomics.load(cpu.i64, this.start));
     const started = this.o.oracle ? Atomics.add(i32, this.events, 1) + 1 : 0; // oracle: this flush's start stamp
     yield* this.iotlb.flushAll(cpu);
     yield S.incFinish;
@@ -233,6 +236,7 @@ export class FlushQueue {
       if (Atomics.compareExchange(i32, this.covered, c, started) === c) break;
     }
     Atomics.add(cpu.i64, this.finish, 1n);
+    if (cpu.tracing) cpu.note('write', 'fq_flush_finish_cnt', this.finish, Atomics.load(cpu.i64, this.finish));
   }
 
   /** fq_flush_timeout: flush once, then drain every ring (on the timer's CPU). */
