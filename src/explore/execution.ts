@@ -238,7 +238,13 @@ export function runExecution(spec: ExecutionSpec, scheduler: Scheduler, stepsHin
   }
 
   if (!checker.failed) {
-    model.quiescent(mem, (inv, msg) => { checker.report(inv, msg, -1, step, 'quiescent'); });
+    try {
+      model.quiescent(mem, (inv, msg) => { checker.report(inv, msg, -1, step, 'quiescent'); });
+    } catch (e) {
+      if (e instanceof HarnessError) throw e;
+      const at = e instanceof Error ? atSite(e) : '';
+      checker.report('EXCEPTION', `the quiescent scan threw ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}${at ? ` (${at})` : ''}`, -1, step, 'quiescent');
+    }
   }
   const violation = checker.violations[0];
   if (hash && violation) hash.update(`violation ${violation.invariant}\n`);
