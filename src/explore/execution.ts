@@ -159,6 +159,10 @@ export function runExecution(spec: ExecutionSpec, scheduler: Scheduler, stepsHin
   let current = -1;
   let preemptions = 0;
 
+  // The task whose model code is running (for EXCEPTION): one try around the whole loop, not one per
+  // step, keeps the hot loop as V8 optimises it best; an exception ends the execution anyway.
+  let running = -1;
+  try {
   for (; !checker.failed;) {
     // A fresh small array per step is cheaper in V8 than truncating and refilling one.
     const runnable: number[] = [];
@@ -210,26 +214,30 @@ export function runExecution(spec: ExecutionSpec, scheduler: Scheduler, stepsHin
       if (trace) { trace.push({ kind: 'step', cpu: c, step, site: s }); hash!.update(`${c}:${s}\n`); }
       step++;
       site[c] = s;
-      try {
-        const op = timer.callback(cpu);
-        const r = op.next();
-        if (r.done) timerDone(c);
-        else { ops[c] = op; site[c] = r.value; }
-      } catch (e) { threw(c, e); timerDone(c); }
+      running = c;
+      const op = timer.callback(cpu);
+      const r = op.next();
+      if (r.done) timerDone(c);
+      else { ops[c] = op; site[c] = r.value; }
     } else {
       const s = site[c]!;
       cpu.site = s;
       if (trace) { trace.push({ kind: 'step', cpu: c, step, site: s }); hash!.update(`${c}:${s}\n`); }
       step++;
-      try {
-        const r = ops[c]!.next();
-        if (!r.done) site[c] = r.value;
-        else if (c < n) advance(c);
-        else timerDone(c);
-      } catch (e) { threw(c, e); if (c >= n) timerDone(c); }
+      running = c;
+      const r = ops[c]!.next();
+      if (!r.done) site[c] = r.value;
+      else if (c < n) advance(c);
+      else timerDone(c);
     }
+    running = -1;
     current = c;
     if (checker.failed) break;
+  }
+  } catch (e) {
+    if (running < 0) throw e; // the harness's own code, not the model's
+    threw(running, e);
+    if (running >= n) timerDone(running);
   }
 
   function dueAt(t: number): number {

@@ -4,7 +4,7 @@
  */
 import type { Violation } from '../check/invariant.js';
 import { mergeOutcomes } from '../check/checker.js';
-import { allocateMemory } from '../engine/layout.js';
+import { allocateMemory, type Memory } from '../engine/layout.js';
 import { mix32 } from '../engine/rng.js';
 import { nonDefaultParams, type ScenarioDef, type VariantDef } from '../engine/scenario.js';
 import { runExecution, type ExecutionResult, type ExecutionSpec, type TraceEvent } from './execution.js';
@@ -111,10 +111,9 @@ export function explore(o: ExploreOptions): ExploreOutcome {
     if (elapsedMs >= o.timeMs) break;
     if ((schedules & 15) === 0) o.onProgress?.({ schedules, steps, elapsedMs });
     const opSeed = o.opSeed ?? mix32(o.seed, shard.index + shard.count * schedules);
-    const checked = schedules % NONDETERMINISM_CHECK_EVERY === 0;
-    const spec: ExecutionSpec = { scenario: o.scenario, model, mem, opSeed, opsPerCpu, maxSteps: o.maxSteps, stopOn, trace: checked };
+    const spec: ExecutionSpec = { scenario: o.scenario, model, mem, opSeed, opsPerCpu, maxSteps: o.maxSteps, stopOn };
     const result = runExecution(spec, scheduler, longest);
-    if (checked) checkDeterministic(o, spec, result, schedules);
+    if (schedules % NONDETERMINISM_CHECK_EVERY === 0) checkDeterministic(o, spec, result, schedules);
     schedules++;
     steps += result.steps;
     ops += result.ops;
@@ -153,32 +152,59 @@ export function explore(o: ExploreOptions): ExploreOutcome {
 
 /**
  * The first execution of a campaign and every this-many-th one is run a second time from scratch (a
- * freshly built model, a fresh buffer) under the decisions it recorded, and the two traces compared —
- * shuttle's check for uncontrolled nondeterminism. An execution must be a function of the shared buffer
- * and the op program: model state on a JS heap that survives from one execution to the next (a flag
- * in a closure, a cache), Math.random or the wall clock would make a replay token lie. Traced runs
- * cost about twice an untraced one, so checking 1 in 64 costs ~3% of the search.
+ * freshly built model, a fresh buffer) under the decisions it recorded — shuttle's check for
+ * uncontrolled nondeterminism. An execution must be a function of the shared buffer and the op program:
+ * model state on a JS heap that survives from one execution to the next (a flag in a closure, a cache),
+ * Math.random or the wall clock would make a replay token lie. The check is cheap (one untraced run in
+ * 64): the two runs must take the same decisions and steps, end the same way and leave the same buffer;
+ * only when they do not are both traced to name the first step where they part.
  */
 export const NONDETERMINISM_CHECK_EVERY = 64;
 
 function checkDeterministic(o: ExploreOptions, spec: ExecutionSpec, first: ExecutionResult, index: number): void {
-  const model = o.scenario.build({ cpus: spec.opsPerCpu.length, variant: o.variant, params: o.params });
-  const again = runExecution({ ...spec, model, mem: allocateMemory(model.layout), trace: true }, new ReplayScheduler(first.decisions));
-  const a = first.trace!;
-  const b = again.trace!;
+  const fresh = () => {
+    const model = o.scenario.build({ cpus: spec.opsPerCpu.length, variant: o.variant, params: o.params });
+    return { model, mem: allocateMemory(model.layout) };
+  };
+  const end = (r: ExecutionResult) => (r.violation ? `violation ${r.violation.invariant}` : 'clean');
+  const f = fresh();
+  const replay = new ReplayScheduler(first.decisions);
+  const again = runExecution({ ...spec, ...f }, replay);
+  const word = firstDifferentWord(spec.mem.i32, f.mem.i32);
+  if (replay.divergences === 0 && again.steps === first.steps && end(again) === end(first) && word < 0) return;
+  // Name the first step where they part: the campaign's model (as it is now) and a fresh one, both traced.
+  const a = runExecution({ ...spec, trace: true }, new ReplayScheduler(first.decisions));
+  const b = runExecution({ ...spec, ...fresh(), trace: true }, new ReplayScheduler(first.decisions));
+  const ta = a.trace!;
+  const tb = b.trace!;
   let i = 0;
-  while (i < a.length && i < b.length && eventKey(a[i]!) === eventKey(b[i]!)) i++;
-  const sameEnd = (first.violation?.invariant ?? 'clean') === (again.violation?.invariant ?? 'clean');
-  if (i === a.length && i === b.length && sameEnd) return;
+  while (i < ta.length && i < tb.length && eventKey(ta[i]!) === eventKey(tb[i]!)) i++;
   const names = first.taskNames;
-  const show = (e: TraceEvent | undefined, r: ExecutionResult): string =>
-    (e ? eventText(e, names) : `the end (${r.violation ? `violation ${r.violation.invariant}` : 'clean'})`);
-  const step = a[i]?.step ?? b[i]?.step ?? first.steps;
+  const show = (e: TraceEvent | undefined, r: ExecutionResult): string => (e ? eventText(e, names) : `the end (${end(r)})`);
+  const where = i < ta.length || i < tb.length
+    ? `differs first at step ${ta[i]?.step ?? tb[i]?.step ?? first.steps}: first run ${show(ta[i], a)}, re-run ${show(tb[i], b)}`
+    : word >= 0 ? `takes the same steps but leaves a different buffer (first at ${wordName(spec.mem, word)})`
+      : `ends differently: first run ${end(first)} after ${first.steps} steps, re-run ${end(again)} after ${again.steps}`;
   throw new HarnessError(`explore ${o.scenario.name}/${o.variant.name}: uncontrolled nondeterminism: execution #${index} `
-    + `(op seed ${spec.opSeed}) re-run from scratch on the same decisions differs first at step ${step}: `
-    + `first run ${show(a[i], first)}, re-run ${show(b[i], again)}. An execution must be a function of the shared buffer `
-    + `and the op program: look for model state kept on the JS heap across executions (a flag in a closure or a `
-    + `field), Math.random or the clock`);
+    + `(op seed ${spec.opSeed}) re-run from scratch on the same decisions ${where}. An execution must be a function of the `
+    + `shared buffer and the op program: look for model state kept on the JS heap across executions (a flag in a closure `
+    + `or a field), Math.random or the clock`);
+}
+
+function firstDifferentWord(a: Int32Array, b: Int32Array): number {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return i;
+  return -1;
+}
+
+/** "pt.pages[12]" for an i32 index into the buffer. */
+function wordName(mem: Memory, word: number): string {
+  const byte = word * 4;
+  for (const r of Object.values(mem.layout.regions)) {
+    if (byte >= r.byteOffset && byte < r.byteOffset + r.byteLength) {
+      return `${r.name}[${Math.floor((byte - r.byteOffset) / (r.kind === 'i32' ? 4 : 8))}]`;
+    }
+  }
+  return `i32[${word}]`;
 }
 
 function eventKey(e: TraceEvent): string {
