@@ -105,11 +105,17 @@ export function explore(o: ExploreOptions): ExploreOutcome {
   let ops = 0;
   let longest = 0;
   let failing: { result: ExecutionResult; opSeed: number } | undefined;
+  let lastProgressMs = 0;
 
   while (schedules < o.schedules) {
     const elapsedMs = performance.now() - t0;
     if (elapsedMs >= o.timeMs) break;
-    if ((schedules & 15) === 0) o.onProgress?.({ schedules, steps, elapsedMs });
+    // Every 16 executions, and at least twice a second when executions are long (a stress failure's
+    // whole programs): a status line that stands still looks like a hang.
+    if ((schedules & 15) === 0 || elapsedMs - lastProgressMs > 500) {
+      lastProgressMs = elapsedMs;
+      o.onProgress?.({ schedules, steps, elapsedMs });
+    }
     const opSeed = o.opSeed ?? mix32(o.seed, shard.index + shard.count * schedules);
     const spec: ExecutionSpec = { scenario: o.scenario, model, mem, opSeed, opsPerCpu, maxSteps: o.maxSteps, stopOn };
     const result = runExecution(spec, scheduler, longest);
