@@ -139,8 +139,10 @@ export async function runCommand(names: readonly string[], f: RunFlags, io: Io):
   else {
     for (const r of results) {
       for (const v of r.violations) {
-        io.out(`  ${r.scenario}/${r.variant}: ${v.stressSaw ? `replay shows: ${v.invariant} ${v.message}\n    stress saw: ${v.stressSaw.invariant} ${v.stressSaw.message}` : `${v.invariant} ${v.message}`}`
-          + `${v.noRepro ? `\n    ${v.noRepro}` : ''}\n    reproduce: ${v.command}`);
+        const what = v.stressSaw
+          ? `replay shows: ${v.invariant} ${v.message}\n    stress saw: ${v.stressSaw.invariant} ${v.stressSaw.message}`
+          : `${v.invariant} ${v.message}`;
+        io.out(`  ${r.scenario}/${r.variant}: ${what}${v.noRepro ? `\n    ${v.noRepro}` : ''}\n    reproduce: ${v.command}`);
       }
     }
     io.out(`verdict: ${report.verdict.toUpperCase()}  report: ${dirs[0]}`);
@@ -197,7 +199,8 @@ async function runVariant(plan: Plan, item: Plan['items'][number], io: Io): Prom
   return {
     scenario: scenario.name, variant: variant.name, expected: expectationText(variant), observed,
     // A stress failure whose replay ends in another invariant still observed what the threads saw.
-    verdict: meetsExpectation(variant, observed) || (violations[0]?.stressSaw && meetsExpectation(variant, violations[0].stressSaw.invariant)) ? 'pass' : 'fail',
+    verdict: meetsExpectation(variant, observed)
+      || (violations[0]?.stressSaw && meetsExpectation(variant, violations[0].stressSaw.invariant)) ? 'pass' : 'fail',
     ops, steps: (st?.steps ?? 0) + (ex?.steps ?? 0), durationMs: performance.now() - t0, seed: plan.seed, params,
     violations, outcomes, histogram: histogram(scenario, ops, outcomes, violations),
     stress: st ? { workers: plan.workers, ops: st.ops, steps: st.steps, slices: st.slices, durationMs: st.durationMs, opsPerSec: st.ops / (st.durationMs / 1000) } : null,
@@ -225,8 +228,9 @@ function reproduceForReport(
     const cmd = exploreOpsCommand(scenario, variant.name, params, failing.opSeed, failing.opsPerCpu, plan.seed);
     return {
       ...seen, executor: 'stress', command: `${cmd} --time 60s`,
-      noRepro: `no deterministic interleaving found in ${(r.searchMs / 1000).toFixed(1)} s (${r.schedules} schedules, windows up to `
-        + `${r.window.join(',')} ops); shortest failing op programs: op seed ${failing.opSeed}, ops ${failing.opsPerCpu.join(',')}`
+      noRepro: `no deterministic interleaving found in ${(r.searchMs / 1000).toFixed(1)} s (${r.schedules} schedules, `
+        + `windows up to ${r.window.join(',')} ops); shortest failing op programs: op seed ${failing.opSeed}, `
+        + `ops ${failing.opsPerCpu.join(',')}`
         + `${failing.sliceOnly ? ` (slice ${failing.slice} alone)` : ' (from the start of the run)'}`,
     };
   }

@@ -47,7 +47,9 @@ export interface LockRef {
 export type Access = 'read' | 'write' | 'cmpxchg' | 'xchg' | 'add';
 
 /** Receives the notes of a traced explored execution (explore/execution.ts). */
-export type NoteSink = (task: number, access: Access, where: string, index: number, value: number | bigint, old: number | bigint | undefined) => void;
+export type NoteSink = (
+  task: number, access: Access, where: string, index: number, value: number | bigint, old: number | bigint | undefined,
+) => void;
 
 /** One virtual CPU as the model code sees it. */
 export class Cpu {

@@ -132,7 +132,11 @@ export class Counter32 {
     cpu.note('read', this.name, this.index, v);
     return v;
   }
-  *store(cpu: Cpu, v: number): Op { yield this.storeSite; Atomics.store(cpu.i32, this.index, v); cpu.note('write', this.name, this.index, v); }
+  *store(cpu: Cpu, v: number): Op {
+    yield this.storeSite;
+    Atomics.store(cpu.i32, this.index, v);
+    cpu.note('write', this.name, this.index, v);
+  }
   /** Atomic add; returns the old value. */
   *add(cpu: Cpu, delta: number): Op<number> {
     yield this.addSite;

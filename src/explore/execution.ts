@@ -145,7 +145,8 @@ export function runExecution(spec: ExecutionSpec, scheduler: Scheduler, stepsHin
     if (e instanceof HarnessError) throw e;
     const what = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
     const at = e instanceof Error ? atSite(e) : '';
-    checker.report('EXCEPTION', `${taskNames[c]} threw ${what} at '${site[c]}'${at ? ` (${at})` : ''}`, c, step, site[c]!);
+    const message = `${taskNames[c]} threw ${what} at '${site[c]}'${at ? ` (${at})` : ''}`;
+    checker.report('EXCEPTION', message, c, step, site[c]!);
     finished[c] = true;
     ops[c] = undefined;
   };
@@ -251,7 +252,8 @@ export function runExecution(spec: ExecutionSpec, scheduler: Scheduler, stepsHin
     } catch (e) {
       if (e instanceof HarnessError) throw e;
       const at = e instanceof Error ? atSite(e) : '';
-      checker.report('EXCEPTION', `the quiescent scan threw ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}${at ? ` (${at})` : ''}`, -1, step, 'quiescent');
+      const what = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+      checker.report('EXCEPTION', `the quiescent scan threw ${what}${at ? ` (${at})` : ''}`, -1, step, 'quiescent');
     }
   }
   const violation = checker.violations[0];

@@ -186,15 +186,18 @@ function checkDeterministic(o: ExploreOptions, spec: ExecutionSpec, first: Execu
   let i = 0;
   while (i < ta.length && i < tb.length && eventKey(ta[i]!) === eventKey(tb[i]!)) i++;
   const names = first.taskNames;
-  const show = (e: TraceEvent | undefined, r: ExecutionResult): string => (e ? eventText(e, names) : `the end (${end(r)})`);
+  const show = (e: TraceEvent | undefined, r: ExecutionResult): string =>
+    (e ? eventText(e, names) : `the end (${end(r)})`);
   const where = i < ta.length || i < tb.length
-    ? `differs first at step ${ta[i]?.step ?? tb[i]?.step ?? first.steps}: first run ${show(ta[i], a)}, re-run ${show(tb[i], b)}`
+    ? `differs first at step ${ta[i]?.step ?? tb[i]?.step ?? first.steps}: `
+      + `first run ${show(ta[i], a)}, re-run ${show(tb[i], b)}`
     : word >= 0 ? `takes the same steps but leaves a different buffer (first at ${wordName(spec.mem, word)})`
-      : `ends differently: first run ${end(first)} after ${first.steps} steps, re-run ${end(again)} after ${again.steps}`;
-  throw new HarnessError(`explore ${o.scenario.name}/${o.variant.name}: uncontrolled nondeterminism: execution #${index} `
-    + `(op seed ${spec.opSeed}) re-run from scratch on the same decisions ${where}. An execution must be a function of the `
-    + `shared buffer and the op program: look for model state kept on the JS heap across executions (a flag in a closure `
-    + `or a field), Math.random or the clock`);
+      : `ends differently: first run ${end(first)} after ${first.steps} steps, `
+        + `re-run ${end(again)} after ${again.steps}`;
+  throw new HarnessError(`explore ${o.scenario.name}/${o.variant.name}: uncontrolled nondeterminism: `
+    + `execution #${index} (op seed ${spec.opSeed}) re-run from scratch on the same decisions ${where}. `
+    + 'An execution must be a function of the shared buffer and the op program: look for model state kept on '
+    + 'the JS heap across executions (a flag in a closure or a field), Math.random or the clock');
 }
 
 function firstDifferentWord(a: Int32Array, b: Int32Array): number {
@@ -234,7 +237,8 @@ function eventText(e: TraceEvent, names: readonly string[]): string {
 function packageRepro(base: Omit<ExecutionSpec, 'opsPerCpu'>, r: Repro): FoundRepro {
   const res = replayRepro(base, r);
   if (!res.violation || !res.traceHash) {
-    throw new HarnessError(`explore: a failing execution did not fail again when replayed (nondeterminism in scenario ${r.scenario}?)`);
+    throw new HarnessError(
+      `explore: a failing execution did not fail again when replayed (nondeterminism in scenario ${r.scenario}?)`);
   }
   return {
     repro: r, token: encodeToken(r), violation: res.violation, traceHash: res.traceHash,

@@ -56,11 +56,16 @@ export function racingPair(events: readonly TraceEvent[], violation: Violation |
   for (let i = notes.length - 1; i >= 0; i--) {
     const pivot = notes[i]!;
     if (violation.vcpu >= 0 ? pivot.cpu !== violation.vcpu : pivot.access === 'read') continue;
-    const other = (k: number) => notes[k]!.cpu !== pivot.cpu && sameLocation(notes[k]!, pivot) && conflicting(notes[k]!, pivot);
+    const other = (k: number) =>
+      notes[k]!.cpu !== pivot.cpu && sameLocation(notes[k]!, pivot) && conflicting(notes[k]!, pivot);
     let prev = -1;
-    for (let j = i - 1; j >= 0 && prev < 0; j--) if (notes[j]!.cpu === pivot.cpu && sameLocation(notes[j]!, pivot)) prev = j;
+    for (let j = i - 1; j >= 0 && prev < 0; j--) {
+      if (notes[j]!.cpu === pivot.cpu && sameLocation(notes[j]!, pivot)) prev = j;
+    }
     if (prev >= 0 && pivot.access !== 'read' && notes[prev]!.access === 'read') {
-      for (let k = prev + 1; k < i; k++) if (other(k) && notes[k]!.access !== 'read') return { pivot: notes[prev]!, other: notes[k]! };
+      for (let k = prev + 1; k < i; k++) {
+        if (other(k) && notes[k]!.access !== 'read') return { pivot: notes[prev]!, other: notes[k]! };
+      }
     }
     for (let k = i + 1; k < notes.length; k++) if (other(k)) return { pivot, other: notes[k]! };
     for (let k = prev + 1; k < i; k++) if (other(k)) return { pivot, other: notes[k]! };
@@ -79,7 +84,8 @@ export function racingPairText(p: RacingPair, taskNames: readonly string[]): str
  * (reports embed traces; `replay --trace` prints them whole).
  */
 export function formatTrace(
-  events: readonly TraceEvent[], taskNames: readonly string[], violation?: Violation, maxRows = Infinity, view: TraceView = {},
+  events: readonly TraceEvent[], taskNames: readonly string[], violation?: Violation, maxRows = Infinity,
+  view: TraceView = {},
 ): string {
   const pair = racingPair(events, violation);
   // Rows: op starts, and steps with the notes taken during them.
@@ -112,7 +118,9 @@ export function formatTrace(
   }
 
   const widths = new Map<number, number>();
-  for (const r of rows) if ('cpu' in r) widths.set(r.cpu, Math.max(widths.get(r.cpu) ?? taskNames[r.cpu]!.length, clip(r.text).length));
+  for (const r of rows) {
+    if ('cpu' in r) widths.set(r.cpu, Math.max(widths.get(r.cpu) ?? taskNames[r.cpu]!.length, clip(r.text).length));
+  }
   const cols = [...taskNames.keys()].filter((c) => widths.has(c));
   let lastStep = 0;
   for (const e of events) if (e.kind === 'step') lastStep = e.step;
@@ -129,7 +137,8 @@ export function formatTrace(
     if (i === head && tailFrom > head) lines.push(`${''.padStart(stepW)} | ... ${tailFrom - head} rows left out; replay --trace prints them all ...`);
     if (i >= head && i < tailFrom) return;
     if ('collapsed' in r) {
-      lines.push(`${''.padStart(stepW)} | ... ${r.collapsed} step(s) of ${r.tasks} (not in the racing pair; --full shows them) ...`);
+      const text = `... ${r.collapsed} step(s) of ${r.tasks} (not in the racing pair; --full shows them) ...`;
+      lines.push(`${''.padStart(stepW)} | ${text}`);
     } else lines.push(line(r.step !== undefined ? String(r.step) : '', r.cpu, clip(r.text)));
   });
   if (violation) {

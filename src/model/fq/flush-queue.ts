@@ -165,7 +165,8 @@ export class FlushQueue {
     yield this.o.recordFinish ? S.readFinish : S.readStart;
     // BUG (variant finish-counter) records the finish count: a flush in flight then looks like it covers us.
     const count = Atomics.load(cpu.i64, this.o.recordFinish ? this.finish : this.start);
-    cpu.note('read', this.o.recordFinish ? 'fq_flush_finish_cnt' : 'fq_flush_start_cnt', this.o.recordFinish ? this.finish : this.start, count);
+    cpu.note('read', this.o.recordFinish ? 'fq_flush_finish_cnt' : 'fq_flush_start_cnt',
+      this.o.recordFinish ? this.finish : this.start, count);
     yield S.write;
     const t = Atomics.load(i32, this.tailIdx(r));
     const k = this.slot(r, t);
