@@ -21,6 +21,7 @@ import type { Violation } from '../check/invariant.js';
 import { mix32 } from '../engine/rng.js';
 import type { ScenarioDef, VariantDef } from '../engine/scenario.js';
 import { explore, type FoundRepro } from '../explore/explore.js';
+import type { StrategyName } from '../explore/scheduler.js';
 
 export interface FailingPrograms {
   /** Op seed of the programs (the slice's seed for freshEachSlice scenarios, else the run's). */
@@ -58,10 +59,19 @@ export interface ReproduceOutcome {
 /** Window sizes (ops per vCPU) tried in turn; the failing programs' own lengths cap each one. */
 const LADDER = [4, 16, 64, 256, 1024, 4096, 16384];
 /**
- * A window gets at most this many schedules (and half the time left) before the next, longer one is
- * tried: few for the tiny windows (a bug there shows within a few dozen), more for the middle ones.
+ * Each window is searched by these strategies in turn. No one strategy wins everywhere: measured on the
+ * failing programs of stress runs, random scheduling finds flushq/finish-counter's F1 in a fifth of
+ * the schedules PCT needs, while PCT (depth 3, then 2) finds iova/depot-pop-empty where random does not.
  */
-const schedulesFor = (w: number): number => (w <= 16 ? 150 : 1_000);
+const STRATEGIES: readonly { readonly strategy: StrategyName; readonly depth: number }[] = [
+  { strategy: 'pct', depth: 3 }, { strategy: 'random', depth: 1 }, { strategy: 'pct', depth: 2 },
+];
+/**
+ * A strategy gets at most this many schedules of a window (and half the time left) before the next
+ * strategy or the next, longer window: few for the tiny windows (a bug there shows within a few
+ * dozen), more for the middle ones.
+ */
+const schedulesFor = (w: number): number => (w <= 16 ? 60 : 400);
 
 export function windowsOf(opsPerCpu: readonly number[]): number[][] {
   const out: number[][] = [];
@@ -77,22 +87,25 @@ export function reproduceStressFailure(o: ReproduceOptions): ReproduceOutcome {
   let window: readonly number[] = windows[0] ?? o.failing.opsPerCpu;
   // Cost of one op in explore, learnt from the windows already searched (ms per op of an execution).
   let msPerOp = 0;
-  for (let i = 0; i < windows.length; i++) {
+  const tries = windows.flatMap((w) => STRATEGIES.map((st) => ({ w, ...st })));
+  for (let i = 0; i < tries.length; i++) {
     const left = o.searchMs - (performance.now() - t0);
     if (left <= 0) break;
-    const w = windows[i]!;
+    const { w, strategy, depth } = tries[i]!;
     const ops = w.reduce((a, b) => a + b, 0);
     // A window whose single execution would take more than a quarter of what is left cannot be searched.
     if (i > 0 && msPerOp * ops > left / 4) break;
     window = w;
-    // The last window may use all that is left; the others at most half of it, so longer ones get a turn.
-    const timeMs = i === windows.length - 1 ? left : left / 2;
-    const cap = i === windows.length - 1 ? Number.MAX_SAFE_INTEGER : schedulesFor(Math.max(...w));
-    o.onProgress?.(`window ${window.join(',')} ops: ${cap} schedules, ${(timeMs / 1000).toFixed(1)} s at most`);
+    // The last try may use all that is left; the others at most half of it, so longer windows get a turn.
+    const last = i === tries.length - 1;
+    const timeMs = last ? left : left / 2;
+    const cap = last ? Number.MAX_SAFE_INTEGER : schedulesFor(Math.max(...w));
+    o.onProgress?.(`window ${window.join(',')} ops, ${strategy}${strategy === 'pct' ? ` depth ${depth}` : ''}: `
+      + `${cap} schedules, ${(timeMs / 1000).toFixed(1)} s at most`);
     const r = explore({
-      scenario: o.scenario, variant: o.variant, params: o.params, opsPerCpu: window, strategy: 'pct', depth: 3,
-      schedules: cap, timeMs,
-      seed: mix32(o.seed, 0x2e9 + i), opSeed: o.failing.opSeed, maxSteps: o.maxSteps(window), shrink: true, shrinkMs: o.shrinkMs,
+      scenario: o.scenario, variant: o.variant, params: o.params, opsPerCpu: window, strategy, depth,
+      schedules: cap, timeMs, seed: mix32(o.seed, 0x2e9 + i), opSeed: o.failing.opSeed, maxSteps: o.maxSteps(window),
+      shrink: true, shrinkMs: o.shrinkMs,
     });
     schedules += r.schedules;
     if (r.minimal) return { found: r.minimal, window, schedules, searchMs: performance.now() - t0 };
