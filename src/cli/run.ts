@@ -26,7 +26,7 @@ const MODES: readonly RunMode[] = ['mixed', 'stress', 'explore'];
 /** Share of the budget the explore phase gets in mixed mode. */
 const EXPLORE_SHARE = 0.25;
 /** Budgets for turning a stress failure into a token (stress/reproduce.ts): the schedule search, then shrinking. */
-const REPRO_SEARCH_MS = 12_000;
+const REPRO_SEARCH_MS = 20_000;
 const REPRO_SHRINK_MS = 5_000;
 
 export interface RunFlags {

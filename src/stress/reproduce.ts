@@ -72,6 +72,8 @@ const STRATEGIES: readonly { readonly strategy: StrategyName; readonly depth: nu
  * dozen), more for the middle ones.
  */
 const schedulesFor = (w: number): number => (w <= 16 ? 60 : 400);
+/** Schedules per window and strategy in the first, quick pass. */
+const QUICK_SCHEDULES = 20;
 
 export function windowsOf(opsPerCpu: readonly number[]): number[][] {
   const out: number[][] = [];
@@ -87,19 +89,24 @@ export function reproduceStressFailure(o: ReproduceOptions): ReproduceOutcome {
   let window: readonly number[] = windows[0] ?? o.failing.opsPerCpu;
   // Cost of one op in explore, learnt from the windows already searched (ms per op of an execution).
   let msPerOp = 0;
-  const tries = windows.flatMap((w) => STRATEGIES.map((st) => ({ w, ...st })));
+  // A first pass over every window with a few schedules each (a bug that needs a full ring or a rare op
+  // shows only in the longer ones), then the deep pass, window by window, strategy by strategy.
+  const tries = [
+    ...windows.flatMap((w) => STRATEGIES.slice(0, 2).map((st) => ({ w, ...st, cap: QUICK_SCHEDULES }))),
+    ...windows.flatMap((w) => STRATEGIES.map((st) => ({ w, ...st, cap: schedulesFor(Math.max(...w)) }))),
+  ];
   for (let i = 0; i < tries.length; i++) {
     const left = o.searchMs - (performance.now() - t0);
     if (left <= 0) break;
     const { w, strategy, depth } = tries[i]!;
     const ops = w.reduce((a, b) => a + b, 0);
     // A window whose single execution would take more than a quarter of what is left cannot be searched.
-    if (i > 0 && msPerOp * ops > left / 4) break;
+    if (msPerOp * ops > left / 4) continue;
     window = w;
     // The last try may use all that is left; the others at most half of it, so longer windows get a turn.
     const last = i === tries.length - 1;
     const timeMs = last ? left : left / 2;
-    const cap = last ? Number.MAX_SAFE_INTEGER : schedulesFor(Math.max(...w));
+    const cap = last ? Number.MAX_SAFE_INTEGER : tries[i]!.cap;
     o.onProgress?.(`window ${window.join(',')} ops, ${strategy}${strategy === 'pct' ? ` depth ${depth}` : ''}: `
       + `${cap} schedules, ${(timeMs / 1000).toFixed(1)} s at most`);
     const r = explore({
