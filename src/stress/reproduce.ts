@@ -14,8 +14,13 @@
  *    after 400,000 ops is almost always within reach of a short prefix of the same programs: the ladder
  *    finds that prefix. The token then replays the first N ops of the very programs that failed.
  * Why a ladder: an execution costs its length, and PCT's chance per schedule falls with length (depth
- * d: ~1/(n·k^(d-1))), so short windows are searched first and cheaply; the long ones only get the time
- * that is left.
+ * d: ~1/(n·k^(d-1))), so short windows are searched first and cheaply. But some bugs need length: a
+ * 256-entry flush-queue ring fills only after ~1,000 ops, a teardown is 2 ops in 1,000. So a quick pass
+ * gives every window a few schedules before the deep pass spends the rest window by window.
+ *
+ * Not done (the next step for the non-fresh scenarios): a snapshot of the buffer at the failing slice's
+ * barrier, replayed from there, needs each program's own state in the buffer too (or a way to save and
+ * restore it) and a repro format that carries the snapshot.
  */
 import type { Violation } from '../check/invariant.js';
 import { mix32 } from '../engine/rng.js';
