@@ -119,7 +119,8 @@ export function explore(o: ExploreOptions): ExploreOutcome {
     const opSeed = o.opSeed ?? mix32(o.seed, shard.index + shard.count * schedules);
     const spec: ExecutionSpec = { scenario: o.scenario, model, mem, opSeed, opsPerCpu, maxSteps: o.maxSteps, stopOn };
     const result = runExecution(spec, scheduler, longest);
-    if (schedules % NONDETERMINISM_CHECK_EVERY === 0) checkDeterministic(o, spec, result, schedules);
+    // The failing execution too: a token must come from an execution that a fresh model repeats.
+    if (schedules % NONDETERMINISM_CHECK_EVERY === 0 || result.violation) checkDeterministic(o, spec, result, schedules);
     schedules++;
     steps += result.steps;
     ops += result.ops;
