@@ -40,6 +40,16 @@ export interface ExecutionSpec {
   readonly trace?: boolean;
   /** Outcomes that stop the execution like a FORBIDDEN one (Checker stopOn). */
   readonly stopOn?: ReadonlySet<string>;
+  /**
+   * A wall-clock deadline (performance.now() ms) for a search: past it the execution is abandoned with
+   * OutOfTime, checked every 65,536 steps. Replays and checks never set it: they must run to the end.
+   */
+  readonly deadline?: number;
+}
+
+/** An execution abandoned at its search's deadline (ExecutionSpec.deadline): no outcome, time is up. */
+export class OutOfTime extends Error {
+  constructor() { super('out of time'); this.name = 'OutOfTime'; }
 }
 
 export type TraceEvent =
@@ -191,6 +201,7 @@ export function runExecution(spec: ExecutionSpec, scheduler: Scheduler, stepsHin
       checker.report('DEADLOCK', deadlockMessage(cpus, finished, site, ops, n, taskNames), -1, step, 'deadlock');
       break;
     }
+    if ((step & 0xffff) === 0xffff && spec.deadline !== undefined && performance.now() > spec.deadline) throw new OutOfTime();
     if (step >= maxSteps) {
       checker.report('STEP-BOUND', `execution exceeded ${maxSteps} steps`, current, step, 'step-bound');
       break;

@@ -7,7 +7,7 @@ import { mergeOutcomes } from '../check/checker.js';
 import { allocateMemory, type Memory } from '../engine/layout.js';
 import { mix32 } from '../engine/rng.js';
 import { nonDefaultParams, type ScenarioDef, type VariantDef } from '../engine/scenario.js';
-import { runExecution, type ExecutionResult, type ExecutionSpec, type TraceEvent } from './execution.js';
+import { OutOfTime, runExecution, type ExecutionResult, type ExecutionSpec, type TraceEvent } from './execution.js';
 import { PctScheduler } from './pct.js';
 import { RandomScheduler } from './random.js';
 import { ReplayScheduler } from './replay.js';
@@ -118,7 +118,12 @@ export function explore(o: ExploreOptions): ExploreOutcome {
     }
     const opSeed = o.opSeed ?? mix32(o.seed, shard.index + shard.count * schedules);
     const spec: ExecutionSpec = { scenario: o.scenario, model, mem, opSeed, opsPerCpu, maxSteps: o.maxSteps, stopOn };
-    const result = runExecution(spec, scheduler, longest);
+    let result: ExecutionResult;
+    // A single long execution (a stress failure's whole programs) must not outlast the budget.
+    try { result = runExecution({ ...spec, deadline: t0 + o.timeMs }, scheduler, longest); } catch (e) {
+      if (e instanceof OutOfTime) break;
+      throw e;
+    }
     // The failing execution too: a token must come from an execution that a fresh model repeats.
     if (schedules % NONDETERMINISM_CHECK_EVERY === 0 || result.violation) checkDeterministic(o, spec, result, schedules);
     schedules++;

@@ -41,6 +41,7 @@ export function shrink(
   budgetMs = 10_000,
 ): Candidate & ShrinkStats {
   const deadline = performance.now() + budgetMs;
+  base = { ...base, deadline };
   let best = start;
   let attempts = 0;
   let accepted = 0;
