@@ -79,6 +79,8 @@ function program(io: Io, setExit: (code: number) => void): Command {
     .option('--repro-file <path>', 'where to write the repro (default reports/repros/<scenario>-<variant>-seed<seed>.json)')
     .option('--shard <i/n>', 'explore shard i of n of a seed campaign (disjoint executions)')
     .option('--stop-on <ids>', 'also stop at these outcomes, e.g. an INTERESTING one, to get a replay token for it (comma list)')
+    .option('--trace', 'print the interleaving of the repro found (after shrinking), with values and the racing pair')
+    .option('--full', 'with --trace: every row (a long trace collapses the tasks outside the racing pair)')
     .option('--scenario-file <file>', 'a scenario of your own (an ES module; see README "Writing a scenario")')
     .option('--config <file.json>', 'settings as JSON (keys as the long flags, camelCase); flags win')
     .option('--json', 'one JSON document on stdout')
@@ -92,6 +94,7 @@ function program(io: Io, setExit: (code: number) => void): Command {
     .option('--token <token>', 'replay token printed by explore or run')
     .option('--scenario-file <file>', 'the module of a user scenario the repro comes from')
     .option('--trace', 'print the interleaving, one column per vCPU')
+    .option('--full', 'with --trace: every row (a long trace collapses the tasks outside the racing pair)')
     .option('--json', 'one JSON document on stdout')
     .action(async (file: string | undefined, f: ReplayFlags) => { setExit(await replayCommand(file, f, io)); });
 

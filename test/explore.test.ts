@@ -277,7 +277,8 @@ describe('the trace view', () => {
     for (const seed of SEEDS20.slice(0, 5)) {
       for (const found of [racyOutcome(seed).minimal!, racyOutcome(seed).original!]) {
         const { repro, res } = replayToken(found.token);
-        const text = formatTrace(res.trace!, res.taskNames, res.violation);
+        // every row: a long trace would otherwise collapse the vCPUs outside the racing pair
+        const text = formatTrace(res.trace!, res.taskNames, res.violation, Infinity, { full: true });
         const lines = text.split('\n');
         const header = lines[0]!.split('|').map((s) => s.trim());
         const participating = repro.opsPerCpu.flatMap((k, c) => (k > 0 ? [`cpu${c}`] : []));

@@ -251,7 +251,8 @@ describe('viommu explore: trace quality', () => {
     const r = replay(o.minimal!);
     const text = formatTrace(r.trace as TraceEvent[], r.taskNames, r.violation);
     expect(text).toBe(o.minimal!.trace);
-    const cols = columns(text);
+    // Cells carry the values read and written, and the racing pair's two steps are marked '* ' (trace.ts).
+    const cols = new Map([...columns(text)].map(([k, v]) => [k, v.map((c) => c.replace(/^\* /, ''))]));
     expect(cols.size).toBe(2);
     const [attacher, mapper] = [...cols.values()].sort((a, b) => (a[0]!.startsWith('> attach') ? -1 : b[0]!.startsWith('> attach') ? 1 : 0));
     expect(attacher![0]).toMatch(/^> attach ep\d -> dom(\d)$/);
@@ -265,15 +266,17 @@ describe('viommu explore: trace quality', () => {
     expect(a).toContain('ATTACH send');
     expect(a).toContain('host: ATTACH');
     expect(a.indexOf('replay snapshot')).toBeGreaterThan(a.indexOf('host: ATTACH'));
-    expect(a.lastIndexOf(`write ${nr}`)).toBeGreaterThan(a.indexOf('replay snapshot'));
+    expect(a.lastIndexOf(`write ${nr} = 1`)).toBeGreaterThan(a.indexOf('replay snapshot'));
     const m = mapper!;
-    const read = m.indexOf(`read ${nr}`);
+    const read = m.indexOf(`read ${nr} → 0`);
     expect(m.indexOf('tree insert')).toBeGreaterThan(0);
     expect(read).toBeGreaterThan(m.indexOf('tree insert'));
     expect(m[read + 1]).toBe('nr_endpoints == 0: no MAP');
     // and the rows interleave the way the race needs: snapshot, insert, read 0, increment
     const row = (cell: string) => text.split('\n').findIndex((l) => l.includes(` ${cell}`));
-    expect(inOrder(row('replay snapshot'), row('tree insert'), row('nr_endpoints == 0: no MAP'), row(`write ${nr}`))).toBe(true);
+    expect(inOrder(row('replay snapshot'), row('tree insert'), row('nr_endpoints == 0: no MAP'), row(`write ${nr} = 1`))).toBe(true);
+    // the race: the mapper's read of 0 (which skipped the MAP) against the attacher's increment
+    expect(text).toMatch(new RegExp(`racing pair: cpu\\d write ${nr.replace('.', '\\.')} @ step \\d+ / cpu\\d read @ step \\d+`));
     expect(text).toMatch(/violation V-INV1 \(FORBIDDEN\) by quiescent scan .*lost MAP/);
   });
 });

@@ -31,4 +31,8 @@ export const ENGINE_INVARIANTS: readonly InvariantDef[] = [
   { id: 'DEADLOCK', meaning: 'some vCPU can always run until every op program has finished', grade: 'FORBIDDEN' },
   { id: 'LOCKDEP', meaning: 'locks are taken in their declared class order, never reversed', grade: 'FORBIDDEN' },
   { id: 'STEP-BOUND', meaning: 'an execution finishes within the step bound (no livelock)', grade: 'FORBIDDEN' },
+  {
+    id: 'EXCEPTION', meaning: 'model code never throws (explore: a vCPU that throws is a finding with a replay token)',
+    grade: 'FORBIDDEN',
+  },
 ];

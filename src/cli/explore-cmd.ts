@@ -10,6 +10,7 @@ import { explore, type FoundRepro } from '../explore/explore.js';
 import type { ReproFile } from '../explore/repro.js';
 import { currentStamp } from '../explore/stamp.js';
 import { DEFAULT_DEPTH, DEFAULT_STRATEGY, isStrategy, STRATEGIES, strategyNamed } from '../explore/strategies.js';
+import { formatTrace } from '../explore/trace.js';
 import { defaultReportsRoot, writeAtomically } from '../report/report.js';
 import { checkOutputFile } from '../report/output-path.js';
 import { BadInput, EXIT } from '../errors.js';
@@ -40,6 +41,10 @@ export interface ExploreFlags {
   config?: string;
   scenarioFile?: string;
   stopOn?: string;
+  /** Print the found (shrunk) repro's interleaving. */
+  trace?: boolean;
+  /** With trace: do not collapse the tasks outside the racing pair. */
+  full?: boolean;
 }
 
 export async function exploreCommand(nameArg: string | undefined, flags: ExploreFlags, io: Io): Promise<number> {
@@ -111,6 +116,7 @@ export async function exploreCommand(nameArg: string | undefined, flags: Explore
     ...(found ? {
       violation: found.violation, token: found.token, reproFile, traceHash: found.traceHash,
       original: sizeOf(r.original!), minimal: sizeOf(found), shrinkAttempts: r.shrinkAttempts, replay: replayCommand(found.token, scenario.name),
+      ...(flags.trace ? { trace: traceOf(found, flags.full === true) } : {}),
     } : {}),
   };
   if (f.json) io.out(JSON.stringify(summary, null, 2));
@@ -118,6 +124,7 @@ export async function exploreCommand(nameArg: string | undefined, flags: Explore
     io.out(`clean: ${r.schedules} schedules, ${r.steps} steps in ${(r.durationMs / 1000).toFixed(2)} s (seed ${seed})`);
   } else {
     const v = found.violation;
+    if (flags.trace) io.out(`${traceOf(found, flags.full === true)}\n`);
     io.out(`violation ${v.invariant} after ${r.schedules} schedule(s) (seed ${seed}): ${v.message}`);
     io.out(`  found:  ${describeSize(r.original!)}`);
     io.out(`  shrunk: ${describeSize(found)}${f.shrink ?? true ? ` (${r.shrinkAttempts} attempts)` : ''}`);
@@ -125,6 +132,10 @@ export async function exploreCommand(nameArg: string | undefined, flags: Explore
     io.out(`  replay: ${replayCommand(found.token, scenario.name)}`);
   }
   return found ? EXIT.verdict : EXIT.ok;
+}
+
+function traceOf(f: FoundRepro, full: boolean): string {
+  return formatTrace(f.events, f.taskNames, f.violation, Infinity, { full });
 }
 
 function sizeOf(f: FoundRepro) {

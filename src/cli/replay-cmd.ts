@@ -19,6 +19,8 @@ export interface ReplayFlags {
   scenarioFile?: string;
   token?: string;
   trace?: boolean;
+  /** With trace: do not collapse the tasks outside the racing pair. */
+  full?: boolean;
   json?: boolean;
 }
 
@@ -46,7 +48,7 @@ export async function replayCommand(file: string | undefined, f: ReplayFlags, io
   const res = replayRepro({ scenario, model, mem: allocateMemory(model.layout), opSeed: repro.opSeed, maxSteps: repro.maxSteps }, repro);
   const v = res.violation;
   const reproduced = v !== undefined && (recordedInvariant === undefined || v.invariant === recordedInvariant);
-  const trace = f.trace ? formatTrace(res.trace!, res.taskNames, v) : undefined;
+  const trace = f.trace ? formatTrace(res.trace!, res.taskNames, v, Infinity, { full: f.full === true }) : undefined;
   if (f.json) {
     io.out(JSON.stringify({
       reproduced, scenario: scenario.name, variant: variant.name, violation: v ?? null, traceHash: res.traceHash,

@@ -32,6 +32,17 @@ export class StuckWait extends Error {
   constructor(message: string) { super(message); this.name = 'StuckWait'; }
 }
 
+/**
+ * What a traced step did to a shared location (trace notes): `read` a value, `write` one, or a
+ * read-modify-write (`cmpxchg`, `xchg`, `add`) from an old value to a new one.
+ */
+export type Access = 'read' | 'write' | 'cmpxchg' | 'xchg' | 'add';
+
+/** Receives the notes of a traced explored execution (explore/execution.ts). */
+export type NoteSink = (
+  task: number, access: Access, where: string, index: number, value: number | bigint, old: number | bigint | undefined,
+) => void;
+
 /** One virtual CPU as the model code sees it. */
 export class Cpu {
   readonly explore: boolean;
@@ -51,6 +62,14 @@ export class Cpu {
   thisCpu: number;
   /** How traces and messages name this task: cpu<N>, or timer:<name> for a timer task. */
   name: string;
+  /**
+   * True only while an explored execution is traced: then note() records what a step read or wrote.
+   * Everywhere else (stress, untraced exploring) a note costs this one check.
+   */
+  tracing = false;
+  /** Where notes go while tracing. */
+  noteSink: NoteSink | undefined;
+
   constructor(
     readonly id: number,
     readonly mode: Mode,
@@ -72,6 +91,18 @@ export class Cpu {
   /** Report an outcome of invariant `id`; returns true when it is FORBIDDEN (the run will stop). */
   fail(id: string, message: string): boolean {
     return this.checker.report(id, message, this.id, this.step, this.site);
+  }
+
+  /**
+   * Trace note: the step being taken `access`es the shared location `where` (a constant name such as
+   * 'dom0.nr_endpoints'; `index` is its slot in the buffer, which identifies it for the racing-pair
+   * analysis) and reads or writes `value` (`old`: the value before a read-modify-write). Traces show
+   * "read dom0.nr_endpoints → 0", "cmpxchg table pte 0 → 7". Pass constants and locals only: nothing
+   * may be built for a note, since it is dropped at once unless tracing.
+   */
+  note(access: Access, where: string, index: number, value: number | bigint, old?: number | bigint): void {
+    if (!this.tracing) return;
+    this.noteSink!(this.id, access, where, index, value, old);
   }
 
   /** Stress mode: has the run been asked to stop? Model code never needs this; blocking primitives do. */

@@ -155,14 +155,30 @@ export class Counter32 {
     this.storeSite = `write ${name}`;
     this.casSite = `cmpxchg ${name}`;
   }
-  *load(cpu: Cpu): Op<number> { yield this.loadSite; return Atomics.load(cpu.i32, this.index); }
-  *store(cpu: Cpu, v: number): Op { yield this.storeSite; Atomics.store(cpu.i32, this.index, v); }
+  *load(cpu: Cpu): Op<number> {
+    yield this.loadSite;
+    const v = Atomics.load(cpu.i32, this.index);
+    cpu.note('read', this.name, this.index, v);
+    return v;
+  }
+  *store(cpu: Cpu, v: number): Op {
+    yield this.storeSite;
+    Atomics.store(cpu.i32, this.index, v);
+    cpu.note('write', this.name, this.index, v);
+  }
   /** Atomic add; returns the old value. */
-  *add(cpu: Cpu, delta: number): Op<number> { yield this.addSite; return Atomics.add(cpu.i32, this.index, delta); }
+  *add(cpu: Cpu, delta: number): Op<number> {
+    yield this.addSite;
+    const old = Atomics.add(cpu.i32, this.index, delta);
+    cpu.note('add', this.name, this.index, old + delta, old);
+    return old;
+  }
   /** Atomic compare-and-swap; returns the value found. */
   *cmpxchg(cpu: Cpu, expected: number, v: number): Op<number> {
     yield this.casSite;
-    return Atomics.compareExchange(cpu.i32, this.index, expected, v);
+    const old = Atomics.compareExchange(cpu.i32, this.index, expected, v);
+    cpu.note(old === expected ? 'cmpxchg' : 'read', this.name, this.index, old === expected ? v : old, old);
+    return old;
   }
   /**
    * The kernel's plain `x += delta` on a shared int: a load, a scheduling point, a store. Two vCPUs
@@ -171,8 +187,10 @@ export class Counter32 {
   *plainAdd(cpu: Cpu, delta: number): Op<number> {
     yield this.loadSite;
     const v = Atomics.load(cpu.i32, this.index) + delta;
+    cpu.note('read', this.name, this.index, v - delta);
     yield this.storeSite;
     Atomics.store(cpu.i32, this.index, v);
+    cpu.note('write', this.name, this.index, v);
     return v;
   }
   peek(i32: Int32Array): number { return Atomics.load(i32, this.index); }

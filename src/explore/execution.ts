@@ -10,8 +10,9 @@
  */
 import { createHash } from 'node:crypto';
 import { Checker } from '../check/checker.js';
+import { HarnessError } from '../errors.js';
 import type { Violation } from '../check/invariant.js';
-import { Cpu, type Op, type Site } from '../engine/cpu.js';
+import { Cpu, type Access, type NoteSink, type Op, type Site } from '../engine/cpu.js';
 import { zeroMemory, type Memory } from '../engine/layout.js';
 import { opRng } from '../engine/rng.js';
 import type { ScenarioDef, ScenarioModel, VcpuProgram } from '../engine/scenario.js';
@@ -40,11 +41,34 @@ export interface ExecutionSpec {
   readonly trace?: boolean;
   /** Outcomes that stop the execution like a FORBIDDEN one (Checker stopOn). */
   readonly stopOn?: ReadonlySet<string>;
+  /**
+   * A wall-clock deadline (performance.now() ms) for a search: past it the execution is abandoned with
+   * OutOfTime, checked every 65,536 steps. Replays and checks never set it: they must run to the end.
+   */
+  readonly deadline?: number;
+}
+
+/** An execution abandoned at its search's deadline (ExecutionSpec.deadline): no outcome, time is up. */
+export class OutOfTime extends Error {
+  constructor() { super('out of time'); this.name = 'OutOfTime'; }
 }
 
 export type TraceEvent =
   | { readonly kind: 'op'; readonly cpu: number; readonly step: number; readonly text: string }
-  | { readonly kind: 'step'; readonly cpu: number; readonly step: number; readonly site: Site };
+  | { readonly kind: 'step'; readonly cpu: number; readonly step: number; readonly site: Site }
+  /** What the step read or wrote (Cpu.note), recorded right after that step's event. */
+  | NoteEvent;
+
+export interface NoteEvent {
+  readonly kind: 'note';
+  readonly cpu: number;
+  readonly step: number;
+  readonly access: Access;
+  readonly where: string;
+  readonly index: number;
+  readonly value: number | bigint;
+  readonly old: number | bigint | undefined;
+}
 
 export interface ExecutionResult {
   /** The first FORBIDDEN violation, if any. */
@@ -95,6 +119,7 @@ export function runExecution(spec: ExecutionSpec, scheduler: Scheduler, stepsHin
     const cpu = cpus[c]!;
     for (;;) {
       if (started[c]! >= opsPerCpu[c]!) { finished[c] = true; ops[c] = undefined; return; }
+      site[c] = 'start of op';
       const op = progs[c]!.next();
       if (skip?.[c]?.includes(started[c]!)) { started[c]!++; skipped++; continue; }
       started[c]!++;
@@ -111,8 +136,14 @@ export function runExecution(spec: ExecutionSpec, scheduler: Scheduler, stepsHin
     Atomics.store(mem.i32, timers[t - n]!.ref.runningIndex, 0);
   };
 
+  const noteSink: NoteSink | undefined = trace
+    ? (task, access, where, index, value, old) => {
+      trace.push({ kind: 'note', cpu: task, step: cpus[task]!.step, access, where, index, value, old });
+    }
+    : undefined;
   for (let c = 0; c < tasks; c++) {
     const cpu = new Cpu(c, 'explore', mem, checker, -1, clock);
+    if (noteSink) { cpu.tracing = true; cpu.noteSink = noteSink; }
     if (c >= n) {
       cpu.thisCpu = Math.min(timers[c - n]!.runsOn ?? 0, n - 1);
       cpu.name = taskNames[c]!;
@@ -120,7 +151,19 @@ export function runExecution(spec: ExecutionSpec, scheduler: Scheduler, stepsHin
     cpus.push(cpu);
     if (c < n) progs.push(model.program(cpu, opRng(spec.opSeed, c)));
   }
-  for (let c = 0; c < n; c++) advance(c);
+  // Model code that throws is a finding (EXCEPTION), with the step it threw at: replayable like any other.
+  const threw = (c: number, e: unknown): void => {
+    if (e instanceof HarnessError) throw e;
+    const what = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+    const at = e instanceof Error ? atSite(e) : '';
+    const message = `${taskNames[c]} threw ${what} at '${site[c]}'${at ? ` (${at})` : ''}`;
+    checker.report('EXCEPTION', message, c, step, site[c]!);
+    finished[c] = true;
+    ops[c] = undefined;
+  };
+  for (let c = 0; c < n && !checker.failed; c++) {
+    try { advance(c); } catch (e) { threw(c, e); }
+  }
   const state = cpus.map(taskOf);
 
   scheduler.newExecution(tasks, stepsHint);
@@ -129,7 +172,11 @@ export function runExecution(spec: ExecutionSpec, scheduler: Scheduler, stepsHin
   let current = -1;
   let preemptions = 0;
 
-  for (;;) {
+  // The task whose model code is running (for EXCEPTION): one try around the whole loop, not one per
+  // step, keeps the hot loop as V8 optimises it best; an exception ends the execution anyway.
+  let running = -1;
+  try {
+  for (; !checker.failed;) {
     // A fresh small array per step is cheaper in V8 than truncating and refilling one.
     const runnable: number[] = [];
     let alive = 0;
@@ -156,6 +203,7 @@ export function runExecution(spec: ExecutionSpec, scheduler: Scheduler, stepsHin
       checker.report('DEADLOCK', deadlockMessage(cpus, finished, site, ops, n, taskNames), -1, step, 'deadlock');
       break;
     }
+    if ((step & 0xffff) === 0xffff && spec.deadline !== undefined && performance.now() > spec.deadline) throw new OutOfTime();
     if (step >= maxSteps) {
       checker.report('STEP-BOUND', `execution exceeded ${maxSteps} steps`, current, step, 'step-bound');
       break;
@@ -179,6 +227,8 @@ export function runExecution(spec: ExecutionSpec, scheduler: Scheduler, stepsHin
       cpu.site = s;
       if (trace) { trace.push({ kind: 'step', cpu: c, step, site: s }); hash!.update(`${c}:${s}\n`); }
       step++;
+      site[c] = s;
+      running = c;
       const op = timer.callback(cpu);
       const r = op.next();
       if (r.done) timerDone(c);
@@ -188,13 +238,20 @@ export function runExecution(spec: ExecutionSpec, scheduler: Scheduler, stepsHin
       cpu.site = s;
       if (trace) { trace.push({ kind: 'step', cpu: c, step, site: s }); hash!.update(`${c}:${s}\n`); }
       step++;
+      running = c;
       const r = ops[c]!.next();
       if (!r.done) site[c] = r.value;
       else if (c < n) advance(c);
       else timerDone(c);
     }
+    running = -1;
     current = c;
     if (checker.failed) break;
+  }
+  } catch (e) {
+    if (running < 0) throw e; // the harness's own code, not the model's
+    threw(running, e);
+    if (running >= n) timerDone(running);
   }
 
   function dueAt(t: number): number {
@@ -203,7 +260,14 @@ export function runExecution(spec: ExecutionSpec, scheduler: Scheduler, stepsHin
   }
 
   if (!checker.failed) {
-    model.quiescent(mem, (inv, msg) => { checker.report(inv, msg, -1, step, 'quiescent'); });
+    try {
+      model.quiescent(mem, (inv, msg) => { checker.report(inv, msg, -1, step, 'quiescent'); });
+    } catch (e) {
+      if (e instanceof HarnessError) throw e;
+      const at = e instanceof Error ? atSite(e) : '';
+      const what = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+      checker.report('EXCEPTION', `the quiescent scan threw ${what}${at ? ` (${at})` : ''}`, -1, step, 'quiescent');
+    }
   }
   const violation = checker.violations[0];
   if (hash && violation) hash.update(`violation ${violation.invariant}\n`);
@@ -220,6 +284,15 @@ export function runExecution(spec: ExecutionSpec, scheduler: Scheduler, stepsHin
     taskNames,
     traceHash: hash ? hash.digest('hex').slice(0, 16) : undefined,
   };
+}
+
+/** The first stack frame of an exception outside node's internals: "file.ts:123". */
+function atSite(e: Error): string {
+  for (const line of (e.stack ?? '').split('\n').slice(1)) {
+    const m = /\(?([^()\s]+):(\d+):\d+\)?$/.exec(line.trim());
+    if (m && !m[1]!.startsWith('node:')) return `${m[1]!.split('/').slice(-2).join('/')}:${m[2]}`;
+  }
+  return '';
 }
 
 function deadlockMessage(

@@ -4,14 +4,16 @@
  */
 import type { Violation } from '../check/invariant.js';
 import { mergeOutcomes } from '../check/checker.js';
-import { allocateMemory } from '../engine/layout.js';
+import { allocateMemory, type Memory } from '../engine/layout.js';
 import { mix32 } from '../engine/rng.js';
 import { nonDefaultParams, type ScenarioDef, type VariantDef } from '../engine/scenario.js';
-import { runExecution, type ExecutionResult, type ExecutionSpec } from './execution.js';
+import { OutOfTime, runExecution, type ExecutionResult, type ExecutionSpec, type TraceEvent } from './execution.js';
 import { ReplayScheduler } from './replay.js';
 import { decodeSchedule, encodeSchedule, encodeToken, type Repro } from './repro.js';
+import type { Scheduler } from './scheduler.js';
 import { makeScheduler, type StrategyName } from './strategies.js';
-import { formatTrace } from './trace.js';
+import { formatTrace, noteText } from './trace.js';
+import { HarnessError } from '../errors.js';
 import { shrink } from './shrink.js';
 
 export interface ExploreOptions {
@@ -50,8 +52,11 @@ export interface FoundRepro {
   readonly ops: number;
   readonly cpus: number;
   readonly preemptions: number;
-  /** The interleaving, one column per vCPU (trace.ts). */
+  /** The interleaving, one column per vCPU (trace.ts), as reports embed it (long ones cut). */
   readonly trace: string;
+  /** The traced replay itself, for printing it whole (explore --trace [--full]). */
+  readonly events: readonly TraceEvent[];
+  readonly taskNames: readonly string[];
 }
 
 export interface ExploreOutcome {
@@ -95,14 +100,27 @@ export function explore(o: ExploreOptions): ExploreOutcome {
   let ops = 0;
   let longest = 0;
   let failing: { result: ExecutionResult; opSeed: number } | undefined;
+  let lastProgressMs = 0;
 
   while (schedules < o.schedules) {
     const elapsedMs = performance.now() - t0;
     if (elapsedMs >= o.timeMs) break;
-    if ((schedules & 15) === 0) o.onProgress?.({ schedules, steps, elapsedMs });
+    // Every 16 executions, and at least twice a second when executions are long (a stress failure's
+    // whole programs): a status line that stands still looks like a hang.
+    if ((schedules & 15) === 0 || elapsedMs - lastProgressMs > 500) {
+      lastProgressMs = elapsedMs;
+      o.onProgress?.({ schedules, steps, elapsedMs });
+    }
     const opSeed = o.opSeed ?? mix32(o.seed, shard.index + shard.count * schedules);
     const spec: ExecutionSpec = { scenario: o.scenario, model, mem, opSeed, opsPerCpu, maxSteps: o.maxSteps, stopOn };
-    const result = runExecution(spec, scheduler, longest);
+    let result: ExecutionResult;
+    // A single long execution (a stress failure's whole programs) must not outlast the budget.
+    try { result = runExecution({ ...spec, deadline: t0 + o.timeMs }, scheduler, longest); } catch (e) {
+      if (e instanceof OutOfTime) break;
+      throw e;
+    }
+    // The failing execution too: a token must come from an execution that a fresh model repeats.
+    if (schedules % NONDETERMINISM_CHECK_EVERY === 0 || result.violation) checkDeterministic(o, spec, result, schedules);
     schedules++;
     steps += result.steps;
     ops += result.ops;
@@ -127,7 +145,11 @@ export function explore(o: ExploreOptions): ExploreOutcome {
     const s = shrink(base, { opsPerCpu, skip: opsPerCpu.map(() => []), decisions: failing.result.decisions.slice(), result: failing.result },
       failing.result.violation!.invariant, 2_000, o.shrinkMs ?? 10_000);
     shrinkAttempts = s.attempts;
-    minimal = packageRepro(base, repro(s.opsPerCpu, s.skip, s.decisions));
+    // Shrinking only ever keeps candidates that failed for real; should packaging the smallest one still
+    // go wrong, the repro as found stands.
+    try { minimal = packageRepro(base, repro(s.opsPerCpu, s.skip, s.decisions)); } catch (e) {
+      if (!(e instanceof HarnessError)) throw e;
+    }
   }
   return {
     schedules, steps, ops, durationMs: performance.now() - t0, searchMs, violation: minimal.violation,
@@ -135,16 +157,95 @@ export function explore(o: ExploreOptions): ExploreOutcome {
   };
 }
 
+/**
+ * The first execution of a campaign and every this-many-th one is run a second time from scratch (a
+ * freshly built model, a fresh buffer) under the decisions it recorded — shuttle's check for
+ * uncontrolled nondeterminism. An execution must be a function of the shared buffer and the op program:
+ * model state on a JS heap that survives from one execution to the next (a flag in a closure, a cache),
+ * Math.random or the wall clock would make a replay token lie. The check is cheap (one untraced run in
+ * 64): the two runs must take the same decisions and steps, end the same way and leave the same buffer;
+ * only when they do not are both traced to name the first step where they part.
+ */
+export const NONDETERMINISM_CHECK_EVERY = 64;
+
+function checkDeterministic(o: ExploreOptions, spec: ExecutionSpec, first: ExecutionResult, index: number): void {
+  const fresh = () => {
+    const model = o.scenario.build({ cpus: spec.opsPerCpu.length, variant: o.variant, params: o.params });
+    return { model, mem: allocateMemory(model.layout) };
+  };
+  const end = (r: ExecutionResult) => (r.violation ? `violation ${r.violation.invariant}` : 'clean');
+  const f = fresh();
+  const replay = new ReplayScheduler(first.decisions);
+  const again = runExecution({ ...spec, ...f }, replay);
+  const word = firstDifferentWord(spec.mem.i32, f.mem.i32);
+  if (replay.divergences === 0 && again.steps === first.steps && end(again) === end(first) && word < 0) return;
+  // Name the first step where they part: the campaign's model (as it is now) and a fresh one, both traced.
+  const a = runExecution({ ...spec, trace: true }, new ReplayScheduler(first.decisions));
+  const b = runExecution({ ...spec, ...fresh(), trace: true }, new ReplayScheduler(first.decisions));
+  const ta = a.trace!;
+  const tb = b.trace!;
+  let i = 0;
+  while (i < ta.length && i < tb.length && eventKey(ta[i]!) === eventKey(tb[i]!)) i++;
+  const names = first.taskNames;
+  const show = (e: TraceEvent | undefined, r: ExecutionResult): string =>
+    (e ? eventText(e, names) : `the end (${end(r)})`);
+  const where = i < ta.length || i < tb.length
+    ? `differs first at step ${ta[i]?.step ?? tb[i]?.step ?? first.steps}: `
+      + `first run ${show(ta[i], a)}, re-run ${show(tb[i], b)}`
+    : word >= 0 ? `takes the same steps but leaves a different buffer (first at ${wordName(spec.mem, word)})`
+      : `ends differently: first run ${end(first)} after ${first.steps} steps, `
+        + `re-run ${end(again)} after ${again.steps}`;
+  throw new HarnessError(`explore ${o.scenario.name}/${o.variant.name}: uncontrolled nondeterminism: `
+    + `execution #${index} (op seed ${spec.opSeed}) re-run from scratch on the same decisions ${where}. `
+    + 'An execution must be a function of the shared buffer and the op program: look for model state kept on '
+    + 'the JS heap across executions (a flag in a closure or a field), Math.random or the clock');
+}
+
+function firstDifferentWord(a: Int32Array, b: Int32Array): number {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return i;
+  return -1;
+}
+
+/** "pt.pages[12]" for an i32 index into the buffer. */
+function wordName(mem: Memory, word: number): string {
+  const byte = word * 4;
+  for (const r of Object.values(mem.layout.regions)) {
+    if (byte >= r.byteOffset && byte < r.byteOffset + r.byteLength) {
+      return `${r.name}[${Math.floor((byte - r.byteOffset) / (r.kind === 'i32' ? 4 : 8))}]`;
+    }
+  }
+  return `i32[${word}]`;
+}
+
+function eventKey(e: TraceEvent): string {
+  switch (e.kind) {
+    case 'op': return `o${e.cpu}:${e.step}:${e.text}`;
+    case 'step': return `s${e.cpu}:${e.step}:${e.site}`;
+    default: return `n${e.cpu}:${e.step}:${e.access}:${e.where}:${e.index}:${e.value}:${e.old}`;
+  }
+}
+
+function eventText(e: TraceEvent, names: readonly string[]): string {
+  const who = names[e.cpu] ?? `task${e.cpu}`;
+  switch (e.kind) {
+    case 'op': return `${who} starts op '${e.text}'`;
+    case 'step': return `${who} at '${e.site}'`;
+    default: return `${who} ${noteText(e)}`;
+  }
+}
+
 /** Re-run a repro with tracing on; it must fail again (it is deterministic), else that is a harness bug. */
 function packageRepro(base: Omit<ExecutionSpec, 'opsPerCpu'>, r: Repro): FoundRepro {
   const res = replayRepro(base, r);
   if (!res.violation || !res.traceHash) {
-    throw new Error(`explore: a failing execution did not fail again when replayed (nondeterminism in scenario ${r.scenario}?)`);
+    throw new HarnessError(
+      `explore: a failing execution did not fail again when replayed (nondeterminism in scenario ${r.scenario}?)`);
   }
   return {
     repro: r, token: encodeToken(r), violation: res.violation, traceHash: res.traceHash,
     steps: res.steps, ops: res.ops, cpus: activeCpus(r), preemptions: res.preemptions,
     trace: formatTrace(res.trace!, res.taskNames, res.violation, REPORT_TRACE_ROWS),
+    events: res.trace!, taskNames: res.taskNames,
   };
 }
 

@@ -7,6 +7,7 @@
  * The schedule kept is the one the executor actually recorded, so the result replays exactly.
  */
 import { mix32 } from '../engine/rng.js';
+import { HarnessError } from '../errors.js';
 import { runExecution, type ExecutionResult, type ExecutionSpec } from './execution.js';
 import { encodeSchedule } from './repro.js';
 import { ReplayScheduler } from './replay.js';
@@ -41,13 +42,20 @@ export function shrink(
   budgetMs = 10_000,
 ): Candidate & ShrinkStats {
   const deadline = performance.now() + budgetMs;
+  base = { ...base, deadline };
   let best = start;
   let attempts = 0;
   let accepted = 0;
 
   const tryOnce = (opsPerCpu: readonly number[], skip: readonly (readonly number[])[], scheduler: Scheduler): boolean => {
     attempts++;
-    const result = runExecution({ ...base, opsPerCpu, skip }, scheduler, best.result.steps);
+    let result: ExecutionResult;
+    // A candidate whose model throws outside an op (building a program, init) is just not smaller:
+    // the best repro found so far stays. (An op that throws is an EXCEPTION violation, see execution.ts.)
+    try { result = runExecution({ ...base, opsPerCpu, skip }, scheduler, best.result.steps); } catch (e) {
+      if (e instanceof HarnessError) throw e;
+      return false;
+    }
     const v = result.violation;
     if (!v || v.invariant !== invariant) return false;
     if (!smaller(size(opsPerCpu, skip, result), size(best.opsPerCpu, best.skip, best.result))) return false;

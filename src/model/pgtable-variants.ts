@@ -16,6 +16,7 @@ export class RacyInstallPgtable extends IoPgtable {
   protected override *armLpaeInstallTable(cpu: Cpu, slot: number, page: number, lvl: number, curr: number): Op<number> {
     yield RACY[lvl]!;
     Atomics.store(cpu.i32, slot, tablePte(page));
+    cpu.note('write', 'pte', slot, page);
     return curr;
   }
 }

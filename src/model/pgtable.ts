@@ -143,6 +143,7 @@ export class IoPgtable {
     const slot = this.slot(table, iova, lvl);
     yield READ[lvl]!;
     let pte = Atomics.load(cpu.i32, slot);
+    cpu.note('read', 'pte', slot, pte >> 2);
     if (pte === 0) {
       const page = yield* this.pool.alloc(cpu);
       if (page < 0) return { ret: ENOMEM, mapped: 0 };
@@ -191,7 +192,9 @@ export class IoPgtable {
    */
   protected *armLpaeInstallTable(cpu: Cpu, slot: number, page: number, lvl: number, curr: number): Op<number> {
     yield CAS[lvl]!;
-    return Atomics.compareExchange(cpu.i32, slot, curr, tablePte(page));
+    const old = Atomics.compareExchange(cpu.i32, slot, curr, tablePte(page));
+    cpu.note(old === curr ? 'cmpxchg' : 'read', 'pte', slot, old === curr ? page : old >> 2, curr >> 2);
+    return old;
   }
 
   /**

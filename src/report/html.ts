@@ -122,7 +122,7 @@ function violationBlock(x: ReportedViolation): string {
     `<h4>${badge(x.grade, `grade-${x.grade}`)} ${escapeHtml(x.invariant)} <span class="note">found by the ${escapeHtml(x.executor)} executor</span></h4>`,
     `<dl class="facts"><dt>invariant</dt><dd>${code(x.invariant)}</dd><dt>message</dt><dd class="message">${escapeHtml(x.message)}</dd>`
       + `<dt>vCPU</dt><dd>${escapeHtml(who)}</dd><dt>site</dt><dd>${code(x.site)}</dd><dt>step</dt><dd>${x.step}</dd>`
-      + (x.replayInvariant ? `<dt>replay ends in</dt><dd>${code(x.replayInvariant)} (same op programs, the schedule found breaks another invariant first)</dd>` : '')
+      + (x.stressSaw ? `<dt>stress saw</dt><dd>${code(x.stressSaw.invariant)} ${escapeHtml(x.stressSaw.message)} (the replay above, on the same op programs, ends elsewhere)</dd>` : '')
       + '</dl>',
     x.trace
       ? `<h5>Per-vCPU trace (shrunk interleaving, one column per vCPU)</h5><pre class="trace">${escapeHtml(x.trace)}</pre>`

@@ -64,7 +64,7 @@ function testcase(v: VariantReport): string[] {
     ? [
         `invariant: ${x.invariant} (${x.grade})`, `message: ${x.message}`, `vcpu: ${x.vcpu >= 0 ? `cpu${x.vcpu}` : 'quiescent scan'}`,
         `site: ${x.site}`, `expected: ${v.expected}`, `observed: ${v.observed}`, `reproduce: ${x.command}`,
-        ...(x.replayInvariant ? [`(the replay ends in ${x.replayInvariant})`] : []),
+        ...(x.stressSaw ? [`(stress saw: ${x.stressSaw.invariant} ${x.stressSaw.message})`] : []),
         ...(x.trace ? ['', x.trace] : []),
       ].join('\n')
     : `expected: ${v.expected}\nobserved: ${v.observed}\nseed: ${v.seed}`;

@@ -20,7 +20,7 @@ export function summaryMarkdown(r: RunReport): string {
     lines.push('', `## ${v.scenario} / ${v.variant}`);
     for (const x of v.violations) {
       const who = x.vcpu >= 0 ? `cpu${x.vcpu}` : 'quiescent scan';
-      lines.push('', `- **${x.invariant}** (${x.grade}, ${x.executor}) by ${who} at \`${x.site}\`: ${x.message}`, `  - reproduce: \`${x.command}\`${x.replayInvariant ? ` (the replay ends in ${x.replayInvariant})` : ''}`);
+      lines.push('', `- **${x.invariant}** (${x.grade}, ${x.executor}) by ${who} at \`${x.site}\`: ${x.message}`, `  - reproduce: \`${x.command}\`${x.stressSaw ? ` (replay shows ${x.invariant}; stress saw: ${x.stressSaw.invariant} ${x.stressSaw.message})` : ''}`);
     }
     for (const x of v.violations) if (x.trace) lines.push('', '```', x.trace, '```');
     const total = v.histogram.reduce((a, r) => a + r.samples, 0);

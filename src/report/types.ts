@@ -11,8 +11,13 @@ export interface ReportedViolation extends Violation {
   readonly token?: string;
   /** The one-line command that reproduces it. */
   readonly command: string;
-  /** When the deterministic repro of a stress failure ends in a different invariant, that invariant. */
-  readonly replayInvariant?: string;
+  /**
+   * A stress failure's deterministic replay is the headline (the fields above); when it ends in another
+   * invariant or on another vCPU, this is what the real threads saw ("stress saw: …; replay shows: …").
+   */
+  readonly stressSaw?: Violation;
+  /** A stress failure without a token: why, and the shortest failing op programs (the command explores them). */
+  readonly noRepro?: string;
   /** The shrunk interleaving, one column per vCPU, when a deterministic repro exists. */
   readonly trace?: string;
 }

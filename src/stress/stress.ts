@@ -51,8 +51,12 @@ export interface StressOutcome {
   readonly perCpu: readonly { readonly ops: number; readonly steps: number }[];
   /** The model's own statistics at the end of the run (ScenarioModel.stats), if it keeps any. */
   readonly stats: Record<string, number | readonly number[]> | undefined;
-  /** Where a violation happened, for the explore command that re-runs those op programs. */
-  readonly failing: { readonly slice: number; readonly opSeed: number; readonly opsPerCpu: readonly number[] } | undefined;
+  /**
+   * The op programs that failed, for the explore re-run (stress/reproduce.ts): with freshEachSlice, the
+   * failing slice alone (its seed, the ops each vCPU completed in it); otherwise the run's programs from
+   * their start.
+   */
+  readonly failing: { readonly slice: number; readonly opSeed: number; readonly opsPerCpu: readonly number[]; readonly sliceOnly: boolean } | undefined;
 }
 
 const POLL_MS = 50;
@@ -201,7 +205,9 @@ export async function stress(o: StressOptions): Promise<StressOutcome> {
     failing: violation ? {
       slice: failingSlice,
       opSeed: sliceSeed(o.seed, failingSlice, reseed),
-      opsPerCpu: done.map((r) => (reseed ? r.sliceOps : r.ops)),
+      // A vCPU that spent its op budget in an earlier slice ran nothing in the failing one.
+      opsPerCpu: done.map((r) => (!reseed ? r.ops : r.slice === failingSlice ? r.sliceOps : 0)),
+      sliceOnly: reseed,
     } : undefined,
   };
 }

@@ -181,7 +181,9 @@ export class FlushQueue implements IovaFlushQueue {
   /** The counter a new entry records: atomic64_read(&cookie->fq_flush_start_cnt). */
   protected *fqEntryCounter(cpu: Cpu): Op<bigint> {
     yield S.readStart;
-    return Atomics.load(cpu.i64, this.start);
+    const count = Atomics.load(cpu.i64, this.start);
+    cpu.note('read', 'fq_flush_start_cnt', this.start, count);
+    return count;
   }
 
   /** fq_ring_add: take the tail slot (ring lock held); its index. */
@@ -210,6 +212,7 @@ export class FlushQueue implements IovaFlushQueue {
     const i32 = cpu.i32;
     yield S.readFinish;
     const fin = Atomics.load(cpu.i64, this.finish);
+    cpu.note('read', 'fq_flush_finish_cnt', this.finish, fin);
     for (;;) {
       yield S.read;
       const head = Atomics.load(i32, this.headIdx(r));
@@ -257,9 +260,11 @@ export class FlushQueue implements IovaFlushQueue {
   *fqFlushIotlb(cpu: Cpu): Op {
     yield S.incStart;
     Atomics.add(cpu.i64, this.start, 1n);
+    if (cpu.tracing) cpu.note('write', 'fq_flush_start_cnt', this.start, Atomics.load(cpu.i64, this.start));
     yield* this.iotlb.flushAll(cpu);
     yield S.incFinish;
     Atomics.add(cpu.i64, this.finish, 1n);
+    if (cpu.tracing) cpu.note('write', 'fq_flush_finish_cnt', this.finish, Atomics.load(cpu.i64, this.finish));
   }
 
   /** fq_flush_timeout: fq_timer_on = 0, flush once, then drain every ring (on the timer's CPU). */
