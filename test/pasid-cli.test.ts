@@ -39,7 +39,7 @@ describe('explore pasid --variant shared-kernel-table-noinval', () => {
 describe('run pasid --all-variants (op-bounded)', () => {
   it('exits 0: the clean variants clean, every bug variant caught, exposure rows in the report', () => {
     const out = path.join(tmp, 'run');
-    const r = iommu('run', 'pasid', '--all-variants', '--workers', '2', '--ops', '100', '--time', '2s', '--seed', '1',
+    const r = iommu('run', 'pasid', '--all-variants', '--workers', '2', '--ops', '100', '--schedules', '300', '--time', '10m', '--seed', '1',
       '--json', '--report-dir', out);
     expect(r.code, r.stderr).toBe(0);
     const doc = json<{ results: RunResult[] }>(r);
