@@ -1,21 +1,14 @@
 /**
- * A flush-queue patch as a variant: "free the timer's drained IOVAs into the queuing CPU's rcache" —
- * the ZZK-FQ proposal of kernel-model.md §0 / §3.4. Upstream, fq_flush_timeout drains every ring on
- * the timer's CPU, so free_iova_fast puts every drained IOVA into *that* CPU's range cache; the patch
- * remembers which CPU queued each entry and frees into that CPU's cache instead (taking its lock).
+ * A flush-queue patch as a variant: ZZK-FQ (kernel-model.md §0, §3.4), "free the timer's drained IOVAs
+ * into the queuing CPU's rcache". Upstream, fq_flush_timeout drains every ring on the timer's CPU, so
+ * free_iova_fast fills *that* CPU's range cache; the patch records which CPU queued each entry and frees
+ * into that CPU's cache instead (under its cpu_rcache lock). It must stay clean: F1 and I1–I5 hold.
  *
- *   npx tsc -b
- *   node dist/src/cli.js list --scenario-file examples/fq-free-to-queuing-cpu.ts
- *   node dist/src/cli.js explore flushq --variant free-to-queuing-cpu --scenario-file examples/fq-free-to-queuing-cpu.ts --seed 1
- *   node dist/src/cli.js run flushq --variant free-to-queuing-cpu --scenario-file examples/fq-free-to-queuing-cpu.ts --mode stress --ops 5000
- *
- * It must stay clean: freeing into another CPU's cpu_rcache under its lock keeps F1 and the allocator
- * invariants (I1–I5); whether it pays off is for `bench` (peak queued, map latency on the timer CPU).
+ *   npx iommu-stress explore flushq --variant free-to-queuing-cpu --scenario-file examples/fq-free-to-queuing-cpu.ts
+ *   npx iommu-stress bench --scenario-file examples/fq-free-to-queuing-cpu.ts --variant percpu,free-to-queuing-cpu
  */
-import {
-  at, extendScenario, flushqScenario, FlushQueue, FQ_SITES, region,
-  type Cpu, type FlushqPatch, type FlushQueueOptions, type Op, type RegionSpec,
-} from '../src/api.js';
+import { at, extendScenario, flushqScenario, FlushQueue, FQ_SITES, region } from '../src/api.js';
+import type { Cpu, FlushqPatch, FlushQueueOptions, Op, RegionSpec } from '../src/api.js';
 
 class FreeToQueuingCpuFq extends FlushQueue {
   /** One more word per ring entry: the CPU that queued it. */
@@ -36,8 +29,7 @@ class FreeToQueuingCpuFq extends FlushQueue {
     yield FQ_SITES.head;
     const head = Atomics.load(cpu.i32, this.headIdx(r));
     const k = this.slot(r, head);
-    const pfn = Atomics.load(cpu.i32, this.pfn + k);
-    const pages = Atomics.load(cpu.i32, this.pagesIdx + k);
+    const [pfn, pages] = [Atomics.load(cpu.i32, this.pfn + k), Atomics.load(cpu.i32, this.pagesIdx + k)];
     const owner = Atomics.load(cpu.i32, this.queuedOn + k);
     Atomics.store(cpu.i32, this.headIdx(r), (head + 1) & this.mask);
     const self = cpu.thisCpu;
@@ -51,14 +43,11 @@ class FreeToQueuingCpuFq extends FlushQueue {
 }
 
 const patch: FlushqPatch = { flushQueue: FreeToQueuingCpuFq };
+const source = 'kernel-model.md §3.4 (ZZK-FQ, a 2024 proposal)';
+const variant = (name: string, summary: string, single = false) =>
+  ({ name, summary, expect: 'clean', source, patch: { ...patch, single } }) as const;
 
 export default extendScenario(flushqScenario, [
-  {
-    name: 'free-to-queuing-cpu', summary: 'ZZK-FQ: drained IOVAs go to the rcache of the CPU that queued them',
-    expect: 'clean', source: 'kernel-model.md §3.4 (ZZK-FQ, a 2024 proposal)', patch,
-  },
-  {
-    name: 'free-to-queuing-cpu-single', summary: 'the same on the single queue, where any CPU queues on the one ring',
-    expect: 'clean', source: 'kernel-model.md §3.4, §3.5', patch: { ...patch, single: true },
-  },
+  variant('free-to-queuing-cpu', 'ZZK-FQ: drained IOVAs go to the rcache of the CPU that queued them'),
+  variant('free-to-queuing-cpu-single', 'the same on the single queue, where any CPU queues on the one ring', true),
 ]);

@@ -56,11 +56,15 @@ export default extendScenario(iovaScenario, [
   {
     name: 'depot-trim-all',
     summary: 'iova_depot_work_func trims every surplus depot magazine per run, re-checking under the lock',
-    expect: 'clean', source: 'a proposal, run instead of argued', patch: { rcaches: TrimAll },
+    expect: 'clean',
+    source: 'a proposal, run instead of argued',
+    patch: { rcaches: TrimAll },
   },
   {
     name: 'depot-trim-all-counted',
     summary: 'the same, with the surplus counted once and popped after the lock was dropped',
-    expect: ['DEPOT-POP'], source: 'a plausible first draft of the proposal', patch: { rcaches: TrimAllCounted },
+    expect: ['DEPOT-POP'],
+    source: 'a plausible first draft of the proposal',
+    patch: { rcaches: TrimAllCounted },
   },
 ]);

@@ -16,16 +16,28 @@
  * around each append and the commit would keep the runs but still let one CPU's sync commit another's
  * half-built map_sg, which the scenario forbids as well (MAPSG-ONCE, "committed by a foreign map call").
  */
-import { DeferredListDriver, extendScenario, mapsgScenario, spinLock, spinUnlock, type Cpu, type Op } from '../src/api.js';
+import {
+  DeferredListDriver,
+  extendScenario,
+  mapsgScenario,
+  spinLock,
+  spinUnlock,
+  type Cpu,
+  type Op,
+} from '../src/api.js';
 
 /** The per-domain deferred list with its lock taken only by the commit (iotlb_sync_map). */
 class CommitLockDriver extends DeferredListDriver {
   /** No map -> sync window: map_pages and unmap_pages run without the domain lock. */
   // eslint-disable-next-line require-yield
-  protected override *openWindow(): Op { /* unlocked */ }
+  protected override *openWindow(): Op {
+    /* unlocked */
+  }
 
   // eslint-disable-next-line require-yield
-  protected override *closeWindow(): Op { /* unlocked */ }
+  protected override *closeWindow(): Op {
+    /* unlocked */
+  }
 
   /** The commit: read the list, one hypercall, empty the list — under the domain lock. */
   override *iotlbSyncMap(cpu: Cpu, iova?: number, size?: number): Op<number> {

@@ -31,8 +31,10 @@ class AtomicCountDriver extends ViommuDriver {
 
 export default extendScenario(viommuScenario, [
   {
-    name: 'atomic-count', summary: 'atomic_inc/atomic_dec on nr_endpoints; map/unmap/sync still check it without a lock',
-    expect: ['V-INV1', 'V-DMA', 'V-UNMAP'], source: 'a reviewer\'s proposal, run instead of argued',
+    name: 'atomic-count',
+    summary: 'atomic_inc/atomic_dec on nr_endpoints; map/unmap/sync still check it without a lock',
+    expect: ['V-INV1', 'V-DMA', 'V-UNMAP'],
+    source: "a reviewer's proposal, run instead of argued",
     patch: { driver: AtomicCountDriver },
   },
 ]);

@@ -12,22 +12,63 @@ import type { ScenarioDef, VariantDef } from './engine/scenario.js';
 
 export type { InvariantDef, Grade, Violation } from './check/invariant.js';
 export { Cpu, runToEnd, type Op, type Site, type LockRef } from './engine/cpu.js';
-export { defineLayout, at, atCpu, region, type Layout, type Memory, type Region, type RegionSpec } from './engine/layout.js';
+export {
+  defineLayout,
+  at,
+  atCpu,
+  region,
+  type Layout,
+  type Memory,
+  type Region,
+  type RegionSpec,
+} from './engine/layout.js';
 export { randInt, pickWeighted, type RandomGenerator } from './engine/rng.js';
-export { extendScenario, variantOf, type ModelConfig, type ParamSpec, type Params, type QuiescentReport, type ScenarioDef, type ScenarioModel, type VariantDef, type VcpuProgram } from './engine/scenario.js';
+export {
+  extendScenario,
+  variantOf,
+  type ModelConfig,
+  type ParamSpec,
+  type Params,
+  type QuiescentReport,
+  type ScenarioDef,
+  type ScenarioModel,
+  type VariantDef,
+  type VcpuProgram,
+} from './engine/scenario.js';
 export { Counter32, Counter64, LOCK_WORDS, lockRef, spinLock, spinTryLock, spinUnlock } from './engine/sync.js';
 export { TimerRef, timerRegions, type TimerSpec } from './engine/timer.js';
 
 // Model building blocks: the kernel mechanisms already modelled, to reuse or to vary.
 export {
-  IoPgtable, SZ_4K, SZ_2M, SZ_1G, EEXIST, ENOMEM, EINVAL, blockSize, levelIndex, levelOf, isLeaf, isTable, frameOf, tablePte,
-  type MapResult, type PgtableOptions, type PteObserver,
+  IoPgtable,
+  SZ_4K,
+  SZ_2M,
+  SZ_1G,
+  EEXIST,
+  ENOMEM,
+  EINVAL,
+  blockSize,
+  levelIndex,
+  levelOf,
+  isLeaf,
+  isTable,
+  frameOf,
+  tablePte,
+  type MapResult,
+  type PgtableOptions,
+  type PteObserver,
 } from './model/pgtable.js';
 export { PagePool, pagePoolRegions } from './model/page-pool.js';
 export { Iotlb, iotlbRegions, type IotlbObserver } from './model/iotlb.js';
 export { DmaIommu, type DmaIommuClass, type IommuPageTable, type IovaAllocator } from './model/dma/dma-iommu.js';
 export {
-  FlushQueue, flushQueueRegions, FQ_SITES, type FlushQueueClass, type FlushQueueOptions, type FreeIova, type IovaFlushQueue,
+  FlushQueue,
+  flushQueueRegions,
+  FQ_SITES,
+  type FlushQueueClass,
+  type FlushQueueOptions,
+  type FreeIova,
+  type IovaFlushQueue,
 } from './model/fq/flush-queue.js';
 export { FinishCounterFq, LeCompareFq, NoFlushWhenFullFq, TimerTeardownFq } from './model/fq/variants.js';
 export { CheckedIovad, FlushOracle, flushOracleRegions, ObservedPgtable } from './model/fq/oracle.js';

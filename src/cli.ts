@@ -29,20 +29,26 @@ const collect = (v: string, prev: string[]): string[] => [...prev, v];
 
 function program(io: Io, setExit: (code: number) => void): Command {
   const p = new Command('iommu-stress')
-    .description('Concurrency stress harness for the Linux IOMMU / DMA mapping path: a shared-memory model run by real worker threads\n'
-      + 'and by a deterministic, replayable scheduler, with named invariants.')
+    .description(
+      'Concurrency stress harness for the Linux IOMMU / DMA mapping path: a shared-memory model run by real worker threads\n' +
+        'and by a deterministic, replayable scheduler, with named invariants.',
+    )
     .version(VERSION)
     .showHelpAfterError('(run with --help for usage)')
     // Commander's own messages (usage errors, --help, --version) go through io too; subcommands inherit this.
     .configureOutput({ writeOut: (s) => io.out(s.replace(/\n$/, '')), writeErr: (s) => io.err(s.replace(/\n$/, '')) })
     .exitOverride();
 
-  p.command('list').description('list scenarios, their variants and what each expects, invariants and parameters')
+  p.command('list')
+    .description('list scenarios, their variants and what each expects, invariants and parameters')
     .option('--scenario-file <file>', 'also list the scenario defined in this module (see README "Writing a scenario")')
     .option('--json', 'one JSON document on stdout')
-    .action(async (f: { json?: boolean; scenarioFile?: string }) => { setExit(await listCommand(f, io)); });
+    .action(async (f: { json?: boolean; scenarioFile?: string }) => {
+      setExit(await listCommand(f, io));
+    });
 
-  p.command('run').description('stress suite: real worker threads for a time budget, then the deterministic explorer (mixed mode)')
+  p.command('run')
+    .description('stress suite: real worker threads for a time budget, then the deterministic explorer (mixed mode)')
     .argument('[scenario...]', 'scenarios to run (default: all)')
     .option('--variant <name>', 'run only this variant')
     .option('--all-variants', 'run every variant, known-bug ones too (default: the variants expected clean)')
@@ -51,7 +57,13 @@ function program(io: Io, setExit: (code: number) => void): Command {
     .option('--ops <n>', 'op budget per vCPU for the stress phase (default: until the time is spent)')
     .option('--schedules <n>', 'schedule budget for the explore phase (default: until the time is spent)')
     .option('--seed <n>', 'seed of the op programs and schedules (default: random, printed in the report)')
-    .addOption(new Option('--mode <mode>', 'mixed: stress then 25% explore; stress or explore only (default: mixed)').choices(['mixed', 'stress', 'explore']))
+    .addOption(
+      new Option('--mode <mode>', 'mixed: stress then 25% explore; stress or explore only (default: mixed)').choices([
+        'mixed',
+        'stress',
+        'explore',
+      ]),
+    )
     .option('--slice <duration>', 'stress slice between barrier scans (default: 10ms)')
     .option('--watchdog <duration>', 'a worker without progress this long is a harness failure (default: 10s)')
     .option('--param <key=value>', 'scenario parameter (repeatable; see list)', collect, [])
@@ -60,9 +72,12 @@ function program(io: Io, setExit: (code: number) => void): Command {
     .option('--config <file.json>', 'settings as JSON (keys as the long flags, camelCase); flags win')
     .option('--json', 'one JSON document on stdout')
     .option('--report-dir <dir>', 'write the report here instead of reports/<run-id>/ and reports/latest/')
-    .action(async (names: string[], f: RunFlags) => { setExit(await runCommand(names, f, io)); });
+    .action(async (names: string[], f: RunFlags) => {
+      setExit(await runCommand(names, f, io));
+    });
 
-  p.command('explore').description('search interleavings of one scenario variant in the deterministic scheduler')
+  p.command('explore')
+    .description('search interleavings of one scenario variant in the deterministic scheduler')
     .argument('[scenario]', 'the scenario (or "scenario" in --config)')
     .option('--variant <name>', 'variant (default: the first, the correct one)')
     .addOption(new Option('--strategy <name>', `scheduling strategy: ${strategyHelp()}`).choices(STRATEGIES))
@@ -70,15 +85,21 @@ function program(io: Io, setExit: (code: number) => void): Command {
     .option('--schedules <n>', 'executions to try (default 1000, or unlimited with --time)')
     .option('--time <duration>', 'wall-clock budget')
     .option('--seed <n>', 'seed of the strategy and of the op programs (default: random, printed)')
-    .option('--cpus <n>', 'vCPUs (default: the scenario\'s)')
+    .option('--cpus <n>', "vCPUs (default: the scenario's)")
     .option('--ops <n|a,b,..>', 'ops per vCPU, one count or one per vCPU')
     .option('--op-seed <n>', 'run these op programs in every execution (re-running a stress failure)')
     .option('--max-steps <n>', 'step bound per execution (livelock guard)')
     .option('--no-shrink', 'report the failing execution as found, without minimising it')
     .option('--param <key=value>', 'scenario parameter (repeatable)', collect, [])
-    .option('--repro-file <path>', 'where to write the repro (default reports/repros/<scenario>-<variant>-seed<seed>.json)')
+    .option(
+      '--repro-file <path>',
+      'where to write the repro (default reports/repros/<scenario>-<variant>-seed<seed>.json)',
+    )
     .option('--shard <i/n>', 'explore shard i of n of a seed campaign (disjoint executions)')
-    .option('--stop-on <ids>', 'also stop at these outcomes, e.g. an INTERESTING one, to get a replay token for it (comma list)')
+    .option(
+      '--stop-on <ids>',
+      'also stop at these outcomes, e.g. an INTERESTING one, to get a replay token for it (comma list)',
+    )
     .option('--trace', 'print the interleaving of the repro found (after shrinking), with values and the racing pair')
     .option('--full', 'with --trace: every row (a long trace collapses the tasks outside the racing pair)')
     .option('--scenario-file <file>', 'a scenario of your own (an ES module; see README "Writing a scenario")')
@@ -89,43 +110,90 @@ function program(io: Io, setExit: (code: number) => void): Command {
       setExit(await exploreCommand(name, f, io));
     });
 
-  p.command('replay').description('re-run one execution exactly, from a repro file or a token')
+  p.command('replay')
+    .description('re-run one execution exactly, from a repro file or a token')
     .argument('[repro-file]')
     .option('--token <token>', 'replay token printed by explore or run')
     .option('--scenario-file <file>', 'the module of a user scenario the repro comes from')
     .option('--trace', 'print the interleaving, one column per vCPU')
     .option('--full', 'with --trace: every row (a long trace collapses the tasks outside the racing pair)')
     .option('--json', 'one JSON document on stdout')
-    .action(async (file: string | undefined, f: ReplayFlags) => { setExit(await replayCommand(file, f, io)); });
+    .action(async (file: string | undefined, f: ReplayFlags) => {
+      setExit(await replayCommand(file, f, io));
+    });
 
-  p.command('merge').description('combine the reports of a sharded campaign (run --shard i/n on each machine) into one')
+  p.command('merge')
+    .description('combine the reports of a sharded campaign (run --shard i/n on each machine) into one')
     .argument('<report-dir...>', 'report directories (or report.json files)')
     .option('--json', 'one JSON document on stdout')
     .option('--report-dir <dir>', 'write the merged report here instead of reports/<run-id>/ and reports/latest/')
-    .option('--allow-partial', 'merge a campaign that does not add up (missing, repeated or foreign shards), marked partial')
-    .action((dirs: string[], f: MergeFlags) => { setExit(mergeCommand(dirs, f, io)); });
+    .option(
+      '--allow-partial',
+      'merge a campaign that does not add up (missing, repeated or foreign shards), marked partial',
+    )
+    .action((dirs: string[], f: MergeFlags) => {
+      setExit(mergeCommand(dirs, f, io));
+    });
 
-  p.command('bench').description('benchmarks: the engine, the IOVA allocator, the flush queues (per-CPU vs single vs strict), map_sg designs and the two-step IOVA API')
-    .option('--suite <name>', 'engine (the harness itself), iova (rcache vs rbtree, list vs fixed depot), fq (flush queues), mapsg (map_sg: per-call vs cookie vs domain list; two-step API vs map per page), or all (default: engine, or fq with any --fq flag, or mapsg with --hypercall-cost/--segs)')
+  p.command('bench')
+    .description(
+      'benchmarks: the engine, the IOVA allocator, the flush queues (per-CPU vs single vs strict), map_sg designs and the two-step IOVA API',
+    )
+    .option(
+      '--suite <name>',
+      'engine (the harness itself), iova (rcache vs rbtree, list vs fixed depot), fq (flush queues), mapsg (map_sg: per-call vs cookie vs domain list; two-step API vs map per page), or all (default: engine, or fq with any --fq flag, or mapsg with --hypercall-cost/--segs)',
+    )
     .option('--time <duration>', 'time per measurement (default: 2s)')
     .option('--ops <n>', 'fq, mapsg: ops per worker per measurement instead of --time (a fixed amount of work)')
     .option('--fq <modes>', 'fq: queue modes to compare, from percpu,single,strict (default: all three)')
     .option('--workers <list>', 'fq, mapsg, variants: worker counts, e.g. 1,2 (default: 1,2)')
-    .option('--flush-cost <ns-list>', 'fq: cost of one IOTLB flush in ns, a list, 0 to 10000000 (default: 0,10000,100000)')
-    .option('--flush <serial|parallel>', 'fq: flushes serialised by a global lock (s390) or parallel (default: parallel)')
+    .option(
+      '--flush-cost <ns-list>',
+      'fq: cost of one IOTLB flush in ns, a list, 0 to 10000000 (default: 0,10000,100000)',
+    )
+    .option(
+      '--flush <serial|parallel>',
+      'fq: flushes serialised by a global lock (s390) or parallel (default: parallel)',
+    )
     .option('--transfer <ns>', 'fq: simulated transfer between map and unmap (default: 0)')
     .option('--granule <pages>', 'fq: pages per mapping, like dma_map_benchmark -g (default: 1)')
-    .option('--hypercall-cost <ns-list>', 'mapsg: cost of one driver map/unmap call (a pKVM hypercall) in ns, a list (default: 0,1000,10000)')
-    .option('--segs <list>', 'mapsg: scatterlist elements per map_sg (and pages per two-step round), a list, 1 to 64 (default: 4,16)')
+    .option(
+      '--hypercall-cost <ns-list>',
+      'mapsg: cost of one driver map/unmap call (a pKVM hypercall) in ns, a list (default: 0,1000,10000)',
+    )
+    .option(
+      '--segs <list>',
+      'mapsg: scatterlist elements per map_sg (and pages per two-step round), a list, 1 to 64 (default: 4,16)',
+    )
     .option('--seed <n>', 'fq, mapsg, variants: seed (default: 1)')
-    .option('--scenario <name>', 'bench variants of this scenario (with --variant): flushq by the fq suite, iova by iova, mapsg and dma-iova by mapsg, any other by its stress op program')
-    .option('--scenario-file <file>', 'a scenario file: bench the variants it adds (or its own scenario) next to the built-in ones (see README "Writing a variant")')
-    .option('--variant <list>', 'the variants to bench, a list (default with a scenario file: what it adds and the scenario\'s variants expected clean)')
-    .option('--repeats <n>', 'runs of every measurement; each mean is the median run\'s, with the min–max over the runs (default: 3)')
-    .option('--compare <report...>', 'compare two bench reports (A then B: report.json or its directory): B vs A per combination, with spreads; runs nothing')
+    .option(
+      '--scenario <name>',
+      'bench variants of this scenario (with --variant): flushq by the fq suite, iova by iova, mapsg and dma-iova by mapsg, any other by its stress op program',
+    )
+    .option(
+      '--scenario-file <file>',
+      'a scenario file: bench the variants it adds (or its own scenario) next to the built-in ones (see README "Writing a variant")',
+    )
+    .option(
+      '--variant <list>',
+      "the variants to bench, a list (default with a scenario file: what it adds and the scenario's variants expected clean)",
+    )
+    .option(
+      '--repeats <n>',
+      "runs of every measurement; each mean is the median run's, with the min–max over the runs (default: 3)",
+    )
+    .option(
+      '--compare <report...>',
+      'compare two bench reports (A then B: report.json or its directory): B vs A per combination, with spreads; runs nothing',
+    )
     .option('--json', 'one JSON document on stdout (the table goes to stderr)')
-    .option('--report-dir <dir>', 'write report.json, summary.md and bench.html here instead of reports/<run-id>-bench/')
-    .action(async (f: BenchFlags) => { setExit(await benchCommand(f, io)); });
+    .option(
+      '--report-dir <dir>',
+      'write report.json, summary.md and bench.html here instead of reports/<run-id>-bench/',
+    )
+    .action(async (f: BenchFlags) => {
+      setExit(await benchCommand(f, io));
+    });
 
   return p;
 }
@@ -140,11 +208,18 @@ export interface JsonError {
 
 /** Run one invocation; resolves to its exit code. `io` defaults to the process's stdout/stderr. */
 export async function main(
-  argv: readonly string[], io: Io = processIo(argv, argv.includes('--json')),
+  argv: readonly string[],
+  io: Io = processIo(argv, argv.includes('--json')),
 ): Promise<number> {
   const json = argv.includes('--json');
   let printed = false;
-  const tracked: Io = { ...io, out: (t) => { printed = true; io.out(t); } };
+  const tracked: Io = {
+    ...io,
+    out: (t) => {
+      printed = true;
+      io.out(t);
+    },
+  };
   const fail = (kind: ErrorKind, message: string, exitCode: number): number => {
     // One JSON document on stdout, unless the command already printed its own before failing.
     if (json && !printed) io.out(JSON.stringify({ error: { kind, message }, exitCode } satisfies JsonError, null, 2));
@@ -153,7 +228,9 @@ export async function main(
   forgetUserScenarios();
   let code: number = EXIT.ok;
   try {
-    await program(tracked, (c) => { code = c; }).parseAsync([...argv], { from: 'user' });
+    await program(tracked, (c) => {
+      code = c;
+    }).parseAsync([...argv], { from: 'user' });
     return code;
   } catch (e) {
     if (e instanceof CommanderError) {
@@ -165,8 +242,8 @@ export async function main(
       return fail('bad-input', e.message, EXIT.usage);
     }
     // A harness failure says what happened; anything else is a bug of ours, and its stack goes to stderr.
-    const message = e instanceof HarnessError ? e.message
-      : `internal error: ${e instanceof Error ? e.message : String(e)}`;
+    const message =
+      e instanceof HarnessError ? e.message : `internal error: ${e instanceof Error ? e.message : String(e)}`;
     const shown = e instanceof HarnessError || !(e instanceof Error) ? message : (e.stack ?? message);
     io.err(`iommu-stress: harness failure: ${shown}`);
     return fail('harness', message, EXIT.harness);
@@ -179,7 +256,11 @@ export async function main(
 function isProgram(): boolean {
   const here = fileURLToPath(import.meta.url);
   const bin = path.resolve(path.dirname(here), '..', '..', 'bin', 'iommu-stress.js');
-  try { return [here, bin].includes(realpathSync(process.argv[1] ?? '')); } catch { return false; }
+  try {
+    return [here, bin].includes(realpathSync(process.argv[1] ?? ''));
+  } catch {
+    return false;
+  }
 }
 
 if (isProgram()) {

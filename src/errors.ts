@@ -4,11 +4,17 @@
  * an internal error). Exit 1 is not an error: it is a verdict.
  */
 export class BadInput extends Error {
-  constructor(message: string) { super(message); this.name = 'BadInput'; }
+  constructor(message: string) {
+    super(message);
+    this.name = 'BadInput';
+  }
 }
 
 export class HarnessError extends Error {
-  constructor(message: string) { super(message); this.name = 'HarnessError'; }
+  constructor(message: string) {
+    super(message);
+    this.name = 'HarnessError';
+  }
 }
 
 export const EXIT = { ok: 0, verdict: 1, usage: 2, harness: 3 } as const;

@@ -6,10 +6,13 @@
  * `report-latest`). Unset, a pause point is one Map lookup.
  */
 const points: ReadonlyMap<string, number> = new Map(
-  (process.env.IOMMU_STRESS_PAUSE ?? '').split(',').filter(Boolean).map((p) => {
-    const [name, ms] = p.split(':');
-    return [name ?? '', Number(ms ?? '0') || 0] as const;
-  }),
+  (process.env.IOMMU_STRESS_PAUSE ?? '')
+    .split(',')
+    .filter(Boolean)
+    .map((p) => {
+      const [name, ms] = p.split(':');
+      return [name ?? '', Number(ms ?? '0') || 0] as const;
+    }),
 );
 const cell = points.size > 0 ? new Int32Array(new SharedArrayBuffer(4)) : undefined;
 const noted = new Set<string>();
@@ -17,6 +20,9 @@ const noted = new Set<string>();
 export function pausePoint(name: string): void {
   const ms = points.get(name);
   if (ms === undefined || !cell) return;
-  if (!noted.has(name)) { noted.add(name); process.stderr.write(`pause-point ${name}\n`); }
+  if (!noted.has(name)) {
+    noted.add(name);
+    process.stderr.write(`pause-point ${name}\n`);
+  }
   Atomics.wait(cell, 0, 0, ms); // nobody notifies: a plain sleep that blocks this thread
 }

@@ -10,14 +10,26 @@ export function preview(v: unknown, max = 40): string {
   let len = 0;
   const walk = (x: unknown, depth: number): void => {
     if (len > max) return;
-    const put = (s: string) => { out.push(s); len += s.length; };
+    const put = (s: string) => {
+      out.push(s);
+      len += s.length;
+    };
     if (Array.isArray(x)) {
-      if (depth >= 3) { put('[…]'); return; }
+      if (depth >= 3) {
+        put('[…]');
+        return;
+      }
       put('[');
-      for (let i = 0; i < x.length && len <= max; i++) { if (i > 0) put(','); walk(x[i], depth + 1); }
+      for (let i = 0; i < x.length && len <= max; i++) {
+        if (i > 0) put(',');
+        walk(x[i], depth + 1);
+      }
       put(']');
     } else if (typeof x === 'object' && x !== null) {
-      if (depth >= 3) { put('{…}'); return; }
+      if (depth >= 3) {
+        put('{…}');
+        return;
+      }
       put('{');
       Object.keys(x).some((k, i) => {
         if (i > 0) put(',');

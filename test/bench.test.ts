@@ -11,25 +11,72 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { iommu, json } from './helpers/cli.js';
 
 let tmp: string;
-beforeAll(() => { tmp = mkdtempSync(path.join(tmpdir(), 'iommu-bench-')); });
-afterAll(() => { rmSync(tmp, { recursive: true, force: true }); });
+beforeAll(() => {
+  tmp = mkdtempSync(path.join(tmpdir(), 'iommu-bench-'));
+});
+afterAll(() => {
+  rmSync(tmp, { recursive: true, force: true });
+});
 
-interface FqRowJson { mode: string; workers: number; flushCostNs: number; flush: string; loops: number; throughput: number; mapAvgUs: number; unmapP99Us: number; flushesPer1kUnmaps: number; peakQueued: number; exposureHist: number[] }
+interface FqRowJson {
+  mode: string;
+  workers: number;
+  flushCostNs: number;
+  flush: string;
+  loops: number;
+  throughput: number;
+  mapAvgUs: number;
+  unmapP99Us: number;
+  flushesPer1kUnmaps: number;
+  peakQueued: number;
+  exposureHist: number[];
+}
 
 describe('bench --fq', () => {
-  it('writes a report with every requested combination, and prints dma_map_benchmark\'s lines', () => {
+  it("writes a report with every requested combination, and prints dma_map_benchmark's lines", () => {
     const out = path.join(tmp, 'fq');
-    const r = iommu('bench', '--fq', 'percpu,strict', '--workers', '1,2', '--flush-cost', '0,1000', '--flush', 'serial',
-      '--repeats', '1', '--ops', '40', '--json', '--report-dir', out);
+    const r = iommu(
+      'bench',
+      '--fq',
+      'percpu,strict',
+      '--workers',
+      '1,2',
+      '--flush-cost',
+      '0,1000',
+      '--flush',
+      'serial',
+      '--repeats',
+      '1',
+      '--ops',
+      '40',
+      '--json',
+      '--report-dir',
+      out,
+    );
     expect(r.code).toBe(0);
     const doc = json<{ suite: string; machine: string; fq: { rows: FqRowJson[] } }>(r);
     expect(doc.suite).toBe('fq');
     expect(doc.machine).toMatch(/cores/);
     const combos = doc.fq.rows.map((x) => `${x.mode}/${x.workers}/${x.flushCostNs}/${x.flush}`).sort();
-    expect(combos).toEqual(['percpu/1/0/serial', 'percpu/1/1000/serial', 'percpu/2/0/serial', 'percpu/2/1000/serial',
-      'strict/1/0/serial', 'strict/1/1000/serial', 'strict/2/0/serial', 'strict/2/1000/serial']);
+    expect(combos).toEqual([
+      'percpu/1/0/serial',
+      'percpu/1/1000/serial',
+      'percpu/2/0/serial',
+      'percpu/2/1000/serial',
+      'strict/1/0/serial',
+      'strict/1/1000/serial',
+      'strict/2/0/serial',
+      'strict/2/1000/serial',
+    ]);
     for (const row of doc.fq.rows) {
-      for (const v of [row.loops, row.throughput, row.mapAvgUs, row.unmapP99Us, row.flushesPer1kUnmaps, row.peakQueued]) {
+      for (const v of [
+        row.loops,
+        row.throughput,
+        row.mapAvgUs,
+        row.unmapP99Us,
+        row.flushesPer1kUnmaps,
+        row.peakQueued,
+      ]) {
         expect(Number.isFinite(v) && v >= 0, JSON.stringify(row)).toBe(true);
       }
       expect(row.loops).toBe(40 * row.workers); // --ops: a fixed amount of work per worker, whatever the load

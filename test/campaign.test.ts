@@ -10,8 +10,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { iommu, json } from './helpers/cli.js';
 
 let tmp: string;
-beforeAll(() => { tmp = mkdtempSync(path.join(tmpdir(), 'iommu-campaign-')); });
-afterAll(() => { rmSync(tmp, { recursive: true, force: true }); });
+beforeAll(() => {
+  tmp = mkdtempSync(path.join(tmpdir(), 'iommu-campaign-'));
+});
+afterAll(() => {
+  rmSync(tmp, { recursive: true, force: true });
+});
 
 function file(name: string, content: unknown): string {
   const f = path.join(tmp, name);
@@ -23,7 +27,14 @@ interface RunJson {
   verdict: string;
   seed: number;
   shard: { index: number; count: number } | null;
-  results: { scenario: string; variant: string; ops: number; seed: number; explore: { schedules: number } | null; stress: { ops: number } | null }[];
+  results: {
+    scenario: string;
+    variant: string;
+    ops: number;
+    seed: number;
+    explore: { schedules: number } | null;
+    stress: { ops: number } | null;
+  }[];
 }
 
 describe('--config', () => {
@@ -36,7 +47,11 @@ describe('--config', () => {
   });
 
   it('every bad field is reported with its path: unknown keys, bad durations, bad params, out-of-range values', () => {
-    const r = iommu('run', '--config', file('bad.json', { time: 'soon', workers: 0, params: { arenas: 'x' }, bogus: 1 }));
+    const r = iommu(
+      'run',
+      '--config',
+      file('bad.json', { time: 'soon', workers: 0, params: { arenas: 'x' }, bogus: 1 }),
+    );
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/4 bad field\(s\)/);
     expect(r.stderr).toMatch(/time: expected a duration/);
@@ -53,7 +68,16 @@ describe('--config', () => {
   });
 
   it('settings come from the file, and flags win over it', () => {
-    const cfg = file('good.json', { scenarios: ['counter'], variant: 'percpu', workers: 1, ops: 200, time: '10m', seed: 11, mode: 'stress', params: { stepsPerOp: 4 } });
+    const cfg = file('good.json', {
+      scenarios: ['counter'],
+      variant: 'percpu',
+      workers: 1,
+      ops: 200,
+      time: '10m',
+      seed: 11,
+      mode: 'stress',
+      params: { stepsPerOp: 4 },
+    });
     const r = iommu('run', '--config', cfg, '--seed', '12', '--json', '--report-dir', path.join(tmp, 'good'));
     expect(r.code).toBe(0);
     const rep = json<RunJson>(r);
@@ -64,8 +88,14 @@ describe('--config', () => {
   });
 
   it('explore takes its scenario from the file', () => {
-    const r = iommu('explore', '--config', file('ex.json', { scenario: 'counter', variant: 'plain-shared', seed: 1, schedules: 50 }), '--json',
-      '--repro-file', path.join(tmp, 'ex-repro.json'));
+    const r = iommu(
+      'explore',
+      '--config',
+      file('ex.json', { scenario: 'counter', variant: 'plain-shared', seed: 1, schedules: 50 }),
+      '--json',
+      '--repro-file',
+      path.join(tmp, 'ex-repro.json'),
+    );
     expect(r.code).toBe(1);
     expect(json<{ scenario: string }>(r).scenario).toBe('counter');
   });
@@ -73,7 +103,25 @@ describe('--config', () => {
 
 describe('--shard and merge', () => {
   const run = (shard: string, out: string) =>
-    iommu('run', 'counter', '--variant', 'percpu', '--mode', 'explore', '--schedules', '100', '--time', '10m', '--seed', '5', '--shard', shard, '--json', '--report-dir', out);
+    iommu(
+      'run',
+      'counter',
+      '--variant',
+      'percpu',
+      '--mode',
+      'explore',
+      '--schedules',
+      '100',
+      '--time',
+      '10m',
+      '--seed',
+      '5',
+      '--shard',
+      shard,
+      '--json',
+      '--report-dir',
+      out,
+    );
 
   it('a malformed shard is exit 2', () => {
     for (const bad of ['0/2', '3/2', 'a/b', '2']) {
@@ -100,7 +148,9 @@ describe('--shard and merge', () => {
     expect(merged.notes).toEqual([]);
     expect(merged.results).toHaveLength(1);
     expect(merged.results[0]!.ops).toBe(ra.results[0]!.ops + rb.results[0]!.ops);
-    expect(merged.results[0]!.explore!.schedules).toBe(ra.results[0]!.explore!.schedules + rb.results[0]!.explore!.schedules);
+    expect(merged.results[0]!.explore!.schedules).toBe(
+      ra.results[0]!.explore!.schedules + rb.results[0]!.explore!.schedules,
+    );
     const onDisk = JSON.parse(readFileSync(path.join(out, 'report.json'), 'utf8')) as RunJson;
     expect(onDisk.verdict).toBe('pass');
     expect(readFileSync(path.join(out, 'summary.md'), 'utf8')).toContain('counter');
@@ -116,13 +166,18 @@ describe('--shard and merge', () => {
     expect(existsSync(path.join(tmp, 'm2'))).toBe(false);
     const mj = iommu('merge', a, '--json', '--report-dir', path.join(tmp, 'm2'));
     expect(mj.code).toBe(1);
-    expect(json<{ verdict: string; notes: string[] }>(mj)).toMatchObject({ verdict: 'incomplete', notes: ['shard(s) 2, 3 of 3 are missing'] });
+    expect(json<{ verdict: string; notes: string[] }>(mj)).toMatchObject({
+      verdict: 'incomplete',
+      notes: ['shard(s) 2, 3 of 3 are missing'],
+    });
     const p = iommu('merge', a, '--allow-partial', '--json', '--report-dir', path.join(tmp, 'm2'));
     expect(p.code).toBe(0);
     expect(json<{ partial: string[] }>(p).partial).toEqual(['shard(s) 2, 3 of 3 are missing']);
     const onDisk = JSON.parse(readFileSync(path.join(tmp, 'm2', 'report.json'), 'utf8')) as { partial: string[] };
     expect(onDisk.partial).toEqual(['shard(s) 2, 3 of 3 are missing']);
-    expect(readFileSync(path.join(tmp, 'm2', 'summary.md'), 'utf8')).toMatch(/\*\*Partial report\*\*: shard\(s\) 2, 3 of 3 are missing/);
+    expect(readFileSync(path.join(tmp, 'm2', 'summary.md'), 'utf8')).toMatch(
+      /\*\*Partial report\*\*: shard\(s\) 2, 3 of 3 are missing/,
+    );
     const bad = iommu('merge', file('notreport.json', { hello: 1 }), '--report-dir', path.join(tmp, 'm3'));
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/not an iommu-stress run report/);
@@ -138,7 +193,11 @@ describe('--shard and merge', () => {
     expect(twice.code).toBe(1);
     expect(twice.stderr).toMatch(/shard\(s\) 1 appear more than once/);
     expect(twice.stderr).toMatch(/the same run is given more than once \(.*r1\)/);
-    const rb = JSON.parse(readFileSync(path.join(b, 'report.json'), 'utf8')) as { seed: number; version: string; runId: string };
+    const rb = JSON.parse(readFileSync(path.join(b, 'report.json'), 'utf8')) as {
+      seed: number;
+      version: string;
+      runId: string;
+    };
     const otherSeed = iommu('merge', a, file('seed6.json', { ...rb, seed: 6 }));
     expect(otherSeed.code).toBe(1);
     expect(otherSeed.stderr).toMatch(/different campaign seeds \(5, 6\)/);
@@ -155,8 +214,21 @@ describe('--shard and merge', () => {
     const b = path.join(tmp, 'f2');
     run('1/2', a);
     run('2/2', b);
-    const rep = JSON.parse(readFileSync(path.join(a, 'report.json'), 'utf8')) as { results: { violations: unknown[] }[] };
-    rep.results[0]!.violations = [{ invariant: 'CNT-LOST', grade: 'FORBIDDEN', message: 'm', vcpu: 0, step: 1, site: 's', executor: 'stress', command: 'c' }];
+    const rep = JSON.parse(readFileSync(path.join(a, 'report.json'), 'utf8')) as {
+      results: { violations: unknown[] }[];
+    };
+    rep.results[0]!.violations = [
+      {
+        invariant: 'CNT-LOST',
+        grade: 'FORBIDDEN',
+        message: 'm',
+        vcpu: 0,
+        step: 1,
+        site: 's',
+        executor: 'stress',
+        command: 'c',
+      },
+    ];
     const edited = file('edited-report.json', rep);
     const m = iommu('merge', edited, b, '--json', '--report-dir', path.join(tmp, 'm4'));
     expect(m.code).toBe(1);
@@ -166,14 +238,28 @@ describe('--shard and merge', () => {
 
 describe('explore --stop-on', () => {
   it('hunts an INTERESTING outcome down to a token that replays it', () => {
-    const r = iommu('explore', 'viommu', '--variant', 'upstream', '--seed', '3', '--stop-on', 'V-DUPMAP', '--json',
-      '--repro-file', path.join(tmp, 'dup.json'));
+    const r = iommu(
+      'explore',
+      'viommu',
+      '--variant',
+      'upstream',
+      '--seed',
+      '3',
+      '--stop-on',
+      'V-DUPMAP',
+      '--json',
+      '--repro-file',
+      path.join(tmp, 'dup.json'),
+    );
     expect(r.code).toBe(1);
     const out = json<{ violation: { invariant: string; grade: string }; token: string; traceHash: string }>(r);
     expect(out.violation).toMatchObject({ invariant: 'V-DUPMAP', grade: 'INTERESTING' });
     const again = iommu('replay', '--token', out.token, '--json');
     expect(again.code).toBe(1);
-    expect(json<{ violation: { invariant: string }; traceHash: string }>(again)).toMatchObject({ violation: { invariant: 'V-DUPMAP' }, traceHash: out.traceHash });
+    expect(json<{ violation: { invariant: string }; traceHash: string }>(again)).toMatchObject({
+      violation: { invariant: 'V-DUPMAP' },
+      traceHash: out.traceHash,
+    });
   });
 
   it('an outcome the scenario does not declare is exit 2', () => {

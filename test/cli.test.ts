@@ -12,8 +12,12 @@ import { iommu, json, root, type CliResult } from './helpers/cli.js';
 const pkgVersion = (JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string }).version;
 
 let tmp: string;
-beforeAll(() => { tmp = mkdtempSync(path.join(tmpdir(), 'iommu-cli-')); });
-afterAll(() => { rmSync(tmp, { recursive: true, force: true }); });
+beforeAll(() => {
+  tmp = mkdtempSync(path.join(tmpdir(), 'iommu-cli-'));
+});
+afterAll(() => {
+  rmSync(tmp, { recursive: true, force: true });
+});
 
 /** A fresh directory under tmp for one test. */
 function dir(name: string): string {
@@ -45,7 +49,8 @@ describe('list', () => {
     expect([...byName.keys()]).toEqual(expect.arrayContaining(['pgtable', 'counter']));
     for (const s of l.scenarios) {
       expect(s.variants.length).toBeGreaterThan(0);
-      for (const v of s.variants) expect(v.expect === 'clean' || (Array.isArray(v.expect) && v.expect.length > 0)).toBe(true);
+      for (const v of s.variants)
+        expect(v.expect === 'clean' || (Array.isArray(v.expect) && v.expect.length > 0)).toBe(true);
     }
     const pg = byName.get('pgtable')!;
     expect(pg.variants.find((v) => v.name === 'correct')?.expect).toBe('clean');
@@ -140,7 +145,17 @@ describe('explore finds the racy-install bug; replay reproduces it exactly', () 
   let ex: ExploreJson;
   beforeAll(() => {
     reproFile = path.join(dir('explore'), 'r.json');
-    found = iommu('explore', 'pgtable', '--variant', 'racy-install', '--seed', '1', '--json', '--repro-file', reproFile);
+    found = iommu(
+      'explore',
+      'pgtable',
+      '--variant',
+      'racy-install',
+      '--seed',
+      '1',
+      '--json',
+      '--repro-file',
+      reproFile,
+    );
     ex = json<ExploreJson>(found);
   });
 
@@ -209,7 +224,19 @@ describe('explore finds the racy-install bug; replay reproduces it exactly', () 
 
 describe('explore and run verdicts', () => {
   it('explore pgtable/correct: 2000 schedules clean, exit 0', () => {
-    const r = iommu('explore', 'pgtable', '--variant', 'correct', '--seed', '7', '--schedules', '2000', '--json', '--repro-file', path.join(dir('clean'), 'never.json'));
+    const r = iommu(
+      'explore',
+      'pgtable',
+      '--variant',
+      'correct',
+      '--seed',
+      '7',
+      '--schedules',
+      '2000',
+      '--json',
+      '--repro-file',
+      path.join(dir('clean'), 'never.json'),
+    );
     expect(r.code).toBe(0);
     const ex = json<ExploreJson>(r);
     expect(ex.verdict).toBe('clean');
@@ -220,14 +247,39 @@ describe('explore and run verdicts', () => {
   // Runs below are bounded by --ops and --schedules, with a --time far beyond them: never by a time window.
   it('run pgtable/correct on 2 workers, 300 ops each + 50 schedules: exit 0, one JSON document, report.json and summary.md', () => {
     const reportDir = path.join(dir('run-pg'), 'rep');
-    const r = iommu('run', 'pgtable', '--variant', 'correct', '--workers', '2', '--ops', '300', '--schedules', '50', '--time', '10m', '--seed', '3', '--json', '--report-dir', reportDir);
+    const r = iommu(
+      'run',
+      'pgtable',
+      '--variant',
+      'correct',
+      '--workers',
+      '2',
+      '--ops',
+      '300',
+      '--schedules',
+      '50',
+      '--time',
+      '10m',
+      '--seed',
+      '3',
+      '--json',
+      '--report-dir',
+      reportDir,
+    );
     expect(r.code).toBe(0);
     const rep = json<{ verdict: string; exitCode: number; results: Record<string, unknown>[] }>(r);
     expect(rep.verdict).toBe('pass');
     expect(rep.exitCode).toBe(0);
     expect(rep.results).toHaveLength(1);
     const v = rep.results[0]!;
-    expect(v).toMatchObject({ scenario: 'pgtable', variant: 'correct', expected: 'clean', observed: 'clean', seed: 3, violations: [] });
+    expect(v).toMatchObject({
+      scenario: 'pgtable',
+      variant: 'correct',
+      expected: 'clean',
+      observed: 'clean',
+      seed: 3,
+      violations: [],
+    });
     expect((v.stress as { ops: number }).ops).toBe(600);
     expect((v.explore as { schedules: number }).schedules).toBe(50);
     expect(v.ops).toBeGreaterThan(600);
@@ -245,9 +297,35 @@ describe('explore and run verdicts', () => {
   it('run counter/plain-shared: the bug is caught as expected (exit 0) with a reproduce command', () => {
     const reportDir = path.join(dir('run-plain'), 'rep');
     // Real threads may or may not lose an update in 2 x 2000 ops; the explore phase then finds it from the seed.
-    const r = iommu('run', 'counter', '--variant', 'plain-shared', '--workers', '2', '--ops', '2000', '--schedules', '2000', '--time', '10m', '--seed', '1', '--json', '--report-dir', reportDir);
+    const r = iommu(
+      'run',
+      'counter',
+      '--variant',
+      'plain-shared',
+      '--workers',
+      '2',
+      '--ops',
+      '2000',
+      '--schedules',
+      '2000',
+      '--time',
+      '10m',
+      '--seed',
+      '1',
+      '--json',
+      '--report-dir',
+      reportDir,
+    );
     expect(r.code).toBe(0);
-    const rep = json<{ verdict: string; results: { expected: string; observed: string; verdict: string; violations: { invariant: string; command: string }[] }[] }>(r);
+    const rep = json<{
+      verdict: string;
+      results: {
+        expected: string;
+        observed: string;
+        verdict: string;
+        violations: { invariant: string; command: string }[];
+      }[];
+    }>(r);
     expect(rep.verdict).toBe('pass');
     const v = rep.results[0]!;
     expect(v.expected).toBe('CNT-LOST');
@@ -259,9 +337,26 @@ describe('explore and run verdicts', () => {
 
   it('run --mode explore: no stress phase, schedules counted', () => {
     const reportDir = path.join(dir('run-explore'), 'rep');
-    const r = iommu('run', 'counter', '--variant', 'percpu', '--mode', 'explore', '--schedules', '200', '--time', '10m', '--seed', '5', '--json', '--report-dir', reportDir);
+    const r = iommu(
+      'run',
+      'counter',
+      '--variant',
+      'percpu',
+      '--mode',
+      'explore',
+      '--schedules',
+      '200',
+      '--time',
+      '10m',
+      '--seed',
+      '5',
+      '--json',
+      '--report-dir',
+      reportDir,
+    );
     expect(r.code).toBe(0);
-    const v = json<{ results: { stress: unknown; explore: { schedules: number } | null; observed: string }[] }>(r).results[0]!;
+    const v = json<{ results: { stress: unknown; explore: { schedules: number } | null; observed: string }[] }>(r)
+      .results[0]!;
     expect(v.stress).toBeNull();
     expect(v.explore?.schedules).toBe(200);
     expect(v.observed).toBe('clean');
@@ -269,19 +364,63 @@ describe('explore and run verdicts', () => {
 
   it('run: a bug variant that cannot be caught (1 worker, 1 op) is a failed expectation, exit 1', () => {
     const reportDir = path.join(dir('run-miss'), 'rep');
-    const r = iommu('run', 'pgtable', '--variant', 'racy-install', '--mode', 'stress', '--workers', '1', '--ops', '1', '--time', '10m', '--seed', '1', '--json', '--report-dir', reportDir);
+    const r = iommu(
+      'run',
+      'pgtable',
+      '--variant',
+      'racy-install',
+      '--mode',
+      'stress',
+      '--workers',
+      '1',
+      '--ops',
+      '1',
+      '--time',
+      '10m',
+      '--seed',
+      '1',
+      '--json',
+      '--report-dir',
+      reportDir,
+    );
     expect(r.code).toBe(1);
-    const rep = json<{ verdict: string; exitCode: number; results: { observed: string; verdict: string; ops: number }[] }>(r);
+    const rep = json<{
+      verdict: string;
+      exitCode: number;
+      results: { observed: string; verdict: string; ops: number }[];
+    }>(r);
     expect(rep.verdict).toBe('fail');
     expect(rep.exitCode).toBe(1);
     expect(rep.results[0]).toMatchObject({ observed: 'clean', verdict: 'fail', ops: 1 });
-    const onDisk = JSON.parse(readFileSync(path.join(reportDir, 'report.json'), 'utf8')) as { verdict: string; exitCode: number };
+    const onDisk = JSON.parse(readFileSync(path.join(reportDir, 'report.json'), 'utf8')) as {
+      verdict: string;
+      exitCode: number;
+    };
     expect(onDisk).toMatchObject({ verdict: 'fail', exitCode: 1 });
   });
 
   it('run: a worker that crashes is a harness failure, exit 3, naming the crash and the re-run command', () => {
     // crashAfter is counter's harness self-test knob: a vCPU throws at that op.
-    const r = iommu('run', 'counter', '--variant', 'percpu', '--mode', 'stress', '--param', 'crashAfter=100', '--workers', '1', '--ops', '1000', '--time', '10m', '--seed', '1', '--report-dir', path.join(dir('run-crash'), 'rep'));
+    const r = iommu(
+      'run',
+      'counter',
+      '--variant',
+      'percpu',
+      '--mode',
+      'stress',
+      '--param',
+      'crashAfter=100',
+      '--workers',
+      '1',
+      '--ops',
+      '1000',
+      '--time',
+      '10m',
+      '--seed',
+      '1',
+      '--report-dir',
+      path.join(dir('run-crash'), 'rep'),
+    );
     expect(r.code).toBe(3);
     expect(r.stderr).toContain('harness failure');
     expect(r.stderr).toContain('crashAfter=100');
@@ -293,7 +432,8 @@ describe('help and version', () => {
   it('--help: exit 0, lists the commands', () => {
     const r = iommu('--help');
     expect(r.code).toBe(0);
-    for (const c of ['list', 'run', 'explore', 'replay', 'bench']) expect(r.stdout).toMatch(new RegExp(`^\\s+${c}\\b`, 'm'));
+    for (const c of ['list', 'run', 'explore', 'replay', 'bench'])
+      expect(r.stdout).toMatch(new RegExp(`^\\s+${c}\\b`, 'm'));
   });
 
   it('run --help: exit 0, documents --time', () => {

@@ -13,8 +13,17 @@ const OPS = Array<number>(scenario.exploreCpus).fill(scenario.exploreOps);
 
 function search(variant: string, seed: number, schedules: number, params: Record<string, number> = {}) {
   return explore({
-    scenario, variant: findVariant(scenario, variant)!, params: withDefaults(scenario, { ...scenario.exploreParams, ...params }), opsPerCpu: OPS,
-    strategy: 'pct', depth: 3, schedules, timeMs: Number.POSITIVE_INFINITY, seed, maxSteps: 100_000, shrink: false,
+    scenario,
+    variant: findVariant(scenario, variant)!,
+    params: withDefaults(scenario, { ...scenario.exploreParams, ...params }),
+    opsPerCpu: OPS,
+    strategy: 'pct',
+    depth: 3,
+    schedules,
+    timeMs: Number.POSITIVE_INFINITY,
+    seed,
+    maxSteps: 100_000,
+    shrink: false,
   });
 }
 

@@ -8,11 +8,30 @@ import { Checker } from '../src/check/checker.js';
 import type { InvariantDef } from '../src/check/invariant.js';
 import { Cpu, runToEnd, type Op } from '../src/engine/cpu.js';
 import {
-  allocateMemory, at, atCpu, CACHE_LINE, defineLayout, mapMemory, region, zeroMemory, type Layout, type RegionSpec,
+  allocateMemory,
+  at,
+  atCpu,
+  CACHE_LINE,
+  defineLayout,
+  mapMemory,
+  region,
+  zeroMemory,
+  type Layout,
+  type RegionSpec,
 } from '../src/engine/layout.js';
 import { mix32, opRng, pickWeighted, randInt, rngFor } from '../src/engine/rng.js';
 import type { ScenarioDef, ScenarioModel, VariantDef } from '../src/engine/scenario.js';
-import { Counter32, Counter64, LOCK_WORDS, lockHeld, lockOwner, lockRef, spinLock, spinTryLock, spinUnlock } from '../src/engine/sync.js';
+import {
+  Counter32,
+  Counter64,
+  LOCK_WORDS,
+  lockHeld,
+  lockOwner,
+  lockRef,
+  spinLock,
+  spinTryLock,
+  spinUnlock,
+} from '../src/engine/sync.js';
 import { taskOf } from '../src/engine/task.js';
 import { runExecution } from '../src/explore/execution.js';
 import { explore, type ExploreOutcome } from '../src/explore/explore.js';
@@ -67,8 +86,9 @@ describe('layout', () => {
         const lastByteOfThis = (atCpu(r, cpu, r.count - 1) + 1) * eb - 1;
         const firstByteOfNext = atCpu(r, cpu + 1) * eb;
         expect(firstByteOfNext - atCpu(r, cpu) * eb, name).toBeGreaterThanOrEqual(64);
-        expect(Math.floor(lastByteOfThis / 64), `${name}: cpu${cpu} and cpu${cpu + 1} share a line`)
-          .toBeLessThan(Math.floor(firstByteOfNext / 64));
+        expect(Math.floor(lastByteOfThis / 64), `${name}: cpu${cpu} and cpu${cpu + 1} share a line`).toBeLessThan(
+          Math.floor(firstByteOfNext / 64),
+        );
       }
       const lastByte = (atCpu(r, cpus - 1, r.count - 1) + 1) * eb;
       expect(lastByte, name).toBeLessThanOrEqual(r.byteOffset + r.byteLength);
@@ -79,7 +99,7 @@ describe('layout', () => {
     expect(region(layout, 'b').stride).toBe(8);
   });
 
-  it('mapMemory on the same buffer gives views that see each other\'s writes', () => {
+  it("mapMemory on the same buffer gives views that see each other's writes", () => {
     const m1 = allocateMemory(layout);
     const m2 = mapMemory(m1.sab, JSON.parse(JSON.stringify(layout)) as Layout);
     const c = region(layout, 'c');
@@ -106,7 +126,9 @@ describe('layout', () => {
       expect(() => defineLayout(bad, {}), `cpus ${bad}`).toThrow(RangeError);
     }
     for (const bad of [-1, 2.5, Number.NaN, Number.POSITIVE_INFINITY]) {
-      expect(() => defineLayout(2, { x: { kind: 'i32', count: bad } }), `count ${bad}`).toThrow(/region x has bad count/);
+      expect(() => defineLayout(2, { x: { kind: 'i32', count: bad } }), `count ${bad}`).toThrow(
+        /region x has bad count/,
+      );
     }
     expect(() => region(layout, 'nope')).toThrow(/no region 'nope'.*a, b, c/);
     expect(defineLayout(1, {}).bytes).toBe(64);
@@ -117,7 +139,8 @@ describe('layout', () => {
 // seeded randomness
 
 describe('rng', () => {
-  const draw = (rng: ReturnType<typeof opRng>, n: number): number[] => Array.from({ length: n }, () => randInt(rng, 0, 1_000_000));
+  const draw = (rng: ReturnType<typeof opRng>, n: number): number[] =>
+    Array.from({ length: n }, () => randInt(rng, 0, 1_000_000));
 
   it('op streams are a pure function of (seed, vCPU) and differ between vCPUs, seeds and purposes', () => {
     expect(draw(opRng(42, 0), 50)).toEqual(draw(opRng(42, 0), 50));
@@ -198,7 +221,8 @@ describe('counters and locks, run to completion', () => {
     // the atomic add interleaved the same way does not
     const x = c.add(cpu0, 1);
     const y = c.add(cpu1, 1);
-    x.next(); y.next();
+    x.next();
+    y.next();
     expect(x.next()).toEqual({ done: true, value: 1 });
     expect(y.next()).toEqual({ done: true, value: 2 });
     expect(c.peek(mem.i32)).toBe(3);
@@ -232,13 +256,24 @@ describe('counters and locks, run to completion', () => {
 const variant = (name: string): VariantDef => ({ name, summary: name, expect: 'clean' });
 
 function exploreOnce(
-  scenario: ScenarioDef, v: string, seed: number, schedules: number,
+  scenario: ScenarioDef,
+  v: string,
+  seed: number,
+  schedules: number,
   o: { strategy?: StrategyName; depth?: number; opsPerCpu?: number; params?: Record<string, number> } = {},
 ): ExploreOutcome {
   return explore({
-    scenario, variant: scenario.variants.find((x) => x.name === v)!, params: o.params ?? {},
-    opsPerCpu: [o.opsPerCpu ?? 2, o.opsPerCpu ?? 2], strategy: o.strategy ?? 'random', depth: o.depth ?? 2, schedules,
-    timeMs: Number.POSITIVE_INFINITY, seed, maxSteps: 10_000, shrink: true,
+    scenario,
+    variant: scenario.variants.find((x) => x.name === v)!,
+    params: o.params ?? {},
+    opsPerCpu: [o.opsPerCpu ?? 2, o.opsPerCpu ?? 2],
+    strategy: o.strategy ?? 'random',
+    depth: o.depth ?? 2,
+    schedules,
+    timeMs: Number.POSITIVE_INFINITY,
+    seed,
+    maxSteps: 10_000,
+    shrink: true,
   });
 }
 
@@ -248,8 +283,13 @@ const counterInvariants: readonly InvariantDef[] = [
 ];
 
 const counterScenario: ScenarioDef = {
-  name: 'test-counter', summary: 'shared counter', follows: 'nothing', params: {},
-  exploreCpus: 2, exploreOps: 2, invariants: counterInvariants,
+  name: 'test-counter',
+  summary: 'shared counter',
+  follows: 'nothing',
+  params: {},
+  exploreCpus: 2,
+  exploreOps: 2,
+  invariants: counterInvariants,
   variants: [variant('plain'), variant('atomic'), variant('locked')],
   build({ cpus, variant: { name: v } }): ScenarioModel {
     const layout = defineLayout(cpus, {
@@ -262,7 +302,9 @@ const counterScenario: ScenarioDef = {
     const done = region(layout, 'done');
     return {
       layout,
-      init() { /* all zero */ },
+      init() {
+        /* all zero */
+      },
       program(cpu) {
         function* inc(): Op {
           if (v === 'plain') yield* counter.plainAdd(cpu, 1);
@@ -288,9 +330,13 @@ const counterScenario: ScenarioDef = {
 
 /** Two locks; cpu0 always takes A then B; cpu1 takes B then A ('ab-ba') or A then B ('ab-ab'). */
 const twoLockScenario: ScenarioDef = {
-  name: 'test-two-locks', summary: 'two locks', follows: 'nothing',
+  name: 'test-two-locks',
+  summary: 'two locks',
+  follows: 'nothing',
   params: { ranked: { default: 0, min: 0, max: 1, help: '1: give the locks lockdep ranks A=1 < B=2' } },
-  exploreCpus: 2, exploreOps: 1, invariants: [],
+  exploreCpus: 2,
+  exploreOps: 1,
+  invariants: [],
   variants: [variant('ab-ba'), variant('ab-ab')],
   build({ cpus, variant: { name: v }, params }): ScenarioModel {
     const layout = defineLayout(cpus, {
@@ -304,7 +350,9 @@ const twoLockScenario: ScenarioDef = {
     const n = new Counter32(at(region(layout, 'n')), 'n');
     return {
       layout,
-      init() { /* all zero */ },
+      init() {
+        /* all zero */
+      },
       program(cpu) {
         const [first, second] = cpu.id === 1 && v === 'ab-ba' ? [B, A] : [A, B];
         function* nested(): Op {
@@ -317,7 +365,9 @@ const twoLockScenario: ScenarioDef = {
         }
         return { next: nested, describe: () => `${first.name} then ${second.name}` };
       },
-      quiescent() { /* nothing to scan */ },
+      quiescent() {
+        /* nothing to scan */
+      },
     };
   },
 };
@@ -336,7 +386,10 @@ describe('sync primitives under the explore executor', () => {
       // it drops a vCPU's *last* ops under the same schedule, and for seeds 7 and 10 the race is in
       // cpu0's second op, so it stops at [2, 1].)
       const min = r.minimal!.repro.opsPerCpu;
-      expect(min.every((k) => k >= 1), `seed ${seed}: ${min}`).toBe(true);
+      expect(
+        min.every((k) => k >= 1),
+        `seed ${seed}: ${min}`,
+      ).toBe(true);
       expect(r.minimal!.ops).toBeLessThanOrEqual(r.original!.ops);
       expect(r.minimal!.violation.message).toBe(`counter is ${r.minimal!.ops - 1} after ${r.minimal!.ops} increments`);
     }
@@ -383,20 +436,44 @@ describe('sync primitives under the explore executor', () => {
   });
 
   it('AB-BA without ranks on a serial schedule neither deadlocks nor trips lockdep (rank 0 = unordered)', () => {
-    const model = twoLockScenario.build({ cpus: 2, variant: variantOf(twoLockScenario, 'ab-ba'), params: { ranked: 0 } });
-    const res = runExecution({
-      scenario: twoLockScenario, model, mem: allocateMemory(model.layout), opSeed: 1, opsPerCpu: [1, 1], maxSteps: 1000,
-    }, new ReplayScheduler([]));
+    const model = twoLockScenario.build({
+      cpus: 2,
+      variant: variantOf(twoLockScenario, 'ab-ba'),
+      params: { ranked: 0 },
+    });
+    const res = runExecution(
+      {
+        scenario: twoLockScenario,
+        model,
+        mem: allocateMemory(model.layout),
+        opSeed: 1,
+        opsPerCpu: [1, 1],
+        maxSteps: 1000,
+      },
+      new ReplayScheduler([]),
+    );
     expect(res.violation).toBeUndefined();
     expect(res.preemptions).toBe(0);
   });
 
   it('AB-BA with ranks trips LOCKDEP on a serial schedule that cannot deadlock (replay of a serial schedule)', () => {
-    const model = twoLockScenario.build({ cpus: 2, variant: variantOf(twoLockScenario, 'ab-ba'), params: { ranked: 1 } });
+    const model = twoLockScenario.build({
+      cpus: 2,
+      variant: variantOf(twoLockScenario, 'ab-ba'),
+      params: { ranked: 1 },
+    });
     // an empty schedule replays as non-preemptive: cpu0 runs its op to the end, then cpu1
-    const res = runExecution({
-      scenario: twoLockScenario, model, mem: allocateMemory(model.layout), opSeed: 1, opsPerCpu: [1, 1], maxSteps: 1000,
-    }, new ReplayScheduler([]));
+    const res = runExecution(
+      {
+        scenario: twoLockScenario,
+        model,
+        mem: allocateMemory(model.layout),
+        opSeed: 1,
+        opsPerCpu: [1, 1],
+        maxSteps: 1000,
+      },
+      new ReplayScheduler([]),
+    );
     expect(res.violation?.invariant).toBe('LOCKDEP');
     expect(res.violation!.vcpu).toBe(1);
     expect(res.violation!.message).toBe('cpu1 takes lockA (rank 1) while holding lockB (rank 2)');
@@ -409,7 +486,12 @@ describe('sync primitives under the explore executor', () => {
 
   it('AB-BA with ranks: PCT of depth 1 (no priority changes: serial) reports LOCKDEP, never DEADLOCK', () => {
     for (const seed of SEEDS) {
-      const r = exploreOnce(twoLockScenario, 'ab-ba', seed, 1, { strategy: 'pct', depth: 1, opsPerCpu: 1, params: { ranked: 1 } });
+      const r = exploreOnce(twoLockScenario, 'ab-ba', seed, 1, {
+        strategy: 'pct',
+        depth: 1,
+        opsPerCpu: 1,
+        params: { ranked: 1 },
+      });
       expect(r.schedules).toBe(1);
       expect(r.violation?.invariant, `seed ${seed}`).toBe('LOCKDEP');
       expect(r.violation!.message).toMatch(/cpu1 takes lockA \(rank 1\) while holding lockB \(rank 2\)/);
@@ -419,7 +501,12 @@ describe('sync primitives under the explore executor', () => {
 
   it('correct nesting in rank order (both A then B) stays clean over 500 schedules', () => {
     for (const strategy of ['random', 'pct'] as const) {
-      const r = exploreOnce(twoLockScenario, 'ab-ab', 13, 500, { strategy, depth: 3, opsPerCpu: 2, params: { ranked: 1 } });
+      const r = exploreOnce(twoLockScenario, 'ab-ab', 13, 500, {
+        strategy,
+        depth: 3,
+        opsPerCpu: 2,
+        params: { ranked: 1 },
+      });
       expect(r.violation, strategy).toBeUndefined();
       expect(r.schedules).toBe(500);
     }

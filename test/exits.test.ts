@@ -51,7 +51,8 @@ describe('the stress main thread never sleeps through a wake-up', () => {
     const { i32, ctl } = control();
     const GO = 0; // a model word serves as the round counter the raiser waits on
     // The raiser: each round, spin a pseudo-random while, then raise STOP as a stress worker does.
-    const raiser = new Worker(`
+    const raiser = new Worker(
+      `
       const { workerData: { sab, go, stop, arrived, rounds } } = require('node:worker_threads');
       const a = new Int32Array(sab);
       let x = 12345;
@@ -60,14 +61,18 @@ describe('the stress main thread never sleeps through a wake-up', () => {
         x = (x * 1103515245 + 12345) & 0x7fffffff;
         for (let k = x % 2000; k > 0; k--) Atomics.load(a, go);
         Atomics.store(a, stop, 1); Atomics.notify(a, stop); Atomics.notify(a, arrived);
-      }`, { eval: true, workerData: { sab: i32.buffer, go: GO, stop: ctl.stop, arrived: ctl.arrived, rounds: 20_000 } });
+      }`,
+      { eval: true, workerData: { sab: i32.buffer, go: GO, stop: ctl.stop, arrived: ctl.arrived, rounds: 20_000 } },
+    );
     let parkedClear = 0;
     for (let r = 1; r <= 20_000; r++) {
       Atomics.store(i32, ctl.stop, 0);
       Atomics.store(i32, GO, r);
       Atomics.notify(i32, GO);
       const seen = Atomics.load(i32, ctl.arrived);
-      for (let k = r % 1500; k > 0 && Atomics.load(i32, ctl.stop) === 0; k--) { /* the main loop's other work */ }
+      for (let k = r % 1500; k > 0 && Atomics.load(i32, ctl.stop) === 0; k--) {
+        /* the main loop's other work */
+      }
       if (Atomics.load(i32, ctl.stop) !== 0) continue; // the check saw it: no park this round
       parkedClear++;
       expect(await parkMain(i32, ctl, seen, LONG_MS)).toBe('stopped');
@@ -86,7 +91,13 @@ describe('102 short stress runs, bug and clean variants, the window held open: e
     let runs = 0;
     for (const r of results) {
       // Exit 13 (or anything but 0) is the bug: the child left mid-loop with its await unsettled.
-      expect(r.code, r.stderr.split('\n').filter((l) => !l.startsWith('pause-point')).join('\n')).toBe(0);
+      expect(
+        r.code,
+        r.stderr
+          .split('\n')
+          .filter((l) => !l.startsWith('pause-point'))
+          .join('\n'),
+      ).toBe(0);
       const lines = r.stdout.trim().split('\n');
       expect(lines.at(-1)).toBe('done');
       for (const line of lines.slice(0, -1)) {
@@ -100,16 +111,25 @@ describe('102 short stress runs, bug and clean variants, the window held open: e
   }, 240_000);
 });
 
-function child(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function child(
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const e: NodeJS.ProcessEnv = { ...process.env, ...env };
     delete e.NODE_OPTIONS;
     const p = spawn(process.execPath, args, { cwd: root, env: e });
     let stdout = '';
     let stderr = '';
-    p.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    p.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    p.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+    });
+    p.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
     p.on('error', reject);
-    p.on('close', (code) => { resolve({ code, stdout, stderr }); });
+    p.on('close', (code) => {
+      resolve({ code, stdout, stderr });
+    });
   });
 }

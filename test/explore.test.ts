@@ -13,7 +13,12 @@ import { TimerRef, timerRegions } from '../src/engine/timer.js';
 import type { ExecutionResult } from '../src/explore/execution.js';
 import { explore, replayRepro, type ExploreOutcome, type FoundRepro } from '../src/explore/explore.js';
 import {
-  decodeSchedule, decodeToken, encodeSchedule, encodeToken, validateRepro, type Repro,
+  decodeSchedule,
+  decodeToken,
+  encodeSchedule,
+  encodeToken,
+  validateRepro,
+  type Repro,
 } from '../src/explore/repro.js';
 import type { StrategyName } from '../src/explore/strategies.js';
 import { formatTrace } from '../src/explore/trace.js';
@@ -24,10 +29,25 @@ const PARAMS = withDefaults(scenario);
 const MAX_STEPS = 100_000;
 const OPS = Array<number>(scenario.exploreCpus).fill(scenario.exploreOps);
 
-function run(variant: string, seed: number, schedules: number, strategy: StrategyName = 'random', depth = 3): ExploreOutcome {
+function run(
+  variant: string,
+  seed: number,
+  schedules: number,
+  strategy: StrategyName = 'random',
+  depth = 3,
+): ExploreOutcome {
   return explore({
-    scenario, variant: findVariant(scenario, variant)!, params: PARAMS, opsPerCpu: OPS, strategy, depth, schedules,
-    timeMs: Number.POSITIVE_INFINITY, seed, maxSteps: MAX_STEPS, shrink: true,
+    scenario,
+    variant: findVariant(scenario, variant)!,
+    params: PARAMS,
+    opsPerCpu: OPS,
+    strategy,
+    depth,
+    schedules,
+    timeMs: Number.POSITIVE_INFINITY,
+    seed,
+    maxSteps: MAX_STEPS,
+    shrink: true,
   });
 }
 
@@ -35,8 +55,15 @@ function run(variant: string, seed: number, schedules: number, strategy: Strateg
 function replayToken(token: string): { repro: Repro; res: ExecutionResult } {
   const repro = decodeToken(token);
   const s = findScenario(repro.scenario)!;
-  const model = s.build({ cpus: repro.opsPerCpu.length, variant: variantOf(s, repro.variant), params: withDefaults(s, repro.params) });
-  const res = replayRepro({ scenario: s, model, mem: allocateMemory(model.layout), opSeed: repro.opSeed, maxSteps: repro.maxSteps }, repro);
+  const model = s.build({
+    cpus: repro.opsPerCpu.length,
+    variant: variantOf(s, repro.variant),
+    params: withDefaults(s, repro.params),
+  });
+  const res = replayRepro(
+    { scenario: s, model, mem: allocateMemory(model.layout), opSeed: repro.opSeed, maxSteps: repro.maxSteps },
+    repro,
+  );
   return { repro, res };
 }
 
@@ -46,7 +73,10 @@ const SEEDS20 = Array.from({ length: 20 }, (_, i) => 1000 + 37 * i);
 const racy = new Map<number, ExploreOutcome>();
 function racyOutcome(seed: number): ExploreOutcome {
   let r = racy.get(seed);
-  if (!r) { r = run('racy-install', seed, 500); racy.set(seed, r); }
+  if (!r) {
+    r = run('racy-install', seed, 500);
+    racy.set(seed, r);
+  }
   return r;
 }
 
@@ -151,8 +181,17 @@ describe('explore on pgtable: shrinking', () => {
 
   it('without shrinking, the minimal repro is the original', () => {
     const r = explore({
-      scenario, variant: findVariant(scenario, 'racy-install')!, params: PARAMS, opsPerCpu: OPS, strategy: 'random', depth: 3,
-      schedules: 500, timeMs: Number.POSITIVE_INFINITY, seed: SEEDS20[0]!, maxSteps: MAX_STEPS, shrink: false,
+      scenario,
+      variant: findVariant(scenario, 'racy-install')!,
+      params: PARAMS,
+      opsPerCpu: OPS,
+      strategy: 'random',
+      depth: 3,
+      schedules: 500,
+      timeMs: Number.POSITIVE_INFINITY,
+      seed: SEEDS20[0]!,
+      maxSteps: MAX_STEPS,
+      shrink: false,
     });
     expect(r.shrinkAttempts).toBe(0);
     expect(r.minimal).toEqual(r.original);
@@ -183,8 +222,16 @@ describe('explore on pgtable: PCT', () => {
 
 describe('repro tokens', () => {
   const sample: Repro = {
-    scenario: 'pgtable', variant: 'racy-install', params: { slots: 3 }, opSeed: -123456789,
-    opsPerCpu: [2, 0, 5], skip: [], stopOn: [], timers: 0, schedule: [0, 4, 2, 1, 0, 2, 2, 30], maxSteps: 5000,
+    scenario: 'pgtable',
+    variant: 'racy-install',
+    params: { slots: 3 },
+    opSeed: -123456789,
+    opsPerCpu: [2, 0, 5],
+    skip: [],
+    stopOn: [],
+    timers: 0,
+    schedule: [0, 4, 2, 1, 0, 2, 2, 30],
+    maxSteps: 5000,
   };
 
   it('encodeToken / decodeToken round-trip a repro', () => {
@@ -199,17 +246,24 @@ describe('repro tokens', () => {
   });
 
   it('schedules round-trip through run-length encoding', () => {
-    fc.assert(fc.property(fc.array(fc.integer({ min: 0, max: 254 }), { maxLength: 300 }), (d) => {
-      const rle = encodeSchedule(d);
-      expect([...decodeSchedule(rle)]).toEqual(d);
-      for (let i = 0; i + 2 < rle.length; i += 2) expect(rle[i]).not.toBe(rle[i + 2]);
-    }), { seed: 77, numRuns: 200 });
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: 254 }), { maxLength: 300 }), (d) => {
+        const rle = encodeSchedule(d);
+        expect([...decodeSchedule(rle)]).toEqual(d);
+        for (let i = 0; i + 2 < rle.length; i += 2) expect(rle[i]).not.toBe(rle[i + 2]);
+      }),
+      { seed: 77, numRuns: 200 },
+    );
     expect(encodeSchedule([1, 1, 1, 0, 2, 2])).toEqual([1, 3, 0, 1, 2, 2]);
   });
 
   const rejects = (token: string, message: RegExp): void => {
     let err: unknown;
-    try { decodeToken(token); } catch (e) { err = e; }
+    try {
+      decodeToken(token);
+    } catch (e) {
+      err = e;
+    }
     expect(err, token).toBeInstanceOf(BadInput);
     expect((err as Error).name).toBe('BadInput');
     expect((err as Error).message).toMatch(message);
@@ -217,7 +271,10 @@ describe('repro tokens', () => {
 
   it('decodeToken rejects garbage, a wrong prefix and a truncated token with a BadInput naming the problem', () => {
     const good = encodeToken(sample);
-    rejects('hello world', /'hello world' is not an iommu-stress token \(tokens start with 'isr2\.', or 'isr1\.' for older ones\)/);
+    rejects(
+      'hello world',
+      /'hello world' is not an iommu-stress token \(tokens start with 'isr2\.', or 'isr1\.' for older ones\)/,
+    );
     rejects('', /is not an iommu-stress token/);
     rejects(`isr3.${good.slice(5)}`, /is not an iommu-stress token/);
     rejects(good.slice(5), /is not an iommu-stress token/);
@@ -234,8 +291,14 @@ describe('repro tokens', () => {
     };
     rejects(shaped([1, 2, 3]), /has the wrong shape/);
     rejects(shaped({ scenario: 'pgtable' }), /has the wrong shape/);
-    rejects(shaped(['pgtable', 'correct', {}, 1, [1, 1], [2, 5], 100, 0, [], []]), /--token: field 'schedule' must be .*task < 2/);
-    rejects(shaped(['pgtable', 'correct', {}, 1.5, [1, 1], [0, 5], 100, 0, [], []]), /field 'opSeed' must be a 32-bit integer, got 1\.5/);
+    rejects(
+      shaped(['pgtable', 'correct', {}, 1, [1, 1], [2, 5], 100, 0, [], []]),
+      /--token: field 'schedule' must be .*task < 2/,
+    );
+    rejects(
+      shaped(['pgtable', 'correct', {}, 1.5, [1, 1], [0, 5], 100, 0, [], []]),
+      /field 'opSeed' must be a 32-bit integer, got 1\.5/,
+    );
     rejects(shaped(['', 'correct', {}, 1, [1], [0, 5], 100, 0, [], []]), /field 'scenario'/);
     rejects(shaped(['pgtable', 'correct', { a: 'x' }, 1, [1], [0, 5], 100, 0, [], []]), /field 'params'/);
     rejects(shaped(['pgtable', 'correct', {}, 1, [], [], 100, 0, [], []]), /field 'opsPerCpu'/);
@@ -247,11 +310,14 @@ describe('repro tokens', () => {
     const asRecord = (r: Repro): Record<string, unknown> => ({ ...r });
     expect(validateRepro(asRecord(sample), 'repro.json')).toEqual(sample);
     expect(() => validateRepro(asRecord({ ...sample, schedule: [0, 4, 3, 1] }), 'repro.json')).toThrow(BadInput);
-    expect(() => validateRepro(asRecord({ ...sample, schedule: [0, 4, 3, 1] }), 'repro.json'))
-      .toThrow(/^repro\.json: field 'schedule' must be a run-length list \[task, count, \.\.\.\] with task < 3 \(vCPUs \+ timers\) and count >= 1, got \[0,4,3,1\]$/);
+    expect(() => validateRepro(asRecord({ ...sample, schedule: [0, 4, 3, 1] }), 'repro.json')).toThrow(
+      /^repro\.json: field 'schedule' must be a run-length list \[task, count, \.\.\.\] with task < 3 \(vCPUs \+ timers\) and count >= 1, got \[0,4,3,1\]$/,
+    );
     expect(() => validateRepro(asRecord({ ...sample, schedule: [-1, 4] }), 'r.json')).toThrow(/field 'schedule'/);
     expect(() => validateRepro(asRecord({ ...sample, schedule: [0, 4, 2] }), 'r.json')).toThrow(/field 'schedule'/);
-    expect(() => validateRepro(asRecord({ ...sample, opsPerCpu: Array<number>(256).fill(1) }), 'r.json')).toThrow(/field 'opsPerCpu'/);
+    expect(() => validateRepro(asRecord({ ...sample, opsPerCpu: Array<number>(256).fill(1) }), 'r.json')).toThrow(
+      /field 'opsPerCpu'/,
+    );
     expect(() => validateRepro(asRecord({ ...sample, opSeed: 2 ** 32 }), 'r.json')).toThrow(/field 'opSeed'/);
   });
 });
@@ -262,11 +328,24 @@ describe('repro validation: schedule length', () => {
     // decodeSchedule alone would throw a RangeError (an "internal error", exit 3) for a count like 2^40;
     // a damaged or hand-edited repro must be exit 2 with a message instead.
     const huge: Repro = {
-      scenario: 'pgtable', variant: 'correct', params: {}, opSeed: 1, opsPerCpu: [1, 1], skip: [], stopOn: [], timers: 0, schedule: [0, 2 ** 40], maxSteps: 100,
+      scenario: 'pgtable',
+      variant: 'correct',
+      params: {},
+      opSeed: 1,
+      opsPerCpu: [1, 1],
+      skip: [],
+      stopOn: [],
+      timers: 0,
+      schedule: [0, 2 ** 40],
+      maxSteps: 100,
     };
     expect(() => decodeSchedule(huge.schedule)).toThrow(RangeError);
     let err: unknown;
-    try { decodeToken(encodeToken(huge)); } catch (e) { err = e; }
+    try {
+      decodeToken(encodeToken(huge));
+    } catch (e) {
+      err = e;
+    }
     expect(err).toBeInstanceOf(BadInput);
     expect((err as Error).message).toMatch(/field 'schedule'/);
   });
@@ -293,11 +372,18 @@ describe('the trace view', () => {
         expect(stepRows).toEqual(Array.from({ length: res.steps }, (_, i) => i));
         // each row writes exactly one column
         for (const l of lines.slice(2).filter((x) => x.includes('|'))) {
-          expect(l.split('|').slice(1).filter((cell) => cell.trim() !== '').length, l).toBe(1);
+          expect(
+            l
+              .split('|')
+              .slice(1)
+              .filter((cell) => cell.trim() !== '').length,
+            l,
+          ).toBe(1);
         }
         const v = res.violation!;
         expect(lines[lines.length - 1]).toBe(
-          `violation ${v.invariant} (FORBIDDEN) by ${v.vcpu >= 0 ? `cpu${v.vcpu}` : 'quiescent scan'} at '${v.site}': ${v.message}`);
+          `violation ${v.invariant} (FORBIDDEN) by ${v.vcpu >= 0 ? `cpu${v.vcpu}` : 'quiescent scan'} at '${v.site}': ${v.message}`,
+        );
       }
     }
   });
@@ -328,8 +414,12 @@ describe('repro tokens with timers', () => {
   // the end. The failing schedule therefore contains a decision for the timer task, which the executor
   // numbers after the vCPUs (task 1 here, with one vCPU).
   const timerScenario: ScenarioDef = {
-    name: 'test-timer', summary: 'a timer that fires', follows: 'nothing', params: {},
-    exploreCpus: 1, exploreOps: 1,
+    name: 'test-timer',
+    summary: 'a timer that fires',
+    follows: 'nothing',
+    params: {},
+    exploreCpus: 1,
+    exploreOps: 1,
     invariants: [{ id: 'TIMER-RAN', meaning: 'the timer never ran (artificial)', grade: 'FORBIDDEN' }],
     variants: [{ name: 'v', summary: 'v', expect: ['TIMER-RAN'] }],
     build({ cpus }) {
@@ -338,8 +428,18 @@ describe('repro tokens with timers', () => {
       const ran = at(region(layout, 'ran'));
       return {
         layout,
-        init() { /* all zero */ },
-        timers: [{ ref, *callback(cpu): Op { yield 'timer body'; Atomics.store(cpu.i32, ran, 1); } }],
+        init() {
+          /* all zero */
+        },
+        timers: [
+          {
+            ref,
+            *callback(cpu): Op {
+              yield 'timer body';
+              Atomics.store(cpu.i32, ran, 1);
+            },
+          },
+        ],
         program(cpu) {
           function* work(): Op {
             yield* ref.mod(cpu, 1_500);
@@ -347,15 +447,26 @@ describe('repro tokens with timers', () => {
           }
           return { next: work, describe: () => 'arm and work' };
         },
-        quiescent(mem, report) { if (mem.i32[ran] !== 0) report('TIMER-RAN', 'the timer ran'); },
+        quiescent(mem, report) {
+          if (mem.i32[ran] !== 0) report('TIMER-RAN', 'the timer ran');
+        },
       };
     },
   };
 
   it('the token of a failure whose schedule includes a timer task decodes and replays', () => {
     const r = explore({
-      scenario: timerScenario, variant: timerScenario.variants[0]!, params: {}, opsPerCpu: [1], strategy: 'random',
-      depth: 3, schedules: 200, timeMs: Number.POSITIVE_INFINITY, seed: 5, maxSteps: 1_000, shrink: true,
+      scenario: timerScenario,
+      variant: timerScenario.variants[0]!,
+      params: {},
+      opsPerCpu: [1],
+      strategy: 'random',
+      depth: 3,
+      schedules: 200,
+      timeMs: Number.POSITIVE_INFINITY,
+      seed: 5,
+      maxSteps: 1_000,
+      shrink: true,
     });
     const found = r.minimal!;
     expect(found.violation.invariant).toBe('TIMER-RAN');
@@ -365,7 +476,16 @@ describe('repro tokens with timers', () => {
     const repro = decodeToken(found.token);
     expect(repro).toEqual(found.repro);
     const model = timerScenario.build({ cpus: 1, variant: timerScenario.variants[0]!, params: {} });
-    const res = replayRepro({ scenario: timerScenario, model, mem: allocateMemory(model.layout), opSeed: repro.opSeed, maxSteps: repro.maxSteps }, repro);
+    const res = replayRepro(
+      {
+        scenario: timerScenario,
+        model,
+        mem: allocateMemory(model.layout),
+        opSeed: repro.opSeed,
+        maxSteps: repro.maxSteps,
+      },
+      repro,
+    );
     expect(res.violation?.invariant).toBe('TIMER-RAN');
     expect(res.traceHash).toBe(found.traceHash);
   });

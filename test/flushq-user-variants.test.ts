@@ -6,7 +6,15 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
-  DmaIommu, extendScenario, flushqScenario, FlushQueue, FQ_SITES as S, type Cpu, type FlushqPatch, type Op, type VariantDef,
+  DmaIommu,
+  extendScenario,
+  flushqScenario,
+  FlushQueue,
+  FQ_SITES as S,
+  type Cpu,
+  type FlushqPatch,
+  type Op,
+  type VariantDef,
 } from '../src/api.js';
 import { meetsExpectation, variantOf, withDefaults } from '../src/engine/scenario.js';
 import { explore } from '../src/explore/explore.js';
@@ -57,12 +65,38 @@ class IgnoreCounterFq extends FlushQueue {
 class SameFq extends FlushQueue {}
 
 const USER: VariantDef<FlushqPatch>[] = [
-  { name: 'skip-invalidation', summary: 'flush without flush_iotlb_all', expect: ['F1', 'DMA-CORRUPT'], patch: { flushQueue: SkipInvalidationFq } },
-  { name: 'finish-first', summary: 'finish count bumped before the flush', expect: ['F1', 'DMA-CORRUPT'], patch: { flushQueue: FinishFirstFq } },
-  { name: 'forget-sync', summary: 'strict unmap without iotlb_sync', expect: ['F1', 'DMA-CORRUPT'], patch: { strict: true, dmaIommu: ForgetSyncDma } },
-  { name: 'ignore-counter', summary: 'ring free ignores the counters', expect: ['F1', 'DMA-CORRUPT'], patch: { flushQueue: IgnoreCounterFq } },
+  {
+    name: 'skip-invalidation',
+    summary: 'flush without flush_iotlb_all',
+    // The issue's test case: a flush that skips the invalidation must be caught by F1 itself.
+    expect: ['F1'],
+    patch: { flushQueue: SkipInvalidationFq },
+  },
+  {
+    name: 'finish-first',
+    summary: 'finish count bumped before the flush',
+    expect: ['F1', 'DMA-CORRUPT'],
+    patch: { flushQueue: FinishFirstFq },
+  },
+  {
+    name: 'forget-sync',
+    summary: 'strict unmap without iotlb_sync',
+    expect: ['F1', 'DMA-CORRUPT'],
+    patch: { strict: true, dmaIommu: ForgetSyncDma },
+  },
+  {
+    name: 'ignore-counter',
+    summary: 'ring free ignores the counters',
+    expect: ['F1', 'DMA-CORRUPT'],
+    patch: { flushQueue: IgnoreCounterFq },
+  },
   { name: 'same', summary: 'a subclass that overrides nothing', expect: 'clean', patch: { flushQueue: SameFq } },
-  { name: 'same-single', summary: 'the same, single queue', expect: 'clean', patch: { flushQueue: SameFq, single: true } },
+  {
+    name: 'same-single',
+    summary: 'the same, single queue',
+    expect: 'clean',
+    patch: { flushQueue: SameFq, single: true },
+  },
 ];
 const scenario = extendScenario(flushqScenario, USER);
 const PARAMS = withDefaults(scenario, scenario.exploreParams);
@@ -70,13 +104,27 @@ const OPS = Array<number>(scenario.exploreCpus).fill(scenario.exploreOps);
 
 function search(variant: string, seed: number, schedules: number) {
   return explore({
-    scenario, variant: variantOf(scenario, variant), params: PARAMS, opsPerCpu: OPS, strategy: 'pct', depth: 3,
-    schedules, timeMs: Number.POSITIVE_INFINITY, seed, maxSteps: 200_000, shrink: false,
+    scenario,
+    variant: variantOf(scenario, variant),
+    params: PARAMS,
+    opsPerCpu: OPS,
+    strategy: 'pct',
+    depth: 3,
+    schedules,
+    timeMs: Number.POSITIVE_INFINITY,
+    seed,
+    maxSteps: 200_000,
+    shrink: false,
   });
 }
 
 describe('user-written flush-queue variants are caught by the harness-owned F1 oracle', () => {
-  const bugs: [string, number][] = [['skip-invalidation', 50], ['finish-first', 1000], ['forget-sync', 50], ['ignore-counter', 50]];
+  const bugs: [string, number][] = [
+    ['skip-invalidation', 50],
+    ['finish-first', 1000],
+    ['forget-sync', 50],
+    ['ignore-counter', 50],
+  ];
   for (const [variant, bound] of bugs) {
     for (const seed of [1, 2, 3]) {
       it(`${variant}: found for seed ${seed} within ${bound} schedules`, () => {
@@ -102,8 +150,15 @@ describe('no false positive on real threads (stress, 2 workers, op-bounded)', ()
       // Small rings and a 1 ms timer: full-ring flushes and timer drains race the other worker's ring frees.
       const params = withDefaults(flushqScenario, { fqSize: 4, timeoutMs: 1, flushCostNs: 0, teardownPermille: 5 });
       const r = await stress({
-        scenario: flushqScenario, variant: variantOf(flushqScenario, name), params, workers: 2,
-        timeMs: Number.POSITIVE_INFINITY, opBudget: 20_000, seed: 5, sliceMs: 50, watchdogMs: 30_000,
+        scenario: flushqScenario,
+        variant: variantOf(flushqScenario, name),
+        params,
+        workers: 2,
+        timeMs: Number.POSITIVE_INFINITY,
+        opBudget: 20_000,
+        seed: 5,
+        sliceMs: 50,
+        watchdogMs: 30_000,
       });
       expect(r.violation, r.violation?.message).toBeUndefined();
       expect(r.ops).toBe(40_000);

@@ -19,14 +19,27 @@ const OPS = Array<number>(scenario.exploreCpus).fill(scenario.exploreOps);
 
 function search(variant: string, seed: number, schedules: number) {
   return explore({
-    scenario, variant: findVariant(scenario, variant)!, params: EXPLORE_PARAMS, opsPerCpu: OPS, strategy: 'pct', depth: 3,
-    schedules, timeMs: Number.POSITIVE_INFINITY, seed, maxSteps: 200_000, shrink: false,
+    scenario,
+    variant: findVariant(scenario, variant)!,
+    params: EXPLORE_PARAMS,
+    opsPerCpu: OPS,
+    strategy: 'pct',
+    depth: 3,
+    schedules,
+    timeMs: Number.POSITIVE_INFINITY,
+    seed,
+    maxSteps: 200_000,
+    shrink: false,
   });
 }
 
 /** The flush queue alone, on one vCPU, with explicit steps (no scheduler): its bookkeeping, exactly. */
 function fixture(variant: string, params: Record<string, number> = {}) {
-  const config = { cpus: 2, variant: variantOf(scenario, variant), params: withDefaults(scenario, { fqSize: 4, checks: 1, ...params }) };
+  const config = {
+    cpus: 2,
+    variant: variantOf(scenario, variant),
+    params: withDefaults(scenario, { fqSize: 4, checks: 1, ...params }),
+  };
   const parts = flushqParts(config);
   const mem = allocateMemory(parts.layout);
   parts.domain.init(mem.i32);
@@ -99,7 +112,7 @@ describe('flush queue semantics (kernel-model.md §3.4)', () => {
 });
 
 describe('flushq lock classes (src/model/fq/locks.ts)', () => {
-  it('the order is fq->lock < cpu_rcache < rcache < rbtree < iotlb_flush, and the model\'s locks carry those ranks', () => {
+  it("the order is fq->lock < cpu_rcache < rcache < rbtree < iotlb_flush, and the model's locks carry those ranks", () => {
     const ranks = FLUSHQ_LOCK_ORDER.map(([, rank]) => rank);
     for (let k = 1; k < ranks.length; k++) expect(ranks[k]!).toBeGreaterThan(ranks[k - 1]!);
     const f = fixture('percpu');
@@ -109,7 +122,12 @@ describe('flushq lock classes (src/model/fq/locks.ts)', () => {
 });
 
 describe('flushq under the explore executor', () => {
-  const bugs: [string, number][] = [['finish-counter', 1000], ['le-compare', 50], ['no-flush-when-full', 50], ['timer-teardown', 1000]];
+  const bugs: [string, number][] = [
+    ['finish-counter', 1000],
+    ['le-compare', 50],
+    ['no-flush-when-full', 50],
+    ['timer-teardown', 1000],
+  ];
   for (const [variant, bound] of bugs) {
     for (const seed of [1, 2, 3]) {
       it(`PCT finds ${variant} for seed ${seed} within ${bound} schedules`, () => {

@@ -20,8 +20,12 @@ import { iommu, json, root } from './helpers/cli.js';
 
 const FILE = 'examples/fq-free-to-queuing-cpu.ts';
 let tmp: string;
-beforeAll(() => { tmp = mkdtempSync(path.join(tmpdir(), 'iommu-fqex-')); });
-afterAll(() => { rmSync(tmp, { recursive: true, force: true }); });
+beforeAll(() => {
+  tmp = mkdtempSync(path.join(tmpdir(), 'iommu-fqex-'));
+});
+afterAll(() => {
+  rmSync(tmp, { recursive: true, force: true });
+});
 
 /** CPU 1 maps-and-unmaps one page, the timer drains on CPU 0: whose range cache does the IOVA land in? */
 function drainOnTimerCpu(variant: string) {
@@ -31,7 +35,11 @@ function drainOnTimerCpu(variant: string) {
   parts.domain.init(mem.i32);
   parts.pool.init(mem, [IoPgtable.ROOT_PAGE]);
   const checker = new Checker(flushqScenario.invariants);
-  const [cpu0, cpu1, timer] = [new Cpu(0, 'explore', mem, checker), new Cpu(1, 'explore', mem, checker), new Cpu(2, 'explore', mem, checker)];
+  const [cpu0, cpu1, timer] = [
+    new Cpu(0, 'explore', mem, checker),
+    new Cpu(1, 'explore', mem, checker),
+    new Cpu(2, 'explore', mem, checker),
+  ];
   timer.thisCpu = 0;
   const pfn = runToEnd(parts.m.dma.iommuDmaMap(cpu1, 0x1000, 1));
   runToEnd(parts.m.dma.iommuDmaUnmap(cpu1, pfn, 1));
@@ -43,7 +51,7 @@ function drainOnTimerCpu(variant: string) {
 }
 
 describe('the ZZK-FQ example', () => {
-  it('upstream frees the drained IOVA into the timer CPU\'s rcache; the patch into the queuing CPU\'s', () => {
+  it("upstream frees the drained IOVA into the timer CPU's rcache; the patch into the queuing CPU's", () => {
     const upstream = drainOnTimerCpu('percpu');
     expect(upstream.onCpu0).toBe(upstream.pfn);
     expect(upstream.onCpu1).not.toBe(upstream.pfn);
@@ -55,8 +63,21 @@ describe('the ZZK-FQ example', () => {
 
   for (const variant of ['free-to-queuing-cpu', 'free-to-queuing-cpu-single']) {
     it(`explore: ${variant} is clean over 1,000 schedules (seed 1)`, () => {
-      const r = iommu('explore', 'flushq', '--variant', variant, '--scenario-file', FILE, '--seed', '1', '--schedules', '1000', '--json',
-        '--repro-file', path.join(tmp, `${variant}.json`));
+      const r = iommu(
+        'explore',
+        'flushq',
+        '--variant',
+        variant,
+        '--scenario-file',
+        FILE,
+        '--seed',
+        '1',
+        '--schedules',
+        '1000',
+        '--json',
+        '--repro-file',
+        path.join(tmp, `${variant}.json`),
+      );
       expect(r.code, r.stderr).toBe(0);
       const out = json<{ verdict: string; schedules: number; violation: unknown }>(r);
       expect(out.verdict).toBe('clean');
@@ -66,8 +87,25 @@ describe('the ZZK-FQ example', () => {
   }
 
   it('run --mode stress: op-bounded on 2 workers, exit 0', () => {
-    const r = iommu('run', 'flushq', '--variant', 'free-to-queuing-cpu', '--scenario-file', FILE, '--mode', 'stress', '--workers', '2',
-      '--ops', '3000', '--seed', '2', '--json', '--report-dir', path.join(tmp, 'rep'));
+    const r = iommu(
+      'run',
+      'flushq',
+      '--variant',
+      'free-to-queuing-cpu',
+      '--scenario-file',
+      FILE,
+      '--mode',
+      'stress',
+      '--workers',
+      '2',
+      '--ops',
+      '3000',
+      '--seed',
+      '2',
+      '--json',
+      '--report-dir',
+      path.join(tmp, 'rep'),
+    );
     expect(r.code, r.stderr).toBe(0);
     const rep = json<{ results: { variant: string; stress: { workers: number; ops: number } | null }[] }>(r);
     expect(rep.results[0]!.variant).toBe('free-to-queuing-cpu');
@@ -75,8 +113,23 @@ describe('the ZZK-FQ example', () => {
   });
 
   it('replay: a token it yields (stopping at a late DMA) replays to the same trace, with the file', () => {
-    const r = iommu('explore', 'flushq', '--variant', 'free-to-queuing-cpu-single', '--scenario-file', FILE, '--seed', '1',
-      '--schedules', '200', '--stop-on', 'LAZY-LATE-DMA', '--json', '--repro-file', path.join(tmp, 'late.json'));
+    const r = iommu(
+      'explore',
+      'flushq',
+      '--variant',
+      'free-to-queuing-cpu-single',
+      '--scenario-file',
+      FILE,
+      '--seed',
+      '1',
+      '--schedules',
+      '200',
+      '--stop-on',
+      'LAZY-LATE-DMA',
+      '--json',
+      '--repro-file',
+      path.join(tmp, 'late.json'),
+    );
     const out = json<{ violation: { invariant: string }; token: string; traceHash: string; replay: string }>(r);
     expect(out.violation.invariant).toBe('LAZY-LATE-DMA');
     expect(out.replay).toContain(`--scenario-file ${FILE}`);
@@ -84,13 +137,60 @@ describe('the ZZK-FQ example', () => {
     expect(json<{ traceHash: string }>(again).traceHash).toBe(out.traceHash);
   });
 
-  it('the fq benchmark runs the user\'s variant next to a built-in one (result shape)', async () => {
-    const rows = await fqBench({
-      variants: [variantOf(example, 'percpu'), variantOf(example, 'free-to-queuing-cpu')], scenario: example,
-      scenarioFile: path.join(root, 'dist', 'examples', 'fq-free-to-queuing-cpu.js'),
-      workers: [2], flushCostsNs: [0], serial: false, transferNs: 0, pages: 1,
-      timeMs: Number.POSITIVE_INFINITY, opBudget: 1_000, seed: 3,
-    }, () => {});
+  it("bench --scenario-file --variant: the CLI benches the file's variant next to a built-in one, op-bounded", () => {
+    const out = path.join(tmp, 'bench');
+    const r = iommu(
+      'bench',
+      '--scenario-file',
+      FILE,
+      '--variant',
+      'percpu,free-to-queuing-cpu',
+      '--workers',
+      '2',
+      '--flush-cost',
+      '0',
+      '--ops',
+      '200',
+      '--repeats',
+      '1',
+      '--json',
+      '--report-dir',
+      out,
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const doc = json<{
+      suite: string;
+      benched: { name: string; file: string | null }[];
+      fq: { rows: { mode: string; loops: number }[] };
+    }>(r);
+    expect(doc.suite).toBe('fq');
+    expect(doc.benched.map((b) => [b.name, b.file !== null])).toEqual([
+      ['percpu', false],
+      ['free-to-queuing-cpu', true],
+    ]);
+    expect(doc.fq.rows.map((row) => [row.mode, row.loops])).toEqual([
+      ['percpu', 400],
+      ['free-to-queuing-cpu', 400],
+    ]);
+  });
+
+  it("the fq benchmark runs the user's variant next to a built-in one (result shape)", async () => {
+    const rows = await fqBench(
+      {
+        variants: [variantOf(example, 'percpu'), variantOf(example, 'free-to-queuing-cpu')],
+        scenario: example,
+        scenarioFile: path.join(root, 'dist', 'examples', 'fq-free-to-queuing-cpu.js'),
+        workers: [2],
+        flushCostsNs: [0],
+        serial: false,
+        transferNs: 0,
+        pages: 1,
+        timeMs: Number.POSITIVE_INFINITY,
+        opBudget: 1_000,
+        seed: 3,
+      },
+      () => {},
+    );
     expect(rows.map((r) => r.mode)).toEqual(['percpu', 'free-to-queuing-cpu']);
     for (const row of rows) {
       expect(row.workers).toBe(2);

@@ -17,12 +17,21 @@ describe('import graph of src/ and workers/', () => {
     expect(graph.get('workers/stress-worker.ts')).toContain('src/scenarios/registry.ts');
     // type-only imports count too
     expect(graph.get('src/report/html.ts')).toContain('src/report/types.ts');
-    expect(importsOf("import type { A } from './a.js';\n// import { B } from './b.js'\nexport * from '../c.js';\nawait import('./d.js');"))
-      .toEqual(['./a.js', '../c.js', './d.js']);
+    expect(
+      importsOf(
+        "import type { A } from './a.js';\n// import { B } from './b.js'\nexport * from '../c.js';\nawait import('./d.js');",
+      ),
+    ).toEqual(['./a.js', '../c.js', './d.js']);
   });
 
   it('finds a cycle when there is one (the check can fail)', () => {
-    const g = new Map([['a', ['b']], ['b', ['c']], ['c', ['a']], ['d', ['a']], ['e', ['e']]]);
+    const g = new Map([
+      ['a', ['b']],
+      ['b', ['c']],
+      ['c', ['a']],
+      ['d', ['a']],
+      ['e', ['e']],
+    ]);
     expect(cycles(g)).toEqual([['a', 'b', 'c'], ['e']]);
   });
 

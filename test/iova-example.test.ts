@@ -17,19 +17,36 @@ const COMPILED = path.join(root, 'dist', 'examples', 'iova-depot-trim-all.js');
 /** Two vCPUs, one magazine above num_online_cpus in the depot, 30 ops each: the depot work runs often. */
 const GEOMETRY = ['--cpus', '2', '--param', 'warmDepot=3', '--param', 'resvPfns=0', '--ops', '30'];
 let tmp: string;
-beforeAll(() => { tmp = mkdtempSync(path.join(tmpdir(), 'iommu-iova-ex-')); });
-afterAll(() => { rmSync(tmp, { recursive: true, force: true }); });
+beforeAll(() => {
+  tmp = mkdtempSync(path.join(tmpdir(), 'iommu-iova-ex-'));
+});
+afterAll(() => {
+  rmSync(tmp, { recursive: true, force: true });
+});
 
 interface ExploreJson {
-  verdict: string; variant: string; schedules: number; violation?: { invariant: string; message: string };
-  outcomes: Record<string, number>; token?: string; replay?: string;
+  verdict: string;
+  variant: string;
+  schedules: number;
+  violation?: { invariant: string; message: string };
+  outcomes: Record<string, number>;
+  token?: string;
+  replay?: string;
 }
 interface RunJson {
   exitCode: number;
-  results: { scenario: string; variant: string; expected: string; observed: string; ops: number; stress: { workers: number; ops: number } }[];
+  results: {
+    scenario: string;
+    variant: string;
+    expected: string;
+    observed: string;
+    ops: number;
+    stress: { workers: number; ops: number };
+  }[];
 }
 type IovaScenario = import('../src/engine/scenario.js').ScenarioDef<import('../src/model/iova/patch.js').IovaPatch>;
-const dist = async <T>(...rel: string[]): Promise<T> => (await import(pathToFileURL(path.join(root, 'dist', ...rel)).href)) as T;
+const dist = async <T>(...rel: string[]): Promise<T> =>
+  (await import(pathToFileURL(path.join(root, 'dist', ...rel)).href)) as T;
 
 describe('examples/iova-depot-trim-all.ts', () => {
   it('list shows both variants under scenario iova', () => {
@@ -40,8 +57,23 @@ describe('examples/iova-depot-trim-all.ts', () => {
   });
 
   it('explore: the counted draft pops an empty depot (seed 1, <= 1000 schedules), and the token replays it', () => {
-    const r = iommu('explore', '--scenario-file', EXAMPLE, 'iova', '--variant', 'depot-trim-all-counted', ...GEOMETRY,
-      '--seed', '1', '--schedules', '1000', '--no-shrink', '--json', '--repro-file', path.join(tmp, 'r.json'));
+    const r = iommu(
+      'explore',
+      '--scenario-file',
+      EXAMPLE,
+      'iova',
+      '--variant',
+      'depot-trim-all-counted',
+      ...GEOMETRY,
+      '--seed',
+      '1',
+      '--schedules',
+      '1000',
+      '--no-shrink',
+      '--json',
+      '--repro-file',
+      path.join(tmp, 'r.json'),
+    );
     const out = json<ExploreJson>(r);
     expect(out.verdict).toBe('violation');
     expect(out.schedules).toBeLessThanOrEqual(1000);
@@ -53,8 +85,22 @@ describe('examples/iova-depot-trim-all.ts', () => {
   });
 
   it('explore: the careful version is clean over 500 schedules (seed 1) while the depot work trims', () => {
-    const r = iommu('explore', '--scenario-file', EXAMPLE, 'iova', '--variant', 'depot-trim-all', ...GEOMETRY,
-      '--seed', '1', '--schedules', '500', '--json', '--repro-file', path.join(tmp, 'c.json'));
+    const r = iommu(
+      'explore',
+      '--scenario-file',
+      EXAMPLE,
+      'iova',
+      '--variant',
+      'depot-trim-all',
+      ...GEOMETRY,
+      '--seed',
+      '1',
+      '--schedules',
+      '500',
+      '--json',
+      '--repro-file',
+      path.join(tmp, 'c.json'),
+    );
     expect(r.code).toBe(0);
     const out = json<ExploreJson>(r);
     expect(out.verdict).toBe('clean');
@@ -64,21 +110,42 @@ describe('examples/iova-depot-trim-all.ts', () => {
 
   it('run --mode stress --ops: the workers load the file; the report names the extended variant', () => {
     const dir = path.join(tmp, 'rep');
-    const r = iommu('run', '--scenario-file', EXAMPLE, 'iova', '--variant', 'depot-trim-all', '--mode', 'stress',
-      '--workers', '2', '--ops', '300', '--seed', '3', '--json', '--report-dir', dir);
+    const r = iommu(
+      'run',
+      '--scenario-file',
+      EXAMPLE,
+      'iova',
+      '--variant',
+      'depot-trim-all',
+      '--mode',
+      'stress',
+      '--workers',
+      '2',
+      '--ops',
+      '300',
+      '--seed',
+      '3',
+      '--json',
+      '--report-dir',
+      dir,
+    );
     expect(r.code).toBe(0);
     const rep = json<RunJson>(r);
     expect(rep.exitCode).toBe(0);
     expect(rep.results).toHaveLength(1);
     expect(rep.results[0]).toMatchObject({
-      scenario: 'iova', variant: 'depot-trim-all', expected: 'clean', observed: 'clean', ops: 600,
+      scenario: 'iova',
+      variant: 'depot-trim-all',
+      expected: 'clean',
+      observed: 'clean',
+      ops: 600,
     });
     expect(rep.results[0]!.stress).toMatchObject({ workers: 2, ops: 600 });
     const onDisk = JSON.parse(readFileSync(path.join(dir, 'report.json'), 'utf8')) as typeof rep;
     expect(onDisk.results[0]!.variant).toBe('depot-trim-all');
   });
 
-  it('the iova bench entry point benches the user\'s variants next to correct (shape only)', async () => {
+  it("the iova bench entry point benches the user's variants next to correct (shape only)", async () => {
     // The compiled modules, as the CLI loads them: the example's classes and the bench share one iova model.
     const ex = await dist<{ default: IovaScenario }>('examples', 'iova-depot-trim-all.js');
     const { iovaBench } = await dist<typeof import('../src/bench/iova-bench.js')>('src', 'bench', 'iova-bench.js');
@@ -87,14 +154,21 @@ describe('examples/iova-depot-trim-all.ts', () => {
     const lines: string[] = [];
     // Bounded by ops (200 pairs per measurement), not by time; the time budget is only a backstop.
     const b = await iovaBench(60_000, (l) => lines.push(l), {
-      scenario: s, variants: [variantOf(s, 'correct'), variantOf(s, 'depot-trim-all')], workers: [1],
-      scenarioFile: COMPILED, opsPerCpu: 200, microMs: 50,
+      scenario: s,
+      variants: [variantOf(s, 'correct'), variantOf(s, 'depot-trim-all')],
+      workers: [1],
+      scenarioFile: COMPILED,
+      opsPerCpu: 200,
+      microMs: 50,
     });
     expect(b.variants).toEqual(['correct', 'depot-trim-all']);
     // per worker count: the rbtree row of the first variant, then local and handoff per variant
     expect(b.rates.map((x) => `${x.shape}/${x.path}/${x.variant}/${x.workers}`)).toEqual([
-      'local/rbtree/correct/1', 'local/rcache/correct/1', 'handoff/rcache/correct/1',
-      'local/rcache/depot-trim-all/1', 'handoff/rcache/depot-trim-all/1',
+      'local/rbtree/correct/1',
+      'local/rcache/correct/1',
+      'handoff/rcache/correct/1',
+      'local/rcache/depot-trim-all/1',
+      'handoff/rcache/depot-trim-all/1',
     ]);
     for (const x of b.rates) {
       expect(x.outcomes).toBeTypeOf('object');

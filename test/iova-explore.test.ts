@@ -16,14 +16,28 @@ import { iovaScenario as scenario } from '../src/scenarios/iova.js';
 
 const MAX_STEPS = 200_000;
 
-interface RunOpts { strategy?: StrategyName; cpus?: number; ops?: number; params?: Record<string, number>; shrink?: boolean }
+interface RunOpts {
+  strategy?: StrategyName;
+  cpus?: number;
+  ops?: number;
+  params?: Record<string, number>;
+  shrink?: boolean;
+}
 
 function run(variant: string, seed: number, schedules: number, o: RunOpts = {}): ExploreOutcome {
   const cpus = o.cpus ?? scenario.exploreCpus;
   return explore({
-    scenario, variant: findVariant(scenario, variant)!, params: withDefaults(scenario, o.params ?? {}),
-    opsPerCpu: Array<number>(cpus).fill(o.ops ?? scenario.exploreOps), strategy: o.strategy ?? 'pct', depth: 3,
-    schedules, timeMs: Number.POSITIVE_INFINITY, seed, maxSteps: MAX_STEPS, shrink: o.shrink ?? false,
+    scenario,
+    variant: findVariant(scenario, variant)!,
+    params: withDefaults(scenario, o.params ?? {}),
+    opsPerCpu: Array<number>(cpus).fill(o.ops ?? scenario.exploreOps),
+    strategy: o.strategy ?? 'pct',
+    depth: 3,
+    schedules,
+    timeMs: Number.POSITIVE_INFINITY,
+    seed,
+    maxSteps: MAX_STEPS,
+    shrink: o.shrink ?? false,
   });
 }
 
@@ -31,8 +45,15 @@ function run(variant: string, seed: number, schedules: number, o: RunOpts = {}):
 function replayToken(token: string): { repro: Repro; res: ExecutionResult } {
   const repro = decodeToken(token);
   const s = findScenario(repro.scenario)!;
-  const model = s.build({ cpus: repro.opsPerCpu.length, variant: variantOf(s, repro.variant), params: withDefaults(s, repro.params) });
-  const res = replayRepro({ scenario: s, model, mem: allocateMemory(model.layout), opSeed: repro.opSeed, maxSteps: repro.maxSteps }, repro);
+  const model = s.build({
+    cpus: repro.opsPerCpu.length,
+    variant: variantOf(s, repro.variant),
+    params: withDefaults(s, repro.params),
+  });
+  const res = replayRepro(
+    { scenario: s, model, mem: allocateMemory(model.layout), opSeed: repro.opSeed, maxSteps: repro.maxSteps },
+    repro,
+  );
   return { repro, res };
 }
 
@@ -53,7 +74,10 @@ describe('iova explore: each known-bug variant is found', () => {
         const r = run(name, seed, CAP);
         expect(r.violation, `seed ${seed}: clean after ${r.schedules} schedules`).toBeDefined();
         expect(r.schedules).toBeLessThanOrEqual(CAP);
-        expect(meetsExpectation(v, r.violation!.invariant), `seed ${seed}: ${r.violation!.invariant} ${r.violation!.message}`).toBe(true);
+        expect(
+          meetsExpectation(v, r.violation!.invariant),
+          `seed ${seed}: ${r.violation!.invariant} ${r.violation!.message}`,
+        ).toBe(true);
       }
     });
   }
@@ -78,7 +102,9 @@ describe('iova explore: each known-bug variant is found', () => {
     const r = run('no-roundup', 3, 10, { shrink: true });
     expect(r.minimal!.cpus).toBe(1);
     expect(r.minimal!.violation.invariant).toBe('I3');
-    expect(r.minimal!.violation.message).toMatch(/frees the (3|5|6|7|12|24)-granule range at 0x[0-9a-f]+ into bucket \d, which holds only \d+-granule ranges/);
+    expect(r.minimal!.violation.message).toMatch(
+      /frees the (3|5|6|7|12|24)-granule range at 0x[0-9a-f]+ into bucket \d, which holds only \d+-granule ranges/,
+    );
   });
 
   it('depot-pop-empty names the empty depot; unlocked-remote-drain names the remote CPU or the lost range', () => {

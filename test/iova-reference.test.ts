@@ -18,7 +18,10 @@ import { iovaScenario } from '../src/scenarios/iova.js';
 // ---------------------------------------------------------------------------------------------------
 // The sequential reference.
 
-interface RNode { lo: number; hi: number }
+interface RNode {
+  lo: number;
+  hi: number;
+}
 
 /** Stands for an unsigned value that wrapped below zero (~0UL - x): larger than any pfn. */
 const WRAPPED = Number.MAX_SAFE_INTEGER;
@@ -31,15 +34,22 @@ class RefIova {
   cached32: RNode;
   max32: number;
 
-  constructor(readonly start: number, readonly dma32: number) {
+  constructor(
+    readonly start: number,
+    readonly dma32: number,
+  ) {
     this.nodes = [this.anchor];
     this.cached = this.anchor;
     this.cached32 = this.anchor;
     this.max32 = dma32;
   }
 
-  private rbPrev(n: RNode): RNode | null { return this.nodes[this.nodes.indexOf(n) - 1] ?? null; }
-  private rbNext(n: RNode): RNode | null { return this.nodes[this.nodes.indexOf(n) + 1] ?? null; }
+  private rbPrev(n: RNode): RNode | null {
+    return this.nodes[this.nodes.indexOf(n) - 1] ?? null;
+  }
+  private rbNext(n: RNode): RNode | null {
+    return this.nodes[this.nodes.indexOf(n) + 1] ?? null;
+  }
 
   /** alloc_iova(size, limit_pfn, size_aligned) -> pfn_lo or -1. */
   alloc(size: number, limitPfn: number, aligned: boolean): number {
@@ -90,7 +100,8 @@ class RefIova {
   free(pfn: number): boolean {
     const node = this.nodes.find((n) => n !== this.anchor && n.lo <= pfn && pfn <= n.hi);
     if (!node) return false;
-    if (node === this.cached32 || (node.hi < this.dma32 && node.lo >= this.cached32.lo)) this.cached32 = this.rbNext(node)!;
+    if (node === this.cached32 || (node.hi < this.dma32 && node.lo >= this.cached32.lo))
+      this.cached32 = this.rbNext(node)!;
     if (node.lo < this.dma32) this.max32 = this.dma32;
     if (node.lo >= this.cached.lo) this.cached = this.rbNext(node)!;
     this.nodes.splice(this.nodes.indexOf(node), 1);
@@ -151,17 +162,31 @@ function harness(g: IovaGeometry): Harness {
   const i32 = mem.i32;
   const range = (n: number): [number, number] => [tree.lo(i32, n), tree.hi(i32, n)];
   return {
-    mem, tree, cpu,
+    mem,
+    tree,
+    cpu,
     // Through the locked model operation (lock, one step, unlock), exactly as the scenario calls it.
     alloc: (size, limitPfn, aligned = true) => runToEnd(tree.allocIova(cpu, size, limitPfn, aligned)),
     free: (pfn) => runToEnd(tree.freeIova(cpu, pfn)),
-    reserve: (lo, hi) => { runToEnd(tree.reserveIova(cpu, lo, hi)); },
-    state: () => ({ ranges: tree.ranges(i32), cached: range(tree.cachedNode(i32)), cached32: range(tree.cached32Node(i32)), max32: tree.max32AllocSize(i32) }),
+    reserve: (lo, hi) => {
+      runToEnd(tree.reserveIova(cpu, lo, hi));
+    },
+    state: () => ({
+      ranges: tree.ranges(i32),
+      cached: range(tree.cachedNode(i32)),
+      cached32: range(tree.cached32Node(i32)),
+      max32: tree.max32AllocSize(i32),
+    }),
   };
 }
 
 function refState(r: RefIova): ReturnType<Harness['state']> {
-  return { ranges: r.ranges(), cached: [r.cached.lo, r.cached.hi], cached32: [r.cached32.lo, r.cached32.hi], max32: r.max32 };
+  return {
+    ranges: r.ranges(),
+    cached: [r.cached.lo, r.cached.hi],
+    cached32: [r.cached32.lo, r.cached32.hi],
+    max32: r.max32,
+  };
 }
 
 const SMALL: IovaGeometry = { startPfn: 1, dma32Pfn: 64, spacePfns: 128 };
@@ -177,7 +202,14 @@ describe('iova tree: edge cases against hand-computed pfns and the reference', (
   it('allocates top-down, ending exactly at the limit, for 64-bit and 32-bit limits', () => {
     const h = harness(SMALL);
     const r = new RefIova(1, 64);
-    const reqs: [number, number][] = [[1, 127], [1, 127], [4, 63], [4, 63], [2, 59], [8, 127]];
+    const reqs: [number, number][] = [
+      [1, 127],
+      [1, 127],
+      [4, 63],
+      [4, 63],
+      [2, 59],
+      [8, 127],
+    ];
     const want = [127, 126, 60, 56, 54, 112];
     reqs.forEach(([size, limit], i) => {
       expect(h.alloc(size, limit), `request ${i}`).toBe(want[i]);
@@ -196,7 +228,13 @@ describe('iova tree: edge cases against hand-computed pfns and the reference', (
     expect(h.alloc(5, 127, true)).toBe(112); // (121 - 5) & ~7
     expect(h.alloc(1, 127, true)).toBe(111); // from the cached node down: the gap [117, 120] above it is not looked at
     const r = new RefIova(1, 64);
-    for (const [s, a] of [[3, true], [3, false], [5, true], [1, true]] as const) r.alloc(s, 127, a);
+    for (const [s, a] of [
+      [3, true],
+      [3, false],
+      [5, true],
+      [1, true],
+    ] as const)
+      r.alloc(s, 127, a);
     expect(h.state()).toEqual(refState(r));
   });
 
@@ -252,7 +290,13 @@ describe('iova tree: edge cases against hand-computed pfns and the reference', (
   it('moves the cached nodes to the successor when the cached node is freed', () => {
     const h = harness(SMALL);
     const r = new RefIova(1, 64);
-    for (const [s, l] of [[8, 127], [8, 127], [8, 63], [8, 63]] as const) expect(h.alloc(s, l)).toBe(r.alloc(s, l, true));
+    for (const [s, l] of [
+      [8, 127],
+      [8, 127],
+      [8, 63],
+      [8, 63],
+    ] as const)
+      expect(h.alloc(s, l)).toBe(r.alloc(s, l, true));
     expect(h.state().cached).toEqual([112, 119]);
     expect(h.state().cached32).toEqual([48, 55]);
     // free cached32: it moves up to its successor [56, 63]
@@ -268,7 +312,11 @@ describe('iova tree: edge cases against hand-computed pfns and the reference', (
     expect(h.alloc(8, 127)).toBe(r.alloc(8, 127, true));
     expect(h.alloc(8, 63)).toBe(r.alloc(8, 63, true));
     expect(h.state()).toEqual(refState(r));
-    expect(h.state().ranges).toEqual([[48, 55], [56, 63], [120, 127]]);
+    expect(h.state().ranges).toEqual([
+      [48, 55],
+      [56, 63],
+      [120, 127],
+    ]);
   });
 
   it('free of a pfn no node holds does nothing; a pfn inside a range frees that range', () => {
@@ -284,16 +332,29 @@ describe('iova tree: edge cases against hand-computed pfns and the reference', (
     const h = harness(SMALL);
     const r = new RefIova(1, 64);
     const both = {
-      reserve: (lo: number, hi: number) => { h.reserve(lo, hi); r.reserve(lo, hi); },
-      alloc: (s: number, l: number) => { const m = h.alloc(s, l); expect(r.alloc(s, l, true)).toBe(m); return m; },
+      reserve: (lo: number, hi: number) => {
+        h.reserve(lo, hi);
+        r.reserve(lo, hi);
+      },
+      alloc: (s: number, l: number) => {
+        const m = h.alloc(s, l);
+        expect(r.alloc(s, l, true)).toBe(m);
+        return m;
+      },
     };
     both.reserve(40, 63);
     expect(both.alloc(8, 63)).toBe(32); // below the reserved window
     both.reserve(20, 45); // overlaps [32, 39] and [40, 63]: the first is extended down, the rest clipped
     expect(h.state()).toEqual(refState(r));
-    expect(h.state().ranges).toEqual([[20, 39], [40, 63]]);
+    expect(h.state().ranges).toEqual([
+      [20, 39],
+      [40, 63],
+    ]);
     both.reserve(50, 60); // contained: nothing new
-    expect(h.state().ranges).toEqual([[20, 39], [40, 63]]);
+    expect(h.state().ranges).toEqual([
+      [20, 39],
+      [40, 63],
+    ]);
     expect(both.alloc(8, 63)).toBe(8);
     expect(h.state()).toEqual(refState(r));
   });
@@ -308,64 +369,84 @@ type Cmd =
   | { op: 'reserve'; lo: number; len: number };
 
 const cmdArb: fc.Arbitrary<Cmd> = fc.oneof(
-  { weight: 6, arbitrary: fc.record({
-    op: fc.constant('alloc' as const),
-    size: fc.oneof(fc.integer({ min: 1, max: 8 }), fc.integer({ min: 1, max: 40 })),
-    limit: fc.oneof(fc.constant('dma32' as const), fc.constant('top' as const), fc.integer({ min: 1, max: 127 })),
-    aligned: fc.oneof({ weight: 4, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
-  }) },
+  {
+    weight: 6,
+    arbitrary: fc.record({
+      op: fc.constant('alloc' as const),
+      size: fc.oneof(fc.integer({ min: 1, max: 8 }), fc.integer({ min: 1, max: 40 })),
+      limit: fc.oneof(fc.constant('dma32' as const), fc.constant('top' as const), fc.integer({ min: 1, max: 127 })),
+      aligned: fc.oneof({ weight: 4, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
+    }),
+  },
   { weight: 4, arbitrary: fc.record({ op: fc.constant('free' as const), pick: fc.nat() }) },
-  { weight: 1, arbitrary: fc.record({ op: fc.constant('reserve' as const), lo: fc.integer({ min: 1, max: 120 }), len: fc.integer({ min: 1, max: 6 }) }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      op: fc.constant('reserve' as const),
+      lo: fc.integer({ min: 1, max: 120 }),
+      len: fc.integer({ min: 1, max: 6 }),
+    }),
+  },
 );
 
 describe('iova tree: fast-check op sequences against the reference', () => {
   it('same pfns, same tree, same cached nodes and hint after every op; a failure means no gap (§9 #4)', () => {
-    fc.assert(fc.property(fc.array(cmdArb, { minLength: 1, maxLength: 120 }), (cmds) => {
-      const h = harness(SMALL);
-      const r = new RefIova(SMALL.startPfn, SMALL.dma32Pfn);
-      const live: number[] = [];
-      for (const c of cmds) {
-        if (c.op === 'alloc') {
-          const limit = c.limit === 'dma32' ? SMALL.dma32Pfn - 1 : c.limit === 'top' ? SMALL.spacePfns - 1 : c.limit;
-          const hintFull = limit + 1 <= r.dma32 && c.size >= r.max32;
-          const want = r.alloc(c.size, limit, c.aligned);
-          expect(h.alloc(c.size, limit, c.aligned)).toBe(want);
-          if (want >= 0) live.push(want);
-          else if (c.aligned && !hintFull) expect(r.hasGap(c.size, limit), `alloc ${c.size} under ${limit} failed with a gap`).toBe(false);
-        } else if (c.op === 'free') {
-          if (live.length === 0) continue;
-          const pfn = live.splice(c.pick % live.length, 1)[0]!;
-          expect(h.free(pfn)).toBe(r.free(pfn));
-        } else {
-          const hi = Math.min(c.lo + c.len - 1, SMALL.spacePfns - 1);
-          h.reserve(c.lo, hi);
-          r.reserve(c.lo, hi);
-          // reserved space may swallow live ranges' neighbours but never frees them; drop nothing
+    fc.assert(
+      fc.property(fc.array(cmdArb, { minLength: 1, maxLength: 120 }), (cmds) => {
+        const h = harness(SMALL);
+        const r = new RefIova(SMALL.startPfn, SMALL.dma32Pfn);
+        const live: number[] = [];
+        for (const c of cmds) {
+          if (c.op === 'alloc') {
+            const limit = c.limit === 'dma32' ? SMALL.dma32Pfn - 1 : c.limit === 'top' ? SMALL.spacePfns - 1 : c.limit;
+            const hintFull = limit + 1 <= r.dma32 && c.size >= r.max32;
+            const want = r.alloc(c.size, limit, c.aligned);
+            expect(h.alloc(c.size, limit, c.aligned)).toBe(want);
+            if (want >= 0) live.push(want);
+            else if (c.aligned && !hintFull)
+              expect(r.hasGap(c.size, limit), `alloc ${c.size} under ${limit} failed with a gap`).toBe(false);
+          } else if (c.op === 'free') {
+            if (live.length === 0) continue;
+            const pfn = live.splice(c.pick % live.length, 1)[0]!;
+            expect(h.free(pfn)).toBe(r.free(pfn));
+          } else {
+            const hi = Math.min(c.lo + c.len - 1, SMALL.spacePfns - 1);
+            h.reserve(c.lo, hi);
+            r.reserve(c.lo, hi);
+            // reserved space may swallow live ranges' neighbours but never frees them; drop nothing
+          }
+          expect(h.state()).toEqual(refState(r));
         }
-        expect(h.state()).toEqual(refState(r));
-      }
-      // node accounting: anchor + one node per range
-      expect(h.tree.liveNodes(h.mem.i32)).toBe(r.ranges().length + 1);
-    }), { numRuns: 300, seed: 42 });
+        // node accounting: anchor + one node per range
+        expect(h.tree.liveNodes(h.mem.i32)).toBe(r.ranges().length + 1);
+      }),
+      { numRuns: 300, seed: 42 },
+    );
   });
 
   it('the same on a geometry with the 32-bit boundary at the top of the space', () => {
     const g: IovaGeometry = { startPfn: 1, dma32Pfn: 64, spacePfns: 64 };
-    fc.assert(fc.property(fc.array(fc.tuple(fc.boolean(), fc.integer({ min: 1, max: 12 }), fc.nat()), { minLength: 1, maxLength: 150 }), (ops) => {
-      const h = harness(g);
-      const r = new RefIova(1, 64);
-      const live: number[] = [];
-      for (const [isAlloc, size, pick] of ops) {
-        if (isAlloc || live.length === 0) {
-          const want = r.alloc(size, 63, true);
-          expect(h.alloc(size, 63)).toBe(want);
-          if (want >= 0) live.push(want);
-        } else {
-          const pfn = live.splice(pick % live.length, 1)[0]!;
-          expect(h.free(pfn)).toBe(r.free(pfn));
-        }
-        expect(h.state()).toEqual(refState(r));
-      }
-    }), { numRuns: 200, seed: 7 });
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.boolean(), fc.integer({ min: 1, max: 12 }), fc.nat()), { minLength: 1, maxLength: 150 }),
+        (ops) => {
+          const h = harness(g);
+          const r = new RefIova(1, 64);
+          const live: number[] = [];
+          for (const [isAlloc, size, pick] of ops) {
+            if (isAlloc || live.length === 0) {
+              const want = r.alloc(size, 63, true);
+              expect(h.alloc(size, 63)).toBe(want);
+              if (want >= 0) live.push(want);
+            } else {
+              const pfn = live.splice(pick % live.length, 1)[0]!;
+              expect(h.free(pfn)).toBe(r.free(pfn));
+            }
+            expect(h.state()).toEqual(refState(r));
+          }
+        },
+      ),
+      { numRuns: 200, seed: 7 },
+    );
   });
 });

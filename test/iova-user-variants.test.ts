@@ -9,8 +9,19 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
-  C_LOADED, C_PREV, Cpu, extendScenario, IovaDomain, IovaRcaches, iovaScenario, runToEnd, spinLock, spinUnlock,
-  type IovaPatch, type Op, type VariantDef,
+  C_LOADED,
+  C_PREV,
+  Cpu,
+  extendScenario,
+  IovaDomain,
+  IovaRcaches,
+  iovaScenario,
+  runToEnd,
+  spinLock,
+  spinUnlock,
+  type IovaPatch,
+  type Op,
+  type VariantDef,
 } from '../src/api.js';
 import { Checker } from '../src/check/checker.js';
 import { allocateMemory, defineLayout } from '../src/engine/layout.js';
@@ -62,7 +73,9 @@ class PushWithoutDepotLock extends IovaRcaches {
     let canInsert = true;
     if (this.iovaMagazineFull(i32, loaded)) {
       if (!this.iovaMagazineFull(i32, prev)) {
-        i32[s + C_LOADED] = prev; i32[s + C_PREV] = loaded; loaded = prev;
+        i32[s + C_LOADED] = prev;
+        i32[s + C_PREV] = loaded;
+        loaded = prev;
       } else {
         const newMag = yield* this.iovaMagazineAlloc(cpu);
         if (newMag < 0) canInsert = false;
@@ -70,7 +83,8 @@ class PushWithoutDepotLock extends IovaRcaches {
           yield 'my insert: depot push';
           this.iovaDepotPush(cpu, k, loaded); // BUG: rcache->lock not taken
           yield* this.scheduleDelayedWork(cpu, k);
-          i32[s + C_LOADED] = newMag; loaded = newMag;
+          i32[s + C_LOADED] = newMag;
+          loaded = newMag;
         }
       }
     }
@@ -88,7 +102,9 @@ class SameRcaches extends IovaRcaches {
   override *iovaRcacheInsert(cpu: Cpu, k: number, pfn: number): Op<boolean> {
     return yield* super.iovaRcacheInsert(cpu, k, pfn);
   }
-  protected override iovaDepotPop(cpu: Cpu, k: number): number { return super.iovaDepotPop(cpu, k); }
+  protected override iovaDepotPop(cpu: Cpu, k: number): number {
+    return super.iovaDepotPop(cpu, k);
+  }
 }
 class SameDomain extends IovaDomain {
   override *allocIovaFast(cpu: Cpu, size: number, limitPfn: number, flush: boolean): Op<number> {
@@ -97,21 +113,34 @@ class SameDomain extends IovaDomain {
 }
 
 const USER: readonly VariantDef<IovaPatch>[] = [
-  { name: 'user-pop-keeps-pfn', summary: 'magazine pop does not remove the pfn', expect: ['I5'], patch: { rcaches: PopKeepsPfn } },
   {
-    name: 'user-insert-drops', summary: 'rcache insert drops the range', expect: ['IOVA-LEAK'],
+    name: 'user-pop-keeps-pfn',
+    summary: 'magazine pop does not remove the pfn',
+    expect: ['I5'],
+    patch: { rcaches: PopKeepsPfn },
+  },
+  {
+    name: 'user-insert-drops',
+    summary: 'rcache insert drops the range',
+    expect: ['IOVA-LEAK'],
     patch: { rcaches: InsertDropsRange },
   },
   {
-    name: 'user-free-pfns-keeps-size', summary: 'free_pfns leaves the count', expect: ['I5', 'I2', 'I3'],
+    name: 'user-free-pfns-keeps-size',
+    summary: 'free_pfns leaves the count',
+    expect: ['I5', 'I2', 'I3'],
     patch: { rcaches: FreePfnsKeepsSize },
   },
   {
-    name: 'user-push-unlocked', summary: 'depot push without rcache->lock', expect: ['DEPOT-LOCK'],
+    name: 'user-push-unlocked',
+    summary: 'depot push without rcache->lock',
+    expect: ['DEPOT-LOCK'],
     patch: { rcaches: PushWithoutDepotLock },
   },
   {
-    name: 'user-same', summary: 'overrides calling the originals', expect: 'clean',
+    name: 'user-same',
+    summary: 'overrides calling the originals',
+    expect: 'clean',
     patch: { rcaches: SameRcaches, domain: SameDomain },
   },
 ];
@@ -119,9 +148,17 @@ const scenario: ScenarioDef<IovaPatch> = extendScenario(iovaScenario, USER);
 
 function run(variant: string, seed: number, schedules: number): ExploreOutcome {
   return explore({
-    scenario, variant: variantOf(scenario, variant), params: withDefaults(scenario),
-    opsPerCpu: Array<number>(scenario.exploreCpus).fill(scenario.exploreOps), strategy: 'pct', depth: 3,
-    schedules, timeMs: Number.POSITIVE_INFINITY, seed, maxSteps: 200_000, shrink: false,
+    scenario,
+    variant: variantOf(scenario, variant),
+    params: withDefaults(scenario),
+    opsPerCpu: Array<number>(scenario.exploreCpus).fill(scenario.exploreOps),
+    strategy: 'pct',
+    depth: 3,
+    schedules,
+    timeMs: Number.POSITIVE_INFINITY,
+    seed,
+    maxSteps: 200_000,
+    shrink: false,
   });
 }
 
@@ -141,7 +178,15 @@ describe('iova: user-written variants are caught by checkers they cannot overrid
 
   it('the double hand-out is caught at the second hand-out, on the vCPU that gets it, naming the holder', () => {
     const o = {
-      cpus: 2, startPfn: 1, dma32Pfn: 512, spacePfns: 1024, depotDelayNs: 100e6, checks: true, resvPfns: 0, warm: true, warmDepot: 1,
+      cpus: 2,
+      startPfn: 1,
+      dma32Pfn: 512,
+      spacePfns: 1024,
+      depotDelayNs: 100e6,
+      checks: true,
+      resvPfns: 0,
+      warm: true,
+      warmDepot: 1,
     };
     const patch: IovaPatch = { rcaches: PopKeepsPfn };
     const layout = defineLayout(2, iovaDomainRegions(o, patch));
@@ -159,7 +204,9 @@ describe('iova: user-written variants are caught by checkers they cannot overrid
     expect(runToEnd(d.allocIovaFast(cpu0, 1, 1023, true))).toBe(a);
     const hex = `0x${a.toString(16)}`;
     expect(checker.violations[0]).toMatchObject({
-      invariant: 'I5', vcpu: 0, message: `alloc_iova_fast gives cpu0 [${hex}, +1], but pfn ${hex} is in use (handed to cpu0)`,
+      invariant: 'I5',
+      vcpu: 0,
+      message: `alloc_iova_fast gives cpu0 [${hex}, +1], but pfn ${hex} is in use (handed to cpu0)`,
     });
   });
 

@@ -9,11 +9,16 @@ import { fixtureReport, NASTY } from './report-fixture.js';
  */
 function parse(xml: string) {
   return new DOMParser({
-    onError: (level, msg) => { if (level !== 'warning' || !/replacement character/.test(msg)) throw new Error(`${level}: ${msg}`); },
+    onError: (level, msg) => {
+      if (level !== 'warning' || !/replacement character/.test(msg)) throw new Error(`${level}: ${msg}`);
+    },
   }).parseFromString(xml, 'text/xml');
 }
 
-const all = (root: { getElementsByTagName(n: string): { length: number; item(i: number): Element | null } }, tag: string): Element[] => {
+const all = (
+  root: { getElementsByTagName(n: string): { length: number; item(i: number): Element | null } },
+  tag: string,
+): Element[] => {
   const list = root.getElementsByTagName(tag);
   return Array.from({ length: list.length }, (_, i) => list.item(i)!);
 };
@@ -34,8 +39,9 @@ describe('junit.xml', () => {
     expect(suites.map((s) => s.getAttribute('failures'))).toEqual(['0', '2']);
     const cases = all(doc, 'testcase');
     expect(cases).toHaveLength(4);
-    expect(cases.map((c) => `${c.getAttribute('classname')}/${c.getAttribute('name')}`))
-      .toEqual(report.results.map((v) => `${v.scenario}/${v.variant.replaceAll('\u0001', '\uFFFD')}`));
+    expect(cases.map((c) => `${c.getAttribute('classname')}/${c.getAttribute('name')}`)).toEqual(
+      report.results.map((v) => `${v.scenario}/${v.variant.replaceAll('\u0001', '\uFFFD')}`),
+    );
     expect(cases.every((c) => c.getAttribute('time') === '1.500')).toBe(true);
   });
 
@@ -47,7 +53,9 @@ describe('junit.xml', () => {
     expect(f.getAttribute('type')).toBe('F1');
     const bad = report.results[2]!.violations[0]!;
     // The attribute round-trips exactly (newline and tab included); only the control character XML cannot carry is replaced.
-    expect(f.getAttribute('message')).toBe(`F1: ${bad.message} — reproduce: ${bad.command}`.replaceAll('\u0001', '\uFFFD'));
+    expect(f.getAttribute('message')).toBe(
+      `F1: ${bad.message} — reproduce: ${bad.command}`.replaceAll('\u0001', '\uFFFD'),
+    );
     expect(f.textContent).toContain('invariant: F1 (FORBIDDEN)');
     expect(f.textContent).toContain(`reproduce: ${bad.command.replaceAll('\u0001', '\uFFFD')}`);
     expect(f.textContent).toContain('vcpu: cpu1');

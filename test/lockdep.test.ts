@@ -15,17 +15,38 @@ import { explore } from '../src/explore/explore.js';
 import { newIovaDomain, type CheckedIovaDomain } from '../src/model/iova/checked-domain.js';
 import { iovaDomainRegions, type IovaDomainOptions } from '../src/model/iova/iova-domain.js';
 import {
-  cpuRcacheLockName, iovaDepotWorkName, iovaDepotWorkTimer, IOVA_TIMERS, RANK_CPU_RCACHE, RANK_DEPOT, RANK_RBTREE, RBTREE_LOCK_NAME, rcacheLockName,
+  cpuRcacheLockName,
+  iovaDepotWorkName,
+  iovaDepotWorkTimer,
+  IOVA_TIMERS,
+  RANK_CPU_RCACHE,
+  RANK_DEPOT,
+  RANK_RBTREE,
+  RBTREE_LOCK_NAME,
+  rcacheLockName,
 } from '../src/model/iova/locks.js';
 import { IOVA_MAG_SIZE } from '../src/model/iova/magazine.js';
 import { iovaScenario } from '../src/scenarios/iova.js';
 import { taskOf } from '../src/engine/task.js';
 
 const OPTS: IovaDomainOptions = {
-  cpus: 2, startPfn: 1, dma32Pfn: 2048, spacePfns: 4096, depotDelayNs: 100e6, checks: true, resvPfns: 0, warm: false, warmDepot: 0,
+  cpus: 2,
+  startPfn: 1,
+  dma32Pfn: 2048,
+  spacePfns: 4096,
+  depotDelayNs: 100e6,
+  checks: true,
+  resvPfns: 0,
+  warm: false,
+  warmDepot: 0,
 };
 
-function domain(o: IovaDomainOptions = OPTS): { mem: Memory; d: CheckedIovaDomain; cpu: (id: number) => Cpu; checker: Checker } {
+function domain(o: IovaDomainOptions = OPTS): {
+  mem: Memory;
+  d: CheckedIovaDomain;
+  cpu: (id: number) => Cpu;
+  checker: Checker;
+} {
   const layout = defineLayout(o.cpus, iovaDomainRegions(o));
   const mem = allocateMemory(layout);
   const d = newIovaDomain(layout, o);
@@ -56,7 +77,10 @@ describe('lockdep with the iova locks', () => {
     expect(d.tree.lock.name).toBe(RBTREE_LOCK_NAME);
     const timers = d.timerSpecs();
     expect(timers.length).toBe(IOVA_TIMERS);
-    timers.forEach((t, k) => { expect(t.ref.id).toBe(iovaDepotWorkTimer(k)); expect(t.ref.name).toBe(iovaDepotWorkName(k)); });
+    timers.forEach((t, k) => {
+      expect(t.ref.id).toBe(iovaDepotWorkTimer(k));
+      expect(t.ref.name).toBe(iovaDepotWorkName(k));
+    });
   });
 
   it('a correct nesting (cpu_rcache -> rcache -> iova_rbtree_lock) is not reported', () => {
@@ -69,14 +93,26 @@ describe('lockdep with the iova locks', () => {
   });
 
   it.each([
-    ['iova_rbtree_lock then rcache[0].lock', (d: CheckedIovaDomain) => [d.tree.lock, d.rcache.depotLocks[0]!],
-      'cpu1 takes rcache[0].lock (rank 2) while holding iova_rbtree_lock (rank 3)'],
-    ['rcache[4].lock then its CPU lock', (d: CheckedIovaDomain) => [d.rcache.depotLocks[4]!, d.rcache.cpuLocks[1]![4]!],
-      'cpu1 takes cpu_rcache[4]@cpu1.lock (rank 1) while holding rcache[4].lock (rank 2)'],
-    ['iova_rbtree_lock then a CPU lock', (d: CheckedIovaDomain) => [d.tree.lock, d.rcache.cpuLocks[0]![2]!],
-      'cpu1 takes cpu_rcache[2]@cpu0.lock (rank 1) while holding iova_rbtree_lock (rank 3)'],
-    ['two CPU locks of the same class (no nesting annotation)', (d: CheckedIovaDomain) => [d.rcache.cpuLocks[1]![0]!, d.rcache.cpuLocks[0]![0]!],
-      'cpu1 takes cpu_rcache[0]@cpu0.lock (rank 1) while holding cpu_rcache[0]@cpu1.lock (rank 1)'],
+    [
+      'iova_rbtree_lock then rcache[0].lock',
+      (d: CheckedIovaDomain) => [d.tree.lock, d.rcache.depotLocks[0]!],
+      'cpu1 takes rcache[0].lock (rank 2) while holding iova_rbtree_lock (rank 3)',
+    ],
+    [
+      'rcache[4].lock then its CPU lock',
+      (d: CheckedIovaDomain) => [d.rcache.depotLocks[4]!, d.rcache.cpuLocks[1]![4]!],
+      'cpu1 takes cpu_rcache[4]@cpu1.lock (rank 1) while holding rcache[4].lock (rank 2)',
+    ],
+    [
+      'iova_rbtree_lock then a CPU lock',
+      (d: CheckedIovaDomain) => [d.tree.lock, d.rcache.cpuLocks[0]![2]!],
+      'cpu1 takes cpu_rcache[2]@cpu0.lock (rank 1) while holding iova_rbtree_lock (rank 3)',
+    ],
+    [
+      'two CPU locks of the same class (no nesting annotation)',
+      (d: CheckedIovaDomain) => [d.rcache.cpuLocks[1]![0]!, d.rcache.cpuLocks[0]![0]!],
+      'cpu1 takes cpu_rcache[0]@cpu0.lock (rank 1) while holding cpu_rcache[0]@cpu1.lock (rank 1)',
+    ],
   ] as const)('a reversed acquisition is caught and names both locks and the vCPU: %s', (_, locks, message) => {
     const { d, cpu, checker } = domain();
     runToEnd(nest(cpu(1), locks(d)));
@@ -93,7 +129,13 @@ describe('lockdep with the iova locks', () => {
       for (;;) {
         const r = op.next();
         const ranks = taskOf(c0).held.map((l) => l.rank);
-        for (let i = 1; i < ranks.length; i++) expect(ranks[i]!, `held ${taskOf(c0).held.map((l) => l.name).join(', ')}`).toBeGreaterThan(ranks[i - 1]!);
+        for (let i = 1; i < ranks.length; i++)
+          expect(
+            ranks[i]!,
+            `held ${taskOf(c0)
+              .held.map((l) => l.name)
+              .join(', ')}`,
+          ).toBeGreaterThan(ranks[i - 1]!);
         seen.add(ranks.join('<'));
         if (r.done) return r.value;
       }
@@ -119,36 +161,66 @@ describe('lockdep with the iova locks', () => {
 // A two-op scenario on the iova locks, for the explore executor: lockdep reports a reversed order even
 // on a serial schedule that cannot deadlock, and names the vCPU; the correct order never trips it.
 const twoOrders: ScenarioDef = {
-  name: 'iova-lock-order', summary: 'test only', follows: 'kernel-model.md §2.3 lock order', params: {},
-  exploreCpus: 2, exploreOps: 2, invariants: iovaScenario.invariants,
-  variants: [{ name: 'reversed', summary: 'cpu1 nests the tree lock outside the depot lock', expect: ['LOCKDEP'] }, { name: 'nested', summary: 'rank order', expect: 'clean' }],
+  name: 'iova-lock-order',
+  summary: 'test only',
+  follows: 'kernel-model.md §2.3 lock order',
+  params: {},
+  exploreCpus: 2,
+  exploreOps: 2,
+  invariants: iovaScenario.invariants,
+  variants: [
+    { name: 'reversed', summary: 'cpu1 nests the tree lock outside the depot lock', expect: ['LOCKDEP'] },
+    { name: 'nested', summary: 'rank order', expect: 'clean' },
+  ],
   build: ({ cpus, variant: { name: variant } }) => {
     const o = { ...OPTS, cpus };
     const layout = defineLayout(cpus, iovaDomainRegions(o));
     const d = newIovaDomain(layout, o);
     return {
       layout,
-      init: (mem) => { d.init(mem.i32); },
+      init: (mem) => {
+        d.init(mem.i32);
+      },
       program: (cpu) => ({
-        next: () => nest(cpu, variant === 'reversed' && cpu.id === 1
-          ? [d.tree.lock, d.rcache.depotLocks[0]!]
-          : [d.rcache.cpuLocks[cpu.id]![0]!, d.rcache.depotLocks[0]!, d.tree.lock]),
+        next: () =>
+          nest(
+            cpu,
+            variant === 'reversed' && cpu.id === 1
+              ? [d.tree.lock, d.rcache.depotLocks[0]!]
+              : [d.rcache.cpuLocks[cpu.id]![0]!, d.rcache.depotLocks[0]!, d.tree.lock],
+          ),
         describe: () => 'nest',
       }),
-      quiescent: () => { /* nothing to scan */ },
+      quiescent: () => {
+        /* nothing to scan */
+      },
     };
   },
 };
 
 describe('lockdep in the explore executor', () => {
-  const go = (variant: string, depth: number, schedules: number) => explore({
-    scenario: twoOrders, variant: twoOrders.variants.find((v) => v.name === variant)!, params: withDefaults(twoOrders),
-    opsPerCpu: [2, 2], strategy: 'pct', depth, schedules, timeMs: Infinity, seed: 9, maxSteps: 10_000, shrink: false,
-  });
+  const go = (variant: string, depth: number, schedules: number) =>
+    explore({
+      scenario: twoOrders,
+      variant: twoOrders.variants.find((v) => v.name === variant)!,
+      params: withDefaults(twoOrders),
+      opsPerCpu: [2, 2],
+      strategy: 'pct',
+      depth,
+      schedules,
+      timeMs: Infinity,
+      seed: 9,
+      maxSteps: 10_000,
+      shrink: false,
+    });
 
   it('reversed order: LOCKDEP by cpu1 on a serial schedule (PCT depth 1), never a DEADLOCK first', () => {
     const r = go('reversed', 1, 20);
-    expect(r.violation).toMatchObject({ invariant: 'LOCKDEP', vcpu: 1, message: 'cpu1 takes rcache[0].lock (rank 2) while holding iova_rbtree_lock (rank 3)' });
+    expect(r.violation).toMatchObject({
+      invariant: 'LOCKDEP',
+      vcpu: 1,
+      message: 'cpu1 takes rcache[0].lock (rank 2) while holding iova_rbtree_lock (rank 3)',
+    });
   });
 
   it('rank order: clean over 500 PCT schedules', () => {

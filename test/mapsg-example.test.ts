@@ -15,8 +15,12 @@ import { iommu, json, root } from './helpers/cli.js';
 
 const EXAMPLE = 'examples/mapsg-commit-lock.ts';
 let tmp: string;
-beforeAll(() => { tmp = mkdtempSync(path.join(tmpdir(), 'iommu-mapsg-ex-')); });
-afterAll(() => { rmSync(tmp, { recursive: true, force: true }); });
+beforeAll(() => {
+  tmp = mkdtempSync(path.join(tmpdir(), 'iommu-mapsg-ex-'));
+});
+afterAll(() => {
+  rmSync(tmp, { recursive: true, force: true });
+});
 
 describe('examples/mapsg-commit-lock.ts', () => {
   it('extends the built-in mapsg scenario with one variant that expects MAPSG-ONCE or MAPSG-ERROR', () => {
@@ -27,10 +31,30 @@ describe('examples/mapsg-commit-lock.ts', () => {
   });
 
   it('explore (seed 2, at most 200 schedules) finds it, and the replay token reproduces the same violation', () => {
-    const r = iommu('explore', 'mapsg', '--scenario-file', EXAMPLE, '--variant', 'commit-lock', '--seed', '2',
-      '--schedules', '200', '--json', '--repro-file', path.join(tmp, 'r.json'));
+    const r = iommu(
+      'explore',
+      'mapsg',
+      '--scenario-file',
+      EXAMPLE,
+      '--variant',
+      'commit-lock',
+      '--seed',
+      '2',
+      '--schedules',
+      '200',
+      '--json',
+      '--repro-file',
+      path.join(tmp, 'r.json'),
+    );
     expect(r.code, r.stderr).toBe(1);
-    type Found = { variant: string; schedules: number; violation: { invariant: string }; token: string; traceHash: string; replay: string };
+    type Found = {
+      variant: string;
+      schedules: number;
+      violation: { invariant: string };
+      token: string;
+      traceHash: string;
+      replay: string;
+    };
     const out = json<Found>(r);
     expect(out.variant).toBe('commit-lock');
     expect(out.schedules).toBeLessThanOrEqual(200);
@@ -42,11 +66,33 @@ describe('examples/mapsg-commit-lock.ts', () => {
   });
 
   it('run --mode stress --ops 300 on two workers: the workers load the file, the report names the variant', () => {
-    const r = iommu('run', 'mapsg', '--scenario-file', EXAMPLE, '--variant', 'commit-lock', '--mode', 'stress',
-      '--workers', '2', '--ops', '300', '--seed', '3', '--json', '--report-dir', path.join(tmp, 'rep'));
+    const r = iommu(
+      'run',
+      'mapsg',
+      '--scenario-file',
+      EXAMPLE,
+      '--variant',
+      'commit-lock',
+      '--mode',
+      'stress',
+      '--workers',
+      '2',
+      '--ops',
+      '300',
+      '--seed',
+      '3',
+      '--json',
+      '--report-dir',
+      path.join(tmp, 'rep'),
+    );
     // 0: the bug was caught on real threads as expected; 1: not within 300 ops per worker. Never 2 or 3.
     expect([0, 1], r.stderr).toContain(r.code);
-    type Result = { scenario: string; variant: string; expected: string; stress: { workers: number; ops: number } | null };
+    type Result = {
+      scenario: string;
+      variant: string;
+      expected: string;
+      stress: { workers: number; ops: number } | null;
+    };
     const rep = json<{ results: Result[] }>(r);
     expect(rep.results).toHaveLength(1);
     expect(rep.results[0]!.scenario).toBe('mapsg');
@@ -56,12 +102,24 @@ describe('examples/mapsg-commit-lock.ts', () => {
     expect(rep.results[0]!.stress!.ops).toBeGreaterThan(0);
   });
 
-  it('the mapsg bench entry point runs the user\'s VariantDef next to a built-in one (20 loops each)', async () => {
-    const res = await mapsgBench({
-      variants: [variantOf(example, 'commit-lock'), variantOf(example, 'domain-list-locked')], scenario: example,
-      scenarioFile: path.join(root, 'dist', 'examples', 'mapsg-commit-lock.js'),
-      workers: [1], hypercallNs: [0], segs: [4], opBudget: 20, timeMs: 120_000, seed: 1, skipIovaApi: true,
-    }, () => { /* quiet */ });
+  it("the mapsg bench entry point runs the user's VariantDef next to a built-in one (20 loops each)", async () => {
+    const res = await mapsgBench(
+      {
+        variants: [variantOf(example, 'commit-lock'), variantOf(example, 'domain-list-locked')],
+        scenario: example,
+        scenarioFile: path.join(root, 'dist', 'examples', 'mapsg-commit-lock.js'),
+        workers: [1],
+        hypercallNs: [0],
+        segs: [4],
+        opBudget: 20,
+        timeMs: 120_000,
+        seed: 1,
+        skipIovaApi: true,
+      },
+      () => {
+        /* quiet */
+      },
+    );
     expect(res.iova).toEqual([]);
     expect(res.rows.map((x) => x.design)).toEqual(['commit-lock', 'domain-list-locked']);
     for (const row of res.rows) {

@@ -14,7 +14,9 @@ import { RandomScheduler } from '../src/explore/random.js';
 import { mapsgParts, mapsgScenario as scenario } from '../src/scenarios/mapsg.js';
 
 const config = {
-  cpus: 2, variant: variantOf(scenario, 'domain-list-locked'), params: withDefaults(scenario, scenario.exploreParams),
+  cpus: 2,
+  variant: variantOf(scenario, 'domain-list-locked'),
+  params: withDefaults(scenario, scenario.exploreParams),
 };
 const OPS = [4, 4];
 

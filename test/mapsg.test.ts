@@ -18,14 +18,25 @@ const OPS = Array<number>(scenario.exploreCpus).fill(scenario.exploreOps);
 
 function search(variant: string, seed: number, schedules: number) {
   return explore({
-    scenario, variant: findVariant(scenario, variant)!, params: EXPLORE_PARAMS, opsPerCpu: OPS, strategy: 'pct', depth: 3,
-    schedules, timeMs: Number.POSITIVE_INFINITY, seed, maxSteps: 100_000, shrink: false,
+    scenario,
+    variant: findVariant(scenario, variant)!,
+    params: EXPLORE_PARAMS,
+    opsPerCpu: OPS,
+    strategy: 'pct',
+    depth: 3,
+    schedules,
+    timeMs: Number.POSITIVE_INFINITY,
+    seed,
+    maxSteps: 100_000,
+    shrink: false,
   });
 }
 
 describe('mapsg under the explore executor', () => {
   const bugs: [string, string, number][] = [
-    ['domain-list-unlocked', 'MAPSG-ONCE', 200], ['cookie-error-leak', 'MAPSG-COOKIE', 100], ['unwind-unmapped', 'MAPSG-ERROR', 100],
+    ['domain-list-unlocked', 'MAPSG-ONCE', 200],
+    ['cookie-error-leak', 'MAPSG-COOKIE', 100],
+    ['unwind-unmapped', 'MAPSG-ERROR', 100],
   ];
   for (const [variant, invariant, bound] of bugs) {
     for (const seed of [1, 2, 3]) {
@@ -51,31 +62,88 @@ describe('mapsg under the explore executor', () => {
 });
 
 let tmp: string;
-beforeAll(() => { tmp = mkdtempSync(path.join(tmpdir(), 'iommu-mapsg-')); });
-afterAll(() => { rmSync(tmp, { recursive: true, force: true }); });
+beforeAll(() => {
+  tmp = mkdtempSync(path.join(tmpdir(), 'iommu-mapsg-'));
+});
+afterAll(() => {
+  rmSync(tmp, { recursive: true, force: true });
+});
 
-interface MapsgRowJson { design: string; workers: number; hypercallNs: number; segs: number; loops: number; throughput: number; mapAvgUs: number; mapHypercallsPerCall: number }
-interface IovaRowJson { api: string; workers: number; hypercallNs: number; pages: number; loops: number; throughput: number; hypercallsPerLoop: number }
+interface MapsgRowJson {
+  design: string;
+  workers: number;
+  hypercallNs: number;
+  segs: number;
+  loops: number;
+  throughput: number;
+  mapAvgUs: number;
+  mapHypercallsPerCall: number;
+}
+interface IovaRowJson {
+  api: string;
+  workers: number;
+  hypercallNs: number;
+  pages: number;
+  loops: number;
+  throughput: number;
+  hypercallsPerLoop: number;
+}
 
 describe('bench --suite mapsg', () => {
   it('writes a report with every requested combination, well formed, with the hypercalls each design makes', () => {
     const out = path.join(tmp, 'mapsg');
-    const r = iommu('bench', '--suite', 'mapsg', '--workers', '1,2', '--hypercall-cost', '0,2000', '--segs', '4', '--repeats', '1', '--ops', '30', '--json', '--report-dir', out);
+    const r = iommu(
+      'bench',
+      '--suite',
+      'mapsg',
+      '--workers',
+      '1,2',
+      '--hypercall-cost',
+      '0,2000',
+      '--segs',
+      '4',
+      '--repeats',
+      '1',
+      '--ops',
+      '30',
+      '--json',
+      '--report-dir',
+      out,
+    );
     expect(r.code, r.stderr).toBe(0);
     const doc = json<{ suite: string; mapsg: { rows: MapsgRowJson[]; iova: IovaRowJson[] } }>(r);
     expect(doc.suite).toBe('mapsg');
     const combos = doc.mapsg.rows.map((x) => `${x.design}/${x.workers}/${x.hypercallNs}/${x.segs}`).sort();
-    expect(combos).toEqual(['cookie/1/0/4', 'cookie/1/2000/4', 'cookie/2/0/4', 'cookie/2/2000/4',
-      'domain-list-locked/1/0/4', 'domain-list-locked/1/2000/4', 'domain-list-locked/2/0/4', 'domain-list-locked/2/2000/4',
-      'per-call/1/0/4', 'per-call/1/2000/4', 'per-call/2/0/4', 'per-call/2/2000/4']);
+    expect(combos).toEqual([
+      'cookie/1/0/4',
+      'cookie/1/2000/4',
+      'cookie/2/0/4',
+      'cookie/2/2000/4',
+      'domain-list-locked/1/0/4',
+      'domain-list-locked/1/2000/4',
+      'domain-list-locked/2/0/4',
+      'domain-list-locked/2/2000/4',
+      'per-call/1/0/4',
+      'per-call/1/2000/4',
+      'per-call/2/0/4',
+      'per-call/2/2000/4',
+    ]);
     for (const row of doc.mapsg.rows) {
       expect(row.loops, JSON.stringify(row)).toBe(30 * row.workers); // op-bounded: load-independent
       expect(Number.isFinite(row.throughput) && row.throughput > 0).toBe(true);
       // 4 separate pages: 4 map hypercalls per call, or one batch (cookie, domain list)
       expect(row.mapHypercallsPerCall).toBe(row.design === 'per-call' ? 4 : 1);
     }
-    expect(doc.mapsg.iova.map((x) => x.api).sort()).toEqual(['dma-map-per-page', 'dma-map-per-page', 'dma-map-per-page', 'dma-map-per-page',
-      'two-step', 'two-step', 'two-step', 'two-step']);
+    expect(doc.mapsg.iova.map((x) => x.api).sort()).toEqual([
+      'dma-map-per-page',
+      'dma-map-per-page',
+      'dma-map-per-page',
+      'dma-map-per-page',
+      'two-step',
+      'two-step',
+      'two-step',
+      'two-step',
+    ]);
     for (const row of doc.mapsg.iova) {
       expect(row.loops).toBe(30 * row.workers);
       // two-step: one map hypercall (the sync) + one unmap; per page: one of each per page
@@ -88,14 +156,30 @@ describe('bench --suite mapsg', () => {
 
 describe('mapsgBench, op-bounded (load-independent)', () => {
   it('30 loops per worker: every design and both IOVA APIs make the hypercalls they should', async () => {
-    const res = await mapsgBench({ workers: [1, 2], hypercallNs: [0], segs: [4], opBudget: 30, timeMs: 120_000, seed: 1 }, () => { /* quiet */ });
-    expect(res.rows.map((x) => `${x.design}/${x.workers}`))
-      .toEqual(['per-call/1', 'per-call/2', 'cookie/1', 'cookie/2', 'domain-list-locked/1', 'domain-list-locked/2']);
+    const res = await mapsgBench(
+      { workers: [1, 2], hypercallNs: [0], segs: [4], opBudget: 30, timeMs: 120_000, seed: 1 },
+      () => {
+        /* quiet */
+      },
+    );
+    expect(res.rows.map((x) => `${x.design}/${x.workers}`)).toEqual([
+      'per-call/1',
+      'per-call/2',
+      'cookie/1',
+      'cookie/2',
+      'domain-list-locked/1',
+      'domain-list-locked/2',
+    ]);
     for (const row of res.rows) {
       expect(row.loops).toBe(30 * row.workers);
       expect(row.mapHypercallsPerCall).toBe(row.design === 'per-call' ? 4 : 1);
     }
-    expect(res.iova.map((x) => `${x.api}/${x.workers}`)).toEqual(['two-step/1', 'two-step/2', 'dma-map-per-page/1', 'dma-map-per-page/2']);
+    expect(res.iova.map((x) => `${x.api}/${x.workers}`)).toEqual([
+      'two-step/1',
+      'two-step/2',
+      'dma-map-per-page/1',
+      'dma-map-per-page/2',
+    ]);
     for (const row of res.iova) {
       expect(row.loops).toBe(30 * row.workers);
       expect(row.hypercallsPerLoop).toBe(row.api === 'two-step' ? 2 : 2 * row.pages);

@@ -11,16 +11,39 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { iommu, json } from './helpers/cli.js';
 
 let tmp: string;
-beforeAll(() => { tmp = mkdtempSync(path.join(tmpdir(), 'iommu-pasid-')); });
-afterAll(() => { rmSync(tmp, { recursive: true, force: true }); });
+beforeAll(() => {
+  tmp = mkdtempSync(path.join(tmpdir(), 'iommu-pasid-'));
+});
+afterAll(() => {
+  rmSync(tmp, { recursive: true, force: true });
+});
 
-interface Found { verdict: string; violation: { invariant: string; message: string }; token: string; traceHash: string }
-interface RunResult { variant: string; expected: string; observed: string; outcomes: Record<string, number> }
+interface Found {
+  verdict: string;
+  violation: { invariant: string; message: string };
+  token: string;
+  traceHash: string;
+}
+interface RunResult {
+  variant: string;
+  expected: string;
+  observed: string;
+  outcomes: Record<string, number>;
+}
 
 describe('explore pasid --variant shared-kernel-table-noinval', () => {
   it('exits 1 with DMA-CORRUPT and a token that replays with the same trace hash', () => {
-    const r = iommu('explore', 'pasid', '--variant', 'shared-kernel-table-noinval', '--seed', '1', '--json',
-      '--repro-file', path.join(tmp, 'noinval.json'));
+    const r = iommu(
+      'explore',
+      'pasid',
+      '--variant',
+      'shared-kernel-table-noinval',
+      '--seed',
+      '1',
+      '--json',
+      '--repro-file',
+      path.join(tmp, 'noinval.json'),
+    );
     expect(r.code).toBe(1);
     const ex = json<Found>(r);
     expect(ex.verdict).toBe('violation');
@@ -39,28 +62,64 @@ describe('explore pasid --variant shared-kernel-table-noinval', () => {
 describe('run pasid --all-variants (op-bounded)', () => {
   it('exits 0: the clean variants clean, every bug variant caught, exposure rows in the report', () => {
     const out = path.join(tmp, 'run');
-    const r = iommu('run', 'pasid', '--all-variants', '--workers', '2', '--ops', '100', '--schedules', '300', '--time', '10m', '--seed', '1',
-      '--json', '--report-dir', out);
+    const r = iommu(
+      'run',
+      'pasid',
+      '--all-variants',
+      '--workers',
+      '2',
+      '--ops',
+      '100',
+      '--schedules',
+      '300',
+      '--time',
+      '10m',
+      '--seed',
+      '1',
+      '--json',
+      '--report-dir',
+      out,
+    );
     expect(r.code, r.stderr).toBe(0);
     const doc = json<{ results: RunResult[] }>(r);
     const by = new Map(doc.results.map((x) => [x.variant, x]));
     expect([...by.keys()].sort()).toEqual([
-      'iova-eq-kva', 'iova-eq-kva-norefcount', 'separate-domain', 'separate-domain-strict',
-      'shared-kernel-table', 'shared-kernel-table-lazy-purge', 'shared-kernel-table-noinval']);
+      'iova-eq-kva',
+      'iova-eq-kva-norefcount',
+      'separate-domain',
+      'separate-domain-strict',
+      'shared-kernel-table',
+      'shared-kernel-table-lazy-purge',
+      'shared-kernel-table-noinval',
+    ]);
     expect(by.get('iova-eq-kva-norefcount')!.observed).toMatch(/^DMA-(FAULT|CORRUPT)$/);
     expect(by.get('shared-kernel-table-noinval')!.observed).toBe('DMA-CORRUPT');
-    for (const v of ['separate-domain', 'separate-domain-strict', 'iova-eq-kva', 'shared-kernel-table',
-      'shared-kernel-table-lazy-purge']) {
+    for (const v of [
+      'separate-domain',
+      'separate-domain-strict',
+      'iova-eq-kva',
+      'shared-kernel-table',
+      'shared-kernel-table-lazy-purge',
+    ]) {
       expect(by.get(v)!.observed, v).toBe('clean');
-      expect(Object.keys(by.get(v)!.outcomes).some((id) => id.startsWith('EXPOSURE')), v).toBe(true);
+      expect(
+        Object.keys(by.get(v)!.outcomes).some((id) => id.startsWith('EXPOSURE')),
+        v,
+      ).toBe(true);
     }
     expect(readFileSync(path.join(out, 'index.html'), 'utf8')).toMatch(/EXPOSURE/);
   });
 });
 
 interface Row {
-  path: string; pages: number; invCostNs: number; perDmaNs: number; overheadNs: number;
-  breakdownNs: Record<string, number>; invalidationsPerDma: number; jsNsPerDma: number;
+  path: string;
+  pages: number;
+  invCostNs: number;
+  perDmaNs: number;
+  overheadNs: number;
+  breakdownNs: Record<string, number>;
+  invalidationsPerDma: number;
+  jsNsPerDma: number;
 }
 
 describe('bench --suite pasid', () => {
@@ -68,8 +127,14 @@ describe('bench --suite pasid', () => {
     const out = path.join(tmp, 'bench');
     const r = iommu('bench', '--suite', 'pasid', '--time', '200ms', '--json', '--report-dir', out);
     expect(r.code, r.stderr).toBe(0);
-    const doc = json<{ suite: string; pasid: { rows: Row[]; verdicts: { notable: boolean; savingPct: number }[];
-      vmalloc: { variant: string; invalidationsPerChange: number }[] } }>(r);
+    const doc = json<{
+      suite: string;
+      pasid: {
+        rows: Row[];
+        verdicts: { notable: boolean; savingPct: number }[];
+        vmalloc: { variant: string; invalidationsPerChange: number }[];
+      };
+    }>(r);
     expect(doc.suite).toBe('pasid');
     const combos = doc.pasid.rows.map((x) => `${x.path}/${x.pages}/${x.invCostNs}`);
     expect(combos).toHaveLength(3 * 4 * 2);

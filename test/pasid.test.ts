@@ -19,8 +19,17 @@ const OPS = Array<number>(scenario.exploreCpus).fill(scenario.exploreOps);
 
 function search(variant: string, seed: number, schedules: number) {
   return explore({
-    scenario, variant: variantOf(scenario, variant), params: EXPLORE_PARAMS, opsPerCpu: OPS, strategy: 'pct', depth: 3,
-    schedules, timeMs: Number.POSITIVE_INFINITY, seed, maxSteps: 200_000, shrink: false,
+    scenario,
+    variant: variantOf(scenario, variant),
+    params: EXPLORE_PARAMS,
+    opsPerCpu: OPS,
+    strategy: 'pct',
+    depth: 3,
+    schedules,
+    timeMs: Number.POSITIVE_INFINITY,
+    seed,
+    maxSteps: 200_000,
+    shrink: false,
   });
 }
 
@@ -37,7 +46,9 @@ function fixture(variant: string, params: Record<string, number> = {}) {
   const cpu = new Cpu(0, 'explore', mem, checker);
   const quiescent = () => {
     const found: string[] = [];
-    model.quiescent(mem, (id) => { found.push(id); });
+    model.quiescent(mem, (id) => {
+      found.push(id);
+    });
     return found;
   };
   return { model, parts, mem, checker, cpu, quiescent };
@@ -63,7 +74,10 @@ describe('exposure: what the device can reach', () => {
   });
 
   it('while a buffer is live, option 1 reaches only its pages; option 2 every page of memory', () => {
-    for (const [v, expected] of [['separate-domain-strict', 2], ['shared-kernel-table', 16]] as const) {
+    for (const [v, expected] of [
+      ['separate-domain-strict', 2],
+      ['shared-kernel-table', 16],
+    ] as const) {
       const f = fixture(v, { memPages: 16 });
       const { phys, mm, path, device } = f.parts;
       const pfns = [runToEnd(phys.allocPages(f.cpu, 1)), runToEnd(phys.allocPages(f.cpu, 1))];
@@ -108,14 +122,16 @@ describe('option 2 and the lazy vmap purge (mm/vmalloc.c)', () => {
     device.setTag(f.mem.i32, pfn, 77);
     const va = runToEnd(mm.vmap(f.cpu, [pfn]));
     runToEnd(device.access(f.cpu, va, 77, 'write'));
-    runToEnd(mm.vfree(f.cpu, va, (c, p) => {
-      return (function* () {
-        const stale = device.staleTo(c.i32, p);
-        if (stale >= 0) c.fail('STALE-DEVTLB', '');
-        device.setTag(c.i32, p, 0);
-        yield* phys.freePages(c, p, 1);
-      })();
-    }));
+    runToEnd(
+      mm.vfree(f.cpu, va, (c, p) => {
+        return (function* () {
+          const stale = device.staleTo(c.i32, p);
+          if (stale >= 0) c.fail('STALE-DEVTLB', '');
+          device.setTag(c.i32, p, 0);
+          yield* phys.freePages(c, p, 1);
+        })();
+      }),
+    );
     return { pfn, va };
   }
 
@@ -189,7 +205,10 @@ describe('IOVA == KVA: a shared page mapped by two in-flight DMAs', () => {
 });
 
 describe('pasid under the explore executor', () => {
-  const bugs: [string, number][] = [['iova-eq-kva-norefcount', 200], ['shared-kernel-table-noinval', 200]];
+  const bugs: [string, number][] = [
+    ['iova-eq-kva-norefcount', 200],
+    ['shared-kernel-table-noinval', 200],
+  ];
   for (const [variant, bound] of bugs) {
     for (const seed of [1, 2, 3]) {
       it(`PCT finds ${variant} for seed ${seed} within ${bound} schedules`, () => {
@@ -201,7 +220,9 @@ describe('pasid under the explore executor', () => {
   }
 
   const clean: [string, boolean][] = [
-    ['separate-domain', true], ['separate-domain-strict', false], ['iova-eq-kva', false],
+    ['separate-domain', true],
+    ['separate-domain-strict', false],
+    ['iova-eq-kva', false],
     ['shared-kernel-table', false],
     ['shared-kernel-table-lazy-purge', true],
   ];

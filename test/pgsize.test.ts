@@ -24,7 +24,10 @@ describe('iommu_pgsize (kernel-model.md §5.1)', () => {
 
   it('not congruent modulo the next size: never promotable, all small pages', () => {
     // iova and paddr differ by 4K modulo 2M: 2M pages can never be used, so count covers everything.
-    expect(iommuPgsize(LPAE_PGSIZES, 0x1ff000, 0x400000, SZ_4M + SZ_4K)).toEqual({ pgsize: SZ_4K, count: (SZ_4M + SZ_4K) / SZ_4K });
+    expect(iommuPgsize(LPAE_PGSIZES, 0x1ff000, 0x400000, SZ_4M + SZ_4K)).toEqual({
+      pgsize: SZ_4K,
+      count: (SZ_4M + SZ_4K) / SZ_4K,
+    });
   });
 
   it('a boundary with no whole next-size page after it: keep going with the small page', () => {
@@ -57,7 +60,11 @@ describe('iommu_pgsize (kernel-model.md §5.1)', () => {
 
 /** A per-call mapsg model on one vCPU with its page table, driven by runToEnd. */
 function fixture(variant = 'per-call', params: Record<string, number> = {}) {
-  const parts = mapsgParts({ cpus: 1, variant: variantOf(mapsgScenario, variant), params: withDefaults(mapsgScenario, { hypercallNs: 0, ...params }) });
+  const parts = mapsgParts({
+    cpus: 1,
+    variant: variantOf(mapsgScenario, variant),
+    params: withDefaults(mapsgScenario, { hypercallNs: 0, ...params }),
+  });
   const mem = allocateMemory(parts.layout);
   parts.pool.init(mem, [IoPgtable.ROOT_PAGE]);
   parts.cookies.init(mem.i32);
@@ -68,16 +75,23 @@ function fixture(variant = 'per-call', params: Record<string, number> = {}) {
   const walk = (a: number) => parts.pt.walk(mem.i32, a);
   const hypercalls = () => parts.hyp.counts(mem.i32, 1);
   // What the op program does before a map call: the op's tag and planned failure, and the window's call in progress.
-  const begin = (tag: number, failAt: number) => { ctx.begin(tag, failAt); mem.i32[parts.callBase] = tag; };
+  const begin = (tag: number, failAt: number) => {
+    ctx.begin(tag, failAt);
+    mem.i32[parts.callBase] = tag;
+  };
   return { parts, mem, checker, cpu, ctx, iova, walk, hypercalls, begin };
 }
 
 describe('iommu_map / iommu_unmap (kernel-model.md §5.2)', () => {
   it('misaligned iova, paddr or size: -EINVAL before anything is touched', () => {
     const f = fixture();
-    f.begin(1 << 20 | 1, -1);
+    f.begin((1 << 20) | 1, -1);
     const before = f.mem.i32.slice();
-    for (const [iova, paddr, size] of [[f.iova + 0x800, 0x100000000, SZ_4K], [f.iova, 0x100000800, SZ_4K], [f.iova, 0x100000000, SZ_4K + 0x800]] as const) {
+    for (const [iova, paddr, size] of [
+      [f.iova + 0x800, 0x100000000, SZ_4K],
+      [f.iova, 0x100000800, SZ_4K],
+      [f.iova, 0x100000000, SZ_4K + 0x800],
+    ] as const) {
       expect(runToEnd(f.parts.core.iommuMap(f.cpu, iova, paddr, size))).toBe(EINVAL);
     }
     expect(f.mem.i32).toEqual(before);
@@ -86,7 +100,7 @@ describe('iommu_map / iommu_unmap (kernel-model.md §5.2)', () => {
 
   it('the page-size loop: 2M + 4K at 2M-aligned addresses is one block and one page, one hypercall each', () => {
     const f = fixture();
-    f.begin(1 << 20 | 1, -1);
+    f.begin((1 << 20) | 1, -1);
     expect(runToEnd(f.parts.core.iommuMap(f.cpu, f.iova, 0x100000000, SZ_2M + SZ_4K))).toBe(0);
     expect(f.hypercalls()).toEqual([2, 0, 0]);
     expect(f.walk(f.iova + 0x1234)).toBe(0x100001234);
@@ -99,7 +113,7 @@ describe('iommu_map / iommu_unmap (kernel-model.md §5.2)', () => {
 
   it('a failing map_pages stops the loop and unmaps the prefix, including what the failing call mapped', () => {
     const f = fixture();
-    f.begin(1 << 20 | 1, 1); // the second map hypercall fails after committing half its leaves
+    f.begin((1 << 20) | 1, 1); // the second map hypercall fails after committing half its leaves
     const iova = f.iova + SZ_2M - SZ_4K; // 4K x 1, then 2M x 1 (+ 4K x 2)
     const ret = runToEnd(f.parts.core.iommuMap(f.cpu, iova, 0x100000000 + SZ_2M - SZ_4K, SZ_4K + SZ_2M + 2 * SZ_4K));
     expect(ret).toBe(ENOMEM);
@@ -111,7 +125,7 @@ describe('iommu_map / iommu_unmap (kernel-model.md §5.2)', () => {
 
   it('a failing hypercall over several pages commits half of them, and the unwind takes those back too', () => {
     const f = fixture();
-    f.begin(1 << 20 | 1, 0);
+    f.begin((1 << 20) | 1, 0);
     // paddr not congruent with iova modulo 2M: one map_pages of 4K x 4, which commits 2 then fails.
     expect(runToEnd(f.parts.core.iommuMapNosync(f.cpu, f.iova, 0x100001000, 4 * SZ_4K))).toBe(ENOMEM);
     expect(f.hypercalls()).toEqual([1, 1, 1]);
@@ -124,9 +138,13 @@ describe('iommu_map_sg (kernel-model.md §5.3)', () => {
   const P = 0x100000000;
   it('coalesces physically contiguous elements into one run: one map call per run, exactly one sync', () => {
     const f = fixture();
-    f.begin(1 << 20 | 1, -1);
+    f.begin((1 << 20) | 1, -1);
     // runs: [P, 3 pages) and [P + 4 pages, 1 page): two runs, two hypercalls
-    const sg = [{ phys: P, length: SZ_4K }, { phys: P + SZ_4K, length: 2 * SZ_4K }, { phys: P + 4 * SZ_4K, length: SZ_4K }];
+    const sg = [
+      { phys: P, length: SZ_4K },
+      { phys: P + SZ_4K, length: 2 * SZ_4K },
+      { phys: P + 4 * SZ_4K, length: SZ_4K },
+    ];
     expect(runToEnd(f.parts.core.iommuMapSg(f.cpu, f.iova, sg))).toBe(4 * SZ_4K);
     expect(f.hypercalls()[0]).toBe(2);
     expect(f.ctx.syncMaps).toBe(1);
@@ -136,8 +154,12 @@ describe('iommu_map_sg (kernel-model.md §5.3)', () => {
 
   it('the sentinel pass: a zero-length last element that continues the run leaves the run unmapped (short count)', () => {
     const f = fixture();
-    f.begin(1 << 20 | 1, -1);
-    const sg = [{ phys: P, length: SZ_4K }, { phys: P + 2 * SZ_4K, length: SZ_4K }, { phys: P + 3 * SZ_4K, length: 0 }];
+    f.begin((1 << 20) | 1, -1);
+    const sg = [
+      { phys: P, length: SZ_4K },
+      { phys: P + 2 * SZ_4K, length: SZ_4K },
+      { phys: P + 3 * SZ_4K, length: 0 },
+    ];
     // The last run [P+2p, 1 page) then the empty element at its end: p == start + len, never flushed.
     expect(runToEnd(f.parts.core.iommuMapSg(f.cpu, f.iova, sg))).toBe(SZ_4K);
     expect(f.walk(f.iova + SZ_4K)).toBe(-1);
@@ -145,8 +167,11 @@ describe('iommu_map_sg (kernel-model.md §5.3)', () => {
 
   it('a misaligned run fails with -EINVAL and the runs before it are unmapped', () => {
     const f = fixture();
-    f.begin(1 << 20 | 1, -1);
-    const sg = [{ phys: P, length: SZ_4K }, { phys: P + 2 * SZ_4K, length: SZ_4K / 2 }];
+    f.begin((1 << 20) | 1, -1);
+    const sg = [
+      { phys: P, length: SZ_4K },
+      { phys: P + 2 * SZ_4K, length: SZ_4K / 2 },
+    ];
     expect(runToEnd(f.parts.core.iommuMapSg(f.cpu, f.iova, sg))).toBe(EINVAL);
     expect(f.walk(f.iova)).toBe(-1);
     expect(f.ctx.syncMaps).toBe(0);
@@ -155,7 +180,7 @@ describe('iommu_map_sg (kernel-model.md §5.3)', () => {
 
   it('the cookie: one hypercall per map_sg when the buffer holds every run; the cookie is released', () => {
     const f = fixture('cookie', { cookieEntries: 8 });
-    f.begin(1 << 20 | 1, -1);
+    f.begin((1 << 20) | 1, -1);
     const sg = [0, 2, 4, 6].map((k) => ({ phys: P + k * SZ_4K, length: SZ_4K }));
     expect(runToEnd(f.parts.core.iommuMapSg(f.cpu, f.iova, sg))).toBe(4 * SZ_4K);
     expect(f.hypercalls()[0]).toBe(1);
@@ -164,7 +189,7 @@ describe('iommu_map_sg (kernel-model.md §5.3)', () => {
 
   it('the domain list: runs parked by map_pages, committed by the one iotlb_sync_map in one hypercall', () => {
     const f = fixture('domain-list-locked');
-    f.begin(1 << 20 | 1, -1);
+    f.begin((1 << 20) | 1, -1);
     const sg = [0, 2, 4].map((k) => ({ phys: P + k * SZ_4K, length: SZ_4K }));
     expect(runToEnd(f.parts.core.iommuMapSg(f.cpu, f.iova, sg))).toBe(3 * SZ_4K);
     expect(f.hypercalls()[0]).toBe(1);
@@ -175,7 +200,7 @@ describe('iommu_map_sg (kernel-model.md §5.3)', () => {
 
   it('the domain list: a failing commit leaves the rest parked and the unwind cancels it and unmaps the committed part', () => {
     const f = fixture('domain-list-locked');
-    f.begin(1 << 20 | 1, 0);
+    f.begin((1 << 20) | 1, 0);
     const sg = [0, 2, 4, 6].map((k) => ({ phys: P + k * SZ_4K, length: SZ_4K }));
     expect(runToEnd(f.parts.core.iommuMapSg(f.cpu, f.iova, sg))).toBe(ENOMEM);
     expect(f.parts.list!.parked(f.mem.i32, 0)).toBe(0);

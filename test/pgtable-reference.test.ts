@@ -17,7 +17,16 @@ import { Cpu, runToEnd } from '../src/engine/cpu.js';
 import { allocateMemory, defineLayout, type Memory } from '../src/engine/layout.js';
 import { PagePool, pagePoolRegions, PTES_PER_TABLE } from '../src/model/page-pool.js';
 import {
-  blockSize, EEXIST, ENOMEM, IoPgtable, LEVELS, levelIndex, levelOf, SZ_1G, SZ_2M, SZ_4K,
+  blockSize,
+  EEXIST,
+  ENOMEM,
+  IoPgtable,
+  LEVELS,
+  levelIndex,
+  levelOf,
+  SZ_1G,
+  SZ_2M,
+  SZ_4K,
 } from '../src/model/pgtable.js';
 import { pgtableScenario } from '../src/scenarios/pgtable.js';
 
@@ -45,7 +54,11 @@ function harness(pages: number): Harness {
   const checker = new Checker(pgtableScenario.invariants);
   const cpu = new Cpu(0, 'explore', mem, checker);
   return {
-    mem, pool, pt, cpu, checker,
+    mem,
+    pool,
+    pt,
+    cpu,
+    checker,
     map: (iova, paddr, pgsize, pgcount = 1) => runToEnd(pt.mapPages(cpu, iova, paddr, pgsize, pgcount)),
     unmap: (iova, pgsize, pgcount = 1) => runToEnd(pt.unmapPages(cpu, iova, pgsize, pgcount)),
     phys: (iova) => runToEnd(pt.iovaToPhys(cpu, iova)),
@@ -70,7 +83,10 @@ function expectExactAccounting(h: Harness): void {
 // ---------------------------------------------------------------------------------------------------
 // The sequential reference (kernel-model.md §6, __arm_lpae_map / __arm_lpae_unmap / iova_to_phys).
 
-interface Leaf { readonly size: number; readonly phys: number }
+interface Leaf {
+  readonly size: number;
+  readonly phys: number;
+}
 type Entry = 'empty' | 'leaf' | 'table';
 
 const alignDown = (x: number, a: number): number => Math.floor(x / a) * a;
@@ -86,9 +102,13 @@ class RefPgtable {
   /** Which paths the op sequences reached (checked, so that a weak generator shows up as a failure). */
   readonly seen = new Map<string, number>();
 
-  constructor(pages: number) { this.free = pages - 1; }
+  constructor(pages: number) {
+    this.free = pages - 1;
+  }
 
-  private saw(what: string): void { this.seen.set(what, (this.seen.get(what) ?? 0) + 1); }
+  private saw(what: string): void {
+    this.seen.set(what, (this.seen.get(what) ?? 0) + 1);
+  }
 
   /** What the level-`lvl` entry covering `iova` holds. */
   private entry(lvl: number, iova: number): Entry {
@@ -104,7 +124,10 @@ class RefPgtable {
     for (const iova of [...this.leaves.keys()]) if (iova >= base && iova < end) this.leaves.delete(iova);
     for (const key of [...this.tables]) {
       const [l, b] = key.split('@').map(Number) as [number, number];
-      if (l > lvl && b >= base && b < end) { this.tables.delete(key); this.free++; }
+      if (l > lvl && b >= base && b < end) {
+        this.tables.delete(key);
+        this.free++;
+      }
     }
   }
 
@@ -112,10 +135,16 @@ class RefPgtable {
     const target = levelOf(pgsize);
     for (let lvl = 0; lvl < target; lvl++) {
       const e = this.entry(lvl, iova);
-      if (e === 'leaf') { this.saw('map EEXIST under a larger leaf'); return { ret: EEXIST, mapped: 0 }; }
+      if (e === 'leaf') {
+        this.saw('map EEXIST under a larger leaf');
+        return { ret: EEXIST, mapped: 0 };
+      }
       if (e === 'empty') {
         // Tables installed on the way down stay even when a later level fails (as in the kernel).
-        if (this.free === 0) { this.saw('map ENOMEM'); return { ret: ENOMEM, mapped: 0 }; }
+        if (this.free === 0) {
+          this.saw('map ENOMEM');
+          return { ret: ENOMEM, mapped: 0 };
+        }
         this.free--;
         this.tables.add(tableKey(lvl + 1, alignDown(iova, blockSize(lvl))));
       }
@@ -126,8 +155,14 @@ class RefPgtable {
     for (let i = 0; i < n; i++) {
       const at = iova + i * pgsize;
       const e = this.entry(target, at);
-      if (e === 'leaf') { this.saw('map EEXIST on a leaf'); return { ret: EEXIST, mapped: 0 }; }
-      if (e === 'table') { this.saw('map block over a table'); this.dropTableUnder(target, at); }
+      if (e === 'leaf') {
+        this.saw('map EEXIST on a leaf');
+        return { ret: EEXIST, mapped: 0 };
+      }
+      if (e === 'table') {
+        this.saw('map block over a table');
+        this.dropTableUnder(target, at);
+      }
     }
     this.saw(n < pgcount ? 'map run cut at table end' : 'map ok');
     for (let i = 0; i < n; i++) {
@@ -143,7 +178,10 @@ class RefPgtable {
     for (let lvl = 0; lvl < target; lvl++) {
       // Nothing there, or a larger leaf (a partial unmap: WARN, unmap nothing, return 0).
       const e = this.entry(lvl, iova);
-      if (e !== 'table') { this.saw(e === 'leaf' ? 'unmap partial' : 'unmap nothing'); return 0; }
+      if (e !== 'table') {
+        this.saw(e === 'leaf' ? 'unmap partial' : 'unmap nothing');
+        return 0;
+      }
     }
     const n = Math.min(pgcount, PTES_PER_TABLE - levelIndex(iova, target));
     let i = 0;
@@ -153,7 +191,10 @@ class RefPgtable {
       if (e === 'empty') break;
       // A table counts as unmapped bytes even when empty (__arm_lpae_unmap returns i * size).
       if (e === 'leaf') this.leaves.delete(at);
-      else { this.saw('unmap block over a table'); this.dropTableUnder(target, at); }
+      else {
+        this.saw('unmap block over a table');
+        this.dropTableUnder(target, at);
+      }
     }
     if (i > 1) this.saw('unmap run');
     return i * pgsize;
@@ -184,7 +225,12 @@ const SIZES = [SZ_4K, SZ_2M, SZ_1G] as const;
 const PHYS_LIMIT = 2 ** 41;
 const MAX_PGCOUNT = 600;
 
-interface Where { readonly size: number; readonly g: number; readonly s: number; readonly p: number }
+interface Where {
+  readonly size: number;
+  readonly g: number;
+  readonly s: number;
+  readonly p: number;
+}
 
 const iovaOf = (w: Where): number =>
   w.g * SZ_1G + (w.size <= SZ_2M ? w.s * SZ_2M : 0) + (w.size === SZ_4K ? w.p * SZ_4K : 0);
@@ -196,7 +242,12 @@ type TestOp =
    * was one, with that map's page size or (`ownSize`) this op's own, which makes partial unmaps and
    * block-sized unmaps over tables.
    */
-  | (Where & { readonly kind: 'unmap'; readonly count: number; readonly again: number | null; readonly ownSize: boolean })
+  | (Where & {
+      readonly kind: 'unmap';
+      readonly count: number;
+      readonly again: number | null;
+      readonly ownSize: boolean;
+    })
   | (Where & { readonly kind: 'phys'; readonly off: number });
 
 const whereArb = fc.record({
@@ -211,9 +262,33 @@ const countArb = fc.oneof(
   { weight: 1, arbitrary: fc.constant(MAX_PGCOUNT) },
 );
 const opArb: fc.Arbitrary<TestOp> = fc.oneof(
-  { weight: 5, arbitrary: fc.record({ kind: fc.constant('map' as const), physFrac: fc.double({ min: 0, max: 1, noNaN: true }), count: countArb }).chain((o) => whereArb.map((w) => ({ ...w, ...o }))) },
-  { weight: 3, arbitrary: fc.record({ kind: fc.constant('unmap' as const), count: countArb, again: fc.option(fc.nat(), { freq: 6 }), ownSize: fc.boolean() }).chain((o) => whereArb.map((w) => ({ ...w, ...o }))) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('phys' as const), off: fc.constantFrom(0, 0x7ff, 0x1234, 0x1f_ffff) }).chain((o) => whereArb.map((w) => ({ ...w, ...o }))) },
+  {
+    weight: 5,
+    arbitrary: fc
+      .record({
+        kind: fc.constant('map' as const),
+        physFrac: fc.double({ min: 0, max: 1, noNaN: true }),
+        count: countArb,
+      })
+      .chain((o) => whereArb.map((w) => ({ ...w, ...o }))),
+  },
+  {
+    weight: 3,
+    arbitrary: fc
+      .record({
+        kind: fc.constant('unmap' as const),
+        count: countArb,
+        again: fc.option(fc.nat(), { freq: 6 }),
+        ownSize: fc.boolean(),
+      })
+      .chain((o) => whereArb.map((w) => ({ ...w, ...o }))),
+  },
+  {
+    weight: 2,
+    arbitrary: fc
+      .record({ kind: fc.constant('phys' as const), off: fc.constantFrom(0, 0x7ff, 0x1234, 0x1f_ffff) })
+      .chain((o) => whereArb.map((w) => ({ ...w, ...o }))),
+  },
 );
 
 /** A pgsize-aligned phys for the op, such that pgcount more pages still fit below PHYS_LIMIT. */
@@ -250,7 +325,8 @@ describe('IoPgtable against a sequential reference (fast-check)', () => {
         const ref = new RefPgtable(pages);
         const maps: TestOp[] = [];
         ops.forEach((op, k) => {
-          const prior = op.kind === 'unmap' && op.again !== null && maps.length > 0 ? maps[op.again % maps.length]! : undefined;
+          const prior =
+            op.kind === 'unmap' && op.again !== null && maps.length > 0 ? maps[op.again % maps.length]! : undefined;
           const at: Where = prior && op.kind === 'unmap' ? { ...prior, size: op.ownSize ? op.size : prior.size } : op;
           if (op.kind === 'map') maps.push(op);
           const iova = iovaOf(at);
@@ -277,8 +353,18 @@ describe('IoPgtable against a sequential reference (fast-check)', () => {
       { seed: 0x10a11, numRuns: 300 },
     );
     // The generator reaches every path of §6 often (counts include shrinking runs only on failure).
-    for (const path of ['map ok', 'map run cut at table end', 'map EEXIST on a leaf', 'map EEXIST under a larger leaf',
-      'map ENOMEM', 'map block over a table', 'unmap nothing', 'unmap partial', 'unmap block over a table', 'unmap run']) {
+    for (const path of [
+      'map ok',
+      'map run cut at table end',
+      'map EEXIST on a leaf',
+      'map EEXIST under a larger leaf',
+      'map ENOMEM',
+      'map block over a table',
+      'unmap nothing',
+      'unmap partial',
+      'unmap block over a table',
+      'unmap run',
+    ]) {
       expect(seen.get(path) ?? 0, `${path} (seen: ${JSON.stringify([...seen])})`).toBeGreaterThanOrEqual(20);
     }
   });

@@ -33,7 +33,12 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cliJs, root } from './helpers/cli.js';
 
-interface Shown { readonly line: number; readonly command: string; readonly output: readonly string[]; readonly block: 'console' | 'sh' }
+interface Shown {
+  readonly line: number;
+  readonly command: string;
+  readonly output: readonly string[];
+  readonly block: 'console' | 'sh';
+}
 
 /** Every iommu-stress command in the README's console and sh blocks, with the output shown after it. */
 export function readmeCommands(text: string): Shown[] {
@@ -41,19 +46,26 @@ export function readmeCommands(text: string): Shown[] {
   const found: Shown[] = [];
   let block: string | undefined;
   let current: { line: number; command: string; output: string[]; block: 'console' | 'sh' } | undefined;
-  const flush = () => { if (current) found.push(current); current = undefined; };
+  const flush = () => {
+    if (current) found.push(current);
+    current = undefined;
+  };
   lines.forEach((raw, k) => {
     const fence = /^```(\S*)/.exec(raw);
     if (fence) {
       if (block === undefined) block = fence[1] ?? '';
-      else { flush(); block = undefined; }
+      else {
+        flush();
+        block = undefined;
+      }
       return;
     }
     if (block === 'console') {
       const m = /^\$ (.*)$/.exec(raw);
       if (m) {
         flush();
-        if (/^(npx )?iommu-stress\b/.test(m[1]!)) current = { line: k + 1, command: m[1]!.trim(), output: [], block: 'console' };
+        if (/^(npx )?iommu-stress\b/.test(m[1]!))
+          current = { line: k + 1, command: m[1]!.trim(), output: [], block: 'console' };
       } else if (current) current.output.push(raw);
     } else if (block === 'sh' && /^(npx )?iommu-stress\b/.test(raw.trim())) {
       found.push({ line: k + 1, command: raw.trim(), output: [], block: 'sh' });
@@ -79,8 +91,12 @@ export function shapeOf(line: string): RegExp {
   const WILD = '\u0000';
   const wild: string[] = [];
   // Markers hold no digits (the number wildcard runs after the others): index 12 -> 'bc'.
-  const keep = (re: string) => { wild.push(re); return `${WILD}${String(wild.length - 1).replace(/\d/g, (d) => 'abcdefghij'[Number(d)]!)}${WILD}`; };
-  const marked = line.trim()
+  const keep = (re: string) => {
+    wild.push(re);
+    return `${WILD}${String(wild.length - 1).replace(/\d/g, (d) => 'abcdefghij'[Number(d)]!)}${WILD}`;
+  };
+  const marked = line
+    .trim()
     .replace(/\b[a-z]{2,6}\d\.[A-Za-z0-9_-]{8,}/g, () => keep('\\S+')) // a token
     .replace(/(^|\s)\/\S+/g, (_m, pre: string) => `${pre}${keep('\\S+')}`) // an absolute path
     .replace(/0x[0-9a-f]+/g, () => keep('0x[0-9a-f]+'))
@@ -97,18 +113,33 @@ export function shortened(command: string, tmp: string, k: number): string[] {
   args.shift(); // iommu-stress
   const cmd = args[0];
   const has = (f: string) => args.includes(f);
-  const drop = (f: string) => { const i = args.indexOf(f); if (i >= 0) args.splice(i, 2); };
-  const firstTwo = (f: string) => { const i = args.indexOf(f); if (i >= 0) args[i + 1] = args[i + 1]!.split(',').slice(0, 2).join(','); };
+  const drop = (f: string) => {
+    const i = args.indexOf(f);
+    if (i >= 0) args.splice(i, 2);
+  };
+  const firstTwo = (f: string) => {
+    const i = args.indexOf(f);
+    if (i >= 0) args[i + 1] = args[i + 1]!.split(',').slice(0, 2).join(',');
+  };
   if (cmd === 'run') {
-    if (!has('--ops') && !has('--schedules')) { drop('--time'); args.push('--ops', '200', '--schedules', '200', '--time', '10m'); }
+    if (!has('--ops') && !has('--schedules')) {
+      drop('--time');
+      args.push('--ops', '200', '--schedules', '200', '--time', '10m');
+    }
     if (!has('--report-dir')) args.push('--report-dir', path.join(tmp, `report-${k}`));
   } else if (cmd === 'explore') {
-    if (has('--time')) { drop('--time'); if (!has('--schedules')) args.push('--schedules', '500'); }
+    if (has('--time')) {
+      drop('--time');
+      if (!has('--schedules')) args.push('--schedules', '500');
+    }
     if (!has('--repro-file')) args.push('--repro-file', path.join(tmp, `repro-${k}.json`));
   } else if (cmd === 'bench') {
     const suite = args[args.indexOf('--suite') + 1];
-    const opsSuite = suite === 'fq' || suite === 'mapsg' || (!has('--suite') && ['--fq', '--flush-cost', '--flush', '--transfer', '--granule',
-      '--hypercall-cost', '--segs'].some(has));
+    const opsSuite =
+      suite === 'fq' ||
+      suite === 'mapsg' ||
+      (!has('--suite') &&
+        ['--fq', '--flush-cost', '--flush', '--transfer', '--granule', '--hypercall-cost', '--segs'].some(has));
     drop('--time');
     args.push(...(opsSuite ? ['--ops', '20'] : ['--time', '100ms']));
     for (const f of ['--flush-cost', '--hypercall-cost', '--segs']) firstTwo(f);
@@ -122,7 +153,11 @@ function shownTokens(text: string): string[] {
   return [...new Set([...text.matchAll(/iommu-stress replay --token (\S+)/g)].map((m) => m[1]!))];
 }
 
-interface Ran { code: number | null; stdout: string; stderr: string }
+interface Ran {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
 function run(args: string[]): Promise<Ran> {
   return new Promise((resolve, reject) => {
     const env: NodeJS.ProcessEnv = { ...process.env, CI: 'true' };
@@ -130,10 +165,16 @@ function run(args: string[]): Promise<Ran> {
     const p = spawn(process.execPath, [cliJs, ...args], { cwd: root, env });
     let stdout = '';
     let stderr = '';
-    p.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    p.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    p.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+    });
+    p.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
     p.on('error', reject);
-    p.on('close', (code) => { resolve({ code, stdout, stderr }); });
+    p.on('close', (code) => {
+      resolve({ code, stdout, stderr });
+    });
   });
 }
 
@@ -141,28 +182,69 @@ function run(args: string[]): Promise<Ran> {
 async function pool<T, R>(items: readonly T[], f: (t: T) => Promise<R>): Promise<R[]> {
   const out: R[] = Array(items.length);
   let next = 0;
-  await Promise.all([0, 1].map(async () => { for (let i = next++; i < items.length; i = next++) out[i] = await f(items[i]!); }));
+  await Promise.all(
+    [0, 1].map(async () => {
+      for (let i = next++; i < items.length; i = next++) out[i] = await f(items[i]!);
+    }),
+  );
   return out;
 }
 
 const README = readFileSync(path.join(root, 'README.md'), 'utf8');
 let tmp: string;
-beforeAll(() => { tmp = mkdtempSync(path.join(tmpdir(), 'iommu-readme-')); });
-afterAll(() => { rmSync(tmp, { recursive: true, force: true }); });
+beforeAll(() => {
+  tmp = mkdtempSync(path.join(tmpdir(), 'iommu-readme-'));
+});
+afterAll(() => {
+  rmSync(tmp, { recursive: true, force: true });
+});
 
 describe('the convention itself', () => {
   it('reads commands, outputs, exit codes and shapes as the header says', () => {
-    const text = ['```console', '$ npx iommu-stress run a --time 5s', 'PASS  a/b   1,234 ops in 5.0 s', 'verdict: PASS  report: /x/y',
-      '$ iommu-stress explore a   # exit 1', '```', '```sh', 'npm test', 'npx iommu-stress list', '```'].join('\n');
+    const text = [
+      '```console',
+      '$ npx iommu-stress run a --time 5s',
+      'PASS  a/b   1,234 ops in 5.0 s',
+      'verdict: PASS  report: /x/y',
+      '$ iommu-stress explore a   # exit 1',
+      '```',
+      '```sh',
+      'npm test',
+      'npx iommu-stress list',
+      '```',
+    ].join('\n');
     const c = readmeCommands(text);
     expect(c.map((x) => [x.command, expectedExit(x)])).toEqual([
-      ['npx iommu-stress run a --time 5s', 0], ['iommu-stress explore a   # exit 1', 1], ['npx iommu-stress list', undefined]]);
+      ['npx iommu-stress run a --time 5s', 0],
+      ['iommu-stress explore a   # exit 1', 1],
+      ['npx iommu-stress list', undefined],
+    ]);
     expect(shapeOf(c[0]!.output[0]!).test('PASS a/b      99 ops in 0.1 s')).toBe(true);
     expect(shapeOf(c[0]!.output[0]!).test('FAIL a/b 99 ops in 0.1 s')).toBe(false);
-    const v = 'violation V-INV1 after 1 schedule(s) (seed 1): 0x6000 in the tree, token isr1.Jco7CoAwEEXRvUz9hMl, at /work/x.json';
-    expect(shapeOf(v).test('violation V-INV1 after 12 schedule(s) (seed 3): 0x7a00 in the tree, token isr2.AAAAAAAAAAAA, at /tmp/y.json')).toBe(true);
-    expect(shapeOf(v).test('violation V-NR after 1 schedule(s) (seed 1): 0x6000 in the tree, token isr1.Jco7CoAwEEXRvUz9hMl, at /work/x.json')).toBe(false);
-    expect(shortened(c[0]!.command, '/t', 0)).toEqual(['run', 'a', '--ops', '200', '--schedules', '200', '--time', '10m', '--report-dir', '/t/report-0']);
+    const v =
+      'violation V-INV1 after 1 schedule(s) (seed 1): 0x6000 in the tree, token isr1.Jco7CoAwEEXRvUz9hMl, at /work/x.json';
+    expect(
+      shapeOf(v).test(
+        'violation V-INV1 after 12 schedule(s) (seed 3): 0x7a00 in the tree, token isr2.AAAAAAAAAAAA, at /tmp/y.json',
+      ),
+    ).toBe(true);
+    expect(
+      shapeOf(v).test(
+        'violation V-NR after 1 schedule(s) (seed 1): 0x6000 in the tree, token isr1.Jco7CoAwEEXRvUz9hMl, at /work/x.json',
+      ),
+    ).toBe(false);
+    expect(shortened(c[0]!.command, '/t', 0)).toEqual([
+      'run',
+      'a',
+      '--ops',
+      '200',
+      '--schedules',
+      '200',
+      '--time',
+      '10m',
+      '--report-dir',
+      '/t/report-0',
+    ]);
   });
 });
 
@@ -174,15 +256,25 @@ describe('README.md', () => {
   });
 
   it('npm start is an iommu-stress run', () => {
-    const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+    const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as {
+      scripts: Record<string, string>;
+    };
     expect(pkg.scripts.start).toMatch(/node dist\/src\/cli\.js run\b/);
   });
 
   it('every command shown runs with the exit code and the first output line the README shows; every token replays', async () => {
     const tokens = shownTokens(README).filter((t) => !commands.some((c) => c.command.includes(t)));
     const jobs = [
-      ...commands.map((c, k) => ({ what: `README.md:${c.line}: ${c.command}`, args: shortened(c.command, tmp, k), shown: c })),
-      ...tokens.map((t) => ({ what: `token shown in the README output: ${t}`, args: ['replay', '--token', t], shown: undefined })),
+      ...commands.map((c, k) => ({
+        what: `README.md:${c.line}: ${c.command}`,
+        args: shortened(c.command, tmp, k),
+        shown: c,
+      })),
+      ...tokens.map((t) => ({
+        what: `token shown in the README output: ${t}`,
+        args: ['replay', '--token', t],
+        shown: undefined,
+      })),
     ];
     const results = await pool(jobs, (j) => run(j.args));
     const failures: string[] = [];
@@ -193,8 +285,10 @@ describe('README.md', () => {
       const first = j.shown?.output.find((l) => l.trim() !== '' && l.trim() !== '…');
       const shapeOk = first === undefined || shapeOf(first).test(`${r.stdout}\n${r.stderr}`);
       if (!codeOk || !shapeOk) {
-        failures.push(`${j.what}\n  ran: iommu-stress ${j.args.join(' ')}\n  exit ${r.code} (README implies ${want ?? '0 or 1'})`
-          + `${shapeOk ? '' : `\n  no output line shaped like: ${first}`}\n  stderr: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`);
+        failures.push(
+          `${j.what}\n  ran: iommu-stress ${j.args.join(' ')}\n  exit ${r.code} (README implies ${want ?? '0 or 1'})` +
+            `${shapeOk ? '' : `\n  no output line shaped like: ${first}`}\n  stderr: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`,
+        );
       }
     });
     expect(failures.join('\n\n')).toBe('');

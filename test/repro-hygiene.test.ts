@@ -47,33 +47,60 @@ function testScenario(o: { heapFlag?: boolean; throwAt?: number }): ScenarioDef 
     }
     return {
       layout,
-      init() { /* zero */ },
+      init() {
+        /* zero */
+      },
       program: (cpu) => ({ next: () => bump(cpu), describe: () => 'bump' }),
-      quiescent() { /* nothing */ },
+      quiescent() {
+        /* nothing */
+      },
     };
   };
   return {
-    name: 'hygiene-test', summary: 'test', follows: 'test', params: {}, exploreCpus: 2, exploreOps: 2, invariants,
-    variants: [{ name: 'v', summary: 'test', expect: 'clean' }], build,
+    name: 'hygiene-test',
+    summary: 'test',
+    follows: 'test',
+    params: {},
+    exploreCpus: 2,
+    exploreOps: 2,
+    invariants,
+    variants: [{ name: 'v', summary: 'test', expect: 'clean' }],
+    build,
   };
 }
 
 function options(s: ScenarioDef, o: Partial<ExploreOptions> = {}): ExploreOptions {
   return {
-    scenario: s, variant: s.variants[0]!, params: withDefaults(s), opsPerCpu: [2, 2], strategy: 'random', depth: 3,
-    schedules: 200, timeMs: Infinity, seed: 7, maxSteps: 10_000, shrink: true, ...o,
+    scenario: s,
+    variant: s.variants[0]!,
+    params: withDefaults(s),
+    opsPerCpu: [2, 2],
+    strategy: 'random',
+    depth: 3,
+    schedules: 200,
+    timeMs: Infinity,
+    seed: 7,
+    maxSteps: 10_000,
+    shrink: true,
+    ...o,
   };
 }
 
 describe('explore hygiene: uncontrolled nondeterminism', () => {
   it('a JS-heap flag that survives from one execution to the next is a harness error naming the scenario and the first differing step', () => {
     let err: unknown;
-    try { explore(options(testScenario({ heapFlag: true }))); } catch (e) { err = e; }
+    try {
+      explore(options(testScenario({ heapFlag: true })));
+    } catch (e) {
+      err = e;
+    }
     expect(err).toBeInstanceOf(HarnessError);
     const m = (err as Error).message;
     expect(m).toMatch(/^explore hygiene-test\/v: uncontrolled nondeterminism: execution #64 /);
     // the first run (on the campaign's model, flag set) takes the extra step; the re-run from scratch does not
-    expect(m).toMatch(/differs first at step \d+: first run cpu\d at 'flag set: extra step', re-run cpu\d at 'read word'/);
+    expect(m).toMatch(
+      /differs first at step \d+: first run cpu\d at 'flag set: extra step', re-run cpu\d at 'read word'/,
+    );
   });
 
   it('the same model without the flag runs its 200 schedules clean (the check itself raises nothing)', () => {
@@ -89,11 +116,16 @@ describe('a model exception in explore is a finding', () => {
     const r = explore(options(s));
     expect(r.violation?.invariant).toBe('EXCEPTION');
     const f = r.minimal!;
-    expect(f.violation.message).toMatch(/^cpu1 threw RangeError: word is 1 at 'read word' \(.*repro-hygiene\.test\.ts:\d+\)$/);
+    expect(f.violation.message).toMatch(
+      /^cpu1 threw RangeError: word is 1 at 'read word' \(.*repro-hygiene\.test\.ts:\d+\)$/,
+    );
     expect(f.violation.vcpu).toBe(1);
     const back = decodeToken(f.token);
     const model = s.build({ cpus: back.opsPerCpu.length, variant: variantOf(s, 'v'), params: {} });
-    const again = replayRepro({ scenario: s, model, mem: allocateMemory(model.layout), opSeed: back.opSeed, maxSteps: back.maxSteps }, back);
+    const again = replayRepro(
+      { scenario: s, model, mem: allocateMemory(model.layout), opSeed: back.opSeed, maxSteps: back.maxSteps },
+      back,
+    );
     expect(again.violation?.invariant).toBe('EXCEPTION');
     expect(again.violation?.message).toBe(f.violation.message);
   });
@@ -117,7 +149,13 @@ describe('a model exception in explore is a finding', () => {
     for (let k = 0; !start?.violation; k++) {
       start = runExecution({ ...base, opsPerCpu: [3, 3] }, new PctScheduler(k, 3, 40));
     }
-    const r = shrink(base, { opsPerCpu: [3, 3], skip: [[], []], decisions: start.decisions.slice(), result: start }, 'CNT-LOST', 200, 60_000);
+    const r = shrink(
+      base,
+      { opsPerCpu: [3, 3], skip: [[], []], decisions: start.decisions.slice(), result: start },
+      'CNT-LOST',
+      200,
+      60_000,
+    );
     expect(r.result.violation?.invariant).toBe('CNT-LOST');
     expect(r.attempts).toBeGreaterThan(9);
     expect(r.opsPerCpu.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(6);
@@ -129,15 +167,25 @@ describe('traces a reviewer can read', () => {
     const s = testScenario({});
     const model = s.build({ cpus: 1, variant: s.variants[0]!, params: {} });
     const cpu = new Cpu(0, 'stress', allocateMemory(model.layout), new Checker(invariants));
-    cpu.noteSink = () => { throw new Error('called'); };
+    cpu.noteSink = () => {
+      throw new Error('called');
+    };
     expect(() => cpu.note('read', 'word', 0, 1)).not.toThrow();
   });
 
   it('viommu/upstream seed 1: the trace shows the values read and written and marks the racing pair', () => {
     const r = explore({
-      scenario: viommuScenario, variant: variantOf(viommuScenario, 'upstream'),
-      params: withDefaults(viommuScenario, viommuScenario.exploreParams), opsPerCpu: [6, 6, 6], strategy: 'pct', depth: 3,
-      schedules: 1000, timeMs: Infinity, seed: 1, maxSteps: 100_000, shrink: true,
+      scenario: viommuScenario,
+      variant: variantOf(viommuScenario, 'upstream'),
+      params: withDefaults(viommuScenario, viommuScenario.exploreParams),
+      opsPerCpu: [6, 6, 6],
+      strategy: 'pct',
+      depth: 3,
+      schedules: 1000,
+      timeMs: Infinity,
+      seed: 1,
+      maxSteps: 100_000,
+      shrink: true,
     });
     const f = r.minimal!;
     const text = formatTrace(f.events, f.taskNames, f.violation);
@@ -148,20 +196,32 @@ describe('traces a reviewer can read', () => {
     expect(pair.pivot.where).toMatch(/^dom\d\.nr_endpoints$/);
     expect(pair.pivot.where).toBe(pair.other.where);
     expect(pair.pivot.cpu).not.toBe(pair.other.cpu);
-    expect(text).toContain(`racing pair: ${f.taskNames[pair.pivot.cpu]} ${pair.pivot.access} ${pair.pivot.where} @ step ${pair.pivot.step}`
-      + ` / ${f.taskNames[pair.other.cpu]} ${pair.other.access} @ step ${pair.other.step}`);
+    expect(text).toContain(
+      `racing pair: ${f.taskNames[pair.pivot.cpu]} ${pair.pivot.access} ${pair.pivot.where} @ step ${pair.pivot.step}` +
+        ` / ${f.taskNames[pair.other.cpu]} ${pair.other.access} @ step ${pair.other.step}`,
+    );
     // exactly the two steps of the pair are marked
-    const marked = text.split('\n').filter((l) => /\| \* /.test(l)).map((l) => Number(l.split('|')[0]));
+    const marked = text
+      .split('\n')
+      .filter((l) => /\| \* /.test(l))
+      .map((l) => Number(l.split('|')[0]));
     expect(marked.sort((a, b) => a - b)).toEqual([pair.pivot.step, pair.other.step].sort((a, b) => a - b));
   });
 
-  it('a lost update: the racing pair is the failing task\'s read and the other task\'s write in between', () => {
+  it("a lost update: the racing pair is the failing task's read and the other task's write in between", () => {
     const ev = (cpu: number, step: number, access: 'read' | 'write', value: number): TraceEvent[] => [
       { kind: 'step', cpu, step, site: `${access} x` },
       { kind: 'note', cpu, step, access, where: 'x', index: 5, value, old: undefined },
     ];
     const events = [...ev(1, 0, 'read', 0), ...ev(0, 1, 'read', 0), ...ev(0, 2, 'write', 1), ...ev(1, 3, 'write', 1)];
-    const v = { invariant: 'T-BAD', grade: 'FORBIDDEN' as const, message: 'lost', vcpu: -1, step: 4, site: 'quiescent' };
+    const v = {
+      invariant: 'T-BAD',
+      grade: 'FORBIDDEN' as const,
+      message: 'lost',
+      vcpu: -1,
+      step: 4,
+      site: 'quiescent',
+    };
     const p = racingPair(events, v)!;
     expect([p.pivot.cpu, p.pivot.access, p.pivot.step]).toEqual([1, 'read', 0]);
     expect([p.other.cpu, p.other.access, p.other.step]).toEqual([0, 'write', 2]);
@@ -191,16 +251,26 @@ describe('traces a reviewer can read', () => {
 
 describe('a token for a stress failure', () => {
   it('windows: 4, 16, 64 ... ops per vCPU, each capped by what the vCPU ran, ending with the whole programs', () => {
-    expect(windowsOf([3, 100])).toEqual([[3, 4], [3, 16], [3, 64], [3, 100]]);
+    expect(windowsOf([3, 100])).toEqual([
+      [3, 4],
+      [3, 16],
+      [3, 64],
+      [3, 100],
+    ]);
     expect(windowsOf([4, 4])).toEqual([[4, 4]]);
   });
 
   it('counter/plain-shared: 5,000 ops per vCPU from the start of a run come back as a token on a short prefix of the same programs', () => {
     const s = counterScenario;
     const r = reproduceStressFailure({
-      scenario: s, variant: variantOf(s, 'plain-shared'), params: withDefaults(s),
+      scenario: s,
+      variant: variantOf(s, 'plain-shared'),
+      params: withDefaults(s),
       failing: { opSeed: 12345, opsPerCpu: [5000, 4000], sliceOnly: false },
-      seed: 1, searchMs: 60_000, shrinkMs: 60_000, maxSteps: () => 100_000,
+      seed: 1,
+      searchMs: 60_000,
+      shrinkMs: 60_000,
+      maxSteps: () => 100_000,
     });
     expect(r.found?.violation.invariant).toBe('CNT-LOST');
     const repro = decodeToken(r.found!.token);

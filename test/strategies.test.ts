@@ -12,7 +12,9 @@ import { DEFAULT_STRATEGY, makeScheduler, STRATEGIES, STRATEGY_TABLE } from '../
 import { iommu, json } from './helpers/cli.js';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'iommu-strategies-'));
-afterAll(() => { rmSync(tmp, { recursive: true, force: true }); });
+afterAll(() => {
+  rmSync(tmp, { recursive: true, force: true });
+});
 
 describe('strategy table', () => {
   it('names each strategy once, with help, and the default is one of them', () => {
@@ -26,15 +28,16 @@ describe('strategy table', () => {
     expect(makeScheduler('random', 1, 3, 100)).toBeInstanceOf(RandomScheduler);
   });
 
-  it('the CLI offers exactly the table\'s names, and an unknown one is exit 2 listing them', () => {
+  it("the CLI offers exactly the table's names, and an unknown one is exit 2 listing them", () => {
     const help = iommu('explore', '--help').stdout.replace(/\s+/g, ' ');
-    for (const s of STRATEGY_TABLE) expect(help).toContain(`${s.name}${s.name === DEFAULT_STRATEGY ? ' (default)' : ''}:`);
+    for (const s of STRATEGY_TABLE)
+      expect(help).toContain(`${s.name}${s.name === DEFAULT_STRATEGY ? ' (default)' : ''}:`);
     const bad = iommu('explore', 'counter', '--strategy', 'nope');
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain(`Allowed choices are ${STRATEGIES.join(', ')}.`);
   });
 
-  it('the config schema accepts the table\'s names and rejects others; explore without one uses the default', () => {
+  it("the config schema accepts the table's names and rejects others; explore without one uses the default", () => {
     const bad = path.join(tmp, 'bad.json');
     writeFileSync(bad, JSON.stringify({ strategy: 'nope' }));
     const r = iommu('explore', 'counter', '--config', bad);

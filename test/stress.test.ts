@@ -12,7 +12,11 @@ import { pgtableScenario } from '../src/scenarios/pgtable.js';
 import { sliceSeed } from '../src/stress/seeds.js';
 import { stress, type StressOptions } from '../src/stress/stress.js';
 
-function options(scenario: ScenarioDef, variant: string, o: Partial<StressOptions> & { params?: Record<string, number> }): StressOptions {
+function options(
+  scenario: ScenarioDef,
+  variant: string,
+  o: Partial<StressOptions> & { params?: Record<string, number> },
+): StressOptions {
   return {
     scenario,
     variant: findVariant(scenario, variant)!,
@@ -43,7 +47,9 @@ describe('stress executor', () => {
   });
 
   it('the op budget holds with a parameter too (stepsPerOp=3, 1 worker)', async () => {
-    const r = await stress(options(counterScenario, 'shared', { workers: 1, opBudget: 777, params: { stepsPerOp: 3 } }));
+    const r = await stress(
+      options(counterScenario, 'shared', { workers: 1, opBudget: 777, params: { stepsPerOp: 3 } }),
+    );
     expect(r.ops).toBe(777);
     expect(r.steps).toBe(777 * 3);
     expect(r.perCpu).toEqual([{ ops: 777, steps: 777 * 3 }]);
@@ -93,7 +99,9 @@ describe('stress executor', () => {
 
   it('a worker stuck in the model is caught by the watchdog: HarnessError, not a hang', async () => {
     // hangAfter: the vCPU loops forever at that op without ever returning to the executor.
-    const run = stress(options(counterScenario, 'percpu', { workers: 1, params: { hangAfter: 100 }, opBudget: 1000, watchdogMs: 300 }));
+    const run = stress(
+      options(counterScenario, 'percpu', { workers: 1, params: { hangAfter: 100 }, opBudget: 1000, watchdogMs: 300 }),
+    );
     await expect(run).rejects.toBeInstanceOf(HarnessError);
     await expect(run).rejects.toThrow(/watchdog[\s\S]*cpu0/);
   });

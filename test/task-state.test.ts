@@ -19,7 +19,7 @@ function fresh(mode: 'explore' | 'stress' = 'explore') {
 }
 
 describe('task state apart from the Cpu', () => {
-  it('a Cpu\'s own string-keyed fields carry no executor state', () => {
+  it("a Cpu's own string-keyed fields carry no executor state", () => {
     const { cpu0 } = fresh();
     const keys = Object.keys(cpu0);
     for (const k of ['blockedOn', 'held', 'waitLimitMs', 'stopIndex']) expect(keys).not.toContain(k);

@@ -11,7 +11,14 @@ import { describe, expect, it } from 'vitest';
 import type { InvariantDef } from '../src/check/invariant.js';
 import type { Cpu, Op } from '../src/engine/cpu.js';
 import { allocateMemory, at, defineLayout, region, type Memory } from '../src/engine/layout.js';
-import { findVariant, withDefaults, type ModelConfig, type ScenarioDef, type ScenarioModel, variantOf } from '../src/engine/scenario.js';
+import {
+  findVariant,
+  withDefaults,
+  type ModelConfig,
+  type ScenarioDef,
+  type ScenarioModel,
+  variantOf,
+} from '../src/engine/scenario.js';
 import { TimerRef, timerRegions } from '../src/engine/timer.js';
 import { runExecution, type ExecutionResult } from '../src/explore/execution.js';
 import { explore, replayRepro } from '../src/explore/explore.js';
@@ -95,7 +102,11 @@ function build({ cpus, variant: { name: variant }, params }: ModelConfig): Scena
         yield 'check callback finished';
         const e = Atomics.load(i32, entered);
         const f = Atomics.load(i32, fired);
-        if (e !== f) cpu.fail('T-SYNC', `cpu${cpu.id}: ${e - f} callback(s) still running after del_timer${variant === 'sync' ? '_sync' : ''} returned`);
+        if (e !== f)
+          cpu.fail(
+            'T-SYNC',
+            `cpu${cpu.id}: ${e - f} callback(s) still running after del_timer${variant === 'sync' ? '_sync' : ''} returned`,
+          );
         return;
       }
       default:
@@ -106,22 +117,28 @@ function build({ cpus, variant: { name: variant }, params }: ModelConfig): Scena
   return {
     layout,
     nsPerStep: NS_PER_STEP,
-    init() { /* all zero */ },
+    init() {
+      /* all zero */
+    },
     program(cpu) {
       return { next: () => op(cpu), describe: () => variant };
     },
-    quiescent() { /* the checks are online */ },
-    timers: [{
-      ref,
-      *callback(cpu: Cpu): Op {
-        yield 'callback enter';
-        Atomics.add(cpu.i32, entered, 1);
-        yield* spinFor(cbSteps);
-        yield 'callback exit';
-        Atomics.add(cpu.i32, fired, 1);
-        Atomics.store(cpu.i32, pending, 0);
+    quiescent() {
+      /* the checks are online */
+    },
+    timers: [
+      {
+        ref,
+        *callback(cpu: Cpu): Op {
+          yield 'callback enter';
+          Atomics.add(cpu.i32, entered, 1);
+          yield* spinFor(cbSteps);
+          yield 'callback exit';
+          Atomics.add(cpu.i32, fired, 1);
+          Atomics.store(cpu.i32, pending, 0);
+        },
       },
-    }],
+    ],
   };
 }
 
@@ -137,7 +154,11 @@ const scenario: ScenarioDef = {
   exploreCpus: 1,
   exploreOps: 3,
   invariants,
-  variants: ['arm-spin', 'arm-wait', 'del', 'sync', 'nosync'].map((name) => ({ name, summary: name, expect: 'clean' as const })),
+  variants: ['arm-spin', 'arm-wait', 'del', 'sync', 'nosync'].map((name) => ({
+    name,
+    summary: name,
+    expect: 'clean' as const,
+  })),
   build,
 };
 
@@ -148,8 +169,18 @@ interface Run {
   readonly read: (name: string, i?: number) => number;
 }
 
-function runOnce(variant: string, opsPerCpu: readonly number[], scheduler: Scheduler, params: Record<string, number> = {}, trace = true): Run {
-  const model = scenario.build({ cpus: opsPerCpu.length, variant: variantOf(scenario, variant), params: withDefaults(scenario, params) });
+function runOnce(
+  variant: string,
+  opsPerCpu: readonly number[],
+  scheduler: Scheduler,
+  params: Record<string, number> = {},
+  trace = true,
+): Run {
+  const model = scenario.build({
+    cpus: opsPerCpu.length,
+    variant: variantOf(scenario, variant),
+    params: withDefaults(scenario, params),
+  });
   const mem = allocateMemory(model.layout);
   const res = runExecution({ scenario, model, mem, opSeed: 1, opsPerCpu, maxSteps: 100_000, trace }, scheduler);
   return { res, mem, model, read: (name, i = 0) => Atomics.load(mem.i32, at(region(model.layout, name), i)) };
@@ -238,7 +269,9 @@ describe('timers in the explore executor', () => {
   });
 
   it('plain del_timer does not wait: the same check catches a callback still running (the check bites)', () => {
-    const caught = SEEDS.filter((seed) => runOnce('nosync', [4], new RandomScheduler(seed), {}, false).res.violation?.invariant === 'T-SYNC');
+    const caught = SEEDS.filter(
+      (seed) => runOnce('nosync', [4], new RandomScheduler(seed), {}, false).res.violation?.invariant === 'T-SYNC',
+    );
     expect(caught.length).toBeGreaterThan(0);
   });
 
@@ -263,8 +296,17 @@ describe('timers in the explore executor', () => {
 describe('timers: repros and known defects', () => {
   it('explore finds the del_timer race; its repro names the timer task and replays exactly from the token', () => {
     const o = explore({
-      scenario, variant: findVariant(scenario, 'nosync')!, params: withDefaults(scenario), opsPerCpu: [4], strategy: 'random', depth: 3,
-      schedules: 1000, timeMs: Number.POSITIVE_INFINITY, seed: 1, maxSteps: 100_000, shrink: true,
+      scenario,
+      variant: findVariant(scenario, 'nosync')!,
+      params: withDefaults(scenario),
+      opsPerCpu: [4],
+      strategy: 'random',
+      depth: 3,
+      schedules: 1000,
+      timeMs: Number.POSITIVE_INFINITY,
+      seed: 1,
+      maxSteps: 100_000,
+      shrink: true,
     });
     expect(o.minimal?.violation.invariant).toBe('T-SYNC');
     const m = o.minimal!;
@@ -273,17 +315,28 @@ describe('timers: repros and known defects', () => {
     expect(m.repro.schedule.filter((_, i) => i % 2 === 0)).toContain(1);
     const back = decodeToken(m.token);
     expect(back).toEqual(m.repro);
-    const model = scenario.build({ cpus: back.opsPerCpu.length, variant: variantOf(scenario, back.variant), params: withDefaults(scenario, back.params) });
-    const again = replayRepro({ scenario, model, mem: allocateMemory(model.layout), opSeed: back.opSeed, maxSteps: back.maxSteps }, back);
+    const model = scenario.build({
+      cpus: back.opsPerCpu.length,
+      variant: variantOf(scenario, back.variant),
+      params: withDefaults(scenario, back.params),
+    });
+    const again = replayRepro(
+      { scenario, model, mem: allocateMemory(model.layout), opSeed: back.opSeed, maxSteps: back.maxSteps },
+      back,
+    );
     expect(again.violation?.invariant).toBe('T-SYNC');
     expect(again.traceHash).toBe(m.traceHash);
-    expect(again.trace!.some((e) => e.kind === 'step' && e.site === FIRES && again.taskNames[e.cpu] === `timer:${TIMER}`)).toBe(true);
+    expect(
+      again.trace!.some((e) => e.kind === 'step' && e.site === FIRES && again.taskNames[e.cpu] === `timer:${TIMER}`),
+    ).toBe(true);
   });
 
   it('a timer callback deadlocked after re-arming itself is reported as DEADLOCK, not an endless loop', () => {
     // Runs in a child process: the defect is a synchronous infinite loop inside runExecution, which
     // would otherwise hang the test worker. The kill timeout is only a hang guard.
-    const dist = pathToFileURL(path.join(path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..'), 'dist', 'src')).href;
+    const dist = pathToFileURL(
+      path.join(path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..'), 'dist', 'src'),
+    ).href;
     const script = `
       const { defineLayout, allocateMemory, at, region } = await import('${dist}/engine/layout.js');
       const { TimerRef, timerRegions } = await import('${dist}/engine/timer.js');
@@ -315,7 +368,10 @@ describe('timers: repros and known defects', () => {
       const res = runExecution({ scenario, model, mem: allocateMemory(model.layout), opSeed: 1, opsPerCpu: [1], maxSteps: 10000 }, sched);
       process.stdout.write(JSON.stringify({ invariant: res.violation?.invariant ?? null, steps: res.steps }));
     `;
-    const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 10_000 });
+    const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+      encoding: 'utf8',
+      timeout: 10_000,
+    });
     expect(child.signal, 'runExecution never returned (killed by the hang guard)').toBeNull();
     expect(child.status, child.stderr).toBe(0);
     expect(JSON.parse(child.stdout)).toMatchObject({ invariant: 'DEADLOCK' });

@@ -23,13 +23,26 @@ const checkOf = (body: string): string =>
 const FIXTURES = path.join(path.dirname(new URL(import.meta.url).pathname), 'fixtures', 'tokens');
 
 interface Fixture {
-  token: string; source: string; scenario: string; variant: string; exitCode: number;
-  invariant: string | null; traceHash: string; steps: number; format: string; modelHash: string;
+  token: string;
+  source: string;
+  scenario: string;
+  variant: string;
+  exitCode: number;
+  invariant: string | null;
+  traceHash: string;
+  steps: number;
+  format: string;
+  modelHash: string;
 }
 
 interface ReplayJson {
-  reproduced: boolean; violation: { invariant: string } | null; traceHash: string; warnings: string[];
-  format: string; recordedWith: { toolVersion: string; modelHash: string } | null; replayedWith: { modelHash: string };
+  reproduced: boolean;
+  violation: { invariant: string } | null;
+  traceHash: string;
+  warnings: string[];
+  format: string;
+  recordedWith: { toolVersion: string; modelHash: string } | null;
+  replayedWith: { modelHash: string };
   sameTrace?: boolean;
 }
 
@@ -39,7 +52,8 @@ async function cli(...argv: string[]): Promise<{ code: number; stdout: string; s
   return { code, stdout: io.stdout.join('\n'), stderr: io.stderr.join('\n') };
 }
 
-const fixtures = readdirSync(FIXTURES).filter((f) => f.endsWith('.json'))
+const fixtures = readdirSync(FIXTURES)
+  .filter((f) => f.endsWith('.json'))
   .map((f) => ({ name: f, ...(JSON.parse(readFileSync(path.join(FIXTURES, f), 'utf8')) as Fixture) }));
 
 describe('tokens recorded by earlier versions', () => {
@@ -64,8 +78,12 @@ describe('tokens recorded by earlier versions', () => {
     if (fx.format.startsWith('isr1')) {
       expect(j.recordedWith).toBeNull();
       expect(j.warnings).toHaveLength(1);
-      expect(j.warnings[0]).toMatch(new RegExp(': an isr1 token \\(\\d+ fields\\), recorded before repros carried '
-        + 'a tool version and model hash; replaying on iommu-stress \\S+, model \\S+@[0-9a-f]{12}$'));
+      expect(j.warnings[0]).toMatch(
+        new RegExp(
+          ': an isr1 token \\(\\d+ fields\\), recorded before repros carried ' +
+            'a tool version and model hash; replaying on iommu-stress \\S+, model \\S+@[0-9a-f]{12}$',
+        ),
+      );
       expect(r.stderr).toContain(`warning: ${j.warnings[0]}`);
     } else if (j.recordedWith!.modelHash === j.replayedWith.modelHash) {
       expect(j.warnings).toEqual([]);
@@ -82,7 +100,10 @@ describe('tokens recorded by earlier versions', () => {
     for (const f of ['repro-v1-viommu-upstream.json', 'repro-v2-flushq-timer-teardown.json']) {
       const file = path.join(FIXTURES, 'files', f);
       const rec = JSON.parse(readFileSync(file, 'utf8')) as {
-        violation: { invariant: string }; traceHash: string; modelHash?: string; scenario: string;
+        violation: { invariant: string };
+        traceHash: string;
+        modelHash?: string;
+        scenario: string;
       };
       const r = await cli('replay', file, '--json');
       expect(r.code, r.stderr).toBe(1);
@@ -96,8 +117,16 @@ describe('tokens recorded by earlier versions', () => {
 });
 
 const sample: Repro = {
-  scenario: 'pgtable', variant: 'racy-install', params: {}, opSeed: -1458513272,
-  opsPerCpu: [1, 1], skip: [], stopOn: [], timers: 0, schedule: [1, 4, 0, 9, 1, 7], maxSteps: 100_000,
+  scenario: 'pgtable',
+  variant: 'racy-install',
+  params: {},
+  opSeed: -1458513272,
+  opsPerCpu: [1, 1],
+  skip: [],
+  stopOn: [],
+  timers: 0,
+  schedule: [1, 4, 0, 9, 1, 7],
+  maxSteps: 100_000,
 };
 
 describe('isr2 tokens', () => {
@@ -115,9 +144,11 @@ describe('isr2 tokens', () => {
     const r = await cli('replay', '--token', t);
     expect(r.code).toBe(1); // the execution itself is today's: the warning says it may differ
     const now = currentStamp('pgtable');
-    expect(r.stderr).toBe('warning: --token was recorded with iommu-stress 0.0.9, model pgtable@0123456789ab; '
-      + `replaying on iommu-stress ${now.toolVersion}, `
-      + `model pgtable@${now.modelHash}: the model code changed since, the execution may differ`);
+    expect(r.stderr).toBe(
+      'warning: --token was recorded with iommu-stress 0.0.9, model pgtable@0123456789ab; ' +
+        `replaying on iommu-stress ${now.toolVersion}, ` +
+        `model pgtable@${now.modelHash}: the model code changed since, the execution may differ`,
+    );
     const same = await cli('replay', '--token', encodeToken(sample), '--json');
     expect((JSON.parse(same.stdout) as ReplayJson).warnings).toEqual([]);
     expect(same.stderr).toBe('');
@@ -134,8 +165,9 @@ describe('isr2 tokens', () => {
         const bad = t.slice(0, i) + other + t.slice(i + 1);
         const r = await cli('replay', '--token', bad, '--json');
         expect(r.code, bad).toBe(2);
-        expect((JSON.parse(r.stdout) as { error: { message: string } }).error.message, bad)
-          .toMatch(i < 5 ? /is not an iommu-stress token|checksum mismatch/ : /token checksum mismatch/);
+        expect((JSON.parse(r.stdout) as { error: { message: string } }).error.message, bad).toMatch(
+          i < 5 ? /is not an iommu-stress token|checksum mismatch/ : /token checksum mismatch/,
+        );
         checked++;
       }
     }

@@ -11,17 +11,25 @@ import { iommu, json, root } from './helpers/cli.js';
 
 const EXAMPLE = 'examples/viommu-atomic-count.ts';
 let tmp: string;
-beforeAll(() => { tmp = mkdtempSync(path.join(tmpdir(), 'iommu-user-')); });
-afterAll(() => { rmSync(tmp, { recursive: true, force: true }); });
+beforeAll(() => {
+  tmp = mkdtempSync(path.join(tmpdir(), 'iommu-user-'));
+});
+afterAll(() => {
+  rmSync(tmp, { recursive: true, force: true });
+});
 
 describe('--scenario-file', () => {
-  it('list shows the file\'s variant among viommu\'s, marked as from the file', () => {
+  it("list shows the file's variant among viommu's, marked as from the file", () => {
     const r = iommu('list', '--scenario-file', EXAMPLE);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/atomic-count\s+expect V-INV1\|V-DMA\|V-UNMAP\s+.*\[from examples\/viommu-atomic-count\.ts\]/);
+    expect(r.stdout).toMatch(
+      /atomic-count\s+expect V-INV1\|V-DMA\|V-UNMAP\s+.*\[from examples\/viommu-atomic-count\.ts\]/,
+    );
     expect(r.stdout).toMatch(/^\s+locked\s+expect clean\s+[^[]*$/m); // built-in variants are not marked
     expect(r.stdout).toMatch(/^pgtable — /m);
-    const j = json<{ scenarios: { name: string; variants: { name: string; file: string | null }[] }[] }>(iommu('list', '--scenario-file', EXAMPLE, '--json'));
+    const j = json<{ scenarios: { name: string; variants: { name: string; file: string | null }[] }[] }>(
+      iommu('list', '--scenario-file', EXAMPLE, '--json'),
+    );
     const vs = j.scenarios.find((s) => s.name === 'viommu')!.variants;
     expect(vs.map((v) => v.name)).toEqual(['locked', 'upstream', 'null-viommu-sync', 'atomic-count']);
     expect(vs.find((v) => v.name === 'atomic-count')!.file).toBe(EXAMPLE);
@@ -29,9 +37,25 @@ describe('--scenario-file', () => {
   });
 
   it('explore finds the race the atomic counter leaves, and the printed replay command reproduces it', () => {
-    const r = iommu('explore', '--scenario-file', EXAMPLE, '--seed', '1', '--json', '--repro-file', path.join(tmp, 'r.json'));
+    const r = iommu(
+      'explore',
+      '--scenario-file',
+      EXAMPLE,
+      '--seed',
+      '1',
+      '--json',
+      '--repro-file',
+      path.join(tmp, 'r.json'),
+    );
     expect(r.code).toBe(1);
-    const out = json<{ scenario: string; variant: string; violation: { invariant: string }; token: string; traceHash: string; replay: string }>(r);
+    const out = json<{
+      scenario: string;
+      variant: string;
+      violation: { invariant: string };
+      token: string;
+      traceHash: string;
+      replay: string;
+    }>(r);
     expect(out.scenario).toBe('viommu');
     expect(out.variant).toBe('atomic-count'); // the default variant of a file that extends: the first it adds
     expect(['V-INV1', 'V-DMA', 'V-UNMAP']).toContain(out.violation.invariant);
@@ -46,23 +70,60 @@ describe('--scenario-file', () => {
   });
 
   it('run loads the file in the worker threads too (stress phase runs; no harness failure)', () => {
-    const r = iommu('run', '--scenario-file', EXAMPLE, '--mode', 'stress', '--workers', '2', '--ops', '200', '--time', '10m',
-      '--seed', '3', '--json', '--report-dir', path.join(tmp, 'rep'));
+    const r = iommu(
+      'run',
+      '--scenario-file',
+      EXAMPLE,
+      '--mode',
+      'stress',
+      '--workers',
+      '2',
+      '--ops',
+      '200',
+      '--time',
+      '10m',
+      '--seed',
+      '3',
+      '--json',
+      '--report-dir',
+      path.join(tmp, 'rep'),
+    );
     expect([0, 1]).toContain(r.code);
-    const rep = json<{ results: { scenario: string; variant: string; stress: { workers: number; ops: number } | null }[] }>(r);
+    const rep = json<{
+      results: { scenario: string; variant: string; stress: { workers: number; ops: number } | null }[];
+    }>(r);
     // With the file and no --variant, run runs what the file added.
     expect(rep.results.map((x) => `${x.scenario}/${x.variant}`)).toEqual(['viommu/atomic-count']);
     expect(rep.results[0]!.stress!.workers).toBe(2);
     expect(rep.results[0]!.stress!.ops).toBeGreaterThan(0);
   });
 
-  it('bench runs the example\'s variant (viommu has no suite of its own: its stress op program)', () => {
-    const r = iommu('bench', '--scenario-file', EXAMPLE, '--variant', 'atomic-count', '--workers', '1', '--time', '1s', '--repeats', '1',
-      '--json', '--report-dir', path.join(tmp, 'bench'));
+  it("bench runs the example's variant (viommu has no suite of its own: its stress op program)", () => {
+    const r = iommu(
+      'bench',
+      '--scenario-file',
+      EXAMPLE,
+      '--variant',
+      'atomic-count',
+      '--workers',
+      '1',
+      '--time',
+      '1s',
+      '--repeats',
+      '1',
+      '--json',
+      '--report-dir',
+      path.join(tmp, 'bench'),
+    );
     expect(r.code).toBe(0);
-    const doc = json<{ suite: string; variants: { rows: { scenario: string; variant: string; file: string | null; runs: number }[] } }>(r);
+    const doc = json<{
+      suite: string;
+      variants: { rows: { scenario: string; variant: string; file: string | null; runs: number }[] };
+    }>(r);
     expect(doc.suite).toBe('variants');
-    expect(doc.variants.rows).toEqual([expect.objectContaining({ scenario: 'viommu', variant: 'atomic-count', file: EXAMPLE, runs: 1 })]);
+    expect(doc.variants.rows).toEqual([
+      expect.objectContaining({ scenario: 'viommu', variant: 'atomic-count', file: EXAMPLE, runs: 1 }),
+    ]);
   });
 
   it('a file that is missing, or exports no scenario, is exit 2 naming it', () => {
@@ -84,7 +145,9 @@ describe('--scenario-file', () => {
       utimesSync(src, later, later);
       const r = iommu('list', '--scenario-file', EXAMPLE);
       expect(r.code).toBe(2);
-      expect(r.stderr).toMatch(/'dist\/examples\/viommu-atomic-count\.js' is older than its source 'examples\/viommu-atomic-count\.ts'/);
+      expect(r.stderr).toMatch(
+        /'dist\/examples\/viommu-atomic-count\.js' is older than its source 'examples\/viommu-atomic-count\.ts'/,
+      );
       expect(r.stderr).toMatch(/run 'npm run build' first/);
       expect(r.stdout).toBe('');
     } finally {

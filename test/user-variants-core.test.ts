@@ -9,8 +9,21 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
-  type Cpu, DmaIovaApi, type DmaIovaState, dmaIovaScenario, extendScenario, IommuCore, IoPgtable, mapsgScenario,
-  type Op, PerCallDriver, pgtableScenario, type ScenarioDef, SZ_4K, tablePte, variantOf,
+  type Cpu,
+  DmaIovaApi,
+  type DmaIovaState,
+  dmaIovaScenario,
+  extendScenario,
+  IommuCore,
+  IoPgtable,
+  mapsgScenario,
+  type Op,
+  PerCallDriver,
+  pgtableScenario,
+  type ScenarioDef,
+  SZ_4K,
+  tablePte,
+  variantOf,
 } from '../src/api.js';
 import { withDefaults } from '../src/engine/scenario.js';
 import { explore } from '../src/explore/explore.js';
@@ -18,12 +31,21 @@ import { explore } from '../src/explore/explore.js';
 /** A map_sg whose final iotlb_sync_map is skipped: "the per-call driver's sync does nothing anyway". */
 class SkipFinalSyncCore extends IommuCore {
   // eslint-disable-next-line require-yield
-  override *iommuSyncMap(): Op<number> { return 0; }
+  override *iommuSyncMap(): Op<number> {
+    return 0;
+  }
 }
 
 /** An unwind that leaves the last page of what it mapped in place (an off-by-one in the error path). */
 class ShortUnwindCore extends IommuCore {
-  protected override *mapSgOutErr(cpu: Cpu, iova: number, mapped: number, _c: null, _consumed: boolean, ret: number): Op<number> {
+  protected override *mapSgOutErr(
+    cpu: Cpu,
+    iova: number,
+    mapped: number,
+    _c: null,
+    _consumed: boolean,
+    ret: number,
+  ): Op<number> {
     yield* this.iommuUnmap(cpu, iova, Math.max(0, mapped - SZ_4K));
     return ret;
   }
@@ -53,39 +75,66 @@ class FreeThenUnlinkApi extends DmaIovaApi {
 
 const mapsg = extendScenario(mapsgScenario, [
   {
-    name: 'user-skip-sync', summary: 'map_sg without the final iotlb_sync_map', expect: ['MAPSG-SYNC'],
+    name: 'user-skip-sync',
+    summary: 'map_sg without the final iotlb_sync_map',
+    expect: ['MAPSG-SYNC'],
     patch: { driver: PerCallDriver, core: SkipFinalSyncCore },
   },
   {
-    name: 'user-short-unwind', summary: 'unwind leaves a page mapped', expect: ['MAPSG-ERROR'],
+    name: 'user-short-unwind',
+    summary: 'unwind leaves a page mapped',
+    expect: ['MAPSG-ERROR'],
     patch: { driver: PerCallDriver, core: ShortUnwindCore },
   },
   {
-    name: 'user-same', summary: 'a subclass that changes nothing', expect: 'clean',
+    name: 'user-same',
+    summary: 'a subclass that changes nothing',
+    expect: 'clean',
     patch: { driver: class extends PerCallDriver {}, core: class extends IommuCore {} },
   },
 ]);
 const pgtable = extendScenario(pgtableScenario, [
   {
-    name: 'user-check-then-store', summary: 'install_table without cmpxchg', expect: ['PT-LEAK', 'PT-TRANSLATE'],
+    name: 'user-check-then-store',
+    summary: 'install_table without cmpxchg',
+    expect: ['PT-LEAK', 'PT-TRANSLATE'],
     patch: { pgtable: CheckThenStorePgtable },
   },
-  { name: 'user-same', summary: 'a subclass that changes nothing', expect: 'clean', patch: { pgtable: class extends IoPgtable {} } },
+  {
+    name: 'user-same',
+    summary: 'a subclass that changes nothing',
+    expect: 'clean',
+    patch: { pgtable: class extends IoPgtable {} },
+  },
 ]);
 const dmaIova = extendScenario(dmaIovaScenario, [
   {
-    name: 'user-free-then-unlink', summary: 'destroy frees, then unlinks', expect: ['IOVA-FREE-LINKED'],
+    name: 'user-free-then-unlink',
+    summary: 'destroy frees, then unlinks',
+    expect: ['IOVA-FREE-LINKED'],
     patch: { api: FreeThenUnlinkApi },
   },
-  { name: 'user-same', summary: 'a subclass that changes nothing', expect: 'clean', patch: { api: class extends DmaIovaApi {} } },
+  {
+    name: 'user-same',
+    summary: 'a subclass that changes nothing',
+    expect: 'clean',
+    patch: { api: class extends DmaIovaApi {} },
+  },
 ]);
 
 function search<P>(s: ScenarioDef<P>, variant: string, seed: number, schedules: number) {
   return explore({
-    scenario: s as ScenarioDef, variant: variantOf(s, variant) as never,
+    scenario: s as ScenarioDef,
+    variant: variantOf(s, variant) as never,
     params: withDefaults(s as ScenarioDef, s.exploreParams),
-    opsPerCpu: Array<number>(s.exploreCpus).fill(s.exploreOps), strategy: 'pct', depth: 3, schedules,
-    timeMs: Number.POSITIVE_INFINITY, seed, maxSteps: 100_000, shrink: false,
+    opsPerCpu: Array<number>(s.exploreCpus).fill(s.exploreOps),
+    strategy: 'pct',
+    depth: 3,
+    schedules,
+    timeMs: Number.POSITIVE_INFINITY,
+    seed,
+    maxSteps: 100_000,
+    shrink: false,
   });
 }
 

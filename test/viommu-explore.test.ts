@@ -21,30 +21,61 @@ const RACE_OUTCOMES = ['V-DUPMAP', 'V-NOENT', 'V-SYNC-DETACHED', 'V-UNKICKED'];
 
 const paramsWith = (extra: Record<string, number> = {}) => withDefaults(s, { ...s.exploreParams, ...extra });
 
-function run(variant: string, seed: number, schedules: number, o: { params?: Record<string, number>; ops?: number[]; strategy?: StrategyName } = {}): ExploreOutcome {
+function run(
+  variant: string,
+  seed: number,
+  schedules: number,
+  o: { params?: Record<string, number>; ops?: number[]; strategy?: StrategyName } = {},
+): ExploreOutcome {
   return explore({
-    scenario: s, variant: findVariant(s, variant)!, params: paramsWith(o.params), opsPerCpu: o.ops ?? Array<number>(s.exploreCpus).fill(s.exploreOps),
-    strategy: o.strategy ?? 'pct', depth: 3, schedules, timeMs: Number.POSITIVE_INFINITY, seed, maxSteps: MAX_STEPS, shrink: true,
+    scenario: s,
+    variant: findVariant(s, variant)!,
+    params: paramsWith(o.params),
+    opsPerCpu: o.ops ?? Array<number>(s.exploreCpus).fill(s.exploreOps),
+    strategy: o.strategy ?? 'pct',
+    depth: 3,
+    schedules,
+    timeMs: Number.POSITIVE_INFINITY,
+    seed,
+    maxSteps: MAX_STEPS,
+    shrink: true,
   });
 }
 
 /** Replay a found repro with tracing on, as `replay --token T --trace` does. */
 function replay(found: FoundRepro): ExecutionResult {
   const r = found.repro;
-  const model = s.build({ cpus: r.opsPerCpu.length, variant: variantOf(s, r.variant), params: withDefaults(s, r.params) });
-  return replayRepro({ scenario: s, model, mem: allocateMemory(model.layout), opSeed: r.opSeed, maxSteps: r.maxSteps }, r);
+  const model = s.build({
+    cpus: r.opsPerCpu.length,
+    variant: variantOf(s, r.variant),
+    params: withDefaults(s, r.params),
+  });
+  return replayRepro(
+    { scenario: s, model, mem: allocateMemory(model.layout), opSeed: r.opSeed, maxSteps: r.maxSteps },
+    r,
+  );
 }
 
 /**
  * Run traced executions of a focused configuration under seeded PCT until one satisfies `want`
  * (an INTERESTING outcome does not stop the explore command, so the tests look for it themselves).
  */
-function search(variant: string, focus: number, ops: number[], want: (r: ExecutionResult) => boolean, schedules = 3_000): { r: ExecutionResult; schedules: number } | undefined {
+function search(
+  variant: string,
+  focus: number,
+  ops: number[],
+  want: (r: ExecutionResult) => boolean,
+  schedules = 3_000,
+): { r: ExecutionResult; schedules: number } | undefined {
   const model = s.build({ cpus: ops.length, variant: variantOf(s, variant), params: paramsWith({ focus }) });
   const mem = allocateMemory(model.layout);
   const pct = new PctScheduler(7, 3, 60);
   for (let k = 1; k <= schedules; k++) {
-    const r = runExecution({ scenario: s, model, mem, opSeed: k, opsPerCpu: ops, maxSteps: MAX_STEPS, trace: true }, pct, 60);
+    const r = runExecution(
+      { scenario: s, model, mem, opSeed: k, opsPerCpu: ops, maxSteps: MAX_STEPS, trace: true },
+      pct,
+      60,
+    );
     if (want(r)) return { r, schedules: k };
   }
   return undefined;
@@ -75,7 +106,8 @@ function nextSiteOf(r: ExecutionResult, cpu: number, i: number): string | undefi
 }
 
 const count = (r: ExecutionResult, id: string): number => r.outcomes.get(id) ?? 0;
-const steps = (r: ExecutionResult, cpu: number, site: string): number => r.trace!.filter((e) => e.kind === 'step' && e.cpu === cpu && e.site === site).length;
+const steps = (r: ExecutionResult, cpu: number, site: string): number =>
+  r.trace!.filter((e) => e.kind === 'step' && e.cpu === cpu && e.site === site).length;
 
 const NR0 = 'read dom0.nr_endpoints';
 const W0 = 'write dom0.nr_endpoints';
@@ -92,7 +124,9 @@ describe('viommu explore: the variants', () => {
   it('upstream, seed 2: a lost nr_endpoints update (V3) within 50 schedules, shrunk to two attaches', () => {
     const o = run('upstream', 2, 50);
     expect(o.violation?.invariant).toBe('V-NR');
-    expect(o.violation?.message).toMatch(/nr_endpoints = 1 but 2 endpoint\(s\) have it as their domain \(ep0, ep1\): an update was lost/);
+    expect(o.violation?.message).toMatch(
+      /nr_endpoints = 1 but 2 endpoint\(s\) have it as their domain \(ep0, ep1\): an update was lost/,
+    );
     const r = replay(o.minimal!);
     const ops = r.trace!.filter((e) => e.kind === 'op').map((e) => (e as { text: string }).text);
     expect(ops).toHaveLength(2);
@@ -111,7 +145,7 @@ describe('viommu explore: the variants', () => {
     expect(seen.size).toBeGreaterThan(1);
   });
 
-  it('locked: clean over 5,000 PCT schedules, and none of the races\' outcomes ever happens', () => {
+  it("locked: clean over 5,000 PCT schedules, and none of the races' outcomes ever happens", () => {
     const o = run('locked', 1, 5_000);
     expect(o.violation).toBeUndefined();
     expect(o.schedules).toBe(5_000);
@@ -137,7 +171,9 @@ describe('viommu explore: the variants', () => {
     expect(o.violation?.invariant).toBe('V-NOFIN');
     expect(o.minimal!.ops).toBe(1);
     const r = replay(o.minimal!);
-    expect(r.trace!.find((e) => e.kind === 'op')).toMatchObject({ text: expect.stringMatching(/^map 0x[0-9a-f]+\+0x1000 in dom[01]$/) });
+    expect(r.trace!.find((e) => e.kind === 'op')).toMatchObject({
+      text: expect.stringMatching(/^map 0x[0-9a-f]+\+0x1000 in dom[01]$/),
+    });
   });
 });
 
@@ -149,12 +185,27 @@ describe('viommu explore: one focused configuration per interleaving of §4.3', 
     const r = replay(o.minimal!);
     const read = at(r, 1, NR0);
     expect(nextSiteOf(r, 1, read)).toBe('nr_endpoints == 0: no MAP');
-    expect(inOrder(at(r, 0, 'host: ATTACH'), at(r, 0, 'replay snapshot'), at(r, 1, 'tree insert'), read, at(r, 0, W0))).toBe(true);
+    expect(
+      inOrder(at(r, 0, 'host: ATTACH'), at(r, 0, 'replay snapshot'), at(r, 1, 'tree insert'), read, at(r, 0, W0)),
+    ).toBe(true);
   });
 
   it('V2 duplicate MAP: tree insert, the replay sends MAP(X), nr_endpoints = 1, then the map queues MAP(X) again (V-DUPMAP)', () => {
-    const found = search('upstream', 2, [1, 1], (r) => count(r, 'V-DUPMAP') > 0
-      && inOrder(at(r, 1, 'tree insert'), at(r, 0, 'replay snapshot'), at(r, 0, 'replay: MAP send'), at(r, 0, W0), at(r, 1, NR0), at(r, 1, 'MAP queue')));
+    const found = search(
+      'upstream',
+      2,
+      [1, 1],
+      (r) =>
+        count(r, 'V-DUPMAP') > 0 &&
+        inOrder(
+          at(r, 1, 'tree insert'),
+          at(r, 0, 'replay snapshot'),
+          at(r, 0, 'replay: MAP send'),
+          at(r, 0, W0),
+          at(r, 1, NR0),
+          at(r, 1, 'MAP queue'),
+        ),
+    );
     expect(found).toBeDefined();
     const { r } = found!;
     expect(r.violation).toBeUndefined(); // the device keeps the first MAP; the second one's error is dropped
@@ -175,16 +226,35 @@ describe('viommu explore: one focused configuration per interleaving of §4.3', 
   });
 
   it('V4 stale UNMAP: tree delete, nr_endpoints read as 1, DETACH destroys the domain, nr = 0, then UNMAP is queued (V-NOENT)', () => {
-    const found = search('upstream', 4, [1, 1], (r) => count(r, 'V-NOENT') > 0
-      && inOrder(at(r, 0, 'tree delete'), at(r, 0, NR0), at(r, 1, 'host: DETACH'), at(r, 1, W0), at(r, 0, 'UNMAP queue'), at(r, 0, 'host: UNMAP')));
+    const found = search(
+      'upstream',
+      4,
+      [1, 1],
+      (r) =>
+        count(r, 'V-NOENT') > 0 &&
+        inOrder(
+          at(r, 0, 'tree delete'),
+          at(r, 0, NR0),
+          at(r, 1, 'host: DETACH'),
+          at(r, 1, W0),
+          at(r, 0, 'UNMAP queue'),
+          at(r, 0, 'host: UNMAP'),
+        ),
+    );
     expect(found).toBeDefined();
     expect(found!.r.violation).toBeUndefined(); // benign: the device had already dropped every mapping
   });
 
   it('V5 sync on a detached domain: iotlb_sync_map reads 1, DETACH and nr = 0, then the sync kicks (V-SYNC-DETACHED, harmless)', () => {
     // cpu0's first read of dom0's count is map_pages' (m), its second the iotlb_sync_map check
-    const found = search('upstream', 5, [2, 1], (r) => count(r, 'V-SYNC-DETACHED') > 0
-      && inOrder(at(r, 0, NR0, 1), at(r, 1, 'host: DETACH'), at(r, 1, W0), at(r, 0, 'kick')));
+    const found = search(
+      'upstream',
+      5,
+      [2, 1],
+      (r) =>
+        count(r, 'V-SYNC-DETACHED') > 0 &&
+        inOrder(at(r, 0, NR0, 1), at(r, 1, 'host: DETACH'), at(r, 1, W0), at(r, 0, 'kick')),
+    );
     expect(found).toBeDefined();
     expect(found!.r.violation).toBeUndefined();
   });
@@ -198,8 +268,12 @@ describe('viommu explore: one focused configuration per interleaving of §4.3', 
 
   it('V6 deferred-flush no-op: a lazy UNMAP is queued, the attach moving the endpoint drops nr to 0, flush_iotlb_all returns early (V-UNMAP)', () => {
     // cpu0 reads dom0's count in unmap_pages (u), then in flush_iotlb_all
-    const found = search('upstream', 6, [2, 1], (r) => r.violation?.invariant === 'V-UNMAP'
-      && inOrder(at(r, 0, 'UNMAP queue'), at(r, 1, W0), at(r, 0, NR0, 1)));
+    const found = search(
+      'upstream',
+      6,
+      [2, 1],
+      (r) => r.violation?.invariant === 'V-UNMAP' && inOrder(at(r, 0, 'UNMAP queue'), at(r, 1, W0), at(r, 0, NR0, 1)),
+    );
     expect(found).toBeDefined();
     const { r } = found!;
     expect(nextSiteOf(r, 0, at(r, 0, NR0, 1))).toBe('nr_endpoints == 0: no sync');
@@ -211,21 +285,40 @@ describe('viommu explore: one focused configuration per interleaving of §4.3', 
   it('V7 error-path drift (sequential): ATTACH refused, the core restores the old domain, nr wraps and comes back 0, the next map is never sent', () => {
     const model = s.build({ cpus: 1, variant: variantOf(s, 'upstream'), params: paramsWith({ focus: 7 }) });
     const mem = allocateMemory(model.layout);
-    const exec = (ops: number) => runExecution({ scenario: s, model, mem, opSeed: 1, opsPerCpu: [ops], maxSteps: MAX_STEPS, trace: true }, new PctScheduler(1, 3, 60));
+    const exec = (ops: number) =>
+      runExecution(
+        { scenario: s, model, mem, opSeed: 1, opsPerCpu: [ops], maxSteps: MAX_STEPS, trace: true },
+        new PctScheduler(1, 3, 60),
+      );
     const drift = exec(2); // attach ep0 -> dom1 (fails, restored), map 0x2000
     expect(count(drift, 'V-ATTACH-ERR')).toBe(1);
     expect(steps(drift, 0, W0)).toBe(3); // (a) of the failed attach, (a) and (c) of the restore
     expect(steps(drift, 0, 'nr_endpoints == 0: no MAP')).toBe(1);
     expect(drift.violation?.invariant).toBe('V-NR');
-    expect(drift.violation?.message).toBe('dom0.nr_endpoints = 0 but 1 endpoint(s) have it as their domain (ep0): an update was lost');
+    expect(drift.violation?.message).toBe(
+      'dom0.nr_endpoints = 0 but 1 endpoint(s) have it as their domain (ep0): an update was lost',
+    );
     const dma = exec(3); // ... and ep0's device DMAs to it
     expect(dma.violation?.invariant).toBe('V-DMA');
     expect(dma.violation?.message).toMatch(/^ep0 DMA to 0x2000 faults: .* but the host has no such mapping in dom0$/);
   });
 
-  it('V8 unkicked MAP: MAP queued with nr = 1, the attach moving the endpoint drops nr to 0, sync_map does not kick; the ATTACH\'s sync delivers it first (V-UNKICKED, then consistent)', () => {
-    const found = search('upstream', 8, [1, 1], (r) => count(r, 'V-UNKICKED') > 0
-      && inOrder(at(r, 0, 'MAP queue'), at(r, 1, W0), at(r, 0, 'nr_endpoints == 0: no sync'), at(r, 1, 'kick'), at(r, 1, 'host: MAP'), at(r, 1, 'host: ATTACH')));
+  it("V8 unkicked MAP: MAP queued with nr = 1, the attach moving the endpoint drops nr to 0, sync_map does not kick; the ATTACH's sync delivers it first (V-UNKICKED, then consistent)", () => {
+    const found = search(
+      'upstream',
+      8,
+      [1, 1],
+      (r) =>
+        count(r, 'V-UNKICKED') > 0 &&
+        inOrder(
+          at(r, 0, 'MAP queue'),
+          at(r, 1, W0),
+          at(r, 0, 'nr_endpoints == 0: no sync'),
+          at(r, 1, 'kick'),
+          at(r, 1, 'host: MAP'),
+          at(r, 1, 'host: ATTACH'),
+        ),
+    );
     expect(found).toBeDefined();
     expect(found!.r.violation).toBeUndefined(); // FIFO order (MAP, then ATTACH) keeps the device consistent
   });
@@ -236,11 +329,15 @@ describe('viommu explore: trace quality', () => {
   function columns(text: string): Map<string, string[]> {
     const lines = text.split('\n');
     const bounds = [...lines[1]!.matchAll(/\+/g)].map((m) => m.index + 2);
-    const cell = (line: string, k: number) => line.slice(bounds[k], k + 1 < bounds.length ? bounds[k + 1]! - 3 : undefined).trim();
+    const cell = (line: string, k: number) =>
+      line.slice(bounds[k], k + 1 < bounds.length ? bounds[k + 1]! - 3 : undefined).trim();
     const cols = new Map<string, string[]>(bounds.map((_, k) => [cell(lines[0]!, k), []]));
     for (const line of lines.slice(2)) {
       if (line === '') break;
-      bounds.forEach((_, k) => { const c = cell(line, k); if (c !== '') cols.get(cell(lines[0]!, k))!.push(c); });
+      bounds.forEach((_, k) => {
+        const c = cell(line, k);
+        if (c !== '') cols.get(cell(lines[0]!, k))!.push(c);
+      });
     }
     return cols;
   }
@@ -254,7 +351,9 @@ describe('viommu explore: trace quality', () => {
     // Cells carry the values read and written, and the racing pair's two steps are marked '* ' (trace.ts).
     const cols = new Map([...columns(text)].map(([k, v]) => [k, v.map((c) => c.replace(/^\* /, ''))]));
     expect(cols.size).toBe(2);
-    const [attacher, mapper] = [...cols.values()].sort((a, b) => (a[0]!.startsWith('> attach') ? -1 : b[0]!.startsWith('> attach') ? 1 : 0));
+    const [attacher, mapper] = [...cols.values()].sort((a, b) =>
+      a[0]!.startsWith('> attach') ? -1 : b[0]!.startsWith('> attach') ? 1 : 0,
+    );
     expect(attacher![0]).toMatch(/^> attach ep\d -> dom(\d)$/);
     const dom = /dom(\d)$/.exec(attacher![0]!)![1]!;
     expect(mapper![0]).toMatch(new RegExp(`^> map 0x[0-9a-f]+\\+0x1000 in dom${dom}$`));
@@ -274,9 +373,13 @@ describe('viommu explore: trace quality', () => {
     expect(m[read + 1]).toBe('nr_endpoints == 0: no MAP');
     // and the rows interleave the way the race needs: snapshot, insert, read 0, increment
     const row = (cell: string) => text.split('\n').findIndex((l) => l.includes(` ${cell}`));
-    expect(inOrder(row('replay snapshot'), row('tree insert'), row('nr_endpoints == 0: no MAP'), row(`write ${nr} = 1`))).toBe(true);
+    expect(
+      inOrder(row('replay snapshot'), row('tree insert'), row('nr_endpoints == 0: no MAP'), row(`write ${nr} = 1`)),
+    ).toBe(true);
     // the race: the mapper's read of 0 (which skipped the MAP) against the attacher's increment
-    expect(text).toMatch(new RegExp(`racing pair: cpu\\d write ${nr.replace('.', '\\.')} @ step \\d+ / cpu\\d read @ step \\d+`));
+    expect(text).toMatch(
+      new RegExp(`racing pair: cpu\\d write ${nr.replace('.', '\\.')} @ step \\d+ / cpu\\d read @ step \\d+`),
+    );
     expect(text).toMatch(/violation V-INV1 \(FORBIDDEN\) by quiescent scan .*lost MAP/);
   });
 });

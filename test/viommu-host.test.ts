@@ -13,7 +13,18 @@ import { findVariant, withDefaults } from '../src/engine/scenario.js';
 import { lockOwner } from '../src/engine/sync.js';
 import { VIOMMU_INVARIANTS } from '../src/model/viommu/checks.js';
 import {
-  S_INVAL, S_NOENT, S_NOMEM, S_OK, S_PENDING, statusErrno, T_ATTACH, T_DETACH, T_MAP, T_UNMAP, ViommuHost, type Request,
+  S_INVAL,
+  S_NOENT,
+  S_NOMEM,
+  S_OK,
+  S_PENDING,
+  statusErrno,
+  T_ATTACH,
+  T_DETACH,
+  T_MAP,
+  T_UNMAP,
+  ViommuHost,
+  type Request,
 } from '../src/model/viommu/host.js';
 import { F_STATUS, ViommuLayout } from '../src/model/viommu/layout.js';
 import { RequestQueue } from '../src/model/viommu/request-queue.js';
@@ -30,10 +41,38 @@ function model(ringSize = 8, mode: Mode = 'explore') {
   return { L, i32: mem.i32, host, rq, checker, cpu };
 }
 
-const attach = (domain: number, endpoint: number): Request => ({ type: T_ATTACH, domain, endpoint, slot: 0, pfn: 0, from: 0 });
-const detach = (domain: number, endpoint: number): Request => ({ type: T_DETACH, domain, endpoint, slot: 0, pfn: 0, from: 0 });
-const map = (domain: number, slot: number, pfn: number): Request => ({ type: T_MAP, domain, endpoint: -1, slot, pfn, from: 1 });
-const unmap = (domain: number, slot: number): Request => ({ type: T_UNMAP, domain, endpoint: -1, slot, pfn: 0, from: 1 });
+const attach = (domain: number, endpoint: number): Request => ({
+  type: T_ATTACH,
+  domain,
+  endpoint,
+  slot: 0,
+  pfn: 0,
+  from: 0,
+});
+const detach = (domain: number, endpoint: number): Request => ({
+  type: T_DETACH,
+  domain,
+  endpoint,
+  slot: 0,
+  pfn: 0,
+  from: 0,
+});
+const map = (domain: number, slot: number, pfn: number): Request => ({
+  type: T_MAP,
+  domain,
+  endpoint: -1,
+  slot,
+  pfn,
+  from: 1,
+});
+const unmap = (domain: number, slot: number): Request => ({
+  type: T_UNMAP,
+  domain,
+  endpoint: -1,
+  slot,
+  pfn: 0,
+  from: 1,
+});
 
 /** Drive an op to its end, returning its value and the sites it yielded (its scheduling points). */
 function drive<R>(op: Op<R>): { value: R; sites: string[] } {
@@ -69,7 +108,7 @@ describe('viommu host: request semantics', () => {
     expect(host.mapping(i32, 0, 2)).toBe(0);
   });
 
-  it('ATTACH to the endpoint\'s own domain is a no-op; at its domain limit the device refuses ATTACH with NOMEM and leaves the endpoint where it was', () => {
+  it("ATTACH to the endpoint's own domain is a no-op; at its domain limit the device refuses ATTACH with NOMEM and leaves the endpoint where it was", () => {
     const { L, i32, host } = model();
     host.apply(i32, attach(0, 0));
     host.apply(i32, map(0, 1, 7));
@@ -87,7 +126,9 @@ describe('viommu host: request semantics', () => {
   it('DETACH: an unknown domain answers NOENT (reported as V-NOENT), a wrong domain INVAL, the last endpoint destroys the domain', () => {
     const { i32, host } = model();
     const seen: string[] = [];
-    const report = (id: string, msg: string) => { seen.push(`${id}: ${msg}`); };
+    const report = (id: string, msg: string) => {
+      seen.push(`${id}: ${msg}`);
+    };
     expect(host.apply(i32, detach(2, 0), report)).toBe(S_NOENT);
     expect(seen).toHaveLength(1);
     expect(seen[0]).toMatch(/^V-NOENT: DETACH ep0 from dom2/);
@@ -105,7 +146,9 @@ describe('viommu host: request semantics', () => {
   it('MAP and UNMAP; an overlapping MAP is rejected (V-DUPMAP) and leaves the first mapping; MAP/UNMAP to an unknown domain answer NOENT', () => {
     const { i32, host } = model();
     const seen: string[] = [];
-    const report = (id: string) => { seen.push(id); };
+    const report = (id: string) => {
+      seen.push(id);
+    };
     expect(host.apply(i32, map(1, 0, 5), report)).toBe(S_NOENT);
     expect(host.apply(i32, unmap(1, 0), report)).toBe(S_NOENT);
     expect(seen).toEqual(['V-NOENT', 'V-NOENT']);
@@ -150,7 +193,14 @@ for (const mode of ['explore', 'stress'] as const) {
       drive(rq.addReq(cpu, unmap(0, 0), 'UNMAP queue'));
       drive(rq.addReq(cpu, map(0, 0, 7), 'MAP queue'));
       const { sites } = drive(rq.syncReq(cpu));
-      expect(sites).toEqual(['lock request_lock', 'kick', 'host: MAP', 'host: UNMAP', 'host: MAP', 'unlock request_lock']);
+      expect(sites).toEqual([
+        'lock request_lock',
+        'kick',
+        'host: MAP',
+        'host: UNMAP',
+        'host: MAP',
+        'unlock request_lock',
+      ]);
       // in any other order the device would hold pfn 5, or nothing, or reject the second MAP
       expect(host.mapping(i32, 0, 0)).toBe(8);
       expect(checker.outcomes.get('V-DUPMAP')).toBeUndefined();
@@ -165,7 +215,11 @@ for (const mode of ['explore', 'stress'] as const) {
       drive(rq.addReq(other, map(0, 1, 3), 'MAP queue')); // cpu1 queues and never kicks (§4.3 V8)
       drive(rq.addReq(cpu, map(0, 2, 4), 'MAP queue'));
       let owner = -1;
-      drive(rq.syncReq(cpu, (c) => { owner = lockOwner(c.i32, rq.lock); }));
+      drive(
+        rq.syncReq(cpu, (c) => {
+          owner = lockOwner(c.i32, rq.lock);
+        }),
+      );
       expect(owner).toBe(0);
       expect(rq.pending(i32)).toEqual([]);
       for (const seq of [0, 1]) expect(Atomics.load(i32, L.entry(seq, F_STATUS))).toBe(S_OK);
@@ -178,11 +232,22 @@ for (const mode of ['explore', 'stress'] as const) {
     it('a full ring forces a sync before the add: the older requests complete, the new one waits', () => {
       const { L, i32, host, rq, cpu, checker } = model(2, mode);
       host.apply(i32, attach(0, 0));
-      expect(drive(rq.addReq(cpu, map(0, 0, 1), 'MAP queue')).sites).toEqual(['lock request_lock', 'MAP queue', 'unlock request_lock']);
+      expect(drive(rq.addReq(cpu, map(0, 0, 1), 'MAP queue')).sites).toEqual([
+        'lock request_lock',
+        'MAP queue',
+        'unlock request_lock',
+      ]);
       drive(rq.addReq(cpu, map(0, 1, 2), 'MAP queue'));
       const third = drive(rq.addReq(cpu, map(0, 2, 3), 'MAP queue'));
       expect(third.value).toBe(2);
-      expect(third.sites).toEqual(['lock request_lock', 'kick', 'host: MAP', 'host: MAP', 'MAP queue', 'unlock request_lock']);
+      expect(third.sites).toEqual([
+        'lock request_lock',
+        'kick',
+        'host: MAP',
+        'host: MAP',
+        'MAP queue',
+        'unlock request_lock',
+      ]);
       expect(rq.completed(i32)).toBe(2);
       expect(host.mapping(i32, 0, 1)).toBe(3);
       expect(host.mapping(i32, 0, 2)).toBe(0);
@@ -193,7 +258,7 @@ for (const mode of ['explore', 'stress'] as const) {
       expect(checker.violations).toEqual([]);
     });
 
-    it('sendReqSync returns its own request\'s status as an errno, after the ones before it', () => {
+    it("sendReqSync returns its own request's status as an errno, after the ones before it", () => {
       const { i32, host, rq, cpu } = model(8, mode);
       expect(drive(rq.sendReqSync(cpu, map(0, 0, 1), 'MAP send')).value).toBe(-2);
       host.apply(i32, attach(0, 0));
@@ -206,9 +271,22 @@ for (const mode of ['explore', 'stress'] as const) {
 }
 
 describe('viommu under the stress executor (plumbing)', () => {
-  const opts = (variant: string, params: Record<string, number>, workers: number, timeMs: number, opBudget = Infinity) => ({
-    scenario: viommuScenario, variant: findVariant(viommuScenario, variant)!, params: withDefaults(viommuScenario, params),
-    workers, timeMs, opBudget, seed: 5, sliceMs: 10, watchdogMs: 10_000,
+  const opts = (
+    variant: string,
+    params: Record<string, number>,
+    workers: number,
+    timeMs: number,
+    opBudget = Infinity,
+  ) => ({
+    scenario: viommuScenario,
+    variant: findVariant(viommuScenario, variant)!,
+    params: withDefaults(viommuScenario, params),
+    workers,
+    timeMs,
+    opBudget,
+    seed: 5,
+    sliceMs: 10,
+    watchdogMs: 10_000,
   });
 
   it('locked on 2 workers with an op budget: every op runs on both, quiescent scans, no violation', async () => {

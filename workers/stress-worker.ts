@@ -77,8 +77,13 @@ export default async function stressWorker(task: StressTask): Promise<StressWork
     if (!(e instanceof StopRun)) throw e;
   }
   return {
-    cpu: task.cpu, ops, steps, sliceOps, slice,
-    violations: checker.violations, outcomes: Object.fromEntries(checker.outcomes),
+    cpu: task.cpu,
+    ops,
+    steps,
+    sliceOps,
+    slice,
+    violations: checker.violations,
+    outcomes: Object.fromEntries(checker.outcomes),
   };
 }
 

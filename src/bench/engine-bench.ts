@@ -11,11 +11,29 @@ import { stress } from '../stress/stress.js';
 import { microBench, type MicroResult } from './micro.js';
 import { range, type WithSpread } from './spread.js';
 
-export interface StressRate extends Partial<WithSpread> { readonly scenario: string; readonly variant: string; readonly workers: number; readonly stepsPerSec: number; readonly opsPerSec: number }
-export interface ExploreRate extends Partial<WithSpread> {
-  readonly scenario: string; readonly cpus: number; readonly opsPerCpu: number; readonly stepsPerExecution: number; readonly stepsPerSec: number; readonly schedulesPerSec: number;
+export interface StressRate extends Partial<WithSpread> {
+  readonly scenario: string;
+  readonly variant: string;
+  readonly workers: number;
+  readonly stepsPerSec: number;
+  readonly opsPerSec: number;
 }
-export interface Detection { readonly scenario: string; readonly variant: string; readonly seeds: number; readonly found: number; readonly medianSchedules: number; readonly maxSchedules: number }
+export interface ExploreRate extends Partial<WithSpread> {
+  readonly scenario: string;
+  readonly cpus: number;
+  readonly opsPerCpu: number;
+  readonly stepsPerExecution: number;
+  readonly stepsPerSec: number;
+  readonly schedulesPerSec: number;
+}
+export interface Detection {
+  readonly scenario: string;
+  readonly variant: string;
+  readonly seeds: number;
+  readonly found: number;
+  readonly medianSchedules: number;
+  readonly maxSchedules: number;
+}
 
 export interface EngineBench {
   readonly micro: MicroResult;
@@ -41,12 +59,26 @@ const scenario = (name: string): ScenarioDef => findScenario(name)!;
  * Stress rate: the median of `repeats` runs after a warm-up run (thread start-up and JIT warm-up would
  * otherwise land in the first measurement; single runs vary by ±30% on this VM), with their min–max.
  */
-async function stressRate(name: string, variant: string, workers: number, timeMs: number, repeats: number, params: Record<string, number> = {}): Promise<StressRate> {
+async function stressRate(
+  name: string,
+  variant: string,
+  workers: number,
+  timeMs: number,
+  repeats: number,
+  params: Record<string, number> = {},
+): Promise<StressRate> {
   const s = scenario(name);
   const once = async (ms: number) => {
     const r = await stress({
-      scenario: s, variant: s.variants.find((v) => v.name === variant)!, params: withDefaults(s, params), workers,
-      timeMs: ms, opBudget: Infinity, seed: 1, sliceMs: 50, watchdogMs: 30_000,
+      scenario: s,
+      variant: s.variants.find((v) => v.name === variant)!,
+      params: withDefaults(s, params),
+      workers,
+      timeMs: ms,
+      opBudget: Infinity,
+      seed: 1,
+      sliceMs: 50,
+      watchdogMs: 30_000,
     });
     if (r.violation) throw new Error(`bench: ${name}/${variant} reported ${r.violation.invariant}`);
     return { stepsPerSec: r.steps / (r.durationMs / 1000), opsPerSec: r.ops / (r.durationMs / 1000) };
@@ -64,18 +96,37 @@ async function stressRate(name: string, variant: string, workers: number, timeMs
 }
 
 /** Explore rate: `repeats` campaigns of timeMs each (seeds 1..repeats); the median one, with the min–max. */
-function exploreRate(name: string, cpus: number, opsPerCpu: number, timeMs: number, repeats: number, params: Record<string, number> = {}): ExploreRate {
+function exploreRate(
+  name: string,
+  cpus: number,
+  opsPerCpu: number,
+  timeMs: number,
+  repeats: number,
+  params: Record<string, number> = {},
+): ExploreRate {
   const s = scenario(name);
   const runs = Array.from({ length: repeats }, (_, k) => {
     const r = explore({
-      scenario: s, variant: s.variants[0]!, params: withDefaults(s, params), opsPerCpu: Array<number>(cpus).fill(opsPerCpu),
-      strategy: 'random', depth: 3, schedules: Number.MAX_SAFE_INTEGER, timeMs, seed: 1 + k, maxSteps: 1e7, shrink: false,
+      scenario: s,
+      variant: s.variants[0]!,
+      params: withDefaults(s, params),
+      opsPerCpu: Array<number>(cpus).fill(opsPerCpu),
+      strategy: 'random',
+      depth: 3,
+      schedules: Number.MAX_SAFE_INTEGER,
+      timeMs,
+      seed: 1 + k,
+      maxSteps: 1e7,
+      shrink: false,
     });
     const sec = r.searchMs / 1000;
     return { stepsPerExecution: r.steps / r.schedules, stepsPerSec: r.steps / sec, schedulesPerSec: r.schedules / sec };
   }).sort((a, b) => a.stepsPerSec - b.stepsPerSec);
   const mid = runs[Math.floor((runs.length - 1) / 2)]!;
-  const spread = { stepsPerSec: range(runs.map((x) => x.stepsPerSec)), schedulesPerSec: range(runs.map((x) => x.schedulesPerSec)) };
+  const spread = {
+    stepsPerSec: range(runs.map((x) => x.stepsPerSec)),
+    schedulesPerSec: range(runs.map((x) => x.schedulesPerSec)),
+  };
   return { scenario: name, cpus, opsPerCpu, ...mid, repeats, spread };
 }
 
@@ -85,15 +136,30 @@ export function detection(s: ScenarioDef, variant: string, seeds: number, cap: n
   let found = 0;
   for (let seed = 1; seed <= seeds; seed++) {
     const r = explore({
-      scenario: s, variant: s.variants.find((v) => v.name === variant)!, params: withDefaults(s, s.exploreParams),
-      opsPerCpu: Array<number>(s.exploreCpus).fill(s.exploreOps), strategy: DEFAULT_STRATEGY, depth: DEFAULT_DEPTH,
-      schedules: cap, timeMs: Infinity, seed, maxSteps: 1e6, shrink: false,
+      scenario: s,
+      variant: s.variants.find((v) => v.name === variant)!,
+      params: withDefaults(s, s.exploreParams),
+      opsPerCpu: Array<number>(s.exploreCpus).fill(s.exploreOps),
+      strategy: DEFAULT_STRATEGY,
+      depth: DEFAULT_DEPTH,
+      schedules: cap,
+      timeMs: Infinity,
+      seed,
+      maxSteps: 1e6,
+      shrink: false,
     });
     if (r.violation) found++;
     counts.push(r.violation ? r.schedules : cap + 1);
   }
   counts.sort((a, b) => a - b);
-  return { scenario: s.name, variant, seeds, found, medianSchedules: counts[Math.floor(counts.length / 2)]!, maxSchedules: counts[counts.length - 1]! };
+  return {
+    scenario: s.name,
+    variant,
+    seeds,
+    found,
+    medianSchedules: counts[Math.floor(counts.length / 2)]!,
+    maxSchedules: counts[counts.length - 1]!,
+  };
 }
 
 export async function engineBench(timeMs: number, progress: (s: string) => void, repeats = 3): Promise<EngineBench> {
@@ -101,17 +167,30 @@ export async function engineBench(timeMs: number, progress: (s: string) => void,
   const micro = await microBench(timeMs);
   const stressRates: StressRate[] = [];
   // counter/percpu with long ops prices the step itself (the per-op overhead is spread over 256 steps).
-  for (const [name, variant] of [['counter', 'percpu'], ['pgtable', 'correct']] as const) {
+  for (const [name, variant] of [
+    ['counter', 'percpu'],
+    ['pgtable', 'correct'],
+  ] as const) {
     for (const workers of [1, 2]) {
       progress(`stress ${name}/${variant}, ${workers} worker(s)`);
-      stressRates.push(await stressRate(name, variant, workers, timeMs, repeats, name === 'counter' ? { stepsPerOp: STEPS_PER_OP } : {}));
+      stressRates.push(
+        await stressRate(
+          name,
+          variant,
+          workers,
+          timeMs,
+          repeats,
+          name === 'counter' ? { stepsPerOp: STEPS_PER_OP } : {},
+        ),
+      );
     }
   }
   progress('explore');
   // pgtable at ~2,000 steps per execution on 4 vCPUs (the DESIGN.md target shape) and at its defaults;
   // counter/percpu shows the executor's own cost per step, with the cheapest possible model step.
   const exploreRates = [
-    exploreRate('pgtable', 4, 96, timeMs, repeats), exploreRate('pgtable', 3, 8, timeMs, repeats),
+    exploreRate('pgtable', 4, 96, timeMs, repeats),
+    exploreRate('pgtable', 3, 8, timeMs, repeats),
     exploreRate('counter', 4, 8, timeMs, repeats, { stepsPerOp: 64 }),
   ];
   const detections: Detection[] = [];
@@ -125,7 +204,10 @@ export async function engineBench(timeMs: number, progress: (s: string) => void,
   const rate = (n: string, w: number) => stressRates.find((r) => r.scenario === n && r.workers === w)!.stepsPerSec;
   const stressStepNs = 1e9 / rate('counter', 1);
   return {
-    micro, stress: stressRates, explore: exploreRates, detection: detections,
+    micro,
+    stress: stressRates,
+    explore: exploreRates,
+    detection: detections,
     ratios: {
       stressStepOverAtomicsAdd: stressStepNs / micro.atomicsAddNs,
       microStepOverAtomicsAdd: micro.stepNs / micro.atomicsAddNs,

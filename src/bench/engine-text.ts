@@ -14,14 +14,23 @@ export function benchText(b: EngineBench): string {
     `model step via 2x yield*              ${b.micro.nestedStepNs.toFixed(2)} ns/step  ${(b.micro.nestedStepNs / b.micro.atomicsAddNs).toFixed(2)}x raw`,
     '',
     `stress mode                 workers   steps/s [min–max of ${b.stress[0]?.repeats ?? 1}]      ops/s`,
-    ...b.stress.map((s) => `  ${`${s.scenario}/${s.variant}`.padEnd(26)}${String(s.workers).padStart(4)}   ${`${M(s.stepsPerSec)}${R(s.spread?.stepsPerSec, M)}`.padStart(30)}  ${M(s.opsPerSec).padStart(9)}`),
+    ...b.stress.map(
+      (s) =>
+        `  ${`${s.scenario}/${s.variant}`.padEnd(26)}${String(s.workers).padStart(4)}   ${`${M(s.stepsPerSec)}${R(s.spread?.stepsPerSec, M)}`.padStart(30)}  ${M(s.opsPerSec).padStart(9)}`,
+    ),
     '',
     `explore mode (random)       vCPUs x ops  steps/exec   steps/s [min–max of ${b.explore[0]?.repeats ?? 1}]       schedules/s`,
-    ...b.explore.map((e) => `  ${e.scenario.padEnd(26)}${`${e.cpus} x ${e.opsPerCpu}`.padStart(10)}  ${e.stepsPerExecution.toFixed(0).padStart(9)}  `
-      + `${`${M(e.stepsPerSec)}${R(e.spread?.stepsPerSec, M)}`.padStart(30)}  ${`${e.schedulesPerSec.toFixed(0)}${R(e.spread?.schedulesPerSec, (x) => x.toFixed(0))}`.padStart(18)}`),
+    ...b.explore.map(
+      (e) =>
+        `  ${e.scenario.padEnd(26)}${`${e.cpus} x ${e.opsPerCpu}`.padStart(10)}  ${e.stepsPerExecution.toFixed(0).padStart(9)}  ` +
+        `${`${M(e.stepsPerSec)}${R(e.spread?.stepsPerSec, M)}`.padStart(30)}  ${`${e.schedulesPerSec.toFixed(0)}${R(e.spread?.schedulesPerSec, (x) => x.toFixed(0))}`.padStart(18)}`,
+    ),
     '',
     'detection (PCT depth 3, 20 seeds, cap 1000)   found   median   max',
-    ...b.detection.map((d) => `  ${`${d.scenario}/${d.variant}`.padEnd(44)}${`${d.found}/${d.seeds}`.padStart(6)}  ${String(d.medianSchedules).padStart(6)}  ${String(d.maxSchedules).padStart(5)}`),
+    ...b.detection.map(
+      (d) =>
+        `  ${`${d.scenario}/${d.variant}`.padEnd(44)}${`${d.found}/${d.seeds}`.padStart(6)}  ${String(d.medianSchedules).padStart(6)}  ${String(d.maxSchedules).padStart(5)}`,
+    ),
     '',
     'targets (DESIGN.md):',
     `  stress step <= 4x Atomics.add          ${r.stressStepOverAtomicsAdd.toFixed(2)}x  ${mark(r.stressStepOverAtomicsAdd <= 4)}`,

@@ -101,7 +101,9 @@ export async function fqBench(o: FqBenchOptions, progress: (s: string) => void):
   for (const variant of fqBenchVariants(o)) {
     for (const workers of o.workers) {
       for (const cost of o.flushCostsNs) {
-        progress(`fq bench: ${variant.name}, ${workers} worker(s), flush ${cost} ns ${o.serial ? 'serial' : 'parallel'}`);
+        progress(
+          `fq bench: ${variant.name}, ${workers} worker(s), flush ${cost} ns ${o.serial ? 'serial' : 'parallel'}`,
+        );
         rows.push(await oneCombination(o, variant, workers, cost));
       }
     }
@@ -109,52 +111,98 @@ export async function fqBench(o: FqBenchOptions, progress: (s: string) => void):
   return rows;
 }
 
-async function oneCombination(o: FqBenchOptions, variant: VariantDef<FlushqPatch>, workers: number, flushCostNs: number): Promise<FqRow> {
+async function oneCombination(
+  o: FqBenchOptions,
+  variant: VariantDef<FlushqPatch>,
+  workers: number,
+  flushCostNs: number,
+): Promise<FqRow> {
   const s = o.scenario ?? flushqScenario;
   const mode = variant.name;
   const params = withDefaults(s, {
-    bench: 1, checks: 0, deviceWeight: 0, teardownPermille: 0,
-    flushCostNs, serialFlush: o.serial ? 1 : 0, transferNs: o.transferNs, maxPages: o.pages,
+    bench: 1,
+    checks: 0,
+    deviceWeight: 0,
+    teardownPermille: 0,
+    flushCostNs,
+    serialFlush: o.serial ? 1 : 0,
+    transferNs: o.transferNs,
+    maxPages: o.pages,
     // Enough IOVA space that the benchmark never runs dry: every queue full, plus the caches.
     spacePfns: 1 << 18,
   });
   const r = await stress({
-    scenario: s as ScenarioDef, variant, params, workers, scenarioFile: o.scenarioFile,
-    timeMs: o.opBudget ? Infinity : o.timeMs, opBudget: o.opBudget ?? Infinity, seed: o.seed, sliceMs: 100, watchdogMs: 30_000,
+    scenario: s as ScenarioDef,
+    variant,
+    params,
+    workers,
+    scenarioFile: o.scenarioFile,
+    timeMs: o.opBudget ? Infinity : o.timeMs,
+    opBudget: o.opBudget ?? Infinity,
+    seed: o.seed,
+    sliceMs: 100,
+    watchdogMs: 30_000,
   });
   if (r.violation) throw new Error(`fq bench: ${mode} reported ${r.violation.invariant}: ${r.violation.message}`);
   const st = r.stats!;
   const n = (k: string) => st[k] as number;
   const seconds = r.durationMs / 1000;
   return {
-    mode, workers, flushCostNs, flush: o.serial ? 'serial' : 'parallel', transferNs: o.transferNs, pages: o.pages, seconds,
-    mapAvgUs: n('mapAvgUs'), mapStddevUs: n('mapStddevUs'), unmapAvgUs: n('unmapAvgUs'), unmapStddevUs: n('unmapStddevUs'),
-    loops: n('loops'), throughput: n('loops') / seconds,
-    mapP50Us: n('mapP50Ns') / 1000, mapP99Us: n('mapP99Ns') / 1000,
-    unmapP50Us: n('unmapP50Ns') / 1000, unmapP99Us: n('unmapP99Ns') / 1000,
+    mode,
+    workers,
+    flushCostNs,
+    flush: o.serial ? 'serial' : 'parallel',
+    transferNs: o.transferNs,
+    pages: o.pages,
+    seconds,
+    mapAvgUs: n('mapAvgUs'),
+    mapStddevUs: n('mapStddevUs'),
+    unmapAvgUs: n('unmapAvgUs'),
+    unmapStddevUs: n('unmapStddevUs'),
+    loops: n('loops'),
+    throughput: n('loops') / seconds,
+    mapP50Us: n('mapP50Ns') / 1000,
+    mapP99Us: n('mapP99Ns') / 1000,
+    unmapP50Us: n('unmapP50Ns') / 1000,
+    unmapP99Us: n('unmapP99Ns') / 1000,
     flushesPer1kUnmaps: n('loops') > 0 ? (1000 * n('flushes')) / n('loops') : 0,
     peakQueued: n('peakQueued'),
-    exposureP50Us: n('exposureP50Ns') / 1000, exposureP99Us: n('exposureP99Ns') / 1000,
+    exposureP50Us: n('exposureP50Ns') / 1000,
+    exposureP99Us: n('exposureP99Ns') / 1000,
     exposureHist: st.exposureHist as readonly number[],
   };
 }
 
 /** Component costs on one thread (tinybench): a range-cache get+put, a page-table map+unmap, alloc + queue_iova. */
 export async function fqMicro(timeMs: number): Promise<FqMicro> {
-  const config = { cpus: 1, variant: variantOf(flushqScenario, 'percpu'), params: withDefaults(flushqScenario, { bench: 1, checks: 0, flushCostNs: 0, spacePfns: 1 << 16 }) };
+  const config = {
+    cpus: 1,
+    variant: variantOf(flushqScenario, 'percpu'),
+    params: withDefaults(flushqScenario, { bench: 1, checks: 0, flushCostNs: 0, spacePfns: 1 << 16 }),
+  };
   const { layout, domain, pool, pt, fq } = flushqParts(config);
   const mem = allocateMemory(layout);
   domain.init(mem.i32);
   pool.init(mem, [IoPgtable.ROOT_PAGE]);
-  const cpu = new Cpu(0, 'stress', mem, new Checker(flushqScenario.invariants), -1, new RealClock(RealClock.epochNow()));
+  const cpu = new Cpu(
+    0,
+    'stress',
+    mem,
+    new Checker(flushqScenario.invariants),
+    -1,
+    new RealClock(RealClock.epochNow()),
+  );
   const limit = (1 << 15) - 1;
   const i32 = new Int32Array(new SharedArrayBuffer(64));
   const N = 1_000;
   const bench = new Bench({ time: timeMs, warmupTime: Math.min(300, timeMs / 4) });
   bench
-    .add('Atomics.add', () => { for (let k = 0; k < N; k++) Atomics.add(i32, 0, 1); })
+    .add('Atomics.add', () => {
+      for (let k = 0; k < N; k++) Atomics.add(i32, 0, 1);
+    })
     .add('alloc_iova_fast + free_iova_fast (rcache hit)', () => {
-      for (let k = 0; k < N; k++) runToEnd(domain.freeIovaFast(cpu, runToEnd(domain.allocIovaFast(cpu, 1, limit, true)), 1));
+      for (let k = 0; k < N; k++)
+        runToEnd(domain.freeIovaFast(cpu, runToEnd(domain.allocIovaFast(cpu, 1, limit, true)), 1));
     })
     .add('io-pgtable map + unmap, one 4K page', () => {
       for (let k = 0; k < N; k++) {
@@ -166,6 +214,7 @@ export async function fqMicro(timeMs: number): Promise<FqMicro> {
       for (let k = 0; k < N; k++) runToEnd(fq!.queueIova(cpu, runToEnd(domain.allocIovaFast(cpu, 1, limit, true)), 1));
     });
   await bench.run();
-  const perOp = (i: number) => ((bench.tasks[i]!.result as unknown as { latency: { p50: number } }).latency.p50 * 1e6) / N;
+  const perOp = (i: number) =>
+    ((bench.tasks[i]!.result as unknown as { latency: { p50: number } }).latency.p50 * 1e6) / N;
   return { atomicsAddNs: perOp(0), rcacheGetPutNs: perOp(1), pgtableMapUnmapNs: perOp(2), allocQueueIovaNs: perOp(3) };
 }

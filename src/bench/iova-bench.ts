@@ -75,13 +75,25 @@ export interface IovaBenchOptions {
  */
 const SLICE_MS = 250;
 const RESIDENT = 64;
-const BENCH_PARAMS = { spacePfns: 1 << 15, dma32Pfn: 1 << 14, resvPfns: 0, warm: 0, warmDepot: 0, checks: 0, maxLive: RESIDENT } as const;
+const BENCH_PARAMS = {
+  spacePfns: 1 << 15,
+  dma32Pfn: 1 << 14,
+  resvPfns: 0,
+  warm: 0,
+  warmDepot: 0,
+  checks: 0,
+  maxLive: RESIDENT,
+} as const;
 
 /**
  * Bench the variants' range caches: `local` and `handoff` pairs via the rcache for every variant, and
  * the `local` shape straight on the first variant's rbtree, at each worker count.
  */
-export async function iovaBench(timeMs: number, progress: (s: string) => void, opts: IovaBenchOptions = {}): Promise<IovaBench> {
+export async function iovaBench(
+  timeMs: number,
+  progress: (s: string) => void,
+  opts: IovaBenchOptions = {},
+): Promise<IovaBench> {
   const scenario = opts.scenario ?? iovaScenario;
   const variants = opts.variants ?? [variantOf(scenario, 'correct'), variantOf(scenario, 'fixed-depot')];
   if (variants.length === 0) throw new Error('iova bench: no variant to bench');
@@ -99,21 +111,43 @@ export async function iovaBench(timeMs: number, progress: (s: string) => void, o
   const rates: IovaRate[] = [];
   for (const { v, ...c } of configs) {
     progress(`iova: ${c.shape} pairs via ${c.path}, variant ${v.name}, ${c.workers} worker(s)`);
-    const params = withDefaults(scenario, { ...BENCH_PARAMS, bench: c.shape === 'local' ? 1 : 2, treeOnly: c.path === 'rbtree' ? 1 : 0 });
+    const params = withDefaults(scenario, {
+      ...BENCH_PARAMS,
+      bench: c.shape === 'local' ? 1 : 2,
+      treeOnly: c.path === 'rbtree' ? 1 : 0,
+    });
     const r = await stress({
-      scenario, variant: v, params, workers: c.workers, timeMs, opBudget: opts.opsPerCpu ?? Infinity, seed: opts.seed ?? 1, sliceMs: SLICE_MS, watchdogMs: 30_000,
+      scenario,
+      variant: v,
+      params,
+      workers: c.workers,
+      timeMs,
+      opBudget: opts.opsPerCpu ?? Infinity,
+      seed: opts.seed ?? 1,
+      sliceMs: SLICE_MS,
+      watchdogMs: 30_000,
       ...(opts.scenarioFile !== undefined ? { scenarioFile: opts.scenarioFile } : {}),
     });
     // A variant expected to break an invariant may do so here (the bench is not its test): record it.
     if (r.violation && v.expect === 'clean') {
-      throw new Error(`iova bench: ${c.shape}/${c.path}/${v.name} reported ${r.violation.invariant}: ${r.violation.message}`);
+      throw new Error(
+        `iova bench: ${c.shape}/${c.path}/${v.name} reported ${r.violation.invariant}: ${r.violation.message}`,
+      );
     }
     const pairsPerSec = r.ops / (r.durationMs / 1000);
     const nsPerPair = (1e9 / pairsPerSec) * c.workers;
-    rates.push({ ...c, variant: v.name, pairsPerSec, nsPerPair, overAtomicsAdd: nsPerPair / micro.atomicsAddNs, outcomes: r.outcomes });
+    rates.push({
+      ...c,
+      variant: v.name,
+      pairsPerSec,
+      nsPerPair,
+      overAtomicsAdd: nsPerPair / micro.atomicsAddNs,
+      outcomes: r.outcomes,
+    });
   }
   const rate = (shape: string, path: string, variant: string, workers: number): number =>
-    rates.find((x) => x.shape === shape && x.path === path && x.variant === variant && x.workers === workers)?.pairsPerSec ?? Number.NaN;
+    rates.find((x) => x.shape === shape && x.path === path && x.variant === variant && x.workers === workers)
+      ?.pairsPerSec ?? Number.NaN;
   const base = variants[0]!.name;
   const lo = workerCounts[0]!;
   const hi = workerCounts[workerCounts.length - 1]!;
@@ -146,10 +180,16 @@ export function iovaBenchText(b: IovaBench): string {
     `raw Atomics.add (main thread)   ${b.atomicsAddNs.toFixed(2)} ns/op   (one model step in-thread: ${b.stepNs.toFixed(2)} ns)`,
     '',
     `iova alloc+free pairs (stress)  shape    path    ${'variant'.padEnd(w)}workers   pairs/s      ns/pair/worker   x Atomics.add`,
-    ...b.rates.map((x) => `  ${''.padEnd(30)}${x.shape.padEnd(9)}${x.path.padEnd(8)}${x.variant.padEnd(w)}${String(x.workers).padStart(7)}   ${M(x.pairsPerSec).padStart(10)}   ${x.nsPerPair.toFixed(0).padStart(14)}   ${x.overAtomicsAdd.toFixed(0).padStart(13)}`),
+    ...b.rates.map(
+      (x) =>
+        `  ${''.padEnd(30)}${x.shape.padEnd(9)}${x.path.padEnd(8)}${x.variant.padEnd(w)}${String(x.workers).padStart(7)}   ${M(x.pairsPerSec).padStart(10)}   ${x.nsPerPair.toFixed(0).padStart(14)}   ${x.overAtomicsAdd.toFixed(0).padStart(13)}`,
+    ),
     '',
     `  rcache / rbtree (local, ${b.variants[0]})   fewest workers ${r.cacheOverTree1.toFixed(2)}x   most ${r.cacheOverTree2.toFixed(2)}x`,
     `  most workers / fewest         rcache ${r.scalingCache.toFixed(2)}x   rbtree ${r.scalingTree.toFixed(2)}x`,
-    ...r.vsBaseline.map((x) => `  ${x.variant} / ${b.variants[0]} (${hiW} workers)  local ${x.local.toFixed(2)}x   handoff ${x.handoff.toFixed(2)}x`),
+    ...r.vsBaseline.map(
+      (x) =>
+        `  ${x.variant} / ${b.variants[0]} (${hiW} workers)  local ${x.local.toFixed(2)}x   handoff ${x.handoff.toFixed(2)}x`,
+    ),
   ].join('\n');
 }

@@ -8,10 +8,18 @@ import { Bench } from 'tinybench';
 const N = 10_000;
 
 function* flat(i32: Int32Array): Generator<string, void, void> {
-  for (let k = 0; k < N; k++) { yield 'step'; Atomics.add(i32, 0, 1); }
+  for (let k = 0; k < N; k++) {
+    yield 'step';
+    Atomics.add(i32, 0, 1);
+  }
 }
-function* leaf(i32: Int32Array): Generator<string, void, void> { yield 'step'; Atomics.add(i32, 0, 1); }
-function* mid(i32: Int32Array): Generator<string, void, void> { yield* leaf(i32); }
+function* leaf(i32: Int32Array): Generator<string, void, void> {
+  yield 'step';
+  Atomics.add(i32, 0, 1);
+}
+function* mid(i32: Int32Array): Generator<string, void, void> {
+  yield* leaf(i32);
+}
 function* nested(i32: Int32Array): Generator<string, void, void> {
   for (let k = 0; k < N; k++) yield* mid(i32);
 }
@@ -19,7 +27,10 @@ function* nested(i32: Int32Array): Generator<string, void, void> {
 function drive(g: Generator<string, void, void>): number {
   let steps = 0;
   let site = '';
-  for (let r = g.next(); !r.done; r = g.next()) { site = r.value; steps++; }
+  for (let r = g.next(); !r.done; r = g.next()) {
+    site = r.value;
+    steps++;
+  }
   return steps + site.length;
 }
 
@@ -34,9 +45,15 @@ export async function microBench(timeMs: number): Promise<MicroResult> {
   const i32 = new Int32Array(new SharedArrayBuffer(64));
   const bench = new Bench({ time: timeMs, warmupTime: Math.min(500, timeMs / 4) });
   bench
-    .add('Atomics.add x10000', () => { for (let k = 0; k < N; k++) Atomics.add(i32, 0, 1); })
-    .add('model step (yield + Atomics.add) x10000', () => { drive(flat(i32)); })
-    .add('model step via 2x yield* x10000', () => { drive(nested(i32)); });
+    .add('Atomics.add x10000', () => {
+      for (let k = 0; k < N; k++) Atomics.add(i32, 0, 1);
+    })
+    .add('model step (yield + Atomics.add) x10000', () => {
+      drive(flat(i32));
+    })
+    .add('model step via 2x yield* x10000', () => {
+      drive(nested(i32));
+    });
   await bench.run();
   const perOp = (i: number): number => {
     const r = bench.tasks[i]!.result as unknown as { latency?: { p50: number } };

@@ -40,7 +40,12 @@ export type PasidPath = (typeof PASID_PATHS)[number];
  * flat: IOVAs above 128 KiB take the rbtree path in the kernel (slower), which this ignores.
  */
 export const DEFAULT_COSTS: CostModel = {
-  allocNs: 150, pteNs: 10, queueNs: 60, walkNs: 100, bandwidthMBps: 30_000, descNs: 1_000,
+  allocNs: 150,
+  pteNs: 10,
+  queueNs: 60,
+  walkNs: 100,
+  bandwidthMBps: 30_000,
+  descNs: 1_000,
 };
 
 export interface PasidBenchOptions {
@@ -56,8 +61,11 @@ export interface PasidBenchOptions {
 /** What `bench --suite pasid` runs: 4 KiB, 64 KiB and 2 MiB; invalidations of 1 and 4 µs; --time scales the runs. */
 export function pasidBenchOptions(timeMs: number): PasidBenchOptions {
   return {
-    sizesPages: [1, 16, 512], invCostsNs: [1000, 4000], costs: DEFAULT_COSTS,
-    iterations: Math.max(20, Math.min(400, Math.round(timeMs / 10))), wallMs: Math.min(timeMs / 8, 500),
+    sizesPages: [1, 16, 512],
+    invCostsNs: [1000, 4000],
+    costs: DEFAULT_COSTS,
+    iterations: Math.max(20, Math.min(400, Math.round(timeMs / 10))),
+    wallMs: Math.min(timeMs / 8, 500),
   };
 }
 
@@ -105,14 +113,29 @@ export interface PasidBenchResult {
   readonly verdicts: PasidVerdict[];
 }
 
-function configFor(variant: string, pages: number, invCostNs: number, costs: CostModel,
-  vmallocPermille = 0): ModelConfig<PasidPatch> {
+function configFor(
+  variant: string,
+  pages: number,
+  invCostNs: number,
+  costs: CostModel,
+  vmallocPermille = 0,
+): ModelConfig<PasidPatch> {
   const s = pasidScenario;
   return {
-    cpus: 1, variant: variantOf(s, variant),
+    cpus: 1,
+    variant: variantOf(s, variant),
     params: withDefaults(s, {
-      bench: 1, checks: 0, maxPages: pages, vmallocPermille, sampleEvery: 1 << 20, strayPermille: 0, sharedPermille: 0,
-      memPages: Math.max(64, 4 * pages + 64), vmallocPages: 1024, spacePfns: 1 << 18, invCostNs,
+      bench: 1,
+      checks: 0,
+      maxPages: pages,
+      vmallocPermille,
+      sampleEvery: 1 << 20,
+      strayPermille: 0,
+      sharedPermille: 0,
+      memPages: Math.max(64, 4 * pages + 64),
+      vmallocPages: 1024,
+      spacePfns: 1 << 18,
+      invCostNs,
       ...costs,
     }),
   };
@@ -162,8 +185,13 @@ function drive(config: ModelConfig<PasidPatch>, warm: number, loops: number | { 
   if (typeof loops === 'number') for (; n < loops; n++) step();
   else for (const until = performance.now() + loops.ms; n < 10 || performance.now() < until; n++) step();
   const b = snap(now());
-  return { ns: b.t - a.t, loops: n, costNs: b.cost.map((x, k) => x - a.cost[k]!), invalidations: b.inv - a.inv,
-    changes: b.ch - a.ch };
+  return {
+    ns: b.t - a.t,
+    loops: n,
+    costNs: b.cost.map((x, k) => x - a.cost[k]!),
+    invalidations: b.inv - a.inv,
+    changes: b.ch - a.ch,
+  };
 }
 
 export function pasidBench(o: PasidBenchOptions, progress: (s: string) => void): PasidBenchResult {
@@ -178,14 +206,23 @@ export function pasidBench(o: PasidBenchOptions, progress: (s: string) => void):
         const d = drive(configFor(path, pages, inv, o.costs), o.iterations, o.iterations, false);
         const per = (x: number) => x / d.loops;
         const breakdownNs: Record<string, number> = {};
-        COST_NAMES.forEach((name, k) => { breakdownNs[name] = per(d.costNs[k]!); });
+        COST_NAMES.forEach((name, k) => {
+          breakdownNs[name] = per(d.costNs[k]!);
+        });
         breakdownNs.inval = per(d.invalidations * inv);
         const perDmaNs = per(d.ns);
         const overheadNs = Object.entries(breakdownNs).reduce((a, [k, v]) => (k === 'transfer' ? a : a + v), 0);
         rows.push({
-          path, pages, invCostNs: inv, perDmaNs, breakdownNs, overheadNs,
-          dmasPerSec: 1e9 / perDmaNs, gbPerSec: (pages * 4096) / perDmaNs,
-          invalidationsPerDma: per(d.invalidations), jsNsPerDma,
+          path,
+          pages,
+          invCostNs: inv,
+          perDmaNs,
+          breakdownNs,
+          overheadNs,
+          dmasPerSec: 1e9 / perDmaNs,
+          gbPerSec: (pages * 4096) / perDmaNs,
+          invalidationsPerDma: per(d.invalidations),
+          jsNsPerDma,
         });
       }
     }
@@ -196,8 +233,14 @@ export function pasidBench(o: PasidBenchOptions, progress: (s: string) => void):
       const o1 = rows.find((x) => x.path === against && x.pages === r.pages && x.invCostNs === r.invCostNs)!;
       const savingNs = o1.perDmaNs - r.perDmaNs;
       const savingPct = (100 * savingNs) / o1.perDmaNs;
-      verdicts.push({ pages: r.pages, invCostNs: r.invCostNs, against, savingNs, savingPct,
-        notable: savingPct >= NOTABLE_PCT });
+      verdicts.push({
+        pages: r.pages,
+        invCostNs: r.invCostNs,
+        against,
+        savingNs,
+        savingPct,
+        notable: savingPct >= NOTABLE_PCT,
+      });
     }
   }
   // Option 2's other price: invalidations per kernel page-table change, with vmalloc'd buffers.
@@ -207,7 +250,9 @@ export function pasidBench(o: PasidBenchOptions, progress: (s: string) => void):
     progress(`pasid bench: vmalloc buffers, ${variant}`);
     const d = drive(configFor(variant, 4, inv, o.costs, 1000), o.iterations, o.iterations, false);
     vmalloc.push({
-      variant, changes: d.changes, invalidations: d.invalidations,
+      variant,
+      changes: d.changes,
+      invalidations: d.invalidations,
       invalidationsPerChange: d.changes > 0 ? d.invalidations / d.changes : 0,
       overheadNsPerDma: (d.ns - d.costNs[COST_NAMES.indexOf('transfer')]!) / d.loops,
     });
@@ -228,27 +273,61 @@ function table(head: readonly string[], body: readonly (readonly string[])[], le
   return [line(head), ...body.map(line)].join('\n');
 }
 
-const HEAD = ['path', 'size', 'inval ns', 'DMA us', 'overhead us', 'alloc', 'pte', 'queue', 'inval', 'walk',
-  'transfer', 'inv/DMA', 'DMAs/s', 'GB/s', 'JS us/DMA'];
+const HEAD = [
+  'path',
+  'size',
+  'inval ns',
+  'DMA us',
+  'overhead us',
+  'alloc',
+  'pte',
+  'queue',
+  'inval',
+  'walk',
+  'transfer',
+  'inv/DMA',
+  'DMAs/s',
+  'GB/s',
+  'JS us/DMA',
+];
 
 function rowCells(r: PasidRow): string[] {
   const b = r.breakdownNs;
   return [
-    r.path, size(r.pages), String(r.invCostNs), us(r.perDmaNs), us(r.overheadNs),
-    us(b.alloc!), us(b.pte!), us(b.queue!), us(b.inval!), us(b.walk!), us(b.transfer!),
-    r.invalidationsPerDma.toFixed(3), Math.round(r.dmasPerSec).toLocaleString('en-US'), r.gbPerSec.toFixed(2),
+    r.path,
+    size(r.pages),
+    String(r.invCostNs),
+    us(r.perDmaNs),
+    us(r.overheadNs),
+    us(b.alloc!),
+    us(b.pte!),
+    us(b.queue!),
+    us(b.inval!),
+    us(b.walk!),
+    us(b.transfer!),
+    r.invalidationsPerDma.toFixed(3),
+    Math.round(r.dmasPerSec).toLocaleString('en-US'),
+    r.gbPerSec.toFixed(2),
     (r.jsNsPerDma / 1000).toFixed(1) + (r.jsNsPerDma > r.overheadNs ? '*' : ''),
   ];
 }
 
 function verdictLines(res: PasidBenchResult): string[] {
-  return res.verdicts.map((v) => `${size(v.pages)}, invalidation ${v.invCostNs} ns: option 2 saves `
-    + `${us(v.savingNs)} us per DMA against ${v.against} = ${v.savingPct.toFixed(1)}% of its per-DMA time: `
-    + `${v.notable ? 'NOTABLE' : 'not notable'} (threshold ${NOTABLE_PCT}%)`);
+  return res.verdicts.map(
+    (v) =>
+      `${size(v.pages)}, invalidation ${v.invCostNs} ns: option 2 saves ` +
+      `${us(v.savingNs)} us per DMA against ${v.against} = ${v.savingPct.toFixed(1)}% of its per-DMA time: ` +
+      `${v.notable ? 'NOTABLE' : 'not notable'} (threshold ${NOTABLE_PCT}%)`,
+  );
 }
 
-const VM_HEAD = ['variant (4-page vmalloc buffers)', 'kernel PT changes', 'device-TLB invalidations', 'inval/change',
-  'overhead us/DMA'];
+const VM_HEAD = [
+  'variant (4-page vmalloc buffers)',
+  'kernel PT changes',
+  'device-TLB invalidations',
+  'inval/change',
+  'overhead us/DMA',
+];
 
 function vmallocCells(v: VmallocRow): string[] {
   const perChange = v.invalidationsPerChange.toFixed(3);
@@ -263,38 +342,44 @@ export function pasidBenchText(res: PasidBenchResult): string {
   const c = res.costs;
   const jsDominated = res.rows.some((r) => r.jsNsPerDma > r.overheadNs);
   return [
-    'System PASID: option 1 (own DMA domain: strict, lazy, IOVA==KVA) vs option 2 (kernel page table), '
-      + 'modelled per-DMA cost',
-    `cost model (inputs): IOVA alloc+free ${c.allocNs} ns, PTE ${c.pteNs} ns, queue_iova ${c.queueNs} ns, `
-      + `device-TLB miss ${c.walkNs} ns, bandwidth ${c.bandwidthMBps} MB/s + ${c.descNs} ns per job on the device; `
-      + 'columns alloc..transfer in us per DMA',
+    'System PASID: option 1 (own DMA domain: strict, lazy, IOVA==KVA) vs option 2 (kernel page table), ' +
+      'modelled per-DMA cost',
+    `cost model (inputs): IOVA alloc+free ${c.allocNs} ns, PTE ${c.pteNs} ns, queue_iova ${c.queueNs} ns, ` +
+      `device-TLB miss ${c.walkNs} ns, bandwidth ${c.bandwidthMBps} MB/s + ${c.descNs} ns per job on the device; ` +
+      'columns alloc..transfer in us per DMA',
     '',
     table(HEAD, res.rows.map(rowCells), 2),
     '',
     ...verdictLines(res),
     '',
     vmallocTable(res),
-    '(option 1\'s invalidations come from its dma unmaps, one per page of a vmalloc buffer, not from kernel '
-      + 'page-table changes)',
+    "(option 1's invalidations come from its dma unmaps, one per page of a vmalloc buffer, not from kernel " +
+      'page-table changes)',
     '',
-    'Option 1 maps an aligned 2 MiB buffer with one block PTE (iommu_pgsize) and takes one device-TLB miss for it; '
-      + 'IOVA==KVA keeps a refcount per 4 KiB page, so it maps and misses per page.',
+    'Option 1 maps an aligned 2 MiB buffer with one block PTE (iommu_pgsize) and takes one device-TLB miss for it; ' +
+      'IOVA==KVA keeps a refcount per 4 KiB page, so it maps and misses per page.',
     jsDominated
-      ? '* JS us/DMA: the JavaScript model itself costs more per DMA than the modelled overhead it is compared with: '
-        + 'real-thread '
-        + '(stress) timings of this model measure the JS, not the design — quote the modelled columns.'
+      ? '* JS us/DMA: the JavaScript model itself costs more per DMA than the modelled overhead it is compared with: ' +
+        'real-thread ' +
+        '(stress) timings of this model measure the JS, not the design — quote the modelled columns.'
       : 'JS us/DMA: the JavaScript model costs less per DMA than the modelled overhead on every row.',
   ].join('\n');
 }
 
 export function pasidBenchMarkdown(res: PasidBenchResult): string {
   const md = (head: readonly string[], body: readonly (readonly string[])[]) =>
-    [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`,
-      ...body.map((b) => `| ${b.join(' | ')} |`)].join('\n');
+    [
+      `| ${head.join(' | ')} |`,
+      `|${head.map(() => '---').join('|')}|`,
+      ...body.map((b) => `| ${b.join(' | ')} |`),
+    ].join('\n');
   return [
-    '## System PASID (modelled per-DMA cost)', '',
-    md(HEAD, res.rows.map(rowCells)), '',
-    ...verdictLines(res).map((l) => `- ${l}`), '',
+    '## System PASID (modelled per-DMA cost)',
+    '',
+    md(HEAD, res.rows.map(rowCells)),
+    '',
+    ...verdictLines(res).map((l) => `- ${l}`),
+    '',
     md(VM_HEAD, res.vmalloc.map(vmallocCells)),
   ].join('\n');
 }
@@ -303,21 +388,32 @@ export function pasidBenchMarkdown(res: PasidBenchResult): string {
 export function pasidBenchSections(res: PasidBenchResult): ChartSection[] {
   const inv = Math.max(...res.rows.map((r) => r.invCostNs));
   const sizes = [...new Set(res.rows.map((r) => r.pages))];
-  return [{
-    heading: 'System PASID: option 1 vs option 2',
-    text: `Modelled per-DMA time (transfer included) at a device-TLB invalidation cost of ${inv} ns; `
-      + `cost-model inputs: IOVA alloc ${res.costs.allocNs} ns, PTE ${res.costs.pteNs} ns, `
-      + `miss ${res.costs.walkNs} ns, ${res.costs.bandwidthMBps} MB/s. `
-      + verdictLines(res).filter((l) => l.includes(`invalidation ${inv} ns`)).join(' '),
-    charts: [{
-      kind: 'bar', title: 'Per-DMA time by transfer size', categories: sizes.map(size), yLabel: 'µs', yLog: true,
-      series: PASID_PATHS.map((path) => ({
-        name: path,
-        values: sizes.map((p) => {
-          const row = res.rows.find((r) => r.path === path && r.pages === p && r.invCostNs === inv);
-          return (row?.perDmaNs ?? 0) / 1000;
-        }),
-      })),
-    }],
-  }];
+  return [
+    {
+      heading: 'System PASID: option 1 vs option 2',
+      text:
+        `Modelled per-DMA time (transfer included) at a device-TLB invalidation cost of ${inv} ns; ` +
+        `cost-model inputs: IOVA alloc ${res.costs.allocNs} ns, PTE ${res.costs.pteNs} ns, ` +
+        `miss ${res.costs.walkNs} ns, ${res.costs.bandwidthMBps} MB/s. ` +
+        verdictLines(res)
+          .filter((l) => l.includes(`invalidation ${inv} ns`))
+          .join(' '),
+      charts: [
+        {
+          kind: 'bar',
+          title: 'Per-DMA time by transfer size',
+          categories: sizes.map(size),
+          yLabel: 'µs',
+          yLog: true,
+          series: PASID_PATHS.map((path) => ({
+            name: path,
+            values: sizes.map((p) => {
+              const row = res.rows.find((r) => r.path === path && r.pages === p && r.invCostNs === inv);
+              return (row?.perDmaNs ?? 0) / 1000;
+            }),
+          })),
+        },
+      ],
+    },
+  ];
 }

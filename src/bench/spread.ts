@@ -31,7 +31,9 @@ export function range(values: readonly number[]): Range {
  * `measured` something (all of them when none did).
  */
 export function medianRows<T extends object>(
-  runs: readonly (readonly T[])[], by: (row: T) => number, fields: readonly (keyof T & string)[],
+  runs: readonly (readonly T[])[],
+  by: (row: T) => number,
+  fields: readonly (keyof T & string)[],
   measured: (row: T) => boolean = () => true,
 ): (T & WithSpread)[] {
   const first = runs[0] ?? [];

@@ -44,50 +44,79 @@ export async function variantBench(o: VariantBenchOptions, progress: (s: string)
     const rows: VariantRate[] = [];
     for (const variant of o.variants) {
       for (const workers of o.workers) {
-        progress(`variant bench: ${o.scenario.name}/${variant.name}, ${workers} worker(s),`
-          + ` run ${rep + 1}/${o.repeats}`);
+        progress(
+          `variant bench: ${o.scenario.name}/${variant.name}, ${workers} worker(s),` + ` run ${rep + 1}/${o.repeats}`,
+        );
         const r = await stress({
-          scenario: o.scenario, variant, params: withDefaults(o.scenario), workers, timeMs: o.timeMs,
-          opBudget: Infinity, seed: o.seed + rep, sliceMs: 100, watchdogMs: 30_000, scenarioFile: o.scenarioFile,
+          scenario: o.scenario,
+          variant,
+          params: withDefaults(o.scenario),
+          workers,
+          timeMs: o.timeMs,
+          opBudget: Infinity,
+          seed: o.seed + rep,
+          sliceMs: 100,
+          watchdogMs: 30_000,
+          scenarioFile: o.scenarioFile,
         });
         const sec = Math.max(1e-6, r.durationMs / 1000);
         rows.push({
-          scenario: o.scenario.name, variant: variant.name, file: o.fileOf(variant) ?? null, workers, ops: r.ops,
-          opsPerSec: r.ops / sec, stepsPerSec: r.steps / sec, stoppedBy: r.violation?.invariant ?? null,
+          scenario: o.scenario.name,
+          variant: variant.name,
+          file: o.fileOf(variant) ?? null,
+          workers,
+          ops: r.ops,
+          opsPerSec: r.ops / sec,
+          stepsPerSec: r.steps / sec,
+          stoppedBy: r.violation?.invariant ?? null,
         });
       }
     }
     runs.push(rows);
   }
-  return medianRows(runs, (r) => r.opsPerSec, ['opsPerSec', 'stepsPerSec'], (r) => r.ops > 0);
+  return medianRows(
+    runs,
+    (r) => r.opsPerSec,
+    ['opsPerSec', 'stepsPerSec'],
+    (r) => r.ops > 0,
+  );
 }
 
 const M = (x: number): string =>
-  (x >= 1e6 ? `${(x / 1e6).toFixed(2)} M` : x >= 1e3 ? `${(x / 1e3).toFixed(1)} k` : x.toFixed(0));
+  x >= 1e6 ? `${(x / 1e6).toFixed(2)} M` : x >= 1e3 ? `${(x / 1e3).toFixed(1)} k` : x.toFixed(0);
 
 export function variantBenchText(rows: readonly VariantRow[]): string {
   const head = ['variant', 'workers', 'ops/s (median [min–max])', 'steps/s', 'note'];
   const body = rows.map((r) => [
-    `${r.scenario}/${r.variant}${r.file ? ` (${r.file})` : ''}`, String(r.workers),
+    `${r.scenario}/${r.variant}${r.file ? ` (${r.file})` : ''}`,
+    String(r.workers),
     `${M(r.opsPerSec)} [${M(r.spread.opsPerSec!.min)}–${M(r.spread.opsPerSec!.max)}]`,
     `${M(r.stepsPerSec)} [${M(r.spread.stepsPerSec!.min)}–${M(r.spread.stepsPerSec!.max)}]`,
     r.stoppedBy ? `stopped by ${r.stoppedBy}: not a throughput` : '',
   ]);
   const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   const line = (cells: readonly string[]) =>
-    cells.map((c, i) => (i === 0 || i === 4 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  ').trimEnd();
+    cells
+      .map((c, i) => (i === 0 || i === 4 ? c.padEnd(w[i]!) : c.padStart(w[i]!)))
+      .join('  ')
+      .trimEnd();
   const title = `stress op program, median of the runs that completed an op (of ${rows[0]?.runs ?? 0} each):`;
   return [title, line(head), ...body.map(line)].join('\n');
 }
 
 export function variantBenchMarkdown(rows: readonly VariantRow[]): string {
   return [
-    '## Variants: the stress op program', '',
-    '| variant | from | workers | ops/s (median) | min–max | steps/s | note |', '|---|---|---:|---:|---:|---:|---|',
-    ...rows.map((r) => `| ${r.scenario}/${r.variant} | ${r.file ?? 'built in'} | ${r.workers} | `
-      + `${Math.round(r.opsPerSec)} | ${Math.round(r.spread.opsPerSec!.min)}–${Math.round(r.spread.opsPerSec!.max)} | `
-      + `${Math.round(r.stepsPerSec)} | `
-      + `${r.stoppedBy ? `stopped by ${r.stoppedBy}` : ''} |`),
+    '## Variants: the stress op program',
+    '',
+    '| variant | from | workers | ops/s (median) | min–max | steps/s | note |',
+    '|---|---|---:|---:|---:|---:|---|',
+    ...rows.map(
+      (r) =>
+        `| ${r.scenario}/${r.variant} | ${r.file ?? 'built in'} | ${r.workers} | ` +
+        `${Math.round(r.opsPerSec)} | ${Math.round(r.spread.opsPerSec!.min)}–${Math.round(r.spread.opsPerSec!.max)} | ` +
+        `${Math.round(r.stepsPerSec)} | ` +
+        `${r.stoppedBy ? `stopped by ${r.stoppedBy}` : ''} |`,
+    ),
     '',
   ].join('\n');
 }

@@ -19,7 +19,10 @@ export class Checker {
    * `stopOn`: outcomes that end the run as a FORBIDDEN one does, whatever their grade — how explore
    * hunts down an INTERESTING outcome (a duplicate MAP, a spurious ENOMEM) to get a replay token for it.
    */
-  constructor(invariants: readonly InvariantDef[], private readonly stopOn: ReadonlySet<string> = new Set()) {
+  constructor(
+    invariants: readonly InvariantDef[],
+    private readonly stopOn: ReadonlySet<string> = new Set(),
+  ) {
     for (const inv of [...ENGINE_INVARIANTS, ...invariants]) this.grades.set(inv.id, inv.grade);
   }
 
@@ -55,7 +58,10 @@ export class Checker {
   }
 }
 
-export function mergeOutcomes(into: Record<string, number>, from: ReadonlyMap<string, number> | Record<string, number>): void {
+export function mergeOutcomes(
+  into: Record<string, number>,
+  from: ReadonlyMap<string, number> | Record<string, number>,
+): void {
   const entries = from instanceof Map ? from.entries() : Object.entries(from);
   for (const [k, v] of entries) into[k] = (into[k] ?? 0) + v;
 }

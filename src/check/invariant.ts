@@ -32,7 +32,8 @@ export const ENGINE_INVARIANTS: readonly InvariantDef[] = [
   { id: 'LOCKDEP', meaning: 'locks are taken in their declared class order, never reversed', grade: 'FORBIDDEN' },
   { id: 'STEP-BOUND', meaning: 'an execution finishes within the step bound (no livelock)', grade: 'FORBIDDEN' },
   {
-    id: 'EXCEPTION', meaning: 'model code never throws (explore: a vCPU that throws is a finding with a replay token)',
+    id: 'EXCEPTION',
+    meaning: 'model code never throws (explore: a vCPU that throws is a finding with a replay token)',
     grade: 'FORBIDDEN',
   },
 ];

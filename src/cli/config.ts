@@ -12,46 +12,52 @@ import { readBoundedFile } from './io.js';
 const CONFIG_MAX_BYTES = 1 << 20;
 import { STRATEGIES } from '../explore/strategies.js';
 
-const duration = z.string().regex(/^\s*\d+(\.\d+)?\s*(ms|s|m|h)?\s*$/, 'expected a duration such as "500ms", "10s", "2m"');
+const duration = z
+  .string()
+  .regex(/^\s*\d+(\.\d+)?\s*(ms|s|m|h)?\s*$/, 'expected a duration such as "500ms", "10s", "2m"');
 const seed = z.number().int().min(-0x80000000).max(0xffffffff);
 const shard = z.string().regex(/^\d+\/\d+$/, 'expected "i/n", e.g. "2/8"');
 const params = z.record(z.string(), z.number().int());
 
-const runSchema = z.object({
-  scenarios: z.array(z.string()).optional(),
-  variant: z.string().optional(),
-  allVariants: z.boolean().optional(),
-  workers: z.number().int().min(1).max(64).optional(),
-  time: duration.optional(),
-  ops: z.number().int().positive().optional(),
-  schedules: z.number().int().positive().optional(),
-  seed: seed.optional(),
-  mode: z.enum(['mixed', 'stress', 'explore']).optional(),
-  slice: duration.optional(),
-  watchdog: duration.optional(),
-  params: params.optional(),
-  reportDir: z.string().optional(),
-  shard: shard.optional(),
-}).strict();
+const runSchema = z
+  .object({
+    scenarios: z.array(z.string()).optional(),
+    variant: z.string().optional(),
+    allVariants: z.boolean().optional(),
+    workers: z.number().int().min(1).max(64).optional(),
+    time: duration.optional(),
+    ops: z.number().int().positive().optional(),
+    schedules: z.number().int().positive().optional(),
+    seed: seed.optional(),
+    mode: z.enum(['mixed', 'stress', 'explore']).optional(),
+    slice: duration.optional(),
+    watchdog: duration.optional(),
+    params: params.optional(),
+    reportDir: z.string().optional(),
+    shard: shard.optional(),
+  })
+  .strict();
 
-const exploreSchema = z.object({
-  scenario: z.string().optional(),
-  variant: z.string().optional(),
-  strategy: z.enum(STRATEGIES).optional(),
-  depth: z.number().int().min(1).max(64).optional(),
-  schedules: z.number().int().positive().optional(),
-  time: duration.optional(),
-  seed: seed.optional(),
-  cpus: z.number().int().min(1).max(255).optional(),
-  ops: z.union([z.number().int().min(0), z.array(z.number().int().min(0))]).optional(),
-  opSeed: seed.optional(),
-  maxSteps: z.number().int().positive().optional(),
-  shrink: z.boolean().optional(),
-  params: params.optional(),
-  reproFile: z.string().optional(),
-  shard: shard.optional(),
-  stopOn: z.array(z.string()).optional(),
-}).strict();
+const exploreSchema = z
+  .object({
+    scenario: z.string().optional(),
+    variant: z.string().optional(),
+    strategy: z.enum(STRATEGIES).optional(),
+    depth: z.number().int().min(1).max(64).optional(),
+    schedules: z.number().int().positive().optional(),
+    time: duration.optional(),
+    seed: seed.optional(),
+    cpus: z.number().int().min(1).max(255).optional(),
+    ops: z.union([z.number().int().min(0), z.array(z.number().int().min(0))]).optional(),
+    opSeed: seed.optional(),
+    maxSteps: z.number().int().positive().optional(),
+    shrink: z.boolean().optional(),
+    params: params.optional(),
+    reproFile: z.string().optional(),
+    shard: shard.optional(),
+    stopOn: z.array(z.string()).optional(),
+  })
+  .strict();
 
 export type RunConfig = z.infer<typeof runSchema>;
 export type ExploreConfig = z.infer<typeof exploreSchema>;
@@ -63,7 +69,9 @@ export function loadConfig(file: string, command: 'explore'): ExploreConfig;
 export function loadConfig(file: string, command: keyof typeof SCHEMAS): RunConfig | ExploreConfig {
   const text = readBoundedFile(file, CONFIG_MAX_BYTES, 'the config file', '--config');
   let json: unknown;
-  try { json = JSON.parse(text); } catch (e) {
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
     // A RangeError here is nesting too deep for the parser: bad input like any other unreadable JSON.
     throw new BadInput(`--config ${file}: not JSON (${(e as Error).message})`);
   }

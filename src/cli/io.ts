@@ -30,12 +30,26 @@ export function processIo(argv: readonly string[], json: boolean): Io {
   let statusShown = false;
   let lastStatus = 0;
   const clearStatus = () => {
-    if (statusShown) { process.stderr.write('\r\x1b[K'); statusShown = false; }
+    if (statusShown) {
+      process.stderr.write('\r\x1b[K');
+      statusShown = false;
+    }
   };
   return {
-    out: (t) => { clearStatus(); process.stdout.write(`${t}\n`); },
-    err: (t) => { clearStatus(); process.stderr.write(`${t}\n`); },
-    progress: (t) => { if (live) { clearStatus(); process.stderr.write(`${t}\n`); } },
+    out: (t) => {
+      clearStatus();
+      process.stdout.write(`${t}\n`);
+    },
+    err: (t) => {
+      clearStatus();
+      process.stderr.write(`${t}\n`);
+    },
+    progress: (t) => {
+      if (live) {
+        clearStatus();
+        process.stderr.write(`${t}\n`);
+      }
+    },
     status: (t) => {
       if (!live) return;
       const now = performance.now();
@@ -69,10 +83,13 @@ export function readBoundedFile(file: string, maxBytes: number, what: string, fl
   const name = flag ? `${flag}: '${file}'` : `${file}`;
   let fd: number;
   // O_NONBLOCK: opening a FIFO must not wait for a writer (we refuse it right after).
-  try { fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK); } catch (e) {
+  try {
+    fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch (e) {
     const code = (e as NodeJS.ErrnoException).code ?? String(e);
-    throw new BadInput(flag ? `${flag}: cannot read ${what} '${file}' (${code})`
-      : `${file}: cannot read ${what} (${code})`);
+    throw new BadInput(
+      flag ? `${flag}: cannot read ${what} '${file}' (${code})` : `${file}: cannot read ${what} (${code})`,
+    );
   }
   try {
     const st = fstatSync(fd);
@@ -101,9 +118,14 @@ export function memoryIo(argv: readonly string[] = []): MemoryIo {
   const stdout: string[] = [];
   const stderr: string[] = [];
   return {
-    stdout, stderr,
-    out: (t) => { stdout.push(t); },
-    err: (t) => { stderr.push(t); },
+    stdout,
+    stderr,
+    out: (t) => {
+      stdout.push(t);
+    },
+    err: (t) => {
+      stderr.push(t);
+    },
     progress: () => {},
     status: () => {},
     paint: (t) => t,

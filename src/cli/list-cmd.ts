@@ -1,7 +1,13 @@
 /** `list`: every scenario with its variants (and what each expects), invariants and parameters. */
 import { ENGINE_INVARIANTS } from '../check/invariant.js';
 import { expectationText } from '../engine/scenario.js';
-import { allScenarios, loadScenarioFile, scenarioModulePath, sourceFile, addedVariants } from '../scenarios/registry.js';
+import {
+  allScenarios,
+  loadScenarioFile,
+  scenarioModulePath,
+  sourceFile,
+  addedVariants,
+} from '../scenarios/registry.js';
 import { EXIT } from '../errors.js';
 import type { Io } from './io.js';
 
@@ -9,22 +15,39 @@ export async function listCommand(f: { json?: boolean; scenarioFile?: string }, 
   if (f.scenarioFile !== undefined) await loadScenarioFile(scenarioModulePath(f.scenarioFile), f.scenarioFile);
   const SCENARIOS = allScenarios();
   if (f.json) {
-    io.out(JSON.stringify({
-      scenarios: SCENARIOS.map((s) => ({
-        name: s.name, summary: s.summary, follows: s.follows, file: sourceFile(s.name) ?? null,
-        variants: s.variants.map((v) => ({
-          name: v.name, summary: v.summary, expect: v.expect, source: v.source ?? null, file: sourceFile(s.name, v.name) ?? null,
-        })),
-        invariants: s.invariants, params: s.params, explore: { cpus: s.exploreCpus, ops: s.exploreOps },
-      })),
-      engineInvariants: ENGINE_INVARIANTS,
-    }, null, 2));
+    io.out(
+      JSON.stringify(
+        {
+          scenarios: SCENARIOS.map((s) => ({
+            name: s.name,
+            summary: s.summary,
+            follows: s.follows,
+            file: sourceFile(s.name) ?? null,
+            variants: s.variants.map((v) => ({
+              name: v.name,
+              summary: v.summary,
+              expect: v.expect,
+              source: v.source ?? null,
+              file: sourceFile(s.name, v.name) ?? null,
+            })),
+            invariants: s.invariants,
+            params: s.params,
+            explore: { cpus: s.exploreCpus, ops: s.exploreOps },
+          })),
+          engineInvariants: ENGINE_INVARIANTS,
+        },
+        null,
+        2,
+      ),
+    );
     return EXIT.ok;
   }
   for (const s of SCENARIOS) {
     const file = sourceFile(s.name);
     const added = addedVariants(s.name);
-    io.out(`${s.name} — ${s.summary}\n  follows ${s.follows}${file !== undefined && added.length === 0 ? `\n  from ${file}` : ''}`);
+    io.out(
+      `${s.name} — ${s.summary}\n  follows ${s.follows}${file !== undefined && added.length === 0 ? `\n  from ${file}` : ''}`,
+    );
     io.out('  variants:');
     for (const v of s.variants) {
       const from = added.includes(v) ? ` [from ${file}]` : '';
@@ -35,7 +58,8 @@ export async function listCommand(f: { json?: boolean; scenarioFile?: string }, 
     const params = Object.entries(s.params);
     if (params.length > 0) {
       io.out('  parameters (--param key=value):');
-      for (const [k, p] of params) io.out(`    ${k.padEnd(14)} default ${String(p.default).padEnd(6)} ${p.min}..${p.max}  ${p.help}`);
+      for (const [k, p] of params)
+        io.out(`    ${k.padEnd(14)} default ${String(p.default).padEnd(6)} ${p.min}..${p.max}  ${p.help}`);
     }
     io.out('');
   }

@@ -10,7 +10,14 @@
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Grade } from '../check/invariant.js';
-import { newRunId, writeReport, type HistogramRow, type ReportedViolation, type RunReport, type VariantReport } from '../report/report.js';
+import {
+  newRunId,
+  writeReport,
+  type HistogramRow,
+  type ReportedViolation,
+  type RunReport,
+  type VariantReport,
+} from '../report/report.js';
 import { BadInput, EXIT } from '../errors.js';
 import type { Io } from './io.js';
 import { checkOutputDir } from './parse.js';
@@ -29,7 +36,14 @@ export function mergeCommand(inputs: readonly string[], f: MergeFlags, io: Io): 
   const notes = campaignProblems(reports, inputs);
   if (notes.length > 0 && !f.allowPartial) {
     // Pooled counts of a campaign that does not add up would read as a complete result: refuse.
-    if (f.json) io.out(JSON.stringify({ tool: 'iommu-stress', kind: 'merge', verdict: 'incomplete', exitCode: EXIT.verdict, notes }, null, 2));
+    if (f.json)
+      io.out(
+        JSON.stringify(
+          { tool: 'iommu-stress', kind: 'merge', verdict: 'incomplete', exitCode: EXIT.verdict, notes },
+          null,
+          2,
+        ),
+      );
     else {
       for (const n of notes) io.err(`merge: ${n}`);
       io.err('merge: the campaign does not add up; nothing written (--allow-partial merges anyway, marked partial)');
@@ -42,18 +56,28 @@ export function mergeCommand(inputs: readonly string[], f: MergeFlags, io: Io): 
   else {
     for (const n of notes) io.err(`merge: ${n}`);
     for (const r of merged.results) {
-      io.out(`${r.verdict === 'pass' ? 'PASS' : 'FAIL'}  ${`${r.scenario}/${r.variant}`.padEnd(28)} expected ${r.expected.padEnd(22)} observed ${r.observed.padEnd(14)} ${r.ops} ops`);
+      io.out(
+        `${r.verdict === 'pass' ? 'PASS' : 'FAIL'}  ${`${r.scenario}/${r.variant}`.padEnd(28)} expected ${r.expected.padEnd(22)} observed ${r.observed.padEnd(14)} ${r.ops} ops`,
+      );
     }
-    io.out(`verdict: ${merged.verdict.toUpperCase()}${notes.length > 0 ? ' (PARTIAL)' : ''} (${reports.length} reports)  report: ${dirs[0]}`);
+    io.out(
+      `verdict: ${merged.verdict.toUpperCase()}${notes.length > 0 ? ' (PARTIAL)' : ''} (${reports.length} reports)  report: ${dirs[0]}`,
+    );
   }
   return merged.exitCode;
 }
 
 function readReport(input: string): RunReport {
   let file = input;
-  try { if (statSync(input).isDirectory()) file = path.join(input, 'report.json'); } catch { /* reported below */ }
+  try {
+    if (statSync(input).isDirectory()) file = path.join(input, 'report.json');
+  } catch {
+    /* reported below */
+  }
   let x: unknown;
-  try { x = JSON.parse(readFileSync(file, 'utf8')); } catch (e) {
+  try {
+    x = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
     const why = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
     throw new BadInput(`merge: cannot read a report from '${input}' (${why})`);
   }
@@ -62,7 +86,12 @@ function readReport(input: string): RunReport {
     throw new BadInput(`merge: '${file}' is not an iommu-stress run report (no "tool": "iommu-stress" with "results")`);
   }
   for (const v of r.results) {
-    if (typeof v?.scenario !== 'string' || typeof v.variant !== 'string' || typeof v.ops !== 'number' || !Array.isArray(v.violations)) {
+    if (
+      typeof v?.scenario !== 'string' ||
+      typeof v.variant !== 'string' ||
+      typeof v.ops !== 'number' ||
+      !Array.isArray(v.violations)
+    ) {
       throw new BadInput(`merge: '${file}' has a result without scenario/variant/ops/violations`);
     }
   }
@@ -81,10 +110,17 @@ export function mergeReports(reports: readonly RunReport[], command: string): Ru
   const pass = results.every((r) => r.verdict === 'pass');
   const started = reports.map((r) => r.startedAt).sort()[0] ?? new Date().toISOString();
   return {
-    tool: 'iommu-stress', version: VERSION, runId: newRunId(), command, startedAt: started,
+    tool: 'iommu-stress',
+    version: VERSION,
+    runId: newRunId(),
+    command,
+    startedAt: started,
     durationMs: Math.max(...reports.map((r) => r.durationMs)),
-    seed: reports[0]!.seed, shard: null,
-    verdict: pass ? 'pass' : 'fail', exitCode: pass ? EXIT.ok : EXIT.verdict, results,
+    seed: reports[0]!.seed,
+    shard: null,
+    verdict: pass ? 'pass' : 'fail',
+    exitCode: pass ? EXIT.ok : EXIT.verdict,
+    results,
   };
 }
 
@@ -92,7 +128,9 @@ function mergeVariant(parts: readonly VariantReport[]): VariantReport {
   const first = parts[0]!;
   const expected = first.expected;
   if (parts.some((p) => p.expected !== expected)) {
-    throw new BadInput(`merge: ${first.scenario}/${first.variant} expects '${expected}' in one report and '${parts.find((p) => p.expected !== expected)!.expected}' in another (different versions?)`);
+    throw new BadInput(
+      `merge: ${first.scenario}/${first.variant} expects '${expected}' in one report and '${parts.find((p) => p.expected !== expected)!.expected}' in another (different versions?)`,
+    );
   }
   const violations: ReportedViolation[] = parts.flatMap((p) => p.violations);
   const observed = violations[0]?.invariant ?? 'clean';
@@ -111,24 +149,39 @@ function mergeVariant(parts: readonly VariantReport[]): VariantReport {
   const exploreParts = parts.flatMap((p) => (p.explore ? [p.explore] : []));
   const histogram: HistogramRow[] = [...hist].map(([result, h]) => ({ result, samples: h.samples, expect: h.expect }));
   return {
-    scenario: first.scenario, variant: first.variant, expected, observed,
+    scenario: first.scenario,
+    variant: first.variant,
+    expected,
+    observed,
     verdict: verdict ? 'pass' : 'fail',
-    ops: sum((p) => p.ops), steps: sum((p) => p.steps), durationMs: sum((p) => p.durationMs),
-    seed: first.seed, params: first.params, violations, outcomes, histogram,
-    stress: stressParts.length === 0 ? null : {
-      workers: stressParts.reduce((a, s) => a + s.workers, 0),
-      ops: stressParts.reduce((a, s) => a + s.ops, 0),
-      steps: stressParts.reduce((a, s) => a + s.steps, 0),
-      slices: stressParts.reduce((a, s) => a + s.slices, 0),
-      durationMs: Math.max(...stressParts.map((s) => s.durationMs)),
-      opsPerSec: stressParts.reduce((a, s) => a + s.opsPerSec, 0),
-    },
-    explore: exploreParts.length === 0 ? null : {
-      schedules: exploreParts.reduce((a, e) => a + e.schedules, 0),
-      steps: exploreParts.reduce((a, e) => a + e.steps, 0),
-      strategy: exploreParts[0]!.strategy,
-      durationMs: Math.max(...exploreParts.map((e) => e.durationMs)),
-    },
+    ops: sum((p) => p.ops),
+    steps: sum((p) => p.steps),
+    durationMs: sum((p) => p.durationMs),
+    seed: first.seed,
+    params: first.params,
+    violations,
+    outcomes,
+    histogram,
+    stress:
+      stressParts.length === 0
+        ? null
+        : {
+            workers: stressParts.reduce((a, s) => a + s.workers, 0),
+            ops: stressParts.reduce((a, s) => a + s.ops, 0),
+            steps: stressParts.reduce((a, s) => a + s.steps, 0),
+            slices: stressParts.reduce((a, s) => a + s.slices, 0),
+            durationMs: Math.max(...stressParts.map((s) => s.durationMs)),
+            opsPerSec: stressParts.reduce((a, s) => a + s.opsPerSec, 0),
+          },
+    explore:
+      exploreParts.length === 0
+        ? null
+        : {
+            schedules: exploreParts.reduce((a, e) => a + e.schedules, 0),
+            steps: exploreParts.reduce((a, e) => a + e.steps, 0),
+            strategy: exploreParts[0]!.strategy,
+            durationMs: Math.max(...exploreParts.map((e) => e.durationMs)),
+          },
   };
 }
 
@@ -138,7 +191,8 @@ export function campaignProblems(reports: readonly RunReport[], inputs: readonly
   const seeds = new Set(reports.map((r) => r.seed));
   if (seeds.size > 1) notes.push(`the reports come from different campaign seeds (${[...seeds].join(', ')})`);
   const versions = new Set(reports.map((r) => r.version));
-  if (versions.size > 1) notes.push(`the reports come from different versions of iommu-stress (${[...versions].join(', ')})`);
+  if (versions.size > 1)
+    notes.push(`the reports come from different versions of iommu-stress (${[...versions].join(', ')})`);
   const runIds = reports.map((r) => r.runId);
   const sameRun = inputs.filter((_, k) => runIds.indexOf(runIds[k]!) !== k);
   if (sameRun.length > 0) notes.push(`the same run is given more than once (${sameRun.join(', ')})`);
@@ -148,7 +202,8 @@ export function campaignProblems(reports: readonly RunReport[], inputs: readonly
   const shards = reports.flatMap((r) => (r.shard ? [r.shard] : []));
   const whole = reports.length - shards.length;
   if (shards.length === 0) {
-    if (whole > 1 && seeds.size === 1) notes.push(`${whole} whole (unsharded) runs of one seed: the same campaign repeated`);
+    if (whole > 1 && seeds.size === 1)
+      notes.push(`${whole} whole (unsharded) runs of one seed: the same campaign repeated`);
     return notes;
   }
   if (whole > 0) notes.push(`${whole} whole (unsharded) run(s) mixed with shards`);

@@ -18,7 +18,8 @@ const DURATION_BOUNDS: Readonly<Record<string, { min: number; max: number; why: 
   '--time': { min: 100, max: WEEK_MS, why: 'a shorter budget measures nothing but start-up' },
   '--slice': { min: 1, max: 60_000, why: 'barrier scans run between slices' },
   '--watchdog': {
-    min: 1_000, max: WEEK_MS,
+    min: 1_000,
+    max: WEEK_MS,
     why: 'a worker is silent for a slice plus a barrier scan: a shorter watchdog reports false hangs',
   },
 };
@@ -66,7 +67,9 @@ export function parseOpsList(flag: string, text: string): number[] {
   const parts = text.split(',');
   if (parts.length === 1) return [parseInteger(flag, text, 0, 100_000_000)];
   return parts.map((p, i) => {
-    try { return parseInteger(flag, p, 0, 100_000_000); } catch {
+    try {
+      return parseInteger(flag, p, 0, 100_000_000);
+    } catch {
       throw new BadInput(`${flag}: '${text}': item ${i + 1} ('${p}') is not an integer from 0 to 100000000`);
     }
   });
@@ -74,13 +77,21 @@ export function parseOpsList(flag: string, text: string): number[] {
 
 export function lookupScenario(name: string): ScenarioDef {
   const s = scenarioNamed(name);
-  if (!s) throw new BadInput(`unknown scenario '${name}' (known: ${allScenarios().map((x) => x.name).join(', ')})`);
+  if (!s)
+    throw new BadInput(
+      `unknown scenario '${name}' (known: ${allScenarios()
+        .map((x) => x.name)
+        .join(', ')})`,
+    );
   return s;
 }
 
 export function lookupVariant(s: ScenarioDef, name: string): VariantDef {
   const v = findVariant(s, name);
-  if (!v) throw new BadInput(`--variant: scenario ${s.name} has no variant '${name}' (it has: ${s.variants.map((x) => x.name).join(', ')})`);
+  if (!v)
+    throw new BadInput(
+      `--variant: scenario ${s.name} has no variant '${name}' (it has: ${s.variants.map((x) => x.name).join(', ')})`,
+    );
   return v;
 }
 
@@ -93,7 +104,9 @@ export function parseParams(s: ScenarioDef, given: readonly string[]): Record<st
     const spec = Object.hasOwn(s.params, m[1]!) ? s.params[m[1]!] : undefined;
     if (!spec) {
       const known = Object.keys(s.params);
-      throw new BadInput(`--param: scenario ${s.name} has no parameter '${m[1]}' (it has: ${known.join(', ') || 'none'})`);
+      throw new BadInput(
+        `--param: scenario ${s.name} has no parameter '${m[1]}' (it has: ${known.join(', ') || 'none'})`,
+      );
     }
     out[m[1]!] = parseInteger(`--param ${m[1]}`, m[2]!, spec.min, spec.max);
   }
@@ -104,12 +117,21 @@ export function parseParams(s: ScenarioDef, given: readonly string[]): Record<st
  * Build the model once up front, so that parameters that fit their ranges but not each other (a
  * geometry too small for the vCPUs) are bad input before anything runs, not a harness failure later.
  */
-export function checkBuild(s: ScenarioDef, cpus: number, variant: VariantDef, params: Readonly<Record<string, number>>): void {
+export function checkBuild(
+  s: ScenarioDef,
+  cpus: number,
+  variant: VariantDef,
+  params: Readonly<Record<string, number>>,
+): void {
   try {
     s.build({ cpus, variant, params });
   } catch (e) {
     if (e instanceof BadInput) throw e;
-    throw new BadInput(`scenario ${s.name} cannot be built for ${cpus} vCPU(s) with ${Object.entries(params).map(([k, v]) => `${k}=${v}`).join(' ')}: ${(e as Error).message}`);
+    throw new BadInput(
+      `scenario ${s.name} cannot be built for ${cpus} vCPU(s) with ${Object.entries(params)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' ')}: ${(e as Error).message}`,
+    );
   }
 }
 
@@ -129,7 +151,8 @@ export function parseShard(flag: string, text: string): { index: number; count: 
   const m = /^\s*(\d+)\s*\/\s*(\d+)\s*$/.exec(text);
   const i = m ? Number(m[1]) : NaN;
   const n = m ? Number(m[2]) : NaN;
-  if (!m || n < 1 || n > 1_000_000 || i < 1 || i > n) throw new BadInput(`${flag}: '${text}' is not i/n with 1 <= i <= n (e.g. 3/8)`);
+  if (!m || n < 1 || n > 1_000_000 || i < 1 || i > n)
+    throw new BadInput(`${flag}: '${text}' is not i/n with 1 <= i <= n (e.g. 3/8)`);
   return { index: i - 1, count: n };
 }
 

@@ -25,10 +25,13 @@ export interface ReplayFlags {
 }
 
 export async function replayCommand(file: string | undefined, f: ReplayFlags, io: Io): Promise<number> {
-  if ((file === undefined) === (f.token === undefined)) throw new BadInput('replay needs either a repro file or --token TOKEN (exactly one)');
+  if ((file === undefined) === (f.token === undefined))
+    throw new BadInput('replay needs either a repro file or --token TOKEN (exactly one)');
   // Everything about the input is checked before the scenario file is loaded and anything runs.
-  const { decoded, recordedHash, recordedInvariant } = file !== undefined ? readReproFile(file)
-    : { decoded: readToken(f.token!), recordedHash: undefined, recordedInvariant: undefined };
+  const { decoded, recordedHash, recordedInvariant } =
+    file !== undefined
+      ? readReproFile(file)
+      : { decoded: readToken(f.token!), recordedHash: undefined, recordedInvariant: undefined };
   if (f.scenarioFile !== undefined) await loadScenarioFile(scenarioModulePath(f.scenarioFile), f.scenarioFile);
   const where = file ?? '--token';
   const scenario = lookupScenario(decoded.repro.scenario);
@@ -41,26 +44,57 @@ export async function replayCommand(file: string | undefined, f: ReplayFlags, io
   // The oldest isr1 tokens (7 fields) predate the timer count; the models they come from had none.
   const repro = decoded.timersKnown ? decoded.repro : { ...decoded.repro, timers };
   if (timers !== repro.timers) {
-    throw new BadInput(`${where}: the repro was recorded with ${repro.timers} timer task(s), but ${scenario.name}/${variant.name} now has ${timers}: the model changed`);
+    throw new BadInput(
+      `${where}: the repro was recorded with ${repro.timers} timer task(s), but ${scenario.name}/${variant.name} now has ${timers}: the model changed`,
+    );
   }
   const warnings = stampWarnings(decoded, where);
   for (const w of warnings) io.err(`warning: ${w}`);
-  const res = replayRepro({ scenario, model, mem: allocateMemory(model.layout), opSeed: repro.opSeed, maxSteps: repro.maxSteps }, repro);
+  const res = replayRepro(
+    { scenario, model, mem: allocateMemory(model.layout), opSeed: repro.opSeed, maxSteps: repro.maxSteps },
+    repro,
+  );
   const v = res.violation;
   const reproduced = v !== undefined && (recordedInvariant === undefined || v.invariant === recordedInvariant);
   const trace = f.trace ? formatTrace(res.trace!, res.taskNames, v, Infinity, { full: f.full === true }) : undefined;
   if (f.json) {
-    io.out(JSON.stringify({
-      reproduced, scenario: scenario.name, variant: variant.name, violation: v ?? null, traceHash: res.traceHash,
-      ...(recordedHash ? { recordedTraceHash: recordedHash, sameTrace: recordedHash === res.traceHash } : {}),
-      format: decoded.format, recordedWith: decoded.stamp, replayedWith: currentStamp(scenario.name), warnings,
-      steps: res.steps, ops: res.ops, preemptions: res.preemptions, ...(trace ? { trace } : {}),
-    }, null, 2));
+    io.out(
+      JSON.stringify(
+        {
+          reproduced,
+          scenario: scenario.name,
+          variant: variant.name,
+          violation: v ?? null,
+          traceHash: res.traceHash,
+          ...(recordedHash ? { recordedTraceHash: recordedHash, sameTrace: recordedHash === res.traceHash } : {}),
+          format: decoded.format,
+          recordedWith: decoded.stamp,
+          replayedWith: currentStamp(scenario.name),
+          warnings,
+          steps: res.steps,
+          ops: res.ops,
+          preemptions: res.preemptions,
+          ...(trace ? { trace } : {}),
+        },
+        null,
+        2,
+      ),
+    );
   } else {
     if (trace) io.out(trace);
-    io.out(v ? `${reproduced ? 'reproduced' : 'different violation'}: ${v.invariant} ${v.message}` : 'not reproduced: the execution ran clean');
-    io.out(`${scenario.name}/${variant.name}: ${res.steps} steps, ${res.ops} ops, ${res.preemptions} preemptions, trace hash ${res.traceHash}`
-      + (recordedHash ? (recordedHash === res.traceHash ? ' (same as recorded)' : ` (recorded ${recordedHash}: the model changed)`) : ''));
+    io.out(
+      v
+        ? `${reproduced ? 'reproduced' : 'different violation'}: ${v.invariant} ${v.message}`
+        : 'not reproduced: the execution ran clean',
+    );
+    io.out(
+      `${scenario.name}/${variant.name}: ${res.steps} steps, ${res.ops} ops, ${res.preemptions} preemptions, trace hash ${res.traceHash}` +
+        (recordedHash
+          ? recordedHash === res.traceHash
+            ? ' (same as recorded)'
+            : ` (recorded ${recordedHash}: the model changed)`
+          : ''),
+    );
   }
   return reproduced ? EXIT.verdict : EXIT.ok;
 }
@@ -70,21 +104,26 @@ export function stampWarnings(d: DecodedRepro, where: string): string[] {
   const now = currentStamp(d.repro.scenario);
   const today = `iommu-stress ${now.toolVersion}, model ${d.repro.scenario}@${now.modelHash}`;
   if (d.stamp === null) {
-    const what = d.format.startsWith('isr1') ? `an isr1 token (${/\d+ fields/.exec(d.format)?.[0] ?? 'no field count'})`
+    const what = d.format.startsWith('isr1')
+      ? `an isr1 token (${/\d+ fields/.exec(d.format)?.[0] ?? 'no field count'})`
       : 'a version 1 repro file';
     return [`${where}: ${what}, recorded before repros carried a tool version and model hash; replaying on ${today}`];
   }
   if (d.stamp.modelHash === now.modelHash && d.stamp.toolVersion === now.toolVersion) return [];
   const changed = d.stamp.modelHash !== now.modelHash ? 'model code' : 'tool';
   const then = `iommu-stress ${d.stamp.toolVersion}, model ${d.repro.scenario}@${d.stamp.modelHash}`;
-  return [`${where} was recorded with ${then}; `
-    + `replaying on ${today}: the ${changed} changed since, the execution may differ`];
+  return [
+    `${where} was recorded with ${then}; ` +
+      `replaying on ${today}: the ${changed} changed since, the execution may differ`,
+  ];
 }
 
 function readReproFile(file: string): { decoded: DecodedRepro; recordedHash?: string; recordedInvariant?: string } {
   const text = readBoundedFile(file, REPRO_LIMITS.fileBytes, 'the repro file');
   let x: unknown;
-  try { x = JSON.parse(text); } catch (e) {
+  try {
+    x = JSON.parse(text);
+  } catch (e) {
     throw new BadInput(`${file}: not JSON (${(e as Error).message})`);
   }
   if (typeof x !== 'object' || x === null || (x as { format?: unknown }).format !== 'iommu-stress-repro') {
@@ -101,7 +140,9 @@ function readReproFile(file: string): { decoded: DecodedRepro; recordedHash?: st
   const violation = o.violation as { invariant?: unknown } | null | undefined;
   return {
     decoded: {
-      repro: validateRepro(o, file), format: `repro file v${o.version as number}`, timersKnown: 'timers' in o,
+      repro: validateRepro(o, file),
+      format: `repro file v${o.version as number}`,
+      timersKnown: 'timers' in o,
       stamp: stamped ? { toolVersion: o.toolVersion as string, modelHash: o.modelHash as string } : null,
     },
     recordedHash: typeof o.traceHash === 'string' ? o.traceHash : undefined,

@@ -7,18 +7,42 @@
 import { availableParallelism } from 'node:os';
 import { mergeOutcomes } from '../check/checker.js';
 import { ENGINE_INVARIANTS, type Grade, type Violation } from '../check/invariant.js';
-import { expectationText, meetsExpectation, type ScenarioDef, type VariantDef, withDefaults } from '../engine/scenario.js';
+import {
+  expectationText,
+  meetsExpectation,
+  type ScenarioDef,
+  type VariantDef,
+  withDefaults,
+} from '../engine/scenario.js';
 import { mix32 } from '../engine/rng.js';
 import { explore, type ExploreOutcome, type FoundRepro, type Shard } from '../explore/explore.js';
 import { DEFAULT_DEPTH, DEFAULT_STRATEGY } from '../explore/strategies.js';
 import { loadConfig, underFlags } from './config.js';
-import { newRunId, writeReport, type HistogramRow, type ReportedViolation, type RunReport, type VariantReport } from '../report/report.js';
+import {
+  newRunId,
+  writeReport,
+  type HistogramRow,
+  type ReportedViolation,
+  type RunReport,
+  type VariantReport,
+} from '../report/report.js';
 import { addedVariants, allScenarios, loadScenarioFile, scenarioModulePath } from '../scenarios/registry.js';
 import { reproduceStressFailure } from '../stress/reproduce.js';
 import { stress, type StressOutcome } from '../stress/stress.js';
 import { BadInput, EXIT, HarnessError } from '../errors.js';
 import { elapsedOf, rate, type Io } from './io.js';
-import { checkBuild, checkOutputDir, lookupScenario, lookupVariant, parseDuration, parseInteger, parseParams, parseSeed, parseShard, randomSeed } from './parse.js';
+import {
+  checkBuild,
+  checkOutputDir,
+  lookupScenario,
+  lookupVariant,
+  parseDuration,
+  parseInteger,
+  parseParams,
+  parseSeed,
+  parseShard,
+  randomSeed,
+} from './parse.js';
 import { exploreOpsCommand, replayCommand, runCommandLine } from './repro-commands.js';
 import { VERSION } from './version.js';
 import { pausePoint } from '../pause.js';
@@ -53,7 +77,12 @@ export interface RunFlags {
 }
 
 interface Plan {
-  readonly items: { scenario: ScenarioDef; variant: VariantDef; params: Record<string, number>; exploreParams: Record<string, number> }[];
+  readonly items: {
+    scenario: ScenarioDef;
+    variant: VariantDef;
+    params: Record<string, number>;
+    exploreParams: Record<string, number>;
+  }[];
   readonly workers: number;
   readonly timeMs: number;
   readonly timeText: string;
@@ -88,9 +117,14 @@ export async function planRun(namesArg: readonly string[], flags: RunFlags): Pro
     // A file that extends a built-in scenario and names none of its variants runs what it added.
     const added = s === userScenario && !f.allVariants ? addedVariants(s.name) : [];
     // By default the variants expected clean; a scenario with none (a user's bug hunt) runs them all.
-    const variants = f.variant !== undefined ? [lookupVariant(s, f.variant)]
-      : added.length > 0 ? [...added]
-        : f.allVariants || clean.length === 0 ? [...s.variants] : clean;
+    const variants =
+      f.variant !== undefined
+        ? [lookupVariant(s, f.variant)]
+        : added.length > 0
+          ? [...added]
+          : f.allVariants || clean.length === 0
+            ? [...s.variants]
+            : clean;
     const given = parseParams(s, f.param);
     const params = withDefaults(s, given);
     const exploreParams = withDefaults(s, { ...s.exploreParams, ...given });
@@ -109,7 +143,8 @@ export async function planRun(namesArg: readonly string[], flags: RunFlags): Pro
   const shard = f.shard !== undefined ? parseShard('--shard', f.shard) : undefined;
   const baseSeed = f.seed !== undefined ? parseSeed('--seed', f.seed) : randomSeed();
   if (f.reportDir !== undefined) checkOutputDir('--report-dir', f.reportDir);
-  const workers = f.workers !== undefined ? parseInteger('--workers', f.workers, 1, 64) : Math.max(1, availableParallelism());
+  const workers =
+    f.workers !== undefined ? parseInteger('--workers', f.workers, 1, 64) : Math.max(1, availableParallelism());
   for (const it of items) {
     checkBuild(it.scenario, workers, it.variant, it.params);
     checkBuild(it.scenario, it.scenario.exploreCpus, it.variant, it.exploreParams);
@@ -120,7 +155,10 @@ export async function planRun(namesArg: readonly string[], flags: RunFlags): Pro
     timeMs: parseDuration('--time', timeText),
     timeText,
     opBudget: f.ops !== undefined ? parseInteger('--ops', f.ops, 1, Number.MAX_SAFE_INTEGER) : Infinity,
-    schedules: f.schedules !== undefined ? parseInteger('--schedules', f.schedules, 1, Number.MAX_SAFE_INTEGER) : Number.MAX_SAFE_INTEGER,
+    schedules:
+      f.schedules !== undefined
+        ? parseInteger('--schedules', f.schedules, 1, Number.MAX_SAFE_INTEGER)
+        : Number.MAX_SAFE_INTEGER,
     // A shard's stress phase runs its own op programs; its explore phase takes every n-th execution.
     seed: shard && shard.count > 1 ? mix32(baseSeed, 0x5a4d00 + shard.index) : baseSeed,
     baseSeed,
@@ -142,10 +180,17 @@ export async function runCommand(names: readonly string[], f: RunFlags, io: Io):
   const reportOf = (exitCode: number, partial?: string[]): RunReport => {
     const pass = results.every((r) => r.verdict === 'pass');
     return {
-      tool: 'iommu-stress', version: VERSION, runId, command: io.commandLine,
-      startedAt: startedAt.toISOString(), durationMs: performance.now() - t0,
-      seed: plan.baseSeed, shard: plan.shard ? { index: plan.shard.index + 1, count: plan.shard.count } : null,
-      verdict: pass ? 'pass' : 'fail', exitCode: exitCode < 0 ? (pass ? EXIT.ok : EXIT.verdict) : exitCode, results: [...results],
+      tool: 'iommu-stress',
+      version: VERSION,
+      runId,
+      command: io.commandLine,
+      startedAt: startedAt.toISOString(),
+      durationMs: performance.now() - t0,
+      seed: plan.baseSeed,
+      shard: plan.shard ? { index: plan.shard.index + 1, count: plan.shard.count } : null,
+      verdict: pass ? 'pass' : 'fail',
+      exitCode: exitCode < 0 ? (pass ? EXIT.ok : EXIT.verdict) : exitCode,
+      results: [...results],
       ...(partial ? { partial } : {}),
     };
   };
@@ -160,16 +205,27 @@ export async function runCommand(names: readonly string[], f: RunFlags, io: Io):
   const onSigint = () => {
     if (interrupt.signal.aborted) process.exit(EXIT_INTERRUPTED);
     interruptedIn = current;
-    io.err(`iommu-stress: SIGINT during ${current}: stopping and writing what was measured (SIGINT again quits at once)`);
+    io.err(
+      `iommu-stress: SIGINT during ${current}: stopping and writing what was measured (SIGINT again quits at once)`,
+    );
     interrupt.abort();
   };
   const phases: Phases = {
     signal: interrupt.signal,
-    armSigint: () => { process.on('SIGINT', onSigint); },
-    disarmSigint: () => { process.off('SIGINT', onSigint); },
+    armSigint: () => {
+      process.on('SIGINT', onSigint);
+    },
+    disarmSigint: () => {
+      process.off('SIGINT', onSigint);
+    },
     checkpoint: (what) => {
-      writeReport(reportOf(EXIT_INTERRUPTED, [`interrupted (SIGINT or killed) during ${what} after `
-        + `${((performance.now() - t0) / 1000).toFixed(1)} s: ${results.length} of ${plan.items.length} variant(s) reported`]), plan.reportDir);
+      writeReport(
+        reportOf(EXIT_INTERRUPTED, [
+          `interrupted (SIGINT or killed) during ${what} after ` +
+            `${((performance.now() - t0) / 1000).toFixed(1)} s: ${results.length} of ${plan.items.length} variant(s) reported`,
+        ]),
+        plan.reportDir,
+      );
     },
   };
   for (const item of plan.items) {
@@ -179,10 +235,13 @@ export async function runCommand(names: readonly string[], f: RunFlags, io: Io):
     results.push(r);
     if (!f.json) io.out(verdictLine(r, io));
   }
-  const partial = interruptedIn !== undefined ? [
-    `interrupted by SIGINT after ${((performance.now() - t0) / 1000).toFixed(1)} s, during ${interruptedIn}`
-      + ` (its counts are what was measured until then); ${plan.items.length - results.length} of ${plan.items.length} variant(s) not run`,
-  ] : undefined;
+  const partial =
+    interruptedIn !== undefined
+      ? [
+          `interrupted by SIGINT after ${((performance.now() - t0) / 1000).toFixed(1)} s, during ${interruptedIn}` +
+            ` (its counts are what was measured until then); ${plan.items.length - results.length} of ${plan.items.length} variant(s) not run`,
+        ]
+      : undefined;
   const report = reportOf(partial ? EXIT_INTERRUPTED : -1, partial);
   const exitCode = report.exitCode;
   const dirs = writeReport(report, plan.reportDir);
@@ -194,7 +253,9 @@ export async function runCommand(names: readonly string[], f: RunFlags, io: Io):
         const what = v.stressSaw
           ? `replay shows: ${v.invariant} ${v.message}\n    stress saw: ${v.stressSaw.invariant} ${v.stressSaw.message}`
           : `${v.invariant} ${v.message}`;
-        io.out(`  ${r.scenario}/${r.variant}: ${what}${v.noRepro ? `\n    ${v.noRepro}` : ''}\n    reproduce: ${v.command}`);
+        io.out(
+          `  ${r.scenario}/${r.variant}: ${what}${v.noRepro ? `\n    ${v.noRepro}` : ''}\n    reproduce: ${v.command}`,
+        );
       }
     }
     io.out(`verdict: ${partial ? 'INTERRUPTED' : report.verdict.toUpperCase()}  report: ${dirs[0]}`);
@@ -226,14 +287,28 @@ async function runVariant(plan: Plan, item: Plan['items'][number], io: Io, phase
     phases.armSigint();
     try {
       st = await stress({
-        scenario, variant, params, workers: plan.workers, timeMs: stressMs, opBudget: plan.opBudget,
-        seed: plan.seed, sliceMs: plan.sliceMs, watchdogMs: plan.watchdogMs, scenarioFile: plan.scenarioFile, signal,
-        onProgress: (p) => io.status(`${scenario.name}/${variant.name} stress ${elapsedOf(p.elapsedMs, stressMs)}  `
-          + `${rate(p.ops / Math.max(1e-3, p.elapsedMs / 1000))} ops/s  ${p.slices} slices  violations 0`),
+        scenario,
+        variant,
+        params,
+        workers: plan.workers,
+        timeMs: stressMs,
+        opBudget: plan.opBudget,
+        seed: plan.seed,
+        sliceMs: plan.sliceMs,
+        watchdogMs: plan.watchdogMs,
+        scenarioFile: plan.scenarioFile,
+        signal,
+        onProgress: (p) =>
+          io.status(
+            `${scenario.name}/${variant.name} stress ${elapsedOf(p.elapsedMs, stressMs)}  ` +
+              `${rate(p.ops / Math.max(1e-3, p.elapsedMs / 1000))} ops/s  ${p.slices} slices  violations 0`,
+          ),
       });
     } catch (e) {
       if (!(e instanceof HarnessError)) throw e;
-      throw new HarnessError(`${scenario.name}/${variant.name}: ${e.message}\n  re-run: ${runCommandLine(scenario, variant.name, params, plan.workers, plan.timeText, plan.seed)}`);
+      throw new HarnessError(
+        `${scenario.name}/${variant.name}: ${e.message}\n  re-run: ${runCommandLine(scenario, variant.name, params, plan.workers, plan.timeText, plan.seed)}`,
+      );
     } finally {
       phases.disarmSigint();
     }
@@ -243,7 +318,9 @@ async function runVariant(plan: Plan, item: Plan['items'][number], io: Io, phase
         // Interrupted: no search for a token; the failing programs and the command that explores them.
         const { opSeed, opsPerCpu } = st.failing;
         violations.push({
-          ...st.violation, executor: 'stress', command: exploreOpsCommand(scenario, variant.name, params, opSeed, opsPerCpu, plan.seed),
+          ...st.violation,
+          executor: 'stress',
+          command: exploreOpsCommand(scenario, variant.name, params, opSeed, opsPerCpu, plan.seed),
         });
       } else {
         phases.checkpoint(`the deterministic re-run of ${scenario.name}/${variant.name}'s stress failure`);
@@ -258,31 +335,75 @@ async function runVariant(plan: Plan, item: Plan['items'][number], io: Io, phase
     io.progress(`${scenario.name}/${variant.name}: explore (${DEFAULT_STRATEGY}), ${(remaining / 1000).toFixed(1)} s`);
     const opsPerCpu = Array<number>(scenario.exploreCpus).fill(scenario.exploreOps);
     ex = explore({
-      scenario, variant, params: item.exploreParams, opsPerCpu, strategy: DEFAULT_STRATEGY, depth: DEFAULT_DEPTH,
-      schedules: plan.schedules, timeMs: remaining, seed: plan.baseSeed, maxSteps: defaultMaxSteps(opsPerCpu), shrink: true,
+      scenario,
+      variant,
+      params: item.exploreParams,
+      opsPerCpu,
+      strategy: DEFAULT_STRATEGY,
+      depth: DEFAULT_DEPTH,
+      schedules: plan.schedules,
+      timeMs: remaining,
+      seed: plan.baseSeed,
+      maxSteps: defaultMaxSteps(opsPerCpu),
+      shrink: true,
       shard: plan.shard,
-      onProgress: (p) => io.status(`${scenario.name}/${variant.name} explore ${elapsedOf(p.elapsedMs, remaining)}  `
-        + `${rate(p.schedules / Math.max(1e-3, p.elapsedMs / 1000))} schedules/s  ${rate(p.steps / Math.max(1e-3, p.elapsedMs / 1000))} steps/s  violations 0`),
+      onProgress: (p) =>
+        io.status(
+          `${scenario.name}/${variant.name} explore ${elapsedOf(p.elapsedMs, remaining)}  ` +
+            `${rate(p.schedules / Math.max(1e-3, p.elapsedMs / 1000))} schedules/s  ${rate(p.steps / Math.max(1e-3, p.elapsedMs / 1000))} steps/s  violations 0`,
+        ),
     });
     mergeOutcomes(outcomes, ex.outcomes);
     const m = ex.minimal;
-    if (m) violations.push({ ...m.violation, executor: 'explore', token: m.token, trace: m.trace, command: replayCommand(m.token, scenario.name) });
+    if (m)
+      violations.push({
+        ...m.violation,
+        executor: 'explore',
+        token: m.token,
+        trace: m.trace,
+        command: replayCommand(m.token, scenario.name),
+      });
   }
   const observed = violations[0]?.invariant ?? 'clean';
   const ops = (st?.ops ?? 0) + (ex?.ops ?? 0);
   if (violations.length === 0 && variant.expect !== 'clean') {
     // Nothing to replay: say how to spend more on it.
-    io.progress(`${scenario.name}/${variant.name}: not caught; try ${runCommandLine(scenario, variant.name, params, plan.workers, '60s', plan.seed)}`);
+    io.progress(
+      `${scenario.name}/${variant.name}: not caught; try ${runCommandLine(scenario, variant.name, params, plan.workers, '60s', plan.seed)}`,
+    );
   }
   return {
-    scenario: scenario.name, variant: variant.name, expected: expectationText(variant), observed,
+    scenario: scenario.name,
+    variant: variant.name,
+    expected: expectationText(variant),
+    observed,
     // A stress failure whose replay ends in another invariant still observed what the threads saw.
-    verdict: meetsExpectation(variant, observed)
-      || (violations[0]?.stressSaw && meetsExpectation(variant, violations[0].stressSaw.invariant)) ? 'pass' : 'fail',
-    ops, steps: (st?.steps ?? 0) + (ex?.steps ?? 0), durationMs: performance.now() - t0, seed: plan.seed, params,
-    violations, outcomes, histogram: histogram(scenario, ops, outcomes, violations),
-    stress: st ? { workers: plan.workers, ops: st.ops, steps: st.steps, slices: st.slices, durationMs: st.durationMs, opsPerSec: st.ops / (st.durationMs / 1000) } : null,
-    explore: ex ? { schedules: ex.schedules, steps: ex.steps, strategy: DEFAULT_STRATEGY, durationMs: ex.durationMs } : null,
+    verdict:
+      meetsExpectation(variant, observed) ||
+      (violations[0]?.stressSaw && meetsExpectation(variant, violations[0].stressSaw.invariant))
+        ? 'pass'
+        : 'fail',
+    ops,
+    steps: (st?.steps ?? 0) + (ex?.steps ?? 0),
+    durationMs: performance.now() - t0,
+    seed: plan.seed,
+    params,
+    violations,
+    outcomes,
+    histogram: histogram(scenario, ops, outcomes, violations),
+    stress: st
+      ? {
+          workers: plan.workers,
+          ops: st.ops,
+          steps: st.steps,
+          slices: st.slices,
+          durationMs: st.durationMs,
+          opsPerSec: st.ops / (st.durationMs / 1000),
+        }
+      : null,
+    explore: ex
+      ? { schedules: ex.schedules, steps: ex.steps, strategy: DEFAULT_STRATEGY, durationMs: ex.durationMs }
+      : null,
   };
 }
 
@@ -292,38 +413,65 @@ async function runVariant(plan: Plan, item: Plan['items'][number], io: Io, phase
  * programs and an explore command on them.
  */
 function reproduceForReport(
-  plan: Plan, item: Plan['items'][number], seen: Violation, failing: NonNullable<StressOutcome['failing']>, io: Io,
+  plan: Plan,
+  item: Plan['items'][number],
+  seen: Violation,
+  failing: NonNullable<StressOutcome['failing']>,
+  io: Io,
 ): ReportedViolation {
   const { scenario, variant, params } = item;
   const what = `${scenario.name}/${variant.name}`;
   io.progress(`${what}: ${seen.invariant} under stress; searching a deterministic interleaving of its op programs`);
   const r = reproduceStressFailure({
-    scenario, variant, params, failing, seed: plan.seed, searchMs: REPRO_SEARCH_MS, shrinkMs: REPRO_SHRINK_MS,
-    maxSteps: defaultMaxSteps, onProgress: (t) => io.status(`${what} repro: ${t}`),
+    scenario,
+    variant,
+    params,
+    failing,
+    seed: plan.seed,
+    searchMs: REPRO_SEARCH_MS,
+    shrinkMs: REPRO_SHRINK_MS,
+    maxSteps: defaultMaxSteps,
+    onProgress: (t) => io.status(`${what} repro: ${t}`),
   });
   const found = r.found;
   if (!found) {
     const cmd = exploreOpsCommand(scenario, variant.name, params, failing.opSeed, failing.opsPerCpu, plan.seed);
     return {
-      ...seen, executor: 'stress', command: `${cmd} --time 60s`,
-      noRepro: `no deterministic interleaving found in ${(r.searchMs / 1000).toFixed(1)} s (${r.schedules} schedules, `
-        + `windows up to ${r.window.join(',')} ops); shortest failing op programs: op seed ${failing.opSeed}, `
-        + `ops ${failing.opsPerCpu.join(',')}`
-        + `${failing.sliceOnly ? ` (slice ${failing.slice} alone)` : ' (from the start of the run)'}`,
+      ...seen,
+      executor: 'stress',
+      command: `${cmd} --time 60s`,
+      noRepro:
+        `no deterministic interleaving found in ${(r.searchMs / 1000).toFixed(1)} s (${r.schedules} schedules, ` +
+        `windows up to ${r.window.join(',')} ops); shortest failing op programs: op seed ${failing.opSeed}, ` +
+        `ops ${failing.opsPerCpu.join(',')}` +
+        `${failing.sliceOnly ? ` (slice ${failing.slice} alone)` : ' (from the start of the run)'}`,
     };
   }
   const differs = found.violation.invariant !== seen.invariant || found.violation.vcpu !== seen.vcpu;
   return {
-    ...found.violation, executor: 'stress', token: found.token, trace: found.trace,
+    ...found.violation,
+    executor: 'stress',
+    token: found.token,
+    trace: found.trace,
     command: replayCommand(found.token, scenario.name),
     ...(differs ? { stressSaw: seen } : {}),
   };
 }
 
 /** jcstress-style rows: every op either had nothing to report ('ok') or produced one outcome. */
-function histogram(s: ScenarioDef, ops: number, outcomes: Readonly<Record<string, number>>, violations: readonly ReportedViolation[]): HistogramRow[] {
-  const grade = (id: string): Grade => [...ENGINE_INVARIANTS, ...s.invariants].find((i) => i.id === id)?.grade ?? 'ACCEPTABLE';
-  const rows: HistogramRow[] = Object.entries(outcomes).map(([result, samples]) => ({ result, samples, expect: grade(result) }));
+function histogram(
+  s: ScenarioDef,
+  ops: number,
+  outcomes: Readonly<Record<string, number>>,
+  violations: readonly ReportedViolation[],
+): HistogramRow[] {
+  const grade = (id: string): Grade =>
+    [...ENGINE_INVARIANTS, ...s.invariants].find((i) => i.id === id)?.grade ?? 'ACCEPTABLE';
+  const rows: HistogramRow[] = Object.entries(outcomes).map(([result, samples]) => ({
+    result,
+    samples,
+    expect: grade(result),
+  }));
   for (const v of violations) rows.push({ result: v.invariant, samples: 1, expect: v.grade });
   const reported = rows.reduce((a, r) => a + r.samples, 0);
   return [{ result: 'ok', samples: Math.max(0, ops - reported), expect: 'ACCEPTABLE' }, ...rows];
@@ -336,6 +484,8 @@ export function defaultMaxSteps(opsPerCpu: readonly number[]): number {
 function verdictLine(r: VariantReport, io: Io): string {
   const what = r.stress ? `${r.stress.ops} ops on ${r.stress.workers} workers` : '';
   const ex = r.explore ? `${r.explore.schedules} schedules` : '';
-  return `${r.verdict === 'pass' ? io.paint('PASS', 'green') : io.paint('FAIL', 'red')}  ${`${r.scenario}/${r.variant}`.padEnd(28)} expected ${r.expected.padEnd(22)} observed ${r.observed.padEnd(14)}`
-    + ` ${[what, ex].filter(Boolean).join(' + ')} in ${(r.durationMs / 1000).toFixed(1)} s`;
+  return (
+    `${r.verdict === 'pass' ? io.paint('PASS', 'green') : io.paint('FAIL', 'red')}  ${`${r.scenario}/${r.variant}`.padEnd(28)} expected ${r.expected.padEnd(22)} observed ${r.observed.padEnd(14)}` +
+    ` ${[what, ex].filter(Boolean).join(' + ')} in ${(r.durationMs / 1000).toFixed(1)} s`
+  );
 }

@@ -9,12 +9,18 @@ export interface Clock {
 
 export class VirtualClock implements Clock {
   ns = 0;
-  now(): number { return this.ns; }
+  now(): number {
+    return this.ns;
+  }
 }
 
 /** Real time since a run's epoch, consistent across threads (timeOrigin + now() is absolute). */
 export class RealClock implements Clock {
   constructor(private readonly epochMs: number) {}
-  now(): number { return (performance.timeOrigin + performance.now() - this.epochMs) * 1e6; }
-  static epochNow(): number { return performance.timeOrigin + performance.now(); }
+  now(): number {
+    return (performance.timeOrigin + performance.now() - this.epochMs) * 1e6;
+  }
+  static epochNow(): number {
+    return performance.timeOrigin + performance.now();
+  }
 }

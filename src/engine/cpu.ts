@@ -24,12 +24,18 @@ export type Mode = 'stress' | 'explore';
 
 /** Thrown inside a stress worker when the run is being stopped (violation elsewhere, watchdog). */
 export class StopRun extends Error {
-  constructor() { super('run stopped'); this.name = 'StopRun'; }
+  constructor() {
+    super('run stopped');
+    this.name = 'StopRun';
+  }
 }
 
 /** Thrown when a stress-mode wait exceeds TaskState.waitLimitMs: a deadlock the watchdog cannot see. */
 export class StuckWait extends Error {
-  constructor(message: string) { super(message); this.name = 'StuckWait'; }
+  constructor(message: string) {
+    super(message);
+    this.name = 'StuckWait';
+  }
 }
 
 /**
@@ -40,7 +46,12 @@ export type Access = 'read' | 'write' | 'cmpxchg' | 'xchg' | 'add';
 
 /** Receives the notes of a traced explored execution (explore/execution.ts). */
 export type NoteSink = (
-  task: number, access: Access, where: string, index: number, value: number | bigint, old: number | bigint | undefined,
+  task: number,
+  access: Access,
+  where: string,
+  index: number,
+  value: number | bigint,
+  old: number | bigint | undefined,
 ) => void;
 
 /** One virtual CPU as the model code sees it. */

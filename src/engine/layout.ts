@@ -53,15 +53,21 @@ export function defineLayout(cpus: number, specs: Readonly<Record<string, Region
   const regions: Record<string, Region> = {};
   let offset = 0;
   for (const [name, spec] of Object.entries(specs)) {
-    if (!Number.isInteger(spec.count) || spec.count < 0) throw new RangeError(`layout: region ${name} has bad count ${spec.count}`);
+    if (!Number.isInteger(spec.count) || spec.count < 0)
+      throw new RangeError(`layout: region ${name} has bad count ${spec.count}`);
     const eb = ELEM_BYTES[spec.kind];
     const perCpu = spec.perCpu === true;
     const slotBytes = perCpu ? roundUp(Math.max(1, spec.count) * eb, CACHE_LINE) : spec.count * eb;
     const byteLength = roundUp(perCpu ? slotBytes * cpus : slotBytes, CACHE_LINE);
     regions[name] = {
-      name, kind: spec.kind, count: spec.count, perCpu,
-      base: offset / eb, stride: perCpu ? slotBytes / eb : 0,
-      byteOffset: offset, byteLength,
+      name,
+      kind: spec.kind,
+      count: spec.count,
+      perCpu,
+      base: offset / eb,
+      stride: perCpu ? slotBytes / eb : 0,
+      byteOffset: offset,
+      byteLength,
     };
     offset += byteLength;
   }
@@ -87,7 +93,8 @@ export function mapMemory(sab: SharedArrayBuffer, layout: Layout): Memory {
     throw new RangeError(`layout needs ${layout.bytes} bytes, buffer has ${sab.byteLength}`);
   }
   return {
-    sab, layout,
+    sab,
+    layout,
     i32: new Int32Array(sab, 0, layout.bytes >> 2),
     i64: new BigInt64Array(sab, 0, layout.bytes >> 3),
     f64: new Float64Array(sab, 0, layout.bytes >> 3),

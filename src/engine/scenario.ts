@@ -125,7 +125,8 @@ export function variantOf<P>(s: ScenarioDef<P>, name: string): VariantDef<P> {
  */
 export function extendScenario<P>(base: ScenarioDef<P>, variants: readonly VariantDef<P>[]): ScenarioDef<P> {
   for (const v of variants) {
-    if (findVariant(base, v.name)) throw new Error(`extendScenario: ${base.name} already has a variant named '${v.name}'`);
+    if (findVariant(base, v.name))
+      throw new Error(`extendScenario: ${base.name} already has a variant named '${v.name}'`);
   }
   return { ...base, extends: base.name, variants: [...base.variants, ...variants] };
 }

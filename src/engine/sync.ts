@@ -36,7 +36,10 @@ export function* spinLock(cpu: Cpu, lock: LockRef): Op {
     task.blockedOn = -1;
     if (Atomics.compareExchange(i32, lock.index, UNLOCKED, want) === UNLOCKED) break;
     if (cpu.explore) task.blockedOn = lock.index;
-    else { waitForRelease(cpu, lock); want = LOCKED_WAITERS; }
+    else {
+      waitForRelease(cpu, lock);
+      want = LOCKED_WAITERS;
+    }
   }
   acquired(cpu, lock);
 }
@@ -102,7 +105,10 @@ function acquired(cpu: Cpu, lock: LockRef): void {
 function checkLockOrder(cpu: Cpu, lock: LockRef): void {
   for (const h of taskOf(cpu).held) {
     if (h.rank !== 0 && h.rank >= lock.rank) {
-      cpu.fail('LOCKDEP', `cpu${cpu.id} takes ${lock.name} (rank ${lock.rank}) while holding ${h.name} (rank ${h.rank})`);
+      cpu.fail(
+        'LOCKDEP',
+        `cpu${cpu.id} takes ${lock.name} (rank ${lock.rank}) while holding ${h.name} (rank ${h.rank})`,
+      );
       return;
     }
   }
@@ -122,7 +128,9 @@ function waitForRelease(cpu: Cpu, lock: LockRef): void {
     Atomics.wait(i32, index, LOCKED_WAITERS, PARK_TIMEOUT_MS);
     if (cpu.stopRequested()) throw new StopRun();
     if (performance.now() > giveUpAt) {
-      throw new StuckWait(`task ${cpu.id} waited ${(limitMs / 1000).toFixed(1)}s for lock ${lock.name} held by task ${lockOwner(i32, lock)}`);
+      throw new StuckWait(
+        `task ${cpu.id} waited ${(limitMs / 1000).toFixed(1)}s for lock ${lock.name} held by task ${lockOwner(i32, lock)}`,
+      );
     }
   }
 }
@@ -135,7 +143,9 @@ function waitForRelease(cpu: Cpu, lock: LockRef): void {
  */
 export function rawLock(i32: Int32Array, index: number): void {
   while (Atomics.compareExchange(i32, index, 0, 1) !== 0) {
-    while (Atomics.load(i32, index) !== 0) { /* spin: the holder is inside a few loads and stores */ }
+    while (Atomics.load(i32, index) !== 0) {
+      /* spin: the holder is inside a few loads and stores */
+    }
   }
 }
 
@@ -149,7 +159,10 @@ export class Counter32 {
   private readonly addSite: Site;
   private readonly storeSite: Site;
   private readonly casSite: Site;
-  constructor(readonly index: number, readonly name: string) {
+  constructor(
+    readonly index: number,
+    readonly name: string,
+  ) {
     this.loadSite = `read ${name}`;
     this.addSite = `atomic_add ${name}`;
     this.storeSite = `write ${name}`;
@@ -193,7 +206,9 @@ export class Counter32 {
     cpu.note('write', this.name, this.index, v);
     return v;
   }
-  peek(i32: Int32Array): number { return Atomics.load(i32, this.index); }
+  peek(i32: Int32Array): number {
+    return Atomics.load(i32, this.index);
+  }
 }
 
 /** A 64-bit counter (the flush queue's start/finish counters are u64 in the kernel). */
@@ -203,15 +218,27 @@ export class Counter64 {
   private readonly storeSite: Site;
   private readonly casSite: Site;
   /** `index` is into the BigInt64Array view. */
-  constructor(readonly index: number, readonly name: string) {
+  constructor(
+    readonly index: number,
+    readonly name: string,
+  ) {
     this.loadSite = `read ${name}`;
     this.addSite = `atomic64_add ${name}`;
     this.storeSite = `write ${name}`;
     this.casSite = `cmpxchg64 ${name}`;
   }
-  *load(cpu: Cpu): Op<bigint> { yield this.loadSite; return Atomics.load(cpu.i64, this.index); }
-  *store(cpu: Cpu, v: bigint): Op { yield this.storeSite; Atomics.store(cpu.i64, this.index, v); }
-  *add(cpu: Cpu, delta: bigint): Op<bigint> { yield this.addSite; return Atomics.add(cpu.i64, this.index, delta); }
+  *load(cpu: Cpu): Op<bigint> {
+    yield this.loadSite;
+    return Atomics.load(cpu.i64, this.index);
+  }
+  *store(cpu: Cpu, v: bigint): Op {
+    yield this.storeSite;
+    Atomics.store(cpu.i64, this.index, v);
+  }
+  *add(cpu: Cpu, delta: bigint): Op<bigint> {
+    yield this.addSite;
+    return Atomics.add(cpu.i64, this.index, delta);
+  }
   *cmpxchg(cpu: Cpu, expected: bigint, v: bigint): Op<bigint> {
     yield this.casSite;
     return Atomics.compareExchange(cpu.i64, this.index, expected, v);
@@ -224,5 +251,7 @@ export class Counter64 {
     Atomics.store(cpu.i64, this.index, v);
     return v;
   }
-  peek(i64: BigInt64Array): bigint { return Atomics.load(i64, this.index); }
+  peek(i64: BigInt64Array): bigint {
+    return Atomics.load(i64, this.index);
+  }
 }

@@ -57,7 +57,11 @@ export class TimerRef {
   private readonly syncSite: Site;
   private readonly scheduleSite: Site;
 
-  constructor(layout: Layout, readonly id: number, readonly name: string) {
+  constructor(
+    layout: Layout,
+    readonly id: number,
+    readonly name: string,
+  ) {
     this.deadlineIndex = at(region(layout, 'timer.deadline'), id);
     this.runningIndex = at(region(layout, 'timer.running'), id);
     this.modSite = `mod_timer ${name}`;

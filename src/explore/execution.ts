@@ -50,7 +50,10 @@ export interface ExecutionSpec {
 
 /** An execution abandoned at its search's deadline (ExecutionSpec.deadline): no outcome, time is up. */
 export class OutOfTime extends Error {
-  constructor() { super('out of time'); this.name = 'OutOfTime'; }
+  constructor() {
+    super('out of time');
+    this.name = 'OutOfTime';
+  }
 }
 
 export type TraceEvent =
@@ -118,16 +121,27 @@ export function runExecution(spec: ExecutionSpec, scheduler: Scheduler, stepsHin
   const advance = (c: number): void => {
     const cpu = cpus[c]!;
     for (;;) {
-      if (started[c]! >= opsPerCpu[c]!) { finished[c] = true; ops[c] = undefined; return; }
+      if (started[c]! >= opsPerCpu[c]!) {
+        finished[c] = true;
+        ops[c] = undefined;
+        return;
+      }
       site[c] = 'start of op';
       const op = progs[c]!.next();
-      if (skip?.[c]?.includes(started[c]!)) { started[c]!++; skipped++; continue; }
+      if (skip?.[c]?.includes(started[c]!)) {
+        started[c]!++;
+        skipped++;
+        continue;
+      }
       started[c]!++;
       if (trace) trace.push({ kind: 'op', cpu: c, step, text: progs[c]!.describe() });
       ops[c] = op;
       cpu.step = step;
       const r = op.next();
-      if (!r.done) { site[c] = r.value; return; }
+      if (!r.done) {
+        site[c] = r.value;
+        return;
+      }
     }
   };
   // A timer's callback has returned: it is idle again (maybe re-armed by the callback).
@@ -138,12 +152,15 @@ export function runExecution(spec: ExecutionSpec, scheduler: Scheduler, stepsHin
 
   const noteSink: NoteSink | undefined = trace
     ? (task, access, where, index, value, old) => {
-      trace.push({ kind: 'note', cpu: task, step: cpus[task]!.step, access, where, index, value, old });
-    }
+        trace.push({ kind: 'note', cpu: task, step: cpus[task]!.step, access, where, index, value, old });
+      }
     : undefined;
   for (let c = 0; c < tasks; c++) {
     const cpu = new Cpu(c, 'explore', mem, checker, -1, clock);
-    if (noteSink) { cpu.tracing = true; cpu.noteSink = noteSink; }
+    if (noteSink) {
+      cpu.tracing = true;
+      cpu.noteSink = noteSink;
+    }
     if (c >= n) {
       cpu.thisCpu = Math.min(timers[c - n]!.runsOn ?? 0, n - 1);
       cpu.name = taskNames[c]!;
@@ -162,7 +179,11 @@ export function runExecution(spec: ExecutionSpec, scheduler: Scheduler, stepsHin
     ops[c] = undefined;
   };
   for (let c = 0; c < n && !checker.failed; c++) {
-    try { advance(c); } catch (e) { threw(c, e); }
+    try {
+      advance(c);
+    } catch (e) {
+      threw(c, e);
+    }
   }
   const state = cpus.map(taskOf);
 
@@ -176,78 +197,92 @@ export function runExecution(spec: ExecutionSpec, scheduler: Scheduler, stepsHin
   // step, keeps the hot loop as V8 optimises it best; an exception ends the execution anyway.
   let running = -1;
   try {
-  for (; !checker.failed;) {
-    // A fresh small array per step is cheaper in V8 than truncating and refilling one.
-    const runnable: number[] = [];
-    let alive = 0;
-    for (let c = 0; c < n; c++) {
-      if (finished[c]) continue;
-      alive++;
-      const b = state[c]!.blockedOn;
-      if (b < 0 || Atomics.load(i32, b) === 0) runnable.push(c);
-    }
-    for (let t = n; t < tasks; t++) {
-      if (ops[t]) { // a callback in progress: runnable like a vCPU, and the execution is not over
+    for (; !checker.failed;) {
+      // A fresh small array per step is cheaper in V8 than truncating and refilling one.
+      const runnable: number[] = [];
+      let alive = 0;
+      for (let c = 0; c < n; c++) {
+        if (finished[c]) continue;
         alive++;
-        const b = state[t]!.blockedOn;
-        if (b < 0 || Atomics.load(i32, b) === 0) runnable.push(t);
-      } else if (alive > 0 && dueAt(t) <= clock.ns) runnable.push(t);
+        const b = state[c]!.blockedOn;
+        if (b < 0 || Atomics.load(i32, b) === 0) runnable.push(c);
+      }
+      for (let t = n; t < tasks; t++) {
+        if (ops[t]) {
+          // a callback in progress: runnable like a vCPU, and the execution is not over
+          alive++;
+          const b = state[t]!.blockedOn;
+          if (b < 0 || Atomics.load(i32, b) === 0) runnable.push(t);
+        } else if (alive > 0 && dueAt(t) <= clock.ns) runnable.push(t);
+      }
+      if (alive === 0) break;
+      if (runnable.length === 0) {
+        // Nobody can run now. If an idle timer is due later, time passes until then; a deadline of a
+        // timer whose callback is itself blocked (it re-armed itself) cannot help: that is a deadlock.
+        let next = Infinity;
+        for (let t = n; t < tasks; t++) if (!ops[t]) next = Math.min(next, dueAt(t));
+        if (next !== Infinity && next > clock.ns) {
+          clock.ns = next;
+          continue;
+        }
+        checker.report('DEADLOCK', deadlockMessage(cpus, finished, site, ops, n, taskNames), -1, step, 'deadlock');
+        break;
+      }
+      if ((step & 0xffff) === 0xffff && spec.deadline !== undefined && performance.now() > spec.deadline)
+        throw new OutOfTime();
+      if (step >= maxSteps) {
+        checker.report('STEP-BOUND', `execution exceeded ${maxSteps} steps`, current, step, 'step-bound');
+        break;
+      }
+      const c = scheduler.nextCpu(runnable, current);
+      if (current >= 0 && c !== current && runnable.includes(current)) preemptions++;
+      if (step === decisions.length) {
+        const grown = new Uint8Array(decisions.length * 2);
+        grown.set(decisions);
+        decisions = grown;
+      }
+      decisions[step] = c;
+      const cpu = cpus[c]!;
+      cpu.step = step;
+      clock.ns += nsPerStep;
+      if (c >= n && !ops[c]) {
+        // The timer fires: this step is its expiry; the callback then runs to its first site.
+        const timer = timers[c - n]!;
+        claimDueTimer(i32, mem.i64, timer.ref, Infinity);
+        const s = `timer ${timer.ref.name} fires`;
+        cpu.site = s;
+        if (trace) {
+          trace.push({ kind: 'step', cpu: c, step, site: s });
+          hash!.update(`${c}:${s}\n`);
+        }
+        step++;
+        site[c] = s;
+        running = c;
+        const op = timer.callback(cpu);
+        const r = op.next();
+        if (r.done) timerDone(c);
+        else {
+          ops[c] = op;
+          site[c] = r.value;
+        }
+      } else {
+        const s = site[c]!;
+        cpu.site = s;
+        if (trace) {
+          trace.push({ kind: 'step', cpu: c, step, site: s });
+          hash!.update(`${c}:${s}\n`);
+        }
+        step++;
+        running = c;
+        const r = ops[c]!.next();
+        if (!r.done) site[c] = r.value;
+        else if (c < n) advance(c);
+        else timerDone(c);
+      }
+      running = -1;
+      current = c;
+      if (checker.failed) break;
     }
-    if (alive === 0) break;
-    if (runnable.length === 0) {
-      // Nobody can run now. If an idle timer is due later, time passes until then; a deadline of a
-      // timer whose callback is itself blocked (it re-armed itself) cannot help: that is a deadlock.
-      let next = Infinity;
-      for (let t = n; t < tasks; t++) if (!ops[t]) next = Math.min(next, dueAt(t));
-      if (next !== Infinity && next > clock.ns) { clock.ns = next; continue; }
-      checker.report('DEADLOCK', deadlockMessage(cpus, finished, site, ops, n, taskNames), -1, step, 'deadlock');
-      break;
-    }
-    if ((step & 0xffff) === 0xffff && spec.deadline !== undefined && performance.now() > spec.deadline) throw new OutOfTime();
-    if (step >= maxSteps) {
-      checker.report('STEP-BOUND', `execution exceeded ${maxSteps} steps`, current, step, 'step-bound');
-      break;
-    }
-    const c = scheduler.nextCpu(runnable, current);
-    if (current >= 0 && c !== current && runnable.includes(current)) preemptions++;
-    if (step === decisions.length) {
-      const grown = new Uint8Array(decisions.length * 2);
-      grown.set(decisions);
-      decisions = grown;
-    }
-    decisions[step] = c;
-    const cpu = cpus[c]!;
-    cpu.step = step;
-    clock.ns += nsPerStep;
-    if (c >= n && !ops[c]) {
-      // The timer fires: this step is its expiry; the callback then runs to its first site.
-      const timer = timers[c - n]!;
-      claimDueTimer(i32, mem.i64, timer.ref, Infinity);
-      const s = `timer ${timer.ref.name} fires`;
-      cpu.site = s;
-      if (trace) { trace.push({ kind: 'step', cpu: c, step, site: s }); hash!.update(`${c}:${s}\n`); }
-      step++;
-      site[c] = s;
-      running = c;
-      const op = timer.callback(cpu);
-      const r = op.next();
-      if (r.done) timerDone(c);
-      else { ops[c] = op; site[c] = r.value; }
-    } else {
-      const s = site[c]!;
-      cpu.site = s;
-      if (trace) { trace.push({ kind: 'step', cpu: c, step, site: s }); hash!.update(`${c}:${s}\n`); }
-      step++;
-      running = c;
-      const r = ops[c]!.next();
-      if (!r.done) site[c] = r.value;
-      else if (c < n) advance(c);
-      else timerDone(c);
-    }
-    running = -1;
-    current = c;
-    if (checker.failed) break;
-  }
   } catch (e) {
     if (running < 0) throw e; // the harness's own code, not the model's
     threw(running, e);
@@ -261,7 +296,9 @@ export function runExecution(spec: ExecutionSpec, scheduler: Scheduler, stepsHin
 
   if (!checker.failed) {
     try {
-      model.quiescent(mem, (inv, msg) => { checker.report(inv, msg, -1, step, 'quiescent'); });
+      model.quiescent(mem, (inv, msg) => {
+        checker.report(inv, msg, -1, step, 'quiescent');
+      });
     } catch (e) {
       if (e instanceof HarnessError) throw e;
       const at = e instanceof Error ? atSite(e) : '';
@@ -296,7 +333,12 @@ function atSite(e: Error): string {
 }
 
 function deadlockMessage(
-  cpus: readonly Cpu[], finished: readonly boolean[], site: readonly Site[], ops: readonly unknown[], n: number, names: readonly string[],
+  cpus: readonly Cpu[],
+  finished: readonly boolean[],
+  site: readonly Site[],
+  ops: readonly unknown[],
+  n: number,
+  names: readonly string[],
 ): string {
   const parts: string[] = [];
   for (const cpu of cpus) {

@@ -115,45 +115,89 @@ export function explore(o: ExploreOptions): ExploreOutcome {
     const spec: ExecutionSpec = { scenario: o.scenario, model, mem, opSeed, opsPerCpu, maxSteps: o.maxSteps, stopOn };
     let result: ExecutionResult;
     // A single long execution (a stress failure's whole programs) must not outlast the budget.
-    try { result = runExecution({ ...spec, deadline: t0 + o.timeMs }, scheduler, longest); } catch (e) {
+    try {
+      result = runExecution({ ...spec, deadline: t0 + o.timeMs }, scheduler, longest);
+    } catch (e) {
       if (e instanceof OutOfTime) break;
       throw e;
     }
     // The failing execution too: a token must come from an execution that a fresh model repeats.
-    if (schedules % NONDETERMINISM_CHECK_EVERY === 0 || result.violation) checkDeterministic(o, spec, result, schedules);
+    if (schedules % NONDETERMINISM_CHECK_EVERY === 0 || result.violation)
+      checkDeterministic(o, spec, result, schedules);
     schedules++;
     steps += result.steps;
     ops += result.ops;
     if (result.steps > longest) longest = result.steps;
     mergeOutcomes(outcomes, result.outcomes);
-    if (result.violation) { failing = { result, opSeed }; break; }
+    if (result.violation) {
+      failing = { result, opSeed };
+      break;
+    }
   }
 
   const searchMs = performance.now() - t0;
   if (!failing) {
-    return { schedules, steps, ops, durationMs: searchMs, searchMs, violation: undefined, original: undefined, minimal: undefined, shrinkAttempts: 0, outcomes };
+    return {
+      schedules,
+      steps,
+      ops,
+      durationMs: searchMs,
+      searchMs,
+      violation: undefined,
+      original: undefined,
+      minimal: undefined,
+      shrinkAttempts: 0,
+      outcomes,
+    };
   }
   const base = { scenario: o.scenario, model, mem, opSeed: failing.opSeed, maxSteps: o.maxSteps, stopOn };
-  const repro = (ops: readonly number[], skip: readonly (readonly number[])[], decisions: ArrayLike<number>): Repro => ({
-    scenario: o.scenario.name, variant: o.variant.name, params: nonDefaultParams(o.scenario, o.params),
-    opSeed: failing.opSeed, opsPerCpu: ops, skip: skip.some((l) => l.length > 0) ? skip : [], stopOn: [...stopOn], timers: model.timers?.length ?? 0, schedule: encodeSchedule(decisions), maxSteps: o.maxSteps,
+  const repro = (
+    ops: readonly number[],
+    skip: readonly (readonly number[])[],
+    decisions: ArrayLike<number>,
+  ): Repro => ({
+    scenario: o.scenario.name,
+    variant: o.variant.name,
+    params: nonDefaultParams(o.scenario, o.params),
+    opSeed: failing.opSeed,
+    opsPerCpu: ops,
+    skip: skip.some((l) => l.length > 0) ? skip : [],
+    stopOn: [...stopOn],
+    timers: model.timers?.length ?? 0,
+    schedule: encodeSchedule(decisions),
+    maxSteps: o.maxSteps,
   });
   const original = packageRepro(base, repro(opsPerCpu, [], failing.result.decisions));
   let minimal = original;
   let shrinkAttempts = 0;
   if (o.shrink) {
-    const s = shrink(base, { opsPerCpu, skip: opsPerCpu.map(() => []), decisions: failing.result.decisions.slice(), result: failing.result },
-      failing.result.violation!.invariant, 2_000, o.shrinkMs ?? 10_000);
+    const s = shrink(
+      base,
+      { opsPerCpu, skip: opsPerCpu.map(() => []), decisions: failing.result.decisions.slice(), result: failing.result },
+      failing.result.violation!.invariant,
+      2_000,
+      o.shrinkMs ?? 10_000,
+    );
     shrinkAttempts = s.attempts;
     // Shrinking only ever keeps candidates that failed for real; should packaging the smallest one still
     // go wrong, the repro as found stands.
-    try { minimal = packageRepro(base, repro(s.opsPerCpu, s.skip, s.decisions)); } catch (e) {
+    try {
+      minimal = packageRepro(base, repro(s.opsPerCpu, s.skip, s.decisions));
+    } catch (e) {
       if (!(e instanceof HarnessError)) throw e;
     }
   }
   return {
-    schedules, steps, ops, durationMs: performance.now() - t0, searchMs, violation: minimal.violation,
-    original, minimal, shrinkAttempts, outcomes,
+    schedules,
+    steps,
+    ops,
+    durationMs: performance.now() - t0,
+    searchMs,
+    violation: minimal.violation,
+    original,
+    minimal,
+    shrinkAttempts,
+    outcomes,
   };
 }
 
@@ -188,17 +232,21 @@ function checkDeterministic(o: ExploreOptions, spec: ExecutionSpec, first: Execu
   while (i < ta.length && i < tb.length && eventKey(ta[i]!) === eventKey(tb[i]!)) i++;
   const names = first.taskNames;
   const show = (e: TraceEvent | undefined, r: ExecutionResult): string =>
-    (e ? eventText(e, names) : `the end (${end(r)})`);
-  const where = i < ta.length || i < tb.length
-    ? `differs first at step ${ta[i]?.step ?? tb[i]?.step ?? first.steps}: `
-      + `first run ${show(ta[i], a)}, re-run ${show(tb[i], b)}`
-    : word >= 0 ? `takes the same steps but leaves a different buffer (first at ${wordName(spec.mem, word)})`
-      : `ends differently: first run ${end(first)} after ${first.steps} steps, `
-        + `re-run ${end(again)} after ${again.steps}`;
-  throw new HarnessError(`explore ${o.scenario.name}/${o.variant.name}: uncontrolled nondeterminism: `
-    + `execution #${index} (op seed ${spec.opSeed}) re-run from scratch on the same decisions ${where}. `
-    + 'An execution must be a function of the shared buffer and the op program: look for model state kept on '
-    + 'the JS heap across executions (a flag in a closure or a field), Math.random or the clock');
+    e ? eventText(e, names) : `the end (${end(r)})`;
+  const where =
+    i < ta.length || i < tb.length
+      ? `differs first at step ${ta[i]?.step ?? tb[i]?.step ?? first.steps}: ` +
+        `first run ${show(ta[i], a)}, re-run ${show(tb[i], b)}`
+      : word >= 0
+        ? `takes the same steps but leaves a different buffer (first at ${wordName(spec.mem, word)})`
+        : `ends differently: first run ${end(first)} after ${first.steps} steps, ` +
+          `re-run ${end(again)} after ${again.steps}`;
+  throw new HarnessError(
+    `explore ${o.scenario.name}/${o.variant.name}: uncontrolled nondeterminism: ` +
+      `execution #${index} (op seed ${spec.opSeed}) re-run from scratch on the same decisions ${where}. ` +
+      'An execution must be a function of the shared buffer and the op program: look for model state kept on ' +
+      'the JS heap across executions (a flag in a closure or a field), Math.random or the clock',
+  );
 }
 
 function firstDifferentWord(a: Int32Array, b: Int32Array): number {
@@ -219,18 +267,24 @@ function wordName(mem: Memory, word: number): string {
 
 function eventKey(e: TraceEvent): string {
   switch (e.kind) {
-    case 'op': return `o${e.cpu}:${e.step}:${e.text}`;
-    case 'step': return `s${e.cpu}:${e.step}:${e.site}`;
-    default: return `n${e.cpu}:${e.step}:${e.access}:${e.where}:${e.index}:${e.value}:${e.old}`;
+    case 'op':
+      return `o${e.cpu}:${e.step}:${e.text}`;
+    case 'step':
+      return `s${e.cpu}:${e.step}:${e.site}`;
+    default:
+      return `n${e.cpu}:${e.step}:${e.access}:${e.where}:${e.index}:${e.value}:${e.old}`;
   }
 }
 
 function eventText(e: TraceEvent, names: readonly string[]): string {
   const who = names[e.cpu] ?? `task${e.cpu}`;
   switch (e.kind) {
-    case 'op': return `${who} starts op '${e.text}'`;
-    case 'step': return `${who} at '${e.site}'`;
-    default: return `${who} ${noteText(e)}`;
+    case 'op':
+      return `${who} starts op '${e.text}'`;
+    case 'step':
+      return `${who} at '${e.site}'`;
+    default:
+      return `${who} ${noteText(e)}`;
   }
 }
 
@@ -239,18 +293,29 @@ function packageRepro(base: Omit<ExecutionSpec, 'opsPerCpu'>, r: Repro): FoundRe
   const res = replayRepro(base, r);
   if (!res.violation || !res.traceHash) {
     throw new HarnessError(
-      `explore: a failing execution did not fail again when replayed (nondeterminism in scenario ${r.scenario}?)`);
+      `explore: a failing execution did not fail again when replayed (nondeterminism in scenario ${r.scenario}?)`,
+    );
   }
   return {
-    repro: r, token: encodeToken(r), violation: res.violation, traceHash: res.traceHash,
-    steps: res.steps, ops: res.ops, cpus: activeCpus(r), preemptions: res.preemptions,
+    repro: r,
+    token: encodeToken(r),
+    violation: res.violation,
+    traceHash: res.traceHash,
+    steps: res.steps,
+    ops: res.ops,
+    cpus: activeCpus(r),
+    preemptions: res.preemptions,
     trace: formatTrace(res.trace!, res.taskNames, res.violation, REPORT_TRACE_ROWS),
-    events: res.trace!, taskNames: res.taskNames,
+    events: res.trace!,
+    taskNames: res.taskNames,
   };
 }
 
 export function replayRepro(base: Omit<ExecutionSpec, 'opsPerCpu'>, r: Repro): ExecutionResult {
-  return runExecution({ ...base, opsPerCpu: r.opsPerCpu, skip: r.skip, stopOn: new Set(r.stopOn), trace: true }, new ReplayScheduler(decodeSchedule(r.schedule)));
+  return runExecution(
+    { ...base, opsPerCpu: r.opsPerCpu, skip: r.skip, stopOn: new Set(r.stopOn), trace: true },
+    new ReplayScheduler(decodeSchedule(r.schedule)),
+  );
 }
 
 /** vCPUs that run at least one op. */

@@ -21,7 +21,11 @@ export class PctScheduler implements Scheduler {
   private nextChange = 0;
   private step = 0;
 
-  constructor(seed: number, private readonly depth: number, private readonly initialEstimate: number) {
+  constructor(
+    seed: number,
+    private readonly depth: number,
+    private readonly initialEstimate: number,
+  ) {
     if (!Number.isInteger(depth) || depth < 1) throw new RangeError(`pct: depth must be >= 1, got ${depth}`);
     this.rng = rngFor(seed, 2);
   }
@@ -54,7 +58,10 @@ export class PctScheduler implements Scheduler {
     for (let i = 1; i < runnable.length; i++) {
       const c = runnable[i]!;
       const pc = this.priority[c]!;
-      if (pc > bestP) { best = c; bestP = pc; }
+      if (pc > bestP) {
+        best = c;
+        bestP = pc;
+      }
     }
     return best;
   }

@@ -7,9 +7,13 @@ import type { Scheduler } from './scheduler.js';
 
 export class RandomScheduler implements Scheduler {
   private readonly rng: RandomGenerator;
-  constructor(seed: number) { this.rng = rngFor(seed, 1); }
+  constructor(seed: number) {
+    this.rng = rngFor(seed, 1);
+  }
 
-  newExecution(): void { /* the stream simply continues */ }
+  newExecution(): void {
+    /* the stream simply continues */
+  }
 
   nextCpu(runnable: readonly number[]): number {
     return runnable.length === 1 ? runnable[0]! : runnable[randInt(this.rng, 0, runnable.length - 1)]!;

@@ -79,7 +79,16 @@ const FIELDS: readonly { readonly key: keyof Repro; readonly short: string; read
 ];
 /** isr1 tokens were arrays in this order, of 7 (no timers), 8, 9 (skip) or 10 (stopOn) elements. */
 const ISR1_ORDER = [
-  'scenario', 'variant', 'params', 'opSeed', 'opsPerCpu', 'schedule', 'maxSteps', 'timers', 'skip', 'stopOn',
+  'scenario',
+  'variant',
+  'params',
+  'opSeed',
+  'opsPerCpu',
+  'schedule',
+  'maxSteps',
+  'timers',
+  'skip',
+  'stopOn',
 ] as const;
 const ISR1_MIN_FIELDS = 7;
 
@@ -148,24 +157,31 @@ export function decodeToken(token: string): Repro {
 export function readToken(token: string): DecodedRepro {
   const t = token.trim();
   if (t.length > REPRO_LIMITS.tokenChars) {
-    throw new BadInput(`--token: '${abbrev(t)}' is ${t.length} characters long, `
-      + `over the limit of ${REPRO_LIMITS.tokenChars}`);
+    throw new BadInput(
+      `--token: '${abbrev(t)}' is ${t.length} characters long, ` + `over the limit of ${REPRO_LIMITS.tokenChars}`,
+    );
   }
   if (t.startsWith(PREFIX_V2)) return readV2(t);
   if (t.startsWith(PREFIX_V1)) return readV1(t);
-  throw new BadInput(`--token: '${abbrev(t)}' is not an iommu-stress token `
-    + `(tokens start with '${PREFIX_V2}', or '${PREFIX_V1}' for older ones)`);
+  throw new BadInput(
+    `--token: '${abbrev(t)}' is not an iommu-stress token ` +
+      `(tokens start with '${PREFIX_V2}', or '${PREFIX_V1}' for older ones)`,
+  );
 }
 
 function readV2(t: string): DecodedRepro {
   const dot = t.lastIndexOf('.');
   const body = t.slice(0, dot);
   const check = t.slice(dot + 1);
-  const intact = dot >= PREFIX_V2.length && B64URL.test(body.slice(PREFIX_V2.length)) && B64URL.test(check)
-    && checkOf(body) === check;
+  const intact =
+    dot >= PREFIX_V2.length &&
+    B64URL.test(body.slice(PREFIX_V2.length)) &&
+    B64URL.test(check) &&
+    checkOf(body) === check;
   if (!intact) {
-    throw new BadInput(`--token: token checksum mismatch in '${abbrev(t)}': `
-      + 'the token was damaged or cut (copy the whole token)');
+    throw new BadInput(
+      `--token: token checksum mismatch in '${abbrev(t)}': ` + 'the token was damaged or cut (copy the whole token)',
+    );
   }
   const o = inflateJson(body.slice(PREFIX_V2.length), t);
   if (typeof o !== 'object' || o === null || Array.isArray(o)) {
@@ -188,11 +204,15 @@ function readV1(t: string): DecodedRepro {
   }
   const a = inflateJson(payload, t);
   if (!Array.isArray(a) || a.length < ISR1_MIN_FIELDS || a.length > ISR1_ORDER.length) {
-    throw new BadInput(`--token: '${abbrev(t)}' has the wrong shape `
-      + `(an isr1 token is a list of ${ISR1_MIN_FIELDS} to ${ISR1_ORDER.length} fields)`);
+    throw new BadInput(
+      `--token: '${abbrev(t)}' has the wrong shape ` +
+        `(an isr1 token is a list of ${ISR1_MIN_FIELDS} to ${ISR1_ORDER.length} fields)`,
+    );
   }
   const fields: Record<string, unknown> = {};
-  ISR1_ORDER.forEach((k, i) => { fields[k] = i < a.length ? a[i] : FIELDS.find((f) => f.key === k)!.absent; });
+  ISR1_ORDER.forEach((k, i) => {
+    fields[k] = i < a.length ? a[i] : FIELDS.find((f) => f.key === k)!.absent;
+  });
   const format = `isr1 (${a.length} fields)`;
   return { repro: validateRepro(fields, '--token'), stamp: null, format, timersKnown: a.length > ISR1_MIN_FIELDS };
 }
@@ -202,8 +222,10 @@ function inflateJson(b64: string, t: string): unknown {
     const bytes = inflateRawSync(Buffer.from(b64, 'base64url'), { maxOutputLength: REPRO_LIMITS.jsonBytes });
     return JSON.parse(bytes.toString('utf8'));
   } catch (e) {
-    const why = (e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE'
-      ? `it inflates to more than ${REPRO_LIMITS.jsonBytes} bytes` : 'it does not decode';
+    const why =
+      (e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE'
+        ? `it inflates to more than ${REPRO_LIMITS.jsonBytes} bytes`
+        : 'it does not decode';
     throw new BadInput(`--token: '${abbrev(t)}' is damaged (${why}); copy the whole token`);
   }
 }
@@ -220,8 +242,13 @@ export function validateRepro(x: Record<string, unknown>, where: string): Repro 
   if (!isName(x.scenario)) bad('scenario', `a scenario name (1..${L.nameChars} characters)`);
   if (!isName(x.variant)) bad('variant', `a variant name (1..${L.nameChars} characters)`);
   const params = x.params;
-  if (typeof params !== 'object' || params === null || Array.isArray(params) || Object.keys(params).length > L.params
-    || !Object.values(params).every((v) => typeof v === 'number' && Number.isFinite(v))) {
+  if (
+    typeof params !== 'object' ||
+    params === null ||
+    Array.isArray(params) ||
+    Object.keys(params).length > L.params ||
+    !Object.values(params).every((v) => typeof v === 'number' && Number.isFinite(v))
+  ) {
     bad('params', `an object of at most ${L.params} numbers`);
   }
   if (!isInt(x.opSeed, -0x80000000, 0xffffffff)) bad('opSeed', 'a 32-bit integer');
@@ -235,17 +262,24 @@ export function validateRepro(x: Record<string, unknown>, where: string): Repro 
     bad('stopOn', `a list of at most ${L.stopOn} outcome ids`);
   }
   const skip = x.skip ?? [];
-  if (!Array.isArray(skip) || skip.length > nOps.length
-    || !skip.every((l, c) => Array.isArray(l) && l.length <= nOps[c]! && l.every((k) => isInt(k, 0) && k < nOps[c]!))) {
-    bad('skip', 'per vCPU, a list of op indices below that vCPU\'s op count');
+  if (
+    !Array.isArray(skip) ||
+    skip.length > nOps.length ||
+    !skip.every((l, c) => Array.isArray(l) && l.length <= nOps[c]! && l.every((k) => isInt(k, 0) && k < nOps[c]!))
+  ) {
+    bad('skip', "per vCPU, a list of op indices below that vCPU's op count");
   }
   const timers = x.timers ?? 0;
   if (!isInt(timers, 0, L.timers)) bad('timers', `a count of timer tasks (0..${L.timers})`);
   if (!isInt(x.maxSteps, 1, L.maxSteps)) bad('maxSteps', `an integer from 1 to ${L.maxSteps}`);
   const sch = x.schedule;
   const tasks = nOps.length + (timers as number);
-  if (!Array.isArray(sch) || sch.length % 2 !== 0 || sch.length > 2 * L.decisions
-    || !sch.every((v, i) => (i % 2 === 0 ? isInt(v, 0) && v < tasks : isInt(v, 1, L.decisions)))) {
+  if (
+    !Array.isArray(sch) ||
+    sch.length % 2 !== 0 ||
+    sch.length > 2 * L.decisions ||
+    !sch.every((v, i) => (i % 2 === 0 ? isInt(v, 0) && v < tasks : isInt(v, 1, L.decisions)))
+  ) {
     bad('schedule', `a run-length list [task, count, ...] with task < ${tasks} (vCPUs + timers) and count >= 1`);
   }
   // The executor never records more decisions than maxSteps: a longer schedule is not ours. Summed
@@ -255,10 +289,16 @@ export function validateRepro(x: Record<string, unknown>, where: string): Repro 
   if (total > (x.maxSteps as number)) bad('schedule', `at most maxSteps (${x.maxSteps as number}) decisions in all`);
   if (total > L.decisions) bad('schedule', `at most ${L.decisions} decisions in all`);
   return {
-    scenario: x.scenario as string, variant: x.variant as string,
-    params: params as Record<string, number>, opSeed: x.opSeed as number,
-    opsPerCpu: nOps, skip: skip as number[][], stopOn: stopOn as string[], timers: timers as number,
-    schedule: sch as number[], maxSteps: x.maxSteps as number,
+    scenario: x.scenario as string,
+    variant: x.variant as string,
+    params: params as Record<string, number>,
+    opSeed: x.opSeed as number,
+    opsPerCpu: nOps,
+    skip: skip as number[][],
+    stopOn: stopOn as string[],
+    timers: timers as number,
+    schedule: sch as number[],
+    maxSteps: x.maxSteps as number,
   };
 }
 

@@ -47,12 +47,18 @@ export function shrink(
   let attempts = 0;
   let accepted = 0;
 
-  const tryOnce = (opsPerCpu: readonly number[], skip: readonly (readonly number[])[], scheduler: Scheduler): boolean => {
+  const tryOnce = (
+    opsPerCpu: readonly number[],
+    skip: readonly (readonly number[])[],
+    scheduler: Scheduler,
+  ): boolean => {
     attempts++;
     let result: ExecutionResult;
     // A candidate whose model throws outside an op (building a program, init) is just not smaller:
     // the best repro found so far stays. (An op that throws is an EXCEPTION violation, see execution.ts.)
-    try { result = runExecution({ ...base, opsPerCpu, skip }, scheduler, best.result.steps); } catch (e) {
+    try {
+      result = runExecution({ ...base, opsPerCpu, skip }, scheduler, best.result.steps);
+    } catch (e) {
       if (e instanceof HarnessError) throw e;
       return false;
     }
@@ -63,7 +69,12 @@ export function shrink(
     accepted++;
     return true;
   };
-  const attempt = (opsPerCpu: readonly number[], skip: readonly (readonly number[])[], decisions: ArrayLike<number>, research = false): boolean => {
+  const attempt = (
+    opsPerCpu: readonly number[],
+    skip: readonly (readonly number[])[],
+    decisions: ArrayLike<number>,
+    research = false,
+  ): boolean => {
     if (attempts >= maxAttempts || performance.now() > deadline) return false;
     if (tryOnce(opsPerCpu, skip, new ReplayScheduler(decisions))) return true;
     if (!research) return false;
@@ -84,7 +95,17 @@ export function shrink(
     }
     // 2. Fewer ops per vCPU: cut the end of its program (halving, then one at a time)...
     for (let c = 0; c < best.opsPerCpu.length; c++) {
-      const cut = (k: number) => attempt(withOps(best.opsPerCpu, c, k), withSkip(best.skip, c, best.skip[c]!.filter((j) => j < k)), best.decisions, true);
+      const cut = (k: number) =>
+        attempt(
+          withOps(best.opsPerCpu, c, k),
+          withSkip(
+            best.skip,
+            c,
+            best.skip[c]!.filter((j) => j < k),
+          ),
+          best.decisions,
+          true,
+        );
       while (runs(c) > 1 && cut(best.opsPerCpu[c]! >> 1)) progress = true;
       while (runs(c) > 1 && cut(best.opsPerCpu[c]! - 1)) progress = true;
     }
@@ -92,7 +113,19 @@ export function shrink(
     for (let c = 0; c < best.opsPerCpu.length; c++) {
       for (let j = best.opsPerCpu[c]! - 1; j >= 0; j--) {
         if (runs(c) <= 1 || best.skip[c]!.includes(j)) continue;
-        if (attempt(best.opsPerCpu, withSkip(best.skip, c, [...best.skip[c]!, j].sort((a, b) => a - b)), best.decisions, true)) progress = true;
+        if (
+          attempt(
+            best.opsPerCpu,
+            withSkip(
+              best.skip,
+              c,
+              [...best.skip[c]!, j].sort((a, b) => a - b),
+            ),
+            best.decisions,
+            true,
+          )
+        )
+          progress = true;
       }
     }
     // 3. Fewer preemptions: drop one run of the schedule at a time (latest first, where the noise is).

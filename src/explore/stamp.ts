@@ -25,8 +25,9 @@ export interface Stamp {
   readonly modelHash: string;
 }
 
-export const TOOL_VERSION: string =
-  (JSON.parse(readFileSync(path.join(projectRoot, 'package.json'), 'utf8')) as { version: string }).version;
+export const TOOL_VERSION: string = (
+  JSON.parse(readFileSync(path.join(projectRoot, 'package.json'), 'utf8')) as { version: string }
+).version;
 
 const cache = new Map<string, string>();
 
@@ -41,8 +42,10 @@ export function modelHash(scenario: string): string {
   const key = `${scenario}\0${entry ?? ''}`;
   let h = cache.get(key);
   if (h === undefined) {
-    h = entry !== undefined ? moduleGraphHash(entry)
-      : createHash('sha256').update(`unknown scenario ${scenario}`).digest('hex').slice(0, 12);
+    h =
+      entry !== undefined
+        ? moduleGraphHash(entry)
+        : createHash('sha256').update(`unknown scenario ${scenario}`).digest('hex').slice(0, 12);
     cache.set(key, h);
   }
   return h;
@@ -60,8 +63,10 @@ export function moduleGraphHash(entry: string): string {
 /** The scenario's own module file: a user's (as registered) or a built-in one (src/scenarios/<name>.ts). */
 function scenarioEntry(scenario: string): string | undefined {
   const flag = scenarioFileFlag(scenario); // `--scenario-file F ` for a user's scenario, else ''
-  const file = flag !== '' ? path.resolve(flag.slice('--scenario-file '.length).trimEnd())
-    : path.join(projectRoot, 'src', 'scenarios', `${scenario}.ts`);
+  const file =
+    flag !== ''
+      ? path.resolve(flag.slice('--scenario-file '.length).trimEnd())
+      : path.join(projectRoot, 'src', 'scenarios', `${scenario}.ts`);
   const src = sourceOf(file);
   if (existsSync(src)) return src;
   const compiled = path.join(projectRoot, 'dist', 'src', 'scenarios', `${scenario}.js`);
@@ -79,11 +84,14 @@ function sourceOf(file: string): string {
 }
 
 /** `import … from 'x'` / `export … from 'x'`, `import('x')`, and a bare `import 'x'`. */
-const IMPORT = new RegExp([
-  /(?:^|\n)\s*(?:import|export)\b[^'"`;]*?\bfrom\s*['"]([^'"]+)['"]/.source,
-  /\bimport\s*\(\s*['"]([^'"]+)['"]\s*\)/.source,
-  /(?:^|\n)\s*import\s*['"]([^'"]+)['"]/.source,
-].join('|'), 'g');
+const IMPORT = new RegExp(
+  [
+    /(?:^|\n)\s*(?:import|export)\b[^'"`;]*?\bfrom\s*['"]([^'"]+)['"]/.source,
+    /\bimport\s*\(\s*['"]([^'"]+)['"]\s*\)/.source,
+    /(?:^|\n)\s*import\s*['"]([^'"]+)['"]/.source,
+  ].join('|'),
+  'g',
+);
 
 /** Every file reachable from `entry` through relative imports, sorted (so the hash does not depend on walk order). */
 function moduleGraph(entry: string): string[] {
@@ -96,7 +104,10 @@ function moduleGraph(entry: string): string[] {
       const spec = m[1] ?? m[2] ?? m[3]!;
       if (!spec.startsWith('.')) continue; // packages and node: builtins are the tool version's business
       const dep = resolveSpecifier(path.dirname(f), spec);
-      if (dep !== undefined && !seen.has(dep)) { seen.add(dep); todo.push(dep); }
+      if (dep !== undefined && !seen.has(dep)) {
+        seen.add(dep);
+        todo.push(dep);
+      }
     }
   }
   return [...seen].sort();
@@ -112,8 +123,12 @@ function resolveSpecifier(dir: string, spec: string): string | undefined {
 
 /** Drop blank lines and whole-line comments; trailing blanks. */
 function normalise(text: string): string {
-  return text.split('\n').map((l) => l.trimEnd()).filter((l) => {
-    const t = l.trimStart();
-    return t !== '' && !t.startsWith('//') && !t.startsWith('/*') && !t.startsWith('*');
-  }).join('\n');
+  return text
+    .split('\n')
+    .map((l) => l.trimEnd())
+    .filter((l) => {
+      const t = l.trimStart();
+      return t !== '' && !t.startsWith('//') && !t.startsWith('/*') && !t.startsWith('*');
+    })
+    .join('\n');
 }

@@ -27,8 +27,9 @@ export interface StrategyDef {
 export const STRATEGY_TABLE = [
   {
     name: 'pct',
-    help: 'PCT (Burckhardt et al., ASPLOS 2010): random priorities with depth-1 change points;'
-      + ' finds a bug of depth d with a stated probability',
+    help:
+      'PCT (Burckhardt et al., ASPLOS 2010): random priorities with depth-1 change points;' +
+      ' finds a bug of depth d with a stated probability',
     usesDepth: true,
     make: (o: StrategyOptions): Scheduler => new PctScheduler(o.seed, o.depth, o.estimate),
   },

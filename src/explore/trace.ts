@@ -29,9 +29,12 @@ export interface RacingPair {
 
 export function noteText(n: NoteEvent): string {
   switch (n.access) {
-    case 'read': return `read ${n.where} → ${n.value}`;
-    case 'write': return `write ${n.where} = ${n.value}`;
-    default: return `${n.access} ${n.where} ${n.old ?? '?'} → ${n.value}`;
+    case 'read':
+      return `read ${n.where} → ${n.value}`;
+    case 'write':
+      return `write ${n.where} = ${n.value}`;
+    default:
+      return `${n.access} ${n.where} ${n.old ?? '?'} → ${n.value}`;
   }
 }
 
@@ -75,8 +78,10 @@ export function racingPair(events: readonly TraceEvent[], violation: Violation |
 }
 
 export function racingPairText(p: RacingPair, taskNames: readonly string[]): string {
-  return `racing pair: ${taskNames[p.pivot.cpu]} ${p.pivot.access} ${p.pivot.where} @ step ${p.pivot.step}`
-    + ` / ${taskNames[p.other.cpu]} ${p.other.access} @ step ${p.other.step}`;
+  return (
+    `racing pair: ${taskNames[p.pivot.cpu]} ${p.pivot.access} ${p.pivot.where} @ step ${p.pivot.step}` +
+    ` / ${taskNames[p.other.cpu]} ${p.other.access} @ step ${p.other.step}`
+  );
 }
 
 /**
@@ -84,17 +89,27 @@ export function racingPairText(p: RacingPair, taskNames: readonly string[]): str
  * (reports embed traces; `replay --trace` prints them whole).
  */
 export function formatTrace(
-  events: readonly TraceEvent[], taskNames: readonly string[], violation?: Violation, maxRows = Infinity,
+  events: readonly TraceEvent[],
+  taskNames: readonly string[],
+  violation?: Violation,
+  maxRows = Infinity,
   view: TraceView = {},
 ): string {
   const pair = racingPair(events, violation);
   // Rows: op starts, and steps with the notes taken during them.
-  interface Row { readonly cpu: number; readonly step: number | undefined; readonly text: string }
+  interface Row {
+    readonly cpu: number;
+    readonly step: number | undefined;
+    readonly text: string;
+  }
   const all: Row[] = [];
   for (let i = 0; i < events.length; i++) {
     const e = events[i]!;
     if (e.kind === 'note') continue;
-    if (e.kind === 'op') { all.push({ cpu: e.cpu, step: undefined, text: `> ${e.text}` }); continue; }
+    if (e.kind === 'op') {
+      all.push({ cpu: e.cpu, step: undefined, text: `> ${e.text}` });
+      continue;
+    }
     const notes: NoteEvent[] = [];
     for (let j = i + 1; j < events.length && events[j]!.kind === 'note'; j++) notes.push(events[j] as NoteEvent);
     const marked = pair !== undefined && (pair.other.step === e.step || pair.pivot.step === e.step);
@@ -112,7 +127,10 @@ export function formatTrace(
       run = [];
     };
     for (const r of all) {
-      if (keep.has(r.cpu)) { flush(); rows.push(r); } else run.push(r);
+      if (keep.has(r.cpu)) {
+        flush();
+        rows.push(r);
+      } else run.push(r);
     }
     flush();
   }
@@ -134,7 +152,8 @@ export function formatTrace(
   const head = rows.length > maxRows ? Math.floor(maxRows / 5) : rows.length;
   const tailFrom = rows.length > maxRows ? rows.length - (maxRows - head) : rows.length;
   rows.forEach((r, i) => {
-    if (i === head && tailFrom > head) lines.push(`${''.padStart(stepW)} | ... ${tailFrom - head} rows left out; replay --trace prints them all ...`);
+    if (i === head && tailFrom > head)
+      lines.push(`${''.padStart(stepW)} | ... ${tailFrom - head} rows left out; replay --trace prints them all ...`);
     if (i >= head && i < tailFrom) return;
     if ('collapsed' in r) {
       const text = `... ${r.collapsed} step(s) of ${r.tasks} (not in the racing pair; --full shows them) ...`;
@@ -145,7 +164,9 @@ export function formatTrace(
     lines.push('');
     if (pair) lines.push(racingPairText(pair, taskNames));
     const who = violation.vcpu >= 0 ? (taskNames[violation.vcpu] ?? `cpu${violation.vcpu}`) : 'quiescent scan';
-    lines.push(`violation ${violation.invariant} (${violation.grade}) by ${who} at '${violation.site}': ${violation.message}`);
+    lines.push(
+      `violation ${violation.invariant} (${violation.grade}) by ${who} at '${violation.site}': ${violation.message}`,
+    );
   }
   return lines.join('\n');
 }

@@ -18,7 +18,10 @@ export function freeBitmapRegion(count: number): RegionSpec {
 export class FreeBitmap {
   private readonly words: number;
 
-  constructor(private readonly base: number, readonly count: number) {
+  constructor(
+    private readonly base: number,
+    readonly count: number,
+  ) {
     this.words = Math.ceil(count / 32);
   }
 

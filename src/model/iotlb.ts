@@ -66,7 +66,12 @@ export class Iotlb {
   private readonly flushes: number;
   readonly flushLock: LockRef;
 
-  constructor(layout: Layout, private readonly pages: number, private readonly pt: IoPgtable, private readonly opts: IotlbOptions) {
+  constructor(
+    layout: Layout,
+    private readonly pages: number,
+    private readonly pt: IoPgtable,
+    private readonly opts: IotlbOptions,
+  ) {
     this.base = at(region(layout, 'iotlb.entry'));
     this.raw = at(region(layout, 'iotlb.raw'));
     this.flushes = at(region(layout, 'iotlb.flushes'));
@@ -141,7 +146,12 @@ export class Iotlb {
 /** Time passes: busy work on a real thread, virtual time under the explore scheduler. */
 export function spend(cpu: Cpu, ns: number): void {
   if (ns <= 0) return;
-  if (cpu.clock instanceof VirtualClock) { cpu.clock.ns += ns; return; }
+  if (cpu.clock instanceof VirtualClock) {
+    cpu.clock.ns += ns;
+    return;
+  }
   const until = performance.now() + ns / 1e6;
-  while (performance.now() < until) { /* the flush's cost: the CPU is busy */ }
+  while (performance.now() < until) {
+    /* the flush's cost: the CPU is busy */
+  }
 }

@@ -24,7 +24,10 @@ export class PagePool {
   readonly pagesBase: number;
   private readonly free_: FreeBitmap;
 
-  constructor(layout: Layout, readonly pages: number) {
+  constructor(
+    layout: Layout,
+    readonly pages: number,
+  ) {
     this.pagesBase = at(region(layout, 'pool.pages'));
     this.free_ = new FreeBitmap(at(region(layout, 'pool.free')), pages);
   }
@@ -54,7 +57,8 @@ export class PagePool {
   /** free_page. A page freed twice is an allocator corruption in the kernel: reported as PT-LEAK. */
   *free(cpu: Cpu, page: number): Op {
     yield 'free_page';
-    if (this.free_.give(cpu.i32, page)) cpu.fail('PT-LEAK', `${cpu.name} frees table page ${page}, which is already free`);
+    if (this.free_.give(cpu.i32, page))
+      cpu.fail('PT-LEAK', `${cpu.name} frees table page ${page}, which is already free`);
   }
 
   /** The free pages, read on a quiescent model. */

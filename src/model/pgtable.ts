@@ -113,7 +113,10 @@ export class IoPgtable {
 
   protected readonly observer: PteObserver | undefined;
 
-  constructor(readonly pool: PagePool, opts: PgtableOptions = {}) {
+  constructor(
+    readonly pool: PagePool,
+    opts: PgtableOptions = {},
+  ) {
     this.observer = opts.observer;
   }
 
@@ -137,7 +140,13 @@ export class IoPgtable {
    * above it, read the entry, install a table if it is empty, and recurse into the table.
    */
   protected *armLpaeMap(
-    cpu: Cpu, iova: number, paddr: number, size: number, pgcount: number, lvl: number, table: number,
+    cpu: Cpu,
+    iova: number,
+    paddr: number,
+    size: number,
+    pgcount: number,
+    lvl: number,
+    table: number,
   ): Op<MapResult> {
     if (size === blockSize(lvl)) return yield* this.armLpaeInitPte(cpu, iova, paddr, pgcount, lvl, table);
     const slot = this.slot(table, iova, lvl);
@@ -162,7 +171,12 @@ export class IoPgtable {
    * then write the leaves (__arm_lpae_init_pte).
    */
   protected *armLpaeInitPte(
-    cpu: Cpu, iova: number, paddr: number, pgcount: number, lvl: number, table: number,
+    cpu: Cpu,
+    iova: number,
+    paddr: number,
+    pgcount: number,
+    lvl: number,
+    table: number,
   ): Op<MapResult> {
     const first = levelIndex(iova, lvl);
     const n = Math.min(pgcount, PTES_PER_TABLE - first);
@@ -210,7 +224,12 @@ export class IoPgtable {
    * entries, stopping at the first empty one; a table among them is freed with everything below it.
    */
   protected *armLpaeUnmap(
-    cpu: Cpu, iova: number, size: number, pgcount: number, lvl: number, table: number,
+    cpu: Cpu,
+    iova: number,
+    size: number,
+    pgcount: number,
+    lvl: number,
+    table: number,
   ): Op<number> {
     if (size !== blockSize(lvl)) {
       yield READ[lvl]!;
@@ -310,10 +329,19 @@ export class IoPgtable {
         const pte = i32[this.pool.entry(page, i)]!;
         if (pte === 0) continue;
         const iova = base + i * blockSize(lvl);
-        if (isLeaf(pte, lvl)) { leaves.push([iova, blockSize(lvl), frameOf(pte) * SZ_4K]); continue; }
-        if (!isTable(pte, lvl)) { badRefs.push(iova); continue; }
+        if (isLeaf(pte, lvl)) {
+          leaves.push([iova, blockSize(lvl), frameOf(pte) * SZ_4K]);
+          continue;
+        }
+        if (!isTable(pte, lvl)) {
+          badRefs.push(iova);
+          continue;
+        }
         const child = frameOf(pte);
-        if (child >= this.pool.pages) { badRefs.push(iova); continue; }
+        if (child >= this.pool.pages) {
+          badRefs.push(iova);
+          continue;
+        }
         const seen = tableRefs.get(child) ?? 0;
         tableRefs.set(child, seen + 1);
         if (seen === 0) walk(child, lvl + 1, iova);

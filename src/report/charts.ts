@@ -76,13 +76,27 @@ export interface HistogramSpec {
 export type ChartSpec = LineChartSpec | BarChartSpec | HistogramSpec;
 
 /** Colour-blind-safe palette (Tableau 10), readable on light and dark backgrounds. */
-export const PALETTE = ['#4e79a7', '#f28e2b', '#59a14f', '#e15759', '#76b7b2', '#edc948', '#b07aa1', '#ff9da7', '#9c755f', '#bab0ac'] as const;
+export const PALETTE = [
+  '#4e79a7',
+  '#f28e2b',
+  '#59a14f',
+  '#e15759',
+  '#76b7b2',
+  '#edc948',
+  '#b07aa1',
+  '#ff9da7',
+  '#9c755f',
+  '#bab0ac',
+] as const;
 
 const WIDTH = 640;
 const HEIGHT = 320;
 
 /** Equal-width bins over all series (or the given edges); returns category labels and counts per series. */
-export function binSamples(series: readonly HistogramSeries[], bins?: number | readonly number[]): { edges: number[]; labels: string[]; counts: number[][] } {
+export function binSamples(
+  series: readonly HistogramSeries[],
+  bins?: number | readonly number[],
+): { edges: number[]; labels: string[]; counts: number[][] } {
   const all = series.flatMap((s) => s.samples).filter(Number.isFinite);
   let edges: number[];
   if (Array.isArray(bins)) edges = [...(bins as readonly number[])];
@@ -90,8 +104,14 @@ export function binSamples(series: readonly HistogramSeries[], bins?: number | r
     if (all.length === 0) return { edges: [], labels: [], counts: series.map(() => []) };
     let lo = Infinity;
     let hi = -Infinity;
-    for (const x of all) { if (x < lo) lo = x; if (x > hi) hi = x; }
-    const n = typeof bins === 'number' ? Math.max(1, Math.floor(bins)) : Math.min(30, Math.max(5, Math.ceil(Math.sqrt(all.length))));
+    for (const x of all) {
+      if (x < lo) lo = x;
+      if (x > hi) hi = x;
+    }
+    const n =
+      typeof bins === 'number'
+        ? Math.max(1, Math.floor(bins))
+        : Math.min(30, Math.max(5, Math.ceil(Math.sqrt(all.length))));
     if (hi === lo) hi = lo + 1;
     edges = Array.from({ length: n + 1 }, (_, i) => lo + ((hi - lo) * i) / n);
   }
@@ -103,7 +123,11 @@ export function binSamples(series: readonly HistogramSeries[], bins?: number | r
       // Binary search for the bin; the last bin is closed on the right.
       let a = 0;
       let b = nb - 1;
-      while (a < b) { const m = (a + b + 1) >> 1; if (x >= edges[m]!) a = m; else b = m - 1; }
+      while (a < b) {
+        const m = (a + b + 1) >> 1;
+        if (x >= edges[m]!) a = m;
+        else b = m - 1;
+      }
       c[a]!++;
     }
     return c;
@@ -113,7 +137,10 @@ export function binSamples(series: readonly HistogramSeries[], bins?: number | r
 }
 
 /** A histogram as bars: one category per bin, labelled by its lower edge or its range. */
-function histogramBars(spec: HistogramSpec, label: 'edge' | 'range'): { categories: readonly string[]; series: readonly BarSeries[] } {
+function histogramBars(
+  spec: HistogramSpec,
+  label: 'edge' | 'range',
+): { categories: readonly string[]; series: readonly BarSeries[] } {
   const b = binSamples(spec.series, spec.bins);
   return {
     categories: label === 'range' ? b.labels : b.edges.slice(0, -1).map(formatNumber),
@@ -124,36 +151,65 @@ function histogramBars(spec: HistogramSpec, label: 'edge' | 'range'): { categori
 /** How many marks the chart should draw: points of every line, bars that have a value. */
 export function dataPointCount(spec: ChartSpec): number {
   switch (spec.kind) {
-    case 'line': return spec.series.reduce((a, s) => a + s.points.filter((p) => plottable(p[1], spec.yLog) && plottable(p[0], spec.xLog)).length, 0);
-    case 'bar': return spec.series.reduce((a, s) => a + s.values.filter((v) => v !== null && plottable(v, spec.yLog)).length, 0);
-    case 'histogram': return binSamples(spec.series, spec.bins).counts.reduce((a, c) => a + c.filter((v) => plottable(v, spec.yLog)).length, 0);
+    case 'line':
+      return spec.series.reduce(
+        (a, s) => a + s.points.filter((p) => plottable(p[1], spec.yLog) && plottable(p[0], spec.xLog)).length,
+        0,
+      );
+    case 'bar':
+      return spec.series.reduce((a, s) => a + s.values.filter((v) => v !== null && plottable(v, spec.yLog)).length, 0);
+    case 'histogram':
+      return binSamples(spec.series, spec.bins).counts.reduce(
+        (a, c) => a + c.filter((v) => plottable(v, spec.yLog)).length,
+        0,
+      );
   }
 }
 
 const plottable = (v: number, log?: boolean): boolean => Number.isFinite(v) && (!log || v > 0);
 
 const axisStyle = (name: string | undefined, log: boolean | undefined) => ({
-  name, nameLocation: 'middle' as const, nameTextStyle: { color: CHART_INK.text, fontSize: 12 },
-  axisLine: { lineStyle: { color: CHART_INK.axis } }, axisTick: { lineStyle: { color: CHART_INK.axis } },
-  axisLabel: { color: CHART_INK.text, formatter: (v: number | string) => (typeof v === 'number' ? formatNumber(v) : v), hideOverlap: true },
+  name,
+  nameLocation: 'middle' as const,
+  nameTextStyle: { color: CHART_INK.text, fontSize: 12 },
+  axisLine: { lineStyle: { color: CHART_INK.axis } },
+  axisTick: { lineStyle: { color: CHART_INK.axis } },
+  axisLabel: {
+    color: CHART_INK.text,
+    formatter: (v: number | string) => (typeof v === 'number' ? formatNumber(v) : v),
+    hideOverlap: true,
+  },
   splitLine: { lineStyle: { color: CHART_INK.grid } },
   ...(log ? { type: 'log' as const, logBase: 10 } : {}),
 });
 
 function option(spec: ChartSpec): Record<string, unknown> {
-  const legend = spec.series.length > 1
-    ? { legend: { bottom: 0, textStyle: { color: CHART_INK.text }, itemGap: 16 } } : {};
+  const legend =
+    spec.series.length > 1 ? { legend: { bottom: 0, textStyle: { color: CHART_INK.text }, itemGap: 16 } } : {};
   const base = { animation: false, color: [...PALETTE], textStyle: { fontFamily: 'system-ui, sans-serif' }, ...legend };
   const grid = { left: 64, right: 24, top: 16, bottom: spec.series.length > 1 ? 80 : 56, containLabel: false };
   if (spec.kind === 'line') {
     const xs = spec.series.flatMap((s) => s.points.map((p) => p[0]));
     const integral = xs.every(Number.isInteger);
     return {
-      ...base, grid,
-      xAxis: { ...axisStyle(spec.xLabel, spec.xLog), ...(spec.xLog ? {} : { type: 'value', scale: true, ...(integral ? { minInterval: 1 } : {}) }), nameGap: 28 },
-      yAxis: { ...axisStyle(spec.yLabel, spec.yLog), ...(spec.yLog ? {} : { type: 'value', scale: false }), nameGap: 48 },
+      ...base,
+      grid,
+      xAxis: {
+        ...axisStyle(spec.xLabel, spec.xLog),
+        ...(spec.xLog ? {} : { type: 'value', scale: true, ...(integral ? { minInterval: 1 } : {}) }),
+        nameGap: 28,
+      },
+      yAxis: {
+        ...axisStyle(spec.yLabel, spec.yLog),
+        ...(spec.yLog ? {} : { type: 'value', scale: false }),
+        nameGap: 48,
+      },
       series: spec.series.map((s) => ({
-        type: 'line', name: s.name, showSymbol: true, showAllSymbol: true, symbolSize: 6,
+        type: 'line',
+        name: s.name,
+        showSymbol: true,
+        showAllSymbol: true,
+        symbolSize: 6,
         data: s.points.filter((p) => plottable(p[1], spec.yLog) && plottable(p[0], spec.xLog)).map((p) => [p[0], p[1]]),
       })),
     };
@@ -167,14 +223,29 @@ function option(spec: ChartSpec): Record<string, unknown> {
   const logMin = yLog && values.length > 0 ? 10 ** (Math.floor(Math.log10(Math.min(...values))) - 1) : undefined;
   const rotate = !hist && categories.some((c) => c.length > 12);
   return {
-    ...base, grid: { ...grid, bottom: grid.bottom + (rotate ? 24 : 0) },
+    ...base,
+    grid: { ...grid, bottom: grid.bottom + (rotate ? 24 : 0) },
     xAxis: {
-      ...axisStyle(spec.xLabel, false), type: 'category', data: [...categories], nameGap: rotate ? 52 : 28,
-      axisLabel: { ...axisStyle(undefined, false).axisLabel, interval: hist ? 'auto' : 0, rotate: rotate ? 20 : 0, hideOverlap: hist },
+      ...axisStyle(spec.xLabel, false),
+      type: 'category',
+      data: [...categories],
+      nameGap: rotate ? 52 : 28,
+      axisLabel: {
+        ...axisStyle(undefined, false).axisLabel,
+        interval: hist ? 'auto' : 0,
+        rotate: rotate ? 20 : 0,
+        hideOverlap: hist,
+      },
     },
-    yAxis: { ...axisStyle(spec.yLabel ?? 'samples', yLog), ...(yLog ? { min: logMin, startValue: logMin } : { type: 'value' }), nameGap: 48 },
+    yAxis: {
+      ...axisStyle(spec.yLabel ?? 'samples', yLog),
+      ...(yLog ? { min: logMin, startValue: logMin } : { type: 'value' }),
+      nameGap: 48,
+    },
     series: series.map((s) => ({
-      type: 'bar', name: s.name, ...(hist && series.length === 1 ? { barCategoryGap: '4%' } : {}),
+      type: 'bar',
+      name: s.name,
+      ...(hist && series.length === 1 ? { barCategoryGap: '4%' } : {}),
       data: s.values.map((v, i) => {
         if (v === null || !plottable(v, yLog)) return null;
         const color = s.colors?.[i];
@@ -195,35 +266,44 @@ export function renderSvg(spec: ChartSpec, id: string): string {
     chart.dispose(); // without it zrender's frame loop keeps the process alive
   }
   const prefix = id.replace(/[^A-Za-z0-9_-]/g, '_');
-  return svg
-    // Inline SVG in HTML needs no namespace declarations; dropping them leaves no URL at all in the page.
-    .replace(/\s+xmlns(:xlink)?="[^"]*"/g, '')
-    // The hover-cursor stylesheet is for interactive charts; these are static.
-    .replace(/<style\s*>[\s\S]*?<\/style>/g, '')
-    .replace(/\bzr\d+-/g, `${prefix}-`)
-    .replace(/^<svg /, `<svg role="img" aria-label="${escapeHtml(spec.title)}" `);
+  return (
+    svg
+      // Inline SVG in HTML needs no namespace declarations; dropping them leaves no URL at all in the page.
+      .replace(/\s+xmlns(:xlink)?="[^"]*"/g, '')
+      // The hover-cursor stylesheet is for interactive charts; these are static.
+      .replace(/<style\s*>[\s\S]*?<\/style>/g, '')
+      .replace(/\bzr\d+-/g, `${prefix}-`)
+      .replace(/^<svg /, `<svg role="img" aria-label="${escapeHtml(spec.title)}" `)
+  );
 }
 
 /** A <figure>: caption, the inline SVG, an optional note, and the numbers in a collapsed table. */
 export function renderChart(spec: ChartSpec, id: string): string {
   const points = dataPointCount(spec);
   const body = points > 0 ? renderSvg(spec, id) : '<p class="empty">no data</p>';
-  return `<figure class="chart" id="${escapeHtml(id)}" data-kind="${spec.kind}" data-points="${points}">`
-    + `<figcaption>${escapeHtml(spec.title)}</figcaption>${body}`
-    + `${spec.note ? `<p class="note">${escapeHtml(spec.note)}</p>` : ''}`
-    + `<details><summary>data</summary>${dataTable(spec)}</details></figure>`;
+  return (
+    `<figure class="chart" id="${escapeHtml(id)}" data-kind="${spec.kind}" data-points="${points}">` +
+    `<figcaption>${escapeHtml(spec.title)}</figcaption>${body}` +
+    `${spec.note ? `<p class="note">${escapeHtml(spec.note)}</p>` : ''}` +
+    `<details><summary>data</summary>${dataTable(spec)}</details></figure>`
+  );
 }
 
 function dataTable(spec: ChartSpec): string {
-  const cell = (v: number | null | undefined) => `<td class="num">${v === null || v === undefined ? '–' : escapeHtml(formatNumber(v))}</td>`;
+  const cell = (v: number | null | undefined) =>
+    `<td class="num">${v === null || v === undefined ? '–' : escapeHtml(formatNumber(v))}</td>`;
   if (spec.kind === 'line') {
     const xs = [...new Set(spec.series.flatMap((s) => s.points.map((p) => p[0])))].sort((a, b) => a - b);
     const head = `<tr><th>${escapeHtml(spec.xLabel)}</th>${spec.series.map((s) => `<th>${escapeHtml(s.name)}</th>`).join('')}</tr>`;
-    const rows = xs.map((x) => `<tr>${cell(x)}${spec.series.map((s) => cell(s.points.find((p) => p[0] === x)?.[1])).join('')}</tr>`);
+    const rows = xs.map(
+      (x) => `<tr>${cell(x)}${spec.series.map((s) => cell(s.points.find((p) => p[0] === x)?.[1])).join('')}</tr>`,
+    );
     return `<table class="data"><thead>${head}</thead><tbody>${rows.join('')}</tbody></table>`;
   }
   const { categories, series } = spec.kind === 'bar' ? spec : histogramBars(spec, 'range');
   const head = `<tr><th>${escapeHtml(spec.xLabel ?? '')}</th>${series.map((s) => `<th>${escapeHtml(s.name)}</th>`).join('')}</tr>`;
-  const rows = categories.map((c, i) => `<tr><th scope="row">${escapeHtml(c)}</th>${series.map((s) => cell(s.values[i])).join('')}</tr>`);
+  const rows = categories.map(
+    (c, i) => `<tr><th scope="row">${escapeHtml(c)}</th>${series.map((s) => cell(s.values[i])).join('')}</tr>`,
+  );
   return `<table class="data"><thead>${head}</thead><tbody>${rows.join('')}</tbody></table>`;
 }

@@ -6,7 +6,13 @@
 /** Fixed chart-furniture colours (charts.ts), so the dark-mode CSS below can recolour them by attribute. */
 export const CHART_INK = { text: '#4a4c52', axis: '#6e7079', grid: '#e0e3e8' } as const;
 
-const ESCAPES: Readonly<Record<string, string>> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+const ESCAPES: Readonly<Record<string, string>> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&quot;',
+  "'": '&#39;',
+};
 
 /** Escape for HTML text and double- or single-quoted attribute values. */
 export function escapeHtml(s: string): string {
@@ -17,7 +23,11 @@ export function escapeHtml(s: string): string {
 export function formatNumber(v: number): string {
   if (!Number.isFinite(v)) return String(v);
   const a = Math.abs(v);
-  for (const [unit, div] of [['G', 1e9], ['M', 1e6], ['k', 1e3]] as const) {
+  for (const [unit, div] of [
+    ['G', 1e9],
+    ['M', 1e6],
+    ['k', 1e3],
+  ] as const) {
     if (a >= div) return `${trim((v / div).toPrecision(3))}${unit}`;
   }
   if (Number.isInteger(v) || a === 0) return String(v);
@@ -29,7 +39,8 @@ const trim = (s: string): string => (s.includes('e') || !s.includes('.') ? s : s
 /** Thousands separators, fixed locale so the page is the same everywhere. */
 export const formatInt = (v: number): string => Math.round(v).toLocaleString('en-US');
 
-export const formatMs = (ms: number): string => (ms >= 10_000 ? `${(ms / 1000).toFixed(1)} s` : ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(0)} ms`);
+export const formatMs = (ms: number): string =>
+  ms >= 10_000 ? `${(ms / 1000).toFixed(1)} s` : ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(0)} ms`;
 
 /** jcstress-style frequency: enough digits to tell a one-in-a-million outcome from zero. */
 export function formatFreq(samples: number, total: number): string {
@@ -48,13 +59,17 @@ export interface Table {
 }
 
 export function renderTable(t: Table): string {
-  const head = t.columns.map((c) => `<th${c.num ? ' class="num"' : ''} scope="col">${escapeHtml(c.label)}</th>`).join('');
+  const head = t.columns
+    .map((c) => `<th${c.num ? ' class="num"' : ''} scope="col">${escapeHtml(c.label)}</th>`)
+    .join('');
   const rows = t.rows.map((r) => {
     const cells = r.cells.map((c, i) => `<td${t.columns[i]?.num ? ' class="num"' : ''}>${c}</td>`).join('');
     return `<tr${r.cls ? ` class="${escapeHtml(r.cls)}"` : ''}${r.id ? ` id="${escapeHtml(r.id)}"` : ''}>${cells}</tr>`;
   });
-  return `<table${t.cls ? ` class="${escapeHtml(t.cls)}"` : ''}>${t.caption ? `<caption>${escapeHtml(t.caption)}</caption>` : ''}`
-    + `<thead><tr>${head}</tr></thead><tbody>${rows.join('')}</tbody></table>`;
+  return (
+    `<table${t.cls ? ` class="${escapeHtml(t.cls)}"` : ''}>${t.caption ? `<caption>${escapeHtml(t.caption)}</caption>` : ''}` +
+    `<thead><tr>${head}</tr></thead><tbody>${rows.join('')}</tbody></table>`
+  );
 }
 
 /** A command line to paste: selectable in one click without script, plus a copy button with it. */
@@ -63,7 +78,11 @@ export function renderCommand(cmd: string): string {
 }
 
 /** An id usable in a URL fragment, from free text. */
-export const slug = (s: string): string => s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
+export const slug = (s: string): string =>
+  s
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-|-$/g, '');
 
 const CSS = `
 :root { color-scheme: light dark; --bg: #ffffff; --fg: #1d1f23; --muted: #5c6068; --line: #d9dce1; --panel: #f5f6f8;

@@ -12,7 +12,11 @@ import { BadInput } from '../errors.js';
 const PSEUDO_FS = ['/proc', '/sys'];
 
 function statOrUndefined(p: string): Stats | undefined {
-  try { return statSync(p); } catch { return undefined; }
+  try {
+    return statSync(p);
+  } catch {
+    return undefined;
+  }
 }
 
 function underPseudoFs(p: string): string | undefined {
@@ -24,7 +28,8 @@ export function checkOutputDir(flag: string, dir: string, shown = dir): void {
   if (dir.trim() === '') throw new BadInput(`${flag}: '${dir}' is an empty path`);
   const abs = path.resolve(dir);
   const named = (why: string) => new BadInput(`${flag}: '${shown}' ${why}`);
-  if (underPseudoFs(abs)) throw named(`is under ${underPseudoFs(abs)} (a kernel pseudo file system, not a place for reports)`);
+  if (underPseudoFs(abs))
+    throw named(`is under ${underPseudoFs(abs)} (a kernel pseudo file system, not a place for reports)`);
   // Walk up to the nearest existing ancestor: it must be a directory we can create entries in.
   let existing = abs;
   let st = statOrUndefined(existing);
@@ -39,20 +44,33 @@ export function checkOutputDir(flag: string, dir: string, shown = dir): void {
   const pseudo = underPseudoFs(real);
   if (pseudo) throw named(`is under ${pseudo} (a kernel pseudo file system, not a place for reports)`);
   if (!st.isDirectory()) {
-    throw named(existing === abs && shown === dir ? 'exists and is not a directory' : `cannot be created: '${existing}' is not a directory`);
+    throw named(
+      existing === abs && shown === dir
+        ? 'exists and is not a directory'
+        : `cannot be created: '${existing}' is not a directory`,
+    );
   }
-  try { accessSync(existing, constants.W_OK | constants.X_OK); } catch (e) {
+  try {
+    accessSync(existing, constants.W_OK | constants.X_OK);
+  } catch (e) {
     const code = (e as NodeJS.ErrnoException).code ?? 'not writable';
-    throw named(existing === abs && shown === dir ? `is not writable (${code})` : `cannot be created: '${existing}' is not writable (${code})`);
+    throw named(
+      existing === abs && shown === dir
+        ? `is not writable (${code})`
+        : `cannot be created: '${existing}' is not writable (${code})`,
+    );
   }
 }
 
 /** A file to (over)write atomically: a file name in a directory checkOutputDir accepts, not a directory or device. */
 export function checkOutputFile(flag: string, file: string): void {
-  if (file.trim() === '' || file.endsWith('/') || path.basename(file) === '') throw new BadInput(`${flag}: '${file}' is not a file name`);
+  if (file.trim() === '' || file.endsWith('/') || path.basename(file) === '')
+    throw new BadInput(`${flag}: '${file}' is not a file name`);
   const st = statOrUndefined(file);
   if (st && !st.isFile()) {
-    throw new BadInput(`${flag}: '${file}' ${st.isDirectory() ? 'is a directory' : 'exists and is not a regular file'}`);
+    throw new BadInput(
+      `${flag}: '${file}' ${st.isDirectory() ? 'is a directory' : 'exists and is not a regular file'}`,
+    );
   }
   checkOutputDir(flag, path.dirname(path.resolve(file)), file);
 }
@@ -69,13 +87,17 @@ export function checkReportDir(flag: string, dir: string): void {
   const abs = path.resolve(dir);
   const cwd = process.cwd();
   if (abs === cwd || cwd.startsWith(`${abs}${path.sep}`) || abs === path.parse(abs).root) {
-    throw new BadInput(`${flag}: '${dir}' is the working directory or above it; give a directory of its own for the report`);
+    throw new BadInput(
+      `${flag}: '${dir}' is the working directory or above it; give a directory of its own for the report`,
+    );
   }
   const st = statOrUndefined(abs);
   if (!st) return;
   const foreign = readdirSync(abs).filter((n) => !REPORT_FILES.test(n));
   if (foreign.length > 0) {
-    throw new BadInput(`${flag}: '${dir}' holds other files (${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? ', ...' : ''}); `
-      + 'a report directory is replaced whole, so give an empty or new directory, or a previous report\'s');
+    throw new BadInput(
+      `${flag}: '${dir}' holds other files (${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? ', ...' : ''}); ` +
+        "a report directory is replaced whole, so give an empty or new directory, or a previous report's",
+    );
   }
 }

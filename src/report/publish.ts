@@ -10,7 +10,17 @@
  */
 import { randomBytes } from 'node:crypto';
 import {
-  closeSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readlinkSync, renameSync, rmSync, symlinkSync, writeSync,
+  closeSync,
+  fsyncSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readlinkSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeSync,
 } from 'node:fs';
 import path from 'node:path';
 import { pausePoint } from '../pause.js';
@@ -19,23 +29,40 @@ import { pausePoint } from '../pause.js';
 const TEMP = /^\.(.+)\.(tmp|old)-(\d+)-[0-9a-f]+$/;
 
 function tempName(dir: string, kind: 'tmp' | 'old'): string {
-  return path.join(path.dirname(dir), `.${path.basename(dir)}.${kind}-${process.pid}-${randomBytes(3).toString('hex')}`);
+  return path.join(
+    path.dirname(dir),
+    `.${path.basename(dir)}.${kind}-${process.pid}-${randomBytes(3).toString('hex')}`,
+  );
 }
 
 function writeDurably(file: string, text: string): void {
   const fd = openSync(file, 'w');
-  try { writeSync(fd, text); fsyncSync(fd); } finally { closeSync(fd); }
+  try {
+    writeSync(fd, text);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 function alive(pid: number): boolean {
   if (pid === process.pid) return true;
-  try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /** Remove temporaries in `parent` left by processes that are gone. */
 export function sweepTemporaries(parent: string): void {
   let names: string[];
-  try { names = readdirSync(parent); } catch { return; }
+  try {
+    names = readdirSync(parent);
+  } catch {
+    return;
+  }
   for (const n of names) {
     const m = TEMP.exec(n);
     if (m && !alive(Number(m[3]))) rmSync(path.join(parent, n), { recursive: true, force: true });
@@ -73,12 +100,20 @@ export function publishDir(dir: string, files: Readonly<Record<string, string>>)
 export function switchLink(link: string, target: string): void {
   const parent = path.dirname(link);
   const rel = path.relative(parent, target);
-  try { if (readlinkSync(link) === rel) return; } catch { /* absent, or not a symlink */ }
+  try {
+    if (readlinkSync(link) === rel) return;
+  } catch {
+    /* absent, or not a symlink */
+  }
   const tmp = tempName(link, 'tmp');
   symlinkSync(rel, tmp);
   pausePoint('report-latest');
   let st;
-  try { st = lstatSync(link); } catch { st = undefined; }
+  try {
+    st = lstatSync(link);
+  } catch {
+    st = undefined;
+  }
   if (st && !st.isSymbolicLink()) {
     // A real directory from before latest was a symlink: move it aside once (rename cannot replace it).
     const old = tempName(link, 'old');

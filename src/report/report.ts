@@ -18,7 +18,11 @@ import type { RunReport } from './types.js';
 export type { HistogramRow, ReportedViolation, RunReport, VariantReport } from './types.js';
 
 export function newRunId(now = new Date()): string {
-  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z').replace('T', '-');
+  const stamp = now
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z')
+    .replace('T', '-');
   return `${stamp}-${randomBytes(2).toString('hex')}`;
 }
 

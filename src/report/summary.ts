@@ -12,21 +12,34 @@ export function summaryMarkdown(r: RunReport): string {
     '|---|---|---|---|---|---:|---:|---:|---:|---:|',
   ];
   for (const v of r.results) {
-    lines.push(`| ${v.scenario} | ${v.variant} | ${v.expected} | ${v.observed} | ${v.verdict === 'pass' ? 'PASS' : '**FAIL**'} | ${v.ops} | ${v.steps} | `
-      + `${v.stress ? Math.round(v.stress.opsPerSec) : '-'} | ${v.explore ? v.explore.schedules : '-'} | ${v.seed} |`);
+    lines.push(
+      `| ${v.scenario} | ${v.variant} | ${v.expected} | ${v.observed} | ${v.verdict === 'pass' ? 'PASS' : '**FAIL**'} | ${v.ops} | ${v.steps} | ` +
+        `${v.stress ? Math.round(v.stress.opsPerSec) : '-'} | ${v.explore ? v.explore.schedules : '-'} | ${v.seed} |`,
+    );
   }
   for (const v of r.results) {
     if (v.violations.length === 0 && v.histogram.length <= 1) continue;
     lines.push('', `## ${v.scenario} / ${v.variant}`);
     for (const x of v.violations) {
       const who = x.vcpu >= 0 ? `cpu${x.vcpu}` : 'quiescent scan';
-      lines.push('', `- **${x.invariant}** (${x.grade}, ${x.executor}) by ${who} at \`${x.site}\`: ${x.message}`, `  - reproduce: \`${x.command}\`${x.stressSaw ? ` (replay shows ${x.invariant}; stress saw: ${x.stressSaw.invariant} ${x.stressSaw.message})` : ''}`);
+      lines.push(
+        '',
+        `- **${x.invariant}** (${x.grade}, ${x.executor}) by ${who} at \`${x.site}\`: ${x.message}`,
+        `  - reproduce: \`${x.command}\`${x.stressSaw ? ` (replay shows ${x.invariant}; stress saw: ${x.stressSaw.invariant} ${x.stressSaw.message})` : ''}`,
+      );
     }
     for (const x of v.violations) if (x.trace) lines.push('', '```', x.trace, '```');
     const total = v.histogram.reduce((a, r) => a + r.samples, 0);
     if (v.histogram.length > 1) {
-      lines.push('', '| RESULT | SAMPLES | FREQ | EXPECT |', '|---|---:|---:|---|',
-        ...v.histogram.map((r) => `| ${r.result} | ${r.samples} | ${((100 * r.samples) / Math.max(1, total)).toFixed(3)}% | ${r.expect} |`));
+      lines.push(
+        '',
+        '| RESULT | SAMPLES | FREQ | EXPECT |',
+        '|---|---:|---:|---|',
+        ...v.histogram.map(
+          (r) =>
+            `| ${r.result} | ${r.samples} | ${((100 * r.samples) / Math.max(1, total)).toFixed(3)}% | ${r.expect} |`,
+        ),
+      );
     }
   }
   return `${lines.join('\n')}\n`;

@@ -46,8 +46,20 @@ export interface VariantReport {
   readonly outcomes: Readonly<Record<string, number>>;
   /** Every op's outcome: 'ok' (nothing to report), each outcome id, each violation (jcstress RESULT/SAMPLES/EXPECT). */
   readonly histogram: readonly HistogramRow[];
-  readonly stress: { readonly workers: number; readonly ops: number; readonly steps: number; readonly slices: number; readonly durationMs: number; readonly opsPerSec: number } | null;
-  readonly explore: { readonly schedules: number; readonly steps: number; readonly strategy: string; readonly durationMs: number } | null;
+  readonly stress: {
+    readonly workers: number;
+    readonly ops: number;
+    readonly steps: number;
+    readonly slices: number;
+    readonly durationMs: number;
+    readonly opsPerSec: number;
+  } | null;
+  readonly explore: {
+    readonly schedules: number;
+    readonly steps: number;
+    readonly strategy: string;
+    readonly durationMs: number;
+  } | null;
 }
 
 export interface RunReport {

@@ -17,7 +17,11 @@ import { at, atCpu, defineLayout, region } from '../engine/layout.js';
 import type { ModelConfig, ScenarioDef, ScenarioModel, VcpuProgram } from '../engine/scenario.js';
 
 const invariants: readonly InvariantDef[] = [
-  { id: 'CNT-LOST', meaning: 'the shared counter equals the number of increments every vCPU made (no lost update)', grade: 'FORBIDDEN' },
+  {
+    id: 'CNT-LOST',
+    meaning: 'the shared counter equals the number of increments every vCPU made (no lost update)',
+    grade: 'FORBIDDEN',
+  },
 ];
 
 /**
@@ -37,7 +41,10 @@ export interface CounterPatch {
 export const percpuIncrement: CounterPatch = {
   word: 'percpu',
   *bump(cpu, index, times) {
-    for (let k = 0; k < times; k++) { yield 'percpu add'; Atomics.add(cpu.i32, index, 1); }
+    for (let k = 0; k < times; k++) {
+      yield 'percpu add';
+      Atomics.add(cpu.i32, index, 1);
+    }
   },
 };
 
@@ -45,7 +52,10 @@ export const percpuIncrement: CounterPatch = {
 export const atomicIncrement: CounterPatch = {
   word: 'shared',
   *bump(cpu, index, times) {
-    for (let k = 0; k < times; k++) { yield 'shared atomic_add'; Atomics.add(cpu.i32, index, 1); }
+    for (let k = 0; k < times; k++) {
+      yield 'shared atomic_add';
+      Atomics.add(cpu.i32, index, 1);
+    }
   },
 };
 
@@ -93,15 +103,21 @@ export function buildCounter({ cpus, variant, params }: ModelConfig<CounterPatch
 
   return {
     layout,
-    init() { /* all zero */ },
+    init() {
+      /* all zero */
+    },
     program(cpu): VcpuProgram {
       const word = patch.word === 'percpu' ? atCpu(percpu, cpu.id) : shared;
       let ops = 0;
       return {
         next() {
           ops++;
-          if (ops === params.crashAfter) throw new Error(`counter: crashAfter=${ops} (harness self-test) on cpu${cpu.id}`);
-          if (ops === params.hangAfter) for (;;) { /* harness self-test: a vCPU stuck in the model */ }
+          if (ops === params.crashAfter)
+            throw new Error(`counter: crashAfter=${ops} (harness self-test) on cpu${cpu.id}`);
+          if (ops === params.hangAfter)
+            for (;;) {
+              /* harness self-test: a vCPU stuck in the model */
+            }
           return bump(cpu, word);
         },
         describe: () => `bump x${stepsPerOp}`,
@@ -134,10 +150,18 @@ export const counterScenario: ScenarioDef<CounterPatch> = {
   invariants,
   variants: [
     { name: 'percpu', summary: 'each vCPU bumps its own padded per-CPU slot', expect: 'clean', patch: percpuIncrement },
-    { name: 'shared', summary: 'every vCPU bumps one shared word with Atomics.add', expect: 'clean', patch: atomicIncrement },
     {
-      name: 'plain-shared', summary: 'one shared word bumped by load, scheduling point, store', expect: ['CNT-LOST'],
-      source: 'the nr_endpoints++ pattern, kernel-model.md §4.3 V3', patch: plainIncrement,
+      name: 'shared',
+      summary: 'every vCPU bumps one shared word with Atomics.add',
+      expect: 'clean',
+      patch: atomicIncrement,
+    },
+    {
+      name: 'plain-shared',
+      summary: 'one shared word bumped by load, scheduling point, store',
+      expect: ['CNT-LOST'],
+      source: 'the nr_endpoints++ pattern, kernel-model.md §4.3 V3',
+      patch: plainIncrement,
     },
   ],
   build: buildCounter,

@@ -45,11 +45,28 @@ import { PagePool, pagePoolRegions, PTES_PER_TABLE } from '../model/page-pool.js
 import { IoPgtable, SZ_4K } from '../model/pgtable.js';
 
 const invariants: readonly InvariantDef[] = [
-  { id: 'IOVA-FREE-LINKED', meaning: 'dma_iova_free only after every linked range was unlinked ("all regions must have been unmapped")', grade: 'FORBIDDEN' },
-  { id: 'IOVA-USE-UNSYNCED', meaning: 'the device uses a state only after dma_iova_sync covered everything linked', grade: 'FORBIDDEN' },
-  { id: 'DMA-FAULT', meaning: 'a device DMA to a linked and synced range translates (no IOMMU fault)', grade: 'FORBIDDEN' },
+  {
+    id: 'IOVA-FREE-LINKED',
+    meaning: 'dma_iova_free only after every linked range was unlinked ("all regions must have been unmapped")',
+    grade: 'FORBIDDEN',
+  },
+  {
+    id: 'IOVA-USE-UNSYNCED',
+    meaning: 'the device uses a state only after dma_iova_sync covered everything linked',
+    grade: 'FORBIDDEN',
+  },
+  {
+    id: 'DMA-FAULT',
+    meaning: 'a device DMA to a linked and synced range translates (no IOMMU fault)',
+    grade: 'FORBIDDEN',
+  },
   { id: 'DMA-CORRUPT', meaning: 'a device DMA to a linked range lands on the page linked there', grade: 'FORBIDDEN' },
-  { id: 'DMA-MAP', meaning: 'linking and syncing a freshly allocated IOVA succeeds (-EEXIST: someone\'s PTEs are still there); unlink clears all it linked', grade: 'FORBIDDEN' },
+  {
+    id: 'DMA-MAP',
+    meaning:
+      "linking and syncing a freshly allocated IOVA succeeds (-EEXIST: someone's PTEs are still there); unlink clears all it linked",
+    grade: 'FORBIDDEN',
+  },
   { id: 'PT-OVERWRITE', meaning: 'no leaf is overwritten without an unmap', grade: 'FORBIDDEN' },
   { id: 'PT-LEAK', meaning: 'no table page is freed twice', grade: 'FORBIDDEN' },
   { id: 'DMA-ENOMEM', meaning: 'dma_iova_try_alloc found no IOVA space', grade: 'ACCEPTABLE' },
@@ -73,8 +90,15 @@ export function dmaIovaParts(config: ModelConfig<DmaIovaPatch>) {
   const Api = config.variant.patch?.api ?? DmaIovaApi;
   const spacePfns = p.spacePfns!;
   const iovaOpts: IovaDomainOptions = {
-    cpus, startPfn: 1, dma32Pfn: spacePfns >> 1, spacePfns,
-    depotDelayNs: 100e6, checks: p.checks === 1, resvPfns: 0, warm: false, warmDepot: 0,
+    cpus,
+    startPfn: 1,
+    dma32Pfn: spacePfns >> 1,
+    spacePfns,
+    depotDelayNs: 100e6,
+    checks: p.checks === 1,
+    resvPfns: 0,
+    warm: false,
+    warmDepot: 0,
   };
   const tablePages = 3 + Math.ceil(spacePfns / PTES_PER_TABLE) + 4;
   const listCapacity = Math.max(8, p.maxPages!);
@@ -93,11 +117,19 @@ export function dmaIovaParts(config: ModelConfig<DmaIovaPatch>) {
   const domain = newIovaDomain(layout, iovaOpts);
   const pool = new PagePool(layout, tablePages);
   const pt = new IoPgtable(pool);
-  const iotlb = new Iotlb(layout, spacePfns, pt, { flushCostNs: p.flushCostNs!, serialFlush: false, flushLockRank: IOTLB_FLUSH_LOCK.rank });
+  const iotlb = new Iotlb(layout, spacePfns, pt, {
+    flushCostNs: p.flushCostNs!,
+    serialFlush: false,
+    flushLockRank: IOTLB_FLUSH_LOCK.rank,
+  });
   const hyp = new Hyp(pt, region(layout, 'hyp.stats'), cpus, p.hypercallNs!, NO_HOOKS);
   const Driver = config.variant.patch?.driver ?? PerCpuDeferredListDriver;
   const list = new Driver({ layout, hyp, cpus, cookieEntries: 0, listCapacity });
-  const lifecycle = new LifecycleShadow(at(region(layout, 'dma.linked')), region(layout, 'dma.unsynced'), p.lifecycleChecks === 1);
+  const lifecycle = new LifecycleShadow(
+    at(region(layout, 'dma.linked')),
+    region(layout, 'dma.unsynced'),
+    p.lifecycleChecks === 1,
+  );
   // The harness's ops dispatch: the driver's ops, the IOTLB invalidation a strict unmap's iotlb_sync
   // does, and the lifecycle shadow kept from what the core hands the driver.
   const ops: DomainOps = {
@@ -141,7 +173,11 @@ export function dmaIovaParts(config: ModelConfig<DmaIovaPatch>) {
  * state in shared memory, updated in the same step as the access it shadows.
  */
 class LifecycleShadow {
-  constructor(private readonly linkedBase: number, private readonly unsynced: Region, private readonly report: boolean) {}
+  constructor(
+    private readonly linkedBase: number,
+    private readonly unsynced: Region,
+    private readonly report: boolean,
+  ) {}
 
   linked(cpu: Cpu, iova: number, bytes: number): void {
     for (let k = 0; k < bytes / SZ_4K; k++) Atomics.store(cpu.i32, this.linkedBase + iova / SZ_4K + k, 1);
@@ -152,14 +188,19 @@ class LifecycleShadow {
     for (let k = 0; k < bytes / SZ_4K; k++) Atomics.store(cpu.i32, this.linkedBase + iova / SZ_4K + k, 0);
   }
 
-  synced(cpu: Cpu): void { Atomics.store(cpu.i32, atCpu(this.unsynced, cpu.id), 0); }
+  synced(cpu: Cpu): void {
+    Atomics.store(cpu.i32, atCpu(this.unsynced, cpu.id), 0);
+  }
 
   /** The allocator is about to take [pfn, pfn+pages) back: "all regions must have been unmapped". */
   freeing(cpu: Cpu, pfn: number, pages: number): void {
     let live = 0;
     for (let k = 0; k < pages; k++) live += Atomics.load(cpu.i32, this.linkedBase + pfn + k);
     if (live > 0 && this.report) {
-      cpu.fail('IOVA-FREE-LINKED', `${cpu.name} frees iova 0x${(pfn * SZ_4K).toString(16)} (${pages} pages) with ${live} pages still linked`);
+      cpu.fail(
+        'IOVA-FREE-LINKED',
+        `${cpu.name} frees iova 0x${(pfn * SZ_4K).toString(16)} (${pages} pages) with ${live} pages still linked`,
+      );
     }
   }
 
@@ -167,7 +208,10 @@ class LifecycleShadow {
   deviceUse(cpu: Cpu, iova: number): void {
     const n = Atomics.load(cpu.i32, atCpu(this.unsynced, cpu.id));
     if (n > 0 && this.report) {
-      cpu.fail('IOVA-USE-UNSYNCED', `${cpu.name} starts the device on iova 0x${iova.toString(16)} with ${n * SZ_4K} linked bytes never synced (dma_iova_sync missing)`);
+      cpu.fail(
+        'IOVA-USE-UNSYNCED',
+        `${cpu.name} starts the device on iova 0x${iova.toString(16)} with ${n * SZ_4K} linked bytes never synced (dma_iova_sync missing)`,
+      );
     }
   }
 }
@@ -186,24 +230,55 @@ export function buildDmaIova(config: ModelConfig<DmaIovaPatch>): ScenarioModel {
       pool.init(mem, [IoPgtable.ROOT_PAGE]);
     },
     program: (cpu, rng) => (p.bench! > 0 ? new BenchProgram(cpu, parts, p) : new LifecycleProgram(cpu, rng, parts, p)),
-    quiescent(mem, report) { checkIovaDomain(domain, mem.i32, report); },
+    quiescent(mem, report) {
+      checkIovaDomain(domain, mem.i32, report);
+    },
     timers: [...domain.rcache.timerSpecs()],
     stats(mem) {
       const lat = latency.total(mem.f64, mem.i32);
       const [maps, unmaps] = hyp.counts(mem.i32, cpus);
       return {
-        loops: lat.loops, mapAvgUs: lat.mapAvgUs, mapStddevUs: lat.mapStddevUs, unmapAvgUs: lat.unmapAvgUs, unmapStddevUs: lat.unmapStddevUs,
-        mapP50Ns: percentileNs(lat.mapHist, 0.5), mapP99Ns: percentileNs(lat.mapHist, 0.99),
-        unmapP50Ns: percentileNs(lat.unmapHist, 0.5), unmapP99Ns: percentileNs(lat.unmapHist, 0.99),
-        mapHypercalls: maps, unmapHypercalls: unmaps,
+        loops: lat.loops,
+        mapAvgUs: lat.mapAvgUs,
+        mapStddevUs: lat.mapStddevUs,
+        unmapAvgUs: lat.unmapAvgUs,
+        unmapStddevUs: lat.unmapStddevUs,
+        mapP50Ns: percentileNs(lat.mapHist, 0.5),
+        mapP99Ns: percentileNs(lat.mapHist, 0.99),
+        unmapP50Ns: percentileNs(lat.unmapHist, 0.5),
+        unmapP99Ns: percentileNs(lat.unmapHist, 0.99),
+        mapHypercalls: maps,
+        unmapHypercalls: unmaps,
       };
     },
   };
 }
 
-const enum Phase { Idle, Linking, Linked, Synced, Unlinking }
-const enum Kind { Alloc, Link, Sync, Use, Destroy, Unlink, Free }
-const KIND_NAME = ['dma_iova_try_alloc', 'dma_iova_link', 'dma_iova_sync', 'device DMA', 'dma_iova_destroy', 'dma_iova_unlink', 'dma_iova_free'];
+const enum Phase {
+  Idle,
+  Linking,
+  Linked,
+  Synced,
+  Unlinking,
+}
+const enum Kind {
+  Alloc,
+  Link,
+  Sync,
+  Use,
+  Destroy,
+  Unlink,
+  Free,
+}
+const KIND_NAME = [
+  'dma_iova_try_alloc',
+  'dma_iova_link',
+  'dma_iova_sync',
+  'device DMA',
+  'dma_iova_destroy',
+  'dma_iova_unlink',
+  'dma_iova_free',
+];
 
 class LifecycleProgram implements VcpuProgram {
   private last = Kind.Alloc;
@@ -216,33 +291,53 @@ class LifecycleProgram implements VcpuProgram {
   private uses = 0;
   private readonly phys: number;
 
-  constructor(private readonly cpu: Cpu, private readonly rng: RandomGenerator, private readonly m: Parts, private readonly p: Readonly<Record<string, number>>) {
+  constructor(
+    private readonly cpu: Cpu,
+    private readonly rng: RandomGenerator,
+    private readonly m: Parts,
+    private readonly p: Readonly<Record<string, number>>,
+  ) {
     this.phys = PHYS_BASE + cpu.id * PHYS_STRIDE;
   }
 
   next(): Op<unknown> {
     const rng = this.rng;
     switch (this.phase) {
-      case Phase.Idle: return this.op(Kind.Alloc, this.alloc(randInt(rng, 1, this.p.maxPages!)));
-      case Phase.Linking: return this.op(Kind.Link, this.link(randInt(rng, 1, this.pages - this.linkedBytes / SZ_4K)));
-      case Phase.Linked: return this.op(Kind.Sync, this.sync());
+      case Phase.Idle:
+        return this.op(Kind.Alloc, this.alloc(randInt(rng, 1, this.p.maxPages!)));
+      case Phase.Linking:
+        return this.op(Kind.Link, this.link(randInt(rng, 1, this.pages - this.linkedBytes / SZ_4K)));
+      case Phase.Linked:
+        return this.op(Kind.Sync, this.sync());
       case Phase.Synced: {
         const r = randInt(rng, 0, 2);
         if (r === 0 && this.uses < 2) return this.op(Kind.Use, this.use());
         return r === 1 ? this.op(Kind.Destroy, this.destroy()) : this.op(Kind.Unlink, this.unlink());
       }
-      default: return this.links.length > 0 ? this.op(Kind.Unlink, this.unlink()) : this.op(Kind.Free, this.free());
+      default:
+        return this.links.length > 0 ? this.op(Kind.Unlink, this.unlink()) : this.op(Kind.Free, this.free());
     }
   }
 
-  describe(): string { return KIND_NAME[this.last]!; }
+  describe(): string {
+    return KIND_NAME[this.last]!;
+  }
 
-  private op(k: Kind, body: Op): Op { this.last = k; return body; }
+  private op(k: Kind, body: Op): Op {
+    this.last = k;
+    return body;
+  }
 
   private *alloc(pages: number): Op {
     const ok = yield* this.m.api.dmaIovaTryAlloc(this.cpu, this.st, this.phys, pages * SZ_4K);
-    if (!ok) { this.cpu.fail('DMA-ENOMEM', ''); return; }
-    this.pages = pages; this.linkedBytes = 0; this.links.length = 0; this.uses = 0;
+    if (!ok) {
+      this.cpu.fail('DMA-ENOMEM', '');
+      return;
+    }
+    this.pages = pages;
+    this.linkedBytes = 0;
+    this.links.length = 0;
+    this.uses = 0;
     this.phase = Phase.Linking;
   }
 
@@ -250,7 +345,10 @@ class LifecycleProgram implements VcpuProgram {
   private *link(pages: number): Op {
     const off = this.linkedBytes;
     const ret = yield* this.m.api.dmaIovaLink(this.cpu, this.st, this.phys + off, off, pages * SZ_4K);
-    if (ret !== 0) { this.cpu.fail('DMA-MAP', `${this.cpu.name}: dma_iova_link at +0x${off.toString(16)} returns ${ret}`); return; }
+    if (ret !== 0) {
+      this.cpu.fail('DMA-MAP', `${this.cpu.name}: dma_iova_link at +0x${off.toString(16)} returns ${ret}`);
+      return;
+    }
     this.links.push([off, pages * SZ_4K]);
     this.linkedBytes += pages * SZ_4K;
     if (this.linkedBytes === this.pages * SZ_4K) this.phase = Phase.Linked;
@@ -259,7 +357,10 @@ class LifecycleProgram implements VcpuProgram {
   private *sync(): Op {
     const ret = yield* this.m.api.dmaIovaSync(this.cpu, this.st, 0, this.linkedBytes);
     if (ret !== 0) {
-      this.cpu.fail('DMA-MAP', `${this.cpu.name}: dma_iova_sync of freshly allocated iova 0x${this.st.addr.toString(16)} returns ${ret}${ret === -17 ? ' (-EEXIST: someone\'s PTEs are still there)' : ''}`);
+      this.cpu.fail(
+        'DMA-MAP',
+        `${this.cpu.name}: dma_iova_sync of freshly allocated iova 0x${this.st.addr.toString(16)} returns ${ret}${ret === -17 ? " (-EEXIST: someone's PTEs are still there)" : ''}`,
+      );
       return;
     }
     this.phase = Phase.Synced;
@@ -272,8 +373,20 @@ class LifecycleProgram implements VcpuProgram {
     const pfn = this.st.addr / SZ_4K;
     for (let k = 0; k < this.linkedBytes / SZ_4K; k++) {
       const phys = yield* iotlb.translate(this.cpu, pfn + k);
-      if (phys < 0) { this.cpu.fail('DMA-FAULT', `device DMA to ${this.cpu.name}'s linked iova 0x${((pfn + k) * SZ_4K).toString(16)} faults: no translation`); return; }
-      if (phys !== this.phys + k * SZ_4K) { this.cpu.fail('DMA-CORRUPT', `device DMA to ${this.cpu.name}'s iova 0x${((pfn + k) * SZ_4K).toString(16)} lands on 0x${phys.toString(16)}, not its page`); return; }
+      if (phys < 0) {
+        this.cpu.fail(
+          'DMA-FAULT',
+          `device DMA to ${this.cpu.name}'s linked iova 0x${((pfn + k) * SZ_4K).toString(16)} faults: no translation`,
+        );
+        return;
+      }
+      if (phys !== this.phys + k * SZ_4K) {
+        this.cpu.fail(
+          'DMA-CORRUPT',
+          `device DMA to ${this.cpu.name}'s iova 0x${((pfn + k) * SZ_4K).toString(16)} lands on 0x${phys.toString(16)}, not its page`,
+        );
+        return;
+      }
     }
     this.uses++;
     this.phase = Phase.Synced;
@@ -281,14 +394,19 @@ class LifecycleProgram implements VcpuProgram {
 
   private *destroy(): Op {
     const n = yield* this.m.api.dmaIovaDestroy(this.cpu, this.st, this.linkedBytes);
-    if (n !== this.linkedBytes) this.cpu.fail('DMA-MAP', `${this.cpu.name}: dma_iova_destroy unmapped ${n} of ${this.linkedBytes} bytes`);
+    if (n !== this.linkedBytes)
+      this.cpu.fail('DMA-MAP', `${this.cpu.name}: dma_iova_destroy unmapped ${n} of ${this.linkedBytes} bytes`);
     this.phase = Phase.Idle;
   }
 
   private *unlink(): Op {
     const [off, bytes] = this.links[0]!;
     const n = yield* this.m.api.dmaIovaUnlink(this.cpu, this.st, off, bytes);
-    if (n !== bytes) this.cpu.fail('DMA-MAP', `${this.cpu.name}: dma_iova_unlink of +0x${off.toString(16)} unmapped ${n} of ${bytes} bytes`);
+    if (n !== bytes)
+      this.cpu.fail(
+        'DMA-MAP',
+        `${this.cpu.name}: dma_iova_unlink of +0x${off.toString(16)} unmapped ${n} of ${bytes} bytes`,
+      );
     this.links.shift();
     this.phase = Phase.Unlinking;
   }
@@ -305,18 +423,27 @@ class BenchProgram implements VcpuProgram {
   private readonly phys: number;
   private readonly pfns: number[] = [];
 
-  constructor(private readonly cpu: Cpu, private readonly m: Parts, private readonly p: Readonly<Record<string, number>>) {
+  constructor(
+    private readonly cpu: Cpu,
+    private readonly m: Parts,
+    private readonly p: Readonly<Record<string, number>>,
+  ) {
     this.phys = PHYS_BASE + cpu.id * PHYS_STRIDE;
   }
 
-  next(): Op<unknown> { return this.p.bench === 1 ? this.twoStep() : this.perPage(); }
-  describe(): string { return this.p.bench === 1 ? 'try_alloc, link per page, sync, destroy' : 'dma map per page, dma unmap per page'; }
+  next(): Op<unknown> {
+    return this.p.bench === 1 ? this.twoStep() : this.perPage();
+  }
+  describe(): string {
+    return this.p.bench === 1 ? 'try_alloc, link per page, sync, destroy' : 'dma map per page, dma unmap per page';
+  }
 
   private *twoStep(): Op {
     const { cpu, m } = this;
     const n = this.p.maxPages!;
     const t0 = cpu.clock.now();
-    if (!(yield* m.api.dmaIovaTryAlloc(cpu, this.st, this.phys, n * SZ_4K))) throw new Error('dma-iova bench: no IOVA space');
+    if (!(yield* m.api.dmaIovaTryAlloc(cpu, this.st, this.phys, n * SZ_4K)))
+      throw new Error('dma-iova bench: no IOVA space');
     // A driver linking n discontiguous pages (every other page of its buffer).
     for (let k = 0; k < n; k++) yield* m.api.dmaIovaLink(cpu, this.st, this.phys + 2 * k * SZ_4K, k * SZ_4K, SZ_4K);
     if ((yield* m.api.dmaIovaSync(cpu, this.st, 0, n * SZ_4K)) !== 0) throw new Error('dma-iova bench: sync failed');
@@ -333,7 +460,8 @@ class BenchProgram implements VcpuProgram {
     for (let k = 0; k < n; k++) {
       const pfn = yield* m.domain.allocIovaFast(cpu, 1, limit, true);
       if (pfn === 0) throw new Error('dma-iova bench: no IOVA space');
-      if ((yield* m.core.iommuMap(cpu, pfn * SZ_4K, this.phys + 2 * k * SZ_4K, SZ_4K)) !== 0) throw new Error('dma-iova bench: iommu_map failed');
+      if ((yield* m.core.iommuMap(cpu, pfn * SZ_4K, this.phys + 2 * k * SZ_4K, SZ_4K)) !== 0)
+        throw new Error('dma-iova bench: iommu_map failed');
       this.pfns[k] = pfn;
     }
     const t1 = cpu.clock.now();
@@ -347,15 +475,32 @@ class BenchProgram implements VcpuProgram {
 
 export const dmaIovaScenario: ScenarioDef<DmaIovaPatch> = {
   name: 'dma-iova',
-  summary: 'the two-step DMA API (dma_iova_try_alloc/link/sync/unlink/destroy/free) on a driver that needs the sync, per-state lifecycle checks',
-  follows: 'kernel-model.md §7 (DMA-IOMMU-25, IOVA-API-DOC, NOSYNC); §2.3 (the range cache); §9 #16 #17; §10 "Two-step API"',
+  summary:
+    'the two-step DMA API (dma_iova_try_alloc/link/sync/unlink/destroy/free) on a driver that needs the sync, per-state lifecycle checks',
+  follows:
+    'kernel-model.md §7 (DMA-IOMMU-25, IOVA-API-DOC, NOSYNC); §2.3 (the range cache); §9 #16 #17; §10 "Two-step API"',
   params: {
     spacePfns: { default: 4096, min: 512, max: 1 << 20, help: 'IOVA space in 4 KiB pages (limit = spacePfns / 2)' },
     maxPages: { default: 8, min: 1, max: 64, help: 'pages per dma_iova_state at most (bench: exactly)' },
-    hypercallNs: { default: 1_000, min: 0, max: 10_000_000, help: 'cost of one driver call into the host (busy ns in stress, virtual ns in explore)' },
+    hypercallNs: {
+      default: 1_000,
+      min: 0,
+      max: 10_000_000,
+      help: 'cost of one driver call into the host (busy ns in stress, virtual ns in explore)',
+    },
     flushCostNs: { default: 0, min: 0, max: 10_000_000, help: 'cost of one IOTLB range sync' },
-    lifecycleChecks: { default: 1, min: 0, max: 1, help: '0: no lifecycle oracle: a misuse shows only through what it breaks (-EEXIST, DMA faults)' },
-    bench: { default: 0, min: 0, max: 2, help: '1: two-step API loop over maxPages separate pages; 2: dma map per page' },
+    lifecycleChecks: {
+      default: 1,
+      min: 0,
+      max: 1,
+      help: '0: no lifecycle oracle: a misuse shows only through what it breaks (-EEXIST, DMA faults)',
+    },
+    bench: {
+      default: 0,
+      min: 0,
+      max: 2,
+      help: '1: two-step API loop over maxPages separate pages; 2: dma map per page',
+    },
     checks: { default: 1, min: 0, max: 1, help: '0: no online IOVA shadow checks (benchmarks)' },
   },
   exploreCpus: 2,
@@ -365,12 +510,18 @@ export const dmaIovaScenario: ScenarioDef<DmaIovaPatch> = {
   variants: [
     { name: 'correct', summary: 'link* -> sync -> device use -> (unlink* -> free | destroy)', expect: 'clean' },
     {
-      name: 'free-while-linked', summary: 'dma_iova_destroy frees with ranges still linked: the IOVA returns to the range cache with live PTEs',
-      expect: ['IOVA-FREE-LINKED', 'DMA-MAP'], source: 'kernel-model.md §9 #16 (IOVA-API-DOC rule)', patch: { api: FreeWhileLinkedApi },
+      name: 'free-while-linked',
+      summary: 'dma_iova_destroy frees with ranges still linked: the IOVA returns to the range cache with live PTEs',
+      expect: ['IOVA-FREE-LINKED', 'DMA-MAP'],
+      source: 'kernel-model.md §9 #16 (IOVA-API-DOC rule)',
+      patch: { api: FreeWhileLinkedApi },
     },
     {
-      name: 'no-sync', summary: 'dma_iova_sync does nothing: the device uses linked ranges whose MAP was never sent',
-      expect: ['IOVA-USE-UNSYNCED', 'DMA-FAULT'], source: 'kernel-model.md §9 #17', patch: { api: NoSyncApi },
+      name: 'no-sync',
+      summary: 'dma_iova_sync does nothing: the device uses linked ranges whose MAP was never sent',
+      expect: ['IOVA-USE-UNSYNCED', 'DMA-FAULT'],
+      source: 'kernel-model.md §9 #17',
+      patch: { api: NoSyncApi },
     },
   ],
   build: buildDmaIova,

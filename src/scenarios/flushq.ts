@@ -21,7 +21,12 @@ import { Buffers, bufferRegions, FREE, LIVE, UNMAPPING } from '../model/dma/buff
 import { DmaIommu, type DmaIommuClass } from '../model/dma/dma-iommu.js';
 import { bucketOf, HIST_BUCKETS, Latency, latencyRegions, percentileNs } from '../model/dma/latency.js';
 import {
-  FlushQueue, PERCPU_FQ_SIZE, PERCPU_FQ_TIMEOUT_MS, SINGLE_FQ_SIZE, SINGLE_FQ_TIMEOUT_MS, type FlushQueueClass,
+  FlushQueue,
+  PERCPU_FQ_SIZE,
+  PERCPU_FQ_TIMEOUT_MS,
+  SINGLE_FQ_SIZE,
+  SINGLE_FQ_TIMEOUT_MS,
+  type FlushQueueClass,
 } from '../model/fq/flush-queue.js';
 import { RANK_FQ, RANK_IOTLB_FLUSH } from '../model/fq/locks.js';
 import { CheckedIovad, FlushOracle, flushOracleRegions, ObservedPgtable } from '../model/fq/oracle.js';
@@ -38,21 +43,47 @@ import { waitUntilZero } from '../engine/sync.js';
 
 /** The lazy exposure window (unmap -> its IOVA back in the allocator), as jcstress-style outcome rows. */
 const EXPOSURE: readonly [number, string][] = [
-  [10, 'LAZY-EXPOSURE <10us'], [100, 'LAZY-EXPOSURE <100us'], [1_000, 'LAZY-EXPOSURE <1ms'],
-  [10_000, 'LAZY-EXPOSURE <10ms'], [100_000, 'LAZY-EXPOSURE <100ms'], [1_000_000, 'LAZY-EXPOSURE <1s'],
+  [10, 'LAZY-EXPOSURE <10us'],
+  [100, 'LAZY-EXPOSURE <100us'],
+  [1_000, 'LAZY-EXPOSURE <1ms'],
+  [10_000, 'LAZY-EXPOSURE <10ms'],
+  [100_000, 'LAZY-EXPOSURE <100ms'],
+  [1_000_000, 'LAZY-EXPOSURE <1s'],
   [Infinity, 'LAZY-EXPOSURE >=1s'],
 ];
 
 const invariants: readonly InvariantDef[] = [
-  { id: 'F1', meaning: 'an IOVA reaches the allocator only after a flush that started after its unmap finished: no IOTLB entry for it survives to its next hand-out', grade: 'FORBIDDEN' },
-  { id: 'DMA-CORRUPT', meaning: 'a device DMA to a live mapping lands on that mapping\'s own buffer', grade: 'FORBIDDEN' },
+  {
+    id: 'F1',
+    meaning:
+      'an IOVA reaches the allocator only after a flush that started after its unmap finished: no IOTLB entry for it survives to its next hand-out',
+    grade: 'FORBIDDEN',
+  },
+  {
+    id: 'DMA-CORRUPT',
+    meaning: "a device DMA to a live mapping lands on that mapping's own buffer",
+    grade: 'FORBIDDEN',
+  },
   { id: 'DMA-FAULT', meaning: 'a device DMA to a live mapping translates (no IOMMU fault)', grade: 'FORBIDDEN' },
-  { id: 'DMA-MAP', meaning: 'iommu_map of a freshly allocated IOVA succeeds, unmap clears all it mapped, and a live mapping translates to its buffer', grade: 'FORBIDDEN' },
+  {
+    id: 'DMA-MAP',
+    meaning:
+      'iommu_map of a freshly allocated IOVA succeeds, unmap clears all it mapped, and a live mapping translates to its buffer',
+    grade: 'FORBIDDEN',
+  },
   { id: 'FQ-UAF', meaning: 'no fq timer callback runs on flush queues that teardown freed', grade: 'FORBIDDEN' },
   { id: 'F-RING', meaning: 'a ring never holds more than size-1 entries', grade: 'FORBIDDEN' },
   { id: 'F-TIMER', meaning: 'fq_timer_on == 1 implies the fq timer is pending or running', grade: 'FORBIDDEN' },
-  { id: 'LAZY-LATE-DMA', meaning: 'a device reached an unmapped buffer through the IOTLB before the covering flush (legal in lazy mode)', grade: 'INTERESTING' },
-  ...EXPOSURE.map(([, id]): InvariantDef => ({ id, meaning: 'lazy exposure window: unmap to the IOVA\'s return to the allocator', grade: 'INTERESTING' })),
+  {
+    id: 'LAZY-LATE-DMA',
+    meaning: 'a device reached an unmapped buffer through the IOTLB before the covering flush (legal in lazy mode)',
+    grade: 'INTERESTING',
+  },
+  ...EXPOSURE.map(([, id]): InvariantDef => ({
+    id,
+    meaning: "lazy exposure window: unmap to the IOVA's return to the allocator",
+    grade: 'INTERESTING',
+  })),
   { id: 'DMA-ENOMEM', meaning: 'dma map found no IOVA space', grade: 'ACCEPTABLE' },
   ...IOVA_INVARIANTS,
 ];
@@ -101,8 +132,15 @@ export function flushqParts(config: ModelConfig<FlushqPatch>) {
   const lazy = patch.strict !== true;
   const spacePfns = p.spacePfns!;
   const iovaOpts: IovaDomainOptions = {
-    cpus, startPfn: 1, dma32Pfn: spacePfns >> 1, spacePfns,
-    depotDelayNs: 100e6, checks: p.checks === 1, resvPfns: 0, warm: false, warmDepot: 0,
+    cpus,
+    startPfn: 1,
+    dma32Pfn: spacePfns >> 1,
+    spacePfns,
+    depotDelayNs: 100e6,
+    checks: p.checks === 1,
+    resvPfns: 0,
+    warm: false,
+    warmDepot: 0,
   };
   const single = patch.single === true;
   const size = p.fqSize! > 0 ? p.fqSize! : single ? SINGLE_FQ_SIZE : PERCPU_FQ_SIZE;
@@ -128,22 +166,39 @@ export function flushqParts(config: ModelConfig<FlushqPatch>) {
   const pt = new IoPgtable(pool, { racyInstall: false });
   const oracle = new FlushOracle(layout, p.checks === 1);
   const iotlb = new Iotlb(layout, spacePfns, pt, {
-    flushCostNs: p.flushCostNs!, serialFlush: p.serialFlush === 1, flushLockRank: RANK_IOTLB_FLUSH, observer: oracle,
+    flushCostNs: p.flushCostNs!,
+    serialFlush: p.serialFlush === 1,
+    flushLockRank: RANK_IOTLB_FLUSH,
+    observer: oracle,
   });
   const expHist = at(region(layout, 'fq.expHist'));
   const exposure = (cpu: Cpu, us: number): void => {
     Atomics.add(cpu.i32, expHist + bucketOf(us * 1000), 1);
-    for (const [limit, id] of EXPOSURE) if (us < limit) { cpu.fail(id, ''); break; }
+    for (const [limit, id] of EXPOSURE)
+      if (us < limit) {
+        cpu.fail(id, '');
+        break;
+      }
   };
   // The allocator as the code under test sees it: hand-out and hand-in checked by the harness.
   const iovad = new CheckedIovad(domain, iotlb, oracle, lazy ? exposure : null);
-  const fq = lazy ? new FQ(layout, cpus, iotlb, (cpu, pfn, pages) => iovad.freeIovaFast(cpu, pfn, pages), {
-    single, size, timeoutMs: p.timeoutMs! > 0 ? p.timeoutMs! : single ? SINGLE_FQ_TIMEOUT_MS : PERCPU_FQ_TIMEOUT_MS,
-    lockRank: RANK_FQ, timerId: FQ_TIMER_ID,
-  }) : null;
+  const fq = lazy
+    ? new FQ(layout, cpus, iotlb, (cpu, pfn, pages) => iovad.freeIovaFast(cpu, pfn, pages), {
+        single,
+        size,
+        timeoutMs: p.timeoutMs! > 0 ? p.timeoutMs! : single ? SINGLE_FQ_TIMEOUT_MS : PERCPU_FQ_TIMEOUT_MS,
+        lockRank: RANK_FQ,
+        timerId: FQ_TIMER_ID,
+      })
+    : null;
   const buffers = new Buffers(layout, cpus, p.buffers!, p.maxPages!);
   const m: Model = {
-    cpus, fq, iotlb, buffers, p, expHist,
+    cpus,
+    fq,
+    iotlb,
+    buffers,
+    p,
+    expHist,
     latency: new Latency(region(layout, 'lat.sum'), region(layout, 'lat.hist'), cpus),
     users: at(region(layout, 'fq.users')),
     dying: at(region(layout, 'fq.dying')),
@@ -176,7 +231,10 @@ export function buildFlushq(config: ModelConfig<FlushqPatch>): ScenarioModel {
           for (let k = 0; k < h.pages; k++) {
             const phys = pt.walk(mem.i32, (h.iovaPfn + k) * SZ_4K);
             if (phys !== (buffers.physPfn(c, b) + k) * SZ_4K) {
-              report('DMA-MAP', `cpu${c}'s live buffer ${b}: iova page 0x${(h.iovaPfn + k).toString(16)} translates to ${phys < 0 ? 'nothing' : `0x${phys.toString(16)}`}`);
+              report(
+                'DMA-MAP',
+                `cpu${c}'s live buffer ${b}: iova page 0x${(h.iovaPfn + k).toString(16)} translates to ${phys < 0 ? 'nothing' : `0x${phys.toString(16)}`}`,
+              );
             }
           }
         }
@@ -190,14 +248,23 @@ export function buildFlushq(config: ModelConfig<FlushqPatch>): ScenarioModel {
       const lat = m.latency.total(mem.f64, mem.i32);
       const exp = Array.from(mem.i32.subarray(expHist, expHist + HIST_BUCKETS));
       return {
-        loops: lat.loops, mapAvgUs: lat.mapAvgUs, mapStddevUs: lat.mapStddevUs, unmapAvgUs: lat.unmapAvgUs, unmapStddevUs: lat.unmapStddevUs,
-        mapP50Ns: percentileNs(lat.mapHist, 0.5), mapP99Ns: percentileNs(lat.mapHist, 0.99),
-        unmapP50Ns: percentileNs(lat.unmapHist, 0.5), unmapP99Ns: percentileNs(lat.unmapHist, 0.99),
+        loops: lat.loops,
+        mapAvgUs: lat.mapAvgUs,
+        mapStddevUs: lat.mapStddevUs,
+        unmapAvgUs: lat.unmapAvgUs,
+        unmapStddevUs: lat.unmapStddevUs,
+        mapP50Ns: percentileNs(lat.mapHist, 0.5),
+        mapP99Ns: percentileNs(lat.mapHist, 0.99),
+        unmapP50Ns: percentileNs(lat.unmapHist, 0.5),
+        unmapP99Ns: percentileNs(lat.unmapHist, 0.99),
         flushes: iotlb.flushCount(mem.i32),
         peakQueued: fq ? fq.peakHeld(mem.i32) : 0,
-        exposureP50Ns: percentileNs(exp, 0.5), exposureP99Ns: percentileNs(exp, 0.99),
+        exposureP50Ns: percentileNs(exp, 0.5),
+        exposureP99Ns: percentileNs(exp, 0.99),
         exposureSamples: exp.reduce((a, b) => a + b, 0),
-        exposureHist: exp, mapHist: lat.mapHist, unmapHist: lat.unmapHist,
+        exposureHist: exp,
+        mapHist: lat.mapHist,
+        unmapHist: lat.unmapHist,
       };
     },
   };
@@ -209,18 +276,30 @@ class FlushqProgram implements VcpuProgram {
   private tagSeq = 0;
   private readonly weights: number[];
 
-  constructor(private readonly cpu: Cpu, private readonly rng: RandomGenerator, private readonly m: Model) {
+  constructor(
+    private readonly cpu: Cpu,
+    private readonly rng: RandomGenerator,
+    private readonly m: Model,
+  ) {
     const dev = m.p.deviceWeight!;
     const teardown = cpu.id === 0 && m.fq ? m.p.teardownPermille! : 0;
     // map, unmap, device DMA, teardown (per mille)
-    this.weights = [(1000 - teardown) * (100 - dev) / 200, (1000 - teardown) * (100 - dev) / 200, (1000 - teardown) * dev / 100, teardown];
+    this.weights = [
+      ((1000 - teardown) * (100 - dev)) / 200,
+      ((1000 - teardown) * (100 - dev)) / 200,
+      ((1000 - teardown) * dev) / 100,
+      teardown,
+    ];
   }
 
   next(): Op<unknown> {
     const kind = pickWeighted(this.rng, this.weights);
     const b = randInt(this.rng, 0, this.m.p.buffers! - 1);
     const live = this.m.buffers.own(this.cpu.i32, this.cpu.id, b).state === LIVE;
-    if (kind === 3) { this.last = 'fq teardown'; return this.teardown(); }
+    if (kind === 3) {
+      this.last = 'fq teardown';
+      return this.teardown();
+    }
     if (kind === 2) {
       const c = randInt(this.rng, 0, this.m.cpus - 1);
       const ob = randInt(this.rng, 0, this.m.p.buffers! - 1);
@@ -228,13 +307,18 @@ class FlushqProgram implements VcpuProgram {
       this.last = `device DMA to cpu${c} buffer ${ob}`;
       return this.deviceDma(c, ob, page);
     }
-    if (live) { this.last = `dma unmap buffer ${b}`; return this.apiCall(this.unmap(b)); }
+    if (live) {
+      this.last = `dma unmap buffer ${b}`;
+      return this.apiCall(this.unmap(b));
+    }
     const pages = randInt(this.rng, 1, this.m.p.maxPages!);
     this.last = `dma map buffer ${b} (${pages} page${pages > 1 ? 's' : ''})`;
     return this.apiCall(this.map(b, pages));
   }
 
-  describe(): string { return this.last; }
+  describe(): string {
+    return this.last;
+  }
 
   /** A DMA API call: counted in flight, skipped while vCPU 0 tears the flush queue down. */
   private *apiCall(body: Op): Op {
@@ -242,7 +326,10 @@ class FlushqProgram implements VcpuProgram {
     if (this.m.p.teardownPermille === 0 || !this.m.fq) return yield* body;
     yield 'dma api enter';
     Atomics.add(this.cpu.i32, users, 1);
-    if (Atomics.load(this.cpu.i32, dying) !== 0) { Atomics.sub(this.cpu.i32, users, 1); return; }
+    if (Atomics.load(this.cpu.i32, dying) !== 0) {
+      Atomics.sub(this.cpu.i32, users, 1);
+      return;
+    }
     yield* body;
     yield 'dma api exit';
     Atomics.sub(this.cpu.i32, users, 1);
@@ -253,7 +340,10 @@ class FlushqProgram implements VcpuProgram {
     const tag = ((this.cpu.id + 1) << 22) | (++this.tagSeq & 0x3fffff);
     yield* buffers.claim(this.cpu, b, pages, tag);
     const pfn = yield* dma.iommuDmaMap(this.cpu, buffers.physPfn(this.cpu.id, b) * SZ_4K, pages);
-    if (pfn === 0) { this.cpu.fail('DMA-ENOMEM', ''); return; }
+    if (pfn === 0) {
+      this.cpu.fail('DMA-ENOMEM', '');
+      return;
+    }
     yield* buffers.publish(this.cpu, b, LIVE, pfn, pages, tag);
   }
 
@@ -262,7 +352,8 @@ class FlushqProgram implements VcpuProgram {
     const h = buffers.own(this.cpu.i32, this.cpu.id, b);
     yield* buffers.publish(this.cpu, b, UNMAPPING, h.iovaPfn, h.pages, h.tag);
     const n = yield* dma.iommuDmaUnmap(this.cpu, h.iovaPfn, h.pages);
-    if (n !== h.pages * SZ_4K) this.cpu.fail('DMA-MAP', `cpu${this.cpu.id}: unmap of buffer ${b} cleared ${n} of ${h.pages * SZ_4K} bytes`);
+    if (n !== h.pages * SZ_4K)
+      this.cpu.fail('DMA-MAP', `cpu${this.cpu.id}: unmap of buffer ${b} cleared ${n} of ${h.pages * SZ_4K} bytes`);
     yield* buffers.publish(this.cpu, b, FREE, h.iovaPfn, h.pages, h.tag);
   }
 
@@ -285,10 +376,17 @@ class FlushqProgram implements VcpuProgram {
 
 /** dma_map_benchmark's loop (§8): map a buffer, hold it for transferNs, unmap it; latencies recorded. */
 class BenchProgram implements VcpuProgram {
-  constructor(private readonly cpu: Cpu, private readonly m: Model) {}
+  constructor(
+    private readonly cpu: Cpu,
+    private readonly m: Model,
+  ) {}
 
-  next(): Op<unknown> { return this.loop(); }
-  describe(): string { return 'map, transfer, unmap'; }
+  next(): Op<unknown> {
+    return this.loop();
+  }
+  describe(): string {
+    return 'map, transfer, unmap';
+  }
 
   private *loop(): Op {
     const { dma, buffers, p } = this.m;
@@ -297,7 +395,10 @@ class BenchProgram implements VcpuProgram {
     const t0 = cpu.clock.now();
     const pfn = yield* dma.iommuDmaMap(cpu, buffers.physPfn(cpu.id, 0) * SZ_4K, pages);
     const t1 = cpu.clock.now();
-    if (pfn === 0) { cpu.fail('DMA-ENOMEM', ''); return; }
+    if (pfn === 0) {
+      cpu.fail('DMA-ENOMEM', '');
+      return;
+    }
     spend(cpu, p.transferNs!);
     const t2 = cpu.clock.now();
     yield* dma.iommuDmaUnmap(cpu, pfn, pages);
@@ -311,15 +412,45 @@ export const flushqScenario: ScenarioDef<FlushqPatch> = {
   summary: 'lazy DMA unmap: per-CPU / single flush queues, IOTLB, devices doing DMA, the FQ timer and teardown',
   follows: 'kernel-model.md §3.3, §3.4, §3.5 (DMA-IOMMU); §2.3 (the range cache it frees into); §9 #6, #8; §10 F1',
   params: {
-    spacePfns: { default: 4096, min: 512, max: 1 << 20, help: 'IOVA space in 4 KiB pages (devices are 32-bit: limit = spacePfns / 2)' },
+    spacePfns: {
+      default: 4096,
+      min: 512,
+      max: 1 << 20,
+      help: 'IOVA space in 4 KiB pages (devices are 32-bit: limit = spacePfns / 2)',
+    },
     buffers: { default: 4, min: 1, max: 64, help: 'DMA buffers per vCPU' },
     maxPages: { default: 4, min: 1, max: 64, help: 'pages per mapping at most (bench: exactly, like its granule)' },
-    fqSize: { default: 0, min: 0, max: 65536, help: 'ring size, a power of two; 0 = the kernel\'s (256 per-CPU, 32768 single)' },
-    timeoutMs: { default: 0, min: 0, max: 10_000, help: 'fq timer period; 0 = the kernel\'s (10 ms per-CPU, 1000 ms single)' },
-    flushCostNs: { default: 1_000, min: 0, max: 10_000_000, help: 'cost of one IOTLB flush (busy ns in stress, virtual ns in explore)' },
-    serialFlush: { default: 0, min: 0, max: 1, help: '1: flushes serialised by a global lock (s390 shadow tables); 0: parallel (virtio-like)' },
+    fqSize: {
+      default: 0,
+      min: 0,
+      max: 65536,
+      help: "ring size, a power of two; 0 = the kernel's (256 per-CPU, 32768 single)",
+    },
+    timeoutMs: {
+      default: 0,
+      min: 0,
+      max: 10_000,
+      help: "fq timer period; 0 = the kernel's (10 ms per-CPU, 1000 ms single)",
+    },
+    flushCostNs: {
+      default: 1_000,
+      min: 0,
+      max: 10_000_000,
+      help: 'cost of one IOTLB flush (busy ns in stress, virtual ns in explore)',
+    },
+    serialFlush: {
+      default: 0,
+      min: 0,
+      max: 1,
+      help: '1: flushes serialised by a global lock (s390 shadow tables); 0: parallel (virtio-like)',
+    },
     deviceWeight: { default: 30, min: 0, max: 100, help: 'percent of ops that are device DMA' },
-    teardownPermille: { default: 2, min: 0, max: 1000, help: 'vCPU 0: per-mille of ops that tear the flush queue down and restart it' },
+    teardownPermille: {
+      default: 2,
+      min: 0,
+      max: 1000,
+      help: 'vCPU 0: per-mille of ops that tear the flush queue down and restart it',
+    },
     bench: { default: 0, min: 0, max: 1, help: '1: dma_map_benchmark loop (map, transfer, unmap) with latencies' },
     transferNs: { default: 0, min: 0, max: 10_000_000, help: 'bench: simulated transfer between map and unmap (ns)' },
     checks: { default: 1, min: 0, max: 1, help: '0: no online IOVA shadow checks (benchmarks)' },
@@ -331,26 +462,53 @@ export const flushqScenario: ScenarioDef<FlushqPatch> = {
   exploreParams: { spacePfns: 512, fqSize: 2, timeoutMs: 1, teardownPermille: 100, maxPages: 2, buffers: 2 },
   invariants,
   variants: [
-    { name: 'percpu', summary: 'per-CPU rings (256, 10 ms), start counter, < compare: correct', expect: 'clean', patch: {} },
-    { name: 'single', summary: 'one global ring (32768, 1 s), as s390 paged guests use: correct', expect: 'clean', patch: { single: true } },
-    { name: 'strict', summary: 'no flush queue: unmap syncs the IOTLB and frees at once', expect: 'clean', patch: { strict: true } },
     {
-      name: 'finish-counter', summary: 'entries record the finish counter: a flush in flight seems to cover them',
-      expect: ['F1', 'DMA-CORRUPT'], source: 'kernel-model.md §3.4 "Tests to mutate", §9 #8', patch: { flushQueue: FinishCounterFq },
+      name: 'percpu',
+      summary: 'per-CPU rings (256, 10 ms), start counter, < compare: correct',
+      expect: 'clean',
+      patch: {},
     },
     {
-      name: 'le-compare', summary: 'entries freed when counter <= finish: before any covering flush',
-      expect: ['F1', 'DMA-CORRUPT'], source: 'kernel-model.md §3.4 "Tests to mutate", §9 #8', patch: { flushQueue: LeCompareFq },
+      name: 'single',
+      summary: 'one global ring (32768, 1 s), as s390 paged guests use: correct',
+      expect: 'clean',
+      patch: { single: true },
     },
     {
-      name: 'no-flush-when-full', summary: 'a full ring frees its oldest entry without flushing', expect: ['F1', 'DMA-CORRUPT'],
-      source: 'kernel-model.md §3.4 (flush while holding fq.lock when full) [derived mutation]', patch: { flushQueue: NoFlushWhenFullFq },
+      name: 'strict',
+      summary: 'no flush queue: unmap syncs the IOTLB and frees at once',
+      expect: 'clean',
+      patch: { strict: true },
+    },
+    {
+      name: 'finish-counter',
+      summary: 'entries record the finish counter: a flush in flight seems to cover them',
+      expect: ['F1', 'DMA-CORRUPT'],
+      source: 'kernel-model.md §3.4 "Tests to mutate", §9 #8',
+      patch: { flushQueue: FinishCounterFq },
+    },
+    {
+      name: 'le-compare',
+      summary: 'entries freed when counter <= finish: before any covering flush',
+      expect: ['F1', 'DMA-CORRUPT'],
+      source: 'kernel-model.md §3.4 "Tests to mutate", §9 #8',
+      patch: { flushQueue: LeCompareFq },
+    },
+    {
+      name: 'no-flush-when-full',
+      summary: 'a full ring frees its oldest entry without flushing',
+      expect: ['F1', 'DMA-CORRUPT'],
+      source: 'kernel-model.md §3.4 (flush while holding fq.lock when full) [derived mutation]',
+      patch: { flushQueue: NoFlushWhenFullFq },
     },
     {
       // The running timer either drains a ring after it was freed (FQ-UAF), or frees an entry that the
       // teardown freed too, at the same moment, which the IOVA checker sees as a double free (I5).
-      name: 'timer-teardown', summary: 'teardown uses del_timer, not del_timer_sync: a running timer walks freed rings',
-      expect: ['FQ-UAF', 'I5'], source: 'kernel-model.md §9 #6 (FQ-TEARDOWN, d7061627d701)', patch: { flushQueue: TimerTeardownFq },
+      name: 'timer-teardown',
+      summary: 'teardown uses del_timer, not del_timer_sync: a running timer walks freed rings',
+      expect: ['FQ-UAF', 'I5'],
+      source: 'kernel-model.md §9 #6 (FQ-TEARDOWN, d7061627d701)',
+      patch: { flushQueue: TimerTeardownFq },
     },
   ],
   build: buildFlushq,

@@ -9,7 +9,16 @@ import { pasidScenario } from './pasid.js';
 import { pgtableScenario } from './pgtable.js';
 import { viommuScenario } from './viommu.js';
 
-export const SCENARIOS: readonly ScenarioDef[] = [pgtableScenario, iovaScenario, flushqScenario, viommuScenario, mapsgScenario, dmaIovaScenario, pasidScenario, counterScenario];
+export const SCENARIOS: readonly ScenarioDef[] = [
+  pgtableScenario,
+  iovaScenario,
+  flushqScenario,
+  viommuScenario,
+  mapsgScenario,
+  dmaIovaScenario,
+  pasidScenario,
+  counterScenario,
+];
 
 export function findScenario(name: string): ScenarioDef | undefined {
   return SCENARIOS.find((s) => s.name === name);

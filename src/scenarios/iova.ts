@@ -55,7 +55,14 @@ const SIZE_SHIFT = 256;
 const SITE_POST = 'mailbox post (cmpxchg)';
 const SITE_TAKE = 'mailbox take (xchg)';
 
-const enum Kind { Alloc, Free, Post, Take, Pair, CrossPair }
+const enum Kind {
+  Alloc,
+  Free,
+  Post,
+  Take,
+  Pair,
+  CrossPair,
+}
 const KIND_NAME = ['alloc', 'free', 'hand off', 'free handed-off', 'alloc, free oldest', 'alloc, pass on, free passed'];
 
 /**
@@ -88,18 +95,28 @@ export function buildIova(config: ModelConfig<IovaPatch>): ScenarioModel {
   const domain = newIovaDomain(layout, opts, patch);
   const mailbox = at(region(layout, 'iova.mailbox'));
   const shape: Shape = {
-    domain, mailbox, slots, cpus,
-    maxLive: p('maxLive'), bench: p('bench'), treeOnly: p('treeOnly') === 1,
-    limit32: opts.dma32Pfn - 1, limit64: opts.spacePfns - 1,
+    domain,
+    mailbox,
+    slots,
+    cpus,
+    maxLive: p('maxLive'),
+    bench: p('bench'),
+    treeOnly: p('treeOnly') === 1,
+    limit32: opts.dma32Pfn - 1,
+    limit64: opts.spacePfns - 1,
   };
   return {
     layout,
     // Every slice starts from the warm initial state, so the flush-all path and the depot hand-overs
     // recur, and a stress failure comes back as a short explore repro.
     freshEachSlice: true,
-    init(mem) { domain.init(mem.i32); },
+    init(mem) {
+      domain.init(mem.i32);
+    },
     program: (cpu, rng) => new IovaProgram(cpu, rng, shape),
-    quiescent(mem, report) { checkIovaDomain(domain, mem.i32, report); },
+    quiescent(mem, report) {
+      checkIovaDomain(domain, mem.i32, report);
+    },
     timers: domain.timerSpecs(),
     // Explore mode: a step stands for this much virtual time, so that the 100 ms depot work fires
     // within an execution of a few hundred steps (at the default 1 ms/step: 100 steps after a push).
@@ -109,11 +126,17 @@ export function buildIova(config: ModelConfig<IovaPatch>): ScenarioModel {
 
 /** Parameter combinations the model cannot build are bad input (exit 2), not a harness failure. */
 function checkGeometry(o: IovaDomainOptions): void {
-  const bad = (what: string): never => { throw new BadInput(`iova: ${what}`); };
+  const bad = (what: string): never => {
+    throw new BadInput(`iova: ${what}`);
+  };
   if (o.dma32Pfn > o.spacePfns) bad(`--param dma32Pfn=${o.dma32Pfn} lies above spacePfns=${o.spacePfns}`);
-  if (o.resvPfns > 0 && o.dma32Pfn - o.resvPfns < 32) bad(`--param resvPfns=${o.resvPfns} leaves fewer than 32 pfns below dma32Pfn=${o.dma32Pfn}`);
+  if (o.resvPfns > 0 && o.dma32Pfn - o.resvPfns < 32)
+    bad(`--param resvPfns=${o.resvPfns} leaves fewer than 32 pfns below dma32Pfn=${o.dma32Pfn}`);
   const need = warmPfns(o) + o.resvPfns + 32;
-  if (need > o.spacePfns) bad(`spacePfns=${o.spacePfns} cannot hold the warm caches (${warmPfns(o)} pfns) and the reserved window (${o.resvPfns}) with 32 pfns to work in; raise spacePfns or lower warmDepot/resvPfns, or --param warm=0`);
+  if (need > o.spacePfns)
+    bad(
+      `spacePfns=${o.spacePfns} cannot hold the warm caches (${warmPfns(o)} pfns) and the reserved window (${o.resvPfns}) with 32 pfns to work in; raise spacePfns or lower warmDepot/resvPfns, or --param warm=0`,
+    );
 }
 
 interface Shape {
@@ -136,12 +159,17 @@ class IovaProgram implements VcpuProgram {
   private lastA = 0;
   private lastB = 0;
 
-  constructor(private readonly cpu: Cpu, private readonly rng: RandomGenerator, private readonly s: Shape) {}
+  constructor(
+    private readonly cpu: Cpu,
+    private readonly rng: RandomGenerator,
+    private readonly s: Shape,
+  ) {}
 
   next(): Op<unknown> {
     const s = this.s;
     if (s.bench === 1) return this.record(Kind.Pair, BENCH_SIZES[pickWeighted(this.rng, BENCH_WEIGHTS)]!, s.limit64);
-    if (s.bench === 2) return this.record(Kind.CrossPair, BENCH_SIZES[pickWeighted(this.rng, BENCH_WEIGHTS)]!, s.limit64);
+    if (s.bench === 2)
+      return this.record(Kind.CrossPair, BENCH_SIZES[pickWeighted(this.rng, BENCH_WEIGHTS)]!, s.limit64);
     const n = this.livePfn.length;
     const r = randInt(this.rng, 0, 99);
     if (n === 0 || (n < s.maxLive && r < 45)) {
@@ -157,27 +185,40 @@ class IovaProgram implements VcpuProgram {
     const a = this.lastA;
     const b = this.lastB;
     switch (this.lastKind) {
-      case Kind.Alloc: return `alloc_iova_fast ${a} granule(s), limit 0x${b.toString(16)}`;
-      case Kind.Take: return `${KIND_NAME[Kind.Take]} from mailbox slot ${a}`;
-      case Kind.Pair: case Kind.CrossPair: return `${KIND_NAME[this.lastKind]} (${a} granules)`;
-      default: return `${KIND_NAME[this.lastKind]} live range #${a}${this.lastKind === Kind.Post ? ` to slot ${b}` : ''}`;
+      case Kind.Alloc:
+        return `alloc_iova_fast ${a} granule(s), limit 0x${b.toString(16)}`;
+      case Kind.Take:
+        return `${KIND_NAME[Kind.Take]} from mailbox slot ${a}`;
+      case Kind.Pair:
+      case Kind.CrossPair:
+        return `${KIND_NAME[this.lastKind]} (${a} granules)`;
+      default:
+        return `${KIND_NAME[this.lastKind]} live range #${a}${this.lastKind === Kind.Post ? ` to slot ${b}` : ''}`;
     }
   }
 
   // Ops record what they are when created; describe() builds text only when a trace asks.
   private record(kind: Kind, a: number, b: number): Op<unknown> {
-    this.lastKind = kind; this.lastA = a; this.lastB = b;
+    this.lastKind = kind;
+    this.lastA = a;
+    this.lastB = b;
     switch (kind) {
-      case Kind.Alloc: return this.alloc(a, b);
-      case Kind.Take: return this.take(a);
-      case Kind.Pair: return this.pair(a, b);
-      case Kind.CrossPair: return this.crossPair(a, b);
+      case Kind.Alloc:
+        return this.alloc(a, b);
+      case Kind.Take:
+        return this.take(a);
+      case Kind.Pair:
+        return this.pair(a, b);
+      case Kind.CrossPair:
+        return this.crossPair(a, b);
       default: {
         const pfn = this.livePfn[a]!;
         const size = this.liveSize[a]!;
         // Swap-remove from the local list: the range leaves this vCPU now.
-        this.livePfn[a] = this.livePfn[this.livePfn.length - 1]!; this.livePfn.pop();
-        this.liveSize[a] = this.liveSize[this.liveSize.length - 1]!; this.liveSize.pop();
+        this.livePfn[a] = this.livePfn[this.livePfn.length - 1]!;
+        this.livePfn.pop();
+        this.liveSize[a] = this.liveSize[this.liveSize.length - 1]!;
+        this.liveSize.pop();
         return kind === Kind.Post ? this.post(pfn, size, b) : this.s.domain.freeIovaFast(this.cpu, pfn, size);
       }
     }
@@ -185,7 +226,10 @@ class IovaProgram implements VcpuProgram {
 
   private *alloc(size: number, limitPfn: number): Op<void> {
     const pfn = yield* this.s.domain.allocIovaFast(this.cpu, size, limitPfn, true);
-    if (pfn !== 0) { this.livePfn.push(pfn); this.liveSize.push(size); }
+    if (pfn !== 0) {
+      this.livePfn.push(pfn);
+      this.liveSize.push(size);
+    }
   }
 
   /** Hand a range to whoever takes this mailbox slot; if it is occupied, free the range here. */
@@ -209,8 +253,13 @@ class IovaProgram implements VcpuProgram {
    */
   private *pair(size: number, limitPfn: number): Op<void> {
     const d = this.s.domain;
-    const pfn = this.s.treeOnly ? yield* d.allocIova(this.cpu, size, limitPfn) : yield* d.allocIovaFast(this.cpu, size, limitPfn, true);
-    if (pfn !== 0) { this.livePfn.push(pfn); this.liveSize.push(size); }
+    const pfn = this.s.treeOnly
+      ? yield* d.allocIova(this.cpu, size, limitPfn)
+      : yield* d.allocIovaFast(this.cpu, size, limitPfn, true);
+    if (pfn !== 0) {
+      this.livePfn.push(pfn);
+      this.liveSize.push(size);
+    }
     if (this.livePfn.length > this.s.maxLive || (pfn === 0 && this.livePfn.length > 0)) {
       // FIFO: shift() is O(maxLive), a handful of words; the op is dozens of steps.
       yield* this.free(this.livePfn.shift()!, this.liveSize.shift()!);
@@ -221,10 +270,15 @@ class IovaProgram implements VcpuProgram {
   private *crossPair(size: number, limitPfn: number): Op<void> {
     const d = this.s.domain;
     const cpu = this.cpu;
-    const pfn = this.s.treeOnly ? yield* d.allocIova(cpu, size, limitPfn) : yield* d.allocIovaFast(cpu, size, limitPfn, true);
+    const pfn = this.s.treeOnly
+      ? yield* d.allocIova(cpu, size, limitPfn)
+      : yield* d.allocIovaFast(cpu, size, limitPfn, true);
     if (pfn !== 0) {
       yield SITE_POST;
-      if (Atomics.compareExchange(cpu.i32, this.s.mailbox + (cpu.id + 1) % this.s.cpus, 0, pfn * SIZE_SHIFT + size) !== 0) {
+      if (
+        Atomics.compareExchange(cpu.i32, this.s.mailbox + ((cpu.id + 1) % this.s.cpus), 0, pfn * SIZE_SHIFT + size) !==
+        0
+      ) {
         yield* this.free(pfn, size);
       }
     }
@@ -240,20 +294,66 @@ class IovaProgram implements VcpuProgram {
 
 export const iovaScenario: ScenarioDef<IovaPatch> = {
   name: 'iova',
-  summary: 'IOVA allocator + per-CPU range caches: alloc/free of mixed sizes, cross-CPU frees, flush-all on failure, depot',
+  summary:
+    'IOVA allocator + per-CPU range caches: alloc/free of mixed sizes, cross-CPU frees, flush-all on failure, depot',
   follows: 'kernel-model.md §2.2, §2.3, §2.4 (IOVA-NEW; IOVA-OLD fixed depot); §9 #1 #2 #4 #5',
   params: {
-    spacePfns: { default: 1024, min: 256, max: 1 << 22, help: 'IOVA space in granules (64-bit devices get limit_pfn = spacePfns - 1)' },
-    dma32Pfn: { default: 512, min: 64, max: 1 << 22, help: 'the 32-bit boundary, scaled down with the space (32-bit devices get limit_pfn = dma32Pfn - 1)' },
-    resvPfns: { default: 288, min: 0, max: 1 << 20, help: 'reserve_iova window just below dma32Pfn (a PCI hole), 0 = none' },
-    warm: { default: 1, min: 0, max: 1, help: '1: start warm (cpu0 bucket-0 loaded+prev full, warmDepot full depot magazines)' },
+    spacePfns: {
+      default: 1024,
+      min: 256,
+      max: 1 << 22,
+      help: 'IOVA space in granules (64-bit devices get limit_pfn = spacePfns - 1)',
+    },
+    dma32Pfn: {
+      default: 512,
+      min: 64,
+      max: 1 << 22,
+      help: 'the 32-bit boundary, scaled down with the space (32-bit devices get limit_pfn = dma32Pfn - 1)',
+    },
+    resvPfns: {
+      default: 288,
+      min: 0,
+      max: 1 << 20,
+      help: 'reserve_iova window just below dma32Pfn (a PCI hole), 0 = none',
+    },
+    warm: {
+      default: 1,
+      min: 0,
+      max: 1,
+      help: '1: start warm (cpu0 bucket-0 loaded+prev full, warmDepot full depot magazines)',
+    },
     warmDepot: { default: 1, min: 0, max: 64, help: 'full bucket-0 magazines in the depot at the start (warm only)' },
     maxLive: { default: 6, min: 1, max: 1000, help: 'ranges a vCPU holds at most' },
-    depotDelayMs: { default: IOVA_DEPOT_DELAY_MS, min: 1, max: 10_000, help: 'IOVA_DEPOT_DELAY: depot work period (virtual ms in explore, real ms in stress)' },
-    nsPerStep: { default: 1_000_000, min: 1, max: 1e9, help: 'explore: virtual ns per step (1 ms: the 100 ms depot work fires 100 steps after it is scheduled)' },
-    checks: { default: 1, min: 0, max: 1, help: '0: no online shadow checks (benchmarks only; quiescent tree/cache scans still run)' },
-    bench: { default: 0, min: 0, max: 2, help: 'op shape: 0 scenario mix; 1 alloc + free of the oldest beyond maxLive, per vCPU; 2 alloc, pass to the next vCPU, free' },
-    treeOnly: { default: 0, min: 0, max: 1, help: 'bench: 1 = alloc_iova/free_iova straight on the rbtree (no range cache)' },
+    depotDelayMs: {
+      default: IOVA_DEPOT_DELAY_MS,
+      min: 1,
+      max: 10_000,
+      help: 'IOVA_DEPOT_DELAY: depot work period (virtual ms in explore, real ms in stress)',
+    },
+    nsPerStep: {
+      default: 1_000_000,
+      min: 1,
+      max: 1e9,
+      help: 'explore: virtual ns per step (1 ms: the 100 ms depot work fires 100 steps after it is scheduled)',
+    },
+    checks: {
+      default: 1,
+      min: 0,
+      max: 1,
+      help: '0: no online shadow checks (benchmarks only; quiescent tree/cache scans still run)',
+    },
+    bench: {
+      default: 0,
+      min: 0,
+      max: 2,
+      help: 'op shape: 0 scenario mix; 1 alloc + free of the oldest beyond maxLive, per vCPU; 2 alloc, pass to the next vCPU, free',
+    },
+    treeOnly: {
+      default: 0,
+      min: 0,
+      max: 1,
+      help: 'bench: 1 = alloc_iova/free_iova straight on the rbtree (no range cache)',
+    },
   },
   exploreCpus: 3,
   exploreOps: 10,

@@ -34,7 +34,12 @@ import { at, atCpu, defineLayout, region, type Memory } from '../engine/layout.j
 import { randInt, type RandomGenerator } from '../engine/rng.js';
 import type { ModelConfig, ScenarioDef, ScenarioModel, VcpuProgram } from '../engine/scenario.js';
 import { CookiePool, cookieRegions } from '../model/core/cookie-pool.js';
-import { CookieDriver, DeferredListDriver, deferredListRegions, PerCpuDeferredListDriver } from '../model/core/deferred.js';
+import {
+  CookieDriver,
+  DeferredListDriver,
+  deferredListRegions,
+  PerCpuDeferredListDriver,
+} from '../model/core/deferred.js';
 import { countSyncMaps, type DriverClass, PerCallDriver } from '../model/core/driver.js';
 import { type CallCtx, Hyp, hypRegions } from '../model/core/hyp.js';
 import { IommuCore, type IommuCoreClass, type SgEntry } from '../model/core/iommu-map.js';
@@ -52,14 +57,32 @@ export interface MapsgPatch {
 }
 
 const invariants: readonly InvariantDef[] = [
-  { id: 'MAPSG-ONCE', meaning: 'every run is committed exactly once, and only by its own map call; a successful map_sg translates every page it returned', grade: 'FORBIDDEN' },
-  { id: 'MAPSG-ERROR', meaning: 'after an error nothing of the call stays mapped, and an unmap clears only its own call\'s pages (never a hole, never another call\'s)', grade: 'FORBIDDEN' },
-  { id: 'MAPSG-COOKIE', meaning: 'no cookie leaked: map_sg releases the cookie it allocated, on success and on error', grade: 'FORBIDDEN' },
+  {
+    id: 'MAPSG-ONCE',
+    meaning:
+      'every run is committed exactly once, and only by its own map call; a successful map_sg translates every page it returned',
+    grade: 'FORBIDDEN',
+  },
+  {
+    id: 'MAPSG-ERROR',
+    meaning:
+      "after an error nothing of the call stays mapped, and an unmap clears only its own call's pages (never a hole, never another call's)",
+    grade: 'FORBIDDEN',
+  },
+  {
+    id: 'MAPSG-COOKIE',
+    meaning: 'no cookie leaked: map_sg releases the cookie it allocated, on success and on error',
+    grade: 'FORBIDDEN',
+  },
   { id: 'MAPSG-SYNC', meaning: 'a successful map_sg issues exactly one iotlb_sync_map', grade: 'FORBIDDEN' },
   { id: 'PT-OVERWRITE', meaning: 'no leaf is overwritten without an unmap', grade: 'FORBIDDEN' },
   { id: 'PT-LEAK', meaning: 'no table page is freed twice', grade: 'FORBIDDEN' },
   { id: 'MAPSG-EINVAL', meaning: 'map_sg of a misaligned run returned -EINVAL', grade: 'ACCEPTABLE' },
-  { id: 'MAPSG-EFAIL', meaning: 'map_sg failed because a map hypercall failed (injected) and unwound', grade: 'ACCEPTABLE' },
+  {
+    id: 'MAPSG-EFAIL',
+    meaning: 'map_sg failed because a map hypercall failed (injected) and unwound',
+    grade: 'ACCEPTABLE',
+  },
 ];
 
 /** The IOVA windows start at 1 GiB (L1 entry 1), the physical buffers at 4 GiB. */
@@ -117,13 +140,19 @@ export function mapsgParts(config: ModelConfig<MapsgPatch>) {
       for (let k = pageOf(iova); k < pageOf(iova + bytes); k++) {
         const tag = k >= 0 && k < g.pages ? Atomics.load(cpu.i32, callBase + windowOf(k)) : 0;
         if (tag !== ctx.tag) {
-          cpu.fail('MAPSG-ONCE', `${cpu.name} (call #${ctx.tag & 0xfffff}) commits a run at iova 0x${(IOVA_BASE + k * SZ_4K).toString(16)}, `
-            + `${tag === 0 ? 'which no map call is mapping now' : `of ${owner(tag)}`}: committed by a foreign map call`);
+          cpu.fail(
+            'MAPSG-ONCE',
+            `${cpu.name} (call #${ctx.tag & 0xfffff}) commits a run at iova 0x${(IOVA_BASE + k * SZ_4K).toString(16)}, ` +
+              `${tag === 0 ? 'which no map call is mapping now' : `of ${owner(tag)}`}: committed by a foreign map call`,
+          );
           return;
         }
         const old = Atomics.compareExchange(cpu.i32, tagBase + k, 0, tag);
         if (old !== 0) {
-          cpu.fail('MAPSG-ONCE', `${cpu.name} commits iova 0x${(IOVA_BASE + k * SZ_4K).toString(16)} for ${owner(tag)}, already committed by ${owner(old)}: committed twice`);
+          cpu.fail(
+            'MAPSG-ONCE',
+            `${cpu.name} commits iova 0x${(IOVA_BASE + k * SZ_4K).toString(16)} for ${owner(tag)}, already committed by ${owner(old)}: committed twice`,
+          );
           return;
         }
       }
@@ -133,12 +162,18 @@ export function mapsgParts(config: ModelConfig<MapsgPatch>) {
       for (let k = pageOf(iova); k < pageOf(iova + bytes); k++) {
         const old = Atomics.exchange(cpu.i32, tagBase + k, 0);
         if (old !== ctx.tag) {
-          cpu.fail('MAPSG-ERROR', `${cpu.name} (call #${ctx.tag & 0xfffff}) unmaps iova 0x${(IOVA_BASE + k * SZ_4K).toString(16)}, which ${old === 0 ? 'nobody committed' : `belongs to ${owner(old)}`}`);
+          cpu.fail(
+            'MAPSG-ERROR',
+            `${cpu.name} (call #${ctx.tag & 0xfffff}) unmaps iova 0x${(IOVA_BASE + k * SZ_4K).toString(16)}, which ${old === 0 ? 'nobody committed' : `belongs to ${owner(old)}`}`,
+          );
           return;
         }
       }
       if (bytes < requested) {
-        cpu.fail('MAPSG-ERROR', `${cpu.name} (call #${ctx.tag & 0xfffff}) unmaps iova 0x${(iova + bytes).toString(16)}, which was never mapped: the unwind unmaps what this call did not map`);
+        cpu.fail(
+          'MAPSG-ERROR',
+          `${cpu.name} (call #${ctx.tag & 0xfffff}) unmaps iova 0x${(iova + bytes).toString(16)}, which was never mapped: the unwind unmaps what this call did not map`,
+        );
       }
     },
   });
@@ -149,7 +184,21 @@ export function mapsgParts(config: ModelConfig<MapsgPatch>) {
   const core = new Core(countSyncMaps(driver, hyp.ctx));
   const list = driver instanceof DeferredListDriver ? driver : null;
   const latency = new Latency(region(layout, 'lat.sum'), region(layout, 'lat.hist'), cpus);
-  return { layout, g, pool, pt, hyp, core, driver, cookies, list, tagBase, callBase, latency, live: region(layout, 'mapsg.live') };
+  return {
+    layout,
+    g,
+    pool,
+    pt,
+    hyp,
+    core,
+    driver,
+    cookies,
+    list,
+    tagBase,
+    callBase,
+    latency,
+    live: region(layout, 'mapsg.live'),
+  };
 }
 
 type Parts = ReturnType<typeof mapsgParts>;
@@ -186,9 +235,18 @@ export function buildMapsg(config: ModelConfig<MapsgPatch>): ScenarioModel {
             const t = i32[tagBase + k]!;
             const mapped = pt.walk(i32, iova + off) >= 0;
             if (off < bytes) {
-              if (t !== tag || !mapped) { report('MAPSG-ONCE', `cpu${c}'s live mapping in window ${s} lost iova 0x${(iova + off).toString(16)} (${mapped ? 'tagged by another call' : 'not mapped'})`); return; }
+              if (t !== tag || !mapped) {
+                report(
+                  'MAPSG-ONCE',
+                  `cpu${c}'s live mapping in window ${s} lost iova 0x${(iova + off).toString(16)} (${mapped ? 'tagged by another call' : 'not mapped'})`,
+                );
+                return;
+              }
             } else if (t !== 0 || mapped) {
-              report('MAPSG-ERROR', `iova 0x${(iova + off).toString(16)} in cpu${c}'s window ${s} is still mapped${t ? ` by call #${t & 0xfffff}` : ''} after every call returned`);
+              report(
+                'MAPSG-ERROR',
+                `iova 0x${(iova + off).toString(16)} in cpu${c}'s window ${s} is still mapped${t ? ` by call #${t & 0xfffff}` : ''} after every call returned`,
+              );
               return;
             }
           }
@@ -198,18 +256,34 @@ export function buildMapsg(config: ModelConfig<MapsgPatch>): ScenarioModel {
         const lists = list instanceof PerCpuDeferredListDriver ? cpus : 1;
         let parked = 0;
         for (let c = 0; c < lists; c++) parked += list.parked(i32, c);
-        if (parked !== 0) report('MAPSG-ONCE', `${parked} entries still parked on the deferred list after every map_sg returned: never committed`);
+        if (parked !== 0)
+          report(
+            'MAPSG-ONCE',
+            `${parked} entries still parked on the deferred list after every map_sg returned: never committed`,
+          );
       }
-      if (cookies.freeCount(i32) !== cookies.cookies) report('MAPSG-COOKIE', `${cookies.cookies - cookies.freeCount(i32)} map_sg cookies allocated after every map_sg returned: leaked`);
+      if (cookies.freeCount(i32) !== cookies.cookies)
+        report(
+          'MAPSG-COOKIE',
+          `${cookies.cookies - cookies.freeCount(i32)} map_sg cookies allocated after every map_sg returned: leaked`,
+        );
     },
     stats(mem) {
       const lat = latency.total(mem.f64, mem.i32);
       const [maps, unmaps, failed] = hyp.counts(mem.i32, cpus);
       return {
-        loops: lat.loops, mapAvgUs: lat.mapAvgUs, mapStddevUs: lat.mapStddevUs, unmapAvgUs: lat.unmapAvgUs, unmapStddevUs: lat.unmapStddevUs,
-        mapP50Ns: percentileNs(lat.mapHist, 0.5), mapP99Ns: percentileNs(lat.mapHist, 0.99),
-        unmapP50Ns: percentileNs(lat.unmapHist, 0.5), unmapP99Ns: percentileNs(lat.unmapHist, 0.99),
-        mapHypercalls: maps, unmapHypercalls: unmaps, failedHypercalls: failed,
+        loops: lat.loops,
+        mapAvgUs: lat.mapAvgUs,
+        mapStddevUs: lat.mapStddevUs,
+        unmapAvgUs: lat.unmapAvgUs,
+        unmapStddevUs: lat.unmapStddevUs,
+        mapP50Ns: percentileNs(lat.mapHist, 0.5),
+        mapP99Ns: percentileNs(lat.mapHist, 0.99),
+        unmapP50Ns: percentileNs(lat.unmapHist, 0.5),
+        unmapP99Ns: percentileNs(lat.unmapHist, 0.99),
+        mapHypercalls: maps,
+        unmapHypercalls: unmaps,
+        failedHypercalls: failed,
       };
     },
   };
@@ -222,7 +296,12 @@ export function drawFailAt(rng: RandomGenerator, failPermille: number): number {
   return -1;
 }
 
-interface Planned { readonly slot: number; readonly sg: SgEntry[]; readonly failAt: number; readonly aligned: boolean }
+interface Planned {
+  readonly slot: number;
+  readonly sg: SgEntry[];
+  readonly failAt: number;
+  readonly aligned: boolean;
+}
 
 class MapsgProgram implements VcpuProgram {
   private last = '';
@@ -231,20 +310,30 @@ class MapsgProgram implements VcpuProgram {
   private readonly bytes: number[];
   private readonly tags: number[];
 
-  constructor(private readonly cpu: Cpu, private readonly rng: RandomGenerator, private readonly m: Parts, private readonly p: Readonly<Record<string, number>>) {
+  constructor(
+    private readonly cpu: Cpu,
+    private readonly rng: RandomGenerator,
+    private readonly m: Parts,
+    private readonly p: Readonly<Record<string, number>>,
+  ) {
     this.bytes = Array<number>(m.g.slots).fill(0);
     this.tags = Array<number>(m.g.slots).fill(0);
   }
 
   next(): Op<unknown> {
     const slot = randInt(this.rng, 0, this.m.g.slots - 1);
-    if (this.bytes[slot]! > 0) { this.last = `iommu_unmap window ${slot}`; return this.unmap(slot); }
+    if (this.bytes[slot]! > 0) {
+      this.last = `iommu_unmap window ${slot}`;
+      return this.unmap(slot);
+    }
     const plan = this.plan(slot);
     this.last = `map_sg window ${slot}`;
     return this.mapSg(plan);
   }
 
-  describe(): string { return this.last; }
+  describe(): string {
+    return this.last;
+  }
 
   private plan(slot: number): Planned {
     const { p, m } = this;
@@ -284,20 +373,28 @@ class MapsgProgram implements VcpuProgram {
     const i32 = cpu.i32;
     const held = m.cookies.heldBy(i32, cpu.id);
     if (held.length > 0) {
-      cpu.fail('MAPSG-COOKIE', `${cpu.name}'s map_sg (call #${tag & 0xfffff}) returned ${ret} without releasing its cookie ${held[0]}`);
+      cpu.fail(
+        'MAPSG-COOKIE',
+        `${cpu.name}'s map_sg (call #${tag & 0xfffff}) returned ${ret} without releasing its cookie ${held[0]}`,
+      );
       return;
     }
     if (ret >= 0) {
-      if (ctx.syncMaps !== 1) cpu.fail('MAPSG-SYNC', `${cpu.name}'s map_sg succeeded after ${ctx.syncMaps} iotlb_sync_map calls`);
+      if (ctx.syncMaps !== 1)
+        cpu.fail('MAPSG-SYNC', `${cpu.name}'s map_sg succeeded after ${ctx.syncMaps} iotlb_sync_map calls`);
       const total = plan.sg.reduce((a, s) => a + s.length, 0);
-      if (ret !== total) cpu.fail('MAPSG-ONCE', `${cpu.name}'s map_sg of ${total} bytes returned ${ret}: a run was never mapped`);
+      if (ret !== total)
+        cpu.fail('MAPSG-ONCE', `${cpu.name}'s map_sg of ${total} bytes returned ${ret}: a run was never mapped`);
       let off = 0;
       for (const s of plan.sg) {
         for (let b = 0; b < s.length; b += SZ_4K, off += SZ_4K) {
           const phys = m.pt.walk(i32, iova + off);
           const t = Atomics.load(i32, m.tagBase + (iova + off - IOVA_BASE) / SZ_4K);
           if (phys !== s.phys + b || t !== tag) {
-            cpu.fail('MAPSG-ONCE', `${cpu.name}'s map_sg (call #${tag & 0xfffff}) succeeded, but iova 0x${(iova + off).toString(16)} ${phys < 0 ? 'is not mapped: its run was lost' : `maps 0x${phys.toString(16)} for call #${t & 0xfffff}`}`);
+            cpu.fail(
+              'MAPSG-ONCE',
+              `${cpu.name}'s map_sg (call #${tag & 0xfffff}) succeeded, but iova 0x${(iova + off).toString(16)} ${phys < 0 ? 'is not mapped: its run was lost' : `maps 0x${phys.toString(16)} for call #${t & 0xfffff}`}`,
+            );
             return;
           }
         }
@@ -313,7 +410,10 @@ class MapsgProgram implements VcpuProgram {
     for (let off = 0; off < m.g.window; off += SZ_4K) {
       const t = Atomics.load(i32, m.tagBase + (iova + off - IOVA_BASE) / SZ_4K);
       if (t === tag || m.pt.walk(i32, iova + off) >= 0) {
-        cpu.fail('MAPSG-ERROR', `${cpu.name}'s map_sg (call #${tag & 0xfffff}) failed with ${ret} but left iova 0x${(iova + off).toString(16)} mapped`);
+        cpu.fail(
+          'MAPSG-ERROR',
+          `${cpu.name}'s map_sg (call #${tag & 0xfffff}) failed with ${ret} but left iova 0x${(iova + off).toString(16)} mapped`,
+        );
         return;
       }
     }
@@ -325,7 +425,11 @@ class MapsgProgram implements VcpuProgram {
     m.hyp.ctx[cpu.id]!.begin(this.tags[slot]!, -1);
     const iova = windowIova(m.g, cpu.id, slot);
     const n = yield* m.core.iommuUnmap(cpu, iova, bytes);
-    if (n !== bytes) cpu.fail('MAPSG-ONCE', `${cpu.name}: iommu_unmap of its ${bytes}-byte mapping in window ${slot} unmapped ${n}: part of it was never committed`);
+    if (n !== bytes)
+      cpu.fail(
+        'MAPSG-ONCE',
+        `${cpu.name}: iommu_unmap of its ${bytes}-byte mapping in window ${slot} unmapped ${n}: part of it was never committed`,
+      );
     yield 'publish unmapped';
     Atomics.store(cpu.i32, atCpu(m.live, cpu.id, 2 * slot), 0);
     Atomics.store(cpu.i32, atCpu(m.live, cpu.id, 2 * slot + 1), 0);
@@ -339,13 +443,21 @@ class BenchProgram implements VcpuProgram {
   private readonly sg: SgEntry[];
   private seq = 0;
 
-  constructor(private readonly cpu: Cpu, private readonly m: Parts, p: Readonly<Record<string, number>>) {
+  constructor(
+    private readonly cpu: Cpu,
+    private readonly m: Parts,
+    p: Readonly<Record<string, number>>,
+  ) {
     const phys = windowPhys(m.g, cpu.id, 0);
     this.sg = Array.from({ length: p.segs! }, (_, j) => ({ phys: phys + 2 * j * SZ_4K, length: SZ_4K }));
   }
 
-  next(): Op<unknown> { return this.loop(); }
-  describe(): string { return 'map_sg, unmap'; }
+  next(): Op<unknown> {
+    return this.loop();
+  }
+  describe(): string {
+    return 'map_sg, unmap';
+  }
 
   private *loop(): Op {
     const { cpu, m } = this;
@@ -365,49 +477,113 @@ class BenchProgram implements VcpuProgram {
 
 export const mapsgScenario: ScenarioDef<MapsgPatch> = {
   name: 'mapsg',
-  summary: 'map_sg into one domain with a hypercall per map: per-call vs deferred cookie vs per-domain deferred list; unwinds on injected failures',
+  summary:
+    'map_sg into one domain with a hypercall per map: per-call vs deferred cookie vs per-domain deferred list; unwinds on injected failures',
   follows: 'kernel-model.md §5.1-§5.4 (IOMMU-C, NOSYNC, MAPSG-RFC); §9 #12 #13 #18; §10 "Core map"',
   params: {
-    segs: { default: 8, min: 1, max: 64, help: 'scatterlist elements per map_sg at most (bench: exactly, one page each)' },
+    segs: {
+      default: 8,
+      min: 1,
+      max: 64,
+      help: 'scatterlist elements per map_sg at most (bench: exactly, one page each)',
+    },
     segPages: { default: 4, min: 1, max: 64, help: 'pages per element at most' },
     slots: { default: 2, min: 1, max: 16, help: 'IOVA windows per vCPU' },
-    contigPercent: { default: 50, min: 0, max: 100, help: 'percent of elements physically contiguous with the previous one (coalesced into its run)' },
-    hypercallNs: { default: 1_000, min: 0, max: 10_000_000, help: 'cost of one driver map/unmap call (busy ns in stress, virtual ns in explore)' },
-    failPermille: { default: 20, min: 0, max: 1000, help: 'per-mille of map hypercalls that fail (-ENOMEM after committing half their leaves)' },
-    badAlignPermille: { default: 20, min: 0, max: 1000, help: 'per-mille of map_sg calls with one misaligned element (-EINVAL)' },
-    hugePermille: { default: 50, min: 0, max: 1000, help: 'per-mille of map_sg calls that map a 2 MiB block plus a page' },
-    cookieEntries: { default: 4, min: 1, max: 1024, help: 'cookie: runs its buffer holds before an early flush to the hypervisor' },
-    bench: { default: 0, min: 0, max: 1, help: '1: benchmark loop (map_sg of segs separate pages, unmap) with latencies' },
+    contigPercent: {
+      default: 50,
+      min: 0,
+      max: 100,
+      help: 'percent of elements physically contiguous with the previous one (coalesced into its run)',
+    },
+    hypercallNs: {
+      default: 1_000,
+      min: 0,
+      max: 10_000_000,
+      help: 'cost of one driver map/unmap call (busy ns in stress, virtual ns in explore)',
+    },
+    failPermille: {
+      default: 20,
+      min: 0,
+      max: 1000,
+      help: 'per-mille of map hypercalls that fail (-ENOMEM after committing half their leaves)',
+    },
+    badAlignPermille: {
+      default: 20,
+      min: 0,
+      max: 1000,
+      help: 'per-mille of map_sg calls with one misaligned element (-EINVAL)',
+    },
+    hugePermille: {
+      default: 50,
+      min: 0,
+      max: 1000,
+      help: 'per-mille of map_sg calls that map a 2 MiB block plus a page',
+    },
+    cookieEntries: {
+      default: 4,
+      min: 1,
+      max: 1024,
+      help: 'cookie: runs its buffer holds before an early flush to the hypervisor',
+    },
+    bench: {
+      default: 0,
+      min: 0,
+      max: 1,
+      help: '1: benchmark loop (map_sg of segs separate pages, unmap) with latencies',
+    },
     checks: { default: 1, min: 0, max: 1, help: '0: no per-page checker tags (benchmarks)' },
   },
   exploreCpus: 2,
   exploreOps: 4,
-  exploreParams: { segs: 3, segPages: 2, slots: 1, failPermille: 150, badAlignPermille: 100, hugePermille: 0, cookieEntries: 2 },
+  exploreParams: {
+    segs: 3,
+    segPages: 2,
+    slots: 1,
+    failPermille: 150,
+    badAlignPermille: 100,
+    hugePermille: 0,
+    cookieEntries: 2,
+  },
   invariants,
   variants: [
     {
-      name: 'per-call', summary: 'iommu_map_nosync per coalesced run: one hypercall per map_pages, as today', expect: 'clean',
+      name: 'per-call',
+      summary: 'iommu_map_nosync per coalesced run: one hypercall per map_pages, as today',
+      expect: 'clean',
       patch: { driver: PerCallDriver },
     },
     {
-      name: 'cookie', summary: 'alloc_cookie_sg / add_deferred_map_sg / consume_deferred_map_sg, with a correct error path', expect: 'clean',
+      name: 'cookie',
+      summary: 'alloc_cookie_sg / add_deferred_map_sg / consume_deferred_map_sg, with a correct error path',
+      expect: 'clean',
       patch: { driver: CookieDriver },
     },
     {
-      name: 'domain-list-locked', summary: 'map_pages parks runs on a per-domain list under a domain lock held map -> sync; iotlb_sync_map commits',
-      expect: 'clean', patch: { driver: DeferredListDriver },
+      name: 'domain-list-locked',
+      summary: 'map_pages parks runs on a per-domain list under a domain lock held map -> sync; iotlb_sync_map commits',
+      expect: 'clean',
+      patch: { driver: DeferredListDriver },
     },
     {
-      name: 'domain-list-unlocked', summary: 'the per-domain deferred list without the lock: lost appends, foreign commits, commit during cancel',
-      expect: ['MAPSG-ONCE', 'MAPSG-ERROR'], source: 'kernel-model.md §9 #13, §5.4', patch: { driver: DomainListUnlockedDriver },
+      name: 'domain-list-unlocked',
+      summary: 'the per-domain deferred list without the lock: lost appends, foreign commits, commit during cancel',
+      expect: ['MAPSG-ONCE', 'MAPSG-ERROR'],
+      source: 'kernel-model.md §9 #13, §5.4',
+      patch: { driver: DomainListUnlockedDriver },
     },
     {
-      name: 'cookie-error-leak', summary: 'RFC v2: the error path never consumes or frees the cookie', expect: ['MAPSG-COOKIE'],
-      source: 'kernel-model.md §9 #12, §5.4', patch: { driver: CookieDriver, core: CookieErrorLeakCore },
+      name: 'cookie-error-leak',
+      summary: 'RFC v2: the error path never consumes or frees the cookie',
+      expect: ['MAPSG-COOKIE'],
+      source: 'kernel-model.md §9 #12, §5.4',
+      patch: { driver: CookieDriver, core: CookieErrorLeakCore },
     },
     {
-      name: 'unwind-unmapped', summary: 'RFC v2: the error path unmaps `mapped`, which counts runs only added to the cookie', expect: ['MAPSG-ERROR'],
-      source: 'kernel-model.md §9 #12, §5.4', patch: { driver: CookieDriver, core: UnwindUnmappedCore },
+      name: 'unwind-unmapped',
+      summary: 'RFC v2: the error path unmaps `mapped`, which counts runs only added to the cookie',
+      expect: ['MAPSG-ERROR'],
+      source: 'kernel-model.md §9 #12, §5.4',
+      patch: { driver: CookieDriver, core: UnwindUnmappedCore },
     },
   ],
   build: buildMapsg,

@@ -37,17 +37,43 @@ const PRIVATE_PAGES = 4;
 /** Physical addresses stay below 2^41 (32-bit descriptors, see model/pgtable.ts). */
 const PHYS_LIMIT = 2 ** 41;
 
-const enum Kind { Shared4K, Private4K, Block2M, Block1G }
+const enum Kind {
+  Shared4K,
+  Private4K,
+  Block2M,
+  Block1G,
+}
 const KIND_NAME = ['4K', '4K', '2M', '1G'];
 
-interface Spot { readonly kind: Kind; readonly iova: number; readonly size: number; /** the 2M slot it shares (private 4K / 2M), else -1 */ readonly group: number }
+interface Spot {
+  readonly kind: Kind;
+  readonly iova: number;
+  readonly size: number;
+  /** the 2M slot it shares (private 4K / 2M), else -1 */ readonly group: number;
+}
 
 const invariants: readonly InvariantDef[] = [
-  { id: 'PT-TRANSLATE', meaning: 'every live mapping translates to its physical address, and every leaf belongs to a live mapping', grade: 'FORBIDDEN' },
-  { id: 'PT-ONE-TABLE', meaning: 'at most one table per slot: each table page is referenced from exactly one entry', grade: 'FORBIDDEN' },
-  { id: 'PT-LEAK', meaning: 'no table page lost or leaked: free pages + tables in use = all pages', grade: 'FORBIDDEN' },
+  {
+    id: 'PT-TRANSLATE',
+    meaning: 'every live mapping translates to its physical address, and every leaf belongs to a live mapping',
+    grade: 'FORBIDDEN',
+  },
+  {
+    id: 'PT-ONE-TABLE',
+    meaning: 'at most one table per slot: each table page is referenced from exactly one entry',
+    grade: 'FORBIDDEN',
+  },
+  {
+    id: 'PT-LEAK',
+    meaning: 'no table page lost or leaked: free pages + tables in use = all pages',
+    grade: 'FORBIDDEN',
+  },
   { id: 'PT-OVERWRITE', meaning: 'no leaf is overwritten without an unmap', grade: 'FORBIDDEN' },
-  { id: 'PT-MAP', meaning: 'mapping a free range a vCPU owns succeeds (-EEXIST there means a foreign entry)', grade: 'FORBIDDEN' },
+  {
+    id: 'PT-MAP',
+    meaning: 'mapping a free range a vCPU owns succeeds (-EEXIST there means a foreign entry)',
+    grade: 'FORBIDDEN',
+  },
   { id: 'PT-ENOMEM', meaning: 'the table-page pool ran dry and a map returned -ENOMEM', grade: 'ACCEPTABLE' },
 ];
 
@@ -59,7 +85,8 @@ function spotsOf(cpu: number, cpus: number, arenas: number, slots: number): Spot
       const x = 1 + cpu + cpus * j;
       const group = a * slots + j;
       spots.push({ kind: Kind.Shared4K, iova: base + (cpu + cpus * j) * SZ_4K, size: SZ_4K, group: -1 });
-      for (let m = 0; m < PRIVATE_PAGES; m++) spots.push({ kind: Kind.Private4K, iova: base + x * SZ_2M + m * SZ_4K, size: SZ_4K, group });
+      for (let m = 0; m < PRIVATE_PAGES; m++)
+        spots.push({ kind: Kind.Private4K, iova: base + x * SZ_2M + m * SZ_4K, size: SZ_4K, group });
       spots.push({ kind: Kind.Block2M, iova: base + x * SZ_2M, size: SZ_2M, group });
       spots.push({ kind: Kind.Block1G, iova: base + x * SZ_1G, size: SZ_1G, group: -1 });
     }
@@ -89,14 +116,17 @@ export function buildPgtable(config: ModelConfig<PgtablePatch>): ScenarioModel {
   return {
     layout,
     freshEachSlice: true,
-    init(mem: Memory) { pool.init(mem, [IoPgtable.ROOT_PAGE]); },
+    init(mem: Memory) {
+      pool.init(mem, [IoPgtable.ROOT_PAGE]);
+    },
     program: (cpu, rng) => new PgtableProgram(cpu, rng, pt, spots[cpu.id]!, shadow),
     quiescent(mem, report) {
       const i32 = mem.i32;
       const { tableRefs, badRefs, leaves } = pt.scan(i32);
       const free = pool.freePages(i32);
       const freeSet = new Set(free);
-      for (const iova of badRefs) report('PT-ONE-TABLE', `entry for iova 0x${iova.toString(16)} is not a valid table descriptor`);
+      for (const iova of badRefs)
+        report('PT-ONE-TABLE', `entry for iova 0x${iova.toString(16)} is not a valid table descriptor`);
       for (const [page, refs] of tableRefs) {
         if (refs > 1) report('PT-ONE-TABLE', `table page ${page} is referenced from ${refs} entries`);
         if (freeSet.has(page)) report('PT-LEAK', `table page ${page} is in use and also in the free pool`);
@@ -104,8 +134,11 @@ export function buildPgtable(config: ModelConfig<PgtablePatch>): ScenarioModel {
       const lost = [];
       for (let p = 0; p < pages; p++) if (!tableRefs.has(p) && !freeSet.has(p)) lost.push(p);
       if (lost.length > 0 || free.length !== freeSet.size) {
-        report('PT-LEAK', `${lost.length} table page(s) neither free nor reachable: ${lost.slice(0, 8).join(', ')}${lost.length > 8 ? ', ...' : ''}`
-          + ` (free ${free.length} + in use ${tableRefs.size} of ${pages})`);
+        report(
+          'PT-LEAK',
+          `${lost.length} table page(s) neither free nor reachable: ${lost.slice(0, 8).join(', ')}${lost.length > 8 ? ', ...' : ''}` +
+            ` (free ${free.length} + in use ${tableRefs.size} of ${pages})`,
+        );
       }
       const leafAt = new Map(leaves.map(([iova, size, phys]) => [iova, { size, phys }]));
       for (let c = 0; c < cpus; c++) {
@@ -115,14 +148,20 @@ export function buildPgtable(config: ModelConfig<PgtablePatch>): ScenarioModel {
           const leaf = leafAt.get(s.iova);
           const phys = (want - 1) * SZ_4K;
           if (!leaf || leaf.size !== s.size || leaf.phys !== phys) {
-            report('PT-TRANSLATE', `cpu${c}'s ${KIND_NAME[s.kind]} mapping iova 0x${s.iova.toString(16)} -> 0x${phys.toString(16)} `
-              + (leaf ? `finds ${leaf.size / SZ_4K} page(s) -> 0x${leaf.phys.toString(16)}` : 'is gone from the table'));
+            report(
+              'PT-TRANSLATE',
+              `cpu${c}'s ${KIND_NAME[s.kind]} mapping iova 0x${s.iova.toString(16)} -> 0x${phys.toString(16)} ` +
+                (leaf ? `finds ${leaf.size / SZ_4K} page(s) -> 0x${leaf.phys.toString(16)}` : 'is gone from the table'),
+            );
           }
           leafAt.delete(s.iova);
         });
       }
       for (const [iova, leaf] of leafAt) {
-        report('PT-TRANSLATE', `stray leaf at iova 0x${iova.toString(16)} -> 0x${leaf.phys.toString(16)} that no vCPU mapped`);
+        report(
+          'PT-TRANSLATE',
+          `stray leaf at iova 0x${iova.toString(16)} -> 0x${leaf.phys.toString(16)} that no vCPU mapped`,
+        );
       }
     },
   };
@@ -146,7 +185,9 @@ class PgtableProgram implements VcpuProgram {
   }
 
   /** The pfn + 1 this vCPU mapped at spot k, or 0. Checker state; reading it is not a scheduling point. */
-  private mapped(k: number): number { return Atomics.load(this.cpu.i32, this.base + k); }
+  private mapped(k: number): number {
+    return Atomics.load(this.cpu.i32, this.base + k);
+  }
 
   next(): Op<unknown> {
     const k = randInt(this.rng, 0, this.spots.length - 1);
@@ -171,19 +212,27 @@ class PgtableProgram implements VcpuProgram {
 
   // Ops record what they are when created; describe() turns that into text only when a trace asks.
   private map(k: number, phys: number): Op<void> {
-    this.lastOp = 'map'; this.lastSpot = k; this.lastPhys = phys;
+    this.lastOp = 'map';
+    this.lastSpot = k;
+    this.lastPhys = phys;
     return this.doMap(this.spots[k]!, k, phys);
   }
 
   private *doMap(s: Spot, k: number, phys: number): Op<void> {
     const { ret } = yield* this.pt.mapPages(this.cpu, s.iova, phys, s.size, 1);
     if (ret === 0) Atomics.store(this.cpu.i32, this.base + k, phys / SZ_4K + 1);
-    else if (ret === ENOMEM) this.cpu.fail('PT-ENOMEM', `cpu${this.cpu.id}: no table page for iova 0x${s.iova.toString(16)}`);
-    else this.cpu.fail('PT-MAP', `cpu${this.cpu.id}: map ${KIND_NAME[s.kind]} at its own free iova 0x${s.iova.toString(16)} returned ${ret}`);
+    else if (ret === ENOMEM)
+      this.cpu.fail('PT-ENOMEM', `cpu${this.cpu.id}: no table page for iova 0x${s.iova.toString(16)}`);
+    else
+      this.cpu.fail(
+        'PT-MAP',
+        `cpu${this.cpu.id}: map ${KIND_NAME[s.kind]} at its own free iova 0x${s.iova.toString(16)} returned ${ret}`,
+      );
   }
 
   private unmap(k: number): Op<void> {
-    this.lastOp = 'unmap'; this.lastSpot = k;
+    this.lastOp = 'unmap';
+    this.lastSpot = k;
     return this.doUnmap(this.spots[k]!, k);
   }
 
@@ -191,19 +240,26 @@ class PgtableProgram implements VcpuProgram {
     const n = yield* this.pt.unmapPages(this.cpu, s.iova, s.size, 1);
     Atomics.store(this.cpu.i32, this.base + k, 0);
     if (n !== s.size) {
-      this.cpu.fail('PT-TRANSLATE', `cpu${this.cpu.id}: unmap of its live ${KIND_NAME[s.kind]} mapping at 0x${s.iova.toString(16)} found ${n} bytes mapped: the mapping was lost`);
+      this.cpu.fail(
+        'PT-TRANSLATE',
+        `cpu${this.cpu.id}: unmap of its live ${KIND_NAME[s.kind]} mapping at 0x${s.iova.toString(16)} found ${n} bytes mapped: the mapping was lost`,
+      );
     }
   }
 
   private verify(k: number): Op<void> {
-    this.lastOp = 'iova_to_phys'; this.lastSpot = k;
+    this.lastOp = 'iova_to_phys';
+    this.lastSpot = k;
     return this.doVerify(this.spots[k]!, (this.mapped(k) - 1) * SZ_4K);
   }
 
   private *doVerify(s: Spot, want: number): Op<void> {
     const got = yield* this.pt.iovaToPhys(this.cpu, s.iova);
     if (got !== want) {
-      this.cpu.fail('PT-TRANSLATE', `cpu${this.cpu.id}: iova 0x${s.iova.toString(16)} translates to ${got < 0 ? 'nothing' : `0x${got.toString(16)}`}, mapped to 0x${want.toString(16)}`);
+      this.cpu.fail(
+        'PT-TRANSLATE',
+        `cpu${this.cpu.id}: iova 0x${s.iova.toString(16)} translates to ${got < 0 ? 'nothing' : `0x${got.toString(16)}`}, mapped to 0x${want.toString(16)}`,
+      );
     }
   }
 }
@@ -223,8 +279,10 @@ export const pgtableScenario: ScenarioDef<PgtablePatch> = {
   variants: [
     { name: 'correct', summary: 'install_table by compare-and-swap, the loser frees its page', expect: 'clean' },
     {
-      name: 'racy-install', summary: 'install_table with a plain store: two installers both win and one table is lost',
-      expect: ['PT-LEAK', 'PT-TRANSLATE'], source: 'kernel-model.md §6, §9 #14 (the CAS this variant removes)',
+      name: 'racy-install',
+      summary: 'install_table with a plain store: two installers both win and one table is lost',
+      expect: ['PT-LEAK', 'PT-TRANSLATE'],
+      source: 'kernel-model.md §6, §9 #14 (the CAS this variant removes)',
       patch: { pgtable: RacyInstallPgtable },
     },
   ],

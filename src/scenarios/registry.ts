@@ -80,8 +80,10 @@ export function scenarioModulePath(file: string, root: string = projectRoot): st
   }
   const compiled = path.join(root, 'dist', rel.replace(/\.([cm]?)ts$/, '.$1js'));
   if (rel.startsWith('..') || path.isAbsolute(rel) || !existsSync(compiled)) {
-    throw new BadInput(`--scenario-file: '${file}' is TypeScript and has no compiled .js in dist/`
-      + " (put it under examples/ and run 'npm run build', or pass the compiled .js)");
+    throw new BadInput(
+      `--scenario-file: '${file}' is TypeScript and has no compiled .js in dist/` +
+        " (put it under examples/ and run 'npm run build', or pass the compiled .js)",
+    );
   }
   refuseStale(abs, compiled, root);
   return compiled;
@@ -93,12 +95,20 @@ export function scenarioModulePath(file: string, root: string = projectRoot): st
  * source was saved unchanged, so the twin's own time alone would refuse a file that is in fact built.
  */
 function refuseStale(source: string, compiled: string, root: string): void {
-  const mtime = (p: string): number => { try { return statSync(p).mtimeMs; } catch { return 0; } };
+  const mtime = (p: string): number => {
+    try {
+      return statSync(p).mtimeMs;
+    } catch {
+      return 0;
+    }
+  };
   const built = Math.max(mtime(compiled), mtime(path.join(root, 'dist', '.tsbuildinfo')));
   if (mtime(source) > built) {
     const shown = (p: string): string => path.relative(process.cwd(), p) || p;
-    throw new BadInput(`--scenario-file: '${shown(compiled)}' is older than its source `
-      + `'${shown(source)}' (edited since the last build): run 'npm run build' first`);
+    throw new BadInput(
+      `--scenario-file: '${shown(compiled)}' is older than its source ` +
+        `'${shown(source)}' (edited since the last build): run 'npm run build' first`,
+    );
   }
 }
 
@@ -110,9 +120,12 @@ export async function loadScenarioFile(modulePath: string, givenAs?: string): Pr
   if (def.extends !== undefined) return registerExtension(def, modulePath, givenAs);
   const known = scenarioNamed(def.name);
   if (known && known !== def) {
-    throw new BadInput(`--scenario-file: '${modulePath}' defines scenario '${def.name}', a name already taken`
-      + (SCENARIOS.some((s) => s.name === def.name)
-        ? ` (to add variants to it, export extendScenario(${def.name}Scenario, [...]))` : ''));
+    throw new BadInput(
+      `--scenario-file: '${modulePath}' defines scenario '${def.name}', a name already taken` +
+        (SCENARIOS.some((s) => s.name === def.name)
+          ? ` (to add variants to it, export extendScenario(${def.name}Scenario, [...]))`
+          : ''),
+    );
   }
   if (!known) {
     user.push(def);
@@ -125,18 +138,25 @@ export async function loadScenarioFile(modulePath: string, givenAs?: string): Pr
 function registerExtension(def: ScenarioDef, modulePath: string, givenAs?: string): ScenarioDef {
   const base = SCENARIOS.find((s) => s.name === def.extends);
   if (!base || def.name !== base.name) {
-    throw new BadInput(`--scenario-file: '${modulePath}' extends '${def.extends}', which is not a built-in scenario`
-      + ` (built in: ${SCENARIOS.map((s) => s.name).join(', ')})`);
+    throw new BadInput(
+      `--scenario-file: '${modulePath}' extends '${def.extends}', which is not a built-in scenario` +
+        ` (built in: ${SCENARIOS.map((s) => s.name).join(', ')})`,
+    );
   }
   const prev = extended.get(base.name);
   if (prev === def) return def;
   if (prev) {
-    throw new BadInput(`--scenario-file: '${modulePath}' extends '${base.name}', which another scenario file already extends`);
+    throw new BadInput(
+      `--scenario-file: '${modulePath}' extends '${base.name}', which another scenario file already extends`,
+    );
   }
   for (const b of base.variants) {
     if (!def.variants.includes(b)) {
-      bad(modulePath, `variant '${b.name}' of ${base.name} is missing or redefined`
-        + ' (a file adds variants with extendScenario; built-in names are taken)');
+      bad(
+        modulePath,
+        `variant '${b.name}' of ${base.name} is missing or redefined` +
+          ' (a file adds variants with extendScenario; built-in names are taken)',
+      );
     }
   }
   if (def.variants.length === base.variants.length) bad(modulePath, `extends ${base.name} but adds no variant`);

@@ -20,7 +20,9 @@ const MAX_OPS = 100_000_000;
 const MAX_NAME = 64;
 
 class ExitCalled extends Error {
-  constructor(readonly code: unknown) { super(`process.exit(${String(code ?? '')})`); }
+  constructor(readonly code: unknown) {
+    super(`process.exit(${String(code ?? '')})`);
+  }
 }
 
 /**
@@ -30,16 +32,20 @@ class ExitCalled extends Error {
 export async function importScenarioModule(modulePath: string): Promise<Record<string, unknown>> {
   const realExit = process.exit;
   let exitCall: ExitCalled | undefined;
-  process.exit = ((code?: unknown) => { throw (exitCall = new ExitCalled(code)); }) as typeof process.exit;
+  process.exit = ((code?: unknown) => {
+    throw (exitCall = new ExitCalled(code));
+  }) as typeof process.exit;
   try {
-    const mod = await import(pathToFileURL(modulePath).href) as Record<string, unknown>;
+    const mod = (await import(pathToFileURL(modulePath).href)) as Record<string, unknown>;
     if (exitCall) throw exitCall; // the module caught our throw: it still tried to end the process
     return mod;
   } catch (e) {
     if (e instanceof ExitCalled || exitCall) {
-      const call = (exitCall ?? e as ExitCalled).message;
-      throw new BadInput(`--scenario-file: '${modulePath}' calls ${call} while loading `
-        + '(a scenario module must only define and export its scenario)');
+      const call = (exitCall ?? (e as ExitCalled)).message;
+      throw new BadInput(
+        `--scenario-file: '${modulePath}' calls ${call} while loading ` +
+          '(a scenario module must only define and export its scenario)',
+      );
     }
     const what = e instanceof Error ? `${e.name}: ${e.message}` : `a thrown ${preview(e)}`;
     throw new BadInput(`--scenario-file: '${modulePath}' does not load (it throws at import: ${what})`);
@@ -68,8 +74,9 @@ function checkFields(def: unknown, file: string): void {
   const isInt = (x: unknown, lo: number, hi: number): x is number =>
     Number.isSafeInteger(x) && (x as number) >= lo && (x as number) <= hi;
   if (!isObj(def)) {
-    throw new BadInput(`--scenario-file: '${file}': no default export (or \`scenario\` export) `
-      + 'with a scenario definition');
+    throw new BadInput(
+      `--scenario-file: '${file}': no default export (or \`scenario\` export) ` + 'with a scenario definition',
+    );
   }
   const d = def;
   if (typeof d.name !== 'string' || !/^[a-z][\w-]*$/.test(d.name) || d.name.length > MAX_NAME) {
@@ -99,7 +106,7 @@ function checkFields(def: unknown, file: string): void {
   if (d.exploreParams !== undefined) {
     if (!isObj(d.exploreParams)) bad('exploreParams', 'must be an object of parameter values', d.exploreParams);
     for (const [k, v] of Object.entries(d.exploreParams as Record<string, unknown>)) {
-      const p = Object.hasOwn(params, k) ? params[k] as { min: number; max: number } : undefined;
+      const p = Object.hasOwn(params, k) ? (params[k] as { min: number; max: number }) : undefined;
       if (!p) bad(`exploreParams.${k}`, 'is not one of `params`');
       if (!isInt(v, p!.min, p!.max)) bad(`exploreParams.${k}`, `must be an integer from ${p!.min} to ${p!.max}`, v);
     }
@@ -134,18 +141,28 @@ function checkFields(def: unknown, file: string): void {
     if (names.has(v.name as string)) bad(`variants[${i}].name`, `repeats '${v.name as string}'`);
     names.add(v.name as string);
     if (typeof v.summary !== 'string' || v.summary.trim() === '') {
-      bad(`variants[${i}].summary`, `(variant ${String(v.name)}) must say in one line what the variant changes`, v.summary);
+      bad(
+        `variants[${i}].summary`,
+        `(variant ${String(v.name)}) must say in one line what the variant changes`,
+        v.summary,
+      );
     }
     if (v.source !== undefined && typeof v.source !== 'string') {
       bad(`variants[${i}].source`, 'must be a string', v.source);
     }
     const e = v.expect;
-    const declared = Array.isArray(e) && e.length > 0 && e.every((id) => typeof id === 'string' && (ids.has(id) || ENGINE_IDS.has(id)));
+    const declared =
+      Array.isArray(e) &&
+      e.length > 0 &&
+      e.every((id) => typeof id === 'string' && (ids.has(id) || ENGINE_IDS.has(id)));
     if (e !== 'clean' && !declared) {
-      const unknown = Array.isArray(e) ? e.filter((id) => typeof id !== 'string' || !(ids.has(id) || ENGINE_IDS.has(id))) : [];
-      const want = unknown.length > 0
-        ? `names ${unknown.map((id) => preview(id)).join(', ')}, which the scenario does not declare (it has: ${[...ids, ...ENGINE_IDS].join(', ')})`
-        : "must be 'clean' or a non-empty list of invariant ids the scenario declares";
+      const unknown = Array.isArray(e)
+        ? e.filter((id) => typeof id !== 'string' || !(ids.has(id) || ENGINE_IDS.has(id)))
+        : [];
+      const want =
+        unknown.length > 0
+          ? `names ${unknown.map((id) => preview(id)).join(', ')}, which the scenario does not declare (it has: ${[...ids, ...ENGINE_IDS].join(', ')})`
+          : "must be 'clean' or a non-empty list of invariant ids the scenario declares";
       bad(`variants[${i}].expect`, `(variant ${String(v.name)}) ${want}`, ...(unknown.length > 0 ? [] : [e]));
     }
   });

@@ -32,7 +32,11 @@ export interface ViommuPatch {
 export function buildViommu({ cpus, params, variant }: ModelConfig<ViommuPatch>): ScenarioModel {
   const Driver = variant.patch?.driver ?? ViommuDriver;
   const L = new ViommuLayout({
-    cpus, domains: params.domains!, endpoints: params.endpoints!, slotsPerCpu: params.slots!, ringSize: params.ringSize!,
+    cpus,
+    domains: params.domains!,
+    endpoints: params.endpoints!,
+    slotsPerCpu: params.slots!,
+    ringSize: params.ringSize!,
   });
   const host = new ViommuHost(L);
   const drv = new Driver(L, host);
@@ -47,22 +51,41 @@ export function buildViommu({ cpus, params, variant }: ModelConfig<ViommuPatch>)
       Atomics.store(mem.i32, L.hostMaxDomains, params.hostMaxDomains!);
       if (def) runFocusSetup(def, ops, mem, VIOMMU_INVARIANTS);
     },
-    program: (cpu, rng) => (def ? new FocusProgram(ops, cpu, def.programs[cpu.id]) : new MixedProgram(ops, cpu, rng, roleOf(cpu.id, cpus))),
-    quiescent(mem, report) { quiescentScan(L, drv, host, mem, report); },
+    program: (cpu, rng) =>
+      def ? new FocusProgram(ops, cpu, def.programs[cpu.id]) : new MixedProgram(ops, cpu, rng, roleOf(cpu.id, cpus)),
+    quiescent(mem, report) {
+      quiescentScan(L, drv, host, mem, report);
+    },
   };
 }
 
 export const viommuScenario: ScenarioDef<ViommuPatch> = {
   name: 'viommu',
-  summary: 'virtio-iommu driver + host: nr_endpoints read and changed without a lock while endpoints attach, map, unmap and sync',
+  summary:
+    'virtio-iommu driver + host: nr_endpoints read and changed without a lock while endpoints attach, map, unmap and sync',
   follows: 'kernel-model.md §4 (VIOMMU-67, VIOMMU-NEW), §4.3 V1-V8, §9 #10 #11, §10',
   params: {
     domains: { default: 2, min: 2, max: 8, help: 'paging domains (the focused configurations use dom0 and dom1)' },
     endpoints: { default: 2, min: 2, max: 8, help: 'endpoints, one per IOMMU group; groups share domains' },
     slots: { default: 2, min: 2, max: 16, help: 'IOVA slots (one 4 KiB mapping each) every vCPU owns in every domain' },
-    ringSize: { default: 16, min: 1, max: 256, help: 'requests the request virtqueue holds (addReq syncs when it is full)' },
-    hostMaxDomains: { default: 0, min: 0, max: 8, help: 'domains the device can hold at once, 0 = no limit (ATTACH beyond it fails: §4.3 V7)' },
-    focus: { default: 0, min: 0, max: FOCUS_COUNT, help: '0 = the mixed op program; N = the focused configuration of §4.3 VN' },
+    ringSize: {
+      default: 16,
+      min: 1,
+      max: 256,
+      help: 'requests the request virtqueue holds (addReq syncs when it is full)',
+    },
+    hostMaxDomains: {
+      default: 0,
+      min: 0,
+      max: 8,
+      help: 'domains the device can hold at once, 0 = no limit (ATTACH beyond it fails: §4.3 V7)',
+    },
+    focus: {
+      default: 0,
+      min: 0,
+      max: FOCUS_COUNT,
+      help: '0 = the mixed op program; N = the focused configuration of §4.3 VN',
+    },
   },
   exploreCpus: 3,
   exploreOps: 6,
@@ -71,16 +94,24 @@ export const viommuScenario: ScenarioDef<ViommuPatch> = {
   invariants: VIOMMU_INVARIANTS,
   variants: [
     {
-      name: 'locked', summary: 'the fix: a per-domain lock makes the count and every check-then-send atomic with attach/detach and replay',
-      expect: 'clean', patch: { driver: LockedViommuDriver },
+      name: 'locked',
+      summary:
+        'the fix: a per-domain lock makes the count and every check-then-send atomic with attach/detach and replay',
+      expect: 'clean',
+      patch: { driver: LockedViommuDriver },
     },
     {
-      name: 'upstream', summary: 'the driver as upstream: nr_endpoints a plain counter, checked and changed without a lock',
-      expect: ['V-INV1', 'V-NR', 'V-DMA', 'V-UNMAP'], source: 'kernel-model.md §4.3 V1-V8, §9 #10 (JGG-LOCK)',
+      name: 'upstream',
+      summary: 'the driver as upstream: nr_endpoints a plain counter, checked and changed without a lock',
+      expect: ['V-INV1', 'V-NR', 'V-DMA', 'V-UNMAP'],
+      source: 'kernel-model.md §4.3 V1-V8, §9 #10 (JGG-LOCK)',
     },
     {
-      name: 'null-viommu-sync', summary: 'iotlb_sync_map/flush_iotlb_all sync without the nr_endpoints check: a sync before the first attach hits a NULL viommu',
-      expect: ['V-NOFIN'], source: 'kernel-model.md §4.3 V5 (VIO-V3: the v2 NULL check, replaced in v3 by per-op checks)',
+      name: 'null-viommu-sync',
+      summary:
+        'iotlb_sync_map/flush_iotlb_all sync without the nr_endpoints check: a sync before the first attach hits a NULL viommu',
+      expect: ['V-NOFIN'],
+      source: 'kernel-model.md §4.3 V5 (VIO-V3: the v2 NULL check, replaced in v3 by per-op checks)',
       patch: { driver: NoSyncCheckDriver },
     },
   ],

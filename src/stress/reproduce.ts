@@ -69,7 +69,9 @@ const LADDER = [4, 16, 64, 256, 1024, 4096, 16384];
  * the schedules PCT needs, while PCT (depth 3, then 2) finds iova/depot-pop-empty where random does not.
  */
 const STRATEGIES: readonly { readonly strategy: StrategyName; readonly depth: number }[] = [
-  { strategy: 'pct', depth: 3 }, { strategy: 'random', depth: 1 }, { strategy: 'pct', depth: 2 },
+  { strategy: 'pct', depth: 3 },
+  { strategy: 'random', depth: 1 },
+  { strategy: 'pct', depth: 2 },
 ];
 /**
  * A strategy gets at most this many schedules of a window (and half the time left) before the next
@@ -112,12 +114,24 @@ export function reproduceStressFailure(o: ReproduceOptions): ReproduceOutcome {
     const last = i === tries.length - 1;
     const timeMs = last ? left : left / 2;
     const cap = last ? Number.MAX_SAFE_INTEGER : tries[i]!.cap;
-    o.onProgress?.(`window ${window.join(',')} ops, ${strategy}${strategy === 'pct' ? ` depth ${depth}` : ''}: `
-      + `${cap} schedules, ${(timeMs / 1000).toFixed(1)} s at most`);
+    o.onProgress?.(
+      `window ${window.join(',')} ops, ${strategy}${strategy === 'pct' ? ` depth ${depth}` : ''}: ` +
+        `${cap} schedules, ${(timeMs / 1000).toFixed(1)} s at most`,
+    );
     const r = explore({
-      scenario: o.scenario, variant: o.variant, params: o.params, opsPerCpu: window, strategy, depth,
-      schedules: cap, timeMs, seed: mix32(o.seed, 0x2e9 + i), opSeed: o.failing.opSeed, maxSteps: o.maxSteps(window),
-      shrink: true, shrinkMs: o.shrinkMs,
+      scenario: o.scenario,
+      variant: o.variant,
+      params: o.params,
+      opsPerCpu: window,
+      strategy,
+      depth,
+      schedules: cap,
+      timeMs,
+      seed: mix32(o.seed, 0x2e9 + i),
+      opSeed: o.failing.opSeed,
+      maxSteps: o.maxSteps(window),
+      shrink: true,
+      shrinkMs: o.shrinkMs,
     });
     schedules += r.schedules;
     if (r.minimal) return { found: r.minimal, window, schedules, searchMs: performance.now() - t0 };

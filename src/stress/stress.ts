@@ -56,7 +56,14 @@ export interface StressOutcome {
    * failing slice alone (its seed, the ops each vCPU completed in it); otherwise the run's programs from
    * their start.
    */
-  readonly failing: { readonly slice: number; readonly opSeed: number; readonly opsPerCpu: readonly number[]; readonly sliceOnly: boolean } | undefined;
+  readonly failing:
+    | {
+        readonly slice: number;
+        readonly opSeed: number;
+        readonly opsPerCpu: readonly number[];
+        readonly sliceOnly: boolean;
+      }
+    | undefined;
 }
 
 const POLL_MS = 50;
@@ -76,7 +83,9 @@ export async function stress(o: StressOptions): Promise<StressOutcome> {
 
   const pool = new Piscina<StressTask, StressWorkerResult>({
     filename: workerFile('stress-worker'),
-    minThreads: n, maxThreads: n, idleTimeout: 1_000,
+    minThreads: n,
+    maxThreads: n,
+    idleTimeout: 1_000,
     atomics: 'disabled', // tasks are long; piscina's own Atomics parking buys nothing here
     execArgv: [], // never inherit the parent's flags (vitest's would change module resolution in workers)
   });
@@ -86,14 +95,33 @@ export async function stress(o: StressOptions): Promise<StressOutcome> {
   let crash: string | undefined;
   // Once we terminate workers ourselves (after a hang), their rejections are not crashes to report.
   let terminating = false;
-  const tasks = Array.from({ length: n }, (_, cpu) => pool.run({
-    sab: mem.sab, layout, scenario: o.scenario.name, variant: o.variant.name, params: o.params,
-    cpus: n, cpu, seed: o.seed, opBudget: o.opBudget, reseedEachSlice: reseed, epochMs, scenarioFile: o.scenarioFile,
-  }).then((r) => { results[cpu] = r; }, (e: unknown) => {
-    if (terminating) return;
-    crash ??= `the worker running cpu${cpu} crashed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`;
-    raiseStop(i32, ctl);
-  }));
+  const tasks = Array.from({ length: n }, (_, cpu) =>
+    pool
+      .run({
+        sab: mem.sab,
+        layout,
+        scenario: o.scenario.name,
+        variant: o.variant.name,
+        params: o.params,
+        cpus: n,
+        cpu,
+        seed: o.seed,
+        opBudget: o.opBudget,
+        reseedEachSlice: reseed,
+        epochMs,
+        scenarioFile: o.scenarioFile,
+      })
+      .then(
+        (r) => {
+          results[cpu] = r;
+        },
+        (e: unknown) => {
+          if (terminating) return;
+          crash ??= `the worker running cpu${cpu} crashed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`;
+          raiseStop(i32, ctl);
+        },
+      ),
+  );
   const allDone = Promise.all(tasks);
 
   const checker = new Checker(o.scenario.invariants);
@@ -109,22 +137,44 @@ export async function stress(o: StressOptions): Promise<StressOutcome> {
   const fireDueTimers = (): number => {
     for (const t of timers) {
       if (!claimDueTimer(i32, mem.i64, t.spec.ref, clock.now())) continue;
-      try { runToEnd(t.spec.callback(t.cpu)); } catch (e) {
-        if (e instanceof StuckWait) { hung ??= `watchdog: timer ${t.spec.ref.name}: ${e.message}`; raiseStop(i32, ctl); }
-        else if (!(e instanceof StopRun)) throw e;
+      try {
+        runToEnd(t.spec.callback(t.cpu));
+      } catch (e) {
+        if (e instanceof StuckWait) {
+          hung ??= `watchdog: timer ${t.spec.ref.name}: ${e.message}`;
+          raiseStop(i32, ctl);
+        } else if (!(e instanceof StopRun)) throw e;
       }
       Atomics.store(i32, t.spec.ref.runningIndex, 0);
-      if (checker.failed) { failingSlice = slice; raiseStop(i32, ctl); }
+      if (checker.failed) {
+        failingSlice = slice;
+        raiseStop(i32, ctl);
+      }
     }
-    return (nextDeadline(mem.i64, timers.map((t) => t.spec.ref)) - clock.now()) / 1e6;
+    return (
+      (nextDeadline(
+        mem.i64,
+        timers.map((t) => t.spec.ref),
+      ) -
+        clock.now()) /
+      1e6
+    );
   };
   const watchdog = new Watchdog(n, o.watchdogMs);
   let slice = 0;
   let failingSlice = -1;
   let hung: string | undefined;
   const stopped = () => Atomics.load(i32, ctl.stop) !== 0;
-  const finishedCount = () => { let k = 0; for (let c = 0; c < n; c++) if (Atomics.load(i32, ctl.phase(c)) === PHASE_FINISHED) k++; return k; };
-  const sumOps = () => { let s = 0; for (let c = 0; c < n; c++) s += Atomics.load(i32, ctl.heartbeat(c)) >>> 0; return s; };
+  const finishedCount = () => {
+    let k = 0;
+    for (let c = 0; c < n; c++) if (Atomics.load(i32, ctl.phase(c)) === PHASE_FINISHED) k++;
+    return k;
+  };
+  const sumOps = () => {
+    let s = 0;
+    for (let c = 0; c < n; c++) s += Atomics.load(i32, ctl.heartbeat(c)) >>> 0;
+    return s;
+  };
   const check = (): boolean => {
     hung = watchdog.check(i32, ctl);
     if (hung) raiseStop(i32, ctl);
@@ -136,7 +186,9 @@ export async function stress(o: StressOptions): Promise<StressOutcome> {
   // task is done: without a ref'ed handle of our own, a run whose workers have all returned while this
   // thread is parked lets Node exit (code 13, top-level await never settled) with nothing printed.
   const keepAlive = setInterval(() => {}, 1 << 30);
-  const abort = () => { raiseStop(i32, ctl); };
+  const abort = () => {
+    raiseStop(i32, ctl);
+  };
   o.signal?.addEventListener('abort', abort);
   if (o.signal?.aborted) abort();
   try {
@@ -154,17 +206,33 @@ export async function stress(o: StressOptions): Promise<StressOutcome> {
       Atomics.store(i32, ctl.sliceEnd, 1);
       // Barrier: wait for every active worker to finish its op and arrive. Timers keep firing until then:
       // an op in flight may be waiting for one (the model is quiescent only once everyone is here).
-      for (let arrived = Atomics.load(i32, ctl.arrived); arrived < active && check(); arrived = Atomics.load(i32, ctl.arrived)) {
+      for (
+        let arrived = Atomics.load(i32, ctl.arrived);
+        arrived < active && check();
+        arrived = Atomics.load(i32, ctl.arrived)
+      ) {
         const untilTimer = fireDueTimers();
         await parkMain(i32, ctl, arrived, Math.min(POLL_MS, Math.max(0.5, untilTimer)));
       }
       if (stopped()) break;
       pausePoint('stress-barrier'); // tests: "a slice has run" (noted once), e.g. before sending SIGINT
-      model.quiescent(mem, (inv, msg) => { checker.report(inv, msg, -1, slice, 'quiescent'); });
-      if (checker.failed) { failingSlice = slice; raiseStop(i32, ctl); break; }
+      model.quiescent(mem, (inv, msg) => {
+        checker.report(inv, msg, -1, slice, 'quiescent');
+      });
+      if (checker.failed) {
+        failingSlice = slice;
+        raiseStop(i32, ctl);
+        break;
+      }
       active = n - finishedCount();
-      if (active === 0 || performance.now() - t0 >= o.timeMs) { raiseStop(i32, ctl); break; }
-      if (reseed) { i32.fill(0, 0, modelWords); model.init(mem); }
+      if (active === 0 || performance.now() - t0 >= o.timeMs) {
+        raiseStop(i32, ctl);
+        break;
+      }
+      if (reseed) {
+        i32.fill(0, 0, modelWords);
+        model.init(mem);
+      }
       // Clear the slice's flags *before* publishing the new generation (workers read them after it).
       Atomics.store(i32, ctl.arrived, 0);
       Atomics.store(i32, ctl.sliceEnd, 0);
@@ -190,7 +258,10 @@ export async function stress(o: StressOptions): Promise<StressOutcome> {
   let violation: Violation | undefined;
   for (const r of done) {
     for (const [k, v] of Object.entries(r.outcomes)) outcomes[k] = (outcomes[k] ?? 0) + v;
-    if (!violation && r.violations.length > 0) { violation = r.violations[0]; failingSlice = r.slice; }
+    if (!violation && r.violations.length > 0) {
+      violation = r.violations[0];
+      failingSlice = r.slice;
+    }
   }
   violation ??= checker.violations[0];
   return {
@@ -202,13 +273,15 @@ export async function stress(o: StressOptions): Promise<StressOutcome> {
     outcomes,
     perCpu: done.map((r) => ({ ops: r.ops, steps: r.steps })),
     stats: model.stats?.(mem),
-    failing: violation ? {
-      slice: failingSlice,
-      opSeed: sliceSeed(o.seed, failingSlice, reseed),
-      // A vCPU that spent its op budget in an earlier slice ran nothing in the failing one.
-      opsPerCpu: done.map((r) => (!reseed ? r.ops : r.slice === failingSlice ? r.sliceOps : 0)),
-      sliceOnly: reseed,
-    } : undefined,
+    failing: violation
+      ? {
+          slice: failingSlice,
+          opSeed: sliceSeed(o.seed, failingSlice, reseed),
+          // A vCPU that spent its op budget in an earlier slice ran nothing in the failing one.
+          opsPerCpu: done.map((r) => (!reseed ? r.ops : r.slice === failingSlice ? r.sliceOps : 0)),
+          sliceOnly: reseed,
+        }
+      : undefined,
   };
 }
 
@@ -216,14 +289,20 @@ export async function stress(o: StressOptions): Promise<StressOutcome> {
 class Watchdog {
   private readonly beat: number[];
   private readonly since: number[];
-  constructor(private readonly n: number, private readonly limitMs: number) {
+  constructor(
+    private readonly n: number,
+    private readonly limitMs: number,
+  ) {
     this.beat = Array(n).fill(-1);
     this.since = Array(n).fill(performance.now());
   }
 
   newSlice(i32: Int32Array, ctl: ReturnType<typeof controlIndices>): void {
     const now = performance.now();
-    for (let c = 0; c < this.n; c++) { this.beat[c] = Atomics.load(i32, ctl.heartbeat(c)); this.since[c] = now; }
+    for (let c = 0; c < this.n; c++) {
+      this.beat[c] = Atomics.load(i32, ctl.heartbeat(c));
+      this.since[c] = now;
+    }
   }
 
   /** A message naming the hung vCPU, or undefined. */
@@ -231,7 +310,11 @@ class Watchdog {
     const now = performance.now();
     for (let c = 0; c < this.n; c++) {
       const b = Atomics.load(i32, ctl.heartbeat(c));
-      if (b !== this.beat[c] || Atomics.load(i32, ctl.phase(c)) !== PHASE_RUNNING) { this.beat[c] = b; this.since[c] = now; continue; }
+      if (b !== this.beat[c] || Atomics.load(i32, ctl.phase(c)) !== PHASE_RUNNING) {
+        this.beat[c] = b;
+        this.since[c] = now;
+        continue;
+      }
       if (now - this.since[c]! > this.limitMs) {
         return `watchdog: cpu${c} made no progress for ${(this.limitMs / 1000).toFixed(1)}s (stuck after op ${b >>> 0}: a livelock, a lost wake-up or an endless loop in the model)`;
       }
@@ -240,4 +323,7 @@ class Watchdog {
   }
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => { setTimeout(r, ms).unref(); });
+const sleep = (ms: number) =>
+  new Promise<void>((r) => {
+    setTimeout(r, ms).unref();
+  });

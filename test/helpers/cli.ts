@@ -6,7 +6,11 @@ import { fileURLToPath } from 'node:url';
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const cliJs = path.join(root, 'dist', 'src', 'cli.js');
 
-export interface CliResult { readonly code: number | null; readonly stdout: string; readonly stderr: string }
+export interface CliResult {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
 
 /** Run `iommu-stress <args>` from the project root, as CI would (CI=true, no TTY). */
 export function iommu(...args: string[]): CliResult {

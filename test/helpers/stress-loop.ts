@@ -25,8 +25,15 @@ const seedBase = Number(process.argv[3] ?? '0');
 for (let k = 0; k < runs; k++) {
   const [scenario, name, expected] = LOOP_CASES[k % LOOP_CASES.length]!;
   const r = await stress({
-    scenario, variant: findVariant(scenario, name)!, params: withDefaults(scenario, {}), workers: 2,
-    timeMs: 60_000, opBudget: 300, seed: seedBase + k + 1, sliceMs: 10, watchdogMs: 10_000,
+    scenario,
+    variant: findVariant(scenario, name)!,
+    params: withDefaults(scenario, {}),
+    workers: 2,
+    timeMs: 60_000,
+    opBudget: 300,
+    seed: seedBase + k + 1,
+    sliceMs: 10,
+    watchdogMs: 10_000,
   });
   const observed = r.violation?.invariant ?? 'clean';
   process.stdout.write(`${k} ${scenario.name}/${name} expected ${expected} observed ${observed}\n`);

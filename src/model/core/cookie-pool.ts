@@ -26,12 +26,17 @@ export class CookiePool {
   private readonly pool: FreeBitmap;
   private readonly owner: number;
 
-  constructor(layout: Layout, readonly cookies: number) {
+  constructor(
+    layout: Layout,
+    readonly cookies: number,
+  ) {
     this.pool = new FreeBitmap(at(region(layout, 'cookie.free')), cookies);
     this.owner = at(region(layout, 'cookie.owner'));
   }
 
-  init(i32: Int32Array): void { this.pool.init(i32); }
+  init(i32: Int32Array): void {
+    this.pool.init(i32);
+  }
 
   /** kmalloc of a cookie: its slot, or -1 when the pool is dry (-ENOMEM). */
   *alloc(cpu: Cpu): Op<number> {
@@ -48,7 +53,8 @@ export class CookiePool {
   *free(cpu: Cpu, id: number): Op {
     yield SITE_COOKIE_FREE;
     Atomics.store(cpu.i32, this.owner + id, 0);
-    if (this.pool.give(cpu.i32, id)) cpu.fail('MAPSG-COOKIE', `${cpu.name} frees map_sg cookie ${id}, which is already free`);
+    if (this.pool.give(cpu.i32, id))
+      cpu.fail('MAPSG-COOKIE', `${cpu.name} frees map_sg cookie ${id}, which is already free`);
   }
 
   /** Cookies `cpu` holds now (checked when its map_sg has returned: it must hold none). */
@@ -58,7 +64,11 @@ export class CookiePool {
     return out;
   }
 
-  isFree(i32: Int32Array, id: number): boolean { return this.pool.isFree(i32, id); }
+  isFree(i32: Int32Array, id: number): boolean {
+    return this.pool.isFree(i32, id);
+  }
 
-  freeCount(i32: Int32Array): number { return this.pool.freeSlots(i32).length; }
+  freeCount(i32: Int32Array): number {
+    return this.pool.freeSlots(i32).length;
+  }
 }

@@ -160,7 +160,13 @@ export class DeferredListDriver implements DomainOps {
   }
 
   /** map_pages: park the run; a plain count load, entry store, count store (the append race). */
-  *mapPages(cpu: Cpu, iova: number, paddr: number, pgsize: number, pgcount: number): Op<{ ret: number; mapped: number }> {
+  *mapPages(
+    cpu: Cpu,
+    iova: number,
+    paddr: number,
+    pgsize: number,
+    pgcount: number,
+  ): Op<{ ret: number; mapped: number }> {
     yield* this.openWindow(cpu);
     const b = this.base(cpu);
     const i32 = cpu.i32;
@@ -188,7 +194,10 @@ export class DeferredListDriver implements DomainOps {
     const i32 = cpu.i32;
     yield SITE_READ_N;
     const n = Atomics.load(i32, b);
-    if (n === 0) { yield* this.closeWindow(cpu); return 0; }
+    if (n === 0) {
+      yield* this.closeWindow(cpu);
+      return 0;
+    }
     const entries = this.readEntries(i32, b, n);
     const r = yield* this.hyp.map(cpu, entries);
     yield SITE_WRITE_N;
@@ -221,9 +230,18 @@ export class DeferredListDriver implements DomainOps {
     for (const e of entries) {
       const elo = e.iova;
       const ehi = e.iova + e.pgsize * e.pgcount;
-      if (ehi <= lo || elo >= hi) { keep.push(e); continue; }
-      if (elo >= lo && ehi <= hi) { cancelled.push([elo, ehi]); continue; }
-      if (e.pgsize !== SZ_4K) { keep.push(e); continue; } // Simplification: blocks cancelled only whole
+      if (ehi <= lo || elo >= hi) {
+        keep.push(e);
+        continue;
+      }
+      if (elo >= lo && ehi <= hi) {
+        cancelled.push([elo, ehi]);
+        continue;
+      }
+      if (e.pgsize !== SZ_4K) {
+        keep.push(e);
+        continue;
+      } // Simplification: blocks cancelled only whole
       const clo = Math.max(lo, elo);
       const chi = Math.min(hi, ehi);
       cancelled.push([clo, chi]);
@@ -241,7 +259,12 @@ export class DeferredListDriver implements DomainOps {
     let at_ = lo;
     for (const [clo, chi] of [...cancelled, [hi, hi] as [number, number]]) {
       if (clo > at_) {
-        const got = yield* this.hyp.unmap(cpu, at_, pgsize === SZ_4K || (clo - at_) % pgsize !== 0 ? SZ_4K : pgsize, clo - at_);
+        const got = yield* this.hyp.unmap(
+          cpu,
+          at_,
+          pgsize === SZ_4K || (clo - at_) % pgsize !== 0 ? SZ_4K : pgsize,
+          clo - at_,
+        );
         done += got;
         if (got < clo - at_) return done;
       }
@@ -268,8 +291,10 @@ export class DeferredListDriver implements DomainOps {
     for (let k = 0; k < Math.min(n, this.capacity); k++) {
       const e = b + 1 + k * E_WORDS;
       out.push({
-        iova: Atomics.load(i32, e + E_IOVA) * SZ_4K, paddr: Atomics.load(i32, e + E_PADDR) * SZ_4K,
-        pgsize: Atomics.load(i32, e + E_PG) * SZ_4K, pgcount: Atomics.load(i32, e + E_CNT),
+        iova: Atomics.load(i32, e + E_IOVA) * SZ_4K,
+        paddr: Atomics.load(i32, e + E_PADDR) * SZ_4K,
+        pgsize: Atomics.load(i32, e + E_PG) * SZ_4K,
+        pgcount: Atomics.load(i32, e + E_CNT),
       });
     }
     return out;
@@ -304,10 +329,14 @@ export class PerCpuDeferredListDriver extends DeferredListDriver {
   }
 
   // eslint-disable-next-line require-yield
-  protected override *openWindow(): Op { /* the list is this CPU's own */ }
+  protected override *openWindow(): Op {
+    /* the list is this CPU's own */
+  }
 
   // eslint-disable-next-line require-yield
-  protected override *closeWindow(): Op { /* no lock taken */ }
+  protected override *closeWindow(): Op {
+    /* no lock taken */
+  }
 
   override parked(i32: Int32Array, cpu = 0): number {
     return Atomics.load(i32, atCpu(this.pcpu, cpu));

@@ -70,7 +70,13 @@ export class PerCallDriver implements DomainOps {
     this.hyp = env.hyp;
   }
 
-  *mapPages(cpu: Cpu, iova: number, paddr: number, pgsize: number, pgcount: number): Op<{ ret: number; mapped: number }> {
+  *mapPages(
+    cpu: Cpu,
+    iova: number,
+    paddr: number,
+    pgsize: number,
+    pgcount: number,
+  ): Op<{ ret: number; mapped: number }> {
     const r = yield* this.hyp.map(cpu, [{ iova, paddr, pgsize, pgcount }]);
     return { ret: r.ret, mapped: r.bytes };
   }
@@ -80,9 +86,13 @@ export class PerCallDriver implements DomainOps {
   }
 
   // eslint-disable-next-line require-yield
-  *iotlbSyncMap(): Op<number> { return 0; }
+  *iotlbSyncMap(): Op<number> {
+    return 0;
+  }
 
-  *iotlbSync(): Op { /* invalidation is part of the unmap hypercall */ }
+  *iotlbSync(): Op {
+    /* invalidation is part of the unmap hypercall */
+  }
 }
 
 /**

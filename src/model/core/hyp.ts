@@ -58,7 +58,14 @@ export interface HypHooks {
   cleared(cpu: Cpu, ctx: CallCtx, iova: number, bytes: number, requested: number): void;
 }
 
-export const NO_HOOKS: HypHooks = { committing() { /* no checks */ }, cleared() { /* no checks */ } };
+export const NO_HOOKS: HypHooks = {
+  committing() {
+    /* no checks */
+  },
+  cleared() {
+    /* no checks */
+  },
+};
 
 export function hypRegions(): Record<string, RegionSpec> {
   return {
@@ -110,13 +117,17 @@ export class Hyp {
         done += r.mapped;
         if (r.ret !== 0) {
           // The page table refused (a live leaf: -EEXIST): the hypercall fails with what it did.
-          e.iova += done; e.paddr += done; e.pgcount -= done / e.pgsize;
+          e.iova += done;
+          e.paddr += done;
+          e.pgcount -= done / e.pgsize;
           return { ret: r.ret, bytes: bytes + done };
         }
       }
       bytes += done;
       budget -= n;
-      e.iova += done; e.paddr += done; e.pgcount -= n;
+      e.iova += done;
+      e.paddr += done;
+      e.pgcount -= n;
     }
     if (fails) Atomics.add(cpu.i32, st + 2, 1);
     return { ret: fails ? ENOMEM : 0, bytes };

@@ -37,7 +37,10 @@ export class IommuCore {
   /** The smallest page size: the alignment every map and unmap is checked against. */
   readonly minPg: number;
 
-  constructor(readonly ops: DomainOps, readonly pgsizes: readonly number[] = LPAE_PGSIZES) {
+  constructor(
+    readonly ops: DomainOps,
+    readonly pgsizes: readonly number[] = LPAE_PGSIZES,
+  ) {
     this.minPg = pgsizes[0]!;
   }
 
@@ -141,7 +144,10 @@ export class IommuCore {
         len = 0;
       }
       if (len) len += s.length;
-      else { start = p; len = s.length; }
+      else {
+        start = p;
+        len = s.length;
+      }
       if (++i < nents) s = sg[i]!;
     }
     if (cookie) {
@@ -178,7 +184,12 @@ export class IommuCore {
    * (iommu_unmap of 0 bytes still syncs: a deferred-list driver ends its window there).
    */
   protected *mapSgOutErr(
-    cpu: Cpu, iova: number, mapped: number, cookie: Cookie | null, consumed: boolean, ret: number,
+    cpu: Cpu,
+    iova: number,
+    mapped: number,
+    cookie: Cookie | null,
+    consumed: boolean,
+    ret: number,
   ): Op<number> {
     let bytes = mapped;
     if (cookie) bytes = consumed ? cookie.committed : yield* this.ops.discardCookie!(cpu, cookie);

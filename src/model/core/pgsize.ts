@@ -39,7 +39,13 @@ const aligned = (x: number, p: number): boolean => x % p === 0;
  * iommu_pgsize(domain, iova, paddr, size, &count). Throws where the kernel WARNs and returns 0 (no
  * candidate size: the caller did not check alignment against the smallest page).
  */
-export function iommuPgsize(pgsizes: readonly number[], iova: number, paddr: number, size: number, word: PgsizeWord = U64_CHECKED): Pgsize {
+export function iommuPgsize(
+  pgsizes: readonly number[],
+  iova: number,
+  paddr: number,
+  size: number,
+  word: PgsizeWord = U64_CHECKED,
+): Pgsize {
   // Page sizes supported by the hardware and small enough for `size`, and aligned with iova|paddr:
   // 2^i divides (iova | paddr) exactly when it divides both.
   let pgsize = 0;
@@ -47,8 +53,15 @@ export function iommuPgsize(pgsizes: readonly number[], iova: number, paddr: num
   for (const p of pgsizes) {
     if (p <= size && aligned(iova, p) && aligned(paddr, p)) pgsize = p;
   }
-  if (pgsize === 0) throw new RangeError(`iommu_pgsize: no page size fits iova 0x${iova.toString(16)} paddr 0x${paddr.toString(16)} size 0x${size.toString(16)}`);
-  for (const p of pgsizes) if (p > pgsize) { next = p; break; }
+  if (pgsize === 0)
+    throw new RangeError(
+      `iommu_pgsize: no page size fits iova 0x${iova.toString(16)} paddr 0x${paddr.toString(16)} size 0x${size.toString(16)}`,
+    );
+  for (const p of pgsizes)
+    if (p > pgsize) {
+      next = p;
+      break;
+    }
   // No bigger page size at all: as many of this one as fit.
   if (next === 0) return { pgsize, count: Math.floor(size / pgsize) };
   // Not congruent modulo the next size (iova ^ paddr has bits below it): never promotable.

@@ -15,10 +15,14 @@ import { IommuCore } from './iommu-map.js';
  */
 export class DomainListUnlockedDriver extends DeferredListDriver {
   // eslint-disable-next-line require-yield
-  protected override *openWindow(): Op { /* no lock */ }
+  protected override *openWindow(): Op {
+    /* no lock */
+  }
 
   // eslint-disable-next-line require-yield
-  protected override *closeWindow(): Op { /* no lock */ }
+  protected override *closeWindow(): Op {
+    /* no lock */
+  }
 }
 
 /**
@@ -27,7 +31,12 @@ export class DomainListUnlockedDriver extends DeferredListDriver {
  */
 export class CookieErrorLeakCore extends IommuCore {
   protected override *mapSgOutErr(
-    cpu: Cpu, iova: number, mapped: number, cookie: Cookie | null, consumed: boolean, ret: number,
+    cpu: Cpu,
+    iova: number,
+    mapped: number,
+    cookie: Cookie | null,
+    consumed: boolean,
+    ret: number,
   ): Op<number> {
     if (!cookie) return yield* super.mapSgOutErr(cpu, iova, mapped, cookie, consumed, ret);
     yield* this.iommuUnmap(cpu, iova, cookie.committed);
@@ -41,7 +50,12 @@ export class CookieErrorLeakCore extends IommuCore {
  */
 export class UnwindUnmappedCore extends IommuCore {
   protected override *mapSgOutErr(
-    cpu: Cpu, iova: number, mapped: number, cookie: Cookie | null, consumed: boolean, ret: number,
+    cpu: Cpu,
+    iova: number,
+    mapped: number,
+    cookie: Cookie | null,
+    consumed: boolean,
+    ret: number,
   ): Op<number> {
     if (cookie && !consumed) yield* this.ops.discardCookie!(cpu, cookie);
     yield* this.iommuUnmap(cpu, iova, mapped);

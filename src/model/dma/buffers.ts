@@ -53,7 +53,12 @@ export class Buffers {
   private readonly handles: Region;
   private readonly tags: number;
 
-  constructor(layout: Layout, readonly cpus: number, readonly buffers: number, readonly maxPages: number) {
+  constructor(
+    layout: Layout,
+    readonly cpus: number,
+    readonly buffers: number,
+    readonly maxPages: number,
+  ) {
     this.handles = region(layout, 'buf.handle');
     this.tags = at(region(layout, 'buf.tag'));
   }
@@ -70,8 +75,10 @@ export class Buffers {
   /** Owner side: read its own handle (its own words; not a scheduling point). */
   own(i32: Int32Array, c: number, b: number): Handle {
     return {
-      state: Atomics.load(i32, this.h(c, b, H_STATE)), seq: Atomics.load(i32, this.h(c, b, H_SEQ)),
-      iovaPfn: Atomics.load(i32, this.h(c, b, H_IOVA)), pages: Atomics.load(i32, this.h(c, b, H_PAGES)),
+      state: Atomics.load(i32, this.h(c, b, H_STATE)),
+      seq: Atomics.load(i32, this.h(c, b, H_SEQ)),
+      iovaPfn: Atomics.load(i32, this.h(c, b, H_IOVA)),
+      pages: Atomics.load(i32, this.h(c, b, H_PAGES)),
       tag: Atomics.load(i32, this.h(c, b, H_TAG)),
     };
   }
@@ -122,10 +129,16 @@ export class Buffers {
     if (Atomics.load(i32, this.h(c, b, H_SEQ)) !== seq) return 'raced';
     if (state === LIVE) {
       if (phys < 0) {
-        cpu.fail('DMA-FAULT', `device DMA to cpu${c}'s live buffer ${b} at iova page 0x${(iovaPfn + p).toString(16)} faults: no translation`);
+        cpu.fail(
+          'DMA-FAULT',
+          `device DMA to cpu${c}'s live buffer ${b} at iova page 0x${(iovaPfn + p).toString(16)} faults: no translation`,
+        );
       } else if (landed !== tag) {
-        cpu.fail('DMA-CORRUPT', `device DMA to cpu${c}'s live buffer ${b} (iova page 0x${(iovaPfn + p).toString(16)}) lands on phys page 0x${(phys / SZ_4K).toString(16)}, `
-          + `which belongs to another mapping: a stale IOTLB entry outlived the IOVA's reuse`);
+        cpu.fail(
+          'DMA-CORRUPT',
+          `device DMA to cpu${c}'s live buffer ${b} (iova page 0x${(iovaPfn + p).toString(16)}) lands on phys page 0x${(phys / SZ_4K).toString(16)}, ` +
+            `which belongs to another mapping: a stale IOTLB entry outlived the IOVA's reuse`,
+        );
       }
       return 'live';
     }

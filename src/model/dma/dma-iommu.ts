@@ -31,8 +31,13 @@ export interface IommuPageTable {
 }
 
 /** A DMA layer class a patch may name (DmaIommu or a subclass). */
-export type DmaIommuClass = new (pt: IommuPageTable, iotlb: Iotlb, iovad: IovaAllocator, fq: IovaFlushQueue | null,
-  limitPfn: number) => DmaIommu;
+export type DmaIommuClass = new (
+  pt: IommuPageTable,
+  iotlb: Iotlb,
+  iovad: IovaAllocator,
+  fq: IovaFlushQueue | null,
+  limitPfn: number,
+) => DmaIommu;
 
 export class DmaIommu {
   constructor(
@@ -44,7 +49,9 @@ export class DmaIommu {
     protected readonly limitPfn: number,
   ) {}
 
-  get lazy(): boolean { return this.fq !== null; }
+  get lazy(): boolean {
+    return this.fq !== null;
+  }
 
   /** __iommu_dma_map for whole pages: the IOVA pfn, or 0 when it failed (no IOVA space, or the map failed). */
   *iommuDmaMap(cpu: Cpu, phys: number, pages: number): Op<number> {
@@ -53,7 +60,13 @@ export class DmaIommu {
     if (pfn === 0) return 0;
     // iommu_map's loop for 4 KiB pages: map_pages stops at the end of a table, so go on from there.
     for (let done = 0; done < pages;) {
-      const { ret, mapped } = yield* this.pt.mapPages(cpu, (pfn + done) * SZ_4K, phys + done * SZ_4K, SZ_4K, pages - done);
+      const { ret, mapped } = yield* this.pt.mapPages(
+        cpu,
+        (pfn + done) * SZ_4K,
+        phys + done * SZ_4K,
+        SZ_4K,
+        pages - done,
+      );
       if (ret !== 0) {
         // Unwind what this call mapped; the IOVA was never visible to the device, so it is freed at once,
         // never queued (§3.3).

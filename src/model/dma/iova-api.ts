@@ -46,7 +46,8 @@ export class DmaIovaApi {
 
   /** dma_iova_try_alloc: phys only sets the sub-granule offset. */
   *dmaIovaTryAlloc(cpu: Cpu, st: DmaIovaState, phys: number, size: number): Op<boolean> {
-    st.addr = 0; st.size = 0;
+    st.addr = 0;
+    st.size = 0;
     if (size === 0) return false;
     const off = phys % GRANULE;
     const pages = iovaAlignUp(size + off) / GRANULE;
@@ -84,6 +85,7 @@ export class DmaIovaApi {
   *dmaIovaFree(cpu: Cpu, st: DmaIovaState): Op {
     const pages = iovaAlignUp(st.size + (st.addr % GRANULE)) / GRANULE;
     yield* this.iovad.freeIovaFast(cpu, Math.floor(st.addr / GRANULE), pages);
-    st.addr = 0; st.size = 0;
+    st.addr = 0;
+    st.size = 0;
   }
 }

@@ -56,7 +56,11 @@ export interface MapUnmapLatency {
 }
 
 export class Latency {
-  constructor(private readonly sums: Region, private readonly hist: Region, private readonly cpus: number) {}
+  constructor(
+    private readonly sums: Region,
+    private readonly hist: Region,
+    private readonly cpus: number,
+  ) {}
 
   /** Record one map/unmap pair of the vCPU `cpu` (plain stores: the slot is this vCPU's alone). */
   record(f64: Float64Array, i32: Int32Array, cpu: number, mapNs: number, unmapNs: number): void {
@@ -97,12 +101,16 @@ export class Latency {
     }
     // kernel/dma/map_benchmark.c: avg = sum / loops, stddev = int_sqrt(sum_sq / loops - avg^2), integers.
     const avg = (sum: number) => (loops > 0 ? Math.floor(sum / loops) : 0);
-    const sd = (sum: number, sq: number) => (loops > 0 ? Math.floor(Math.sqrt(Math.max(0, Math.floor(sq / loops) - avg(sum) ** 2))) : 0);
+    const sd = (sum: number, sq: number) =>
+      loops > 0 ? Math.floor(Math.sqrt(Math.max(0, Math.floor(sq / loops) - avg(sum) ** 2))) : 0;
     return {
       loops,
-      mapAvgUs: avg(map) / 10, mapStddevUs: sd(map, mapSq) / 10,
-      unmapAvgUs: avg(unmap) / 10, unmapStddevUs: sd(unmap, unmapSq) / 10,
-      mapHist, unmapHist,
+      mapAvgUs: avg(map) / 10,
+      mapStddevUs: sd(map, mapSq) / 10,
+      unmapAvgUs: avg(unmap) / 10,
+      unmapStddevUs: sd(unmap, unmapSq) / 10,
+      mapHist,
+      unmapHist,
     };
   }
 }

@@ -69,11 +69,19 @@ const HDR_WORDS = LOCK_WORDS + 2;
 
 /** Site labels (scheduling points): kept stable, since explore tokens replay by them. */
 export const FQ_SITES = {
-  readStart: 'read fq_flush_start_cnt', readFinish: 'read fq_flush_finish_cnt',
-  incStart: 'atomic64_inc fq_flush_start_cnt', incFinish: 'atomic64_inc fq_flush_finish_cnt',
-  full: 'fq full?', write: 'fq entry write', read: 'fq entry read', head: 'fq head advance',
-  readTimerOn: 'read fq_timer_on', xchgTimerOn: 'xchg fq_timer_on', clearTimerOn: 'write fq_timer_on = 0',
-  gen: 'read fq (teardown check)', freeRings: 'free fq rings',
+  readStart: 'read fq_flush_start_cnt',
+  readFinish: 'read fq_flush_finish_cnt',
+  incStart: 'atomic64_inc fq_flush_start_cnt',
+  incFinish: 'atomic64_inc fq_flush_finish_cnt',
+  full: 'fq full?',
+  write: 'fq entry write',
+  read: 'fq entry read',
+  head: 'fq head advance',
+  readTimerOn: 'read fq_timer_on',
+  xchgTimerOn: 'xchg fq_timer_on',
+  clearTimerOn: 'write fq_timer_on = 0',
+  gen: 'read fq (teardown check)',
+  freeRings: 'free fq rings',
 } as const;
 const S = FQ_SITES;
 
@@ -114,9 +122,15 @@ export class FlushQueue implements IovaFlushQueue {
   protected readonly mask: number;
   protected readonly locks: LockRef[];
 
-  constructor(protected readonly layout: Layout, protected readonly cpus: number, protected readonly iotlb: Iotlb,
-    protected readonly freeIova: FreeIova, protected readonly o: FlushQueueOptions) {
-    if (o.size < 2 || (o.size & (o.size - 1)) !== 0) throw new RangeError(`flush queue size must be a power of two >= 2, got ${o.size}`);
+  constructor(
+    protected readonly layout: Layout,
+    protected readonly cpus: number,
+    protected readonly iotlb: Iotlb,
+    protected readonly freeIova: FreeIova,
+    protected readonly o: FlushQueueOptions,
+  ) {
+    if (o.size < 2 || (o.size & (o.size - 1)) !== 0)
+      throw new RangeError(`flush queue size must be a power of two >= 2, got ${o.size}`);
     this.hdr = region(layout, 'fq.hdr');
     this.pfn = at(region(layout, 'fq.pfn'));
     this.pagesIdx = at(region(layout, 'fq.pages'));
@@ -129,14 +143,22 @@ export class FlushQueue implements IovaFlushQueue {
     this.peak = region(layout, 'fq.peak');
     this.rings = o.single ? 1 : cpus;
     this.mask = o.size - 1;
-    this.locks = Array.from({ length: this.rings }, (_, r) => lockRef(o.single ? 'fq' : `fq[cpu${r}]`, atCpu(this.hdr, r), o.lockRank));
+    this.locks = Array.from({ length: this.rings }, (_, r) =>
+      lockRef(o.single ? 'fq' : `fq[cpu${r}]`, atCpu(this.hdr, r), o.lockRank),
+    );
     this.timer = new TimerRef(layout, o.timerId, 'fq_timer');
   }
 
-  protected headIdx(r: number): number { return atCpu(this.hdr, r, HDR_HEAD); }
-  protected tailIdx(r: number): number { return atCpu(this.hdr, r, HDR_TAIL); }
+  protected headIdx(r: number): number {
+    return atCpu(this.hdr, r, HDR_HEAD);
+  }
+  protected tailIdx(r: number): number {
+    return atCpu(this.hdr, r, HDR_TAIL);
+  }
   /** Index of entry `idx` of ring r in the entry arrays (pfn, pages, counter). */
-  protected slot(r: number, idx: number): number { return r * this.o.size + idx; }
+  protected slot(r: number, idx: number): number {
+    return r * this.o.size + idx;
+  }
 
   /** cookie->single_fq, or raw_cpu_ptr(cookie->percpu_fq): the ring this CPU queues on. */
   protected fqOf(cpu: Cpu): number {
@@ -313,16 +335,23 @@ export class FlushQueue implements IovaFlushQueue {
     const i32 = mem.i32;
     for (let r = 0; r < this.rings; r++) {
       const held = (Atomics.load(i32, this.tailIdx(r)) - Atomics.load(i32, this.headIdx(r))) & this.mask;
-      if (held > this.o.size - 1) report('F-RING', `ring ${r} holds ${held} entries, more than size-1 = ${this.o.size - 1}`);
+      if (held > this.o.size - 1)
+        report('F-RING', `ring ${r} holds ${held} entries, more than size-1 = ${this.o.size - 1}`);
     }
-    const pending = Atomics.load(mem.i64, this.timer.deadlineIndex) !== 0n || Atomics.load(i32, this.timer.runningIndex) !== 0;
-    if (Atomics.load(i32, this.timerOn) === 1 && !pending) report('F-TIMER', 'fq_timer_on is set but the fq timer is neither pending nor running: queued IOVAs wait for a flush that never comes');
+    const pending =
+      Atomics.load(mem.i64, this.timer.deadlineIndex) !== 0n || Atomics.load(i32, this.timer.runningIndex) !== 0;
+    if (Atomics.load(i32, this.timerOn) === 1 && !pending)
+      report(
+        'F-TIMER',
+        'fq_timer_on is set but the fq timer is neither pending nor running: queued IOVAs wait for a flush that never comes',
+      );
   }
 
   /** Entries queued now (quiescent checks, statistics). */
   held(i32: Int32Array): number {
     let n = 0;
-    for (let r = 0; r < this.rings; r++) n += (Atomics.load(i32, this.tailIdx(r)) - Atomics.load(i32, this.headIdx(r))) & this.mask;
+    for (let r = 0; r < this.rings; r++)
+      n += (Atomics.load(i32, this.tailIdx(r)) - Atomics.load(i32, this.headIdx(r))) & this.mask;
     return n;
   }
 
@@ -337,20 +366,35 @@ export class FlushQueue implements IovaFlushQueue {
   entries(i32: Int32Array): [number, number][] {
     const out: [number, number][] = [];
     for (let r = 0; r < this.rings; r++) {
-      for (let h = Atomics.load(i32, this.headIdx(r)); h !== Atomics.load(i32, this.tailIdx(r)); h = (h + 1) & this.mask) {
+      for (
+        let h = Atomics.load(i32, this.headIdx(r));
+        h !== Atomics.load(i32, this.tailIdx(r));
+        h = (h + 1) & this.mask
+      ) {
         out.push([Atomics.load(i32, this.pfn + this.slot(r, h)), Atomics.load(i32, this.pagesIdx + this.slot(r, h))]);
       }
     }
     return out;
   }
 
-  flushesStarted(i64: BigInt64Array): number { return Number(Atomics.load(i64, this.start)); }
-  ringCount(): number { return this.rings; }
-  ringLimit(): number { return this.o.size - 1; }
-  cpuCount(): number { return this.cpus; }
+  flushesStarted(i64: BigInt64Array): number {
+    return Number(Atomics.load(i64, this.start));
+  }
+  ringCount(): number {
+    return this.rings;
+  }
+  ringLimit(): number {
+    return this.o.size - 1;
+  }
+  cpuCount(): number {
+    return this.cpus;
+  }
 }
 
 /** The rings, counters and timer word of a flush queue (FlushQueue.regions; kept for existing callers). */
-export function flushQueueRegions(cpus: number, o: Pick<FlushQueueOptions, 'single' | 'size'>): Record<string, RegionSpec> {
+export function flushQueueRegions(
+  cpus: number,
+  o: Pick<FlushQueueOptions, 'single' | 'size'>,
+): Record<string, RegionSpec> {
   return FlushQueue.regions(cpus, o);
 }

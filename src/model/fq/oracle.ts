@@ -47,7 +47,10 @@ export class FlushOracle implements IotlbObserver {
   private readonly unmapUs: number;
 
   /** `enabled` false: no event clock (benchmarks, where it would be the one shared line); exposure still timed. */
-  constructor(layout: Layout, private readonly enabled: boolean) {
+  constructor(
+    layout: Layout,
+    private readonly enabled: boolean,
+  ) {
     this.events = at(region(layout, 'fq.oracle'));
     this.covered = this.events + 1;
     this.clearAt = at(region(layout, 'fq.clearAt'));
@@ -97,7 +100,10 @@ export class FlushOracle implements IotlbObserver {
       for (let p = pfn; p < pfn + pages; p++) {
         const cleared = Atomics.load(i32, this.clearAt + p);
         if (cleared !== 0 && covered <= cleared && Atomics.load(i32, this.syncAt + p) <= cleared) {
-          cpu.fail('F1', `${cpu.name} frees IOVA 0x${pfn.toString(16)} (+${pages}) although no flush that started after its unmap has finished`);
+          cpu.fail(
+            'F1',
+            `${cpu.name} frees IOVA 0x${pfn.toString(16)} (+${pages}) although no flush that started after its unmap has finished`,
+          );
           break;
         }
       }
@@ -123,7 +129,11 @@ export class CheckedIovad implements IovaAllocator {
     const pfn = yield* this.iovad.allocIovaFast(cpu, pages, limitPfn, flushRcache);
     if (pfn !== 0) {
       const stale = this.iotlb.cachedPage(cpu.i32, pfn, this.iovad.allocSize(pages));
-      if (stale >= 0) cpu.fail('F1', `${cpu.name} is handed IOVA page 0x${stale.toString(16)} while the IOTLB still caches its old translation: freed before a covering flush finished`);
+      if (stale >= 0)
+        cpu.fail(
+          'F1',
+          `${cpu.name} is handed IOVA page 0x${stale.toString(16)} while the IOTLB still caches its old translation: freed before a covering flush finished`,
+        );
     }
     return pfn;
   }
@@ -137,12 +147,24 @@ export class CheckedIovad implements IovaAllocator {
 
 /** The domain's page table as DmaIommu sees it, watched by the harness: PTE clears, and maps that fail. */
 export class ObservedPgtable implements IommuPageTable {
-  constructor(private readonly pt: IommuPageTable, private readonly oracle: FlushOracle) {}
+  constructor(
+    private readonly pt: IommuPageTable,
+    private readonly oracle: FlushOracle,
+  ) {}
 
-  *mapPages(cpu: Cpu, iova: number, paddr: number, pgsize: number, pgcount: number): Op<{ ret: number; mapped: number }> {
+  *mapPages(
+    cpu: Cpu,
+    iova: number,
+    paddr: number,
+    pgsize: number,
+    pgcount: number,
+  ): Op<{ ret: number; mapped: number }> {
     const r = yield* this.pt.mapPages(cpu, iova, paddr, pgsize, pgcount);
     if (r.ret !== 0) {
-      cpu.fail('DMA-MAP', `${cpu.name}: iommu_map of freshly allocated IOVA 0x${(iova / SZ_4K).toString(16)} (+${pgcount}) returns ${r.ret}`);
+      cpu.fail(
+        'DMA-MAP',
+        `${cpu.name}: iommu_map of freshly allocated IOVA 0x${(iova / SZ_4K).toString(16)} (+${pgcount}) returns ${r.ret}`,
+      );
     }
     return r;
   }

@@ -35,8 +35,10 @@ const NO_PFNS: ReadonlySet<number> = new Set();
 export function newIovaDomain(layout: Layout, o: IovaDomainOptions, patch: IovaPatch = {}): CheckedIovaDomain {
   const needed = warmPfns(o) + o.resvPfns + o.startPfn;
   if (needed > o.spacePfns - 32) {
-    throw new RangeError(`iova: spacePfns ${o.spacePfns} is too small for the warm caches and the reserved window `
-      + `(${needed} pfns + 32 to work in)`);
+    throw new RangeError(
+      `iova: spacePfns ${o.spacePfns} is too small for the warm caches and the reserved window ` +
+        `(${needed} pfns + 32 to work in)`,
+    );
   }
   if (o.resvPfns > 0 && o.dma32Pfn - o.resvPfns <= o.startPfn) {
     throw new RangeError(`iova: resvPfns ${o.resvPfns} does not fit below dma32Pfn ${o.dma32Pfn}`);
@@ -52,15 +54,28 @@ export function newIovaDomain(layout: Layout, o: IovaDomainOptions, patch: IovaP
 export class CheckedIovaDomain {
   readonly shadow: Shadow;
 
-  constructor(layout: Layout, readonly kernel: IovaDomain) {
+  constructor(
+    layout: Layout,
+    readonly kernel: IovaDomain,
+  ) {
     this.shadow = new Shadow(layout, kernel.o.spacePfns, kernel.o.checks);
   }
 
-  get o(): IovaDomainOptions { return this.kernel.o; }
-  get tree(): IovaTree { return this.kernel.tree; }
-  get rcache(): IovaRcaches { return this.kernel.rcache; }
-  timerSpecs(): TimerSpec[] { return this.kernel.rcache.timerSpecs(); }
-  allocSize(size: number): number { return this.kernel.allocSize(size); }
+  get o(): IovaDomainOptions {
+    return this.kernel.o;
+  }
+  get tree(): IovaTree {
+    return this.kernel.tree;
+  }
+  get rcache(): IovaRcaches {
+    return this.kernel.rcache;
+  }
+  timerSpecs(): TimerSpec[] {
+    return this.kernel.rcache.timerSpecs();
+  }
+  allocSize(size: number): number {
+    return this.kernel.allocSize(size);
+  }
 
   /** init_iova_domain and the rcaches, the reserved window, and the warm start. */
   init(i32: Int32Array): void {
@@ -124,7 +139,9 @@ export class CheckedIovaDomain {
     yield* this.tree.freeIova(cpu, pfn);
   }
 
-  private powerOfTwo(size: number): number { return 1 << orderBase2(size); }
+  private powerOfTwo(size: number): number {
+    return 1 << orderBase2(size);
+  }
 
   // -------------------------------------------------------------------------------------------------
   // The checks
@@ -138,8 +155,11 @@ export class CheckedIovaDomain {
     const node = t.nodeAt(i32, pfn);
     let len = size;
     if (node === NIL || t.lo(i32, node) !== pfn) {
-      cpu.fail('I5', `${fn} gives ${cpu.name} ${hex(pfn)} (${size} granules), but no rbtree range starts there: `
-        + 'it is free and in use at once');
+      cpu.fail(
+        'I5',
+        `${fn} gives ${cpu.name} ${hex(pfn)} (${size} granules), but no rbtree range starts there: ` +
+          'it is free and in use at once',
+      );
     } else {
       len = t.hi(i32, node) - pfn + 1;
       if (len < size) {
@@ -147,8 +167,11 @@ export class CheckedIovaDomain {
       }
     }
     if (pfn < this.o.startPfn || pfn + len - 1 > limitPfn) {
-      cpu.fail('I1', `${cpu.name} gets [${hex(pfn)}, +${len}] for limit ${hex(limitPfn)}: `
-        + `outside [${hex(this.o.startPfn)}, ${hex(limitPfn)}]`);
+      cpu.fail(
+        'I1',
+        `${cpu.name} gets [${hex(pfn)}, +${len}] for limit ${hex(limitPfn)}: ` +
+          `outside [${hex(this.o.startPfn)}, ${hex(limitPfn)}]`,
+      );
     }
     this.shadow.handOut(cpu, pfn, len, () => `${fn} gives ${cpu.name} [${hex(pfn)}, +${len}]`);
   }
@@ -159,15 +182,18 @@ export class CheckedIovaDomain {
     const fn = fast ? 'free_iova_fast' : 'free_iova';
     const st = pfn >= 0 && pfn < this.o.spacePfns ? this.shadow.stateOf(i32, pfn) : 0;
     if (st <= 0) {
-      const whose = st === RESERVED ? 'reserved' : 'the allocator\'s';
+      const whose = st === RESERVED ? 'reserved' : "the allocator's";
       cpu.fail('I5', `${cpu.name} calls ${fn} on ${hex(pfn)}, which nobody holds (${whose}): freed twice`);
       return;
     }
     const len = this.shadow.lenOf(i32, pfn);
     const k = orderBase2(size);
     if (fast && k < IOVA_RANGE_CACHE_MAX_SIZE && len !== 1 << k) {
-      cpu.fail('I3', `${cpu.name} frees the ${len}-granule range at ${hex(pfn)} into bucket ${k}, `
-        + `which holds only ${1 << k}-granule ranges`);
+      cpu.fail(
+        'I3',
+        `${cpu.name} frees the ${len}-granule range at ${hex(pfn)} into bucket ${k}, ` +
+          `which holds only ${1 << k}-granule ranges`,
+      );
     }
     this.shadow.handIn(cpu, pfn, len, () => `${cpu.name} calls ${fn} on [${hex(pfn)}, +${len}]`);
   }
@@ -184,13 +210,19 @@ export class CheckedIovaDomain {
     if (lock) yield* spinLock(cpu, this.tree.lock);
     const i32 = cpu.i32;
     if (this.holeFor(i32, size, limitPfn, NO_PFNS)) {
-      cpu.fail('ALLOC-GAP', `${cpu.name}: an allocation of ${size} granule(s) under ${hex(limitPfn)} fails `
-        + 'although the rbtree has a size-aligned gap for it');
+      cpu.fail(
+        'ALLOC-GAP',
+        `${cpu.name}: an allocation of ${size} granule(s) under ${hex(limitPfn)} fails ` +
+          'although the rbtree has a size-aligned gap for it',
+      );
     } else if (classify) {
       const cached = this.cachedPfns(i32);
       if (cached.size > 0 && this.holeFor(i32, size, limitPfn, cached)) {
-        cpu.fail('ENOMEM-SPURIOUS', `${cpu.name}: ${size}-granule allocation under ${hex(limitPfn)} failed after `
-          + 'the flush while magazines held ranges that would make room');
+        cpu.fail(
+          'ENOMEM-SPURIOUS',
+          `${cpu.name}: ${size}-granule allocation under ${hex(limitPfn)} failed after ` +
+            'the flush while magazines held ranges that would make room',
+        );
       } else {
         cpu.checker.count('ENOMEM');
       }

@@ -32,15 +32,24 @@ export function depotRegions(): Record<string, RegionSpec> {
 export class Depot {
   protected readonly base: number;
 
-  constructor(layout: Layout, protected readonly pool: MagazinePool) {
+  constructor(
+    layout: Layout,
+    protected readonly pool: MagazinePool,
+  ) {
     this.base = at(region(layout, 'rc.depot'));
   }
 
   /** i32 index of bucket k's iova_rcache.lock word. */
-  lockIndex(k: number): number { return this.base + k * D_WORDS; }
+  lockIndex(k: number): number {
+    return this.base + k * D_WORDS;
+  }
   /** rcache->depot_size. */
-  size(i32: Int32Array, k: number): number { return i32[this.base + k * D_WORDS + D_SIZE]!; }
-  protected setSize(i32: Int32Array, k: number, n: number): void { i32[this.base + k * D_WORDS + D_SIZE] = n; }
+  size(i32: Int32Array, k: number): number {
+    return i32[this.base + k * D_WORDS + D_SIZE]!;
+  }
+  protected setSize(i32: Int32Array, k: number, n: number): void {
+    i32[this.base + k * D_WORDS + D_SIZE] = n;
+  }
 
   /** `if (rcache->depot)`. */
   nonEmpty(i32: Int32Array, k: number): boolean {
@@ -103,7 +112,9 @@ export class Depot {
    * How many pfns depot magazine m holds, for checker reads. A list-depot magazine's count word holds
    * the link, and only full magazines go there: IOVA_MAG_SIZE.
    */
-  magCount(_i32: Int32Array, _m: number): number { return IOVA_MAG_SIZE; }
+  magCount(_i32: Int32Array, _m: number): number {
+    return IOVA_MAG_SIZE;
+  }
 
   /** The depot's magazines, top first (quiescent scans). `bad` is set if the list is cyclic or corrupt. */
   contents(i32: Int32Array, k: number): { mags: number[]; bad: string | undefined } {

@@ -35,7 +35,8 @@ export function warmPfns(o: Pick<IovaDomainOptions, 'warm' | 'warmDepot'>): numb
 
 /** The domain's shared memory, its checker's shadow map, its timers, and whatever the patch (IovaPatch) adds. */
 export function iovaDomainRegions(
-  o: IovaDomainOptions, patch: { readonly regions?: (o: IovaDomainOptions) => Record<string, RegionSpec> } = {},
+  o: IovaDomainOptions,
+  patch: { readonly regions?: (o: IovaDomainOptions) => Record<string, RegionSpec> } = {},
 ): Record<string, RegionSpec> {
   return {
     ...iovaTreeRegions(o),
@@ -50,7 +51,11 @@ export function iovaDomainRegions(
 export const roundupPowOfTwo = (x: number): number => 1 << orderBase2(x);
 
 export class IovaDomain {
-  constructor(readonly o: IovaDomainOptions, readonly tree: IovaTree, readonly rcache: IovaRcaches) {}
+  constructor(
+    readonly o: IovaDomainOptions,
+    readonly tree: IovaTree,
+    readonly rcache: IovaRcaches,
+  ) {}
 
   /** init_iova_domain + iova_domain_init_rcaches. */
   init(i32: Int32Array): void {

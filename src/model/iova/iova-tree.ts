@@ -89,9 +89,14 @@ export class IovaTree {
   protected readonly nodes: number;
   protected readonly pfnNode: number;
 
-  constructor(layout: Layout, readonly g: IovaGeometry) {
+  constructor(
+    layout: Layout,
+    readonly g: IovaGeometry,
+  ) {
     if (!(g.startPfn >= 1 && g.startPfn < g.dma32Pfn && g.dma32Pfn <= g.spacePfns && g.spacePfns < IOVA_ANCHOR)) {
-      throw new RangeError(`iova: need 1 <= startPfn < dma32Pfn <= spacePfns (got ${g.startPfn}, ${g.dma32Pfn}, ${g.spacePfns})`);
+      throw new RangeError(
+        `iova: need 1 <= startPfn < dma32Pfn <= spacePfns (got ${g.startPfn}, ${g.dma32Pfn}, ${g.spacePfns})`,
+      );
     }
     this.lock = lockRef(RBTREE_LOCK_NAME, at(region(layout, 'iova.lock')), RANK_RBTREE);
     this.hdr = at(region(layout, 'iova.hdr'));
@@ -103,26 +108,49 @@ export class IovaTree {
   // -------------------------------------------------------------------------------------------------
   // Node accessors (plain: callers hold the tree lock, or the model is quiescent).
 
-  lo(i32: Int32Array, n: number): number { return i32[this.nodes + n * NODE_WORDS + LO]!; }
-  hi(i32: Int32Array, n: number): number { return i32[this.nodes + n * NODE_WORDS + HI]!; }
-  prev(i32: Int32Array, n: number): number { return i32[this.nodes + n * NODE_WORDS + PREV]!; }
-  next(i32: Int32Array, n: number): number { return i32[this.nodes + n * NODE_WORDS + NEXT]!; }
-  cachedNode(i32: Int32Array): number { return i32[this.hdr + H_CACHED]!; }
-  cached32Node(i32: Int32Array): number { return i32[this.hdr + H_CACHED32]!; }
-  max32AllocSize(i32: Int32Array): number { return i32[this.hdr + H_MAX32]!; }
-  liveNodes(i32: Int32Array): number { return i32[this.hdr + H_LIVE]!; }
-  freeHead(i32: Int32Array): number { return i32[this.hdr + H_FREE]!; }
+  lo(i32: Int32Array, n: number): number {
+    return i32[this.nodes + n * NODE_WORDS + LO]!;
+  }
+  hi(i32: Int32Array, n: number): number {
+    return i32[this.nodes + n * NODE_WORDS + HI]!;
+  }
+  prev(i32: Int32Array, n: number): number {
+    return i32[this.nodes + n * NODE_WORDS + PREV]!;
+  }
+  next(i32: Int32Array, n: number): number {
+    return i32[this.nodes + n * NODE_WORDS + NEXT]!;
+  }
+  cachedNode(i32: Int32Array): number {
+    return i32[this.hdr + H_CACHED]!;
+  }
+  cached32Node(i32: Int32Array): number {
+    return i32[this.hdr + H_CACHED32]!;
+  }
+  max32AllocSize(i32: Int32Array): number {
+    return i32[this.hdr + H_MAX32]!;
+  }
+  liveNodes(i32: Int32Array): number {
+    return i32[this.hdr + H_LIVE]!;
+  }
+  freeHead(i32: Int32Array): number {
+    return i32[this.hdr + H_FREE]!;
+  }
   /** The node whose pfnLo is `pfn`, or NIL (from the pfn map; quiescent checks compare it to the list). */
   nodeAt(i32: Int32Array, pfn: number): number {
     return pfn >= 0 && pfn < this.g.spacePfns ? i32[this.pfnNode + pfn]! - 1 : NIL;
   }
 
-  protected set(i32: Int32Array, n: number, field: number, v: number): void { i32[this.nodes + n * NODE_WORDS + field] = v; }
+  protected set(i32: Int32Array, n: number, field: number, v: number): void {
+    i32[this.nodes + n * NODE_WORDS + field] = v;
+  }
 
   /** init_iova_domain: only the anchor; both cached nodes at the anchor; max32AllocSize = dma32Pfn. */
   init(i32: Int32Array): void {
     const n0 = this.nodes;
-    i32[n0 + LO] = IOVA_ANCHOR; i32[n0 + HI] = IOVA_ANCHOR; i32[n0 + PREV] = NIL; i32[n0 + NEXT] = NIL;
+    i32[n0 + LO] = IOVA_ANCHOR;
+    i32[n0 + HI] = IOVA_ANCHOR;
+    i32[n0 + PREV] = NIL;
+    i32[n0 + NEXT] = NIL;
     for (let n = 1; n < this.maxNodes; n++) this.set(i32, n, NEXT, n + 1 < this.maxNodes ? n + 1 : NIL);
     i32[this.hdr + H_FREE] = this.maxNodes > 1 ? 1 : NIL;
     i32[this.hdr + H_CACHED] = ANCHOR_NODE;
@@ -264,7 +292,10 @@ export class IovaTree {
     let at = ANCHOR_NODE;
     for (let p = this.prev(i32, at); p !== NIL && this.lo(i32, p) > lo; p = this.prev(i32, p)) at = p;
     const before = this.prev(i32, at);
-    if (before !== NIL && this.lo(i32, before) === lo) { this.freeNode(i32, node); return NIL; } // the kernel's WARN_ON(1)
+    if (before !== NIL && this.lo(i32, before) === lo) {
+      this.freeNode(i32, node);
+      return NIL;
+    } // the kernel's WARN_ON(1)
     this.linkBefore(i32, node, at);
     return node;
   }
@@ -347,14 +378,16 @@ export class IovaTree {
 
   /** assert_spin_locked: model code that reaches the tree without the lock is a bug in the model. */
   assertLocked(cpu: Cpu): void {
-    if (!lockHeld(cpu, this.lock)) throw new Error(`iova model: cpu${cpu.id} touches the rbtree without iova_rbtree_lock`);
+    if (!lockHeld(cpu, this.lock))
+      throw new Error(`iova model: cpu${cpu.id} touches the rbtree without iova_rbtree_lock`);
   }
 
   /** The nodes in pfn order (anchor excluded) as [lo, hi], walking from the anchor down. Quiescent only. */
   ranges(i32: Int32Array): [number, number][] {
     const out: [number, number][] = [];
     let guard = this.maxNodes;
-    for (let n = this.prev(i32, ANCHOR_NODE); n !== NIL && guard-- > 0; n = this.prev(i32, n)) out.push([this.lo(i32, n), this.hi(i32, n)]);
+    for (let n = this.prev(i32, ANCHOR_NODE); n !== NIL && guard-- > 0; n = this.prev(i32, n))
+      out.push([this.lo(i32, n), this.hi(i32, n)]);
     return out.reverse();
   }
 }

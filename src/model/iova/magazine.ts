@@ -49,17 +49,28 @@ export class MagazinePool {
   protected readonly base: number;
   protected readonly free_: FreeBitmap;
 
-  constructor(layout: Layout, readonly count: number) {
+  constructor(
+    layout: Layout,
+    readonly count: number,
+  ) {
     this.base = at(region(layout, 'mag.words'));
     this.free_ = new FreeBitmap(at(region(layout, 'mag.free')), count);
   }
 
-  valid(m: number): boolean { return Number.isInteger(m) && m >= 0 && m < this.count; }
+  valid(m: number): boolean {
+    return Number.isInteger(m) && m >= 0 && m < this.count;
+  }
   /** i32 index of word 0 (size / depot link). */
-  head(m: number): number { return this.base + m * MAG_WORDS; }
+  head(m: number): number {
+    return this.base + m * MAG_WORDS;
+  }
   /** i32 index of pfns[j]. */
-  slot(m: number, j: number): number { return this.base + m * MAG_WORDS + 1 + j; }
-  size(i32: Int32Array, m: number): number { return i32[this.head(m)]!; }
+  slot(m: number, j: number): number {
+    return this.base + m * MAG_WORDS + 1 + j;
+  }
+  size(i32: Int32Array, m: number): number {
+    return i32[this.head(m)]!;
+  }
 
   /** Every magazine free. */
   init(i32: Int32Array): void {

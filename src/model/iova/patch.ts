@@ -21,7 +21,12 @@ import type { IovaRcaches, RcacheOptions } from './rcache.js';
 export type IovaTreeClass = new (layout: Layout, g: IovaGeometry) => IovaTree;
 export type DepotClass = new (layout: Layout, pool: MagazinePool) => Depot;
 export type IovaRcachesClass = new (
-  layout: Layout, cpus: number, tree: IovaTree, pool: MagazinePool, depot: Depot, opts: RcacheOptions,
+  layout: Layout,
+  cpus: number,
+  tree: IovaTree,
+  pool: MagazinePool,
+  depot: Depot,
+  opts: RcacheOptions,
 ) => IovaRcaches;
 export type IovaDomainClass = new (o: IovaDomainOptions, tree: IovaTree, rcache: IovaRcaches) => IovaDomain;
 

@@ -27,28 +27,43 @@ export function checkIovaDomain(d: CheckedIovaDomain, i32: Int32Array, report: Q
 function checkTree(d: CheckedIovaDomain, i32: Int32Array, report: QuiescentReport): boolean {
   const t = d.tree;
   const g = t.g;
-  if (t.lo(i32, ANCHOR_NODE) !== IOVA_ANCHOR || t.hi(i32, ANCHOR_NODE) !== IOVA_ANCHOR || t.next(i32, ANCHOR_NODE) !== NIL) {
+  if (
+    t.lo(i32, ANCHOR_NODE) !== IOVA_ANCHOR ||
+    t.hi(i32, ANCHOR_NODE) !== IOVA_ANCHOR ||
+    t.next(i32, ANCHOR_NODE) !== NIL
+  ) {
     report('I1', 'the anchor node is not {~0, ~0} at the top of the tree');
     return false;
   }
   const live = new Set<number>([ANCHOR_NODE]);
   let above = ANCHOR_NODE;
   for (let n = t.prev(i32, ANCHOR_NODE); n !== NIL; above = n, n = t.prev(i32, n)) {
-    if (n < 0 || n >= t.maxNodes || live.has(n)) { report('I1', `the node list is corrupt at node ${n}`); return false; }
+    if (n < 0 || n >= t.maxNodes || live.has(n)) {
+      report('I1', `the node list is corrupt at node ${n}`);
+      return false;
+    }
     live.add(n);
     const lo = t.lo(i32, n);
     const hi = t.hi(i32, n);
-    if (t.next(i32, n) !== above) { report('I1', `node [${hex(lo)}, ${hex(hi)}]: its successor link is inconsistent`); return false; }
+    if (t.next(i32, n) !== above) {
+      report('I1', `node [${hex(lo)}, ${hex(hi)}]: its successor link is inconsistent`);
+      return false;
+    }
     if (lo > hi) report('I1', `node [${hex(lo)}, ${hex(hi)}] is empty`);
-    if (hi >= t.lo(i32, above)) report('I1', `nodes [${hex(lo)}, ${hex(hi)}] and [${hex(t.lo(i32, above))}, ${hex(t.hi(i32, above))}] overlap`);
-    if (lo < g.startPfn || hi >= g.spacePfns) report('I1', `node [${hex(lo)}, ${hex(hi)}] lies outside [${hex(g.startPfn)}, ${hex(g.spacePfns - 1)}]`);
+    if (hi >= t.lo(i32, above))
+      report('I1', `nodes [${hex(lo)}, ${hex(hi)}] and [${hex(t.lo(i32, above))}, ${hex(t.hi(i32, above))}] overlap`);
+    if (lo < g.startPfn || hi >= g.spacePfns)
+      report('I1', `node [${hex(lo)}, ${hex(hi)}] lies outside [${hex(g.startPfn)}, ${hex(g.spacePfns - 1)}]`);
     if (t.nodeAt(i32, lo) !== n) report('I1', `node [${hex(lo)}, ${hex(hi)}] is not found by its first pfn`);
   }
   if (live.size !== t.liveNodes(i32)) report('I1', `the tree holds ${live.size} nodes but counts ${t.liveNodes(i32)}`);
   let free = 0;
   for (let n = t.freeHead(i32); n !== NIL && free <= t.maxNodes; n = t.next(i32, n)) free++;
   if (free + live.size !== t.maxNodes) report('I1', `node pool: ${free} free + ${live.size} live != ${t.maxNodes}`);
-  for (const [name, n] of [['cached_node', t.cachedNode(i32)], ['cached32_node', t.cached32Node(i32)]] as const) {
+  for (const [name, n] of [
+    ['cached_node', t.cachedNode(i32)],
+    ['cached32_node', t.cached32Node(i32)],
+  ] as const) {
     if (!live.has(n)) report('I1', `${name} points at node ${n}, which is not in the tree`);
   }
   return true;
@@ -60,9 +75,15 @@ function checkCaches(d: CheckedIovaDomain, i32: Int32Array, report: QuiescentRep
   const owner = new Map<number, string>(); // magazine -> where it is
   const cachedAt = new Map<number, string>(); // pfn (range start) -> which magazine slot
   const claim = (m: number, where: string): boolean => {
-    if (!pool.valid(m)) { report('I5', `${where} is magazine ${m}, which does not exist`); return false; }
+    if (!pool.valid(m)) {
+      report('I5', `${where} is magazine ${m}, which does not exist`);
+      return false;
+    }
     const other = owner.get(m);
-    if (other !== undefined) { report('I5', `magazine ${m} is both ${other} and ${where}`); return false; }
+    if (other !== undefined) {
+      report('I5', `magazine ${m} is both ${other} and ${where}`);
+      return false;
+    }
     if (pool.isFree(i32, m)) report('I5', `${where} is magazine ${m}, which is free in the pool`);
     owner.set(m, where);
     return true;
@@ -75,18 +96,28 @@ function checkCaches(d: CheckedIovaDomain, i32: Int32Array, report: QuiescentRep
       if (again !== undefined) report('I5', `pfn ${hex(pfn)} is cached twice: ${again} and ${slot}`);
       cachedAt.set(pfn, slot);
       const node = t.nodeAt(i32, pfn);
-      if (node === NIL) { report('I2', `${slot} holds ${hex(pfn)}, which starts no rbtree node`); continue; }
+      if (node === NIL) {
+        report('I2', `${slot} holds ${hex(pfn)}, which starts no rbtree node`);
+        continue;
+      }
       const len = t.hi(i32, node) - t.lo(i32, node) + 1;
-      if (len !== 1 << k) report('I3', `${slot} holds the ${len}-granule range at ${hex(pfn)} in bucket ${k} (${1 << k} granules)`);
+      if (len !== 1 << k)
+        report('I3', `${slot} holds the ${len}-granule range at ${hex(pfn)} in bucket ${k} (${1 << k} granules)`);
     }
   };
   for (let k = 0; k < IOVA_RANGE_CACHE_MAX_SIZE; k++) {
     for (let c = 0; c < d.rcache.cpus; c++) {
-      for (const [what, m] of [['loaded', d.rcache.loaded(i32, c, k)], ['prev', d.rcache.prev(i32, c, k)]] as const) {
+      for (const [what, m] of [
+        ['loaded', d.rcache.loaded(i32, c, k)],
+        ['prev', d.rcache.prev(i32, c, k)],
+      ] as const) {
         const where = `cpu${c} bucket-${k} ${what}`;
         if (!claim(m, where)) continue;
         const n = pool.size(i32, m);
-        if (n < 0 || n > IOVA_MAG_SIZE) { report('I4', `${where} counts ${n} pfns`); continue; }
+        if (n < 0 || n > IOVA_MAG_SIZE) {
+          report('I4', `${where} counts ${n} pfns`);
+          continue;
+        }
         entries(m, n, k, where);
       }
     }
@@ -101,13 +132,19 @@ function checkCaches(d: CheckedIovaDomain, i32: Int32Array, report: QuiescentRep
     });
   }
   for (let m = 0; m < pool.count; m++) {
-    if (!pool.isFree(i32, m) && !owner.has(m)) report('IOVA-LEAK', `magazine ${m} is allocated but belongs to no CPU and is not in the depot`);
+    if (!pool.isFree(i32, m) && !owner.has(m))
+      report('IOVA-LEAK', `magazine ${m} is allocated but belongs to no CPU and is not in the depot`);
   }
   if (d.shadow.enabled) checkShadow(d, i32, cachedAt, report);
 }
 
 /** The shadow map against the tree and the magazines (I2, I5, IOVA-LEAK). */
-function checkShadow(d: CheckedIovaDomain, i32: Int32Array, cachedAt: ReadonlyMap<number, string>, report: QuiescentReport): void {
+function checkShadow(
+  d: CheckedIovaDomain,
+  i32: Int32Array,
+  cachedAt: ReadonlyMap<number, string>,
+  report: QuiescentReport,
+): void {
   const t = d.tree;
   const sh = d.shadow;
   const space = t.g.spacePfns;
@@ -121,7 +158,9 @@ function checkShadow(d: CheckedIovaDomain, i32: Int32Array, cachedAt: ReadonlyMa
   const inTree = new Uint8Array(space);
   for (const [lo, hi] of t.ranges(i32)) for (let p = Math.max(lo, 0); p <= hi && p < space; p++) inTree[p] = 1;
   let reports = 0;
-  const say = (inv: string, msg: string): void => { if (reports++ < 8) report(inv, msg); };
+  const say = (inv: string, msg: string): void => {
+    if (reports++ < 8) report(inv, msg);
+  };
   for (let p = 0; p < space; p++) {
     const v = sh.stateOf(i32, p);
     if (!inTree[p]) {
@@ -130,6 +169,7 @@ function checkShadow(d: CheckedIovaDomain, i32: Int32Array, cachedAt: ReadonlyMa
       continue;
     }
     if (covered[p] && v !== FREE) say('I5', `pfn ${hex(p)} sits in a magazine but is ${stateName(v)}`);
-    else if (!covered[p] && v === FREE) say('IOVA-LEAK', `pfn ${hex(p)} has an rbtree node but nobody holds it and no magazine caches it: lost`);
+    else if (!covered[p] && v === FREE)
+      say('IOVA-LEAK', `pfn ${hex(p)} has an rbtree node but nobody holds it and no magazine caches it: lost`);
   }
 }

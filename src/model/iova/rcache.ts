@@ -42,7 +42,12 @@ import { TimerRef, type TimerSpec } from '../../engine/timer.js';
 import { depotRegions, type Depot } from './depot.js';
 import { NIL, type IovaTree } from './iova-tree.js';
 import {
-  cpuRcacheLockName, iovaDepotWorkName, iovaDepotWorkTimer, RANK_CPU_RCACHE, RANK_DEPOT, rcacheLockName,
+  cpuRcacheLockName,
+  iovaDepotWorkName,
+  iovaDepotWorkTimer,
+  RANK_CPU_RCACHE,
+  RANK_DEPOT,
+  rcacheLockName,
 } from './locks.js';
 import { IOVA_MAG_SIZE, IOVA_RANGE_CACHE_MAX_SIZE, magazineRegions, type MagazinePool } from './magazine.js';
 
@@ -73,9 +78,20 @@ export function orderBase2(size: number): number {
 
 /** Site labels per bucket, built once (yielding a constant costs nothing; building one per step would). */
 export interface BucketSites {
-  readonly read: Site; readonly swap: Site; readonly peek: Site; readonly depotPop: Site; readonly popScan: Site;
-  readonly popWrite: Site; readonly depotPush: Site; readonly install: Site; readonly push: Site;
-  readonly drainRead: Site; readonly freePfns: Site; readonly magClear: Site; readonly schedule: Site; readonly trim: Site;
+  readonly read: Site;
+  readonly swap: Site;
+  readonly peek: Site;
+  readonly depotPop: Site;
+  readonly popScan: Site;
+  readonly popWrite: Site;
+  readonly depotPush: Site;
+  readonly install: Site;
+  readonly push: Site;
+  readonly drainRead: Site;
+  readonly freePfns: Site;
+  readonly magClear: Site;
+  readonly schedule: Site;
+  readonly trim: Site;
 }
 export const SITES: readonly BucketSites[] = Array.from({ length: IOVA_RANGE_CACHE_MAX_SIZE }, (_, k) => ({
   read: `rcache[${k}] read loaded/prev`,
@@ -104,22 +120,38 @@ export class IovaRcaches {
   protected readonly cpuRegion;
 
   constructor(
-    layout: Layout, readonly cpus: number, readonly tree: IovaTree, readonly pool: MagazinePool, readonly depot: Depot,
+    layout: Layout,
+    readonly cpus: number,
+    readonly tree: IovaTree,
+    readonly pool: MagazinePool,
+    readonly depot: Depot,
     readonly opts: RcacheOptions,
   ) {
     this.cpuRegion = region(layout, 'rc.cpu');
-    this.cpuLocks = Array.from({ length: cpus }, (_, c) => Array.from({ length: IOVA_RANGE_CACHE_MAX_SIZE },
-      (_, k) => lockRef(cpuRcacheLockName(c, k), this.slot(c, k), RANK_CPU_RCACHE)));
-    this.depotLocks = Array.from({ length: IOVA_RANGE_CACHE_MAX_SIZE },
-      (_, k) => lockRef(rcacheLockName(k), depot.lockIndex(k), RANK_DEPOT));
-    this.works = Array.from({ length: IOVA_RANGE_CACHE_MAX_SIZE },
-      (_, k) => new TimerRef(layout, iovaDepotWorkTimer(k), iovaDepotWorkName(k)));
+    this.cpuLocks = Array.from({ length: cpus }, (_, c) =>
+      Array.from({ length: IOVA_RANGE_CACHE_MAX_SIZE }, (_, k) =>
+        lockRef(cpuRcacheLockName(c, k), this.slot(c, k), RANK_CPU_RCACHE),
+      ),
+    );
+    this.depotLocks = Array.from({ length: IOVA_RANGE_CACHE_MAX_SIZE }, (_, k) =>
+      lockRef(rcacheLockName(k), depot.lockIndex(k), RANK_DEPOT),
+    );
+    this.works = Array.from(
+      { length: IOVA_RANGE_CACHE_MAX_SIZE },
+      (_, k) => new TimerRef(layout, iovaDepotWorkTimer(k), iovaDepotWorkName(k)),
+    );
   }
 
   /** i32 index of cpu's CpuRcache for bucket k (its lock word; loaded and prev follow). */
-  slot(cpu: number, k: number): number { return atCpu(this.cpuRegion, cpu, k * C_WORDS); }
-  loaded(i32: Int32Array, cpu: number, k: number): number { return i32[this.slot(cpu, k) + C_LOADED]!; }
-  prev(i32: Int32Array, cpu: number, k: number): number { return i32[this.slot(cpu, k) + C_PREV]!; }
+  slot(cpu: number, k: number): number {
+    return atCpu(this.cpuRegion, cpu, k * C_WORDS);
+  }
+  loaded(i32: Int32Array, cpu: number, k: number): number {
+    return i32[this.slot(cpu, k) + C_LOADED]!;
+  }
+  prev(i32: Int32Array, cpu: number, k: number): number {
+    return i32[this.slot(cpu, k) + C_PREV]!;
+  }
 
   /** iova_domain_init_rcaches: an empty `loaded` and `prev` for every CPU and bucket. */
   init(i32: Int32Array): void {
@@ -129,7 +161,8 @@ export class IovaRcaches {
         const s = this.slot(c, k);
         i32[s + C_LOADED] = this.pool.take(i32);
         i32[s + C_PREV] = this.pool.take(i32);
-        if (i32[s + C_LOADED]! < 0 || i32[s + C_PREV]! < 0) throw new RangeError('iova: magazine pool too small for the per-CPU caches');
+        if (i32[s + C_LOADED]! < 0 || i32[s + C_PREV]! < 0)
+          throw new RangeError('iova: magazine pool too small for the per-CPU caches');
       }
     }
   }
@@ -143,13 +176,21 @@ export class IovaRcaches {
   // Magazines (plain reads under the CPU lock, or generators where they take a scheduling point)
 
   /** iova_magazine_full. */
-  protected iovaMagazineFull(i32: Int32Array, m: number): boolean { return this.pool.size(i32, m) === IOVA_MAG_SIZE; }
+  protected iovaMagazineFull(i32: Int32Array, m: number): boolean {
+    return this.pool.size(i32, m) === IOVA_MAG_SIZE;
+  }
   /** iova_magazine_empty. */
-  protected iovaMagazineEmpty(i32: Int32Array, m: number): boolean { return this.pool.size(i32, m) === 0; }
+  protected iovaMagazineEmpty(i32: Int32Array, m: number): boolean {
+    return this.pool.size(i32, m) === 0;
+  }
   /** iova_magazine_alloc (GFP_ATOMIC): an empty magazine, or -1. */
-  protected *iovaMagazineAlloc(cpu: Cpu): Op<number> { return yield* this.pool.alloc(cpu); }
+  protected *iovaMagazineAlloc(cpu: Cpu): Op<number> {
+    return yield* this.pool.alloc(cpu);
+  }
   /** iova_magazine_free. */
-  protected *iovaMagazineFree(cpu: Cpu, m: number): Op { yield* this.pool.free(cpu, m); }
+  protected *iovaMagazineFree(cpu: Cpu, m: number): Op {
+    yield* this.pool.free(cpu, m);
+  }
 
   /** iova_magazine_pop (IOVA-NEW): scan down from the top for a pfn <= limitPfn and swap-remove it; 0 if none. */
   protected *iovaMagazinePop(cpu: Cpu, k: number, m: number, limitPfn: number): Op<number> {
@@ -203,7 +244,10 @@ export class IovaRcaches {
       const node = tree.find(i32, pfn);
       if (node === NIL) {
         // The kernel's own WARN_ON(!iova): a cached pfn without a tree node.
-        cpu.fail('I2', `${cpu.name} frees pfn 0x${pfn.toString(16)} from ${whose} (bucket ${k}), but it has no rbtree node`);
+        cpu.fail(
+          'I2',
+          `${cpu.name} frees pfn 0x${pfn.toString(16)} from ${whose} (bucket ${k}), but it has no rbtree node`,
+        );
         continue;
       }
       tree.remove(i32, node);
@@ -217,9 +261,13 @@ export class IovaRcaches {
   // The depot (plain: the caller holds iova_rcache.lock and has yielded the depot's scheduling point)
 
   /** iova_depot_pop. Every caller checks `rcache->depot` first; an empty pop is the NULL dereference. */
-  protected iovaDepotPop(cpu: Cpu, k: number): number { return this.depot.pop(cpu, k); }
+  protected iovaDepotPop(cpu: Cpu, k: number): number {
+    return this.depot.pop(cpu, k);
+  }
   /** iova_depot_push. */
-  protected iovaDepotPush(cpu: Cpu, k: number, m: number): void { this.depot.push(cpu, k, m); }
+  protected iovaDepotPush(cpu: Cpu, k: number, m: number): void {
+    this.depot.push(cpu, k, m);
+  }
 
   // -------------------------------------------------------------------------------------------------
   // __iova_rcache_get

@@ -27,7 +27,7 @@ export function shadowRegions(spacePfns: number): Record<string, RegionSpec> {
 }
 
 export function stateName(v: number): string {
-  if (v === FREE) return 'the allocator\'s (free or cached)';
+  if (v === FREE) return "the allocator's (free or cached)";
   if (v === RESERVED) return 'reserved';
   return `in use (handed to cpu${v - 1})`;
 }
@@ -38,13 +38,21 @@ export class Shadow {
   private readonly state: number;
   private readonly len: number;
 
-  constructor(layout: Layout, readonly spacePfns: number, readonly enabled: boolean) {
+  constructor(
+    layout: Layout,
+    readonly spacePfns: number,
+    readonly enabled: boolean,
+  ) {
     this.state = at(region(layout, 'shadow.state'));
     this.len = at(region(layout, 'shadow.len'));
   }
 
-  stateOf(i32: Int32Array, pfn: number): number { return Atomics.load(i32, this.state + pfn); }
-  lenOf(i32: Int32Array, pfn: number): number { return Atomics.load(i32, this.len + pfn); }
+  stateOf(i32: Int32Array, pfn: number): number {
+    return Atomics.load(i32, this.state + pfn);
+  }
+  lenOf(i32: Int32Array, pfn: number): number {
+    return Atomics.load(i32, this.len + pfn);
+  }
 
   /** Setup: mark a range without checks. */
   mark(i32: Int32Array, lo: number, size: number, v: number): void {
@@ -72,14 +80,20 @@ export class Shadow {
     let reported = false;
     for (let p = lo; p < lo + size; p++) {
       if (p < 0 || p >= this.spacePfns) {
-        if (!reported) { cpu.fail('I1', `${what()}: pfn ${hex(p)} lies outside the IOVA space`); reported = true; }
+        if (!reported) {
+          cpu.fail('I1', `${what()}: pfn ${hex(p)} lies outside the IOVA space`);
+          reported = true;
+        }
         continue;
       }
       for (;;) {
         const v = Atomics.load(i32, this.state + p);
         const ok = from === 'inuse' ? v > 0 : v === from;
         if (!ok) {
-          if (!reported) { cpu.fail('I5', `${what()}, but pfn ${hex(p)} is ${stateName(v)}`); reported = true; }
+          if (!reported) {
+            cpu.fail('I5', `${what()}, but pfn ${hex(p)} is ${stateName(v)}`);
+            reported = true;
+          }
           break;
         }
         if (Atomics.compareExchange(i32, this.state + p, v, to) === v) break;

@@ -38,7 +38,9 @@ export class NoRoundupDomain extends IovaDomain {
     }
   }
 
-  override allocSize(size: number): number { return size; }
+  override allocSize(size: number): number {
+    return size;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -68,8 +70,10 @@ export class UnlockedRemoteDrainRcaches extends IovaRcaches {
 // ---------------------------------------------------------------------------------------------------
 // depot-pop-empty (§9 #2, derived): the "is there a depot magazine?" test made before the depot lock.
 
-const PEEK: readonly string[] = Array.from({ length: IOVA_RANGE_CACHE_MAX_SIZE },
-  (_, k) => `rcache[${k}] peek depot (unlocked)`);
+const PEEK: readonly string[] = Array.from(
+  { length: IOVA_RANGE_CACHE_MAX_SIZE },
+  (_, k) => `rcache[${k}] peek depot (unlocked)`,
+);
 
 export class DepotPopEmptyRcaches extends IovaRcaches {
   override *iovaRcacheGet(cpu: Cpu, k: number, limitPfn: number): Op<number> {
@@ -129,7 +133,9 @@ export class FixedDepot extends Depot {
     this.fixedBase = at(region(layout, 'rc.fixed'));
   }
 
-  override nonEmpty(i32: Int32Array, k: number): boolean { return this.size(i32, k) > 0; }
+  override nonEmpty(i32: Int32Array, k: number): boolean {
+    return this.size(i32, k) > 0;
+  }
 
   /** `depot[depot_size++] = mag`, refused when full. */
   override link(i32: Int32Array, k: number, m: number): boolean {
@@ -148,7 +154,9 @@ export class FixedDepot extends Depot {
     return cpu.i32[this.fixedBase + k * MAX_GLOBAL_MAGS + n - 1]!;
   }
 
-  override magCount(i32: Int32Array, m: number): number { return this.pool.size(i32, m); }
+  override magCount(i32: Int32Array, m: number): number {
+    return this.pool.size(i32, m);
+  }
 
   override contents(i32: Int32Array, k: number): { mags: number[]; bad: string | undefined } {
     const n = this.size(i32, k);
@@ -161,7 +169,9 @@ export class FixedDepot extends Depot {
 
 /** v6.6's __iova_rcache_insert: a full loaded magazine that finds the depot full goes back to the tree. */
 export class FixedDepotRcaches extends IovaRcaches {
-  override timerSpecs(): TimerSpec[] { return []; }
+  override timerSpecs(): TimerSpec[] {
+    return [];
+  }
 
   override *iovaRcacheInsert(cpu: Cpu, k: number, pfn: number): Op<boolean> {
     const i32 = cpu.i32;
@@ -217,32 +227,38 @@ export const fixedDepotPatch: IovaPatch = {
 /** Scenario `iova`'s variants, in `list` order. */
 export const IOVA_VARIANTS: readonly VariantDef<IovaPatch>[] = [
   {
-    name: 'correct', summary: 'v6.7+ iova.c: round-up, per-CPU locks on remote drains, list depot with reclaim work',
+    name: 'correct',
+    summary: 'v6.7+ iova.c: round-up, per-CPU locks on remote drains, list depot with reclaim work',
     expect: 'clean',
   },
   {
     name: 'no-roundup',
     summary: 'alloc_iova_fast does not round cacheable sizes up: a 3-granule range is freed into the 4-granule bucket',
-    expect: ['I3', 'I5', 'I1'], source: 'kernel-model.md §9 #1 (comment in alloc_iova_fast, IOVA-NEW)',
+    expect: ['I3', 'I5', 'I1'],
+    source: 'kernel-model.md §9 #1 (comment in alloc_iova_fast, IOVA-NEW)',
     patch: { domain: NoRoundupDomain },
   },
   {
     name: 'unlocked-remote-drain',
-    summary: 'the flush-all path empties other CPUs\' magazines without their CpuRcache.lock',
+    summary: "the flush-all path empties other CPUs' magazines without their CpuRcache.lock",
     expect: ['I5', 'I2', 'I4', 'IOVA-LEAK', 'I1'],
     source: 'kernel-model.md §2.3 lock order ("the per-CPU spinlock is what makes the remote drains safe")',
     patch: { rcaches: UnlockedRemoteDrainRcaches },
   },
   {
     name: 'depot-pop-empty',
-    summary: 'rcache get checks the depot before taking its lock and pops unchecked: a racing pop empties it first '
-      + '(a derived race; no kernel had this code)',
-    expect: ['DEPOT-POP'], source: 'kernel-model.md §9 #2 (DEPOT-BUG), reached by a race [derived]',
+    summary:
+      'rcache get checks the depot before taking its lock and pops unchecked: a racing pop empties it first ' +
+      '(a derived race; no kernel had this code)',
+    expect: ['DEPOT-POP'],
+    source: 'kernel-model.md §9 #2 (DEPOT-BUG), reached by a race [derived]',
     patch: { rcaches: DepotPopEmptyRcaches },
   },
   {
-    name: 'fixed-depot', summary: 'pre-6.7 fixed 32-magazine depot, no reclaim (correct; kept for benchmarks)',
+    name: 'fixed-depot',
+    summary: 'pre-6.7 fixed 32-magazine depot, no reclaim (correct; kept for benchmarks)',
     expect: 'clean',
-    source: 'kernel-model.md §2.3 (IOVA-OLD), §9 #3', patch: fixedDepotPatch,
+    source: 'kernel-model.md §2.3 (IOVA-OLD), §9 #3',
+    patch: fixedDepotPatch,
   },
 ];

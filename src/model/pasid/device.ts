@@ -46,15 +46,25 @@ export class Device {
   private readonly tags: number;
   private readonly entries: number;
 
-  constructor(layout: Layout, private readonly iotlb: Iotlb, private readonly pt: PgsizeTable,
+  constructor(
+    layout: Layout,
+    private readonly iotlb: Iotlb,
+    private readonly pt: PgsizeTable,
     /** Address pfns the device can name: [1, space). */
-    readonly space: number, private readonly memPages: number, private readonly costs: Costs) {
+    readonly space: number,
+    private readonly memPages: number,
+    private readonly costs: Costs,
+  ) {
     this.tags = at(region(layout, 'owner.tag'));
     this.entries = at(region(layout, 'iotlb.entry'));
   }
 
-  tag(i32: Int32Array, pfn: number): number { return Atomics.load(i32, this.tags + pfn); }
-  setTag(i32: Int32Array, pfn: number, tag: number): void { Atomics.store(i32, this.tags + pfn, tag); }
+  tag(i32: Int32Array, pfn: number): number {
+    return Atomics.load(i32, this.tags + pfn);
+  }
+  setTag(i32: Int32Array, pfn: number, tag: number): void {
+    Atomics.store(i32, this.tags + pfn, tag);
+  }
 
   /** One DMA access to device address `addr` (a pfn) for a buffer whose pages carry `expect`. */
   *access(cpu: Cpu, addr: number, expect: number, what: string): Op {
@@ -67,9 +77,11 @@ export class Device {
     }
     const landed = Atomics.load(cpu.i32, this.tags + phys / SZ_4K);
     if (landed !== expect) {
-      cpu.fail('DMA-CORRUPT',
-        `device ${what} at ${hex(addr)} (${ownerName(expect)}) lands on phys page ${hex(phys / SZ_4K)}, `
-        + `which is ${ownerName(landed)}: a stale device-TLB translation`);
+      cpu.fail(
+        'DMA-CORRUPT',
+        `device ${what} at ${hex(addr)} (${ownerName(expect)}) lands on phys page ${hex(phys / SZ_4K)}, ` +
+          `which is ${ownerName(landed)}: a stale device-TLB translation`,
+      );
     }
   }
 
@@ -96,10 +108,15 @@ export class Device {
   /** A stray write to address pfn `addr`: a fault, or silent corruption of whatever page is there. */
   *stray(cpu: Cpu, addr: number): Op {
     const phys = yield* this.iotlb.translate(cpu, addr);
-    if (phys < 0) { cpu.fail('STRAY-FAULT', ''); return; }
+    if (phys < 0) {
+      cpu.fail('STRAY-FAULT', '');
+      return;
+    }
     const landed = Atomics.load(cpu.i32, this.tags + phys / SZ_4K);
-    cpu.fail('STRAY-CORRUPT',
-      `a stray device write to ${hex(addr)} lands on phys page ${hex(phys / SZ_4K)}: ${ownerName(landed)}`);
+    cpu.fail(
+      'STRAY-CORRUPT',
+      `a stray device write to ${hex(addr)} lands on phys page ${hex(phys / SZ_4K)}: ${ownerName(landed)}`,
+    );
   }
 
   /**
@@ -116,7 +133,10 @@ export class Device {
       const phys = e !== 0 ? (e - 1) * SZ_4K : this.pt.walk(i32, a * SZ_4K);
       if (phys < 0) continue;
       const pfn = phys / SZ_4K;
-      if (pfn <= this.memPages && seen[pfn] === 0) { seen[pfn] = 1; n++; }
+      if (pfn <= this.memPages && seen[pfn] === 0) {
+        seen[pfn] = 1;
+        n++;
+      }
     }
     return n;
   }

@@ -98,8 +98,12 @@ export interface KernelPtNotifier {
 }
 
 export const NO_NOTIFIER: KernelPtNotifier = {
-  *cleared() { /* option 1: the kernel table is the CPU's alone */ },
-  *tlbFlushed() { /* likewise */ },
+  *cleared() {
+    /* option 1: the kernel table is the CPU's alone */
+  },
+  *tlbFlushed() {
+    /* likewise */
+  },
 };
 
 /** Lock ranks: vmap_purge_lock (a mutex) is taken before the lazy and free locks, never inside them. */
@@ -126,7 +130,12 @@ export class KernelMm {
   readonly lazyLock: LockRef;
   readonly freeLock: LockRef;
 
-  constructor(layout: Layout, readonly pt: IoPgtable, public notifier: KernelPtNotifier, readonly o: KernelMmOptions) {
+  constructor(
+    layout: Layout,
+    readonly pt: IoPgtable,
+    public notifier: KernelPtNotifier,
+    readonly o: KernelMmOptions,
+  ) {
     this.g = o.geometry;
     this.state = at(region(layout, 'vm.state'));
     this.len = at(region(layout, 'vm.len'));
@@ -165,8 +174,8 @@ export class KernelMm {
       Atomics.store(cpu.i32, this.pages + va + k - this.g.vmallocStart, phys[k]!);
       const { ret } = yield* this.pt.mapPages(cpu, (va + k) * SZ_4K, phys[k]! * SZ_4K, SZ_4K, 1);
       // vmap_pages_pte_range WARNs on a present PTE (-EBUSY): the area was handed out twice.
-      if (ret !== 0) cpu.fail('PT-OVERWRITE',
-        `${cpu.name}: vmap of kva page 0x${(va + k).toString(16)} finds it mapped (${ret})`);
+      if (ret !== 0)
+        cpu.fail('PT-OVERWRITE', `${cpu.name}: vmap of kva page 0x${(va + k).toString(16)} finds it mapped (${ret})`);
     }
     this.countChange(cpu);
     return va;
@@ -275,7 +284,10 @@ export class KernelMm {
       let found = -1;
       for (let k = 0, run = 0; k < this.g.vmallocPages; k++) {
         run = Atomics.load(i32, this.state + k) === VA_FREE ? run + 1 : 0;
-        if (run === size) { found = k - size + 1; break; }
+        if (run === size) {
+          found = k - size + 1;
+          break;
+        }
       }
       if (found >= 0) {
         for (let k = 0; k < size; k++) Atomics.store(i32, this.state + found + k, VA_BUSY);
@@ -307,7 +319,12 @@ export class KernelMm {
     return out;
   }
 
-  lazyCount(i32: Int32Array): number { return Atomics.load(i32, this.lazyNr); }
+  lazyCount(i32: Int32Array): number {
+    return Atomics.load(i32, this.lazyNr);
+  }
 }
 
-interface Region32 { readonly base: number; readonly stride: number }
+interface Region32 {
+  readonly base: number;
+  readonly stride: number;
+}

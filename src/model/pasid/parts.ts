@@ -16,13 +16,26 @@ import { IOVA_RANGE_CACHE_MAX_SIZE } from '../iova/magazine.js';
 import { PagePool, pagePoolRegions } from '../page-pool.js';
 import { Device, ownerRegions } from './device.js';
 import {
-  kernelGeometry, KernelMm, kernelMmRegions, kernelPoolLayout, kernelTablePages, lazyMaxPages, NO_NOTIFIER,
+  kernelGeometry,
+  KernelMm,
+  kernelMmRegions,
+  kernelPoolLayout,
+  kernelTablePages,
+  lazyMaxPages,
+  NO_NOTIFIER,
   type KernelGeometry,
 } from './kernel-mm.js';
 import { PgsizeTable } from './pgsize-table.js';
 import { PhysPages, physRegions } from './phys.js';
 import {
-  Costs, costRegions, IovaEqKva, iovaEqKvaRegions, SeparateDomain, SharedKernelTable, type CostModel, type SystemPasid,
+  Costs,
+  costRegions,
+  IovaEqKva,
+  iovaEqKvaRegions,
+  SeparateDomain,
+  SharedKernelTable,
+  type CostModel,
+  type SystemPasid,
 } from './system-pasid.js';
 
 /** What a pasid variant chooses: the option, and the mechanism classes (a bug variant's subclass). */
@@ -82,8 +95,15 @@ export function pasidParts(config: ModelConfig<PasidPatch>): PasidParts {
   const space = separate ? spacePfns : g.kvaPfns;
   const domainTables = 4 + Math.ceil(space / 512) + 2;
   const iovaOpts: IovaDomainOptions = {
-    cpus, startPfn: 1, dma32Pfn: spacePfns >> 1, spacePfns,
-    depotDelayNs: 100e6, checks: p.checks === 1, resvPfns: 0, warm: false, warmDepot: 0,
+    cpus,
+    startPfn: 1,
+    dma32Pfn: spacePfns >> 1,
+    spacePfns,
+    depotDelayNs: 100e6,
+    checks: p.checks === 1,
+    resvPfns: 0,
+    warm: false,
+    warmDepot: 0,
   };
   const fqSize = p.fqSize! > 0 ? p.fqSize! : PERCPU_FQ_SIZE;
   const specs: Record<string, RegionSpec> = {
@@ -101,8 +121,12 @@ export function pasidParts(config: ModelConfig<PasidPatch>): PasidParts {
   };
   const layout = defineLayout(cpus, specs);
   const costModel: CostModel = {
-    allocNs: p.allocNs!, pteNs: p.pteNs!, queueNs: p.queueNs!, walkNs: p.walkNs!,
-    bandwidthMBps: p.bandwidthMBps!, descNs: p.descNs!,
+    allocNs: p.allocNs!,
+    pteNs: p.pteNs!,
+    queueNs: p.queueNs!,
+    walkNs: p.walkNs!,
+    bandwidthMBps: p.bandwidthMBps!,
+    descNs: p.descNs!,
   };
   const costs = new Costs(layout, costModel);
   const phys = new PhysPages(layout, g.memPages);
@@ -113,7 +137,12 @@ export function pasidParts(config: ModelConfig<PasidPatch>): PasidParts {
   // Option 1's allocator and flush queue are checked as flushq checks them (F1 at hand-out and hand-in,
   // flushes stamped by the IOTLB itself): the oracle sits in harness-owned wrappers, not in the code.
   const oracle = separate ? new FlushOracle(layout, p.checks === 1) : undefined;
-  const iotlbOpts = { flushCostNs: p.invCostNs!, serialFlush: false, flushLockRank: RANK_FLUSH, ...(oracle ? { observer: oracle } : {}) };
+  const iotlbOpts = {
+    flushCostNs: p.invCostNs!,
+    serialFlush: false,
+    flushLockRank: RANK_FLUSH,
+    ...(oracle ? { observer: oracle } : {}),
+  };
   const iotlb = new Iotlb(layout, space, domainPt ?? kernelPt, iotlbOpts);
   const lazyMax = p.lazyMaxPages! > 0 ? p.lazyMaxPages! : lazyMaxPages(cpus);
   const MmClass = patch.KernelMm ?? KernelMm;
@@ -130,10 +159,15 @@ export function pasidParts(config: ModelConfig<PasidPatch>): PasidParts {
     domain = dom;
     // The lazy window is measured as exposure (device.reachable), not as a time: no exposure hook.
     const iovad = new CheckedIovad(dom, iotlb, oracle!, null);
-    fq = lazy ? new FlushQueue(layout, cpus, iotlb, (cpu, pfn, pages) => iovad.freeIovaFast(cpu, pfn, pages), {
-      single: false, size: fqSize, timeoutMs: p.fqTimeoutMs! > 0 ? p.fqTimeoutMs! : PERCPU_FQ_TIMEOUT_MS,
-      lockRank: RANK_FQ, timerId: TIMER_FQ,
-    }) : null;
+    fq = lazy
+      ? new FlushQueue(layout, cpus, iotlb, (cpu, pfn, pages) => iovad.freeIovaFast(cpu, pfn, pages), {
+          single: false,
+          size: fqSize,
+          timeoutMs: p.fqTimeoutMs! > 0 ? p.fqTimeoutMs! : PERCPU_FQ_TIMEOUT_MS,
+          lockRank: RANK_FQ,
+          timerId: TIMER_FQ,
+        })
+      : null;
     const dma = new DmaIommu(new ObservedPgtable(domainPt!, oracle!), iotlb, iovad, fq, iovaOpts.dma32Pfn - 1);
     path = new SeparateDomain(dma, costs);
     timers.push(...dom.rcache.timerSpecs());
@@ -150,8 +184,24 @@ export function pasidParts(config: ModelConfig<PasidPatch>): PasidParts {
   }
   const device = new Device(layout, iotlb, domainPt ?? kernelPt, space, g.memPages, costs);
   return {
-    layout, patch, g, phys, kernelPool, kernelPt, mm, iotlb, device, costs, path,
-    domain, fq, domainPool, domainPt, iovaEqKva,
-    timers, kernelPages, sharedPages,
+    layout,
+    patch,
+    g,
+    phys,
+    kernelPool,
+    kernelPt,
+    mm,
+    iotlb,
+    device,
+    costs,
+    path,
+    domain,
+    fq,
+    domainPool,
+    domainPt,
+    iovaEqKva,
+    timers,
+    kernelPages,
+    sharedPages,
   };
 }

@@ -15,8 +15,13 @@ const PGSIZES = [SZ_4K, SZ_2M];
 
 export class PgsizeTable extends IoPgtable {
   /** map_pages as iommu_map drives it: the largest page size iova, paddr and the length allow. */
-  override *mapPages(cpu: Cpu, iova: number, paddr: number, pgsize: number,
-    pgcount: number): Op<{ ret: number; mapped: number }> {
+  override *mapPages(
+    cpu: Cpu,
+    iova: number,
+    paddr: number,
+    pgsize: number,
+    pgcount: number,
+  ): Op<{ ret: number; mapped: number }> {
     if (pgsize !== SZ_4K) return yield* super.mapPages(cpu, iova, paddr, pgsize, pgcount);
     const pick = iommuPgsize(PGSIZES, iova, paddr, pgcount * SZ_4K);
     return yield* super.mapPages(cpu, iova, paddr, pick.pgsize, pick.count);

@@ -28,7 +28,10 @@ export class PhysPages {
   private readonly used: number;
   readonly lock: LockRef;
 
-  constructor(layout: Layout, readonly memPages: number) {
+  constructor(
+    layout: Layout,
+    readonly memPages: number,
+  ) {
     this.used = at(region(layout, 'phys.used'));
     this.lock = lockRef('zone->lock', at(region(layout, 'phys.lock')), RANK_ZONE);
   }

@@ -89,7 +89,12 @@ export function costRegions(): Record<string, RegionSpec> {
 /** Modelled time, charged with spend() and summed per category in the vCPU's own slot (statistics). */
 export class Costs {
   private readonly r: Region;
-  constructor(layout: Layout, readonly m: CostModel) { this.r = region(layout, 'cost.ns'); }
+  constructor(
+    layout: Layout,
+    readonly m: CostModel,
+  ) {
+    this.r = region(layout, 'cost.ns');
+  }
 
   charge(cpu: Cpu, what: number, ns: number): void {
     if (ns <= 0) return;
@@ -110,7 +115,10 @@ export class Costs {
 // Option 1: a separate DMA domain, driven by the DMA API
 
 export class SeparateDomain implements SystemPasid {
-  constructor(protected readonly dma: DmaIommu, protected readonly costs: Costs) {}
+  constructor(
+    protected readonly dma: DmaIommu,
+    protected readonly costs: Costs,
+  ) {}
 
   /** dma_map_single for a contiguous buffer; dma_map_page per page for a vmalloc one. */
   *mapForDevice(cpu: Cpu, seg: Segment): Op<number[] | null> {
@@ -155,9 +163,13 @@ export class IovaEqKva implements SystemPasid {
   protected readonly refs: number;
   protected readonly lock: LockRef;
 
-  constructor(layout: Layout, protected readonly pt: IoPgtable, protected readonly iotlb: Iotlb,
+  constructor(
+    layout: Layout,
+    protected readonly pt: IoPgtable,
+    protected readonly iotlb: Iotlb,
     protected readonly costs: Costs,
-    lockRank: number) {
+    lockRank: number,
+  ) {
     this.refs = at(region(layout, 'kva.ref'));
     this.lock = lockRef('kva_map_lock', at(region(layout, 'kva.lock')), lockRank);
   }
@@ -166,8 +178,8 @@ export class IovaEqKva implements SystemPasid {
     const addrs: number[] = [];
     for (let k = 0; k < seg.phys.length; k++) {
       const ret = yield* this.iommuMapShared(cpu, seg.kva + k, seg.phys[k]!);
-      if (ret !== 0) cpu.fail('DMA-MAP',
-        `${cpu.name}: iommu_map of IOVA==KVA 0x${(seg.kva + k).toString(16)} returns ${ret}`);
+      if (ret !== 0)
+        cpu.fail('DMA-MAP', `${cpu.name}: iommu_map of IOVA==KVA 0x${(seg.kva + k).toString(16)} returns ${ret}`);
       addrs.push(seg.kva + k);
     }
     return addrs;
@@ -234,7 +246,9 @@ export class SharedKernelTable implements SystemPasid, KernelPtNotifier {
     return seg.phys.map((_, k) => seg.kva + k);
   }
 
-  *unmapForDevice(): Op { /* nothing to undo */ }
+  *unmapForDevice(): Op {
+    /* nothing to undo */
+  }
 
   /** Every kernel PTE clear: invalidate the device TLB before the pages are freed. */
   *cleared(cpu: Cpu, vaPfn: number, pages: number): Op {

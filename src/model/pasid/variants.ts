@@ -31,7 +31,9 @@ export class IovaEqKvaNoRefcount extends IovaEqKva {
  * buffer while the device still translates it to the old page.
  */
 export class SharedKernelTableNoInval extends SharedKernelTable {
-  protected override *archInvalidateSecondaryTlbs(): Op { /* nobody tells the device */ }
+  protected override *archInvalidateSecondaryTlbs(): Op {
+    /* nobody tells the device */
+  }
 }
 
 /**
@@ -41,5 +43,7 @@ export class SharedKernelTableNoInval extends SharedKernelTable {
  * still reach them through the old vmalloc address: a window, like the flush queue's.
  */
 export class SharedKernelTableLazyPurge extends SharedKernelTable {
-  override *cleared(): Op { /* wait for the purge's flush_tlb_kernel_range */ }
+  override *cleared(): Op {
+    /* wait for the purge's flush_tlb_kernel_range */
+  }
 }

@@ -26,7 +26,9 @@ export class IommuCore {
 
   constructor(readonly drv: ViommuDriver) {
     const L = drv.L;
-    this.groupMutex = Array.from({ length: L.endpoints }, (_, e) => lockRef(`ep${e}.group_mutex`, L.groupMutex + e * LOCK_WORDS, RANK_GROUP_MUTEX));
+    this.groupMutex = Array.from({ length: L.endpoints }, (_, e) =>
+      lockRef(`ep${e}.group_mutex`, L.groupMutex + e * LOCK_WORDS, RANK_GROUP_MUTEX),
+    );
   }
 
   /**

@@ -25,7 +25,6 @@ import { SZ_4K, type ViommuLayout } from './layout.js';
 import { RANK_DOMAIN_MUTEX, RANK_MAPPINGS_LOCK, RANK_REQUEST_LOCK } from './locks.js';
 import { RequestQueue } from './request-queue.js';
 
-
 /** A driver class: upstream's, a variant of variants.ts, or a user's subclass. */
 export type ViommuDriverClass = new (L: ViommuLayout, host: ViommuHost) => ViommuDriver;
 
@@ -52,12 +51,17 @@ export class ViommuDriver {
   private readonly finaliseSite: readonly Site[];
   private readonly viommuSite: readonly Site[];
 
-  constructor(readonly L: ViommuLayout, readonly host: ViommuHost) {
+  constructor(
+    readonly L: ViommuLayout,
+    readonly host: ViommuHost,
+  ) {
     const ds = Array.from({ length: L.domains }, (_, d) => d);
     this.rq = new RequestQueue(L, host, RANK_REQUEST_LOCK);
     this.nr = ds.map((d) => this.makeCounter(L.nr + d, `dom${d}.nr_endpoints`));
     this.mutex = ds.map((d) => lockRef(`dom${d}.mutex`, L.mutex + d * LOCK_WORDS, RANK_DOMAIN_MUTEX));
-    this.mappingsLock = ds.map((d) => lockRef(`dom${d}.mappings_lock`, L.mappingsLock + d * LOCK_WORDS, RANK_MAPPINGS_LOCK));
+    this.mappingsLock = ds.map((d) =>
+      lockRef(`dom${d}.mappings_lock`, L.mappingsLock + d * LOCK_WORDS, RANK_MAPPINGS_LOCK),
+    );
     this.finaliseSite = ds.map((d) => `finalise dom${d} (viommu NULL?)`);
     this.viommuSite = ds.map((d) => `read dom${d}.viommu`);
   }
@@ -89,7 +93,8 @@ export class ViommuDriver {
     if (old >= 0) yield* this.nr[old]!.plainAdd(cpu, -1); // (a) the old domain, before the device is told
     const ret = yield* this.rq.sendReqSync(cpu, attach, ATTACH_SEND);
     if (ret !== 0) return ret; // (a) is NOT undone
-    if ((yield* this.nr[d]!.load(cpu)) === 0) { // (b) first endpoint: replay the tree
+    if ((yield* this.nr[d]!.load(cpu)) === 0) {
+      // (b) first endpoint: replay the tree
       const r = yield* this.replay(cpu, d);
       if (r !== 0) return r;
     }
@@ -120,7 +125,11 @@ export class ViommuDriver {
     let ret = 0;
     for (const s of live) {
       const pfn = Atomics.load(cpu.i32, base + s) - 1;
-      ret = yield* this.rq.sendReqSync(cpu, { type: T_MAP, domain: d, endpoint: -1, slot: s, pfn, from: cpu.id }, REPLAY_MAP_SEND);
+      ret = yield* this.rq.sendReqSync(
+        cpu,
+        { type: T_MAP, domain: d, endpoint: -1, slot: s, pfn, from: cpu.id },
+        REPLAY_MAP_SEND,
+      );
       if (ret !== 0) break;
     }
     yield* spinUnlock(cpu, this.mappingsLock[d]!);
@@ -131,7 +140,11 @@ export class ViommuDriver {
   *detachDev(cpu: Cpu, e: number): Op<number> {
     const d = this.vdomain(cpu.i32, e);
     if (d < 0) return 0;
-    const ret = yield* this.rq.sendReqSync(cpu, { type: T_DETACH, domain: d, endpoint: e, slot: 0, pfn: 0, from: cpu.id }, DETACH_SEND);
+    const ret = yield* this.rq.sendReqSync(
+      cpu,
+      { type: T_DETACH, domain: d, endpoint: e, slot: 0, pfn: 0, from: cpu.id },
+      DETACH_SEND,
+    );
     yield* this.nr[d]!.plainAdd(cpu, -1);
     Atomics.store(cpu.i32, this.L.vdomain + e, 0);
     return ret;
@@ -149,7 +162,8 @@ export class ViommuDriver {
     Atomics.store(cpu.i32, L.tree + L.slot(d, s), pfn + 1);
     yield* spinUnlock(cpu, this.mappingsLock[d]!);
     let seq = -1;
-    if ((yield* this.nr[d]!.load(cpu)) !== 0) { // (m)
+    if ((yield* this.nr[d]!.load(cpu)) !== 0) {
+      // (m)
       // Simplification: addReq cannot fail here, so the error path (tree delete) is not modelled.
       seq = yield* this.rq.addReq(cpu, { type: T_MAP, domain: d, endpoint: -1, slot: s, pfn, from: cpu.id }, MAP_QUEUE);
     } else {
@@ -171,8 +185,14 @@ export class ViommuDriver {
     let unmapped = 0;
     if (had !== 0) {
       unmapped = SZ_4K;
-      if ((yield* this.nr[d]!.load(cpu)) === 0) yield NO_UNMAP; // (u)
-      else yield* this.rq.addReq(cpu, { type: T_UNMAP, domain: d, endpoint: -1, slot: s, pfn: 0, from: cpu.id }, UNMAP_QUEUE);
+      if ((yield* this.nr[d]!.load(cpu)) === 0)
+        yield NO_UNMAP; // (u)
+      else
+        yield* this.rq.addReq(
+          cpu,
+          { type: T_UNMAP, domain: d, endpoint: -1, slot: s, pfn: 0, from: cpu.id },
+          UNMAP_QUEUE,
+        );
     }
     return unmapped;
   }
@@ -200,7 +220,10 @@ export class ViommuDriver {
       synced = yield* this.syncDomain(cpu, d, (c) => {
         // §4.3 V5: the nr_endpoints check passed, but by the kick the device no longer has the domain.
         if (!this.host.alive(c.i32, d)) {
-          c.fail('V-SYNC-DETACHED', `a sync for dom${d} ran after its last endpoint was detached: the check of nr_endpoints was stale`);
+          c.fail(
+            'V-SYNC-DETACHED',
+            `a sync for dom${d} ran after its last endpoint was detached: the check of nr_endpoints was stale`,
+          );
         }
         onDrained?.(c);
       });
@@ -212,7 +235,10 @@ export class ViommuDriver {
   protected *syncDomain(cpu: Cpu, d: number, onDrained?: (cpu: Cpu) => void): Op<boolean> {
     yield this.viommuSite[d]!;
     if (!this.finalised(cpu.i32, d)) {
-      cpu.fail('V-NOFIN', `sync on dom${d} before its first attach: vdomain->viommu is NULL, viommu_sync_req would dereference it`);
+      cpu.fail(
+        'V-NOFIN',
+        `sync on dom${d} before its first attach: vdomain->viommu is NULL, viommu_sync_req would dereference it`,
+      );
       return false;
     }
     yield* this.rq.syncReq(cpu, onDrained);

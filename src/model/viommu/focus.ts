@@ -61,11 +61,20 @@ export function focusDef(n: number, L: ViommuLayout): FocusDef {
   switch (n) {
     case 1:
     case 2:
-      return { setup: usedOnce, programs: [{ cycle: [attach(0, 0), detach(0)] }, { cycle: [map(0, x1), unmap(0, x1)] }] };
+      return {
+        setup: usedOnce,
+        programs: [{ cycle: [attach(0, 0), detach(0)] }, { cycle: [map(0, x1), unmap(0, x1)] }],
+      };
     case 3:
-      return { setup: usedOnce, programs: [{ cycle: [attach(0, 0), detach(0)] }, { cycle: [attach(1, 0), detach(1)] }] };
+      return {
+        setup: usedOnce,
+        programs: [{ cycle: [attach(0, 0), detach(0)] }, { cycle: [attach(1, 0), detach(1)] }],
+      };
     case 4:
-      return { setup: [attach(0, 0), map(0, x0)], programs: [{ cycle: [unmap(0, x0), map(0, x0)] }, { cycle: [detach(0), attach(0, 0)] }] };
+      return {
+        setup: [attach(0, 0), map(0, x0)],
+        programs: [{ cycle: [unmap(0, x0), map(0, x0)] }, { cycle: [detach(0), attach(0, 0)] }],
+      };
     case 5:
       return {
         setup: [attach(0, 0)],
@@ -78,11 +87,15 @@ export function focusDef(n: number, L: ViommuLayout): FocusDef {
       };
     case 7:
       return {
-        setup: [attach(0, 0), map(0, x0)], hostMaxDomains: 1,
+        setup: [attach(0, 0), map(0, x0)],
+        hostMaxDomains: 1,
         programs: [{ cycle: [attach(0, 1), map(0, y0), dma(0, y0), unmap(0, y0)] }],
       };
     case 8:
-      return { setup: [attach(0, 0)], programs: [{ cycle: [map(0, x0), unmap(0, x0)] }, { cycle: [attach(0, 1), attach(0, 0)] }] };
+      return {
+        setup: [attach(0, 0)],
+        programs: [{ cycle: [map(0, x0), unmap(0, x0)] }, { cycle: [attach(0, 1), attach(0, 0)] }],
+      };
     default:
       throw new RangeError(`viommu: focus must be 1..${FOCUS_COUNT}, got ${n}`);
   }
@@ -93,7 +106,8 @@ export function runFocusSetup(def: FocusDef, ops: ViommuOps, mem: Memory, invari
   const checker = new Checker(invariants);
   const cpu = new Cpu(0, 'explore', mem, checker);
   for (const o of def.setup) runToEnd(ops.run(cpu, o));
-  if (checker.failed) throw new Error(`viommu focus setup broke ${checker.violations[0]!.invariant}: ${checker.violations[0]!.message}`);
+  if (checker.failed)
+    throw new Error(`viommu focus setup broke ${checker.violations[0]!.invariant}: ${checker.violations[0]!.message}`);
   if (def.hostMaxDomains !== undefined) Atomics.store(mem.i32, ops.L.hostMaxDomains, def.hostMaxDomains);
 }
 
@@ -103,7 +117,11 @@ export class FocusProgram implements VcpuProgram {
   private readonly prefix: readonly OpSpec[];
   private readonly cycle: readonly OpSpec[];
 
-  constructor(private readonly ops: ViommuOps, private readonly cpu: Cpu, list: CpuList | undefined) {
+  constructor(
+    private readonly ops: ViommuOps,
+    private readonly cpu: Cpu,
+    list: CpuList | undefined,
+  ) {
     this.prefix = list?.prefix ?? [];
     this.cycle = list?.cycle ?? [IDLE];
   }

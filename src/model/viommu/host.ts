@@ -37,11 +37,16 @@ export const S_PENDING = -1;
 /** viommu_get_req_errno: a device status as the errno the driver returns. */
 export function statusErrno(status: number): number {
   switch (status) {
-    case S_OK: return 0;
-    case S_INVAL: return -22; // -EINVAL
-    case S_NOENT: return -2; // -ENOENT
-    case S_NOMEM: return -12; // -ENOMEM
-    default: return -5; // -EIO
+    case S_OK:
+      return 0;
+    case S_INVAL:
+      return -22; // -EINVAL
+    case S_NOENT:
+      return -2; // -ENOENT
+    case S_NOMEM:
+      return -12; // -ENOMEM
+    default:
+      return -5; // -EIO
   }
 }
 
@@ -120,12 +125,18 @@ export class ViommuHost {
       }
       case T_MAP: {
         if (!this.alive(i32, d)) {
-          report?.('V-NOENT', `MAP ${hex(iovaOf(r.slot))} for dom${d}, which the host does not have (queued by cpu${r.from})`);
+          report?.(
+            'V-NOENT',
+            `MAP ${hex(iovaOf(r.slot))} for dom${d}, which the host does not have (queued by cpu${r.from})`,
+          );
           return S_NOENT;
         }
         const k = L.hostMap + L.slot(d, r.slot);
         if (Atomics.load(i32, k) !== 0) {
-          report?.('V-DUPMAP', `second MAP of ${hex(iovaOf(r.slot))} in dom${d} (queued by cpu${r.from}) overlaps the live mapping: the device rejects it`);
+          report?.(
+            'V-DUPMAP',
+            `second MAP of ${hex(iovaOf(r.slot))} in dom${d} (queued by cpu${r.from}) overlaps the live mapping: the device rejects it`,
+          );
           return S_INVAL;
         }
         Atomics.store(i32, k, r.pfn + 1);
@@ -133,7 +144,10 @@ export class ViommuHost {
       }
       case T_UNMAP: {
         if (!this.alive(i32, d)) {
-          report?.('V-NOENT', `UNMAP ${hex(iovaOf(r.slot))} for dom${d}, which the host does not have (queued by cpu${r.from})`);
+          report?.(
+            'V-NOENT',
+            `UNMAP ${hex(iovaOf(r.slot))} for dom${d}, which the host does not have (queued by cpu${r.from})`,
+          );
           return S_NOENT;
         }
         Atomics.store(i32, L.hostMap + L.slot(d, r.slot), 0);

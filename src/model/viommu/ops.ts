@@ -38,14 +38,22 @@ export interface OpSpec {
 
 export function describeOp(o: OpSpec): string {
   switch (o.kind) {
-    case K.Attach: return `attach ep${o.e} -> dom${o.d}`;
-    case K.Detach: return `detach ep${o.e}`;
-    case K.Map: return `map ${hex(iovaOf(o.s))}+0x1000 in dom${o.d}`;
-    case K.Unmap: return `unmap ${hex(iovaOf(o.s))}+0x1000 in dom${o.d}`;
-    case K.Lazy: return `unmap (lazy) ${hex(iovaOf(o.s))} in dom${o.d}`;
-    case K.Flush: return `flush_iotlb_all dom${o.d} (FQ timer)`;
-    case K.Dma: return o.s >= 0 ? `dma ep${o.e} -> ${hex(iovaOf(o.s))}` : `dma ep${o.e}`;
-    default: return 'idle';
+    case K.Attach:
+      return `attach ep${o.e} -> dom${o.d}`;
+    case K.Detach:
+      return `detach ep${o.e}`;
+    case K.Map:
+      return `map ${hex(iovaOf(o.s))}+0x1000 in dom${o.d}`;
+    case K.Unmap:
+      return `unmap ${hex(iovaOf(o.s))}+0x1000 in dom${o.d}`;
+    case K.Lazy:
+      return `unmap (lazy) ${hex(iovaOf(o.s))} in dom${o.d}`;
+    case K.Flush:
+      return `flush_iotlb_all dom${o.d} (FQ timer)`;
+    case K.Dma:
+      return o.s >= 0 ? `dma ep${o.e} -> ${hex(iovaOf(o.s))}` : `dma ep${o.e}`;
+    default:
+      return 'idle';
   }
 }
 
@@ -58,25 +66,40 @@ const ERRNO: Readonly<Record<number, string>> = { [-2]: '-ENOENT', [-5]: '-EIO',
 const DMA = 'device DMA (host translates)';
 
 export class ViommuOps {
-  constructor(readonly L: ViommuLayout, readonly core: IommuCore, readonly host: ViommuHost) {}
+  constructor(
+    readonly L: ViommuLayout,
+    readonly core: IommuCore,
+    readonly host: ViommuHost,
+  ) {}
 
   run(cpu: Cpu, o: OpSpec): Op {
     switch (o.kind) {
-      case K.Attach: return this.attach(cpu, o.e, o.d);
-      case K.Detach: return this.detach(cpu, o.e);
-      case K.Map: return this.map(cpu, o.d, o.s, o.pfn);
-      case K.Unmap: return this.unmap(cpu, o.d, o.s, false);
-      case K.Lazy: return this.unmap(cpu, o.d, o.s, true);
-      case K.Flush: return this.flush(cpu, o.d, o.slots ?? []);
-      case K.Dma: return this.dma(cpu, o.e, o.r, o.s);
-      default: return idle();
+      case K.Attach:
+        return this.attach(cpu, o.e, o.d);
+      case K.Detach:
+        return this.detach(cpu, o.e);
+      case K.Map:
+        return this.map(cpu, o.d, o.s, o.pfn);
+      case K.Unmap:
+        return this.unmap(cpu, o.d, o.s, false);
+      case K.Lazy:
+        return this.unmap(cpu, o.d, o.s, true);
+      case K.Flush:
+        return this.flush(cpu, o.d, o.slots ?? []);
+      case K.Dma:
+        return this.dma(cpu, o.e, o.r, o.s);
+      default:
+        return idle();
     }
   }
 
   *attach(cpu: Cpu, e: number, d: number): Op {
     const { ret, restored } = yield* this.core.attachGroup(cpu, e, d);
     if (ret !== 0) {
-      const back = restored < 0 ? '' : `; the core re-attached its previous domain (${restored === 0 ? 'ok' : ERRNO[restored] ?? restored})`;
+      const back =
+        restored < 0
+          ? ''
+          : `; the core re-attached its previous domain (${restored === 0 ? 'ok' : (ERRNO[restored] ?? restored)})`;
       cpu.fail('V-ATTACH-ERR', `attach ep${e} -> dom${d} returned ${ERRNO[ret] ?? ret}${back}`);
     }
   }
@@ -86,9 +109,14 @@ export class ViommuOps {
   }
 
   *map(cpu: Cpu, d: number, s: number, pfn: number): Op {
-    const seq = yield* this.core.iommuMap(cpu, d, s, pfn, (c) => { this.checkMapped(c, d, s, pfn); });
+    const seq = yield* this.core.iommuMap(cpu, d, s, pfn, (c) => {
+      this.checkMapped(c, d, s, pfn);
+    });
     if (seq >= 0 && this.core.drv.rq.completed(cpu.i32) <= seq) {
-      cpu.fail('V-UNKICKED', `iommu_map of ${hex(iovaOf(s))} in dom${d} returned with its MAP (request #${seq}) unkicked in the virtqueue`);
+      cpu.fail(
+        'V-UNKICKED',
+        `iommu_map of ${hex(iovaOf(s))} in dom${d} returned with its MAP (request #${seq}) unkicked in the virtqueue`,
+      );
     }
     this.setSynced(cpu.i32, d, s, pfn);
   }
@@ -139,14 +167,20 @@ export class ViommuOps {
     const nr = Atomics.load(i32, L.nr + d);
     if (nr === 0 || !this.host.alive(i32, d)) return;
     if (Atomics.load(i32, L.tree + L.slot(d, s)) !== pfn + 1 || this.host.mapping(i32, d, s) === pfn + 1) return;
-    cpu.fail('V-INV1', `after iotlb_sync_map: dom${d}.nr_endpoints = ${nrText(nr)} and the driver's tree maps ${hex(iovaOf(s))} -> pfn ${hex(pfn)}, `
-      + 'but the host does not: the MAP was lost');
+    cpu.fail(
+      'V-INV1',
+      `after iotlb_sync_map: dom${d}.nr_endpoints = ${nrText(nr)} and the driver's tree maps ${hex(iovaOf(s))} -> pfn ${hex(pfn)}, ` +
+        'but the host does not: the MAP was lost',
+    );
   }
 
   private checkUnmapped(cpu: Cpu, d: number, s: number, how: string): void {
     const got = this.host.mapping(cpu.i32, d, s);
     if (got === 0) return;
-    cpu.fail('V-UNMAP', `after ${how} the host still maps ${hex(iovaOf(s))} -> pfn ${hex(got - 1)} in dom${d}, which the driver unmapped: the device can reach the freed buffer`);
+    cpu.fail(
+      'V-UNMAP',
+      `after ${how} the host still maps ${hex(iovaOf(s))} -> pfn ${hex(got - 1)} in dom${d}, which the driver unmapped: the device can reach the freed buffer`,
+    );
   }
 
   private checkDma(cpu: Cpu, e: number, d: number, s: number): void {
@@ -161,9 +195,13 @@ export class ViommuOps {
     // was live and synced across the translation.
     if (got === want || Atomics.load(i32, L.shadowGen + k) !== g1) return;
     const hd = this.host.endpointDomain(i32, e);
-    const where = hd < 0 ? `has ep${e} in no domain` : hd === d ? `has no such mapping in dom${d}` : `has ep${e} in dom${hd}`;
-    cpu.fail('V-DMA', `ep${e} DMA to ${hex(iovaOf(s))} ${got === 0 ? 'faults' : `reaches pfn ${hex(got - 1)}`}: the driver mapped and synced it in dom${d} `
-      + `-> pfn ${hex(want - 1)} (cpu${Math.floor(s / L.slotsPerCpu)}'s mapping), but the host ${where}`);
+    const where =
+      hd < 0 ? `has ep${e} in no domain` : hd === d ? `has no such mapping in dom${d}` : `has ep${e} in dom${hd}`;
+    cpu.fail(
+      'V-DMA',
+      `ep${e} DMA to ${hex(iovaOf(s))} ${got === 0 ? 'faults' : `reaches pfn ${hex(got - 1)}`}: the driver mapped and synced it in dom${d} ` +
+        `-> pfn ${hex(want - 1)} (cpu${Math.floor(s / L.slotsPerCpu)}'s mapping), but the host ${where}`,
+    );
   }
 
   /** The r-th (mod count) mapped-and-synced slot of d, or -1. */
@@ -192,4 +230,6 @@ export class ViommuOps {
   }
 }
 
-function* idle(): Op { /* a vCPU with no part in a focused program */ }
+function* idle(): Op {
+  /* a vCPU with no part in a focused program */
+}

@@ -45,7 +45,12 @@ export class MixedProgram implements VcpuProgram {
   private readonly weights: readonly number[];
   private last: OpSpec = { kind: K.Idle, e: 0, d: 0, s: -1, pfn: 0, r: 0 };
 
-  constructor(private readonly ops: ViommuOps, private readonly cpu: Cpu, private readonly rng: RandomGenerator, role: Role) {
+  constructor(
+    private readonly ops: ViommuOps,
+    private readonly cpu: Cpu,
+    private readonly rng: RandomGenerator,
+    role: Role,
+  ) {
     this.state = new Uint8Array(ops.L.domains * ops.L.slotsPerCpu);
     this.weights = WEIGHTS[role];
   }
@@ -87,7 +92,8 @@ export class MixedProgram implements VcpuProgram {
   private queuedFor(d: number): number[] {
     const L = this.ops.L;
     const out: number[] = [];
-    for (let k = 0; k < L.slotsPerCpu; k++) if (this.state[d * L.slotsPerCpu + k] === LAZY) out.push(L.ownSlot(this.cpu.id, k));
+    for (let k = 0; k < L.slotsPerCpu; k++)
+      if (this.state[d * L.slotsPerCpu + k] === LAZY) out.push(L.ownSlot(this.cpu.id, k));
     return out;
   }
 
@@ -96,11 +102,20 @@ export class MixedProgram implements VcpuProgram {
     const L = this.ops.L;
     const at = (s: number) => o.d * L.slotsPerCpu + (s - L.ownSlot(this.cpu.id, 0));
     switch (o.kind) {
-      case K.Map: this.state[at(o.s)] = MAPPED; break;
-      case K.Unmap: this.state[at(o.s)] = FREE; break;
-      case K.Lazy: this.state[at(o.s)] = LAZY; break;
-      case K.Flush: for (const s of o.slots ?? []) this.state[at(s)] = FREE; break;
-      default: break;
+      case K.Map:
+        this.state[at(o.s)] = MAPPED;
+        break;
+      case K.Unmap:
+        this.state[at(o.s)] = FREE;
+        break;
+      case K.Lazy:
+        this.state[at(o.s)] = LAZY;
+        break;
+      case K.Flush:
+        for (const s of o.slots ?? []) this.state[at(s)] = FREE;
+        break;
+      default:
+        break;
     }
   }
 }

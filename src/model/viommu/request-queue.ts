@@ -29,7 +29,11 @@ const HOST_SITE: readonly Site[] = TYPE_NAME.map((t) => `host: ${t}`);
 export class RequestQueue {
   readonly lock: LockRef;
 
-  constructor(private readonly L: ViommuLayout, private readonly host: ViommuHost, rank: number) {
+  constructor(
+    private readonly L: ViommuLayout,
+    private readonly host: ViommuHost,
+    rank: number,
+  ) {
     this.lock = lockRef('request_lock', L.rqLock, rank);
   }
 
@@ -106,11 +110,16 @@ export class RequestQueue {
     yield KICK;
     const from = Atomics.load(i32, L.rqHead);
     const until = Atomics.load(i32, L.rqTail);
-    const report: HostReport = (id, msg) => { cpu.fail(id, msg); };
+    const report: HostReport = (id, msg) => {
+      cpu.fail(id, msg);
+    };
     for (let seq = from; seq < until; seq++) {
       const r = this.read(i32, seq);
       if (Atomics.load(i32, L.entry(seq, F_SEQ)) !== seq) {
-        cpu.fail('V-SYNC', `the device found request #${Atomics.load(i32, L.entry(seq, F_SEQ))} where #${seq} should be: the ring lost FIFO order`);
+        cpu.fail(
+          'V-SYNC',
+          `the device found request #${Atomics.load(i32, L.entry(seq, F_SEQ))} where #${seq} should be: the ring lost FIFO order`,
+        );
       }
       yield HOST_SITE[r.type] ?? 'host: ?';
       Atomics.store(i32, L.entry(seq, F_STATUS), this.host.apply(i32, r, report));
@@ -120,11 +129,17 @@ export class RequestQueue {
     const tail = Atomics.load(i32, L.rqTail);
     const head = Atomics.load(i32, L.rqHead);
     if (head !== tail || tail !== until) {
-      cpu.fail('V-SYNC', `sync returned with requests #${head}..#${tail - 1} still queued (queued before it: up to #${until - 1})`);
+      cpu.fail(
+        'V-SYNC',
+        `sync returned with requests #${head}..#${tail - 1} still queued (queued before it: up to #${until - 1})`,
+      );
     }
     for (let seq = from; seq < until; seq++) {
       if (Atomics.load(i32, L.entry(seq, F_STATUS)) === S_PENDING) {
-        cpu.fail('V-SYNC', `sync returned while request #${seq} (${TYPE_NAME[Atomics.load(i32, L.entry(seq, F_TYPE))]}) queued before it was never completed`);
+        cpu.fail(
+          'V-SYNC',
+          `sync returned while request #${seq} (${TYPE_NAME[Atomics.load(i32, L.entry(seq, F_TYPE))]}) queued before it was never completed`,
+        );
         break;
       }
     }

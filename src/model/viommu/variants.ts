@@ -26,8 +26,9 @@ export class LockedViommuDriver extends ViommuDriver {
 
   constructor(L: ViommuLayout, host: ViommuHost) {
     super(L, host);
-    this.domLock = Array.from({ length: L.domains },
-      (_, d) => lockRef(`dom${d}.lock`, L.domLock + d * LOCK_WORDS, RANK_DOMAIN_LOCK + d));
+    this.domLock = Array.from({ length: L.domains }, (_, d) =>
+      lockRef(`dom${d}.lock`, L.domLock + d * LOCK_WORDS, RANK_DOMAIN_LOCK + d),
+    );
   }
 
   /** Both domains' locks around ATTACH, replay and both count changes. */
