@@ -113,3 +113,9 @@ export function defineScenario(def: ScenarioDef): ScenarioDef {
 export function defineVariant(def: VariantDef): VariantDef {
   return def;
 }
+// System PASID (scenario `pasid`): option 1 (own DMA domain; IOVA == KVA) vs option 2 (the kernel's page table).
+export { buildPasid, pasidScenario } from './scenarios/pasid.js';
+export type { PasidPatch } from './model/pasid/parts.js';
+export { IovaEqKva, SharedKernelTable, SeparateDomain, type SystemPasid } from './model/pasid/system-pasid.js';
+export { KernelMm } from './model/pasid/kernel-mm.js';
+export { IovaEqKvaNoRefcount, SharedKernelTableLazyPurge, SharedKernelTableNoInval } from './model/pasid/variants.js';

@@ -141,7 +141,7 @@ function program(io: Io, setExit: (code: number) => void): Command {
     )
     .option(
       '--suite <name>',
-      'engine (the harness itself), iova (rcache vs rbtree, list vs fixed depot), fq (flush queues), mapsg (map_sg: per-call vs cookie vs domain list; two-step API vs map per page), or all (default: engine, or fq with any --fq flag, or mapsg with --hypercall-cost/--segs)',
+      'engine (the harness itself), iova (rcache vs rbtree, list vs fixed depot), fq (flush queues), mapsg (map_sg: per-call vs cookie vs domain list; two-step API vs map per page), pasid (system PASID: option 1 vs option 2, a cost model), variants (the variants of any scenario: with --scenario/--scenario-file and --variant), or all (default: engine, or fq with any --fq flag, or mapsg with --hypercall-cost/--segs)',
     )
     .option('--time <duration>', 'time per measurement (default: 2s)')
     .option('--ops <n>', 'fq, mapsg: ops per worker per measurement instead of --time (a fixed amount of work)')

@@ -144,7 +144,13 @@ export class Buffers {
     }
     // Unmapped (or being unmapped): reaching the old buffer is the lazy exposure; anything else is the
     // device's own use-after-unmap, which no kernel code can prevent.
-    if (phys >= 0 && landed === tag) cpu.fail('LAZY-LATE-DMA', '');
+    if (phys >= 0 && landed === tag) {
+      const at = `iova page 0x${(iovaPfn + p).toString(16)}`;
+      cpu.fail(
+        'LAZY-LATE-DMA',
+        `device DMA reached cpu${c}'s unmapped buffer ${b} (${at}) through the IOTLB before the covering flush`,
+      );
+    }
     return 'late';
   }
 }

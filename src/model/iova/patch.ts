@@ -1,7 +1,7 @@
 /**
  * What a variant of the IOVA model may change (VariantDef<IovaPatch>.patch): the classes newIovaDomain
  * builds the domain from. Each is the faithful mechanism by default; a patch passes a subclass that
- * overrides the kernel functions it changes (the list is in notes/iova-readme.md and rcache.ts):
+ * overrides the kernel functions it changes (README "Writing a variant" has every scenario's list):
  *   domain   IovaDomain:   allocIovaFast, freeIovaFast
  *   rcaches  IovaRcaches:  iovaRcacheGet, iovaRcacheInsert, iovaDepotPop, iovaDepotPush, iovaDepotWorkFunc,
  *                          freeCpuCachedIovas, freeGlobalCachedIovas, iovaMagazinePop/Push/FreePfns/
