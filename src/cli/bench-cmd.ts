@@ -25,12 +25,11 @@ import {
   mapsgBenchSections,
   mapsgBenchText,
   type IovaApiRow,
-  type MapsgDesign,
   type MapsgRow,
 } from '../bench/mapsg-bench.js';
 import { medianRows, range } from '../bench/spread.js';
 import { spreadMarkdown, spreadTable, spreadText } from '../bench/spread-report.js';
-import { variantBench, variantBenchMarkdown, variantBenchText, type VariantRow } from '../bench/variant-bench.js';
+import { variantBench, variantBenchMarkdown, variantBenchText } from '../bench/variant-bench.js';
 import type { ScenarioDef, VariantDef } from '../engine/scenario.js';
 import {
   pasidBench,

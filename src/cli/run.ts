@@ -15,7 +15,7 @@ import {
   withDefaults,
 } from '../engine/scenario.js';
 import { mix32 } from '../engine/rng.js';
-import { explore, type ExploreOutcome, type FoundRepro, type Shard } from '../explore/explore.js';
+import { explore, type ExploreOutcome, type Shard } from '../explore/explore.js';
 import { DEFAULT_DEPTH, DEFAULT_STRATEGY } from '../explore/strategies.js';
 import { loadConfig, underFlags } from './config.js';
 import {

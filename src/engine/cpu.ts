@@ -10,7 +10,6 @@
 import type { Checker } from '../check/checker.js';
 import type { Memory } from './layout.js';
 import { VirtualClock, type Clock } from './clock.js';
-import type { LockRef } from './lock-ref.js';
 import type { Site } from './site.js';
 import { TASK, TaskState } from './task.js';
 

@@ -10,7 +10,6 @@ import { nonDefaultParams, type ScenarioDef, type VariantDef } from '../engine/s
 import { OutOfTime, runExecution, type ExecutionResult, type ExecutionSpec, type TraceEvent } from './execution.js';
 import { ReplayScheduler } from './replay.js';
 import { decodeSchedule, encodeSchedule, encodeToken, type Repro } from './repro.js';
-import type { Scheduler } from './scheduler.js';
 import { makeScheduler, type StrategyName } from './strategies.js';
 import { formatTrace, noteText } from './trace.js';
 import { HarnessError } from '../errors.js';

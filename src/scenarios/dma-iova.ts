@@ -35,7 +35,7 @@ import { IOTLB_FLUSH_LOCK } from '../model/core/locks.js';
 import type { IovaAllocator } from '../model/dma/dma-iommu.js';
 import { DmaIovaApi, type DmaIovaApiClass, newIovaState, type DmaIovaState } from '../model/dma/iova-api.js';
 import { FreeWhileLinkedApi, NoSyncApi } from '../model/dma/iova-api-variants.js';
-import { Latency, latencyRegions, percentileNs } from '../model/dma/latency.js';
+import { Latency, latencyRegions, latencyStats } from '../model/dma/latency.js';
 import { Iotlb, iotlbRegions } from '../model/iotlb.js';
 import { newIovaDomain } from '../model/iova/checked-domain.js';
 import { iovaDomainRegions, type IovaDomainOptions } from '../model/iova/iova-domain.js';
@@ -238,15 +238,7 @@ export function buildDmaIova(config: ModelConfig<DmaIovaPatch>): ScenarioModel {
       const lat = latency.total(mem.f64, mem.i32);
       const [maps, unmaps] = hyp.counts(mem.i32, cpus);
       return {
-        loops: lat.loops,
-        mapAvgUs: lat.mapAvgUs,
-        mapStddevUs: lat.mapStddevUs,
-        unmapAvgUs: lat.unmapAvgUs,
-        unmapStddevUs: lat.unmapStddevUs,
-        mapP50Ns: percentileNs(lat.mapHist, 0.5),
-        mapP99Ns: percentileNs(lat.mapHist, 0.99),
-        unmapP50Ns: percentileNs(lat.unmapHist, 0.5),
-        unmapP99Ns: percentileNs(lat.unmapHist, 0.99),
+        ...latencyStats(lat),
         mapHypercalls: maps,
         unmapHypercalls: unmaps,
       };

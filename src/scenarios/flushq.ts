@@ -19,7 +19,7 @@ import type { ModelConfig, ScenarioDef, ScenarioModel, VcpuProgram } from '../en
 import { timerRegions } from '../engine/timer.js';
 import { Buffers, bufferRegions, FREE, LIVE, UNMAPPING } from '../model/dma/buffers.js';
 import { DmaIommu, type DmaIommuClass } from '../model/dma/dma-iommu.js';
-import { bucketOf, HIST_BUCKETS, Latency, latencyRegions, percentileNs } from '../model/dma/latency.js';
+import { bucketOf, HIST_BUCKETS, Latency, latencyRegions, percentileNs, latencyStats } from '../model/dma/latency.js';
 import {
   FlushQueue,
   PERCPU_FQ_SIZE,
@@ -248,15 +248,7 @@ export function buildFlushq(config: ModelConfig<FlushqPatch>): ScenarioModel {
       const lat = m.latency.total(mem.f64, mem.i32);
       const exp = Array.from(mem.i32.subarray(expHist, expHist + HIST_BUCKETS));
       return {
-        loops: lat.loops,
-        mapAvgUs: lat.mapAvgUs,
-        mapStddevUs: lat.mapStddevUs,
-        unmapAvgUs: lat.unmapAvgUs,
-        unmapStddevUs: lat.unmapStddevUs,
-        mapP50Ns: percentileNs(lat.mapHist, 0.5),
-        mapP99Ns: percentileNs(lat.mapHist, 0.99),
-        unmapP50Ns: percentileNs(lat.unmapHist, 0.5),
-        unmapP99Ns: percentileNs(lat.unmapHist, 0.99),
+        ...latencyStats(lat),
         flushes: iotlb.flushCount(mem.i32),
         peakQueued: fq ? fq.peakHeld(mem.i32) : 0,
         exposureP50Ns: percentileNs(exp, 0.5),

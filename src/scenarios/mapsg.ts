@@ -44,7 +44,7 @@ import { countSyncMaps, type DriverClass, PerCallDriver } from '../model/core/dr
 import { type CallCtx, Hyp, hypRegions } from '../model/core/hyp.js';
 import { IommuCore, type IommuCoreClass, type SgEntry } from '../model/core/iommu-map.js';
 import { CookieErrorLeakCore, DomainListUnlockedDriver, UnwindUnmappedCore } from '../model/core/variants.js';
-import { Latency, latencyRegions, percentileNs } from '../model/dma/latency.js';
+import { Latency, latencyRegions, latencyStats } from '../model/dma/latency.js';
 import { PagePool, pagePoolRegions } from '../model/page-pool.js';
 import { IoPgtable, SZ_1G, SZ_2M, SZ_4K } from '../model/pgtable.js';
 
@@ -272,15 +272,7 @@ export function buildMapsg(config: ModelConfig<MapsgPatch>): ScenarioModel {
       const lat = latency.total(mem.f64, mem.i32);
       const [maps, unmaps, failed] = hyp.counts(mem.i32, cpus);
       return {
-        loops: lat.loops,
-        mapAvgUs: lat.mapAvgUs,
-        mapStddevUs: lat.mapStddevUs,
-        unmapAvgUs: lat.unmapAvgUs,
-        unmapStddevUs: lat.unmapStddevUs,
-        mapP50Ns: percentileNs(lat.mapHist, 0.5),
-        mapP99Ns: percentileNs(lat.mapHist, 0.99),
-        unmapP50Ns: percentileNs(lat.unmapHist, 0.5),
-        unmapP99Ns: percentileNs(lat.unmapHist, 0.99),
+        ...latencyStats(lat),
         mapHypercalls: maps,
         unmapHypercalls: unmaps,
         failedHypercalls: failed,

@@ -166,7 +166,7 @@ interface Model {
 
 export function buildPasid(config: ModelConfig<PasidPatch>): ScenarioModel {
   const parts = pasidParts(config);
-  const { layout, phys, kernelPool, kernelPt, mm, device, domain, fq, domainPool, iovaEqKva, g } = parts;
+  const { layout, phys, kernelPool, mm, device, domain, fq, domainPool, iovaEqKva, g } = parts;
   const m: Model = { parts, p: config.params };
   const reserved = (pfn: number) => pfn <= parts.kernelPages + parts.sharedPages;
   return {

@@ -1,5 +1,5 @@
 /**
- * Lock classes of the core map path models (scenarios mapsg and dma-iova), and their order. A rank
+ * Lock classes of the core map path models (scenarios mapsg and dma-iova; kernel-model.md §5.4, §7), and their order. A rank
  * orders classes for the lockdep-style check (engine/sync.ts): a lock may be taken only while every
  * lock held ranks lower. The IOVA allocator's classes (cpu_rcache < rcache < iova_rbtree_lock, ranks
  * 1..3) are the iova model's (model/iova/); none of the locks here is held while one of those is

@@ -55,6 +55,21 @@ export interface MapUnmapLatency {
   readonly unmapHist: readonly number[];
 }
 
+/** The statistics every dma_map_benchmark-style scenario reports: the benchmark's figures and p50/p99 (ns). */
+export function latencyStats(lat: MapUnmapLatency) {
+  return {
+    loops: lat.loops,
+    mapAvgUs: lat.mapAvgUs,
+    mapStddevUs: lat.mapStddevUs,
+    unmapAvgUs: lat.unmapAvgUs,
+    unmapStddevUs: lat.unmapStddevUs,
+    mapP50Ns: percentileNs(lat.mapHist, 0.5),
+    mapP99Ns: percentileNs(lat.mapHist, 0.99),
+    unmapP50Ns: percentileNs(lat.unmapHist, 0.5),
+    unmapP99Ns: percentileNs(lat.unmapHist, 0.99),
+  };
+}
+
 export class Latency {
   constructor(
     private readonly sums: Region,

@@ -13,7 +13,7 @@ import { spinLock, spinUnlock } from '../../engine/sync.js';
 import type { TimerSpec } from '../../engine/timer.js';
 import { Depot } from './depot.js';
 import { IovaDomain } from './iova-domain.js';
-import { IOVA_MAG_SIZE, IOVA_RANGE_CACHE_MAX_SIZE, type MagazinePool } from './magazine.js';
+import { IOVA_RANGE_CACHE_MAX_SIZE, type MagazinePool } from './magazine.js';
 import type { IovaPatch } from './patch.js';
 import { C_LOADED, C_PREV, IovaRcaches, orderBase2, SITES } from './rcache.js';
 

@@ -9,10 +9,11 @@ import { TimerRef, timerRegions, type TimerSpec } from '../../engine/timer.js';
 import { DmaIommu } from '../dma/dma-iommu.js';
 import { FlushQueue, PERCPU_FQ_SIZE, PERCPU_FQ_TIMEOUT_MS } from '../fq/flush-queue.js';
 import { CheckedIovad, FlushOracle, flushOracleRegions, ObservedPgtable } from '../fq/oracle.js';
+import { RANK_FQ } from '../fq/locks.js';
+import { FLUSHQ_TIMER_COUNT, FQ_TIMER_ID } from '../fq/timers.js';
 import { Iotlb, iotlbRegions } from '../iotlb.js';
 import { newIovaDomain, type CheckedIovaDomain } from '../iova/checked-domain.js';
 import { iovaDomainRegions, type IovaDomainOptions } from '../iova/iova-domain.js';
-import { IOVA_RANGE_CACHE_MAX_SIZE } from '../iova/magazine.js';
 import { PagePool, pagePoolRegions } from '../page-pool.js';
 import { Device, ownerRegions } from './device.js';
 import {
@@ -49,12 +50,10 @@ export interface PasidPatch {
 }
 
 /** Lock ranks: the vmalloc locks (20..22) are below the flush lock; the fq ring lock below the IOVA locks. */
-const RANK_FQ = 0.5;
 const RANK_KVA_MAP = 5;
 const RANK_FLUSH = 30;
-/** Timers: the rcache depot works (0..5), the fq timer, drain_vmap_work. */
-const TIMER_FQ = IOVA_RANGE_CACHE_MAX_SIZE;
-const TIMER_DRAIN = IOVA_RANGE_CACHE_MAX_SIZE + 1;
+/** The timers: the rcache's depot works and the fq timer as in flushq (fq/timers.ts), then vmalloc's drain work. */
+const TIMER_DRAIN = FLUSHQ_TIMER_COUNT;
 
 export interface PasidParts {
   readonly layout: Layout;
@@ -165,7 +164,7 @@ export function pasidParts(config: ModelConfig<PasidPatch>): PasidParts {
           size: fqSize,
           timeoutMs: p.fqTimeoutMs! > 0 ? p.fqTimeoutMs! : PERCPU_FQ_TIMEOUT_MS,
           lockRank: RANK_FQ,
-          timerId: TIMER_FQ,
+          timerId: FQ_TIMER_ID,
         })
       : null;
     const dma = new DmaIommu(new ObservedPgtable(domainPt!, oracle!), iotlb, iovad, fq, iovaOpts.dma32Pfn - 1);

@@ -20,7 +20,7 @@
  */
 import type { Cpu, LockRef, Op, Site } from '../../engine/cpu.js';
 import { Counter32, lockRef, LOCK_WORDS, spinLock, spinUnlock } from '../../engine/sync.js';
-import { T_ATTACH, T_DETACH, T_MAP, T_UNMAP, type Request, type ViommuHost } from './host.js';
+import { T_ATTACH, T_DETACH, T_MAP, T_UNMAP, type ViommuHost } from './host.js';
 import { SZ_4K, type ViommuLayout } from './layout.js';
 import { RANK_DOMAIN_MUTEX, RANK_MAPPINGS_LOCK, RANK_REQUEST_LOCK } from './locks.js';
 import { RequestQueue } from './request-queue.js';

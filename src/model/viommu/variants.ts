@@ -1,5 +1,5 @@
 /**
- * Variants of the virtio-iommu driver (driver.ts is upstream's): each is a subclass that overrides the
+ * Variants of the virtio-iommu driver (driver.ts is upstream's; kernel-model.md §4.3, §9 #10): each is a subclass that overrides the
  * kernel functions it changes, and scenario `viommu` lists them (its `variants`, patch `{ driver }`).
  * A user's patch is one more subclass in a scenario file (examples/viommu-atomic-count.ts).
  *
