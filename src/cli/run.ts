@@ -376,7 +376,12 @@ async function runVariant(plan: Plan, item: Plan['items'][number], io: Io, phase
     }
     // The set's explore phase gets the rest of its share. The stress budget starts once every worker runs
     // (stress.ts), so starting workers does not eat the explore share either.
-    const remaining = setMs - (st ? st.durationMs : performance.now() - tSet);
+    // At least its share even when the stress phase overran (a loaded machine, a slow barrier); more when
+    // the stress phase ended early (--ops).
+    const remaining =
+      plan.mode === 'explore'
+        ? setMs - (performance.now() - tSet)
+        : Math.max(setMs * EXPLORE_SHARE, setMs - (st?.durationMs ?? 0));
     if (violations.length === 0 && plan.mode !== 'stress' && remaining > 0 && !signal.aborted) {
       phases.checkpoint(`the explore phase of ${label}`);
       pausePoint('explore-phase'); // tests: SIGINT lands in the explore phase

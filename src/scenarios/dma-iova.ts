@@ -52,6 +52,7 @@ import {
   NO_2M_BLOCKS,
   NO_MAGAZINE_FILL,
   PGTABLE_SITES,
+  TABLE_INSTALL_RACE,
 } from './sites.js';
 
 const invariants: readonly InvariantDef[] = [
@@ -526,7 +527,7 @@ export const dmaIovaScenario: ScenarioDef<DmaIovaPatch> = {
     ...HYP_SITES,
     ...DEFERRED_LIST_SITES,
   ],
-  unreached: [NO_1G_BLOCKS, NO_2M_BLOCKS, NO_MAGAZINE_FILL, ALL_CACHEABLE],
+  unreached: [NO_1G_BLOCKS, NO_2M_BLOCKS, NO_MAGAZINE_FILL, ALL_CACHEABLE, TABLE_INSTALL_RACE],
   variants: [
     { name: 'correct', summary: 'link* -> sync -> device use -> (unlink* -> free | destroy)', expect: 'clean' },
     {

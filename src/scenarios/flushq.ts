@@ -54,6 +54,7 @@ import {
   NO_2M_BLOCKS,
   NO_MAGAZINE_FILL,
   PGTABLE_SITES,
+  TABLE_INSTALL_RACE,
 } from './sites.js';
 
 /** The lazy exposure window (unmap -> its IOVA back in the allocator), as jcstress-style outcome rows. */
@@ -522,6 +523,7 @@ export const flushqScenario: ScenarioDef<FlushqPatch> = {
     NO_2M_BLOCKS,
     NO_MAGAZINE_FILL,
     ALL_CACHEABLE,
+    TABLE_INSTALL_RACE,
     { sites: IOTLB_FLUSH_LOCK, reason: 'flushes are serialised only with --param serialFlush=1 (s390 shadow tables)' },
   ],
   variants: [

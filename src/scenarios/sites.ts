@@ -204,3 +204,9 @@ export const ALL_CACHEABLE: SiteExemption = {
   reason:
     'every range here is cacheable (under 2^6 granules): frees go to the range cache, never straight to the rbtree',
 };
+export const TABLE_INSTALL_RACE: SiteExemption = {
+  sites: ['free_page'],
+  reason:
+    'only the loser of a table-install race frees its page, and tables are installed only by the first maps ' +
+    'into a region (io-pgtable never frees them); the pgtable scenario, fresh each slice, reaches it',
+};
