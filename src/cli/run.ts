@@ -172,6 +172,12 @@ export async function planRun(namesArg: readonly string[], flags: RunFlags): Pro
   const workers =
     f.workers !== undefined ? parseInteger('--workers', f.workers, 1, 64) : Math.max(1, availableParallelism());
   for (const it of items) {
+    // A scenario file's site declarations are input too: an exemption of an undeclared site is a typo.
+    try {
+      new SiteCatalog(it.scenario, it.variant);
+    } catch (e) {
+      throw new BadInput(`${it.scenario.name}/${it.variant.name}: ${e instanceof Error ? e.message : String(e)}`);
+    }
     for (const set of it.sets) {
       checkBuild(it.scenario, workers, it.variant, set.params);
       checkBuild(it.scenario, it.scenario.exploreCpus, it.variant, set.exploreParams);
