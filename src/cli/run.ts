@@ -79,7 +79,7 @@ export interface RunFlags {
 }
 
 /** One parameter set a variant runs with: its own, or one of the scenario's regimes (ScenarioDef.regimes). */
-interface ParamSet {
+export interface ParamSet {
   readonly regime: string | undefined;
   /** What the regime sets (empty for the variant's own set). */
   readonly overlay: Readonly<Record<string, number>>;
@@ -116,6 +116,30 @@ interface Plan {
   readonly requireCoverage: boolean;
 }
 
+/**
+ * The parameter sets `run` gives each variant of `s`: the given parameters alone when the user gave some,
+ * else the defaults and then every regime of the scenario (tests use it to run a variant as the default
+ * suite does).
+ */
+export function paramSets(s: ScenarioDef, given: Readonly<Record<string, number>> | undefined): ParamSet[] {
+  const own: ParamSet = {
+    regime: undefined,
+    overlay: {},
+    params: withDefaults(s, given),
+    exploreParams: withDefaults(s, { ...s.exploreParams, ...given }),
+  };
+  if (given !== undefined) return [own];
+  return [
+    own,
+    ...(s.regimes ?? []).map((r) => ({
+      regime: r.name,
+      overlay: r.params,
+      params: withDefaults(s, r.params),
+      exploreParams: withDefaults(s, { ...s.exploreParams, ...r.params, ...r.exploreParams }),
+    })),
+  ];
+}
+
 /** Validate everything before any work starts, so bad input leaves nothing behind. */
 export async function planRun(namesArg: readonly string[], flags: RunFlags): Promise<Plan> {
   const cfg = flags.config !== undefined ? loadConfig(flags.config, 'run') : {};
@@ -143,18 +167,9 @@ export async function planRun(namesArg: readonly string[], flags: RunFlags): Pro
     const given = parseParams(s, f.param);
     const params = withDefaults(s, given);
     const exploreParams = withDefaults(s, { ...s.exploreParams, ...given });
-    const own: ParamSet = { regime: undefined, overlay: {}, params, exploreParams };
     // Parameters given on the command line are the user's regime: the scenario's own are not added.
-    const regimes: ParamSet[] =
-      f.param.length > 0
-        ? []
-        : (s.regimes ?? []).map((r) => ({
-            regime: r.name,
-            overlay: r.params,
-            params: withDefaults(s, r.params),
-            exploreParams: withDefaults(s, { ...s.exploreParams, ...r.params, ...r.exploreParams }),
-          }));
-    return variants.map((variant) => ({ scenario: s, variant, params, exploreParams, sets: [own, ...regimes] }));
+    const sets = paramSets(s, f.param.length > 0 ? given : undefined);
+    return variants.map((variant) => ({ scenario: s, variant, params, exploreParams, sets }));
   });
   if (items.length === 0) throw new BadInput('nothing to run: no scenario variant matches');
   const mode = (f.mode ?? 'mixed') as RunMode;
