@@ -43,7 +43,11 @@ export function coverageMarkdown(v: VariantReport): string[] {
         reached.map((s) => `\`${s.site}\` ${s.stress}/${s.explore}`).join(', '),
     );
   }
-  for (const s of of('exempt')) lines.push(`- not reached, exempt: \`${s.site}\` — ${s.exempt}`);
+  // Exempt sites by reason: one line per reason the model gave.
+  const byReason = new Map<string, string[]>();
+  for (const s of of('exempt')) byReason.set(s.exempt!, [...(byReason.get(s.exempt!) ?? []), s.site]);
+  for (const [why, sites] of byReason)
+    lines.push(`- not reached, exempt: ${sites.map((x) => `\`${x}\``).join(', ')} — ${why}`);
   const undeclared = Object.keys(c.undeclared);
   if (undeclared.length > 0) {
     lines.push(`- **undeclared** (a model error): ${undeclared.map((s) => `\`${s}\``).join(', ')}`);
