@@ -1,13 +1,14 @@
 /**
  * A bug placed in a rare path is caught by the default suite (issue 13): each variant below injects one
  * through the scenario's seams — the full-IOVA-space path, the one-shot flush of every CPU's range cache,
- * the full flush-queue ring, the 2 MiB block mapping — and expects 'clean'. The suite restricted to that
+ * the full flush-queue ring, the full virtio-iommu request ring, the 2 MiB block mapping — and expects 'clean'. The suite restricted to that
  * variant fails: its explore leg (the default strategy and seed handling of `run`, on every parameter set
  * `run` gives the variant, regimes included) finds the violation within a bounded number of schedules,
  * deterministically. The explore leg alone suffices here, so the stress leg is not run.
  *
- * The 2 MiB case also shows why the regimes exist: the scenario's own explore parameters map no block,
- * and the bug is seen only in its `huge` regime.
+ * The 2 MiB and request-ring cases also show why the regimes exist: the scenarios' own explore parameters
+ * map no block and never find the request ring full (every request is synced before the next), and those
+ * bugs are seen only in the `huge` and `full-ring` regimes.
  */
 import { describe, expect, it } from 'vitest';
 import {
@@ -18,13 +19,19 @@ import {
   IovaDomain,
   IovaRcaches,
   iovaScenario,
+  LockedViommuDriver,
   mapsgScenario,
+  RequestQueue,
+  viommuScenario,
   type Cpu,
   type DomainOps,
   type Op,
   type ScenarioDef,
   type VariantDef,
 } from '../src/api.js';
+import type { ViommuHost } from '../src/model/viommu/host.js';
+import type { ViommuLayout } from '../src/model/viommu/layout.js';
+import { RANK_REQUEST_LOCK } from '../src/model/viommu/locks.js';
 import { paramSets } from '../src/cli/run.js';
 import { explore } from '../src/explore/explore.js';
 import { DEFAULT_DEPTH, DEFAULT_STRATEGY } from '../src/explore/strategies.js';
@@ -51,6 +58,18 @@ class FreeBeforeFlushWhenFull extends FlushQueue {
   protected override *fqRingFull(cpu: Cpu, r: number): Op {
     yield* this.fqEntryFree(cpu, r);
     yield* this.fqFlushIotlb(cpu);
+  }
+}
+
+/** Full request ring: the full check is off by one, so the request after a full ring overwrites the oldest. */
+class RingFullOffByOne extends RequestQueue {
+  protected override ringFull(i32: Int32Array): boolean {
+    return Atomics.load(i32, this.L.rqTail) - Atomics.load(i32, this.L.rqHead) > this.L.ringSize;
+  }
+}
+class RingFullOffByOneDriver extends LockedViommuDriver {
+  protected override makeRequestQueue(L: ViommuLayout, host: ViommuHost): RequestQueue {
+    return new RingFullOffByOne(L, host, RANK_REQUEST_LOCK);
   }
 }
 
@@ -129,6 +148,12 @@ describe('a bug in a rare path fails the default suite restricted to its variant
       64,
     );
     expect(['F1', 'DMA-CORRUPT']).toContain(found?.invariant);
+  });
+
+  it('full request ring: the request after a full ring overwrites a pending one (seen in the full-ring regime only)', () => {
+    const v = clean('ring-full-off-by-one', { driver: RingFullOffByOneDriver });
+    const found = defaultSuiteExplore(viommuScenario as ScenarioDef, v, 64);
+    expect(found).toEqual({ invariant: expect.stringMatching(/^V-/), regime: 'full-ring' });
   });
 
   it('2 MiB block mapping: the block translates one page off (seen in the huge regime only)', () => {

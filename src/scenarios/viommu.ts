@@ -93,6 +93,13 @@ export const viommuScenario: ScenarioDef<ViommuPatch> = {
   // A 4-request ring, so that the full-ring sync happens within short explored executions.
   exploreParams: { ringSize: 4 },
   invariants: VIOMMU_INVARIANTS,
+  regimes: [
+    {
+      name: 'full-ring',
+      summary: 'a 1-request virtqueue: every request that finds one pending syncs it first (the full-ring path)',
+      params: { ringSize: 1 },
+    },
+  ],
   sites: VIOMMU_SITES,
   variants: [
     {
