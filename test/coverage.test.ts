@@ -66,14 +66,15 @@ describe('the site catalog', () => {
 });
 
 describe('every model declares its sites', () => {
-  it('no variant of any scenario, under any of its parameter sets, yields an undeclared site', () => {
+  it('no known-bug variant of any scenario, under any of its parameter sets, yields an undeclared site', () => {
     for (const s of allScenarios()) {
       expect(s.sites, `${s.name} declares its sites`).toBeDefined();
       const sets = [
         s.exploreParams ?? {},
         ...(s.regimes ?? []).map((r) => ({ ...s.exploreParams, ...r.params, ...r.exploreParams })),
       ];
-      for (const v of s.variants) {
+      // The variants expected clean are checked by the default-suite test below (its report's `undeclared`).
+      for (const v of s.variants.filter((x) => x.expect !== 'clean')) {
         const cat = new SiteCatalog(s, v);
         const tally = newTally(cat);
         for (const given of sets) {
