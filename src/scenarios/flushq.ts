@@ -498,7 +498,8 @@ export const flushqScenario: ScenarioDef<FlushqPatch> = {
   regimes: [
     {
       name: 'small-space',
-      summary: "a 32-page IOVA space: allocations fail, flush every CPU cache (one-shot) and reuse other CPUs' ranges",
+      summary:
+        'a 64-page IOVA space (32 in explore): allocations fail, flush every CPU cache (one-shot), ranges move between CPUs',
       params: { spacePfns: 128, buffers: 8 },
       exploreParams: { spacePfns: 64, buffers: 4, maxPages: 4 },
     },
