@@ -76,6 +76,7 @@ export { FLUSHQ_LOCK_ORDER, RANK_FQ, RANK_IOTLB_FLUSH } from './model/fq/locks.j
 export { FQ_TIMER_ID } from './model/fq/timers.js';
 export { buildFlushq, flushqParts, flushqScenario, type FlushqPatch } from './scenarios/flushq.js';
 export { ViommuDriver } from './model/viommu/driver.js';
+export { RequestQueue } from './model/viommu/request-queue.js';
 export { buildViommu, viommuScenario, type ViommuPatch } from './scenarios/viommu.js';
 export type { ViommuDriverClass } from './model/viommu/driver.js';
 export { LockedViommuDriver, NoSyncCheckDriver } from './model/viommu/variants.js';

@@ -72,6 +72,10 @@ function program(io: Io, setExit: (code: number) => void): Command {
     .option('--config <file.json>', 'settings as JSON (keys as the long flags, camelCase); flags win')
     .option('--json', 'one JSON document on stdout')
     .option('--report-dir <dir>', 'write the report here instead of reports/<run-id>/ and reports/latest/')
+    .option(
+      '--require-coverage',
+      'fail (exit 1) a clean pass that left a declared-reachable scheduling point (site) unreached',
+    )
     .action(async (names: string[], f: RunFlags) => {
       setExit(await runCommand(names, f, io));
     });

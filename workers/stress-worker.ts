@@ -9,6 +9,7 @@ import { mapMemory } from '../src/engine/layout.js';
 import { opRng } from '../src/engine/rng.js';
 import { RealClock } from '../src/engine/clock.js';
 import { findVariant } from '../src/engine/scenario.js';
+import { SiteCatalog } from '../src/engine/coverage.js';
 import { loadScenarioFile, scenarioNamed } from '../src/scenarios/registry.js';
 import { controlIndices, PHASE_AT_BARRIER, PHASE_FINISHED, PHASE_RUNNING } from '../src/stress/control.js';
 import { sliceSeed } from '../src/stress/seeds.js';
@@ -37,6 +38,12 @@ export default async function stressWorker(task: StressTask): Promise<StressWork
   let ops = 0;
   let steps = 0;
   let sliceOps = 0;
+  // Site coverage (engine/coverage.ts): this vCPU's counters, in its own padded slot of the buffer, which
+  // the main thread reads and clears at slice barriers. Only this thread writes them while a slice runs,
+  // so a plain increment does; the barrier's Atomics hand-off orders them for the reader.
+  const catalog = ctl.siteCount > 0 ? new SiteCatalog(scenario, variant) : undefined;
+  const siteCounters = catalog ? i32.subarray(ctl.sites(task.cpu), ctl.sites(task.cpu) + ctl.siteCount) : undefined;
+  const undeclared = new Map<string, number>();
 
   try {
     for (;;) {
@@ -44,9 +51,19 @@ export default async function stressWorker(task: StressTask): Promise<StressWork
       while (Atomics.load(i32, ctl.sliceEnd) === 0 && Atomics.load(i32, ctl.stop) === 0 && ops < task.opBudget) {
         const op = prog.next();
         cpu.step = steps;
-        for (let r = op.next(); !r.done; r = op.next()) {
-          cpu.site = r.value;
-          steps++;
+        if (siteCounters) {
+          for (let r = op.next(); !r.done; r = op.next()) {
+            cpu.site = r.value;
+            steps++;
+            const k = catalog!.indexOf(r.value);
+            if (k >= 0) siteCounters[k]!++;
+            else undeclared.set(r.value, (undeclared.get(r.value) ?? 0) + 1);
+          }
+        } else {
+          for (let r = op.next(); !r.done; r = op.next()) {
+            cpu.site = r.value;
+            steps++;
+          }
         }
         ops++;
         sliceOps++;
@@ -84,6 +101,7 @@ export default async function stressWorker(task: StressTask): Promise<StressWork
     slice,
     violations: checker.violations,
     outcomes: Object.fromEntries(checker.outcomes),
+    undeclaredSites: Object.fromEntries(undeclared),
   };
 }
 

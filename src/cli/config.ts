@@ -35,6 +35,7 @@ const runSchema = z
     params: params.optional(),
     reportDir: z.string().optional(),
     shard: shard.optional(),
+    requireCoverage: z.boolean().optional(),
   })
   .strict();
 

@@ -33,6 +33,7 @@ export async function listCommand(f: { json?: boolean; scenarioFile?: string }, 
             invariants: s.invariants,
             params: s.params,
             explore: { cpus: s.exploreCpus, ops: s.exploreOps },
+            regimes: s.regimes ?? [],
           })),
           engineInvariants: ENGINE_INVARIANTS,
         },
@@ -60,6 +61,18 @@ export async function listCommand(f: { json?: boolean; scenarioFile?: string }, 
       io.out('  parameters (--param key=value):');
       for (const [k, p] of params)
         io.out(`    ${k.padEnd(14)} default ${String(p.default).padEnd(6)} ${p.min}..${p.max}  ${p.help}`);
+    }
+    const regimes = s.regimes ?? [];
+    if (regimes.length > 0) {
+      io.out('  regimes (run without --param runs each variant with these too):');
+      for (const r of regimes) {
+        const text = (p: Readonly<Record<string, number>>) =>
+          Object.entries(p)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(' ');
+        const set = text(r.params) + (r.exploreParams ? `; explore ${text(r.exploreParams)}` : '');
+        io.out(`    ${`@${r.name}`.padEnd(14)} ${r.summary} (${set})`);
+      }
     }
     io.out('');
   }

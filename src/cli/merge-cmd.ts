@@ -7,6 +7,7 @@
  * that is itself partial. Otherwise merge prints what is wrong, writes nothing and exits 1 — unless
  * --allow-partial, which merges anyway and marks the merged report `partial` with the reasons.
  */
+import { mergeCoverage } from '../engine/coverage.js';
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Grade } from '../check/invariant.js';
@@ -148,6 +149,10 @@ function mergeVariant(parts: readonly VariantReport[]): VariantReport {
   const stressParts = parts.flatMap((p) => (p.stress ? [p.stress] : []));
   const exploreParts = parts.flatMap((p) => (p.explore ? [p.explore] : []));
   const histogram: HistogramRow[] = [...hist].map(([result, h]) => ({ result, samples: h.samples, expect: h.expect }));
+  // Coverage adds up over the shards: a site any shard reached is reached.
+  const covered = parts.flatMap((p) => (p.coverage ? [p.coverage] : []));
+  const coverage = covered.length === parts.length ? covered.reduce(mergeCoverage) : undefined;
+  const incomplete = verdict && expected === 'clean' && coverage ? coverage.neverReached.length : 0;
   return {
     scenario: first.scenario,
     variant: first.variant,
@@ -182,6 +187,8 @@ function mergeVariant(parts: readonly VariantReport[]): VariantReport {
             strategy: exploreParts[0]!.strategy,
             durationMs: Math.max(...exploreParts.map((e) => e.durationMs)),
           },
+    ...(coverage ? { coverage, incompleteCoverage: incomplete } : {}),
+    ...(first.regimes ? { regimes: first.regimes } : {}),
   };
 }
 

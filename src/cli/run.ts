@@ -15,6 +15,7 @@ import {
   withDefaults,
 } from '../engine/scenario.js';
 import { mix32 } from '../engine/rng.js';
+import { addTally, coverageReport, newTally, SiteCatalog, tallyLabels } from '../engine/coverage.js';
 import { explore, type ExploreOutcome, type Shard } from '../explore/explore.js';
 import { DEFAULT_DEPTH, DEFAULT_STRATEGY } from '../explore/strategies.js';
 import { loadConfig, underFlags } from './config.js';
@@ -74,6 +75,16 @@ export interface RunFlags {
   shard?: string;
   config?: string;
   scenarioFile?: string;
+  requireCoverage?: boolean;
+}
+
+/** One parameter set a variant runs with: its own, or one of the scenario's regimes (ScenarioDef.regimes). */
+export interface ParamSet {
+  readonly regime: string | undefined;
+  /** What the regime sets (empty for the variant's own set). */
+  readonly overlay: Readonly<Record<string, number>>;
+  readonly params: Record<string, number>;
+  readonly exploreParams: Record<string, number>;
 }
 
 interface Plan {
@@ -82,6 +93,8 @@ interface Plan {
     variant: VariantDef;
     params: Record<string, number>;
     exploreParams: Record<string, number>;
+    /** The variant's own parameters first, then the regimes' (only when no --param is given). */
+    sets: readonly ParamSet[];
   }[];
   readonly workers: number;
   readonly timeMs: number;
@@ -99,6 +112,32 @@ interface Plan {
   readonly reportDir: string | undefined;
   /** The compiled module of a user scenario, handed to the workers. */
   readonly scenarioFile: string | undefined;
+  /** A clean pass with declared-reachable sites never reached fails (exit 1). */
+  readonly requireCoverage: boolean;
+}
+
+/**
+ * The parameter sets `run` gives each variant of `s`: the given parameters alone when the user gave some,
+ * else the defaults and then every regime of the scenario (tests use it to run a variant as the default
+ * suite does).
+ */
+export function paramSets(s: ScenarioDef, given: Readonly<Record<string, number>> | undefined): ParamSet[] {
+  const own: ParamSet = {
+    regime: undefined,
+    overlay: {},
+    params: withDefaults(s, given),
+    exploreParams: withDefaults(s, { ...s.exploreParams, ...given }),
+  };
+  if (given !== undefined) return [own];
+  return [
+    own,
+    ...(s.regimes ?? []).map((r) => ({
+      regime: r.name,
+      overlay: r.params,
+      params: withDefaults(s, r.params),
+      exploreParams: withDefaults(s, { ...s.exploreParams, ...r.params, ...r.exploreParams }),
+    })),
+  ];
 }
 
 /** Validate everything before any work starts, so bad input leaves nothing behind. */
@@ -128,7 +167,9 @@ export async function planRun(namesArg: readonly string[], flags: RunFlags): Pro
     const given = parseParams(s, f.param);
     const params = withDefaults(s, given);
     const exploreParams = withDefaults(s, { ...s.exploreParams, ...given });
-    return variants.map((variant) => ({ scenario: s, variant, params, exploreParams }));
+    // Parameters given on the command line are the user's regime: the scenario's own are not added.
+    const sets = paramSets(s, f.param.length > 0 ? given : undefined);
+    return variants.map((variant) => ({ scenario: s, variant, params, exploreParams, sets }));
   });
   if (items.length === 0) throw new BadInput('nothing to run: no scenario variant matches');
   const mode = (f.mode ?? 'mixed') as RunMode;
@@ -146,8 +187,16 @@ export async function planRun(namesArg: readonly string[], flags: RunFlags): Pro
   const workers =
     f.workers !== undefined ? parseInteger('--workers', f.workers, 1, 64) : Math.max(1, availableParallelism());
   for (const it of items) {
-    checkBuild(it.scenario, workers, it.variant, it.params);
-    checkBuild(it.scenario, it.scenario.exploreCpus, it.variant, it.exploreParams);
+    // A scenario file's site declarations are input too: an exemption of an undeclared site is a typo.
+    try {
+      new SiteCatalog(it.scenario, it.variant);
+    } catch (e) {
+      throw new BadInput(`${it.scenario.name}/${it.variant.name}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    for (const set of it.sets) {
+      checkBuild(it.scenario, workers, it.variant, set.params);
+      checkBuild(it.scenario, it.scenario.exploreCpus, it.variant, set.exploreParams);
+    }
   }
   return {
     items,
@@ -168,6 +217,7 @@ export async function planRun(namesArg: readonly string[], flags: RunFlags): Pro
     watchdogMs: f.watchdog !== undefined ? parseDuration('--watchdog', f.watchdog) : 10_000,
     reportDir: f.reportDir,
     scenarioFile,
+    requireCoverage: f.requireCoverage === true,
   };
 }
 
@@ -233,7 +283,10 @@ export async function runCommand(names: readonly string[], f: RunFlags, io: Io):
     current = `${item.scenario.name}/${item.variant.name}`;
     const r = await runVariant(plan, item, io, phases);
     results.push(r);
-    if (!f.json) io.out(verdictLine(r, io));
+    if (!f.json) {
+      io.out(verdictLine(r, io));
+      for (const w of coverageWarnings(r)) io.err(w);
+    }
   }
   const partial =
     interruptedIn !== undefined
@@ -274,136 +327,177 @@ interface Phases {
 
 async function runVariant(plan: Plan, item: Plan['items'][number], io: Io, phases: Phases): Promise<VariantReport> {
   const { signal } = phases;
-  const { scenario, variant, params } = item;
+  const { scenario, variant } = item;
   const t0 = performance.now();
   const violations: ReportedViolation[] = [];
   const outcomes: Record<string, number> = {};
-  let st: StressOutcome | undefined;
-  let ex: ExploreOutcome | undefined;
-  const stressMs = plan.mode === 'mixed' ? plan.timeMs * (1 - EXPLORE_SHARE) : plan.timeMs;
-
-  if (plan.mode !== 'explore') {
-    io.progress(`${scenario.name}/${variant.name}: stress, ${plan.workers} workers, ${(stressMs / 1000).toFixed(1)} s`);
-    phases.armSigint();
-    try {
-      st = await stress({
-        scenario,
-        variant,
-        params,
-        workers: plan.workers,
-        timeMs: stressMs,
-        opBudget: plan.opBudget,
-        seed: plan.seed,
-        sliceMs: plan.sliceMs,
-        watchdogMs: plan.watchdogMs,
-        scenarioFile: plan.scenarioFile,
-        signal,
-        onProgress: (p) =>
-          io.status(
-            `${scenario.name}/${variant.name} stress ${elapsedOf(p.elapsedMs, stressMs)}  ` +
-              `${rate(p.ops / Math.max(1e-3, p.elapsedMs / 1000))} ops/s  ${p.slices} slices  violations 0`,
-          ),
-      });
-    } catch (e) {
-      if (!(e instanceof HarnessError)) throw e;
-      throw new HarnessError(
-        `${scenario.name}/${variant.name}: ${e.message}\n  re-run: ${runCommandLine(scenario, variant.name, params, plan.workers, plan.timeText, plan.seed)}`,
-      );
-    } finally {
-      phases.disarmSigint();
-    }
-    mergeOutcomes(outcomes, st.outcomes);
-    if (st.violation && st.failing) {
-      if (signal.aborted) {
-        // Interrupted: no search for a token; the failing programs and the command that explores them.
-        const { opSeed, opsPerCpu } = st.failing;
-        violations.push({
-          ...st.violation,
-          executor: 'stress',
-          command: exploreOpsCommand(scenario, variant.name, params, opSeed, opsPerCpu, plan.seed),
+  const stressRuns: StressOutcome[] = [];
+  const exploreRuns: ExploreOutcome[] = [];
+  const catalog = new SiteCatalog(scenario, variant);
+  const stressSites = newTally(catalog);
+  const exploreSites = newTally(catalog);
+  // The variant's parameter sets (its own, then the scenario's regimes) share its budget in turn.
+  const sets = item.sets;
+  const setMs = plan.timeMs / sets.length;
+  for (const set of sets) {
+    if (violations.length > 0 || signal.aborted) break;
+    const { params } = set;
+    const label = `${scenario.name}/${variant.name}${set.regime ? `@${set.regime}` : ''}`;
+    const tSet = performance.now();
+    const stressMs = plan.mode === 'mixed' ? setMs * (1 - EXPLORE_SHARE) : setMs;
+    let st: StressOutcome | undefined;
+    if (plan.mode !== 'explore') {
+      io.progress(`${label}: stress, ${plan.workers} workers, ${(stressMs / 1000).toFixed(1)} s`);
+      phases.armSigint();
+      try {
+        st = await stress({
+          scenario,
+          variant,
+          params,
+          workers: plan.workers,
+          timeMs: stressMs,
+          opBudget: plan.opBudget,
+          seed: plan.seed,
+          sliceMs: plan.sliceMs,
+          watchdogMs: plan.watchdogMs,
+          scenarioFile: plan.scenarioFile,
+          coverage: true,
+          signal,
+          onProgress: (p) =>
+            io.status(
+              `${label} stress ${elapsedOf(p.elapsedMs, stressMs)}  ` +
+                `${rate(p.ops / Math.max(1e-3, p.elapsedMs / 1000))} ops/s  ${p.slices} slices  violations 0`,
+            ),
         });
-      } else {
-        phases.checkpoint(`the deterministic re-run of ${scenario.name}/${variant.name}'s stress failure`);
-        violations.push(reproduceForReport(plan, item, st.violation, st.failing, io));
+      } catch (e) {
+        if (!(e instanceof HarnessError)) throw e;
+        throw new HarnessError(
+          `${label}: ${e.message}\n  re-run: ${runCommandLine(scenario, variant.name, params, plan.workers, plan.timeText, plan.seed)}`,
+        );
+      } finally {
+        phases.disarmSigint();
+      }
+      stressRuns.push(st);
+      mergeOutcomes(outcomes, st.outcomes);
+      if (st.sites) addTally(stressSites, st.sites.tally);
+      if (st.violation && st.failing) {
+        if (signal.aborted) {
+          // Interrupted: no search for a token; the failing programs and the command that explores them.
+          const { opSeed, opsPerCpu } = st.failing;
+          violations.push({
+            ...st.violation,
+            executor: 'stress',
+            command: exploreOpsCommand(scenario, variant.name, params, opSeed, opsPerCpu, plan.seed),
+          });
+        } else {
+          phases.checkpoint(`the deterministic re-run of ${label}'s stress failure`);
+          violations.push(reproduceForReport(plan, { ...item, params }, st.violation, st.failing, io));
+        }
       }
     }
-  }
-  const remaining = plan.timeMs - (performance.now() - t0);
-  if (violations.length === 0 && plan.mode !== 'stress' && remaining > 0 && !signal.aborted) {
-    phases.checkpoint(`the explore phase of ${scenario.name}/${variant.name}`);
-    pausePoint('explore-phase'); // tests: SIGINT lands in the explore phase
-    io.progress(`${scenario.name}/${variant.name}: explore (${DEFAULT_STRATEGY}), ${(remaining / 1000).toFixed(1)} s`);
-    const opsPerCpu = Array<number>(scenario.exploreCpus).fill(scenario.exploreOps);
-    ex = explore({
-      scenario,
-      variant,
-      params: item.exploreParams,
-      opsPerCpu,
-      strategy: DEFAULT_STRATEGY,
-      depth: DEFAULT_DEPTH,
-      schedules: plan.schedules,
-      timeMs: remaining,
-      seed: plan.baseSeed,
-      maxSteps: defaultMaxSteps(opsPerCpu),
-      shrink: true,
-      shard: plan.shard,
-      onProgress: (p) =>
-        io.status(
-          `${scenario.name}/${variant.name} explore ${elapsedOf(p.elapsedMs, remaining)}  ` +
-            `${rate(p.schedules / Math.max(1e-3, p.elapsedMs / 1000))} schedules/s  ${rate(p.steps / Math.max(1e-3, p.elapsedMs / 1000))} steps/s  violations 0`,
-        ),
-    });
-    mergeOutcomes(outcomes, ex.outcomes);
-    const m = ex.minimal;
-    if (m)
-      violations.push({
-        ...m.violation,
-        executor: 'explore',
-        token: m.token,
-        trace: m.trace,
-        command: replayCommand(m.token, scenario.name),
+    // The set's explore phase gets the rest of its share. The stress budget starts once every worker runs
+    // (stress.ts), so starting workers does not eat the explore share either.
+    // At least its share even when the stress phase overran (a loaded machine, a slow barrier); more when
+    // the stress phase ended early (--ops).
+    const remaining =
+      plan.mode === 'explore'
+        ? setMs - (performance.now() - tSet)
+        : Math.max(setMs * EXPLORE_SHARE, setMs - (st?.durationMs ?? 0));
+    if (violations.length === 0 && plan.mode !== 'stress' && remaining > 0 && !signal.aborted) {
+      phases.checkpoint(`the explore phase of ${label}`);
+      pausePoint('explore-phase'); // tests: SIGINT lands in the explore phase
+      io.progress(`${label}: explore (${DEFAULT_STRATEGY}), ${(remaining / 1000).toFixed(1)} s`);
+      const opsPerCpu = Array<number>(scenario.exploreCpus).fill(scenario.exploreOps);
+      const ex = explore({
+        scenario,
+        variant,
+        params: set.exploreParams,
+        opsPerCpu,
+        strategy: DEFAULT_STRATEGY,
+        depth: DEFAULT_DEPTH,
+        schedules: plan.schedules,
+        timeMs: remaining,
+        seed: plan.baseSeed,
+        maxSteps: defaultMaxSteps(opsPerCpu),
+        shrink: true,
+        shard: plan.shard,
+        coverage: true,
+        onProgress: (p) =>
+          io.status(
+            `${label} explore ${elapsedOf(p.elapsedMs, remaining)}  ` +
+              `${rate(p.schedules / Math.max(1e-3, p.elapsedMs / 1000))} schedules/s  ${rate(p.steps / Math.max(1e-3, p.elapsedMs / 1000))} steps/s  violations 0`,
+          ),
       });
+      exploreRuns.push(ex);
+      mergeOutcomes(outcomes, ex.outcomes);
+      if (ex.sites) tallyLabels(catalog, exploreSites, ex.sites);
+      const m = ex.minimal;
+      if (m)
+        violations.push({
+          ...m.violation,
+          executor: 'explore',
+          token: m.token,
+          trace: m.trace,
+          command: replayCommand(m.token, scenario.name),
+        });
+    }
   }
   const observed = violations[0]?.invariant ?? 'clean';
-  const ops = (st?.ops ?? 0) + (ex?.ops ?? 0);
+  const sum = <T>(runs: readonly T[], f: (r: T) => number) => runs.reduce((a, r) => a + f(r), 0);
+  const ops = sum(stressRuns, (r) => r.ops) + sum(exploreRuns, (r) => r.ops);
   if (violations.length === 0 && variant.expect !== 'clean') {
     // Nothing to replay: say how to spend more on it.
     io.progress(
-      `${scenario.name}/${variant.name}: not caught; try ${runCommandLine(scenario, variant.name, params, plan.workers, '60s', plan.seed)}`,
+      `${scenario.name}/${variant.name}: not caught; try ${runCommandLine(scenario, variant.name, item.params, plan.workers, '60s', plan.seed)}`,
     );
   }
+  const coverage = coverageReport(catalog, stressRuns.length > 0 ? stressSites : undefined, exploreSites);
+  const met =
+    meetsExpectation(variant, observed) ||
+    (violations[0]?.stressSaw !== undefined && meetsExpectation(variant, violations[0].stressSaw.invariant));
+  // A clean pass that left a declared-reachable site unreached says so; --require-coverage fails it.
+  const incomplete = met && variant.expect === 'clean' && !signal.aborted ? coverage.neverReached.length : 0;
+  const stressMs = sum(stressRuns, (r) => r.durationMs);
   return {
     scenario: scenario.name,
     variant: variant.name,
     expected: expectationText(variant),
     observed,
     // A stress failure whose replay ends in another invariant still observed what the threads saw.
-    verdict:
-      meetsExpectation(variant, observed) ||
-      (violations[0]?.stressSaw && meetsExpectation(variant, violations[0].stressSaw.invariant))
-        ? 'pass'
-        : 'fail',
+    verdict: met && !(incomplete > 0 && plan.requireCoverage) ? 'pass' : 'fail',
     ops,
-    steps: (st?.steps ?? 0) + (ex?.steps ?? 0),
+    steps: sum(stressRuns, (r) => r.steps) + sum(exploreRuns, (r) => r.steps),
     durationMs: performance.now() - t0,
     seed: plan.seed,
-    params,
+    params: item.params,
     violations,
     outcomes,
     histogram: histogram(scenario, ops, outcomes, violations),
-    stress: st
-      ? {
-          workers: plan.workers,
-          ops: st.ops,
-          steps: st.steps,
-          slices: st.slices,
-          durationMs: st.durationMs,
-          opsPerSec: st.ops / (st.durationMs / 1000),
-        }
-      : null,
-    explore: ex
-      ? { schedules: ex.schedules, steps: ex.steps, strategy: DEFAULT_STRATEGY, durationMs: ex.durationMs }
-      : null,
+    stress:
+      stressRuns.length > 0
+        ? {
+            workers: plan.workers,
+            ops: sum(stressRuns, (r) => r.ops),
+            steps: sum(stressRuns, (r) => r.steps),
+            slices: sum(stressRuns, (r) => r.slices),
+            durationMs: stressMs,
+            opsPerSec: sum(stressRuns, (r) => r.ops) / (stressMs / 1000),
+          }
+        : null,
+    explore:
+      exploreRuns.length > 0
+        ? {
+            schedules: sum(exploreRuns, (r) => r.schedules),
+            steps: sum(exploreRuns, (r) => r.steps),
+            strategy: DEFAULT_STRATEGY,
+            durationMs: sum(exploreRuns, (r) => r.durationMs),
+          }
+        : null,
+    coverage,
+    incompleteCoverage: incomplete,
+    ...(sets.length > 1
+      ? { regimes: sets.flatMap((s) => (s.regime ? [{ name: s.regime, params: s.overlay }] : [])) }
+      : {}),
   };
 }
 
@@ -484,8 +578,44 @@ export function defaultMaxSteps(opsPerCpu: readonly number[]): number {
 function verdictLine(r: VariantReport, io: Io): string {
   const what = r.stress ? `${r.stress.ops} ops on ${r.stress.workers} workers` : '';
   const ex = r.explore ? `${r.explore.schedules} schedules` : '';
+  const n = r.incompleteCoverage ?? 0;
+  const verdict =
+    r.verdict === 'pass'
+      ? io.paint(
+          n > 0 ? `PASS (incomplete coverage: ${n} ${n === 1 ? 'site' : 'sites'} never reached)` : 'PASS',
+          'green',
+        )
+      : io.paint(
+          n > 0 ? `FAIL (incomplete coverage: ${n} ${n === 1 ? 'site' : 'sites'} never reached)` : 'FAIL',
+          'red',
+        );
   return (
-    `${r.verdict === 'pass' ? io.paint('PASS', 'green') : io.paint('FAIL', 'red')}  ${`${r.scenario}/${r.variant}`.padEnd(28)} expected ${r.expected.padEnd(22)} observed ${r.observed.padEnd(14)}` +
+    `${verdict}  ${`${r.scenario}/${r.variant}`.padEnd(28)} expected ${r.expected.padEnd(22)} observed ${r.observed.padEnd(14)}` +
     ` ${[what, ex].filter(Boolean).join(' + ')} in ${(r.durationMs / 1000).toFixed(1)} s`
   );
+}
+
+/** The warning under a clean pass that left declared-reachable sites unreached (or yielded undeclared ones). */
+export function coverageWarnings(r: VariantReport): string[] {
+  const out: string[] = [];
+  const c = r.coverage;
+  if (!c) return out;
+  const n = r.incompleteCoverage ?? 0;
+  if (n > 0) {
+    const shown = c.neverReached.slice(0, 8).map((s) => `'${s}'`);
+    const more = c.neverReached.length > shown.length ? `, … (${c.neverReached.length - shown.length} more)` : '';
+    out.push(
+      `warning: ${r.scenario}/${r.variant}: ${n} declared-reachable ${n === 1 ? 'site was' : 'sites were'} never reached: ${shown.join(', ')}${more}`,
+    );
+  }
+  const undeclared = Object.keys(c.undeclared);
+  if (undeclared.length > 0) {
+    out.push(
+      `warning: ${r.scenario}/${r.variant}: the model yielded ${undeclared.length} undeclared site(s) (a model error: declare them in the scenario's sites): ${undeclared
+        .slice(0, 8)
+        .map((s) => `'${s}'`)
+        .join(', ')}`,
+    );
+  }
+  return out;
 }

@@ -6,6 +6,8 @@
  * that both executors drive. Workers rebuild the same model from the same inputs.
  */
 import type { InvariantDef } from '../check/invariant.js';
+import type { SiteExemption } from './coverage.js';
+import type { Site } from './site.js';
 import type { Cpu, Op } from './cpu.js';
 import type { Layout, Memory } from './layout.js';
 import type { RandomGenerator } from './rng.js';
@@ -34,6 +36,10 @@ export interface VariantDef<P = unknown> {
   readonly source?: string;
   /** What this variant changes in the scenario's model (see the scenario's factory). */
   readonly patch?: P;
+  /** Sites the patch adds to the scenario's (engine/coverage.ts: `#` stands for an instance number). */
+  readonly sites?: readonly Site[];
+  /** Declared sites this variant may legitimately never reach, with why (e.g. strict mode has no flush queue). */
+  readonly unreached?: readonly SiteExemption[];
 }
 
 export interface ModelConfig<P = unknown> {
@@ -80,6 +86,16 @@ export interface ScenarioModel {
   readonly nsPerStep?: number;
 }
 
+/** A named parameter set (ScenarioDef.regimes), shown as `scenario/variant@name`. */
+export interface Regime {
+  readonly name: string;
+  readonly summary: string;
+  /** Over the parameters' defaults (stress) and over exploreParams (explore). */
+  readonly params: Params;
+  /** Explore only, over `params`. */
+  readonly exploreParams?: Params;
+}
+
 export interface ScenarioDef<P = unknown> {
   readonly name: string;
   /**
@@ -101,6 +117,20 @@ export interface ScenarioDef<P = unknown> {
    */
   readonly exploreParams?: Params;
   readonly invariants: readonly InvariantDef[];
+  /**
+   * Every site the model yields, statically (engine/coverage.ts; `#` stands for an instance number):
+   * coverage reports each one reached or not, and a site yielded but not declared is a model error. A
+   * scenario without the list (a user's) is run without coverage judgement.
+   */
+  readonly sites?: readonly Site[];
+  /** Declared sites no variant of this scenario is expected to reach, with why. */
+  readonly unreached?: readonly SiteExemption[];
+  /**
+   * Parameter regimes where rare paths happen (a small IOVA space that fills, rings that fill): `run`
+   * without --param runs every variant with its own parameters and then with each regime's, sharing the
+   * variant's time budget, and reports coverage over all of them.
+   */
+  readonly regimes?: readonly Regime[];
   /** Every variant, in `list` order: the faithful model first, then fixes, known bugs and user patches. */
   readonly variants: readonly VariantDef<P>[];
   build(config: ModelConfig<P>): ScenarioModel;

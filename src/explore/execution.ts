@@ -46,6 +46,11 @@ export interface ExecutionSpec {
    * OutOfTime, checked every 65,536 steps. Replays and checks never set it: they must run to the end.
    */
   readonly deadline?: number;
+  /**
+   * Site coverage: the steps taken at each site are added to this map (pass a fresh map for one
+   * execution's counts, the same one for a campaign's total). Off (undefined) costs one test per step.
+   */
+  readonly siteCounts?: Map<Site, number>;
 }
 
 /** An execution abandoned at its search's deadline (ExecutionSpec.deadline): no outcome, time is up. */
@@ -115,6 +120,7 @@ export function runExecution(spec: ExecutionSpec, scheduler: Scheduler, stepsHin
   const taskNames = [...Array.from({ length: n }, (_, c) => `cpu${c}`), ...timers.map((t) => `timer:${t.ref.name}`)];
   const trace: TraceEvent[] | undefined = spec.trace ? [] : undefined;
   const hash = spec.trace ? createHash('sha256') : undefined;
+  const siteCounts = spec.siteCounts;
   let step = 0;
 
   // Start vCPU c's next op and run it to its first site; mark it finished when its program is done.
@@ -256,6 +262,7 @@ export function runExecution(spec: ExecutionSpec, scheduler: Scheduler, stepsHin
           hash!.update(`${c}:${s}\n`);
         }
         step++;
+        if (siteCounts) siteCounts.set(s, (siteCounts.get(s) ?? 0) + 1);
         site[c] = s;
         running = c;
         const op = timer.callback(cpu);
@@ -273,6 +280,7 @@ export function runExecution(spec: ExecutionSpec, scheduler: Scheduler, stepsHin
           hash!.update(`${c}:${s}\n`);
         }
         step++;
+        if (siteCounts) siteCounts.set(s, (siteCounts.get(s) ?? 0) + 1);
         running = c;
         const r = ops[c]!.next();
         if (!r.done) site[c] = r.value;

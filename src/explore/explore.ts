@@ -39,6 +39,8 @@ export interface ExploreOptions {
   /** Shard `index` of `count` of a seed campaign: executions index, index+count, ... of the unsharded run. */
   readonly shard?: Shard;
   readonly onProgress?: (p: { schedules: number; steps: number; elapsedMs: number }) => void;
+  /** Count the steps taken at each site over the campaign's search (ExploreOutcome.sites). */
+  readonly coverage?: boolean;
 }
 
 /** A failing execution packaged for replay. */
@@ -72,6 +74,8 @@ export interface ExploreOutcome {
   readonly minimal: FoundRepro | undefined;
   readonly shrinkAttempts: number;
   readonly outcomes: Record<string, number>;
+  /** Steps per site label over the search (the executions' total), when coverage was asked for. */
+  readonly sites: ReadonlyMap<string, number> | undefined;
 }
 
 /** Rows of a repro's trace kept in reports (the first and the last ones; replay --trace shows all). */
@@ -100,6 +104,7 @@ export function explore(o: ExploreOptions): ExploreOutcome {
   let longest = 0;
   let failing: { result: ExecutionResult; opSeed: number } | undefined;
   let lastProgressMs = 0;
+  const siteCounts = o.coverage ? new Map<string, number>() : undefined;
 
   while (schedules < o.schedules) {
     const elapsedMs = performance.now() - t0;
@@ -115,7 +120,7 @@ export function explore(o: ExploreOptions): ExploreOutcome {
     let result: ExecutionResult;
     // A single long execution (a stress failure's whole programs) must not outlast the budget.
     try {
-      result = runExecution({ ...spec, deadline: t0 + o.timeMs }, scheduler, longest);
+      result = runExecution({ ...spec, deadline: t0 + o.timeMs, siteCounts }, scheduler, longest);
     } catch (e) {
       if (e instanceof OutOfTime) break;
       throw e;
@@ -147,6 +152,7 @@ export function explore(o: ExploreOptions): ExploreOutcome {
       minimal: undefined,
       shrinkAttempts: 0,
       outcomes,
+      sites: siteCounts,
     };
   }
   const base = { scenario: o.scenario, model, mem, opSeed: failing.opSeed, maxSteps: o.maxSteps, stopOn };
@@ -197,6 +203,7 @@ export function explore(o: ExploreOptions): ExploreOutcome {
     minimal,
     shrinkAttempts,
     outcomes,
+    sites: siteCounts,
   };
 }
 

@@ -4,6 +4,7 @@
  * (the engine benchmark's charts, plus any sections a benchmark suite passes in). Self-contained: inline
  * CSS and SVG, no request of any kind, readable without script.
  */
+import { siteStatus, verdictText } from './coverage-text.js';
 import type { EngineBench } from '../bench/engine-bench.js';
 import type { Grade } from '../check/invariant.js';
 import { PALETTE, renderChart, type ChartSpec } from './charts.js';
@@ -87,7 +88,7 @@ function verdictTable(scenario: string, vs: readonly VariantReport[]): string {
           `<a href="#${variantId(v)}">${escapeHtml(v.variant)}</a>`,
           code(v.expected),
           `<span class="badge grade-${v.observed === 'clean' ? 'ACCEPTABLE' : grade}">${escapeHtml(v.observed)}</span>`,
-          `<span class="badge ${v.verdict}">${v.verdict.toUpperCase()}</span>`,
+          `<span class="badge ${v.verdict}">${escapeHtml(verdictText(v))}</span>`,
           formatInt(v.ops),
           formatInt(v.steps),
           v.stress ? formatInt(v.stress.opsPerSec) : '–',
@@ -196,7 +197,48 @@ function variantSection(v: VariantReport): string {
       ? `<h3>Violations</h3>${v.violations.map(violationBlock).join('')}`
       : '<p class="note">No violation.</p>',
     histogramBlock(v),
+    coverageBlock(v),
     '</section>',
+  ].join('\n');
+}
+
+/** The variant's site coverage: a summary line, then every declared site with its steps (folded). */
+function coverageBlock(v: VariantReport): string {
+  const c = v.coverage;
+  if (!c) return '';
+  if (!c.declared) return '<h3>Coverage</h3><p class="note">The scenario declares no sites: nothing is judged.</p>';
+  const never = c.neverReached.length;
+  const table = renderTable({
+    cls: 'coverage',
+    columns: [
+      { label: 'site' },
+      { label: 'stress steps', num: true },
+      { label: 'explore steps', num: true },
+      { label: 'status' },
+    ],
+    rows: c.sites.map((s) => {
+      const st = siteStatus(s);
+      return {
+        cls: `site-${st.replace(' ', '-')}`,
+        cells: [
+          code(s.site),
+          formatInt(s.stress),
+          formatInt(s.explore),
+          escapeHtml(st === 'exempt' ? `exempt: ${s.exempt}` : st),
+        ],
+      };
+    }),
+  });
+  const undeclared = Object.keys(c.undeclared);
+  return [
+    '<h3>Coverage</h3>',
+    `<p class="note">${c.reached} of ${c.sites.length} declared sites reached` +
+      (never > 0 ? `; <strong>${never} never reached</strong>: ${c.neverReached.map(code).join(', ')}` : '') +
+      (undeclared.length > 0
+        ? `; <strong>undeclared (a model error)</strong>: ${undeclared.map(code).join(', ')}`
+        : '') +
+      '.</p>',
+    `<details><summary>every declared site</summary><div class="scroll">${table}</div></details>`,
   ].join('\n');
 }
 

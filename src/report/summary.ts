@@ -1,4 +1,5 @@
 /** The Markdown summary of a run: a verdict table, then each violation with its repro command. */
+import { coverageMarkdown, verdictText } from './coverage-text.js';
 import type { RunReport } from './types.js';
 
 export function summaryMarkdown(r: RunReport): string {
@@ -13,7 +14,7 @@ export function summaryMarkdown(r: RunReport): string {
   ];
   for (const v of r.results) {
     lines.push(
-      `| ${v.scenario} | ${v.variant} | ${v.expected} | ${v.observed} | ${v.verdict === 'pass' ? 'PASS' : '**FAIL**'} | ${v.ops} | ${v.steps} | ` +
+      `| ${v.scenario} | ${v.variant} | ${v.expected} | ${v.observed} | ${v.verdict === 'pass' ? verdictText(v) : `**${verdictText(v)}**`} | ${v.ops} | ${v.steps} | ` +
         `${v.stress ? Math.round(v.stress.opsPerSec) : '-'} | ${v.explore ? v.explore.schedules : '-'} | ${v.seed} |`,
     );
   }
@@ -41,6 +42,16 @@ export function summaryMarkdown(r: RunReport): string {
         ),
       );
     }
+  }
+  const covered = r.results.filter((v) => v.coverage);
+  if (covered.length > 0) {
+    lines.push(
+      '',
+      '## Coverage',
+      '',
+      'Scheduling points (sites) each variant reached, over both executors and its regimes.',
+    );
+    for (const v of covered) lines.push(...coverageMarkdown(v));
   }
   return `${lines.join('\n')}\n`;
 }

@@ -4,6 +4,7 @@
  * the report modules form no import cycle.
  */
 import type { Grade, Violation } from '../check/invariant.js';
+import type { CoverageReport } from '../engine/coverage.js';
 
 export interface ReportedViolation extends Violation {
   readonly executor: 'stress' | 'explore';
@@ -60,6 +61,15 @@ export interface VariantReport {
     readonly strategy: string;
     readonly durationMs: number;
   } | null;
+  /** Site coverage over both executors and every parameter set (engine/coverage.ts); absent in old reports. */
+  readonly coverage?: CoverageReport;
+  /**
+   * Declared-reachable sites a clean pass never reached (0 when complete, or the variant expects a bug):
+   * the table's `PASS (incomplete coverage: N sites never reached)`.
+   */
+  readonly incompleteCoverage?: number;
+  /** The scenario's regimes this variant also ran with (ScenarioDef.regimes), and what each sets. */
+  readonly regimes?: readonly { readonly name: string; readonly params: Readonly<Record<string, number>> }[];
 }
 
 export interface RunReport {

@@ -148,13 +148,22 @@ export const counterScenario: ScenarioDef<CounterPatch> = {
   exploreCpus: 2,
   exploreOps: 3,
   invariants,
+  // Each variant's increment is its own scheduling point.
+  sites: [],
   variants: [
-    { name: 'percpu', summary: 'each vCPU bumps its own padded per-CPU slot', expect: 'clean', patch: percpuIncrement },
+    {
+      name: 'percpu',
+      summary: 'each vCPU bumps its own padded per-CPU slot',
+      expect: 'clean',
+      patch: percpuIncrement,
+      sites: ['percpu add'],
+    },
     {
       name: 'shared',
       summary: 'every vCPU bumps one shared word with Atomics.add',
       expect: 'clean',
       patch: atomicIncrement,
+      sites: ['shared atomic_add'],
     },
     {
       name: 'plain-shared',
@@ -162,6 +171,7 @@ export const counterScenario: ScenarioDef<CounterPatch> = {
       expect: ['CNT-LOST'],
       source: 'the nr_endpoints++ pattern, kernel-model.md §4.3 V3',
       patch: plainIncrement,
+      sites: ['shared read', 'shared write'],
     },
   ],
   build: buildCounter,

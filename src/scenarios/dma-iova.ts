@@ -43,6 +43,17 @@ import { IOVA_INVARIANTS } from '../model/iova/invariants.js';
 import { checkIovaDomain } from '../model/iova/quiescent.js';
 import { PagePool, pagePoolRegions, PTES_PER_TABLE } from '../model/page-pool.js';
 import { IoPgtable, SZ_4K } from '../model/pgtable.js';
+import {
+  ALL_CACHEABLE,
+  DEFERRED_LIST_SITES,
+  HYP_SITES,
+  IOVA_DOMAIN_SITES,
+  NO_1G_BLOCKS,
+  NO_2M_BLOCKS,
+  NO_MAGAZINE_FILL,
+  PGTABLE_SITES,
+  TABLE_INSTALL_RACE,
+} from './sites.js';
 
 const invariants: readonly InvariantDef[] = [
   {
@@ -472,7 +483,7 @@ export const dmaIovaScenario: ScenarioDef<DmaIovaPatch> = {
   follows:
     'kernel-model.md §7 (DMA-IOMMU-25, IOVA-API-DOC, NOSYNC); §2.3 (the range cache); §9 #16 #17; §10 "Two-step API"',
   params: {
-    spacePfns: { default: 4096, min: 512, max: 1 << 20, help: 'IOVA space in 4 KiB pages (limit = spacePfns / 2)' },
+    spacePfns: { default: 4096, min: 64, max: 1 << 20, help: 'IOVA space in 4 KiB pages (limit = spacePfns / 2)' },
     maxPages: { default: 8, min: 1, max: 64, help: 'pages per dma_iova_state at most (bench: exactly)' },
     hypercallNs: {
       default: 1_000,
@@ -499,6 +510,24 @@ export const dmaIovaScenario: ScenarioDef<DmaIovaPatch> = {
   exploreOps: 10,
   exploreParams: { spacePfns: 512, maxPages: 3 },
   invariants,
+  regimes: [
+    {
+      name: 'small-space',
+      summary: 'a 32-page IOVA space and states of up to 8 pages: allocations fail, flush every CPU cache (one-shot)',
+      params: { spacePfns: 64 },
+      exploreParams: { spacePfns: 64, maxPages: 8 },
+    },
+  ],
+  // No flush queue here, so no flush_iotlb_all: unlink syncs its range.
+  sites: [
+    ...PGTABLE_SITES,
+    ...IOVA_DOMAIN_SITES,
+    'iotlb lookup',
+    'iotlb_sync range',
+    ...HYP_SITES,
+    ...DEFERRED_LIST_SITES,
+  ],
+  unreached: [NO_1G_BLOCKS, NO_2M_BLOCKS, NO_MAGAZINE_FILL, ALL_CACHEABLE, TABLE_INSTALL_RACE],
   variants: [
     { name: 'correct', summary: 'link* -> sync -> device use -> (unlink* -> free | destroy)', expect: 'clean' },
     {

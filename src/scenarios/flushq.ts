@@ -16,6 +16,7 @@ import type { Cpu, Op } from '../engine/cpu.js';
 import { at, defineLayout, region, type Memory } from '../engine/layout.js';
 import { pickWeighted, randInt, type RandomGenerator } from '../engine/rng.js';
 import type { ModelConfig, ScenarioDef, ScenarioModel, VcpuProgram } from '../engine/scenario.js';
+import type { SiteExemption } from '../engine/coverage.js';
 import { timerRegions } from '../engine/timer.js';
 import { Buffers, bufferRegions, FREE, LIVE, UNMAPPING } from '../model/dma/buffers.js';
 import { DmaIommu, type DmaIommuClass } from '../model/dma/dma-iommu.js';
@@ -40,6 +41,21 @@ import { checkIovaDomain } from '../model/iova/quiescent.js';
 import { PagePool, pagePoolRegions, PTES_PER_TABLE } from '../model/page-pool.js';
 import { IoPgtable, SZ_4K } from '../model/pgtable.js';
 import { waitUntilZero } from '../engine/sync.js';
+import {
+  ALL_CACHEABLE,
+  DMA_BUFFER_SITES,
+  FQ_PERCPU_LOCK,
+  FQ_SINGLE_LOCK,
+  FQ_SITES,
+  IOTLB_FLUSH_LOCK,
+  IOTLB_SITES,
+  IOVA_DOMAIN_SITES,
+  NO_1G_BLOCKS,
+  NO_2M_BLOCKS,
+  NO_MAGAZINE_FILL,
+  PGTABLE_SITES,
+  TABLE_INSTALL_RACE,
+} from './sites.js';
 
 /** The lazy exposure window (unmap -> its IOVA back in the allocator), as jcstress-style outcome rows. */
 const EXPOSURE: readonly [number, string][] = [
@@ -399,6 +415,32 @@ class BenchProgram implements VcpuProgram {
   }
 }
 
+/** Coverage: what each queue mode never runs (sites.ts). */
+const LAZY_SYNC: SiteExemption = {
+  sites: ['iotlb_sync range'],
+  reason: 'lazy unmap never syncs a range: the flush queue flushes the whole IOTLB',
+};
+const PERCPU_ONLY: readonly SiteExemption[] = [
+  { sites: FQ_SINGLE_LOCK, reason: 'per-CPU rings: no global ring lock' },
+  LAZY_SYNC,
+];
+const STRICT_ONLY: readonly SiteExemption[] = [
+  {
+    sites: [
+      ...FQ_SITES,
+      ...FQ_PERCPU_LOCK,
+      ...FQ_SINGLE_LOCK,
+      'flush_iotlb_all',
+      'dma api enter',
+      'dma api exit',
+      'teardown: stop new dma calls',
+      'teardown: resume dma calls',
+      'teardown: wait for dma calls in flight',
+    ],
+    reason: 'strict mode has no flush queue: no rings, no fq timer, no flush-all, no queue teardown',
+  },
+];
+
 export const flushqScenario: ScenarioDef<FlushqPatch> = {
   name: 'flushq',
   summary: 'lazy DMA unmap: per-CPU / single flush queues, IOTLB, devices doing DMA, the FQ timer and teardown',
@@ -406,7 +448,7 @@ export const flushqScenario: ScenarioDef<FlushqPatch> = {
   params: {
     spacePfns: {
       default: 4096,
-      min: 512,
+      min: 64,
       max: 1 << 20,
       help: 'IOVA space in 4 KiB pages (devices are 32-bit: limit = spacePfns / 2)',
     },
@@ -453,24 +495,59 @@ export const flushqScenario: ScenarioDef<FlushqPatch> = {
   // teardown meets it within an explored execution of a few hundred steps.
   exploreParams: { spacePfns: 512, fqSize: 2, timeoutMs: 1, teardownPermille: 100, maxPages: 2, buffers: 2 },
   invariants,
+  regimes: [
+    {
+      name: 'small-space',
+      summary:
+        'a 64-page IOVA space (32 in explore): allocations fail, flush every CPU cache (one-shot), ranges move between CPUs',
+      params: { spacePfns: 128, buffers: 8 },
+      exploreParams: { spacePfns: 64, buffers: 4, maxPages: 4 },
+    },
+  ],
+  sites: [
+    ...PGTABLE_SITES,
+    ...IOVA_DOMAIN_SITES,
+    ...FQ_SITES,
+    ...FQ_PERCPU_LOCK,
+    ...FQ_SINGLE_LOCK,
+    ...IOTLB_SITES,
+    ...IOTLB_FLUSH_LOCK,
+    ...DMA_BUFFER_SITES,
+    'dma api enter',
+    'dma api exit',
+    'teardown: stop new dma calls',
+    'teardown: resume dma calls',
+    'teardown: wait for dma calls in flight',
+  ],
+  unreached: [
+    NO_1G_BLOCKS,
+    NO_2M_BLOCKS,
+    NO_MAGAZINE_FILL,
+    ALL_CACHEABLE,
+    TABLE_INSTALL_RACE,
+    { sites: IOTLB_FLUSH_LOCK, reason: 'flushes are serialised only with --param serialFlush=1 (s390 shadow tables)' },
+  ],
   variants: [
     {
       name: 'percpu',
       summary: 'per-CPU rings (256, 10 ms), start counter, < compare: correct',
       expect: 'clean',
       patch: {},
+      unreached: PERCPU_ONLY,
     },
     {
       name: 'single',
       summary: 'one global ring (32768, 1 s), as s390 paged guests use: correct',
       expect: 'clean',
       patch: { single: true },
+      unreached: [{ sites: FQ_PERCPU_LOCK, reason: 'one global ring: no per-CPU ring locks' }, LAZY_SYNC],
     },
     {
       name: 'strict',
       summary: 'no flush queue: unmap syncs the IOTLB and frees at once',
       expect: 'clean',
       patch: { strict: true },
+      unreached: STRICT_ONLY,
     },
     {
       name: 'finish-counter',
@@ -478,6 +555,7 @@ export const flushqScenario: ScenarioDef<FlushqPatch> = {
       expect: ['F1', 'DMA-CORRUPT'],
       source: 'kernel-model.md §3.4 "Tests to mutate", §9 #8',
       patch: { flushQueue: FinishCounterFq },
+      unreached: PERCPU_ONLY,
     },
     {
       name: 'le-compare',
@@ -485,6 +563,7 @@ export const flushqScenario: ScenarioDef<FlushqPatch> = {
       expect: ['F1', 'DMA-CORRUPT'],
       source: 'kernel-model.md §3.4 "Tests to mutate", §9 #8',
       patch: { flushQueue: LeCompareFq },
+      unreached: PERCPU_ONLY,
     },
     {
       name: 'no-flush-when-full',
@@ -492,6 +571,7 @@ export const flushqScenario: ScenarioDef<FlushqPatch> = {
       expect: ['F1', 'DMA-CORRUPT'],
       source: 'kernel-model.md §3.4 (flush while holding fq.lock when full) [derived mutation]',
       patch: { flushQueue: NoFlushWhenFullFq },
+      unreached: PERCPU_ONLY,
     },
     {
       // The running timer either drains a ring after it was freed (FQ-UAF), or frees an entry that the
@@ -501,6 +581,7 @@ export const flushqScenario: ScenarioDef<FlushqPatch> = {
       expect: ['FQ-UAF', 'I5'],
       source: 'kernel-model.md §9 #6 (FQ-TEARDOWN, d7061627d701)',
       patch: { flushQueue: TimerTeardownFq },
+      unreached: PERCPU_ONLY,
     },
   ],
   build: buildFlushq,

@@ -41,6 +41,7 @@ import type { IovaPatch } from '../model/iova/patch.js';
 import { checkIovaDomain } from '../model/iova/quiescent.js';
 import { IOVA_DEPOT_DELAY_MS } from '../model/iova/rcache.js';
 import { IOVA_VARIANTS } from '../model/iova/variants.js';
+import { DEPOT_WORK_SITES, IOVA_TREE_SITES, RCACHE_SITES } from './sites.js';
 
 const invariants: readonly InvariantDef[] = IOVA_INVARIANTS;
 
@@ -358,6 +359,7 @@ export const iovaScenario: ScenarioDef<IovaPatch> = {
   exploreCpus: 3,
   exploreOps: 10,
   invariants,
+  sites: [...IOVA_TREE_SITES, ...RCACHE_SITES, ...DEPOT_WORK_SITES, SITE_POST, SITE_TAKE],
   variants: IOVA_VARIANTS,
   build: buildIova,
 };

@@ -47,6 +47,14 @@ import { CookieErrorLeakCore, DomainListUnlockedDriver, UnwindUnmappedCore } fro
 import { Latency, latencyRegions, latencyStats } from '../model/dma/latency.js';
 import { PagePool, pagePoolRegions } from '../model/page-pool.js';
 import { IoPgtable, SZ_1G, SZ_2M, SZ_4K } from '../model/pgtable.js';
+import {
+  COOKIE_SITES,
+  DEFERRED_LIST_LOCK,
+  DEFERRED_LIST_SITES,
+  HYP_SITES,
+  NO_1G_BLOCKS,
+  PGTABLE_SITES,
+} from './sites.js';
 
 /** What a mapsg variant may change. */
 export interface MapsgPatch {
@@ -537,6 +545,16 @@ export const mapsgScenario: ScenarioDef<MapsgPatch> = {
     cookieEntries: 2,
   },
   invariants,
+  regimes: [
+    {
+      name: 'huge',
+      summary: 'a quarter of the map_sg calls map a 2 MiB block (the block path in explore too)',
+      params: { hugePermille: 250 },
+    },
+  ],
+  // The drivers add their own: the cookie pool, the per-domain deferred list.
+  sites: [...PGTABLE_SITES, ...HYP_SITES, 'map_sg returned: check', 'publish live mapping', 'publish unmapped'],
+  unreached: [NO_1G_BLOCKS],
   variants: [
     {
       name: 'per-call',
@@ -549,12 +567,14 @@ export const mapsgScenario: ScenarioDef<MapsgPatch> = {
       summary: 'alloc_cookie_sg / add_deferred_map_sg / consume_deferred_map_sg, with a correct error path',
       expect: 'clean',
       patch: { driver: CookieDriver },
+      sites: COOKIE_SITES,
     },
     {
       name: 'domain-list-locked',
       summary: 'map_pages parks runs on a per-domain list under a domain lock held map -> sync; iotlb_sync_map commits',
       expect: 'clean',
       patch: { driver: DeferredListDriver },
+      sites: [...DEFERRED_LIST_SITES, ...DEFERRED_LIST_LOCK],
     },
     {
       name: 'domain-list-unlocked',
@@ -562,6 +582,7 @@ export const mapsgScenario: ScenarioDef<MapsgPatch> = {
       expect: ['MAPSG-ONCE', 'MAPSG-ERROR'],
       source: 'kernel-model.md §9 #13, §5.4',
       patch: { driver: DomainListUnlockedDriver },
+      sites: DEFERRED_LIST_SITES,
     },
     {
       name: 'cookie-error-leak',
@@ -569,6 +590,7 @@ export const mapsgScenario: ScenarioDef<MapsgPatch> = {
       expect: ['MAPSG-COOKIE'],
       source: 'kernel-model.md §9 #12, §5.4',
       patch: { driver: CookieDriver, core: CookieErrorLeakCore },
+      sites: COOKIE_SITES,
     },
     {
       name: 'unwind-unmapped',
@@ -576,6 +598,7 @@ export const mapsgScenario: ScenarioDef<MapsgPatch> = {
       expect: ['MAPSG-ERROR'],
       source: 'kernel-model.md §9 #12, §5.4',
       patch: { driver: CookieDriver, core: UnwindUnmappedCore },
+      sites: COOKIE_SITES,
     },
   ],
   build: buildMapsg,

@@ -24,6 +24,7 @@ import { Cpu, runToEnd, type Op } from '../engine/cpu.js';
 import type { Memory } from '../engine/layout.js';
 import { pickWeighted, randInt, type RandomGenerator } from '../engine/rng.js';
 import type { ModelConfig, ScenarioDef, ScenarioModel, VariantDef, VcpuProgram } from '../engine/scenario.js';
+import type { SiteExemption } from '../engine/coverage.js';
 import { IOVA_INVARIANTS } from '../model/iova/invariants.js';
 import { checkIovaDomain } from '../model/iova/quiescent.js';
 import { IoPgtable } from '../model/pgtable.js';
@@ -31,6 +32,19 @@ import { TAG_FREE, TAG_KERNEL, TAG_SHARED } from '../model/pasid/device.js';
 import { pasidParts, type PasidParts, type PasidPatch } from '../model/pasid/parts.js';
 import type { Segment } from '../model/pasid/system-pasid.js';
 import { IovaEqKvaNoRefcount, SharedKernelTableLazyPurge, SharedKernelTableNoInval } from '../model/pasid/variants.js';
+import {
+  ALL_CACHEABLE,
+  FQ_PERCPU_LOCK,
+  FQ_SITES,
+  IOVA_DOMAIN_SITES,
+  NO_1G_BLOCKS,
+  NO_2M_BLOCKS,
+  NO_MAGAZINE_FILL,
+  PASID_KVA_SITES,
+  PASID_MM_SITES,
+  PGTABLE_SITES,
+  TABLE_INSTALL_RACE,
+} from './sites.js';
 
 /**
  * Exposure buckets, jcstress-style rows: the share of memory the device can reach (relative, so that the
@@ -92,11 +106,40 @@ const invariants: readonly InvariantDef[] = [
   ...IOVA_INVARIANTS,
 ];
 
+/** Coverage (sites.ts): option 1 runs the io-pgtable and, unless IOVA == KVA, the IOVA domain. */
+const OPTION1_SITES = [...PGTABLE_SITES, ...IOVA_DOMAIN_SITES];
+const NO_FQ_TEARDOWN: SiteExemption = {
+  sites: ['free fq rings', 'del_timer fq_timer', 'del_timer_sync fq_timer'],
+  reason: 'the DMA domain lives for the whole run: its flush queue is never torn down',
+};
+const OPTION1_UNREACHED = [NO_1G_BLOCKS, NO_2M_BLOCKS, NO_MAGAZINE_FILL, ALL_CACHEABLE, TABLE_INSTALL_RACE];
+/** Option 2 walks init_mm's tables, populated at init: nothing installs or frees a table. */
+const OPTION2_UNREACHED: readonly SiteExemption[] = [
+  NO_1G_BLOCKS,
+  NO_2M_BLOCKS,
+  {
+    sites: [
+      'L0 install_table cmpxchg',
+      'L1 install_table cmpxchg',
+      'L2 install_table cmpxchg',
+      'alloc_page',
+      'free_page',
+    ],
+    reason: "option 2 walks init_mm's page table, whose tables exist from init: no table is installed or freed",
+  },
+];
+
 const variants: readonly VariantDef<PasidPatch>[] = [
   {
     name: 'separate-domain',
     expect: 'clean',
     patch: { option: 'separate-domain', lazy: true },
+    sites: [...OPTION1_SITES, ...FQ_SITES, ...FQ_PERCPU_LOCK, 'flush_iotlb_all'],
+    unreached: [
+      ...OPTION1_UNREACHED,
+      { sites: ['iotlb_sync range'], reason: 'lazy unmap never syncs a range: the flush queue flushes all' },
+      NO_FQ_TEARDOWN,
+    ],
     summary: 'option 1: the PASID on its own DMA domain, DMA API per buffer, lazy unmap through the flush queue',
     source: 'pasid.md option 1; kernel-model.md §3.3, §3.4',
   },
@@ -104,6 +147,8 @@ const variants: readonly VariantDef<PasidPatch>[] = [
     name: 'separate-domain-strict',
     expect: 'clean',
     patch: { option: 'separate-domain', lazy: false },
+    sites: OPTION1_SITES,
+    unreached: OPTION1_UNREACHED,
     summary: 'option 1, strict: every dma unmap invalidates the device TLB before the IOVA is freed',
     source: 'pasid.md option 1; kernel-model.md §3.3',
   },
@@ -111,6 +156,8 @@ const variants: readonly VariantDef<PasidPatch>[] = [
     name: 'iova-eq-kva',
     expect: 'clean',
     patch: { option: 'iova-eq-kva' },
+    sites: [...PGTABLE_SITES, ...PASID_KVA_SITES],
+    unreached: [NO_1G_BLOCKS, NO_2M_BLOCKS, TABLE_INSTALL_RACE],
     summary:
       'option 1 with IOVA == kernel VA: no IOVA allocator; a page mapped by two in-flight DMAs is ' +
       'reference-counted',
@@ -120,6 +167,7 @@ const variants: readonly VariantDef<PasidPatch>[] = [
     name: 'iova-eq-kva-norefcount',
     expect: ['DMA-FAULT', 'DMA-CORRUPT'],
     patch: { option: 'iova-eq-kva', IovaEqKva: IovaEqKvaNoRefcount },
+    sites: PGTABLE_SITES,
     summary:
       "IOVA == KVA without refcounts: one user's unmap drops the shared page's translation under another " +
       'in-flight DMA',
@@ -129,6 +177,8 @@ const variants: readonly VariantDef<PasidPatch>[] = [
     name: 'shared-kernel-table',
     expect: 'clean',
     patch: { option: 'shared-kernel-table' },
+    sites: PGTABLE_SITES,
+    unreached: OPTION2_UNREACHED,
     summary:
       'option 2: the PASID walks init_mm.pgd; the device TLB is invalidated at every kernel PTE clear ' +
       '(vunmap) and every flush_tlb_kernel_range',
@@ -140,6 +190,8 @@ const variants: readonly VariantDef<PasidPatch>[] = [
     name: 'shared-kernel-table-noinval',
     expect: ['DMA-CORRUPT'],
     patch: { option: 'shared-kernel-table', SharedKernelTable: SharedKernelTableNoInval },
+    sites: PGTABLE_SITES,
+    unreached: OPTION2_UNREACHED,
     summary:
       'option 2 with no device-TLB invalidation: after vfree and the lazy purge, a reused vmalloc address ' +
       'still translates to the old page',
@@ -151,6 +203,8 @@ const variants: readonly VariantDef<PasidPatch>[] = [
     name: 'shared-kernel-table-lazy-purge',
     expect: 'clean',
     patch: { option: 'shared-kernel-table', SharedKernelTable: SharedKernelTableLazyPurge },
+    sites: PGTABLE_SITES,
+    unreached: OPTION2_UNREACHED,
     summary:
       'option 2, device TLB invalidated only with the lazy vmap purge (hooked flush_tlb_kernel_range): ' +
       'INTERESTING, not FORBIDDEN — freed vmalloc pages stay reachable until the purge (STALE-DEVTLB), but the ' +
@@ -404,7 +458,7 @@ export const pasidScenario: ScenarioDef<PasidPatch> = {
       max: 1 << 20,
       help: 'sample the exposure every N-th job (while its buffer is live)',
     },
-    spacePfns: { default: 4096, min: 512, max: 1 << 20, help: "option 1: the DMA domain's IOVA space in pages" },
+    spacePfns: { default: 4096, min: 64, max: 1 << 20, help: "option 1: the DMA domain's IOVA space in pages" },
     fqSize: {
       default: 0,
       min: 0,
@@ -454,6 +508,16 @@ export const pasidScenario: ScenarioDef<PasidPatch> = {
     sampleEvery: 4,
   },
   invariants,
+  regimes: [
+    {
+      name: 'small-space',
+      summary: 'option 1 with a 32-page IOVA space: allocations fail and flush every CPU cache (one-shot)',
+      params: { spacePfns: 64 },
+      exploreParams: { spacePfns: 64, maxPages: 4 },
+    },
+  ],
+  // Every option: vmalloc, the page allocator, the device TLB. The variants add the parts they build.
+  sites: [...PASID_MM_SITES, 'iotlb lookup', 'iotlb_sync range'],
   variants,
   build: buildPasid,
 };

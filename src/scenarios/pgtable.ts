@@ -22,6 +22,7 @@ import type { ModelConfig, ScenarioDef, ScenarioModel, VcpuProgram } from '../en
 import { PagePool, pagePoolRegions } from '../model/page-pool.js';
 import { ENOMEM, IoPgtable, type PgtableOptions, SZ_1G, SZ_2M, SZ_4K } from '../model/pgtable.js';
 import { RacyInstallPgtable } from '../model/pgtable-variants.js';
+import { PGTABLE_RACY_SITES, PGTABLE_SITES } from './sites.js';
 
 /** A page-table class: IoPgtable or a subclass of it (a patch). */
 export type PgtableClass = new (pool: PagePool, opts?: PgtableOptions) => IoPgtable;
@@ -276,6 +277,7 @@ export const pgtableScenario: ScenarioDef<PgtablePatch> = {
   exploreCpus: 3,
   exploreOps: 8,
   invariants,
+  sites: PGTABLE_SITES,
   variants: [
     { name: 'correct', summary: 'install_table by compare-and-swap, the loser frees its page', expect: 'clean' },
     {
@@ -284,6 +286,7 @@ export const pgtableScenario: ScenarioDef<PgtablePatch> = {
       expect: ['PT-LEAK', 'PT-TRANSLATE'],
       source: 'kernel-model.md §6, §9 #14 (the CAS this variant removes)',
       patch: { pgtable: RacyInstallPgtable },
+      sites: PGTABLE_RACY_SITES,
     },
   ],
   build: buildPgtable,

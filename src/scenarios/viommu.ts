@@ -19,6 +19,7 @@ import { ViommuLayout } from '../model/viommu/layout.js';
 import { ViommuOps } from '../model/viommu/ops.js';
 import { MixedProgram, roleOf } from '../model/viommu/program.js';
 import { LockedViommuDriver, NoSyncCheckDriver } from '../model/viommu/variants.js';
+import { VIOMMU_DOMAIN_LOCK, VIOMMU_SITES } from './sites.js';
 
 /** What a viommu variant changes: the driver class (default: upstream's ViommuDriver). */
 export interface ViommuPatch {
@@ -92,6 +93,14 @@ export const viommuScenario: ScenarioDef<ViommuPatch> = {
   // A 4-request ring, so that the full-ring sync happens within short explored executions.
   exploreParams: { ringSize: 4 },
   invariants: VIOMMU_INVARIANTS,
+  regimes: [
+    {
+      name: 'full-ring',
+      summary: 'a 1-request virtqueue: every request that finds one pending syncs it first (the full-ring path)',
+      params: { ringSize: 1 },
+    },
+  ],
+  sites: VIOMMU_SITES,
   variants: [
     {
       name: 'locked',
@@ -99,6 +108,7 @@ export const viommuScenario: ScenarioDef<ViommuPatch> = {
         'the fix: a per-domain lock makes the count and every check-then-send atomic with attach/detach and replay',
       expect: 'clean',
       patch: { driver: LockedViommuDriver },
+      sites: VIOMMU_DOMAIN_LOCK,
     },
     {
       name: 'upstream',

@@ -35,10 +35,17 @@ export interface ControlIndices {
   readonly arrived: number;
   heartbeat(cpu: number): number;
   phase(cpu: number): number;
+  /** i32 index of vCPU `cpu`'s counter of declared site 0 (site k is at + k); see siteCounters. */
+  sites(cpu: number): number;
+  /** Site counters per vCPU (0 = coverage off). */
+  readonly siteCount: number;
 }
 
-/** The scenario's layout plus the control regions after it. */
-export function withControl(model: Layout): Layout {
+/**
+ * The scenario's layout plus the control regions after it. `sites`: declared sites to count per vCPU
+ * (engine/coverage.ts), one i32 counter each in the vCPU's own padded slot; 0 = coverage off.
+ */
+export function withControl(model: Layout, sites = 0): Layout {
   const specs: Record<string, RegionSpec> = {};
   for (const r of Object.values(model.regions)) specs[r.name] = { kind: r.kind, count: r.count, perCpu: r.perCpu };
   const layout = defineLayout(model.cpus, {
@@ -46,6 +53,7 @@ export function withControl(model: Layout): Layout {
     'ctl.flags': { kind: 'i32', count: 16 },
     'ctl.arrived': { kind: 'i32', count: 16 },
     'ctl.progress': { kind: 'i32', count: 2, perCpu: true },
+    'ctl.sites': { kind: 'i32', count: sites, perCpu: true },
   });
   for (const r of Object.values(model.regions)) {
     if (layout.regions[r.name]!.byteOffset !== r.byteOffset) throw new Error(`control layout moved region ${r.name}`);
@@ -56,6 +64,7 @@ export function withControl(model: Layout): Layout {
 export function controlIndices(layout: Layout): ControlIndices {
   const flags = at(region(layout, 'ctl.flags'));
   const progress = region(layout, 'ctl.progress');
+  const sites = region(layout, 'ctl.sites');
   return {
     stop: flags + FLAG_STOP,
     sliceEnd: flags + FLAG_SLICE_END,
@@ -63,6 +72,8 @@ export function controlIndices(layout: Layout): ControlIndices {
     arrived: at(region(layout, 'ctl.arrived')),
     heartbeat: (cpu) => atCpu(progress, cpu, PROGRESS_HEARTBEAT),
     phase: (cpu) => atCpu(progress, cpu, PROGRESS_PHASE),
+    sites: (cpu) => atCpu(sites, cpu, 0),
+    siteCount: sites.count,
   };
 }
 

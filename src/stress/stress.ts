@@ -10,7 +10,8 @@ import { Piscina } from 'piscina';
 import { Checker } from '../check/checker.js';
 import type { Violation } from '../check/invariant.js';
 import { HarnessError } from '../errors.js';
-import { Cpu, runToEnd, StopRun, StuckWait } from '../engine/cpu.js';
+import { Cpu, StopRun, StuckWait, type Op } from '../engine/cpu.js';
+import { newTally, SiteCatalog, UNDECLARED, type SiteTally } from '../engine/coverage.js';
 import { allocateMemory } from '../engine/layout.js';
 import { RealClock } from '../engine/clock.js';
 import { taskOf } from '../engine/task.js';
@@ -37,6 +38,11 @@ export interface StressOptions {
   /** The module a user scenario comes from (the workers load it too). */
   readonly scenarioFile?: string;
   readonly onProgress?: (p: { elapsedMs: number; ops: number; slices: number }) => void;
+  /**
+   * Count the steps taken at each declared site (engine/coverage.ts) in per-vCPU counters merged at slice
+   * barriers: on in `run`, off in `bench` (it costs a Map lookup per step).
+   */
+  readonly coverage?: boolean;
   /** Aborting it (SIGINT) stops the run like a spent budget: the workers finish their op, counts come back. */
   readonly signal?: AbortSignal;
 }
@@ -51,6 +57,8 @@ export interface StressOutcome {
   readonly perCpu: readonly { readonly ops: number; readonly steps: number }[];
   /** The model's own statistics at the end of the run (ScenarioModel.stats), if it keeps any. */
   readonly stats: Record<string, number | readonly number[]> | undefined;
+  /** Steps per declared site over every vCPU and timer, when coverage was asked for. */
+  readonly sites: { readonly catalog: SiteCatalog; readonly tally: SiteTally } | undefined;
   /**
    * The op programs that failed, for the explore re-run (stress/reproduce.ts): with freshEachSlice, the
    * failing slice alone (its seed, the ops each vCPU completed in it); otherwise the run's programs from
@@ -73,7 +81,10 @@ const EXIT_GRACE_MS = 2_000;
 export async function stress(o: StressOptions): Promise<StressOutcome> {
   const n = o.workers;
   const model = o.scenario.build({ cpus: n, variant: o.variant, params: o.params });
-  const layout = withControl(model.layout);
+  const catalog = o.coverage ? new SiteCatalog(o.scenario, o.variant) : undefined;
+  // At least one counter when coverage is on, even for a scenario that declares no site: a worker counts
+  // only when it has counters, and undeclared labels are what such a run reports.
+  const layout = withControl(model.layout, catalog ? Math.max(1, catalog.keys.length) : 0);
   const mem = allocateMemory(layout);
   const i32 = mem.i32;
   const ctl = controlIndices(layout);
@@ -125,6 +136,34 @@ export async function stress(o: StressOptions): Promise<StressOutcome> {
   const allDone = Promise.all(tasks);
 
   const checker = new Checker(o.scenario.invariants);
+  const tally = catalog ? newTally(catalog) : undefined;
+  const countSite = (label: string): void => {
+    const k = catalog!.indexOf(label);
+    if (k === UNDECLARED) tally!.undeclared.set(label, (tally!.undeclared.get(label) ?? 0) + 1);
+    else tally!.counts[k]!++;
+  };
+  // Add every vCPU's counters into the run's tally and clear them: at a barrier (workers wait for the next
+  // generation, which this thread bumps after) and once the workers have returned.
+  const mergeSiteCounters = (): void => {
+    if (!tally) return;
+    for (let c = 0; c < n; c++) {
+      const base = ctl.sites(c);
+      for (let k = 0; k < catalog!.keys.length; k++) {
+        tally.counts[k]! += i32[base + k]! >>> 0;
+        i32[base + k] = 0;
+      }
+    }
+  };
+  // A timer callback runs here to its end; with coverage on, its sites are counted like a worker's, and
+  // its expiry under the label explore gives it.
+  const runCallback = (op: Op<unknown>, name: string): void => {
+    if (!tally) {
+      for (let r = op.next(); !r.done; r = op.next());
+      return;
+    }
+    countSite(`timer ${name} fires`);
+    for (let r = op.next(); !r.done; r = op.next()) countSite(r.value);
+  };
   // The model's timers fire here, on the main thread, on real time, while the workers run.
   const clock = new RealClock(epochMs);
   const timers = (model.timers ?? []).map((t, k) => {
@@ -138,7 +177,7 @@ export async function stress(o: StressOptions): Promise<StressOutcome> {
     for (const t of timers) {
       if (!claimDueTimer(i32, mem.i64, t.spec.ref, clock.now())) continue;
       try {
-        runToEnd(t.spec.callback(t.cpu));
+        runCallback(t.spec.callback(t.cpu), t.spec.ref.name);
       } catch (e) {
         if (e instanceof StuckWait) {
           hung ??= `watchdog: timer ${t.spec.ref.name}: ${e.message}`;
@@ -230,6 +269,7 @@ export async function stress(o: StressOptions): Promise<StressOutcome> {
       model.quiescent(mem, (inv, msg) => {
         checker.report(inv, msg, -1, slice, 'quiescent');
       });
+      mergeSiteCounters();
       if (checker.failed) {
         failingSlice = slice;
         raiseStop(i32, ctl);
@@ -262,6 +302,7 @@ export async function stress(o: StressOptions): Promise<StressOutcome> {
   }
   if (crash) throw new HarnessError(crash);
   if (hung) throw new HarnessError(hung);
+  mergeSiteCounters(); // the last slice's steps (the workers have returned)
 
   const done = results as StressWorkerResult[];
   const outcomes: Record<string, number> = {};
@@ -269,6 +310,8 @@ export async function stress(o: StressOptions): Promise<StressOutcome> {
   let violation: Violation | undefined;
   for (const r of done) {
     for (const [k, v] of Object.entries(r.outcomes)) outcomes[k] = (outcomes[k] ?? 0) + v;
+    for (const [l, v] of Object.entries(r.undeclaredSites))
+      tally?.undeclared.set(l, (tally.undeclared.get(l) ?? 0) + v);
     if (!violation && r.violations.length > 0) {
       violation = r.violations[0];
       failingSlice = r.slice;
@@ -285,6 +328,7 @@ export async function stress(o: StressOptions): Promise<StressOutcome> {
     outcomes,
     perCpu: done.map((r) => ({ ops: r.ops, steps: r.steps })),
     stats: model.stats?.(mem),
+    sites: catalog && tally ? { catalog, tally } : undefined,
     failing: violation
       ? {
           slice: failingSlice,

@@ -30,4 +30,6 @@ export interface StressWorkerResult {
   readonly slice: number;
   readonly violations: readonly Violation[];
   readonly outcomes: Readonly<Record<string, number>>;
+  /** Site labels this vCPU yielded that the scenario does not declare (a model error), with their steps. */
+  readonly undeclaredSites: Readonly<Record<string, number>>;
 }

@@ -253,6 +253,7 @@ export const IOVA_VARIANTS: readonly VariantDef<IovaPatch>[] = [
     expect: ['DEPOT-POP'],
     source: 'kernel-model.md §9 #2 (DEPOT-BUG), reached by a race [derived]',
     patch: { rcaches: DepotPopEmptyRcaches },
+    sites: ['rcache[#] peek depot (unlocked)'], // coverage: the site its patch adds (PEEK above)
   },
   {
     name: 'fixed-depot',
@@ -260,5 +261,15 @@ export const IOVA_VARIANTS: readonly VariantDef<IovaPatch>[] = [
     expect: 'clean',
     source: 'kernel-model.md §2.3 (IOVA-OLD), §9 #3',
     patch: fixedDepotPatch,
+    unreached: [
+      {
+        sites: [
+          'rcache[#] schedule_delayed_work',
+          'rcache[#] depot work: pop if > num_online_cpus',
+          'timer iova_depot_work[#] fires',
+        ],
+        reason: 'the pre-6.7 fixed depot has no reclaim work',
+      },
+    ],
   },
 ];

@@ -56,7 +56,7 @@ export class ViommuDriver {
     readonly host: ViommuHost,
   ) {
     const ds = Array.from({ length: L.domains }, (_, d) => d);
-    this.rq = new RequestQueue(L, host, RANK_REQUEST_LOCK);
+    this.rq = this.makeRequestQueue(L, host);
     this.nr = ds.map((d) => this.makeCounter(L.nr + d, `dom${d}.nr_endpoints`));
     this.mutex = ds.map((d) => lockRef(`dom${d}.mutex`, L.mutex + d * LOCK_WORDS, RANK_DOMAIN_MUTEX));
     this.mappingsLock = ds.map((d) =>
@@ -64,6 +64,11 @@ export class ViommuDriver {
     );
     this.finaliseSite = ds.map((d) => `finalise dom${d} (viommu NULL?)`);
     this.viommuSite = ds.map((d) => `read dom${d}.viommu`);
+  }
+
+  /** The request virtqueue (viommu_add_req / viommu_sync_req): a variant may bring its own. */
+  protected makeRequestQueue(L: ViommuLayout, host: ViommuHost): RequestQueue {
+    return new RequestQueue(L, host, RANK_REQUEST_LOCK);
   }
 
   /**

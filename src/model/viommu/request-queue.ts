@@ -30,7 +30,7 @@ export class RequestQueue {
   readonly lock: LockRef;
 
   constructor(
-    private readonly L: ViommuLayout,
+    protected readonly L: ViommuLayout,
     private readonly host: ViommuHost,
     rank: number,
   ) {
@@ -80,11 +80,16 @@ export class RequestQueue {
     return out;
   }
 
+  /** virtqueue_add_sgs's -ENOSPC: every descriptor of the request ring is in use (request_lock held). */
+  protected ringFull(i32: Int32Array): boolean {
+    return Atomics.load(i32, this.L.rqTail) - Atomics.load(i32, this.L.rqHead) >= this.L.ringSize;
+  }
+
   /** __viommu_add_req: "Only synchronize the queue if it's already full." */
   private *addLocked(cpu: Cpu, r: Request, site: Site): Op<number> {
     const L = this.L;
     const i32 = cpu.i32;
-    if (Atomics.load(i32, L.rqTail) - Atomics.load(i32, L.rqHead) >= L.ringSize) yield* this.syncLocked(cpu);
+    if (this.ringFull(i32)) yield* this.syncLocked(cpu);
     yield site;
     const seq = Atomics.load(i32, L.rqTail);
     Atomics.store(i32, L.entry(seq, F_TYPE), r.type);
