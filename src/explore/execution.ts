@@ -78,7 +78,7 @@ export interface ExecutionResult {
   readonly violation: Violation | undefined;
   readonly steps: number;
   readonly ops: number;
-  /** The task chosen at each step. */
+  /** The task chosen at each step, each followed by that step's weak-memory choices (if any). */
   readonly decisions: Uint8Array;
   /** Context switches away from a task that could have gone on. */
   readonly preemptions: number;
@@ -91,6 +91,14 @@ export interface ExecutionResult {
 }
 
 const DEFAULT_NS_PER_STEP = 1_000;
+/** A decision is one byte: a weak-memory choice has at most this many options. */
+export const MAX_CHOICES = 256;
+
+function grow(a: Uint8Array): Uint8Array {
+  const grown = new Uint8Array(a.length * 2);
+  grown.set(a);
+  return grown;
+}
 
 export function runExecution(spec: ExecutionSpec, scheduler: Scheduler, stepsHint = 0): ExecutionResult {
   const { model, mem, opsPerCpu, maxSteps } = spec;
@@ -188,7 +196,24 @@ export function runExecution(spec: ExecutionSpec, scheduler: Scheduler, stepsHin
   const state = cpus.map(taskOf);
 
   scheduler.newExecution(tasks, stepsHint);
-  let decisions = new Uint8Array(Math.max(64, stepsHint + 16));
+  let decisions: Uint8Array = new Uint8Array(Math.max(64, stepsHint + 16));
+  /** Decisions recorded: one vCPU pick per step, and after it the step's weak-memory choices. */
+  let nd = 0;
+  /**
+   * A weak-memory choice among `count` (engine/weak-memory.ts): asked of the scheduler, recorded in the
+   * decision list after the step's vCPU pick and hashed into the trace hash. A single option is no
+   * decision: it is neither asked nor recorded.
+   */
+  const choose = (count: number, kind: string): number => {
+    if (count <= 1) return 0;
+    if (count > MAX_CHOICES) throw new HarnessError(`explore: a choice among ${count} values (at most ${MAX_CHOICES})`);
+    const k = scheduler.nextChoice(count, kind);
+    if (!(k >= 0 && k < count)) throw new HarnessError(`explore: the scheduler chose ${k} of ${count} (${kind})`);
+    if (nd === decisions.length) decisions = grow(decisions);
+    decisions[nd++] = k;
+    if (hash) hash.update(`=${k}\n`);
+    return k;
+  };
   const i32 = mem.i32;
   let current = -1;
   let preemptions = 0;
@@ -236,12 +261,8 @@ export function runExecution(spec: ExecutionSpec, scheduler: Scheduler, stepsHin
       }
       const c = scheduler.nextCpu(runnable, current);
       if (current >= 0 && c !== current && runnable.includes(current)) preemptions++;
-      if (step === decisions.length) {
-        const grown = new Uint8Array(decisions.length * 2);
-        grown.set(decisions);
-        decisions = grown;
-      }
-      decisions[step] = c;
+      if (nd === decisions.length) decisions = grow(decisions);
+      decisions[nd++] = c;
       const cpu = cpus[c]!;
       cpu.step = step;
       clock.ns += nsPerStep;
@@ -314,7 +335,7 @@ export function runExecution(spec: ExecutionSpec, scheduler: Scheduler, stepsHin
     violation,
     steps: step,
     ops: opsDone,
-    decisions: decisions.subarray(0, step),
+    decisions: decisions.subarray(0, nd),
     preemptions,
     outcomes: checker.outcomes,
     trace,
