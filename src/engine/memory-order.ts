@@ -42,3 +42,7 @@ export interface MemoryOrder {
   lockAcquired(idx: number): void;
   lockReleasing(idx: number): void;
 }
+
+/** `--memory`: sc (the default; always in stress mode) or weak (explore only: engine/weak-memory.ts). */
+export const MEMORY_MODES = ['sc', 'weak'] as const;
+export type MemoryMode = (typeof MEMORY_MODES)[number];

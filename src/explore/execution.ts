@@ -20,6 +20,8 @@ import { lockOwner } from '../engine/sync.js';
 import { VirtualClock } from '../engine/clock.js';
 import { taskOf } from '../engine/task.js';
 import { claimDueTimer } from '../engine/timer.js';
+import type { MemoryMode } from '../engine/memory-order.js';
+import { WeakMemory, type WeakNote } from '../engine/weak-memory.js';
 import type { Scheduler } from './scheduler.js';
 
 export interface ExecutionSpec {
@@ -46,6 +48,11 @@ export interface ExecutionSpec {
    * OutOfTime, checked every 65,536 steps. Replays and checks never set it: they must run to the end.
    */
   readonly deadline?: number;
+  /**
+   * `weak`: the order.ts primitives go through a WeakMemory (engine/weak-memory.ts), whose every
+   * freedom is a recorded choice; `sc` (the default): they are plain Atomics.
+   */
+  readonly memory?: MemoryMode;
 }
 
 /** An execution abandoned at its search's deadline (ExecutionSpec.deadline): no outcome, time is up. */
@@ -71,6 +78,8 @@ export interface NoteEvent {
   readonly index: number;
   readonly value: number | bigint;
   readonly old: number | bigint | undefined;
+  /** Under --memory weak, what a weak choice did: "cpu0's store of 1 not yet visible". */
+  readonly detail?: string;
 }
 
 export interface ExecutionResult {
@@ -214,6 +223,16 @@ export function runExecution(spec: ExecutionSpec, scheduler: Scheduler, stepsHin
     if (hash) hash.update(`=${k}\n`);
     return k;
   };
+  const weakNote: WeakNote | undefined = trace
+    ? (task, access, where, index, value, detail) => {
+        const step = cpus[task]!.step;
+        trace.push({ kind: 'note', cpu: task, step, access, where, index, value, old: undefined, detail });
+      }
+    : undefined;
+  const wm = spec.memory === 'weak' ? new WeakMemory(mem, n, choose, weakNote) : undefined;
+  /** The vCPU whose store buffer a task uses: its own, or for a timer the CPU it runs on. */
+  const memCpu = cpus.map((cpu) => (cpu.id < n ? cpu.id : cpu.thisCpu));
+  if (wm) for (const cpu of cpus) cpu.weak = wm.handle(cpu.id, memCpu[cpu.id]!);
   const i32 = mem.i32;
   let current = -1;
   let preemptions = 0;
@@ -279,8 +298,10 @@ export function runExecution(spec: ExecutionSpec, scheduler: Scheduler, stepsHin
         step++;
         site[c] = s;
         running = c;
+        if (wm) wm.beginStep(memCpu[c]!);
         const op = timer.callback(cpu);
         const r = op.next();
+        if (wm) wm.endStep();
         if (r.done) timerDone(c);
         else {
           ops[c] = op;
@@ -295,10 +316,15 @@ export function runExecution(spec: ExecutionSpec, scheduler: Scheduler, stepsHin
         }
         step++;
         running = c;
+        if (wm) wm.beginStep(memCpu[c]!);
         const r = ops[c]!.next();
         if (!r.done) site[c] = r.value;
         else if (c < n) advance(c);
         else timerDone(c);
+        if (wm) {
+          wm.endStep();
+          if (finished[c]) wm.threadEnd(c);
+        }
       }
       running = -1;
       current = c;
@@ -306,6 +332,7 @@ export function runExecution(spec: ExecutionSpec, scheduler: Scheduler, stepsHin
     }
   } catch (e) {
     if (running < 0) throw e; // the harness's own code, not the model's
+    if (wm) wm.endStep();
     threw(running, e);
     if (running >= n) timerDone(running);
   }
@@ -315,6 +342,8 @@ export function runExecution(spec: ExecutionSpec, scheduler: Scheduler, stepsHin
     return d === 0n ? Infinity : Number(d);
   }
 
+  // Every store still buffered becomes visible: the final state is the newest store of each location.
+  if (wm) wm.finish();
   if (!checker.failed) {
     try {
       model.quiescent(mem, (inv, msg) => {

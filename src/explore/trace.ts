@@ -30,9 +30,9 @@ export interface RacingPair {
 export function noteText(n: NoteEvent): string {
   switch (n.access) {
     case 'read':
-      return `read ${n.where} → ${n.value}`;
+      return `read ${n.where} → ${n.value}${n.detail ? ` (${n.detail})` : ''}`;
     case 'write':
-      return `write ${n.where} = ${n.value}`;
+      return `write ${n.where} = ${n.value}${n.detail ? ` (${n.detail})` : ''}`;
     default:
       return `${n.access} ${n.where} ${n.old ?? '?'} → ${n.value}`;
   }
