@@ -163,12 +163,16 @@ export class WeakMemory {
     for (const p of cs.buf) this.show(p.slot, p.value);
   }
 
-  /** The step ended: take in plain stores to tracked locations, treat a plain step as fully ordered. */
-  endStep(): void {
+  /**
+   * The step ended: take in plain stores to tracked locations, treat a plain step as fully ordered.
+   * `blocked`: the step was a failed attempt at a lock or a wait (it read a lock word and blocked),
+   * which is not a plain access to model data.
+   */
+  endStep(blocked: boolean): void {
     const cs = this.active;
     if (cs === undefined) return;
     for (let s = 0; s < this.locs.length; s++) this.sync(cs, s);
-    if (this.calls === this.callsAtStep && this.locs.length > 0) {
+    if (!blocked && this.calls === this.callsAtStep && this.locs.length > 0) {
       this.mb(cs);
       for (let s = 0; s < this.locs.length; s++) cs.cur[s] = this.locs[s]!.hist.length - 1;
     }
@@ -176,12 +180,11 @@ export class WeakMemory {
     for (const p of cs.buf) this.refresh(p.slot);
   }
 
-  /** A vCPU's program is done: its buffered stores become visible. */
-  threadEnd(cpu: number): void {
-    this.drain(this.cpus[cpu]!);
-  }
-
-  /** The execution is over: every buffered store commits (the final state is the newest of each location). */
+  /**
+   * The execution is over: every buffered store commits (the final state is the newest of each
+   * location). A vCPU whose program is done keeps its buffered stores until then (or until a load or
+   * another store to their location takes them in), as a store buffer drains on its own time.
+   */
   finish(): void {
     this.active = undefined;
     for (const cs of this.cpus) this.drain(cs);

@@ -301,7 +301,7 @@ export function runExecution(spec: ExecutionSpec, scheduler: Scheduler, stepsHin
         if (wm) wm.beginStep(memCpu[c]!);
         const op = timer.callback(cpu);
         const r = op.next();
-        if (wm) wm.endStep();
+        if (wm) wm.endStep(state[c]!.blockedOn >= 0);
         if (r.done) timerDone(c);
         else {
           ops[c] = op;
@@ -321,10 +321,7 @@ export function runExecution(spec: ExecutionSpec, scheduler: Scheduler, stepsHin
         if (!r.done) site[c] = r.value;
         else if (c < n) advance(c);
         else timerDone(c);
-        if (wm) {
-          wm.endStep();
-          if (finished[c]) wm.threadEnd(c);
-        }
+        if (wm) wm.endStep(state[c]!.blockedOn >= 0);
       }
       running = -1;
       current = c;
@@ -332,7 +329,7 @@ export function runExecution(spec: ExecutionSpec, scheduler: Scheduler, stepsHin
     }
   } catch (e) {
     if (running < 0) throw e; // the harness's own code, not the model's
-    if (wm) wm.endStep();
+    if (wm) wm.endStep(true);
     threw(running, e);
     if (running >= n) timerDone(running);
   }
