@@ -68,6 +68,10 @@ function program(io: Io, setExit: (code: number) => void): Command {
     .option('--slice <duration>', 'stress slice between barrier scans (default: 10ms)')
     .option('--watchdog <duration>', 'a worker without progress this long is a harness failure (default: 10s)')
     .option('--param <key=value>', 'scenario parameter (repeatable; see list)', collect, [])
+    .option(
+      '--memory <model>',
+      'the explore phase: sc (default) or weak (see explore --help); the stress phase is always sequentially consistent',
+    )
     .option('--shard <i/n>', 'run shard i of n of a seed campaign (disjoint seeds; combine with merge)')
     .option('--scenario-file <file>', 'a scenario of your own (an ES module; see README "Writing a scenario")')
     .option('--config <file.json>', 'settings as JSON (keys as the long flags, camelCase); flags win')
@@ -100,6 +104,12 @@ function program(io: Io, setExit: (code: number) => void): Command {
     .option(
       '--stop-on <ids>',
       'also stop at these outcomes, e.g. an INTERESTING one, to get a replay token for it (comma list)',
+    )
+    .option(
+      '--memory <model>',
+      'sc (default): sequentially consistent; weak: the ordering primitives (engine/order.ts) may reorder as the\n' +
+        'Linux kernel memory model allows (store buffering, stale reads, within per-location coherence), each\n' +
+        'freedom a recorded decision; recorded in the token (load buffering is not modelled)',
     )
     .option('--trace', 'print the interleaving of the repro found (after shrinking), with values and the racing pair')
     .option('--full', 'with --trace: every row (a long trace collapses the tasks outside the racing pair)')
