@@ -286,11 +286,16 @@ function* interpret(
       return 0;
     }
     if (fn === 'spin_trylock') return (yield* spinTryLock(cpu, locks.get(loc)!)) ? 1 : 0;
-    yield loc ? `${fn} ${loc}` : fn;
+    // smp_rmb/smp_wmb (and the dma_ forms) only order this CPU's own accesses, so whether another CPU
+    // acts between one and the next access changes nothing: they run in the step before, which keeps the
+    // tree small. smp_mb() joins a global view and is a step of its own.
+    if (!LOCAL_FENCES.has(fn)) yield loc ? `${fn} ${loc}` : fn;
     return access(cpu, fn, loc ? index(loc) : -1, vals);
   };
   yield* run(body);
 }
+
+const LOCAL_FENCES = new Set(['smp_rmb', 'smp_wmb', 'dma_rmb', 'dma_wmb']);
 
 function binary(op: string, a: number, b: number): number {
   switch (op) {
