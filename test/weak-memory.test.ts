@@ -13,6 +13,8 @@ import { explore, replayRepro } from '../src/explore/explore.js';
 import { decodeToken, encodeToken, readToken } from '../src/explore/repro.js';
 import { DepthFirst } from '../src/litmus/run.js';
 import { root } from './helpers/cli.js';
+import { main } from '../src/cli.js';
+import { memoryIo } from '../src/cli/io.js';
 
 interface MpPatch {
   readonly wmb: boolean;
@@ -243,5 +245,25 @@ describe('plain Atomics accesses under weak', () => {
     } while (dfs.advance());
     expect(executions).toBeGreaterThan(20);
     expect(stale).toBeGreaterThan(0); // weak choices did happen
+  });
+});
+
+describe('--memory on the command line', () => {
+  const cli = async (...args: string[]) => {
+    const io = memoryIo(args);
+    const code = await main(args, io);
+    return { code, stdout: io.stdout.join('\n'), stderr: io.stderr.join('\n') };
+  };
+
+  it('explore --memory weak runs and says so; a bad model or weak stress is exit 2', async () => {
+    const ok = await cli('explore', 'counter', '--memory', 'weak', '--schedules', '20', '--seed', '1', '--json');
+    expect(ok.code).toBe(0);
+    expect((JSON.parse(ok.stdout) as { memory: string; schedules: number }).memory).toBe('weak');
+    const bad = await cli('explore', 'counter', '--memory', 'strong');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--memory: 'strong' is not one of sc, weak/);
+    const stress = await cli('run', 'counter', '--mode', 'stress', '--memory', 'weak');
+    expect(stress.code).toBe(2);
+    expect(stress.stderr).toMatch(/stress mode runs on real threads/);
   });
 });
