@@ -248,6 +248,52 @@ describe('plain Atomics accesses under weak', () => {
   });
 });
 
+describe('a plain Atomics RMW on a tracked location stays atomic', () => {
+  // cpu0 stores 10 with WRITE_ONCE (it may stay buffered); cpu1 adds 1 with a plain Atomics.add. The
+  // add reads the newest store and lands right after it: x ends 10 or 11, never 1.
+  const rmw: ScenarioDef = {
+    ...(mp as ScenarioDef),
+    name: 'rmw',
+    invariants: [],
+    variants: [{ name: 'only', summary: '', expect: 'clean' }],
+    build(config): ScenarioModel {
+      const layout = defineLayout(config.cpus, { x: { kind: 'i32', count: 1 } });
+      const x = at(layout.regions.x!);
+      return {
+        layout,
+        init() {},
+        program: (cpu) => ({
+          next: function* (): Op {
+            if (cpu.id === 0) {
+              yield 'write x';
+              WRITE_ONCE(cpu, x, 10);
+            } else {
+              yield 'touch x';
+              READ_ONCE(cpu, x);
+              yield 'plain add x';
+              Atomics.add(cpu.i32, x, 1);
+            }
+          },
+          describe: () => 'rmw',
+        }),
+        quiescent() {},
+      };
+    },
+  };
+
+  it('in every execution', () => {
+    const model = rmw.build({ cpus: 2, variant: rmw.variants[0]!, params: {} });
+    const mem = allocateMemory(model.layout);
+    const dfs = new DepthFirst();
+    const finals = new Set<number>();
+    do {
+      runExecution({ scenario: rmw, model, mem, opSeed: 0, opsPerCpu: [1, 1], maxSteps: 100, memory: 'weak' }, dfs);
+      finals.add(Atomics.load(mem.i32, at(model.layout.regions.x!)));
+    } while (dfs.advance());
+    expect([...finals].sort((a, b) => a - b)).toEqual([10, 11]);
+  });
+});
+
 describe('--memory on the command line', () => {
   const cli = async (...args: string[]) => {
     const io = memoryIo(args);

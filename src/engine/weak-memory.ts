@@ -397,8 +397,8 @@ export class WeakMemory {
     const loc = this.locs[s]!;
     const v = this.read(loc.wide, loc.idx);
     if (v === loc.shown) return;
+    // No other CPU's buffered store may land in between: a plain RMW must stay atomic with what it read.
     for (const p of cs.buf.filter((q) => q.slot === s)) this.commit(p);
-    this.othersFirst(cs, s);
     this.append(cs, s, v, this.releaseView(cs));
   }
 
