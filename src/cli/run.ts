@@ -39,11 +39,13 @@ import {
   lookupVariant,
   parseDuration,
   parseInteger,
+  parseMemory,
   parseParams,
   parseSeed,
   parseShard,
   randomSeed,
 } from './parse.js';
+import type { MemoryMode } from '../engine/memory-order.js';
 import { exploreOpsCommand, replayCommand, runCommandLine } from './repro-commands.js';
 import { VERSION } from './version.js';
 import { pausePoint } from '../pause.js';
@@ -76,6 +78,8 @@ export interface RunFlags {
   config?: string;
   scenarioFile?: string;
   requireCoverage?: boolean;
+  /** The explore phase's memory model (the stress phase is always sequentially consistent). */
+  memory?: string;
 }
 
 /** One parameter set a variant runs with: its own, or one of the scenario's regimes (ScenarioDef.regimes). */
@@ -107,6 +111,8 @@ interface Plan {
   readonly baseSeed: number;
   readonly shard: Shard | undefined;
   readonly mode: RunMode;
+  /** The explore phase's memory model (stress: always sc, real threads). */
+  readonly memory: MemoryMode;
   readonly sliceMs: number;
   readonly watchdogMs: number;
   readonly reportDir: string | undefined;
@@ -213,6 +219,7 @@ export async function planRun(namesArg: readonly string[], flags: RunFlags): Pro
     baseSeed,
     shard,
     mode,
+    memory: parseMemory(f.memory, mode),
     sliceMs: f.slice !== undefined ? parseDuration('--slice', f.slice) : 10,
     watchdogMs: f.watchdog !== undefined ? parseDuration('--watchdog', f.watchdog) : 10_000,
     reportDir: f.reportDir,
@@ -422,6 +429,7 @@ async function runVariant(plan: Plan, item: Plan['items'][number], io: Io, phase
         shrink: true,
         shard: plan.shard,
         coverage: true,
+        memory: plan.memory,
         onProgress: (p) =>
           io.status(
             `${label} explore ${elapsedOf(p.elapsedMs, remaining)}  ` +
