@@ -64,6 +64,12 @@ export interface ScenarioModel {
   /** Global scan on a quiescent model (no op in flight): at stress barriers and after each explored execution. */
   quiescent(mem: Memory, report: QuiescentReport): void;
   /**
+   * The final drain, after the quiescent scan at the end of an explored execution and of a stress slice
+   * whose state is thrown away (freshEachSlice, or the run's last): give every object back (queued IOVAs,
+   * cached ranges, ...) and judge that each came back exactly once. It may change `mem` freely.
+   */
+  drain?(mem: Memory, report: QuiescentReport): void;
+  /**
    * Stress mode: start every slice from a fresh model (zeroed, init again) and fresh op programs drawn
    * from the slice's own seed, as jcstress gives each round fresh state, so that start-of-life races
    * such as the first table install recur, and a failing slice re-runs in explore from its op seed.

@@ -299,6 +299,10 @@ export function runExecution(spec: ExecutionSpec, scheduler: Scheduler, stepsHin
       model.quiescent(mem, (inv, msg) => {
         checker.report(inv, msg, -1, step, 'quiescent');
       });
+      if (model.drain && !checker.failed)
+        model.drain(mem, (inv, msg) => {
+          checker.report(inv, msg, -1, step, 'final drain');
+        });
     } catch (e) {
       if (e instanceof HarnessError) throw e;
       const at = e instanceof Error ? atSite(e) : '';

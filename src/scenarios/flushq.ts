@@ -29,15 +29,18 @@ import {
   type FlushQueueClass,
 } from '../model/fq/flush-queue.js';
 import { RANK_FQ, RANK_IOTLB_FLUSH } from '../model/fq/locks.js';
+import { CheckedFlushQueue, FQ_ACCT_INVARIANTS, FqAccounting, fqAccountingRegions } from '../model/fq/accounting.js';
 import { CheckedIovad, FlushOracle, flushOracleRegions, ObservedPgtable } from '../model/fq/oracle.js';
 import { FLUSHQ_TIMER_COUNT, FQ_TIMER_ID } from '../model/fq/timers.js';
 import { FinishCounterFq, LeCompareFq, NoFlushWhenFullFq, TimerTeardownFq } from '../model/fq/variants.js';
 import { Iotlb, iotlbRegions, spend } from '../model/iotlb.js';
+import { checkIovaHolders, drainIovaDomain, IOVA_ACCT_INVARIANTS, type HeldRange } from '../model/iova/accounting.js';
 import { newIovaDomain } from '../model/iova/checked-domain.js';
 import { iovaDomainRegions, type IovaDomainOptions } from '../model/iova/iova-domain.js';
 import { IOVA_INVARIANTS } from '../model/iova/invariants.js';
 import { checkIovaDomain } from '../model/iova/quiescent.js';
 import { PagePool, pagePoolRegions, PTES_PER_TABLE } from '../model/page-pool.js';
+import { checkTablePages } from '../model/pt-accounting.js';
 import { IoPgtable, SZ_4K } from '../model/pgtable.js';
 import { waitUntilZero } from '../engine/sync.js';
 
@@ -84,8 +87,11 @@ const invariants: readonly InvariantDef[] = [
     meaning: "lazy exposure window: unmap to the IOVA's return to the allocator",
     grade: 'INTERESTING',
   })),
+  { id: 'PT-LEAK', meaning: 'every table page is in the table once or free in the pool', grade: 'FORBIDDEN' },
   { id: 'DMA-ENOMEM', meaning: 'dma map found no IOVA space', grade: 'ACCEPTABLE' },
   ...IOVA_INVARIANTS,
+  ...IOVA_ACCT_INVARIANTS,
+  ...FQ_ACCT_INVARIANTS,
 ];
 
 /**
@@ -152,6 +158,7 @@ export function flushqParts(config: ModelConfig<FlushqPatch>) {
     ...iotlbRegions(spacePfns),
     ...flushOracleRegions(spacePfns),
     ...(lazy ? FQ.regions(cpus, { single, size }) : {}),
+    ...fqAccountingRegions(spacePfns),
     // One timer region for all: the rcache's depot work first, then the fq timer (timers.ts).
     ...timerRegions(FLUSHQ_TIMER_COUNT),
     ...bufferRegions(cpus, p.buffers!, p.maxPages!),
@@ -182,8 +189,14 @@ export function flushqParts(config: ModelConfig<FlushqPatch>) {
   };
   // The allocator as the code under test sees it: hand-out and hand-in checked by the harness.
   const iovad = new CheckedIovad(domain, iotlb, oracle, lazy ? exposure : null);
+  // Every entry the queue is given and gives back is accounted (FQ-ACCT), outside the queue's code.
+  const acct = new FqAccounting(layout, spacePfns, p.checks === 1);
+  const fqFree = (cpu: Cpu, pfn: number, pages: number) => {
+    acct.freed(cpu, pfn, pages);
+    return iovad.freeIovaFast(cpu, pfn, pages);
+  };
   const fq = lazy
-    ? new FQ(layout, cpus, iotlb, (cpu, pfn, pages) => iovad.freeIovaFast(cpu, pfn, pages), {
+    ? new FQ(layout, cpus, iotlb, fqFree, {
         single,
         size,
         timeoutMs: p.timeoutMs! > 0 ? p.timeoutMs! : single ? SINGLE_FQ_TIMEOUT_MS : PERCPU_FQ_TIMEOUT_MS,
@@ -202,17 +215,34 @@ export function flushqParts(config: ModelConfig<FlushqPatch>) {
     latency: new Latency(region(layout, 'lat.sum'), region(layout, 'lat.hist'), cpus),
     users: at(region(layout, 'fq.users')),
     dying: at(region(layout, 'fq.dying')),
-    dma: new Dma(new ObservedPgtable(pt, oracle), iotlb, iovad, fq, iovaOpts.dma32Pfn - 1),
+    dma: new Dma(
+      new ObservedPgtable(pt, oracle),
+      iotlb,
+      iovad,
+      fq ? new CheckedFlushQueue(fq, acct) : null,
+      iovaOpts.dma32Pfn - 1,
+    ),
   };
-  return { layout, domain, iovad, pool, pt, iotlb, oracle, fq, buffers, m, expHist };
+  return { layout, domain, iovad, pool, pt, iotlb, oracle, fq, acct, buffers, m, expHist };
 }
 
 /** The flushq scenario's factory: the model for `config.variant.patch` (see FlushqPatch). */
 export function buildFlushq(config: ModelConfig<FlushqPatch>): ScenarioModel {
   const { cpus, params: p } = config;
-  const { layout, domain, pool, pt, iotlb, fq, buffers, m, expHist } = flushqParts(config);
+  const { layout, domain, pool, pt, iotlb, fq, acct, buffers, m, expHist } = flushqParts(config);
   const timers = [...domain.rcache.timerSpecs()];
   if (fq) timers.push({ ref: fq.timer, callback: (cpu) => fq.fqFlushTimeout(cpu) });
+  /** Who holds which IOVA range at a quiescent point: live buffers and queued entries (IOVA-ACCT). */
+  const held = (i32: Int32Array): HeldRange[] => {
+    const out: HeldRange[] = fq ? FqAccounting.held(i32, fq) : [];
+    for (let c = 0; c < cpus; c++) {
+      for (let b = 0; b < p.buffers!; b++) {
+        const h = buffers.own(i32, c, b);
+        if (h.state !== FREE) out.push({ who: `cpu${c}'s buffer ${b}`, pfn: h.iovaPfn, pages: h.pages });
+      }
+    }
+    return out;
+  };
 
   return {
     layout,
@@ -222,8 +252,13 @@ export function buildFlushq(config: ModelConfig<FlushqPatch>): ScenarioModel {
     },
     program: (cpu, rng) => (p.bench === 1 ? new BenchProgram(cpu, m) : new FlushqProgram(cpu, rng, m)),
     quiescent(mem, report) {
+      if (fq) {
+        fq.checkQuiescent(mem, report);
+        acct.check(mem.i32, fq, report);
+      }
       checkIovaDomain(domain, mem.i32, report);
-      if (fq) fq.checkQuiescent(mem, report);
+      checkIovaHolders(domain, mem.i32, held(mem.i32), report);
+      checkTablePages(pt, pool, mem.i32, report);
       for (let c = 0; c < cpus; c++) {
         for (let b = 0; b < p.buffers!; b++) {
           const h = buffers.own(mem.i32, c, b);
@@ -240,6 +275,27 @@ export function buildFlushq(config: ModelConfig<FlushqPatch>): ScenarioModel {
         }
       }
     },
+    // The final drain: queued entries and live buffers give their ranges back (no IOTLB flush: the
+    // drain judges the accounting, not F1, and leaves the flush statistics alone), then every magazine
+    // and depot is flushed; every range must be back in the rbtree exactly once. Off with checks=0.
+    drain:
+      p.checks === 1
+        ? (mem, report) => {
+            const give = held(mem.i32);
+            drainIovaDomain(
+              domain,
+              mem,
+              invariants,
+              function* (cpu) {
+                for (const h of give) {
+                  if (h.who === 'a flush-queue entry') acct.freed(cpu, h.pfn, h.pages);
+                  yield* domain.freeIovaFast(cpu, h.pfn, h.pages);
+                }
+              },
+              report,
+            );
+          }
+        : undefined,
     timers,
     // A step stands for 10 µs of virtual time in explore mode: the 10 ms per-CPU fq timer fires 1,000
     // steps after it is armed (explore's own parameters shorten it, see exploreParams).
@@ -498,7 +554,7 @@ export const flushqScenario: ScenarioDef<FlushqPatch> = {
       // teardown freed too, at the same moment, which the IOVA checker sees as a double free (I5).
       name: 'timer-teardown',
       summary: 'teardown uses del_timer, not del_timer_sync: a running timer walks freed rings',
-      expect: ['FQ-UAF', 'I5'],
+      expect: ['FQ-UAF', 'I5', 'FQ-ACCT'],
       source: 'kernel-model.md §9 #6 (FQ-TEARDOWN, d7061627d701)',
       patch: { flushQueue: TimerTeardownFq },
     },

@@ -230,13 +230,19 @@ export async function stress(o: StressOptions): Promise<StressOutcome> {
       model.quiescent(mem, (inv, msg) => {
         checker.report(inv, msg, -1, slice, 'quiescent');
       });
+      active = n - finishedCount();
+      const last = active === 0 || performance.now() - budgetT0 >= o.timeMs;
+      // The final drain changes the model: only where the slice's state is thrown away after it.
+      if (model.drain && !checker.failed && (reseed || last))
+        model.drain(mem, (inv, msg) => {
+          checker.report(inv, msg, -1, slice, 'final drain');
+        });
       if (checker.failed) {
         failingSlice = slice;
         raiseStop(i32, ctl);
         break;
       }
-      active = n - finishedCount();
-      if (active === 0 || performance.now() - budgetT0 >= o.timeMs) {
+      if (last) {
         raiseStop(i32, ctl);
         break;
       }
