@@ -25,7 +25,9 @@ export {
 export { randInt, pickWeighted, type RandomGenerator } from './engine/rng.js';
 export {
   extendScenario,
+  isFinding,
   variantOf,
+  type Finding,
   type ModelConfig,
   type ParamSpec,
   type Params,
@@ -70,7 +72,13 @@ export {
   type FreeIova,
   type IovaFlushQueue,
 } from './model/fq/flush-queue.js';
-export { FinishCounterFq, LeCompareFq, NoFlushWhenFullFq, TimerTeardownFq } from './model/fq/variants.js';
+export {
+  FinishCounterFq,
+  FullFreesAllFq,
+  LeCompareFq,
+  NoFlushWhenFullFq,
+  TimerTeardownFq,
+} from './model/fq/variants.js';
 export { CheckedIovad, FlushOracle, flushOracleRegions, ObservedPgtable } from './model/fq/oracle.js';
 export { FLUSHQ_LOCK_ORDER, RANK_FQ, RANK_IOTLB_FLUSH } from './model/fq/locks.js';
 export { FQ_TIMER_ID } from './model/fq/timers.js';

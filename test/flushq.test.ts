@@ -138,7 +138,7 @@ describe('flushq under the explore executor', () => {
     }
   }
 
-  for (const variant of ['percpu', 'single', 'strict']) {
+  for (const variant of ['percpu-fixed', 'single-fixed', 'strict']) {
     it(`${variant} stays clean over 2,000 schedules (seed 7)`, () => {
       const r = search(variant, 7, 2_000);
       expect(r.violation).toBeUndefined();

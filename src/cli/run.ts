@@ -376,6 +376,7 @@ async function runVariant(plan: Plan, item: Plan['items'][number], io: Io, phase
     scenario: scenario.name,
     variant: variant.name,
     expected: expectationText(variant),
+    ...(variant.finding ? { finding: variant.finding } : {}),
     observed,
     // A stress failure whose replay ends in another invariant still observed what the threads saw.
     verdict:
@@ -485,7 +486,7 @@ function verdictLine(r: VariantReport, io: Io): string {
   const what = r.stress ? `${r.stress.ops} ops on ${r.stress.workers} workers` : '';
   const ex = r.explore ? `${r.explore.schedules} schedules` : '';
   return (
-    `${r.verdict === 'pass' ? io.paint('PASS', 'green') : io.paint('FAIL', 'red')}  ${`${r.scenario}/${r.variant}`.padEnd(28)} expected ${r.expected.padEnd(22)} observed ${r.observed.padEnd(14)}` +
+    `${r.verdict === 'pass' ? io.paint('PASS', 'green') : io.paint('FAIL', 'red')}  ${`${r.scenario}/${r.variant}${r.finding ? ' (FINDING)' : ''}`.padEnd(28)} expected ${r.expected.padEnd(22)} observed ${r.observed.padEnd(14)}` +
     ` ${[what, ex].filter(Boolean).join(' + ')} in ${(r.durationMs / 1000).toFixed(1)} s`
   );
 }

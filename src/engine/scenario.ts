@@ -34,6 +34,29 @@ export interface VariantDef<P = unknown> {
   readonly source?: string;
   /** What this variant changes in the scenario's model (see the scenario's factory). */
   readonly patch?: P;
+  /**
+   * Set when the variant models upstream code as it is and trips a FORBIDDEN invariant: a finding, not
+   * a known bug and not a harness fault. Its `expect` names the invariant(s) it trips; `fixedBy` names
+   * the sibling variant with the fix, expected clean. `list` and the reports mark it FINDING, and the
+   * default suite (`run` without --variant/--all-variants) leaves it out, as it does every variant not
+   * expected clean.
+   */
+  readonly finding?: Finding;
+}
+
+/** What a finding variant records about the upstream code it models (VariantDef.finding). */
+export interface Finding {
+  /** The kernel code as it is: file and function(s), e.g. 'drivers/iommu/dma-iommu.c: queue_iova'. */
+  readonly upstream: string;
+  /** One line: what goes wrong, and under which conditions. */
+  readonly what: string;
+  /** The variant of the same scenario that fixes it (expected clean). */
+  readonly fixedBy: string;
+}
+
+/** Is this variant a finding (upstream code as it is, tripping a FORBIDDEN invariant)? */
+export function isFinding(v: VariantDef): boolean {
+  return v.finding !== undefined;
 }
 
 export interface ModelConfig<P = unknown> {

@@ -15,7 +15,7 @@ import type { InvariantDef } from '../check/invariant.js';
 import type { Cpu, Op } from '../engine/cpu.js';
 import { at, defineLayout, region, type Memory } from '../engine/layout.js';
 import { pickWeighted, randInt, type RandomGenerator } from '../engine/rng.js';
-import type { ModelConfig, ScenarioDef, ScenarioModel, VcpuProgram } from '../engine/scenario.js';
+import type { Finding, ModelConfig, ScenarioDef, ScenarioModel, VcpuProgram } from '../engine/scenario.js';
 import { timerRegions } from '../engine/timer.js';
 import { Buffers, bufferRegions, FREE, LIVE, UNMAPPING } from '../model/dma/buffers.js';
 import { DmaIommu, type DmaIommuClass } from '../model/dma/dma-iommu.js';
@@ -32,7 +32,13 @@ import { RANK_FQ, RANK_IOTLB_FLUSH } from '../model/fq/locks.js';
 import { CheckedFlushQueue, FQ_ACCT_INVARIANTS, FqAccounting, fqAccountingRegions } from '../model/fq/accounting.js';
 import { CheckedIovad, FlushOracle, flushOracleRegions, ObservedPgtable } from '../model/fq/oracle.js';
 import { FLUSHQ_TIMER_COUNT, FQ_TIMER_ID } from '../model/fq/timers.js';
-import { FinishCounterFq, LeCompareFq, NoFlushWhenFullFq, TimerTeardownFq } from '../model/fq/variants.js';
+import {
+  FinishCounterFq,
+  FullFreesAllFq,
+  LeCompareFq,
+  NoFlushWhenFullFq,
+  TimerTeardownFq,
+} from '../model/fq/variants.js';
 import { Iotlb, iotlbRegions, spend } from '../model/iotlb.js';
 import { checkIovaHolders, drainIovaDomain, IOVA_ACCT_INVARIANTS, type HeldRange } from '../model/iova/accounting.js';
 import { newIovaDomain } from '../model/iova/checked-domain.js';
@@ -455,6 +461,20 @@ class BenchProgram implements VcpuProgram {
   }
 }
 
+/**
+ * The finding in upstream queue_iova (notes/acct-readme.md "Findings"): a full ring is flushed, but
+ * fq_ring_free_locked frees only entries older than fq_flush_finish_cnt; while a flush that started
+ * before the oldest entry was queued is still running elsewhere, that frees nothing, and fq_ring_add
+ * then moves the tail onto the head — the ring reads as empty and every queued IOVA is lost.
+ */
+const RING_OVERWRITE: Finding = {
+  upstream: 'drivers/iommu/dma-iommu.c: queue_iova (fq_full -> fq_flush_iotlb -> fq_ring_free_locked -> fq_ring_add)',
+  what:
+    'a full ring whose flush frees nothing (an older flush still in flight elsewhere) is overwritten: ' +
+    'every queued IOVA leaks',
+  fixedBy: 'percpu-fixed',
+};
+
 export const flushqScenario: ScenarioDef<FlushqPatch> = {
   name: 'flushq',
   summary: 'lazy DMA unmap: per-CPU / single flush queues, IOTLB, devices doing DMA, the FQ timer and teardown',
@@ -512,15 +532,33 @@ export const flushqScenario: ScenarioDef<FlushqPatch> = {
   variants: [
     {
       name: 'percpu',
-      summary: 'per-CPU rings (256, 10 ms), start counter, < compare: correct',
-      expect: 'clean',
+      summary: 'per-CPU rings (256, 10 ms), start counter, < compare: upstream as it is (FINDING: ring overwrite)',
+      expect: ['FQ-ACCT', 'IOVA-ACCT'],
+      source: 'drivers/iommu/dma-iommu.c: queue_iova, fq_ring_free_locked, fq_ring_add (v6.17)',
+      finding: RING_OVERWRITE,
       patch: {},
     },
     {
-      name: 'single',
-      summary: 'one global ring (32768, 1 s), as s390 paged guests use: correct',
+      name: 'percpu-fixed',
+      summary: 'percpu with the fix: a full ring, once flushed under its lock, frees every entry',
       expect: 'clean',
+      source: 'fix of the percpu finding (notes: Findings)',
+      patch: { flushQueue: FullFreesAllFq },
+    },
+    {
+      name: 'single',
+      summary: 'one global ring (32768, 1 s), as s390 paged guests use: upstream (FINDING: ring overwrite)',
+      expect: ['FQ-ACCT', 'IOVA-ACCT'],
+      source: 'drivers/iommu/dma-iommu.c: queue_iova, fq_flush_timeout, fq_ring_add (v6.17)',
+      finding: { ...RING_OVERWRITE, fixedBy: 'single-fixed' },
       patch: { single: true },
+    },
+    {
+      name: 'single-fixed',
+      summary: 'single with the fix: a full ring, once flushed under its lock, frees every entry',
+      expect: 'clean',
+      source: 'fix of the single finding (notes: Findings)',
+      patch: { single: true, flushQueue: FullFreesAllFq },
     },
     {
       name: 'strict',

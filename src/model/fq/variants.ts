@@ -50,3 +50,22 @@ export class TimerTeardownFq extends FlushQueue {
     yield* this.iommuDmaFreeFqRings(cpu);
   }
 }
+
+/**
+ * full-frees-all: the fix of the ring-overwrite finding (notes/acct-readme.md "Findings"). Upstream
+ * queue_iova flushes a full ring and then frees only what fq_flush_finish_cnt says is covered; while a
+ * flush that started earlier (another CPU's, or the timer's) is still in flight, that may be nothing,
+ * and fq_ring_add then overwrites the ring (tail catches up with head: every entry is lost). But the
+ * flush just done under the ring lock started after every entry in this ring was queued (queueing takes
+ * the lock) and has finished: it covers them all, so the full path can free the whole ring.
+ */
+export class FullFreesAllFq extends FlushQueue {
+  protected override *fqRingFull(cpu: Cpu, r: number): Op {
+    yield* this.fqFlushIotlb(cpu);
+    for (;;) {
+      yield S.read;
+      if (Atomics.load(cpu.i32, this.headIdx(r)) === Atomics.load(cpu.i32, this.tailIdx(r))) return;
+      yield* this.fqEntryFree(cpu, r);
+    }
+  }
+}
