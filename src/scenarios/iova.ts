@@ -34,6 +34,7 @@ import { at, defineLayout, region } from '../engine/layout.js';
 import { pickWeighted, randInt, type RandomGenerator } from '../engine/rng.js';
 import type { ModelConfig, ScenarioDef, ScenarioModel, VcpuProgram } from '../engine/scenario.js';
 import { BadInput } from '../errors.js';
+import { checkIovaHolders, drainIovaDomain, IOVA_ACCT_INVARIANTS, type HeldRange } from '../model/iova/accounting.js';
 import { newIovaDomain, type CheckedIovaDomain } from '../model/iova/checked-domain.js';
 import { iovaDomainRegions, warmPfns, type IovaDomainOptions } from '../model/iova/iova-domain.js';
 import { IOVA_INVARIANTS } from '../model/iova/invariants.js';
@@ -42,7 +43,7 @@ import { checkIovaDomain } from '../model/iova/quiescent.js';
 import { IOVA_DEPOT_DELAY_MS } from '../model/iova/rcache.js';
 import { IOVA_VARIANTS } from '../model/iova/variants.js';
 
-const invariants: readonly InvariantDef[] = IOVA_INVARIANTS;
+const invariants: readonly InvariantDef[] = [...IOVA_INVARIANTS, ...IOVA_ACCT_INVARIANTS];
 
 /** Request sizes in granules and their weights: mostly cacheable, powers of two or not, some not cacheable. */
 const SIZES = [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 100];
@@ -105,6 +106,14 @@ export function buildIova(config: ModelConfig<IovaPatch>): ScenarioModel {
     limit32: opts.dma32Pfn - 1,
     limit64: opts.spacePfns - 1,
   };
+  const mailboxHeld = (i32: Int32Array): HeldRange[] => {
+    const out: HeldRange[] = [];
+    for (let k = 0; k < slots; k++) {
+      const v = Atomics.load(i32, mailbox + k);
+      if (v !== 0) out.push({ who: `mailbox slot ${k}`, pfn: Math.floor(v / SIZE_SHIFT), pages: v % SIZE_SHIFT });
+    }
+    return out;
+  };
   return {
     layout,
     // Every slice starts from the warm initial state, so the flush-all path and the depot hand-overs
@@ -116,7 +125,28 @@ export function buildIova(config: ModelConfig<IovaPatch>): ScenarioModel {
     program: (cpu, rng) => new IovaProgram(cpu, rng, shape),
     quiescent(mem, report) {
       checkIovaDomain(domain, mem.i32, report);
+      // The mailbox slots are the only holders the harness can see (a vCPU's live list is its own).
+      checkIovaHolders(domain, mem.i32, mailboxHeld(mem.i32), report, false);
     },
+    // The final drain: the mailbox ranges go back, then every magazine and depot is flushed.
+    drain: opts.checks
+      ? (mem, report) => {
+          const give = mailboxHeld(mem.i32);
+          drainIovaDomain(
+            domain,
+            mem,
+            invariants,
+            function* (cpu) {
+              for (const h of give) {
+                if (shape.treeOnly) yield* domain.freeIova(cpu, h.pfn);
+                else yield* domain.freeIovaFast(cpu, h.pfn, h.pages);
+              }
+            },
+            report,
+            false,
+          );
+        }
+      : undefined,
     timers: domain.timerSpecs(),
     // Explore mode: a step stands for this much virtual time, so that the 100 ms depot work fires
     // within an execution of a few hundred steps (at the default 1 ms/step: 100 steps after a push).
