@@ -5,6 +5,7 @@
  * op programs, so what real threads found comes back with a replay token whenever it can be.
  */
 import { availableParallelism } from 'node:os';
+import { judgeRates, judgeRelations } from '../check/judged.js';
 import { mergeOutcomes } from '../check/checker.js';
 import { ENGINE_INVARIANTS, type Grade, type Violation } from '../check/invariant.js';
 import {
@@ -313,6 +314,24 @@ async function runVariant(plan: Plan, item: Plan['items'][number], io: Io, phase
       phases.disarmSigint();
     }
     mergeOutcomes(outcomes, st.outcomes);
+    // Judged counts over the whole stress phase (check/judged.ts): relations and rate bounds.
+    if (!st.violation && scenario.judged) {
+      const j = [
+        ...judgeRelations(scenario.judged, st.outcomes, params),
+        ...judgeRates(scenario.judged, st.outcomes, st.ops, params, plan.workers),
+      ][0];
+      if (j)
+        violations.push({
+          invariant: j.id,
+          grade: 'FORBIDDEN',
+          message: `stress phase: ${j.message}`,
+          vcpu: -1,
+          step: st.steps,
+          site: 'judged counts',
+          executor: 'stress',
+          command: runCommandLine(scenario, variant.name, params, plan.workers, plan.timeText, plan.seed),
+        });
+    }
     if (st.violation && st.failing) {
       if (signal.aborted) {
         // Interrupted: no search for a token; the failing programs and the command that explores them.

@@ -6,6 +6,7 @@
  * that both executors drive. Workers rebuild the same model from the same inputs.
  */
 import type { InvariantDef } from '../check/invariant.js';
+import type { JudgedCount } from '../check/judged.js';
 import type { Cpu, Op } from './cpu.js';
 import type { Layout, Memory } from './layout.js';
 import type { RandomGenerator } from './rng.js';
@@ -105,6 +106,11 @@ export interface ScenarioModel {
    * latency histograms, flush counts, queue peaks).
    */
   stats?(mem: Memory): Record<string, number | readonly number[]>;
+  /**
+   * The judged counts whose relations hold for every explored execution of this model (check/judged.ts),
+   * already filtered to its parameters (judgedFor).
+   */
+  readonly judged?: readonly JudgedCount[];
   /** Explore mode: virtual nanoseconds one step takes (default 1000). Scale it to let timers fire within an execution. */
   readonly nsPerStep?: number;
 }
@@ -130,6 +136,11 @@ export interface ScenarioDef<P = unknown> {
    */
   readonly exploreParams?: Params;
   readonly invariants: readonly InvariantDef[];
+  /**
+   * Counts the checker judges (check/judged.ts): relations per explored execution and per stress phase,
+   * rate bounds per stress phase. Each rule's id is one of `invariants` (FORBIDDEN).
+   */
+  readonly judged?: readonly JudgedCount[];
   /** Every variant, in `list` order: the faithful model first, then fixes, known bugs and user patches. */
   readonly variants: readonly VariantDef<P>[];
   build(config: ModelConfig<P>): ScenarioModel;

@@ -12,6 +12,7 @@
  * with the latencies recorded; `iommu-stress bench --fq …` drives it.
  */
 import type { InvariantDef } from '../check/invariant.js';
+import { judgedFor, judgedInvariants, type JudgedCount } from '../check/judged.js';
 import type { Cpu, Op } from '../engine/cpu.js';
 import { at, defineLayout, region, type Memory } from '../engine/layout.js';
 import { pickWeighted, randInt, type RandomGenerator } from '../engine/rng.js';
@@ -40,7 +41,13 @@ import {
   TimerTeardownFq,
 } from '../model/fq/variants.js';
 import { Iotlb, iotlbRegions, spend } from '../model/iotlb.js';
-import { checkIovaHolders, drainIovaDomain, IOVA_ACCT_INVARIANTS, type HeldRange } from '../model/iova/accounting.js';
+import {
+  checkIovaHolders,
+  drainIovaDomain,
+  ENOMEM_COUNT,
+  IOVA_ACCT_INVARIANTS,
+  type HeldRange,
+} from '../model/iova/accounting.js';
 import { newIovaDomain } from '../model/iova/checked-domain.js';
 import { iovaDomainRegions, type IovaDomainOptions } from '../model/iova/iova-domain.js';
 import { IOVA_INVARIANTS } from '../model/iova/invariants.js';
@@ -59,6 +66,23 @@ const EXPOSURE: readonly [number, string][] = [
   [100_000, 'LAZY-EXPOSURE <100ms'],
   [1_000_000, 'LAZY-EXPOSURE <1s'],
   [Infinity, 'LAZY-EXPOSURE >=1s'],
+];
+
+/**
+ * The counts judged (check/judged.ts): ENOMEM only after the one-shot flush, and a DMA map that fails
+ * for want of IOVA space only when the allocator failed after that flush (with the shadow checks on,
+ * which classify the allocator's failures).
+ */
+const judged: readonly JudgedCount[] = [
+  ENOMEM_COUNT,
+  {
+    id: 'DMA-ENOMEM-COUNT',
+    meaning:
+      'DMA-ENOMEM <= ENOMEM + ENOMEM-SPURIOUS: a dma map fails for want of IOVA space only when alloc_iova_fast failed after its flush',
+    count: ['DMA-ENOMEM'],
+    atMost: ['ENOMEM', 'ENOMEM-SPURIOUS'],
+    when: { checks: 1 },
+  },
 ];
 
 const invariants: readonly InvariantDef[] = [
@@ -98,6 +122,7 @@ const invariants: readonly InvariantDef[] = [
   ...IOVA_INVARIANTS,
   ...IOVA_ACCT_INVARIANTS,
   ...FQ_ACCT_INVARIANTS,
+  ...judgedInvariants(judged),
 ];
 
 /**
@@ -303,6 +328,7 @@ export function buildFlushq(config: ModelConfig<FlushqPatch>): ScenarioModel {
           }
         : undefined,
     timers,
+    judged: judgedFor(judged, p),
     // A step stands for 10 µs of virtual time in explore mode: the 10 ms per-CPU fq timer fires 1,000
     // steps after it is armed (explore's own parameters shorten it, see exploreParams).
     nsPerStep: 10_000,
@@ -529,6 +555,7 @@ export const flushqScenario: ScenarioDef<FlushqPatch> = {
   // teardown meets it within an explored execution of a few hundred steps.
   exploreParams: { spacePfns: 512, fqSize: 2, timeoutMs: 1, teardownPermille: 100, maxPages: 2, buffers: 2 },
   invariants,
+  judged,
   variants: [
     {
       name: 'percpu',

@@ -21,6 +21,7 @@
  *             says no pfn is in use (a range given back twice is I5 at its second hand-in).
  */
 import type { InvariantDef } from '../../check/invariant.js';
+import type { JudgedCount } from '../../check/judged.js';
 import { Checker } from '../../check/checker.js';
 import { Cpu, type Op } from '../../engine/cpu.js';
 import type { Memory } from '../../engine/layout.js';
@@ -44,6 +45,21 @@ export const IOVA_ACCT_INVARIANTS: readonly InvariantDef[] = [
     grade: 'FORBIDDEN',
   },
 ];
+
+/**
+ * ENOMEM after the one-shot flush, judged (issue 13 item 4): every allocation that fails with
+ * flush_rcache set has flushed every CPU's magazines and the depots first, so the failures the harness
+ * classifies (ENOMEM, ENOMEM-SPURIOUS, counted only with the shadow checks on) never outnumber the
+ * flushes (IOVA-FLUSH). A change that fails without flushing breaks it at the end of the execution.
+ */
+export const ENOMEM_COUNT: JudgedCount = {
+  id: 'ENOMEM-COUNT',
+  meaning:
+    'ENOMEM + ENOMEM-SPURIOUS <= IOVA-FLUSH: an allocation fails after the one-shot flush only, never instead of it',
+  count: ['ENOMEM', 'ENOMEM-SPURIOUS'],
+  atMost: ['IOVA-FLUSH'],
+  when: { checks: 1 },
+};
 
 /** A range some consumer holds at a quiescent point: who (for messages), its first pfn, its size in granules. */
 export interface HeldRange {
