@@ -74,7 +74,7 @@ export {
 } from './model/fq/flush-queue.js';
 export {
   FinishCounterFq,
-  FullFreesAllFq,
+  FlushUntilRoomFq,
   LeCompareFq,
   NoFlushWhenFullFq,
   TimerTeardownFq,

@@ -12,14 +12,14 @@ import { extendScenario, variantOf, withDefaults, type ScenarioDef, type Variant
 import { explore } from '../src/explore/explore.js';
 import { DmaIommu } from '../src/model/dma/dma-iommu.js';
 import { FQ_SITES as S } from '../src/model/fq/flush-queue.js';
-import { FullFreesAllFq } from '../src/model/fq/variants.js';
+import { FlushUntilRoomFq } from '../src/model/fq/variants.js';
 import { IovaRcaches } from '../src/model/iova/rcache.js';
 import type { IovaPatch } from '../src/model/iova/patch.js';
 import { buildFlushq, flushqParts, flushqScenario, type FlushqPatch } from '../src/scenarios/flushq.js';
 import { iovaScenario } from '../src/scenarios/iova.js';
 
 /** A full ring drops its oldest entry: head moves on, the IOVA is never freed. */
-class DropWhenFullFq extends FullFreesAllFq {
+class DropWhenFullFq extends FlushUntilRoomFq {
   protected override *fqRingFull(cpu: Cpu, r: number): Op {
     yield S.head;
     const head = Atomics.load(cpu.i32, this.headIdx(r));
@@ -28,7 +28,7 @@ class DropWhenFullFq extends FullFreesAllFq {
 }
 
 /** Every entry the ring frees is handed to free_iova_fast twice. */
-class FreeTwiceFq extends FullFreesAllFq {
+class FreeTwiceFq extends FlushUntilRoomFq {
   protected override *fqEntryFree(cpu: Cpu, r: number): Op {
     yield S.head;
     const head = Atomics.load(cpu.i32, this.headIdx(r));
@@ -67,13 +67,13 @@ const FQ: VariantDef<FlushqPatch>[] = [
     name: 'forget-iova-lazy',
     summary: 't',
     expect: ['IOVA-ACCT'],
-    patch: { flushQueue: FullFreesAllFq, dmaIommu: ForgetIovaDma },
+    patch: { flushQueue: FlushUntilRoomFq, dmaIommu: ForgetIovaDma },
   },
   {
     name: 'queue-twice',
     summary: 't',
     expect: ['FQ-ACCT'],
-    patch: { flushQueue: FullFreesAllFq, dmaIommu: QueueTwiceDma },
+    patch: { flushQueue: FlushUntilRoomFq, dmaIommu: QueueTwiceDma },
   },
 ];
 const IOVA: VariantDef<IovaPatch>[] = [

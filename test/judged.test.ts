@@ -11,7 +11,7 @@ import type { Cpu, Op } from '../src/engine/cpu.js';
 import { extendScenario, variantOf, withDefaults, type ScenarioDef, type VariantDef } from '../src/engine/scenario.js';
 import { explore } from '../src/explore/explore.js';
 import { DmaIommu } from '../src/model/dma/dma-iommu.js';
-import { FullFreesAllFq } from '../src/model/fq/variants.js';
+import { FlushUntilRoomFq } from '../src/model/fq/variants.js';
 import { flushqScenario, type FlushqPatch } from '../src/scenarios/flushq.js';
 import { stress } from '../src/stress/stress.js';
 import { root } from './helpers/cli.js';
@@ -31,7 +31,7 @@ const FQ: VariantDef<FlushqPatch>[] = [
     name: 'spurious-enomem',
     summary: 't',
     expect: ['DMA-ENOMEM-COUNT'],
-    patch: { flushQueue: FullFreesAllFq, dmaIommu: SpuriousEnomemDma },
+    patch: { flushQueue: FlushUntilRoomFq, dmaIommu: SpuriousEnomemDma },
   },
 ];
 

@@ -52,20 +52,21 @@ export class TimerTeardownFq extends FlushQueue {
 }
 
 /**
- * full-frees-all: the fix of the ring-overwrite finding (notes/acct-readme.md "Findings"). Upstream
- * queue_iova flushes a full ring and then frees only what fq_flush_finish_cnt says is covered; while a
- * flush that started earlier (another CPU's, or the timer's) is still in flight, that may be nothing,
- * and fq_ring_add then overwrites the ring (tail catches up with head: every entry is lost). But the
- * flush just done under the ring lock started after every entry in this ring was queued (queueing takes
- * the lock) and has finished: it covers them all, so the full path can free the whole ring.
+ * The fix of the ring-overwrite finding (notes/acct-readme.md "Findings"), as `percpu-fixed` and
+ * `single-fixed`. Upstream queue_iova flushes a full ring once and then frees only what
+ * fq_flush_finish_cnt says is covered; while a flush that started before the oldest entry was queued
+ * (another CPU's, or the timer's) is still in flight, that may be nothing, and fq_ring_add then moves
+ * the tail onto the head: the ring reads as empty and every queued entry is lost. The fix flushes
+ * again until the ring has room: each flush of ours that finishes moves fq_flush_finish_cnt on by one,
+ * so after at most (flushes in flight + 1) rounds the oldest entry is covered. (Freeing the whole ring
+ * after our own flush would be sound too — every entry was queued under the lock before that flush
+ * started — but keeps no counter check on the full path.)
  */
-export class FullFreesAllFq extends FlushQueue {
+export class FlushUntilRoomFq extends FlushQueue {
   protected override *fqRingFull(cpu: Cpu, r: number): Op {
-    yield* this.fqFlushIotlb(cpu);
-    for (;;) {
-      yield S.read;
-      if (Atomics.load(cpu.i32, this.headIdx(r)) === Atomics.load(cpu.i32, this.tailIdx(r))) return;
-      yield* this.fqEntryFree(cpu, r);
-    }
+    do {
+      yield* this.fqFlushIotlb(cpu);
+      yield* this.fqRingFreeLocked(cpu, r);
+    } while (yield* this.fqFull(cpu, r));
   }
 }
