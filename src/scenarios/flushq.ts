@@ -30,7 +30,13 @@ import {
   type FlushQueueClass,
 } from '../model/fq/flush-queue.js';
 import { RANK_FQ, RANK_IOTLB_FLUSH } from '../model/fq/locks.js';
-import { CheckedFlushQueue, FQ_ACCT_INVARIANTS, FqAccounting, fqAccountingRegions } from '../model/fq/accounting.js';
+import {
+  CheckedFlushQueue,
+  FQ_ACCT_INVARIANTS,
+  FqAccounting,
+  fqAccountingRegions,
+  watchFreedRings,
+} from '../model/fq/accounting.js';
 import { CheckedIovad, FlushOracle, flushOracleRegions, ObservedPgtable } from '../model/fq/oracle.js';
 import { FLUSHQ_TIMER_COUNT, FQ_TIMER_ID } from '../model/fq/timers.js';
 import {
@@ -258,7 +264,8 @@ export function buildFlushq(config: ModelConfig<FlushqPatch>): ScenarioModel {
   const { cpus, params: p } = config;
   const { layout, domain, pool, pt, iotlb, fq, acct, buffers, m, expHist } = flushqParts(config);
   const timers = [...domain.rcache.timerSpecs()];
-  if (fq) timers.push({ ref: fq.timer, callback: (cpu) => fq.fqFlushTimeout(cpu) });
+  // The timer's callback, watched for a walk of rings that teardown freed (FQ-UAF), outside its code.
+  if (fq) timers.push({ ref: fq.timer, callback: (cpu) => watchFreedRings(fq, cpu, fq.fqFlushTimeout(cpu)) });
   /** Who holds which IOVA range at a quiescent point: live buffers and queued entries (IOVA-ACCT). */
   const held = (i32: Int32Array): HeldRange[] => {
     const out: HeldRange[] = fq ? FqAccounting.held(i32, fq) : [];

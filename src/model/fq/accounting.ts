@@ -103,6 +103,30 @@ export class FqAccounting {
   }
 }
 
+/** What the use-after-free watch needs of a flush queue (FlushQueue has it). */
+export interface FreeableRings {
+  ringsGeneration(i32: Int32Array): number;
+  ringSites(): ReadonlySet<string>;
+}
+
+/**
+ * FQ-UAF (FQ-TEARDOWN, kernel-model.md §9 #6), judged outside the code under test: the fq timer's
+ * callback runs wrapped in this, which notes the rings' memory generation when the callback starts and,
+ * before each step of it that touches ring memory, checks that teardown has not freed the rings since
+ * (vfree / free_percpu: any access after it is the use-after-free). The step does not run then.
+ */
+export function* watchFreedRings(fq: FreeableRings, cpu: Cpu, op: Op): Op {
+  const gen = fq.ringsGeneration(cpu.i32);
+  const ring = fq.ringSites();
+  for (let r = op.next(); !r.done; r = op.next()) {
+    yield r.value;
+    if (ring.has(r.value) && fq.ringsGeneration(cpu.i32) !== gen) {
+      cpu.fail('FQ-UAF', `${cpu.name} touches the flush queues ('${r.value}') after teardown freed them`);
+      return;
+    }
+  }
+}
+
 /** The flush queue as the DMA layer sees it: queue_iova, watched by the accounting. */
 export class CheckedFlushQueue implements IovaFlushQueue {
   constructor(

@@ -2,54 +2,11 @@
  * Known flush-queue bugs as patches on the faithful mechanism (flush-queue.ts): each a subclass that
  * overrides the one kernel function the bug changes — kernel-model.md §3.4 "Tests to mutate", §9 #6, #8.
  * The scenario's variant list (src/scenarios/flushq.ts) names them; a user's patch is written the same
- * way (examples/fq-free-to-queuing-cpu.ts).
+ * way (examples/fq-free-to-queuing-cpu.ts). Each known bug sits on the fixed queue (FlushUntilRoomFq,
+ * first below), so that upstream's ring-overwrite finding does not mask it.
  */
 import type { Cpu, Op } from '../../engine/cpu.js';
 import { FlushQueue, FQ_SITES as S } from './flush-queue.js';
-
-/** finish-counter (§9 #8): entries record the finish counter, so a flush in flight seems to cover them. */
-export class FinishCounterFq extends FlushQueue {
-  protected override *fqEntryCounter(cpu: Cpu): Op<bigint> {
-    yield S.readFinish;
-    return Atomics.load(cpu.i64, this.finish);
-  }
-}
-
-/**
- * le-compare (§9 #8): fq_ring_free_locked frees while counter <= finish — once exactly S flushes
- * finished, all of which may have started before the unmap.
- */
-export class LeCompareFq extends FlushQueue {
-  override *fqRingFreeLocked(cpu: Cpu, r: number): Op {
-    yield S.readFinish;
-    const fin = Atomics.load(cpu.i64, this.finish);
-    for (;;) {
-      yield S.read;
-      const head = Atomics.load(cpu.i32, this.headIdx(r));
-      if (head === Atomics.load(cpu.i32, this.tailIdx(r))) return;
-      if (Atomics.load(cpu.i64, this.counter + this.slot(r, head)) > fin) return;
-      yield* this.fqEntryFree(cpu, r);
-    }
-  }
-}
-
-/** no-flush-when-full [derived mutation]: a full ring makes room by freeing its oldest entry, unflushed. */
-export class NoFlushWhenFullFq extends FlushQueue {
-  protected override *fqRingFull(cpu: Cpu, r: number): Op {
-    yield* this.fqEntryFree(cpu, r);
-  }
-}
-
-/**
- * timer-teardown (§9 #6, FQ-TEARDOWN, d7061627d701): teardown stops the timer with timer_delete (the
- * old del_timer), which does not wait for a running fq_flush_timeout; that then walks freed rings.
- */
-export class TimerTeardownFq extends FlushQueue {
-  override *iommuDmaFreeFq(cpu: Cpu): Op {
-    yield* this.timer.del(cpu);
-    yield* this.iommuDmaFreeFqRings(cpu);
-  }
-}
 
 /**
  * The fix of the ring-overwrite finding (notes/acct-readme.md "Findings"), as `percpu-fixed` and
@@ -68,5 +25,49 @@ export class FlushUntilRoomFq extends FlushQueue {
       yield* this.fqFlushIotlb(cpu);
       yield* this.fqRingFreeLocked(cpu, r);
     } while (yield* this.fqFull(cpu, r));
+  }
+}
+
+/** finish-counter (§9 #8): entries record the finish counter, so a flush in flight seems to cover them. */
+export class FinishCounterFq extends FlushUntilRoomFq {
+  protected override *fqEntryCounter(cpu: Cpu): Op<bigint> {
+    yield S.readFinish;
+    return Atomics.load(cpu.i64, this.finish);
+  }
+}
+
+/**
+ * le-compare (§9 #8): fq_ring_free_locked frees while counter <= finish — once exactly S flushes
+ * finished, all of which may have started before the unmap.
+ */
+export class LeCompareFq extends FlushUntilRoomFq {
+  override *fqRingFreeLocked(cpu: Cpu, r: number): Op {
+    yield S.readFinish;
+    const fin = Atomics.load(cpu.i64, this.finish);
+    for (;;) {
+      yield S.read;
+      const head = Atomics.load(cpu.i32, this.headIdx(r));
+      if (head === Atomics.load(cpu.i32, this.tailIdx(r))) return;
+      if (Atomics.load(cpu.i64, this.counter + this.slot(r, head)) > fin) return;
+      yield* this.fqEntryFree(cpu, r);
+    }
+  }
+}
+
+/** no-flush-when-full [derived mutation]: a full ring makes room by freeing its oldest entry, unflushed. */
+export class NoFlushWhenFullFq extends FlushUntilRoomFq {
+  protected override *fqRingFull(cpu: Cpu, r: number): Op {
+    yield* this.fqEntryFree(cpu, r);
+  }
+}
+
+/**
+ * timer-teardown (§9 #6, FQ-TEARDOWN, d7061627d701): teardown stops the timer with timer_delete (the
+ * old del_timer), which does not wait for a running fq_flush_timeout; that then walks freed rings.
+ */
+export class TimerTeardownFq extends FlushUntilRoomFq {
+  override *iommuDmaFreeFq(cpu: Cpu): Op {
+    yield* this.timer.del(cpu);
+    yield* this.iommuDmaFreeFqRings(cpu);
   }
 }
