@@ -88,8 +88,9 @@ export interface ScenarioModel {
   /** Global scan on a quiescent model (no op in flight): at stress barriers and after each explored execution. */
   quiescent(mem: Memory, report: QuiescentReport): void;
   /**
-   * The final drain, after the quiescent scan at the end of an explored execution and of a stress slice
-   * whose state is thrown away (freshEachSlice, or the run's last): give every object back (queued IOVAs,
+   * The final drain, after the quiescent scan at the end of every explored execution, and of a stress
+   * slice whose state is thrown away (the run's last; every 16th of a freshEachSlice model, stress.ts
+   * DRAIN_EVERY): give every object back (queued IOVAs,
    * cached ranges, ...) and judge that each came back exactly once. It may change `mem` freely.
    */
   drain?(mem: Memory, report: QuiescentReport): void;

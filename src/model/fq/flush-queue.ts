@@ -78,6 +78,9 @@ export const FQ_SITES = {
   read: 'fq entry read',
   head: 'fq head advance',
   readTimerOn: 'read fq_timer_on',
+  // The timer reads cookie->percpu_fq / single_fq (the rings' address) before it walks them. The label is
+  // older than the harness's use-after-free watch (accounting.ts) that now judges it: tokens replay by it.
+  gen: 'read fq (teardown check)',
   xchgTimerOn: 'xchg fq_timer_on',
   clearTimerOn: 'write fq_timer_on = 0',
   freeRings: 'free fq rings',
@@ -265,6 +268,7 @@ export class FlushQueue implements IovaFlushQueue {
    */
   *fqRingFree(cpu: Cpu, r: number): Op {
     yield* spinLock(cpu, this.locks[r]!);
+    yield S.gen;
     yield* this.fqRingFreeLocked(cpu, r);
     yield* spinUnlock(cpu, this.locks[r]!);
   }
@@ -282,6 +286,7 @@ export class FlushQueue implements IovaFlushQueue {
 
   /** fq_flush_timeout: fq_timer_on = 0, flush once, then drain every ring (on the timer's CPU). */
   *fqFlushTimeout(cpu: Cpu): Op {
+    yield S.gen;
     yield S.clearTimerOn;
     Atomics.store(cpu.i32, this.timerOn, 0);
     yield* this.fqFlushIotlb(cpu);
@@ -347,6 +352,7 @@ export class FlushQueue implements IovaFlushQueue {
   /** The sites at which a step touches ring memory (its entries, head, tail or lock): the harness's UAF check. */
   ringSites(): ReadonlySet<string> {
     return new Set<string>([
+      S.gen,
       S.read,
       S.head,
       S.full,
