@@ -11,6 +11,7 @@
 import type { ScenarioDef, VariantDef } from './engine/scenario.js';
 
 export type { InvariantDef, Grade, Violation } from './check/invariant.js';
+export { judgedFor, judgedInvariants, type JudgedCount } from './check/judged.js';
 export { Cpu, runToEnd, type Op, type Site, type LockRef } from './engine/cpu.js';
 export {
   defineLayout,

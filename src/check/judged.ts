@@ -13,8 +13,10 @@
  * Each rule reports its own FORBIDDEN invariant id, declared in the scenario's catalogue
  * (judgedInvariants), so `list` shows it and a variant may expect it.
  */
-import type { Params } from '../engine/scenario.js';
 import type { InvariantDef } from './invariant.js';
+
+/** A run's parameters (engine/scenario.ts Params; not imported, so that scenario.ts may import this file). */
+type Params = Readonly<Record<string, number>>;
 
 export interface JudgedCount {
   /** The FORBIDDEN invariant a failed judgement reports. */
