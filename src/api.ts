@@ -11,6 +11,7 @@
 import type { ScenarioDef, VariantDef } from './engine/scenario.js';
 
 export type { InvariantDef, Grade, Violation } from './check/invariant.js';
+export { judgedFor, judgedInvariants, type JudgedCount } from './check/judged.js';
 export { Cpu, runToEnd, type Op, type Site, type LockRef } from './engine/cpu.js';
 export {
   defineLayout,
@@ -25,7 +26,9 @@ export {
 export { randInt, pickWeighted, type RandomGenerator } from './engine/rng.js';
 export {
   extendScenario,
+  isFinding,
   variantOf,
+  type Finding,
   type ModelConfig,
   type ParamSpec,
   type Params,
@@ -70,7 +73,13 @@ export {
   type FreeIova,
   type IovaFlushQueue,
 } from './model/fq/flush-queue.js';
-export { FinishCounterFq, LeCompareFq, NoFlushWhenFullFq, TimerTeardownFq } from './model/fq/variants.js';
+export {
+  FinishCounterFq,
+  FlushUntilRoomFq,
+  LeCompareFq,
+  NoFlushWhenFullFq,
+  TimerTeardownFq,
+} from './model/fq/variants.js';
 export { CheckedIovad, FlushOracle, flushOracleRegions, ObservedPgtable } from './model/fq/oracle.js';
 export { FLUSHQ_LOCK_ORDER, RANK_FQ, RANK_IOTLB_FLUSH } from './model/fq/locks.js';
 export { FQ_TIMER_ID } from './model/fq/timers.js';

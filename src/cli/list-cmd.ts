@@ -28,6 +28,7 @@ export async function listCommand(f: { json?: boolean; scenarioFile?: string }, 
               summary: v.summary,
               expect: v.expect,
               source: v.source ?? null,
+              finding: v.finding ?? null,
               file: sourceFile(s.name, v.name) ?? null,
             })),
             invariants: s.invariants,
@@ -53,6 +54,10 @@ export async function listCommand(f: { json?: boolean; scenarioFile?: string }, 
     for (const v of s.variants) {
       const from = added.includes(v) ? ` [from ${file}]` : '';
       io.out(`    ${v.name.padEnd(20)} expect ${expectationText(v).padEnd(24)} ${v.summary}${from}`);
+      if (v.finding)
+        io.out(
+          `${' '.repeat(6)}FINDING in ${v.finding.upstream}: ${v.finding.what}; fixed by ${s.name}/${v.finding.fixedBy}`,
+        );
     }
     io.out('  invariants:');
     for (const i of s.invariants) io.out(`    ${i.id.padEnd(14)} ${i.grade.padEnd(11)} ${i.meaning}`);

@@ -5,6 +5,7 @@
  * op programs, so what real threads found comes back with a replay token whenever it can be.
  */
 import { availableParallelism } from 'node:os';
+import { judgeRates, judgeRelations } from '../check/judged.js';
 import { mergeOutcomes } from '../check/checker.js';
 import { ENGINE_INVARIANTS, type Grade, type Violation } from '../check/invariant.js';
 import {
@@ -386,6 +387,24 @@ async function runVariant(plan: Plan, item: Plan['items'][number], io: Io, phase
       }
       stressRuns.push(st);
       mergeOutcomes(outcomes, st.outcomes);
+      // Judged counts over the whole stress phase (check/judged.ts): relations and rate bounds.
+      if (!st.violation && scenario.judged) {
+        const j = [
+          ...judgeRelations(scenario.judged, st.outcomes, params),
+          ...judgeRates(scenario.judged, st.outcomes, st.ops, params, plan.workers),
+        ][0];
+        if (j)
+          violations.push({
+            invariant: j.id,
+            grade: 'FORBIDDEN',
+            message: `${label} stress phase: ${j.message}`,
+            vcpu: -1,
+            step: st.steps,
+            site: 'judged counts',
+            executor: 'stress',
+            command: runCommandLine(scenario, variant.name, params, plan.workers, plan.timeText, plan.seed),
+          });
+      }
       if (st.sites) addTally(stressSites, st.sites.tally);
       if (st.violation && st.failing) {
         if (signal.aborted) {
@@ -470,6 +489,7 @@ async function runVariant(plan: Plan, item: Plan['items'][number], io: Io, phase
     scenario: scenario.name,
     variant: variant.name,
     expected: expectationText(variant),
+    ...(variant.finding ? { finding: variant.finding } : {}),
     observed,
     // A stress failure whose replay ends in another invariant still observed what the threads saw.
     verdict: met && !(incomplete > 0 && plan.requireCoverage) ? 'pass' : 'fail',
@@ -598,7 +618,7 @@ function verdictLine(r: VariantReport, io: Io): string {
           'red',
         );
   return (
-    `${verdict}  ${`${r.scenario}/${r.variant}`.padEnd(28)} expected ${r.expected.padEnd(22)} observed ${r.observed.padEnd(14)}` +
+    `${verdict}  ${`${r.scenario}/${r.variant}${r.finding ? ' (FINDING)' : ''}`.padEnd(28)} expected ${r.expected.padEnd(22)} observed ${r.observed.padEnd(14)}` +
     ` ${[what, ex].filter(Boolean).join(' + ')} in ${(r.durationMs / 1000).toFixed(1)} s`
   );
 }

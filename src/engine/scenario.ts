@@ -8,6 +8,7 @@
 import type { InvariantDef } from '../check/invariant.js';
 import type { SiteExemption } from './coverage.js';
 import type { Site } from './site.js';
+import type { JudgedCount } from '../check/judged.js';
 import type { Cpu, Op } from './cpu.js';
 import type { Layout, Memory } from './layout.js';
 import type { RandomGenerator } from './rng.js';
@@ -40,6 +41,29 @@ export interface VariantDef<P = unknown> {
   readonly sites?: readonly Site[];
   /** Declared sites this variant may legitimately never reach, with why (e.g. strict mode has no flush queue). */
   readonly unreached?: readonly SiteExemption[];
+  /**
+   * Set when the variant models upstream code as it is and trips a FORBIDDEN invariant: a finding, not
+   * a known bug and not a harness fault. Its `expect` names the invariant(s) it trips; `fixedBy` names
+   * the sibling variant with the fix, expected clean. `list` and the reports mark it FINDING, and the
+   * default suite (`run` without --variant/--all-variants) leaves it out, as it does every variant not
+   * expected clean.
+   */
+  readonly finding?: Finding;
+}
+
+/** What a finding variant records about the upstream code it models (VariantDef.finding). */
+export interface Finding {
+  /** The kernel code as it is: file and function(s), e.g. 'drivers/iommu/dma-iommu.c: queue_iova'. */
+  readonly upstream: string;
+  /** One line: what goes wrong, and under which conditions. */
+  readonly what: string;
+  /** The variant of the same scenario that fixes it (expected clean). */
+  readonly fixedBy: string;
+}
+
+/** Is this variant a finding (upstream code as it is, tripping a FORBIDDEN invariant)? */
+export function isFinding(v: VariantDef): boolean {
+  return v.finding !== undefined;
 }
 
 export interface ModelConfig<P = unknown> {
@@ -70,6 +94,13 @@ export interface ScenarioModel {
   /** Global scan on a quiescent model (no op in flight): at stress barriers and after each explored execution. */
   quiescent(mem: Memory, report: QuiescentReport): void;
   /**
+   * The final drain, after the quiescent scan at the end of every explored execution, and of a stress
+   * slice whose state is thrown away (the run's last; every 16th of a freshEachSlice model, stress.ts
+   * DRAIN_EVERY): give every object back (queued IOVAs,
+   * cached ranges, ...) and judge that each came back exactly once. It may change `mem` freely.
+   */
+  drain?(mem: Memory, report: QuiescentReport): void;
+  /**
    * Stress mode: start every slice from a fresh model (zeroed, init again) and fresh op programs drawn
    * from the slice's own seed, as jcstress gives each round fresh state, so that start-of-life races
    * such as the first table install recur, and a failing slice re-runs in explore from its op seed.
@@ -82,6 +113,11 @@ export interface ScenarioModel {
    * latency histograms, flush counts, queue peaks).
    */
   stats?(mem: Memory): Record<string, number | readonly number[]>;
+  /**
+   * The judged counts whose relations hold for every explored execution of this model (check/judged.ts),
+   * already filtered to its parameters (judgedFor).
+   */
+  readonly judged?: readonly JudgedCount[];
   /** Explore mode: virtual nanoseconds one step takes (default 1000). Scale it to let timers fire within an execution. */
   readonly nsPerStep?: number;
 }
@@ -131,6 +167,11 @@ export interface ScenarioDef<P = unknown> {
    * variant's time budget, and reports coverage over all of them.
    */
   readonly regimes?: readonly Regime[];
+  /**
+   * Counts the checker judges (check/judged.ts): relations per explored execution and per stress phase,
+   * rate bounds per stress phase. Each rule's id is one of `invariants` (FORBIDDEN).
+   */
+  readonly judged?: readonly JudgedCount[];
   /** Every variant, in `list` order: the faithful model first, then fixes, known bugs and user patches. */
   readonly variants: readonly VariantDef<P>[];
   build(config: ModelConfig<P>): ScenarioModel;

@@ -9,6 +9,7 @@
  * runnable once the virtual clock passes their deadline (see engine/timer.ts).
  */
 import { createHash } from 'node:crypto';
+import { judgeRelations } from '../check/judged.js';
 import { Checker } from '../check/checker.js';
 import { HarnessError } from '../errors.js';
 import type { Violation } from '../check/invariant.js';
@@ -354,6 +355,13 @@ export function runExecution(spec: ExecutionSpec, scheduler: Scheduler, stepsHin
       model.quiescent(mem, (inv, msg) => {
         checker.report(inv, msg, -1, step, 'quiescent');
       });
+      if (model.drain && !checker.failed)
+        model.drain(mem, (inv, msg) => {
+          checker.report(inv, msg, -1, step, 'final drain');
+        });
+      if (model.judged && !checker.failed)
+        for (const j of judgeRelations(model.judged, checker.outcomes))
+          checker.report(j.id, j.message, -1, step, 'judged counts');
     } catch (e) {
       if (e instanceof HarnessError) throw e;
       const at = e instanceof Error ? atSite(e) : '';

@@ -14,7 +14,7 @@ export function summaryMarkdown(r: RunReport): string {
   ];
   for (const v of r.results) {
     lines.push(
-      `| ${v.scenario} | ${v.variant} | ${v.expected} | ${v.observed} | ${v.verdict === 'pass' ? verdictText(v) : `**${verdictText(v)}**`} | ${v.ops} | ${v.steps} | ` +
+      `| ${v.scenario} | ${v.variant} | ${v.expected} | ${v.observed} | ${v.verdict === 'pass' ? verdictText(v) : `**${verdictText(v)}**`}${v.finding ? ' (finding)' : ''} | ${v.ops} | ${v.steps} | ` +
         `${v.stress ? Math.round(v.stress.opsPerSec) : '-'} | ${v.explore ? v.explore.schedules : '-'} | ${v.seed} |`,
     );
   }

@@ -34,6 +34,11 @@ export interface VariantReport {
   readonly scenario: string;
   readonly variant: string;
   readonly expected: string;
+  /**
+   * Set when the variant is a finding (upstream code as it is that trips a FORBIDDEN invariant,
+   * VariantDef.finding): the upstream code, what goes wrong, and the fixed sibling variant.
+   */
+  readonly finding?: { readonly upstream: string; readonly what: string; readonly fixedBy: string };
   /** 'clean' or the id of the first FORBIDDEN invariant seen. */
   readonly observed: string;
   readonly verdict: 'pass' | 'fail';

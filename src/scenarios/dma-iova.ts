@@ -42,6 +42,7 @@ import { iovaDomainRegions, type IovaDomainOptions } from '../model/iova/iova-do
 import { IOVA_INVARIANTS } from '../model/iova/invariants.js';
 import { checkIovaDomain } from '../model/iova/quiescent.js';
 import { PagePool, pagePoolRegions, PTES_PER_TABLE } from '../model/page-pool.js';
+import { checkTablePages } from '../model/pt-accounting.js';
 import { IoPgtable, SZ_4K } from '../model/pgtable.js';
 import {
   ALL_CACHEABLE,
@@ -233,7 +234,7 @@ type Parts = ReturnType<typeof dmaIovaParts>;
 export function buildDmaIova(config: ModelConfig<DmaIovaPatch>): ScenarioModel {
   const { cpus, params: p } = config;
   const parts = dmaIovaParts(config);
-  const { layout, domain, pool, hyp, latency } = parts;
+  const { layout, domain, pool, pt, hyp, latency } = parts;
   return {
     layout,
     init(mem: Memory) {
@@ -243,6 +244,7 @@ export function buildDmaIova(config: ModelConfig<DmaIovaPatch>): ScenarioModel {
     program: (cpu, rng) => (p.bench! > 0 ? new BenchProgram(cpu, parts, p) : new LifecycleProgram(cpu, rng, parts, p)),
     quiescent(mem, report) {
       checkIovaDomain(domain, mem.i32, report);
+      checkTablePages(pt, pool, mem.i32, report);
     },
     timers: [...domain.rcache.timerSpecs()],
     stats(mem) {

@@ -12,11 +12,12 @@
  * with the latencies recorded; `iommu-stress bench --fq …` drives it.
  */
 import type { InvariantDef } from '../check/invariant.js';
+import { judgedFor, judgedInvariants, type JudgedCount } from '../check/judged.js';
 import type { Cpu, Op } from '../engine/cpu.js';
 import { at, defineLayout, region, type Memory } from '../engine/layout.js';
 import { pickWeighted, randInt, type RandomGenerator } from '../engine/rng.js';
-import type { ModelConfig, ScenarioDef, ScenarioModel, VcpuProgram } from '../engine/scenario.js';
 import type { SiteExemption } from '../engine/coverage.js';
+import type { Finding, ModelConfig, ScenarioDef, ScenarioModel, VcpuProgram } from '../engine/scenario.js';
 import { timerRegions } from '../engine/timer.js';
 import { Buffers, bufferRegions, FREE, LIVE, UNMAPPING } from '../model/dma/buffers.js';
 import { DmaIommu, type DmaIommuClass } from '../model/dma/dma-iommu.js';
@@ -30,15 +31,36 @@ import {
   type FlushQueueClass,
 } from '../model/fq/flush-queue.js';
 import { RANK_FQ, RANK_IOTLB_FLUSH } from '../model/fq/locks.js';
+import {
+  CheckedFlushQueue,
+  FQ_ACCT_INVARIANTS,
+  FqAccounting,
+  fqAccountingRegions,
+  watchFreedRings,
+} from '../model/fq/accounting.js';
 import { CheckedIovad, FlushOracle, flushOracleRegions, ObservedPgtable } from '../model/fq/oracle.js';
 import { FLUSHQ_TIMER_COUNT, FQ_TIMER_ID } from '../model/fq/timers.js';
-import { FinishCounterFq, LeCompareFq, NoFlushWhenFullFq, TimerTeardownFq } from '../model/fq/variants.js';
+import {
+  FinishCounterFq,
+  FlushUntilRoomFq,
+  LeCompareFq,
+  NoFlushWhenFullFq,
+  TimerTeardownFq,
+} from '../model/fq/variants.js';
 import { Iotlb, iotlbRegions, spend } from '../model/iotlb.js';
+import {
+  checkIovaHolders,
+  drainIovaDomain,
+  ENOMEM_COUNT,
+  IOVA_ACCT_INVARIANTS,
+  type HeldRange,
+} from '../model/iova/accounting.js';
 import { newIovaDomain } from '../model/iova/checked-domain.js';
 import { iovaDomainRegions, type IovaDomainOptions } from '../model/iova/iova-domain.js';
 import { IOVA_INVARIANTS } from '../model/iova/invariants.js';
 import { checkIovaDomain } from '../model/iova/quiescent.js';
 import { PagePool, pagePoolRegions, PTES_PER_TABLE } from '../model/page-pool.js';
+import { checkTablePages } from '../model/pt-accounting.js';
 import { IoPgtable, SZ_4K } from '../model/pgtable.js';
 import { waitUntilZero } from '../engine/sync.js';
 import {
@@ -66,6 +88,23 @@ const EXPOSURE: readonly [number, string][] = [
   [100_000, 'LAZY-EXPOSURE <100ms'],
   [1_000_000, 'LAZY-EXPOSURE <1s'],
   [Infinity, 'LAZY-EXPOSURE >=1s'],
+];
+
+/**
+ * The counts judged (check/judged.ts): ENOMEM only after the one-shot flush, and a DMA map that fails
+ * for want of IOVA space only when the allocator failed after that flush (with the shadow checks on,
+ * which classify the allocator's failures).
+ */
+const judged: readonly JudgedCount[] = [
+  ENOMEM_COUNT,
+  {
+    id: 'DMA-ENOMEM-COUNT',
+    meaning:
+      'DMA-ENOMEM <= ENOMEM + ENOMEM-SPURIOUS: a dma map fails for want of IOVA space only when alloc_iova_fast failed after its flush',
+    count: ['DMA-ENOMEM'],
+    atMost: ['ENOMEM', 'ENOMEM-SPURIOUS'],
+    when: { checks: 1 },
+  },
 ];
 
 const invariants: readonly InvariantDef[] = [
@@ -100,8 +139,12 @@ const invariants: readonly InvariantDef[] = [
     meaning: "lazy exposure window: unmap to the IOVA's return to the allocator",
     grade: 'INTERESTING',
   })),
+  { id: 'PT-LEAK', meaning: 'every table page is in the table once or free in the pool', grade: 'FORBIDDEN' },
   { id: 'DMA-ENOMEM', meaning: 'dma map found no IOVA space', grade: 'ACCEPTABLE' },
   ...IOVA_INVARIANTS,
+  ...IOVA_ACCT_INVARIANTS,
+  ...FQ_ACCT_INVARIANTS,
+  ...judgedInvariants(judged),
 ];
 
 /**
@@ -168,6 +211,7 @@ export function flushqParts(config: ModelConfig<FlushqPatch>) {
     ...iotlbRegions(spacePfns),
     ...flushOracleRegions(spacePfns),
     ...(lazy ? FQ.regions(cpus, { single, size }) : {}),
+    ...fqAccountingRegions(spacePfns),
     // One timer region for all: the rcache's depot work first, then the fq timer (timers.ts).
     ...timerRegions(FLUSHQ_TIMER_COUNT),
     ...bufferRegions(cpus, p.buffers!, p.maxPages!),
@@ -198,8 +242,14 @@ export function flushqParts(config: ModelConfig<FlushqPatch>) {
   };
   // The allocator as the code under test sees it: hand-out and hand-in checked by the harness.
   const iovad = new CheckedIovad(domain, iotlb, oracle, lazy ? exposure : null);
+  // Every entry the queue is given and gives back is accounted (FQ-ACCT), outside the queue's code.
+  const acct = new FqAccounting(layout, spacePfns, p.checks === 1);
+  const fqFree = (cpu: Cpu, pfn: number, pages: number) => {
+    acct.freed(cpu, pfn, pages);
+    return iovad.freeIovaFast(cpu, pfn, pages);
+  };
   const fq = lazy
-    ? new FQ(layout, cpus, iotlb, (cpu, pfn, pages) => iovad.freeIovaFast(cpu, pfn, pages), {
+    ? new FQ(layout, cpus, iotlb, fqFree, {
         single,
         size,
         timeoutMs: p.timeoutMs! > 0 ? p.timeoutMs! : single ? SINGLE_FQ_TIMEOUT_MS : PERCPU_FQ_TIMEOUT_MS,
@@ -208,6 +258,8 @@ export function flushqParts(config: ModelConfig<FlushqPatch>) {
       })
     : null;
   const buffers = new Buffers(layout, cpus, p.buffers!, p.maxPages!);
+  // The queue as the DMA layer sees it: queue_iova watched by the accounting.
+  const checkedFq = fq ? new CheckedFlushQueue(fq, acct) : null;
   const m: Model = {
     cpus,
     fq,
@@ -218,17 +270,29 @@ export function flushqParts(config: ModelConfig<FlushqPatch>) {
     latency: new Latency(region(layout, 'lat.sum'), region(layout, 'lat.hist'), cpus),
     users: at(region(layout, 'fq.users')),
     dying: at(region(layout, 'fq.dying')),
-    dma: new Dma(new ObservedPgtable(pt, oracle), iotlb, iovad, fq, iovaOpts.dma32Pfn - 1),
+    dma: new Dma(new ObservedPgtable(pt, oracle), iotlb, iovad, checkedFq, iovaOpts.dma32Pfn - 1),
   };
-  return { layout, domain, iovad, pool, pt, iotlb, oracle, fq, buffers, m, expHist };
+  return { layout, domain, iovad, pool, pt, iotlb, oracle, fq, checkedFq, acct, buffers, m, expHist };
 }
 
 /** The flushq scenario's factory: the model for `config.variant.patch` (see FlushqPatch). */
 export function buildFlushq(config: ModelConfig<FlushqPatch>): ScenarioModel {
   const { cpus, params: p } = config;
-  const { layout, domain, pool, pt, iotlb, fq, buffers, m, expHist } = flushqParts(config);
+  const { layout, domain, pool, pt, iotlb, fq, acct, buffers, m, expHist } = flushqParts(config);
   const timers = [...domain.rcache.timerSpecs()];
-  if (fq) timers.push({ ref: fq.timer, callback: (cpu) => fq.fqFlushTimeout(cpu) });
+  // The timer's callback, watched for a walk of rings that teardown freed (FQ-UAF), outside its code.
+  if (fq) timers.push({ ref: fq.timer, callback: (cpu) => watchFreedRings(fq, cpu, fq.fqFlushTimeout(cpu)) });
+  /** Who holds which IOVA range at a quiescent point: live buffers and queued entries (IOVA-ACCT). */
+  const held = (i32: Int32Array): HeldRange[] => {
+    const out: HeldRange[] = fq ? FqAccounting.held(i32, fq) : [];
+    for (let c = 0; c < cpus; c++) {
+      for (let b = 0; b < p.buffers!; b++) {
+        const h = buffers.own(i32, c, b);
+        if (h.state !== FREE) out.push({ who: `cpu${c}'s buffer ${b}`, pfn: h.iovaPfn, pages: h.pages });
+      }
+    }
+    return out;
+  };
 
   return {
     layout,
@@ -238,8 +302,13 @@ export function buildFlushq(config: ModelConfig<FlushqPatch>): ScenarioModel {
     },
     program: (cpu, rng) => (p.bench === 1 ? new BenchProgram(cpu, m) : new FlushqProgram(cpu, rng, m)),
     quiescent(mem, report) {
+      if (fq) {
+        fq.checkQuiescent(mem, report);
+        acct.check(mem.i32, fq, report);
+      }
       checkIovaDomain(domain, mem.i32, report);
-      if (fq) fq.checkQuiescent(mem, report);
+      checkIovaHolders(domain, mem.i32, held(mem.i32), report);
+      checkTablePages(pt, pool, mem.i32, report);
       for (let c = 0; c < cpus; c++) {
         for (let b = 0; b < p.buffers!; b++) {
           const h = buffers.own(mem.i32, c, b);
@@ -256,7 +325,29 @@ export function buildFlushq(config: ModelConfig<FlushqPatch>): ScenarioModel {
         }
       }
     },
+    // The final drain: queued entries and live buffers give their ranges back (no IOTLB flush: the
+    // drain judges the accounting, not F1, and leaves the flush statistics alone), then every magazine
+    // and depot is flushed; every range must be back in the rbtree exactly once. Off with checks=0.
+    drain:
+      p.checks === 1
+        ? (mem, report) => {
+            const give = held(mem.i32);
+            drainIovaDomain(
+              domain,
+              mem,
+              invariants,
+              function* (cpu) {
+                for (const h of give) {
+                  if (h.who === 'a flush-queue entry') acct.freed(cpu, h.pfn, h.pages);
+                  yield* domain.freeIovaFast(cpu, h.pfn, h.pages);
+                }
+              },
+              report,
+            );
+          }
+        : undefined,
     timers,
+    judged: judgedFor(judged, p),
     // A step stands for 10 µs of virtual time in explore mode: the 10 ms per-CPU fq timer fires 1,000
     // steps after it is armed (explore's own parameters shorten it, see exploreParams).
     nsPerStep: 10_000,
@@ -440,6 +531,19 @@ const STRICT_ONLY: readonly SiteExemption[] = [
     reason: 'strict mode has no flush queue: no rings, no fq timer, no flush-all, no queue teardown',
   },
 ];
+/**
+ * The finding in upstream queue_iova (notes/acct-readme.md "Findings"): a full ring is flushed, but
+ * fq_ring_free_locked frees only entries older than fq_flush_finish_cnt; while a flush that started
+ * before the oldest entry was queued is still running elsewhere, that frees nothing, and fq_ring_add
+ * then moves the tail onto the head — the ring reads as empty and every queued IOVA is lost.
+ */
+const RING_OVERWRITE: Finding = {
+  upstream: 'drivers/iommu/dma-iommu.c: queue_iova (fq_full -> fq_flush_iotlb -> fq_ring_free_locked -> fq_ring_add)',
+  what:
+    'a full ring whose flush frees nothing (an older flush still in flight elsewhere) is overwritten: ' +
+    'every queued IOVA leaks',
+  fixedBy: 'percpu-fixed',
+};
 
 export const flushqScenario: ScenarioDef<FlushqPatch> = {
   name: 'flushq',
@@ -527,19 +631,40 @@ export const flushqScenario: ScenarioDef<FlushqPatch> = {
     TABLE_INSTALL_RACE,
     { sites: IOTLB_FLUSH_LOCK, reason: 'flushes are serialised only with --param serialFlush=1 (s390 shadow tables)' },
   ],
+  judged,
   variants: [
     {
       name: 'percpu',
-      summary: 'per-CPU rings (256, 10 ms), start counter, < compare: correct',
-      expect: 'clean',
+      summary: 'per-CPU rings (256, 10 ms), start counter, < compare: upstream as it is (FINDING: ring overwrite)',
+      expect: ['FQ-ACCT', 'IOVA-ACCT'],
+      source: 'drivers/iommu/dma-iommu.c: queue_iova, fq_ring_free_locked, fq_ring_add (v6.17)',
+      finding: RING_OVERWRITE,
       patch: {},
       unreached: PERCPU_ONLY,
     },
     {
-      name: 'single',
-      summary: 'one global ring (32768, 1 s), as s390 paged guests use: correct',
+      name: 'percpu-fixed',
+      summary: 'percpu with the fix: a full ring is flushed until its oldest entry is covered and there is room',
       expect: 'clean',
+      source: 'fix of the percpu finding (notes: Findings)',
+      patch: { flushQueue: FlushUntilRoomFq },
+      unreached: PERCPU_ONLY,
+    },
+    {
+      name: 'single',
+      summary: 'one global ring (32768, 1 s), as s390 paged guests use: upstream (FINDING: ring overwrite)',
+      expect: ['FQ-ACCT', 'IOVA-ACCT'],
+      source: 'drivers/iommu/dma-iommu.c: queue_iova, fq_flush_timeout, fq_ring_add (v6.17)',
+      finding: { ...RING_OVERWRITE, fixedBy: 'single-fixed' },
       patch: { single: true },
+      unreached: [{ sites: FQ_PERCPU_LOCK, reason: 'one global ring: no per-CPU ring locks' }, LAZY_SYNC],
+    },
+    {
+      name: 'single-fixed',
+      summary: 'single with the fix: a full ring is flushed until its oldest entry is covered and there is room',
+      expect: 'clean',
+      source: 'fix of the single finding (notes: Findings)',
+      patch: { single: true, flushQueue: FlushUntilRoomFq },
       unreached: [{ sites: FQ_PERCPU_LOCK, reason: 'one global ring: no per-CPU ring locks' }, LAZY_SYNC],
     },
     {
@@ -578,7 +703,7 @@ export const flushqScenario: ScenarioDef<FlushqPatch> = {
       // teardown freed too, at the same moment, which the IOVA checker sees as a double free (I5).
       name: 'timer-teardown',
       summary: 'teardown uses del_timer, not del_timer_sync: a running timer walks freed rings',
-      expect: ['FQ-UAF', 'I5'],
+      expect: ['FQ-UAF', 'I5', 'FQ-ACCT'],
       source: 'kernel-model.md §9 #6 (FQ-TEARDOWN, d7061627d701)',
       patch: { flushQueue: TimerTeardownFq },
       unreached: PERCPU_ONLY,

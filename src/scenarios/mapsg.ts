@@ -46,6 +46,7 @@ import { IommuCore, type IommuCoreClass, type SgEntry } from '../model/core/iomm
 import { CookieErrorLeakCore, DomainListUnlockedDriver, UnwindUnmappedCore } from '../model/core/variants.js';
 import { Latency, latencyRegions, latencyStats } from '../model/dma/latency.js';
 import { PagePool, pagePoolRegions } from '../model/page-pool.js';
+import { checkTablePages } from '../model/pt-accounting.js';
 import { IoPgtable, SZ_1G, SZ_2M, SZ_4K } from '../model/pgtable.js';
 import {
   COOKIE_SITES,
@@ -233,6 +234,7 @@ export function buildMapsg(config: ModelConfig<MapsgPatch>): ScenarioModel {
     program: (cpu, rng) => (p.bench === 1 ? new BenchProgram(cpu, parts, p) : new MapsgProgram(cpu, rng, parts, p)),
     quiescent(mem, report) {
       const i32 = mem.i32;
+      checkTablePages(pt, pool, i32, report);
       for (let c = 0; c < cpus; c++) {
         for (let s = 0; s < g.slots; s++) {
           const tag = i32[atCpu(live, c, 2 * s)]!;

@@ -3,6 +3,7 @@
  * FlushQueue, Iotlb, DmaIommu, IoPgtable, PagePool) — kernel-model.md §2.3 (IOVA range caches), §3
  * (the DMA layer and the flush queue) — around this folder's own mechanisms, from the variant's patch.
  */
+import { watchFreedRings } from '../fq/accounting.js';
 import { defineLayout, type Layout, type RegionSpec } from '../../engine/layout.js';
 import type { ModelConfig } from '../../engine/scenario.js';
 import { TimerRef, timerRegions, type TimerSpec } from '../../engine/timer.js';
@@ -170,7 +171,7 @@ export function pasidParts(config: ModelConfig<PasidPatch>): PasidParts {
     const dma = new DmaIommu(new ObservedPgtable(domainPt!, oracle!), iotlb, iovad, fq, iovaOpts.dma32Pfn - 1);
     path = new SeparateDomain(dma, costs);
     timers.push(...dom.rcache.timerSpecs());
-    if (fq) timers.push({ ref: fq.timer, callback: (cpu) => fq!.fqFlushTimeout(cpu) });
+    if (fq) timers.push({ ref: fq.timer, callback: (cpu) => watchFreedRings(fq!, cpu, fq!.fqFlushTimeout(cpu)) });
   } else if (eqKva) {
     const Cls = patch.IovaEqKva ?? IovaEqKva;
     iovaEqKva = new Cls(layout, domainPt!, iotlb, costs, RANK_KVA_MAP);
