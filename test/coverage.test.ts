@@ -152,7 +152,7 @@ describe('the default suite', () => {
       rep.results
         .find((x) => `${x.scenario}/${x.variant}` === `${s}/${v}`)!
         .coverage!.sites.find((x) => x.site === name)!;
-    expect(site('flushq', 'percpu', 'rcache[#] magazine_free_pfns (rbtree erase)').explore).toBeGreaterThan(0);
+    expect(site('flushq', 'percpu-fixed', 'rcache[#] magazine_free_pfns (rbtree erase)').explore).toBeGreaterThan(0);
     expect(site('mapsg', 'per-call', 'L2 leaf write').explore).toBeGreaterThan(0);
     expect(rep.results.find((x) => x.scenario === 'flushq')!.regimes).toEqual([
       { name: 'small-space', params: { spacePfns: 128, buffers: 8 } },
