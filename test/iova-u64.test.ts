@@ -78,7 +78,7 @@ describe('iova tree on 64-bit pfns', () => {
         maxSteps: 1e6,
         shrink: false,
       });
-    expect(run('alloc-overflow', 500).violation?.invariant).toBe('I1');
-    expect(run('correct', 150).violation).toBeUndefined();
+    expect(run('alloc-overflow', 100).violation?.invariant).toBe('I1');
+    expect(run('correct', 50).violation).toBeUndefined();
   });
 });
