@@ -14,13 +14,17 @@
  *    the starting pfn of every node. Every operation the algorithm performs on the tree — predecessor,
  *    successor, insertion next to the node the search stopped at, lookup of a range by its first pfn —
  *    has the same result on a sorted list as on the rbtree, so the same requests get the same pfns.
- *  - pfns are unsigned longs: each node's pfn_lo and pfn_hi is a 64-bit word (two i32 halves), and the
- *    anchor holds ~0UL as the kernel's does. The algorithm reads a pfn word as a JS number (pfnOf): exact
- *    for every pfn below 2^53 — all the model's real ranges, whose spaces are far smaller — while ~0UL
- *    reads as the nearest double, 2^64 (IOVA_ANCHOR), which orders above every pfn as ~0UL does. The one
- *    unsigned wrap the allocator's correctness depends on — `retry_pfn = pfn_hi + 1` on the anchor, the
- *    bug of dcdb3ba7e2a8 — is computed exactly on the stored halves (pfnHiPlusOne). `high - size` wrapping
- *    is handled where it happens (a negative number here, a huge one in the kernel: the same outcome).
+ *  - pfns are unsigned longs (64-bit), stored sign-extended from 32 bits: a node's pfn_lo and pfn_hi are
+ *    each one i32 word holding the low 32 bits of the 64-bit value, whose upper 32 bits are copies of bit
+ *    31. That represents [0, 2^31) — every model range: spaces are below 2^31 granules — and the top of
+ *    the u64 space, where the anchor's ~0UL is the word -1, exactly; setPfn refuses anything else. The
+ *    algorithm reads a word as a JS number: a pfn below 2^31 as itself, the top values as the nearest
+ *    double (~0UL as IOVA_ANCHOR = 2^64), which orders above every pfn as ~0UL does. The one unsigned wrap
+ *    the allocator's correctness depends on — `retry_pfn = pfn_hi + 1` on the anchor, the bug of
+ *    dcdb3ba7e2a8 — is computed exactly on the stored word (pfnHiPlusOne: -1 + 1 = 0). `high - size`
+ *    wrapping is handled where it happens (a negative number here, a huge one in the kernel: the same
+ *    outcome). Why not two i32 halves per pfn: every tree walk reads pfns, and a second load and test per
+ *    read made the bare allocator 2x slower for values the model never produces.
  *  - node memory (alloc_iova_mem, a kmem_cache in the kernel) is a free list of pool nodes that is only
  *    touched under the tree lock; the pool is sized for the worst case (every pfn its own node), so it
  *    never fails, where kmem_cache_zalloc(GFP_ATOMIC) could.
@@ -35,20 +39,21 @@ import { LOCK_WORDS, lockHeld, lockRef, spinLock, spinUnlock } from '../../engin
 import { RANK_RBTREE, RBTREE_LOCK_NAME } from './locks.js';
 
 /**
- * IOVA_ANCHOR: the anchor's pfn, ~0UL, as the model reads a 64-bit pfn word into a number: 2^64, the
- * double nearest to 2^64 - 1 (stored exactly as all ones; compares above every pfn, as ~0UL does).
+ * IOVA_ANCHOR: the anchor's pfn, ~0UL, as the model reads a pfn word into a number: 2^64, the double
+ * nearest to 2^64 - 1 (stored exactly, as the word -1; compares above every pfn, as ~0UL does).
  */
 export const IOVA_ANCHOR = 2 ** 64;
 export const NIL = -1;
 
-const TWO32 = 2 ** 32;
+/** A sign-extended pfn word with bit 31 set (the top of the u64 space) as a number: ~0UL is IOVA_ANCHOR. */
+const topPfn = (word: number): number => 2 ** 64 + word;
 
-// Node fields (i32 words per node): pfn_lo and pfn_hi are 64-bit words, low half then high half.
+// Node fields (i32 words per node); pfn_lo and pfn_hi are sign-extended 64-bit values (file header).
 const LO = 0;
-const HI = 2;
-const PREV = 4;
-const NEXT = 5;
-const NODE_WORDS = 6;
+const HI = 1;
+const PREV = 2;
+const NEXT = 3;
+const NODE_WORDS = 4;
 
 // Header words.
 const H_CACHED = 0;
@@ -125,24 +130,17 @@ export class IovaTree {
   // Node accessors (plain: callers hold the tree lock, or the model is quiescent).
 
   lo(i32: Int32Array, n: number): number {
-    return this.pfnOf(i32, this.nodes + n * NODE_WORDS + LO);
+    const w = i32[this.nodes + n * NODE_WORDS + LO]!;
+    return w >= 0 ? w : topPfn(w);
   }
   hi(i32: Int32Array, n: number): number {
-    return this.pfnOf(i32, this.nodes + n * NODE_WORDS + HI);
-  }
-  /** A 64-bit pfn word read as a number (see the file header): exact below 2^53, ~0UL as IOVA_ANCHOR. */
-  protected pfnOf(i32: Int32Array, at: number): number {
-    const high = i32[at + 1]!;
-    if (high === 0) return i32[at]! >>> 0;
-    if (high === -1 && i32[at] === -1) return IOVA_ANCHOR;
-    return (high >>> 0) * TWO32 + (i32[at]! >>> 0);
+    const w = i32[this.nodes + n * NODE_WORDS + HI]!;
+    return w >= 0 ? w : topPfn(w);
   }
   /** pfn_hi + 1 in unsigned long arithmetic, exactly (from the stored word): ~0UL + 1 wraps to 0. */
   protected pfnHiPlusOne(i32: Int32Array, n: number): number {
-    const at = this.nodes + n * NODE_WORDS + HI;
-    const low = (i32[at]! >>> 0) + 1;
-    const high = (i32[at + 1]! >>> 0) + (low === TWO32 ? 1 : 0);
-    return (high % TWO32) * TWO32 + (low % TWO32);
+    const w = i32[this.nodes + n * NODE_WORDS + HI]! + 1;
+    return w >= 0 ? w : topPfn(w);
   }
   prev(i32: Int32Array, n: number): number {
     return i32[this.nodes + n * NODE_WORDS + PREV]!;
@@ -175,14 +173,11 @@ export class IovaTree {
   }
   /** Store a pfn (an exact integer, or IOVA_ANCHOR for ~0UL) into a 64-bit pfn word (LO or HI). */
   protected setPfn(i32: Int32Array, n: number, field: PfnField, v: number): void {
-    const at = this.nodes + n * NODE_WORDS + field;
-    if (v === IOVA_ANCHOR) {
-      i32[at] = -1;
-      i32[at + 1] = -1;
-    } else {
-      i32[at] = v % TWO32;
-      i32[at + 1] = Math.floor(v / TWO32);
-    }
+    let w: number;
+    if (v >= 0 && v <= 0x7fff_ffff) w = v;
+    else if (v === IOVA_ANCHOR) w = -1;
+    else throw new RangeError(`iova model: pfn ${v} is outside the pfns the model stores ([0, 2^31) and ~0UL)`);
+    i32[this.nodes + n * NODE_WORDS + field] = w;
   }
   protected setCachedNode(i32: Int32Array, n: number): void {
     i32[this.hdr + H_CACHED] = n;
