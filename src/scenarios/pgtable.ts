@@ -509,7 +509,7 @@ class PgtableProgram implements VcpuProgram {
 export const pgtableScenario: ScenarioDef<PgtablePatch> = {
   name: 'pgtable',
   summary: 'io-pgtable-arm: concurrent map/unmap with mixed page sizes racing to install shared tables',
-  follows: 'kernel-model.md §6 (PGT-NEW, PGT-SPLIT); §9 #14',
+  follows: 'kernel-model.md §6 (PGT-NEW, PGT-SPLIT); §9 #14; 85c7a0f1ef62 (split_blk_unmap race)',
   params: {
     arenas: { default: 2, min: 1, max: 8, help: 'L0 slots (512 GiB each) the vCPUs work in' },
     slots: { default: 2, min: 1, max: 64, help: 'spots of each kind per vCPU per arena' },
