@@ -43,6 +43,8 @@ export interface Pgsize64 {
   readonly count: bigint;
 }
 
+const exact = (v: number): boolean => Number.isSafeInteger(v) && v >= 0;
+
 function noFit(iova: bigint | number, paddr: bigint | number, size: bigint | number): RangeError {
   return new RangeError(
     `iommu_pgsize: no page size fits iova 0x${iova.toString(16)} paddr 0x${paddr.toString(16)} size 0x${size.toString(16)}`,
@@ -104,13 +106,10 @@ export function iommuPgsize(
   size: number,
   word: PgsizeWord = U64_CHECKED,
 ): Pgsize {
-  for (const [name, v] of [
-    ['iova', iova],
-    ['paddr', paddr],
-    ['size', size],
-  ] as const)
-    if (!Number.isSafeInteger(v) || v < 0)
-      throw new RangeError(`iommu_pgsize: ${name} ${v} is not an exact non-negative integer (use iommuPgsizeU64)`);
+  if (!(exact(iova) && exact(paddr) && exact(size))) {
+    const [name, v] = !exact(iova) ? ['iova', iova] : !exact(paddr) ? ['paddr', paddr] : ['size', size];
+    throw new RangeError(`iommu_pgsize: ${name} ${v} is not an exact non-negative integer (use iommuPgsizeU64)`);
+  }
   if (word.bits !== 64 || !word.checkedAdd) {
     const r = iommuPgsizeU64(pgsizes.map(BigInt), BigInt(iova), BigInt(paddr), BigInt(size), word);
     return { pgsize: Number(r.pgsize), count: Number(r.count) };
