@@ -15,6 +15,7 @@ import type { EngineBench } from '../src/bench/engine-bench.js';
 import { binSamples, dataPointCount, type ChartSpec } from '../src/report/charts.js';
 import { renderBenchHtml, renderRunHtml, type ChartSection } from '../src/report/html.js';
 import { writeReport, type RunReport } from '../src/report/report.js';
+import { pgtableScenario } from '../src/scenarios/pgtable.js';
 import { fixtureReport } from './report-fixture.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -323,7 +324,9 @@ describe('HTML report in headless Chromium', () => {
 
       const rows = page.locator('table.verdicts tbody tr');
       expect(await rows.count()).toBe(report.results.length);
-      expect(report.results.map((v) => v.variant)).toEqual(['correct', 'racy-install']);
+      // Every pgtable variant, in the scenario's order (correct first; racy-install among the bug variants).
+      expect(report.results.map((v) => v.variant)).toEqual(pgtableScenario.variants.map((v) => v.name));
+      const racyAt = report.results.findIndex((v) => v.variant === 'racy-install');
       for (const [i, v] of report.results.entries()) {
         const cells = (await rows.nth(i).locator('td').allInnerTexts()).map((t) => t.trim());
         expect(cells.slice(0, 4)).toEqual([v.variant, v.expected, v.observed, 'PASS']);
@@ -337,14 +340,15 @@ describe('HTML report in headless Chromium', () => {
         expect(c.marks, c.id).toBe(c.points);
         expect(c.visible, c.id).toBeGreaterThan(0);
       }
-      expect(charts.find((c) => c.id === 'run-chart-0')!.marks).toBe(2); // stress ops/s: one bar per variant
+      // stress ops/s: one bar per variant
+      expect(charts.find((c) => c.id === 'run-chart-0')!.marks).toBe(report.results.length);
 
       const racy = page.locator('#v-pgtable--racy-install');
       const trace = racy.locator('pre.trace').first();
       expect(await trace.isVisible()).toBe(true);
       expect(await trace.innerText()).toMatch(/step \| cpu\d/);
       const command = (await racy.locator('.violation .cmd code').first().innerText()).trim();
-      expect(command).toBe(report.results[1]!.violations[0]!.command);
+      expect(command).toBe(report.results[racyAt]!.violations[0]!.command);
       expect(await racy.locator('.violation button.copy').first().isVisible()).toBe(true); // the script ran
       expect(await page.locator('#v-pgtable--correct table.histogram tbody tr').first().innerText()).toMatch(
         /^ok\s+[\d,]+\s+100\.00%\s+ACCEPTABLE$/,
@@ -361,12 +365,13 @@ describe('HTML report in headless Chromium', () => {
 
       // Without JavaScript the page reads the same: the charts are plain SVG; only the copy buttons stay hidden.
       const noJs = await open(file, false);
-      expect(await noJs.page.locator('table.verdicts tbody tr').count()).toBe(2);
+      expect(await noJs.page.locator('table.verdicts tbody tr').count()).toBe(report.results.length);
       expect((await chartMarks(noJs.page)).every((c) => c.visible > 0)).toBe(true);
       expect(await noJs.page.locator('button.copy').first().isVisible()).toBe(false);
       expectOffline(noJs, file);
       await noJs.context.close();
     },
+    120_000, // the run covers every pgtable variant, stress and explore, on a shared 2-core machine
   );
 
   it.skipIf(!hasChromium)(

@@ -20,6 +20,11 @@ export function pagePoolRegions(pages: number): Record<string, RegionSpec> {
   };
 }
 
+/** A harness hook on the pool (a checker, never model code): told of every page about to be freed. */
+export interface PagePoolObserver {
+  pageFree(cpu: Cpu, page: number): void;
+}
+
 export class PagePool {
   readonly pagesBase: number;
   private readonly free_: FreeBitmap;
@@ -27,6 +32,7 @@ export class PagePool {
   constructor(
     layout: Layout,
     readonly pages: number,
+    private readonly observer?: PagePoolObserver,
   ) {
     this.pagesBase = at(region(layout, 'pool.pages'));
     this.free_ = new FreeBitmap(at(region(layout, 'pool.free')), pages);
@@ -57,6 +63,7 @@ export class PagePool {
   /** free_page. A page freed twice is an allocator corruption in the kernel: reported as PT-LEAK. */
   *free(cpu: Cpu, page: number): Op {
     yield 'free_page';
+    this.observer?.pageFree(cpu, page);
     if (this.free_.give(cpu.i32, page))
       cpu.fail('PT-LEAK', `${cpu.name} frees table page ${page}, which is already free`);
   }

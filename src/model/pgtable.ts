@@ -1,7 +1,8 @@
 /**
  * io-pgtable-arm (LPAE), 4 KiB granule, 48-bit IOVA — kernel-model.md §6 (PGT-NEW, PGT-SPLIT);
  * drivers/iommu/io-pgtable-arm.c: arm_lpae_map_pages, __arm_lpae_map, arm_lpae_init_pte,
- * arm_lpae_install_table, arm_lpae_unmap_pages, __arm_lpae_unmap, __arm_lpae_free_pgtable.
+ * arm_lpae_install_table, arm_lpae_unmap_pages, __arm_lpae_unmap, __arm_lpae_free_pgtable; the walk-cache
+ * flush is io_pgtable_tlb_flush_walk (include/linux/io-pgtable.h) through the caller's flush ops.
  *
  * Four levels L0..L3 of 512-entry tables; a leaf is a 4 KiB page at L3, a 2 MiB block at L2 or a
  * 1 GiB block at L1. A missing table is installed with compare-and-swap and the loser frees its page
@@ -15,7 +16,9 @@
  *    1 block, 3 table/page). Nothing here depends on the other descriptor bits.
  *  - no cache maintenance / SW_SYNC bit: all accesses are Atomics (sequentially consistent), so a table's
  *    contents are always visible before its pointer, which is what dma_wmb() buys the kernel.
- *  - no IOTLB/walk-cache invalidation here (that is the flush-queue model's business).
+ *  - no leaf IOTLB invalidation here (the gather; that is the flush-queue model's business). The walk-cache
+ *    flush that must separate clearing a table entry from freeing the table (io_pgtable_tlb_flush_walk) is
+ *    issued through PgtableOptions.tlb when the scenario models a walk cache (model/walk-cache.ts).
  *  - no prot bits, no ias/oas range checks, start level 0 always (48-bit IAS).
  *
  * Bugs and patches are subclasses (pgtable-variants.ts, or a user's scenario file); this file is the
@@ -64,7 +67,7 @@ export const isLeaf = (pte: number, lvl: number): boolean =>
 export const isTable = (pte: number, lvl: number): boolean =>
   lvl < LEVELS - 1 && (pte & TYPE_MASK) === TYPE_TABLE_OR_PAGE;
 export const frameOf = (pte: number): number => pte >>> 2;
-const leafPte = (paddr: number, lvl: number): number =>
+export const leafPte = (paddr: number, lvl: number): number =>
   ((paddr / SZ_4K) << 2) | (lvl === LEVELS - 1 ? TYPE_TABLE_OR_PAGE : TYPE_BLOCK);
 /** The descriptor of a table held in pool page `page`. */
 export const tablePte = (page: number): number => (page << 2) | TYPE_TABLE_OR_PAGE;
@@ -89,9 +92,17 @@ export interface PteObserver {
   pteClear?(cpu: Cpu, iova: number, lvl: number, old: number): void;
 }
 
+/** The iommu_flush_ops a page table calls (io_pgtable_cfg.tlb); only the walk flush is modelled. */
+export interface IoPgtableFlushOps {
+  /** tlb_flush_walk: invalidate cached table walks (not leaves) for [iova, iova + size). */
+  tlbFlushWalk(cpu: Cpu, iova: number, size: number): Op;
+}
+
 export interface PgtableOptions {
   /** Harness hooks on PTE stores (see PteObserver). PT-OVERWRITE is checked whatever is given. */
   readonly observer?: PteObserver;
+  /** The IOMMU's flush ops; without them there is no walk cache to flush. */
+  readonly tlb?: IoPgtableFlushOps;
   /**
    * Accepted for callers written before variants became subclasses; only `false` type-checks. The
    * racy-install bug is RacyInstallPgtable in scenarios/pgtable-variants.ts now.
@@ -112,12 +123,22 @@ export class IoPgtable {
   static readonly ROOT_PAGE = 0;
 
   protected readonly observer: PteObserver | undefined;
+  protected readonly tlb: IoPgtableFlushOps | undefined;
+
+  /**
+   * Whether a partial unmap of a block splits it (v4.12..v6.12, arm_lpae_split_blk_unmap). The current
+   * kernel refuses (PGT-SPLIT); SplitBlkPgtable (pgtable-split.ts) is the older code.
+   */
+  get splitsBlocks(): boolean {
+    return false;
+  }
 
   constructor(
     readonly pool: PagePool,
     opts: PgtableOptions = {},
   ) {
     this.observer = opts.observer;
+    this.tlb = opts.tlb;
   }
 
   /** i32 index of the level-`lvl` entry for `iova` in table page `page`. */
@@ -186,11 +207,10 @@ export class IoPgtable {
       yield READ[lvl]!;
       const pte = Atomics.load(cpu.i32, base + i);
       if (isLeaf(pte, lvl)) return { ret: EEXIST, mapped: 0 };
-      if (isTable(pte, lvl)) {
-        yield CLEAR[lvl]!;
-        this.clearPte(cpu, base + i, iova + i * size, lvl);
-        yield* this.freeTable(cpu, frameOf(pte), lvl + 1);
-      }
+      // A table: unmap and free it before overwriting it with a block (through __arm_lpae_unmap, so the
+      // walk cache is flushed before the table page is freed).
+      if (isTable(pte, lvl) && (yield* this.armLpaeUnmap(cpu, iova + i * size, size, 1, lvl, table)) !== size)
+        return { ret: EINVAL, mapped: 0 };
     }
     for (let i = 0; i < n; i++) {
       yield WRITE[lvl]!;
@@ -235,8 +255,9 @@ export class IoPgtable {
       yield READ[lvl]!;
       const pte = Atomics.load(cpu.i32, this.slot(table, iova, lvl));
       if (pte === 0) return 0;
-      // Current kernel (after PGT-SPLIT): a partial unmap of a larger leaf WARNs and unmaps nothing.
-      if (isLeaf(pte, lvl)) return 0;
+      // A leaf above the unmap size: a partial unmap of a block.
+      if (isLeaf(pte, lvl))
+        return yield* this.armLpaeSplitBlkUnmap(cpu, iova, size, pte, lvl + 1, this.slot(table, iova, lvl), pgcount);
       return yield* this.armLpaeUnmap(cpu, iova, size, pgcount, lvl + 1, frameOf(pte));
     }
     const first = levelIndex(iova, lvl);
@@ -251,9 +272,35 @@ export class IoPgtable {
       if (pte === 0) break;
       yield CLEAR[lvl]!;
       this.clearPte(cpu, base + i, iova + i * size, lvl);
-      if (isTable(pte, lvl)) yield* this.freeTable(cpu, frameOf(pte), lvl + 1);
+      if (isTable(pte, lvl)) {
+        // "Also flush any partial walks": no walker may still hold the table when it is freed.
+        yield* this.ioPgtableTlbFlushWalk(cpu, iova + i * size, size);
+        yield* this.freeTable(cpu, frameOf(pte), lvl + 1);
+      }
     }
     return i * size;
+  }
+
+  /**
+   * The partial unmap of a block entry `blkPte` (at level lvl - 1, i32 index `slot`). The current kernel
+   * WARNs "Unmap of a partial large IOPTE is not allowed" and unmaps nothing (PGT-SPLIT, 33729a5fc0ca);
+   * v4.12..v6.12 called arm_lpae_split_blk_unmap here (SplitBlkPgtable overrides this).
+   */
+  protected *armLpaeSplitBlkUnmap(
+    _cpu: Cpu,
+    _iova: number,
+    _size: number,
+    _blkPte: number,
+    _lvl: number,
+    _slot: number,
+    _pgcount: number,
+  ): Op<number> {
+    return 0;
+  }
+
+  /** io_pgtable_tlb_flush_walk: the driver's tlb_flush_walk, when the IOMMU has a walk cache to flush. */
+  protected *ioPgtableTlbFlushWalk(cpu: Cpu, iova: number, size: number): Op {
+    if (this.tlb) yield* this.tlb.tlbFlushWalk(cpu, iova, size);
   }
 
   /**

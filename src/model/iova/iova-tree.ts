@@ -14,7 +14,17 @@
  *    the starting pfn of every node. Every operation the algorithm performs on the tree — predecessor,
  *    successor, insertion next to the node the search stopped at, lookup of a range by its first pfn —
  *    has the same result on a sorted list as on the rbtree, so the same requests get the same pfns.
- *  - pfns are 31-bit (i32 words): the anchor is 0x7fffffff instead of ~0UL. Model spaces are far smaller.
+ *  - pfns are unsigned longs (64-bit), stored sign-extended from 32 bits: a node's pfn_lo and pfn_hi are
+ *    each one i32 word holding the low 32 bits of the 64-bit value, whose upper 32 bits are copies of bit
+ *    31. That represents [0, 2^31) — every model range: spaces are below 2^31 granules — and the top of
+ *    the u64 space, where the anchor's ~0UL is the word -1, exactly; setPfn refuses anything else. The
+ *    algorithm reads a word as a JS number: a pfn below 2^31 as itself, the top values as the nearest
+ *    double (~0UL as IOVA_ANCHOR = 2^64), which orders above every pfn as ~0UL does. The one unsigned wrap
+ *    the allocator's correctness depends on — `retry_pfn = pfn_hi + 1` on the anchor, the bug of
+ *    dcdb3ba7e2a8 — is computed exactly on the stored word (pfnHiPlusOne: -1 + 1 = 0). `high - size`
+ *    wrapping is handled where it happens (a negative number here, a huge one in the kernel: the same
+ *    outcome). Why not two i32 halves per pfn: every tree walk reads pfns, and a second load and test per
+ *    read made the bare allocator 2x slower for values the model never produces.
  *  - node memory (alloc_iova_mem, a kmem_cache in the kernel) is a free list of pool nodes that is only
  *    touched under the tree lock; the pool is sized for the worst case (every pfn its own node), so it
  *    never fails, where kmem_cache_zalloc(GFP_ATOMIC) could.
@@ -28,11 +38,17 @@ import { at, region, type Layout, type RegionSpec } from '../../engine/layout.js
 import { LOCK_WORDS, lockHeld, lockRef, spinLock, spinUnlock } from '../../engine/sync.js';
 import { RANK_RBTREE, RBTREE_LOCK_NAME } from './locks.js';
 
-/** IOVA_ANCHOR (~0UL in the kernel), as a 31-bit pfn. */
-export const IOVA_ANCHOR = 0x7fff_ffff;
+/**
+ * IOVA_ANCHOR: the anchor's pfn, ~0UL, as the model reads a pfn word into a number: 2^64, the double
+ * nearest to 2^64 - 1 (stored exactly, as the word -1; compares above every pfn, as ~0UL does).
+ */
+export const IOVA_ANCHOR = 2 ** 64;
 export const NIL = -1;
 
-// Node fields (i32 words per node).
+/** A sign-extended pfn word with bit 31 set (the top of the u64 space) as a number: ~0UL is IOVA_ANCHOR. */
+const topPfn = (word: number): number => 2 ** 64 + word;
+
+// Node fields (i32 words per node); pfn_lo and pfn_hi are sign-extended 64-bit values (file header).
 const LO = 0;
 const HI = 1;
 const PREV = 2;
@@ -48,6 +64,11 @@ const H_LIVE = 4;
 const HDR_WORDS = 5;
 
 export const ANCHOR_NODE = 0;
+
+/** Which pfn word of a node: pfn_lo or pfn_hi (for setPfn in a subclass). */
+export const PFN_LO = LO;
+export const PFN_HI = HI;
+type PfnField = typeof LO | typeof HI;
 
 export interface IovaGeometry {
   /** First allocatable pfn (dma-iommu uses base_pfn >= 1, so pfn 0 is never handed out). */
@@ -93,7 +114,7 @@ export class IovaTree {
     layout: Layout,
     readonly g: IovaGeometry,
   ) {
-    if (!(g.startPfn >= 1 && g.startPfn < g.dma32Pfn && g.dma32Pfn <= g.spacePfns && g.spacePfns < IOVA_ANCHOR)) {
+    if (!(g.startPfn >= 1 && g.startPfn < g.dma32Pfn && g.dma32Pfn <= g.spacePfns && g.spacePfns <= 2 ** 31)) {
       throw new RangeError(
         `iova: need 1 <= startPfn < dma32Pfn <= spacePfns (got ${g.startPfn}, ${g.dma32Pfn}, ${g.spacePfns})`,
       );
@@ -109,10 +130,17 @@ export class IovaTree {
   // Node accessors (plain: callers hold the tree lock, or the model is quiescent).
 
   lo(i32: Int32Array, n: number): number {
-    return i32[this.nodes + n * NODE_WORDS + LO]!;
+    const w = i32[this.nodes + n * NODE_WORDS + LO]!;
+    return w >= 0 ? w : topPfn(w);
   }
   hi(i32: Int32Array, n: number): number {
-    return i32[this.nodes + n * NODE_WORDS + HI]!;
+    const w = i32[this.nodes + n * NODE_WORDS + HI]!;
+    return w >= 0 ? w : topPfn(w);
+  }
+  /** pfn_hi + 1 in unsigned long arithmetic, exactly (from the stored word): ~0UL + 1 wraps to 0. */
+  protected pfnHiPlusOne(i32: Int32Array, n: number): number {
+    const w = i32[this.nodes + n * NODE_WORDS + HI]! + 1;
+    return w >= 0 ? w : topPfn(w);
   }
   prev(i32: Int32Array, n: number): number {
     return i32[this.nodes + n * NODE_WORDS + PREV]!;
@@ -143,12 +171,29 @@ export class IovaTree {
   protected set(i32: Int32Array, n: number, field: number, v: number): void {
     i32[this.nodes + n * NODE_WORDS + field] = v;
   }
+  /** Store a pfn (an exact integer, or IOVA_ANCHOR for ~0UL) into a 64-bit pfn word (LO or HI). */
+  protected setPfn(i32: Int32Array, n: number, field: PfnField, v: number): void {
+    let w: number;
+    if (v >= 0 && v <= 0x7fff_ffff) w = v;
+    else if (v === IOVA_ANCHOR) w = -1;
+    else throw new RangeError(`iova model: pfn ${v} is outside the pfns the model stores ([0, 2^31) and ~0UL)`);
+    i32[this.nodes + n * NODE_WORDS + field] = w;
+  }
+  protected setCachedNode(i32: Int32Array, n: number): void {
+    i32[this.hdr + H_CACHED] = n;
+  }
+  protected setCached32Node(i32: Int32Array, n: number): void {
+    i32[this.hdr + H_CACHED32] = n;
+  }
+  protected setMax32AllocSize(i32: Int32Array, size: number): void {
+    i32[this.hdr + H_MAX32] = size;
+  }
 
   /** init_iova_domain: only the anchor; both cached nodes at the anchor; max32AllocSize = dma32Pfn. */
   init(i32: Int32Array): void {
     const n0 = this.nodes;
-    i32[n0 + LO] = IOVA_ANCHOR;
-    i32[n0 + HI] = IOVA_ANCHOR;
+    this.setPfn(i32, ANCHOR_NODE, LO, IOVA_ANCHOR);
+    this.setPfn(i32, ANCHOR_NODE, HI, IOVA_ANCHOR);
     i32[n0 + PREV] = NIL;
     i32[n0 + NEXT] = NIL;
     for (let n = 1; n < this.maxNodes; n++) this.set(i32, n, NEXT, n + 1 < this.maxNodes ? n + 1 : NIL);
@@ -178,6 +223,7 @@ export class IovaTree {
     let low = g.startPfn;
     if (limitExcl <= g.dma32Pfn && size >= i32[this.hdr + H_MAX32]!) return this.freeNode(i32, node);
     let curr = limitExcl <= g.dma32Pfn ? i32[this.hdr + H_CACHED32]! : i32[this.hdr + H_CACHED]!;
+    // retry_pfn = curr_iova->pfn_hi (dcdb3ba7e2a8: pfn_hi + 1 wrapped to 0 on the anchor, see variants.ts)
     const retryPfn = this.hi(i32, curr);
     let prev: number;
     let newPfn: number;
@@ -205,8 +251,8 @@ export class IovaTree {
     }
     // The new range lies between curr (its predecessor, maybe none) and prev: link it in there, which
     // is where iova_insert_rbtree(..., prev) puts it in the rbtree.
-    this.set(i32, node, LO, newPfn);
-    this.set(i32, node, HI, newPfn + size - 1);
+    this.setPfn(i32, node, LO, newPfn);
+    this.setPfn(i32, node, HI, newPfn + size - 1);
     this.linkBefore(i32, node, prev);
     // __cached_rbnode_insert_update
     if (newPfn + size - 1 < g.dma32Pfn) i32[this.hdr + H_CACHED32] = node;
@@ -286,8 +332,8 @@ export class IovaTree {
     }
     const node = this.allocNode(i32);
     if (node === NIL) return NIL;
-    this.set(i32, node, LO, lo);
-    this.set(i32, node, HI, hi);
+    this.setPfn(i32, node, LO, lo);
+    this.setPfn(i32, node, HI, hi);
     // iova_insert_rbtree from the root: before the first node with a higher pfnLo.
     let at = ANCHOR_NODE;
     for (let p = this.prev(i32, at); p !== NIL && this.lo(i32, p) > lo; p = this.prev(i32, p)) at = p;
@@ -310,7 +356,7 @@ export class IovaTree {
   protected moveLo(i32: Int32Array, n: number, lo: number): void {
     const old = this.lo(i32, n);
     if (this.nodeAt(i32, old) === n) i32[this.pfnNode + old] = 0;
-    this.set(i32, n, LO, lo);
+    this.setPfn(i32, n, LO, lo);
     if (lo >= 0 && lo < this.g.spacePfns) i32[this.pfnNode + lo] = n + 1;
   }
 

@@ -16,6 +16,7 @@ import { IovaDomain } from './iova-domain.js';
 import { IOVA_RANGE_CACHE_MAX_SIZE, type MagazinePool } from './magazine.js';
 import type { IovaPatch } from './patch.js';
 import { C_LOADED, C_PREV, IovaRcaches, orderBase2, SITES } from './rcache.js';
+import { AllocOverflowTree } from './tree-variants.js';
 
 // ---------------------------------------------------------------------------------------------------
 // no-roundup (§9 #1): alloc_iova_fast without the round-up of cacheable sizes.
@@ -271,5 +272,12 @@ export const IOVA_VARIANTS: readonly VariantDef<IovaPatch>[] = [
         reason: 'the pre-6.7 fixed depot has no reclaim work',
       },
     ],
+  },
+  {
+    name: 'alloc-overflow',
+    summary: 'retry_pfn = pfn_hi + 1 wraps to 0 on the anchor (~0UL): the retry pass allocates below start_pfn',
+    expect: ['I1'],
+    source: 'dcdb3ba7e2a8 "iommu/iova: Fix alloc iova overflows issue" (the code before it)',
+    patch: { tree: AllocOverflowTree },
   },
 ];
