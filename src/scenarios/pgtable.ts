@@ -34,7 +34,6 @@ import { randInt, type RandomGenerator } from '../engine/rng.js';
 import type { ModelConfig, ScenarioDef, ScenarioModel, VcpuProgram } from '../engine/scenario.js';
 import { PagePool, pagePoolRegions } from '../model/page-pool.js';
 import { ENOMEM, IoPgtable, type PgtableOptions, SZ_1G, SZ_2M, SZ_4K } from '../model/pgtable.js';
-import { RacyInstallPgtable } from '../model/pgtable-variants.js';
 import { PGTABLE_RACY_SITES, PGTABLE_SITES } from './sites.js';
 import { SplitBlkPgtable } from '../model/pgtable-split.js';
 import { FreeBeforeWalkFlushPgtable, RacyInstallPgtable, SplitBlkRacePgtable } from '../model/pgtable-variants.js';
