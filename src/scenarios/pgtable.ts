@@ -519,7 +519,7 @@ export const pgtableScenario: ScenarioDef<PgtablePatch> = {
   exploreCpus: 3,
   exploreOps: 8,
   invariants,
-  sites: PGTABLE_SITES,
+  sites: [...PGTABLE_SITES, 'smmu table walk', 'tlb_flush_walk'],
   variants: [
     { name: 'correct', summary: 'install_table by compare-and-swap, the loser frees its page', expect: 'clean' },
     {
