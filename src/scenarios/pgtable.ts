@@ -77,6 +77,16 @@ const invariants: readonly InvariantDef[] = [
   { id: 'PT-ENOMEM', meaning: 'the table-page pool ran dry and a map returned -ENOMEM', grade: 'ACCEPTABLE' },
 ];
 
+/**
+ * Per spot, the spots of the other kind in its group, in order: a 2M block and the private 4K pages of
+ * the same slot exclude each other (a group holds only those two kinds). Computed once per model.
+ */
+function conflictsOf(spots: readonly Spot[]): number[][] {
+  return spots.map((s) =>
+    s.group < 0 ? [] : spots.flatMap((o, i) => (o.group === s.group && o.kind !== s.kind ? [i] : [])),
+  );
+}
+
 function spotsOf(cpu: number, cpus: number, arenas: number, slots: number): Spot[] {
   const spots: Spot[] = [];
   for (let a = 0; a < arenas; a++) {
@@ -112,6 +122,7 @@ export function buildPgtable(config: ModelConfig<PgtablePatch>): ScenarioModel {
   const pt = new Pgtable(pool);
   const shadow = region(layout, 'pt.shadow');
   const spots = Array.from({ length: cpus }, (_, c) => spotsOf(c, cpus, arenas, slots));
+  const conflicts = spots.map(conflictsOf);
 
   return {
     layout,
@@ -119,7 +130,7 @@ export function buildPgtable(config: ModelConfig<PgtablePatch>): ScenarioModel {
     init(mem: Memory) {
       pool.init(mem, [IoPgtable.ROOT_PAGE]);
     },
-    program: (cpu, rng) => new PgtableProgram(cpu, rng, pt, spots[cpu.id]!, shadow),
+    program: (cpu, rng) => new PgtableProgram(cpu, rng, pt, spots[cpu.id]!, conflicts[cpu.id]!, shadow),
     quiescent(mem, report) {
       const i32 = mem.i32;
       const { tableRefs, badRefs, leaves } = pt.scan(i32);
@@ -179,6 +190,8 @@ class PgtableProgram implements VcpuProgram {
     private readonly rng: RandomGenerator,
     private readonly pt: IoPgtable,
     private readonly spots: readonly Spot[],
+    /** Per spot, the spots that exclude it (conflictsOf). */
+    private readonly conflicts: readonly (readonly number[])[],
     shadow: Region,
   ) {
     this.base = atCpu(shadow, cpu.id);
@@ -195,11 +208,7 @@ class PgtableProgram implements VcpuProgram {
     if (this.mapped(k) !== 0) return randInt(this.rng, 0, 3) === 0 ? this.verify(k) : this.unmap(k);
     // A 2M block and the private 4K pages of the same slot exclude each other: unmap the other first
     // (mapping a block over live pages would unmap them behind this vCPU's back).
-    if (s.group >= 0) {
-      // A group holds only private 4K pages and the 2M block, so "the other kind" is the conflict.
-      const other = this.spots.findIndex((o, i) => o.group === s.group && o.kind !== s.kind && this.mapped(i) !== 0);
-      if (other >= 0) return this.unmap(other);
-    }
+    for (const other of this.conflicts[k]!) if (this.mapped(other) !== 0) return this.unmap(other);
     const phys = s.size * randInt(this.rng, 1, PHYS_LIMIT / s.size - 1);
     return this.map(k, phys);
   }
