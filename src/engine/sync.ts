@@ -7,13 +7,14 @@
  * reports a deadlock when no vCPU can run. In stress mode it spins, then parks with Atomics.wait.
  *
  * The hot ones (spinLock, spinTryLock, spinUnlock, the counters) are not generator functions but small
- * hand-written iterators (StepOp below): model code composes them with `yield*`, and a generator per call
+ * hand-written iterators (StepOp, step-op.ts): model code composes them with `yield*`, and a generator per call
  * costs a step ~5x a flat one (allocating it, then resuming through it). `yield*` drives an iterator
  * exactly as it drives a generator, so each yields the same sites in the same order with the same access
  * after each — explore sees no difference (test/trace-pins.test.ts replays pinned tokens to their trace
  * hashes). Each one's comment shows the generator it stands for.
  */
 import { Cpu, StopRun, StuckWait, type LockRef, type Op, type Site } from './cpu.js';
+import { AT_SITE, CLOSED, finished, START, StepOp } from './step-op.js';
 import { taskOf } from './task.js';
 
 /** Spins before parking. A park/unpark hand-off costs ~27 µs here vs ~60 ns for a spinning one. */
@@ -32,39 +33,6 @@ export const LOCK_WORDS = 2;
 export function lockRef(name: string, index: number, rank = 0): LockRef {
   return { index, name, rank, acquireSite: `lock ${name}`, releaseSite: `unlock ${name}` };
 }
-
-/**
- * A model primitive as a hand-written iterator rather than a generator (see the file comment): a
- * subclass implements next() as the state machine of the generator it stands for. Only next() is ever
- * called by `yield*` and the executors; return() and throw() close it as they would close a generator
- * suspended at its yield (none of these primitives catches anything).
- */
-abstract class StepOp<R> implements Generator<Site, R, void> {
-  /** 0 = not started; then what the subclass needs; CLOSED once it has returned or thrown. */
-  protected state = 0;
-  abstract next(): IteratorResult<Site, R>;
-  return(value: R): IteratorResult<Site, R> {
-    this.state = CLOSED;
-    return { value, done: true };
-  }
-  throw(e: unknown): IteratorResult<Site, R> {
-    this.state = CLOSED;
-    throw e;
-  }
-  [Symbol.iterator](): this {
-    return this;
-  }
-  get [Symbol.toStringTag](): string {
-    return 'Generator';
-  }
-}
-const CLOSED = -1;
-/** StepOp states: before the first next(); suspended at the site (its access comes on the next next()). */
-const START = 0;
-const AT_SITE = 1;
-
-/** A closed op's next(), as a finished generator answers. */
-const finished = <R>(): IteratorResult<Site, R> => ({ value: undefined as R, done: true });
 
 /*
  * spinLock stands for:

@@ -18,6 +18,7 @@ import type { InvariantDef } from '../check/invariant.js';
 import type { Cpu, Op } from '../engine/cpu.js';
 import { atCpu, defineLayout, region, type Memory, type Region } from '../engine/layout.js';
 import { randInt, type RandomGenerator } from '../engine/rng.js';
+import { andThen } from '../engine/step-op.js';
 import type { ModelConfig, ScenarioDef, ScenarioModel, VcpuProgram } from '../engine/scenario.js';
 import { PagePool, pagePoolRegions } from '../model/page-pool.js';
 import { ENOMEM, IoPgtable, type PgtableOptions, SZ_1G, SZ_2M, SZ_4K } from '../model/pgtable.js';
@@ -227,8 +228,13 @@ class PgtableProgram implements VcpuProgram {
     return this.doMap(this.spots[k]!, k, phys);
   }
 
-  private *doMap(s: Spot, k: number, phys: number): Op<void> {
-    const { ret } = yield* this.pt.mapPages(this.cpu, s.iova, phys, s.size, 1);
+  // Each op is the model call with its check after it (andThen: no generator of the program's own
+  // around every step of the walk).
+  private doMap(s: Spot, k: number, phys: number): Op<void> {
+    return andThen(this.pt.mapPages(this.cpu, s.iova, phys, s.size, 1), ({ ret }) => this.mapDone(s, k, phys, ret));
+  }
+
+  private mapDone(s: Spot, k: number, phys: number, ret: number): void {
     if (ret === 0) Atomics.store(this.cpu.i32, this.base + k, phys / SZ_4K + 1);
     else if (ret === ENOMEM)
       this.cpu.fail('PT-ENOMEM', `cpu${this.cpu.id}: no table page for iova 0x${s.iova.toString(16)}`);
@@ -245,8 +251,11 @@ class PgtableProgram implements VcpuProgram {
     return this.doUnmap(this.spots[k]!, k);
   }
 
-  private *doUnmap(s: Spot, k: number): Op<void> {
-    const n = yield* this.pt.unmapPages(this.cpu, s.iova, s.size, 1);
+  private doUnmap(s: Spot, k: number): Op<void> {
+    return andThen(this.pt.unmapPages(this.cpu, s.iova, s.size, 1), (n) => this.unmapDone(s, k, n));
+  }
+
+  private unmapDone(s: Spot, k: number, n: number): void {
     Atomics.store(this.cpu.i32, this.base + k, 0);
     if (n !== s.size) {
       this.cpu.fail(
@@ -262,8 +271,11 @@ class PgtableProgram implements VcpuProgram {
     return this.doVerify(this.spots[k]!, (this.mapped(k) - 1) * SZ_4K);
   }
 
-  private *doVerify(s: Spot, want: number): Op<void> {
-    const got = yield* this.pt.iovaToPhys(this.cpu, s.iova);
+  private doVerify(s: Spot, want: number): Op<void> {
+    return andThen(this.pt.iovaToPhys(this.cpu, s.iova), (got) => this.verifyDone(s, want, got));
+  }
+
+  private verifyDone(s: Spot, want: number, got: number): void {
     if (got !== want) {
       this.cpu.fail(
         'PT-TRANSLATE',
