@@ -30,7 +30,16 @@ export class FreeBitmap {
     for (let n = 0; n < this.count; n++) if (!taken(n)) i32[this.base + (n >> 5)]! |= 1 << (n & 31);
   }
 
-  /** Take the lowest free slot: its number, -1 when none is free, or RETRY. */
+  /**
+   * Take the lowest free slot: its number, -1 when none is free, or RETRY.
+   *
+   * One scheduling point for a scan and a CAS (issue 13, "no window explore cannot see"): the CAS is the
+   * only write, so no other vCPU can observe a state between the scan and it; the scan's loads are hints
+   * the CAS validates (it fails, and the caller retries, if the word changed since it was read). What a
+   * racing thread can see in stress mode — a take that returns a higher slot than the lowest free one,
+   * because a give landed in a word already scanned — is the same result as that give ordered after the
+   * take, which explore does produce. The RETRY path itself is stress-only: explore runs the step alone.
+   */
   tryTake(i32: Int32Array): number {
     let w = 0;
     let bits = 0;
@@ -42,7 +51,7 @@ export class FreeBitmap {
     return w * 32 + bit;
   }
 
-  /** Return slot n; true when it was free already (a double free). */
+  /** Return slot n; true when it was free already (a double free). One atomic access. */
   give(i32: Int32Array, n: number): boolean {
     const bit = 1 << (n & 31);
     return (Atomics.or(i32, this.base + (n >> 5), bit) & bit) !== 0;

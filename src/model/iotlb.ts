@@ -78,7 +78,18 @@ export class Iotlb {
     this.flushLock = lockRef('iotlb_flush', at(region(layout, 'iotlb.flushLock')), opts.flushLockRank);
   }
 
-  /** Device side: translate an IOVA page; phys address or -1 (an IOMMU fault). */
+  /**
+   * Device side: translate an IOVA page; phys address or -1 (an IOMMU fault).
+   *
+   * One scheduling point for the lookup, the walk (a load per level) and the fill (issue 13). Nothing a
+   * CPU can observe lies in between: the only write is the fill, serialised with every invalidation by
+   * the raw lock, as the hardware guarantees that an invalidation's sync covers walks in flight. And the
+   * walk reads the table as of one instant, because of the entries on its path only the leaf can change
+   * while it runs — a table pointer, once installed (a CAS into an empty entry: seen empty, the walk
+   * faults), stays until its table is freed, and the kernel frees a table only after
+   * io_pgtable_tlb_flush_walk, which waits for walks in flight (here: the walk is atomic). A walk that
+   * reads a leaf just before or after a CPU's store is a walk wholly before or after that store's step.
+   */
   *translate(cpu: Cpu, iovaPfn: number): Op<number> {
     yield LOOKUP;
     const i32 = cpu.i32;

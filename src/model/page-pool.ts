@@ -54,7 +54,9 @@ export class PagePool {
       yield 'alloc_page';
       const page = this.free_.tryTake(cpu.i32);
       if (page === RETRY) continue;
-      // The page is private until it is installed, so zeroing it needs no scheduling point.
+      // The page is private until it is installed, so zeroing it needs no scheduling point: only a
+      // vCPU holding a stale pointer to a freed table could see it, and no scenario frees a table
+      // another vCPU can still reach (callers own disjoint ranges; a table goes with the range above it).
       if (page >= 0) cpu.i32.fill(0, this.entry(page), this.entry(page + 1));
       return page;
     }

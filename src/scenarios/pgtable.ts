@@ -31,6 +31,7 @@ import type { InvariantDef } from '../check/invariant.js';
 import type { Cpu, Op } from '../engine/cpu.js';
 import { at, atCpu, defineLayout, region, type Memory, type Region } from '../engine/layout.js';
 import { randInt, type RandomGenerator } from '../engine/rng.js';
+import { andThen } from '../engine/step-op.js';
 import type { ModelConfig, ScenarioDef, ScenarioModel, VcpuProgram } from '../engine/scenario.js';
 import { PagePool, pagePoolRegions } from '../model/page-pool.js';
 import { ENOMEM, IoPgtable, type PgtableOptions, SZ_1G, SZ_2M, SZ_4K } from '../model/pgtable.js';
@@ -98,6 +99,16 @@ const invariants: readonly InvariantDef[] = [
   { id: 'PT-ENOMEM', meaning: 'the table-page pool ran dry and a map returned -ENOMEM', grade: 'ACCEPTABLE' },
 ];
 
+/**
+ * Per spot, the spots of the other kind in its group, in order: a 2M block and the private 4K pages of
+ * the same slot exclude each other (a group holds only those two kinds). Computed once per model.
+ */
+function conflictsOf(spots: readonly Spot[]): number[][] {
+  return spots.map((s) =>
+    s.group < 0 ? [] : spots.flatMap((o, i) => (o.group === s.group && o.kind !== s.kind ? [i] : [])),
+  );
+}
+
 function spotsOf(cpu: number, cpus: number, arenas: number, slots: number): Spot[] {
   const spots: Spot[] = [];
   for (let a = 0; a < arenas; a++) {
@@ -163,6 +174,7 @@ export function buildPgtable(config: ModelConfig<PgtablePatch>): ScenarioModel {
   const splitAt = at(region(layout, 'pt.split'));
   const spots = Array.from({ length: cpus }, (_, c) => spotsOf(c, cpus, arenas, slots));
   const split: SplitBlocks = { blocks, at: splitAt, all: 2 ** cpus - 1 };
+  const conflicts = spots.map(conflictsOf);
 
   return {
     layout,
@@ -170,7 +182,7 @@ export function buildPgtable(config: ModelConfig<PgtablePatch>): ScenarioModel {
     init(mem: Memory) {
       pool.init(mem, [IoPgtable.ROOT_PAGE]);
     },
-    program: (cpu, rng) => new PgtableProgram(cpu, rng, pt, walk, spots[cpu.id]!, shadow, split),
+    program: (cpu, rng) => new PgtableProgram(cpu, rng, pt, walk, spots[cpu.id]!, conflicts[cpu.id]!, shadow, split),
     quiescent(mem, report) {
       const i32 = mem.i32;
       const { tableRefs, badRefs, leaves } = pt.scan(i32);
@@ -292,6 +304,8 @@ class PgtableProgram implements VcpuProgram {
     private readonly pt: IoPgtable,
     private readonly walk: WalkCache,
     private readonly spots: readonly Spot[],
+    /** Per spot, the spots that exclude it (conflictsOf). */
+    private readonly conflicts: readonly (readonly number[])[],
     shadow: Region,
     private readonly split: SplitBlocks,
   ) {
@@ -426,11 +440,7 @@ class PgtableProgram implements VcpuProgram {
     if (this.mapped(k) !== 0) return randInt(this.rng, 0, 3) === 0 ? this.verify(k) : this.unmap(k);
     // A 2M block and the private 4K pages of the same slot exclude each other: unmap the other first
     // (mapping a block over live pages would unmap them behind this vCPU's back).
-    if (s.group >= 0) {
-      // A group holds only private 4K pages and the 2M block, so "the other kind" is the conflict.
-      const other = this.spots.findIndex((o, i) => o.group === s.group && o.kind !== s.kind && this.mapped(i) !== 0);
-      if (other >= 0) return this.unmap(other);
-    }
+    for (const other of this.conflicts[k]!) if (this.mapped(other) !== 0) return this.unmap(other);
     const phys = s.size * randInt(this.rng, 1, PHYS_LIMIT / s.size - 1);
     return this.map(k, phys);
   }
@@ -461,8 +471,13 @@ class PgtableProgram implements VcpuProgram {
     return this.doMap(this.spots[k]!, k, phys);
   }
 
-  private *doMap(s: Spot, k: number, phys: number): Op<void> {
-    const { ret } = yield* this.pt.mapPages(this.cpu, s.iova, phys, s.size, 1);
+  // Each op is the model call with its check after it (andThen: no generator of the program's own
+  // around every step of the walk).
+  private doMap(s: Spot, k: number, phys: number): Op<void> {
+    return andThen(this.pt.mapPages(this.cpu, s.iova, phys, s.size, 1), ({ ret }) => this.mapDone(s, k, phys, ret));
+  }
+
+  private mapDone(s: Spot, k: number, phys: number, ret: number): void {
     if (ret === 0) Atomics.store(this.cpu.i32, this.base + k, phys / SZ_4K + 1);
     else if (ret === ENOMEM)
       this.cpu.fail('PT-ENOMEM', `cpu${this.cpu.id}: no table page for iova 0x${s.iova.toString(16)}`);
@@ -479,8 +494,11 @@ class PgtableProgram implements VcpuProgram {
     return this.doUnmap(this.spots[k]!, k);
   }
 
-  private *doUnmap(s: Spot, k: number): Op<void> {
-    const n = yield* this.pt.unmapPages(this.cpu, s.iova, s.size, 1);
+  private doUnmap(s: Spot, k: number): Op<void> {
+    return andThen(this.pt.unmapPages(this.cpu, s.iova, s.size, 1), (n) => this.unmapDone(s, k, n));
+  }
+
+  private unmapDone(s: Spot, k: number, n: number): void {
     Atomics.store(this.cpu.i32, this.base + k, 0);
     if (n !== s.size) {
       this.cpu.fail(
@@ -496,8 +514,11 @@ class PgtableProgram implements VcpuProgram {
     return this.doVerify(this.spots[k]!, (this.mapped(k) - 1) * SZ_4K);
   }
 
-  private *doVerify(s: Spot, want: number): Op<void> {
-    const got = yield* this.pt.iovaToPhys(this.cpu, s.iova);
+  private doVerify(s: Spot, want: number): Op<void> {
+    return andThen(this.pt.iovaToPhys(this.cpu, s.iova), (got) => this.verifyDone(s, want, got));
+  }
+
+  private verifyDone(s: Spot, want: number, got: number): void {
     if (got !== want) {
       this.cpu.fail(
         'PT-TRANSLATE',

@@ -49,6 +49,16 @@ export interface ReproduceOptions {
   readonly searchMs: number;
   readonly shrinkMs: number;
   readonly maxSteps: (opsPerCpu: readonly number[]) => number;
+  /**
+   * At most this many schedules in all (default: no bound but the time). With searchMs Infinity, a
+   * search bounded by work alone: the same programs and seed always search the same schedules (tests).
+   */
+  readonly maxSchedules?: number;
+  /**
+   * The invariant the threads broke: a violation of another invariant found on the way is kept as a
+   * fallback and the search goes on for this one (default: the first violation found is the answer).
+   */
+  readonly want?: string;
   readonly onProgress?: (text: string) => void;
 }
 
@@ -96,6 +106,7 @@ export function reproduceStressFailure(o: ReproduceOptions): ReproduceOutcome {
   let window: readonly number[] = windows[0] ?? o.failing.opsPerCpu;
   // Cost of one op in explore, learnt from the windows already searched (ms per op of an execution).
   let msPerOp = 0;
+  let other: FoundRepro | undefined;
   // A first pass over every window with a few schedules each (a bug that needs a full ring or a rare op
   // shows only in the longer ones), then the deep pass, window by window, strategy by strategy.
   const tries = [
@@ -104,7 +115,8 @@ export function reproduceStressFailure(o: ReproduceOptions): ReproduceOutcome {
   ];
   for (let i = 0; i < tries.length; i++) {
     const left = o.searchMs - (performance.now() - t0);
-    if (left <= 0) break;
+    const schedulesLeft = (o.maxSchedules ?? Infinity) - schedules;
+    if (left <= 0 || schedulesLeft <= 0) break;
     const { w, strategy, depth } = tries[i]!;
     const ops = w.reduce((a, b) => a + b, 0);
     // A window whose single execution would take more than a quarter of what is left cannot be searched.
@@ -113,7 +125,7 @@ export function reproduceStressFailure(o: ReproduceOptions): ReproduceOutcome {
     // The last try may use all that is left; the others at most half of it, so longer windows get a turn.
     const last = i === tries.length - 1;
     const timeMs = last ? left : left / 2;
-    const cap = last ? Number.MAX_SAFE_INTEGER : tries[i]!.cap;
+    const cap = Math.min(last ? Number.MAX_SAFE_INTEGER : tries[i]!.cap, schedulesLeft);
     o.onProgress?.(
       `window ${window.join(',')} ops, ${strategy}${strategy === 'pct' ? ` depth ${depth}` : ''}: ` +
         `${cap} schedules, ${(timeMs / 1000).toFixed(1)} s at most`,
@@ -134,10 +146,12 @@ export function reproduceStressFailure(o: ReproduceOptions): ReproduceOutcome {
       shrinkMs: o.shrinkMs,
     });
     schedules += r.schedules;
-    if (r.minimal) return { found: r.minimal, window, schedules, searchMs: performance.now() - t0 };
+    if (r.minimal && (o.want === undefined || r.minimal.violation.invariant === o.want))
+      return { found: r.minimal, window, schedules, searchMs: performance.now() - t0 };
+    other ??= r.minimal;
     if (r.ops > 0) msPerOp = Math.max(msPerOp, r.searchMs / r.ops);
   }
-  return { found: undefined, window, schedules, searchMs: performance.now() - t0 };
+  return { found: other, window, schedules, searchMs: performance.now() - t0 };
 }
 
 /** "stress saw: …; replay shows: …" when the deterministic repro ends elsewhere than the threads did. */

@@ -76,6 +76,18 @@ export class Depot {
     }
   }
 
+  /*
+   * link and unlink write two to four words in one scheduling point (the caller's). No other vCPU can
+   * observe a state in between (issue 13): every access to the depot head, the count and a depot
+   * magazine's link word is made under this bucket's iova_rcache.lock — push and pop assert it
+   * (DEPOT-LOCK), free_global_cached_iovas and the depot work pop under it — except two reads of ONE word
+   * each: a variant's unlocked `if (rcache->depot)` (depot-pop-empty) reads the head, which each of these
+   * writes once, so it sees it before or after, as explore shows it; and an unlocked remote drain
+   * (unlocked-remote-drain) reads the count word of a CPU's loaded magazine, which link writes once (the
+   * link overwrites the count) and unlink touches only before that magazine is any CPU's loaded again.
+   * Quiescent scans and checkers read at quiescent points or in the failing vCPU's own step.
+   */
+
   /**
    * `mag->next = rcache->depot; rcache->depot = mag; rcache->depot_size++` (setup code links directly).
    * Returns whether the depot

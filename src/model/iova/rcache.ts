@@ -298,7 +298,12 @@ export class IovaRcaches {
       if (this.depot.nonEmpty(i32, k)) {
         const m = this.iovaDepotPop(cpu, k);
         // The kernel frees the empty `loaded` before the pop; freeing it after (both under both locks,
-        // the pool is not shared with anything the locks protect) is the same.
+        // the pool is not shared with anything the locks protect) is the same. One point for the pop and
+        // the store to `loaded` (issue 13): the depot words are under depotLock (asserted by the depot,
+        // DEPOT-LOCK) and `loaded` under this CPU's lock, which every other reader of it — the remote
+        // drain, free_cpu_cached_iovas — takes too. Not so in unlocked-remote-drain: there the kernel's
+        // order leaves a window (a drain reads the freed `loaded`) that this order folds; that variant
+        // trips I2/I5 without it.
         Atomics.store(i32, s + C_LOADED, m);
         yield* this.iovaMagazineFree(cpu, loaded);
         loaded = m;

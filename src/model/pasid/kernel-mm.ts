@@ -171,6 +171,8 @@ export class KernelMm {
     const va = yield* this.allocVmapArea(cpu, phys.length + 1);
     if (va === 0) return 0;
     for (let k = 0; k < phys.length; k++) {
+      // No scheduling point of its own (issue 13): the area is this vCPU's, handed out under
+      // free_vmap_area_lock just before; nobody reads its pages[] until it is vunmapped.
       Atomics.store(cpu.i32, this.pages + va + k - this.g.vmallocStart, phys[k]!);
       const { ret } = yield* this.pt.mapPages(cpu, (va + k) * SZ_4K, phys[k]! * SZ_4K, SZ_4K, 1);
       // vmap_pages_pte_range WARNs on a present PTE (-EBUSY): the area was handed out twice.

@@ -126,6 +126,9 @@ export class RequestQueue {
           `the device found request #${Atomics.load(i32, L.entry(seq, F_SEQ))} where #${seq} should be: the ring lost FIFO order`,
         );
       }
+      // The device applies a request in one point (its words of host state together, issue 13): QEMU's
+      // virtio-iommu handles a request (virtio_iommu_handle_command) and translates a DMA
+      // (virtio_iommu_translate) under the same s->mutex, so a DMA never sees a request half applied.
       yield HOST_SITE[r.type] ?? 'host: ?';
       Atomics.store(i32, L.entry(seq, F_STATUS), this.host.apply(i32, r, report));
       Atomics.store(i32, L.rqHead, seq + 1);

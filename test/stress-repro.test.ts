@@ -1,0 +1,22 @@
+/**
+ * No window explore cannot see: a violation found by real threads (stress, 2 workers, bounded by ops)
+ * comes back in explore, the same invariant, when its op programs are re-run there (stress/reproduce.ts,
+ * bounded by schedules, not time). A model that folds a racing access into one scheduling point shows up
+ * as a stress failure explore cannot repeat. Here the models whose racing bug stress hits within a few
+ * hundred ops (the time budget of npm test); `node scripts/stress-repro-check.mjs` runs every model.
+ *
+ * Stress is not deterministic: a run that stays clean is retried with the next seed; what is asserted is
+ * the explore side, which is deterministic for given programs.
+ */
+import { describe, expect, it } from 'vitest';
+import { STRESS_REPRO_CASES, stressRepro } from './helpers/stress-repro.js';
+
+const QUICK = ['mapsg', 'dma-iova', 'counter'];
+
+describe('a stress-found violation comes back in explore on its op programs', () => {
+  it.each(STRESS_REPRO_CASES.filter(([name]) => QUICK.includes(name)))('%s/%s', async (name, variant, ops) => {
+    const r = await stressRepro(name, variant, ops, [1, 2, 3, 4], 600);
+    expect(r.stressInvariant, `${name}/${variant}: stress found nothing`).toBeDefined();
+    expect(r.exploreInvariant, `${name}/${variant} on ${r.failing}`).toBe(r.stressInvariant);
+  });
+});
