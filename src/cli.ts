@@ -186,6 +186,19 @@ function program(io: Io, setExit: (code: number) => void): Command {
       '--compare <report...>',
       'compare two bench reports (A then B: report.json or its directory): B vs A per combination, with spreads; runs nothing',
     )
+    .option(
+      '--sim',
+      'simulated time instead of real threads: the same model code under a cost profile, deterministic (fq, iova)',
+    )
+    .option('--cpus <list>', 'sim: vCPU counts, 1 to 256, e.g. 1,4,16,64 (default: 1,4,16,64)')
+    .option(
+      '--profile <name|file>',
+      'sim: cost profile, a built-in name (this-machine, s390-zvm, virtio, bare-metal) or a JSON file (default: this-machine)',
+    )
+    .option(
+      '--calibrate',
+      'measure this machine and write its cost profile (profiles/this-machine.json, or --report-dir)',
+    )
     .option('--json', 'one JSON document on stdout (the table goes to stderr)')
     .option(
       '--report-dir <dir>',

@@ -43,6 +43,7 @@ import { newRunId, writeReportFiles } from '../report/report.js';
 import { addedVariants, loadScenarioFile, scenarioModulePath, sourceFile } from '../scenarios/registry.js';
 import { BadInput, EXIT } from '../errors.js';
 import type { Io } from './io.js';
+import { benchSimCommand } from './bench-sim.js';
 import { checkOutputDir, lookupScenario, lookupVariant, parseDuration, parseInteger, parseSeed } from './parse.js';
 import type { FlushqPatch } from '../scenarios/flushq.js';
 import type { IovaPatch } from '../model/iova/patch.js';
@@ -68,6 +69,11 @@ export interface BenchFlags {
   variant?: string;
   repeats?: string;
   compare?: string[];
+  /** Simulated time instead of real threads (src/sim/, src/cli/bench-sim.ts). */
+  sim?: boolean;
+  cpus?: string;
+  profile?: string;
+  calibrate?: boolean;
 }
 
 const SUITES = ['engine', 'iova', 'fq', 'mapsg', 'pasid', 'variants', 'all'] as const;
@@ -88,7 +94,7 @@ const list = (flag: string, text: string): string[] => {
 };
 
 /** The variants to bench (`--variant`, `--scenario`, `--scenario-file`), resolved before any work. */
-interface VariantTarget {
+export interface VariantTarget {
   readonly scenario: ScenarioDef;
   readonly variants: readonly VariantDef[];
   readonly suite: Suite;
@@ -128,6 +134,7 @@ async function variantTarget(f: BenchFlags): Promise<VariantTarget | undefined> 
 export async function benchCommand(f: BenchFlags, io: Io): Promise<number> {
   if (f.compare !== undefined) return compareCommand(f, io);
   const target = await variantTarget(f);
+  if (f.sim || f.calibrate || f.cpus !== undefined || f.profile !== undefined) return benchSimCommand(f, io, target);
   const fqGiven = [f.fq, f.flushCost, f.flush, f.transfer, f.granule].some((x) => x !== undefined);
   const mapsgGiven = [f.hypercallCost, f.segs].some((x) => x !== undefined);
   const suite = (target?.suite ?? f.suite ?? (fqGiven ? 'fq' : mapsgGiven ? 'mapsg' : 'engine')) as Suite;
