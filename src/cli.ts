@@ -13,7 +13,8 @@ import { realpathSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
-import { benchCommand, type BenchFlags } from './cli/bench-cmd.js';
+import type { BenchFlags } from './cli/bench-cmd.js';
+import { benchOrSimCommand } from './cli/bench-sim.js';
 import { BadInput, EXIT, HarnessError } from './errors.js';
 import { exploreCommand, type ExploreFlags } from './cli/explore-cmd.js';
 import { processIo, type Io } from './cli/io.js';
@@ -205,7 +206,7 @@ function program(io: Io, setExit: (code: number) => void): Command {
       'write report.json, summary.md and bench.html here instead of reports/<run-id>-bench/',
     )
     .action(async (f: BenchFlags) => {
-      setExit(await benchCommand(f, io));
+      setExit(await benchOrSimCommand(f, io));
     });
 
   return p;

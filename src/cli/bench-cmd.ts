@@ -43,7 +43,6 @@ import { newRunId, writeReportFiles } from '../report/report.js';
 import { addedVariants, loadScenarioFile, scenarioModulePath, sourceFile } from '../scenarios/registry.js';
 import { BadInput, EXIT } from '../errors.js';
 import type { Io } from './io.js';
-import { benchSimCommand } from './bench-sim.js';
 import { checkOutputDir, lookupScenario, lookupVariant, parseDuration, parseInteger, parseSeed } from './parse.js';
 import type { FlushqPatch } from '../scenarios/flushq.js';
 import type { IovaPatch } from '../model/iova/patch.js';
@@ -102,7 +101,7 @@ export interface VariantTarget {
   readonly modulePath: string | undefined;
 }
 
-async function variantTarget(f: BenchFlags): Promise<VariantTarget | undefined> {
+export async function variantTarget(f: BenchFlags): Promise<VariantTarget | undefined> {
   if (f.scenarioFile === undefined && f.scenario === undefined && f.variant === undefined) return undefined;
   const modulePath = f.scenarioFile !== undefined ? scenarioModulePath(f.scenarioFile) : undefined;
   const fromFile = modulePath !== undefined ? await loadScenarioFile(modulePath, f.scenarioFile) : undefined;
@@ -134,7 +133,6 @@ async function variantTarget(f: BenchFlags): Promise<VariantTarget | undefined> 
 export async function benchCommand(f: BenchFlags, io: Io): Promise<number> {
   if (f.compare !== undefined) return compareCommand(f, io);
   const target = await variantTarget(f);
-  if (f.sim || f.calibrate || f.cpus !== undefined || f.profile !== undefined) return benchSimCommand(f, io, target);
   const fqGiven = [f.fq, f.flushCost, f.flush, f.transfer, f.granule].some((x) => x !== undefined);
   const mapsgGiven = [f.hypercallCost, f.segs].some((x) => x !== undefined);
   const suite = (target?.suite ?? f.suite ?? (fqGiven ? 'fq' : mapsgGiven ? 'mapsg' : 'engine')) as Suite;

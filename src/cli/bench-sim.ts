@@ -19,7 +19,7 @@ import { simFqBench, type SimSpeed } from '../sim/fq-sim.js';
 import { simIovaBench, simIovaMarkdown, simIovaSections, simIovaText } from '../sim/iova-sim.js';
 import { loadProfile, profilesDir } from '../sim/profile.js';
 import { simFqMarkdown, simFqSections, simFqText, speedText } from '../sim/sim-report.js';
-import { machine, type BenchFlags, type VariantTarget } from './bench-cmd.js';
+import { benchCommand, machine, variantTarget, type BenchFlags } from './bench-cmd.js';
 import type { Io } from './io.js';
 import { checkOutputDir, parseInteger, parseSeed } from './parse.js';
 
@@ -32,8 +32,15 @@ const list = (flag: string, text: string): string[] => {
   return items;
 };
 
-export async function benchSimCommand(f: BenchFlags, io: Io, target: VariantTarget | undefined): Promise<number> {
+/** `bench`: the simulated bench or --calibrate when asked for, the real-thread bench (bench-cmd.ts) otherwise. */
+export async function benchOrSimCommand(f: BenchFlags, io: Io): Promise<number> {
+  const sim = f.sim || f.calibrate || f.cpus !== undefined || f.profile !== undefined;
+  return sim && f.compare === undefined ? benchSimCommand(f, io) : benchCommand(f, io);
+}
+
+export async function benchSimCommand(f: BenchFlags, io: Io): Promise<number> {
   if (f.calibrate) return calibrateCommand(f, io);
+  const target = await variantTarget(f);
   if (!f.sim) throw new BadInput('--cpus and --profile belong to the simulated bench: add --sim');
   if (f.time !== undefined) throw new BadInput('--time: a simulated bench runs a fixed number of ops (--ops)');
   if (f.workers !== undefined) throw new BadInput('--workers: a simulated bench takes --cpus instead');

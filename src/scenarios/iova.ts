@@ -61,6 +61,9 @@ const SIZE_SHIFT = 256;
 const SITE_POST = 'mailbox post (cmpxchg)';
 const SITE_TAKE = 'mailbox take (xchg)';
 const SITE_WAIT = 'mailbox: wait until the IRQ CPU took the last range';
+const SITE_IRQ = 'completion irq: wake the IRQ CPU';
+const SITE_IDLE = 'irq cpu: going idle';
+const SITE_SLEEP = 'irq cpu: sleep until a completion';
 
 const enum Kind {
   Alloc,
@@ -109,12 +112,15 @@ export function buildIova(config: ModelConfig<IovaPatch>): ScenarioModel {
     ...iovaDomainRegions(opts, patch),
     // Model state: ranges in flight from one vCPU to another (a flush queue's entries, in miniature).
     'iova.mailbox': { kind: 'i32', count: slots },
+    // Bench shape 3: per IRQ vCPU, 1 while it sleeps waiting for a completion (its own 64-byte line).
+    'iova.irqIdle': { kind: 'i32', count: 16 * cpus },
   });
   const domain = newIovaDomain(layout, opts, patch);
   const mailbox = at(region(layout, 'iova.mailbox'));
   const shape: Shape = {
     domain,
     mailbox,
+    irqIdle: at(region(layout, 'iova.irqIdle')),
     slots,
     cpus,
     maxLive: p('maxLive'),
@@ -161,6 +167,7 @@ function checkGeometry(o: IovaDomainOptions): void {
 interface Shape {
   readonly domain: CheckedIovaDomain;
   readonly mailbox: number;
+  readonly irqIdle: number;
   readonly slots: number;
   readonly cpus: number;
   readonly maxLive: number;
@@ -326,19 +333,31 @@ class IovaProgram implements VcpuProgram {
     yield* waitUntilZero(cpu, this.s.mailbox + cpu.id, SITE_WAIT);
     yield SITE_POST;
     Atomics.store(cpu.i32, this.s.mailbox + cpu.id, pfn * SIZE_SHIFT + size);
+    // The completion interrupt: wake the IRQ vCPU if it sleeps.
+    yield SITE_IRQ;
+    const idle = this.s.irqIdle + 16 * (cpu.id % this.s.freers);
+    if (Atomics.load(cpu.i32, idle) !== 0) Atomics.store(cpu.i32, idle, 0);
   }
 
   /** Shape 3, an IRQ CPU: free whatever its allocating CPUs (every freers-th one) posted. */
   private *irqFree(): Op<void> {
     const cpu = this.cpu;
     const s = this.s;
+    const idle = s.irqIdle + 16 * cpu.id;
+    // Say "asleep" before the sweep, so a post that the sweep misses finds the flag set and clears it.
+    yield SITE_IDLE;
+    Atomics.store(cpu.i32, idle, 1);
+    let took = 0;
     for (let slot = s.freers + cpu.id; slot < s.cpus; slot += s.freers) {
       yield SITE_TAKE;
       // Read first, take only what is there: an empty slot stays shared in this CPU's cache.
       if (Atomics.load(cpu.i32, s.mailbox + slot) === 0) continue;
       const v = Atomics.exchange(cpu.i32, s.mailbox + slot, 0);
-      if (v !== 0) yield* s.domain.freeIovaFast(cpu, Math.floor(v / SIZE_SHIFT), v % SIZE_SHIFT);
+      if (v === 0) continue;
+      took++;
+      yield* s.domain.freeIovaFast(cpu, Math.floor(v / SIZE_SHIFT), v % SIZE_SHIFT);
     }
+    if (took === 0) yield* waitUntilZero(cpu, idle, SITE_SLEEP);
   }
 
   private free(pfn: number, size: number): Op<void> {

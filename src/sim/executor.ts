@@ -50,6 +50,8 @@ export interface SimSpec {
   readonly tieSeed?: number;
   /** A safety bound: more steps than this is a harness error (a livelock in the model). */
   readonly maxSteps?: number;
+  /** Count the steps taken at each site (SimResult.siteSteps): where the work went. */
+  readonly countSites?: boolean;
 }
 
 export interface LockWait {
@@ -77,6 +79,8 @@ export interface SimResult {
   readonly stats: Record<string, number | readonly number[]> | undefined;
   /** Outcomes the checker saw (INTERESTING/ACCEPTABLE ones included). */
   readonly outcomes: ReadonlyMap<string, number>;
+  /** Steps per site, with countSites. */
+  readonly siteSteps?: ReadonlyMap<Site, number>;
 }
 
 const DEFAULT_MAX_STEPS = 2_000_000_000;
@@ -104,6 +108,7 @@ export function runSim(spec: SimSpec): SimResult {
   const finished: boolean[] = Array(tasks).fill(false);
   const endless = spec.endless ?? [];
   const site: Site[] = Array(tasks).fill('start');
+  const siteSteps = spec.countSites ? new Map<Site, number>() : undefined;
   const stolen = new Float64Array(tasks);
   const fireTime = new Float64Array(tasks);
   const blockedAt = new Float64Array(tasks);
@@ -278,6 +283,7 @@ export function runSim(spec: SimSpec): SimResult {
       cpu.step = steps;
       const s = site[c]!;
       cpu.site = s;
+      if (siteSteps) siteSteps.set(s, (siteSteps.get(s) ?? 0) + 1);
       log.n = 0;
       log.on = true;
       running = c;
@@ -345,6 +351,7 @@ export function runSim(spec: SimSpec): SimResult {
     timerFires,
     stats: model.stats?.(mem),
     outcomes: checker.outcomes,
+    ...(siteSteps ? { siteSteps } : {}),
   };
 }
 
