@@ -18,13 +18,22 @@ import { SIM_MAX_CPUS } from '../sim/executor.js';
 import { simFqBench, type SimSpeed } from '../sim/fq-sim.js';
 import { simIovaBench, simIovaMarkdown, simIovaSections, simIovaText } from '../sim/iova-sim.js';
 import { loadProfile, profilesDir } from '../sim/profile.js';
-import { simFqMarkdown, simFqSections, simFqText, speedText } from '../sim/sim-report.js';
+import { simBanner, simFqMarkdown, simFqSections, simFqText, speedText } from '../sim/sim-report.js';
+import { simStressRunner } from '../sim/sim-stress.js';
+import {
+  MAPSG_DESIGNS,
+  mapsgBench,
+  mapsgBenchMarkdown,
+  mapsgBenchSections,
+  mapsgBenchText,
+} from '../bench/mapsg-bench.js';
+import type { MapsgPatch } from '../scenarios/mapsg.js';
 import { benchCommand, machine, variantTarget, type BenchFlags } from './bench-cmd.js';
 import type { Io } from './io.js';
 import { checkOutputDir, parseInteger, parseSeed } from './parse.js';
 
 const FQ_MODES = ['percpu', 'single', 'strict'];
-const SIM_SUITES = ['fq', 'iova'];
+const SIM_SUITES = ['fq', 'iova', 'mapsg'];
 
 const list = (flag: string, text: string): string[] => {
   const items = text.split(',').map((t) => t.trim());
@@ -47,15 +56,18 @@ export async function benchSimCommand(f: BenchFlags, io: Io): Promise<number> {
   if (f.repeats !== undefined)
     throw new BadInput('--repeats: a simulated run repeats bit for bit; change --seed to see another draw');
   const fqGiven = [f.fq, f.flushCost, f.flush, f.transfer, f.granule].some((x) => x !== undefined);
-  const suite = target?.suite ?? f.suite ?? (fqGiven ? 'fq' : 'fq');
+  const mapsgGiven = f.hypercallCost !== undefined || f.segs !== undefined;
+  const suite = target?.suite ?? f.suite ?? (mapsgGiven ? 'mapsg' : 'fq');
   if (!SIM_SUITES.includes(suite))
     throw new BadInput(
-      `--sim --suite ${suite}: the simulated bench runs ${SIM_SUITES.join(' and ')} so far (mapsg, dma-iova and pasid are not simulated yet)`,
+      suite === 'pasid'
+        ? '--sim --suite pasid: the pasid suite is already a deterministic cost model on one vCPU (bench --suite pasid); it has no multi-vCPU simulated form yet'
+        : `--sim --suite ${suite}: the simulated bench runs ${SIM_SUITES.join(', ')} (and their --scenario-file variants)`,
     );
   if (fqGiven && suite !== 'fq')
     throw new BadInput(`--fq, --flush-cost, --flush, --transfer and --granule belong to the fq suite`);
-  if (f.hypercallCost !== undefined || f.segs !== undefined)
-    throw new BadInput('--hypercall-cost and --segs belong to the mapsg suite, which is not simulated yet');
+  if ((f.hypercallCost !== undefined || f.segs !== undefined) && suite !== 'mapsg')
+    throw new BadInput('--hypercall-cost and --segs belong to the mapsg suite');
   const profile = loadProfile(f.profile ?? 'this-machine');
   const cpus = [
     ...new Set(list('--cpus', f.cpus ?? '1,4,16,64').map((c) => parseInteger('--cpus', c, 1, SIM_MAX_CPUS))),
@@ -104,6 +116,37 @@ export async function benchSimCommand(f: BenchFlags, io: Io): Promise<number> {
     text = simFqText(rows, profile, ops, seed);
     summary = simFqMarkdown(rows, profile, ops, seed);
     sections = simFqSections(rows, profile, ops, seed);
+  } else if (suite === 'mapsg') {
+    const o = {
+      ...(target && target.scenario.name === 'mapsg'
+        ? {
+            variants: target.variants as readonly VariantDef<MapsgPatch>[],
+            scenario: target.scenario as ScenarioDef<MapsgPatch>,
+          }
+        : {}),
+      designs: target?.scenario.name === 'dma-iova' ? [] : MAPSG_DESIGNS,
+      workers: cpus,
+      hypercallNs:
+        f.hypercallCost !== undefined
+          ? list('--hypercall-cost', f.hypercallCost).map((c) => parseInteger('--hypercall-cost', c, 0, 10_000_000))
+          : [profile.profile.hypercallNs],
+      segs: (f.segs !== undefined ? list('--segs', f.segs) : ['4', '16']).map((c) => parseInteger('--segs', c, 1, 64)),
+      timeMs: Infinity,
+      opBudget: ops,
+      seed,
+      runner: simStressRunner(profile.profile, speed),
+    };
+    const res = await mapsgBench(o, (s) => io.progress(`${s} (simulated)`));
+    const { runner: _r, variants: _v, scenario: _s, ...options } = o;
+    doc = { mapsg: { options, ...res } };
+    const relabel = (t: string) => t.replace(/\bworkers\b/g, 'vCPUs');
+    text = `${simBanner(profile, ops, seed)}\n\n${relabel(mapsgBenchText(res))}`;
+    summary = `**${simBanner(profile, ops, seed).replace('\n', '** ')}\n\n${relabel(mapsgBenchMarkdown(res))}`;
+    sections = mapsgBenchSections(res).map((sec) => ({
+      ...sec,
+      heading: `${sec.heading} (simulated, profile ${profile.profile.name})`,
+      text: `${simBanner(profile, ops, seed)} ${sec.text ?? ''}`,
+    }));
   } else {
     const variants = target
       ? (target.variants as VariantDef<IovaPatch>[])
