@@ -68,6 +68,11 @@ export interface SimResult {
   readonly ops: number;
   /** Simulated ns from the start until the last counted vCPU finished its ops. */
   readonly makespanNs: number;
+  /**
+   * When half of the counted ops had completed: (ops / 2) / (makespanNs - halfNs) is the rate of the
+   * second half of the run, past a cold start (empty caches) that the first half pays.
+   */
+  readonly halfNs: number;
   /** Each task's clock at its end (vCPUs, then timers). */
   readonly clocks: readonly number[];
   readonly lineTransfers: number;
@@ -118,6 +123,10 @@ export function runSim(spec: SimSpec): SimResult {
   let counted = 0;
   for (let c = 0; c < n; c++) if (!endless[c] && spec.opsPerCpu[c]! > 0) counted++;
   let makespan = 0;
+  let countedOps = 0;
+  for (let c = 0; c < n; c++) if (!endless[c]) countedOps += spec.opsPerCpu[c]!;
+  let done = 0;
+  let halfNs = 0;
   let steps = 0;
   let timerFires = 0;
   let lastT = 0;
@@ -149,6 +158,7 @@ export function runSim(spec: SimSpec): SimResult {
 
   // Start vCPU c's next op and run it to its first site (local code only: no access, no cost but a step's).
   const advance = (c: number): void => {
+    if (ops[c] !== undefined && !endless[c] && ++done * 2 >= countedOps && halfNs === 0) halfNs = clock[c]!;
     for (;;) {
       if (!endless[c] && started[c]! >= spec.opsPerCpu[c]!) {
         finished[c] = true;
@@ -342,6 +352,7 @@ export function runSim(spec: SimSpec): SimResult {
     steps,
     ops: ops_,
     makespanNs: makespan,
+    halfNs,
     clocks: Array.from(clock),
     lineTransfers: coh.transfers,
     lineWaitNs: coh.lineWaitNs,
