@@ -24,7 +24,7 @@
 import { Checker } from '../check/checker.js';
 import { Cpu, type Op, type Site } from '../engine/cpu.js';
 import { VirtualClock } from '../engine/clock.js';
-import { allocateMemory, zeroMemory, type Memory } from '../engine/layout.js';
+import { allocateMemory, zeroMemory, type Layout, type Memory, type Region } from '../engine/layout.js';
 import { mix32, opRng } from '../engine/rng.js';
 import type { ScenarioDef, ScenarioModel, VcpuProgram } from '../engine/scenario.js';
 import { taskOf } from '../engine/task.js';
@@ -52,6 +52,18 @@ export interface SimSpec {
   readonly maxSteps?: number;
   /** Count the steps taken at each site (SimResult.siteSteps): where the work went. */
   readonly countSites?: boolean;
+  /**
+   * Layout regions whose accesses cost nothing: the harness's bookkeeping (statistics, oracles), which
+   * the kernel does not have. A name ending in '*' is a prefix.
+   */
+  readonly untimed?: readonly string[];
+  /**
+   * Regions that the model keeps as parallel arrays where the kernel has one array of structs (the flush
+   * queue's pfn[], pages[], counter[] vs struct iova_fq_entry): element k of each is charged to the line
+   * that entry k of a `structBytes`-byte struct array would sit in, so the simulated line traffic is the
+   * kernel's, not the model's layout's.
+   */
+  readonly structs?: readonly { readonly regions: readonly string[]; readonly structBytes: number }[];
 }
 
 export interface LockWait {
@@ -73,6 +85,13 @@ export interface SimResult {
    * second half of the run, past a cold start (empty caches) that the first half pays.
    */
   readonly halfNs: number;
+  /**
+   * When the first counted vCPU finished, and the ops done by then: windowOps / windowNs is the rate
+   * while every vCPU still runs — dma_map_benchmark's measure (all threads run the same time), which a
+   * straggler at the end (a CPU the timer interrupts) cannot drag down.
+   */
+  readonly windowNs: number;
+  readonly windowOps: number;
   /** Each task's clock at its end (vCPUs, then timers). */
   readonly clocks: readonly number[];
   readonly lineTransfers: number;
@@ -127,6 +146,8 @@ export function runSim(spec: SimSpec): SimResult {
   for (let c = 0; c < n; c++) if (!endless[c]) countedOps += spec.opsPerCpu[c]!;
   let done = 0;
   let halfNs = 0;
+  let windowNs = 0;
+  let windowOps = 0;
   let steps = 0;
   let timerFires = 0;
   let lastT = 0;
@@ -143,7 +164,10 @@ export function runSim(spec: SimSpec): SimResult {
     if (t < n) progs.push(model.program(cpu, opRng(spec.opSeed, t)));
   }
   const state = cpus.map(taskOf);
-  const coh = new Coherence(Math.ceil(mem.sab.byteLength / 64), n, prof);
+  const lineMap = mapLines(model.layout, spec.untimed ?? [], spec.structs ?? []);
+  const coh = new Coherence(lineMap.lines, n, prof);
+  const skipLine = lineMap.skip;
+  const remaps = lineMap.remaps;
   const log = new AccessLog();
   const siteCost = new Map<Site, number>();
   const costOf = (s: Site): number => {
@@ -164,6 +188,10 @@ export function runSim(spec: SimSpec): SimResult {
         finished[c] = true;
         ops[c] = undefined;
         makespan = Math.max(makespan, clock[c]!);
+        if (windowNs === 0 && !endless[c] && spec.opsPerCpu[c]! > 0) {
+          windowNs = clock[c]!;
+          windowOps = done;
+        }
         counted--;
         return;
       }
@@ -304,7 +332,12 @@ export function runSim(spec: SimSpec): SimResult {
       const cache = cpu.thisCpu;
       const ln = log.line;
       const kd = log.kind;
-      for (let k = 0; k < log.n; k++) t = coh.charge(cache, t, ln[k]!, kd[k] as 0 | 1 | 2 | 3);
+      for (let k = 0; k < log.n; k++) {
+        let line = ln[k]!;
+        if (skipLine[line] === 1) continue;
+        if (skipLine[line] === 2) line = remap(remaps, log.word[k]!, line);
+        t = coh.charge(cache, t, line, kd[k] as 0 | 1 | 2 | 3);
+      }
       clock[c] = t;
       lastT = t;
       if (!r.done) site[c] = r.value;
@@ -353,6 +386,8 @@ export function runSim(spec: SimSpec): SimResult {
     ops: ops_,
     makespanNs: makespan,
     halfNs,
+    windowNs,
+    windowOps,
     clocks: Array.from(clock),
     lineTransfers: coh.transfers,
     lineWaitNs: coh.lineWaitNs,
@@ -364,6 +399,60 @@ export function runSim(spec: SimSpec): SimResult {
     outcomes: checker.outcomes,
     ...(siteSteps ? { siteSteps } : {}),
   };
+}
+
+interface Remap {
+  /** i32 word range of the region. */
+  readonly lo: number;
+  readonly hi: number;
+  readonly elemWords: number;
+  readonly structBytes: number;
+  /** First virtual line of the struct array. */
+  readonly base: number;
+}
+
+/**
+ * Per line of the buffer: 0 charged as is, 1 untimed, 2 remapped (remap()); and the number of lines the
+ * coherence table needs (the buffer's, then the virtual struct arrays').
+ */
+function mapLines(
+  layout: Layout,
+  untimed: readonly string[],
+  structs: readonly { readonly regions: readonly string[]; readonly structBytes: number }[],
+): { skip: Uint8Array; remaps: Remap[]; lines: number } {
+  const real = Math.ceil(layout.bytes / 64);
+  const skip = new Uint8Array(real);
+  const match = (name: string, pat: string) => (pat.endsWith('*') ? name.startsWith(pat.slice(0, -1)) : name === pat);
+  const mark = (r: Region, v: number) => skip.fill(v, r.byteOffset >> 6, (r.byteOffset + r.byteLength) >> 6);
+  for (const r of Object.values(layout.regions)) if (untimed.some((p) => match(r.name, p))) mark(r, 1);
+  const remaps: Remap[] = [];
+  let lines = real;
+  for (const g of structs) {
+    const rs = g.regions.map((n) => layout.regions[n]).filter((r): r is Region => r !== undefined);
+    if (rs.length === 0) continue;
+    const count = Math.max(...rs.map((r) => r.count));
+    for (const r of rs) {
+      mark(r, 2);
+      const eb = r.kind === 'i32' ? 4 : 8;
+      remaps.push({
+        lo: r.byteOffset >> 2,
+        hi: (r.byteOffset + r.count * eb) >> 2,
+        elemWords: eb >> 2,
+        structBytes: g.structBytes,
+        base: lines,
+      });
+    }
+    lines += Math.ceil((count * g.structBytes) / 64);
+  }
+  return { skip, remaps, lines };
+}
+
+function remap(remaps: readonly Remap[], word: number, line: number): number {
+  for (const m of remaps) {
+    if (word >= m.lo && word < m.hi)
+      return m.base + Math.floor(((((word - m.lo) / m.elemWords) | 0) * m.structBytes) / 64);
+  }
+  return line;
 }
 
 /** A permutation of 0..n-1 from `seed` (Fisher–Yates over a mix32 stream): the tie-break ranks. */
