@@ -327,8 +327,11 @@ export function runSim(spec: SimSpec): SimResult {
       running = c;
       const r = ops[c]!.next();
       log.on = false;
-      // spend() has added the step's explicit costs to vc.ns; now the step's own work and its accesses.
-      let t = vc.ns + prof.stepNs + costOf(s);
+      // The step's shared accesses come first (it resumes at the site, which is the access), then its
+      // local work (stepNs, siteNs) and what it spent (spend() added that to vc.ns). Charging the
+      // accesses after a spend would make their lines look busy until the spend is over.
+      const spent = vc.ns - clock[c]!;
+      let t = clock[c]!;
       const cache = cpu.thisCpu;
       const ln = log.line;
       const kd = log.kind;
@@ -338,6 +341,8 @@ export function runSim(spec: SimSpec): SimResult {
         if (skipLine[line] === 2) line = remap(remaps, log.word[k]!, line);
         t = coh.charge(cache, t, line, kd[k] as 0 | 1 | 2 | 3);
       }
+      t += prof.stepNs + costOf(s) + spent;
+      vc.ns = t;
       clock[c] = t;
       lastT = t;
       if (!r.done) site[c] = r.value;

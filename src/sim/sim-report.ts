@@ -76,10 +76,25 @@ export function simFqText(rows: readonly SimFqRow[], p: LoadedProfile, ops: numb
   return [
     simBanner(p, ops, seed),
     '',
-    fqBenchText(rows, undefined).replace(/seconds:(\d+)/g, (_, s) => `seconds(sim):${s}`),
+    fqBenchText(rows, undefined)
+      .replace(/seconds:(\d+)/g, (_, s) => `seconds(sim):${s}`)
+      .replace(/^mode( +)workers/m, (_, sp) => `mode${sp}vCPUs  `),
     '',
     simFqTable(rows, baselineOf(rows)),
+    ...noFlushNotes(rows),
   ].join('\n');
+}
+
+/** Lazy rows whose run ended before their first IOTLB flush: their rate leaves the flush out. */
+function noFlushNotes(rows: readonly SimFqRow[]): string[] {
+  const none = rows.filter((r) => r.flushesPer1kUnmaps === 0 && r.peakQueued > 0);
+  if (none.length === 0) return [];
+  const which = none.map((r) => `${r.mode} at ${r.workers} vCPU(s)`).join(', ');
+  return [
+    '',
+    `note: ${which} flushed no IOTLB within the run (the ring never filled, the timer never fired): ` +
+      'that rate leaves the flush out; raise --ops until the run spans a flush.',
+  ];
 }
 
 export function simFqMarkdown(rows: readonly SimFqRow[], p: LoadedProfile, ops: number, seed: number): string {
@@ -88,6 +103,8 @@ export function simFqMarkdown(rows: readonly SimFqRow[], p: LoadedProfile, ops: 
     `**${simBanner(p, ops, seed).replace('\n', '** ')}`,
     '',
     fqBenchMarkdown(rows).replace('| workers |', '| vCPUs |'),
+    ...noFlushNotes(rows),
+    '',
     `| mode | vCPUs | flush | map+unmap/s (sim) | vs ${base} | waited at (share of vCPU time) |`,
     '|---|---:|---|---:|---:|---|',
     ...rows.map(
