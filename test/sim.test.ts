@@ -13,7 +13,11 @@ import { BadInput } from '../src/errors.js';
 import { flushqScenario } from '../src/scenarios/flushq.js';
 import { CAS, LOAD, RMW } from '../src/sim/access.js';
 import { Coherence } from '../src/sim/coherence.js';
-import { runSim, type SimResult } from '../src/sim/executor.js';
+import { runSim, type SimResult, type SimSpec } from '../src/sim/executor.js';
+import type { Cpu, LockRef, Op } from '../src/engine/cpu.js';
+import { at, defineLayout, region } from '../src/engine/layout.js';
+import { lockRef, LOCK_WORDS, spinLock, spinUnlock } from '../src/engine/sync.js';
+import { spend } from '../src/model/iotlb.js';
 import { builtinProfiles, checkProfile, loadProfile, type CostProfile } from '../src/sim/profile.js';
 import { iommu, json } from './helpers/cli.js';
 
@@ -84,6 +88,75 @@ describe('simulated-time executor', () => {
     const r = fqRun('single', 256, 3, { flushCostNs: 1000 });
     expect(r.ops).toBe(768);
     expect(r.lockWaits.find((w) => w.site === 'lock fq')?.waits ?? 0).toBeGreaterThan(0);
+  });
+});
+
+/** A two-vCPU model whose op programs are given: op k of vCPU c is progs[c](cpu, word, lock). */
+function tiny(progs: ((cpu: Cpu, word: number, lock: LockRef) => Op)[]): SimSpec['model'] {
+  const layout = defineLayout(progs.length, { w: { kind: 'i32', count: 16 }, l: { kind: 'i32', count: LOCK_WORDS } });
+  const word = at(region(layout, 'w'));
+  const lock = lockRef('tiny', at(region(layout, 'l')));
+  return {
+    layout,
+    init() {},
+    program: (cpu) => ({ next: () => progs[cpu.id]!(cpu, word, lock), describe: () => 'tiny op' }),
+    quiescent() {},
+  };
+}
+
+const flat: CostProfile = { ...s390, stepNs: 0, loadNs: 0, storeNs: 0, rmwNs: 0, casNs: 0, lineTransferNs: 100 };
+const tinySim = (model: SimSpec['model']) =>
+  runSim({
+    scenario: { invariants: [] } as unknown as SimSpec['scenario'],
+    model,
+    opSeed: 1,
+    opsPerCpu: [1, 1],
+    profile: flat,
+  });
+
+describe('timing of a step', () => {
+  it("charges a step's access at its start: a later spend does not hold the line", () => {
+    const r = tinySim(
+      tiny([
+        function* (cpu, w) {
+          yield 'add';
+          Atomics.add(cpu.i32, w, 1);
+          spend(cpu, 1e6);
+        },
+        function* (cpu, w) {
+          yield 'work';
+          spend(cpu, 500);
+          yield 'add';
+          Atomics.add(cpu.i32, w, 1);
+        },
+      ]),
+    );
+    // vCPU 1 takes the line from vCPU 0 at 500 ns (not after vCPU 0's 1 ms): done at 500 + one transfer.
+    expect(r.clocks[1]).toBe(600);
+    expect(r.clocks[0]).toBe(100 + 1e6);
+  });
+
+  it('hands a lock over at the release, plus the hand-off', () => {
+    const r = tinySim(
+      tiny([
+        function* (cpu, _w, l) {
+          yield* spinLock(cpu, l);
+          yield 'critical section';
+          spend(cpu, 1e6);
+          yield* spinUnlock(cpu, l);
+        },
+        function* (cpu, _w, l) {
+          yield 'arrive later';
+          spend(cpu, 1000);
+          yield* spinLock(cpu, l);
+          yield* spinUnlock(cpu, l);
+        },
+      ]),
+    );
+    expect(r.lockWaits[0]?.site).toBe('lock tiny');
+    // Released a little after 1 ms; vCPU 1 runs again a hand-off later, then takes and drops the lock.
+    expect(r.clocks[1]).toBeGreaterThan(1e6 + flat.lockHandoffNs);
+    expect(r.clocks[1]).toBeLessThan(1e6 + flat.lockHandoffNs + 1000);
   });
 });
 
