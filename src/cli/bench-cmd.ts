@@ -15,7 +15,8 @@ import { availableParallelism, cpus, totalmem } from 'node:os';
 import { compareMeasurements, comparisonText, measurementsOf } from '../bench/compare.js';
 import { engineBench } from '../bench/engine-bench.js';
 import { benchText } from '../bench/engine-text.js';
-import { FQ_MODES, fqBench, fqMicro, type FqMode, type FqRow } from '../bench/fq-bench.js';
+import { FQ_MODES, fqBench, fqBenchVariants, fqMicro, type FqMode, type FqRow } from '../bench/fq-bench.js';
+import { bareMetalCosts, OVERHEAD_FACTOR, overheadCaveat, overheadChecks } from '../bench/overhead-caveat.js';
 import { fqBenchMarkdown, fqBenchSections, fqBenchText } from '../bench/fq-report.js';
 import { iovaBench, iovaBenchText, type IovaBenchOptions, type IovaBench } from '../bench/iova-bench.js';
 import {
@@ -84,6 +85,16 @@ const SUITE_OF: Readonly<Record<string, Suite>> = { flushq: 'fq', iova: 'iova', 
 /** The machine the numbers come from, for the report (numbers mean nothing without it). */
 export function machine(): string {
   return `${cpus()[0]?.model ?? 'unknown CPU'}, ${availableParallelism()} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
+}
+
+/** The same, as fields (report.json). */
+export function host(): { cpu: string; cores: number; memGiB: number; node: string } {
+  return {
+    cpu: cpus()[0]?.model ?? 'unknown CPU',
+    cores: availableParallelism(),
+    memGiB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+  };
 }
 
 const list = (flag: string, text: string): string[] => {
@@ -238,14 +249,22 @@ export async function benchCommand(f: BenchFlags, io: Io): Promise<number> {
       : {};
   const iova =
     suite === 'iova' || suite === 'all' ? await repeatIova(timeMs, repeats, io.progress, iovaOpts) : undefined;
-  const fq = fqOpts
-    ? {
-        options: fqOpts,
-        repeats,
-        rows: await repeatFq(fqOpts, repeats, io.progress),
-        micro: await fqMicro(Math.min(timeMs, 1_000)),
-      }
-    : undefined;
+  const fqRows = fqOpts ? await repeatFq(fqOpts, repeats, io.progress) : undefined;
+  const fq =
+    fqOpts && fqRows
+      ? {
+          options: fqOpts,
+          repeats,
+          rows: fqRows,
+          micro: await fqMicro(Math.min(timeMs, 1_000)),
+          // The measured 0 ns pairs against the bare-metal profile, simulated (overhead-caveat.ts).
+          overhead: {
+            factorLimit: OVERHEAD_FACTOR,
+            checks: overheadChecks(fqRows, bareMetalCosts(fqRows, fqBenchVariants(fqOpts), fqOpts.scenario)),
+          },
+        }
+      : undefined;
+  const caveats = fq ? [overheadCaveat(fq.overhead.checks)].filter((c): c is string => c !== undefined) : [];
   const mapsg = mapsgOpts
     ? { options: mapsgOpts, repeats, ...(await repeatMapsg(mapsgOpts, repeats, io.progress)) }
     : undefined;
@@ -280,6 +299,8 @@ export async function benchCommand(f: BenchFlags, io: Io): Promise<number> {
     suite,
     command: io.commandLine,
     machine: machine(),
+    host: host(),
+    caveats,
     startedAt: startedAt.toISOString(),
     repeats,
     ...(target
@@ -310,6 +331,7 @@ export async function benchCommand(f: BenchFlags, io: Io): Promise<number> {
     pasid ? pasidBenchText(pasid) : '',
     variants ? variantBenchText(variants.rows) : '',
     spreads.length > 0 ? spreadText(spreads, repeats) : '',
+    ...caveats.map((c) => `caveat: ${c}`),
   ]
     .filter(Boolean)
     .join('\n\n');
@@ -320,6 +342,7 @@ export async function benchCommand(f: BenchFlags, io: Io): Promise<number> {
     '',
     `Machine: ${machine()}; started ${startedAt.toISOString()}`,
     '',
+    ...caveats.flatMap((c) => [`> **Caveat:** ${c}`, '']),
     ...(fq ? [fqBenchMarkdown(fq.rows)] : []),
     ...(mapsg ? [mapsgBenchMarkdown(mapsg)] : []),
     ...(pasid ? [pasidBenchMarkdown(pasid)] : []),
@@ -332,6 +355,8 @@ export async function benchCommand(f: BenchFlags, io: Io): Promise<number> {
   const html = renderBenchHtml(engine ?? null, {
     command: io.commandLine,
     generatedAt: startedAt.toISOString(),
+    machine: machine(),
+    caveats,
     sections: [
       ...(fq ? fqBenchSections(fq.rows) : []),
       ...(mapsg ? mapsgBenchSections(mapsg) : []),
