@@ -10,10 +10,6 @@
 import path from 'node:path';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 
-const dist = path.join(path.dirname(new URL(import.meta.url).pathname), '..', 'dist', 'src');
-const { crossCheckCells, crossCheckText, realSide, simSide } = await import(path.join(dist, 'bench', 'cross-check.js'));
-const { loadProfile } = await import(path.join(dist, 'sim', 'profile.js'));
-
 const USAGE = `usage: node scripts/cross-check.mjs [options]
   --time D          real-thread time per measurement (default 1s; ms or s)
   --repeats N       real-thread runs per combination, the median is compared (default 3)
@@ -57,6 +53,11 @@ function duration(v) {
 
 const flush = flags.flush ?? 'parallel';
 if (flush !== 'parallel' && flush !== 'serial') bad(`--flush: '${flush}' is not serial or parallel`);
+// The modules load after the flags are checked: --help and bad input answer at once.
+const dist = path.join(path.dirname(new URL(import.meta.url).pathname), '..', 'dist', 'src');
+const { crossCheckCells, crossCheckText, realSide, simSide } = await import(path.join(dist, 'bench', 'cross-check.js'));
+const { loadProfile } = await import(path.join(dist, 'sim', 'profile.js'));
+
 let profile;
 try {
   profile = loadProfile(flags.profile ?? 'this-machine');
