@@ -4,7 +4,7 @@
  * (report.json, summary.md, bench.html) with simulated time labelled as such. `bench --calibrate` measures
  * this machine and writes the `this-machine` profile (src/sim/calibrate.ts).
  */
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ScenarioDef, VariantDef } from '../engine/scenario.js';
 import { BadInput, EXIT } from '../errors.js';
@@ -222,6 +222,7 @@ async function calibrateCommand(f: BenchFlags, io: Io): Promise<number> {
   if (f.reportDir !== undefined) checkOutputDir('--report-dir', f.reportDir);
   const profile = await calibrate(io.progress);
   const file = path.join(f.reportDir ?? profilesDir, 'this-machine.json');
+  mkdirSync(path.dirname(file), { recursive: true });
   writeFileSync(file, `${JSON.stringify(profile, null, 2)}\n`);
   if (f.json) io.out(JSON.stringify({ file, profile }, null, 2));
   else io.out(`${JSON.stringify(profile, null, 2)}\nprofile: ${file}`);

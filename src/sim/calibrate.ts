@@ -12,7 +12,7 @@ import { availableParallelism, cpus } from 'node:os';
 const machine = (): string =>
   `${cpus()[0]?.model ?? 'unknown CPU'}, ${availableParallelism()} cores, Node ${process.version}`;
 
-const N = 2_000_000;
+const N = 500_000;
 
 function perOp(f: () => void, n: number): number {
   f(); // warm up
@@ -63,9 +63,9 @@ export async function calibrate(progress: (s: string) => void): Promise<CostProf
     for (let k = 0; k < N; k++) Atomics.compareExchange(i32, 0, k, k + 1);
   }, N);
   progress('calibrate: a line bounced between two threads');
-  const bounceNs = await pingPong(false, 200_000);
+  const bounceNs = await pingPong(false, 50_000);
   progress('calibrate: park/unpark');
-  const parkNs = await pingPong(true, 20_000);
+  const parkNs = await pingPong(true, 5_000);
   progress('calibrate: the model step');
   const stepNs = perOp(() => {
     function* g(): Generator<string, void, void> {
