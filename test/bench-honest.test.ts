@@ -10,7 +10,7 @@ import type { FqRow } from '../src/bench/fq-bench.js';
 import { fqBenchMarkdown, fqBenchSections, fqBenchText } from '../src/bench/fq-report.js';
 import { bareMetalCosts, OVERHEAD_FACTOR, overheadCaveat, overheadChecks } from '../src/bench/overhead-caveat.js';
 import { variantOf } from '../src/engine/scenario.js';
-import { labelTilt } from '../src/report/charts.js';
+import { labelTilt, yNameGap } from '../src/report/charts.js';
 import { renderBenchHtml } from '../src/report/html.js';
 import { flushqScenario } from '../src/scenarios/flushq.js';
 
@@ -85,6 +85,19 @@ describe('real-thread fq bench labels', () => {
     const slot = 552 / 18;
     expect(slot * Math.sin((t.angle * Math.PI) / 180)).toBeGreaterThanOrEqual(16);
     expect(t.depth).toBeGreaterThan(0);
+  });
+
+  it('moves the y axis name clear of wide tick labels', () => {
+    const line = (ys: number[]) =>
+      ({
+        kind: 'line',
+        title: 't',
+        xLabel: 'x',
+        yLabel: 'y',
+        series: [{ name: 's', points: ys.map((y, i) => [i, y] as const) }],
+      }) as const;
+    expect(yNameGap(line([1, 150_000]))).toBe(48);
+    expect(yNameGap(line([0.000123, 1]))).toBeGreaterThan(48 + 7);
   });
 
   it('shows the machine and the caveats in bench.html', () => {

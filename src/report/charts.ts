@@ -187,7 +187,8 @@ function option(spec: ChartSpec): Record<string, unknown> {
   const legend =
     spec.series.length > 1 ? { legend: { bottom: 0, textStyle: { color: CHART_INK.text }, itemGap: 16 } } : {};
   const base = { animation: false, color: [...PALETTE], textStyle: { fontFamily: 'system-ui, sans-serif' }, ...legend };
-  const grid = { left: 64, right: 24, top: 16, bottom: spec.series.length > 1 ? 80 : 56, containLabel: false };
+  const yGap = yNameGap(spec);
+  const grid = { left: yGap + 16, right: 24, top: 16, bottom: spec.series.length > 1 ? 80 : 56, containLabel: false };
   if (spec.kind === 'line') {
     const xs = spec.series.flatMap((s) => s.points.map((p) => p[0]));
     const integral = xs.every(Number.isInteger);
@@ -202,7 +203,7 @@ function option(spec: ChartSpec): Record<string, unknown> {
       yAxis: {
         ...axisStyle(spec.yLabel, spec.yLog),
         ...(spec.yLog ? {} : { type: 'value', scale: false }),
-        nameGap: 48,
+        nameGap: yGap,
       },
       series: spec.series.map((s) => ({
         type: 'line',
@@ -240,7 +241,7 @@ function option(spec: ChartSpec): Record<string, unknown> {
     yAxis: {
       ...axisStyle(spec.yLabel ?? 'samples', yLog),
       ...(yLog ? { min: logMin, startValue: logMin } : { type: 'value' }),
-      nameGap: 48,
+      nameGap: yGap,
     },
     series: series.map((s) => ({
       type: 'bar',
@@ -253,6 +254,22 @@ function option(spec: ChartSpec): Record<string, unknown> {
       }),
     })),
   };
+}
+
+/**
+ * How far the y axis name sits from the axis: clear of the widest tick label. The ticks are round values
+ * within the data's range, so the formatted extremes bound their width.
+ */
+export function yNameGap(spec: ChartSpec): number {
+  const ys =
+    spec.kind === 'line'
+      ? spec.series.flatMap((s) => s.points.map((p) => p[1]))
+      : spec.kind === 'bar'
+        ? spec.series.flatMap((s) => s.values.filter((v): v is number => v !== null))
+        : [];
+  const finite = ys.filter(Number.isFinite);
+  const ends = finite.length > 0 ? [Math.min(...finite), Math.max(...finite)] : [];
+  return Math.max(48, 12 + CHAR_PX * Math.max(0, ...ends.map((v) => formatNumber(v).length)));
 }
 
 /** About how wide a 12 px label character is, and how far apart two tilted labels must be to not overlap. */
