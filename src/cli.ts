@@ -205,6 +205,11 @@ function program(io: Io, setExit: (code: number) => void): Command {
       '--report-dir <dir>',
       'write report.json, summary.md and bench.html here instead of reports/<run-id>-bench/',
     )
+    .addHelpText(
+      'after',
+      '\nThe simulator against real threads (design ratios at 1 and 2 CPUs, a ±25% verdict per cell):\n' +
+        '  node scripts/cross-check.mjs --help',
+    )
     .action(async (f: BenchFlags) => {
       setExit(await benchOrSimCommand(f, io));
     });
