@@ -13,7 +13,8 @@ import { realpathSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
-import { benchCommand, type BenchFlags } from './cli/bench-cmd.js';
+import type { BenchFlags } from './cli/bench-cmd.js';
+import { benchOrSimCommand } from './cli/bench-sim.js';
 import { BadInput, EXIT, HarnessError } from './errors.js';
 import { exploreCommand, type ExploreFlags } from './cli/explore-cmd.js';
 import { processIo, type Io } from './cli/io.js';
@@ -215,13 +216,31 @@ function program(io: Io, setExit: (code: number) => void): Command {
       '--compare <report...>',
       'compare two bench reports (A then B: report.json or its directory): B vs A per combination, with spreads; runs nothing',
     )
+    .option(
+      '--sim',
+      'simulated time instead of real threads: the same model code under a cost profile, deterministic (fq, iova)',
+    )
+    .option('--cpus <list>', 'sim: vCPU counts, 1 to 256, e.g. 1,4,16,64 (default: 1,4,16,64)')
+    .option(
+      '--profile <name|file>',
+      'sim: cost profile, a built-in name (this-machine, s390-zvm, virtio, bare-metal) or a JSON file (default: this-machine)',
+    )
+    .option(
+      '--calibrate',
+      'measure this machine and write its cost profile (profiles/this-machine.json, or --report-dir)',
+    )
     .option('--json', 'one JSON document on stdout (the table goes to stderr)')
     .option(
       '--report-dir <dir>',
       'write report.json, summary.md and bench.html here instead of reports/<run-id>-bench/',
     )
+    .addHelpText(
+      'after',
+      '\nThe simulator against real threads (design ratios at 1 and 2 CPUs, a ±25% verdict per cell):\n' +
+        '  node scripts/cross-check.mjs --help',
+    )
     .action(async (f: BenchFlags) => {
-      setExit(await benchCommand(f, io));
+      setExit(await benchOrSimCommand(f, io));
     });
 
   return p;
