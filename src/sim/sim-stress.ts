@@ -37,6 +37,7 @@ export function simStressRunner(profile: CostProfile, speed: SimSpeed[]): Stress
       perCpu: Array.from({ length: o.workers }, () => ({ ops: o.opBudget, steps: 0 })),
       stats: r.stats,
       failing: undefined,
+      sites: undefined, // simulated benches count no coverage (bench runs without it)
     };
   };
 }
