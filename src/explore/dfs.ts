@@ -26,6 +26,7 @@
 import { HarnessError } from '../errors.js';
 import type { Memory } from '../engine/layout.js';
 import { independent, installLogging, loggedMemory, Recorder, union, type Footprint } from './footprint.js';
+import { findRaces } from './races.js';
 import { Pruned, type Scheduler } from './scheduler.js';
 
 const CPU = 'cpu';
@@ -42,7 +43,10 @@ interface Decision {
   readonly sleep: ReadonlyMap<number, Footprint>;
   /** Tasks whose subtree here is done, with their step's footprint (over every choice inside it). */
   readonly done: Map<number, Footprint>;
-  /** The chosen task's step's footprint, merged over the executions that took it. */
+  /** Source-DPOR: the tasks this decision must try (races found later add to it). */
+  readonly backtrack: Set<number>;
+  /** The chosen task's step's footprint in the latest execution, and merged over all that took it. */
+  last: Footprint | undefined;
   footprint: Footprint | undefined;
   /** Preemptions before this decision, and the task that ran the previous step. */
   readonly preemptions: number;
@@ -68,6 +72,11 @@ export class DfsScheduler implements Scheduler {
   private done = false;
   private readonly recorder = new Recorder();
   private readonly por: boolean;
+  private tasks = 0;
+  /** Decisions below this index ran the same way in the previous execution: their races are known. */
+  private changedAt = 0;
+  /** A non-scheduling choice was made inside the running step: its footprint may vary between runs. */
+  private choiceInStep = false;
 
   constructor(private readonly o: DfsOptions) {
     this.por = o.por && o.maxPreemptions === Infinity;
@@ -89,7 +98,8 @@ export class DfsScheduler implements Scheduler {
     return this.done;
   }
 
-  newExecution(): void {
+  newExecution(tasks: number): void {
+    this.tasks = tasks;
     if (this.pending) this.moveOn();
     if (this.done) throw new HarnessError('dfs: asked for an execution after the last one');
     this.pending = true;
@@ -104,18 +114,23 @@ export class DfsScheduler implements Scheduler {
       const fp = this.recorder.end();
       this.stepFootprint = fp;
       const d = this.stack[this.stepOf]!;
-      d.footprint = union(d.footprint, fp);
+      d.last = fp;
+      // Under sc a decision's step is the same in every execution through it; a choice inside it can
+      // change what it touches, and the sleep sets need all of it.
+      d.footprint = d.footprint === undefined || !this.choiceInStep ? fp : union(d.footprint, fp);
     }
   }
 
   nextCpu(runnable: readonly number[], current: number): number {
     const d = this.pos < this.stack.length ? this.replayed(CPU, runnable.length) : this.fresh(runnable, current);
     this.stepOf = this.pos++;
+    this.choiceInStep = false;
     if (this.por) this.recorder.begin();
     return d.options[d.at]!;
   }
 
   nextChoice(count: number, kind: string): number {
+    this.choiceInStep = true;
     if (this.pos < this.stack.length) return this.replayed(kind, count).at;
     this.stack.push({
       kind,
@@ -123,6 +138,8 @@ export class DfsScheduler implements Scheduler {
       at: 0,
       sleep: NO_SLEEP,
       done: new Map(),
+      backtrack: new Set(),
+      last: undefined,
       footprint: undefined,
       preemptions: 0,
       current: -1,
@@ -165,21 +182,29 @@ export class DfsScheduler implements Scheduler {
       at: -1,
       sleep,
       done: new Map(),
+      backtrack: new Set(),
+      last: undefined,
       footprint: undefined,
       preemptions,
       current,
     };
-    d.at = this.nextOption(d, 0);
-    if (d.at < 0) throw new Pruned('every runnable task sleeps');
+    d.at = this.nextOption(d, false);
+    if (d.at < 0) throw PRUNED;
+    // Source-DPOR starts a decision with one task; the races of the executions below add the others.
+    d.backtrack.add(d.options[d.at]!);
     this.stack.push(d);
     return d;
   }
 
-  /** The first option from `from` on that is awake, not done and within the preemption bound; -1 if none. */
-  private nextOption(d: Decision, from: number): number {
-    for (let i = from; i < d.options.length; i++) {
+  /**
+   * The first option that is awake, not done, within the preemption bound and (with `backtrackOnly`)
+   * in the backtrack set; -1 if none.
+   */
+  private nextOption(d: Decision, backtrackOnly: boolean): number {
+    for (let i = 0; i < d.options.length; i++) {
       const t = d.options[i]!;
       if (d.sleep.has(t) || d.done.has(t)) continue;
+      if (backtrackOnly && !d.backtrack.has(t)) continue;
       if (isPreemption(t, d.current, d.options) && d.preemptions + 1 > this.o.maxPreemptions) continue;
       return i;
     }
@@ -192,25 +217,50 @@ export class DfsScheduler implements Scheduler {
     // Decisions past pos were not reached (an execution that ended early replays a shorter prefix only if
     // the model is nondeterministic, which replayed() reports); drop them.
     this.stack.length = Math.min(this.stack.length, this.pos);
+    if (this.por) this.addBacktracks();
     while (this.stack.length > 0) {
       const d = this.stack[this.stack.length - 1]!;
       let next: number;
       if (d.kind === CPU) {
         d.done.set(d.options[d.at]!, d.footprint ?? UNSEEN);
         d.footprint = undefined;
-        next = this.nextOption(d, d.at + 1);
+        next = this.nextOption(d, this.por);
       } else next = d.at + 1 < d.options.length ? d.at + 1 : -1;
       if (next >= 0) {
         d.at = next;
+        this.changedAt = this.stack.length - 1;
         return;
       }
       this.stack.pop();
     }
     this.done = true;
   }
+
+  /** Source sets: each race of the execution just run adds a task to the decision before its first step. */
+  private addBacktracks(): void {
+    const steps: { task: number; footprint: Footprint; at: number }[] = [];
+    let from = -1;
+    for (let k = 0; k < this.stack.length; k++) {
+      const d = this.stack[k]!;
+      if (d.kind !== CPU) continue;
+      // The step of the last scheduling decision at or before the first changed one is new too.
+      if (k <= this.changedAt) from = steps.length;
+      steps.push({ task: d.options[d.at]!, footprint: d.last ?? UNSEEN, at: k });
+    }
+    findRaces(steps, this.tasks, Math.max(0, from), (i, initials) => {
+      const d = this.stack[steps[i]!.at]!;
+      if (initials.some((t) => d.backtrack.has(t))) return;
+      const t = initials.find((q) => d.options.includes(q));
+      // An initial that could not run there (a timer not yet due at that step): try every task there.
+      if (t === undefined) for (const q of d.options) d.backtrack.add(q);
+      else d.backtrack.add(t);
+    });
+  }
 }
 
 const NO_SLEEP: ReadonlyMap<number, Footprint> = new Map();
+/** One instance: an Error's stack trace costs more than a short execution. */
+const PRUNED = new Pruned('every runnable task sleeps');
 /** The step of a decision that was never completed (the execution stopped inside it): assume the worst. */
 const UNSEEN: Footprint = { reads: new Set(), writes: new Set(), all: true };
 
