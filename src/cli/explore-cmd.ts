@@ -7,6 +7,8 @@ import path from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { withDefaults } from '../engine/scenario.js';
 import { explore, type ExploreOutcome, type FoundRepro } from '../explore/explore.js';
+import { reduces } from '../explore/dfs.js';
+import type { MemoryMode } from '../engine/memory-order.js';
 import type { ReproFile } from '../explore/repro.js';
 import { currentStamp } from '../explore/stamp.js';
 import {
@@ -30,6 +32,7 @@ import {
   lookupVariant,
   parseDuration,
   parseInteger,
+  parseMemory,
   parseOpsList,
   parseParams,
   parseSeed,
@@ -67,6 +70,8 @@ export interface ExploreFlags {
   maxPreemptions?: string;
   /** dfs: --no-por turns partial-order reduction off (commander sets false). */
   por?: boolean;
+  /** sc (default) or weak: engine/weak-memory.ts. */
+  memory?: string;
 }
 
 export async function exploreCommand(nameArg: string | undefined, flags: ExploreFlags, io: Io): Promise<number> {
@@ -113,6 +118,7 @@ export async function exploreCommand(nameArg: string | undefined, flags: Explore
       throw new BadInput(`--stop-on: scenario ${scenario.name} has no outcome '${id}' (see: iommu-stress list)`);
     }
   }
+  const memory = parseMemory(f.memory);
   const seed = f.seed !== undefined ? parseSeed('--seed', f.seed) : randomSeed();
   const hasTime = f.time !== undefined;
   const schedules =
@@ -138,11 +144,12 @@ export async function exploreCommand(nameArg: string | undefined, flags: Explore
     timeMs: hasTime ? parseDuration('--time', f.time!) : Infinity,
     opSeed: f.opSeed !== undefined ? parseSeed('--op-seed', f.opSeed) : undefined,
     maxSteps: f.maxSteps !== undefined ? parseInteger('--max-steps', f.maxSteps, 1, 1e9) : defaultMaxSteps(opsPerCpu),
+    memory,
   };
   if (f.reproFile !== undefined) checkOutputFile('--repro-file', f.reproFile);
 
   io.progress(
-    `explore ${scenario.name}/${variant.name}: ${strategy}${strategyNamed(strategy).usesDepth ? ` depth ${options.depth}` : ''}${dfsPart(options)}, seed ${seed}, ${cpus} vCPUs x ${opsPerCpu.join(',')} ops`,
+    `explore ${scenario.name}/${variant.name}: ${strategy}${strategyNamed(strategy).usesDepth ? ` depth ${options.depth}` : ''}${dfsPart(options)}, seed ${seed}, ${cpus} vCPUs x ${opsPerCpu.join(',')} ops${memory === 'weak' ? ', --memory weak' : ''}`,
   );
   const budget = options.timeMs;
   const r = explore({
@@ -171,6 +178,7 @@ export async function exploreCommand(nameArg: string | undefined, flags: Explore
     expected: variant.expect,
     strategy,
     depth: options.depth,
+    memory,
     seed,
     schedules: r.schedules,
     steps: r.steps,
@@ -184,7 +192,7 @@ export async function exploreCommand(nameArg: string | undefined, flags: Explore
           exhaustive: r.exhaustive === true,
           pruned: r.pruned,
           maxPreemptions: Number.isFinite(maxPreemptions) ? maxPreemptions : null,
-          por: options.por && !Number.isFinite(maxPreemptions),
+          por: reduces(options.por, maxPreemptions, memory),
         }
       : {}),
     ...(found
@@ -204,11 +212,17 @@ export async function exploreCommand(nameArg: string | undefined, flags: Explore
   if (f.json) io.out(JSON.stringify(summary, null, 2));
   else if (!found && exhaustive) io.out(exhaustiveLine(r, seed));
   else if (!found) {
-    io.out(`clean: ${r.schedules} schedules, ${r.steps} steps in ${(r.durationMs / 1000).toFixed(2)} s (seed ${seed})`);
+    io.out(
+      `clean: ${r.schedules} schedules, ${r.steps} steps in ${(r.durationMs / 1000).toFixed(2)} s (seed ${seed}` +
+        `${memory === 'weak' ? ', memory weak' : ''})`,
+    );
   } else {
     const v = found.violation;
     if (flags.trace) io.out(`${traceOf(found, flags.full === true)}\n`);
-    io.out(`violation ${v.invariant} after ${r.schedules} schedule(s) (seed ${seed}): ${v.message}`);
+    io.out(
+      `violation ${v.invariant} after ${r.schedules} schedule(s) (seed ${seed}` +
+        `${memory === 'weak' ? ', memory weak' : ''}): ${v.message}`,
+    );
     io.out(`  found:  ${describeSize(r.original!)}`);
     io.out(`  shrunk: ${describeSize(found)}${(f.shrink ?? true) ? ` (${r.shrinkAttempts} attempts)` : ''}`);
     io.out(`  repro:  ${reproFile}`);
@@ -226,10 +240,10 @@ function exhaustiveLine(r: ExploreOutcome, seed: number): string {
     : `not exhaustive: ${counts} ran clean before the budget ran out; ${tail}`;
 }
 
-function dfsPart(o: { strategy: string; maxPreemptions: number; por: boolean }): string {
+function dfsPart(o: { strategy: string; maxPreemptions: number; por: boolean; memory: MemoryMode }): string {
   if (!strategyNamed(o.strategy as StrategyName).exhaustive) return '';
-  if (Number.isFinite(o.maxPreemptions)) return ` (at most ${o.maxPreemptions} preemptions, no reduction)`;
-  return o.por ? ' (sleep sets)' : ' (no reduction)';
+  const bound = Number.isFinite(o.maxPreemptions) ? `at most ${o.maxPreemptions} preemptions, ` : '';
+  return ` (${bound}${reduces(o.por, o.maxPreemptions, o.memory) ? 'source-DPOR + sleep sets' : 'no reduction'})`;
 }
 
 function traceOf(f: FoundRepro, full: boolean): string {

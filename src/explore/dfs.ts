@@ -25,6 +25,7 @@
  */
 import { HarnessError } from '../errors.js';
 import type { Memory } from '../engine/layout.js';
+import type { MemoryMode } from '../engine/memory-order.js';
 import { independent, installLogging, loggedMemory, Recorder, union, type Footprint } from './footprint.js';
 import { findRaces } from './races.js';
 import { Pruned, type Scheduler } from './scheduler.js';
@@ -53,6 +54,16 @@ interface Decision {
   readonly current: number;
 }
 
+/**
+ * Does the reduction apply? Not under a preemption bound (see above), and not under `--memory weak`:
+ * a weak memory's store buffers and coherence histories live in the executor's WeakMemory, not in the
+ * buffer, so the footprints cannot see what a step reads there (soundness first: every interleaving and
+ * every visibility choice is run).
+ */
+export function reduces(por: boolean, maxPreemptions: number, memory: MemoryMode | undefined): boolean {
+  return por && maxPreemptions === Infinity && memory !== 'weak';
+}
+
 export interface DfsOptions {
   /** Bound on preemptions per execution (Infinity: none). */
   readonly maxPreemptions: number;
@@ -79,7 +90,7 @@ export class DfsScheduler implements Scheduler {
   private choiceInStep = false;
 
   constructor(private readonly o: DfsOptions) {
-    this.por = o.por && o.maxPreemptions === Infinity;
+    this.por = reduces(o.por, o.maxPreemptions, undefined);
   }
 
   /** Logging views and Atomics for the campaign (only when the reduction needs footprints). */

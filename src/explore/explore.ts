@@ -10,10 +10,12 @@ import { nonDefaultParams, type ScenarioDef, type VariantDef } from '../engine/s
 import { OutOfTime, runExecution, type ExecutionResult, type ExecutionSpec, type TraceEvent } from './execution.js';
 import { ReplayScheduler } from './replay.js';
 import { decodeSchedule, encodeSchedule, encodeToken, type Repro } from './repro.js';
+import { reduces } from './dfs.js';
 import { Pruned } from './scheduler.js';
 import { makeScheduler, strategyNamed, type StrategyName } from './strategies.js';
 import { formatTrace, noteText } from './trace.js';
 import { HarnessError } from '../errors.js';
+import type { MemoryMode } from '../engine/memory-order.js';
 import { shrink } from './shrink.js';
 
 export interface ExploreOptions {
@@ -41,6 +43,8 @@ export interface ExploreOptions {
   readonly shrinkMs?: number;
   /** Stop at these outcomes too (INTERESTING ones): explore --stop-on. */
   readonly stopOn?: readonly string[];
+  /** `weak`: the order.ts primitives run on a weak memory (engine/weak-memory.ts); default sc. */
+  readonly memory?: MemoryMode;
   /** Shard `index` of `count` of a seed campaign: executions index, index+count, ... of the unsharded run. */
   readonly shard?: Shard;
   readonly onProgress?: (p: { schedules: number; steps: number; elapsedMs: number }) => void;
@@ -102,7 +106,7 @@ export function explore(o: ExploreOptions): ExploreOutcome {
   const schedSeed = shard.count > 1 ? mix32(o.seed, 0x5a4d00 + shard.index) : o.seed;
   const scheduler = makeScheduler(o.strategy, schedSeed, o.depth, opsPerCpu.reduce((a, b) => a + b, 0) * 8, {
     maxPreemptions: o.maxPreemptions,
-    por: o.por,
+    por: reduces(o.por ?? true, o.maxPreemptions ?? Infinity, o.memory),
   });
   // An exhaustive strategy enumerates one configuration: the op programs of the campaign's first seed.
   const exhaustive = strategyNamed(o.strategy).exhaustive;
@@ -136,7 +140,16 @@ export function explore(o: ExploreOptions): ExploreOutcome {
         o.onProgress?.({ schedules, steps, elapsedMs });
       }
       const opSeed = fixedOpSeed ?? mix32(o.seed, shard.index + shard.count * schedules);
-      const spec: ExecutionSpec = { scenario: o.scenario, model, mem, opSeed, opsPerCpu, maxSteps: o.maxSteps, stopOn };
+      const spec: ExecutionSpec = {
+        scenario: o.scenario,
+        model,
+        mem,
+        opSeed,
+        opsPerCpu,
+        maxSteps: o.maxSteps,
+        stopOn,
+        memory: o.memory,
+      };
       let result: ExecutionResult;
       // A single long execution (a stress failure's whole programs) must not outlast the budget.
       try {
@@ -184,7 +197,15 @@ export function explore(o: ExploreOptions): ExploreOutcome {
       ...exhaustiveOutcome,
     };
   }
-  const base = { scenario: o.scenario, model, mem, opSeed: failing.opSeed, maxSteps: o.maxSteps, stopOn };
+  const base = {
+    scenario: o.scenario,
+    model,
+    mem,
+    opSeed: failing.opSeed,
+    maxSteps: o.maxSteps,
+    stopOn,
+    memory: o.memory,
+  };
   const repro = (
     ops: readonly number[],
     skip: readonly (readonly number[])[],
@@ -200,6 +221,7 @@ export function explore(o: ExploreOptions): ExploreOutcome {
     timers: model.timers?.length ?? 0,
     schedule: encodeSchedule(decisions),
     maxSteps: o.maxSteps,
+    ...(o.memory === 'weak' ? { memory: 'weak' as const } : {}),
   });
   const original = packageRepro(base, repro(opsPerCpu, [], failing.result.decisions));
   let minimal = original;
@@ -348,7 +370,14 @@ function packageRepro(base: Omit<ExecutionSpec, 'opsPerCpu'>, r: Repro): FoundRe
 
 export function replayRepro(base: Omit<ExecutionSpec, 'opsPerCpu'>, r: Repro): ExecutionResult {
   return runExecution(
-    { ...base, opsPerCpu: r.opsPerCpu, skip: r.skip, stopOn: new Set(r.stopOn), trace: true },
+    {
+      ...base,
+      opsPerCpu: r.opsPerCpu,
+      skip: r.skip,
+      stopOn: new Set(r.stopOn),
+      trace: true,
+      memory: r.memory ?? 'sc',
+    },
     new ReplayScheduler(decodeSchedule(r.schedule)),
   );
 }
