@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import { mkdirSync } from 'node:fs';
-import { withDefaults } from '../engine/scenario.js';
+import { expectationUnder, withDefaults } from '../engine/scenario.js';
 import { explore, type ExploreOutcome, type FoundRepro } from '../explore/explore.js';
 import { reduces } from '../explore/dfs.js';
 import type { MemoryMode } from '../engine/memory-order.js';
@@ -175,7 +175,7 @@ export async function exploreCommand(nameArg: string | undefined, flags: Explore
     verdict: found ? 'violation' : 'clean',
     scenario: scenario.name,
     variant: variant.name,
-    expected: variant.expect,
+    expected: expectationUnder(variant, memory),
     strategy,
     depth: options.depth,
     memory,

@@ -27,6 +27,7 @@ export async function listCommand(f: { json?: boolean; scenarioFile?: string }, 
               name: v.name,
               summary: v.summary,
               expect: v.expect,
+              ...(v.memory ? { memory: v.memory } : {}),
               source: v.source ?? null,
               file: sourceFile(s.name, v.name) ?? null,
             })),
@@ -51,7 +52,9 @@ export async function listCommand(f: { json?: boolean; scenarioFile?: string }, 
     io.out('  variants:');
     for (const v of s.variants) {
       const from = added.includes(v) ? ` [from ${file}]` : '';
-      io.out(`    ${v.name.padEnd(20)} expect ${expectationText(v).padEnd(24)} ${v.summary}${from}`);
+      io.out(
+        `    ${v.name.padEnd(20)} expect ${(v.memory === 'weak' ? `${expectationText(v, 'weak')} (weak)` : expectationText(v)).padEnd(24)} ${v.summary}${from}`,
+      );
     }
     io.out('  invariants:');
     for (const i of s.invariants) io.out(`    ${i.id.padEnd(14)} ${i.grade.padEnd(11)} ${i.meaning}`);

@@ -10,6 +10,7 @@ import { ENGINE_INVARIANTS, type Grade, type Violation } from '../check/invarian
 import {
   expectationText,
   meetsExpectation,
+  expectationUnder,
   type ScenarioDef,
   type VariantDef,
   withDefaults,
@@ -374,7 +375,7 @@ async function runVariant(plan: Plan, item: Plan['items'][number], io: Io, phase
   }
   const observed = violations[0]?.invariant ?? 'clean';
   const ops = (st?.ops ?? 0) + (ex?.ops ?? 0);
-  if (violations.length === 0 && variant.expect !== 'clean') {
+  if (violations.length === 0 && expectationUnder(variant, plan.memory) !== 'clean') {
     // Nothing to replay: say how to spend more on it.
     io.progress(
       `${scenario.name}/${variant.name}: not caught; try ${runCommandLine(scenario, variant.name, params, plan.workers, '60s', plan.seed)}`,
@@ -383,12 +384,12 @@ async function runVariant(plan: Plan, item: Plan['items'][number], io: Io, phase
   return {
     scenario: scenario.name,
     variant: variant.name,
-    expected: expectationText(variant),
+    expected: expectationText(variant, plan.memory),
     observed,
     // A stress failure whose replay ends in another invariant still observed what the threads saw.
     verdict:
-      meetsExpectation(variant, observed) ||
-      (violations[0]?.stressSaw && meetsExpectation(variant, violations[0].stressSaw.invariant))
+      meetsExpectation(variant, observed, plan.memory) ||
+      (violations[0]?.stressSaw && meetsExpectation(variant, violations[0].stressSaw.invariant, plan.memory))
         ? 'pass'
         : 'fail',
     ops,

@@ -5,6 +5,7 @@
  * A scenario is a pure description; `build` turns (vCPUs, variant, parameters) into a ScenarioModel
  * that both executors drive. Workers rebuild the same model from the same inputs.
  */
+import type { MemoryMode } from './memory-order.js';
 import type { InvariantDef } from '../check/invariant.js';
 import type { Cpu, Op } from './cpu.js';
 import type { Layout, Memory } from './layout.js';
@@ -34,6 +35,12 @@ export interface VariantDef<P = unknown> {
   readonly source?: string;
   /** What this variant changes in the scenario's model (see the scenario's factory). */
   readonly patch?: P;
+  /**
+   * 'weak': an ordering bug (a missing barrier), whose expectation holds under `explore --memory weak`
+   * only; under sc — and in stress mode, which is always sc — the variant is expected clean. That it is
+   * clean under sc is the proof that the bug is one of ordering.
+   */
+  readonly memory?: MemoryMode;
 }
 
 export interface ModelConfig<P = unknown> {
@@ -145,11 +152,18 @@ export function nonDefaultParams(s: ScenarioDef, params: Params): Record<string,
   return out;
 }
 
-export function expectationText(v: VariantDef): string {
-  return v.expect === 'clean' ? 'clean' : v.expect.join('|');
+/** What the variant expects under `memory`: an ordering bug (VariantDef.memory 'weak') is clean under sc. */
+export function expectationUnder(v: VariantDef, memory: MemoryMode = 'sc'): 'clean' | readonly string[] {
+  return v.memory === 'weak' && memory !== 'weak' ? 'clean' : v.expect;
 }
 
-/** Does an observed outcome ('clean' or an invariant id) meet the variant's expectation? */
-export function meetsExpectation(v: VariantDef, observed: string): boolean {
-  return v.expect === 'clean' ? observed === 'clean' : v.expect.includes(observed);
+export function expectationText(v: VariantDef, memory: MemoryMode = 'sc'): string {
+  const e = expectationUnder(v, memory);
+  return e === 'clean' ? 'clean' : e.join('|');
+}
+
+/** Does an observed outcome ('clean' or an invariant id) meet the variant's expectation (under `memory`)? */
+export function meetsExpectation(v: VariantDef, observed: string, memory: MemoryMode = 'sc'): boolean {
+  const e = expectationUnder(v, memory);
+  return e === 'clean' ? observed === 'clean' : e.includes(observed);
 }

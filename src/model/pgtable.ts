@@ -23,6 +23,7 @@
  * Lock classes: none — io-pgtable-arm takes no lock; a table install is a cmpxchg, leaves are plain
  * stores, and callers own disjoint IOVA ranges (§6 "Atomic vs not").
  */
+import { WRITE_ONCE } from '../engine/order.js';
 import type { Cpu, Op, Site } from '../engine/cpu.js';
 import { PagePool, PTES_PER_TABLE } from './page-pool.js';
 
@@ -274,7 +275,8 @@ export class IoPgtable {
   /** The store that clears an entry (__arm_lpae_clear_pte), as the harness sees it. */
   protected clearPte(cpu: Cpu, index: number, iova: number, lvl: number): void {
     if (this.observer?.pteClear) this.observer.pteClear(cpu, iova, lvl, Atomics.load(cpu.i32, index));
-    Atomics.store(cpu.i32, index, 0);
+    // __arm_lpae_clear_pte: a plain store, ordered by nothing (a caller that needs it ordered has a barrier).
+    WRITE_ONCE(cpu, index, 0);
   }
 
   /** iova_to_phys: walk; -1 if not mapped. */

@@ -31,7 +31,7 @@ import {
 import { RANK_FQ, RANK_IOTLB_FLUSH } from '../model/fq/locks.js';
 import { CheckedIovad, FlushOracle, flushOracleRegions, ObservedPgtable } from '../model/fq/oracle.js';
 import { FLUSHQ_TIMER_COUNT, FQ_TIMER_ID } from '../model/fq/timers.js';
-import { FinishCounterFq, LeCompareFq, NoFlushWhenFullFq, TimerTeardownFq } from '../model/fq/variants.js';
+import { FinishCounterFq, LeCompareFq, NoFlushWhenFullFq, NoQueueMbFq, TimerTeardownFq } from '../model/fq/variants.js';
 import { Iotlb, iotlbRegions, spend } from '../model/iotlb.js';
 import { newIovaDomain } from '../model/iova/checked-domain.js';
 import { iovaDomainRegions, type IovaDomainOptions } from '../model/iova/iova-domain.js';
@@ -492,6 +492,14 @@ export const flushqScenario: ScenarioDef<FlushqPatch> = {
       expect: ['F1', 'DMA-CORRUPT'],
       source: 'kernel-model.md §3.4 (flush while holding fq.lock when full) [derived mutation]',
       patch: { flushQueue: NoFlushWhenFullFq },
+    },
+    {
+      name: 'no-queue-mb',
+      summary: 'queue_iova without smp_mb(): the PTE clear can be seen after the start count (weak memory only)',
+      expect: ['F1', 'DMA-CORRUPT'],
+      memory: 'weak',
+      source: 'kernel-model.md §3.4 "Tests to mutate: drop the smp_mb"; dma-iommu.c queue_iova',
+      patch: { flushQueue: NoQueueMbFq },
     },
     {
       // The running timer either drains a ring after it was freed (FQ-UAF), or frees an entry that the
