@@ -23,7 +23,7 @@
  * Lock classes: none — io-pgtable-arm takes no lock; a table install is a cmpxchg, leaves are plain
  * stores, and callers own disjoint IOVA ranges (§6 "Atomic vs not").
  */
-import { WRITE_ONCE } from '../engine/order.js';
+import { cmpxchg_relaxed, dma_wmb, WRITE_ONCE } from '../engine/order.js';
 import type { Cpu, Op, Site } from '../engine/cpu.js';
 import { PagePool, PTES_PER_TABLE } from './page-pool.js';
 
@@ -201,13 +201,15 @@ export class IoPgtable {
   }
 
   /**
-   * arm_lpae_install_table: dma_wmb() (implied: Atomics are sequentially consistent), then cmpxchg the
-   * new table's descriptor into the entry if it still holds `curr`; returns what was there (`curr`
-   * when ours went in). The caller frees its page when it lost.
+   * arm_lpae_install_table: dma_wmb() ("ensure the table itself is visible before its PTE can be"),
+   * then cmpxchg64_relaxed the new table's descriptor into the entry if it still holds `curr`; returns
+   * what was there (`curr` when ours went in). The caller frees its page when it lost. (32-bit entries
+   * here: cmpxchg_relaxed.)
    */
   protected *armLpaeInstallTable(cpu: Cpu, slot: number, page: number, lvl: number, curr: number): Op<number> {
     yield CAS[lvl]!;
-    const old = Atomics.compareExchange(cpu.i32, slot, curr, tablePte(page));
+    dma_wmb(cpu);
+    const old = cmpxchg_relaxed(cpu, slot, curr, tablePte(page));
     cpu.note(old === curr ? 'cmpxchg' : 'read', 'pte', slot, old === curr ? page : old >> 2, curr >> 2);
     return old;
   }

@@ -21,7 +21,7 @@ import { randInt, type RandomGenerator } from '../engine/rng.js';
 import type { ModelConfig, ScenarioDef, ScenarioModel, VcpuProgram } from '../engine/scenario.js';
 import { PagePool, pagePoolRegions } from '../model/page-pool.js';
 import { ENOMEM, IoPgtable, type PgtableOptions, SZ_1G, SZ_2M, SZ_4K } from '../model/pgtable.js';
-import { RacyInstallPgtable } from '../model/pgtable-variants.js';
+import { NoDmaWmbInstallPgtable, RacyInstallPgtable } from '../model/pgtable-variants.js';
 
 /** A page-table class: IoPgtable or a subclass of it (a patch). */
 export type PgtableClass = new (pool: PagePool, opts?: PgtableOptions) => IoPgtable;
@@ -284,6 +284,14 @@ export const pgtableScenario: ScenarioDef<PgtablePatch> = {
       expect: ['PT-LEAK', 'PT-TRANSLATE'],
       source: 'kernel-model.md §6, §9 #14 (the CAS this variant removes)',
       patch: { pgtable: RacyInstallPgtable },
+    },
+    {
+      name: 'no-dma-wmb',
+      summary: 'install_table without dma_wmb(): a walker sees the new table before its zeroing (weak memory only)',
+      expect: ['PT-TRANSLATE', 'PT-MAP', 'PT-ONE-TABLE', 'PT-LEAK', 'PT-OVERWRITE'],
+      memory: 'weak',
+      source: 'io-pgtable-arm.c arm_lpae_install_table; riscv: "add dma_wmb before cmpxchg_relaxed"',
+      patch: { pgtable: NoDmaWmbInstallPgtable },
     },
   ],
   build: buildPgtable,
