@@ -142,7 +142,7 @@ export class DfsScheduler implements Scheduler {
 
   nextChoice(count: number, kind: string): number {
     this.choiceInStep = true;
-    if (this.pos < this.stack.length) return this.replayed(kind, count).at;
+    if (this.pos < this.stack.length) return this.replayed(kind, count, this.pos++).at;
     this.stack.push({
       kind,
       options: Array.from({ length: count }, (_, i) => i),
@@ -160,11 +160,11 @@ export class DfsScheduler implements Scheduler {
   }
 
   /** The stack's decision at pos, checked against what the execution offers now. */
-  private replayed(kind: string, count: number): Decision {
-    const d = this.stack[this.pos]!;
+  private replayed(kind: string, count: number, at = this.pos): Decision {
+    const d = this.stack[at]!;
     if (d.kind !== kind || d.options.length !== count) {
       throw new HarnessError(
-        `dfs: decision ${this.pos} offers ${count} '${kind}' options, its first run offered ` +
+        `dfs: decision ${at} offers ${count} '${kind}' options, its first run offered ` +
           `${d.options.length} '${d.kind}' (uncontrolled nondeterminism in the model?)`,
       );
     }
