@@ -13,6 +13,8 @@ import { explore, replayRepro } from '../src/explore/explore.js';
 import { decodeToken, encodeToken, readToken } from '../src/explore/repro.js';
 import { DepthFirst } from '../src/litmus/run.js';
 import { root } from './helpers/cli.js';
+import { main } from '../src/cli.js';
+import { memoryIo } from '../src/cli/io.js';
 
 interface MpPatch {
   readonly wmb: boolean;
@@ -243,5 +245,71 @@ describe('plain Atomics accesses under weak', () => {
     } while (dfs.advance());
     expect(executions).toBeGreaterThan(20);
     expect(stale).toBeGreaterThan(0); // weak choices did happen
+  });
+});
+
+describe('a plain Atomics RMW on a tracked location stays atomic', () => {
+  // cpu0 stores 10 with WRITE_ONCE (it may stay buffered); cpu1 adds 1 with a plain Atomics.add. The
+  // add reads the newest store and lands right after it: x ends 10 or 11, never 1.
+  const rmw: ScenarioDef = {
+    ...(mp as ScenarioDef),
+    name: 'rmw',
+    invariants: [],
+    variants: [{ name: 'only', summary: '', expect: 'clean' }],
+    build(config): ScenarioModel {
+      const layout = defineLayout(config.cpus, { x: { kind: 'i32', count: 1 } });
+      const x = at(layout.regions.x!);
+      return {
+        layout,
+        init() {},
+        program: (cpu) => ({
+          next: function* (): Op {
+            if (cpu.id === 0) {
+              yield 'write x';
+              WRITE_ONCE(cpu, x, 10);
+            } else {
+              yield 'touch x';
+              READ_ONCE(cpu, x);
+              yield 'plain add x';
+              Atomics.add(cpu.i32, x, 1);
+            }
+          },
+          describe: () => 'rmw',
+        }),
+        quiescent() {},
+      };
+    },
+  };
+
+  it('in every execution', () => {
+    const model = rmw.build({ cpus: 2, variant: rmw.variants[0]!, params: {} });
+    const mem = allocateMemory(model.layout);
+    const dfs = new DepthFirst();
+    const finals = new Set<number>();
+    do {
+      runExecution({ scenario: rmw, model, mem, opSeed: 0, opsPerCpu: [1, 1], maxSteps: 100, memory: 'weak' }, dfs);
+      finals.add(Atomics.load(mem.i32, at(model.layout.regions.x!)));
+    } while (dfs.advance());
+    expect([...finals].sort((a, b) => a - b)).toEqual([10, 11]);
+  });
+});
+
+describe('--memory on the command line', () => {
+  const cli = async (...args: string[]) => {
+    const io = memoryIo(args);
+    const code = await main(args, io);
+    return { code, stdout: io.stdout.join('\n'), stderr: io.stderr.join('\n') };
+  };
+
+  it('explore --memory weak runs and says so; a bad model or weak stress is exit 2', async () => {
+    const ok = await cli('explore', 'counter', '--memory', 'weak', '--schedules', '20', '--seed', '1', '--json');
+    expect(ok.code).toBe(0);
+    expect((JSON.parse(ok.stdout) as { memory: string; schedules: number }).memory).toBe('weak');
+    const bad = await cli('explore', 'counter', '--memory', 'strong');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--memory: 'strong' is not one of sc, weak/);
+    const stress = await cli('run', 'counter', '--mode', 'stress', '--memory', 'weak');
+    expect(stress.code).toBe(2);
+    expect(stress.stderr).toMatch(/stress mode runs on real threads/);
   });
 });

@@ -92,10 +92,10 @@ function jsonOf(r: FileResult, agrees: boolean | null) {
     name: r.name,
     result: r.result,
     unsupported: r.unsupported,
+    agrees,
     ...(o
       ? {
           observation: o.observation,
-          agrees,
           ok: o.ok,
           condition: r.lit!.quantifier,
           states: [...o.states.keys()].sort(),

@@ -360,13 +360,17 @@ export class WeakMemory {
     return ts;
   }
 
-  /** Other CPUs' oldest buffered store to `slot`, one per CPU, in CPU order. */
+  /**
+   * Other CPUs' oldest buffered store to `slot`, one per CPU, in CPU order: those that can commit now,
+   * that is, none of whose prerequisites is being committed further up (that would be a cycle in the
+   * commit order, such as 2+2W with smp_wmb() asks for).
+   */
   private othersOldest(cs: CpuState, s: number): Pending[] {
     const out: Pending[] = [];
     for (const o of this.cpus) {
       if (o === cs) continue;
       const p = o.buf.find((q) => q.slot === s);
-      if (p !== undefined && !p.busy) out.push(p);
+      if (p !== undefined && canCommit(p)) out.push(p);
     }
     return out;
   }
@@ -393,8 +397,8 @@ export class WeakMemory {
     const loc = this.locs[s]!;
     const v = this.read(loc.wide, loc.idx);
     if (v === loc.shown) return;
+    // No other CPU's buffered store may land in between: a plain RMW must stay atomic with what it read.
     for (const p of cs.buf.filter((q) => q.slot === s)) this.commit(p);
-    this.othersFirst(cs, s);
     this.append(cs, s, v, this.releaseView(cs));
   }
 
@@ -420,6 +424,10 @@ export class WeakMemory {
     loc.name ??= locationName(this.mem.layout, loc.wide, loc.idx);
     return loc.name;
   }
+}
+
+function canCommit(p: Pending): boolean {
+  return p.ts >= 0 || (!p.busy && p.prereqs.every(canCommit));
 }
 
 function who(cpu: number): string {

@@ -242,11 +242,26 @@ function* interpret(
 ): Op<void> {
   const run = function* (ss: readonly Stmt[]): Op<void> {
     for (const s of ss) {
-      if (s.k === 'decl') env.set(s.name, s.init ? yield* ev(s.init) : 0);
-      else if (s.k === 'assign') env.set(s.name, yield* ev(s.e));
-      else if (s.k === 'expr') yield* ev(s.e);
-      else if ((yield* ev(s.cond)) !== 0) yield* run(s.then);
-      else yield* run(s.else);
+      if (s.k === 'if') {
+        if ((yield* ev(s.cond)) !== 0) yield* run(s.then);
+        else yield* run(s.else);
+        continue;
+      }
+      const e = s.k === 'decl' ? s.init : s.e;
+      let v = 0;
+      if (e !== undefined && isSimple(e)) {
+        // The common statement, `r0 = READ_ONCE(*x);` or `WRITE_ONCE(*x, 1);`: no nested generators.
+        const vals = e.args.map((a) => (a.k === 'num' ? a.v : a.k === 'reg' ? (env.get(a.name) ?? 0) : 0));
+        const loc = e.args.find((a) => a.k === 'loc');
+        if (!LOCAL_FENCES.has(e.fn)) yield siteOf(e);
+        v = access(
+          cpu,
+          e.fn,
+          loc && loc.k === 'loc' ? index(loc.name) : -1,
+          vals.filter((_, i) => e.args[i]!.k !== 'loc'),
+        );
+      } else if (e !== undefined) v = yield* ev(e);
+      if (s.k !== 'expr') env.set(s.name, v);
     }
   };
   const ev = function* (e: Expr): Op<number> {
@@ -286,10 +301,34 @@ function* interpret(
       return 0;
     }
     if (fn === 'spin_trylock') return (yield* spinTryLock(cpu, locks.get(loc)!)) ? 1 : 0;
-    yield loc ? `${fn} ${loc}` : fn;
+    // smp_rmb/smp_wmb (and the dma_ forms) only order this CPU's own accesses, so whether another CPU
+    // acts between one and the next access changes nothing: they run in the step before, which keeps the
+    // tree small. smp_mb() joins a global view and is a step of its own.
+    if (!LOCAL_FENCES.has(fn)) yield siteOf(e);
     return access(cpu, fn, loc ? index(loc) : -1, vals);
   };
   yield* run(body);
+}
+
+const LOCAL_FENCES = new Set(['smp_rmb', 'smp_wmb', 'dma_rmb', 'dma_wmb']);
+
+/** A call whose arguments are locations, numbers and registers, and that is not a lock operation. */
+function isSimple(e: Expr): e is Expr & { k: 'call' } {
+  return (
+    e.k === 'call' && !e.fn.startsWith('spin_') && e.args.every((a) => a.k === 'loc' || a.k === 'num' || a.k === 'reg')
+  );
+}
+
+const sites = new WeakMap<Expr, string>();
+/** The scheduling-point label of a call: "READ_ONCE x", "smp_mb". */
+function siteOf(e: Expr & { k: 'call' }): string {
+  let s = sites.get(e);
+  if (s === undefined) {
+    const loc = e.args.find((a) => a.k === 'loc');
+    s = loc && loc.k === 'loc' ? `${e.fn} ${loc.name}` : e.fn;
+    sites.set(e, s);
+  }
+  return s;
 }
 
 function binary(op: string, a: number, b: number): number {
