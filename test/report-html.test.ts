@@ -323,7 +323,8 @@ describe('HTML report in headless Chromium', () => {
 
       const rows = page.locator('table.verdicts tbody tr');
       expect(await rows.count()).toBe(report.results.length);
-      expect(report.results.map((v) => v.variant)).toEqual(['correct', 'racy-install']);
+      // no-dma-wmb is an ordering bug: under run's sc memory it is expected (and seen) clean.
+      expect(report.results.map((v) => v.variant)).toEqual(['correct', 'racy-install', 'no-dma-wmb']);
       for (const [i, v] of report.results.entries()) {
         const cells = (await rows.nth(i).locator('td').allInnerTexts()).map((t) => t.trim());
         expect(cells.slice(0, 4)).toEqual([v.variant, v.expected, v.observed, 'PASS']);
@@ -337,7 +338,7 @@ describe('HTML report in headless Chromium', () => {
         expect(c.marks, c.id).toBe(c.points);
         expect(c.visible, c.id).toBeGreaterThan(0);
       }
-      expect(charts.find((c) => c.id === 'run-chart-0')!.marks).toBe(2); // stress ops/s: one bar per variant
+      expect(charts.find((c) => c.id === 'run-chart-0')!.marks).toBe(3); // stress ops/s: one bar per variant
 
       const racy = page.locator('#v-pgtable--racy-install');
       const trace = racy.locator('pre.trace').first();
