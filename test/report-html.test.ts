@@ -362,7 +362,7 @@ describe('HTML report in headless Chromium', () => {
 
       // Without JavaScript the page reads the same: the charts are plain SVG; only the copy buttons stay hidden.
       const noJs = await open(file, false);
-      expect(await noJs.page.locator('table.verdicts tbody tr').count()).toBe(2);
+      expect(await noJs.page.locator('table.verdicts tbody tr').count()).toBe(3);
       expect((await chartMarks(noJs.page)).every((c) => c.visible > 0)).toBe(true);
       expect(await noJs.page.locator('button.copy').first().isVisible()).toBe(false);
       expectOffline(noJs, file);
