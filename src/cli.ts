@@ -92,7 +92,9 @@ function program(io: Io, setExit: (code: number) => void): Command {
     .option('--variant <name>', 'variant (default: the first, the correct one)')
     .addOption(new Option('--strategy <name>', `scheduling strategy: ${strategyHelp()}`).choices(STRATEGIES))
     .option('--depth <d>', 'PCT bug depth: d-1 priority change points (default: 3)')
-    .option('--schedules <n>', 'executions to try (default 1000, or unlimited with --time)')
+    .option('--max-preemptions <k>', 'dfs: only executions with at most k preemptions (default: all)')
+    .option('--no-por', 'dfs: no partial-order reduction (every interleaving, for comparison)')
+    .option('--schedules <n>', 'executions to try (default 1000, or unlimited with --time or dfs)')
     .option('--time <duration>', 'wall-clock budget')
     .option('--seed <n>', 'seed of the strategy and of the op programs (default: random, printed)')
     .option('--cpus <n>', "vCPUs (default: the scenario's)")
@@ -123,6 +125,7 @@ function program(io: Io, setExit: (code: number) => void): Command {
     .option('--json', 'one JSON document on stdout')
     .action(async function (this: Command, name: string | undefined, f: ExploreFlags) {
       if (this.getOptionValueSource('shrink') === 'default') delete (f as { shrink?: boolean }).shrink;
+      if (this.getOptionValueSource('por') === 'default') delete (f as { por?: boolean }).por;
       setExit(await exploreCommand(name, f, io));
     });
 
