@@ -13,7 +13,8 @@ import { realpathSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
-import { benchCommand, type BenchFlags } from './cli/bench-cmd.js';
+import type { BenchFlags } from './cli/bench-cmd.js';
+import { benchOrSimCommand } from './cli/bench-sim.js';
 import { BadInput, EXIT, HarnessError } from './errors.js';
 import { exploreCommand, type ExploreFlags } from './cli/explore-cmd.js';
 import { processIo, type Io } from './cli/io.js';
@@ -91,7 +92,9 @@ function program(io: Io, setExit: (code: number) => void): Command {
     .option('--variant <name>', 'variant (default: the first, the correct one)')
     .addOption(new Option('--strategy <name>', `scheduling strategy: ${strategyHelp()}`).choices(STRATEGIES))
     .option('--depth <d>', 'PCT bug depth: d-1 priority change points (default: 3)')
-    .option('--schedules <n>', 'executions to try (default 1000, or unlimited with --time)')
+    .option('--max-preemptions <k>', 'dfs: only executions with at most k preemptions (default: all)')
+    .option('--no-por', 'dfs: no partial-order reduction (every interleaving, for comparison)')
+    .option('--schedules <n>', 'executions to try (default 1000, or unlimited with --time or dfs)')
     .option('--time <duration>', 'wall-clock budget')
     .option('--seed <n>', 'seed of the strategy and of the op programs (default: random, printed)')
     .option('--cpus <n>', "vCPUs (default: the scenario's)")
@@ -122,6 +125,7 @@ function program(io: Io, setExit: (code: number) => void): Command {
     .option('--json', 'one JSON document on stdout')
     .action(async function (this: Command, name: string | undefined, f: ExploreFlags) {
       if (this.getOptionValueSource('shrink') === 'default') delete (f as { shrink?: boolean }).shrink;
+      if (this.getOptionValueSource('por') === 'default') delete (f as { por?: boolean }).por;
       setExit(await exploreCommand(name, f, io));
     });
 
@@ -215,13 +219,31 @@ function program(io: Io, setExit: (code: number) => void): Command {
       '--compare <report...>',
       'compare two bench reports (A then B: report.json or its directory): B vs A per combination, with spreads; runs nothing',
     )
+    .option(
+      '--sim',
+      'simulated time instead of real threads: the same model code under a cost profile, deterministic (fq, iova)',
+    )
+    .option('--cpus <list>', 'sim: vCPU counts, 1 to 256, e.g. 1,4,16,64 (default: 1,4,16,64)')
+    .option(
+      '--profile <name|file>',
+      'sim: cost profile, a built-in name (this-machine, s390-zvm, virtio, bare-metal) or a JSON file (default: this-machine)',
+    )
+    .option(
+      '--calibrate',
+      'measure this machine and write its cost profile (profiles/this-machine.json, or --report-dir)',
+    )
     .option('--json', 'one JSON document on stdout (the table goes to stderr)')
     .option(
       '--report-dir <dir>',
       'write report.json, summary.md and bench.html here instead of reports/<run-id>-bench/',
     )
+    .addHelpText(
+      'after',
+      '\nThe simulator against real threads (design ratios at 1 and 2 CPUs, a ±25% verdict per cell):\n' +
+        '  node scripts/cross-check.mjs --help',
+    )
     .action(async (f: BenchFlags) => {
-      setExit(await benchCommand(f, io));
+      setExit(await benchOrSimCommand(f, io));
     });
 
   return p;

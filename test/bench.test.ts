@@ -87,10 +87,14 @@ describe('bench --fq', () => {
         expect(row.exposureHist.every((n) => n === 0)).toBe(true);
       }
     }
-    expect(r.stderr).toMatch(/dma mapping benchmark: threads:1 seconds:\d+ node:-1 dir:BIDIRECTIONAL granule: 1/);
+    expect(r.stderr).toMatch(/dma mapping benchmark: threads:1 seconds:\d+\.\d\d node:-1 dir:BIDIRECTIONAL granule: 1/);
     expect(r.stderr).toMatch(/average map latency\(us\):\d+\.\d standard deviation:\d+\.\d/);
     for (const f of ['report.json', 'summary.md', 'bench.html']) expect(existsSync(path.join(out, f)), f).toBe(true);
-    expect(readFileSync(path.join(out, 'summary.md'), 'utf8')).toMatch(/\| percpu \| 2 \| 1000 ns serial \|/);
+    const md = readFileSync(path.join(out, 'summary.md'), 'utf8');
+    expect(md).toMatch(/\| mode \| workers \| flush \(ns, serial\) \|/);
+    expect(md).toMatch(/\| percpu \| 2 \| 1000 \|/);
+    expect(readFileSync(path.join(out, 'bench.html'), 'utf8')).toMatch(/machine: .*cores.*Node v\d+/);
+    expect((doc as unknown as { host: { node: string } }).host.node).toBe(process.version);
     expect(readFileSync(path.join(out, 'bench.html'), 'utf8')).toMatch(/Throughput vs flush cost/);
   });
 

@@ -84,9 +84,9 @@ describe('bad input: exit 2, a message naming the bad value, nothing written', (
   }
 
   it('explore: an unknown strategy', () => {
-    const r = iommu('explore', 'pgtable', '--strategy', 'dfs');
+    const r = iommu('explore', 'pgtable', '--strategy', 'bfs');
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain('dfs');
+    expect(r.stderr).toContain('bfs');
   });
 
   it('explore: --ops with neither one count nor one per vCPU', () => {

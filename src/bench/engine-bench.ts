@@ -5,6 +5,7 @@
  */
 import { withDefaults, type ScenarioDef } from '../engine/scenario.js';
 import { explore } from '../explore/explore.js';
+import type { MemoryMode } from '../engine/memory-order.js';
 import { DEFAULT_DEPTH, DEFAULT_STRATEGY } from '../explore/strategies.js';
 import { findScenario, SCENARIOS } from '../scenarios/index.js';
 import { stress } from '../stress/stress.js';
@@ -29,6 +30,8 @@ export interface ExploreRate extends Partial<WithSpread> {
 export interface Detection {
   readonly scenario: string;
   readonly variant: string;
+  /** The memory model the search ran under: the variant's own (an ordering bug: weak), else sc. */
+  readonly memory?: MemoryMode;
   readonly seeds: number;
   readonly found: number;
   readonly medianSchedules: number;
@@ -134,10 +137,13 @@ function exploreRate(
 export function detection(s: ScenarioDef, variant: string, seeds: number, cap: number): Detection {
   const counts: number[] = [];
   let found = 0;
+  const v = s.variants.find((x) => x.name === variant)!;
+  const memory = v.memory ?? 'sc';
   for (let seed = 1; seed <= seeds; seed++) {
     const r = explore({
       scenario: s,
-      variant: s.variants.find((v) => v.name === variant)!,
+      variant: v,
+      memory,
       params: withDefaults(s, s.exploreParams),
       opsPerCpu: Array<number>(s.exploreCpus).fill(s.exploreOps),
       strategy: DEFAULT_STRATEGY,
@@ -155,6 +161,7 @@ export function detection(s: ScenarioDef, variant: string, seeds: number, cap: n
   return {
     scenario: s.name,
     variant,
+    memory,
     seeds,
     found,
     medianSchedules: counts[Math.floor(counts.length / 2)]!,

@@ -10,6 +10,23 @@ import { bucketUpperNs } from '../model/dma/latency.js';
 import type { FqMicro, FqRow } from './fq-bench.js';
 
 const f1 = (x: number) => x.toFixed(1);
+
+/** Percentiles come from quarter-octave histograms (latency.ts): each is the upper bound of its bucket. */
+export const BUCKET_NOTE = 'percentiles are histogram bucket upper bounds';
+
+/**
+ * dma_map_benchmark prints whole seconds; a real-thread run lasts a second or two, so the real seconds
+ * are given to 0.01 s. A simulated row (it carries `sim`) keeps the tool's integer, which the sim report
+ * rewrites as simulated seconds.
+ */
+function secondsField(r: FqRow): string {
+  return 'sim' in r ? String(Math.round(r.seconds)) : r.seconds.toFixed(2);
+}
+
+/** `ns, serial` or `ns, parallel`: how the run flushed (one run has one setting; both if rows were mixed). */
+export function flushUnit(rows: readonly FqRow[]): string {
+  return `ns, ${[...new Set(rows.map((r) => r.flush))].join('/') || 'parallel'}`;
+}
 const k = (x: number) =>
   x >= 1e6 ? `${(x / 1e6).toFixed(2)} M` : x >= 1e3 ? `${(x / 1e3).toFixed(1)} k` : x.toFixed(0);
 
@@ -18,12 +35,15 @@ export function fqBenchText(rows: readonly FqRow[], micro: FqMicro | undefined):
   for (const r of rows) {
     out.push(
       `# ${r.mode}, flush ${r.flushCostNs} ns ${r.flush}, transfer ${r.transferNs} ns`,
-      `dma mapping benchmark: threads:${r.workers} seconds:${Math.round(r.seconds)} node:-1 dir:BIDIRECTIONAL granule: ${r.pages}`,
+      `dma mapping benchmark: threads:${r.workers} seconds:${secondsField(r)} node:-1 dir:BIDIRECTIONAL granule: ${r.pages}`,
       `average map latency(us):${f1(r.mapAvgUs)} standard deviation:${f1(r.mapStddevUs)}`,
       `average unmap latency(us):${f1(r.unmapAvgUs)} standard deviation:${f1(r.unmapStddevUs)}`,
-      `  + throughput ${k(r.throughput)} map+unmap/s; map p50/p99 ${f1(r.mapP50Us)}/${f1(r.mapP99Us)} us; unmap p50/p99 ${f1(r.unmapP50Us)}/${f1(r.unmapP99Us)} us;` +
+      `  + throughput ${k(r.throughput)} map+unmap/s; map p50/p99 <=${f1(r.mapP50Us)}/<=${f1(r.mapP99Us)} us;` +
+        ` unmap p50/p99 <=${f1(r.unmapP50Us)}/<=${f1(r.unmapP99Us)} us (${BUCKET_NOTE});` +
         ` ${f1(r.flushesPer1kUnmaps)} flushes per 1000 unmaps; peak ${r.peakQueued} IOVAs queued;` +
-        (noExposure(r) ? ' no lazy exposure' : ` exposure p50/p99 ${f1(r.exposureP50Us)}/${f1(r.exposureP99Us)} us`),
+        (noExposure(r)
+          ? ' no lazy exposure'
+          : ` exposure p50/p99 <=${f1(r.exposureP50Us)}/<=${f1(r.exposureP99Us)} us`),
       '',
     );
   }
@@ -45,21 +65,21 @@ function tableText(rows: readonly FqRow[]): string {
   const head = [
     'mode',
     'workers',
-    'flush ns',
+    `flush ${flushUnit(rows)}`,
     'pairs/s',
     'vs strict',
     'map us',
     'unmap us',
-    'unmap p99',
+    'unmap p99<=',
     'flush/1k',
     'peak q',
-    'exp p50 us',
-    'exp p99 us',
+    'exp p50<= us',
+    'exp p99<= us',
   ];
   const body = rows.map((r) => [
     r.mode,
     String(r.workers),
-    `${r.flushCostNs} ${r.flush[0]}`,
+    String(r.flushCostNs),
     k(r.throughput),
     ratioToStrict(rows, r),
     f1(r.mapAvgUs),
@@ -73,7 +93,9 @@ function tableText(rows: readonly FqRow[]): string {
   const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   const line = (cells: readonly string[]) =>
     cells.map((c, i) => (i < 3 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  ');
-  return [line(head), ...body.map(line)].join('\n');
+  return [line(head), ...body.map(line), `(${BUCKET_NOTE}: p99<= 5.7 means the 99th percentile is at most 5.7)`].join(
+    '\n',
+  );
 }
 
 /** A strict domain (built-in `strict` or a user's strict variant) frees at once: no exposure window to show. */
@@ -92,16 +114,17 @@ export function fqBenchMarkdown(rows: readonly FqRow[]): string {
   const lines = [
     '## Flush queues: per-CPU vs single (vs strict)',
     '',
-    '| mode | workers | flush | map+unmap/s | vs strict | map avg (σ) µs | unmap avg (σ) µs | unmap p99 µs | flushes / 1k unmaps | peak queued | exposure p50 / p99 µs |',
+    `| mode | workers | flush (${flushUnit(rows)}) | map+unmap/s | vs strict | map avg (σ) µs | unmap avg (σ) µs | unmap p99 ≤ µs | flushes / 1k unmaps | peak queued | exposure p50 / p99 ≤ µs |`,
     '|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...rows.map(
       (r) =>
-        `| ${r.mode} | ${r.workers} | ${r.flushCostNs} ns ${r.flush} | ${Math.round(r.throughput)} | ${ratioToStrict(rows, r)} | ` +
+        `| ${r.mode} | ${r.workers} | ${r.flushCostNs} | ${Math.round(r.throughput)} | ${ratioToStrict(rows, r)} | ` +
         `${f1(r.mapAvgUs)} (${f1(r.mapStddevUs)}) | ${f1(r.unmapAvgUs)} (${f1(r.unmapStddevUs)}) | ${f1(r.unmapP99Us)} | ` +
         `${f1(r.flushesPer1kUnmaps)} | ${r.peakQueued} | ${noExposure(r) ? '-' : `${f1(r.exposureP50Us)} / ${f1(r.exposureP99Us)}`} |`,
     ),
     '',
-    'Latencies as dma_map_benchmark computes them (100 ns units, truncated); percentiles from quarter-octave histograms.',
+    'Latencies as dma_map_benchmark computes them (100 ns units, truncated); percentiles (≤) are upper bounds of ' +
+      'quarter-octave histogram buckets, not exact values.',
   ];
   return `${lines.join('\n')}\n`;
 }
@@ -123,12 +146,15 @@ export function fqBenchSections(rows: readonly FqRow[]): ChartSection[] {
   return [
     {
       heading: 'Flush queues: per-CPU vs single',
-      text: `Each point is one run of the dma_map_benchmark loop (map, transfer ${rows[0]?.transferNs ?? 0} ns, unmap) on ${workers.join(' and ')} worker thread(s), ${rows[0]?.flush ?? ''} flushes.`,
+      text:
+        `Each point is the median run of the dma_map_benchmark loop (map, transfer ${rows[0]?.transferNs ?? 0} ns, unmap)` +
+        ` on ${workers.join(' and ')} worker thread(s), flush cost in ${flushUnit(rows)}.`,
       charts: [
         {
           kind: 'line',
           title: `Throughput vs flush cost (${maxW} worker${maxW > 1 ? 's' : ''})`,
-          xLabel: 'flush cost (ns)',
+          xLabel: `flush cost (${flushUnit(rows)}; log)`,
+          xLog: true,
           yLabel: 'map+unmap pairs/s',
           series: modes.map((m) => ({
             name: m,
@@ -136,7 +162,9 @@ export function fqBenchSections(rows: readonly FqRow[]): ChartSection[] {
               .filter((r) => r.mode === m && r.workers === maxW)
               .map((r) => [r.flushCostNs, r.throughput] as const),
           })),
-          note: 'Where the single queue overtakes per-CPU queues, flushes have become the bottleneck (kernel-model.md §3.5).',
+          note:
+            'Where the single queue overtakes per-CPU queues, flushes have become the bottleneck (kernel-model.md §3.5).' +
+            (costs[0] === 0 ? ' A log axis has no 0: the 0 ns points are in the tables.' : ''),
         },
         ...costs.map((c) => ({
           kind: 'line' as const,
@@ -152,9 +180,9 @@ export function fqBenchSections(rows: readonly FqRow[]): ChartSection[] {
         })),
         {
           kind: 'bar',
-          title: 'Unmap latency percentiles',
+          title: 'Unmap latency percentiles (histogram bucket upper bounds)',
           categories: rows.map(label),
-          yLabel: 'µs',
+          yLabel: 'µs (≤, bucket bound)',
           yLog: true,
           series: [
             { name: 'p50', values: rows.map((r) => r.unmapP50Us) },

@@ -75,7 +75,8 @@ export interface IovaBenchOptions {
  */
 const SLICE_MS = 250;
 const RESIDENT = 64;
-const BENCH_PARAMS = {
+/** The iova suite's scenario parameters (also the cross-check's simulated runs, cross-check.ts). */
+export const IOVA_BENCH_PARAMS = {
   spacePfns: 1 << 15,
   dma32Pfn: 1 << 14,
   resvPfns: 0,
@@ -112,7 +113,7 @@ export async function iovaBench(
   for (const { v, ...c } of configs) {
     progress(`iova: ${c.shape} pairs via ${c.path}, variant ${v.name}, ${c.workers} worker(s)`);
     const params = withDefaults(scenario, {
-      ...BENCH_PARAMS,
+      ...IOVA_BENCH_PARAMS,
       bench: c.shape === 'local' ? 1 : 2,
       treeOnly: c.path === 'rbtree' ? 1 : 0,
     });

@@ -18,7 +18,7 @@ import { variantOf, withDefaults, type ScenarioDef, type VariantDef } from '../e
 import type { ChartSection } from '../report/html.js';
 import { dmaIovaScenario } from '../scenarios/dma-iova.js';
 import { type MapsgPatch, mapsgScenario } from '../scenarios/mapsg.js';
-import { stress } from '../stress/stress.js';
+import { stress, type StressOptions, type StressOutcome } from '../stress/stress.js';
 
 /** A variant name of scenario mapsg (the built-in designs, or a user's variant). */
 export type MapsgDesign = string;
@@ -42,6 +42,8 @@ export interface MapsgBenchOptions {
   readonly segs: readonly number[];
   readonly timeMs: number;
   readonly seed: number;
+  /** What runs each combination: real threads (stress, the default) or simulated time (sim/sim-stress.ts). */
+  readonly runner?: (o: StressOptions) => Promise<StressOutcome>;
 }
 
 export interface MapsgRow {
@@ -134,7 +136,7 @@ async function mapsgCombination(
     badAlignPermille: 0,
     hugePermille: 0,
   });
-  const r = await stress({
+  const r = await (o.runner ?? stress)({
     scenario: s as ScenarioDef,
     variant: variant as VariantDef,
     params,
@@ -183,7 +185,7 @@ async function iovaCombination(
     maxPages: pages,
     spacePfns: 1 << 16,
   });
-  const r = await stress({
+  const r = await (o.runner ?? stress)({
     scenario: s as ScenarioDef,
     variant: variantOf(s, 'correct') as VariantDef,
     params,

@@ -15,7 +15,8 @@ import { availableParallelism, cpus, totalmem } from 'node:os';
 import { compareMeasurements, comparisonText, measurementsOf } from '../bench/compare.js';
 import { engineBench } from '../bench/engine-bench.js';
 import { benchText } from '../bench/engine-text.js';
-import { FQ_MODES, fqBench, fqMicro, type FqMode, type FqRow } from '../bench/fq-bench.js';
+import { FQ_MODES, fqBench, fqBenchVariants, fqMicro, type FqMode, type FqRow } from '../bench/fq-bench.js';
+import { bareMetalCosts, OVERHEAD_FACTOR, overheadCaveat, overheadChecks } from '../bench/overhead-caveat.js';
 import { fqBenchMarkdown, fqBenchSections, fqBenchText } from '../bench/fq-report.js';
 import { iovaBench, iovaBenchText, type IovaBenchOptions, type IovaBench } from '../bench/iova-bench.js';
 import {
@@ -68,6 +69,11 @@ export interface BenchFlags {
   variant?: string;
   repeats?: string;
   compare?: string[];
+  /** Simulated time instead of real threads (src/sim/, src/cli/bench-sim.ts). */
+  sim?: boolean;
+  cpus?: string;
+  profile?: string;
+  calibrate?: boolean;
 }
 
 const SUITES = ['engine', 'iova', 'fq', 'mapsg', 'pasid', 'variants', 'all'] as const;
@@ -81,6 +87,16 @@ export function machine(): string {
   return `${cpus()[0]?.model ?? 'unknown CPU'}, ${availableParallelism()} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
 }
 
+/** The same, as fields (report.json). */
+export function host(): { cpu: string; cores: number; memGiB: number; node: string } {
+  return {
+    cpu: cpus()[0]?.model ?? 'unknown CPU',
+    cores: availableParallelism(),
+    memGiB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+  };
+}
+
 const list = (flag: string, text: string): string[] => {
   const items = text.split(',').map((t) => t.trim());
   if (items.some((t) => t === '')) throw new BadInput(`${flag}: '${text}' has an empty item`);
@@ -88,7 +104,7 @@ const list = (flag: string, text: string): string[] => {
 };
 
 /** The variants to bench (`--variant`, `--scenario`, `--scenario-file`), resolved before any work. */
-interface VariantTarget {
+export interface VariantTarget {
   readonly scenario: ScenarioDef;
   readonly variants: readonly VariantDef[];
   readonly suite: Suite;
@@ -96,7 +112,7 @@ interface VariantTarget {
   readonly modulePath: string | undefined;
 }
 
-async function variantTarget(f: BenchFlags): Promise<VariantTarget | undefined> {
+export async function variantTarget(f: BenchFlags): Promise<VariantTarget | undefined> {
   if (f.scenarioFile === undefined && f.scenario === undefined && f.variant === undefined) return undefined;
   const modulePath = f.scenarioFile !== undefined ? scenarioModulePath(f.scenarioFile) : undefined;
   const fromFile = modulePath !== undefined ? await loadScenarioFile(modulePath, f.scenarioFile) : undefined;
@@ -233,14 +249,22 @@ export async function benchCommand(f: BenchFlags, io: Io): Promise<number> {
       : {};
   const iova =
     suite === 'iova' || suite === 'all' ? await repeatIova(timeMs, repeats, io.progress, iovaOpts) : undefined;
-  const fq = fqOpts
-    ? {
-        options: fqOpts,
-        repeats,
-        rows: await repeatFq(fqOpts, repeats, io.progress),
-        micro: await fqMicro(Math.min(timeMs, 1_000)),
-      }
-    : undefined;
+  const fqRows = fqOpts ? await repeatFq(fqOpts, repeats, io.progress) : undefined;
+  const fq =
+    fqOpts && fqRows
+      ? {
+          options: fqOpts,
+          repeats,
+          rows: fqRows,
+          micro: await fqMicro(Math.min(timeMs, 1_000)),
+          // The measured 0 ns pairs against the bare-metal profile, simulated (overhead-caveat.ts).
+          overhead: {
+            factorLimit: OVERHEAD_FACTOR,
+            checks: overheadChecks(fqRows, bareMetalCosts(fqRows, fqBenchVariants(fqOpts), fqOpts.scenario)),
+          },
+        }
+      : undefined;
+  const caveats = fq ? [overheadCaveat(fq.overhead.checks)].filter((c): c is string => c !== undefined) : [];
   const mapsg = mapsgOpts
     ? { options: mapsgOpts, repeats, ...(await repeatMapsg(mapsgOpts, repeats, io.progress)) }
     : undefined;
@@ -275,6 +299,8 @@ export async function benchCommand(f: BenchFlags, io: Io): Promise<number> {
     suite,
     command: io.commandLine,
     machine: machine(),
+    host: host(),
+    caveats,
     startedAt: startedAt.toISOString(),
     repeats,
     ...(target
@@ -305,6 +331,7 @@ export async function benchCommand(f: BenchFlags, io: Io): Promise<number> {
     pasid ? pasidBenchText(pasid) : '',
     variants ? variantBenchText(variants.rows) : '',
     spreads.length > 0 ? spreadText(spreads, repeats) : '',
+    ...caveats.map((c) => `caveat: ${c}`),
   ]
     .filter(Boolean)
     .join('\n\n');
@@ -315,6 +342,7 @@ export async function benchCommand(f: BenchFlags, io: Io): Promise<number> {
     '',
     `Machine: ${machine()}; started ${startedAt.toISOString()}`,
     '',
+    ...caveats.flatMap((c) => [`> **Caveat:** ${c}`, '']),
     ...(fq ? [fqBenchMarkdown(fq.rows)] : []),
     ...(mapsg ? [mapsgBenchMarkdown(mapsg)] : []),
     ...(pasid ? [pasidBenchMarkdown(pasid)] : []),
@@ -327,6 +355,8 @@ export async function benchCommand(f: BenchFlags, io: Io): Promise<number> {
   const html = renderBenchHtml(engine ?? null, {
     command: io.commandLine,
     generatedAt: startedAt.toISOString(),
+    machine: machine(),
+    caveats,
     sections: [
       ...(fq ? fqBenchSections(fq.rows) : []),
       ...(mapsg ? mapsgBenchSections(mapsg) : []),

@@ -5,11 +5,20 @@
  */
 import path from 'node:path';
 import { mkdirSync } from 'node:fs';
-import { withDefaults } from '../engine/scenario.js';
-import { explore, type FoundRepro } from '../explore/explore.js';
+import { expectationUnder, withDefaults } from '../engine/scenario.js';
+import { explore, type ExploreOutcome, type FoundRepro } from '../explore/explore.js';
+import { reduces } from '../explore/dfs.js';
+import type { MemoryMode } from '../engine/memory-order.js';
 import type { ReproFile } from '../explore/repro.js';
 import { currentStamp } from '../explore/stamp.js';
-import { DEFAULT_DEPTH, DEFAULT_STRATEGY, isStrategy, STRATEGIES, strategyNamed } from '../explore/strategies.js';
+import {
+  DEFAULT_DEPTH,
+  DEFAULT_STRATEGY,
+  isStrategy,
+  STRATEGIES,
+  strategyNamed,
+  type StrategyName,
+} from '../explore/strategies.js';
 import { formatTrace } from '../explore/trace.js';
 import { defaultReportsRoot, writeAtomically } from '../report/report.js';
 import { checkOutputFile } from '../report/output-path.js';
@@ -57,6 +66,10 @@ export interface ExploreFlags {
   trace?: boolean;
   /** With trace: do not collapse the tasks outside the racing pair. */
   full?: boolean;
+  /** dfs: preemption bound. */
+  maxPreemptions?: string;
+  /** dfs: --no-por turns partial-order reduction off (commander sets false). */
+  por?: boolean;
   /** sc (default) or weak: engine/weak-memory.ts. */
   memory?: string;
 }
@@ -82,6 +95,14 @@ export async function exploreCommand(nameArg: string | undefined, flags: Explore
   if (!strategyNamed(strategy).usesDepth && f.depth !== undefined) {
     throw new BadInput(`--depth belongs to --strategy pct (--strategy ${strategy} has no bug depth)`);
   }
+  const exhaustive = strategyNamed(strategy).exhaustive;
+  if (!exhaustive && flags.maxPreemptions !== undefined)
+    throw new BadInput(`--max-preemptions belongs to --strategy dfs (not ${strategy})`);
+  if (!exhaustive && flags.por === false) throw new BadInput(`--no-por belongs to --strategy dfs (not ${strategy})`);
+  if (exhaustive && f.shard !== undefined)
+    throw new BadInput(`--shard: --strategy ${strategy} walks one tree of executions; it cannot be sharded`);
+  const maxPreemptions =
+    flags.maxPreemptions !== undefined ? parseInteger('--max-preemptions', flags.maxPreemptions, 0, 1e6) : Infinity;
   const cpus = f.cpus !== undefined ? parseInteger('--cpus', f.cpus, 1, 255) : scenario.exploreCpus;
   let opsPerCpu = Array<number>(cpus).fill(scenario.exploreOps);
   if (f.ops !== undefined) {
@@ -103,7 +124,7 @@ export async function exploreCommand(nameArg: string | undefined, flags: Explore
   const schedules =
     f.schedules !== undefined
       ? parseInteger('--schedules', f.schedules, 1, Number.MAX_SAFE_INTEGER)
-      : hasTime
+      : hasTime || exhaustive
         ? Number.MAX_SAFE_INTEGER
         : 1_000;
   const options = {
@@ -112,6 +133,8 @@ export async function exploreCommand(nameArg: string | undefined, flags: Explore
     params,
     opsPerCpu,
     strategy,
+    maxPreemptions,
+    por: flags.por !== false,
     seed,
     schedules,
     shrink: f.shrink ?? true,
@@ -126,7 +149,7 @@ export async function exploreCommand(nameArg: string | undefined, flags: Explore
   if (f.reproFile !== undefined) checkOutputFile('--repro-file', f.reproFile);
 
   io.progress(
-    `explore ${scenario.name}/${variant.name}: ${strategy}${strategyNamed(strategy).usesDepth ? ` depth ${options.depth}` : ''}, seed ${seed}, ${cpus} vCPUs x ${opsPerCpu.join(',')} ops${memory === 'weak' ? ', --memory weak' : ''}`,
+    `explore ${scenario.name}/${variant.name}: ${strategy}${strategyNamed(strategy).usesDepth ? ` depth ${options.depth}` : ''}${dfsPart(options)}, seed ${seed}, ${cpus} vCPUs x ${opsPerCpu.join(',')} ops${memory === 'weak' ? ', --memory weak' : ''}`,
   );
   const budget = options.timeMs;
   const r = explore({
@@ -152,7 +175,7 @@ export async function exploreCommand(nameArg: string | undefined, flags: Explore
     verdict: found ? 'violation' : 'clean',
     scenario: scenario.name,
     variant: variant.name,
-    expected: variant.expect,
+    expected: expectationUnder(variant, memory),
     strategy,
     depth: options.depth,
     memory,
@@ -164,6 +187,14 @@ export async function exploreCommand(nameArg: string | undefined, flags: Explore
     stepsPerSec: Math.round(r.steps / Math.max(1e-3, r.searchMs / 1000)),
     schedulesPerSec: Math.round(r.schedules / Math.max(1e-3, r.searchMs / 1000)),
     outcomes: r.outcomes,
+    ...(exhaustive
+      ? {
+          exhaustive: r.exhaustive === true,
+          pruned: r.pruned,
+          maxPreemptions: Number.isFinite(maxPreemptions) ? maxPreemptions : null,
+          por: reduces(options.por, maxPreemptions, memory),
+        }
+      : {}),
     ...(found
       ? {
           violation: found.violation,
@@ -179,6 +210,7 @@ export async function exploreCommand(nameArg: string | undefined, flags: Explore
       : {}),
   };
   if (f.json) io.out(JSON.stringify(summary, null, 2));
+  else if (!found && exhaustive) io.out(exhaustiveLine(r, seed));
   else if (!found) {
     io.out(
       `clean: ${r.schedules} schedules, ${r.steps} steps in ${(r.durationMs / 1000).toFixed(2)} s (seed ${seed}` +
@@ -197,6 +229,21 @@ export async function exploreCommand(nameArg: string | undefined, flags: Explore
     io.out(`  replay: ${replayCommand(found.token, scenario.name)}`);
   }
   return found ? EXIT.verdict : EXIT.ok;
+}
+
+/** dfs's closing line: "exhaustive: N executions (M pruned), clean", or why the search stopped short. */
+function exhaustiveLine(r: ExploreOutcome, seed: number): string {
+  const counts = `${r.schedules} executions (${r.pruned} pruned)`;
+  const tail = `${r.steps} steps in ${(r.durationMs / 1000).toFixed(2)} s (seed ${seed})`;
+  return r.exhaustive
+    ? `exhaustive: ${counts}, clean; ${tail}`
+    : `not exhaustive: ${counts} ran clean before the budget ran out; ${tail}`;
+}
+
+function dfsPart(o: { strategy: string; maxPreemptions: number; por: boolean; memory: MemoryMode }): string {
+  if (!strategyNamed(o.strategy as StrategyName).exhaustive) return '';
+  const bound = Number.isFinite(o.maxPreemptions) ? `at most ${o.maxPreemptions} preemptions, ` : '';
+  return ` (${bound}${reduces(o.por, o.maxPreemptions, o.memory) ? 'source-DPOR + sleep sets' : 'no reduction'})`;
 }
 
 function traceOf(f: FoundRepro, full: boolean): string {

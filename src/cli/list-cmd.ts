@@ -27,6 +27,7 @@ export async function listCommand(f: { json?: boolean; scenarioFile?: string }, 
               name: v.name,
               summary: v.summary,
               expect: v.expect,
+              ...(v.memory ? { memory: v.memory } : {}),
               source: v.source ?? null,
               finding: v.finding ?? null,
               file: sourceFile(s.name, v.name) ?? null,
@@ -58,6 +59,9 @@ export async function listCommand(f: { json?: boolean; scenarioFile?: string }, 
         io.out(
           `${' '.repeat(6)}FINDING in ${v.finding.upstream}: ${v.finding.what}; fixed by ${s.name}/${v.finding.fixedBy}`,
         );
+      io.out(
+        `    ${v.name.padEnd(20)} expect ${(v.memory === 'weak' ? `${expectationText(v, 'weak')} (weak)` : expectationText(v)).padEnd(24)} ${v.summary}${from}`,
+      );
     }
     io.out('  invariants:');
     for (const i of s.invariants) io.out(`    ${i.id.padEnd(14)} ${i.grade.padEnd(11)} ${i.meaning}`);

@@ -11,6 +11,7 @@ import { ENGINE_INVARIANTS, type Grade, type Violation } from '../check/invarian
 import {
   expectationText,
   meetsExpectation,
+  expectationUnder,
   type ScenarioDef,
   type VariantDef,
   withDefaults,
@@ -472,7 +473,7 @@ async function runVariant(plan: Plan, item: Plan['items'][number], io: Io, phase
   const observed = violations[0]?.invariant ?? 'clean';
   const sum = <T>(runs: readonly T[], f: (r: T) => number) => runs.reduce((a, r) => a + f(r), 0);
   const ops = sum(stressRuns, (r) => r.ops) + sum(exploreRuns, (r) => r.ops);
-  if (violations.length === 0 && variant.expect !== 'clean') {
+  if (violations.length === 0 && expectationUnder(variant, plan.memory) !== 'clean') {
     // Nothing to replay: say how to spend more on it.
     io.progress(
       `${scenario.name}/${variant.name}: not caught; try ${runCommandLine(scenario, variant.name, item.params, plan.workers, '60s', plan.seed)}`,
@@ -480,15 +481,16 @@ async function runVariant(plan: Plan, item: Plan['items'][number], io: Io, phase
   }
   const coverage = coverageReport(catalog, stressRuns.length > 0 ? stressSites : undefined, exploreSites);
   const met =
-    meetsExpectation(variant, observed) ||
-    (violations[0]?.stressSaw !== undefined && meetsExpectation(variant, violations[0].stressSaw.invariant));
+    meetsExpectation(variant, observed, plan.memory) ||
+    (violations[0]?.stressSaw !== undefined &&
+      meetsExpectation(variant, violations[0].stressSaw.invariant, plan.memory));
   // A clean pass that left a declared-reachable site unreached says so; --require-coverage fails it.
   const incomplete = met && variant.expect === 'clean' && !signal.aborted ? coverage.neverReached.length : 0;
   const stressMs = sum(stressRuns, (r) => r.durationMs);
   return {
     scenario: scenario.name,
     variant: variant.name,
-    expected: expectationText(variant),
+    expected: expectationText(variant, plan.memory),
     ...(variant.finding ? { finding: variant.finding } : {}),
     observed,
     // A stress failure whose replay ends in another invariant still observed what the threads saw.

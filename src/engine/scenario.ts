@@ -5,6 +5,7 @@
  * A scenario is a pure description; `build` turns (vCPUs, variant, parameters) into a ScenarioModel
  * that both executors drive. Workers rebuild the same model from the same inputs.
  */
+import type { MemoryMode } from './memory-order.js';
 import type { InvariantDef } from '../check/invariant.js';
 import type { SiteExemption } from './coverage.js';
 import type { Site } from './site.js';
@@ -41,6 +42,12 @@ export interface VariantDef<P = unknown> {
   readonly sites?: readonly Site[];
   /** Declared sites this variant may legitimately never reach, with why (e.g. strict mode has no flush queue). */
   readonly unreached?: readonly SiteExemption[];
+  /**
+   * 'weak': an ordering bug (a missing barrier), whose expectation holds under `explore --memory weak`
+   * only; under sc — and in stress mode, which is always sc — the variant is expected clean. That it is
+   * clean under sc is the proof that the bug is one of ordering.
+   */
+  readonly memory?: MemoryMode;
   /**
    * Set when the variant models upstream code as it is and trips a FORBIDDEN invariant: a finding, not
    * a known bug and not a harness fault. Its `expect` names the invariant(s) it trips; `fixedBy` names
@@ -216,11 +223,18 @@ export function nonDefaultParams(s: ScenarioDef, params: Params): Record<string,
   return out;
 }
 
-export function expectationText(v: VariantDef): string {
-  return v.expect === 'clean' ? 'clean' : v.expect.join('|');
+/** What the variant expects under `memory`: an ordering bug (VariantDef.memory 'weak') is clean under sc. */
+export function expectationUnder(v: VariantDef, memory: MemoryMode = 'sc'): 'clean' | readonly string[] {
+  return v.memory === 'weak' && memory !== 'weak' ? 'clean' : v.expect;
 }
 
-/** Does an observed outcome ('clean' or an invariant id) meet the variant's expectation? */
-export function meetsExpectation(v: VariantDef, observed: string): boolean {
-  return v.expect === 'clean' ? observed === 'clean' : v.expect.includes(observed);
+export function expectationText(v: VariantDef, memory: MemoryMode = 'sc'): string {
+  const e = expectationUnder(v, memory);
+  return e === 'clean' ? 'clean' : e.join('|');
+}
+
+/** Does an observed outcome ('clean' or an invariant id) meet the variant's expectation (under `memory`)? */
+export function meetsExpectation(v: VariantDef, observed: string, memory: MemoryMode = 'sc'): boolean {
+  const e = expectationUnder(v, memory);
+  return e === 'clean' ? observed === 'clean' : e.includes(observed);
 }

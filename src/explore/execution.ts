@@ -334,6 +334,7 @@ export function runExecution(spec: ExecutionSpec, scheduler: Scheduler, stepsHin
       }
       running = -1;
       current = c;
+      scheduler.stepDone?.();
       if (checker.failed) break;
     }
   } catch (e) {

@@ -10,7 +10,9 @@ import { nonDefaultParams, type ScenarioDef, type VariantDef } from '../engine/s
 import { OutOfTime, runExecution, type ExecutionResult, type ExecutionSpec, type TraceEvent } from './execution.js';
 import { ReplayScheduler } from './replay.js';
 import { decodeSchedule, encodeSchedule, encodeToken, type Repro } from './repro.js';
-import { makeScheduler, type StrategyName } from './strategies.js';
+import { reduces } from './dfs.js';
+import { Pruned } from './scheduler.js';
+import { makeScheduler, strategyNamed, type StrategyName } from './strategies.js';
 import { formatTrace, noteText } from './trace.js';
 import { HarnessError } from '../errors.js';
 import type { MemoryMode } from '../engine/memory-order.js';
@@ -25,6 +27,10 @@ export interface ExploreOptions {
   readonly opsPerCpu: readonly number[];
   readonly strategy: StrategyName;
   readonly depth: number;
+  /** dfs: at most this many preemptions per execution (default: unbounded). */
+  readonly maxPreemptions?: number;
+  /** dfs: partial-order reduction (default on; a preemption bound turns it off). */
+  readonly por?: boolean;
   readonly schedules: number;
   /** Wall-clock budget; the campaign stops at whichever of schedules/time comes first. */
   readonly timeMs: number;
@@ -79,6 +85,10 @@ export interface ExploreOutcome {
   readonly outcomes: Record<string, number>;
   /** Steps per site label over the search (the executions' total), when coverage was asked for. */
   readonly sites: ReadonlyMap<string, number> | undefined;
+  /** An exhaustive strategy (dfs) ran every execution of the configuration (undefined: not exhaustive). */
+  readonly exhaustive?: boolean;
+  /** Executions an exhaustive strategy abandoned part-way (partial-order reduction): not in `schedules`. */
+  readonly pruned: number;
 }
 
 /** Rows of a repro's trace kept in reports (the first and the last ones; replay --trace shows all). */
@@ -98,7 +108,18 @@ export function explore(o: ExploreOptions): ExploreOutcome {
   const shard = o.shard ?? { index: 0, count: 1 };
   // Each shard's strategy gets its own stream; shard 0 of 1 is the unsharded campaign.
   const schedSeed = shard.count > 1 ? mix32(o.seed, 0x5a4d00 + shard.index) : o.seed;
-  const scheduler = makeScheduler(o.strategy, schedSeed, o.depth, opsPerCpu.reduce((a, b) => a + b, 0) * 8);
+  const scheduler = makeScheduler(o.strategy, schedSeed, o.depth, opsPerCpu.reduce((a, b) => a + b, 0) * 8, {
+    maxPreemptions: o.maxPreemptions,
+    por: reduces(o.por ?? true, o.maxPreemptions ?? Infinity, o.memory),
+  });
+  // An exhaustive strategy enumerates one configuration: the op programs of the campaign's first seed.
+  const exhaustive = strategyNamed(o.strategy).exhaustive;
+  if (exhaustive && shard.count > 1) throw new RangeError(`explore: --strategy ${o.strategy} cannot be sharded`);
+  const fixedOpSeed = o.opSeed ?? (exhaustive ? mix32(o.seed, 0) : undefined);
+  // A strategy that watches the accesses (dfs) runs the executions on its logging views.
+  const watched = scheduler.watch?.(mem);
+  let pruned = 0;
+  let finished = false;
   const stopOn = new Set(o.stopOn ?? []);
   const outcomes: Record<string, number> = {};
   let schedules = 0;
@@ -109,47 +130,65 @@ export function explore(o: ExploreOptions): ExploreOutcome {
   let lastProgressMs = 0;
   const siteCounts = o.coverage ? new Map<string, number>() : undefined;
 
-  while (schedules < o.schedules) {
-    const elapsedMs = performance.now() - t0;
-    if (elapsedMs >= o.timeMs) break;
-    // Every 16 executions, and at least twice a second when executions are long (a stress failure's
-    // whole programs): a status line that stands still looks like a hang.
-    if ((schedules & 15) === 0 || elapsedMs - lastProgressMs > 500) {
-      lastProgressMs = elapsedMs;
-      o.onProgress?.({ schedules, steps, elapsedMs });
+  try {
+    while (schedules < o.schedules) {
+      if (scheduler.exhausted?.()) {
+        finished = true;
+        break;
+      }
+      const elapsedMs = performance.now() - t0;
+      if (elapsedMs >= o.timeMs) break;
+      // Every 16 executions, and at least twice a second when executions are long (a stress failure's
+      // whole programs): a status line that stands still looks like a hang.
+      if ((schedules & 15) === 0 || elapsedMs - lastProgressMs > 500) {
+        lastProgressMs = elapsedMs;
+        o.onProgress?.({ schedules, steps, elapsedMs });
+      }
+      const opSeed = fixedOpSeed ?? mix32(o.seed, shard.index + shard.count * schedules);
+      const spec: ExecutionSpec = {
+        scenario: o.scenario,
+        model,
+        mem,
+        opSeed,
+        opsPerCpu,
+        maxSteps: o.maxSteps,
+        stopOn,
+        memory: o.memory,
+      };
+      let result: ExecutionResult;
+      // A single long execution (a stress failure's whole programs) must not outlast the budget.
+      try {
+        result = runExecution(
+          { ...spec, mem: watched?.mem ?? mem, deadline: t0 + o.timeMs, siteCounts },
+          scheduler,
+          longest,
+        );
+      } catch (e) {
+        if (e instanceof OutOfTime) break;
+        if (e instanceof Pruned) {
+          pruned++;
+          continue;
+        }
+        throw e;
+      }
+      // The failing execution too: a token must come from an execution that a fresh model repeats.
+      if (schedules % NONDETERMINISM_CHECK_EVERY === 0 || result.violation)
+        checkDeterministic(o, spec, result, schedules);
+      schedules++;
+      steps += result.steps;
+      ops += result.ops;
+      if (result.steps > longest) longest = result.steps;
+      mergeOutcomes(outcomes, result.outcomes);
+      if (result.violation) {
+        failing = { result, opSeed };
+        break;
+      }
     }
-    const opSeed = o.opSeed ?? mix32(o.seed, shard.index + shard.count * schedules);
-    const spec: ExecutionSpec = {
-      scenario: o.scenario,
-      model,
-      mem,
-      opSeed,
-      opsPerCpu,
-      maxSteps: o.maxSteps,
-      stopOn,
-      memory: o.memory,
-    };
-    let result: ExecutionResult;
-    // A single long execution (a stress failure's whole programs) must not outlast the budget.
-    try {
-      result = runExecution({ ...spec, deadline: t0 + o.timeMs, siteCounts }, scheduler, longest);
-    } catch (e) {
-      if (e instanceof OutOfTime) break;
-      throw e;
-    }
-    // The failing execution too: a token must come from an execution that a fresh model repeats.
-    if (schedules % NONDETERMINISM_CHECK_EVERY === 0 || result.violation)
-      checkDeterministic(o, spec, result, schedules);
-    schedules++;
-    steps += result.steps;
-    ops += result.ops;
-    if (result.steps > longest) longest = result.steps;
-    mergeOutcomes(outcomes, result.outcomes);
-    if (result.violation) {
-      failing = { result, opSeed };
-      break;
-    }
+    if (!failing && !finished) finished = scheduler.exhausted?.() ?? false;
+  } finally {
+    watched?.stop();
   }
+  const exhaustiveOutcome = exhaustive ? { exhaustive: finished, pruned } : { pruned };
 
   const searchMs = performance.now() - t0;
   if (!failing) {
@@ -165,6 +204,7 @@ export function explore(o: ExploreOptions): ExploreOutcome {
       shrinkAttempts: 0,
       outcomes,
       sites: siteCounts,
+      ...exhaustiveOutcome,
     };
   }
   const base = {
@@ -225,6 +265,7 @@ export function explore(o: ExploreOptions): ExploreOutcome {
     shrinkAttempts,
     outcomes,
     sites: siteCounts,
+    ...exhaustiveOutcome,
   };
 }
 

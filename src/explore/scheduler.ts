@@ -7,6 +7,8 @@
  * from pure-rand keyed by (op seed, vCPU) and the op seed is part of every repro, so a schedule is just
  * the list of decisions: the vCPU picks and, under `--memory weak`, the visibility choices (nextChoice).
  */
+import type { Memory } from '../engine/layout.js';
+
 export interface Scheduler {
   /** Start a new execution over `cpus` vCPUs; `stepsHint` is the longest execution seen so far (0 if none). */
   newExecution(cpus: number, stepsHint: number): void;
@@ -23,6 +25,27 @@ export interface Scheduler {
    * step's vCPU pick, so replay and shrinking need nothing new.
    */
   nextChoice(count: number, kind: string): number;
+  /** The step just chosen has run (dfs closes its footprint here). */
+  stepDone?(): void;
+  /** An exhaustive strategy with nothing left to try ends the campaign ("exhaustive: N executions"). */
+  exhausted?(): boolean;
+  /**
+   * A strategy that needs to see every step's shared accesses (partial-order reduction) is given the
+   * campaign's memory once and returns the views the executions should use instead, and how to undo
+   * anything it installed for the campaign.
+   */
+  watch?(mem: Memory): { readonly mem: Memory; stop(): void };
+}
+
+/**
+ * Thrown out of nextCpu by a strategy that abandons the execution in progress (dfs: every runnable task
+ * sleeps, so whatever follows was explored already). The campaign counts it as pruned, not as a schedule.
+ */
+export class Pruned extends Error {
+  constructor(why: string) {
+    super(`pruned: ${why}`);
+    this.name = 'Pruned';
+  }
 }
 
 // The strategies themselves, their names and the default are in strategies.ts.

@@ -16,6 +16,7 @@
  * serialised by a global flush lock (as on s390, where a flush also updates the hypervisor's shadow
  * tables) or parallel (virtio-like).
  */
+import { smp_mb } from '../engine/order.js';
 import type { Cpu, LockRef, Op } from '../engine/cpu.js';
 import { at, region, type Layout, type RegionSpec } from '../engine/layout.js';
 import { lockRef, LOCK_WORDS, rawLock, rawUnlock, spinLock, spinUnlock } from '../engine/sync.js';
@@ -108,8 +109,13 @@ export class Iotlb {
     return phys;
   }
 
-  /** flush_iotlb_all: drop every cached translation, then pay the flush's cost. */
+  /**
+   * flush_iotlb_all: drop every cached translation, then pay the flush's cost. The driver issues the
+   * invalidation fully ordered after the CPU's earlier accesses (its command-queue insertion and doorbell
+   * write; queue_iova's smp_mb() pairs with it): smp_mb() stands for that (meaningful under weak only).
+   */
   *flushAll(cpu: Cpu): Op {
+    smp_mb(cpu);
     const started = this.opts.observer?.flushStarted(cpu) ?? 0;
     if (this.opts.serialFlush) yield* spinLock(cpu, this.flushLock);
     yield FLUSH_ALL;
@@ -130,6 +136,7 @@ export class Iotlb {
 
   /** iotlb_sync after a strict unmap: drop the range's translations, then pay the flush's cost. */
   *syncRange(cpu: Cpu, iovaPfn: number, pages: number): Op {
+    smp_mb(cpu); // as flushAll: the invalidation is issued fully ordered
     const started = this.opts.observer?.flushStarted(cpu) ?? 0;
     if (this.opts.serialFlush) yield* spinLock(cpu, this.flushLock);
     yield SYNC;

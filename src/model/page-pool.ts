@@ -7,6 +7,7 @@
  * handed out once, comes back zeroed, and that every page is either free or in use, so a lost page shows
  * up as a leak and a page freed twice is caught at the second free.
  */
+import { WRITE_ONCE } from '../engine/order.js';
 import type { Cpu, Op } from '../engine/cpu.js';
 import { at, type Layout, type Memory, type RegionSpec, region } from '../engine/layout.js';
 import { FreeBitmap, freeBitmapRegion, RETRY } from './free-bitmap.js';
@@ -24,6 +25,13 @@ export function pagePoolRegions(pages: number): Record<string, RegionSpec> {
 export interface PagePoolObserver {
   pageFree(cpu: Cpu, page: number): void;
 }
+/** What a freed page holds until it is allocated and zeroed again: a block descriptor of frame 0x7ffff. */
+export const FREED_PTE = (0x7ffff << 2) | 1;
+/**
+ * Simplification: only a freed page's first entries hold FREED_PTE (the ones the scenarios' IOVAs use
+ * first); stale data in all 512 would cost 512 weak-memory stores per allocation under --memory weak.
+ */
+const STALE_ENTRIES = 16;
 
 export class PagePool {
   readonly pagesBase: number;
@@ -46,6 +54,10 @@ export class PagePool {
   /** All pages free except those in `reserved` (which the caller now owns). */
   init(mem: Memory, reserved: readonly number[] = []): void {
     this.free_.init(mem.i32, (p) => reserved.includes(p));
+    // A free page holds what its last user left (see free()); the reserved ones start zeroed.
+    for (let p = 0; p < this.pages; p++) {
+      if (!reserved.includes(p)) mem.i32.fill(FREED_PTE, this.entry(p), this.entry(p, STALE_ENTRIES));
+    }
   }
 
   /** alloc_page: a zeroed page, or -1 when the pool is empty (-ENOMEM). */
@@ -54,20 +66,28 @@ export class PagePool {
       yield 'alloc_page';
       const page = this.free_.tryTake(cpu.i32);
       if (page === RETRY) continue;
-      // The page is private until it is installed, so zeroing it needs no scheduling point: only a
-      // vCPU holding a stale pointer to a freed table could see it, and no scenario frees a table
-      // another vCPU can still reach (callers own disjoint ranges; a table goes with the range above it).
-      if (page >= 0) cpu.i32.fill(0, this.entry(page), this.entry(page + 1));
+      // The page is private until it is installed, so zeroing it needs no scheduling point. __GFP_ZERO's
+      // memset is plain stores, ordered by nothing (arm_lpae_install_table's dma_wmb() orders them before
+      // the table's descriptor); only the entries that are not zero yet need a store.
+      if (page >= 0) {
+        for (let e = this.entry(page); e < this.entry(page + 1); e++) if (cpu.i32[e] !== 0) WRITE_ONCE(cpu, e, 0);
+      }
       return page;
     }
   }
 
-  /** free_page. A page freed twice is an allocator corruption in the kernel: reported as PT-LEAK. */
+  /**
+   * free_page. A page freed twice is an allocator corruption in the kernel: reported as PT-LEAK.
+   * A freed page goes back to the page allocator, whose other users write to it before it is handed out
+   * again: the model stands for that by leaving a stale, valid-looking block descriptor (FREED_PTE) in
+   * every entry, which only a walker that reaches the page before its zeroing is visible can see.
+   */
   *free(cpu: Cpu, page: number): Op {
     yield 'free_page';
     this.observer?.pageFree(cpu, page);
     if (this.free_.give(cpu.i32, page))
       cpu.fail('PT-LEAK', `${cpu.name} frees table page ${page}, which is already free`);
+    else cpu.i32.fill(FREED_PTE, this.entry(page), this.entry(page, STALE_ENTRIES));
   }
 
   /** The free pages, read on a quiescent model. */

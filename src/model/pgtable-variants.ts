@@ -6,6 +6,7 @@ import type { Cpu, Op, Site } from '../engine/cpu.js';
 import { PTES_PER_TABLE } from './page-pool.js';
 import { SplitBlkPgtable } from './pgtable-split.js';
 import { blockSize, frameOf, IoPgtable, isLeaf, isTable, levelIndex, tablePte } from './pgtable.js';
+import { cmpxchg_relaxed } from '../engine/order.js';
 
 const RACY: readonly Site[] = [0, 1, 2, 3].map((l) => `L${l} install_table store`);
 
@@ -95,5 +96,22 @@ export class FreeBeforeWalkFlushPgtable extends IoPgtable {
       }
     }
     return i * size;
+  }
+}
+
+const CAS: readonly Site[] = [0, 1, 2, 3].map((l) => `L${l} install_table cmpxchg`);
+
+/**
+ * no-dma-wmb (issue 14; the riscv driver's fix "iommu/riscv: add dma_wmb before cmpxchg_relaxed" is this
+ * bug in a sibling): arm_lpae_install_table without its dma_wmb(). The relaxed cmpxchg can make the new
+ * table's descriptor visible before the stores that zeroed the page, so a walker that follows it finds
+ * the page's stale entries. Only a weak memory can do this (explore --memory weak); under sc it is clean.
+ */
+export class NoDmaWmbInstallPgtable extends IoPgtable {
+  protected override *armLpaeInstallTable(cpu: Cpu, slot: number, page: number, lvl: number, curr: number): Op<number> {
+    yield CAS[lvl]!;
+    const old = cmpxchg_relaxed(cpu, slot, curr, tablePte(page));
+    cpu.note(old === curr ? 'cmpxchg' : 'read', 'pte', slot, old === curr ? page : old >> 2, curr >> 2);
+    return old;
   }
 }

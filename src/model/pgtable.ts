@@ -26,6 +26,7 @@
  * Lock classes: none — io-pgtable-arm takes no lock; a table install is a cmpxchg, leaves are plain
  * stores, and callers own disjoint IOVA ranges (§6 "Atomic vs not").
  */
+import { cmpxchg_relaxed, dma_wmb, WRITE_ONCE } from '../engine/order.js';
 import type { Cpu, Op, Site } from '../engine/cpu.js';
 import { PagePool, PTES_PER_TABLE } from './page-pool.js';
 
@@ -225,13 +226,15 @@ export class IoPgtable {
   }
 
   /**
-   * arm_lpae_install_table: dma_wmb() (implied: Atomics are sequentially consistent), then cmpxchg the
-   * new table's descriptor into the entry if it still holds `curr`; returns what was there (`curr`
-   * when ours went in). The caller frees its page when it lost.
+   * arm_lpae_install_table: dma_wmb() ("ensure the table itself is visible before its PTE can be"),
+   * then cmpxchg64_relaxed the new table's descriptor into the entry if it still holds `curr`; returns
+   * what was there (`curr` when ours went in). The caller frees its page when it lost. (32-bit entries
+   * here: cmpxchg_relaxed.)
    */
   protected *armLpaeInstallTable(cpu: Cpu, slot: number, page: number, lvl: number, curr: number): Op<number> {
     yield CAS[lvl]!;
-    const old = Atomics.compareExchange(cpu.i32, slot, curr, tablePte(page));
+    dma_wmb(cpu);
+    const old = cmpxchg_relaxed(cpu, slot, curr, tablePte(page));
     cpu.note(old === curr ? 'cmpxchg' : 'read', 'pte', slot, old === curr ? page : old >> 2, curr >> 2);
     return old;
   }
@@ -327,7 +330,8 @@ export class IoPgtable {
   /** The store that clears an entry (__arm_lpae_clear_pte), as the harness sees it. */
   protected clearPte(cpu: Cpu, index: number, iova: number, lvl: number): void {
     if (this.observer?.pteClear) this.observer.pteClear(cpu, iova, lvl, Atomics.load(cpu.i32, index));
-    Atomics.store(cpu.i32, index, 0);
+    // __arm_lpae_clear_pte: a plain store, ordered by nothing (a caller that needs it ordered has a barrier).
+    WRITE_ONCE(cpu, index, 0);
   }
 
   /** iova_to_phys: walk; -1 if not mapped. */

@@ -187,7 +187,8 @@ function option(spec: ChartSpec): Record<string, unknown> {
   const legend =
     spec.series.length > 1 ? { legend: { bottom: 0, textStyle: { color: CHART_INK.text }, itemGap: 16 } } : {};
   const base = { animation: false, color: [...PALETTE], textStyle: { fontFamily: 'system-ui, sans-serif' }, ...legend };
-  const grid = { left: 64, right: 24, top: 16, bottom: spec.series.length > 1 ? 80 : 56, containLabel: false };
+  const yGap = yNameGap(spec);
+  const grid = { left: yGap + 16, right: 24, top: 16, bottom: spec.series.length > 1 ? 80 : 56, containLabel: false };
   if (spec.kind === 'line') {
     const xs = spec.series.flatMap((s) => s.points.map((p) => p[0]));
     const integral = xs.every(Number.isInteger);
@@ -202,7 +203,7 @@ function option(spec: ChartSpec): Record<string, unknown> {
       yAxis: {
         ...axisStyle(spec.yLabel, spec.yLog),
         ...(spec.yLog ? {} : { type: 'value', scale: false }),
-        nameGap: 48,
+        nameGap: yGap,
       },
       series: spec.series.map((s) => ({
         type: 'line',
@@ -221,26 +222,26 @@ function option(spec: ChartSpec): Record<string, unknown> {
   const values = series.flatMap((s) => s.values.filter((v): v is number => v !== null && plottable(v, yLog)));
   // On a log axis a bar grows from one decade below the smallest value, so a single sample still shows.
   const logMin = yLog && values.length > 0 ? 10 ** (Math.floor(Math.log10(Math.min(...values))) - 1) : undefined;
-  const rotate = !hist && categories.some((c) => c.length > 12);
+  const tilt = hist ? { angle: 0, depth: 0 } : labelTilt(categories, WIDTH - grid.left - grid.right);
   return {
     ...base,
-    grid: { ...grid, bottom: grid.bottom + (rotate ? 24 : 0) },
+    grid: { ...grid, bottom: grid.bottom + tilt.depth },
     xAxis: {
       ...axisStyle(spec.xLabel, false),
       type: 'category',
       data: [...categories],
-      nameGap: rotate ? 52 : 28,
+      nameGap: 28 + tilt.depth,
       axisLabel: {
         ...axisStyle(undefined, false).axisLabel,
         interval: hist ? 'auto' : 0,
-        rotate: rotate ? 20 : 0,
+        rotate: tilt.angle,
         hideOverlap: hist,
       },
     },
     yAxis: {
       ...axisStyle(spec.yLabel ?? 'samples', yLog),
       ...(yLog ? { min: logMin, startValue: logMin } : { type: 'value' }),
-      nameGap: 48,
+      nameGap: yGap,
     },
     series: series.map((s) => ({
       type: 'bar',
@@ -253,6 +254,40 @@ function option(spec: ChartSpec): Record<string, unknown> {
       }),
     })),
   };
+}
+
+/**
+ * How far the y axis name sits from the axis: clear of the widest tick label. The ticks are round values
+ * within the data's range, so the formatted extremes bound their width.
+ */
+export function yNameGap(spec: ChartSpec): number {
+  const ys =
+    spec.kind === 'line'
+      ? spec.series.flatMap((s) => s.points.map((p) => p[1]))
+      : spec.kind === 'bar'
+        ? spec.series.flatMap((s) => s.values.filter((v): v is number => v !== null))
+        : [];
+  const finite = ys.filter(Number.isFinite);
+  const ends = finite.length > 0 ? [Math.min(...finite), Math.max(...finite)] : [];
+  return Math.max(48, 12 + CHAR_PX * Math.max(0, ...ends.map((v) => formatNumber(v).length)));
+}
+
+/** About how wide a 12 px label character is, and how far apart two tilted labels must be to not overlap. */
+const CHAR_PX = 7;
+const LINE_PX = 16;
+
+/**
+ * How far to tilt the category labels of a bar chart so that every one is shown and none overlaps: flat
+ * when they fit their slots; else tilted until two neighbours are a text line apart (slot x sin(angle) >=
+ * LINE_PX), at least 20 degrees. `depth` is how much lower the tilted labels reach (the axis name and the
+ * legend move down by it).
+ */
+export function labelTilt(categories: readonly string[], plotWidth: number): { angle: number; depth: number } {
+  const longest = Math.max(0, ...categories.map((c) => c.length)) * CHAR_PX;
+  const slot = plotWidth / Math.max(1, categories.length);
+  if (longest <= slot - 4) return { angle: 0, depth: 0 };
+  const angle = Math.min(90, Math.max(20, Math.ceil((Math.asin(Math.min(1, LINE_PX / slot)) * 180) / Math.PI)));
+  return { angle, depth: Math.ceil(longest * Math.sin((angle * Math.PI) / 180)) };
 }
 
 /** The chart's SVG, rendered now; ids are prefixed with `id` so several charts share one page. */

@@ -309,6 +309,10 @@ export interface BenchHtmlOptions {
   /** The command line that produced the numbers. */
   readonly command?: string;
   readonly generatedAt?: string;
+  /** The machine the numbers come from: CPU model, cores, memory, Node version. */
+  readonly machine?: string;
+  /** Warnings about what the numbers measure (e.g. the model's own overhead dominating), shown at the top. */
+  readonly caveats?: readonly string[];
   /** Further suites' sections (flush queue, IOVA allocator, ...), after the engine benchmark's. */
   readonly sections?: readonly ChartSection[];
 }
@@ -320,7 +324,9 @@ export function renderBenchHtml(bench: EngineBench | null, extra: BenchHtmlOptio
   const body = [
     `<header><h1>${escapeHtml(title)}</h1>`,
     extra.generatedAt ? `<p class="meta">generated ${escapeHtml(extra.generatedAt)}</p>` : '',
+    extra.machine ? `<p class="meta">machine: ${escapeHtml(extra.machine)}</p>` : '',
     extra.command ? renderCommand(extra.command) : '',
+    ...(extra.caveats ?? []).map((c) => `<p class="caveat"><strong>caveat:</strong> ${escapeHtml(c)}</p>`),
     `<nav class="toc">${sections.map((s) => `<a href="#${slug(s.heading)}">${escapeHtml(s.heading)}</a>`).join('')}</nav></header>`,
     '<main>',
     ...sections.map((s) =>

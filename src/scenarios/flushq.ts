@@ -45,6 +45,7 @@ import {
   FlushUntilRoomFq,
   LeCompareFq,
   NoFlushWhenFullFq,
+  NoQueueMbFq,
   TimerTeardownFq,
 } from '../model/fq/variants.js';
 import { Iotlb, iotlbRegions, spend } from '../model/iotlb.js';
@@ -696,6 +697,15 @@ export const flushqScenario: ScenarioDef<FlushqPatch> = {
       expect: ['F1', 'DMA-CORRUPT'],
       source: 'kernel-model.md §3.4 (flush while holding fq.lock when full) [derived mutation]',
       patch: { flushQueue: NoFlushWhenFullFq },
+      unreached: PERCPU_ONLY,
+    },
+    {
+      name: 'no-queue-mb',
+      summary: 'queue_iova without smp_mb(): the PTE clear can be seen after the start count (weak memory only)',
+      expect: ['F1', 'DMA-CORRUPT'],
+      memory: 'weak',
+      source: 'kernel-model.md §3.4 "Tests to mutate: drop the smp_mb"; dma-iommu.c queue_iova',
+      patch: { flushQueue: NoQueueMbFq },
       unreached: PERCPU_ONLY,
     },
     {

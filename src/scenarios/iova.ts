@@ -26,7 +26,12 @@
  * Benchmark shapes (`bench`): 1 = each op allocates a cached size and frees the oldest range the vCPU
  * holds beyond `maxLive` (a resident working set of in-flight mappings); 2 = each op allocates, passes
  * the range to the next vCPU's mailbox slot and frees what its own slot holds (magazines then flow
- * through the depot). `treeOnly` sends both through alloc_iova / free_iova.
+ * through the depot); 3 = kernel-model.md §9 #3's shape (ZZK-DEPOT: IOVAs freed by 16 IRQ CPUs, allocated
+ * on the others): vCPUs below `freers` only free — each op sweeps the mailbox slots of the vCPUs assigned
+ * to it — and every other vCPU allocates, waits until its slot is empty (its I/O completed) and posts the
+ * range there. The IRQ CPUs never allocate (the published setup allocated on all 256), and the shape
+ * needs the IRQ CPUs to keep sweeping until the allocating ones are done (the simulated bench runs them as
+ * endless vCPUs). `treeOnly` sends 1 and 2 through alloc_iova / free_iova.
  */
 import type { InvariantDef } from '../check/invariant.js';
 import type { Cpu, Op } from '../engine/cpu.js';
@@ -50,6 +55,7 @@ import { checkIovaDomain } from '../model/iova/quiescent.js';
 import { IOVA_DEPOT_DELAY_MS } from '../model/iova/rcache.js';
 import { IOVA_VARIANTS } from '../model/iova/variants.js';
 import { DEPOT_WORK_SITES, IOVA_TREE_SITES, RCACHE_SITES } from './sites.js';
+import { waitUntilZero } from '../engine/sync.js';
 
 /**
  * The counts judged (check/judged.ts): ENOMEM only after the flush; and, in the default regime (the
@@ -85,6 +91,10 @@ const SIZE_SHIFT = 256;
 
 const SITE_POST = 'mailbox post (cmpxchg)';
 const SITE_TAKE = 'mailbox take (xchg)';
+const SITE_WAIT = 'mailbox: wait until the IRQ CPU took the last range';
+const SITE_IRQ = 'completion irq: wake the IRQ CPU';
+const SITE_IDLE = 'irq cpu: going idle';
+const SITE_SLEEP = 'irq cpu: sleep until a completion';
 
 const enum Kind {
   Alloc,
@@ -93,8 +103,19 @@ const enum Kind {
   Take,
   Pair,
   CrossPair,
+  IrqAlloc,
+  IrqFree,
 }
-const KIND_NAME = ['alloc', 'free', 'hand off', 'free handed-off', 'alloc, free oldest', 'alloc, pass on, free passed'];
+const KIND_NAME = [
+  'alloc',
+  'free',
+  'hand off',
+  'free handed-off',
+  'alloc, free oldest',
+  'alloc, pass on, free passed',
+  'alloc, post to an IRQ CPU',
+  'IRQ CPU: free what was posted',
+];
 
 /**
  * The scenario's factory: the model of `config.variant`, built from its patch (IovaPatch: the domain,
@@ -122,16 +143,20 @@ export function buildIova(config: ModelConfig<IovaPatch>): ScenarioModel {
     ...iovaDomainRegions(opts, patch),
     // Model state: ranges in flight from one vCPU to another (a flush queue's entries, in miniature).
     'iova.mailbox': { kind: 'i32', count: slots },
+    // Bench shape 3: per IRQ vCPU, 1 while it sleeps waiting for a completion (its own 64-byte line).
+    'iova.irqIdle': { kind: 'i32', count: 16 * cpus },
   });
   const domain = newIovaDomain(layout, opts, patch);
   const mailbox = at(region(layout, 'iova.mailbox'));
   const shape: Shape = {
     domain,
     mailbox,
+    irqIdle: at(region(layout, 'iova.irqIdle')),
     slots,
     cpus,
     maxLive: p('maxLive'),
     bench: p('bench'),
+    freers: Math.min(p('freers'), cpus),
     treeOnly: p('treeOnly') === 1,
     limit32: opts.dma32Pfn - 1,
     limit64: opts.spacePfns - 1,
@@ -203,10 +228,12 @@ function checkGeometry(o: IovaDomainOptions): void {
 interface Shape {
   readonly domain: CheckedIovaDomain;
   readonly mailbox: number;
+  readonly irqIdle: number;
   readonly slots: number;
   readonly cpus: number;
   readonly maxLive: number;
   readonly bench: number;
+  readonly freers: number;
   readonly treeOnly: boolean;
   readonly limit32: number;
   readonly limit64: number;
@@ -231,6 +258,10 @@ class IovaProgram implements VcpuProgram {
     if (s.bench === 1) return this.record(Kind.Pair, BENCH_SIZES[pickWeighted(this.rng, BENCH_WEIGHTS)]!, s.limit64);
     if (s.bench === 2)
       return this.record(Kind.CrossPair, BENCH_SIZES[pickWeighted(this.rng, BENCH_WEIGHTS)]!, s.limit64);
+    if (s.bench === 3) {
+      if (this.cpu.id < s.freers) return this.record(Kind.IrqFree, this.cpu.id, 0);
+      return this.record(Kind.IrqAlloc, BENCH_SIZES[pickWeighted(this.rng, BENCH_WEIGHTS)]!, s.limit64);
+    }
     const n = this.livePfn.length;
     const r = randInt(this.rng, 0, 99);
     if (n === 0 || (n < s.maxLive && r < 45)) {
@@ -252,7 +283,10 @@ class IovaProgram implements VcpuProgram {
         return `${KIND_NAME[Kind.Take]} from mailbox slot ${a}`;
       case Kind.Pair:
       case Kind.CrossPair:
+      case Kind.IrqAlloc:
         return `${KIND_NAME[this.lastKind]} (${a} granules)`;
+      case Kind.IrqFree:
+        return KIND_NAME[Kind.IrqFree]!;
       default:
         return `${KIND_NAME[this.lastKind]} live range #${a}${this.lastKind === Kind.Post ? ` to slot ${b}` : ''}`;
     }
@@ -272,6 +306,10 @@ class IovaProgram implements VcpuProgram {
         return this.pair(a, b);
       case Kind.CrossPair:
         return this.crossPair(a, b);
+      case Kind.IrqAlloc:
+        return this.irqAlloc(a, b);
+      case Kind.IrqFree:
+        return this.irqFree();
       default: {
         const pfn = this.livePfn[a]!;
         const size = this.liveSize[a]!;
@@ -348,6 +386,41 @@ class IovaProgram implements VcpuProgram {
     if (v !== 0) yield* this.free(Math.floor(v / SIZE_SHIFT), v % SIZE_SHIFT);
   }
 
+  /** Shape 3, an allocating CPU: allocate, wait until the IRQ CPU took the last range, post this one. */
+  private *irqAlloc(size: number, limitPfn: number): Op<void> {
+    const cpu = this.cpu;
+    const pfn = yield* this.s.domain.allocIovaFast(cpu, size, limitPfn, true);
+    if (pfn === 0) return;
+    yield* waitUntilZero(cpu, this.s.mailbox + cpu.id, SITE_WAIT);
+    yield SITE_POST;
+    Atomics.store(cpu.i32, this.s.mailbox + cpu.id, pfn * SIZE_SHIFT + size);
+    // The completion interrupt: wake the IRQ vCPU if it sleeps.
+    yield SITE_IRQ;
+    const idle = this.s.irqIdle + 16 * (cpu.id % this.s.freers);
+    if (Atomics.load(cpu.i32, idle) !== 0) Atomics.store(cpu.i32, idle, 0);
+  }
+
+  /** Shape 3, an IRQ CPU: free whatever its allocating CPUs (every freers-th one) posted. */
+  private *irqFree(): Op<void> {
+    const cpu = this.cpu;
+    const s = this.s;
+    const idle = s.irqIdle + 16 * cpu.id;
+    // Say "asleep" before the sweep, so a post that the sweep misses finds the flag set and clears it.
+    yield SITE_IDLE;
+    Atomics.store(cpu.i32, idle, 1);
+    let took = 0;
+    for (let slot = s.freers + cpu.id; slot < s.cpus; slot += s.freers) {
+      yield SITE_TAKE;
+      // Read first, take only what is there: an empty slot stays shared in this CPU's cache.
+      if (Atomics.load(cpu.i32, s.mailbox + slot) === 0) continue;
+      const v = Atomics.exchange(cpu.i32, s.mailbox + slot, 0);
+      if (v === 0) continue;
+      took++;
+      yield* s.domain.freeIovaFast(cpu, Math.floor(v / SIZE_SHIFT), v % SIZE_SHIFT);
+    }
+    if (took === 0) yield* waitUntilZero(cpu, idle, SITE_SLEEP);
+  }
+
   private free(pfn: number, size: number): Op<void> {
     return this.s.treeOnly ? this.s.domain.freeIova(this.cpu, pfn) : this.s.domain.freeIovaFast(this.cpu, pfn, size);
   }
@@ -406,8 +479,14 @@ export const iovaScenario: ScenarioDef<IovaPatch> = {
     bench: {
       default: 0,
       min: 0,
-      max: 2,
-      help: 'op shape: 0 scenario mix; 1 alloc + free of the oldest beyond maxLive, per vCPU; 2 alloc, pass to the next vCPU, free',
+      max: 3,
+      help: 'op shape: 0 scenario mix; 1 alloc + free of the oldest beyond maxLive, per vCPU; 2 alloc, pass to the next vCPU, free; 3 allocate on most vCPUs, free on `freers` IRQ vCPUs (simulated bench)',
+    },
+    freers: {
+      default: 16,
+      min: 1,
+      max: 256,
+      help: 'bench 3: vCPUs that only free (the IRQ CPUs of kernel-model.md §9 #3)',
     },
     treeOnly: {
       default: 0,

@@ -37,7 +37,12 @@ import { PagePool, pagePoolRegions } from '../model/page-pool.js';
 import { ENOMEM, IoPgtable, type PgtableOptions, SZ_1G, SZ_2M, SZ_4K } from '../model/pgtable.js';
 import { PGTABLE_RACY_SITES, PGTABLE_SITES } from './sites.js';
 import { SplitBlkPgtable } from '../model/pgtable-split.js';
-import { FreeBeforeWalkFlushPgtable, RacyInstallPgtable, SplitBlkRacePgtable } from '../model/pgtable-variants.js';
+import {
+  FreeBeforeWalkFlushPgtable,
+  NoDmaWmbInstallPgtable,
+  RacyInstallPgtable,
+  SplitBlkRacePgtable,
+} from '../model/pgtable-variants.js';
 import { WalkCache, walkCacheRegions } from '../model/walk-cache.js';
 
 /** A page-table class: IoPgtable or a subclass of it (a patch). */
@@ -571,6 +576,14 @@ export const pgtableScenario: ScenarioDef<PgtablePatch> = {
       source: 'kernel-model.md §6, §9 #14 (the CAS this variant removes)',
       patch: { pgtable: RacyInstallPgtable },
       sites: PGTABLE_RACY_SITES,
+    },
+    {
+      name: 'no-dma-wmb',
+      summary: 'install_table without dma_wmb(): a walker sees the new table before its zeroing (weak memory only)',
+      expect: ['PT-TRANSLATE', 'PT-MAP', 'PT-ONE-TABLE', 'PT-LEAK', 'PT-OVERWRITE'],
+      memory: 'weak',
+      source: 'io-pgtable-arm.c arm_lpae_install_table; riscv: "add dma_wmb before cmpxchg_relaxed"',
+      patch: { pgtable: NoDmaWmbInstallPgtable },
     },
   ],
   build: buildPgtable,

@@ -17,7 +17,13 @@
  *
  * Simplifications: entries carry no freelist — the page-table model never frees table pages on a leaf
  * unmap (§6: empty tables are not reclaimed), so the kernel's freelist would always be empty here.
- * smp_mb() before reading the start counter is implicit: every access is sequentially consistent.
+ *
+ * Ordering (engine/order.ts; meaningful under --memory weak): queue_iova's smp_mb() orders the caller's
+ * PTE clear before the read of fq_flush_start_cnt (it pairs with the flush on another CPU, whose
+ * invalidation is fully ordered: iotlb.ts); the counters are atomic64_t, read with atomic64_read and
+ * bumped with the unordered atomic64_inc, as the kernel has them. The ring's head, tail and entries are
+ * plain C accesses under the ring lock; the model marks them READ_ONCE/WRITE_ONCE, which orders nothing
+ * more than the plain accesses do (the lock's acquire and release order them).
  */
 import type { Cpu, LockRef, Op } from '../../engine/cpu.js';
 import { at, atCpu, region, type Layout, type Region, type RegionSpec } from '../../engine/layout.js';
@@ -26,6 +32,15 @@ import { TimerRef } from '../../engine/timer.js';
 import type { Memory } from '../../engine/layout.js';
 import type { QuiescentReport } from '../../engine/scenario.js';
 import type { Iotlb } from '../iotlb.js';
+import {
+  atomic64_inc,
+  atomic64_read,
+  READ_ONCE,
+  READ_ONCE64,
+  smp_mb,
+  WRITE_ONCE,
+  WRITE_ONCE64,
+} from '../../engine/order.js';
 
 /** §1: IOVA_FQ_SIZE / IOVA_FQ_TIMEOUT and IOVA_SINGLE_FQ_SIZE / IOVA_SINGLE_FQ_TIMEOUT. */
 export const PERCPU_FQ_SIZE = 256;
@@ -167,8 +182,18 @@ export class FlushQueue implements IovaFlushQueue {
     return this.o.single ? 0 : cpu.thisCpu;
   }
 
-  /** queue_iova: defer freeing an unmapped IOVA until a flush that started after its unmap has finished. */
+  /**
+   * queue_iova: defer freeing an unmapped IOVA until a flush that started after its unmap has finished.
+   * The smp_mb() "orders against the IOMMU driver's pagetable update from unmapping @pte, to guarantee
+   * that fq_flush_iotlb() observes that if called from a different CPU before we release the lock".
+   */
   *queueIova(cpu: Cpu, iovaPfn: number, pages: number): Op {
+    smp_mb(cpu);
+    yield* this.queueIovaLocked(cpu, iovaPfn, pages);
+  }
+
+  /** queue_iova after its smp_mb(): the ring lock, the entry, the timer (split out so a patch can drop the mb). */
+  protected *queueIovaLocked(cpu: Cpu, iovaPfn: number, pages: number): Op {
     const i32 = cpu.i32;
     const r = this.fqOf(cpu);
     const lock = this.locks[r]!;
@@ -193,7 +218,7 @@ export class FlushQueue implements IovaFlushQueue {
   /** fq_full: one slot always stays empty, so a ring holds size-1 entries (ring lock held). */
   protected *fqFull(cpu: Cpu, r: number): Op<boolean> {
     yield S.full;
-    return ((Atomics.load(cpu.i32, this.tailIdx(r)) + 1) & this.mask) === Atomics.load(cpu.i32, this.headIdx(r));
+    return ((READ_ONCE(cpu, this.tailIdx(r)) + 1) & this.mask) === READ_ONCE(cpu, this.headIdx(r));
   }
 
   /** queue_iova's full-ring path: flush synchronously, under the ring lock, and free what it covered. */
@@ -205,24 +230,24 @@ export class FlushQueue implements IovaFlushQueue {
   /** The counter a new entry records: atomic64_read(&cookie->fq_flush_start_cnt). */
   protected *fqEntryCounter(cpu: Cpu): Op<bigint> {
     yield S.readStart;
-    const count = Atomics.load(cpu.i64, this.start);
+    const count = atomic64_read(cpu, this.start);
     cpu.note('read', 'fq_flush_start_cnt', this.start, count);
     return count;
   }
 
   /** fq_ring_add: take the tail slot (ring lock held); its index. */
   protected fqRingAdd(cpu: Cpu, r: number): number {
-    const idx = Atomics.load(cpu.i32, this.tailIdx(r));
-    Atomics.store(cpu.i32, this.tailIdx(r), (idx + 1) & this.mask);
+    const idx = READ_ONCE(cpu, this.tailIdx(r));
+    WRITE_ONCE(cpu, this.tailIdx(r), (idx + 1) & this.mask);
     return idx;
   }
 
   /** fq->entries[idx].{iova_pfn, pages, counter} = … (ring lock held). */
   protected fqEntrySet(cpu: Cpu, r: number, idx: number, iovaPfn: number, pages: number, counter: bigint): void {
     const k = this.slot(r, idx);
-    Atomics.store(cpu.i32, this.pfn + k, iovaPfn);
-    Atomics.store(cpu.i32, this.pagesIdx + k, pages);
-    Atomics.store(cpu.i64, this.counter + k, counter);
+    WRITE_ONCE(cpu, this.pfn + k, iovaPfn);
+    WRITE_ONCE(cpu, this.pagesIdx + k, pages);
+    WRITE_ONCE64(cpu, this.counter + k, counter);
   }
 
   /** Statistics: the most entries ring r has held. */
@@ -233,15 +258,14 @@ export class FlushQueue implements IovaFlushQueue {
 
   /** fq_ring_free_locked: free the entries some completed flush covers, oldest first (ring lock held). */
   *fqRingFreeLocked(cpu: Cpu, r: number): Op {
-    const i32 = cpu.i32;
     yield S.readFinish;
-    const fin = Atomics.load(cpu.i64, this.finish);
+    const fin = atomic64_read(cpu, this.finish);
     cpu.note('read', 'fq_flush_finish_cnt', this.finish, fin);
     for (;;) {
       yield S.read;
-      const head = Atomics.load(i32, this.headIdx(r));
-      if (head === Atomics.load(i32, this.tailIdx(r))) return;
-      if (Atomics.load(cpu.i64, this.counter + this.slot(r, head)) >= fin) return;
+      const head = READ_ONCE(cpu, this.headIdx(r));
+      if (head === READ_ONCE(cpu, this.tailIdx(r))) return;
+      if (READ_ONCE64(cpu, this.counter + this.slot(r, head)) >= fin) return;
       yield* this.fqEntryFree(cpu, r);
     }
   }
@@ -251,13 +275,12 @@ export class FlushQueue implements IovaFlushQueue {
    * (ring lock held). The model advances the head before the free; both are under the ring lock.
    */
   protected *fqEntryFree(cpu: Cpu, r: number): Op {
-    const i32 = cpu.i32;
     yield S.head;
-    const head = Atomics.load(i32, this.headIdx(r));
+    const head = READ_ONCE(cpu, this.headIdx(r));
     const k = this.slot(r, head);
-    const pfn = Atomics.load(i32, this.pfn + k);
-    const pages = Atomics.load(i32, this.pagesIdx + k);
-    Atomics.store(i32, this.headIdx(r), (head + 1) & this.mask);
+    const pfn = READ_ONCE(cpu, this.pfn + k);
+    const pages = READ_ONCE(cpu, this.pagesIdx + k);
+    WRITE_ONCE(cpu, this.headIdx(r), (head + 1) & this.mask);
     yield* this.freeIova(cpu, pfn, pages);
   }
 
@@ -276,11 +299,11 @@ export class FlushQueue implements IovaFlushQueue {
   /** fq_flush_iotlb: count the flush as started, flush_iotlb_all, count it as finished. */
   *fqFlushIotlb(cpu: Cpu): Op {
     yield S.incStart;
-    Atomics.add(cpu.i64, this.start, 1n);
+    atomic64_inc(cpu, this.start);
     if (cpu.tracing) cpu.note('write', 'fq_flush_start_cnt', this.start, Atomics.load(cpu.i64, this.start));
     yield* this.iotlb.flushAll(cpu);
     yield S.incFinish;
-    Atomics.add(cpu.i64, this.finish, 1n);
+    atomic64_inc(cpu, this.finish);
     if (cpu.tracing) cpu.note('write', 'fq_flush_finish_cnt', this.finish, Atomics.load(cpu.i64, this.finish));
   }
 

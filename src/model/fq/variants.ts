@@ -54,6 +54,19 @@ export class LeCompareFq extends FlushUntilRoomFq {
   }
 }
 
+/**
+ * no-queue-mb (§3.4 "Tests to mutate": drop the smp_mb): queue_iova without its smp_mb(), so the
+ * caller's PTE clear may still sit in the CPU's store buffer when the entry reads fq_flush_start_cnt. A
+ * flush on another CPU that starts after that read invalidates the IOTLB, but the device's next walk
+ * still finds the old PTE and caches it again; the flush's finish then frees the IOVA with a live IOTLB
+ * entry (F1). Only a weak memory can do this (explore --memory weak); under sc the variant is clean.
+ */
+export class NoQueueMbFq extends FlushUntilRoomFq {
+  override *queueIova(cpu: Cpu, iovaPfn: number, pages: number): Op {
+    yield* this.queueIovaLocked(cpu, iovaPfn, pages);
+  }
+}
+
 /** no-flush-when-full [derived mutation]: a full ring makes room by freeing its oldest entry, unflushed. */
 export class NoFlushWhenFullFq extends FlushUntilRoomFq {
   protected override *fqRingFull(cpu: Cpu, r: number): Op {

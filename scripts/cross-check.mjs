@@ -1,0 +1,99 @@
+#!/usr/bin/env node
+/**
+ * The simulator against real threads (issue 16 item 4; src/bench/cross-check.ts): the ratios between designs
+ * — per-CPU/single and lazy/strict flush queues at each flush cost, the list/fixed IOVA depot — at 1 and 2
+ * CPUs, from the real-thread bench (medians of --repeats runs) and from the simulated-time executor under
+ * the this-machine profile, with a ±25% verdict per cell. Needs `npx tsc -b` first (it runs dist/).
+ * Usage: node scripts/cross-check.mjs [--time 1s] [--repeats 3] [--sim-ops 3000] [--flush-cost 0,10000,100000]
+ *        [--flush parallel|serial] [--profile NAME|FILE] [--seed 1] [--sim-only] [--json]
+ */
+import path from 'node:path';
+import { availableParallelism, cpus, loadavg } from 'node:os';
+
+const USAGE = `usage: node scripts/cross-check.mjs [options]
+  --time D          real-thread time per measurement (default 1s; ms or s)
+  --repeats N       real-thread runs per combination, the median is compared (default 3)
+  --sim-ops N       simulated ops per vCPU (default 3000; a simulated run is deterministic)
+  --flush-cost L    flush costs in ns (default 0,10000,100000)
+  --flush M         parallel (default) or serial
+  --profile P       cost profile of the simulated side (default this-machine)
+  --seed N          seed (default 1)
+  --sim-only        the simulated side only (no real threads: a quick look at the simulated ratios)
+  --json            the cells as JSON on stdout`;
+
+const args = process.argv.slice(2);
+const flags = {};
+for (let i = 0; i < args.length; i++) {
+  const a = args[i];
+  if (a === '--help' || a === '-h') {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  if (a === '--sim-only' || a === '--json') flags[a.slice(2)] = true;
+  else if (['--time', '--repeats', '--sim-ops', '--flush-cost', '--flush', '--profile', '--seed'].includes(a)) {
+    if (args[i + 1] === undefined) bad(`${a} needs a value`);
+    flags[a.slice(2)] = args[++i];
+  } else bad(`unknown argument '${a}'`);
+}
+
+function bad(msg) {
+  console.error(`cross-check: ${msg}\n${USAGE}`);
+  process.exit(2);
+}
+function int(name, v, lo, hi) {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < lo || n > hi) bad(`--${name}: '${v}' is not an integer in ${lo}..${hi}`);
+  return n;
+}
+function duration(v) {
+  const m = /^(\d+(?:\.\d+)?)(ms|s)$/.exec(v);
+  if (!m) bad(`--time: '${v}' is not a duration like 500ms or 2s`);
+  return Number(m[1]) * (m[2] === 's' ? 1000 : 1);
+}
+
+const flush = flags.flush ?? 'parallel';
+if (flush !== 'parallel' && flush !== 'serial') bad(`--flush: '${flush}' is not serial or parallel`);
+// The modules load after the flags are checked: --help and bad input answer at once.
+const dist = path.join(path.dirname(new URL(import.meta.url).pathname), '..', 'dist', 'src');
+const { crossCheckCells, crossCheckText, realSide, simSide } = await import(path.join(dist, 'bench', 'cross-check.js'));
+const { loadProfile } = await import(path.join(dist, 'sim', 'profile.js'));
+
+let profile;
+try {
+  profile = loadProfile(flags.profile ?? 'this-machine');
+} catch (e) {
+  bad(e.message);
+}
+const o = {
+  flushCostsNs: (flags['flush-cost'] ?? '0,10000,100000').split(',').map((c) => int('flush-cost', c, 0, 1e7)),
+  serial: flush === 'serial',
+  timeMs: duration(flags.time ?? '1s'),
+  repeats: int('repeats', flags.repeats ?? '3', 1, 100),
+  simOps: int('sim-ops', flags['sim-ops'] ?? '3000', 10, 1e7),
+  seed: int('seed', flags.seed ?? '1', 0, 2 ** 31 - 1),
+  profile,
+};
+const progress = (s) => process.stderr.write(`${s}\n`);
+const load0 = loadavg()[0];
+const sim = simSide(o, progress);
+const real = flags['sim-only'] ? { fq: sim.fq, iova: sim.iova } : await realSide(o, progress);
+const cells = crossCheckCells(real, sim, o.flushCostsNs);
+const header = [
+  `cross-check: real threads (median of ${o.repeats} x ${o.timeMs} ms) vs simulated (${o.simOps} ops/vCPU, ` +
+    `profile ${profile.profile.name} ${profile.hash}), flush ${flush}`,
+  `machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${availableParallelism()} cores, Node ${process.version}; ` +
+    `load average ${load0.toFixed(1)} at start, ${loadavg()[0].toFixed(1)} at end`,
+  ...(flags['sim-only'] ? ['--sim-only: simulated ratios alone (no real threads ran, nothing compared)'] : []),
+];
+if (flags.json)
+  console.log(
+    JSON.stringify(
+      {
+        header,
+        cells: flags['sim-only'] ? cells.map(({ ratio, cpus, at, sim }) => ({ ratio, cpus, at, sim })) : cells,
+      },
+      null,
+      2,
+    ),
+  );
+else console.log(crossCheckText(cells, header, flags['sim-only'] === true));

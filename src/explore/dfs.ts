@@ -1,0 +1,280 @@
+/**
+ * Exhaustive exploration: depth-first over every decision of an execution, with sleep sets.
+ * P. Godefroid, "Partial-Order Methods for the Verification of Concurrent Systems", LNCS 1032, 1996
+ * (sleep sets, ch. 5); stateless search as in VeriSoft (Godefroid, POPL 1997) and CHESS's preemption
+ * bounding (Musuvathi & Qadeer, PLDI 2007). loom and shuttle's check_dfs do the same walk.
+ *
+ * An execution is a list of decisions, each "one of `count` options, and which one": the vCPU (or timer)
+ * that runs the next step, or a non-scheduling choice (a weak-memory visibility decision, nextChoice).
+ * The walk keeps the decision tree's current branch as a stack; an execution replays the stack's
+ * choices, then takes the first option at every new decision; the next execution moves the deepest
+ * decision with an option left to that option. When the stack empties, every execution has been run.
+ *
+ * Partial-order reduction (sleep sets). After the subtree under "task t runs next" is done at a
+ * decision, t goes to sleep for its sibling subtrees, and stays asleep down a branch while the steps
+ * taken commute with t's step (footprint.ts: neither writes a word the other touches; unknown accesses
+ * commute with nothing). A sleeping task is not run: every execution it would start is equivalent
+ * (the same steps, commuting ones swapped) to one already explored. When every runnable task sleeps,
+ * the execution is cut short ("pruned"). Sleep sets alone keep at most one complete execution per
+ * equivalence class (Mazurkiewicz trace); every class is explored.
+ *
+ * With --max-preemptions K only executions with at most K preemptions (a switch away from a task that
+ * could go on) are run, and sleep sets are off: pruning by a sleeping sibling is sound only when the
+ * sibling's equivalent execution is itself within the bound, which bounding does not promise (Coons,
+ * Musuvathi, McKinley, "Bounded partial-order reduction", OOPSLA 2013).
+ */
+import { HarnessError } from '../errors.js';
+import type { Memory } from '../engine/layout.js';
+import type { MemoryMode } from '../engine/memory-order.js';
+import { independent, installLogging, loggedMemory, Recorder, union, type Footprint } from './footprint.js';
+import { findRaces } from './races.js';
+import { Pruned, type Scheduler } from './scheduler.js';
+
+const CPU = 'cpu';
+
+interface Decision {
+  /** 'cpu' (who runs next) or the kind of a non-scheduling choice. */
+  readonly kind: string;
+  /** The options in the order they are tried: task ids, or 0..count-1. */
+  readonly options: readonly number[];
+  /** Index into options of the branch being explored. */
+  at: number;
+  // Scheduling decisions only:
+  /** Tasks asleep here, with the footprint of their step. */
+  readonly sleep: ReadonlyMap<number, Footprint>;
+  /** Tasks whose subtree here is done, with their step's footprint (over every choice inside it). */
+  readonly done: Map<number, Footprint>;
+  /** Source-DPOR: the tasks this decision must try (races found later add to it). */
+  readonly backtrack: Set<number>;
+  /** The chosen task's step's footprint in the latest execution, and merged over all that took it. */
+  last: Footprint | undefined;
+  footprint: Footprint | undefined;
+  /** Preemptions before this decision, and the task that ran the previous step. */
+  readonly preemptions: number;
+  readonly current: number;
+}
+
+/**
+ * Does the reduction apply? Not under a preemption bound (see above), and not under `--memory weak`:
+ * a weak memory's store buffers and coherence histories live in the executor's WeakMemory, not in the
+ * buffer, so the footprints cannot see what a step reads there (soundness first: every interleaving and
+ * every visibility choice is run).
+ */
+export function reduces(por: boolean, maxPreemptions: number, memory: MemoryMode | undefined): boolean {
+  return por && maxPreemptions === Infinity && memory !== 'weak';
+}
+
+export interface DfsOptions {
+  /** Bound on preemptions per execution (Infinity: none). */
+  readonly maxPreemptions: number;
+  /** Partial-order reduction (sleep sets); forced off by a preemption bound. */
+  readonly por: boolean;
+}
+
+export class DfsScheduler implements Scheduler {
+  private readonly stack: Decision[] = [];
+  /** Next decision of the execution in progress (an index into stack). */
+  private pos = 0;
+  /** The scheduling decision whose step is running, and that step's footprint once it ended. */
+  private stepOf = -1;
+  private stepFootprint: Footprint | undefined;
+  /** An execution has run since the walk last moved on. */
+  private pending = false;
+  private done = false;
+  private readonly recorder = new Recorder();
+  private readonly por: boolean;
+  private tasks = 0;
+  /** Decisions below this index ran the same way in the previous execution: their races are known. */
+  private changedAt = 0;
+  /** A non-scheduling choice was made inside the running step: its footprint may vary between runs. */
+  private choiceInStep = false;
+
+  constructor(private readonly o: DfsOptions) {
+    this.por = reduces(o.por, o.maxPreemptions, undefined);
+  }
+
+  /** Logging views and Atomics for the campaign (only when the reduction needs footprints). */
+  watch(mem: Memory): { readonly mem: Memory; stop(): void } {
+    if (!this.por) return { mem, stop: () => {} };
+    return { mem: loggedMemory(mem, this.recorder), stop: installLogging(this.recorder) };
+  }
+
+  /** A non-scheduling decision's accesses cannot be seen (e.g. kept off the buffer): dependent with all. */
+  markUnknown(): void {
+    this.recorder.markUnknown();
+  }
+
+  exhausted(): boolean {
+    if (this.pending) this.moveOn();
+    return this.done;
+  }
+
+  newExecution(tasks: number): void {
+    this.tasks = tasks;
+    if (this.pending) this.moveOn();
+    if (this.done) throw new HarnessError('dfs: asked for an execution after the last one');
+    this.pending = true;
+    this.pos = 0;
+    this.stepOf = -1;
+    this.stepFootprint = undefined;
+  }
+
+  stepDone(): void {
+    if (this.stepOf < 0) return;
+    if (this.por) {
+      const fp = this.recorder.end();
+      this.stepFootprint = fp;
+      const d = this.stack[this.stepOf]!;
+      d.last = fp;
+      // Under sc a decision's step is the same in every execution through it; a choice inside it can
+      // change what it touches, and the sleep sets need all of it.
+      d.footprint = d.footprint === undefined || !this.choiceInStep ? fp : union(d.footprint, fp);
+    }
+  }
+
+  nextCpu(runnable: readonly number[], current: number): number {
+    const d = this.pos < this.stack.length ? this.replayed(CPU, runnable.length) : this.fresh(runnable, current);
+    this.stepOf = this.pos++;
+    this.choiceInStep = false;
+    if (this.por) this.recorder.begin();
+    return d.options[d.at]!;
+  }
+
+  nextChoice(count: number, kind: string): number {
+    this.choiceInStep = true;
+    if (this.pos < this.stack.length) return this.replayed(kind, count, this.pos++).at;
+    this.stack.push({
+      kind,
+      options: Array.from({ length: count }, (_, i) => i),
+      at: 0,
+      sleep: NO_SLEEP,
+      done: new Map(),
+      backtrack: new Set(),
+      last: undefined,
+      footprint: undefined,
+      preemptions: 0,
+      current: -1,
+    });
+    this.pos++;
+    return 0;
+  }
+
+  /** The stack's decision at pos, checked against what the execution offers now. */
+  private replayed(kind: string, count: number, at = this.pos): Decision {
+    const d = this.stack[at]!;
+    if (d.kind !== kind || d.options.length !== count) {
+      throw new HarnessError(
+        `dfs: decision ${at} offers ${count} '${kind}' options, its first run offered ` +
+          `${d.options.length} '${d.kind}' (uncontrolled nondeterminism in the model?)`,
+      );
+    }
+    return d;
+  }
+
+  private fresh(runnable: readonly number[], current: number): Decision {
+    const parent = this.stepOf >= 0 ? this.stack[this.stepOf]! : undefined;
+    const preemptions = parent
+      ? parent.preemptions + (isPreemption(parent.options[parent.at]!, parent.current, parent.options) ? 1 : 0)
+      : 0;
+    const sleep = new Map<number, Footprint>();
+    if (this.por && parent) {
+      const ran = parent.options[parent.at]!;
+      const fp = this.stepFootprint!;
+      for (const m of [parent.sleep, parent.done]) {
+        for (const [t, f] of m) if (t !== ran && independent(f, fp)) sleep.set(t, f);
+      }
+    }
+    // The running task first (no preemption), then the others in ascending order: deterministic, and
+    // the first execution is the non-preemptive one.
+    const options = runnable.includes(current) ? [current, ...runnable.filter((t) => t !== current)] : [...runnable];
+    const d: Decision = {
+      kind: CPU,
+      options,
+      at: -1,
+      sleep,
+      done: new Map(),
+      backtrack: new Set(),
+      last: undefined,
+      footprint: undefined,
+      preemptions,
+      current,
+    };
+    d.at = this.nextOption(d, false);
+    if (d.at < 0) throw PRUNED;
+    // Source-DPOR starts a decision with one task; the races of the executions below add the others.
+    d.backtrack.add(d.options[d.at]!);
+    this.stack.push(d);
+    return d;
+  }
+
+  /**
+   * The first option that is awake, not done, within the preemption bound and (with `backtrackOnly`)
+   * in the backtrack set; -1 if none.
+   */
+  private nextOption(d: Decision, backtrackOnly: boolean): number {
+    for (let i = 0; i < d.options.length; i++) {
+      const t = d.options[i]!;
+      if (d.sleep.has(t) || d.done.has(t)) continue;
+      if (backtrackOnly && !d.backtrack.has(t)) continue;
+      if (isPreemption(t, d.current, d.options) && d.preemptions + 1 > this.o.maxPreemptions) continue;
+      return i;
+    }
+    return -1;
+  }
+
+  /** After an execution: the deepest decision with an option left takes it; the rest of the branch goes. */
+  private moveOn(): void {
+    this.pending = false;
+    // Decisions past pos were not reached (an execution that ended early replays a shorter prefix only if
+    // the model is nondeterministic, which replayed() reports); drop them.
+    this.stack.length = Math.min(this.stack.length, this.pos);
+    if (this.por) this.addBacktracks();
+    while (this.stack.length > 0) {
+      const d = this.stack[this.stack.length - 1]!;
+      let next: number;
+      if (d.kind === CPU) {
+        d.done.set(d.options[d.at]!, d.footprint ?? UNSEEN);
+        d.footprint = undefined;
+        next = this.nextOption(d, this.por);
+      } else next = d.at + 1 < d.options.length ? d.at + 1 : -1;
+      if (next >= 0) {
+        d.at = next;
+        this.changedAt = this.stack.length - 1;
+        return;
+      }
+      this.stack.pop();
+    }
+    this.done = true;
+  }
+
+  /** Source sets: each race of the execution just run adds a task to the decision before its first step. */
+  private addBacktracks(): void {
+    const steps: { task: number; footprint: Footprint; at: number }[] = [];
+    let from = -1;
+    for (let k = 0; k < this.stack.length; k++) {
+      const d = this.stack[k]!;
+      if (d.kind !== CPU) continue;
+      // The step of the last scheduling decision at or before the first changed one is new too.
+      if (k <= this.changedAt) from = steps.length;
+      steps.push({ task: d.options[d.at]!, footprint: d.last ?? UNSEEN, at: k });
+    }
+    findRaces(steps, this.tasks, Math.max(0, from), (i, initials) => {
+      const d = this.stack[steps[i]!.at]!;
+      if (initials.some((t) => d.backtrack.has(t))) return;
+      const t = initials.find((q) => d.options.includes(q));
+      // An initial that could not run there (a timer not yet due at that step): try every task there.
+      if (t === undefined) for (const q of d.options) d.backtrack.add(q);
+      else d.backtrack.add(t);
+    });
+  }
+}
+
+const NO_SLEEP: ReadonlyMap<number, Footprint> = new Map();
+/** One instance: an Error's stack trace costs more than a short execution. */
+const PRUNED = new Pruned('every runnable task sleeps');
+/** The step of a decision that was never completed (the execution stopped inside it): assume the worst. */
+const UNSEEN: Footprint = { reads: new Set(), writes: new Set(), all: true };
+
+function isPreemption(t: number, current: number, runnable: readonly number[]): boolean {
+  return current >= 0 && t !== current && runnable.includes(current);
+}

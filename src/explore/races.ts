@@ -1,0 +1,120 @@
+/**
+ * Race analysis for source-DPOR: P. Abdulla, S. Aronis, B. Jonsson, K. Sagonas, "Optimal Dynamic
+ * Partial Order Reduction", POPL 2014 (Algorithm 1, source sets; as Nidhugg does it, after each
+ * execution over the whole sequence).
+ *
+ * Happens-before is program order plus the order of dependent steps (footprint.ts), kept as vector
+ * clocks. For every step j and every earlier step i of another task that j depends on directly (the
+ * last writer of a word j touches; the readers since then of a word j writes; any step whose accesses
+ * are unknown) and that does not already happen before j's task's previous step, (i, j) is a race: the
+ * execution that runs, just before i, the steps after i that do not depend on i and then j, is not
+ * equivalent to this one. Its initials — the tasks whose first step there depends on nothing before it
+ * — are what the decision before i must try; if none of them is in that decision's backtrack set, one
+ * is added. (Taking "not before j's previous step" for "no other path" can see more races than there
+ * are: that only adds branches, it never loses one.)
+ */
+import type { Footprint } from './footprint.js';
+
+export interface Step {
+  readonly task: number;
+  readonly footprint: Footprint;
+}
+
+/**
+ * `steps` is one execution's scheduling steps in order; races whose later step is at index >= `from`
+ * are reported (earlier ones were reported by the execution that first ran them) as
+ * `race(i, initials)`: the decision before step i should try one of `initials`.
+ */
+export function findRaces(
+  steps: readonly Step[],
+  tasks: number,
+  from: number,
+  race: (i: number, initials: readonly number[]) => void,
+): void {
+  const n = steps.length;
+  const vc: Int32Array[] = [];
+  const clock = new Int32Array(n);
+  const last = new Int32Array(tasks).fill(-1);
+  const lastWrite = new Map<number, number>();
+  const readsSince = new Map<number, number[]>();
+  const unknown: number[] = [];
+  for (let j = 0; j < n; j++) {
+    const { task: t, footprint: f } = steps[j]!;
+    const prev = last[t]! >= 0 ? vc[last[t]!]! : undefined;
+    const v = prev ? prev.slice() : new Int32Array(tasks);
+    v[t] = v[t]! + 1;
+    clock[j] = v[t]!;
+    const direct = new Set<number>(unknown);
+    if (f.all) for (let i = 0; i < j; i++) direct.add(i);
+    else {
+      for (const w of f.reads) {
+        const lw = lastWrite.get(w);
+        if (lw !== undefined) direct.add(lw);
+      }
+      for (const w of f.writes) {
+        const lw = lastWrite.get(w);
+        if (lw !== undefined) direct.add(lw);
+        for (const r of readsSince.get(w) ?? []) direct.add(r);
+      }
+    }
+    for (const i of direct) {
+      const vi = vc[i]!;
+      for (let k = 0; k < tasks; k++) if (vi[k]! > v[k]!) v[k] = vi[k]!;
+    }
+    vc.push(v);
+    if (j >= from) {
+      for (const i of direct) {
+        const ti = steps[i]!.task;
+        if (ti !== t && !(prev && prev[ti]! >= clock[i]!)) race(i, initials(steps, vc, clock, i, j));
+      }
+    }
+    last[t] = j;
+    if (f.all) unknown.push(j);
+    else {
+      for (const w of f.writes) {
+        lastWrite.set(w, j);
+        readsSince.set(w, []);
+      }
+      for (const w of f.reads) if (!f.writes.has(w)) (readsSince.get(w) ?? setNew(readsSince, w)).push(j);
+    }
+  }
+}
+
+function setNew(m: Map<number, number[]>, w: number): number[] {
+  const a: number[] = [];
+  m.set(w, a);
+  return a;
+}
+
+/**
+ * The tasks that can start v = (the steps in (i, j) that do not happen after i) . j: those whose first
+ * step in v has no predecessor in v. For a true race every step that happens before a step of v and
+ * after i is itself in v, so the vector clocks of the whole execution decide it exactly.
+ */
+function initials(
+  steps: readonly Step[],
+  vc: readonly Int32Array[],
+  clock: Int32Array,
+  i: number,
+  j: number,
+): number[] {
+  const ti = steps[i]!.task;
+  const ci = clock[i]!;
+  const firstOf = new Map<number, number>();
+  const out: number[] = [];
+  for (let k = i + 1; k <= j; k++) {
+    if (k < j && vc[k]![ti]! >= ci) continue; // happens after i: not in v
+    const tk = steps[k]!.task;
+    if (firstOf.has(tk)) continue;
+    let free = true;
+    for (const [tq, q] of firstOf) {
+      if (vc[k]![tq]! >= clock[q]!) {
+        free = false;
+        break;
+      }
+    }
+    firstOf.set(tk, k);
+    if (free) out.push(tk);
+  }
+  return out;
+}

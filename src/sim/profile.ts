@@ -1,0 +1,129 @@
+/**
+ * Cost profiles of the simulated-time executor (issue 16): what a step, an access, a line transfer, a lock
+ * hand-off and a wake-up cost on some machine, and the defaults of the costs a scenario spends explicitly
+ * (an IOTLB flush, a hypercall, a transfer). A profile is a JSON file; the built-in ones live in
+ * `profiles/` at the project root (`--profile NAME`), any other is given by path (`--profile FILE`).
+ * Every field is documented in FIELDS below and in profiles/README.md; `comment` says where the numbers
+ * come from. A profile that does not parse, or has a field missing, of the wrong type or out of range,
+ * is bad input (exit 2) naming the field.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import { BadInput } from '../errors.js';
+import { projectRoot } from '../paths.js';
+
+const ns = z.number().finite().min(0);
+
+/** The fields, each with its meaning (shown by the schema errors' hints and in profiles/README.md). */
+export const FIELDS = {
+  name: 'the profile name (reports print it)',
+  comment: 'sources and reasoning for every number (free text)',
+  stepNs: "the model's own work between two scheduling points on local data (charged every step)",
+  loadNs: 'an Atomics load of a line this CPU holds',
+  storeNs: 'an Atomics store to a line this CPU owns exclusively',
+  rmwNs: 'an atomic read-modify-write (add, xchg, ...) on a line this CPU owns exclusively',
+  casNs: 'a compare-and-swap on a line this CPU owns exclusively',
+  lineTransferNs:
+    'a line moved from another CPU (or memory): added to the access; exclusive transfers of one line queue',
+  lockHandoffNs: 'a spinning waiter sees a released lock word and runs again',
+  spinWindowNs: 'a waiter spins this long before it parks; a waiter woken after longer pays wakeupNs instead',
+  wakeupNs: 'a parked waiter (futex/Atomics.wait, schedule()) is woken by the releaser and runs again',
+  siteNs:
+    'extra cost of a step by its site label: {"substring": ns}; work on plain memory the executor cannot see (rbtree walks)',
+  flushCostNs: "default IOTLB flush cost, the fq suite's --flush-cost when not given",
+  serialFlush: 'default flush serialisation (true: one global flush lock, s390 shadow tables)',
+  hypercallNs: "default driver map/unmap call cost, the mapsg suite's --hypercall-cost when not given",
+  transferNs: 'default transfer between map and unmap (fq: --transfer)',
+} as const;
+
+export const profileSchema = z
+  .object({
+    name: z.string().min(1),
+    comment: z.string().min(1),
+    stepNs: ns,
+    loadNs: ns,
+    storeNs: ns,
+    rmwNs: ns,
+    casNs: ns,
+    lineTransferNs: ns,
+    lockHandoffNs: ns,
+    spinWindowNs: ns,
+    wakeupNs: ns,
+    siteNs: z.record(z.string().min(1), ns),
+    flushCostNs: ns,
+    serialFlush: z.boolean(),
+    hypercallNs: ns,
+    transferNs: ns,
+  })
+  .strict();
+
+export type CostProfile = z.infer<typeof profileSchema>;
+
+export interface LoadedProfile {
+  readonly profile: CostProfile;
+  /** sha256 of the profile's canonical JSON, 16 hex digits: in every report beside the name. */
+  readonly hash: string;
+  /** Where it came from: `builtin:NAME` or the file's path. */
+  readonly source: string;
+}
+
+export const profilesDir = path.join(projectRoot, 'profiles');
+
+/** The built-in profile names (profiles/*.json). */
+export function builtinProfiles(): string[] {
+  if (!existsSync(profilesDir)) return [];
+  return readdirSync(profilesDir)
+    .filter((f) => f.endsWith('.json'))
+    .map((f) => f.slice(0, -5))
+    .sort();
+}
+
+/** Check a parsed JSON value against the schema; bad input names the first bad field. */
+export function checkProfile(value: unknown, where: string): CostProfile {
+  const r = profileSchema.safeParse(value);
+  if (r.success) return r.data;
+  const issue = r.error.issues[0]!;
+  const field = issue.path.length > 0 ? issue.path.join('.') : '(top level)';
+  const meaning = FIELDS[issue.path[0] as keyof typeof FIELDS];
+  throw new BadInput(
+    `--profile ${where}: field '${field}': ${issue.message}${meaning ? ` (${field}: ${meaning})` : ''}`,
+  );
+}
+
+export function profileHash(p: CostProfile): string {
+  return createHash('sha256').update(canonical(p)).digest('hex').slice(0, 16);
+}
+
+/** `--profile NAME|FILE`: a built-in name, else a path to a JSON profile. */
+export function loadProfile(spec: string): LoadedProfile {
+  const builtin = builtinProfiles().includes(spec);
+  const file = builtin ? path.join(profilesDir, `${spec}.json`) : spec;
+  if (!builtin && !existsSync(file)) {
+    throw new BadInput(
+      `--profile: '${spec}' is neither a built-in profile (${builtinProfiles().join(', ')}) nor a file`,
+    );
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new BadInput(`--profile ${spec}: not a JSON file (${(e as Error).message})`);
+  }
+  const profile = checkProfile(value, spec);
+  return { profile, hash: profileHash(profile), source: builtin ? `builtin:${spec}` : file };
+}
+
+/** JSON with sorted keys, so the hash does not depend on the file's key order or layout. */
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  if (v !== null && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    return `{${Object.keys(o)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical(o[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(v);
+}

@@ -1,0 +1,56 @@
+/**
+ * The simulator-vs-real-threads cross-check (issue 16 item 4), without real threads: the simulated side on a
+ * tiny configuration (deterministic: the this-machine profile, a fixed seed), the table's cells and verdicts
+ * from a synthetic real side, and the script's usage and bad input. The full table (real threads, loaded
+ * machine) is run by hand: node scripts/cross-check.mjs.
+ */
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { AGREE, crossCheckCells, crossCheckText, simSide, type Side } from '../src/bench/cross-check.js';
+
+const COSTS = [0, 100_000];
+const sim = simSide({ flushCostsNs: COSTS, serial: false, timeMs: 0, repeats: 1, simOps: 60, seed: 1 }, () => {});
+
+describe('cross-check', () => {
+  it('simulates every design at 1 and 2 vCPUs, and lazy beats strict when flushes are dear', () => {
+    for (const m of ['percpu', 'single', 'strict'])
+      for (const c of [1, 2]) for (const f of COSTS) expect(sim.fq.get(`${m}/${c}/${f}`)).toBeGreaterThan(0);
+    for (const v of ['correct', 'fixed-depot'])
+      for (const s of ['local', 'handoff'])
+        for (const c of [1, 2]) expect(sim.iova.get(`${v}/${s}/${c}`)).toBeGreaterThan(0);
+    for (const c of [1, 2])
+      expect(sim.fq.get(`percpu/${c}/100000`)! / sim.fq.get(`strict/${c}/100000`)!).toBeGreaterThan(1);
+  });
+
+  it('gives a verdict per cell: agree within ±AGREE, DIFFER beyond', () => {
+    // A real side where per-CPU queues run at half the simulated rate: every ratio with percpu in it differs.
+    const real: Side = {
+      fq: new Map([...sim.fq].map(([k, v]) => [k, k.startsWith('percpu/') ? v / 2 : v])),
+      iova: new Map([...sim.iova].map(([k, v]) => [k, k.startsWith('correct/') ? v * (1 + AGREE / 2) : v])),
+    };
+    const cells = crossCheckCells(real, sim, COSTS);
+    expect(cells).toHaveLength(3 * 2 * COSTS.length + 2 * 2);
+    for (const c of cells) {
+      const percpu = c.ratio.includes('percpu');
+      expect(c.agree, `${c.ratio} ${c.cpus} ${c.at}`).toBe(!percpu);
+      if (percpu) expect(Math.abs(c.diff)).toBeGreaterThan(AGREE);
+    }
+    const text = crossCheckText(cells, ['header line']);
+    expect(text.split('\n')[0]).toBe('header line');
+    expect(text).toMatch(/^ratio +CPUs +at +real \(median \[min–max\]\) +sim +sim\/real +±25%$/m);
+    expect(text).toMatch(/^lazy percpu\/strict +2 +100000 ns .* DIFFER$/m);
+    expect(text).toMatch(/^list\/fixed depot +1 +handoff .* agree$/m);
+    expect(text).toContain(`${cells.filter((c) => c.agree).length} of ${cells.length} cell(s) agree within ±25%`);
+  });
+
+  it('the script prints its usage, and refuses a bad flag with exit 2', () => {
+    const script = path.join(__dirname, '..', 'scripts', 'cross-check.mjs');
+    const help = spawnSync(process.execPath, [script, '--help'], { encoding: 'utf8' });
+    expect(help.status).toBe(0);
+    expect(help.stdout).toMatch(/--sim-only/);
+    const bad = spawnSync(process.execPath, [script, '--flush', 'sometimes'], { encoding: 'utf8' });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/--flush: 'sometimes' is not serial or parallel/);
+  });
+});

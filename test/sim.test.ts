@@ -1,0 +1,248 @@
+/**
+ * The simulated-time executor (src/sim/): a run is a pure function of its inputs, serialised flushes do
+ * not overlap while parallel ones do, a line bounced between CPUs costs transfers that queue, timers fire
+ * at simulated deadlines, 256 vCPUs run, profiles are schema-checked, and `bench --sim` writes the same
+ * numbers twice. All bounded by ops, never by wall time.
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { withDefaults, variantOf } from '../src/engine/scenario.js';
+import { BadInput } from '../src/errors.js';
+import { flushqScenario } from '../src/scenarios/flushq.js';
+import { CAS, LOAD, RMW } from '../src/sim/access.js';
+import { Coherence } from '../src/sim/coherence.js';
+import { runSim, type SimResult, type SimSpec } from '../src/sim/executor.js';
+import type { Cpu, LockRef, Op } from '../src/engine/cpu.js';
+import { at, defineLayout, region } from '../src/engine/layout.js';
+import { lockRef, LOCK_WORDS, spinLock, spinUnlock } from '../src/engine/sync.js';
+import { spend } from '../src/model/iotlb.js';
+import { builtinProfiles, checkProfile, loadProfile, type CostProfile } from '../src/sim/profile.js';
+import { iommu, json } from './helpers/cli.js';
+
+let tmp: string;
+beforeAll(() => {
+  tmp = mkdtempSync(path.join(tmpdir(), 'iommu-sim-'));
+});
+afterAll(() => {
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+const s390 = loadProfile('s390-zvm').profile;
+
+function fqRun(
+  mode: string,
+  cpus: number,
+  ops: number,
+  over: Record<string, number>,
+  profile: CostProfile = s390,
+): SimResult {
+  const params = withDefaults(flushqScenario, {
+    bench: 1,
+    checks: 0,
+    deviceWeight: 0,
+    teardownPermille: 0,
+    spacePfns: 1 << 14,
+    ...over,
+  });
+  const model = flushqScenario.build({ cpus, variant: variantOf(flushqScenario, mode), params });
+  return runSim({ scenario: flushqScenario, model, opSeed: 7, opsPerCpu: Array(cpus).fill(ops), profile });
+}
+
+describe('simulated-time executor', () => {
+  it('repeats a run bit for bit', () => {
+    const a = fqRun('percpu', 4, 60, { fqSize: 16, flushCostNs: 50_000, serialFlush: 1 });
+    const b = fqRun('percpu', 4, 60, { fqSize: 16, flushCostNs: 50_000, serialFlush: 1 });
+    expect(a.steps).toBeGreaterThan(1000);
+    expect(a.ops).toBe(240);
+    expect(b.steps).toBe(a.steps);
+    expect(b.makespanNs).toBe(a.makespanNs);
+    expect(b.clocks).toEqual(a.clocks);
+    expect(b.stats).toEqual(a.stats);
+    expect(b.lockWaits).toEqual(a.lockWaits);
+  });
+
+  it('serialises flushes under the flush lock and overlaps parallel ones', () => {
+    const cost = 100_000;
+    const serial = fqRun('percpu', 4, 60, { fqSize: 8, flushCostNs: cost, serialFlush: 1 });
+    const parallel = fqRun('percpu', 4, 60, { fqSize: 8, flushCostNs: cost, serialFlush: 0 });
+    const flushes = (r: SimResult) => r.stats!.flushes as number;
+    expect(flushes(serial)).toBeGreaterThan(8);
+    // Serialised: the flushes alone fill at least flushes x cost of simulated time.
+    expect(serial.makespanNs).toBeGreaterThanOrEqual(flushes(serial) * cost);
+    expect(serial.lockWaits.find((w) => w.site === 'lock iotlb_flush')?.waits ?? 0).toBeGreaterThan(0);
+    // Parallel on 4 vCPUs: they overlap, so the run is shorter than the flushes laid end to end.
+    expect(parallel.makespanNs).toBeLessThan(flushes(parallel) * cost);
+  });
+
+  it('fires timers at their simulated deadlines', () => {
+    // A 1 ms fq timer and rings too large to fill: only the timer frees, once simulated time passes 1 ms.
+    const r = fqRun('percpu', 2, 100, { timeoutMs: 1, transferNs: 20_000, flushCostNs: 1000 });
+    expect(r.makespanNs).toBeGreaterThan(2e6);
+    expect(r.timerFires).toBeGreaterThanOrEqual(1);
+    expect(r.stats!.flushes).toBeGreaterThanOrEqual(1);
+  });
+
+  it('runs 256 vCPUs', () => {
+    const r = fqRun('single', 256, 3, { flushCostNs: 1000 });
+    expect(r.ops).toBe(768);
+    expect(r.lockWaits.find((w) => w.site === 'lock fq')?.waits ?? 0).toBeGreaterThan(0);
+  });
+});
+
+/** A two-vCPU model whose op programs are given: op k of vCPU c is progs[c](cpu, word, lock). */
+function tiny(progs: ((cpu: Cpu, word: number, lock: LockRef) => Op)[]): SimSpec['model'] {
+  const layout = defineLayout(progs.length, { w: { kind: 'i32', count: 16 }, l: { kind: 'i32', count: LOCK_WORDS } });
+  const word = at(region(layout, 'w'));
+  const lock = lockRef('tiny', at(region(layout, 'l')));
+  return {
+    layout,
+    init() {},
+    program: (cpu) => ({ next: () => progs[cpu.id]!(cpu, word, lock), describe: () => 'tiny op' }),
+    quiescent() {},
+  };
+}
+
+const flat: CostProfile = { ...s390, stepNs: 0, loadNs: 0, storeNs: 0, rmwNs: 0, casNs: 0, lineTransferNs: 100 };
+const tinySim = (model: SimSpec['model']) =>
+  runSim({
+    scenario: { invariants: [] } as unknown as SimSpec['scenario'],
+    model,
+    opSeed: 1,
+    opsPerCpu: [1, 1],
+    profile: flat,
+  });
+
+describe('timing of a step', () => {
+  it("charges a step's access at its start: a later spend does not hold the line", () => {
+    const r = tinySim(
+      tiny([
+        function* (cpu, w) {
+          yield 'add';
+          Atomics.add(cpu.i32, w, 1);
+          spend(cpu, 1e6);
+        },
+        function* (cpu, w) {
+          yield 'work';
+          spend(cpu, 500);
+          yield 'add';
+          Atomics.add(cpu.i32, w, 1);
+        },
+      ]),
+    );
+    // vCPU 1 takes the line from vCPU 0 at 500 ns (not after vCPU 0's 1 ms): done at 500 + one transfer.
+    expect(r.clocks[1]).toBe(600);
+    expect(r.clocks[0]).toBe(100 + 1e6);
+  });
+
+  it('hands a lock over at the release, plus the hand-off', () => {
+    const r = tinySim(
+      tiny([
+        function* (cpu, _w, l) {
+          yield* spinLock(cpu, l);
+          yield 'critical section';
+          spend(cpu, 1e6);
+          yield* spinUnlock(cpu, l);
+        },
+        function* (cpu, _w, l) {
+          yield 'arrive later';
+          spend(cpu, 1000);
+          yield* spinLock(cpu, l);
+          yield* spinUnlock(cpu, l);
+        },
+      ]),
+    );
+    expect(r.lockWaits[0]?.site).toBe('lock tiny');
+    // Released a little after 1 ms; vCPU 1 runs again a hand-off later, then takes and drops the lock.
+    expect(r.clocks[1]).toBeGreaterThan(1e6 + flat.lockHandoffNs);
+    expect(r.clocks[1]).toBeLessThan(1e6 + flat.lockHandoffNs + 1000);
+  });
+});
+
+describe('cache-line ownership', () => {
+  it('charges a transfer when the line moves and a hit when it stays, and queues contended transfers', () => {
+    const p = { ...s390, lineTransferNs: 100, rmwNs: 5, loadNs: 1, casNs: 6 };
+    const c = new Coherence(4, 4, p);
+    expect(c.charge(0, 0, 1, RMW)).toBe(105); // first touch: fetched
+    expect(c.charge(0, 200, 1, RMW)).toBe(205); // owned: a hit
+    expect(c.charge(1, 300, 1, LOAD)).toBe(401); // read miss: now shared by 0 and 1
+    expect(c.charge(1, 500, 1, LOAD)).toBe(501);
+    expect(c.charge(0, 600, 1, LOAD)).toBe(601); // 0 kept a shared copy
+    // Two CPUs want the line exclusively at the same time: the second waits for the first transfer.
+    expect(c.charge(2, 1000, 1, CAS)).toBe(1106);
+    expect(c.charge(3, 1000, 1, CAS)).toBe(1212);
+    expect(c.transfers).toBe(4);
+  });
+});
+
+describe('cost profiles', () => {
+  it('has the built-in profiles, each valid, with distinct hashes', () => {
+    const names = builtinProfiles();
+    for (const n of ['this-machine', 's390-zvm', 'virtio', 'bare-metal']) expect(names).toContain(n);
+    const hashes = names.map((n) => loadProfile(n).hash);
+    expect(new Set(hashes).size).toBe(names.length);
+  });
+
+  it('names the bad field of a bad profile', () => {
+    expect(() => checkProfile({ ...s390, lineTransferNs: 'x' }, 'p.json')).toThrow(BadInput);
+    expect(() => checkProfile({ ...s390, lineTransferNs: 'x' }, 'p.json')).toThrow(/'lineTransferNs'/);
+    expect(() => checkProfile({ ...s390, stepNs: -1 }, 'p.json')).toThrow(/'stepNs'/);
+    const { wakeupNs: _, ...missing } = s390;
+    expect(() => checkProfile(missing, 'p.json')).toThrow(/'wakeupNs'/);
+    expect(() => checkProfile({ ...s390, siteNs: { 'rbtree alloc_iova': 'slow' } }, 'p.json')).toThrow(
+      /'siteNs.rbtree alloc_iova'/,
+    );
+    expect(() => checkProfile({ ...s390, typo: 1 }, 'p.json')).toThrow(BadInput);
+  });
+});
+
+describe('bench --sim', () => {
+  const args = (dir: string) => [
+    'bench',
+    '--sim',
+    '--suite',
+    'fq',
+    '--cpus',
+    '2',
+    '--profile',
+    's390-zvm',
+    '--fq',
+    'percpu,single',
+    '--ops',
+    '40',
+    '--report-dir',
+    dir,
+    '--json',
+  ];
+
+  it('writes the report files, labels simulated time, and gives the same numbers twice', () => {
+    const a = iommu(...args(path.join(tmp, 'a')));
+    const b = iommu(...args(path.join(tmp, 'b')));
+    expect(a.code, a.stderr).toBe(0);
+    expect(b.code, b.stderr).toBe(0);
+    const ja = json<{ simulated: boolean; profile: { name: string; hash: string }; fq: { rows: unknown[] } }>(a);
+    const jb = json<typeof ja>(b);
+    expect(ja.simulated).toBe(true);
+    expect(ja.profile.name).toBe('s390-zvm');
+    expect(ja.profile.hash).toMatch(/^[0-9a-f]{16}$/);
+    expect(ja.fq.rows).toHaveLength(2);
+    expect(jb.fq.rows).toEqual(ja.fq.rows);
+    expect(a.stderr).toContain('SIMULATED TIME');
+    expect(a.stderr).toContain('dma mapping benchmark: threads:2');
+    for (const f of ['report.json', 'summary.md', 'bench.html']) expect(existsSync(path.join(tmp, 'a', f))).toBe(true);
+    expect(readFileSync(path.join(tmp, 'a', 'summary.md'), 'utf8')).toContain(ja.profile.hash);
+  });
+
+  it('rejects a bad profile (naming the field) and a bad vCPU count before any work', () => {
+    const bad = path.join(tmp, 'bad.json');
+    writeFileSync(bad, JSON.stringify({ ...s390, casNs: 'fast' }));
+    const r = iommu('bench', '--sim', '--profile', bad, '--cpus', '1', '--report-dir', path.join(tmp, 'c'));
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("'casNs'");
+    expect(existsSync(path.join(tmp, 'c'))).toBe(false);
+    const c = iommu('bench', '--sim', '--cpus', '1,257');
+    expect(c.code).toBe(2);
+    expect(c.stderr).toContain('257');
+  });
+});
