@@ -52,6 +52,7 @@ export async function listCommand(f: { json?: boolean; scenarioFile?: string }, 
     for (const v of s.variants) {
       const from = added.includes(v) ? ` [from ${file}]` : '';
       io.out(`    ${v.name.padEnd(20)} expect ${expectationText(v).padEnd(24)} ${v.summary}${from}`);
+      if (v.source !== undefined) io.out(`    ${''.padEnd(20)} source ${v.source}`);
     }
     io.out('  invariants:');
     for (const i of s.invariants) io.out(`    ${i.id.padEnd(14)} ${i.grade.padEnd(11)} ${i.meaning}`);

@@ -65,6 +65,10 @@ const LIFECYCLE_INVARIANTS: readonly InvariantDef[] = [
     meaning: "a CPU's dead callback (or anyone) uses a bucket's cpu_rcaches only once it exists",
     grade: 'FORBIDDEN',
   },
+  { id: 'DOMAIN-FREED', meaning: 'the last unbind freed the domain (teardown ran)', grade: 'ACCEPTABLE' },
+  { id: 'LAZY-SWITCH', meaning: 'a live domain was switched from DMA to DMA-FQ', grade: 'ACCEPTABLE' },
+  { id: 'LAZY-UNMAP', meaning: 'an unmap found the domain lazy (its IOVA went to a flush queue)', grade: 'ACCEPTABLE' },
+  { id: 'CPU-DEAD', meaning: "a dead CPU's callback drained a live domain's caches", grade: 'ACCEPTABLE' },
   {
     id: 'CPUHP-LIST',
     meaning: 'an iova_domain is on the CPU-hotplug instance list at most once, and off it before it is freed',
@@ -181,6 +185,7 @@ export function buildLifecycle(config: ModelConfig<LifecyclePatch>): ScenarioMod
   };
   // The IOVA space went with the freed domain: nothing is in use or reserved any more.
   state.onCookieFreed = (cpu: Cpu) => {
+    cpu.checker.count('DOMAIN-FREED');
     iovad.shadow.mark(cpu.i32, 0, space, FREE);
     Atomics.store(cpu.i32, shared.warmed, 0);
   };
@@ -272,10 +277,10 @@ class LifecycleProgram implements VcpuProgram {
     if (at === s.opsPerBind + 1) return this.record(Kind.Release, 0);
     if (at > s.opsPerBind + 1) {
       // Unbound: the admin may still switch the group's domain or take the CPU down.
-      return this.record([Kind.Idle, Kind.SwitchLazy, Kind.Hotplug][pickWeighted(this.rng, [2, 1, 1])]!, 0);
+      return this.record([Kind.Idle, Kind.SwitchLazy, Kind.Hotplug][pickWeighted(this.rng, [2, 2, 1])]!, 0);
     }
     const mapped = this.used.reduce((a, b) => a + b, 0);
-    const weights = [mapped < MAX_MAPS ? 4 : 0, mapped > 0 ? 3 : 0, mapped > 0 ? 2 : 0, 1, 1];
+    const weights = [mapped < MAX_MAPS ? 4 : 0, mapped > 0 ? 3 : 0, mapped > 0 ? 2 : 0, 2, 1];
     const kind = [Kind.Map, Kind.Unmap, Kind.UnmapOnHotCpu, Kind.SwitchLazy, Kind.Hotplug][
       pickWeighted(this.rng, weights)
     ]!;
@@ -322,7 +327,7 @@ class LifecycleProgram implements VcpuProgram {
         this.used[arg] = 0;
         return this.unmapOnHotCpu(arg);
       case Kind.SwitchLazy:
-        return this.s.cookie.iommuGroupStoreTypeDmaFq(this.cpu);
+        return this.switchLazy();
       case Kind.Hotplug:
         return this.hotplug();
       case Kind.Release:
@@ -414,7 +419,18 @@ class LifecycleProgram implements VcpuProgram {
 
   private *unmap(j: number): Op<void> {
     const [pfn, pages] = this.take(j);
-    if (pfn !== 0) yield* this.s.cookie.iommuDmaUnmap(this.cpu, pfn, pages);
+    if (pfn === 0) return;
+    // A statistic (checker read, no scheduling point): lazy when the unmap starts, as a rule.
+    if (Atomics.load(this.cpu.i32, this.s.state.fqDomain) !== 0) this.cpu.checker.count('LAZY-UNMAP');
+    yield* this.s.cookie.iommuDmaUnmap(this.cpu, pfn, pages);
+  }
+
+  /** sysfs: write DMA-FQ to the group's type (counted when this write made the domain lazy). */
+  private *switchLazy(): Op<void> {
+    const i32 = this.cpu.i32;
+    const was = Atomics.load(i32, this.s.state.fqDomain);
+    yield* this.s.cookie.iommuGroupStoreTypeDmaFq(this.cpu);
+    if (was === 0 && Atomics.load(i32, this.s.state.fqDomain) !== 0) this.cpu.checker.count('LAZY-SWITCH');
   }
 
   /**
@@ -444,7 +460,9 @@ class LifecycleProgram implements VcpuProgram {
     yield SITE_DOWN;
     if (Atomics.compareExchange(cpu.i32, st.online, 1, 0) !== 1) return;
     yield* waitUntilZero(cpu, st.tasksOnHotCpu, SITE_DRAIN);
+    const live = Atomics.load(cpu.i32, st.cpuhpNode) !== 0; // a statistic (checker read)
     yield* this.s.cookie.iova.cpuHotplugDead(cpu, st.hotCpu);
+    if (live) cpu.checker.count('CPU-DEAD');
     yield SITE_UP;
     Atomics.store(cpu.i32, st.online, 1);
   }
