@@ -201,6 +201,12 @@ export class IommuDmaCookie {
       WRITE_ONCE(cpu, s.head(c), 0);
       WRITE_ONCE(cpu, s.tail(c), 0);
       WRITE_ONCE(cpu, s.modMask(c), this.o.fqSize - 1);
+      // Each entry's freelist = IOMMU_PAGES_LIST_INIT: fq_size stores per CPU, as the kernel makes (the
+      // queue is private until published; the entries are read only after queue_iova wrote them).
+      for (let i = 0; i < this.o.fqSize; i++) {
+        Atomics.store(cpu.i32, s.entryPfn(c, i), 0);
+        Atomics.store(cpu.i32, s.entryPages(c, i), 0);
+      }
     }
     yield COOKIE_SITES.publishQueue;
     WRITE_ONCE(cpu, s.percpuFq, 1);
