@@ -1,5 +1,5 @@
 /**
- * iommu-stress command line. The contract (DESIGN.md): list, run, explore, replay, bench; `--json` puts
+ * iommu-stress command line. The contract (DESIGN.md): list, run, explore, replay, bench, litmus; `--json` puts
  * exactly one JSON document on stdout — on every exit, errors included; exit 0 every expectation met /
  * nothing found, 1 a verdict (violation found, or a variant that missed its expectation), 2 bad usage or
  * input, 3 harness failure.
@@ -19,6 +19,7 @@ import { exploreCommand, type ExploreFlags } from './cli/explore-cmd.js';
 import { processIo, type Io } from './cli/io.js';
 import { forgetUserScenarios } from './scenarios/registry.js';
 import { listCommand } from './cli/list-cmd.js';
+import { litmusCommand, type LitmusFlags } from './cli/litmus-cmd.js';
 import { mergeCommand, type MergeFlags } from './cli/merge-cmd.js';
 import { replayCommand, type ReplayFlags } from './cli/replay-cmd.js';
 import { runCommand, type RunFlags } from './cli/run.js';
@@ -67,6 +68,10 @@ function program(io: Io, setExit: (code: number) => void): Command {
     .option('--slice <duration>', 'stress slice between barrier scans (default: 10ms)')
     .option('--watchdog <duration>', 'a worker without progress this long is a harness failure (default: 10s)')
     .option('--param <key=value>', 'scenario parameter (repeatable; see list)', collect, [])
+    .option(
+      '--memory <model>',
+      'the explore phase: sc (default) or weak (see explore --help); the stress phase is always sequentially consistent',
+    )
     .option('--shard <i/n>', 'run shard i of n of a seed campaign (disjoint seeds; combine with merge)')
     .option('--scenario-file <file>', 'a scenario of your own (an ES module; see README "Writing a scenario")')
     .option('--config <file.json>', 'settings as JSON (keys as the long flags, camelCase); flags win')
@@ -100,6 +105,12 @@ function program(io: Io, setExit: (code: number) => void): Command {
       '--stop-on <ids>',
       'also stop at these outcomes, e.g. an INTERESTING one, to get a replay token for it (comma list)',
     )
+    .option(
+      '--memory <model>',
+      'sc (default): sequentially consistent; weak: the ordering primitives (engine/order.ts) may reorder as the\n' +
+        'Linux kernel memory model allows (store buffering, stale reads, within per-location coherence), each\n' +
+        'freedom a recorded decision; recorded in the token (load buffering is not modelled)',
+    )
     .option('--trace', 'print the interleaving of the repro found (after shrinking), with values and the racing pair')
     .option('--full', 'with --trace: every row (a long trace collapses the tasks outside the racing pair)')
     .option('--scenario-file <file>', 'a scenario of your own (an ES module; see README "Writing a scenario")')
@@ -122,6 +133,20 @@ function program(io: Io, setExit: (code: number) => void): Command {
       setExit(await replayCommand(file, f, io));
     });
 
+  p.command('litmus')
+    .description(
+      "run C litmus tests (the format of the kernel's tools/memory-model) exhaustively under --memory weak;\n" +
+        "herd7-style output; exit 0 when the Observation agrees with the file's Result line, 1 when not,\n" +
+        '2 when the test uses something not modelled (RCU, plain accesses, spin_is_locked; named with its line).\n' +
+        'Not covered: load buffering (a load reading a store from its own future), so LB-shaped tests that\n' +
+        'LKMM allows come out Never here.',
+    )
+    .argument('<file-or-dir>', 'a .litmus file, or a directory: every *.litmus in it, one line each')
+    .option('--max-executions <n>', 'give up on a test with more executions than this (default: 2000000)')
+    .option('--json', 'one JSON document on stdout')
+    .action((target: string, f: LitmusFlags) => {
+      setExit(litmusCommand(target, f, io));
+    });
   p.command('merge')
     .description('combine the reports of a sharded campaign (run --shard i/n on each machine) into one')
     .argument('<report-dir...>', 'report directories (or report.json files)')

@@ -11,6 +11,7 @@ import { readBoundedFile } from './io.js';
 /** A config file is a few lines of settings; anything bigger is not one (and /dev/zero never ends). */
 const CONFIG_MAX_BYTES = 1 << 20;
 import { STRATEGIES } from '../explore/strategies.js';
+import { MEMORY_MODES } from '../engine/memory-order.js';
 
 const duration = z
   .string()
@@ -35,6 +36,7 @@ const runSchema = z
     params: params.optional(),
     reportDir: z.string().optional(),
     shard: shard.optional(),
+    memory: z.enum(MEMORY_MODES).optional(),
   })
   .strict();
 
@@ -56,6 +58,7 @@ const exploreSchema = z
     reproFile: z.string().optional(),
     shard: shard.optional(),
     stopOn: z.array(z.string()).optional(),
+    memory: z.enum(MEMORY_MODES).optional(),
   })
   .strict();
 

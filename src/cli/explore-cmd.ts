@@ -23,6 +23,7 @@ import {
   lookupVariant,
   parseDuration,
   parseInteger,
+  parseMemory,
   parseOpsList,
   parseParams,
   parseSeed,
@@ -56,6 +57,8 @@ export interface ExploreFlags {
   trace?: boolean;
   /** With trace: do not collapse the tasks outside the racing pair. */
   full?: boolean;
+  /** sc (default) or weak: engine/weak-memory.ts. */
+  memory?: string;
 }
 
 export async function exploreCommand(nameArg: string | undefined, flags: ExploreFlags, io: Io): Promise<number> {
@@ -94,6 +97,7 @@ export async function exploreCommand(nameArg: string | undefined, flags: Explore
       throw new BadInput(`--stop-on: scenario ${scenario.name} has no outcome '${id}' (see: iommu-stress list)`);
     }
   }
+  const memory = parseMemory(f.memory);
   const seed = f.seed !== undefined ? parseSeed('--seed', f.seed) : randomSeed();
   const hasTime = f.time !== undefined;
   const schedules =
@@ -117,11 +121,12 @@ export async function exploreCommand(nameArg: string | undefined, flags: Explore
     timeMs: hasTime ? parseDuration('--time', f.time!) : Infinity,
     opSeed: f.opSeed !== undefined ? parseSeed('--op-seed', f.opSeed) : undefined,
     maxSteps: f.maxSteps !== undefined ? parseInteger('--max-steps', f.maxSteps, 1, 1e9) : defaultMaxSteps(opsPerCpu),
+    memory,
   };
   if (f.reproFile !== undefined) checkOutputFile('--repro-file', f.reproFile);
 
   io.progress(
-    `explore ${scenario.name}/${variant.name}: ${strategy}${strategyNamed(strategy).usesDepth ? ` depth ${options.depth}` : ''}, seed ${seed}, ${cpus} vCPUs x ${opsPerCpu.join(',')} ops`,
+    `explore ${scenario.name}/${variant.name}: ${strategy}${strategyNamed(strategy).usesDepth ? ` depth ${options.depth}` : ''}, seed ${seed}, ${cpus} vCPUs x ${opsPerCpu.join(',')} ops${memory === 'weak' ? ', --memory weak' : ''}`,
   );
   const budget = options.timeMs;
   const r = explore({
@@ -150,6 +155,7 @@ export async function exploreCommand(nameArg: string | undefined, flags: Explore
     expected: variant.expect,
     strategy,
     depth: options.depth,
+    memory,
     seed,
     schedules: r.schedules,
     steps: r.steps,
@@ -174,11 +180,17 @@ export async function exploreCommand(nameArg: string | undefined, flags: Explore
   };
   if (f.json) io.out(JSON.stringify(summary, null, 2));
   else if (!found) {
-    io.out(`clean: ${r.schedules} schedules, ${r.steps} steps in ${(r.durationMs / 1000).toFixed(2)} s (seed ${seed})`);
+    io.out(
+      `clean: ${r.schedules} schedules, ${r.steps} steps in ${(r.durationMs / 1000).toFixed(2)} s (seed ${seed}` +
+        `${memory === 'weak' ? ', memory weak' : ''})`,
+    );
   } else {
     const v = found.violation;
     if (flags.trace) io.out(`${traceOf(found, flags.full === true)}\n`);
-    io.out(`violation ${v.invariant} after ${r.schedules} schedule(s) (seed ${seed}): ${v.message}`);
+    io.out(
+      `violation ${v.invariant} after ${r.schedules} schedule(s) (seed ${seed}` +
+        `${memory === 'weak' ? ', memory weak' : ''}): ${v.message}`,
+    );
     io.out(`  found:  ${describeSize(r.original!)}`);
     io.out(`  shrunk: ${describeSize(found)}${(f.shrink ?? true) ? ` (${r.shrinkAttempts} attempts)` : ''}`);
     io.out(`  repro:  ${reproFile}`);

@@ -5,6 +5,7 @@
 import { findVariant, type ScenarioDef, type VariantDef } from '../engine/scenario.js';
 import { allScenarios, scenarioNamed } from '../scenarios/registry.js';
 import { BadInput } from '../errors.js';
+import { MEMORY_MODES, type MemoryMode } from '../engine/memory-order.js';
 
 const UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
 
@@ -42,6 +43,19 @@ export function parseDuration(flag: string, text: string): number {
 
 function showMs(ms: number): string {
   return ms % 3_600_000 === 0 ? `${ms / 3_600_000}h` : ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
+}
+
+/** `--memory sc|weak` (absent: sc). */
+export function parseMemory(text: string | undefined, mode?: string): MemoryMode {
+  const m = text ?? 'sc';
+  if (!(MEMORY_MODES as readonly string[]).includes(m))
+    throw new BadInput(`--memory: '${text}' is not one of ${MEMORY_MODES.join(', ')}`);
+  if (m === 'weak' && mode === 'stress') {
+    throw new BadInput(
+      '--memory weak belongs to the explore phase: stress mode runs on real threads, whose JavaScript Atomics are sequentially consistent',
+    );
+  }
+  return m as MemoryMode;
 }
 
 export function parseInteger(flag: string, text: string, min: number, max: number): number {

@@ -38,11 +38,13 @@ import {
   lookupVariant,
   parseDuration,
   parseInteger,
+  parseMemory,
   parseParams,
   parseSeed,
   parseShard,
   randomSeed,
 } from './parse.js';
+import type { MemoryMode } from '../engine/memory-order.js';
 import { exploreOpsCommand, replayCommand, runCommandLine } from './repro-commands.js';
 import { VERSION } from './version.js';
 import { pausePoint } from '../pause.js';
@@ -74,6 +76,8 @@ export interface RunFlags {
   shard?: string;
   config?: string;
   scenarioFile?: string;
+  /** The explore phase's memory model (the stress phase is always sequentially consistent). */
+  memory?: string;
 }
 
 interface Plan {
@@ -94,6 +98,8 @@ interface Plan {
   readonly baseSeed: number;
   readonly shard: Shard | undefined;
   readonly mode: RunMode;
+  /** The explore phase's memory model (stress: always sc, real threads). */
+  readonly memory: MemoryMode;
   readonly sliceMs: number;
   readonly watchdogMs: number;
   readonly reportDir: string | undefined;
@@ -164,6 +170,7 @@ export async function planRun(namesArg: readonly string[], flags: RunFlags): Pro
     baseSeed,
     shard,
     mode,
+    memory: parseMemory(f.memory, mode),
     sliceMs: f.slice !== undefined ? parseDuration('--slice', f.slice) : 10,
     watchdogMs: f.watchdog !== undefined ? parseDuration('--watchdog', f.watchdog) : 10_000,
     reportDir: f.reportDir,
@@ -347,6 +354,7 @@ async function runVariant(plan: Plan, item: Plan['items'][number], io: Io, phase
       maxSteps: defaultMaxSteps(opsPerCpu),
       shrink: true,
       shard: plan.shard,
+      memory: plan.memory,
       onProgress: (p) =>
         io.status(
           `${scenario.name}/${variant.name} explore ${elapsedOf(p.elapsedMs, remaining)}  ` +

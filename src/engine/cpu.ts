@@ -9,6 +9,7 @@
  */
 import type { Checker } from '../check/checker.js';
 import type { Memory } from './layout.js';
+import type { MemoryOrder } from './memory-order.js';
 import { VirtualClock, type Clock } from './clock.js';
 import type { Site } from './site.js';
 import { TASK, TaskState } from './task.js';
@@ -79,6 +80,11 @@ export class Cpu {
   tracing = false;
   /** Where notes go while tracing. */
   noteSink: NoteSink | undefined;
+  /**
+   * The weak memory an explored execution under `--memory weak` routes the ordering primitives through
+   * (engine/order.ts); undefined under `--memory sc` and in stress mode, where they are plain Atomics.
+   */
+  weak: MemoryOrder | undefined = undefined;
 
   constructor(
     readonly id: number,

@@ -58,6 +58,7 @@ export function* spinUnlock(cpu: Cpu, lock: LockRef): Op {
   const k = held.lastIndexOf(lock);
   if (k < 0) throw new Error(`cpu${cpu.id} releases ${lock.name}, which it does not hold`);
   held.splice(k, 1);
+  cpu.weak?.lockReleasing(lock.index); // spin_unlock is a release (engine/order.ts)
   Atomics.store(cpu.i32, lock.index + 1, 0);
   if (Atomics.exchange(cpu.i32, lock.index, UNLOCKED) === LOCKED_WAITERS) Atomics.notify(cpu.i32, lock.index, 1);
 }
@@ -93,6 +94,7 @@ export function lockOwner(i32: Int32Array, lock: LockRef): number {
 }
 
 function acquired(cpu: Cpu, lock: LockRef): void {
+  cpu.weak?.lockAcquired(lock.index); // spin_lock is an acquire (engine/order.ts)
   Atomics.store(cpu.i32, lock.index + 1, cpu.id + 1);
   if (lock.rank !== 0) checkLockOrder(cpu, lock);
   taskOf(cpu).held.push(lock);

@@ -20,6 +20,8 @@ import { lockOwner } from '../engine/sync.js';
 import { VirtualClock } from '../engine/clock.js';
 import { taskOf } from '../engine/task.js';
 import { claimDueTimer } from '../engine/timer.js';
+import type { MemoryMode } from '../engine/memory-order.js';
+import { WeakMemory, type WeakNote } from '../engine/weak-memory.js';
 import type { Scheduler } from './scheduler.js';
 
 export interface ExecutionSpec {
@@ -46,6 +48,11 @@ export interface ExecutionSpec {
    * OutOfTime, checked every 65,536 steps. Replays and checks never set it: they must run to the end.
    */
   readonly deadline?: number;
+  /**
+   * `weak`: the order.ts primitives go through a WeakMemory (engine/weak-memory.ts), whose every
+   * freedom is a recorded choice; `sc` (the default): they are plain Atomics.
+   */
+  readonly memory?: MemoryMode;
 }
 
 /** An execution abandoned at its search's deadline (ExecutionSpec.deadline): no outcome, time is up. */
@@ -71,6 +78,8 @@ export interface NoteEvent {
   readonly index: number;
   readonly value: number | bigint;
   readonly old: number | bigint | undefined;
+  /** Under --memory weak, what a weak choice did: "cpu0's store of 1 not yet visible". */
+  readonly detail?: string;
 }
 
 export interface ExecutionResult {
@@ -78,7 +87,7 @@ export interface ExecutionResult {
   readonly violation: Violation | undefined;
   readonly steps: number;
   readonly ops: number;
-  /** The task chosen at each step. */
+  /** The task chosen at each step, each followed by that step's weak-memory choices (if any). */
   readonly decisions: Uint8Array;
   /** Context switches away from a task that could have gone on. */
   readonly preemptions: number;
@@ -91,6 +100,14 @@ export interface ExecutionResult {
 }
 
 const DEFAULT_NS_PER_STEP = 1_000;
+/** A decision is one byte: a weak-memory choice has at most this many options. */
+export const MAX_CHOICES = 256;
+
+function grow(a: Uint8Array): Uint8Array {
+  const grown = new Uint8Array(a.length * 2);
+  grown.set(a);
+  return grown;
+}
 
 export function runExecution(spec: ExecutionSpec, scheduler: Scheduler, stepsHint = 0): ExecutionResult {
   const { model, mem, opsPerCpu, maxSteps } = spec;
@@ -188,7 +205,34 @@ export function runExecution(spec: ExecutionSpec, scheduler: Scheduler, stepsHin
   const state = cpus.map(taskOf);
 
   scheduler.newExecution(tasks, stepsHint);
-  let decisions = new Uint8Array(Math.max(64, stepsHint + 16));
+  let decisions: Uint8Array = new Uint8Array(Math.max(64, stepsHint + 16));
+  /** Decisions recorded: one vCPU pick per step, and after it the step's weak-memory choices. */
+  let nd = 0;
+  /**
+   * A weak-memory choice among `count` (engine/weak-memory.ts): asked of the scheduler, recorded in the
+   * decision list after the step's vCPU pick and hashed into the trace hash. A single option is no
+   * decision: it is neither asked nor recorded.
+   */
+  const choose = (count: number, kind: string): number => {
+    if (count <= 1) return 0;
+    if (count > MAX_CHOICES) throw new HarnessError(`explore: a choice among ${count} values (at most ${MAX_CHOICES})`);
+    const k = scheduler.nextChoice(count, kind);
+    if (!(k >= 0 && k < count)) throw new HarnessError(`explore: the scheduler chose ${k} of ${count} (${kind})`);
+    if (nd === decisions.length) decisions = grow(decisions);
+    decisions[nd++] = k;
+    if (hash) hash.update(`=${k}\n`);
+    return k;
+  };
+  const weakNote: WeakNote | undefined = trace
+    ? (task, access, where, index, value, detail) => {
+        const step = cpus[task]!.step;
+        trace.push({ kind: 'note', cpu: task, step, access, where, index, value, old: undefined, detail });
+      }
+    : undefined;
+  const wm = spec.memory === 'weak' ? new WeakMemory(mem, n, choose, weakNote) : undefined;
+  /** The vCPU whose store buffer a task uses: its own, or for a timer the CPU it runs on. */
+  const memCpu = cpus.map((cpu) => (cpu.id < n ? cpu.id : cpu.thisCpu));
+  if (wm) for (const cpu of cpus) cpu.weak = wm.handle(cpu.id, memCpu[cpu.id]!);
   const i32 = mem.i32;
   let current = -1;
   let preemptions = 0;
@@ -236,12 +280,8 @@ export function runExecution(spec: ExecutionSpec, scheduler: Scheduler, stepsHin
       }
       const c = scheduler.nextCpu(runnable, current);
       if (current >= 0 && c !== current && runnable.includes(current)) preemptions++;
-      if (step === decisions.length) {
-        const grown = new Uint8Array(decisions.length * 2);
-        grown.set(decisions);
-        decisions = grown;
-      }
-      decisions[step] = c;
+      if (nd === decisions.length) decisions = grow(decisions);
+      decisions[nd++] = c;
       const cpu = cpus[c]!;
       cpu.step = step;
       clock.ns += nsPerStep;
@@ -258,8 +298,10 @@ export function runExecution(spec: ExecutionSpec, scheduler: Scheduler, stepsHin
         step++;
         site[c] = s;
         running = c;
+        if (wm) wm.beginStep(memCpu[c]!);
         const op = timer.callback(cpu);
         const r = op.next();
+        if (wm) wm.endStep(state[c]!.blockedOn >= 0);
         if (r.done) timerDone(c);
         else {
           ops[c] = op;
@@ -274,10 +316,12 @@ export function runExecution(spec: ExecutionSpec, scheduler: Scheduler, stepsHin
         }
         step++;
         running = c;
+        if (wm) wm.beginStep(memCpu[c]!);
         const r = ops[c]!.next();
         if (!r.done) site[c] = r.value;
         else if (c < n) advance(c);
         else timerDone(c);
+        if (wm) wm.endStep(state[c]!.blockedOn >= 0);
       }
       running = -1;
       current = c;
@@ -285,6 +329,7 @@ export function runExecution(spec: ExecutionSpec, scheduler: Scheduler, stepsHin
     }
   } catch (e) {
     if (running < 0) throw e; // the harness's own code, not the model's
+    if (wm) wm.endStep(true);
     threw(running, e);
     if (running >= n) timerDone(running);
   }
@@ -294,6 +339,8 @@ export function runExecution(spec: ExecutionSpec, scheduler: Scheduler, stepsHin
     return d === 0n ? Infinity : Number(d);
   }
 
+  // Every store still buffered becomes visible: the final state is the newest store of each location.
+  if (wm) wm.finish();
   if (!checker.failed) {
     try {
       model.quiescent(mem, (inv, msg) => {
@@ -314,7 +361,7 @@ export function runExecution(spec: ExecutionSpec, scheduler: Scheduler, stepsHin
     violation,
     steps: step,
     ops: opsDone,
-    decisions: decisions.subarray(0, step),
+    decisions: decisions.subarray(0, nd),
     preemptions,
     outcomes: checker.outcomes,
     trace,

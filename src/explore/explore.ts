@@ -13,6 +13,7 @@ import { decodeSchedule, encodeSchedule, encodeToken, type Repro } from './repro
 import { makeScheduler, type StrategyName } from './strategies.js';
 import { formatTrace, noteText } from './trace.js';
 import { HarnessError } from '../errors.js';
+import type { MemoryMode } from '../engine/memory-order.js';
 import { shrink } from './shrink.js';
 
 export interface ExploreOptions {
@@ -36,6 +37,8 @@ export interface ExploreOptions {
   readonly shrinkMs?: number;
   /** Stop at these outcomes too (INTERESTING ones): explore --stop-on. */
   readonly stopOn?: readonly string[];
+  /** `weak`: the order.ts primitives run on a weak memory (engine/weak-memory.ts); default sc. */
+  readonly memory?: MemoryMode;
   /** Shard `index` of `count` of a seed campaign: executions index, index+count, ... of the unsharded run. */
   readonly shard?: Shard;
   readonly onProgress?: (p: { schedules: number; steps: number; elapsedMs: number }) => void;
@@ -111,7 +114,16 @@ export function explore(o: ExploreOptions): ExploreOutcome {
       o.onProgress?.({ schedules, steps, elapsedMs });
     }
     const opSeed = o.opSeed ?? mix32(o.seed, shard.index + shard.count * schedules);
-    const spec: ExecutionSpec = { scenario: o.scenario, model, mem, opSeed, opsPerCpu, maxSteps: o.maxSteps, stopOn };
+    const spec: ExecutionSpec = {
+      scenario: o.scenario,
+      model,
+      mem,
+      opSeed,
+      opsPerCpu,
+      maxSteps: o.maxSteps,
+      stopOn,
+      memory: o.memory,
+    };
     let result: ExecutionResult;
     // A single long execution (a stress failure's whole programs) must not outlast the budget.
     try {
@@ -149,7 +161,15 @@ export function explore(o: ExploreOptions): ExploreOutcome {
       outcomes,
     };
   }
-  const base = { scenario: o.scenario, model, mem, opSeed: failing.opSeed, maxSteps: o.maxSteps, stopOn };
+  const base = {
+    scenario: o.scenario,
+    model,
+    mem,
+    opSeed: failing.opSeed,
+    maxSteps: o.maxSteps,
+    stopOn,
+    memory: o.memory,
+  };
   const repro = (
     ops: readonly number[],
     skip: readonly (readonly number[])[],
@@ -165,6 +185,7 @@ export function explore(o: ExploreOptions): ExploreOutcome {
     timers: model.timers?.length ?? 0,
     schedule: encodeSchedule(decisions),
     maxSteps: o.maxSteps,
+    ...(o.memory === 'weak' ? { memory: 'weak' as const } : {}),
   });
   const original = packageRepro(base, repro(opsPerCpu, [], failing.result.decisions));
   let minimal = original;
@@ -312,7 +333,14 @@ function packageRepro(base: Omit<ExecutionSpec, 'opsPerCpu'>, r: Repro): FoundRe
 
 export function replayRepro(base: Omit<ExecutionSpec, 'opsPerCpu'>, r: Repro): ExecutionResult {
   return runExecution(
-    { ...base, opsPerCpu: r.opsPerCpu, skip: r.skip, stopOn: new Set(r.stopOn), trace: true },
+    {
+      ...base,
+      opsPerCpu: r.opsPerCpu,
+      skip: r.skip,
+      stopOn: new Set(r.stopOn),
+      trace: true,
+      memory: r.memory ?? 'sc',
+    },
     new ReplayScheduler(decodeSchedule(r.schedule)),
   );
 }

@@ -65,4 +65,13 @@ export class PctScheduler implements Scheduler {
     }
     return best;
   }
+
+  /**
+   * A weak-memory choice is not a scheduling decision, so PCT's priorities say nothing about it: the
+   * SC choice half of the time, else any weaker one uniformly. Drawn from the same seeded stream, so
+   * under `--memory sc` (no choices) the schedules are the same as before choices existed.
+   */
+  nextChoice(count: number): number {
+    return randInt(this.rng, 0, 1) === 0 ? 0 : randInt(this.rng, 1, count - 1);
+  }
 }

@@ -18,4 +18,9 @@ export class RandomScheduler implements Scheduler {
   nextCpu(runnable: readonly number[]): number {
     return runnable.length === 1 ? runnable[0]! : runnable[randInt(this.rng, 0, runnable.length - 1)]!;
   }
+
+  /** Every value a weak load may see (every place a store may land) with equal probability. */
+  nextChoice(count: number): number {
+    return randInt(this.rng, 0, count - 1);
+  }
 }

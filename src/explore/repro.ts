@@ -22,6 +22,7 @@ import type { Violation } from '../check/invariant.js';
 import { BadInput } from '../errors.js';
 import { preview } from '../preview.js';
 import { currentStamp, type Stamp } from './stamp.js';
+import { MEMORY_MODES, type MemoryMode } from '../engine/memory-order.js';
 
 export interface Repro {
   readonly scenario: string;
@@ -39,6 +40,11 @@ export interface Repro {
   readonly maxSteps: number;
   /** Outcomes that ended the execution besides FORBIDDEN ones (explore --stop-on); [] when none. */
   readonly stopOn: readonly string[];
+  /**
+   * `--memory weak`: the schedule also holds weak-memory choices (engine/weak-memory.ts). Absent means
+   * sc, as in every token recorded before the field existed (and sc tokens still leave it out).
+   */
+  readonly memory?: MemoryMode;
 }
 
 export interface ReproFile extends Repro, Stamp {
@@ -65,7 +71,13 @@ export interface DecodedRepro {
  * The token's fields, in isr1's positional order (which is frozen: see ISR1_ORDER). To add a field: add
  * it to Repro, validate it in validateRepro, and add one line here with the value older tokens mean.
  */
-const FIELDS: readonly { readonly key: keyof Repro; readonly short: string; readonly absent?: unknown }[] = [
+const FIELDS: readonly {
+  readonly key: keyof Repro;
+  readonly short: string;
+  readonly absent?: unknown;
+  /** Left out of a token when it has its `absent` value (so such tokens are the same as before it existed). */
+  readonly omitAbsent?: boolean;
+}[] = [
   { key: 'scenario', short: 's' },
   { key: 'variant', short: 'v' },
   { key: 'params', short: 'p', absent: {} },
@@ -76,6 +88,7 @@ const FIELDS: readonly { readonly key: keyof Repro; readonly short: string; read
   { key: 'timers', short: 't', absent: 0 },
   { key: 'skip', short: 'k', absent: [] },
   { key: 'stopOn', short: 'h', absent: [] },
+  { key: 'memory', short: 'm', absent: 'sc', omitAbsent: true },
 ];
 /** isr1 tokens were arrays in this order, of 7 (no timers), 8, 9 (skip) or 10 (stopOn) elements. */
 const ISR1_ORDER = [
@@ -144,7 +157,10 @@ const checkOf = (text: string): string =>
 /** The current token format, stamped with today's tool version and model hash unless told otherwise. */
 export function encodeToken(r: Repro, stamp: Stamp = currentStamp(r.scenario)): string {
   const o: Record<string, unknown> = { tv: stamp.toolVersion, mh: stamp.modelHash };
-  for (const f of FIELDS) o[f.short] = r[f.key];
+  for (const f of FIELDS) {
+    const v = r[f.key] ?? f.absent;
+    if (!(f.omitAbsent && v === f.absent)) o[f.short] = v;
+  }
   const body = PREFIX_V2 + deflateRawSync(Buffer.from(JSON.stringify(o))).toString('base64url');
   return `${body}.${checkOf(body)}`;
 }
@@ -269,6 +285,9 @@ export function validateRepro(x: Record<string, unknown>, where: string): Repro 
   ) {
     bad('skip', "per vCPU, a list of op indices below that vCPU's op count");
   }
+  const memory = x.memory ?? 'sc';
+  if (!(MEMORY_MODES as readonly unknown[]).includes(memory)) bad('memory', `one of ${MEMORY_MODES.join(', ')}`);
+  const weak = memory === 'weak';
   const timers = x.timers ?? 0;
   if (!isInt(timers, 0, L.timers)) bad('timers', `a count of timer tasks (0..${L.timers})`);
   if (!isInt(x.maxSteps, 1, L.maxSteps)) bad('maxSteps', `an integer from 1 to ${L.maxSteps}`);
@@ -278,15 +297,22 @@ export function validateRepro(x: Record<string, unknown>, where: string): Repro 
     !Array.isArray(sch) ||
     sch.length % 2 !== 0 ||
     sch.length > 2 * L.decisions ||
-    !sch.every((v, i) => (i % 2 === 0 ? isInt(v, 0) && v < tasks : isInt(v, 1, L.decisions)))
+    !sch.every((v, i) => (i % 2 === 0 ? isInt(v, 0, weak ? 255 : tasks - 1) : isInt(v, 1, L.decisions)))
   ) {
-    bad('schedule', `a run-length list [task, count, ...] with task < ${tasks} (vCPUs + timers) and count >= 1`);
+    bad(
+      'schedule',
+      weak
+        ? 'a run-length list [decision, count, ...] with decisions 0..255 and count >= 1'
+        : `a run-length list [task, count, ...] with task < ${tasks} (vCPUs + timers) and count >= 1`,
+    );
   }
   // The executor never records more decisions than maxSteps: a longer schedule is not ours. Summed
   // before decodeSchedule allocates a byte per decision.
   let total = 0;
   for (let i = 1; i < (sch as number[]).length; i += 2) total += (sch as number[])[i]!;
-  if (total > (x.maxSteps as number)) bad('schedule', `at most maxSteps (${x.maxSteps as number}) decisions in all`);
+  // Under weak memory a step may also make choices: then only the overall limit applies.
+  if (!weak && total > (x.maxSteps as number))
+    bad('schedule', `at most maxSteps (${x.maxSteps as number}) decisions in all`);
   if (total > L.decisions) bad('schedule', `at most ${L.decisions} decisions in all`);
   return {
     scenario: x.scenario as string,
@@ -299,6 +325,7 @@ export function validateRepro(x: Record<string, unknown>, where: string): Repro 
     timers: timers as number,
     schedule: sch as number[],
     maxSteps: x.maxSteps as number,
+    ...(weak ? { memory: 'weak' as const } : {}),
   };
 }
 

@@ -13,6 +13,8 @@ import type { Violation } from '../check/invariant.js';
 import type { NoteEvent, TraceEvent } from './execution.js';
 
 const COL_MAX = 48;
+/** A cell that says what a weak-memory choice did ("… not yet visible") may be this wide. */
+const COL_MAX_WEAK = 100;
 /** Traces longer than this many rows collapse the steps of tasks outside the racing pair (unless full). */
 export const COLLAPSE_ROWS = 60;
 
@@ -30,9 +32,9 @@ export interface RacingPair {
 export function noteText(n: NoteEvent): string {
   switch (n.access) {
     case 'read':
-      return `read ${n.where} → ${n.value}`;
+      return `read ${n.where} → ${n.value}${n.detail ? ` (${n.detail})` : ''}`;
     case 'write':
-      return `write ${n.where} = ${n.value}`;
+      return `write ${n.where} = ${n.value}${n.detail ? ` (${n.detail})` : ''}`;
     default:
       return `${n.access} ${n.where} ${n.old ?? '?'} → ${n.value}`;
   }
@@ -172,13 +174,18 @@ export function formatTrace(
 }
 
 /** A step's cell: its site, with what it read or wrote ("read x" + a note on x becomes "read x → 0"). */
-function stepText(site: string, notes: readonly NoteEvent[]): string {
-  if (notes.length === 0) return site;
+function stepText(site: string, all: readonly NoteEvent[]): string {
+  if (all.length === 0) return site;
+  // Under --memory weak an access may be noted twice: by the weak memory (with what its choice did)
+  // and by the model; the first says more.
+  const same = (a: NoteEvent, b: NoteEvent) => a.access === b.access && a.where === b.where && a.value === b.value;
+  const notes = all.filter((n) => n.detail !== undefined || !all.some((m) => m.detail !== undefined && same(m, n)));
   const texts = notes.map(noteText);
   if (texts.length === 1 && texts[0]!.startsWith(site)) return texts[0]!;
   return `${site}: ${texts.join(', ')}`;
 }
 
 function clip(s: string): string {
-  return s.length > COL_MAX ? `${s.slice(0, COL_MAX - 1)}…` : s;
+  const max = s.includes(' visible') ? COL_MAX_WEAK : COL_MAX;
+  return s.length > max ? `${s.slice(0, max - 1)}…` : s;
 }
