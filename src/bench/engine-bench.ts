@@ -3,6 +3,7 @@
  * raw Atomics.add; stress steps/s on per-CPU structures (counter/percpu) and on the page table with 1 and
  * 2 workers; explore steps/s and schedules/s; and how many PCT schedules each known-bug variant takes.
  */
+import type { MemoryMode } from '../engine/memory-order.js';
 import { withDefaults, type ScenarioDef } from '../engine/scenario.js';
 import { explore } from '../explore/explore.js';
 import { DEFAULT_DEPTH, DEFAULT_STRATEGY } from '../explore/strategies.js';
@@ -29,11 +30,28 @@ export interface ExploreRate extends Partial<WithSpread> {
 export interface Detection {
   readonly scenario: string;
   readonly variant: string;
+  /** The memory model explored under (a barrier bug's variant says 'weak'); absent = sc. */
+  readonly memory?: MemoryMode;
   readonly seeds: number;
   readonly found: number;
   readonly medianSchedules: number;
   readonly maxSchedules: number;
+  /** Found by stress as well (bench --stress-detection; the lifecycle scenario's bug variants). */
+  readonly stress?: StressDetection;
 }
+
+export interface StressDetection {
+  readonly workers: number;
+  readonly seeds: number;
+  /** Budget per seed. */
+  readonly timeMs: number;
+  readonly found: number;
+  /** Median time to the violation over the seeds that found it (ms), or -1 when none did. */
+  readonly medianMs: number;
+}
+
+/** Scenarios whose bug variants `bench --stress-detection` also finds by stress (each up to 10 x 30 s). */
+export const STRESS_DETECTION_SCENARIOS: readonly string[] = ['lifecycle'];
 
 export interface EngineBench {
   readonly micro: MicroResult;
@@ -134,10 +152,13 @@ function exploreRate(
 export function detection(s: ScenarioDef, variant: string, seeds: number, cap: number): Detection {
   const counts: number[] = [];
   let found = 0;
+  const v = s.variants.find((x) => x.name === variant)!;
+  const memory = v.memory ?? 'sc';
   for (let seed = 1; seed <= seeds; seed++) {
     const r = explore({
       scenario: s,
-      variant: s.variants.find((v) => v.name === variant)!,
+      variant: v,
+      memory,
       params: withDefaults(s, s.exploreParams),
       opsPerCpu: Array<number>(s.exploreCpus).fill(s.exploreOps),
       strategy: DEFAULT_STRATEGY,
@@ -155,6 +176,7 @@ export function detection(s: ScenarioDef, variant: string, seeds: number, cap: n
   return {
     scenario: s.name,
     variant,
+    memory,
     seeds,
     found,
     medianSchedules: counts[Math.floor(counts.length / 2)]!,
@@ -162,7 +184,40 @@ export function detection(s: ScenarioDef, variant: string, seeds: number, cap: n
   };
 }
 
-export async function engineBench(timeMs: number, progress: (s: string) => void, repeats = 3): Promise<EngineBench> {
+/** Stress on `workers` threads for up to `timeMs` per seed, seeds 1..`seeds`: how many find a violation, how fast. */
+export async function stressDetection(
+  s: ScenarioDef,
+  variant: string,
+  seeds: number,
+  timeMs: number,
+  workers: number,
+): Promise<StressDetection> {
+  const times: number[] = [];
+  for (let seed = 1; seed <= seeds; seed++) {
+    const r = await stress({
+      scenario: s,
+      variant: s.variants.find((v) => v.name === variant)!,
+      params: withDefaults(s),
+      workers,
+      timeMs,
+      opBudget: Infinity,
+      seed,
+      sliceMs: 10,
+      watchdogMs: 30_000,
+    });
+    if (r.violation) times.push(r.durationMs);
+  }
+  times.sort((a, b) => a - b);
+  const medianMs = times.length > 0 ? times[Math.floor(times.length / 2)]! : -1;
+  return { workers, seeds, timeMs, found: times.length, medianMs };
+}
+
+export async function engineBench(
+  timeMs: number,
+  progress: (s: string) => void,
+  repeats = 3,
+  o: { readonly stressDetection?: boolean } = {},
+): Promise<EngineBench> {
   progress('micro: Atomics.add vs one model step (tinybench)');
   const micro = await microBench(timeMs);
   const stressRates: StressRate[] = [];
@@ -197,8 +252,12 @@ export async function engineBench(timeMs: number, progress: (s: string) => void,
   for (const s of SCENARIOS) {
     for (const v of s.variants) {
       if (v.expect === 'clean') continue;
-      progress(`detection ${s.name}/${v.name}: PCT, 20 seeds`);
-      detections.push(detection(s, v.name, 20, 1_000));
+      progress(`detection ${s.name}/${v.name}: PCT, 20 seeds${v.memory === 'weak' ? ', memory weak' : ''}`);
+      const d = detection(s, v.name, 20, 1_000);
+      if (o.stressDetection === true && STRESS_DETECTION_SCENARIOS.includes(s.name) && v.memory !== 'weak') {
+        progress(`detection ${s.name}/${v.name}: stress, 2 workers, 10 seeds x 30 s`);
+        detections.push({ ...d, stress: await stressDetection(s, v.name, 10, 30_000, 2) });
+      } else detections.push(d);
     }
   }
   const rate = (n: string, w: number) => stressRates.find((r) => r.scenario === n && r.workers === w)!.stepsPerSec;

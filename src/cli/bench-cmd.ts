@@ -67,6 +67,7 @@ export interface BenchFlags {
   scenarioFile?: string;
   variant?: string;
   repeats?: string;
+  stressDetection?: boolean;
   compare?: string[];
 }
 
@@ -221,7 +222,10 @@ export async function benchCommand(f: BenchFlags, io: Io): Promise<number> {
   }
 
   const startedAt = new Date();
-  const engine = suite === 'engine' || suite === 'all' ? await engineBench(timeMs, io.progress, repeats) : undefined;
+  const engine =
+    suite === 'engine' || suite === 'all'
+      ? await engineBench(timeMs, io.progress, repeats, { stressDetection: f.stressDetection === true })
+      : undefined;
   const iovaOpts: IovaBenchOptions =
     target && suite === 'iova'
       ? {

@@ -6,6 +6,7 @@
  * that both executors drive. Workers rebuild the same model from the same inputs.
  */
 import type { InvariantDef } from '../check/invariant.js';
+import type { MemoryMode } from './memory-order.js';
 import type { Cpu, Op } from './cpu.js';
 import type { Layout, Memory } from './layout.js';
 import type { RandomGenerator } from './rng.js';
@@ -34,6 +35,11 @@ export interface VariantDef<P = unknown> {
   readonly source?: string;
   /** What this variant changes in the scenario's model (see the scenario's factory). */
   readonly patch?: P;
+  /**
+   * 'weak': a barrier bug, which shows only under `--memory weak` (clean under sc is the proof that it
+   * is an ordering bug); the engine bench's detection explores it under weak. Default sc.
+   */
+  readonly memory?: MemoryMode;
 }
 
 export interface ModelConfig<P = unknown> {

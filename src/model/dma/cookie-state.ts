@@ -18,6 +18,7 @@
  *   fq_domain, percpu_fq         cookie->fq_domain (0 = strict), cookie->percpu_fq (0 = NULL)
  *   fq_timer_on                  cookie->fq_timer_on
  *   cpu.online, cpu.tasks        the hotpluggable CPU: online?, tasks running on it
+ *   domain->type                 DMA or DMA_FQ (of the group's default domain)
  *   fq_flush_start_cnt/_finish   (i64)
  *   fq ring per CPU: lock, head, tail, mod_mask; entries: iova_pfn, pages (i32) and counter (i64)
  */
@@ -42,7 +43,8 @@ const W_PERCPU_FQ = W_FQ_DOMAIN + 1;
 const W_TIMER_ON = W_PERCPU_FQ + 1;
 const W_ONLINE = W_TIMER_ON + 1;
 const W_TASKS = W_ONLINE + 1;
-const COOKIE_WORDS = W_TASKS + 1;
+const W_TYPE = W_TASKS + 1;
+const COOKIE_WORDS = W_TYPE + 1;
 
 /** Ring header: lock, head, tail, mod_mask. */
 const R_HEAD = LOCK_WORDS;
@@ -125,6 +127,10 @@ export class CookieState {
   }
   get tasksOnHotCpu(): number {
     return this.w + W_TASKS;
+  }
+  /** The group's default domain->type: 0 = IOMMU_DOMAIN_DMA, 1 = IOMMU_DOMAIN_DMA_FQ. */
+  get domainType(): number {
+    return this.w + W_TYPE;
   }
   /** i64 index of fq_flush_start_cnt (finish: + 1). */
   get flushStart(): number {

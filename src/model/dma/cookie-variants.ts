@@ -5,7 +5,7 @@
 import type { Cpu, Op } from '../../engine/cpu.js';
 import { spinLock, spinUnlock } from '../../engine/sync.js';
 import { COOKIE_SITES, IommuDmaCookie } from './cookie.js';
-import { atomic64_set, atomic_set, READ_ONCE, WRITE_ONCE } from './order-shim.js';
+import { atomic64_set, atomic_set, READ_ONCE, WRITE_ONCE } from '../../engine/order.js';
 
 /**
  * Before ac9a5d522bb8 "iommu/dma: Fix race condition during iova_domain initialization" (v5.19): the

@@ -39,7 +39,7 @@ import {
   smp_mb,
   smp_wmb,
   WRITE_ONCE,
-} from './order-shim.js';
+} from '../../engine/order.js';
 
 export interface CookieOptions {
   /** base_pfn = max(1, aperture_start >> order). */
@@ -79,7 +79,12 @@ export const COOKIE_SITES = {
   freeQueue: 'free_percpu(cookie->percpu_fq)',
   readGranule: 'read iovad->granule',
   freeCookie: 'kfree(cookie)',
+  setType: 'domain->type = IOMMU_DOMAIN_DMA_FQ',
 } as const;
+
+/** domain->type values the model uses. */
+export const DOMAIN_DMA = 0;
+export const DOMAIN_DMA_FQ = 1;
 
 /** A class a lifecycle patch may name (IommuDmaCookie or a subclass). */
 export type IommuDmaCookieClass = new (
@@ -140,7 +145,14 @@ export class IommuDmaCookie {
     const s = this.state;
     yield* spinLock(cpu, s.groupMutex);
     yield COOKIE_SITES.readStartPfn;
-    const ret = Atomics.load(cpu.i32, s.startPfn) !== 0 ? yield* this.iommuDmaInitFq(cpu) : 0;
+    let ret = 0;
+    if (Atomics.load(cpu.i32, s.startPfn) !== 0 && READ_ONCE(cpu, s.domainType) === DOMAIN_DMA) {
+      ret = yield* this.iommuDmaInitFq(cpu);
+      if (ret === 0) {
+        yield COOKIE_SITES.setType;
+        WRITE_ONCE(cpu, s.domainType, DOMAIN_DMA_FQ); // a plain C store in the kernel
+      }
+    }
     yield* spinUnlock(cpu, s.groupMutex);
     return ret;
   }

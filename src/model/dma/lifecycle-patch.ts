@@ -12,7 +12,7 @@ import { CpuhpFirstLifecycle, DepotV1Lifecycle, DepotV1Rcaches } from '../iova/l
 import type { IovaLifecycleClass } from '../iova/lifecycle.js';
 import type { IovaPatch } from '../iova/patch.js';
 import type { IommuDmaCookieClass } from './cookie.js';
-import { FqPublishEarlyCookie, InitRaceCookie } from './cookie-variants.js';
+import { FqNoWmbCookie, FqPublishEarlyCookie, InitRaceCookie } from './cookie-variants.js';
 
 export interface LifecyclePatch {
   readonly cookie?: IommuDmaCookieClass;
@@ -47,6 +47,16 @@ export const LIFECYCLE_VARIANTS: readonly VariantDef<LifecyclePatch>[] = [
     source:
       '[derived] iommu_dma_init_fq of v5.15 "iommu: Allow enabling non-strict mode dynamically", publication moved first',
     patch: { cookie: FqPublishEarlyCookie },
+  },
+  {
+    name: 'fq-no-wmb',
+    summary:
+      'the live switch to lazy mode in the kernel order but without smp_wmb() before WRITE_ONCE(fq_domain): ' +
+      'clean under --memory sc; under --memory weak an unmapper sees fq_domain before percpu_fq',
+    expect: ['FQ-NULL'],
+    source: '[derived] issue 14 item 5: iommu_dma_init_fq (v5.15+) without its smp_wmb()',
+    patch: { cookie: FqNoWmbCookie },
+    memory: 'weak',
   },
   {
     name: 'cpuhp-before-rcaches',
