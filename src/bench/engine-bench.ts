@@ -48,6 +48,8 @@ export interface StressDetection {
   readonly found: number;
   /** Median time to the violation over the seeds that found it (ms), or -1 when none did. */
   readonly medianMs: number;
+  /** Seeds whose run ended in a harness error (a crashed or hung worker) instead of a verdict. */
+  readonly harnessErrors: number;
 }
 
 /** Scenarios whose bug variants `bench --stress-detection` also finds by stress (each up to 10 x 30 s). */
@@ -193,23 +195,31 @@ export async function stressDetection(
   workers: number,
 ): Promise<StressDetection> {
   const times: number[] = [];
+  let harnessErrors = 0;
   for (let seed = 1; seed <= seeds; seed++) {
-    const r = await stress({
-      scenario: s,
-      variant: s.variants.find((v) => v.name === variant)!,
-      params: withDefaults(s),
-      workers,
-      timeMs,
-      opBudget: Infinity,
-      seed,
-      sliceMs: 10,
-      watchdogMs: 30_000,
-    });
+    let r;
+    try {
+      r = await stress({
+        scenario: s,
+        variant: s.variants.find((v) => v.name === variant)!,
+        params: withDefaults(s),
+        workers,
+        timeMs,
+        opBudget: Infinity,
+        seed,
+        sliceMs: 10,
+        watchdogMs: 30_000,
+      });
+    } catch {
+      // A worker the model crashed or hung (a corrupted structure walked forever): not a finding by stress.
+      harnessErrors++;
+      continue;
+    }
     if (r.violation) times.push(r.durationMs);
   }
   times.sort((a, b) => a - b);
   const medianMs = times.length > 0 ? times[Math.floor(times.length / 2)]! : -1;
-  return { workers, seeds, timeMs, found: times.length, medianMs };
+  return { workers, seeds, timeMs, found: times.length, medianMs, harnessErrors };
 }
 
 export async function engineBench(

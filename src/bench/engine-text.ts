@@ -32,7 +32,8 @@ export function benchText(b: EngineBench): string {
       (d) =>
         `  ${`${d.scenario}/${d.variant}${d.memory === 'weak' ? ' (weak)' : ''}`.padEnd(44)}${`${d.found}/${d.seeds}`.padStart(6)}  ${String(d.medianSchedules).padStart(6)}  ${String(d.maxSchedules).padStart(5)}` +
         (d.stress
-          ? `   ${`${d.stress.found}/${d.stress.seeds}`.padStart(38)}  ${d.stress.medianMs < 0 ? '–' : `${(d.stress.medianMs / 1000).toFixed(1)} s`}`
+          ? `   ${`${d.stress.found}/${d.stress.seeds}`.padStart(38)}  ${d.stress.medianMs < 0 ? '–' : `${(d.stress.medianMs / 1000).toFixed(1)} s`}` +
+            (d.stress.harnessErrors > 0 ? `  (${d.stress.harnessErrors} harness error(s))` : '')
           : ''),
     ),
     '',

@@ -53,11 +53,16 @@ export class IovaLifecycle {
    * the anchor. Simplification: one scheduling point for all of it.
    */
   *initIovaDomain(cpu: Cpu, granule: number, startPfn: number): Op {
+    // Simplification: the reset is made under the rbtree lock (the kernel re-initialises the lock and
+    // resets the tree without it). In explore it is one step anyway; on real threads this keeps a racing
+    // allocation from walking a half-reset tree forever: it sees the tree before or after the reset.
+    yield* spinLock(cpu, this.tree.lock);
     yield SITE_INIT;
     this.tree.init(cpu.i32);
     Atomics.store(cpu.i32, this.state.granule, granule);
     Atomics.store(cpu.i32, this.state.startPfn, startPfn);
     cpu.note('write', 'iovad->start_pfn', this.state.startPfn, startPfn);
+    yield* spinUnlock(cpu, this.tree.lock);
   }
 
   /** iova_domain_init_rcaches: every bucket's per-CPU loaded/prev magazines, then the hotplug instance. 0 or -ENOMEM. */
