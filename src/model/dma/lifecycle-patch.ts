@@ -64,7 +64,9 @@ export const LIFECYCLE_VARIANTS: readonly VariantDef<LifecyclePatch>[] = [
       'before 32e92d9f6f87: the domain joins the CPU-hotplug instance list before its range caches exist; a ' +
       'CPU going down in between drains caches that are not there',
     expect: ['RCACHE-NULL'],
-    source: '32e92d9f6f87 "iommu/iova: Separate out rcache init" (the old init_iova_domain order)',
+    source:
+      '32e92d9f6f87 "iommu/iova: Separate out rcache init" (the old init_iova_domain order); hit on 5.15.144: ' +
+      'iova_cpuhp_dead -> free_cpu_cached_iovas panics in do_raw_spin_lock (stable backport request, 2025-05-27)',
     patch: { lifecycle: CpuhpFirstLifecycle },
   },
   {

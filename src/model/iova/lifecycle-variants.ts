@@ -14,7 +14,10 @@ import { IovaRcaches, SITES } from './rcache.js';
  * down in between runs iova_cpuhp_dead -> free_cpu_cached_iovas on buckets whose per-CPU caches do not
  * exist yet (per_cpu_ptr of a NULL cpu_rcaches, then a NULL magazine). The commit was written to stop
  * allocating caches for domains that never use them and to handle allocation failure; it also moved
- * the hotplug registration after the allocations, which closes this window.
+ * the hotplug registration after the allocations, which closes this window. The window is real: a
+ * request to backport the commit to 5.15.y (2025-05-27) shows the panic on 5.15.144 when a CPU is removed
+ * between the two calls (iova_cpuhp_dead -> free_cpu_cached_iovas -> spin_lock on an unallocated
+ * per-CPU cache).
  */
 export class CpuhpFirstLifecycle extends IovaLifecycle {
   override *iovaDomainInitRcaches(cpu: Cpu): Op<number> {
