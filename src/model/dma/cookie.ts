@@ -208,6 +208,15 @@ export class IommuDmaCookie {
   /** iommu_dma_init_fq_percpu: every possible CPU's ring (iommu_dma_init_one_fq), then cookie->percpu_fq. */
   *iommuDmaInitFqPercpu(cpu: Cpu): Op {
     const s = this.state;
+    // __alloc_percpu(struct_size(queue, entries, fq_size)): zeroed memory for every possible CPU. Private
+    // until published, so no scheduling point of its own (it runs in the caller's step).
+    for (let c = 0; c < s.possibleCpus; c++) {
+      for (let i = 0; i < this.o.fqSize; i++) {
+        Atomics.store(cpu.i32, s.entryPfn(c, i), 0);
+        Atomics.store(cpu.i32, s.entryPages(c, i), 0);
+        Atomics.store(cpu.i64, s.entryCounter(c, i), 0n);
+      }
+    }
     for (let c = 0; c < s.possibleCpus; c++) {
       yield COOKIE_SITES.initOne;
       WRITE_ONCE(cpu, s.head(c), 0);
