@@ -216,6 +216,10 @@ function program(io: Io, setExit: (code: number) => void): Command {
       "runs of every measurement; each mean is the median run's, with the min–max over the runs (default: 3)",
     )
     .option(
+      '--stress-detection',
+      'engine: also find each bug variant of the lifecycle scenario by stress (2 workers, seeds 1-10, 30 s each; minutes)',
+    )
+    .option(
       '--compare <report...>',
       'compare two bench reports (A then B: report.json or its directory): B vs A per combination, with spreads; runs nothing',
     )

@@ -3,9 +3,9 @@
  * raw Atomics.add; stress steps/s on per-CPU structures (counter/percpu) and on the page table with 1 and
  * 2 workers; explore steps/s and schedules/s; and how many PCT schedules each known-bug variant takes.
  */
+import type { MemoryMode } from '../engine/memory-order.js';
 import { withDefaults, type ScenarioDef } from '../engine/scenario.js';
 import { explore } from '../explore/explore.js';
-import type { MemoryMode } from '../engine/memory-order.js';
 import { DEFAULT_DEPTH, DEFAULT_STRATEGY } from '../explore/strategies.js';
 import { findScenario, SCENARIOS } from '../scenarios/index.js';
 import { stress } from '../stress/stress.js';
@@ -36,7 +36,24 @@ export interface Detection {
   readonly found: number;
   readonly medianSchedules: number;
   readonly maxSchedules: number;
+  /** Found by stress as well (bench --stress-detection; the lifecycle scenario's bug variants). */
+  readonly stress?: StressDetection;
 }
+
+export interface StressDetection {
+  readonly workers: number;
+  readonly seeds: number;
+  /** Budget per seed. */
+  readonly timeMs: number;
+  readonly found: number;
+  /** Median time to the violation over the seeds that found it (ms), or -1 when none did. */
+  readonly medianMs: number;
+  /** Seeds whose run ended in a harness error (a crashed or hung worker) instead of a verdict. */
+  readonly harnessErrors: number;
+}
+
+/** Scenarios whose bug variants `bench --stress-detection` also finds by stress (each up to 10 x 30 s). */
+export const STRESS_DETECTION_SCENARIOS: readonly string[] = ['lifecycle'];
 
 export interface EngineBench {
   readonly micro: MicroResult;
@@ -169,7 +186,48 @@ export function detection(s: ScenarioDef, variant: string, seeds: number, cap: n
   };
 }
 
-export async function engineBench(timeMs: number, progress: (s: string) => void, repeats = 3): Promise<EngineBench> {
+/** Stress on `workers` threads for up to `timeMs` per seed, seeds 1..`seeds`: how many find a violation, how fast. */
+export async function stressDetection(
+  s: ScenarioDef,
+  variant: string,
+  seeds: number,
+  timeMs: number,
+  workers: number,
+): Promise<StressDetection> {
+  const times: number[] = [];
+  let harnessErrors = 0;
+  for (let seed = 1; seed <= seeds; seed++) {
+    let r;
+    try {
+      r = await stress({
+        scenario: s,
+        variant: s.variants.find((v) => v.name === variant)!,
+        params: withDefaults(s),
+        workers,
+        timeMs,
+        opBudget: Infinity,
+        seed,
+        sliceMs: 10,
+        watchdogMs: 30_000,
+      });
+    } catch {
+      // A worker the model crashed or hung (a corrupted structure walked forever): not a finding by stress.
+      harnessErrors++;
+      continue;
+    }
+    if (r.violation) times.push(r.durationMs);
+  }
+  times.sort((a, b) => a - b);
+  const medianMs = times.length > 0 ? times[Math.floor(times.length / 2)]! : -1;
+  return { workers, seeds, timeMs, found: times.length, medianMs, harnessErrors };
+}
+
+export async function engineBench(
+  timeMs: number,
+  progress: (s: string) => void,
+  repeats = 3,
+  o: { readonly stressDetection?: boolean } = {},
+): Promise<EngineBench> {
   progress('micro: Atomics.add vs one model step (tinybench)');
   const micro = await microBench(timeMs);
   const stressRates: StressRate[] = [];
@@ -204,8 +262,14 @@ export async function engineBench(timeMs: number, progress: (s: string) => void,
   for (const s of SCENARIOS) {
     for (const v of s.variants) {
       if (v.expect === 'clean') continue;
-      progress(`detection ${s.name}/${v.name}: PCT, 20 seeds`);
-      detections.push(detection(s, v.name, 20, 1_000));
+      // A barrier bug is explored under weak memory, seeds 1-5 (issue 14: each weak step costs a decision).
+      const seeds = v.memory === 'weak' ? 5 : 20;
+      progress(`detection ${s.name}/${v.name}: PCT, ${seeds} seeds${v.memory === 'weak' ? ', memory weak' : ''}`);
+      const d = detection(s, v.name, seeds, 1_000);
+      if (o.stressDetection === true && STRESS_DETECTION_SCENARIOS.includes(s.name) && v.memory !== 'weak') {
+        progress(`detection ${s.name}/${v.name}: stress, 2 workers, 10 seeds x 30 s`);
+        detections.push({ ...d, stress: await stressDetection(s, v.name, 10, 30_000, 2) });
+      } else detections.push(d);
     }
   }
   const rate = (n: string, w: number) => stressRates.find((r) => r.scenario === n && r.workers === w)!.stepsPerSec;

@@ -26,10 +26,15 @@ export function benchText(b: EngineBench): string {
         `${`${M(e.stepsPerSec)}${R(e.spread?.stepsPerSec, M)}`.padStart(30)}  ${`${e.schedulesPerSec.toFixed(0)}${R(e.spread?.schedulesPerSec, (x) => x.toFixed(0))}`.padStart(18)}`,
     ),
     '',
-    'detection (PCT depth 3, 20 seeds, cap 1000)   memory   found   median   max',
+    'detection (PCT depth 3, 20 seeds, cap 1000)   found   median   max' +
+      (b.detection.some((d) => d.stress) ? '   stress (2 workers, 10 seeds x 30 s): found  median' : ''),
     ...b.detection.map(
       (d) =>
-        `  ${`${d.scenario}/${d.variant}`.padEnd(44)}${(d.memory ?? 'sc').padStart(6)}${`${d.found}/${d.seeds}`.padStart(8)}  ${String(d.medianSchedules).padStart(6)}  ${String(d.maxSchedules).padStart(5)}`,
+        `  ${`${d.scenario}/${d.variant}${d.memory === 'weak' ? ' (weak)' : ''}`.padEnd(44)}${`${d.found}/${d.seeds}`.padStart(6)}  ${String(d.medianSchedules).padStart(6)}  ${String(d.maxSchedules).padStart(5)}` +
+        (d.stress
+          ? `   ${`${d.stress.found}/${d.stress.seeds}`.padStart(38)}  ${d.stress.medianMs < 0 ? '–' : `${(d.stress.medianMs / 1000).toFixed(1)} s`}` +
+            (d.stress.harnessErrors > 0 ? `  (${d.stress.harnessErrors} harness error(s))` : '')
+          : ''),
     ),
     '',
     'targets (DESIGN.md):',

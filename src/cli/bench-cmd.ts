@@ -68,6 +68,7 @@ export interface BenchFlags {
   scenarioFile?: string;
   variant?: string;
   repeats?: string;
+  stressDetection?: boolean;
   compare?: string[];
   /** Simulated time instead of real threads (src/sim/, src/cli/bench-sim.ts). */
   sim?: boolean;
@@ -237,7 +238,10 @@ export async function benchCommand(f: BenchFlags, io: Io): Promise<number> {
   }
 
   const startedAt = new Date();
-  const engine = suite === 'engine' || suite === 'all' ? await engineBench(timeMs, io.progress, repeats) : undefined;
+  const engine =
+    suite === 'engine' || suite === 'all'
+      ? await engineBench(timeMs, io.progress, repeats, { stressDetection: f.stressDetection === true })
+      : undefined;
   const iovaOpts: IovaBenchOptions =
     target && suite === 'iova'
       ? {

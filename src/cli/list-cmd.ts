@@ -54,14 +54,14 @@ export async function listCommand(f: { json?: boolean; scenarioFile?: string }, 
     io.out('  variants:');
     for (const v of s.variants) {
       const from = added.includes(v) ? ` [from ${file}]` : '';
-      io.out(`    ${v.name.padEnd(20)} expect ${expectationText(v).padEnd(24)} ${v.summary}${from}`);
+      io.out(
+        `    ${v.name.padEnd(20)} expect ${(v.memory === 'weak' ? `${expectationText(v, 'weak')} (weak)` : expectationText(v)).padEnd(24)} ${v.summary}${from}`,
+      );
+      if (v.source !== undefined) io.out(`    ${''.padEnd(20)} source ${v.source}`);
       if (v.finding)
         io.out(
           `${' '.repeat(6)}FINDING in ${v.finding.upstream}: ${v.finding.what}; fixed by ${s.name}/${v.finding.fixedBy}`,
         );
-      io.out(
-        `    ${v.name.padEnd(20)} expect ${(v.memory === 'weak' ? `${expectationText(v, 'weak')} (weak)` : expectationText(v)).padEnd(24)} ${v.summary}${from}`,
-      );
     }
     io.out('  invariants:');
     for (const i of s.invariants) io.out(`    ${i.id.padEnd(14)} ${i.grade.padEnd(11)} ${i.meaning}`);

@@ -4,6 +4,7 @@ import { counterScenario } from './counter.js';
 import { dmaIovaScenario } from './dma-iova.js';
 import { flushqScenario } from './flushq.js';
 import { iovaScenario } from './iova.js';
+import { lifecycleScenario } from './lifecycle.js';
 import { mapsgScenario } from './mapsg.js';
 import { pasidScenario } from './pasid.js';
 import { pgtableScenario } from './pgtable.js';
@@ -17,6 +18,7 @@ export const SCENARIOS: readonly ScenarioDef[] = [
   mapsgScenario,
   dmaIovaScenario,
   pasidScenario,
+  lifecycleScenario,
   counterScenario,
 ];
 

@@ -69,7 +69,9 @@ export class UnlockedRemoteDrainRcaches extends IovaRcaches {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// depot-pop-empty (§9 #2, derived): the "is there a depot magazine?" test made before the depot lock.
+// depot-pop-empty: a DERIVED race (no kernel had it), kept under its old name so that recorded tokens
+// replay: the "is there a depot magazine?" test made before the depot lock. The real empty-depot pop of
+// §9 #2 (DEPOT-BUG, v1 of the list depot) is not a race: scenario lifecycle, variant depot-v1-pop.
 
 const PEEK: readonly string[] = Array.from(
   { length: IOVA_RANGE_CACHE_MAX_SIZE },
@@ -249,10 +251,10 @@ export const IOVA_VARIANTS: readonly VariantDef<IovaPatch>[] = [
   {
     name: 'depot-pop-empty',
     summary:
-      'rcache get checks the depot before taking its lock and pops unchecked: a racing pop empties it first ' +
-      '(a derived race; no kernel had this code)',
+      'DERIVED race, not the reported DEPOT-BUG (that is lifecycle/depot-v1-pop): rcache get peeks at the ' +
+      'depot before taking its lock and pops unchecked, and a racing pop empties it first; no kernel had this code',
     expect: ['DEPOT-POP'],
-    source: 'kernel-model.md §9 #2 (DEPOT-BUG), reached by a race [derived]',
+    source: '[derived] an unlocked peek no kernel had; the real §9 #2 DEPOT-BUG is lifecycle/depot-v1-pop',
     patch: { rcaches: DepotPopEmptyRcaches },
     sites: ['rcache[#] peek depot (unlocked)'], // coverage: the site its patch adds (PEEK above)
   },
