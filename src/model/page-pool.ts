@@ -85,11 +85,9 @@ export class PagePool {
   *free(cpu: Cpu, page: number): Op {
     yield 'free_page';
     this.observer?.pageFree(cpu, page);
-    // The stale descriptors go in before the page is given back: once it is free another CPU may take and
-    // zero it at once (on real threads, within this step), and a fill after give() would overwrite its table.
-    cpu.i32.fill(FREED_PTE, this.entry(page), this.entry(page, STALE_ENTRIES));
     if (this.free_.give(cpu.i32, page))
       cpu.fail('PT-LEAK', `${cpu.name} frees table page ${page}, which is already free`);
+    else cpu.i32.fill(FREED_PTE, this.entry(page), this.entry(page, STALE_ENTRIES));
   }
 
   /** The free pages, read on a quiescent model. */
