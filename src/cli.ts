@@ -216,6 +216,10 @@ function program(io: Io, setExit: (code: number) => void): Command {
       "runs of every measurement; each mean is the median run's, with the min–max over the runs (default: 3)",
     )
     .option(
+      '--detection-seeds <n>',
+      'engine: PCT seeds per known-bug variant in the detection table (default: 20; barrier bugs under weak: 5)',
+    )
+    .option(
       '--stress-detection',
       'engine: also find each bug variant of the lifecycle scenario by stress (2 workers, seeds 1-10, 30 s each; minutes)',
     )

@@ -107,9 +107,14 @@ describe('the ZZK-FQ example', () => {
       path.join(tmp, 'rep'),
     );
     expect(r.code, r.stderr).toBe(0);
-    const rep = json<{ results: { variant: string; stress: { workers: number; ops: number } | null }[] }>(r);
+    const rep = json<{
+      results: { variant: string; stress: { workers: number; ops: number } | null; regimes?: unknown[] }[];
+    }>(r);
     expect(rep.results[0]!.variant).toBe('free-to-queuing-cpu');
-    expect(rep.results[0]!.stress!.ops).toBe(6000);
+    // 3,000 ops on each of 2 workers, once per parameter set: the variant's own and each flushq regime's.
+    const sets = 1 + (rep.results[0]!.regimes?.length ?? 0);
+    expect(sets).toBe(2);
+    expect(rep.results[0]!.stress!.ops).toBe(6000 * sets);
   });
 
   it('replay: a token it yields (stopping at a late DMA) replays to the same trace, with the file', () => {

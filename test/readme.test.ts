@@ -18,7 +18,7 @@
  * - Budgets are shortened, never the command's meaning: `run` gets `--ops 200 --schedules 200 --time 10m`
  *   (bounded by work, not by the clock) unless it sets --ops/--schedules; `explore --time X` becomes
  *   `--schedules 500`; `bench --time X` becomes `--ops 20` for the fq and mapsg suites and `--time 100ms` (the shortest --time the CLI takes)
- *   otherwise, and its lists (--flush-cost, --hypercall-cost, --segs) keep their first two values.
+ *   otherwise, with `--detection-seeds 2` for the engine suite's detection table; and its lists (--flush-cost, --hypercall-cost, --segs) keep their first two values.
  *   Reports and repro files go to a temporary directory.
  * - Not run: ```text blocks (transcripts that need files of an earlier step, or a Ctrl-C), and `npm ...`
  *   lines. `npm ci` reinstalls node_modules under the running tests, `npm test` is
@@ -142,6 +142,8 @@ export function shortened(command: string, tmp: string, k: number): string[] {
         ['--fq', '--flush-cost', '--flush', '--transfer', '--granule', '--hypercall-cost', '--segs'].some(has));
     drop('--time');
     args.push(...(opsSuite ? ['--ops', '20'] : ['--time', '100ms']));
+    // The engine suite's detection table: 2 PCT seeds per known-bug variant instead of 20.
+    if (!opsSuite && (!has('--suite') || suite === 'engine' || suite === 'all')) args.push('--detection-seeds', '2');
     for (const f of ['--flush-cost', '--hypercall-cost', '--segs']) firstTwo(f);
     if (!has('--report-dir')) args.push('--report-dir', path.join(tmp, `bench-${k}`));
   }

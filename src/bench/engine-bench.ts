@@ -226,7 +226,7 @@ export async function engineBench(
   timeMs: number,
   progress: (s: string) => void,
   repeats = 3,
-  o: { readonly stressDetection?: boolean } = {},
+  o: { readonly stressDetection?: boolean; readonly detectionSeeds?: number } = {},
 ): Promise<EngineBench> {
   progress('micro: Atomics.add vs one model step (tinybench)');
   const micro = await microBench(timeMs);
@@ -263,7 +263,7 @@ export async function engineBench(
     for (const v of s.variants) {
       if (v.expect === 'clean') continue;
       // A barrier bug is explored under weak memory, seeds 1-5 (issue 14: each weak step costs a decision).
-      const seeds = v.memory === 'weak' ? 5 : 20;
+      const seeds = Math.min(o.detectionSeeds ?? 20, v.memory === 'weak' ? 5 : 20);
       progress(`detection ${s.name}/${v.name}: PCT, ${seeds} seeds${v.memory === 'weak' ? ', memory weak' : ''}`);
       const d = detection(s, v.name, seeds, 1_000);
       if (o.stressDetection === true && STRESS_DETECTION_SCENARIOS.includes(s.name) && v.memory !== 'weak') {

@@ -26,7 +26,7 @@ export function benchText(b: EngineBench): string {
         `${`${M(e.stepsPerSec)}${R(e.spread?.stepsPerSec, M)}`.padStart(30)}  ${`${e.schedulesPerSec.toFixed(0)}${R(e.spread?.schedulesPerSec, (x) => x.toFixed(0))}`.padStart(18)}`,
     ),
     '',
-    'detection (PCT depth 3, 20 seeds, cap 1000)   found   median   max' +
+    'detection (PCT depth 3, cap 1000; seeds: found/seeds)  found   median   max' +
       (b.detection.some((d) => d.stress) ? '   stress (2 workers, 10 seeds x 30 s): found  median' : ''),
     ...b.detection.map(
       (d) =>

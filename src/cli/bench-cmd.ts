@@ -69,6 +69,7 @@ export interface BenchFlags {
   variant?: string;
   repeats?: string;
   stressDetection?: boolean;
+  detectionSeeds?: string;
   compare?: string[];
   /** Simulated time instead of real threads (src/sim/, src/cli/bench-sim.ts). */
   sim?: boolean;
@@ -159,6 +160,9 @@ export async function benchCommand(f: BenchFlags, io: Io): Promise<number> {
     throw new BadInput(`--hypercall-cost and --segs belong to the mapsg suite, not --suite ${suite}`);
   const timeMs = parseDuration('--time', f.time ?? '2s');
   const repeats = f.repeats !== undefined ? parseInteger('--repeats', f.repeats, 1, 100) : 3;
+  // The engine suite's detection table: PCT seeds per known-bug variant (20; barrier bugs under weak: 5).
+  const detectionSeeds =
+    f.detectionSeeds !== undefined ? parseInteger('--detection-seeds', f.detectionSeeds, 1, 100) : undefined;
   if (f.ops !== undefined && f.time !== undefined)
     throw new BadInput('--ops and --time exclude each other (--ops: a fixed amount of work per measurement)');
   const opBudget = f.ops !== undefined ? parseInteger('--ops', f.ops, 1, 1e9) : undefined;
@@ -240,7 +244,7 @@ export async function benchCommand(f: BenchFlags, io: Io): Promise<number> {
   const startedAt = new Date();
   const engine =
     suite === 'engine' || suite === 'all'
-      ? await engineBench(timeMs, io.progress, repeats, { stressDetection: f.stressDetection === true })
+      ? await engineBench(timeMs, io.progress, repeats, { stressDetection: f.stressDetection === true, detectionSeeds })
       : undefined;
   const iovaOpts: IovaBenchOptions =
     target && suite === 'iova'

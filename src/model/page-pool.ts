@@ -85,9 +85,11 @@ export class PagePool {
   *free(cpu: Cpu, page: number): Op {
     yield 'free_page';
     this.observer?.pageFree(cpu, page);
+    // The stale contents go in while the page is still this CPU's: once give() returns it, another CPU may
+    // take and zero it at once (on real threads a fill after the give raced that zeroing: PT-OVERWRITE).
+    cpu.i32.fill(FREED_PTE, this.entry(page), this.entry(page, STALE_ENTRIES));
     if (this.free_.give(cpu.i32, page))
       cpu.fail('PT-LEAK', `${cpu.name} frees table page ${page}, which is already free`);
-    else cpu.i32.fill(FREED_PTE, this.entry(page), this.entry(page, STALE_ENTRIES));
   }
 
   /** The free pages, read on a quiescent model. */

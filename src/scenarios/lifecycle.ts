@@ -25,6 +25,7 @@
  * a busy domain would, so teardown and the flush-all path drain a real depot); the hotpluggable CPU's
  * online flag and task count (the scheduler's side of cpu_down: no task runs on a dead CPU).
  */
+import type { Site } from '../engine/site.js';
 import type { InvariantDef } from '../check/invariant.js';
 import type { Cpu, Op } from '../engine/cpu.js';
 import { atCpu, defineLayout, region, type Region } from '../engine/layout.js';
@@ -497,6 +498,85 @@ const params: ScenarioDef['params'] = {
   nsPerStep: { default: 1_000_000, min: 1, max: 1e9, help: 'explore: virtual ns per step' },
 };
 
+/**
+ * Every site the lifecycle model yields (engine/coverage.ts: `#` stands for a size class or a CPU), as the
+ * default suite's explore leg reaches them for `correct`; depot-v1-pop's teardown pop is its own.
+ */
+const LIFECYCLE_SITES: readonly Site[] = [
+  'READ_ONCE(cookie->fq_domain)',
+  'WRITE_ONCE(cookie->fq_domain)',
+  'atomic64_inc fq_flush_finish_cnt',
+  'atomic64_inc fq_flush_start_cnt',
+  'atomic64_read fq_flush_finish_cnt',
+  'atomic64_set fq flush counters',
+  'cookie->percpu_fq = queue',
+  'cpu_down: set offline',
+  'cpu_down: wait for tasks to leave',
+  'cpu_up',
+  'cpuhp_state_add_instance_nocalls',
+  'cpuhp_state_remove_instance_nocalls',
+  'del_timer fq_timer',
+  'del_timer iova_depot_work[#]',
+  'del_timer_sync fq_timer',
+  'del_timer_sync iova_depot_work[#]',
+  'domain->type = IOMMU_DOMAIN_DMA_FQ',
+  'driver unbound',
+  'flush_iotlb_all',
+  'fq entry read',
+  'fq head advance',
+  'fq_full',
+  'fq_ring_add',
+  'fq_timer_on = 0',
+  'free_percpu rcaches[#].cpu_rcaches',
+  'free_percpu(cookie->percpu_fq)',
+  'group users',
+  'init_iova_domain',
+  'iommu_dma_init_one_fq',
+  'iommu_iotlb_sync',
+  'iommu_unmap_fast',
+  'iova_magazine_alloc',
+  'iova_magazine_free',
+  'kfree(cookie)',
+  'lock cpu_hotplug_lock',
+  'lock cpu_rcache[#]@cpu#.lock',
+  'lock fq@cpu#.lock',
+  'lock group->mutex',
+  'lock iova_rbtree_lock',
+  'lock rcache[#].lock',
+  'migrate back',
+  'migrate to the hotpluggable cpu',
+  'mod_timer fq_timer',
+  'put_iova_domain: free every iova',
+  'raw_cpu_ptr(cookie->percpu_fq)',
+  'rbtree alloc_iova',
+  'rbtree reserve_iova',
+  'rcache[#] iova_depot_pop',
+  'rcache[#] magazine size = 0',
+  'rcache[#] magazine_free_pfns (rbtree erase)',
+  'rcache[#] magazine_pop scan',
+  'rcache[#] magazine_pop write',
+  'rcache[#] magazine_push',
+  'rcache[#] read loaded/prev',
+  'rcache[#] read remote loaded/prev',
+  'rcache[#] swap loaded/prev',
+  'rcaches[#] teardown: read depot',
+  'rcaches[#].cpu_rcaches = alloc_percpu',
+  'read cpuhp instance list',
+  'read fq_timer_on',
+  'read iovad->granule',
+  'read iovad->start_pfn',
+  'read rcaches[#].cpu_rcaches',
+  'timer fq_timer fires',
+  'timer_setup fq_timer; fq_timer_on = 0',
+  'unlock cpu_hotplug_lock',
+  'unlock cpu_rcache[#]@cpu#.lock',
+  'unlock fq@cpu#.lock',
+  'unlock group->mutex',
+  'unlock iova_rbtree_lock',
+  'unlock rcache[#].lock',
+  'warm depot (harness)',
+];
+
 export const lifecycleScenario: ScenarioDef<LifecyclePatch> = {
   name: 'lifecycle',
   summary:
@@ -507,6 +587,15 @@ export const lifecycleScenario: ScenarioDef<LifecyclePatch> = {
   exploreOps: 8,
   exploreParams: { fqSize: 4 } satisfies Params,
   invariants: LIFECYCLE_INVARIANTS,
+  sites: LIFECYCLE_SITES,
+  unreached: [
+    {
+      sites: ['rcache[#] swap loaded/prev'],
+      reason:
+        "the swap needs a full loaded and a non-full prev magazine, rare in explore's 2 x 8 ops (stress reaches it); " +
+        'the iova scenario covers this rcache path',
+    },
+  ],
   variants: LIFECYCLE_VARIANTS,
   build: buildLifecycle,
 };

@@ -89,6 +89,8 @@ export function foundPin(scenarioName: string, variantName: string, seed: number
     seed,
     maxSteps: MAX_STEPS,
     shrink: false,
+    // An ordering bug (a missing barrier) is found under the weak memory model only; its token says so.
+    memory: variant.memory ?? 'sc',
   });
   if (!r.original) return undefined;
   return {

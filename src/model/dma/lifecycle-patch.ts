@@ -79,5 +79,6 @@ export const LIFECYCLE_VARIANTS: readonly VariantDef<LifecyclePatch>[] = [
       'kernel-model.md §0 DEPOT-BUG (D. K. Srivastava, reply to "[PATCH 1/2] iommu/iova: Make the rcache depot ' +
       'scale better", 2023-08-21), §9 #2',
     patch: { lifecycle: DepotV1Lifecycle, iova: { rcaches: DepotV1Rcaches } },
+    sites: ['rcaches[#] teardown: iova_depot_pop'],
   },
 ];
