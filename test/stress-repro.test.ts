@@ -11,7 +11,9 @@
 import { describe, expect, it } from 'vitest';
 import { STRESS_REPRO_CASES, stressRepro } from './helpers/stress-repro.js';
 
-const QUICK = ['mapsg', 'dma-iova', 'counter'];
+// mapsg/domain-list-unlocked is left to the script: its race shows as MAPSG-ERROR or MAPSG-ONCE depending
+// on the threads' timing, and explore on the same programs may find the other one first within its budget.
+const QUICK = ['dma-iova', 'counter'];
 
 describe('a stress-found violation comes back in explore on its op programs', () => {
   it.each(STRESS_REPRO_CASES.filter(([name]) => QUICK.includes(name)))('%s/%s', async (name, variant, ops) => {
