@@ -46,8 +46,16 @@ class FreeToQueuingCpuFq extends FlushUntilRoomFq {
 
 const patch: FlushqPatch = { flushQueue: FreeToQueuingCpuFq };
 const source = 'kernel-model.md §3.4 (ZZK-FQ, a 2024 proposal)';
+// Coverage: the sites each queue mode never runs, as the built-in percpu / single variants declare them.
+const lazySync = { sites: ['iotlb_sync range'], reason: 'lazy unmap never syncs a range' };
+const unreached = (single: boolean) => [
+  single
+    ? { sites: ['lock fq[cpu#]', 'unlock fq[cpu#]'], reason: 'one global ring: no per-CPU ring locks' }
+    : { sites: ['lock fq', 'unlock fq'], reason: 'per-CPU rings: no global ring lock' },
+  lazySync,
+];
 const variant = (name: string, summary: string, single = false) =>
-  ({ name, summary, expect: 'clean', source, patch: { ...patch, single } }) as const;
+  ({ name, summary, expect: 'clean', source, patch: { ...patch, single }, unreached: unreached(single) }) as const;
 
 export default extendScenario(flushqScenario, [
   variant('free-to-queuing-cpu', 'ZZK-FQ: drained IOVAs go to the rcache of the CPU that queued them'),

@@ -382,8 +382,11 @@ class PgtableProgram implements VcpuProgram {
   /** vCPU c unmaps its own page of a live block (a partial unmap: splits the block if still whole). */
   private *doSplitUnmapPart(g: number, iova: number): Op<void> {
     const n = yield* this.pt.unmapPages(this.cpu, iova, SZ_4K, 1);
-    Atomics.and(this.cpu.i32, this.split.at + g * SPLIT_WORDS, ~(1 << this.cpu.id));
+    // The part stays this vCPU's until its check is done: once its bit is clear, vCPU 0 may unmap and map
+    // the whole block again, and the check would see that new block.
+    const release = () => Atomics.and(this.cpu.i32, this.split.at + g * SPLIT_WORDS, ~(1 << this.cpu.id));
     if (n !== SZ_4K) {
+      release();
       this.cpu.fail(
         'PT-TRANSLATE',
         `cpu${this.cpu.id}: unmap of its page 0x${iova.toString(16)} of a live block returned ${n}`,
@@ -391,6 +394,7 @@ class PgtableProgram implements VcpuProgram {
       return;
     }
     const left = yield* this.pt.iovaToPhys(this.cpu, iova);
+    release();
     if (left >= 0)
       this.cpu.fail(
         'PT-TRANSLATE',
