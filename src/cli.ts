@@ -221,7 +221,7 @@ function program(io: Io, setExit: (code: number) => void): Command {
     )
     .option(
       '--stress-detection',
-      'engine: also find each bug variant of the lifecycle scenario by stress (2 workers, seeds 1-10, 30 s each; minutes)',
+      'engine: also find each bug variant of the lifecycle, pgtable and iova scenarios by stress (2 workers, seeds 1-10, 30 s each; minutes)',
     )
     .option(
       '--compare <report...>',

@@ -53,7 +53,7 @@ export interface StressDetection {
 }
 
 /** Scenarios whose bug variants `bench --stress-detection` also finds by stress (each up to 10 x 30 s). */
-export const STRESS_DETECTION_SCENARIOS: readonly string[] = ['lifecycle'];
+export const STRESS_DETECTION_SCENARIOS: readonly string[] = ['lifecycle', 'pgtable', 'iova'];
 
 export interface EngineBench {
   readonly micro: MicroResult;
