@@ -111,15 +111,13 @@ export async function fqBench(o: FqBenchOptions, progress: (s: string) => void):
   return rows;
 }
 
-async function oneCombination(
-  o: FqBenchOptions,
-  variant: VariantDef<FlushqPatch>,
-  workers: number,
+/** The flushq parameters of one benchmark combination (shared with the simulated bench, sim/fq-sim.ts). */
+export function fqBenchParams(
+  s: ScenarioDef<FlushqPatch>,
+  o: { readonly serial: boolean; readonly transferNs: number; readonly pages: number },
   flushCostNs: number,
-): Promise<FqRow> {
-  const s = o.scenario ?? flushqScenario;
-  const mode = variant.name;
-  const params = withDefaults(s, {
+): Record<string, number> {
+  return withDefaults(s, {
     bench: 1,
     checks: 0,
     deviceWeight: 0,
@@ -131,6 +129,17 @@ async function oneCombination(
     // Enough IOVA space that the benchmark never runs dry: every queue full, plus the caches.
     spacePfns: 1 << 18,
   });
+}
+
+async function oneCombination(
+  o: FqBenchOptions,
+  variant: VariantDef<FlushqPatch>,
+  workers: number,
+  flushCostNs: number,
+): Promise<FqRow> {
+  const s = o.scenario ?? flushqScenario;
+  const mode = variant.name;
+  const params = fqBenchParams(s, o, flushCostNs);
   const r = await stress({
     scenario: s as ScenarioDef,
     variant,

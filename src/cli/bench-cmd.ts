@@ -99,7 +99,8 @@ export function host(): { cpu: string; cores: number; memGiB: number; node: stri
   };
 }
 
-const list = (flag: string, text: string): string[] => {
+/** A comma-separated flag value, empty items refused (also for bench-sim.ts). */
+export const list = (flag: string, text: string): string[] => {
   const items = text.split(',').map((t) => t.trim());
   if (items.some((t) => t === '')) throw new BadInput(`${flag}: '${text}' has an empty item`);
   return items;

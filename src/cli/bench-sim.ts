@@ -28,18 +28,12 @@ import {
   mapsgBenchText,
 } from '../bench/mapsg-bench.js';
 import type { MapsgPatch } from '../scenarios/mapsg.js';
-import { benchCommand, machine, variantTarget, type BenchFlags } from './bench-cmd.js';
+import { benchCommand, list, machine, variantTarget, type BenchFlags } from './bench-cmd.js';
 import type { Io } from './io.js';
 import { checkOutputDir, parseInteger, parseSeed } from './parse.js';
 
 const FQ_MODES = ['percpu', 'single', 'strict'];
 const SIM_SUITES = ['fq', 'iova', 'mapsg'];
-
-const list = (flag: string, text: string): string[] => {
-  const items = text.split(',').map((t) => t.trim());
-  if (items.some((t) => t === '')) throw new BadInput(`${flag}: '${text}' has an empty item`);
-  return items;
-};
 
 /** `bench`: the simulated bench or --calibrate when asked for, the real-thread bench (bench-cmd.ts) otherwise. */
 export async function benchOrSimCommand(f: BenchFlags, io: Io): Promise<number> {

@@ -34,6 +34,7 @@ import { reproduceStressFailure } from '../stress/reproduce.js';
 import { stress, type StressOutcome } from '../stress/stress.js';
 import { BadInput, EXIT, HarnessError } from '../errors.js';
 import { elapsedOf, rate, type Io } from './io.js';
+import { verdictText } from '../report/coverage-text.js';
 import {
   checkBuild,
   checkOutputDir,
@@ -608,17 +609,7 @@ export function defaultMaxSteps(opsPerCpu: readonly number[]): number {
 function verdictLine(r: VariantReport, io: Io): string {
   const what = r.stress ? `${r.stress.ops} ops on ${r.stress.workers} workers` : '';
   const ex = r.explore ? `${r.explore.schedules} schedules` : '';
-  const n = r.incompleteCoverage ?? 0;
-  const verdict =
-    r.verdict === 'pass'
-      ? io.paint(
-          n > 0 ? `PASS (incomplete coverage: ${n} ${n === 1 ? 'site' : 'sites'} never reached)` : 'PASS',
-          'green',
-        )
-      : io.paint(
-          n > 0 ? `FAIL (incomplete coverage: ${n} ${n === 1 ? 'site' : 'sites'} never reached)` : 'FAIL',
-          'red',
-        );
+  const verdict = io.paint(verdictText(r), r.verdict === 'pass' ? 'green' : 'red');
   return (
     `${verdict}  ${`${r.scenario}/${r.variant}${r.finding ? ' (FINDING)' : ''}`.padEnd(28)} expected ${r.expected.padEnd(22)} observed ${r.observed.padEnd(14)}` +
     ` ${[what, ex].filter(Boolean).join(' + ')} in ${(r.durationMs / 1000).toFixed(1)} s`

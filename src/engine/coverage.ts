@@ -101,13 +101,16 @@ export function newTally(catalog: SiteCatalog): SiteTally {
   return { counts: Array<number>(catalog.keys.length).fill(0), undeclared: new Map() };
 }
 
+/** Add `n` steps at `label` into a tally: to its declared site's count, or to the undeclared labels. */
+export function tallyLabel(catalog: SiteCatalog, into: SiteTally, label: Site, n = 1): void {
+  const k = catalog.indexOf(label);
+  if (k === UNDECLARED) into.undeclared.set(label, (into.undeclared.get(label) ?? 0) + n);
+  else into.counts[k]! += n;
+}
+
 /** Add per-label counts (explore's Map) into a tally. */
 export function tallyLabels(catalog: SiteCatalog, into: SiteTally, labels: ReadonlyMap<Site, number>): void {
-  for (const [label, n] of labels) {
-    const k = catalog.indexOf(label);
-    if (k === UNDECLARED) into.undeclared.set(label, (into.undeclared.get(label) ?? 0) + n);
-    else into.counts[k]! += n;
-  }
+  for (const [label, n] of labels) tallyLabel(catalog, into, label, n);
 }
 
 /** Add one tally into another (of the same catalog). */
@@ -158,7 +161,7 @@ export function coverageReport(
 }
 
 /** Reached / never-reached counts from the per-site rows (also how `merge` re-derives them). */
-export function summarise(
+function summarise(
   declared: boolean,
   sites: readonly SiteCoverage[],
   undeclared: Readonly<Record<Site, number>>,

@@ -80,7 +80,8 @@ export class PagePool {
    * free_page. A page freed twice is an allocator corruption in the kernel: reported as PT-LEAK.
    * A freed page goes back to the page allocator, whose other users write to it before it is handed out
    * again: the model stands for that by leaving a stale, valid-looking block descriptor (FREED_PTE) in
-   * every entry, which only a walker that reaches the page before its zeroing is visible can see.
+   * its first STALE_ENTRIES entries (simplification, see there), which only a walker that reaches the page
+   * before its zeroing is visible can see.
    */
   *free(cpu: Cpu, page: number): Op {
     yield 'free_page';

@@ -77,8 +77,6 @@ export const RCACHE_FILL_SITES: readonly Site[] = [
   'iova_magazine_alloc',
   'iova_magazine_free',
 ];
-/** The depot-pop-empty variant's unlocked peek (model/iova/variants.ts). */
-export const RCACHE_PEEK_SITES: readonly Site[] = ['rcache[#] peek depot (unlocked)'];
 
 /** Lazy-unmap flush queue (model/fq/flush-queue.ts FQ_SITES) and its timer. */
 export const FQ_SITES: readonly Site[] = [

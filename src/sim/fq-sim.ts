@@ -4,8 +4,8 @@
  * every number is simulated time under a cost profile, for 1 to 256 vCPUs. Each combination is one run
  * (a run is deterministic: repeats would repeat it bit for bit).
  */
-import { withDefaults, type ScenarioDef, type VariantDef } from '../engine/scenario.js';
-import type { FqRow } from '../bench/fq-bench.js';
+import type { ScenarioDef, VariantDef } from '../engine/scenario.js';
+import { fqBenchParams, type FqRow } from '../bench/fq-bench.js';
 import { flushqScenario, type FlushqPatch } from '../scenarios/flushq.js';
 import { runSim, type LockWait, type SimResult } from './executor.js';
 import type { LoadedProfile } from './profile.js';
@@ -80,17 +80,7 @@ export function simFqBench(o: SimFqOptions, progress: (s: string) => void, speed
     for (const cpus of o.cpus) {
       for (const flushCostNs of o.flushCostsNs) {
         progress(`fq sim: ${variant.name}, ${cpus} vCPU(s), flush ${flushCostNs} ns ${flush}, ${o.opsPerCpu} ops each`);
-        const params = withDefaults(s, {
-          bench: 1,
-          checks: 0,
-          deviceWeight: 0,
-          teardownPermille: 0,
-          flushCostNs,
-          serialFlush: o.serial ? 1 : 0,
-          transferNs: o.transferNs,
-          maxPages: o.pages,
-          spacePfns: 1 << 18,
-        });
+        const params = fqBenchParams(s, o, flushCostNs);
         const model = s.build({ cpus, variant, params });
         const t0 = performance.now();
         const r = runSim({

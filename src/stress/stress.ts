@@ -11,7 +11,7 @@ import { Checker } from '../check/checker.js';
 import type { Violation } from '../check/invariant.js';
 import { HarnessError } from '../errors.js';
 import { Cpu, StopRun, StuckWait, type Op } from '../engine/cpu.js';
-import { newTally, SiteCatalog, UNDECLARED, type SiteTally } from '../engine/coverage.js';
+import { newTally, SiteCatalog, tallyLabel, type SiteTally } from '../engine/coverage.js';
 import { allocateMemory } from '../engine/layout.js';
 import { RealClock } from '../engine/clock.js';
 import { taskOf } from '../engine/task.js';
@@ -139,11 +139,7 @@ export async function stress(o: StressOptions): Promise<StressOutcome> {
 
   const checker = new Checker(o.scenario.invariants);
   const tally = catalog ? newTally(catalog) : undefined;
-  const countSite = (label: string): void => {
-    const k = catalog!.indexOf(label);
-    if (k === UNDECLARED) tally!.undeclared.set(label, (tally!.undeclared.get(label) ?? 0) + 1);
-    else tally!.counts[k]!++;
-  };
+  const countSite = (label: string): void => tallyLabel(catalog!, tally!, label);
   // Add every vCPU's counters into the run's tally and clear them: at a barrier (workers wait for the next
   // generation, which this thread bumps after) and once the workers have returned.
   const mergeSiteCounters = (): void => {

@@ -1,6 +1,7 @@
 /**
  * What a variant of scenario `lifecycle` may change (VariantDef<LifecyclePatch>.patch), and the
- * scenario's variants: the faithful lifecycle first, then the upstream bugs of its four paths.
+ * scenario's variants — kernel-model.md §3.1-§3.2, §9 #2 and §9 #7 (each variant's `source` names its
+ * own): the faithful lifecycle first, then the upstream bugs of its four paths.
  *   cookie     IommuDmaCookie (dma/cookie.ts): iommuProbeDevice, iommuReleaseDevice,
  *              iommuGroupStoreTypeDmaFq, iommuDmaInitDomain, iommuDmaInitFq, iommuDmaUnmap, queueIova, ...
  *   lifecycle  IovaLifecycle (iova/lifecycle.ts): initIovaDomain, iovaDomainInitRcaches, freeIovaRcaches,

@@ -1,6 +1,7 @@
 /**
- * Variants of the IOVA rbtree allocator (iova-tree.ts): patches to __alloc_and_insert_iova_range as
- * subclasses of IovaTree (IovaPatch.tree). Listed in variants.ts.
+ * Variants of the IOVA rbtree allocator (iova-tree.ts) — kernel-model.md §2.2 (rbtree allocation; the
+ * RETRY off-by-one note): patches to __alloc_and_insert_iova_range as subclasses of IovaTree
+ * (IovaPatch.tree). Listed in variants.ts.
  */
 import { IovaTree, NIL, PFN_HI, PFN_LO } from './iova-tree.js';
 
