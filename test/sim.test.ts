@@ -18,7 +18,8 @@ import type { Cpu, LockRef, Op } from '../src/engine/cpu.js';
 import { at, defineLayout, region } from '../src/engine/layout.js';
 import { lockRef, LOCK_WORDS, spinLock, spinUnlock } from '../src/engine/sync.js';
 import { spend } from '../src/model/iotlb.js';
-import { builtinProfiles, checkProfile, loadProfile, type CostProfile } from '../src/sim/profile.js';
+import { benchWorkloads, measureModelCost, START_SITE } from '../src/sim/model-cost.js';
+import { builtinProfiles, checkProfile, loadProfile, modelSiteKey, type CostProfile } from '../src/sim/profile.js';
 import { iommu, json } from './helpers/cli.js';
 
 let tmp: string;
@@ -158,6 +159,34 @@ describe('timing of a step', () => {
     expect(r.clocks[1]).toBeGreaterThan(1e6 + flat.lockHandoffNs);
     expect(r.clocks[1]).toBeLessThan(1e6 + flat.lockHandoffNs + 1000);
   });
+
+  it('charges a measured step its measured cost instead of stepNs and hits, plus transfers, and starting an op', () => {
+    const run = (profile: CostProfile) =>
+      runSim({
+        scenario: { invariants: [] } as unknown as SimSpec['scenario'],
+        model: tiny([
+          function* (cpu, w) {
+            yield 'add 1';
+            Atomics.add(cpu.i32, w, 1);
+            yield 'add 2';
+            Atomics.add(cpu.i32, w, 1);
+          },
+          function* () {
+            yield 'idle';
+          },
+        ]),
+        opSeed: 1,
+        opsPerCpu: [1, 0],
+        profile,
+      });
+    const p = { ...flat, stepNs: 7, rmwNs: 3 };
+    // Not measured: each step stepNs + its access (the first fetches the line: one transfer).
+    expect(run(p).clocks[0]).toBe(7 + 100 + 3 + (7 + 3));
+    // Measured ('add #' covers both sites): 40 per step, the hit inside it; the transfer still charged;
+    // and the op's start.
+    const m = { ...p, modelSiteNs: { 'add #': 40, 'start of op': 1000 } };
+    expect(run(m).clocks[0]).toBe(1000 + 100 + 40 + 40);
+  });
 });
 
 describe('cache-line ownership', () => {
@@ -194,6 +223,40 @@ describe('cost profiles', () => {
       /'siteNs.rbtree alloc_iova'/,
     );
     expect(() => checkProfile({ ...s390, typo: 1 }, 'p.json')).toThrow(BadInput);
+    expect(() => checkProfile({ ...s390, modelSiteNs: { 'fq full?': -2 } }, 'p.json')).toThrow(
+      /'modelSiteNs.fq full\?'/,
+    );
+  });
+
+  it('defaults modelSiteNs to none (kernel-like profiles), and keys sites with digit runs as #', () => {
+    const { modelSiteNs: _, ...without } = s390;
+    expect(checkProfile(without, 'p.json').modelSiteNs).toEqual({});
+    expect(modelSiteKey('lock cpu_rcache[3]@cpu17.lock')).toBe('lock cpu_rcache[#]@cpu#.lock');
+    // The calibrated profile prices the bench's sites, and its fallback is their mean.
+    const tm = loadProfile('this-machine').profile;
+    for (const k of ['start of op', 'L# pte read', 'fq entry write', 'lock iova_rbtree_lock'])
+      expect(tm.modelSiteNs[k], k).toBeGreaterThan(0);
+  });
+});
+
+describe('bench --calibrate: the model step', () => {
+  it('times the same steps, at the same sites, as the simulator takes on the same workload', () => {
+    const w = benchWorkloads().find((x) => x.name === 'fq strict x1')!;
+    const m = measureModelCost([w], 40, () => {});
+    const r = runSim({
+      scenario: w.scenario,
+      model: w.scenario.build({ cpus: 1, variant: variantOf(w.scenario, w.variant), params: w.params }),
+      opSeed: 1,
+      opsPerCpu: [40],
+      profile: s390,
+      countSites: true,
+    });
+    const simSites = new Map([...r.siteSteps!].map(([s, n]) => [s, n]));
+    simSites.set(START_SITE, 40);
+    expect(new Map([...m.sites].map(([s, c]) => [s, c.steps]))).toEqual(simSites);
+    expect(m.steps).toBe(r.steps + 40);
+    for (const c of m.sites.values()) expect(c.ns).toBeGreaterThanOrEqual(0);
+    expect(m.meanNs).toBeGreaterThan(0);
   });
 });
 

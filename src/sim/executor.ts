@@ -4,7 +4,9 @@
  * model instead of a search. Every task has its own clock. The next step is always taken by the runnable
  * task with the earliest clock (ties: a seeded permutation, sim/heap.ts), and the step then costs time by
  * the cost profile (sim/profile.ts):
- *  - the model's own work: stepNs, plus siteNs for sites that work on plain memory (rbtree walks);
+ *  - the model's own work: stepNs, plus siteNs for sites that work on plain memory (rbtree walks); or, in a
+ *    profile measured by bench --calibrate, the step's measured cost by its site (modelSiteNs), which
+ *    includes its accesses' hit costs, and the measured cost of starting an op ('start of op');
  *  - every Atomics access to the shared buffer, by kind, with a line transfer when the 64-byte line is not
  *    in this CPU's cache (sim/access.ts records them, sim/coherence.ts keeps owner and sharers per line);
  *  - explicit costs the model spends (spend(): IOTLB flush, hypercall, transfer): spend() adds to the
@@ -33,7 +35,7 @@ import { HarnessError } from '../errors.js';
 import { AccessLog, instrumentAtomics, LOAD, raw } from './access.js';
 import { Coherence } from './coherence.js';
 import { ClockHeap } from './heap.js';
-import type { CostProfile } from './profile.js';
+import { modelSiteKey, type CostProfile } from './profile.js';
 
 export const SIM_MAX_CPUS = 256;
 
@@ -170,6 +172,20 @@ export function runSim(spec: SimSpec): SimResult {
   const remaps = lineMap.remaps;
   const log = new AccessLog();
   const siteCost = new Map<Site, number>();
+  // A measured profile (bench --calibrate) prices a whole step by its site: the model's own JavaScript and
+  // its uncontended accesses together (modelSiteNs); -1: not measured, stepNs + siteNs + hit costs.
+  const measured = new Map<Site, number>();
+  const measuredCost = (s: Site): number => {
+    let v = measured.get(s);
+    if (v === undefined) {
+      v = prof.modelSiteNs[modelSiteKey(s)] ?? -1;
+      measured.set(s, v);
+    }
+    return v;
+  };
+  const hitNs = [prof.loadNs, prof.storeNs, prof.rmwNs, prof.casNs];
+  // What starting an op costs (the program drawing it, its code up to the first yield): measured only.
+  const startNs = Math.max(0, measuredCost('start of op'));
   const costOf = (s: Site): number => {
     let v = siteCost.get(s);
     if (v === undefined) {
@@ -198,6 +214,7 @@ export function runSim(spec: SimSpec): SimResult {
       site[c] = 'start of op';
       const op = progs[c]!.next();
       started[c]!++;
+      clock[c]! += startNs;
       ops[c] = op;
       const r = op.next();
       if (!r.done) {
@@ -335,13 +352,17 @@ export function runSim(spec: SimSpec): SimResult {
       const cache = cpu.thisCpu;
       const ln = log.line;
       const kd = log.kind;
+      let hits = 0;
       for (let k = 0; k < log.n; k++) {
         let line = ln[k]!;
         if (skipLine[line] === 1) continue;
         if (skipLine[line] === 2) line = remap(remaps, log.word[k]!, line);
         t = coh.charge(cache, t, line, kd[k] as 0 | 1 | 2 | 3);
+        hits += hitNs[kd[k]!]!;
       }
-      t += prof.stepNs + costOf(s) + spent;
+      // A measured step already contains its accesses' hit costs: only transfers and queueing are added.
+      const m = measuredCost(s);
+      t += (m >= 0 ? m - hits : prof.stepNs + costOf(s)) + spent;
       vc.ns = t;
       clock[c] = t;
       lastT = t;

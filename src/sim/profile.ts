@@ -32,6 +32,9 @@ export const FIELDS = {
   wakeupNs: 'a parked waiter (futex/Atomics.wait, schedule()) is woken by the releaser and runs again',
   siteNs:
     'extra cost of a step by its site label: {"substring": ns}; work on plain memory the executor cannot see (rbtree walks)',
+  modelSiteNs:
+    "measured cost of a whole step by its site label (digit runs written '#'): the model's JavaScript and its " +
+    'uncontended accesses, charged instead of stepNs + siteNs + the hit costs (bench --calibrate; default {})',
   flushCostNs: "default IOTLB flush cost, the fq suite's --flush-cost when not given",
   serialFlush: 'default flush serialisation (true: one global flush lock, s390 shadow tables)',
   hypercallNs: "default driver map/unmap call cost, the mapsg suite's --hypercall-cost when not given",
@@ -52,6 +55,7 @@ export const profileSchema = z
     spinWindowNs: ns,
     wakeupNs: ns,
     siteNs: z.record(z.string().min(1), ns),
+    modelSiteNs: z.record(z.string().min(1), ns).default({}),
     flushCostNs: ns,
     serialFlush: z.boolean(),
     hypercallNs: ns,
@@ -60,6 +64,9 @@ export const profileSchema = z
   .strict();
 
 export type CostProfile = z.infer<typeof profileSchema>;
+
+/** The key a site label has in modelSiteNs: digit runs as '#' (cpu_rcache[3]@cpu17.lock: one cost for all). */
+export const modelSiteKey = (site: string): string => site.replace(/\d+/g, '#');
 
 export interface LoadedProfile {
   readonly profile: CostProfile;

@@ -1,0 +1,240 @@
+/**
+ * The model's own cost per step, measured on this machine (issue 16 item 2, `bench --calibrate`): what the
+ * JavaScript between two scheduling points costs when the stress executor runs it on a real thread — the
+ * cost the simulated-time executor must charge for `this-machine` to agree with real threads, and which a
+ * bare `stepNs` (one generator yield) misses by an order of magnitude (a strict map+unmap pair is ~25
+ * steps of 100-300 ns each, not 25 yields of 14 ns).
+ *
+ * How: each bench workload (the fq loop of every queue mode, the iova range-cache shapes) runs in this
+ * thread on stress-mode Cpus over one SharedArrayBuffer, exactly as workers/stress-worker.ts drives it
+ * (prog.next(), then op.next() to the end, `cpu.site` and a step count per yield), its vCPUs taking turns op
+ * by op — one thread, so every line is local: what is measured is the model's code and its uncontended
+ * Atomics, nothing the coherence model charges. Every step is timed (performance.now() around op.next())
+ * and its time goes to the site it resumed at; the op's first step (prog.next() and the code before the
+ * first yield) goes to START_SITE. The timer's own cost is then taken out: the same ops run again untimed
+ * (same seed, same model state: a one-thread run is deterministic), and the difference per step is
+ * subtracted from every step. Best of ROUNDS rounds (the machine is shared: the least disturbed round).
+ *
+ * Not measured: timer callbacks (they fire rarely; their steps fall back to stepNs), and workloads of
+ * other suites (mapsg, dma-iova, pasid), whose sites likewise fall back to stepNs unless they share a
+ * site label with a measured one.
+ */
+import { Checker } from '../check/checker.js';
+import { Cpu, type Op } from '../engine/cpu.js';
+import { RealClock } from '../engine/clock.js';
+import { allocateMemory, zeroMemory } from '../engine/layout.js';
+import { opRng } from '../engine/rng.js';
+import { variantOf, withDefaults, type ScenarioDef, type VcpuProgram } from '../engine/scenario.js';
+import { fqBenchParams } from '../bench/fq-bench.js';
+import { IOVA_BENCH_PARAMS } from '../bench/iova-bench.js';
+import { flushqScenario } from '../scenarios/flushq.js';
+import { iovaScenario } from '../scenarios/iova.js';
+
+/** The site an op's first step is charged to: the program drawing the op and the code up to its first yield. */
+export const START_SITE = 'start of op';
+
+/** A workload: one scenario, variant and parameters, at `cpus` vCPUs taking turns in one thread. */
+export interface Workload {
+  readonly name: string;
+  readonly scenario: ScenarioDef;
+  readonly variant: string;
+  readonly params: Record<string, number>;
+  readonly cpus: number;
+}
+
+/** The bench suites' workloads the cross-check compares (bench/cross-check.ts), at flush cost 0. */
+export function benchWorkloads(): Workload[] {
+  const fq = (mode: string, cpus: number): Workload => ({
+    name: `fq ${mode} x${cpus}`,
+    scenario: flushqScenario as ScenarioDef,
+    variant: mode,
+    params: fqBenchParams(flushqScenario, { serial: false, transferNs: 0, pages: 1 }, 0),
+    cpus,
+  });
+  const iova = (variant: string, shape: 'local' | 'handoff', cpus: number): Workload => ({
+    name: `iova ${variant} ${shape} x${cpus}`,
+    scenario: iovaScenario as ScenarioDef,
+    variant,
+    params: withDefaults(iovaScenario, { ...IOVA_BENCH_PARAMS, bench: shape === 'local' ? 1 : 2, treeOnly: 0 }),
+    cpus,
+  });
+  return [
+    ...['percpu', 'single', 'strict'].flatMap((m) => [fq(m, 1), fq(m, 2)]),
+    ...['correct', 'fixed-depot'].flatMap((v) => [iova(v, 'local', 1), iova(v, 'handoff', 2)]),
+  ];
+}
+
+export interface SiteCost {
+  /** Steps taken at the site over the measured ops. */
+  readonly steps: number;
+  /** ns per step, the timer's overhead taken out. */
+  readonly ns: number;
+}
+
+export interface ModelCost {
+  readonly sites: ReadonlyMap<string, SiteCost>;
+  /** All steps together: ns per step (the fallback for a site not measured). */
+  readonly meanNs: number;
+  readonly steps: number;
+  /** The empty window (two back-to-back performance.now() calls) taken out of every step's window. */
+  readonly timerNs: number;
+  /** Step windows left out as preempted (longer than CUT_NS). */
+  readonly dropped: number;
+}
+
+interface Pass {
+  /** Wall ns of the pass (timed passes) or CPU ns of this process (plain passes: load-independent). */
+  readonly ns: number;
+  readonly steps: number;
+  /** Timed passes: per site, its steps and the sum of their windows (each less the empty window). */
+  readonly perSite?: Map<string, { steps: number; ns: number }>;
+  /** Timed passes: windows longer than CUT_NS (the thread was preempted) left out. */
+  readonly dropped?: number;
+}
+
+/** A step window longer than this was preempted (the machine is shared): it is left out. */
+export const CUT_NS = 100_000;
+
+/** What two back-to-back performance.now() calls measure: the timer's own share of every step window. */
+export function emptyWindowNs(n = 200_000): number {
+  let sum = 0;
+  let k = 0;
+  for (let i = 0; i < n; i++) {
+    const t = performance.now();
+    const d = (performance.now() - t) * 1e6;
+    if (d < CUT_NS) {
+      sum += d;
+      k++;
+    }
+  }
+  return sum / k;
+}
+
+const cpuNs = (): number => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) * 1e3;
+};
+
+/** One pass of `ops` ops per vCPU from a fresh model; timed per step (less `w0` each) or only in total. */
+function pass(w: Workload, ops: number, seed: number, w0: number | undefined): Pass {
+  const perStep = w0 !== undefined;
+  const variant = variantOf(w.scenario, w.variant);
+  const model = w.scenario.build({ cpus: w.cpus, variant, params: w.params });
+  const mem = allocateMemory(model.layout);
+  zeroMemory(mem);
+  model.init(mem);
+  const checker = new Checker(w.scenario.invariants);
+  const epoch = RealClock.epochNow();
+  const cpus: Cpu[] = [];
+  const progs: VcpuProgram[] = [];
+  for (let c = 0; c < w.cpus; c++) {
+    const cpu = new Cpu(c, 'stress', mem, checker, -1, new RealClock(epoch));
+    cpus.push(cpu);
+    progs.push(model.program(cpu, opRng(seed, c)));
+  }
+  let steps = 0;
+  let dropped = 0;
+  const perSite = perStep ? new Map<string, { steps: number; ns: number }>() : undefined;
+  const add = (site: string, ns: number) => {
+    const e = perSite!.get(site);
+    const v = ns < CUT_NS ? Math.max(0, ns - w0!) : 0;
+    if (ns >= CUT_NS) dropped++;
+    if (e) {
+      e.steps++;
+      e.ns += v;
+    } else perSite!.set(site, { steps: 1, ns: v });
+  };
+  const t0 = perStep ? 0 : cpuNs();
+  for (let k = 0; k < ops; k++) {
+    for (let c = 0; c < w.cpus; c++) {
+      const cpu = cpus[c]!;
+      cpu.step = steps;
+      if (perStep) {
+        let t = performance.now();
+        const op: Op<unknown> = progs[c]!.next();
+        let r = op.next();
+        let at = START_SITE;
+        for (;;) {
+          const t1 = performance.now();
+          add(at, (t1 - t) * 1e6);
+          if (r.done) break;
+          cpu.site = at = r.value;
+          steps++;
+          t = performance.now();
+          r = op.next();
+        }
+      } else {
+        const op: Op<unknown> = progs[c]!.next();
+        for (let r = op.next(); !r.done; r = op.next()) {
+          cpu.site = r.value;
+          steps++;
+        }
+      }
+    }
+  }
+  const ns = perStep ? 0 : cpuNs() - t0;
+  if (checker.failed) throw new Error(`calibrate: ${w.name} reported ${checker.violations[0]?.invariant}`);
+  // The op's first step counts as a step too (the simulator charges it as one).
+  return { ns, steps: steps + ops * w.cpus, ...(perSite ? { perSite, dropped } : {}) };
+}
+
+export const ROUNDS = 3;
+
+/**
+ * Measure every workload: `ops` ops per vCPU per pass, after a warm-up pass (the JIT). Per workload, the
+ * timed passes give each site's share (their windows summed over ROUNDS), the plain passes its total (the
+ * least CPU time of ROUNDS: the least disturbed); each site's windows are scaled so that together they
+ * are that total. Sites seen in several workloads are averaged, weighted by their steps.
+ */
+export function measureModelCost(
+  workloads: readonly Workload[],
+  ops: number,
+  progress: (s: string) => void,
+  seed = 1,
+): ModelCost {
+  const w0 = emptyWindowNs();
+  const total = new Map<string, { steps: number; ns: number }>();
+  let allSteps = 0;
+  let allNs = 0;
+  let dropped = 0;
+  for (const w of workloads) {
+    progress(`calibrate: model steps of ${w.name}, ${ops} ops per vCPU`);
+    pass(w, Math.min(ops, 2_000), seed, w0); // warm-up: both paths compiled before anything counts
+    pass(w, Math.min(ops, 2_000), seed, undefined);
+    const windows = new Map<string, { steps: number; ns: number }>();
+    let plainNs = Infinity;
+    let plainSteps = 0;
+    for (let k = 0; k < ROUNDS; k++) {
+      const timed = pass(w, ops, seed, w0);
+      dropped += timed.dropped!;
+      for (const [site, e] of timed.perSite!) {
+        const t = windows.get(site);
+        if (t) {
+          t.steps += e.steps;
+          t.ns += e.ns;
+        } else windows.set(site, { ...e });
+      }
+      const plain = pass(w, ops, seed, undefined);
+      plainNs = Math.min(plainNs, plain.ns);
+      plainSteps = plain.steps;
+    }
+    let sum = 0;
+    for (const e of windows.values()) sum += e.ns / ROUNDS;
+    const scale = sum > 0 ? plainNs / sum : 0;
+    for (const [site, e] of windows) {
+      const t = total.get(site);
+      const ns = (e.ns / ROUNDS) * scale;
+      const st = e.steps / ROUNDS;
+      if (t) {
+        t.steps += st;
+        t.ns += ns;
+      } else total.set(site, { steps: st, ns });
+    }
+    allSteps += plainSteps;
+    allNs += plainNs;
+  }
+  const sites = new Map<string, SiteCost>();
+  for (const [site, t] of [...total].sort((a, b) => (a[0] < b[0] ? -1 : 1)))
+    sites.set(site, { steps: t.steps, ns: t.ns / t.steps });
+  return { sites, meanNs: allNs / allSteps, steps: allSteps, timerNs: w0, dropped };
+}
