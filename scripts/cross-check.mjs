@@ -6,9 +6,11 @@
  * the this-machine profile, with a ±25% verdict per cell. Needs `npx tsc -b` first (it runs dist/).
  * Usage: node scripts/cross-check.mjs [--time 1s] [--repeats 3] [--sim-ops 3000] [--flush-cost 0,10000,100000]
  *        [--flush parallel|serial] [--profile NAME|FILE] [--seed 1] [--sim-only] [--json]
+ *        [--save-real FILE | --real FILE]
  */
 import path from 'node:path';
 import { availableParallelism, cpus, loadavg } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 
 const USAGE = `usage: node scripts/cross-check.mjs [options]
   --time D          real-thread time per measurement (default 1s; ms or s)
@@ -19,6 +21,9 @@ const USAGE = `usage: node scripts/cross-check.mjs [options]
   --profile P       cost profile of the simulated side (default this-machine)
   --seed N          seed (default 1)
   --sim-only        the simulated side only (no real threads: a quick look at the simulated ratios)
+  --save-real F     also write the real side's medians and spreads to F (JSON)
+  --real F          take the real side from F (written by --save-real) instead of running threads:
+                    compare a changed profile or simulator against the same real measurements
   --json            the cells as JSON on stdout`;
 
 const args = process.argv.slice(2);
@@ -30,7 +35,19 @@ for (let i = 0; i < args.length; i++) {
     process.exit(0);
   }
   if (a === '--sim-only' || a === '--json') flags[a.slice(2)] = true;
-  else if (['--time', '--repeats', '--sim-ops', '--flush-cost', '--flush', '--profile', '--seed'].includes(a)) {
+  else if (
+    [
+      '--time',
+      '--repeats',
+      '--sim-ops',
+      '--flush-cost',
+      '--flush',
+      '--profile',
+      '--seed',
+      '--save-real',
+      '--real',
+    ].includes(a)
+  ) {
     if (args[i + 1] === undefined) bad(`${a} needs a value`);
     flags[a.slice(2)] = args[++i];
   } else bad(`unknown argument '${a}'`);
@@ -74,9 +91,41 @@ const o = {
   profile,
 };
 const progress = (s) => process.stderr.write(`${s}\n`);
+let realNote;
 const load0 = loadavg()[0];
 const sim = simSide(o, progress);
-const real = flags['sim-only'] ? { fq: sim.fq, iova: sim.iova } : await realSide(o, progress);
+const real = flags['sim-only']
+  ? { fq: sim.fq, iova: sim.iova }
+  : flags.real
+    ? readReal(flags.real)
+    : await realSide(o, progress);
+if (flags['save-real'] && !flags['sim-only'] && !flags.real) {
+  const obj = (m) => Object.fromEntries(m);
+  const saved = { ...o, profile: undefined, loadAverage: [load0, loadavg()[0]] };
+  writeFileSync(
+    flags['save-real'],
+    JSON.stringify({ options: saved, fq: obj(real.fq), iova: obj(real.iova), spread: obj(real.spread) }, null, 1),
+  );
+}
+
+function readReal(file) {
+  let j;
+  try {
+    j = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    bad(`--real ${file}: ${e.message}`);
+  }
+  if (!j.fq || !j.iova || !j.options) bad(`--real ${file}: not a file written by --save-real`);
+  const want = JSON.stringify(o.flushCostsNs);
+  if (JSON.stringify(j.options.flushCostsNs) !== want || j.options.serial !== o.serial)
+    bad(`--real ${file}: measured with other flush costs or flush mode than asked for`);
+  realNote = `real side from ${file} (median of ${j.options.repeats} x ${j.options.timeMs} ms, load average ${j.loadAverage.map((x) => x.toFixed(1)).join(' to ')})`;
+  return {
+    fq: new Map(Object.entries(j.fq)),
+    iova: new Map(Object.entries(j.iova)),
+    spread: new Map(Object.entries(j.spread)),
+  };
+}
 const cells = crossCheckCells(real, sim, o.flushCostsNs);
 const header = [
   `cross-check: real threads (median of ${o.repeats} x ${o.timeMs} ms) vs simulated (${o.simOps} ops/vCPU, ` +
@@ -84,6 +133,7 @@ const header = [
   `machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${availableParallelism()} cores, Node ${process.version}; ` +
     `load average ${load0.toFixed(1)} at start, ${loadavg()[0].toFixed(1)} at end`,
   ...(flags['sim-only'] ? ['--sim-only: simulated ratios alone (no real threads ran, nothing compared)'] : []),
+  ...(realNote ? [realNote] : []),
 ];
 if (flags.json)
   console.log(
