@@ -30,8 +30,13 @@ describe('cross-check', () => {
       iova: new Map([...sim.iova].map(([k, v]) => [k, k.startsWith('correct/') ? v * (1 + AGREE / 2) : v])),
     };
     const cells = crossCheckCells(real, sim, COSTS);
-    expect(cells).toHaveLength(3 * 2 * COSTS.length + 2 * 2);
+    expect(cells).toHaveLength(3 * 2 * COSTS.length + 2 * 2 + 3 * 2);
     for (const c of cells) {
+      // Real per-CPU pairs at half the simulated rate: they take twice the simulated time (-50%).
+      if (c.ratio.startsWith('µs per')) {
+        expect(c.diff, c.ratio).toBeCloseTo(c.ratio === 'µs per percpu pair' ? -0.5 : 0, 9);
+        continue;
+      }
       const percpu = c.ratio.includes('percpu');
       expect(c.agree, `${c.ratio} ${c.cpus} ${c.at}`).toBe(!percpu);
       if (percpu) expect(Math.abs(c.diff)).toBeGreaterThan(AGREE);
@@ -52,5 +57,15 @@ describe('cross-check', () => {
     const bad = spawnSync(process.execPath, [script, '--flush', 'sometimes'], { encoding: 'utf8' });
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/--flush: 'sometimes' is not serial or parallel/);
+  });
+
+  it('the reference regeneration script prints its usage, and refuses a bad flag with exit 2 before any work', () => {
+    const script = path.join(__dirname, '..', 'scripts', 'regen-reference.sh');
+    const help = spawnSync('bash', [script, '--help'], { encoding: 'utf8' });
+    expect(help.status).toBe(0);
+    expect(help.stdout).toMatch(/--quick/);
+    const bad = spawnSync('bash', [script, '--fast'], { encoding: 'utf8' });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/unknown argument '--fast'/);
   });
 });

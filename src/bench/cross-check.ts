@@ -4,7 +4,9 @@
  * real-thread bench's medians? The ratios: per-CPU over single flush queue, lazy (per-CPU, single) over
  * strict at each flush cost (the fq suite's loop), and the list depot over the fixed 32-magazine depot
  * (the iova suite's `local` and `handoff` shapes, through the range cache). A cell agrees when the
- * simulated ratio is within ±AGREE of the real one. Run by scripts/cross-check.mjs.
+ * simulated ratio is within ±AGREE of the real one. Last, the time of one map+unmap pair per CPU of each
+ * design at the first flush cost, real and simulated: where the profile's model cost is off, it shows
+ * there first. Run by scripts/cross-check.mjs.
  */
 import { withDefaults, variantOf } from '../engine/scenario.js';
 import { flushqScenario } from '../scenarios/flushq.js';
@@ -64,6 +66,7 @@ const FQ_RATIOS = [
   { name: 'lazy single/strict', a: 'single', b: 'strict' },
 ] as const;
 const IOVA_SHAPES = ['local', 'handoff'] as const;
+const FQ_MODES_SHOWN = ['percpu', 'single', 'strict'] as const;
 
 const fqKey = (mode: string, cpus: number, cost: number) => `${mode}/${cpus}/${cost}`;
 const iovaKey = (variant: string, shape: string, cpus: number) => `${variant}/${shape}/${cpus}`;
@@ -98,6 +101,15 @@ export function crossCheckCells(real: Side, sim: Side, flushCostsNs: readonly nu
         side.iova.get(iovaKey('correct', shape, cpus))! / side.iova.get(iovaKey('fixed-depot', shape, cpus))!;
       push('list/fixed depot', cpus, shape, ratio(real), ratio(sim));
     }
+  // Not a ratio: the time of one map+unmap pair per CPU at the first flush cost — whether the profile's
+  // model cost (bench --calibrate) is this machine's at all, before any ratio can agree.
+  const c0 = flushCostsNs[0];
+  if (c0 !== undefined)
+    for (const m of FQ_MODES_SHOWN)
+      for (const cpus of CPUS) {
+        const us = (side: Side) => (1e6 * cpus) / side.fq.get(fqKey(m, cpus, c0))!;
+        push(`µs per ${m} pair`, cpus, `${c0} ns`, us(real), us(sim));
+      }
   return cells;
 }
 

@@ -7,7 +7,7 @@
 import { Worker } from 'node:worker_threads';
 import { benchWorkloads, measureModelCost } from './model-cost.js';
 import { modelSiteKey, type CostProfile } from './profile.js';
-import { availableParallelism, cpus } from 'node:os';
+import { availableParallelism, cpus, loadavg } from 'node:os';
 
 const machine = (): string =>
   `${cpus()[0]?.model ?? 'unknown CPU'}, ${availableParallelism()} cores, Node ${process.version}`;
@@ -58,7 +58,30 @@ export const MODEL_OPS = 3_000;
 
 const r = (x: number) => Math.round(x * 10) / 10;
 
+/**
+ * Two worker threads each do `n` Atomics.add, on one shared word or each on its own line: ns per add of the
+ * slower thread. The difference is what moving the line costs an access when both CPUs want it — the
+ * transfer the simulator charges — without the polling loop a ping-pong adds on top.
+ */
+async function contendedAdd(shared: boolean, n: number): Promise<number> {
+  const sab = new SharedArrayBuffer(256);
+  const src = `
+    const { workerData, parentPort } = require('node:worker_threads');
+    const i32 = new Int32Array(workerData.sab);
+    const idx = workerData.idx;
+    Atomics.add(i32, 60, 1);
+    while (Atomics.load(i32, 60) < 2) {}
+    const t0 = performance.now();
+    for (let k = 0; k < workerData.n; k++) Atomics.add(i32, idx, 1);
+    parentPort.postMessage(performance.now() - t0);`;
+  const ws = [0, 1].map((k) => new Worker(src, { eval: true, workerData: { sab, n, idx: shared ? 0 : 16 + k * 16 } }));
+  const ts = await Promise.all(ws.map((w) => new Promise<number>((r) => w.once('message', r))));
+  await Promise.all(ws.map((w) => w.terminate()));
+  return (Math.max(...ts) * 1e6) / n;
+}
+
 export async function calibrate(progress: (s: string) => void, modelOps = MODEL_OPS): Promise<CostProfile> {
+  const load0 = loadavg()[0]!;
   const i32 = new Int32Array(new SharedArrayBuffer(64));
   progress('calibrate: local Atomics');
   let sink = 0;
@@ -74,6 +97,14 @@ export async function calibrate(progress: (s: string) => void, modelOps = MODEL_
   const casNs = perOp(() => {
     for (let k = 0; k < N; k++) Atomics.compareExchange(i32, 0, k, k + 1);
   }, N);
+  progress('calibrate: a line wanted by two threads at once');
+  let sharedNs = Infinity;
+  let ownNs = Infinity;
+  for (let k = 0; k < REPEATS; k++) {
+    sharedNs = Math.min(sharedNs, await contendedAdd(true, 1_000_000));
+    ownNs = Math.min(ownNs, await contendedAdd(false, 1_000_000));
+  }
+  const transferNs = sharedNs - ownNs;
   progress('calibrate: a line bounced between two threads');
   let bounceNs = Infinity;
   for (let k = 0; k < REPEATS; k++) bounceNs = Math.min(bounceNs, await pingPong(false, 20_000));
@@ -97,19 +128,23 @@ export async function calibrate(progress: (s: string) => void, modelOps = MODEL_
   return {
     name: 'this-machine',
     comment:
-      `Measured by bench --calibrate on ${machine()} at ${new Date().toISOString()}: ` +
-      'Atomics ops on a local word; lineTransferNs = half a round trip of one word between two worker threads; ' +
+      `Measured by bench --calibrate on ${machine()} at ${new Date().toISOString()}, load average ` +
+      `${load0.toFixed(1)} at the start: ` +
+      'Atomics ops on a local word; lineTransferNs = an Atomics.add on a word two worker threads both add to, ' +
+      'less one on a line of its own; firstTouchNs = 0: the measured steps below include their first touches; ' +
+      'lockHandoffNs = half a round trip of one word between two worker threads (a spinning waiter sees it); ' +
       "wakeupNs = half a round trip with Atomics.wait/notify; modelSiteNs = the model's own cost per step by site, " +
       `measured on the bench workloads in one thread (src/sim/model-cost.ts: ${model.steps} steps, CPU time, ` +
       `${model.dropped} preempted windows left out); stepNs = their mean, for a site not measured; ` +
-      'lockHandoffNs = a line transfer (a spinning waiter sees the release); spinWindowNs = the stress ' +
+      'spinWindowNs = the stress ' +
       'locks spin 2,000 loads before they park. No flush, hypercall or transfer cost: the suites set those.',
     stepNs: r(model.meanNs),
     loadNs: r(loadNs),
     storeNs: r(storeNs),
     rmwNs: r(rmwNs),
     casNs: r(casNs),
-    lineTransferNs: r(bounceNs),
+    lineTransferNs: r(Math.max(0, transferNs)),
+    firstTouchNs: 0,
     lockHandoffNs: r(bounceNs),
     spinWindowNs: r(2_000 * loadNs + bounceNs),
     wakeupNs: r(parkNs),

@@ -10,7 +10,7 @@
  *
  * Caches are per CPU: a timer task charges the cache of the CPU it runs on. Capacity misses are not
  * modelled (every line stays cached until another CPU takes it), nor memory latency beyond the first
- * touch of a line (charged as a transfer).
+ * touch of a line (firstTouchNs: lineTransferNs unless the profile says otherwise).
  */
 import { CAS, LOAD, RMW, STORE, type AccessKind } from './access.js';
 import type { CostProfile } from './profile.js';
@@ -23,6 +23,9 @@ export class Coherence {
   private readonly busyUntil: Float64Array;
   private readonly hit: Float64Array;
   private readonly transferNs: number;
+  private readonly firstTouchNs: number;
+  /** 0 until some CPU first touches the line (it comes from memory: firstTouchNs). */
+  private readonly touched: Uint8Array;
   /** Line transfers charged (statistics). */
   transfers = 0;
   /** Time spent queueing for a line another CPU was taking (statistics). */
@@ -39,12 +42,26 @@ export class Coherence {
     this.hit[RMW] = p.rmwNs;
     this.hit[CAS] = p.casNs;
     this.transferNs = p.lineTransferNs;
+    this.firstTouchNs = p.firstTouchNs ?? p.lineTransferNs;
+    this.touched = new Uint8Array(lines);
   }
 
   /** CPU `c` accesses `line` at time `t`: returns the time the access completes. */
   charge(c: number, t: number, line: number, kind: AccessKind): number {
     const owner = this.owner[line]!;
     if (owner === c) return t + this.hit[kind]!;
+    if (this.touched[line] === 0) {
+      // Nobody holds it yet: it comes from memory (a write's fetch is in flight until `end`).
+      this.touched[line] = 1;
+      const end = t + this.firstTouchNs + this.hit[kind]!;
+      if (kind === LOAD) this.sharers[line * this.words + (c >> 5)]! |= 1 << (c & 31);
+      else {
+        this.owner[line] = c;
+        this.busyUntil[line] = end;
+      }
+      this.transfers++;
+      return end;
+    }
     const w = line * this.words + (c >> 5);
     const bit = 1 << (c & 31);
     if (kind === LOAD) {

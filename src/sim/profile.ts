@@ -27,6 +27,8 @@ export const FIELDS = {
   casNs: 'a compare-and-swap on a line this CPU owns exclusively',
   lineTransferNs:
     'a line moved from another CPU (or memory): added to the access; exclusive transfers of one line queue',
+  firstTouchNs:
+    'a line no CPU has touched yet (from memory), instead of lineTransferNs; optional, default lineTransferNs',
   lockHandoffNs: 'a spinning waiter sees a released lock word and runs again',
   spinWindowNs: 'a waiter spins this long before it parks; a waiter woken after longer pays wakeupNs instead',
   wakeupNs: 'a parked waiter (futex/Atomics.wait, schedule()) is woken by the releaser and runs again',
@@ -51,6 +53,7 @@ export const profileSchema = z
     rmwNs: ns,
     casNs: ns,
     lineTransferNs: ns,
+    firstTouchNs: ns.optional(),
     lockHandoffNs: ns,
     spinWindowNs: ns,
     wakeupNs: ns,
