@@ -202,6 +202,11 @@ describe('cache-line ownership', () => {
     expect(c.charge(2, 1000, 1, CAS)).toBe(1106);
     expect(c.charge(3, 1000, 1, CAS)).toBe(1212);
     expect(c.transfers).toBe(4);
+    // firstTouchNs prices a line nobody holds yet (from memory); a move between CPUs stays a transfer.
+    const m = new Coherence(4, 4, { ...p, firstTouchNs: 7 });
+    expect(m.charge(0, 0, 2, RMW)).toBe(12);
+    expect(m.charge(1, 0, 3, LOAD)).toBe(8);
+    expect(m.charge(1, 20, 2, CAS)).toBe(126);
   });
 });
 
