@@ -18,7 +18,7 @@ import type { Cpu, LockRef, Op } from '../src/engine/cpu.js';
 import { at, defineLayout, region } from '../src/engine/layout.js';
 import { lockRef, LOCK_WORDS, spinLock, spinUnlock } from '../src/engine/sync.js';
 import { spend } from '../src/model/iotlb.js';
-import { benchWorkloads, measureModelCost, START_SITE } from '../src/sim/model-cost.js';
+import { benchWorkloads, measureModelCost, modelSiteTable, START_SITE } from '../src/sim/model-cost.js';
 import { builtinProfiles, checkProfile, loadProfile, modelSiteKey, type CostProfile } from '../src/sim/profile.js';
 import { iommu, json } from './helpers/cli.js';
 
@@ -262,6 +262,20 @@ describe('bench --calibrate: the model step', () => {
     expect(m.steps).toBe(r.steps + 40);
     for (const c of m.sites.values()) expect(c.ns).toBeGreaterThanOrEqual(0);
     expect(m.meanNs).toBeGreaterThan(0);
+    // Priced by that measurement alone (no transfers, no hits), one simulated vCPU takes exactly the
+    // measured time: the sum over sites of steps x cost (to the profile's 0.1 ns rounding).
+    const table = modelSiteTable(m);
+    const priced = runSim({
+      scenario: w.scenario,
+      model: w.scenario.build({ cpus: 1, variant: variantOf(w.scenario, w.variant), params: w.params }),
+      opSeed: 1,
+      opsPerCpu: [40],
+      profile: { ...flat, lineTransferNs: 0, firstTouchNs: 0, modelSiteNs: table },
+    });
+    let want = 0;
+    for (const [site, c] of m.sites) want += c.steps * table[modelSiteKey(site)]!;
+    expect(priced.makespanNs).toBeCloseTo(want, 6);
+    expect(Math.abs(want - m.meanNs * m.steps)).toBeLessThan(0.001 * want + 0.1 * m.steps);
   });
 });
 

@@ -5,8 +5,8 @@
  * bench's defaults (0: the suites' --flush-cost and friends set them).
  */
 import { Worker } from 'node:worker_threads';
-import { benchWorkloads, measureModelCost } from './model-cost.js';
-import { modelSiteKey, type CostProfile } from './profile.js';
+import { benchWorkloads, measureModelCost, modelSiteTable } from './model-cost.js';
+import type { CostProfile } from './profile.js';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 
 const machine = (): string =>
@@ -113,17 +113,7 @@ export async function calibrate(progress: (s: string) => void, modelOps = MODEL_
   for (let k = 0; k < REPEATS; k++) parkNs = Math.min(parkNs, await pingPong(true, 2_000));
   progress('calibrate: the model step');
   const model = measureModelCost(benchWorkloads(), modelOps, progress);
-  // Per site key (digit runs as '#'), weighted by steps: cpu_rcache[0]@cpu1 and [3]@cpu0 share one cost.
-  const bySite = new Map<string, { steps: number; ns: number }>();
-  for (const [site, c] of model.sites) {
-    const key = modelSiteKey(site);
-    const e = bySite.get(key) ?? { steps: 0, ns: 0 };
-    e.steps += c.steps;
-    e.ns += c.ns * c.steps;
-    bySite.set(key, e);
-  }
-  const modelSiteNs: Record<string, number> = {};
-  for (const [key, e] of [...bySite].sort((a, b) => (a[0] < b[0] ? -1 : 1))) modelSiteNs[key] = r(e.ns / e.steps);
+  const modelSiteNs = modelSiteTable(model);
   if (sink === 42) progress(''); // keep the loops from being optimised away
   return {
     name: 'this-machine',

@@ -26,6 +26,7 @@ import { allocateMemory, zeroMemory } from '../engine/layout.js';
 import { opRng } from '../engine/rng.js';
 import { variantOf, withDefaults, type ScenarioDef, type VcpuProgram } from '../engine/scenario.js';
 import { fqBenchParams } from '../bench/fq-bench.js';
+import { modelSiteKey } from './profile.js';
 import { IOVA_BENCH_PARAMS } from '../bench/iova-bench.js';
 import { flushqScenario } from '../scenarios/flushq.js';
 import { iovaScenario } from '../scenarios/iova.js';
@@ -237,4 +238,23 @@ export function measureModelCost(
   for (const [site, t] of [...total].sort((a, b) => (a[0] < b[0] ? -1 : 1)))
     sites.set(site, { steps: t.steps, ns: t.ns / t.steps });
   return { sites, meanNs: allNs / allSteps, steps: allSteps, timerNs: w0, dropped };
+}
+
+/**
+ * The profile's modelSiteNs from a measurement: per site key (digit runs as '#'), the steps-weighted mean
+ * of the sites it covers (cpu_rcache[0]@cpu1 and [3]@cpu0 share one cost), in ns to one decimal.
+ */
+export function modelSiteTable(m: ModelCost): Record<string, number> {
+  const bySite = new Map<string, { steps: number; ns: number }>();
+  for (const [site, c] of m.sites) {
+    const key = modelSiteKey(site);
+    const e = bySite.get(key) ?? { steps: 0, ns: 0 };
+    e.steps += c.steps;
+    e.ns += c.ns * c.steps;
+    bySite.set(key, e);
+  }
+  const out: Record<string, number> = {};
+  for (const [key, e] of [...bySite].sort((a, b) => (a[0] < b[0] ? -1 : 1)))
+    out[key] = Math.round((10 * e.ns) / e.steps) / 10;
+  return out;
 }
