@@ -137,12 +137,19 @@ export function crossCheckText(cells: readonly Cell[], header: readonly string[]
       .map((x, i) => (i >= 3 ? x.padStart(w[i]!) : x.padEnd(w[i]!)))
       .join('  ')
       .trimEnd();
-  const n = cells.filter((c) => c.agree).length;
+  const ratios = cells.filter((c) => !c.ratio.startsWith('µs per'));
+  const times = cells.filter((c) => c.ratio.startsWith('µs per'));
+  const n = ratios.filter((c) => c.agree).length;
   return [
     ...header,
     line(head),
     ...body.map(line),
-    ...(simOnly ? [] : [`${n} of ${cells.length} cell(s) agree within ±${AGREE * 100}%`]),
+    ...(simOnly
+      ? []
+      : [
+          `${n} of ${ratios.length} ratio cell(s) agree within ±${AGREE * 100}%` +
+            (times.length > 0 ? `; ${times.filter((c) => c.agree).length} of ${times.length} pair time(s)` : ''),
+        ]),
   ].join('\n');
 }
 
