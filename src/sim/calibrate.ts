@@ -59,25 +59,29 @@ export const MODEL_OPS = 3_000;
 const r = (x: number) => Math.round(x * 10) / 10;
 
 /**
- * Two worker threads each do `n` Atomics.add, on one shared word or each on its own line: ns per add of the
- * slower thread. The difference is what moving the line costs an access when both CPUs want it — the
- * transfer the simulator charges — without the polling loop a ping-pong adds on top.
+ * Two worker threads each do `n` Atomics.exchange of their own id, on one shared word or each on its own
+ * line: the slower thread's time, and how often the line came from the other thread (the old value was
+ * the other's id). The time the shared word costs more, per such move, is what moving a line costs an
+ * access when both CPUs want it — the transfer the simulator charges — without a polling loop on top, and
+ * it holds on a loaded machine too, where the two threads overlap less (fewer moves, less extra time).
  */
-async function contendedAdd(shared: boolean, n: number): Promise<number> {
+async function exchanges(shared: boolean, n: number): Promise<{ ns: number; moves: number }> {
   const sab = new SharedArrayBuffer(256);
   const src = `
     const { workerData, parentPort } = require('node:worker_threads');
     const i32 = new Int32Array(workerData.sab);
     const idx = workerData.idx;
+    const me = workerData.me;
     Atomics.add(i32, 60, 1);
     while (Atomics.load(i32, 60) < 2) {}
+    let moves = 0;
     const t0 = performance.now();
-    for (let k = 0; k < workerData.n; k++) Atomics.add(i32, idx, 1);
-    parentPort.postMessage(performance.now() - t0);`;
-  const ws = [0, 1].map((k) => new Worker(src, { eval: true, workerData: { sab, n, idx: shared ? 0 : 16 + k * 16 } }));
-  const ts = await Promise.all(ws.map((w) => new Promise<number>((r) => w.once('message', r))));
+    for (let k = 0; k < workerData.n; k++) if (Atomics.exchange(i32, idx, me) !== me) moves++;
+    parentPort.postMessage({ ms: performance.now() - t0, moves });`;
+  const ws = [1, 2].map((me) => new Worker(src, { eval: true, workerData: { sab, n, me, idx: shared ? 0 : me * 16 } }));
+  const rs = await Promise.all(ws.map((w) => new Promise<{ ms: number; moves: number }>((r) => w.once('message', r))));
   await Promise.all(ws.map((w) => w.terminate()));
-  return (Math.max(...ts) * 1e6) / n;
+  return { ns: Math.max(...rs.map((r) => r.ms)) * 1e6, moves: rs[0]!.moves + rs[1]!.moves };
 }
 
 export async function calibrate(progress: (s: string) => void, modelOps = MODEL_OPS): Promise<CostProfile> {
@@ -97,17 +101,19 @@ export async function calibrate(progress: (s: string) => void, modelOps = MODEL_
   const casNs = perOp(() => {
     for (let k = 0; k < N; k++) Atomics.compareExchange(i32, 0, k, k + 1);
   }, N);
-  progress('calibrate: a line wanted by two threads at once');
-  let sharedNs = Infinity;
-  let ownNs = Infinity;
-  for (let k = 0; k < REPEATS; k++) {
-    sharedNs = Math.min(sharedNs, await contendedAdd(true, 1_000_000));
-    ownNs = Math.min(ownNs, await contendedAdd(false, 1_000_000));
-  }
-  const transferNs = sharedNs - ownNs;
   progress('calibrate: a line bounced between two threads');
   let bounceNs = Infinity;
   for (let k = 0; k < REPEATS; k++) bounceNs = Math.min(bounceNs, await pingPong(false, 20_000));
+  progress('calibrate: a line wanted by two threads at once');
+  const perMove: number[] = [];
+  for (let k = 0; k < REPEATS; k++) {
+    const sh = await exchanges(true, 1_000_000);
+    const own = await exchanges(false, 1_000_000);
+    if (sh.moves > 1000) perMove.push(Math.max(0, sh.ns - own.ns) / sh.moves);
+  }
+  // The median: a difference of two times is as often too low as too high on a shared machine.
+  perMove.sort((x, y) => x - y);
+  const transferNs = perMove.length > 0 ? perMove[perMove.length >> 1]! : bounceNs;
   progress('calibrate: park/unpark');
   let parkNs = Infinity;
   for (let k = 0; k < REPEATS; k++) parkNs = Math.min(parkNs, await pingPong(true, 2_000));
@@ -120,8 +126,8 @@ export async function calibrate(progress: (s: string) => void, modelOps = MODEL_
     comment:
       `Measured by bench --calibrate on ${machine()} at ${new Date().toISOString()}, load average ` +
       `${load0.toFixed(1)} at the start: ` +
-      'Atomics ops on a local word; lineTransferNs = an Atomics.add on a word two worker threads both add to, ' +
-      'less one on a line of its own; firstTouchNs = 0: the measured steps below include their first touches; ' +
+      'Atomics ops on a local word; lineTransferNs = what two worker threads exchanging one word take more ' +
+      'than each its own, per move of the line between them (median of 5); firstTouchNs = 0: the measured steps below include their first touches; ' +
       'lockHandoffNs = half a round trip of one word between two worker threads (a spinning waiter sees it); ' +
       "wakeupNs = half a round trip with Atomics.wait/notify; modelSiteNs = the model's own cost per step by site, " +
       `measured on the bench workloads in one thread (src/sim/model-cost.ts: ${model.steps} steps, CPU time, ` +
