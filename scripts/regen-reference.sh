@@ -15,14 +15,14 @@
 #
 # Usage: scripts/regen-reference.sh [--quick] [--out DIR] [--force] [--no-cross-check] [--no-calibrate]
 #   --quick            a small version (short real runs, one repeat, few simulated ops and CPUs): checks that
-#                      everything runs, in ~2 minutes; its numbers are not reference numbers. Default --out
+#                      everything runs; its numbers are not reference numbers. Default --out
 #                      for --quick is /tmp/iommu-stress-reference-quick, never reports/reference.
 #   --out DIR          where to write (default reports/reference)
 #   --force            write even on a loaded machine
 #   --no-cross-check   leave the cross-check out
 #   --no-calibrate     keep profiles/this-machine.json as it is (--quick never calibrates)
-# Full run: ~27 minutes on the project's 2-vCPU VM (most of it the real-thread fq sweeps, 180 s each, the
-# cross-checks, ~4 min each, and the depot simulation, ~2.5 min).
+# Full run: ~20-25 minutes on an idle 2-vCPU VM (estimated: the real-thread fq sweeps, 180 s of runs each, the
+# cross-checks, ~3-4 min each, the s390-zvm and depot simulations, ~2.5 min each; --quick: ~5 min at load 20).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
