@@ -246,20 +246,20 @@ describe('cost profiles', () => {
 
 describe('bench --calibrate: the model step', () => {
   it('times the same steps, at the same sites, as the simulator takes on the same workload', () => {
-    const w = benchWorkloads().find((x) => x.name === 'fq strict x1')!;
-    const m = measureModelCost([w], 40, () => {});
+    const w = benchWorkloads().find((x) => x.name === 'iova correct local x1')!;
+    const m = measureModelCost([w], 30, () => {}, 1, 5_000);
     const r = runSim({
       scenario: w.scenario,
       model: w.scenario.build({ cpus: 1, variant: variantOf(w.scenario, w.variant), params: w.params }),
       opSeed: 1,
-      opsPerCpu: [40],
+      opsPerCpu: [30],
       profile: s390,
       countSites: true,
     });
     const simSites = new Map([...r.siteSteps!].map(([s, n]) => [s, n]));
-    simSites.set(START_SITE, 40);
+    simSites.set(START_SITE, 30);
     expect(new Map([...m.sites].map(([s, c]) => [s, c.steps]))).toEqual(simSites);
-    expect(m.steps).toBe(r.steps + 40);
+    expect(m.steps).toBe(r.steps + 30);
     for (const c of m.sites.values()) expect(c.ns).toBeGreaterThanOrEqual(0);
     expect(m.meanNs).toBeGreaterThan(0);
     // Priced by that measurement alone (no transfers, no hits), one simulated vCPU takes exactly the
@@ -269,7 +269,7 @@ describe('bench --calibrate: the model step', () => {
       scenario: w.scenario,
       model: w.scenario.build({ cpus: 1, variant: variantOf(w.scenario, w.variant), params: w.params }),
       opSeed: 1,
-      opsPerCpu: [40],
+      opsPerCpu: [30],
       profile: { ...flat, lineTransferNs: 0, firstTouchNs: 0, modelSiteNs: table },
     });
     let want = 0;

@@ -192,8 +192,10 @@ export function measureModelCost(
   ops: number,
   progress: (s: string) => void,
   seed = 1,
+  /** Timer-read pairs that measure the empty window (fewer: a quicker, rougher measurement — tests). */
+  windowSamples = 200_000,
 ): ModelCost {
-  const w0 = emptyWindowNs();
+  const w0 = emptyWindowNs(windowSamples);
   const total = new Map<string, { steps: number; ns: number }>();
   let allSteps = 0;
   let allNs = 0;
