@@ -101,10 +101,20 @@ const real = flags['sim-only']
     : await realSide(o, progress);
 if (flags['save-real'] && !flags['sim-only'] && !flags.real) {
   const obj = (m) => Object.fromEntries(m);
-  const saved = { ...o, profile: undefined, loadAverage: [load0, loadavg()[0]] };
+  const saved = { ...o, profile: undefined };
   writeFileSync(
     flags['save-real'],
-    JSON.stringify({ options: saved, fq: obj(real.fq), iova: obj(real.iova), spread: obj(real.spread) }, null, 1),
+    JSON.stringify(
+      {
+        options: saved,
+        loadAverage: [load0, loadavg()[0]],
+        fq: obj(real.fq),
+        iova: obj(real.iova),
+        spread: obj(real.spread),
+      },
+      null,
+      1,
+    ),
   );
 }
 
@@ -119,7 +129,8 @@ function readReal(file) {
   const want = JSON.stringify(o.flushCostsNs);
   if (JSON.stringify(j.options.flushCostsNs) !== want || j.options.serial !== o.serial)
     bad(`--real ${file}: measured with other flush costs or flush mode than asked for`);
-  realNote = `real side from ${file} (median of ${j.options.repeats} x ${j.options.timeMs} ms, load average ${j.loadAverage.map((x) => x.toFixed(1)).join(' to ')})`;
+  const load = (j.loadAverage ?? j.options.loadAverage ?? []).map((x) => x.toFixed(1)).join(' to ');
+  realNote = `real side from ${file} (median of ${j.options.repeats} x ${j.options.timeMs} ms, load average ${load})`;
   return {
     fq: new Map(Object.entries(j.fq)),
     iova: new Map(Object.entries(j.iova)),
