@@ -1,7 +1,8 @@
 /**
  * `bench --calibrate`: the `this-machine` cost profile, measured here — a local Atomics op of each kind,
  * a cache line bounced between two worker threads, a park/unpark hand-off (Atomics.wait/notify), and the
- * model's own cost per step, by site, on the bench workloads (sim/model-cost.ts). Explicit costs (flush, hypercall, transfer) are not machine properties: they keep the real
+ * model's own cost per step, by site, on the bench workloads (sim/model-cost.ts). Explicit costs (flush,
+ * hypercall, transfer) are not machine properties: they keep the real
  * bench's defaults (0: the suites' --flush-cost and friends set them).
  */
 import { Worker } from 'node:worker_threads';
@@ -129,7 +130,8 @@ export async function calibrate(progress: (s: string) => void, modelOps = MODEL_
       `Measured by bench --calibrate on ${machine()} at ${new Date().toISOString()}, load average ` +
       `${load0.toFixed(1)} at the start: ` +
       'Atomics ops on a local word; lineTransferNs = what two worker threads exchanging one word take more ' +
-      'than each its own, per move of the line between them (median of 5); firstTouchNs = 0: the measured steps below include their first touches; ' +
+      'than each its own, per move of the line between them (median of 5); ' +
+      'firstTouchNs = 0: the measured steps below include their first touches; ' +
       'lockHandoffNs = half a round trip of one word between two worker threads (a spinning waiter sees it); ' +
       "wakeupNs = half a round trip with Atomics.wait/notify; modelSiteNs = the model's own cost per step by site, " +
       `measured on the bench workloads in one thread (src/sim/model-cost.ts: ${model.steps} steps, CPU time, ` +
