@@ -76,6 +76,9 @@ export interface BenchFlags {
   cpus?: string;
   profile?: string;
   calibrate?: boolean;
+  /** sim iova: the op shape (src/sim/iova-sim.ts) and the burst shape's queue depth. */
+  shape?: string;
+  depth?: string;
 }
 
 const SUITES = ['engine', 'iova', 'fq', 'mapsg', 'pasid', 'variants', 'all'] as const;

@@ -16,7 +16,14 @@ import { iovaScenario } from '../scenarios/iova.js';
 import { calibrate } from '../sim/calibrate.js';
 import { SIM_MAX_CPUS } from '../sim/executor.js';
 import { simFqBench, type SimSpeed } from '../sim/fq-sim.js';
-import { simIovaBench, simIovaMarkdown, simIovaSections, simIovaText } from '../sim/iova-sim.js';
+import {
+  IOVA_SHAPES,
+  simIovaBench,
+  simIovaMarkdown,
+  simIovaSections,
+  simIovaText,
+  type IovaShape,
+} from '../sim/iova-sim.js';
 import { loadProfile, profilesDir } from '../sim/profile.js';
 import { simBanner, simFqMarkdown, simFqSections, simFqText, speedText } from '../sim/sim-report.js';
 import { simStressRunner } from '../sim/sim-stress.js';
@@ -38,6 +45,8 @@ const SIM_SUITES = ['fq', 'iova', 'mapsg'];
 /** `bench`: the simulated bench or --calibrate when asked for, the real-thread bench (bench-cmd.ts) otherwise. */
 export async function benchOrSimCommand(f: BenchFlags, io: Io): Promise<number> {
   const sim = f.sim || f.calibrate || f.cpus !== undefined || f.profile !== undefined;
+  if (!sim && (f.shape !== undefined || f.depth !== undefined))
+    throw new BadInput('--shape and --depth belong to the simulated iova bench: add --sim --suite iova');
   return sim && f.compare === undefined ? benchSimCommand(f, io) : benchCommand(f, io);
 }
 
@@ -62,6 +71,12 @@ export async function benchSimCommand(f: BenchFlags, io: Io): Promise<number> {
     throw new BadInput(`--fq, --flush-cost, --flush, --transfer and --granule belong to the fq suite`);
   if ((f.hypercallCost !== undefined || f.segs !== undefined) && suite !== 'mapsg')
     throw new BadInput('--hypercall-cost and --segs belong to the mapsg suite');
+  if ((f.shape !== undefined || f.depth !== undefined) && suite !== 'iova')
+    throw new BadInput('--shape and --depth belong to the iova suite');
+  const shape = (f.shape ?? 'irq') as IovaShape;
+  if (!IOVA_SHAPES.includes(shape)) throw new BadInput(`--shape: '${f.shape}' is not one of ${IOVA_SHAPES.join(', ')}`);
+  if (f.depth !== undefined && shape !== 'burst') throw new BadInput('--depth belongs to --shape burst');
+  const depth = f.depth !== undefined ? parseInteger('--depth', f.depth, 1, 1024) : 32;
   const profile = loadProfile(f.profile ?? 'this-machine');
   const cpus = [
     ...new Set(list('--cpus', f.cpus ?? '1,4,16,64').map((c) => parseInteger('--cpus', c, 1, SIM_MAX_CPUS))),
@@ -153,14 +168,15 @@ export async function benchSimCommand(f: BenchFlags, io: Io): Promise<number> {
       opsPerCpu: ops,
       seed,
       profile,
+      shape,
+      depth,
     };
     const rows = simIovaBench(o, io.progress, speed);
-    doc = {
-      iova: { options: { cpus, freers: o.freers, opsPerCpu: ops, seed, variants: variants.map((v) => v.name) }, rows },
-    };
-    text = simIovaText(rows, profile, ops, seed, o.freers);
-    summary = simIovaMarkdown(rows, profile, ops, seed, o.freers);
-    sections = simIovaSections(rows, profile, ops, seed, o.freers);
+    const { variants: _v, scenario: _s, profile: _p, ...options } = o;
+    doc = { iova: { options: { ...options, variants: variants.map((v) => v.name) }, rows } };
+    text = simIovaText(rows, o);
+    summary = simIovaMarkdown(rows, o);
+    sections = simIovaSections(rows, o);
   }
   const speedLine = speedText(speed);
   const full = {
