@@ -5,13 +5,13 @@
  * freed by 16 IRQ CPUs), where the pre-6.7 depot of 32 magazines per bucket overflowed and the frees went
  * back to the rbtree under iova_rbtree_lock.
  *
- * Every allocating vCPU submits a burst of `depth` one-granule mappings (a 4 KiB read each: bucket 0),
- * each through alloc_iova_fast, then — once the IRQ vCPU has completed its previous burst — posts them to
- * its submission queue and raises the completion interrupt. An IRQ vCPU serves every freers-th
- * allocating vCPU: it frees a posted burst range by range through free_iova_fast (so 127 consecutive
- * frees fill a magazine on the IRQ CPU, which goes to the depot, or — fixed depot full — back to the
- * rbtree), marks the queue completed, and sleeps when none of its queues has work. Up to 2 x depth
- * mappings are in flight per allocating vCPU (one burst in the device, the next being mapped).
+ * Every allocating vCPU maps a burst of `depth` one-granule mappings (a 4 KiB read each: bucket 0),
+ * each through alloc_iova_fast, posts them to its submission queue, raises the completion interrupt and
+ * waits until the burst has completed (one op = one burst, its frees included). An IRQ vCPU serves every
+ * freers-th allocating vCPU: it frees a posted burst range by range through free_iova_fast (so 127
+ * consecutive frees fill a magazine on the IRQ CPU, which goes to the depot, or — fixed depot full —
+ * back to the rbtree), marks the burst completed, and sleeps when none of its queues has work. Up to
+ * `depth` mappings are in flight per allocating vCPU.
  *
  * The model code is the iova scenario's, unchanged: the domain, range caches and depot built from the
  * variant's patch by newIovaDomain (model/iova/checked-domain.ts); this file only drives it (the op
@@ -39,7 +39,7 @@ export interface BurstOptions {
 }
 
 const SITE_POST = 'burst: post to the submission queue';
-const SITE_WAIT = 'burst: wait until the IRQ CPU completed the last burst';
+const SITE_WAIT = 'burst: wait until the IRQ CPU completed it';
 const SITE_IRQ = 'completion irq: wake the IRQ CPU';
 const SITE_IDLE = 'irq cpu: going idle';
 const SITE_TAKE = 'irq cpu: read a completion';
@@ -134,8 +134,6 @@ class BurstProgram implements VcpuProgram {
     }
     if (pfns.length === 0) return;
     const count = s.count + 16 * cpu.id;
-    // The queue is reused only after the IRQ CPU completed the previous burst (its count went to 0).
-    yield* waitUntilZero(cpu, count, SITE_WAIT);
     const q = s.queue + cpu.id * s.depth;
     for (let i = 0; i < pfns.length; i++) {
       yield SITE_POST;
@@ -147,6 +145,8 @@ class BurstProgram implements VcpuProgram {
     yield SITE_IRQ;
     const idle = s.irqIdle + 16 * (cpu.id % s.freers);
     if (Atomics.load(cpu.i32, idle) !== 0) Atomics.store(cpu.i32, idle, 0);
+    // Wait for the burst's completion (fio's iodepth_batch_complete): the IRQ CPU has freed every range.
+    yield* waitUntilZero(cpu, count, SITE_WAIT);
   }
 
   private *sweep(): Op<void> {

@@ -169,7 +169,7 @@ const TRAFFIC_HEAD = 'depot pushes / pop tries / mags to rbtree / rbtree allocs'
 /** What the run's op shape is, in one sentence. */
 function shapeText(o: Pick<SimIovaOptions, 'shape' | 'depth' | 'freers'>): string {
   return o.shape === 'burst'
-    ? `Burst shape (kernel-model.md §9 #3): every vCPU but the first ${o.freers} (at most half) maps bursts of ${o.depth} x 4 KiB (bucket 0) and submits them; those IRQ vCPUs free each completed burst range by range; up to ${2 * o.depth} mappings in flight per allocating vCPU.`
+    ? `Burst shape (kernel-model.md §9 #3): every vCPU but the first ${o.freers} (at most half) maps bursts of ${o.depth} x 4 KiB (bucket 0), submits them and waits for their completion; those IRQ vCPUs free each burst range by range.`
     : `IOVAs allocated on every vCPU but the first ${o.freers} (at most half), freed by those (kernel-model.md §9 #3); one range in flight per allocating vCPU, mixed sizes.`;
 }
 
