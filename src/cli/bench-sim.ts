@@ -24,6 +24,7 @@ import {
   simIovaText,
   type IovaShape,
 } from '../sim/iova-sim.js';
+import { SIM_PASID_COSTS, simPasidBench, simPasidMarkdown, simPasidSections, simPasidText } from '../sim/pasid-sim.js';
 import { loadProfile, profilesDir } from '../sim/profile.js';
 import { simBanner, simFqMarkdown, simFqSections, simFqText, speedText } from '../sim/sim-report.js';
 import { simStressRunner } from '../sim/sim-stress.js';
@@ -40,7 +41,7 @@ import type { Io } from './io.js';
 import { checkOutputDir, parseInteger, parseSeed } from './parse.js';
 
 const FQ_MODES = ['percpu', 'single', 'strict'];
-const SIM_SUITES = ['fq', 'iova', 'mapsg'];
+const SIM_SUITES = ['fq', 'iova', 'mapsg', 'pasid'];
 
 /** `bench`: the simulated bench or --calibrate when asked for, the real-thread bench (bench-cmd.ts) otherwise. */
 export async function benchOrSimCommand(f: BenchFlags, io: Io): Promise<number> {
@@ -63,9 +64,11 @@ export async function benchSimCommand(f: BenchFlags, io: Io): Promise<number> {
   const suite = target?.suite ?? f.suite ?? (mapsgGiven ? 'mapsg' : 'fq');
   if (!SIM_SUITES.includes(suite))
     throw new BadInput(
-      suite === 'pasid'
-        ? '--sim --suite pasid: the pasid suite is already a deterministic cost model on one vCPU (bench --suite pasid); it has no multi-vCPU simulated form yet'
-        : `--sim --suite ${suite}: the simulated bench runs ${SIM_SUITES.join(', ')} (and their --scenario-file variants)`,
+      `--sim --suite ${suite}: the simulated bench runs ${SIM_SUITES.join(', ')} (and their --scenario-file variants)`,
+    );
+  if (suite === 'pasid' && target !== undefined)
+    throw new BadInput(
+      '--sim --suite pasid benches the four system-PASID paths; --scenario-file/--variant do not apply',
     );
   if (fqGiven && suite !== 'fq')
     throw new BadInput(`--fq, --flush-cost, --flush, --transfer and --granule belong to the fq suite`);
@@ -81,7 +84,8 @@ export async function benchSimCommand(f: BenchFlags, io: Io): Promise<number> {
   const cpus = [
     ...new Set(list('--cpus', f.cpus ?? '1,4,16,64').map((c) => parseInteger('--cpus', c, 1, SIM_MAX_CPUS))),
   ];
-  const ops = f.ops !== undefined ? parseInteger('--ops', f.ops, 1, 1e7) : 2_000;
+  // A pasid op is a whole DMA (a buffer allocated, mapped, transferred, unmapped, freed): fewer by default.
+  const ops = f.ops !== undefined ? parseInteger('--ops', f.ops, 1, 1e7) : suite === 'pasid' ? 200 : 2_000;
   const seed = f.seed !== undefined ? parseSeed('--seed', f.seed) : 1;
   if (f.reportDir !== undefined) checkOutputDir('--report-dir', f.reportDir);
   const startedAt = new Date();
@@ -156,6 +160,14 @@ export async function benchSimCommand(f: BenchFlags, io: Io): Promise<number> {
       heading: `${sec.heading} (simulated, profile ${profile.profile.name})`,
       text: `${simBanner(profile, ops, seed)} ${sec.text ?? ''}`,
     }));
+  } else if (suite === 'pasid') {
+    const o = { cpus, sizesPages: [1, 16, 512], invCostsNs: [1000, 4000], opsPerCpu: ops, seed, profile };
+    const res = simPasidBench(o, io.progress, speed);
+    const { profile: _p, ...options } = o;
+    doc = { pasid: { options: { ...options, costs: SIM_PASID_COSTS }, ...res } };
+    text = simPasidText(res, o);
+    summary = simPasidMarkdown(res, o);
+    sections = simPasidSections(res, o);
   } else {
     const variants = target
       ? (target.variants as VariantDef<IovaPatch>[])
