@@ -238,6 +238,10 @@ function program(io: Io, setExit: (code: number) => void): Command {
     )
     .option('--depth <n>', 'sim iova --shape burst: mappings per burst, the queue depth, 1 to 1024 (default: 32)')
     .option(
+      '--freers <n>',
+      'sim iova: IRQ vCPUs that free what the others allocate, at most half of a run (default: 16)',
+    )
+    .option(
       '--profile <name|file>',
       'sim: cost profile, a built-in name (this-machine, s390-zvm, virtio, bare-metal) or a JSON file (default: this-machine)',
     )

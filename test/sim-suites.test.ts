@@ -10,6 +10,7 @@ import { iovaScenario } from '../src/scenarios/iova.js';
 import { simIovaBench } from '../src/sim/iova-sim.js';
 import { pasidMemPages, simPasidBench, simPasidText } from '../src/sim/pasid-sim.js';
 import { loadProfile } from '../src/sim/profile.js';
+import { iommu } from './helpers/cli.js';
 
 const bare = loadProfile('bare-metal');
 const none = () => {};
@@ -33,6 +34,12 @@ describe('bench --sim --suite iova --shape burst', () => {
     expect(fixed!.traffic.pushes).toBe(39);
     expect(fixed!.traffic.magsToTree).toBe(39 - 32);
     expect(fixed!.rbtreeLockShare).toBeGreaterThan(0);
+  });
+
+  it('refuses a bad shape before any work', () => {
+    const a = iommu('bench', '--sim', '--suite', 'iova', '--cpus', '4', '--shape', 'bogus');
+    expect(a.code).toBe(2);
+    expect(a.stderr).toContain("--shape: 'bogus' is not one of irq, burst");
   });
 });
 

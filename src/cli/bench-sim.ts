@@ -46,8 +46,8 @@ const SIM_SUITES = ['fq', 'iova', 'mapsg', 'pasid'];
 /** `bench`: the simulated bench or --calibrate when asked for, the real-thread bench (bench-cmd.ts) otherwise. */
 export async function benchOrSimCommand(f: BenchFlags, io: Io): Promise<number> {
   const sim = f.sim || f.calibrate || f.cpus !== undefined || f.profile !== undefined;
-  if (!sim && (f.shape !== undefined || f.depth !== undefined))
-    throw new BadInput('--shape and --depth belong to the simulated iova bench: add --sim --suite iova');
+  if (!sim && [f.shape, f.depth, f.freers].some((x) => x !== undefined))
+    throw new BadInput('--shape, --depth and --freers belong to the simulated iova bench: add --sim --suite iova');
   return sim && f.compare === undefined ? benchSimCommand(f, io) : benchCommand(f, io);
 }
 
@@ -74,12 +74,13 @@ export async function benchSimCommand(f: BenchFlags, io: Io): Promise<number> {
     throw new BadInput(`--fq, --flush-cost, --flush, --transfer and --granule belong to the fq suite`);
   if ((f.hypercallCost !== undefined || f.segs !== undefined) && suite !== 'mapsg')
     throw new BadInput('--hypercall-cost and --segs belong to the mapsg suite');
-  if ((f.shape !== undefined || f.depth !== undefined) && suite !== 'iova')
-    throw new BadInput('--shape and --depth belong to the iova suite');
+  if ([f.shape, f.depth, f.freers].some((x) => x !== undefined) && suite !== 'iova')
+    throw new BadInput('--shape, --depth and --freers belong to the iova suite');
   const shape = (f.shape ?? 'irq') as IovaShape;
   if (!IOVA_SHAPES.includes(shape)) throw new BadInput(`--shape: '${f.shape}' is not one of ${IOVA_SHAPES.join(', ')}`);
   if (f.depth !== undefined && shape !== 'burst') throw new BadInput('--depth belongs to --shape burst');
   const depth = f.depth !== undefined ? parseInteger('--depth', f.depth, 1, 1024) : 32;
+  const freers = f.freers !== undefined ? parseInteger('--freers', f.freers, 1, SIM_MAX_CPUS / 2) : 16;
   const profile = loadProfile(f.profile ?? 'this-machine');
   const cpus = [
     ...new Set(list('--cpus', f.cpus ?? '1,4,16,64').map((c) => parseInteger('--cpus', c, 1, SIM_MAX_CPUS))),
@@ -176,7 +177,7 @@ export async function benchSimCommand(f: BenchFlags, io: Io): Promise<number> {
       variants,
       scenario: (target?.scenario as ScenarioDef<IovaPatch> | undefined) ?? iovaScenario,
       cpus,
-      freers: 16,
+      freers,
       opsPerCpu: ops,
       seed,
       profile,
