@@ -229,9 +229,18 @@ function program(io: Io, setExit: (code: number) => void): Command {
     )
     .option(
       '--sim',
-      'simulated time instead of real threads: the same model code under a cost profile, deterministic (fq, iova)',
+      'simulated time instead of real threads: the same model code under a cost profile, deterministic (fq, iova, mapsg, pasid)',
     )
     .option('--cpus <list>', 'sim: vCPU counts, 1 to 256, e.g. 1,4,16,64 (default: 1,4,16,64)')
+    .option(
+      '--shape <irq|burst>',
+      'sim iova: irq = one range in flight per allocating vCPU; burst = deep queues freed in bursts by the IRQ vCPUs (default: irq)',
+    )
+    .option('--depth <n>', 'sim iova --shape burst: mappings per burst, the queue depth, 1 to 1024 (default: 32)')
+    .option(
+      '--freers <n>',
+      'sim iova: IRQ vCPUs that free what the others allocate, at most half of a run (default: 16)',
+    )
     .option(
       '--profile <name|file>',
       'sim: cost profile, a built-in name (this-machine, s390-zvm, virtio, bare-metal) or a JSON file (default: this-machine)',

@@ -76,6 +76,10 @@ export interface BenchFlags {
   cpus?: string;
   profile?: string;
   calibrate?: boolean;
+  /** sim iova: the op shape (src/sim/iova-sim.ts), the burst shape's queue depth, the IRQ vCPUs. */
+  shape?: string;
+  depth?: string;
+  freers?: string;
 }
 
 const SUITES = ['engine', 'iova', 'fq', 'mapsg', 'pasid', 'variants', 'all'] as const;

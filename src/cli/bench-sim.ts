@@ -16,7 +16,15 @@ import { iovaScenario } from '../scenarios/iova.js';
 import { calibrate } from '../sim/calibrate.js';
 import { SIM_MAX_CPUS } from '../sim/executor.js';
 import { simFqBench, type SimSpeed } from '../sim/fq-sim.js';
-import { simIovaBench, simIovaMarkdown, simIovaSections, simIovaText } from '../sim/iova-sim.js';
+import {
+  IOVA_SHAPES,
+  simIovaBench,
+  simIovaMarkdown,
+  simIovaSections,
+  simIovaText,
+  type IovaShape,
+} from '../sim/iova-sim.js';
+import { SIM_PASID_COSTS, simPasidBench, simPasidMarkdown, simPasidSections, simPasidText } from '../sim/pasid-sim.js';
 import { loadProfile, profilesDir } from '../sim/profile.js';
 import { simBanner, simFqMarkdown, simFqSections, simFqText, speedText } from '../sim/sim-report.js';
 import { simStressRunner } from '../sim/sim-stress.js';
@@ -33,11 +41,13 @@ import type { Io } from './io.js';
 import { checkOutputDir, parseInteger, parseSeed } from './parse.js';
 
 const FQ_MODES = ['percpu', 'single', 'strict'];
-const SIM_SUITES = ['fq', 'iova', 'mapsg'];
+const SIM_SUITES = ['fq', 'iova', 'mapsg', 'pasid'];
 
 /** `bench`: the simulated bench or --calibrate when asked for, the real-thread bench (bench-cmd.ts) otherwise. */
 export async function benchOrSimCommand(f: BenchFlags, io: Io): Promise<number> {
   const sim = f.sim || f.calibrate || f.cpus !== undefined || f.profile !== undefined;
+  if (!sim && [f.shape, f.depth, f.freers].some((x) => x !== undefined))
+    throw new BadInput('--shape, --depth and --freers belong to the simulated iova bench: add --sim --suite iova');
   return sim && f.compare === undefined ? benchSimCommand(f, io) : benchCommand(f, io);
 }
 
@@ -54,19 +64,29 @@ export async function benchSimCommand(f: BenchFlags, io: Io): Promise<number> {
   const suite = target?.suite ?? f.suite ?? (mapsgGiven ? 'mapsg' : 'fq');
   if (!SIM_SUITES.includes(suite))
     throw new BadInput(
-      suite === 'pasid'
-        ? '--sim --suite pasid: the pasid suite is already a deterministic cost model on one vCPU (bench --suite pasid); it has no multi-vCPU simulated form yet'
-        : `--sim --suite ${suite}: the simulated bench runs ${SIM_SUITES.join(', ')} (and their --scenario-file variants)`,
+      `--sim --suite ${suite}: the simulated bench runs ${SIM_SUITES.join(', ')} (and their --scenario-file variants)`,
+    );
+  if (suite === 'pasid' && target !== undefined)
+    throw new BadInput(
+      '--sim --suite pasid benches the four system-PASID paths; --scenario-file/--variant do not apply',
     );
   if (fqGiven && suite !== 'fq')
     throw new BadInput(`--fq, --flush-cost, --flush, --transfer and --granule belong to the fq suite`);
   if ((f.hypercallCost !== undefined || f.segs !== undefined) && suite !== 'mapsg')
     throw new BadInput('--hypercall-cost and --segs belong to the mapsg suite');
+  if ([f.shape, f.depth, f.freers].some((x) => x !== undefined) && suite !== 'iova')
+    throw new BadInput('--shape, --depth and --freers belong to the iova suite');
+  const shape = (f.shape ?? 'irq') as IovaShape;
+  if (!IOVA_SHAPES.includes(shape)) throw new BadInput(`--shape: '${f.shape}' is not one of ${IOVA_SHAPES.join(', ')}`);
+  if (f.depth !== undefined && shape !== 'burst') throw new BadInput('--depth belongs to --shape burst');
+  const depth = f.depth !== undefined ? parseInteger('--depth', f.depth, 1, 1024) : 32;
+  const freers = f.freers !== undefined ? parseInteger('--freers', f.freers, 1, SIM_MAX_CPUS / 2) : 16;
   const profile = loadProfile(f.profile ?? 'this-machine');
   const cpus = [
     ...new Set(list('--cpus', f.cpus ?? '1,4,16,64').map((c) => parseInteger('--cpus', c, 1, SIM_MAX_CPUS))),
   ];
-  const ops = f.ops !== undefined ? parseInteger('--ops', f.ops, 1, 1e7) : 2_000;
+  // A pasid op is a whole DMA (a buffer allocated, mapped, transferred, unmapped, freed): fewer by default.
+  const ops = f.ops !== undefined ? parseInteger('--ops', f.ops, 1, 1e7) : suite === 'pasid' ? 200 : 2_000;
   const seed = f.seed !== undefined ? parseSeed('--seed', f.seed) : 1;
   if (f.reportDir !== undefined) checkOutputDir('--report-dir', f.reportDir);
   const startedAt = new Date();
@@ -141,6 +161,14 @@ export async function benchSimCommand(f: BenchFlags, io: Io): Promise<number> {
       heading: `${sec.heading} (simulated, profile ${profile.profile.name})`,
       text: `${simBanner(profile, ops, seed)} ${sec.text ?? ''}`,
     }));
+  } else if (suite === 'pasid') {
+    const o = { cpus, sizesPages: [1, 16, 512], invCostsNs: [1000, 4000], opsPerCpu: ops, seed, profile };
+    const res = simPasidBench(o, io.progress, speed);
+    const { profile: _p, ...options } = o;
+    doc = { pasid: { options: { ...options, costs: SIM_PASID_COSTS }, ...res } };
+    text = simPasidText(res, o);
+    summary = simPasidMarkdown(res, o);
+    sections = simPasidSections(res, o);
   } else {
     const variants = target
       ? (target.variants as VariantDef<IovaPatch>[])
@@ -149,18 +177,19 @@ export async function benchSimCommand(f: BenchFlags, io: Io): Promise<number> {
       variants,
       scenario: (target?.scenario as ScenarioDef<IovaPatch> | undefined) ?? iovaScenario,
       cpus,
-      freers: 16,
+      freers,
       opsPerCpu: ops,
       seed,
       profile,
+      shape,
+      depth,
     };
     const rows = simIovaBench(o, io.progress, speed);
-    doc = {
-      iova: { options: { cpus, freers: o.freers, opsPerCpu: ops, seed, variants: variants.map((v) => v.name) }, rows },
-    };
-    text = simIovaText(rows, profile, ops, seed, o.freers);
-    summary = simIovaMarkdown(rows, profile, ops, seed, o.freers);
-    sections = simIovaSections(rows, profile, ops, seed, o.freers);
+    const { variants: _v, scenario: _s, profile: _p, ...options } = o;
+    doc = { iova: { options: { ...options, variants: variants.map((v) => v.name) }, rows } };
+    text = simIovaText(rows, o);
+    summary = simIovaMarkdown(rows, o);
+    sections = simIovaSections(rows, o);
   }
   const speedLine = speedText(speed);
   const full = {

@@ -11,6 +11,7 @@ import type { ChartSection } from '../report/html.js';
 import { escapeHtml } from '../report/html-kit.js';
 import { iovaScenario } from '../scenarios/iova.js';
 import { runSim, type SimResult } from './executor.js';
+import { buildIovaBurst } from './iova-burst.js';
 import { simInfo, type SimRunInfo, type SimSpeed } from './fq-sim.js';
 import type { LoadedProfile } from './profile.js';
 import { simBanner, waitsText } from './sim-report.js';
@@ -24,6 +25,28 @@ export interface SimIovaOptions {
   readonly opsPerCpu: number;
   readonly seed: number;
   readonly profile: LoadedProfile;
+  /**
+   * The op shape: `irq` = the iova scenario's bench shape 3 (one range in flight per allocating vCPU,
+   * mixed sizes); `burst` = deep queues freed in bursts (iova-burst.ts), the published report's shape.
+   */
+  readonly shape: IovaShape;
+  /** burst: mappings per burst (queue depth of an allocating vCPU). */
+  readonly depth: number;
+}
+
+export type IovaShape = 'irq' | 'burst';
+export const IOVA_SHAPES: readonly IovaShape[] = ['irq', 'burst'];
+
+/** How the range caches were used over a run (bucket 0..5 summed): the depot's traffic and the rbtree's. */
+export interface DepotTraffic {
+  /** Full magazines pushed to a depot (iova_depot_push, or the fixed depot's depot[depot_size++]). */
+  readonly pushes: number;
+  /** Depot pop tries: a vCPU whose loaded and prev were empty looked at the depot (a hit, or a miss that goes on to the rbtree). */
+  readonly pops: number;
+  /** Magazines whose ranges went back to the rbtree (fixed depot full; the list depot's trim work). */
+  readonly magsToTree: number;
+  /** alloc_iova calls on the rbtree (a range-cache miss). */
+  readonly treeAllocs: number;
 }
 
 export interface SimIovaRow {
@@ -41,6 +64,7 @@ export interface SimIovaRow {
   readonly allocsPerSecAll: number;
   /** Share of all vCPU time spent waiting for iova_rbtree_lock. */
   readonly rbtreeLockShare: number;
+  readonly traffic: DepotTraffic;
   readonly sim: SimRunInfo;
 }
 
@@ -60,6 +84,24 @@ function steadyRate(r: SimResult): number {
   return r.makespanNs > r.halfNs ? (r.ops - half) / ((r.makespanNs - r.halfNs) / 1e9) : 0;
 }
 
+/**
+ * The depot's and the rbtree's traffic, from the steps taken at their sites (one step per call there:
+ * each of these sites is yielded once per push, pop, magazine free or tree allocation).
+ */
+function depotTraffic(steps: ReadonlyMap<string, number>): DepotTraffic {
+  const sum = (pred: (site: string) => boolean) => {
+    let n = 0;
+    for (const [site, k] of steps) if (pred(site)) n += k;
+    return n;
+  };
+  return {
+    pushes: sum((x) => x.endsWith('iova_depot_push')),
+    pops: sum((x) => x.endsWith('iova_depot_pop')),
+    magsToTree: sum((x) => x.endsWith('magazine_free_pfns (rbtree erase)')),
+    treeAllocs: sum((x) => x === 'rbtree alloc_iova'),
+  };
+}
+
 /** IRQ vCPUs of a run: the requested number, but never more than half of the vCPUs (at least 1). */
 export function freersOf(cpus: number, freers: number): number {
   return Math.max(1, Math.min(freers, Math.floor(cpus / 2)));
@@ -72,17 +114,25 @@ export function simIovaBench(o: SimIovaOptions, progress: (s: string) => void, s
     for (const cpus of o.cpus) {
       if (cpus < 2) continue; // one vCPU cannot both allocate and free on another
       const freers = freersOf(cpus, o.freers);
-      progress(`iova sim: ${variant.name}, ${cpus} vCPUs (${freers} freeing), ${o.opsPerCpu} allocations each`);
-      const model = s.build({ cpus, variant, params: withDefaults(s, { ...PARAMS, freers }) });
+      progress(
+        `iova sim (${o.shape}): ${variant.name}, ${cpus} vCPUs (${freers} freeing), ${o.opsPerCpu} allocations each`,
+      );
+      const burst = o.shape === 'burst';
+      // A burst op allocates `depth` ranges: the allocating vCPUs run opsPerCpu / depth of them.
+      const perOp = burst ? o.depth : 1;
+      const model = burst
+        ? buildIovaBurst({ cpus, variant, params: {} }, { freers, depth: o.depth, spacePfns: PARAMS.spacePfns })
+        : s.build({ cpus, variant, params: withDefaults(s, { ...PARAMS, freers }) });
       const t0 = performance.now();
       const r = runSim({
         scenario: s as ScenarioDef,
         model,
         opSeed: o.seed,
-        opsPerCpu: Array.from({ length: cpus }, (_, c) => (c < freers ? 0 : o.opsPerCpu)),
+        opsPerCpu: Array.from({ length: cpus }, (_, c) => (c < freers ? 0 : Math.ceil(o.opsPerCpu / perOp))),
         endless: Array.from({ length: cpus }, (_, c) => c < freers),
         profile: o.profile.profile,
         untimed: ['shadow.*'],
+        countSites: true,
       });
       speed.push({ steps: r.steps, wallMs: performance.now() - t0 });
       const total = r.makespanNs * cpus;
@@ -92,9 +142,10 @@ export function simIovaBench(o: SimIovaOptions, progress: (s: string) => void, s
         cpus,
         freers,
         allocating: cpus - freers,
-        allocsPerSec: steadyRate(r),
-        allocsPerSecAll: r.makespanNs > 0 ? r.ops / (r.makespanNs / 1e9) : 0,
+        allocsPerSec: perOp * steadyRate(r),
+        allocsPerSecAll: r.makespanNs > 0 ? (perOp * r.ops) / (r.makespanNs / 1e9) : 0,
         rbtreeLockShare: total > 0 ? rb / total : 0,
+        traffic: depotTraffic(r.siteSteps!),
         sim: simInfo(r, cpus),
       });
     }
@@ -111,13 +162,23 @@ function vsFirst(rows: readonly SimIovaRow[], r: SimIovaRow): string {
   return b && b.allocsPerSec > 0 ? `${(r.allocsPerSec / b.allocsPerSec).toFixed(2)}x` : '-';
 }
 
-export function simIovaText(
-  rows: readonly SimIovaRow[],
-  p: LoadedProfile,
-  ops: number,
-  seed: number,
-  freers: number,
-): string {
+/** pushes / pops / magazines back to the rbtree / rbtree allocations. */
+const trafficText = (t: DepotTraffic) => `${t.pushes} / ${t.pops} / ${t.magsToTree} / ${t.treeAllocs}`;
+const TRAFFIC_HEAD = 'depot pushes / pop tries / mags to rbtree / rbtree allocs';
+
+/** What the run's op shape is, in one sentence. */
+function shapeText(o: Pick<SimIovaOptions, 'shape' | 'depth' | 'freers'>): string {
+  return o.shape === 'burst'
+    ? `Burst shape (kernel-model.md §9 #3): every vCPU but the first ${o.freers} (at most half) maps bursts of ${o.depth} x 4 KiB (bucket 0), submits them and waits for their completion; those IRQ vCPUs free each burst range by range.`
+    : `IOVAs allocated on every vCPU but the first ${o.freers} (at most half), freed by those (kernel-model.md §9 #3); one range in flight per allocating vCPU, mixed sizes.`;
+}
+
+const TRAFFIC_NOTE =
+  'Depot pushes count every full magazine a freeing CPU handed on (the fixed depot counts the attempts that found it full too); pop tries count every look at the depot by a vCPU whose loaded and prev were empty, hit or miss; mags to rbtree = magazines whose 127 ranges went back to the rbtree under iova_rbtree_lock (fixed depot full, or the list depot trim work); rbtree allocs = range-cache misses.';
+
+type TextOpts = Pick<SimIovaOptions, 'profile' | 'opsPerCpu' | 'seed' | 'shape' | 'depth' | 'freers'>;
+
+export function simIovaText(rows: readonly SimIovaRow[], o: TextOpts): string {
   const head = [
     'variant',
     'vCPUs',
@@ -126,6 +187,7 @@ export function simIovaText(
     'whole run',
     `vs ${rows[0]?.variant ?? '-'}`,
     'rbtree lock wait (whole run)',
+    TRAFFIC_HEAD,
     'waited at (share of vCPU time)',
   ];
   const body = rows.map((r) => [
@@ -136,57 +198,53 @@ export function simIovaText(
     k(r.allocsPerSecAll),
     vsFirst(rows, r),
     pct(r.rbtreeLockShare),
+    trafficText(r.traffic),
     waitsText(r.sim),
   ]);
   const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   const line = (cells: readonly string[]) =>
     cells
-      .map((c, i) => (i === 0 || i === 6 ? c.padEnd(w[i]!) : c.padStart(w[i]!)))
+      .map((c, i) => (i === 0 || i === 8 ? c.padEnd(w[i]!) : c.padStart(w[i]!)))
       .join('  ')
       .trimEnd();
   return [
-    simBanner(p, ops, seed),
-    `IOVAs allocated on every vCPU but the first ${freers} (at most half), freed by those (kernel-model.md §9 #3).`,
+    simBanner(o.profile, o.opsPerCpu, o.seed),
+    shapeText(o),
     '',
     line(head),
     ...body.map(line),
+    '',
+    TRAFFIC_NOTE,
   ].join('\n');
 }
 
-export function simIovaMarkdown(
-  rows: readonly SimIovaRow[],
-  p: LoadedProfile,
-  ops: number,
-  seed: number,
-  freers: number,
-): string {
+export function simIovaMarkdown(rows: readonly SimIovaRow[], o: TextOpts): string {
   return [
-    `**${simBanner(p, ops, seed).replace('\n', '** ')}`,
+    `**${simBanner(o.profile, o.opsPerCpu, o.seed).replace('\n', '** ')}`,
     '',
-    `## IOVA depot: allocated on most vCPUs, freed by ${freers} IRQ vCPUs (simulated)`,
+    `## IOVA depot, ${o.shape} shape, ${o.freers} IRQ vCPUs freeing (simulated)`,
     '',
-    `| variant | vCPUs | freeing | allocs/s (sim, 2nd half) | whole run | vs ${rows[0]?.variant ?? '-'} | rbtree lock wait (whole run) | waited at |`,
-    '|---|---:|---:|---:|---:|---:|---:|---|',
+    shapeText(o),
+    '',
+    `| variant | vCPUs | freeing | allocs/s (sim, 2nd half) | whole run | vs ${rows[0]?.variant ?? '-'} | rbtree lock wait (whole run) | ${TRAFFIC_HEAD} | waited at |`,
+    '|---|---:|---:|---:|---:|---:|---:|---:|---|',
     ...rows.map(
       (r) =>
-        `| ${r.variant} | ${r.cpus} | ${r.freers} | ${Math.round(r.allocsPerSec)} | ${Math.round(r.allocsPerSecAll)} | ${vsFirst(rows, r)} | ${pct(r.rbtreeLockShare)} | ${waitsText(r.sim)} |`,
+        `| ${r.variant} | ${r.cpus} | ${r.freers} | ${Math.round(r.allocsPerSec)} | ${Math.round(r.allocsPerSecAll)} | ${vsFirst(rows, r)} | ${pct(r.rbtreeLockShare)} | ${trafficText(r.traffic)} | ${waitsText(r.sim)} |`,
     ),
+    '',
+    TRAFFIC_NOTE,
     '',
   ].join('\n');
 }
 
-export function simIovaSections(
-  rows: readonly SimIovaRow[],
-  p: LoadedProfile,
-  ops: number,
-  seed: number,
-  freers: number,
-): ChartSection[] {
+export function simIovaSections(rows: readonly SimIovaRow[], o: TextOpts): ChartSection[] {
   const variants = [...new Set(rows.map((r) => r.variant))];
+  const p = o.profile;
   return [
     {
-      heading: `IOVA depot, simulated (profile ${p.profile.name})`,
-      text: `${simBanner(p, ops, seed)} Allocated on most vCPUs, freed by ${freers} IRQ vCPUs. Profile: ${p.profile.comment}`,
+      heading: `IOVA depot, ${o.shape} shape, simulated (profile ${p.profile.name})`,
+      text: `${simBanner(p, o.opsPerCpu, o.seed)} ${shapeText(o)} ${TRAFFIC_NOTE} Profile: ${p.profile.comment}`,
       tables: [
         {
           caption: 'Simulated runs',
@@ -197,6 +255,7 @@ export function simIovaSections(
             { label: 'allocs/s (sim, 2nd half)', num: true },
             { label: 'whole run', num: true },
             { label: 'rbtree lock wait (whole run)', num: true },
+            { label: TRAFFIC_HEAD, num: true },
             { label: 'waited at (share of vCPU time)' },
           ],
           rows: rows.map((r) => ({
@@ -207,6 +266,7 @@ export function simIovaSections(
               String(Math.round(r.allocsPerSec)),
               String(Math.round(r.allocsPerSecAll)),
               pct(r.rbtreeLockShare),
+              trafficText(r.traffic),
               escapeHtml(waitsText(r.sim)),
             ],
           })),
