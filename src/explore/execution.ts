@@ -247,24 +247,48 @@ export function runExecution(spec: ExecutionSpec, scheduler: Scheduler, stepsHin
   // The task whose model code is running (for EXCEPTION): one try around the whole loop, not one per
   // step, keeps the hot loop as V8 optimises it best; an exception ends the execution anyway.
   let running = -1;
+  // The runnable set is rebuilt only when it can have changed: while no task waits on a word and there
+  // are no timers it changes only when the task that just ran finished or blocked; otherwise (a waiter
+  // may be woken by any step, a timer may fall due) at every step. A rebuilt set is a fresh array (the
+  // strategies never keep one), so a reused one is exactly what a rebuild would give.
+  let runnable: number[] = [];
+  let alive = 0;
+  let rescan = true;
+  /** Whether the previous step's task is in `runnable` (a switch away from it is a preemption). */
+  let currentRunnable = false;
+  const stepDone = scheduler.stepDone !== undefined;
   try {
     for (; !checker.failed;) {
-      // A fresh small array per step is cheaper in V8 than truncating and refilling one.
-      const runnable: number[] = [];
-      let alive = 0;
-      for (let c = 0; c < n; c++) {
-        if (finished[c]) continue;
-        alive++;
-        const b = state[c]!.blockedOn;
-        if (b < 0 || Atomics.load(i32, b) === 0) runnable.push(c);
-      }
-      for (let t = n; t < tasks; t++) {
-        if (ops[t]) {
-          // a callback in progress: runnable like a vCPU, and the execution is not over
+      if (rescan) {
+        runnable = [];
+        alive = 0;
+        currentRunnable = false;
+        let waiting = false;
+        for (let c = 0; c < n; c++) {
+          if (finished[c]) continue;
           alive++;
-          const b = state[t]!.blockedOn;
-          if (b < 0 || Atomics.load(i32, b) === 0) runnable.push(t);
-        } else if (alive > 0 && dueAt(t) <= clock.ns) runnable.push(t);
+          const b = state[c]!.blockedOn;
+          if (b >= 0) waiting = true;
+          if (b < 0 || Atomics.load(i32, b) === 0) {
+            runnable.push(c);
+            if (c === current) currentRunnable = true;
+          }
+        }
+        for (let t = n; t < tasks; t++) {
+          if (ops[t]) {
+            // a callback in progress: runnable like a vCPU, and the execution is not over
+            alive++;
+            const b = state[t]!.blockedOn;
+            if (b < 0 || Atomics.load(i32, b) === 0) {
+              runnable.push(t);
+              if (t === current) currentRunnable = true;
+            }
+          } else if (alive > 0 && dueAt(t) <= clock.ns) {
+            runnable.push(t);
+            if (t === current) currentRunnable = true;
+          }
+        }
+        rescan = waiting || tasks > n;
       }
       if (alive === 0) break;
       if (runnable.length === 0) {
@@ -286,7 +310,7 @@ export function runExecution(spec: ExecutionSpec, scheduler: Scheduler, stepsHin
         break;
       }
       const c = scheduler.nextCpu(runnable, current);
-      if (current >= 0 && c !== current && runnable.includes(current)) preemptions++;
+      if (c !== current && currentRunnable) preemptions++;
       if (nd === decisions.length) decisions = grow(decisions);
       decisions[nd++] = c;
       const cpu = cpus[c]!;
@@ -334,7 +358,10 @@ export function runExecution(spec: ExecutionSpec, scheduler: Scheduler, stepsHin
       }
       running = -1;
       current = c;
-      scheduler.stepDone?.();
+      // Still runnable, unless it finished or now waits (then the set is rebuilt).
+      currentRunnable = true;
+      if (finished[c] || state[c]!.blockedOn >= 0) rescan = true;
+      if (stepDone) scheduler.stepDone!();
       if (checker.failed) break;
     }
   } catch (e) {
