@@ -22,6 +22,8 @@ import { at, region, type Layout, type RegionSpec } from '../engine/layout.js';
 import { rawLock, rawUnlock } from '../engine/sync.js';
 import type { PagePool } from './page-pool.js';
 import {
+  blockIndex,
+  blockOffset,
   blockSize,
   frameOf,
   IoPgtable,
@@ -45,7 +47,7 @@ export function walkCacheRegions(): Record<string, RegionSpec> {
 }
 
 /** Region index of the iovas a level-`lvl` table covers (one level-(lvl-1) entry's span). */
-const regionOf = (iova: number, lvl: number): number => Math.floor(iova / blockSize(lvl - 1));
+const regionOf = (iova: number, lvl: number): number => blockIndex(iova, lvl - 1);
 
 const WALK = 'smmu table walk';
 const FLUSH_WALK = 'tlb_flush_walk';
@@ -80,7 +82,7 @@ export class WalkCache implements IoPgtableFlushOps {
       const pte = Atomics.load(i32, this.pool.entry(table, levelIndex(iova, lvl)));
       if (pte === 0) break;
       if (isLeaf(pte, lvl)) {
-        phys = frameOf(pte) * SZ_4K + (iova % blockSize(lvl));
+        phys = frameOf(pte) * SZ_4K + blockOffset(iova, lvl);
         break;
       }
       if (!isTable(pte, lvl)) break;
