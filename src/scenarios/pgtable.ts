@@ -109,9 +109,13 @@ const invariants: readonly InvariantDef[] = [
  * the same slot exclude each other (a group holds only those two kinds). Computed once per model.
  */
 function conflictsOf(spots: readonly Spot[]): number[][] {
-  return spots.map((s) =>
-    s.group < 0 ? [] : spots.flatMap((o, i) => (o.group === s.group && o.kind !== s.kind ? [i] : [])),
-  );
+  // Plain loops: explore builds a fresh model for its nondeterminism check every 64 executions.
+  return spots.map((s) => {
+    const out: number[] = [];
+    if (s.group >= 0)
+      for (let i = 0; i < spots.length; i++) if (spots[i]!.group === s.group && spots[i]!.kind !== s.kind) out.push(i);
+    return out;
+  });
 }
 
 function spotsOf(cpu: number, cpus: number, arenas: number, slots: number): Spot[] {
