@@ -195,5 +195,6 @@ row(`pgtable/correct stress loop, 1 vCPU, /step (${(stressSteps / stressOps).toF
 row(`explore pgtable 4x96 random, /step (${Math.round(exploreSteps / exploreRuns)} steps/execution)`, explorePgtable);
 row('explore pgtable 4x96 pct (the default strategy), /step', explorePct);
 console.log(
-  `=> stress ${(1e3 / stressStep).toFixed(2)} M steps/cpu-s, explore ${(1e3 / explorePgtable).toFixed(2)} M steps/cpu-s`,
+  `=> stress ${(1e3 / stressStep).toFixed(2)} M steps/cpu-s, ` +
+    `explore ${(1e3 / explorePgtable).toFixed(2)} M steps/cpu-s (pct ${(1e3 / explorePct).toFixed(2)})`,
 );
