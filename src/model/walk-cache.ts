@@ -121,9 +121,11 @@ export class WalkCache implements IoPgtableFlushOps {
 
   /** The entry index holding (lvl, reg), or -1. */
   private find(i32: Int32Array, lvl: number, reg: number): number {
+    // The region word first: it is the one that rarely matches, so most entries cost one load (a walk
+    // looks up and fills several levels, each a scan of every entry).
     for (let e = 0; e < WALK_CACHE_ENTRIES; e++) {
       const at_ = this.base + HEAD + e * WORDS;
-      if (Atomics.load(i32, at_ + 2) !== 0 && Atomics.load(i32, at_) === lvl && Atomics.load(i32, at_ + 1) === reg)
+      if (Atomics.load(i32, at_ + 1) === reg && Atomics.load(i32, at_) === lvl && Atomics.load(i32, at_ + 2) !== 0)
         return e;
     }
     return -1;
