@@ -29,16 +29,31 @@ export function rngFor(seed: number, purpose: number): RandomGenerator {
   return xoroshiro128plus(mix32(mix32(seed, 0x5eed), purpose));
 }
 
-/** Uniform integer in [lo, hi], both included. */
+/**
+ * Uniform integer in [lo, hi], both included: pure-rand's uniformInt, draw for draw (the op programs and
+ * the explore schedulers are defined by these draws; test/rng.test.ts checks the two agree), at less cost:
+ *  - a range whose size is a power of two (up to 2^30) is never rejected by uniformInt (its bound,
+ *    floor(2^32 / size) * size, is 2^32) and gives (draw + 2^31) mod size: the draw's low bits, a mask;
+ *  - any other size up to 2^31 rejects the same draws; the remainder is taken as v - floor(v / n) * n,
+ *    exact here (v < 2^32, so the quotient's rounding error is below 1/n and cannot reach the next
+ *    integer), instead of a floating-point % that costs more than the rest of the draw.
+ * The random strategy draws at every step, the op programs several times per op.
+ */
 export function randInt(rng: RandomGenerator, lo: number, hi: number): number {
-  return uniformInt(rng, lo, hi);
+  const n = hi - lo + 1;
+  if (!(n > 0 && n <= 0x80000000)) return uniformInt(rng, lo, hi);
+  if (n <= 0x40000000 && (n & (n - 1)) === 0) return (rng.next() & (n - 1)) + lo;
+  const max = n > 2 ? Math.floor(4294967296 / n) * n : 4294967296;
+  let v = rng.next() + 2147483648;
+  while (v >= max) v = rng.next() + 2147483648;
+  return v - Math.floor(v / n) * n + lo;
 }
 
 /** Pick an index by integer weights. */
 export function pickWeighted(rng: RandomGenerator, weights: readonly number[]): number {
   let total = 0;
   for (const w of weights) total += w;
-  let r = uniformInt(rng, 0, total - 1);
+  let r = randInt(rng, 0, total - 1);
   for (let i = 0; i < weights.length; i++) {
     r -= weights[i]!;
     if (r < 0) return i;

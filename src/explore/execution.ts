@@ -138,7 +138,11 @@ export function runExecution(spec: ExecutionSpec, scheduler: Scheduler, stepsHin
   const taskNames = [...Array.from({ length: n }, (_, c) => `cpu${c}`), ...timers.map((t) => `timer:${t.ref.name}`)];
   const trace: TraceEvent[] | undefined = spec.trace ? [] : undefined;
   const hash = spec.trace ? createHash('sha256') : undefined;
-  const siteCounts = spec.siteCounts;
+  /**
+   * This execution's steps per site, added into spec.siteCounts when it ends (however it ends): a counter
+   * box per site takes one Map lookup per step where counting straight into the total took two.
+   */
+  const siteCounts = spec.siteCounts ? new Map<Site, number[]>() : undefined;
   let step = 0;
 
   // Start vCPU c's next op and run it to its first site; mark it finished when its program is done.
@@ -247,24 +251,48 @@ export function runExecution(spec: ExecutionSpec, scheduler: Scheduler, stepsHin
   // The task whose model code is running (for EXCEPTION): one try around the whole loop, not one per
   // step, keeps the hot loop as V8 optimises it best; an exception ends the execution anyway.
   let running = -1;
+  // The runnable set is rebuilt only when it can have changed: while no task waits on a word and there
+  // are no timers it changes only when the task that just ran finished or blocked; otherwise (a waiter
+  // may be woken by any step, a timer may fall due) at every step. A rebuilt set is a fresh array (the
+  // strategies never keep one), so a reused one is exactly what a rebuild would give.
+  let runnable: number[] = [];
+  let alive = 0;
+  let rescan = true;
+  /** Whether the previous step's task is in `runnable` (a switch away from it is a preemption). */
+  let currentRunnable = false;
+  const stepDone = scheduler.stepDone !== undefined;
   try {
     for (; !checker.failed;) {
-      // A fresh small array per step is cheaper in V8 than truncating and refilling one.
-      const runnable: number[] = [];
-      let alive = 0;
-      for (let c = 0; c < n; c++) {
-        if (finished[c]) continue;
-        alive++;
-        const b = state[c]!.blockedOn;
-        if (b < 0 || Atomics.load(i32, b) === 0) runnable.push(c);
-      }
-      for (let t = n; t < tasks; t++) {
-        if (ops[t]) {
-          // a callback in progress: runnable like a vCPU, and the execution is not over
+      if (rescan) {
+        runnable = [];
+        alive = 0;
+        currentRunnable = false;
+        let waiting = false;
+        for (let c = 0; c < n; c++) {
+          if (finished[c]) continue;
           alive++;
-          const b = state[t]!.blockedOn;
-          if (b < 0 || Atomics.load(i32, b) === 0) runnable.push(t);
-        } else if (alive > 0 && dueAt(t) <= clock.ns) runnable.push(t);
+          const b = state[c]!.blockedOn;
+          if (b >= 0) waiting = true;
+          if (b < 0 || Atomics.load(i32, b) === 0) {
+            runnable.push(c);
+            if (c === current) currentRunnable = true;
+          }
+        }
+        for (let t = n; t < tasks; t++) {
+          if (ops[t]) {
+            // a callback in progress: runnable like a vCPU, and the execution is not over
+            alive++;
+            const b = state[t]!.blockedOn;
+            if (b < 0 || Atomics.load(i32, b) === 0) {
+              runnable.push(t);
+              if (t === current) currentRunnable = true;
+            }
+          } else if (alive > 0 && dueAt(t) <= clock.ns) {
+            runnable.push(t);
+            if (t === current) currentRunnable = true;
+          }
+        }
+        rescan = waiting || tasks > n;
       }
       if (alive === 0) break;
       if (runnable.length === 0) {
@@ -286,7 +314,7 @@ export function runExecution(spec: ExecutionSpec, scheduler: Scheduler, stepsHin
         break;
       }
       const c = scheduler.nextCpu(runnable, current);
-      if (current >= 0 && c !== current && runnable.includes(current)) preemptions++;
+      if (c !== current && currentRunnable) preemptions++;
       if (nd === decisions.length) decisions = grow(decisions);
       decisions[nd++] = c;
       const cpu = cpus[c]!;
@@ -303,7 +331,7 @@ export function runExecution(spec: ExecutionSpec, scheduler: Scheduler, stepsHin
           hash!.update(`${c}:${s}\n`);
         }
         step++;
-        if (siteCounts) siteCounts.set(s, (siteCounts.get(s) ?? 0) + 1);
+        if (siteCounts) countSite(siteCounts, s);
         site[c] = s;
         running = c;
         if (wm) wm.beginStep(memCpu[c]!);
@@ -323,7 +351,7 @@ export function runExecution(spec: ExecutionSpec, scheduler: Scheduler, stepsHin
           hash!.update(`${c}:${s}\n`);
         }
         step++;
-        if (siteCounts) siteCounts.set(s, (siteCounts.get(s) ?? 0) + 1);
+        if (siteCounts) countSite(siteCounts, s);
         running = c;
         if (wm) wm.beginStep(memCpu[c]!);
         const r = ops[c]!.next();
@@ -334,15 +362,23 @@ export function runExecution(spec: ExecutionSpec, scheduler: Scheduler, stepsHin
       }
       running = -1;
       current = c;
-      scheduler.stepDone?.();
+      // Still runnable, unless it finished or now waits (then the set is rebuilt).
+      currentRunnable = true;
+      if (finished[c] || state[c]!.blockedOn >= 0) rescan = true;
+      if (stepDone) scheduler.stepDone!();
       if (checker.failed) break;
     }
   } catch (e) {
-    if (running < 0) throw e; // the harness's own code, not the model's
+    if (running < 0) {
+      if (siteCounts) addSiteCounts(spec.siteCounts!, siteCounts);
+      throw e; // the harness's own code, not the model's
+    }
     if (wm) wm.endStep(true);
     threw(running, e);
     if (running >= n) timerDone(running);
   }
+
+  if (siteCounts) addSiteCounts(spec.siteCounts!, siteCounts);
 
   function dueAt(t: number): number {
     const d = Atomics.load(mem.i64, timers[t - n]!.ref.deadlineIndex);
@@ -385,6 +421,16 @@ export function runExecution(spec: ExecutionSpec, scheduler: Scheduler, stepsHin
     taskNames,
     traceHash: hash ? hash.digest('hex').slice(0, 16) : undefined,
   };
+}
+
+function countSite(counts: Map<Site, number[]>, s: Site): void {
+  const box = counts.get(s);
+  if (box === undefined) counts.set(s, [1]);
+  else box[0]!++;
+}
+
+function addSiteCounts(into: Map<Site, number>, from: ReadonlyMap<Site, number[]>): void {
+  for (const [s, box] of from) into.set(s, (into.get(s) ?? 0) + box[0]!);
 }
 
 /** The first stack frame of an exception outside node's internals: "file.ts:123". */

@@ -58,9 +58,32 @@ export function levelOf(size: number): number {
   throw new RangeError(`pgtable: page size ${size} is not 4K, 2M or 1G`);
 }
 
-/** Index of the entry for `iova` in a level's table (ARM_LPAE_LVL_IDX). */
+/**
+ * 1 / blockSize(lvl). Every block size is a power of two, so `iova * INV_BLOCK_SIZE[lvl]` is exactly
+ * `iova / blockSize(lvl)`: a multiply instead of a divide on the walk's hot path.
+ */
+const INV_BLOCK_SIZE = BLOCK_SIZE.map((s) => 1 / s);
+
+/**
+ * Which block of level `lvl` holds `iova` (iova >> the level's shift). An iova has up to 48 bits, more than
+ * a JS shift takes, hence the exact multiply and floor.
+ */
+export function blockIndex(iova: number, lvl: number): number {
+  return Math.floor(iova * INV_BLOCK_SIZE[lvl]!);
+}
+
+/** `iova`'s offset within its level-`lvl` block (iova & (blockSize - 1)). */
+export function blockOffset(iova: number, lvl: number): number {
+  return iova - blockIndex(iova, lvl) * BLOCK_SIZE[lvl]!;
+}
+
+/**
+ * Index of the entry for `iova` in a level's table (ARM_LPAE_LVL_IDX): the low 9 bits of its block index.
+ * The `&` takes them exactly (ToInt32 keeps the low 32 bits, and 512 divides 2^32), where a `%` on a
+ * number beyond int32 would be a floating-point remainder, several times the cost of the rest of a step.
+ */
 export function levelIndex(iova: number, lvl: number): number {
-  return Math.floor(iova / blockSize(lvl)) % PTES_PER_TABLE;
+  return blockIndex(iova, lvl) & (PTES_PER_TABLE - 1);
 }
 
 export const isLeaf = (pte: number, lvl: number): boolean =>
@@ -341,7 +364,7 @@ export class IoPgtable {
       yield READ[lvl]!;
       const pte = Atomics.load(cpu.i32, this.slot(table, iova, lvl));
       if (pte === 0) return -1;
-      if (isLeaf(pte, lvl)) return frameOf(pte) * SZ_4K + (iova % blockSize(lvl));
+      if (isLeaf(pte, lvl)) return frameOf(pte) * SZ_4K + blockOffset(iova, lvl);
       table = frameOf(pte);
     }
     return -1;
@@ -356,7 +379,7 @@ export class IoPgtable {
     for (let lvl = 0; lvl < LEVELS; lvl++) {
       const pte = Atomics.load(i32, this.slot(table, iova, lvl));
       if (pte === 0) return -1;
-      if (isLeaf(pte, lvl)) return frameOf(pte) * SZ_4K + (iova % blockSize(lvl));
+      if (isLeaf(pte, lvl)) return frameOf(pte) * SZ_4K + blockOffset(iova, lvl);
       table = frameOf(pte);
     }
     return -1;
@@ -382,8 +405,9 @@ export class IoPgtable {
     const badRefs: number[] = [];
     const leaves: [number, number, number][] = [];
     const walk = (page: number, lvl: number, base: number): void => {
+      const at = this.pool.entry(page);
       for (let i = 0; i < PTES_PER_TABLE; i++) {
-        const pte = i32[this.pool.entry(page, i)]!;
+        const pte = i32[at + i]!;
         if (pte === 0) continue;
         const iova = base + i * blockSize(lvl);
         if (isLeaf(pte, lvl)) {

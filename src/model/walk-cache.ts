@@ -22,6 +22,8 @@ import { at, region, type Layout, type RegionSpec } from '../engine/layout.js';
 import { rawLock, rawUnlock } from '../engine/sync.js';
 import type { PagePool } from './page-pool.js';
 import {
+  blockIndex,
+  blockOffset,
   blockSize,
   frameOf,
   IoPgtable,
@@ -45,7 +47,7 @@ export function walkCacheRegions(): Record<string, RegionSpec> {
 }
 
 /** Region index of the iovas a level-`lvl` table covers (one level-(lvl-1) entry's span). */
-const regionOf = (iova: number, lvl: number): number => Math.floor(iova / blockSize(lvl - 1));
+const regionOf = (iova: number, lvl: number): number => blockIndex(iova, lvl - 1);
 
 const WALK = 'smmu table walk';
 const FLUSH_WALK = 'tlb_flush_walk';
@@ -80,7 +82,7 @@ export class WalkCache implements IoPgtableFlushOps {
       const pte = Atomics.load(i32, this.pool.entry(table, levelIndex(iova, lvl)));
       if (pte === 0) break;
       if (isLeaf(pte, lvl)) {
-        phys = frameOf(pte) * SZ_4K + (iova % blockSize(lvl));
+        phys = frameOf(pte) * SZ_4K + blockOffset(iova, lvl);
         break;
       }
       if (!isTable(pte, lvl)) break;
@@ -119,9 +121,11 @@ export class WalkCache implements IoPgtableFlushOps {
 
   /** The entry index holding (lvl, reg), or -1. */
   private find(i32: Int32Array, lvl: number, reg: number): number {
+    // The region word first: it is the one that rarely matches, so most entries cost one load (a walk
+    // looks up and fills several levels, each a scan of every entry).
     for (let e = 0; e < WALK_CACHE_ENTRIES; e++) {
       const at_ = this.base + HEAD + e * WORDS;
-      if (Atomics.load(i32, at_ + 2) !== 0 && Atomics.load(i32, at_) === lvl && Atomics.load(i32, at_ + 1) === reg)
+      if (Atomics.load(i32, at_ + 1) === reg && Atomics.load(i32, at_) === lvl && Atomics.load(i32, at_ + 2) !== 0)
         return e;
     }
     return -1;

@@ -109,9 +109,13 @@ const invariants: readonly InvariantDef[] = [
  * the same slot exclude each other (a group holds only those two kinds). Computed once per model.
  */
 function conflictsOf(spots: readonly Spot[]): number[][] {
-  return spots.map((s) =>
-    s.group < 0 ? [] : spots.flatMap((o, i) => (o.group === s.group && o.kind !== s.kind ? [i] : [])),
-  );
+  // Plain loops: explore builds a fresh model for its nondeterminism check every 64 executions.
+  return spots.map((s) => {
+    const out: number[] = [];
+    if (s.group >= 0)
+      for (let i = 0; i < spots.length; i++) if (spots[i]!.group === s.group && spots[i]!.kind !== s.kind) out.push(i);
+    return out;
+  });
 }
 
 function spotsOf(cpu: number, cpus: number, arenas: number, slots: number): Spot[] {
@@ -302,6 +306,11 @@ class PgtableProgram implements VcpuProgram {
   private lastSpot = 0;
   private lastPhys = 0;
   private readonly base: number;
+  /**
+   * dmaOp's candidates: scratch, filled afresh before each use (so no state survives an op in it), to
+   * spare a growing array per device op.
+   */
+  private readonly live: Int32Array;
 
   constructor(
     private readonly cpu: Cpu,
@@ -315,6 +324,7 @@ class PgtableProgram implements VcpuProgram {
     private readonly split: SplitBlocks,
   ) {
     this.base = atCpu(shadow, cpu.id);
+    this.live = new Int32Array(spots.length + split.blocks.length);
   }
 
   private splitMask(g: number): number {
@@ -405,15 +415,16 @@ class PgtableProgram implements VcpuProgram {
 
   /** The device: translate a live mapping of this vCPU's (a spot, or its page of a split block) through the walk cache. */
   private dmaOp(): Op<void> | null {
-    const live: number[] = [];
-    for (let k = 0; k < this.spots.length; k++) if (this.mapped(k) !== 0) live.push(k);
+    const live = this.live;
+    let n = 0;
+    for (let k = 0; k < this.spots.length; k++) if (this.mapped(k) !== 0) live[n++] = k;
     const bit = 1 << this.cpu.id;
     for (let g = 0; g < this.split.blocks.length; g++) {
       const mask = this.splitMask(g);
-      if ((mask & BUSY) === 0 && (mask & bit) !== 0) live.push(-1 - g);
+      if ((mask & BUSY) === 0 && (mask & bit) !== 0) live[n++] = -1 - g;
     }
-    if (live.length === 0) return null;
-    const k = live[randInt(this.rng, 0, live.length - 1)]!;
+    if (n === 0) return null;
+    const k = live[randInt(this.rng, 0, n - 1)]!;
     this.lastOp = 'dma';
     this.lastSpot = k;
     if (k >= 0) return this.doDma(this.spots[k]!.iova, (this.mapped(k) - 1) * SZ_4K);
