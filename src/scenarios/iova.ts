@@ -341,6 +341,8 @@ class IovaProgram implements VcpuProgram {
 
   /** Free a range another vCPU (or this one) handed over, as a flush-queue timer frees others' IOVAs. */
   private *take(slot: number): Op<void> {
+    // Post and take are one atomic RMW of one slot word each (issue 13 item 3): nothing folded. What
+    // freeIovaFast writes before its first point is the IOVA shadow's (harness state, judged atomically).
     yield SITE_TAKE;
     const v = Atomics.exchange(this.cpu.i32, this.s.mailbox + slot, 0);
     if (v !== 0) yield* this.s.domain.freeIovaFast(this.cpu, Math.floor(v / SIZE_SHIFT), v % SIZE_SHIFT);

@@ -23,6 +23,7 @@
  */
 import type { Cpu, LockRef, Op } from '../../engine/cpu.js';
 import { at, atCpu, region, type Region, type RegionSpec } from '../../engine/layout.js';
+import { assertSpinLocked } from '../../engine/assert-locked.js';
 import { lockRef, LOCK_WORDS, spinLock, spinUnlock } from '../../engine/sync.js';
 import { ENOMEM, SZ_4K } from '../pgtable.js';
 import type { CookiePool } from './cookie-pool.js';
@@ -174,6 +175,8 @@ export class DeferredListDriver implements DomainOps {
     const n = Atomics.load(i32, b);
     if (n >= this.capacity) return { ret: ENOMEM, mapped: 0 };
     yield SITE_WRITE_E;
+    // The entry's four words in one point: see assertListOwned.
+    this.assertListOwned(cpu);
     const e = b + 1 + n * E_WORDS;
     Atomics.store(i32, e + E_IOVA, iova / SZ_4K);
     Atomics.store(i32, e + E_PADDR, paddr / SZ_4K);
@@ -200,16 +203,22 @@ export class DeferredListDriver implements DomainOps {
     }
     const entries = this.readEntries(i32, b, n);
     const r = yield* this.hyp.map(cpu, entries);
-    yield SITE_WRITE_N;
     if (r.ret === 0) {
-      // Everything read is committed. A plain store: entries appended since our read are lost.
+      yield SITE_WRITE_N;
+      // Everything read is committed. A plain store: entries appended since our read are lost. The
+      // window flag closeWindow clears in the same step is this vCPU's own word (nobody else reads it).
       Atomics.store(i32, b, 0);
       yield* this.closeWindow(cpu);
       return 0;
     }
-    // Keep what the failing hypercall left (hyp.map updated the entries in place), in order.
+    // Keep what the failing hypercall left (hyp.map updated the entries in place), in order: the
+    // entries, then the count, each its own point (an append racing in between is what the unlocked
+    // variant loses).
     const left = entries.filter((e) => e.pgcount > 0);
+    yield SITE_WRITE_E;
+    this.assertListOwned(cpu);
     this.writeEntries(i32, b, left);
+    yield SITE_WRITE_N;
     Atomics.store(i32, b, left.length);
     return r.ret;
   }
@@ -250,8 +259,10 @@ export class DeferredListDriver implements DomainOps {
     }
     let done = 0;
     if (cancelled.length > 0) {
-      yield SITE_WRITE_N;
+      yield SITE_WRITE_E;
+      this.assertListOwned(cpu);
       this.writeEntries(i32, b, keep);
+      yield SITE_WRITE_N;
       Atomics.store(i32, b, keep.length);
       cancelled.sort((x, y) => x[0] - y[0]);
     }
@@ -300,6 +311,17 @@ export class DeferredListDriver implements DomainOps {
     return out;
   }
 
+  /**
+   * lockdep_assert_held(domain lock) before a rewrite of the list's entries. writeEntries stores every
+   * entry in one scheduling point (a collapsed loop); no other vCPU can observe it half done because every
+   * access to the domain list — the append, the sync's read, the unmap's scan — happens inside a window
+   * that holds the domain lock (openWindow). The count, which the unlocked variant races on, is written
+   * in a point of its own after it. Overridden where the list is not shared (per-CPU lists).
+   */
+  protected assertListOwned(cpu: Cpu): void {
+    assertSpinLocked(cpu, this.lock, 'rewrites the domain deferred list');
+  }
+
   protected writeEntries(i32: Int32Array, b: number, entries: readonly MapEntry[]): void {
     entries.forEach((x, k) => {
       const e = b + 1 + k * E_WORDS;
@@ -336,6 +358,11 @@ export class PerCpuDeferredListDriver extends DeferredListDriver {
   // eslint-disable-next-line require-yield
   protected override *closeWindow(): Op {
     /* no lock taken */
+  }
+
+  /** The list is base(cpu): this CPU's own slot, which no other vCPU reads or writes. */
+  protected override assertListOwned(): void {
+    /* nothing shared to lock */
   }
 
   override parked(i32: Int32Array, cpu = 0): number {

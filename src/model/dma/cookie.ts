@@ -23,6 +23,7 @@
  * zeroed storage (dma/cookie-state.ts) rather than a kfree and a kzalloc.
  */
 import type { Cpu, Op } from '../../engine/cpu.js';
+import { assertSpinLocked } from '../../engine/assert-locked.js';
 import { spinLock, spinUnlock } from '../../engine/sync.js';
 import type { TimerRef } from '../../engine/timer.js';
 import type { CheckedIovaDomain } from '../iova/checked-domain.js';
@@ -271,6 +272,11 @@ export class IommuDmaCookie {
       yield* this.fqRingFreeLocked(cpu, c);
     }
     yield COOKIE_SITES.add;
+    // fq_ring_add and the entry's three words in one point (issue 13 item 3): fq->tail and the entries
+    // are touched only under fq->lock (fq_ring_add's assert_spin_locked, fq_ring_free_locked's
+    // lockdep_assert_held, drivers/iommu/dma-iommu.c), so no other vCPU sees the tail moved before the
+    // entry is filled.
+    assertSpinLocked(cpu, lock, 'fq_ring_add');
     const mask = READ_ONCE(cpu, s.modMask(c));
     const idx = READ_ONCE(cpu, s.tail(c));
     WRITE_ONCE(cpu, s.tail(c), (idx + 1) & mask);
@@ -305,6 +311,7 @@ export class IommuDmaCookie {
       const pages = READ_ONCE(cpu, s.entryPages(c, idx));
       yield* this.iovad.freeIovaFast(cpu, pfn, pages);
       yield COOKIE_SITES.headAdvance;
+      assertSpinLocked(cpu, s.fqLocks[c]!, 'advances fq->head');
       WRITE_ONCE(cpu, s.head(c), (idx + 1) & READ_ONCE(cpu, s.modMask(c)));
     }
   }

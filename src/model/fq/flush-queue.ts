@@ -27,6 +27,7 @@
  */
 import type { Cpu, LockRef, Op } from '../../engine/cpu.js';
 import { at, atCpu, region, type Layout, type Region, type RegionSpec } from '../../engine/layout.js';
+import { assertSpinLocked } from '../../engine/assert-locked.js';
 import { lockRef, LOCK_WORDS, spinLock, spinUnlock } from '../../engine/sync.js';
 import { TimerRef } from '../../engine/timer.js';
 import type { Memory } from '../../engine/layout.js';
@@ -235,8 +236,15 @@ export class FlushQueue implements IovaFlushQueue {
     return count;
   }
 
-  /** fq_ring_add: take the tail slot (ring lock held); its index. */
+  /**
+   * fq_ring_add: take the tail slot (ring lock held); its index. With fqEntrySet it is one point, 'fq
+   * entry write' (issue 13 item 3): the tail and the entry's three words are read and written only under
+   * fq->lock — fq_ring_add's assert_spin_locked and fq_ring_free_locked's lockdep_assert_held in
+   * drivers/iommu/dma-iommu.c; queue_iova, fq_ring_free (the timer) and this model's fqFull all take it —
+   * so no other vCPU can see the tail moved before the entry is filled. The peak statistic is harness state.
+   */
   protected fqRingAdd(cpu: Cpu, r: number): number {
+    assertSpinLocked(cpu, this.locks[r]!, 'fq_ring_add');
     const idx = READ_ONCE(cpu, this.tailIdx(r));
     WRITE_ONCE(cpu, this.tailIdx(r), (idx + 1) & this.mask);
     return idx;
@@ -258,6 +266,7 @@ export class FlushQueue implements IovaFlushQueue {
 
   /** fq_ring_free_locked: free the entries some completed flush covers, oldest first (ring lock held). */
   *fqRingFreeLocked(cpu: Cpu, r: number): Op {
+    assertSpinLocked(cpu, this.locks[r]!, 'fq_ring_free_locked'); // its lockdep_assert_held(&fq->lock)
     yield S.readFinish;
     const fin = atomic64_read(cpu, this.finish);
     cpu.note('read', 'fq_flush_finish_cnt', this.finish, fin);
@@ -276,6 +285,9 @@ export class FlushQueue implements IovaFlushQueue {
    */
   protected *fqEntryFree(cpu: Cpu, r: number): Op {
     yield S.head;
+    // One model word (fq->head) written in this point (issue 13 item 3): what freeIova records before its
+    // first point is the harness's (oracle, accounting, IOVA shadow). Under the ring lock when called
+    // from fq_ring_free_locked; the teardown drain (iommuDmaFreeFqRings) runs without it, as the kernel's.
     const head = READ_ONCE(cpu, this.headIdx(r));
     const k = this.slot(r, head);
     const pfn = READ_ONCE(cpu, this.pfn + k);
