@@ -41,6 +41,8 @@ export const PGTABLE_RACY_SITES: readonly Site[] = [0, 1, 2].map((l) => `L${l} i
  */
 export const IOVA_TREE_SITES: readonly Site[] = [
   'rbtree alloc_iova',
+  // alloc_iova_fast's retry after the one-shot rcache flush: the IOVA space was full (a @small-space regime).
+  'rbtree alloc_iova (retry after the rcache flush)',
   'rbtree free_iova',
   ...lockSites('iova_rbtree_lock'),
 ];
@@ -85,6 +87,8 @@ export const FQ_SITES: readonly Site[] = [
   'atomic64_inc fq_flush_start_cnt',
   'atomic64_inc fq_flush_finish_cnt',
   'fq full?',
+  // queue_iova found the ring full and flushes synchronously (fq_full).
+  'fq full: atomic64_inc fq_flush_start_cnt',
   'fq entry write',
   'fq entry read',
   'fq head advance',
@@ -142,6 +146,8 @@ export const VIOMMU_SITES: readonly Site[] = [
   'read dom#.nr_endpoints',
   'write dom#.nr_endpoints',
   'kick',
+  // __viommu_add_req found the request ring full and syncs before adding (the @full-ring regime).
+  'kick (request ring full)',
   'host: ATTACH',
   'host: DETACH',
   'host: MAP',

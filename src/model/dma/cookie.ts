@@ -22,7 +22,7 @@
  * is made and becomes lazy only through the sysfs switch; no MSI cookie pages; a fresh cookie is the
  * zeroed storage (dma/cookie-state.ts) rather than a kfree and a kzalloc.
  */
-import type { Cpu, Op } from '../../engine/cpu.js';
+import type { Cpu, Op, Site } from '../../engine/cpu.js';
 import { assertSpinLocked } from '../../engine/assert-locked.js';
 import { spinLock, spinUnlock } from '../../engine/sync.js';
 import type { TimerRef } from '../../engine/timer.js';
@@ -69,6 +69,7 @@ export const COOKIE_SITES = {
   add: 'fq_ring_add',
   timerOn: 'read fq_timer_on',
   incStart: 'atomic64_inc fq_flush_start_cnt',
+  fullIncStart: 'fq full: atomic64_inc fq_flush_start_cnt',
   flushAll: 'flush_iotlb_all',
   incFinish: 'atomic64_inc fq_flush_finish_cnt',
   timerOff: 'fq_timer_on = 0',
@@ -268,7 +269,7 @@ export class IommuDmaCookie {
     yield* this.fqRingFreeLocked(cpu, c);
     yield COOKIE_SITES.full;
     if (this.fqFull(cpu, c)) {
-      yield* this.fqFlushIotlb(cpu);
+      yield* this.fqFlushIotlb(cpu, COOKIE_SITES.fullIncStart);
       yield* this.fqRingFreeLocked(cpu, c);
     }
     yield COOKIE_SITES.add;
@@ -317,9 +318,9 @@ export class IommuDmaCookie {
   }
 
   /** fq_flush_iotlb. Simplification: flush_iotlb_all has no IOTLB behind it here. */
-  *fqFlushIotlb(cpu: Cpu): Op {
+  *fqFlushIotlb(cpu: Cpu, startSite: Site = COOKIE_SITES.incStart): Op {
     const s = this.state;
-    yield COOKIE_SITES.incStart;
+    yield startSite;
     atomic64_inc(cpu, s.flushStart);
     yield COOKIE_SITES.flushAll;
     yield COOKIE_SITES.incFinish;
