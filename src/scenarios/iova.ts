@@ -54,7 +54,7 @@ import type { IovaPatch } from '../model/iova/patch.js';
 import { checkIovaDomain } from '../model/iova/quiescent.js';
 import { IOVA_DEPOT_DELAY_MS } from '../model/iova/rcache.js';
 import { IOVA_VARIANTS } from '../model/iova/variants.js';
-import { DEPOT_WORK_SITES, IOVA_TREE_SITES, RCACHE_SITES } from './sites.js';
+import { DEPOT_WORK_EXPLORE_ONLY, DEPOT_WORK_SITES, IOVA_TREE_SITES, RCACHE_SITES } from './sites.js';
 import { waitUntilZero } from '../engine/sync.js';
 
 /**
@@ -501,6 +501,7 @@ export const iovaScenario: ScenarioDef<IovaPatch> = {
   exploreOps: 10,
   invariants,
   sites: [...IOVA_TREE_SITES, ...RCACHE_SITES, ...DEPOT_WORK_SITES, SITE_POST, SITE_TAKE],
+  unreached: [DEPOT_WORK_EXPLORE_ONLY],
   judged,
   variants: IOVA_VARIANTS,
   build: buildIova,
