@@ -23,15 +23,6 @@ export class DomainListUnlockedDriver extends DeferredListDriver {
   protected override *closeWindow(): Op {
     /* no lock */
   }
-
-  /**
-   * No lock to assert. Simplification: here a racing append or scan could see a rewrite of the entries
-   * half done, which explore does not split per entry; the count (the lost-entry race this variant is
-   * about) is its own point after the entries.
-   */
-  protected override assertListOwned(): void {
-    /* the bug: nothing held */
-  }
 }
 
 /**
