@@ -13,7 +13,14 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { coverageReport, newTally, SiteCatalog, tallyLabels, UNDECLARED } from '../src/engine/coverage.js';
+import {
+  coverageReport,
+  mergeCoverage,
+  newTally,
+  SiteCatalog,
+  tallyLabels,
+  UNDECLARED,
+} from '../src/engine/coverage.js';
 import { allocateMemory } from '../src/engine/layout.js';
 import { withDefaults } from '../src/engine/scenario.js';
 import { runExecution } from '../src/explore/execution.js';
@@ -55,6 +62,30 @@ describe('the site catalog', () => {
     expect(c.reached).toBe(1);
     expect(c.neverReached).toEqual(['lock fq[cpu#]', 'L2 leaf write']);
     expect(c.undeclared).toEqual({ mystery: 1 });
+  });
+
+  it('judges an explore-only site only when the run had an explore leg, and a merge with one judges it', () => {
+    const cat = new SiteCatalog(
+      { sites: ['a', 'rare'], unreached: [{ sites: ['rare'], reason: 'small rings', exploreOnly: true }] },
+      {},
+    );
+    expect(cat.exempt.has('rare')).toBe(false);
+    const stressed = newTally(cat);
+    tallyLabels(cat, stressed, new Map([['a', 3]]));
+    // Stress only: 'rare' is exempt, with the declaration's reason.
+    const s = coverageReport(cat, stressed, undefined);
+    expect(s.neverReached).toEqual([]);
+    expect(s.sites.find((x) => x.site === 'rare')?.exempt).toBe('explore only: small rings');
+    // An explore leg (mixed or explore mode), even one that did not get to run: judged like any other.
+    expect(coverageReport(cat, stressed, newTally(cat), true).neverReached).toEqual(['rare']);
+    expect(coverageReport(cat, stressed, undefined, true).neverReached).toEqual(['rare']);
+    // A stress-only shard merged with an explored one: judged, and reached if the explore shard reached it.
+    const explored = newTally(cat);
+    expect(mergeCoverage(s, coverageReport(cat, undefined, explored)).neverReached).toEqual(['rare']);
+    tallyLabels(cat, explored, new Map([['rare', 1]]));
+    const m = mergeCoverage(s, coverageReport(cat, undefined, explored));
+    expect(m.neverReached).toEqual([]);
+    expect(m.sites.find((x) => x.site === 'rare')).toEqual({ site: 'rare', stress: 0, explore: 1 });
   });
 
   it('refuses a site declared twice and an exemption of a site not declared', () => {
@@ -154,6 +185,10 @@ describe('the default suite', () => {
         .coverage!.sites.find((x) => x.site === name)!;
     expect(site('flushq', 'percpu-fixed', 'rcache[#] magazine_free_pfns (rbtree erase)').explore).toBeGreaterThan(0);
     expect(site('mapsg', 'per-call', 'L2 leaf write').explore).toBeGreaterThan(0);
+    // The ring-full paths, each under a site of its own: the fq ring, the request ring, the IOVA space.
+    expect(site('flushq', 'percpu-fixed', 'fq full: atomic64_inc fq_flush_start_cnt').explore).toBeGreaterThan(0);
+    expect(site('viommu', 'locked', 'kick (request ring full)').explore).toBeGreaterThan(0);
+    expect(site('dma-iova', 'correct', 'rbtree alloc_iova (retry after the rcache flush)').explore).toBeGreaterThan(0);
     expect(rep.results.find((x) => x.scenario === 'flushq')!.regimes).toEqual([
       { name: 'small-space', params: { spacePfns: 128, buffers: 8 } },
     ]);
@@ -198,6 +233,32 @@ describe('a clean pass with a declared site never reached', () => {
     const strict = iommu(...base, '--require-coverage', '--report-dir', path.join(tmp, 'ghost-strict'));
     expect(strict.code).toBe(1);
     expect(strict.stdout).toMatch(/FAIL \(incomplete coverage: 1 site never reached\)\s+counter\/ghost/);
+  });
+
+  it('an explore-only site: a stress-only run does not judge it (exempt, with the reason)', () => {
+    const f = path.join(tmp, 'ghost-explore-only.mjs');
+    const dist = (p: string) => JSON.stringify(path.join(root, 'dist', p));
+    writeFileSync(
+      f,
+      [
+        `import { extendScenario } from ${dist('src/engine/scenario.js')};`,
+        `import { counterScenario, percpuIncrement } from ${dist('src/scenarios/counter.js')};`,
+        `export default extendScenario(counterScenario, [{ name: 'ghost', summary: 's', expect: 'clean',`,
+        `  patch: percpuIncrement, sites: ['percpu add', 'ghost site'],`,
+        `  unreached: [{ sites: ['ghost site'], reason: 'tiny shapes', exploreOnly: true }] }]);`,
+      ].join('\n'),
+    );
+    const stressOnly = iommu(
+      ...['run', '--scenario-file', f, '--mode', 'stress', '--ops', '50', '--seed', '2', '--time', '60s'],
+      ...['--report-dir', path.join(tmp, 'eo-stress')],
+    );
+    expect(stressOnly.code, stressOnly.stderr).toBe(0);
+    expect(stressOnly.stdout).toMatch(/PASS\s+counter\/ghost/);
+    const rep = JSON.parse(readFileSync(path.join(tmp, 'eo-stress', 'report.json'), 'utf8')) as RunReport;
+    expect(rep.results[0]!.coverage!.sites.find((s) => s.site === 'ghost site')!.exempt).toBe(
+      'explore only: tiny shapes',
+    );
+    // A run with an explore leg judges it: the catalog test above (coverageReport's `explored`).
   });
 
   it('an exemption of a site that is not declared is bad input (exit 2)', () => {

@@ -242,7 +242,7 @@ for (const mode of ['explore', 'stress'] as const) {
       expect(third.value).toBe(2);
       expect(third.sites).toEqual([
         'lock request_lock',
-        'kick',
+        'kick (request ring full)',
         'host: MAP',
         'host: MAP',
         'MAP queue',

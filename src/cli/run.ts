@@ -480,7 +480,13 @@ async function runVariant(plan: Plan, item: Plan['items'][number], io: Io, phase
       `${scenario.name}/${variant.name}: not caught; try ${runCommandLine(scenario, variant.name, item.params, plan.workers, '60s', plan.seed)}`,
     );
   }
-  const coverage = coverageReport(catalog, stressRuns.length > 0 ? stressSites : undefined, exploreSites);
+  // Explore-only sites (engine/coverage.ts) are judged whenever the plan has an explore leg.
+  const coverage = coverageReport(
+    catalog,
+    stressRuns.length > 0 ? stressSites : undefined,
+    exploreSites,
+    plan.mode !== 'stress',
+  );
   const met =
     meetsExpectation(variant, observed, plan.memory) ||
     (violations[0]?.stressSaw !== undefined &&

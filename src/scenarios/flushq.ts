@@ -67,9 +67,12 @@ import { waitUntilZero } from '../engine/sync.js';
 import {
   ALL_CACHEABLE,
   DMA_BUFFER_SITES,
+  FQ_FULL_EXPLORE_ONLY,
   FQ_PERCPU_LOCK,
   FQ_SINGLE_LOCK,
+  FQ_SINGLE_TIMER_EXPLORE_ONLY,
   FQ_SITES,
+  FQ_TEARDOWN_EXPLORE_ONLY,
   IOTLB_FLUSH_LOCK,
   IOTLB_SITES,
   IOVA_DOMAIN_SITES,
@@ -631,6 +634,8 @@ export const flushqScenario: ScenarioDef<FlushqPatch> = {
     ALL_CACHEABLE,
     TABLE_INSTALL_RACE,
     { sites: IOTLB_FLUSH_LOCK, reason: 'flushes are serialised only with --param serialFlush=1 (s390 shadow tables)' },
+    FQ_FULL_EXPLORE_ONLY,
+    FQ_TEARDOWN_EXPLORE_ONLY,
   ],
   judged,
   variants: [
@@ -666,7 +671,11 @@ export const flushqScenario: ScenarioDef<FlushqPatch> = {
       expect: 'clean',
       source: 'fix of the single finding (notes: Findings)',
       patch: { single: true, flushQueue: FlushUntilRoomFq },
-      unreached: [{ sites: FQ_PERCPU_LOCK, reason: 'one global ring: no per-CPU ring locks' }, LAZY_SYNC],
+      unreached: [
+        { sites: FQ_PERCPU_LOCK, reason: 'one global ring: no per-CPU ring locks' },
+        LAZY_SYNC,
+        FQ_SINGLE_TIMER_EXPLORE_ONLY,
+      ],
     },
     {
       name: 'strict',

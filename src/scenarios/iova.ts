@@ -54,7 +54,7 @@ import type { IovaPatch } from '../model/iova/patch.js';
 import { checkIovaDomain } from '../model/iova/quiescent.js';
 import { IOVA_DEPOT_DELAY_MS } from '../model/iova/rcache.js';
 import { IOVA_VARIANTS } from '../model/iova/variants.js';
-import { DEPOT_WORK_SITES, IOVA_TREE_SITES, RCACHE_SITES } from './sites.js';
+import { DEPOT_WORK_EXPLORE_ONLY, DEPOT_WORK_SITES, IOVA_TREE_SITES, RCACHE_SITES } from './sites.js';
 import { waitUntilZero } from '../engine/sync.js';
 
 /**
@@ -341,6 +341,8 @@ class IovaProgram implements VcpuProgram {
 
   /** Free a range another vCPU (or this one) handed over, as a flush-queue timer frees others' IOVAs. */
   private *take(slot: number): Op<void> {
+    // Post and take are one atomic RMW of one slot word each (issue 13 item 3): nothing folded. What
+    // freeIovaFast writes before its first point is the IOVA shadow's (harness state, judged atomically).
     yield SITE_TAKE;
     const v = Atomics.exchange(this.cpu.i32, this.s.mailbox + slot, 0);
     if (v !== 0) yield* this.s.domain.freeIovaFast(this.cpu, Math.floor(v / SIZE_SHIFT), v % SIZE_SHIFT);
@@ -499,6 +501,7 @@ export const iovaScenario: ScenarioDef<IovaPatch> = {
   exploreOps: 10,
   invariants,
   sites: [...IOVA_TREE_SITES, ...RCACHE_SITES, ...DEPOT_WORK_SITES, SITE_POST, SITE_TAKE],
+  unreached: [DEPOT_WORK_EXPLORE_ONLY],
   judged,
   variants: IOVA_VARIANTS,
   build: buildIova,

@@ -507,6 +507,7 @@ const LIFECYCLE_SITES: readonly Site[] = [
   'WRITE_ONCE(cookie->fq_domain)',
   'atomic64_inc fq_flush_finish_cnt',
   'atomic64_inc fq_flush_start_cnt',
+  'fq full: atomic64_inc fq_flush_start_cnt',
   'atomic64_read fq_flush_finish_cnt',
   'atomic64_set fq flush counters',
   'cookie->percpu_fq = queue',
@@ -549,6 +550,7 @@ const LIFECYCLE_SITES: readonly Site[] = [
   'put_iova_domain: free every iova',
   'raw_cpu_ptr(cookie->percpu_fq)',
   'rbtree alloc_iova',
+  'rbtree alloc_iova (retry after the rcache flush)',
   'rbtree reserve_iova',
   'rcache[#] iova_depot_pop',
   'rcache[#] magazine size = 0',
@@ -594,6 +596,12 @@ export const lifecycleScenario: ScenarioDef<LifecyclePatch> = {
       reason:
         "the swap needs a full loaded and a non-full prev magazine, rare in explore's 2 x 8 ops (stress reaches it); " +
         'the iova scenario covers this rcache path',
+    },
+    {
+      sites: ['fq full: atomic64_inc fq_flush_start_cnt', 'rbtree alloc_iova (retry after the rcache flush)'],
+      reason:
+        'a few live single-page buffers per device in an IOVA space of >= 1024 granules, and rings the timer ' +
+        'drains: neither the space nor a ring fills here; flushq and pasid reach both paths (@small-space)',
     },
   ],
   variants: LIFECYCLE_VARIANTS,

@@ -52,6 +52,7 @@ import {
   COOKIE_SITES,
   DEFERRED_LIST_LOCK,
   DEFERRED_LIST_SITES,
+  DEFERRED_LIST_UNLOCKED_SITES,
   HYP_SITES,
   NO_1G_BLOCKS,
   PGTABLE_SITES,
@@ -584,7 +585,7 @@ export const mapsgScenario: ScenarioDef<MapsgPatch> = {
       expect: ['MAPSG-ONCE', 'MAPSG-ERROR'],
       source: 'kernel-model.md §9 #13, §5.4',
       patch: { driver: DomainListUnlockedDriver },
-      sites: DEFERRED_LIST_SITES,
+      sites: [...DEFERRED_LIST_SITES, ...DEFERRED_LIST_UNLOCKED_SITES],
     },
     {
       name: 'cookie-error-leak',

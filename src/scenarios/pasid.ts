@@ -34,6 +34,7 @@ import type { Segment } from '../model/pasid/system-pasid.js';
 import { IovaEqKvaNoRefcount, SharedKernelTableLazyPurge, SharedKernelTableNoInval } from '../model/pasid/variants.js';
 import {
   ALL_CACHEABLE,
+  FQ_FULL_EXPLORE_ONLY,
   FQ_PERCPU_LOCK,
   FQ_SITES,
   IOVA_DOMAIN_SITES,
@@ -44,6 +45,8 @@ import {
   PASID_MM_SITES,
   PGTABLE_SITES,
   TABLE_INSTALL_RACE,
+  STRICT_FLUSH_EXPLORE_ONLY,
+  VMAP_DRAIN_EXPLORE_ONLY,
 } from './sites.js';
 
 /**
@@ -139,6 +142,7 @@ const variants: readonly VariantDef<PasidPatch>[] = [
       ...OPTION1_UNREACHED,
       { sites: ['iotlb_sync range'], reason: 'lazy unmap never syncs a range: the flush queue flushes all' },
       NO_FQ_TEARDOWN,
+      FQ_FULL_EXPLORE_ONLY,
     ],
     summary: 'option 1: the PASID on its own DMA domain, DMA API per buffer, lazy unmap through the flush queue',
     source: 'pasid.md option 1; kernel-model.md §3.3, §3.4',
@@ -148,7 +152,7 @@ const variants: readonly VariantDef<PasidPatch>[] = [
     expect: 'clean',
     patch: { option: 'separate-domain', lazy: false },
     sites: OPTION1_SITES,
-    unreached: OPTION1_UNREACHED,
+    unreached: [...OPTION1_UNREACHED, STRICT_FLUSH_EXPLORE_ONLY],
     summary: 'option 1, strict: every dma unmap invalidates the device TLB before the IOVA is freed',
     source: 'pasid.md option 1; kernel-model.md §3.3',
   },
@@ -518,6 +522,7 @@ export const pasidScenario: ScenarioDef<PasidPatch> = {
   ],
   // Every option: vmalloc, the page allocator, the device TLB. The variants add the parts they build.
   sites: [...PASID_MM_SITES, 'iotlb lookup', 'iotlb_sync range'],
+  unreached: [VMAP_DRAIN_EXPLORE_ONLY],
   variants,
   build: buildPasid,
 };

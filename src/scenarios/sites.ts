@@ -41,6 +41,8 @@ export const PGTABLE_RACY_SITES: readonly Site[] = [0, 1, 2].map((l) => `L${l} i
  */
 export const IOVA_TREE_SITES: readonly Site[] = [
   'rbtree alloc_iova',
+  // alloc_iova_fast's retry after the one-shot rcache flush: the IOVA space was full (a @small-space regime).
+  'rbtree alloc_iova (retry after the rcache flush)',
   'rbtree free_iova',
   ...lockSites('iova_rbtree_lock'),
 ];
@@ -85,6 +87,8 @@ export const FQ_SITES: readonly Site[] = [
   'atomic64_inc fq_flush_start_cnt',
   'atomic64_inc fq_flush_finish_cnt',
   'fq full?',
+  // queue_iova found the ring full and flushes synchronously (fq_full).
+  'fq full: atomic64_inc fq_flush_start_cnt',
   'fq entry write',
   'fq entry read',
   'fq head advance',
@@ -142,6 +146,8 @@ export const VIOMMU_SITES: readonly Site[] = [
   'read dom#.nr_endpoints',
   'write dom#.nr_endpoints',
   'kick',
+  // __viommu_add_req found the request ring full and syncs before adding (the @full-ring regime).
+  'kick (request ring full)',
   'host: ATTACH',
   'host: DETACH',
   'host: MAP',
@@ -208,3 +214,82 @@ export const TABLE_INSTALL_RACE: SiteExemption = {
     'only the loser of a table-install race frees its page, and tables are installed only by the first maps ' +
     'into a region (io-pgtable never frees them); the pgtable scenario, fresh each slice, reaches it',
 };
+
+// ---------------------------------------------------------------------------------------------------
+// Reachable in explore only (SiteExemption.exploreOnly): a stress-only run does not judge these; any run
+// with an explore leg does. Each reason says why a short stress run cannot be relied on to get there.
+
+/** queue_iova's full-ring flush, in every scenario that runs the flush queue with the kernel's sizes. */
+export const FQ_FULL_EXPLORE_ONLY: SiteExemption = {
+  sites: ['fq full: atomic64_inc fq_flush_start_cnt'],
+  exploreOnly: true,
+  reason:
+    "stress runs the kernel's rings (256 entries per CPU, 32768 single) and fq timer (10 ms, 1000 ms), which " +
+    "empties a ring long before it fills; the explore parameters' 2- and 4-entry rings fill",
+};
+/** The flushq scenario's queue teardown: 2 per mille of vCPU 0's ops in stress. */
+export const FQ_TEARDOWN_EXPLORE_ONLY: SiteExemption = {
+  sites: [
+    'free fq rings',
+    'del_timer fq_timer',
+    'del_timer_sync fq_timer',
+    'teardown: stop new dma calls',
+    'teardown: resume dma calls',
+    'teardown: wait for dma calls in flight',
+  ],
+  exploreOnly: true,
+  reason:
+    "stress tears the queue down on 2 per mille of vCPU 0's ops (teardownPermille): a 2 s run makes a few, " +
+    'sometimes none; the explore parameters make it 100 per mille',
+};
+/** The single queue's timer-driven path: the kernel's 1000 ms timer and 32768-entry ring. */
+export const FQ_SINGLE_TIMER_EXPLORE_ONLY: SiteExemption = {
+  sites: [
+    'atomic64_inc fq_flush_start_cnt',
+    'atomic64_inc fq_flush_finish_cnt',
+    'flush_iotlb_all',
+    'fq head advance',
+    'write fq_timer_on = 0',
+    'read fq (teardown check)',
+    'timer fq_timer fires',
+    'rcache[#] magazine_pop scan',
+    'rcache[#] magazine_pop write',
+    'rcache[#] magazine_push',
+  ],
+  exploreOnly: true,
+  reason:
+    "the single queue frees only when its timer fires (the kernel's IOVA_SINGLE_FQ_TIMEOUT, 1000 ms) or its " +
+    '32768-entry ring fills: a 2 s stress run over two parameter sets may see neither, so nothing reaches ' +
+    "the flush or returns to the range caches; explore's 1 ms timer does",
+};
+/** The IOVA depot work: 100 ms after it is scheduled, on a model stress starts afresh every slice. */
+export const DEPOT_WORK_EXPLORE_ONLY: SiteExemption = {
+  sites: ['rcache[#] depot work: pop if > num_online_cpus', 'timer iova_depot_work[#] fires'],
+  exploreOnly: true,
+  reason:
+    'the depot work comes due IOVA_DEPOT_DELAY (100 ms) after it is scheduled, and stress starts the iova ' +
+    "model afresh every 10 ms slice (freshEachSlice): it never comes due there; explore's virtual time gets there",
+};
+/** pasid's lazy vmap purge work: the kernel's lazy_max_pages over a small vmalloc space. */
+export const VMAP_DRAIN_EXPLORE_ONLY: SiteExemption = {
+  sites: ['schedule_work drain_vmap_work', 'timer drain_vmap_work fires'],
+  exploreOnly: true,
+  reason:
+    "stress runs the kernel's lazy_max_pages (fls(cpus) x 32 MiB: thousands of pages) over a 64-page vmalloc " +
+    "space, so the lazy total never crosses it (a failed allocation purges instead); explore's lazyMaxPages 4 does",
+};
+/** pasid option 1 strict: the one-shot rcache flush of a full IOVA space. */
+export const STRICT_FLUSH_EXPLORE_ONLY: SiteExemption = {
+  sites: [
+    'rbtree alloc_iova (retry after the rcache flush)',
+    'rcache[#] read remote loaded/prev',
+    'rcache[#] magazine_free_pfns (rbtree erase)',
+    'rcache[#] magazine size = 0',
+  ],
+  exploreOnly: true,
+  reason:
+    'strict unmap gives each range back to the cache at once: in stress (2 vCPUs; 10 s, 7,167 ops, 28 rbtree ' +
+    "allocations) the 64-page space of @small-space never filled; explore's 3 vCPUs over 16 pages of memory fill it",
+};
+/** The unlocked deferred list's point between two entries of a list read (model/core/deferred.ts betweenEntries). */
+export const DEFERRED_LIST_UNLOCKED_SITES: readonly Site[] = ['deferred list: read entry'];

@@ -21,9 +21,9 @@
  *
  * Known bugs (the unlocked domain list) are subclasses in variants.ts; this file has no bug flags.
  */
-import type { Cpu, LockRef, Op } from '../../engine/cpu.js';
+import type { Cpu, LockRef, Op, Site } from '../../engine/cpu.js';
 import { at, atCpu, region, type Region, type RegionSpec } from '../../engine/layout.js';
-import { lockRef, LOCK_WORDS, spinLock, spinUnlock } from '../../engine/sync.js';
+import { lockHeld, lockRef, LOCK_WORDS, spinLock, spinUnlock } from '../../engine/sync.js';
 import { ENOMEM, SZ_4K } from '../pgtable.js';
 import type { CookiePool } from './cookie-pool.js';
 import { type Cookie, type DomainOps, type DriverEnv, PerCallDriver } from './driver.js';
@@ -112,6 +112,8 @@ export function deferredListRegions(capacity: number, perCpuCapacity = 64): Reco
 
 const SITE_READ_N = 'deferred list: read count';
 const SITE_WRITE_E = 'deferred list: write entry';
+/** The unlocked variant's point between two entries of a list read (betweenEntries). */
+export const SITE_READ_E = 'deferred list: read entry';
 const SITE_WRITE_N = 'deferred list: write count';
 const SITE_SCAN = 'deferred list: scan';
 
@@ -174,6 +176,7 @@ export class DeferredListDriver implements DomainOps {
     const n = Atomics.load(i32, b);
     if (n >= this.capacity) return { ret: ENOMEM, mapped: 0 };
     yield SITE_WRITE_E;
+    // Simplification: the entry's four words in one point (a racing reader sees all or none of them).
     const e = b + 1 + n * E_WORDS;
     Atomics.store(i32, e + E_IOVA, iova / SZ_4K);
     Atomics.store(i32, e + E_PADDR, paddr / SZ_4K);
@@ -198,18 +201,23 @@ export class DeferredListDriver implements DomainOps {
       yield* this.closeWindow(cpu);
       return 0;
     }
-    const entries = this.readEntries(i32, b, n);
+    const entries = yield* this.readEntries(cpu, b, n);
     const r = yield* this.hyp.map(cpu, entries);
-    yield SITE_WRITE_N;
     if (r.ret === 0) {
-      // Everything read is committed. A plain store: entries appended since our read are lost.
+      yield SITE_WRITE_N;
+      // Everything read is committed. A plain store: entries appended since our read are lost. The
+      // window flag closeWindow clears in the same step is this vCPU's own word (nobody else reads it).
       Atomics.store(i32, b, 0);
       yield* this.closeWindow(cpu);
       return 0;
     }
-    // Keep what the failing hypercall left (hyp.map updated the entries in place), in order.
+    // Keep what the failing hypercall left (hyp.map updated the entries in place), in order: the
+    // entries, then the count, each its own point (an append racing in between is what the unlocked
+    // variant loses).
     const left = entries.filter((e) => e.pgcount > 0);
-    this.writeEntries(i32, b, left);
+    yield SITE_WRITE_E;
+    yield* this.writeEntries(cpu, b, left);
+    yield SITE_WRITE_N;
     Atomics.store(i32, b, left.length);
     return r.ret;
   }
@@ -223,7 +231,7 @@ export class DeferredListDriver implements DomainOps {
     const hi = iova + pgsize * pgcount;
     yield SITE_SCAN;
     const n = Atomics.load(i32, b);
-    const entries = this.readEntries(i32, b, n);
+    const entries = yield* this.readEntries(cpu, b, n);
     const keep: MapEntry[] = [];
     // Pages of the range covered by cancelled entries (sorted ranges, for the holes left to unmap).
     const cancelled: [number, number][] = [];
@@ -250,8 +258,9 @@ export class DeferredListDriver implements DomainOps {
     }
     let done = 0;
     if (cancelled.length > 0) {
+      yield SITE_WRITE_E;
+      yield* this.writeEntries(cpu, b, keep);
       yield SITE_WRITE_N;
-      this.writeEntries(i32, b, keep);
       Atomics.store(i32, b, keep.length);
       cancelled.sort((x, y) => x[0] - y[0]);
     }
@@ -286,9 +295,12 @@ export class DeferredListDriver implements DomainOps {
     return Atomics.load(i32, at(this.list));
   }
 
-  protected readEntries(i32: Int32Array, b: number, n: number): MapEntry[] {
+  /** The first n entries, read in the caller's point (see betweenEntries). */
+  protected *readEntries(cpu: Cpu, b: number, n: number): Op<MapEntry[]> {
+    const i32 = cpu.i32;
     const out: MapEntry[] = [];
     for (let k = 0; k < Math.min(n, this.capacity); k++) {
+      if (k > 0) yield* this.betweenEntries(cpu, SITE_READ_E);
       const e = b + 1 + k * E_WORDS;
       out.push({
         iova: Atomics.load(i32, e + E_IOVA) * SZ_4K,
@@ -300,14 +312,29 @@ export class DeferredListDriver implements DomainOps {
     return out;
   }
 
-  protected writeEntries(i32: Int32Array, b: number, entries: readonly MapEntry[]): void {
-    entries.forEach((x, k) => {
+  /** Rewrite the list's first entries, in the caller's point (see betweenEntries). */
+  protected *writeEntries(cpu: Cpu, b: number, entries: readonly MapEntry[]): Op {
+    const i32 = cpu.i32;
+    for (let k = 0; k < entries.length; k++) {
+      if (k > 0) yield* this.betweenEntries(cpu, SITE_WRITE_E);
+      const x = entries[k]!;
       const e = b + 1 + k * E_WORDS;
       Atomics.store(i32, e + E_IOVA, x.iova / SZ_4K);
       Atomics.store(i32, e + E_PADDR, x.paddr / SZ_4K);
       Atomics.store(i32, e + E_PG, x.pgsize / SZ_4K);
       Atomics.store(i32, e + E_CNT, x.pgcount);
-    });
+    }
+  }
+
+  /**
+   * Between two entries of a read or a rewrite of the list (issue 13 item 3): a scheduling point only
+   * where another CPU could look. Under the domain lock none can — every access to the domain list (the
+   * append, the sync's read, the unmap's scan) is made in a window that holds it (openWindow) — so the
+   * loop stays in the caller's point; without it (the unlocked variant, a user's patch that drops the
+   * window lock) each entry is a point of its own, as real threads interleave there.
+   */
+  protected *betweenEntries(cpu: Cpu, site: Site): Op {
+    if (!lockHeld(cpu, this.lock)) yield site;
   }
 }
 
@@ -336,6 +363,12 @@ export class PerCpuDeferredListDriver extends DeferredListDriver {
   // eslint-disable-next-line require-yield
   protected override *closeWindow(): Op {
     /* no lock taken */
+  }
+
+  /** The list is base(cpu): this CPU's own slot, which no other vCPU reads or writes: no point. */
+  // eslint-disable-next-line require-yield
+  protected override *betweenEntries(): Op {
+    /* nobody else looks */
   }
 
   override parked(i32: Int32Array, cpu = 0): number {

@@ -98,6 +98,10 @@ export class Hyp {
    */
   *map(cpu: Cpu, entries: MapEntry[]): Op<{ ret: number; bytes: number }> {
     const ctx = this.ctx[cpu.id]!;
+    // One point for the hypercall's entry (issue 13 item 3): the words it writes before the page table's
+    // own points are this vCPU's statistics slot (hyp.stats, read only on a quiescent model) and what the
+    // harness's committing hook records (checker state, judged atomically); every page-table access is a
+    // point of its own inside pt.mapPages, and the entries are the caller's private copy.
     yield SITE_MAP;
     spend(cpu, this.hypercallNs);
     const st = atCpu(this.stats, cpu.id);

@@ -22,7 +22,8 @@
  * is made and becomes lazy only through the sysfs switch; no MSI cookie pages; a fresh cookie is the
  * zeroed storage (dma/cookie-state.ts) rather than a kfree and a kzalloc.
  */
-import type { Cpu, Op } from '../../engine/cpu.js';
+import type { Cpu, Op, Site } from '../../engine/cpu.js';
+import { assertSpinLocked } from '../../engine/assert-locked.js';
 import { spinLock, spinUnlock } from '../../engine/sync.js';
 import type { TimerRef } from '../../engine/timer.js';
 import type { CheckedIovaDomain } from '../iova/checked-domain.js';
@@ -68,6 +69,7 @@ export const COOKIE_SITES = {
   add: 'fq_ring_add',
   timerOn: 'read fq_timer_on',
   incStart: 'atomic64_inc fq_flush_start_cnt',
+  fullIncStart: 'fq full: atomic64_inc fq_flush_start_cnt',
   flushAll: 'flush_iotlb_all',
   incFinish: 'atomic64_inc fq_flush_finish_cnt',
   timerOff: 'fq_timer_on = 0',
@@ -267,10 +269,15 @@ export class IommuDmaCookie {
     yield* this.fqRingFreeLocked(cpu, c);
     yield COOKIE_SITES.full;
     if (this.fqFull(cpu, c)) {
-      yield* this.fqFlushIotlb(cpu);
+      yield* this.fqFlushIotlb(cpu, COOKIE_SITES.fullIncStart);
       yield* this.fqRingFreeLocked(cpu, c);
     }
     yield COOKIE_SITES.add;
+    // fq_ring_add and the entry's three words in one point (issue 13 item 3): fq->tail and the entries
+    // are touched only under fq->lock (fq_ring_add's assert_spin_locked, fq_ring_free_locked's
+    // lockdep_assert_held, drivers/iommu/dma-iommu.c), so no other vCPU sees the tail moved before the
+    // entry is filled.
+    assertSpinLocked(cpu, lock, 'fq_ring_add');
     const mask = READ_ONCE(cpu, s.modMask(c));
     const idx = READ_ONCE(cpu, s.tail(c));
     WRITE_ONCE(cpu, s.tail(c), (idx + 1) & mask);
@@ -305,14 +312,15 @@ export class IommuDmaCookie {
       const pages = READ_ONCE(cpu, s.entryPages(c, idx));
       yield* this.iovad.freeIovaFast(cpu, pfn, pages);
       yield COOKIE_SITES.headAdvance;
+      assertSpinLocked(cpu, s.fqLocks[c]!, 'advances fq->head');
       WRITE_ONCE(cpu, s.head(c), (idx + 1) & READ_ONCE(cpu, s.modMask(c)));
     }
   }
 
   /** fq_flush_iotlb. Simplification: flush_iotlb_all has no IOTLB behind it here. */
-  *fqFlushIotlb(cpu: Cpu): Op {
+  *fqFlushIotlb(cpu: Cpu, startSite: Site = COOKIE_SITES.incStart): Op {
     const s = this.state;
-    yield COOKIE_SITES.incStart;
+    yield startSite;
     atomic64_inc(cpu, s.flushStart);
     yield COOKIE_SITES.flushAll;
     yield COOKIE_SITES.incFinish;

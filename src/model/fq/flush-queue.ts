@@ -25,8 +25,9 @@
  * plain C accesses under the ring lock; the model marks them READ_ONCE/WRITE_ONCE, which orders nothing
  * more than the plain accesses do (the lock's acquire and release order them).
  */
-import type { Cpu, LockRef, Op } from '../../engine/cpu.js';
+import type { Cpu, LockRef, Op, Site } from '../../engine/cpu.js';
 import { at, atCpu, region, type Layout, type Region, type RegionSpec } from '../../engine/layout.js';
+import { assertSpinLocked } from '../../engine/assert-locked.js';
 import { lockRef, LOCK_WORDS, spinLock, spinUnlock } from '../../engine/sync.js';
 import { TimerRef } from '../../engine/timer.js';
 import type { Memory } from '../../engine/layout.js';
@@ -87,6 +88,8 @@ export const FQ_SITES = {
   readStart: 'read fq_flush_start_cnt',
   readFinish: 'read fq_flush_finish_cnt',
   incStart: 'atomic64_inc fq_flush_start_cnt',
+  // queue_iova's full-ring flush: the same access as incStart, labelled apart so coverage names the path.
+  fullIncStart: 'fq full: atomic64_inc fq_flush_start_cnt',
   incFinish: 'atomic64_inc fq_flush_finish_cnt',
   full: 'fq full?',
   write: 'fq entry write',
@@ -223,7 +226,7 @@ export class FlushQueue implements IovaFlushQueue {
 
   /** queue_iova's full-ring path: flush synchronously, under the ring lock, and free what it covered. */
   protected *fqRingFull(cpu: Cpu, r: number): Op {
-    yield* this.fqFlushIotlb(cpu);
+    yield* this.fqFlushIotlb(cpu, S.fullIncStart);
     yield* this.fqRingFreeLocked(cpu, r);
   }
 
@@ -235,8 +238,15 @@ export class FlushQueue implements IovaFlushQueue {
     return count;
   }
 
-  /** fq_ring_add: take the tail slot (ring lock held); its index. */
+  /**
+   * fq_ring_add: take the tail slot (ring lock held); its index. With fqEntrySet it is one point, 'fq
+   * entry write' (issue 13 item 3): the tail and the entry's three words are read and written only under
+   * fq->lock — fq_ring_add's assert_spin_locked and fq_ring_free_locked's lockdep_assert_held in
+   * drivers/iommu/dma-iommu.c; queue_iova, fq_ring_free (the timer) and this model's fqFull all take it —
+   * so no other vCPU can see the tail moved before the entry is filled. The peak statistic is harness state.
+   */
   protected fqRingAdd(cpu: Cpu, r: number): number {
+    assertSpinLocked(cpu, this.locks[r]!, 'fq_ring_add');
     const idx = READ_ONCE(cpu, this.tailIdx(r));
     WRITE_ONCE(cpu, this.tailIdx(r), (idx + 1) & this.mask);
     return idx;
@@ -258,6 +268,7 @@ export class FlushQueue implements IovaFlushQueue {
 
   /** fq_ring_free_locked: free the entries some completed flush covers, oldest first (ring lock held). */
   *fqRingFreeLocked(cpu: Cpu, r: number): Op {
+    assertSpinLocked(cpu, this.locks[r]!, 'fq_ring_free_locked'); // its lockdep_assert_held(&fq->lock)
     yield S.readFinish;
     const fin = atomic64_read(cpu, this.finish);
     cpu.note('read', 'fq_flush_finish_cnt', this.finish, fin);
@@ -276,6 +287,9 @@ export class FlushQueue implements IovaFlushQueue {
    */
   protected *fqEntryFree(cpu: Cpu, r: number): Op {
     yield S.head;
+    // One model word (fq->head) written in this point (issue 13 item 3): what freeIova records before its
+    // first point is the harness's (oracle, accounting, IOVA shadow). Under the ring lock when called
+    // from fq_ring_free_locked; the teardown drain (iommuDmaFreeFqRings) runs without it, as the kernel's.
     const head = READ_ONCE(cpu, this.headIdx(r));
     const k = this.slot(r, head);
     const pfn = READ_ONCE(cpu, this.pfn + k);
@@ -297,8 +311,8 @@ export class FlushQueue implements IovaFlushQueue {
   }
 
   /** fq_flush_iotlb: count the flush as started, flush_iotlb_all, count it as finished. */
-  *fqFlushIotlb(cpu: Cpu): Op {
-    yield S.incStart;
+  *fqFlushIotlb(cpu: Cpu, startSite: Site = S.incStart): Op {
+    yield startSite;
     atomic64_inc(cpu, this.start);
     if (cpu.tracing) cpu.note('write', 'fq_flush_start_cnt', this.start, Atomics.load(cpu.i64, this.start));
     yield* this.iotlb.flushAll(cpu);

@@ -22,7 +22,7 @@ import { FlushQueue, FQ_SITES as S } from './flush-queue.js';
 export class FlushUntilRoomFq extends FlushQueue {
   protected override *fqRingFull(cpu: Cpu, r: number): Op {
     do {
-      yield* this.fqFlushIotlb(cpu);
+      yield* this.fqFlushIotlb(cpu, S.fullIncStart);
       yield* this.fqRingFreeLocked(cpu, r);
     } while (yield* this.fqFull(cpu, r));
   }

@@ -11,7 +11,7 @@
 import type { Cpu, Op } from '../../engine/cpu.js';
 import type { RegionSpec } from '../../engine/layout.js';
 import { timerRegions } from '../../engine/timer.js';
-import { iovaTreeRegions, type IovaGeometry, type IovaTree } from './iova-tree.js';
+import { iovaTreeRegions, SITE_ALLOC_RETRY, type IovaGeometry, type IovaTree } from './iova-tree.js';
 import { IOVA_TIMERS } from './locks.js';
 import { IOVA_MAG_SIZE, IOVA_RANGE_CACHE_MAX_SIZE, magazinePoolSize } from './magazine.js';
 import { orderBase2, rcacheRegions, type IovaRcaches, type RcacheOptions } from './rcache.js';
@@ -77,8 +77,8 @@ export class IovaDomain {
       const pfn = yield* this.rcache.iovaRcacheGet(cpu, k, limitPfn + 1 - size);
       if (pfn !== 0) return pfn;
     }
-    for (;;) {
-      const pfn = yield* this.tree.allocIova(cpu, size, limitPfn, true);
+    for (let retry = false; ; retry = true) {
+      const pfn = yield* this.tree.allocIova(cpu, size, limitPfn, true, retry ? SITE_ALLOC_RETRY : undefined);
       if (pfn >= 0) return pfn;
       if (!flushRcache) return 0;
       // Try replenishing IOVAs by flushing the rcaches: every CPU's, then every depot. Only once.

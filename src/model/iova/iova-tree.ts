@@ -33,7 +33,7 @@
  *    finer points would only multiply schedules. `assertLocked` turns a future lock-free access into a
  *    model error instead of a silent race.
  */
-import type { Cpu, LockRef, Op } from '../../engine/cpu.js';
+import type { Cpu, LockRef, Op, Site } from '../../engine/cpu.js';
 import { at, region, type Layout, type RegionSpec } from '../../engine/layout.js';
 import { LOCK_WORDS, lockHeld, lockRef, spinLock, spinUnlock } from '../../engine/sync.js';
 import { RANK_RBTREE, RBTREE_LOCK_NAME } from './locks.js';
@@ -100,6 +100,11 @@ function maxNodes(g: IovaGeometry): number {
 const fls = (x: number): number => 32 - Math.clz32(x);
 
 const SITE_ALLOC = 'rbtree alloc_iova';
+/**
+ * alloc_iova_fast's retry after the one-shot rcache flush: the same access, labelled apart so coverage
+ * names the IOVA-space-full path (issue 13 item 2).
+ */
+export const SITE_ALLOC_RETRY = 'rbtree alloc_iova (retry after the rcache flush)';
 const SITE_FREE = 'rbtree free_iova';
 const SITE_RESERVE = 'rbtree reserve_iova';
 
@@ -395,10 +400,10 @@ export class IovaTree {
    * alloc_iova(size, limit_pfn, size_aligned): pfnLo, or -1 (-ENOMEM). Overridable: a patch to the
    * rbtree allocator subclasses IovaTree (IovaPatch.tree); the checker watches the hand-out, not this.
    */
-  *allocIova(cpu: Cpu, size: number, limitPfn: number, sizeAligned: boolean): Op<number> {
+  *allocIova(cpu: Cpu, size: number, limitPfn: number, sizeAligned: boolean, site: Site = SITE_ALLOC): Op<number> {
     yield* spinLock(cpu, this.lock);
     // Simplification: the whole critical section is one scheduling point (see the file header).
-    yield SITE_ALLOC;
+    yield site;
     const pfn = this.allocRange(cpu.i32, size, limitPfn + 1, sizeAligned);
     yield* spinUnlock(cpu, this.lock);
     return pfn;

@@ -17,6 +17,7 @@ import { IOVA_RANGE_CACHE_MAX_SIZE, type MagazinePool } from './magazine.js';
 import type { IovaPatch } from './patch.js';
 import { C_LOADED, C_PREV, IovaRcaches, orderBase2, SITES } from './rcache.js';
 import { AllocOverflowTree } from './tree-variants.js';
+import { SITE_ALLOC_RETRY } from './iova-tree.js';
 
 // ---------------------------------------------------------------------------------------------------
 // no-roundup (§9 #1): alloc_iova_fast without the round-up of cacheable sizes.
@@ -28,8 +29,8 @@ export class NoRoundupDomain extends IovaDomain {
       const pfn = yield* this.rcache.iovaRcacheGet(cpu, k, limitPfn + 1 - size);
       if (pfn !== 0) return pfn;
     }
-    for (;;) {
-      const pfn = yield* this.tree.allocIova(cpu, size, limitPfn, true);
+    for (let retry = false; ; retry = true) {
+      const pfn = yield* this.tree.allocIova(cpu, size, limitPfn, true, retry ? SITE_ALLOC_RETRY : undefined);
       if (pfn >= 0) return pfn;
       if (!flushRcache) return 0;
       flushRcache = false;

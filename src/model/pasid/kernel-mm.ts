@@ -25,6 +25,7 @@
  */
 import type { Cpu, LockRef, Op } from '../../engine/cpu.js';
 import { at, region, type Layout, type RegionSpec } from '../../engine/layout.js';
+import { assertSpinLocked } from '../../engine/assert-locked.js';
 import { lockRef, LOCK_WORDS, spinLock, spinUnlock } from '../../engine/sync.js';
 import type { TimerRef } from '../../engine/timer.js';
 import { pagePoolRegions } from '../page-pool.js';
@@ -222,6 +223,10 @@ export class KernelMm {
     const nrLazy = Atomics.add(i32, this.lazyNr, size) + size;
     yield* spinLock(cpu, this.lazyLock);
     yield 'insert_vmap_area lazy';
+    // The area's state words in one point (a collapsed loop; issue 13 item 3): BUSY -> LAZY is seen only
+    // by the purge's scan for LAZY, which holds vn->lazy.lock as we do; the allocator (under
+    // free_vmap_area_lock) looks for FREE, which neither state is.
+    assertSpinLocked(cpu, this.lazyLock, 'inserts into the lazy list');
     for (let k = 0; k < size; k++) Atomics.store(i32, this.state + i + k, VA_LAZY);
     yield* spinUnlock(cpu, this.lazyLock);
     if (nrLazy > this.o.lazyMax) yield* this.o.drainWork.schedule(cpu, 0, 'schedule_work drain_vmap_work');
@@ -243,6 +248,9 @@ export class KernelMm {
     const i32 = cpu.i32;
     yield* spinLock(cpu, this.lazyLock);
     yield 'list_replace_init lazy -> purge_list';
+    // LAZY -> PURGING of every lazy area in one point (__purge_vmap_area_lazy's list_replace_init under
+    // vn->lazy.lock, mm/vmalloc.c): only holders of that lock look for LAZY; FREE-seekers see neither.
+    assertSpinLocked(cpu, this.lazyLock, 'takes the lazy list');
     let start = Infinity;
     let end = 0;
     let nr = 0;
@@ -261,6 +269,10 @@ export class KernelMm {
     Atomics.sub(i32, this.lazyNr, nr);
     yield* spinLock(cpu, this.freeLock);
     yield 'reclaim_list_global';
+    // PURGING -> FREE of the purged areas in one point: reclaim_list_global (mm/vmalloc.c) merges the whole
+    // purge list back under free_vmap_area_lock, and FREE is read only by the allocator under the same
+    // lock; the lazy side looks for LAZY, which neither state is (issue 13 item 3).
+    assertSpinLocked(cpu, this.freeLock, 'reclaim_list_global');
     for (let k = start; k < end; k++) {
       if (Atomics.load(i32, this.state + k) === VA_PURGING) Atomics.store(i32, this.state + k, VA_FREE);
     }

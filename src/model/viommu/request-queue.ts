@@ -19,11 +19,14 @@
  * the device never writes a zero-length reply (the IOERR path of __viommu_sync_req).
  */
 import type { Cpu, LockRef, Op, Site } from '../../engine/cpu.js';
+import { assertSpinLocked } from '../../engine/assert-locked.js';
 import { lockRef, spinLock, spinUnlock } from '../../engine/sync.js';
 import { statusErrno, S_PENDING, TYPE_NAME, type HostReport, type Request, type ViommuHost } from './host.js';
 import { F_DOMAIN, F_ENDPOINT, F_FROM, F_PFN, F_SEQ, F_SLOT, F_STATUS, F_TYPE, type ViommuLayout } from './layout.js';
 
 const KICK = 'kick';
+/** The kick of __viommu_add_req's ring-full sync: the same access, labelled apart for coverage. */
+export const KICK_RING_FULL = 'kick (request ring full)';
 const HOST_SITE: readonly Site[] = TYPE_NAME.map((t) => `host: ${t}`);
 
 export class RequestQueue {
@@ -89,8 +92,13 @@ export class RequestQueue {
   private *addLocked(cpu: Cpu, r: Request, site: Site): Op<number> {
     const L = this.L;
     const i32 = cpu.i32;
-    if (this.ringFull(i32)) yield* this.syncLocked(cpu);
+    if (this.ringFull(i32)) yield* this.syncLocked(cpu, KICK_RING_FULL);
     yield site;
+    // The request's words and the tail in one point (issue 13 item 3): __viommu_add_req runs under
+    // request_lock (lockdep_assert_held in drivers/iommu/virtio-iommu.c), and the ring is read only by
+    // the device, which runs in the context of a vCPU that kicks while holding the same lock (syncLocked).
+    // So no other vCPU can see the tail moved before the request is filled.
+    assertSpinLocked(cpu, this.lock, '__viommu_add_req');
     const seq = Atomics.load(i32, L.rqTail);
     Atomics.store(i32, L.entry(seq, F_TYPE), r.type);
     Atomics.store(i32, L.entry(seq, F_DOMAIN), r.domain);
@@ -109,10 +117,10 @@ export class RequestQueue {
    * taking every available request in ring order; the ring and the list are under request_lock, which
    * we hold, so reading them needs no scheduling point of its own.
    */
-  private *syncLocked(cpu: Cpu): Op {
+  private *syncLocked(cpu: Cpu, kick: Site = KICK): Op {
     const L = this.L;
     const i32 = cpu.i32;
-    yield KICK;
+    yield kick;
     const from = Atomics.load(i32, L.rqHead);
     const until = Atomics.load(i32, L.rqTail);
     const report: HostReport = (id, msg) => {
