@@ -303,6 +303,7 @@ export class WeakMemory {
 
   lockAcquired(cs: CpuState, idx: number): void {
     this.calls++;
+    this.choose(1, 'lock', -1, 0); // nothing to choose: the scheduler may count it (Scheduler.weakAccess)
     const rel = this.lockViews.get(idx);
     if (rel !== undefined) {
       // The acquire reads the last unlock of this lock: the stores before that unlock are visible to us

@@ -27,6 +27,11 @@ export interface Scheduler {
    * first (PCT's visibility delays use them: weak-policy.ts).
    */
   nextChoice(count: number, kind: string, loc: number, older: number): number;
+  /**
+   * Under `--memory weak`, an ordering primitive that left nothing to choose (a load with one visible
+   * value, a lock acquire): not a decision, not recorded; PCT counts them (weak-policy.ts).
+   */
+  weakAccess?(kind: string): void;
   /** The step just chosen has run (dfs closes its footprint here). */
   stepDone?(): void;
   /** An exhaustive strategy with nothing left to try ends the campaign ("exhaustive: N executions"). */
