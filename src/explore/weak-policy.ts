@@ -33,9 +33,10 @@ import { mix32, randInt, type RandomGenerator } from '../engine/rng.js';
 /** One decision in NOISE_IN is a fair coin rather than the execution's delays. */
 const NOISE_IN = 16;
 /**
- * Weak change points per execution. Measured (bench detection, seeds 1-12, 400 schedules): 8 found
- * flushq/no-queue-mb for 5 of 12 seeds, 16 for 11 of 12, 32 for 4 of 12 (too many preemptions scatter the
- * schedule as PCT's depth does); lifecycle/fq-no-wmb 12 of 12 with 8, 16 or 32.
+ * Weak change points per execution. Measured on flushq/no-queue-mb (PCT depth 3): seeds 1-12 capped at 400
+ * schedules, 8 found it for 5 seeds, 16 for 11; seeds 1-10 capped at 1,000, 12 for 8, 16 for 9, 24 for 7
+ * (too many preemptions scatter the schedule, as a high PCT depth does). lifecycle/fq-no-wmb: 12 of 12
+ * seeds within 400 with 8, 16 or 32.
  */
 const WEAK_CHANGE_POINTS = 16;
 
