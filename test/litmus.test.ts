@@ -130,6 +130,28 @@ describe('where the model is stronger than LKMM (documented, never a false alarm
 });
 
 describe('the C litmus parser', () => {
+  // spin_unlock is a release: it orders the critical section before the unlock, for the next holder of the
+  // lock; a store after the unlock may become visible first to a CPU that does not take the lock.
+  it('MP+unlock+rmb: Sometimes (an unlock does not drain the store buffer)', () => {
+    const src = (reader: string) =>
+      [
+        'C MP+unlock+rmb',
+        '{}',
+        'P0(int *x, int *y, spinlock_t *s) { spin_lock(s); WRITE_ONCE(*x, 1); spin_unlock(s); WRITE_ONCE(*y, 1); }',
+        `P1(int *x, int *y, spinlock_t *s) { int r0; int r1; ${reader} }`,
+        'exists (1:r0=1 /\\ 1:r1=0)',
+      ].join('\n');
+    expect(runLitmus(parseLitmus(src('r0 = READ_ONCE(*y); smp_rmb(); r1 = READ_ONCE(*x);'))).observation).toBe(
+      'Sometimes',
+    );
+    // With smp_mb() after the unlock on P0 the store to x is visible before y's.
+    const mb = src('r0 = READ_ONCE(*y); smp_rmb(); r1 = READ_ONCE(*x);').replace(
+      'spin_unlock(s); WRITE',
+      'spin_unlock(s); smp_mb(); WRITE',
+    );
+    expect(runLitmus(parseLitmus(mb)).observation).toBe('Never');
+  });
+
   it('reads atomics, locks, if, ~exists and forall', () => {
     const src = [
       'C locks',

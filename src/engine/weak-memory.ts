@@ -27,9 +27,11 @@
  *    carry; smp_rmb / dma_rmb: cur := cur ⊔ acq (a device observer is one more task reading memory);
  *  - smp_store_release: every earlier store commits first, and it carries cur ⊔ acq (A-cumulative);
  *    smp_load_acquire: cur := cur ⊔ (what the store it read carries);
- *  - spin_unlock: a release that also drains the buffer (the lock word itself is a plain Atomics word,
- *    visible at once); spin_lock: an acquire of what the last unlock of that lock carried, and, as
- *    LKMM's po-unlock-lock-po, a fence between this CPU's accesses before its previous unlock and after.
+ *  - spin_unlock: a release; it does not drain the buffer (LKMM promises the stores before an unlock only
+ *    to a CPU that reads the unlock, i.e. takes the lock next): the stores still buffered commit at the
+ *    latest when another CPU acquires the lock; spin_lock: an acquire of what the last unlock of that
+ *    lock carried (and of those stores), and, as LKMM's po-unlock-lock-po, a fence between this CPU's
+ *    accesses before its previous unlock and after (its later stores commit after the earlier ones).
  * Relaxed RMWs (atomic_inc, cmpxchg_relaxed, ...) read the newest committed store and append theirs at
  * once, so they are atomic; they order nothing else.
  *
@@ -61,8 +63,13 @@ type Value = number | bigint;
 /** Per tracked location (slot): a timestamp (index into its history); a hole means 0. */
 type View = number[];
 
-/** Who chooses: the executor asks its scheduler and records the answer (explore/execution.ts). */
-export type Chooser = (count: number, kind: string) => number;
+/**
+ * Who chooses: the executor asks its scheduler and records the answer (explore/execution.ts). `loc` is the
+ * location's number in this execution (first-touch order), `older` for a read how many of the options
+ * after 0 are older committed values (the rest commit another CPU's buffered store): a choice policy may
+ * use them (explore/weak-policy.ts); the decision recorded is the option alone.
+ */
+export type Chooser = (count: number, kind: string, loc: number, older: number) => number;
 /** Trace notes of weak choices (a store kept buffered, a stale value read): the executor's note sink. */
 export type WeakNote = (
   task: number,
@@ -103,6 +110,12 @@ interface Loc {
   name: string | undefined;
 }
 
+/** A spin_unlock: what it carries, and the stores before it that were still buffered. */
+interface Unlock {
+  readonly view: View;
+  readonly before: readonly Pending[];
+}
+
 class CpuState {
   cur: View = [];
   acq: View = [];
@@ -112,8 +125,8 @@ class CpuState {
   readonly buf: Pending[] = [];
   /** Stores buffered at the last smp_wmb: every later store commits after them. */
   wmbSet: Pending[] = [];
-  /** What this CPU's last spin_unlock carried (po-unlock-lock-po). */
-  lastUnlock: View | undefined;
+  /** This CPU's last spin_unlock (po-unlock-lock-po). */
+  lastUnlock: Unlock | undefined;
   constructor(readonly id: number) {}
 }
 
@@ -130,7 +143,8 @@ export class WeakMemory {
   private readonly locs: Loc[] = [];
   private readonly slotOf = new Map<number, number>();
   private readonly cpus: CpuState[];
-  private readonly lockViews = new Map<number, View>();
+  /** Per lock: its last unlock. */
+  private readonly lockViews = new Map<number, Unlock>();
   /** The global view that every smp_mb() joins. */
   private g: View = [];
   /** The CPU whose step is running (its buffered stores are shown in the buffer), or undefined. */
@@ -201,7 +215,7 @@ export class WeakMemory {
     const last = loc.hist.length - 1;
     const cands = this.othersOldest(cs, s);
     const committed = Math.min(last - (cs.cur[s] ?? 0) + 1, 256 - cands.length);
-    const k = this.choose(committed + cands.length, 'read');
+    const k = this.choose(committed + cands.length, 'read', s, committed - 1);
     let ts: number;
     if (k < committed) ts = last - k;
     else {
@@ -235,7 +249,7 @@ export class WeakMemory {
     const p: Pending = { slot: s, value: v, cpu: cs.id, base, prereqs, ts: -1, busy: false };
     cs.buf.push(p);
     this.refresh(s);
-    if (this.choose(2, 'store') === 0) this.commit(p);
+    if (this.choose(2, 'store', s, 0) === 0) this.commit(p);
     else if (this.note) {
       this.note(task, 'write', this.nameOf(this.locs[s]!), idx, v, 'buffered: not yet visible to other CPUs');
     }
@@ -289,24 +303,41 @@ export class WeakMemory {
 
   lockAcquired(cs: CpuState, idx: number): void {
     this.calls++;
-    const lv = this.lockViews.get(idx);
-    if (lv !== undefined) {
+    this.choose(1, 'lock', -1, 0); // nothing to choose: the scheduler may count it (Scheduler.weakAccess)
+    const rel = this.lockViews.get(idx);
+    if (rel !== undefined) {
+      // The acquire reads the last unlock of this lock: the stores before that unlock are visible to us
+      // now (they commit here if they are still buffered), with what they carry.
+      const lv = rel.view.slice();
+      for (const p of rel.before) {
+        if (p.ts < 0 && p.cpu !== cs.id) this.commit(p);
+        if (p.ts >= 0) join(lv, this.locs[p.slot]!.hist[p.ts]!.view);
+      }
       join(cs.cur, lv);
       join(cs.acq, lv);
       join(cs.wfence, lv);
     }
     if (cs.lastUnlock !== undefined) {
-      join(cs.cur, cs.lastUnlock);
-      join(cs.wfence, cs.lastUnlock);
+      // po-unlock-lock-po: this CPU's stores after this lock commit after its stores before its last unlock.
+      join(cs.cur, cs.lastUnlock.view);
+      join(cs.wfence, cs.lastUnlock.view);
+      const before = cs.lastUnlock.before.filter((p) => p.ts < 0 && !cs.wmbSet.includes(p));
+      if (before.length > 0) cs.wmbSet = [...cs.wmbSet, ...before];
     }
   }
 
+  /**
+   * spin_unlock is a release (LKMM, explanation.txt "ACQUIRE AND RELEASE" / "LOCKING"): every earlier
+   * store is visible to a CPU that reads the unlock, that is, that takes this lock next, before that
+   * CPU's critical section; a CPU that does not take the lock is promised nothing. So the store buffer is
+   * not drained here (the lock word itself is a plain Atomics word, not a buffered store): the stores
+   * before the unlock are remembered and commit, at the latest, when another CPU acquires the lock.
+   */
   lockReleasing(cs: CpuState, idx: number): void {
     this.calls++;
-    this.drain(cs);
-    const v = this.releaseView(cs);
-    this.lockViews.set(idx, v);
-    cs.lastUnlock = v;
+    const rel: Unlock = { view: this.releaseView(cs), before: cs.buf.slice() };
+    this.lockViews.set(idx, rel);
+    cs.lastUnlock = rel;
   }
 
   // ---- the machine ---------------------------------------------------------------------------------
@@ -345,7 +376,7 @@ export class WeakMemory {
   private othersFirst(cs: CpuState, s: number): void {
     const cands = this.othersOldest(cs, s);
     if (cands.length === 0) return;
-    const k = this.choose(cands.length + 1, 'order');
+    const k = this.choose(cands.length + 1, 'order', s, 0);
     if (k > 0) this.commit(cands[k - 1]!);
   }
 

@@ -224,10 +224,13 @@ export function runExecution(spec: ExecutionSpec, scheduler: Scheduler, stepsHin
    * decision list after the step's vCPU pick and hashed into the trace hash. A single option is no
    * decision: it is neither asked nor recorded.
    */
-  const choose = (count: number, kind: string): number => {
-    if (count <= 1) return 0;
+  const choose = (count: number, kind: string, loc: number, older: number): number => {
+    if (count <= 1) {
+      scheduler.weakAccess?.(kind);
+      return 0;
+    }
     if (count > MAX_CHOICES) throw new HarnessError(`explore: a choice among ${count} values (at most ${MAX_CHOICES})`);
-    const k = scheduler.nextChoice(count, kind);
+    const k = scheduler.nextChoice(count, kind, loc, older);
     if (!(k >= 0 && k < count)) throw new HarnessError(`explore: the scheduler chose ${k} of ${count} (${kind})`);
     if (nd === decisions.length) decisions = grow(decisions);
     decisions[nd++] = k;

@@ -22,9 +22,16 @@ export interface Scheduler {
    * may see or where a store lands in coherence order (engine/weak-memory.ts). Returns 0..count-1, and
    * 0 is always the sequentially consistent choice. `kind` names what is decided (for strategies that
    * care; PCT and random do not). The executor records the answer in the decision list right after the
-   * step's vCPU pick, so replay and shrinking need nothing new.
+   * step's vCPU pick, so replay and shrinking need nothing new. `loc` numbers the location (first-touch
+   * order within the execution) and, for a read, options 1..`older` are older committed values, newest
+   * first (PCT's visibility delays use them: weak-policy.ts).
    */
-  nextChoice(count: number, kind: string): number;
+  nextChoice(count: number, kind: string, loc: number, older: number): number;
+  /**
+   * Under `--memory weak`, an ordering primitive that left nothing to choose (a load with one visible
+   * value, a lock acquire): not a decision, not recorded; PCT counts them (weak-policy.ts).
+   */
+  weakAccess?(kind: string): void;
   /** The step just chosen has run (dfs closes its footprint here). */
   stepDone?(): void;
   /** An exhaustive strategy with nothing left to try ends the campaign ("exhaustive: N executions"). */
