@@ -26,7 +26,7 @@
 import { HarnessError } from '../errors.js';
 import type { Memory } from '../engine/layout.js';
 import type { MemoryMode } from '../engine/memory-order.js';
-import { independent, installLogging, loggedMemory, Recorder, union, type Footprint } from './footprint.js';
+import { independent, installLogging, loggedMemory, Recorder, union, UNKNOWN, type Footprint } from './footprint.js';
 import { findRaces } from './races.js';
 import { Pruned, type Scheduler } from './scheduler.js';
 
@@ -69,6 +69,12 @@ export interface DfsOptions {
   readonly maxPreemptions: number;
   /** Partial-order reduction (sleep sets); forced off by a preemption bound. */
   readonly por: boolean;
+  /**
+   * Diagnostics (scripts/dfs-races.mjs): called for each race that adds a task to a backtrack set, with
+   * the buffer words (i32 indices) the two racing steps conflict on (empty: one of them was unknown)
+   * and the two steps' numbers in the execution just run.
+   */
+  readonly onBacktrack?: (words: readonly number[], i: number, j: number) => void;
 }
 
 export class DfsScheduler implements Scheduler {
@@ -258,9 +264,10 @@ export class DfsScheduler implements Scheduler {
       if (k <= this.changedAt) from = steps.length;
       steps.push({ task: d.options[d.at]!, footprint: d.last ?? UNSEEN, at: k });
     }
-    findRaces(steps, this.tasks, Math.max(0, from), (i, initials) => {
+    findRaces(steps, this.tasks, Math.max(0, from), (i, initials, j) => {
       const d = this.stack[steps[i]!.at]!;
       if (initials.some((t) => d.backtrack.has(t))) return;
+      this.o.onBacktrack?.(conflicts(steps[i]!.footprint, steps[j]!.footprint), i, j);
       const t = initials.find((q) => d.options.includes(q));
       // An initial that could not run there (a timer not yet due at that step): try every task there.
       if (t === undefined) for (const q of d.options) d.backtrack.add(q);
@@ -273,7 +280,18 @@ const NO_SLEEP: ReadonlyMap<number, Footprint> = new Map();
 /** One instance: an Error's stack trace costs more than a short execution. */
 const PRUNED = new Pruned('every runnable task sleeps');
 /** The step of a decision that was never completed (the execution stopped inside it): assume the worst. */
-const UNSEEN: Footprint = { reads: new Set(), writes: new Set(), all: true };
+const UNSEEN: Footprint = UNKNOWN;
+
+/** The words two dependent footprints conflict on (for diagnostics). */
+function conflicts(a: Footprint, b: Footprint): number[] {
+  if (a.all || b.all) return [];
+  const out = new Set<number>();
+  for (const w of a.writes) if (b.writes.has(w) || b.reads.has(w) || b.updates.has(w)) out.add(w);
+  for (const w of b.writes) if (a.reads.has(w) || a.updates.has(w)) out.add(w);
+  for (const w of a.updates) if (b.reads.has(w)) out.add(w);
+  for (const w of b.updates) if (a.reads.has(w)) out.add(w);
+  return [...out];
+}
 
 function isPreemption(t: number, current: number, runnable: readonly number[]): boolean {
   return current >= 0 && t !== current && runnable.includes(current);
