@@ -36,6 +36,15 @@ const params = withDefaults(scenario, {
 const model = scenario.build({ cpus: Number(cpus), variant, params });
 const mem = allocateMemory(model.layout);
 const byWord = new Map();
+/** A footprint word's name: a buffer word, or the weak memory's own state (weak-memory.ts weakWord). */
+const nm = (w) =>
+  w >= 0
+    ? locationName(model.layout, false, w)
+    : w === -1
+      ? 'G'
+      : w > -1000
+        ? `views[cpu${-2 - w}]`
+        : `buffered[cpu${(-1000 - w) % 256}]:${locationName(model.layout, false, Math.floor((-1000 - w) / 256))}`;
 const bySites = new Map();
 /** The previous execution's site per step (races are found when the next one starts). */
 let sites = new Map();
@@ -45,7 +54,7 @@ const s = new DfsScheduler({
   memory,
   onBacktrack: (words, i, j) => {
     const names =
-      words.length === 0 ? ['(unknown)'] : [...new Set(words.map((w) => locationName(model.layout, false, w)))];
+      words.length === 0 ? ['(unknown)'] : [...new Set(words.map(nm))];
     const site = (k) => sites.get(k) ?? '?';
     for (const n of names) {
       byWord.set(n, (byWord.get(n) ?? 0) + 1);

@@ -73,6 +73,39 @@ export type WeakNote = (
   detail: string,
 ) => void;
 
+/**
+ * Where a weak memory reports, for explore's dfs (explore/footprint.ts), what a step touches of the
+ * machine's own state, so that partial-order reduction stays on under `--memory weak`. Words are i32
+ * words of the buffer for a location's coherence history (the same word a plain access of it logs),
+ * and negative ids (weakWord) for what lives outside the buffer: each CPU's views, each CPU's buffered
+ * stores to each location, the global smp_mb view. The machine's own bookkeeping on the buffer (showing
+ * a CPU its buffered stores, noticing plain stores) goes through `raw`, unlogged: it is not an access
+ * of the model.
+ */
+export interface WeakLog {
+  readonly raw: Memory;
+  read(word: number, words: number): void;
+  write(word: number, words: number): void;
+  /**
+   * A plain (fully ordered) step's catch-up: its CPU now sees the newest store of the location. A read
+   * for the dependences, but not an observation of a store's visibility by itself (see dfs.ts
+   * markObserved): only a later access of the location can tell what the catch-up saw.
+   */
+  catchUp(word: number, words: number): void;
+  /** The next choice is a store's "visible now or buffered" (kind 'store'), to the location at `word`. */
+  storeChoice(word: number): void;
+}
+
+/** The ids of the machine state outside the buffer, as WeakLog words (negative: never a buffer word). */
+export const weakWord = {
+  /** G, the view every smp_mb joins. */
+  global: -1,
+  /** CPU c's views (cur, acq, wv, wfence, the smp_wmb set, its last unlock): c < 255. */
+  views: (c: number): number => -2 - c,
+  /** CPU c's buffered stores to the location at i32 word w. */
+  buffered: (c: number, w: number): number => -1000 - (w * 256 + c),
+};
+
 interface Msg {
   readonly value: Value;
   /** Writer (a vCPU), or -1 for the value the location had when it was first tracked. */
@@ -144,8 +177,46 @@ export class WeakMemory {
     cpus: number,
     private readonly choose: Chooser,
     private readonly note: WeakNote | undefined,
+    private readonly log?: WeakLog,
   ) {
     this.cpus = Array.from({ length: cpus }, (_, c) => new CpuState(c));
+    this.raw = log?.raw ?? mem;
+  }
+
+  /** The buffer's views for the machine's own bookkeeping (unlogged under dfs: see WeakLog). */
+  private readonly raw: Memory;
+
+  // ---- footprint reporting (WeakLog) ----------------------------------------------------------------
+
+  /** The i32 word of a location, and its width in words. */
+  private wordOf(s: number): number {
+    const loc = this.locs[s]!;
+    return loc.wide ? loc.idx * 2 : loc.idx;
+  }
+  private widthOf(s: number): number {
+    return this.locs[s]!.wide ? 2 : 1;
+  }
+  /** A step reads location s's history (which stores are committed, in what order). */
+  private logRead(s: number): void {
+    this.log?.read(this.wordOf(s), this.widthOf(s));
+  }
+  private logWrite(s: number): void {
+    this.log?.write(this.wordOf(s), this.widthOf(s));
+  }
+  /** CPU c's own views change (every primitive of c's tasks reads and writes them). */
+  private logViews(cs: CpuState): void {
+    this.log?.write(weakWord.views(cs.id), 1);
+  }
+  /** Which CPUs have stores to s still buffered: what a load or a coherence choice on s looks at. */
+  private logBuffersOf(s: number): void {
+    if (!this.log) return;
+    const w = this.wordOf(s);
+    for (const o of this.cpus) this.log.read(weakWord.buffered(o.id, w), 1);
+  }
+  /** CPU cs's buffered stores (all of them: a barrier or a store's prerequisites look at the list). */
+  private logOwnBuffer(cs: CpuState): void {
+    if (!this.log) return;
+    for (const p of cs.buf) this.log.read(weakWord.buffered(cs.id, this.wordOf(p.slot)), 1);
   }
 
   /** The order.ts handle of task `task`, which runs on vCPU `cpu` (a timer shares its CPU's buffer). */
@@ -160,6 +231,9 @@ export class WeakMemory {
     const cs = this.cpus[cpu]!;
     this.active = cs;
     this.callsAtStep = this.calls;
+    // The step sees its CPU's buffered stores (a timer shares them with its CPU's vCPU).
+    this.logViews(cs);
+    this.logOwnBuffer(cs);
     for (const p of cs.buf) this.show(p.slot, p.value);
   }
 
@@ -174,7 +248,10 @@ export class WeakMemory {
     for (let s = 0; s < this.locs.length; s++) this.sync(cs, s);
     if (!blocked && this.calls === this.callsAtStep && this.locs.length > 0) {
       this.mb(cs);
-      for (let s = 0; s < this.locs.length; s++) cs.cur[s] = this.locs[s]!.hist.length - 1;
+      for (let s = 0; s < this.locs.length; s++) {
+        this.log?.catchUp(this.wordOf(s), this.widthOf(s));
+        cs.cur[s] = this.locs[s]!.hist.length - 1;
+      }
     }
     this.active = undefined;
     for (const p of cs.buf) this.refresh(p.slot);
@@ -195,8 +272,11 @@ export class WeakMemory {
   load(cs: CpuState, task: number, wide: boolean, idx: number, ord: Ord): Value {
     this.calls++;
     const s = this.slot(cs, wide, idx);
+    this.logViews(cs);
+    this.logBuffersOf(s);
     const own = this.newestOwn(cs, s);
     if (own !== undefined) return own.value;
+    this.logRead(s);
     const loc = this.locs[s]!;
     const last = loc.hist.length - 1;
     const cands = this.othersOldest(cs, s);
@@ -227,6 +307,9 @@ export class WeakMemory {
   store(cs: CpuState, task: number, wide: boolean, idx: number, v: Value, ord: Ord): void {
     this.calls++;
     const s = this.slot(cs, wide, idx);
+    this.logViews(cs);
+    this.logOwnBuffer(cs);
+    this.log?.write(weakWord.buffered(cs.id, this.wordOf(s)), 1);
     const prereqs = cs.wmbSet.filter((p) => p.ts < 0);
     if (ord === Ord.RELEASE) for (const p of cs.buf) if (!prereqs.includes(p)) prereqs.push(p);
     const own = this.newestOwn(cs, s);
@@ -235,6 +318,7 @@ export class WeakMemory {
     const p: Pending = { slot: s, value: v, cpu: cs.id, base, prereqs, ts: -1, busy: false };
     cs.buf.push(p);
     this.refresh(s);
+    this.log?.storeChoice(this.wordOf(s));
     if (this.choose(2, 'store') === 0) this.commit(p);
     else if (this.note) {
       this.note(task, 'write', this.nameOf(this.locs[s]!), idx, v, 'buffered: not yet visible to other CPUs');
@@ -244,6 +328,10 @@ export class WeakMemory {
   rmw(cs: CpuState, wide: boolean, idx: number, op: Rmw, a: Value, b: Value, ord: Ord): Value {
     this.calls++;
     const s = this.slot(cs, wide, idx);
+    this.logViews(cs);
+    this.logOwnBuffer(cs);
+    this.logBuffersOf(s);
+    this.logWrite(s);
     if (ord === Ord.FULL) this.mb(cs);
     else if (ord === Ord.RELEASE) this.drain(cs);
     for (const p of cs.wmbSet) this.commit(p);
@@ -273,6 +361,8 @@ export class WeakMemory {
 
   fence(cs: CpuState, f: Fence): void {
     this.calls++;
+    this.logViews(cs);
+    this.logOwnBuffer(cs);
     switch (f) {
       case Fence.MB:
         this.mb(cs);
@@ -289,6 +379,9 @@ export class WeakMemory {
 
   lockAcquired(cs: CpuState, idx: number): void {
     this.calls++;
+    // What the lock's last unlock carried is kept per lock word: the word stands for it.
+    this.logViews(cs);
+    this.log?.read(idx, 1);
     const lv = this.lockViews.get(idx);
     if (lv !== undefined) {
       join(cs.cur, lv);
@@ -303,6 +396,9 @@ export class WeakMemory {
 
   lockReleasing(cs: CpuState, idx: number): void {
     this.calls++;
+    this.logViews(cs);
+    this.logOwnBuffer(cs);
+    this.log?.write(idx, 1);
     this.drain(cs);
     const v = this.releaseView(cs);
     this.lockViews.set(idx, v);
@@ -316,6 +412,7 @@ export class WeakMemory {
   }
 
   private mb(cs: CpuState): void {
+    this.log?.write(weakWord.global, 1);
     this.drain(cs);
     join(join(join(cs.cur, cs.acq), cs.wv), this.g);
     this.g = cs.cur.slice();
@@ -333,6 +430,8 @@ export class WeakMemory {
     p.busy = true;
     for (const q of p.prereqs) this.commit(q);
     const cs = this.cpus[p.cpu]!;
+    this.log?.write(weakWord.buffered(cs.id, this.wordOf(p.slot)), 1);
+    this.logWrite(p.slot);
     this.othersFirst(cs, p.slot);
     const view = p.base.slice();
     for (const q of p.prereqs) join(view, this.locs[q.slot]!.hist[q.ts]!.view);
@@ -343,6 +442,7 @@ export class WeakMemory {
 
   /** Another CPU's buffered store to `slot` may land first in coherence order (a recorded choice). */
   private othersFirst(cs: CpuState, s: number): void {
+    this.logBuffersOf(s);
     const cands = this.othersOldest(cs, s);
     if (cands.length === 0) return;
     const k = this.choose(cands.length + 1, 'order');
@@ -350,6 +450,7 @@ export class WeakMemory {
   }
 
   private append(cs: CpuState, s: number, v: Value, view: View): number {
+    this.logWrite(s);
     const loc = this.locs[s]!;
     const ts = loc.hist.length;
     view[s] = ts;
@@ -388,6 +489,7 @@ export class WeakMemory {
       const value = this.read(wide, idx);
       this.locs.push({ wide, idx, hist: [{ value, cpu: -1, view: [] }], shown: value, name: undefined });
       this.slotOf.set(key, s);
+      this.logRead(s);
     } else this.sync(cs, s);
     return s;
   }
@@ -412,12 +514,12 @@ export class WeakMemory {
   private show(s: number, v: Value): void {
     const loc = this.locs[s]!;
     loc.shown = v;
-    if (loc.wide) Atomics.store(this.mem.i64, loc.idx, v as bigint);
-    else Atomics.store(this.mem.i32, loc.idx, v as number);
+    if (loc.wide) Atomics.store(this.raw.i64, loc.idx, v as bigint);
+    else Atomics.store(this.raw.i32, loc.idx, v as number);
   }
 
   private read(wide: boolean, idx: number): Value {
-    return wide ? Atomics.load(this.mem.i64, idx) : Atomics.load(this.mem.i32, idx);
+    return wide ? Atomics.load(this.raw.i64, idx) : Atomics.load(this.raw.i32, idx);
   }
 
   private nameOf(loc: Loc): string {

@@ -34,6 +34,11 @@ export interface Footprint {
   /** Commuting updates (counterAdd); a word both updated and written or read is in those sets too. */
   readonly updates: ReadonlySet<number>;
   readonly all: boolean;
+  /**
+   * Under --memory weak, the reads that are not a plain step's catch-up (weak-memory.ts WeakLog
+   * catchUp); undefined: all of `reads`.
+   */
+  readonly seen?: ReadonlySet<number>;
 }
 
 export const UNKNOWN: Footprint = { reads: new Set(), writes: new Set(), updates: new Set(), all: true };
@@ -60,6 +65,7 @@ export function union(a: Footprint | undefined, b: Footprint): Footprint {
     writes: new Set([...a.writes, ...b.writes]),
     updates: new Set([...a.updates, ...b.updates]),
     all: false,
+    ...(a.seen || b.seen ? { seen: new Set([...(a.seen ?? a.reads), ...(b.seen ?? b.reads)]) } : {}),
   };
 }
 
@@ -69,6 +75,7 @@ export class Recorder {
   private reads: number[] = [];
   private writes: number[] = [];
   private updates: number[] = [];
+  private catchUps: number[] = [];
   private unknown = false;
 
   read(word: number, words: number): void {
@@ -86,6 +93,12 @@ export class Recorder {
     this.updates.push(word);
     if (words === 2) this.updates.push(word + 1);
   }
+  /** A weak plain step's catch-up read (see Footprint.seen). */
+  catchUp(word: number, words: number): void {
+    if (!this.on) return;
+    this.catchUps.push(word);
+    if (words === 2) this.catchUps.push(word + 1);
+  }
   markUnknown(): void {
     if (this.on) this.unknown = true;
   }
@@ -94,6 +107,7 @@ export class Recorder {
     this.reads.length = 0;
     this.writes.length = 0;
     this.updates.length = 0;
+    this.catchUps.length = 0;
     this.unknown = false;
     this.on = true;
   }
@@ -101,7 +115,10 @@ export class Recorder {
   end(): Footprint {
     this.on = false;
     if (this.unknown) return UNKNOWN;
-    return { reads: new Set(this.reads), writes: new Set(this.writes), updates: new Set(this.updates), all: false };
+    const reads = new Set(this.reads);
+    const base = { writes: new Set(this.writes), updates: new Set(this.updates), all: false };
+    if (this.catchUps.length === 0) return { reads, ...base };
+    return { reads: new Set([...this.reads, ...this.catchUps]), seen: reads, ...base };
   }
 }
 
