@@ -412,9 +412,12 @@ export class WeakMemory {
   }
 
   private mb(cs: CpuState): void {
-    this.log?.write(weakWord.global, 1);
     this.drain(cs);
     join(join(join(cs.cur, cs.acq), cs.wv), this.g);
+    // Every smp_mb reads G; it writes G only when G grows (then a later smp_mb sees more). Two that
+    // leave G as it was commute: as footprints, a write of the value already there is only a read.
+    this.log?.read(weakWord.global, 1);
+    if (this.log !== undefined && !sameView(this.g, cs.cur)) this.log.write(weakWord.global, 1);
     this.g = cs.cur.slice();
     cs.wfence = cs.cur.slice();
     cs.wmbSet = [];
@@ -526,6 +529,13 @@ export class WeakMemory {
     loc.name ??= locationName(this.mem.layout, loc.wide, loc.idx);
     return loc.name;
   }
+}
+
+/** Equal views (a hole is timestamp 0). */
+function sameView(a: View, b: View): boolean {
+  const n = Math.max(a.length, b.length);
+  for (let i = 0; i < n; i++) if ((a[i] ?? 0) !== (b[i] ?? 0)) return false;
+  return true;
 }
 
 function canCommit(p: Pending): boolean {
