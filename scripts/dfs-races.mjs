@@ -53,8 +53,7 @@ const s = new DfsScheduler({
   por: true,
   memory,
   onBacktrack: (words, i, j) => {
-    const names =
-      words.length === 0 ? ['(unknown)'] : [...new Set(words.map(nm))];
+    const names = words.length === 0 ? ['(unknown)'] : [...new Set(words.map(nm))];
     const site = (k) => sites.get(k) ?? '?';
     for (const n of names) {
       byWord.set(n, (byWord.get(n) ?? 0) + 1);
