@@ -111,7 +111,7 @@ describe('barrier variants', () => {
     const fenced = search(mp, 'wmb', 'weak', 1, 1e6, { strategy: 'dfs', opsPerCpu: [1, 1] });
     expect(fenced.violation).toBeUndefined();
     expect(fenced.exhaustive).toBe(true);
-    // Every interleaving (C(4,2) = 6: no reduction under weak) and the weak memory's choices besides.
+    // Every class of the C(4,2) = 6 interleavings (the steps conflict) and the weak memory's choices besides.
     expect(fenced.schedules).toBeGreaterThan(6);
   });
 });

@@ -5,11 +5,22 @@
 /** Where "now" comes from: virtual in explore mode, real in stress mode. Nanoseconds. */
 export interface Clock {
   now(): number;
+  /**
+   * now(), for a statistic only (a latency, an exposure window): the value may go into a histogram or
+   * an INTERESTING outcome, never into model state that steers the model or into a FORBIDDEN check.
+   * explore's dfs does not count it as an access (explore/footprint.ts): where in an execution the
+   * stamp is taken then creates no branch, and only the statistics can differ between the executions
+   * it deems equivalent.
+   */
+  stamp(): number;
 }
 
 export class VirtualClock implements Clock {
   ns = 0;
   now(): number {
+    return this.ns;
+  }
+  stamp(): number {
     return this.ns;
   }
 }
@@ -19,6 +30,9 @@ export class RealClock implements Clock {
   constructor(private readonly epochMs: number) {}
   now(): number {
     return (performance.timeOrigin + performance.now() - this.epochMs) * 1e6;
+  }
+  stamp(): number {
+    return this.now();
   }
   static epochNow(): number {
     return performance.timeOrigin + performance.now();

@@ -80,6 +80,39 @@ export type WeakNote = (
   detail: string,
 ) => void;
 
+/**
+ * Where a weak memory reports, for explore's dfs (explore/footprint.ts), what a step touches of the
+ * machine's own state, so that partial-order reduction stays on under `--memory weak`. Words are i32
+ * words of the buffer for a location's coherence history (the same word a plain access of it logs),
+ * and negative ids (weakWord) for what lives outside the buffer: each CPU's views, each CPU's buffered
+ * stores to each location, the global smp_mb view. The machine's own bookkeeping on the buffer (showing
+ * a CPU its buffered stores, noticing plain stores) goes through `raw`, unlogged: it is not an access
+ * of the model.
+ */
+export interface WeakLog {
+  readonly raw: Memory;
+  read(word: number, words: number): void;
+  write(word: number, words: number): void;
+  /**
+   * A plain (fully ordered) step's catch-up: its CPU now sees the newest store of the location. A read
+   * for the dependences, but not an observation of a store's visibility by itself (see dfs.ts
+   * markObserved): only a later access of the location can tell what the catch-up saw.
+   */
+  catchUp(word: number, words: number): void;
+  /** The next choice is a store's "visible now or buffered" (kind 'store'), to the location at `word`. */
+  storeChoice(word: number): void;
+}
+
+/** The ids of the machine state outside the buffer, as WeakLog words (negative: never a buffer word). */
+export const weakWord = {
+  /** G, the view every smp_mb joins. */
+  global: -1,
+  /** CPU c's views (cur, acq, wv, wfence, the smp_wmb set, its last unlock): c < 255. */
+  views: (c: number): number => -2 - c,
+  /** CPU c's buffered stores to the location at i32 word w. */
+  buffered: (c: number, w: number): number => -1000 - (w * 256 + c),
+};
+
 interface Msg {
   readonly value: Value;
   /** Writer (a vCPU), or -1 for the value the location had when it was first tracked. */
@@ -158,8 +191,46 @@ export class WeakMemory {
     cpus: number,
     private readonly choose: Chooser,
     private readonly note: WeakNote | undefined,
+    private readonly log?: WeakLog,
   ) {
     this.cpus = Array.from({ length: cpus }, (_, c) => new CpuState(c));
+    this.raw = log?.raw ?? mem;
+  }
+
+  /** The buffer's views for the machine's own bookkeeping (unlogged under dfs: see WeakLog). */
+  private readonly raw: Memory;
+
+  // ---- footprint reporting (WeakLog) ----------------------------------------------------------------
+
+  /** The i32 word of a location, and its width in words. */
+  private wordOf(s: number): number {
+    const loc = this.locs[s]!;
+    return loc.wide ? loc.idx * 2 : loc.idx;
+  }
+  private widthOf(s: number): number {
+    return this.locs[s]!.wide ? 2 : 1;
+  }
+  /** A step reads location s's history (which stores are committed, in what order). */
+  private logRead(s: number): void {
+    this.log?.read(this.wordOf(s), this.widthOf(s));
+  }
+  private logWrite(s: number): void {
+    this.log?.write(this.wordOf(s), this.widthOf(s));
+  }
+  /** CPU c's own views change (every primitive of c's tasks reads and writes them). */
+  private logViews(cs: CpuState): void {
+    this.log?.write(weakWord.views(cs.id), 1);
+  }
+  /** Which CPUs have stores to s still buffered: what a load or a coherence choice on s looks at. */
+  private logBuffersOf(s: number): void {
+    if (!this.log) return;
+    const w = this.wordOf(s);
+    for (const o of this.cpus) this.log.read(weakWord.buffered(o.id, w), 1);
+  }
+  /** CPU cs's buffered stores (all of them: a barrier or a store's prerequisites look at the list). */
+  private logOwnBuffer(cs: CpuState): void {
+    if (!this.log) return;
+    for (const p of cs.buf) this.log.read(weakWord.buffered(cs.id, this.wordOf(p.slot)), 1);
   }
 
   /** The order.ts handle of task `task`, which runs on vCPU `cpu` (a timer shares its CPU's buffer). */
@@ -174,6 +245,9 @@ export class WeakMemory {
     const cs = this.cpus[cpu]!;
     this.active = cs;
     this.callsAtStep = this.calls;
+    // The step sees its CPU's buffered stores (a timer shares them with its CPU's vCPU).
+    this.logViews(cs);
+    this.logOwnBuffer(cs);
     for (const p of cs.buf) this.show(p.slot, p.value);
   }
 
@@ -188,7 +262,10 @@ export class WeakMemory {
     for (let s = 0; s < this.locs.length; s++) this.sync(cs, s);
     if (!blocked && this.calls === this.callsAtStep && this.locs.length > 0) {
       this.mb(cs);
-      for (let s = 0; s < this.locs.length; s++) cs.cur[s] = this.locs[s]!.hist.length - 1;
+      for (let s = 0; s < this.locs.length; s++) {
+        this.log?.catchUp(this.wordOf(s), this.widthOf(s));
+        cs.cur[s] = this.locs[s]!.hist.length - 1;
+      }
     }
     this.active = undefined;
     for (const p of cs.buf) this.refresh(p.slot);
@@ -209,8 +286,11 @@ export class WeakMemory {
   load(cs: CpuState, task: number, wide: boolean, idx: number, ord: Ord): Value {
     this.calls++;
     const s = this.slot(cs, wide, idx);
+    this.logViews(cs);
+    this.logBuffersOf(s);
     const own = this.newestOwn(cs, s);
     if (own !== undefined) return own.value;
+    this.logRead(s);
     const loc = this.locs[s]!;
     const last = loc.hist.length - 1;
     const cands = this.othersOldest(cs, s);
@@ -241,6 +321,9 @@ export class WeakMemory {
   store(cs: CpuState, task: number, wide: boolean, idx: number, v: Value, ord: Ord): void {
     this.calls++;
     const s = this.slot(cs, wide, idx);
+    this.logViews(cs);
+    this.logOwnBuffer(cs);
+    this.log?.write(weakWord.buffered(cs.id, this.wordOf(s)), 1);
     const prereqs = cs.wmbSet.filter((p) => p.ts < 0);
     if (ord === Ord.RELEASE) for (const p of cs.buf) if (!prereqs.includes(p)) prereqs.push(p);
     const own = this.newestOwn(cs, s);
@@ -249,6 +332,7 @@ export class WeakMemory {
     const p: Pending = { slot: s, value: v, cpu: cs.id, base, prereqs, ts: -1, busy: false };
     cs.buf.push(p);
     this.refresh(s);
+    this.log?.storeChoice(this.wordOf(s));
     if (this.choose(2, 'store', s, 0) === 0) this.commit(p);
     else if (this.note) {
       this.note(task, 'write', this.nameOf(this.locs[s]!), idx, v, 'buffered: not yet visible to other CPUs');
@@ -258,6 +342,10 @@ export class WeakMemory {
   rmw(cs: CpuState, wide: boolean, idx: number, op: Rmw, a: Value, b: Value, ord: Ord): Value {
     this.calls++;
     const s = this.slot(cs, wide, idx);
+    this.logViews(cs);
+    this.logOwnBuffer(cs);
+    this.logBuffersOf(s);
+    this.logWrite(s);
     if (ord === Ord.FULL) this.mb(cs);
     else if (ord === Ord.RELEASE) this.drain(cs);
     for (const p of cs.wmbSet) this.commit(p);
@@ -287,6 +375,8 @@ export class WeakMemory {
 
   fence(cs: CpuState, f: Fence): void {
     this.calls++;
+    this.logViews(cs);
+    this.logOwnBuffer(cs);
     switch (f) {
       case Fence.MB:
         this.mb(cs);
@@ -304,14 +394,23 @@ export class WeakMemory {
   lockAcquired(cs: CpuState, idx: number): void {
     this.calls++;
     this.choose(1, 'lock', -1, 0); // nothing to choose: the scheduler may count it (Scheduler.weakAccess)
+    // What the lock's last unlock carried is kept per lock word: the word stands for the view; the stores
+    // it left buffered are read (and committed) through their own footprint words.
+    this.logViews(cs);
+    this.logOwnBuffer(cs);
+    this.log?.read(idx, 1);
     const rel = this.lockViews.get(idx);
     if (rel !== undefined) {
       // The acquire reads the last unlock of this lock: the stores before that unlock are visible to us
       // now (they commit here if they are still buffered), with what they carry.
       const lv = rel.view.slice();
       for (const p of rel.before) {
+        this.log?.read(weakWord.buffered(p.cpu, this.wordOf(p.slot)), 1);
         if (p.ts < 0 && p.cpu !== cs.id) this.commit(p);
-        if (p.ts >= 0) join(lv, this.locs[p.slot]!.hist[p.ts]!.view);
+        if (p.ts >= 0) {
+          this.logRead(p.slot);
+          join(lv, this.locs[p.slot]!.hist[p.ts]!.view);
+        }
       }
       join(cs.cur, lv);
       join(cs.acq, lv);
@@ -335,6 +434,9 @@ export class WeakMemory {
    */
   lockReleasing(cs: CpuState, idx: number): void {
     this.calls++;
+    this.logViews(cs);
+    this.logOwnBuffer(cs);
+    this.log?.write(idx, 1);
     const rel: Unlock = { view: this.releaseView(cs), before: cs.buf.slice() };
     this.lockViews.set(idx, rel);
     cs.lastUnlock = rel;
@@ -349,6 +451,10 @@ export class WeakMemory {
   private mb(cs: CpuState): void {
     this.drain(cs);
     join(join(join(cs.cur, cs.acq), cs.wv), this.g);
+    // Every smp_mb reads G; it writes G only when G grows (then a later smp_mb sees more). Two that
+    // leave G as it was commute: as footprints, a write of the value already there is only a read.
+    this.log?.read(weakWord.global, 1);
+    if (this.log !== undefined && !sameView(this.g, cs.cur)) this.log.write(weakWord.global, 1);
     this.g = cs.cur.slice();
     cs.wfence = cs.cur.slice();
     cs.wmbSet = [];
@@ -364,6 +470,8 @@ export class WeakMemory {
     p.busy = true;
     for (const q of p.prereqs) this.commit(q);
     const cs = this.cpus[p.cpu]!;
+    this.log?.write(weakWord.buffered(cs.id, this.wordOf(p.slot)), 1);
+    this.logWrite(p.slot);
     this.othersFirst(cs, p.slot);
     const view = p.base.slice();
     for (const q of p.prereqs) join(view, this.locs[q.slot]!.hist[q.ts]!.view);
@@ -374,6 +482,7 @@ export class WeakMemory {
 
   /** Another CPU's buffered store to `slot` may land first in coherence order (a recorded choice). */
   private othersFirst(cs: CpuState, s: number): void {
+    this.logBuffersOf(s);
     const cands = this.othersOldest(cs, s);
     if (cands.length === 0) return;
     const k = this.choose(cands.length + 1, 'order', s, 0);
@@ -381,6 +490,7 @@ export class WeakMemory {
   }
 
   private append(cs: CpuState, s: number, v: Value, view: View): number {
+    this.logWrite(s);
     const loc = this.locs[s]!;
     const ts = loc.hist.length;
     view[s] = ts;
@@ -419,6 +529,7 @@ export class WeakMemory {
       const value = this.read(wide, idx);
       this.locs.push({ wide, idx, hist: [{ value, cpu: -1, view: [] }], shown: value, name: undefined });
       this.slotOf.set(key, s);
+      this.logRead(s);
     } else this.sync(cs, s);
     return s;
   }
@@ -443,18 +554,25 @@ export class WeakMemory {
   private show(s: number, v: Value): void {
     const loc = this.locs[s]!;
     loc.shown = v;
-    if (loc.wide) Atomics.store(this.mem.i64, loc.idx, v as bigint);
-    else Atomics.store(this.mem.i32, loc.idx, v as number);
+    if (loc.wide) Atomics.store(this.raw.i64, loc.idx, v as bigint);
+    else Atomics.store(this.raw.i32, loc.idx, v as number);
   }
 
   private read(wide: boolean, idx: number): Value {
-    return wide ? Atomics.load(this.mem.i64, idx) : Atomics.load(this.mem.i32, idx);
+    return wide ? Atomics.load(this.raw.i64, idx) : Atomics.load(this.raw.i32, idx);
   }
 
   private nameOf(loc: Loc): string {
     loc.name ??= locationName(this.mem.layout, loc.wide, loc.idx);
     return loc.name;
   }
+}
+
+/** Equal views (a hole is timestamp 0). */
+function sameView(a: View, b: View): boolean {
+  const n = Math.max(a.length, b.length);
+  for (let i = 0; i < n; i++) if ((a[i] ?? 0) !== (b[i] ?? 0)) return false;
+  return true;
 }
 
 function canCommit(p: Pending): boolean {

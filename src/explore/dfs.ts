@@ -26,11 +26,14 @@
 import { HarnessError } from '../errors.js';
 import type { Memory } from '../engine/layout.js';
 import type { MemoryMode } from '../engine/memory-order.js';
-import { independent, installLogging, loggedMemory, Recorder, union, type Footprint } from './footprint.js';
+import type { WeakLog } from '../engine/weak-memory.js';
+import { independent, installLogging, loggedMemory, Recorder, union, UNKNOWN, type Footprint } from './footprint.js';
 import { findRaces } from './races.js';
 import { Pruned, type Scheduler } from './scheduler.js';
 
 const CPU = 'cpu';
+/** weak-memory.ts's choice of a store: 0 visible at once, 1 buffered. */
+const STORE = 'store';
 
 interface Decision {
   /** 'cpu' (who runs next) or the kind of a non-scheduling choice. */
@@ -52,16 +55,23 @@ interface Decision {
   /** Preemptions before this decision, and the task that ran the previous step. */
   readonly preemptions: number;
   readonly current: number;
+  // A weak-memory store's choice ('store': 0 visible now, 1 buffered) only:
+  /** The stored location's i32 word, and the task that stores. */
+  word?: number;
+  task?: number;
+  /** Another task touched the word after the store, in an execution of the "visible now" subtree. */
+  observed?: boolean;
 }
 
 /**
- * Does the reduction apply? Not under a preemption bound (see above), and not under `--memory weak`:
- * a weak memory's store buffers and coherence histories live in the executor's WeakMemory, not in the
- * buffer, so the footprints cannot see what a step reads there (soundness first: every interleaving and
- * every visibility choice is run).
+ * Does the reduction apply? Not under a preemption bound (see above). Under `--memory weak` it does:
+ * the weak memory reports into the footprints what each step and each of its visibility choices touches
+ * of the store buffers, coherence histories and views (engine/weak-memory.ts WeakLog), and a step's
+ * footprint is the union over every choice explored inside it. (`memory` is kept for the callers: the
+ * answer no longer depends on it.)
  */
-export function reduces(por: boolean, maxPreemptions: number, memory: MemoryMode | undefined): boolean {
-  return por && maxPreemptions === Infinity && memory !== 'weak';
+export function reduces(por: boolean, maxPreemptions: number, _memory?: MemoryMode): boolean {
+  return por && maxPreemptions === Infinity;
 }
 
 export interface DfsOptions {
@@ -69,6 +79,12 @@ export interface DfsOptions {
   readonly maxPreemptions: number;
   /** Partial-order reduction (sleep sets); forced off by a preemption bound. */
   readonly por: boolean;
+  /**
+   * Diagnostics (scripts/dfs-races.mjs): called for each race that adds a task to a backtrack set, with
+   * the buffer words (i32 indices) the two racing steps conflict on (empty: one of them was unknown)
+   * and the two steps' numbers in the execution just run.
+   */
+  readonly onBacktrack?: (words: readonly number[], i: number, j: number) => void;
 }
 
 export class DfsScheduler implements Scheduler {
@@ -82,6 +98,9 @@ export class DfsScheduler implements Scheduler {
   private pending = false;
   private done = false;
   private readonly recorder = new Recorder();
+  private log: WeakLog | undefined;
+  /** The location of the weak store whose choice comes next (WeakLog.storeChoice). */
+  private storeWord = -1;
   private readonly por: boolean;
   private tasks = 0;
   /** Decisions below this index ran the same way in the previous execution: their races are known. */
@@ -90,13 +109,28 @@ export class DfsScheduler implements Scheduler {
   private choiceInStep = false;
 
   constructor(private readonly o: DfsOptions) {
-    this.por = reduces(o.por, o.maxPreemptions, undefined);
+    this.por = reduces(o.por, o.maxPreemptions);
   }
 
   /** Logging views and Atomics for the campaign (only when the reduction needs footprints). */
   watch(mem: Memory): { readonly mem: Memory; stop(): void } {
     if (!this.por) return { mem, stop: () => {} };
-    return { mem: loggedMemory(mem, this.recorder), stop: installLogging(this.recorder) };
+    const rec = this.recorder;
+    this.log = {
+      raw: mem,
+      read: (w, n) => rec.read(w, n),
+      write: (w, n) => rec.write(w, n),
+      catchUp: (w, n) => rec.catchUp(w, n),
+      storeChoice: (w) => {
+        this.storeWord = w;
+      },
+    };
+    return { mem: loggedMemory(mem, rec), stop: installLogging(rec) };
+  }
+
+  /** Under --memory weak: the weak memory's own accesses go into the step's footprint. */
+  weakLog(): WeakLog | undefined {
+    return this.log;
   }
 
   /** A non-scheduling decision's accesses cannot be seen (e.g. kept off the buffer): dependent with all. */
@@ -143,6 +177,8 @@ export class DfsScheduler implements Scheduler {
   nextChoice(count: number, kind: string): number {
     this.choiceInStep = true;
     if (this.pos < this.stack.length) return this.replayed(kind, count, this.pos++).at;
+    const store = kind === STORE && this.storeWord >= 0 && this.stepOf >= 0;
+    const step = store ? this.stack[this.stepOf]! : undefined;
     this.stack.push({
       kind,
       options: Array.from({ length: count }, (_, i) => i),
@@ -154,7 +190,9 @@ export class DfsScheduler implements Scheduler {
       footprint: undefined,
       preemptions: 0,
       current: -1,
+      ...(step ? { word: this.storeWord, task: step.options[step.at]!, observed: false } : {}),
     });
+    this.storeWord = -1;
     this.pos++;
     return 0;
   }
@@ -228,7 +266,10 @@ export class DfsScheduler implements Scheduler {
     // Decisions past pos were not reached (an execution that ended early replays a shorter prefix only if
     // the model is nondeterministic, which replayed() reports); drop them.
     this.stack.length = Math.min(this.stack.length, this.pos);
-    if (this.por) this.addBacktracks();
+    if (this.por) {
+      this.addBacktracks();
+      this.markObserved();
+    }
     while (this.stack.length > 0) {
       const d = this.stack[this.stack.length - 1]!;
       let next: number;
@@ -236,7 +277,8 @@ export class DfsScheduler implements Scheduler {
         d.done.set(d.options[d.at]!, d.footprint ?? UNSEEN);
         d.footprint = undefined;
         next = this.nextOption(d, this.por);
-      } else next = d.at + 1 < d.options.length ? d.at + 1 : -1;
+      } else if (this.por && d.word !== undefined && !d.observed) next = -1;
+      else next = d.at + 1 < d.options.length ? d.at + 1 : -1;
       if (next >= 0) {
         d.at = next;
         this.changedAt = this.stack.length - 1;
@@ -245,6 +287,39 @@ export class DfsScheduler implements Scheduler {
       this.stack.pop();
     }
     this.done = true;
+  }
+
+  /**
+   * A weak store's "buffered" option is worth running only if some other task can tell: buffering it
+   * changes nothing but what other CPUs (and timers and the device) may read of its location, and the
+   * coherence order against their stores to it, so an execution in which no other task touches the
+   * location after the store (in the "visible now" subtree) has no buffered counterpart that differs.
+   * The writer itself reads its buffered store by forwarding and its own view of the location only
+   * after it, so what it sees is the same; what its later stores carry differs only in that location's
+   * entry, which again matters only to a task that reads it; the end state is the same (every store is
+   * committed at the end, and no other store to the location can come between). This is the
+   * store-buffer flush as a delayed action that matters only when it races with an access of another
+   * thread (Abdulla, Aronis, Atig, Jonsson, Leonardsson, Sagonas, "Stateless model checking for TSO and
+   * PSO", TACAS 2015), with the flush kept inside the store's step. The mark is made in the "visible now"
+   * subtree, which is explored first, before the option is considered; DPOR explores a representative
+   * of every class there, and an access of the location is dependent with the store, so it comes after
+   * the store in every execution of a class that has it.
+   */
+  private markObserved(): void {
+    for (let k = 0; k < this.stack.length; k++) {
+      const d = this.stack[k]!;
+      if (d.word === undefined || d.observed || d.at !== 0) continue;
+      const w = d.word;
+      for (let j = k + 1; j < this.stack.length; j++) {
+        const e = this.stack[j]!;
+        if (e.kind !== CPU || e.options[e.at] === d.task) continue;
+        const f = e.last ?? UNKNOWN;
+        if (f.all || (f.seen ?? f.reads).has(w) || f.writes.has(w) || f.updates.has(w)) {
+          d.observed = true;
+          break;
+        }
+      }
+    }
   }
 
   /** Source sets: each race of the execution just run adds a task to the decision before its first step. */
@@ -258,9 +333,10 @@ export class DfsScheduler implements Scheduler {
       if (k <= this.changedAt) from = steps.length;
       steps.push({ task: d.options[d.at]!, footprint: d.last ?? UNSEEN, at: k });
     }
-    findRaces(steps, this.tasks, Math.max(0, from), (i, initials) => {
+    findRaces(steps, this.tasks, Math.max(0, from), (i, initials, j) => {
       const d = this.stack[steps[i]!.at]!;
       if (initials.some((t) => d.backtrack.has(t))) return;
+      this.o.onBacktrack?.(conflicts(steps[i]!.footprint, steps[j]!.footprint), i, j);
       const t = initials.find((q) => d.options.includes(q));
       // An initial that could not run there (a timer not yet due at that step): try every task there.
       if (t === undefined) for (const q of d.options) d.backtrack.add(q);
@@ -273,7 +349,18 @@ const NO_SLEEP: ReadonlyMap<number, Footprint> = new Map();
 /** One instance: an Error's stack trace costs more than a short execution. */
 const PRUNED = new Pruned('every runnable task sleeps');
 /** The step of a decision that was never completed (the execution stopped inside it): assume the worst. */
-const UNSEEN: Footprint = { reads: new Set(), writes: new Set(), all: true };
+const UNSEEN: Footprint = UNKNOWN;
+
+/** The words two dependent footprints conflict on (for diagnostics). */
+function conflicts(a: Footprint, b: Footprint): number[] {
+  if (a.all || b.all) return [];
+  const out = new Set<number>();
+  for (const w of a.writes) if (b.writes.has(w) || b.reads.has(w) || b.updates.has(w)) out.add(w);
+  for (const w of b.writes) if (a.reads.has(w) || a.updates.has(w)) out.add(w);
+  for (const w of a.updates) if (b.reads.has(w)) out.add(w);
+  for (const w of b.updates) if (a.reads.has(w)) out.add(w);
+  return [...out];
+}
 
 function isPreemption(t: number, current: number, runnable: readonly number[]): boolean {
   return current >= 0 && t !== current && runnable.includes(current);

@@ -243,7 +243,7 @@ export function runExecution(spec: ExecutionSpec, scheduler: Scheduler, stepsHin
         trace.push({ kind: 'note', cpu: task, step, access, where, index, value, old: undefined, detail });
       }
     : undefined;
-  const wm = spec.memory === 'weak' ? new WeakMemory(mem, n, choose, weakNote) : undefined;
+  const wm = spec.memory === 'weak' ? new WeakMemory(mem, n, choose, weakNote, scheduler.weakLog?.()) : undefined;
   /** The vCPU whose store buffer a task uses: its own, or for a timer the CPU it runs on. */
   const memCpu = cpus.map((cpu) => (cpu.id < n ? cpu.id : cpu.thisCpu));
   if (wm) for (const cpu of cpus) cpu.weak = wm.handle(cpu.id, memCpu[cpu.id]!);

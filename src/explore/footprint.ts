@@ -1,7 +1,12 @@
 /**
- * Footprints for partial-order reduction: which words of the shared buffer one explored step read and
- * wrote. The dfs strategy (dfs.ts) asks two steps of different tasks "do you commute?", and answers it
- * from these sets: they do when neither writes a word the other touches.
+ * Footprints for partial-order reduction: which words of the shared buffer one explored step read,
+ * wrote and updated. The dfs strategy (dfs.ts) asks two steps of different tasks "do you commute?", and
+ * answers it from these sets: they do when neither writes a word the other touches and neither updates
+ * a word the other reads or writes. An update is an atomic add whose old value the model does not read
+ * (order.ts counterAdd: atomic_inc/dec/add/sub and harness counters): two of them commute — the same
+ * value in either order, and neither step's own behaviour depends on it (Godefroid 1996 §3.1
+ * "independent transitions": both orders enabled and ending in the same state) — so a counter that
+ * every op bumps couples nothing; a read of the counter still depends on every add.
  *
  * How the accesses are seen, soundly. Model code reaches shared state only through the buffer's views
  * (cpu.i32 / cpu.i64 / cpu.mem.f64, plain indexing or Atomics; DESIGN.md "All shared state lives in the
@@ -11,7 +16,8 @@
  * access is logged, whatever the model file: no site or note needs declaring. What the buffer cannot
  * show is marked unknown (`all`), which makes the step dependent with every other step:
  *  - reading the virtual clock (cpu.clock.now(): every step advances the clock, so a step that reads it
- *    sees its position in the execution, not only the shared state);
+ *    sees its position in the execution, not only the shared state); a clock.stamp() for a statistic
+ *    is not an access (engine/clock.ts: its value steers nothing and no FORBIDDEN check);
  *  - anything a caller declares so with markUnknown() (e.g. a weak-memory visibility choice whose
  *    buffers do not live in the buffer).
  * Words are i32 words of the whole buffer; an i64/f64 element is its two i32 words, so mixed-width
@@ -19,21 +25,34 @@
  */
 import type { Memory } from '../engine/layout.js';
 import { VirtualClock } from '../engine/clock.js';
+import { counterAdd } from '../engine/order.js';
 
 /** What one step touched. `all`: unknown — dependent with everything. */
 export interface Footprint {
   readonly reads: ReadonlySet<number>;
   readonly writes: ReadonlySet<number>;
+  /** Commuting updates (counterAdd); a word both updated and written or read is in those sets too. */
+  readonly updates: ReadonlySet<number>;
   readonly all: boolean;
+  /**
+   * Under --memory weak, the reads that are not a plain step's catch-up (weak-memory.ts WeakLog
+   * catchUp); undefined: all of `reads`.
+   */
+  readonly seen?: ReadonlySet<number>;
 }
 
-export const UNKNOWN: Footprint = { reads: new Set(), writes: new Set(), all: true };
+export const UNKNOWN: Footprint = { reads: new Set(), writes: new Set(), updates: new Set(), all: true };
 
-/** Two steps of different tasks commute when neither writes what the other reads or writes. */
+/**
+ * Two steps of different tasks commute when neither writes what the other reads, writes or updates,
+ * and neither updates what the other reads.
+ */
 export function independent(a: Footprint, b: Footprint): boolean {
   if (a.all || b.all) return false;
-  for (const w of a.writes) if (b.writes.has(w) || b.reads.has(w)) return false;
-  for (const w of b.writes) if (a.reads.has(w)) return false;
+  for (const w of a.writes) if (b.writes.has(w) || b.reads.has(w) || b.updates.has(w)) return false;
+  for (const w of b.writes) if (a.reads.has(w) || a.updates.has(w)) return false;
+  for (const w of a.updates) if (b.reads.has(w)) return false;
+  for (const w of b.updates) if (a.reads.has(w)) return false;
   return true;
 }
 
@@ -41,7 +60,13 @@ export function independent(a: Footprint, b: Footprint): boolean {
 export function union(a: Footprint | undefined, b: Footprint): Footprint {
   if (!a) return b;
   if (a.all || b.all) return UNKNOWN;
-  return { reads: new Set([...a.reads, ...b.reads]), writes: new Set([...a.writes, ...b.writes]), all: false };
+  return {
+    reads: new Set([...a.reads, ...b.reads]),
+    writes: new Set([...a.writes, ...b.writes]),
+    updates: new Set([...a.updates, ...b.updates]),
+    all: false,
+    ...(a.seen || b.seen ? { seen: new Set([...(a.seen ?? a.reads), ...(b.seen ?? b.reads)]) } : {}),
+  };
 }
 
 /** Collects the accesses of the step in progress while `on`. */
@@ -49,6 +74,8 @@ export class Recorder {
   on = false;
   private reads: number[] = [];
   private writes: number[] = [];
+  private updates: number[] = [];
+  private catchUps: number[] = [];
   private unknown = false;
 
   read(word: number, words: number): void {
@@ -61,6 +88,17 @@ export class Recorder {
     this.writes.push(word);
     if (words === 2) this.writes.push(word + 1);
   }
+  update(word: number, words: number): void {
+    if (!this.on) return;
+    this.updates.push(word);
+    if (words === 2) this.updates.push(word + 1);
+  }
+  /** A weak plain step's catch-up read (see Footprint.seen). */
+  catchUp(word: number, words: number): void {
+    if (!this.on) return;
+    this.catchUps.push(word);
+    if (words === 2) this.catchUps.push(word + 1);
+  }
   markUnknown(): void {
     if (this.on) this.unknown = true;
   }
@@ -68,6 +106,8 @@ export class Recorder {
   begin(): void {
     this.reads.length = 0;
     this.writes.length = 0;
+    this.updates.length = 0;
+    this.catchUps.length = 0;
     this.unknown = false;
     this.on = true;
   }
@@ -75,7 +115,10 @@ export class Recorder {
   end(): Footprint {
     this.on = false;
     if (this.unknown) return UNKNOWN;
-    return { reads: new Set(this.reads), writes: new Set(this.writes), all: false };
+    const reads = new Set(this.reads);
+    const base = { writes: new Set(this.writes), updates: new Set(this.updates), all: false };
+    if (this.catchUps.length === 0) return { reads, ...base };
+    return { reads: new Set([...this.reads, ...this.catchUps]), seen: reads, ...base };
   }
 }
 
@@ -177,6 +220,20 @@ export function installLogging(rec: Recorder): () => void {
     else rec.read((i as number) * v.words, v.words);
     return old;
   });
+  // A counter add whose result is dropped: an update (see the top), on the real view.
+  const { i32: add32, i64: add64 } = counterAdd;
+  counterAdd.i32 = (a, i, d) => {
+    const v = behind.get(a);
+    if (!v) return add32(a, i, d);
+    rec.update(i, 1);
+    Atomics.add(v.target as Int32Array, i, d);
+  };
+  counterAdd.i64 = (a, i, d) => {
+    const v = behind.get(a);
+    if (!v) return add64(a, i, d);
+    rec.update(i * 2, 2);
+    Atomics.add(v.target as BigInt64Array, i, d);
+  };
   const proto = VirtualClock.prototype as { now(): number };
   const now = Object.getOwnPropertyDescriptor(proto, 'now')!;
   proto.now = function (this: VirtualClock): number {
@@ -185,6 +242,8 @@ export function installLogging(rec: Recorder): () => void {
   };
   return () => {
     for (const [name, fn] of saved) A[name] = fn;
+    counterAdd.i32 = add32;
+    counterAdd.i64 = add64;
     Object.defineProperty(proto, 'now', now);
   };
 }

@@ -5,8 +5,8 @@
  *
  * Happens-before is program order plus the order of dependent steps (footprint.ts), kept as vector
  * clocks. For every step j and every earlier step i of another task that j depends on directly (the
- * last writer of a word j touches; the readers since then of a word j writes; any step whose accesses
- * are unknown) and that does not already happen before j's task's previous step, (i, j) is a race: the
+ * last writer of a word j touches; the readers since then of a word j writes or updates; the updaters
+ * since then of a word j reads or writes — two updates commute; any step whose accesses are unknown) and that does not already happen before j's task's previous step, (i, j) is a race: the
  * execution that runs, just before i, the steps after i that do not depend on i and then j, is not
  * equivalent to this one. Its initials — the tasks whose first step there depends on nothing before it
  * — are what the decision before i must try; if none of them is in that decision's backtrack set, one
@@ -29,7 +29,7 @@ export function findRaces(
   steps: readonly Step[],
   tasks: number,
   from: number,
-  race: (i: number, initials: readonly number[]) => void,
+  race: (i: number, initials: readonly number[], j: number) => void,
 ): void {
   const n = steps.length;
   const vc: Int32Array[] = [];
@@ -37,6 +37,7 @@ export function findRaces(
   const last = new Int32Array(tasks).fill(-1);
   const lastWrite = new Map<number, number>();
   const readsSince = new Map<number, number[]>();
+  const updatesSince = new Map<number, number[]>();
   const unknown: number[] = [];
   for (let j = 0; j < n; j++) {
     const { task: t, footprint: f } = steps[j]!;
@@ -50,8 +51,15 @@ export function findRaces(
       for (const w of f.reads) {
         const lw = lastWrite.get(w);
         if (lw !== undefined) direct.add(lw);
+        for (const u of updatesSince.get(w) ?? []) direct.add(u);
       }
       for (const w of f.writes) {
+        const lw = lastWrite.get(w);
+        if (lw !== undefined) direct.add(lw);
+        for (const r of readsSince.get(w) ?? []) direct.add(r);
+        for (const u of updatesSince.get(w) ?? []) direct.add(u);
+      }
+      for (const w of f.updates) {
         const lw = lastWrite.get(w);
         if (lw !== undefined) direct.add(lw);
         for (const r of readsSince.get(w) ?? []) direct.add(r);
@@ -65,7 +73,7 @@ export function findRaces(
     if (j >= from) {
       for (const i of direct) {
         const ti = steps[i]!.task;
-        if (ti !== t && !(prev && prev[ti]! >= clock[i]!)) race(i, initials(steps, vc, clock, i, j));
+        if (ti !== t && !(prev && prev[ti]! >= clock[i]!)) race(i, initials(steps, vc, clock, i, j), j);
       }
     }
     last[t] = j;
@@ -74,8 +82,10 @@ export function findRaces(
       for (const w of f.writes) {
         lastWrite.set(w, j);
         readsSince.set(w, []);
+        updatesSince.set(w, []);
       }
       for (const w of f.reads) if (!f.writes.has(w)) (readsSince.get(w) ?? setNew(readsSince, w)).push(j);
+      for (const w of f.updates) if (!f.writes.has(w)) (updatesSince.get(w) ?? setNew(updatesSince, w)).push(j);
     }
   }
 }

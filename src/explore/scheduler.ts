@@ -8,6 +8,7 @@
  * the list of decisions: the vCPU picks and, under `--memory weak`, the visibility choices (nextChoice).
  */
 import type { Memory } from '../engine/layout.js';
+import type { WeakLog } from '../engine/weak-memory.js';
 
 export interface Scheduler {
   /** Start a new execution over `cpus` vCPUs; `stepsHint` is the longest execution seen so far (0 if none). */
@@ -42,6 +43,11 @@ export interface Scheduler {
    * anything it installed for the campaign.
    */
   watch?(mem: Memory): { readonly mem: Memory; stop(): void };
+  /**
+   * Under `--memory weak`, where the execution's weak memory reports what each step touches of its own
+   * state (store buffers, coherence histories, views): a strategy that watches the accesses needs it.
+   */
+  weakLog?(): WeakLog | undefined;
 }
 
 /**

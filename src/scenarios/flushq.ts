@@ -64,6 +64,7 @@ import { PagePool, pagePoolRegions, PTES_PER_TABLE } from '../model/page-pool.js
 import { checkTablePages } from '../model/pt-accounting.js';
 import { IoPgtable, SZ_4K } from '../model/pgtable.js';
 import { waitUntilZero } from '../engine/sync.js';
+import { counterAdd } from '../engine/order.js';
 import {
   ALL_CACHEABLE,
   DMA_BUFFER_SITES,
@@ -428,14 +429,15 @@ class FlushqProgram implements VcpuProgram {
     const { users, dying } = this.m;
     if (this.m.p.teardownPermille === 0 || !this.m.fq) return yield* body;
     yield 'dma api enter';
-    Atomics.add(this.cpu.i32, users, 1);
+    // counterAdd: plain Atomics.add whose old value is not read; two calls in flight commute (dfs).
+    counterAdd.i32(this.cpu.i32, users, 1);
     if (Atomics.load(this.cpu.i32, dying) !== 0) {
-      Atomics.sub(this.cpu.i32, users, 1);
+      counterAdd.i32(this.cpu.i32, users, -1);
       return;
     }
     yield* body;
     yield 'dma api exit';
-    Atomics.sub(this.cpu.i32, users, 1);
+    counterAdd.i32(this.cpu.i32, users, -1);
   }
 
   private *map(b: number, pages: number): Op {

@@ -176,7 +176,7 @@ export class ObservedPgtable implements IommuPageTable {
   }
 }
 
-/** The task's clock in µs (virtual in explore mode). */
+/** The task's clock in µs (virtual in explore mode), for the exposure statistic only (Clock.stamp). */
 function nowUs(cpu: Cpu): number {
-  return Math.floor(cpu.clock.now() / 1000) | 0;
+  return Math.floor(cpu.clock.stamp() / 1000) | 0;
 }
