@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import LongestFirst from './test/sequencer.js';
 
 export default defineConfig({
   test: {
@@ -7,6 +8,8 @@ export default defineConfig({
     pool: 'forks',
     // Two test files at a time on this 2-core machine: every test is bounded by ops or schedules, not the clock.
     maxWorkers: 2,
+    // Longest files first, so that no long file runs alone at the end (test/sequencer.ts).
+    sequence: { sequencer: LongestFirst },
     reporters: ['default', './test/summary-reporter.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,

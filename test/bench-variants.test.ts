@@ -1,7 +1,9 @@
 /**
  * bench on variants (issue 10, item 5): a scenario file's variants benched next to built-in ones, the
  * suites' adapters, --repeats with spreads, and --compare. Plumbing only (which rows, which spreads,
- * which exit codes), never the numbers: performance is measured by `bench`, not asserted by tests.
+ * which exit codes), never the numbers: performance is measured by `bench`, not asserted by tests; so
+ * the shortest --time the CLI takes. Commands on the scenario file run as child processes (the file
+ * imports the compiled dist/ modules, the CLI's only there); the others in-process (main(argv, io)).
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,6 +11,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { medianRows } from '../src/bench/spread.js';
 import { iommu, json, root } from './helpers/cli.js';
+import { iommuIn } from './helpers/in-process.js';
 
 let tmp: string;
 let ext: string;
@@ -92,7 +95,7 @@ describe('bench --scenario-file --variant', () => {
       '--workers',
       '1',
       '--time',
-      '1s',
+      '100ms',
       '--repeats',
       '2',
       '--json',
@@ -133,7 +136,7 @@ describe('bench --scenario-file --variant', () => {
       '--workers',
       '1',
       '--time',
-      '1s',
+      '100ms',
       '--repeats',
       '1',
       '--json',
@@ -148,7 +151,7 @@ describe('bench --scenario-file --variant', () => {
     ]);
   });
 
-  it('a bench request that names no scenario, a wrong suite, an unknown variant or a bad count is exit 2 (nothing written)', () => {
+  it('a bench request that names no scenario, a wrong suite, an unknown variant or a bad count is exit 2 (nothing written)', async () => {
     const never = path.join(tmp, 'never');
     for (const [args, pattern] of [
       [
@@ -160,7 +163,7 @@ describe('bench --scenario-file --variant', () => {
       [['--scenario-file', path.join(tmp, 'missing.mjs'), '--variant', 'x'], /missing\.mjs' does not exist/],
       [['--scenario', 'counter', '--repeats', '0'], /--repeats: '0'/],
     ] as const) {
-      const r = iommu('bench', ...args, '--report-dir', never);
+      const r = await iommuIn('bench', ...args, '--report-dir', never);
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.stderr).toMatch(pattern);
     }
@@ -210,7 +213,7 @@ interface DiffJson {
 }
 
 describe('bench --compare', () => {
-  it('prints B vs A per combination: ratio, delta, both spreads, and whether they overlap', () => {
+  it('prints B vs A per combination: ratio, delta, both spreads, and whether they overlap', async () => {
     const a = fqReport(path.join(tmp, 'ca.json'), [
       { mode: 'percpu', throughput: 1000, lo: 900, hi: 1100 },
       { mode: 'strict', throughput: 500, lo: 480, hi: 520 },
@@ -219,7 +222,7 @@ describe('bench --compare', () => {
       { mode: 'percpu', throughput: 1500, lo: 1400, hi: 1600 },
       { mode: 'strict', throughput: 510, lo: 490, hi: 530 },
     ]);
-    const r = iommu('bench', '--compare', a, b, '--json');
+    const r = await iommuIn('bench', '--compare', a, b, '--json');
     expect(r.code).toBe(0);
     const d = json<{ differences: DiffJson[]; acrossVariants: unknown }>(r);
     expect(d.acrossVariants).toBeNull();
@@ -228,7 +231,7 @@ describe('bench --compare', () => {
       ['percpu', 1.5, 500, false],
       ['strict', 1.02, 10, true],
     ]);
-    const text = iommu('bench', '--compare', a, b);
+    const text = await iommuIn('bench', '--compare', a, b);
     expect(text.code).toBe(0);
     expect(text.stdout).toMatch(
       /fq\s+percpu\s+2w flush 10000ns parallel transfer 0ns x1\s+pairs\/s\s+1000 \[900–1100\]\s+1500 \[1400–1600\]\s+1\.50x\s+\+500\s+better/,
@@ -236,17 +239,17 @@ describe('bench --compare', () => {
     expect(text.stdout).toMatch(/strict .* 1\.02x\s+\+10\.00\s+within spread/);
   });
 
-  it('matches one variant against another when each report measured one (before/after a patch)', () => {
+  it('matches one variant against another when each report measured one (before/after a patch)', async () => {
     const a = fqReport(path.join(tmp, 'va.json'), [{ mode: 'percpu', throughput: 1000, lo: 1000, hi: 1000 }]);
     const b = fqReport(path.join(tmp, 'vb.json'), [{ mode: 'my-patch', throughput: 800, lo: 800, hi: 800 }]);
-    const r = iommu('bench', '--compare', a, b, '--json');
+    const r = await iommuIn('bench', '--compare', a, b, '--json');
     expect(r.code).toBe(0);
     const d = json<{ differences: DiffJson[]; acrossVariants: { a: string; b: string } }>(r);
     expect(d.acrossVariants).toEqual({ a: 'percpu', b: 'my-patch' });
     expect(d.differences.find((x) => x.a.metric === 'pairs/s')!.ratio).toBeCloseTo(0.8);
   });
 
-  it('an unreadable, foreign or mismatched report is exit 2 naming the file', () => {
+  it('an unreadable, foreign or mismatched report is exit 2 naming the file', async () => {
     const a = fqReport(path.join(tmp, 'ma.json'), [{ mode: 'percpu', throughput: 1, lo: 1, hi: 1 }]);
     const run = path.join(tmp, 'run.json');
     writeFileSync(run, JSON.stringify({ tool: 'iommu-stress', results: [] }));
@@ -267,11 +270,11 @@ describe('bench --compare', () => {
       [[a, other], /'.*ma\.json' \(fq\) and '.*other\.json' \(variants\) measure no combination in common/],
       [[a], /give two reports, A then B \(got 1/],
     ] as const) {
-      const r = iommu('bench', '--compare', ...args);
+      const r = await iommuIn('bench', '--compare', ...args);
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.stderr).toMatch(pattern);
     }
-    const extra = iommu('bench', '--compare', a, a, '--time', '1s');
+    const extra = await iommuIn('bench', '--compare', a, a, '--time', '1s');
     expect(extra.code).toBe(2);
     expect(extra.stderr).toMatch(/takes no other flag \(got --time\)/);
   });

@@ -1,13 +1,15 @@
 /**
  * Running campaigns: settings from a validated config file, seed campaigns split into shards, and the
  * shards' reports merged into one (issue "reports people look at and a harness people extend", items 4
- * and 6). Plumbing only: exit codes, messages, files, counts — never luck or timing.
+ * and 6). Plumbing only: exit codes, messages, files, counts — never luck or timing. The commands run
+ * in-process (main(argv, io)); the two shards the merge tests read are run once, before them.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { iommu, json } from './helpers/cli.js';
+import { json } from './helpers/cli.js';
+import { iommuIn } from './helpers/in-process.js';
 
 let tmp: string;
 beforeAll(() => {
@@ -38,16 +40,16 @@ interface RunJson {
 }
 
 describe('--config', () => {
-  it('a field of the wrong type is exit 2 naming the field, and nothing is written', () => {
+  it('a field of the wrong type is exit 2 naming the field, and nothing is written', async () => {
     const out = path.join(tmp, 'never');
-    const r = iommu('run', 'pgtable', '--config', file('two.json', { workers: 'two' }), '--report-dir', out);
+    const r = await iommuIn('run', 'pgtable', '--config', file('two.json', { workers: 'two' }), '--report-dir', out);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/workers: .*expected number.*"two"/);
     expect(existsSync(out)).toBe(false);
   });
 
-  it('every bad field is reported with its path: unknown keys, bad durations, bad params, out-of-range values', () => {
-    const r = iommu(
+  it('every bad field is reported with its path: unknown keys, bad durations, bad params, out-of-range values', async () => {
+    const r = await iommuIn(
       'run',
       '--config',
       file('bad.json', { time: 'soon', workers: 0, params: { arenas: 'x' }, bogus: 1 }),
@@ -60,14 +62,16 @@ describe('--config', () => {
     expect(r.stderr).toMatch(/Unrecognized key: "bogus"/);
   });
 
-  it('a file that is not JSON, or missing, is exit 2 naming the file', () => {
-    expect(iommu('run', '--config', file('broken.json', '{ workers: 2')).stderr).toMatch(/broken\.json: not JSON/);
-    const missing = iommu('explore', '--config', path.join(tmp, 'nope.json'));
+  it('a file that is not JSON, or missing, is exit 2 naming the file', async () => {
+    expect((await iommuIn('run', '--config', file('broken.json', '{ workers: 2'))).stderr).toMatch(
+      /broken\.json: not JSON/,
+    );
+    const missing = await iommuIn('explore', '--config', path.join(tmp, 'nope.json'));
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/cannot read .*nope\.json/);
   });
 
-  it('settings come from the file, and flags win over it', () => {
+  it('settings come from the file, and flags win over it', async () => {
     const cfg = file('good.json', {
       scenarios: ['counter'],
       variant: 'percpu',
@@ -78,7 +82,7 @@ describe('--config', () => {
       mode: 'stress',
       params: { stepsPerOp: 4 },
     });
-    const r = iommu('run', '--config', cfg, '--seed', '12', '--json', '--report-dir', path.join(tmp, 'good'));
+    const r = await iommuIn('run', '--config', cfg, '--seed', '12', '--json', '--report-dir', path.join(tmp, 'good'));
     expect(r.code).toBe(0);
     const rep = json<RunJson>(r);
     expect(rep.results.map((x) => `${x.scenario}/${x.variant}`)).toEqual(['counter/percpu']);
@@ -87,8 +91,8 @@ describe('--config', () => {
     expect(rep.results[0]!.stress!.ops).toBe(200);
   });
 
-  it('explore takes its scenario from the file', () => {
-    const r = iommu(
+  it('explore takes its scenario from the file', async () => {
+    const r = await iommuIn(
       'explore',
       '--config',
       file('ex.json', { scenario: 'counter', variant: 'plain-shared', seed: 1, schedules: 50 }),
@@ -103,7 +107,7 @@ describe('--config', () => {
 
 describe('--shard and merge', () => {
   const run = (shard: string, out: string) =>
-    iommu(
+    iommuIn(
       'run',
       'counter',
       '--variant',
@@ -123,26 +127,34 @@ describe('--shard and merge', () => {
       out,
     );
 
-  it('a malformed shard is exit 2', () => {
+  it('a malformed shard is exit 2', async () => {
     for (const bad of ['0/2', '3/2', 'a/b', '2']) {
-      const r = iommu('run', 'counter', '--shard', bad);
+      const r = await iommuIn('run', 'counter', '--shard', bad);
       expect(r.code, bad).toBe(2);
       expect(r.stderr).toContain(`'${bad}'`);
     }
   });
 
-  it('shards of one campaign take disjoint op seeds; merge adds their counts into one report', () => {
-    const a = path.join(tmp, 'shard1');
-    const b = path.join(tmp, 'shard2');
-    const ra = json<RunJson>(run('1/2', a));
-    const rb = json<RunJson>(run('2/2', b));
+  // Shards 1/2 and 2/2 of one campaign, run once: the tests below only read them.
+  let a: string;
+  let b: string;
+  let ra: RunJson;
+  let rb: RunJson;
+  beforeAll(async () => {
+    a = path.join(tmp, 'shard1');
+    b = path.join(tmp, 'shard2');
+    ra = json<RunJson>(await run('1/2', a));
+    rb = json<RunJson>(await run('2/2', b));
+  });
+
+  it('shards of one campaign take disjoint op seeds; merge adds their counts into one report', async () => {
     expect(ra.shard).toEqual({ index: 1, count: 2 });
     expect(rb.shard).toEqual({ index: 2, count: 2 });
     expect(ra.seed).toBe(5);
     // each shard's stress programs get their own seed, derived from the campaign seed
     expect(ra.results[0]!.seed).not.toBe(rb.results[0]!.seed);
     const out = path.join(tmp, 'merged');
-    const m = iommu('merge', a, b, '--json', '--report-dir', out);
+    const m = await iommuIn('merge', a, b, '--json', '--report-dir', out);
     expect(m.code).toBe(0);
     const merged = json<RunJson & { notes: string[] }>(m);
     expect(merged.notes).toEqual([]);
@@ -156,21 +168,21 @@ describe('--shard and merge', () => {
     expect(readFileSync(path.join(out, 'summary.md'), 'utf8')).toContain('counter');
   });
 
-  it('merge of a campaign that does not add up is exit 1 and writes nothing; --allow-partial merges it, marked partial', () => {
-    const a = path.join(tmp, 'only1');
-    run('1/3', a);
-    const m = iommu('merge', a, '--report-dir', path.join(tmp, 'm2'));
+  it('merge of a campaign that does not add up is exit 1 and writes nothing; --allow-partial merges it, marked partial', async () => {
+    const only1 = path.join(tmp, 'only1');
+    await run('1/3', only1);
+    const m = await iommuIn('merge', only1, '--report-dir', path.join(tmp, 'm2'));
     expect(m.code).toBe(1);
     expect(m.stderr).toMatch(/shard\(s\) 2, 3 of 3 are missing/);
     expect(m.stderr).toMatch(/nothing written/);
     expect(existsSync(path.join(tmp, 'm2'))).toBe(false);
-    const mj = iommu('merge', a, '--json', '--report-dir', path.join(tmp, 'm2'));
+    const mj = await iommuIn('merge', only1, '--json', '--report-dir', path.join(tmp, 'm2'));
     expect(mj.code).toBe(1);
     expect(json<{ verdict: string; notes: string[] }>(mj)).toMatchObject({
       verdict: 'incomplete',
       notes: ['shard(s) 2, 3 of 3 are missing'],
     });
-    const p = iommu('merge', a, '--allow-partial', '--json', '--report-dir', path.join(tmp, 'm2'));
+    const p = await iommuIn('merge', only1, '--allow-partial', '--json', '--report-dir', path.join(tmp, 'm2'));
     expect(p.code).toBe(0);
     expect(json<{ partial: string[] }>(p).partial).toEqual(['shard(s) 2, 3 of 3 are missing']);
     const onDisk = JSON.parse(readFileSync(path.join(tmp, 'm2', 'report.json'), 'utf8')) as { partial: string[] };
@@ -178,42 +190,34 @@ describe('--shard and merge', () => {
     expect(readFileSync(path.join(tmp, 'm2', 'summary.md'), 'utf8')).toMatch(
       /\*\*Partial report\*\*: shard\(s\) 2, 3 of 3 are missing/,
     );
-    const bad = iommu('merge', file('notreport.json', { hello: 1 }), '--report-dir', path.join(tmp, 'm3'));
+    const bad = await iommuIn('merge', file('notreport.json', { hello: 1 }), '--report-dir', path.join(tmp, 'm3'));
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/not an iommu-stress run report/);
     expect(existsSync(path.join(tmp, 'm3'))).toBe(false);
   });
 
-  it('repeated shards, shards of two seeds or versions, a run given twice: each exit 1 naming the problem', () => {
-    const a = path.join(tmp, 'r1');
-    const b = path.join(tmp, 'r2');
-    run('1/2', a);
-    run('2/2', b);
-    const twice = iommu('merge', a, b, a);
+  it('repeated shards, shards of two seeds or versions, a run given twice: each exit 1 naming the problem', async () => {
+    const twice = await iommuIn('merge', a, b, a);
     expect(twice.code).toBe(1);
     expect(twice.stderr).toMatch(/shard\(s\) 1 appear more than once/);
-    expect(twice.stderr).toMatch(/the same run is given more than once \(.*r1\)/);
-    const rb = JSON.parse(readFileSync(path.join(b, 'report.json'), 'utf8')) as {
+    expect(twice.stderr).toMatch(/the same run is given more than once \(.*shard1\)/);
+    const onDisk = JSON.parse(readFileSync(path.join(b, 'report.json'), 'utf8')) as {
       seed: number;
       version: string;
       runId: string;
     };
-    const otherSeed = iommu('merge', a, file('seed6.json', { ...rb, seed: 6 }));
+    const otherSeed = await iommuIn('merge', a, file('seed6.json', { ...onDisk, seed: 6 }));
     expect(otherSeed.code).toBe(1);
     expect(otherSeed.stderr).toMatch(/different campaign seeds \(5, 6\)/);
-    const otherVersion = iommu('merge', a, file('v0.json', { ...rb, version: '0.0.1' }));
+    const otherVersion = await iommuIn('merge', a, file('v0.json', { ...onDisk, version: '0.0.1' }));
     expect(otherVersion.code).toBe(1);
     expect(otherVersion.stderr).toMatch(/different versions of iommu-stress \(.*0\.0\.1\)/);
-    const ok = iommu('merge', a, b, '--report-dir', path.join(tmp, 'r-merged'));
+    const ok = await iommuIn('merge', a, b, '--report-dir', path.join(tmp, 'r-merged'));
     expect(ok.code).toBe(0);
     expect(ok.stderr).toBe('');
   });
 
-  it('a merged campaign fails when any shard saw a violation in a variant expected clean', () => {
-    const a = path.join(tmp, 'f1');
-    const b = path.join(tmp, 'f2');
-    run('1/2', a);
-    run('2/2', b);
+  it('a merged campaign fails when any shard saw a violation in a variant expected clean', async () => {
     const rep = JSON.parse(readFileSync(path.join(a, 'report.json'), 'utf8')) as {
       results: { violations: unknown[] }[];
     };
@@ -230,15 +234,15 @@ describe('--shard and merge', () => {
       },
     ];
     const edited = file('edited-report.json', rep);
-    const m = iommu('merge', edited, b, '--json', '--report-dir', path.join(tmp, 'm4'));
+    const m = await iommuIn('merge', edited, b, '--json', '--report-dir', path.join(tmp, 'm4'));
     expect(m.code).toBe(1);
     expect(json<RunJson>(m).verdict).toBe('fail');
   });
 });
 
 describe('explore --stop-on', () => {
-  it('hunts an INTERESTING outcome down to a token that replays it', () => {
-    const r = iommu(
+  it('hunts an INTERESTING outcome down to a token that replays it', async () => {
+    const r = await iommuIn(
       'explore',
       'viommu',
       '--variant',
@@ -254,7 +258,7 @@ describe('explore --stop-on', () => {
     expect(r.code).toBe(1);
     const out = json<{ violation: { invariant: string; grade: string }; token: string; traceHash: string }>(r);
     expect(out.violation).toMatchObject({ invariant: 'V-DUPMAP', grade: 'INTERESTING' });
-    const again = iommu('replay', '--token', out.token, '--json');
+    const again = await iommuIn('replay', '--token', out.token, '--json');
     expect(again.code).toBe(1);
     expect(json<{ violation: { invariant: string }; traceHash: string }>(again)).toMatchObject({
       violation: { invariant: 'V-DUPMAP' },
@@ -262,8 +266,8 @@ describe('explore --stop-on', () => {
     });
   });
 
-  it('an outcome the scenario does not declare is exit 2', () => {
-    const r = iommu('explore', 'viommu', '--stop-on', 'V-DUPMAP,NOPE');
+  it('an outcome the scenario does not declare is exit 2', async () => {
+    const r = await iommuIn('explore', 'viommu', '--stop-on', 'V-DUPMAP,NOPE');
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/no outcome 'NOPE'/);
   });

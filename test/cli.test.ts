@@ -1,13 +1,18 @@
 /**
- * The command line as users and CI see it (DESIGN.md "Command line"): the compiled CLI in dist/ is run
- * as a child process and judged only by its exit code, stdout and stderr, and the files it writes.
- * Exit codes: 0 expectations met, 1 a verdict, 2 bad usage or input, 3 harness failure.
+ * The command line as users and CI see it (DESIGN.md "Command line"): each command is judged only by its
+ * exit code, stdout and stderr, and the files it writes. Exit codes: 0 expectations met, 1 a verdict, 2 bad
+ * usage or input, 3 harness failure. Most commands run in-process through main(argv, io) (the same code
+ * as the binary, without ~0.5 s of Node start and module loading each); the compiled CLI in dist/ runs as
+ * a child process where the process is the point: a stress run's one JSON document on the real stdout, a
+ * crashing worker's exit 3, and Commander's --help and --version. (test/fuzz-cli.test.ts shows a sample
+ * of invocations behaving the same both ways.)
  */
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { iommu, json, root, type CliResult } from './helpers/cli.js';
+import { iommuIn } from './helpers/in-process.js';
 
 const pkgVersion = (JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string }).version;
 
@@ -31,8 +36,8 @@ interface ListJson {
 }
 
 describe('list', () => {
-  it('names every scenario and its variants, exit 0', () => {
-    const r = iommu('list');
+  it('names every scenario and its variants, exit 0', async () => {
+    const r = await iommuIn('list');
     expect(r.code).toBe(0);
     for (const name of ['pgtable', 'correct', 'racy-install', 'counter', 'percpu', 'shared', 'plain-shared']) {
       expect(r.stdout).toContain(name);
@@ -41,8 +46,8 @@ describe('list', () => {
     expect(r.stdout).toMatch(/plain-shared\s+expect CNT-LOST/);
   });
 
-  it('--json: scenarios[].variants[].expect', () => {
-    const r = iommu('list', '--json');
+  it('--json: scenarios[].variants[].expect', async () => {
+    const r = await iommuIn('list', '--json');
     expect(r.code).toBe(0);
     const l = json<ListJson>(r);
     const byName = new Map(l.scenarios.map((s) => [s.name, s]));
@@ -72,10 +77,10 @@ describe('bad input: exit 2, a message naming the bad value, nothing written', (
     ['an unknown option', ['run', 'pgtable', '--bogus'], '--bogus'],
   ];
   for (const [what, args, named] of runCases) {
-    it(`run: ${what}`, () => {
+    it(`run: ${what}`, async () => {
       const d = dir(`bad-run-${what.replace(/\W+/g, '_')}`);
       const reportDir = path.join(d, 'r');
-      const r = iommu(...args, '--report-dir', reportDir);
+      const r = await iommuIn(...args, '--report-dir', reportDir);
       expect(r.code).toBe(2);
       expect(r.stderr).toContain(named);
       expect(r.stdout).toBe('');
@@ -83,40 +88,40 @@ describe('bad input: exit 2, a message naming the bad value, nothing written', (
     });
   }
 
-  it('explore: an unknown strategy', () => {
-    const r = iommu('explore', 'pgtable', '--strategy', 'bfs');
+  it('explore: an unknown strategy', async () => {
+    const r = await iommuIn('explore', 'pgtable', '--strategy', 'bfs');
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('bfs');
   });
 
-  it('explore: --ops with neither one count nor one per vCPU', () => {
-    const r = iommu('explore', 'pgtable', '--cpus', '3', '--ops', '1,2');
+  it('explore: --ops with neither one count nor one per vCPU', async () => {
+    const r = await iommuIn('explore', 'pgtable', '--cpus', '3', '--ops', '1,2');
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('1,2');
   });
 
-  it('replay: neither a file nor a token', () => {
-    const r = iommu('replay');
+  it('replay: neither a file nor a token', async () => {
+    const r = await iommuIn('replay');
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/--token|repro file/);
   });
 
-  it('replay: a token that is not one', () => {
-    const r = iommu('replay', '--token', 'garbage');
+  it('replay: a token that is not one', async () => {
+    const r = await iommuIn('replay', '--token', 'garbage');
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('garbage');
   });
 
-  it('replay: a repro file that does not exist', () => {
-    const r = iommu('replay', 'missing.json');
+  it('replay: a repro file that does not exist', async () => {
+    const r = await iommuIn('replay', 'missing.json');
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('missing.json');
   });
 
-  it('replay: a repro file that is not JSON', () => {
+  it('replay: a repro file that is not JSON', async () => {
     const f = path.join(dir('notjson'), 'bad.json');
     writeFileSync(f, 'this is { not json\n');
-    const r = iommu('replay', f);
+    const r = await iommuIn('replay', f);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(f);
     expect(r.stderr).toMatch(/not JSON/i);
@@ -143,9 +148,9 @@ describe('explore finds the racy-install bug; replay reproduces it exactly', () 
   let reproFile: string;
   let found: CliResult;
   let ex: ExploreJson;
-  beforeAll(() => {
+  beforeAll(async () => {
     reproFile = path.join(dir('explore'), 'r.json');
-    found = iommu(
+    found = await iommuIn(
       'explore',
       'pgtable',
       '--variant',
@@ -159,7 +164,7 @@ describe('explore finds the racy-install bug; replay reproduces it exactly', () 
     ex = json<ExploreJson>(found);
   });
 
-  it('explore: exit 1, verdict violation, a token, a trace hash and the repro file', () => {
+  it('explore: exit 1, verdict violation, a token, a trace hash and the repro file', async () => {
     expect(found.code).toBe(1);
     expect(ex.verdict).toBe('violation');
     expect(['PT-LEAK', 'PT-TRANSLATE']).toContain(ex.violation?.invariant);
@@ -173,9 +178,9 @@ describe('explore finds the racy-install bug; replay reproduces it exactly', () 
     expect(file.traceHash).toBe(ex.traceHash);
   });
 
-  it('replay --token: exit 1, reproduced, the same trace hash three times in a row', () => {
+  it('replay --token: exit 1, reproduced, the same trace hash three times in a row', async () => {
     for (let k = 0; k < 3; k++) {
-      const r = iommu('replay', '--token', ex.token!, '--json');
+      const r = await iommuIn('replay', '--token', ex.token!, '--json');
       expect(r.code).toBe(1);
       const rep = json<ReplayJson>(r);
       expect(rep.reproduced).toBe(true);
@@ -184,8 +189,8 @@ describe('explore finds the racy-install bug; replay reproduces it exactly', () 
     }
   });
 
-  it('replay <repro file>: exit 1, the same trace as recorded', () => {
-    const r = iommu('replay', reproFile, '--json');
+  it('replay <repro file>: exit 1, the same trace as recorded', async () => {
+    const r = await iommuIn('replay', reproFile, '--json');
     expect(r.code).toBe(1);
     const rep = json<ReplayJson>(r);
     expect(rep.reproduced).toBe(true);
@@ -193,8 +198,8 @@ describe('explore finds the racy-install bug; replay reproduces it exactly', () 
     expect(rep.traceHash).toBe(ex.traceHash);
   });
 
-  it('replay --trace: one column per vCPU, the violation named at the end', () => {
-    const r = iommu('replay', '--token', ex.token!, '--trace');
+  it('replay --trace: one column per vCPU, the violation named at the end', async () => {
+    const r = await iommuIn('replay', '--token', ex.token!, '--trace');
     expect(r.code).toBe(1);
     const lines = r.stdout.trimEnd().split('\n');
     const header = lines[0]!;
@@ -209,13 +214,13 @@ describe('explore finds the racy-install bug; replay reproduces it exactly', () 
     expect(stepRows.length).toBeGreaterThan(0);
   });
 
-  it('replay: a repro file whose schedule names a vCPU that does not exist is bad input', () => {
+  it('replay: a repro file whose schedule names a vCPU that does not exist is bad input', async () => {
     const repro = JSON.parse(readFileSync(reproFile, 'utf8')) as { opsPerCpu: number[]; schedule: number[] };
     const cpus = repro.opsPerCpu.length;
     repro.schedule = [cpus + 4, 3];
     const f = path.join(dir('badsched'), 'bad-schedule.json');
     writeFileSync(f, JSON.stringify(repro, null, 2));
-    const r = iommu('replay', f);
+    const r = await iommuIn('replay', f);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(f);
     expect(r.stderr).toContain('schedule');
@@ -223,8 +228,8 @@ describe('explore finds the racy-install bug; replay reproduces it exactly', () 
 });
 
 describe('explore and run verdicts', () => {
-  it('explore pgtable/correct: 2000 schedules clean, exit 0', () => {
-    const r = iommu(
+  it('explore pgtable/correct: 2000 schedules clean, exit 0', async () => {
+    const r = await iommuIn(
       'explore',
       'pgtable',
       '--variant',
@@ -294,10 +299,10 @@ describe('explore and run verdicts', () => {
     expect(readFileSync(md, 'utf8')).toContain('pgtable');
   });
 
-  it('run counter/plain-shared: the bug is caught as expected (exit 0) with a reproduce command', () => {
+  it('run counter/plain-shared: the bug is caught as expected (exit 0) with a reproduce command', async () => {
     const reportDir = path.join(dir('run-plain'), 'rep');
     // Real threads may or may not lose an update in 2 x 2000 ops; the explore phase then finds it from the seed.
-    const r = iommu(
+    const r = await iommuIn(
       'run',
       'counter',
       '--variant',
@@ -335,9 +340,9 @@ describe('explore and run verdicts', () => {
     expect(v.violations[0]!.command.startsWith('npx iommu-stress')).toBe(true);
   });
 
-  it('run --mode explore: no stress phase, schedules counted', () => {
+  it('run --mode explore: no stress phase, schedules counted', async () => {
     const reportDir = path.join(dir('run-explore'), 'rep');
-    const r = iommu(
+    const r = await iommuIn(
       'run',
       'counter',
       '--variant',
@@ -362,9 +367,9 @@ describe('explore and run verdicts', () => {
     expect(v.observed).toBe('clean');
   });
 
-  it('run: a bug variant that cannot be caught (1 worker, 1 op) is a failed expectation, exit 1', () => {
+  it('run: a bug variant that cannot be caught (1 worker, 1 op) is a failed expectation, exit 1', async () => {
     const reportDir = path.join(dir('run-miss'), 'rep');
-    const r = iommu(
+    const r = await iommuIn(
       'run',
       'pgtable',
       '--variant',

@@ -16,7 +16,7 @@ import { controlIndices, parkMain, raiseStop, withControl } from '../src/stress/
 import { root } from './helpers/cli.js';
 
 function control() {
-  const layout = withControl(defineLayout(2, { 'model.word': { kind: 'i32', count: 1 } }));
+  const layout = withControl(defineLayout(2, { 'model.word': { kind: 'i32', count: 2 } }));
   const mem = allocateMemory(layout);
   return { i32: mem.i32, ctl: controlIndices(layout) };
 }
@@ -50,10 +50,14 @@ describe('the stress main thread never sleeps through a wake-up', () => {
   it('a real thread raising STOP at random moments against check-then-park, 20,000 times: never slept through', async () => {
     const { i32, ctl } = control();
     const GO = 0; // a model word serves as the round counter the raiser waits on
+    // The round the raiser has finished, notifies included: a notify of round r that lands after the main
+    // thread has armed its round r+1 wait would wake it with STOP clear ('moved'), a race of this test
+    // with itself, not the lost wake-up it looks for; so round r+1 starts only once round r is done.
+    const DONE = 1;
     // The raiser: each round, spin a pseudo-random while, then raise STOP as a stress worker does.
     const raiser = new Worker(
       `
-      const { workerData: { sab, go, stop, arrived, rounds } } = require('node:worker_threads');
+      const { workerData: { sab, go, done, stop, arrived, rounds } } = require('node:worker_threads');
       const a = new Int32Array(sab);
       let x = 12345;
       for (let r = 1; r <= rounds; r++) {
@@ -61,11 +65,18 @@ describe('the stress main thread never sleeps through a wake-up', () => {
         x = (x * 1103515245 + 12345) & 0x7fffffff;
         for (let k = x % 2000; k > 0; k--) Atomics.load(a, go);
         Atomics.store(a, stop, 1); Atomics.notify(a, stop); Atomics.notify(a, arrived);
+        Atomics.store(a, done, r);
       }`,
-      { eval: true, workerData: { sab: i32.buffer, go: GO, stop: ctl.stop, arrived: ctl.arrived, rounds: 20_000 } },
+      {
+        eval: true,
+        workerData: { sab: i32.buffer, go: GO, done: DONE, stop: ctl.stop, arrived: ctl.arrived, rounds: 20_000 },
+      },
     );
     let parkedClear = 0;
     for (let r = 1; r <= 20_000; r++) {
+      while (Atomics.load(i32, DONE) < r - 1) {
+        /* the raiser is finishing round r - 1 (its notifies) */
+      }
       Atomics.store(i32, ctl.stop, 0);
       Atomics.store(i32, GO, r);
       Atomics.notify(i32, GO);

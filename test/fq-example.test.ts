@@ -100,6 +100,9 @@ describe('the ZZK-FQ example', () => {
       '2',
       '--ops',
       '3000',
+      // Far beyond the op budget: the run is bounded by ops alone (the default 10 s cut it short on a loaded machine).
+      '--time',
+      '10m',
       '--seed',
       '2',
       '--json',

@@ -2,13 +2,15 @@
  * The system-PASID scenario through the CLI, as users run it: explore finds the option-2 race with no
  * invalidation and its token replays to the same trace; an op-bounded run of every variant passes with
  * each bug variant caught; a short `bench --suite pasid` writes a well-formed report (its plumbing, never
- * its numbers' size — except what the cost model fixes exactly).
+ * its numbers' size — except what the cost model fixes exactly). The commands run in-process
+ * (main(argv, io)); the stress phases on worker threads as ever.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { iommu, json } from './helpers/cli.js';
+import { json } from './helpers/cli.js';
+import { iommuIn } from './helpers/in-process.js';
 
 let tmp: string;
 beforeAll(() => {
@@ -32,8 +34,8 @@ interface RunResult {
 }
 
 describe('explore pasid --variant shared-kernel-table-noinval', () => {
-  it('exits 1 with DMA-CORRUPT and a token that replays with the same trace hash', () => {
-    const r = iommu(
+  it('exits 1 with DMA-CORRUPT and a token that replays with the same trace hash', async () => {
+    const r = await iommuIn(
       'explore',
       'pasid',
       '--variant',
@@ -50,7 +52,7 @@ describe('explore pasid --variant shared-kernel-table-noinval', () => {
     expect(ex.violation.invariant).toBe('DMA-CORRUPT');
     expect(ex.violation.message).toMatch(/stale device-TLB translation/);
     expect(ex.token).toMatch(/^isr2\./);
-    const rep = iommu('replay', '--token', ex.token, '--json');
+    const rep = await iommuIn('replay', '--token', ex.token, '--json');
     expect(rep.code).toBe(1);
     const back = json<{ reproduced: boolean; traceHash: string; violation: { invariant: string } }>(rep);
     expect(back.reproduced).toBe(true);
@@ -60,9 +62,9 @@ describe('explore pasid --variant shared-kernel-table-noinval', () => {
 });
 
 describe('run pasid --all-variants (op-bounded)', () => {
-  it('exits 0: the clean variants clean, every bug variant caught, exposure rows in the report', () => {
+  it('exits 0: the clean variants clean, every bug variant caught, exposure rows in the report', async () => {
     const out = path.join(tmp, 'run');
-    const r = iommu(
+    const r = await iommuIn(
       'run',
       'pasid',
       '--all-variants',
@@ -108,7 +110,7 @@ describe('run pasid --all-variants (op-bounded)', () => {
       ).toBe(true);
     }
     expect(readFileSync(path.join(out, 'index.html'), 'utf8')).toMatch(/EXPOSURE/);
-  });
+  }, 240_000);
 });
 
 interface Row {
@@ -123,9 +125,9 @@ interface Row {
 }
 
 describe('bench --suite pasid', () => {
-  it('writes report.json, summary.md and bench.html with every combination and the verdicts', () => {
+  it('writes report.json, summary.md and bench.html with every combination and the verdicts', async () => {
     const out = path.join(tmp, 'bench');
-    const r = iommu('bench', '--suite', 'pasid', '--time', '200ms', '--json', '--report-dir', out);
+    const r = await iommuIn('bench', '--suite', 'pasid', '--time', '200ms', '--json', '--report-dir', out);
     expect(r.code, r.stderr).toBe(0);
     const doc = json<{
       suite: string;
@@ -159,5 +161,5 @@ describe('bench --suite pasid', () => {
     expect(readFileSync(path.join(out, 'summary.md'), 'utf8')).toMatch(/## System PASID/);
     expect(readFileSync(path.join(out, 'bench.html'), 'utf8')).toMatch(/System PASID: option 1 vs option 2/);
     expect(r.stderr).toMatch(/NOTABLE|not notable/);
-  });
+  }, 240_000);
 });

@@ -4,7 +4,8 @@
  * leaves every report directory either complete or absent — never half-written, never two runs' files.
  * Kill points are named pause points (src/pause.ts: the child notes `pause-point <name>` on stderr and
  * holds there until killed), plus kills at a few delays, which land wherever they land: the check holds
- * for any landing.
+ * for any landing. The killed and interrupted runs are child processes of the compiled CLI; the runs
+ * around them and the bad paths run in-process (main(argv, io)): the same checks, fewer Node starts.
  */
 import { spawn } from 'node:child_process';
 import {
@@ -20,7 +21,8 @@ import {
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cliJs, iommu, root } from './helpers/cli.js';
+import { cliJs, root } from './helpers/cli.js';
+import { iommuIn } from './helpers/in-process.js';
 
 let tmp: string;
 beforeAll(() => {
@@ -105,7 +107,7 @@ function start(
 }
 
 describe('bad output paths are bad input: exit 2 naming the path, before any work, nothing created', () => {
-  it('--report-dir under /proc or /sys, below a file, an existing file, a directory holding other files', () => {
+  it('--report-dir under /proc or /sys, below a file, an existing file, a directory holding other files', async () => {
     const file = path.join(tmp, 'a-file');
     writeFileSync(file, 'x');
     const foreign = path.join(tmp, 'foreign');
@@ -119,7 +121,7 @@ describe('bad output paths are bad input: exit 2 naming the path, before any wor
       [path.join(file, 'sub'), /is not a directory/],
       [foreign, /holds other files \(notes\.txt\)/],
     ] as const) {
-      const r = iommu(...RUN, '--report-dir', dir);
+      const r = await iommuIn(...RUN, '--report-dir', dir);
       expect(r.code, dir).toBe(2);
       expect(r.stderr).toContain(`'${dir}'`);
       expect(r.stderr).toMatch(why);
@@ -129,16 +131,18 @@ describe('bad output paths are bad input: exit 2 naming the path, before any wor
     expect(existsSync('/proc/nope')).toBe(false);
   });
 
-  it('merge and bench check --report-dir the same way; explore checks --repro-file', () => {
-    expect(iommu('merge', tmp, '--report-dir', '/proc/nope/x').stderr).toMatch(/'\/proc\/nope\/x' is under \/proc/);
-    expect(iommu('bench', '--fq', 'percpu', '--ops', '5', '--report-dir', '/dev/null/x').code).toBe(2);
+  it('merge and bench check --report-dir the same way; explore checks --repro-file', async () => {
+    expect((await iommuIn('merge', tmp, '--report-dir', '/proc/nope/x')).stderr).toMatch(
+      /'\/proc\/nope\/x' is under \/proc/,
+    );
+    expect((await iommuIn('bench', '--fq', 'percpu', '--ops', '5', '--report-dir', '/dev/null/x')).code).toBe(2);
     for (const [file, why] of [
       ['/proc/nope/r.json', /under \/proc/],
       ['/dev/null', /not a regular file/],
       [tmp, /is a directory/],
       ['/dev/null/r.json', /'\/dev\/null' is not a directory/],
     ] as const) {
-      const r = iommu(
+      const r = await iommuIn(
         'explore',
         'counter',
         '--variant',
@@ -254,7 +258,7 @@ describe('SIGKILL never leaves a half-written report', () => {
       mkdirSync(parent);
       const dir = path.join(parent, 'rep');
       // A previous complete report in the same --report-dir (report-swap is reached only when replacing one).
-      const first = iommu(...RUN, '--report-dir', dir);
+      const first = await iommuIn(...RUN, '--report-dir', dir);
       expect(first.code).toBe(0);
       const before = expectComplete(dir);
       const r = await start([...RUN, '--report-dir', dir], { IOMMU_STRESS_PAUSE: `${point}:60000` }, (err, kill) => {
@@ -266,11 +270,11 @@ describe('SIGKILL never leaves a half-written report', () => {
       // Before the swap the old report stands; between the renames there is none; never a mix.
       expect(ids, point).toEqual(point === 'report-swap' ? [] : [before]);
       // The next run sweeps the dead run's temporaries and publishes whole.
-      expect(iommu(...RUN, '--report-dir', dir).code).toBe(0);
+      expect((await iommuIn(...RUN, '--report-dir', dir)).code).toBe(0);
       expectComplete(dir);
       expect(readdirSync(parent)).toEqual(['rep']);
     }
-  });
+  }, 240_000);
 
   it('killed before reports/latest switches: latest still names a complete report, and the run dir is whole', async () => {
     // reports/ is shared with other test files running at the same time (bench reports too): check what
@@ -287,7 +291,7 @@ describe('SIGKILL never leaves a half-written report', () => {
     }).done;
     expect(r.signal).toBe('SIGKILL');
     if (existsSync(path.join(reports, 'latest'))) latestComplete();
-    const next = iommu(...RUN);
+    const next = await iommuIn(...RUN);
     expect(next.code).toBe(0);
     const own = /report: (\S+)/.exec(next.stdout)![1]!;
     expect(path.dirname(own)).toBe(reports);

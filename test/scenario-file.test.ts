@@ -3,7 +3,9 @@
  * shape check (exit 2 with a clear message), and every command on the new variant — list, run, explore,
  * replay, merge — with printed commands that carry --scenario-file. The patch is a built-in increment of
  * scenario `counter` under a new name (enough to prove the plumbing; the worked examples are elsewhere).
- * Also the stale-code rule for a compiled twin in dist/.
+ * Also the stale-code rule for a compiled twin in dist/. The commands run as child processes: the file
+ * imports the compiled dist/ modules, which are the CLI's only there (under vitest, main() runs src/).
+ * Explore phases are bounded by schedules, not by the clock.
  */
 import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -117,8 +119,10 @@ describe('a scenario file that extends a built-in scenario', () => {
       ext,
       '--mode',
       'explore',
+      '--schedules',
+      '200',
       '--time',
-      '3s',
+      '10m',
       '--seed',
       '1',
       '--json',
@@ -193,8 +197,10 @@ describe('a scenario file that extends a built-in scenario', () => {
         'my-atomic',
         '--mode',
         'explore',
+        '--schedules',
+        '100',
         '--time',
-        '1s',
+        '10m',
         '--seed',
         '5',
         '--shard',
