@@ -145,13 +145,14 @@ const stressStep = cpuNs(() => {
 });
 let exploreSteps = 0;
 let exploreRuns = 0;
-const explorePgtable = cpuNs(() => {
-  const r = explore({
+/** One explore campaign of pgtable/correct, 4 vCPUs x 96 ops (the engine bench's shape), 100 schedules. */
+function explorePgtableCampaign(strategy) {
+  return explore({
     scenario: pgtable,
     variant: correct,
     params: withDefaults(pgtable, {}),
     opsPerCpu: [96, 96, 96, 96],
-    strategy: 'random',
+    strategy,
     depth: 3,
     schedules: 100,
     timeMs: Infinity,
@@ -159,6 +160,9 @@ const explorePgtable = cpuNs(() => {
     maxSteps: 1e7,
     shrink: false,
   });
+}
+const explorePgtable = cpuNs(() => {
+  const r = explorePgtableCampaign('random');
   exploreSteps += r.steps;
   exploreRuns += r.schedules;
   return r.steps;
@@ -166,22 +170,7 @@ const explorePgtable = cpuNs(() => {
 
 // The default strategy (pct) switches vCPUs only at its change points and when the runner blocks: the
 // same model without random's switch at nearly every step (each one resumes another generator chain).
-const explorePct = cpuNs(() => {
-  const r = explore({
-    scenario: pgtable,
-    variant: correct,
-    params: withDefaults(pgtable, {}),
-    opsPerCpu: [96, 96, 96, 96],
-    strategy: 'pct',
-    depth: 3,
-    schedules: 100,
-    timeMs: Infinity,
-    seed: 1,
-    maxSteps: 1e7,
-    shrink: false,
-  });
-  return r.steps;
-});
+const explorePct = cpuNs(() => explorePgtableCampaign('pct').steps);
 
 const row = (what, ns) =>
   console.log(`${what.padEnd(58)} ${ns.toFixed(1).padStart(7)} ns  ${(ns / atomicsAdd).toFixed(1).padStart(6)}x`);
