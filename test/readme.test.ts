@@ -18,7 +18,7 @@
  * - Budgets are shortened, never the command's meaning: `run` gets `--ops 200 --schedules 200 --time 10m`
  *   (bounded by work, not by the clock) unless it sets --ops/--schedules; `explore --time X` becomes
  *   `--schedules 500`; `bench --time X` becomes `--ops 20` for the fq and mapsg suites and `--time 100ms` (the shortest --time the CLI takes)
- *   otherwise, with `--detection-seeds 2` for the engine suite's detection table; and its lists (--flush-cost, --hypercall-cost, --segs) keep their first two values.
+ *   otherwise (`bench --sim` of another suite keeps its own --ops: a simulated bench takes no --time), with `--detection-seeds 2` for the engine suite's detection table; and its lists (--flush-cost, --hypercall-cost, --segs) keep their first two values.
  *   Reports and repro files go to a temporary directory.
  * - How: two lanes at once. Commands that load a --scenario-file, or whose shown output names a place in
  *   the compiled code (`counter.js:80`), run as child processes of the compiled CLI, one after another:
@@ -148,7 +148,10 @@ export function shortened(command: string, tmp: string, k: number): string[] {
       (!has('--suite') &&
         ['--fq', '--flush-cost', '--flush', '--transfer', '--granule', '--hypercall-cost', '--segs'].some(has));
     drop('--time');
-    args.push(...(opsSuite ? ['--ops', '20'] : ['--time', '100ms']));
+    // A simulated bench (--sim) refuses --time: it runs the --ops it is given (a few seconds at most in the
+    // README), or 20 per vCPU for the fq and mapsg suites.
+    if (opsSuite) args.push('--ops', '20');
+    else if (!has('--sim')) args.push('--time', '100ms');
     // The engine suite's detection table: 2 PCT seeds per known-bug variant instead of 20.
     if (!opsSuite && (!has('--suite') || suite === 'engine' || suite === 'all')) args.push('--detection-seeds', '2');
     for (const f of ['--flush-cost', '--hypercall-cost', '--segs']) firstTwo(f);
