@@ -4,7 +4,7 @@
  * — per-CPU/single and lazy/strict flush queues at each flush cost, the list/fixed IOVA depot — at 1 and 2
  * CPUs, from the real-thread bench (medians of --repeats runs) and from the simulated-time executor under
  * the this-machine profile, with a ±25% verdict per cell. Needs `npx tsc -b` first (it runs dist/).
- * Usage: node scripts/cross-check.mjs [--time 1s] [--repeats 3] [--sim-ops 3000] [--flush-cost 0,10000,100000]
+ * Usage: node scripts/cross-check.mjs [--time 2s] [--repeats 3] [--sim-ops 40000] [--flush-cost 0,10000,100000]
  *        [--flush parallel|serial] [--profile NAME|FILE] [--seed 1] [--sim-only] [--json]
  *        [--save-real FILE | --real FILE]
  */
@@ -13,9 +13,10 @@ import { availableParallelism, cpus, loadavg } from 'node:os';
 import { readFileSync, writeFileSync } from 'node:fs';
 
 const USAGE = `usage: node scripts/cross-check.mjs [options]
-  --time D          real-thread time per measurement (default 1s; ms or s)
+  --time D          real-thread time per measurement (default 2s; ms or s: a 1 s run is start-up heavy)
   --repeats N       real-thread runs per combination, the median is compared (default 3)
-  --sim-ops N       simulated ops per vCPU (default 3000; a simulated run is deterministic)
+  --sim-ops N       simulated ops per vCPU (default 40000, more than the single queue's 32,768-entry
+                    ring, so the simulated run reaches the ring-full flush the real one does)
   --flush-cost L    flush costs in ns (default 0,10000,100000)
   --flush M         parallel (default) or serial
   --profile P       cost profile of the simulated side (default this-machine)
@@ -84,9 +85,9 @@ try {
 const o = {
   flushCostsNs: (flags['flush-cost'] ?? '0,10000,100000').split(',').map((c) => int('flush-cost', c, 0, 1e7)),
   serial: flush === 'serial',
-  timeMs: duration(flags.time ?? '1s'),
+  timeMs: duration(flags.time ?? '2s'),
   repeats: int('repeats', flags.repeats ?? '3', 1, 100),
-  simOps: int('sim-ops', flags['sim-ops'] ?? '3000', 10, 1e7),
+  simOps: int('sim-ops', flags['sim-ops'] ?? '40000', 10, 1e7),
   seed: int('seed', flags.seed ?? '1', 0, 2 ** 31 - 1),
   profile,
 };

@@ -21,8 +21,9 @@
 #   --force            write even on a loaded machine
 #   --no-cross-check   leave the cross-check out
 #   --no-calibrate     keep profiles/this-machine.json as it is (--quick never calibrates)
-# Full run: 725 s measured on an idle 2-vCPU VM (2026-12-07; estimated before: the real-thread fq sweeps, 180 s of runs each, the
-# cross-checks, ~3-4 min each, the s390-zvm and depot simulations, ~2.5 min each; --quick: ~5 min at load 20).
+# Full run: 725 s measured on an idle 2-vCPU VM with the cross-check's earlier 1 s / 3,000-op defaults,
+# ~15 min with today's (2026-12-07): the real-thread fq sweeps, 180 s of runs each, the cross-checks,
+# ~3.5 min each, the simulations, under a minute each; --quick: ~5 min at load 20.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
