@@ -521,6 +521,10 @@ const PERCPU_ONLY: readonly SiteExemption[] = [
   { sites: FQ_SINGLE_LOCK, reason: 'per-CPU rings: no global ring lock' },
   LAZY_SYNC,
 ];
+const SINGLE_ONLY: readonly SiteExemption[] = [
+  { sites: FQ_PERCPU_LOCK, reason: 'one global ring: no per-CPU ring locks' },
+  LAZY_SYNC,
+];
 const STRICT_ONLY: readonly SiteExemption[] = [
   {
     sites: [
@@ -665,7 +669,7 @@ export const flushqScenario: ScenarioDef<FlushqPatch> = {
       source: 'drivers/iommu/dma-iommu.c: queue_iova, fq_flush_timeout, fq_ring_add (v6.17)',
       finding: { ...RING_OVERWRITE, fixedBy: 'single-fixed' },
       patch: { single: true },
-      unreached: [{ sites: FQ_PERCPU_LOCK, reason: 'one global ring: no per-CPU ring locks' }, LAZY_SYNC],
+      unreached: SINGLE_ONLY,
     },
     {
       name: 'single-fixed',
@@ -673,11 +677,7 @@ export const flushqScenario: ScenarioDef<FlushqPatch> = {
       expect: 'clean',
       source: 'fix of the single finding (notes: Findings)',
       patch: { single: true, flushQueue: FlushUntilRoomFq },
-      unreached: [
-        { sites: FQ_PERCPU_LOCK, reason: 'one global ring: no per-CPU ring locks' },
-        LAZY_SYNC,
-        FQ_SINGLE_TIMER_EXPLORE_ONLY,
-      ],
+      unreached: [...SINGLE_ONLY, FQ_SINGLE_TIMER_EXPLORE_ONLY],
     },
     {
       name: 'strict',
