@@ -11,7 +11,13 @@ import { RealClock } from '../src/engine/clock.js';
 import { findVariant } from '../src/engine/scenario.js';
 import { SiteCatalog } from '../src/engine/coverage.js';
 import { loadScenarioFile, scenarioNamed } from '../src/scenarios/registry.js';
-import { controlIndices, PHASE_AT_BARRIER, PHASE_FINISHED, PHASE_RUNNING } from '../src/stress/control.js';
+import {
+  claimFirstFailure,
+  controlIndices,
+  PHASE_AT_BARRIER,
+  PHASE_FINISHED,
+  PHASE_RUNNING,
+} from '../src/stress/control.js';
 import { sliceSeed } from '../src/stress/seeds.js';
 import type { StressTask, StressWorkerResult } from '../src/stress/task.js';
 
@@ -30,6 +36,8 @@ export default async function stressWorker(task: StressTask): Promise<StressWork
   if (!variant) throw new Error(`worker: scenario ${task.scenario} has no variant '${task.variant}'`);
   const model = scenario.build({ cpus: task.cpus, variant, params: task.params });
   const checker = new Checker(scenario.invariants);
+  // Whose violation is the run's is decided when it is reported, not by worker order (stress/control.ts).
+  checker.onFirstFailure = () => claimFirstFailure(i32, ctl, task.cpu);
   const cpu = new Cpu(task.cpu, 'stress', mem, checker, ctl.stop, new RealClock(task.epochMs));
   const heartbeat = ctl.heartbeat(task.cpu);
   const phase = ctl.phase(task.cpu);
