@@ -13,11 +13,6 @@ export class Checker {
   /** Outcome id -> samples, for INTERESTING / ACCEPTABLE outcomes. */
   readonly outcomes = new Map<string, number>();
   failed = false;
-  /**
-   * Called once, in the report that first fails this checker (stress: the worker claims the run's first
-   * violation with it, stress/control.ts claimFirstFailure).
-   */
-  onFirstFailure: (() => void) | undefined;
   private readonly grades = new Map<string, Grade>();
 
   /**
@@ -47,7 +42,6 @@ export class Checker {
     }
     // Keep only a bounded number: after the first the run is being stopped anyway.
     if (this.violations.length < 16) this.violations.push({ invariant, grade, message, vcpu, step, site });
-    if (!this.failed) this.onFirstFailure?.();
     this.failed = true;
     return true;
   }

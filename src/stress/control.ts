@@ -14,6 +14,8 @@
  *  - FIRST_FAIL names who reported the run's first violation (claimFirstFailure, at the moment of the report).
  *  - M parks only through parkMain below, which re-reads STOP after arming its wait (see there why).
  */
+import { Checker } from '../check/checker.js';
+import type { InvariantDef } from '../check/invariant.js';
 import { atCpu, at, defineLayout, region, type Layout, type RegionSpec } from '../engine/layout.js';
 import { pausePoint } from '../pause.js';
 
@@ -85,7 +87,7 @@ export function controlIndices(layout: Layout): ControlIndices {
 /**
  * `who` (a worker's vCPU, or `cpus` for the main thread's timers and barrier scans) has just reported its
  * first violation: it becomes the run's first unless another reporter claimed that already. Called in
- * the report itself (Checker.onFirstFailure), not when the op ends or STOP is raised: the other threads go
+ * the report itself (ClaimingChecker), not when the op ends or STOP is raised: the other threads go
  * on until they see STOP, and may report what the first violation caused (a run committed by a foreign
  * map call then fails its owner's own commit), so which worker's report is the run's is known only here.
  * The claim is sequentially consistent: a report caused by what another thread did after its own report
@@ -93,6 +95,29 @@ export function controlIndices(layout: Layout): ControlIndices {
  */
 export function claimFirstFailure(i32: Int32Array, ctl: ControlIndices, who: number): void {
   Atomics.compareExchange(i32, ctl.firstFail, 0, who + 1);
+}
+
+/**
+ * A stress thread's checker (a worker's, or the main thread's for timers and barrier scans): its first
+ * failing report claims the run's first violation for `who` (claimFirstFailure), inside the report.
+ * (A subclass here rather than a hook in Checker: check/checker.ts is part of every model's hash.)
+ */
+export class ClaimingChecker extends Checker {
+  constructor(
+    invariants: readonly InvariantDef[],
+    private readonly i32: Int32Array,
+    private readonly ctl: ControlIndices,
+    private readonly who: number,
+  ) {
+    super(invariants);
+  }
+
+  override report(invariant: string, message: string, vcpu: number, step: number, site: string): boolean {
+    const first = !this.failed;
+    const failing = super.report(invariant, message, vcpu, step, site);
+    if (first && this.failed) claimFirstFailure(this.i32, this.ctl, this.who);
+    return failing;
+  }
 }
 
 /** Who claimed the run's first violation (claimFirstFailure), or -1: nobody did. */

@@ -7,7 +7,6 @@
  * worker that throws, crashes or stops making progress into a HarnessError (exit 3), never a hang.
  */
 import { Piscina } from 'piscina';
-import { Checker } from '../check/checker.js';
 import type { Violation } from '../check/invariant.js';
 import { HarnessError } from '../errors.js';
 import { Cpu, StopRun, StuckWait, type Op } from '../engine/cpu.js';
@@ -20,7 +19,7 @@ import type { ScenarioDef, VariantDef } from '../engine/scenario.js';
 import { workerFile } from '../paths.js';
 import { pausePoint } from '../pause.js';
 import {
-  claimFirstFailure,
+  ClaimingChecker,
   controlIndices,
   firstFailure,
   parkMain,
@@ -146,9 +145,8 @@ export async function stress(o: StressOptions): Promise<StressOutcome> {
   );
   const allDone = Promise.all(tasks);
 
-  const checker = new Checker(o.scenario.invariants);
   // This thread's reports (timers, barrier scans) claim the run's first violation as reporter `n`.
-  checker.onFirstFailure = () => claimFirstFailure(i32, ctl, n);
+  const checker = new ClaimingChecker(o.scenario.invariants, i32, ctl, n);
   const tally = catalog ? newTally(catalog) : undefined;
   const countSite = (label: string): void => tallyLabel(catalog!, tally!, label);
   // Add every vCPU's counters into the run's tally and clear them: at a barrier (workers wait for the next
