@@ -47,11 +47,13 @@ describe("stress reports the run's first violation, not the lowest worker's", ()
       variant: variantOf(firstFailureScenario, 'only'),
       params: {},
       workers: 2,
-      timeMs: 10_000,
+      // One op each; a slice that could end before cpu1's op starts would leave cpu0 spinning in its op and
+      // the barrier waiting for it: the slice and the budget are far longer than any start-up.
+      timeMs: 60_000,
       opBudget: 1,
       seed: 1,
-      sliceMs: 1_000,
-      watchdogMs: 5_000,
+      sliceMs: 60_000,
+      watchdogMs: 30_000,
       scenarioFile: path.join(root, 'dist', 'test', 'helpers', 'first-failure-scenario.js'),
     });
     expect(r.violation).toMatchObject({ invariant: 'ROOT', vcpu: 1 });
