@@ -21,7 +21,7 @@ const only = flag('--only', undefined)?.split(',');
 console.log(`seeds 1-${seeds}, at most ${schedules} explore schedules per failing run`);
 console.log('| model/variant | stress runs that failed | stress found | explore: same | other | none | schedules |');
 console.log('|---|---|---|---|---|---|---|');
-for (const [name, variant, ops] of STRESS_REPRO_CASES) {
+for (const [name, variant, ops, over] of STRESS_REPRO_CASES) {
   if (only && !only.includes(name)) continue;
   let failed = 0;
   let same = 0;
@@ -31,7 +31,7 @@ for (const [name, variant, ops] of STRESS_REPRO_CASES) {
   const scheds = [];
   const notes = [];
   for (let seed = 1; seed <= seeds; seed++) {
-    const r = await stressRepro(name, variant, ops, [seed], schedules);
+    const r = await stressRepro(name, variant, ops, [seed], schedules, over);
     if (r.stressInvariant === undefined) continue;
     failed++;
     found.set(r.stressInvariant, (found.get(r.stressInvariant) ?? 0) + 1);
@@ -46,8 +46,13 @@ for (const [name, variant, ops] of STRESS_REPRO_CASES) {
     }
   }
   const inv = [...found].map(([k, n]) => `${k} x${n}`).join(', ') || '-';
+  const regime = over
+    ? ` (${Object.entries(over)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(', ')})`
+    : '';
   console.log(
-    `| ${name}/${variant} | ${failed}/${seeds} | ${inv} | ${same} | ${other} | ${none} | ${scheds.join(', ') || '-'} |` +
+    `| ${name}/${variant}${regime} | ${failed}/${seeds} | ${inv} | ${same} | ${other} | ${none} | ${scheds.join(', ') || '-'} |` +
       (notes.length ? ` ${notes.join('; ')}` : ''),
   );
 }

@@ -3,7 +3,6 @@
  * generator straight to the end (the yields are scheduling points only for the explore executor), and
  * meets the other workers at a barrier between slices (see src/stress/control.ts for the protocol).
  */
-import { Checker } from '../src/check/checker.js';
 import { Cpu, StopRun } from '../src/engine/cpu.js';
 import { mapMemory } from '../src/engine/layout.js';
 import { opRng } from '../src/engine/rng.js';
@@ -11,7 +10,13 @@ import { RealClock } from '../src/engine/clock.js';
 import { findVariant } from '../src/engine/scenario.js';
 import { SiteCatalog } from '../src/engine/coverage.js';
 import { loadScenarioFile, scenarioNamed } from '../src/scenarios/registry.js';
-import { controlIndices, PHASE_AT_BARRIER, PHASE_FINISHED, PHASE_RUNNING } from '../src/stress/control.js';
+import {
+  ClaimingChecker,
+  controlIndices,
+  PHASE_AT_BARRIER,
+  PHASE_FINISHED,
+  PHASE_RUNNING,
+} from '../src/stress/control.js';
 import { sliceSeed } from '../src/stress/seeds.js';
 import type { StressTask, StressWorkerResult } from '../src/stress/task.js';
 
@@ -29,7 +34,8 @@ export default async function stressWorker(task: StressTask): Promise<StressWork
   const variant = findVariant(scenario, task.variant);
   if (!variant) throw new Error(`worker: scenario ${task.scenario} has no variant '${task.variant}'`);
   const model = scenario.build({ cpus: task.cpus, variant, params: task.params });
-  const checker = new Checker(scenario.invariants);
+  // Whose violation is the run's is decided when it is reported, not by worker order (stress/control.ts).
+  const checker = new ClaimingChecker(scenario.invariants, i32, ctl, task.cpu);
   const cpu = new Cpu(task.cpu, 'stress', mem, checker, ctl.stop, new RealClock(task.epochMs));
   const heartbeat = ctl.heartbeat(task.cpu);
   const phase = ctl.phase(task.cpu);

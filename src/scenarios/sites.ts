@@ -291,5 +291,5 @@ export const STRICT_FLUSH_EXPLORE_ONLY: SiteExemption = {
     'strict unmap gives each range back to the cache at once: in stress (2 vCPUs; 10 s, 7,167 ops, 28 rbtree ' +
     "allocations) the 64-page space of @small-space never filled; explore's 3 vCPUs over 16 pages of memory fill it",
 };
-/** The unlocked deferred list's point between two entries of a list read (model/core/deferred.ts betweenEntries). */
+/** The unlocked deferred list's point before each word of a list read (model/core/deferred.ts othersLook). */
 export const DEFERRED_LIST_UNLOCKED_SITES: readonly Site[] = ['deferred list: read entry'];

@@ -11,14 +11,18 @@
  *    SLICE_END and ARRIVED, and only then bumps GENERATION and notifies: a W that sees the new generation
  *    therefore also sees the cleared flags.
  *  - STOP (violation, budget spent, watchdog) ends everything; anyone may set it and notify STOP/GENERATION.
+ *  - FIRST_FAIL names who reported the run's first violation (claimFirstFailure, at the moment of the report).
  *  - M parks only through parkMain below, which re-reads STOP after arming its wait (see there why).
  */
+import { Checker } from '../check/checker.js';
+import type { InvariantDef } from '../check/invariant.js';
 import { atCpu, at, defineLayout, region, type Layout, type RegionSpec } from '../engine/layout.js';
 import { pausePoint } from '../pause.js';
 
 export const FLAG_STOP = 0;
 export const FLAG_SLICE_END = 1;
 export const FLAG_GENERATION = 2;
+export const FLAG_FIRST_FAIL = 3;
 
 export const PHASE_RUNNING = 0;
 export const PHASE_AT_BARRIER = 1;
@@ -33,6 +37,8 @@ export interface ControlIndices {
   readonly sliceEnd: number;
   readonly generation: number;
   readonly arrived: number;
+  /** 0, or 1 + the reporter of the run's first violation: a worker's vCPU, or `cpus` for the main thread. */
+  readonly firstFail: number;
   heartbeat(cpu: number): number;
   phase(cpu: number): number;
   /** i32 index of vCPU `cpu`'s counter of declared site 0 (site k is at + k); see siteCounters. */
@@ -69,12 +75,54 @@ export function controlIndices(layout: Layout): ControlIndices {
     stop: flags + FLAG_STOP,
     sliceEnd: flags + FLAG_SLICE_END,
     generation: flags + FLAG_GENERATION,
+    firstFail: flags + FLAG_FIRST_FAIL,
     arrived: at(region(layout, 'ctl.arrived')),
     heartbeat: (cpu) => atCpu(progress, cpu, PROGRESS_HEARTBEAT),
     phase: (cpu) => atCpu(progress, cpu, PROGRESS_PHASE),
     sites: (cpu) => atCpu(sites, cpu, 0),
     siteCount: sites.count,
   };
+}
+
+/**
+ * `who` (a worker's vCPU, or `cpus` for the main thread's timers and barrier scans) has just reported its
+ * first violation: it becomes the run's first unless another reporter claimed that already. Called in
+ * the report itself (ClaimingChecker), not when the op ends or STOP is raised: the other threads go
+ * on until they see STOP, and may report what the first violation caused (a run committed by a foreign
+ * map call then fails its owner's own commit), so which worker's report is the run's is known only here.
+ * The claim is sequentially consistent: a report caused by what another thread did after its own report
+ * (and so after its claim) always loses.
+ */
+export function claimFirstFailure(i32: Int32Array, ctl: ControlIndices, who: number): void {
+  Atomics.compareExchange(i32, ctl.firstFail, 0, who + 1);
+}
+
+/**
+ * A stress thread's checker (a worker's, or the main thread's for timers and barrier scans): its first
+ * failing report claims the run's first violation for `who` (claimFirstFailure), inside the report.
+ * (A subclass here rather than a hook in Checker: check/checker.ts is part of every model's hash.)
+ */
+export class ClaimingChecker extends Checker {
+  constructor(
+    invariants: readonly InvariantDef[],
+    private readonly i32: Int32Array,
+    private readonly ctl: ControlIndices,
+    private readonly who: number,
+  ) {
+    super(invariants);
+  }
+
+  override report(invariant: string, message: string, vcpu: number, step: number, site: string): boolean {
+    const first = !this.failed;
+    const failing = super.report(invariant, message, vcpu, step, site);
+    if (first && this.failed) claimFirstFailure(this.i32, this.ctl, this.who);
+    return failing;
+  }
+}
+
+/** Who claimed the run's first violation (claimFirstFailure), or -1: nobody did. */
+export function firstFailure(i32: Int32Array, ctl: ControlIndices): number {
+  return Atomics.load(i32, ctl.firstFail) - 1;
 }
 
 /** Raise STOP and wake everyone who might be parked on a control word. */

@@ -133,28 +133,39 @@ export function reproduceStressFailure(o: ReproduceOptions): ReproduceOutcome {
     // An explore run ends at its first violation; one of another invariant than the wanted one is kept as
     // the fallback and the try goes on, on fresh schedules (a new scheduler seed), for the rest of its cap:
     // a race that shows as two invariants by timing is searched for the one the threads broke.
+    // Only a violation that will be returned is shrunk: the wanted one, and the first other one (the
+    // fallback). A round that finds the wanted one unshrunk is run again, the same schedules, shrinking.
     const tryT0 = performance.now();
     for (let round = 0, done = 0; done < cap; round++) {
-      const r = explore({
-        scenario: o.scenario,
-        variant: o.variant,
-        params: o.params,
-        opsPerCpu: window,
-        strategy,
-        depth,
-        schedules: cap - done,
-        timeMs: timeMs - (performance.now() - tryT0),
-        seed: round === 0 ? mix32(o.seed, 0x2e9 + i) : mix32(mix32(o.seed, 0x2e9 + i), round),
-        opSeed: o.failing.opSeed,
-        maxSteps: o.maxSteps(window),
-        shrink: true,
-        shrinkMs: o.shrinkMs,
-      });
+      const search = (schedules: number, timeMs: number, shrink: boolean) =>
+        explore({
+          scenario: o.scenario,
+          variant: o.variant,
+          params: o.params,
+          opsPerCpu: window,
+          strategy,
+          depth,
+          schedules,
+          timeMs,
+          seed: round === 0 ? mix32(o.seed, 0x2e9 + i) : mix32(mix32(o.seed, 0x2e9 + i), round),
+          opSeed: o.failing.opSeed,
+          maxSteps: o.maxSteps(window),
+          shrink,
+          shrinkMs: o.shrinkMs,
+        });
+      const r = search(cap - done, timeMs - (performance.now() - tryT0), other === undefined);
       schedules += r.schedules;
       done += r.schedules;
       if (r.ops > 0) msPerOp = Math.max(msPerOp, r.searchMs / r.ops);
-      if (r.minimal && (o.want === undefined || r.minimal.violation.invariant === o.want))
+      const wanted = r.minimal && (o.want === undefined || r.minimal.violation.invariant === o.want);
+      if (wanted && other !== undefined) {
+        // The same schedules again (deterministic: same seeds, and they ended at this violation), shrunk.
+        const again = search(r.schedules, Infinity, true);
+        if (again.minimal?.violation.invariant === r.minimal!.violation.invariant)
+          return { found: again.minimal, window, schedules, searchMs: performance.now() - t0 };
         return { found: r.minimal, window, schedules, searchMs: performance.now() - t0 };
+      }
+      if (wanted) return { found: r.minimal, window, schedules, searchMs: performance.now() - t0 };
       other ??= r.minimal;
       // No violation: the cap or the time is spent. An unwanted one: search on unless the time is.
       if (!r.minimal || performance.now() - tryT0 >= timeMs || r.schedules === 0) break;

@@ -7,7 +7,6 @@
  * worker that throws, crashes or stops making progress into a HarnessError (exit 3), never a hang.
  */
 import { Piscina } from 'piscina';
-import { Checker } from '../check/checker.js';
 import type { Violation } from '../check/invariant.js';
 import { HarnessError } from '../errors.js';
 import { Cpu, StopRun, StuckWait, type Op } from '../engine/cpu.js';
@@ -19,7 +18,16 @@ import { claimDueTimer, nextDeadline } from '../engine/timer.js';
 import type { ScenarioDef, VariantDef } from '../engine/scenario.js';
 import { workerFile } from '../paths.js';
 import { pausePoint } from '../pause.js';
-import { controlIndices, parkMain, PHASE_FINISHED, PHASE_RUNNING, raiseStop, withControl } from './control.js';
+import {
+  ClaimingChecker,
+  controlIndices,
+  firstFailure,
+  parkMain,
+  PHASE_FINISHED,
+  PHASE_RUNNING,
+  raiseStop,
+  withControl,
+} from './control.js';
 import { sliceSeed } from './seeds.js';
 import type { StressTask, StressWorkerResult } from './task.js';
 
@@ -137,7 +145,8 @@ export async function stress(o: StressOptions): Promise<StressOutcome> {
   );
   const allDone = Promise.all(tasks);
 
-  const checker = new Checker(o.scenario.invariants);
+  // This thread's reports (timers, barrier scans) claim the run's first violation as reporter `n`.
+  const checker = new ClaimingChecker(o.scenario.invariants, i32, ctl, n);
   const tally = catalog ? newTally(catalog) : undefined;
   const countSite = (label: string): void => tallyLabel(catalog!, tally!, label);
   // Add every vCPU's counters into the run's tally and clear them: at a barrier (workers wait for the next
@@ -313,17 +322,22 @@ export async function stress(o: StressOptions): Promise<StressOutcome> {
   const done = results as StressWorkerResult[];
   const outcomes: Record<string, number> = {};
   for (const [k, v] of checker.outcomes) outcomes[k] = (outcomes[k] ?? 0) + v;
-  let violation: Violation | undefined;
   for (const r of done) {
     for (const [k, v] of Object.entries(r.outcomes)) outcomes[k] = (outcomes[k] ?? 0) + v;
     for (const [l, v] of Object.entries(r.undeclaredSites))
       tally?.undeclared.set(l, (tally.undeclared.get(l) ?? 0) + v);
-    if (!violation && r.violations.length > 0) {
-      violation = r.violations[0];
-      failingSlice = r.slice;
-    }
   }
-  violation ??= checker.violations[0];
+  // The run's violation is the one reported first (claimFirstFailure), not the lowest worker's: a worker
+  // goes on until it sees STOP and may meet what another's bug did first (mapsg/domain-list-unlocked: cpu1
+  // commits cpu0's parked run, MAPSG-ONCE; cpu0's own commit of it then fails -EEXIST and its map_sg
+  // returns with the run mapped, MAPSG-ERROR), which explore, stopping at the first, never reports.
+  const first = firstFailure(i32, ctl);
+  let violation: Violation | undefined;
+  if (first === n) violation = checker.violations[0];
+  else if (first >= 0) {
+    violation = done[first]!.violations[0];
+    failingSlice = done[first]!.slice;
+  }
   return {
     ops: done.reduce((a, r) => a + r.ops, 0),
     steps: done.reduce((a, r) => a + r.steps, 0),

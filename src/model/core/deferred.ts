@@ -19,9 +19,17 @@
  * sync that leaves the list empty (in the kernel the driver would need exactly this odd pairing); a
  * parked block entry is cancelled only when the unmap covers it whole.
  *
+ * No window explore cannot see (issue 13 item 3): an entry is four plain words (a C struct of iova,
+ * paddr, pgsize, pgcount, written and read field by field). Under the domain lock nobody else can look
+ * at the list between two of them, so a whole entry, and a whole read or rewrite of the list, is one
+ * scheduling point; where nothing serialises the list (othersLook: the unlocked variant, a user's patch
+ * that drops the window lock) every word read or written is a point of its own, as real threads
+ * interleave there: two CPUs that read the same count both write that slot, word by word, and a sync
+ * that read a count another CPU bumped reads the slot while it is written (a torn entry).
+ *
  * Known bugs (the unlocked domain list) are subclasses in variants.ts; this file has no bug flags.
  */
-import type { Cpu, LockRef, Op, Site } from '../../engine/cpu.js';
+import type { Cpu, LockRef, Op } from '../../engine/cpu.js';
 import { at, atCpu, region, type Region, type RegionSpec } from '../../engine/layout.js';
 import { lockHeld, lockRef, LOCK_WORDS, spinLock, spinUnlock } from '../../engine/sync.js';
 import { ENOMEM, SZ_4K } from '../pgtable.js';
@@ -112,12 +120,18 @@ export function deferredListRegions(capacity: number, perCpuCapacity = 64): Reco
 
 const SITE_READ_N = 'deferred list: read count';
 const SITE_WRITE_E = 'deferred list: write entry';
-/** The unlocked variant's point between two entries of a list read (betweenEntries). */
+/** The unlocked variant's point before each word of a list read (othersLook). */
 export const SITE_READ_E = 'deferred list: read entry';
 const SITE_WRITE_N = 'deferred list: write count';
 const SITE_SCAN = 'deferred list: scan';
 
 /**
+ * There is no kernel code for it: the list is the one kernel-model.md §5.4 derives from Robin's suggestion
+ * (drivers/iommu/iommu.c: iommu_map_sg calls ops->map_pages per run through iommu_map_nosync, then
+ * iommu_sync_map -> ops->iotlb_sync_map(domain, iova, size) once; __iommu_unmap calls ops->unmap_pages;
+ * iommu_unmap ends with iommu_iotlb_sync -> ops->iotlb_sync), so its code is written here as a driver
+ * would, with plain loads and stores of the count and the entries.
+ *
  * Robin's alternative (§5.4): map_pages parks every run on a per-domain list, iotlb_sync_map commits
  * the list in one hypercall, unmap_pages cancels parked runs it covers; a domain lock held from a CPU's
  * first map_pages to the sync that empties the list (its "window").
@@ -176,11 +190,15 @@ export class DeferredListDriver implements DomainOps {
     const n = Atomics.load(i32, b);
     if (n >= this.capacity) return { ret: ENOMEM, mapped: 0 };
     yield SITE_WRITE_E;
-    // Simplification: the entry's four words in one point (a racing reader sees all or none of them).
+    // The entry's four words: one point under the lock, a point each without it (othersLook).
+    const racy = this.othersLook(cpu);
     const e = b + 1 + n * E_WORDS;
     Atomics.store(i32, e + E_IOVA, iova / SZ_4K);
+    if (racy) yield SITE_WRITE_E;
     Atomics.store(i32, e + E_PADDR, paddr / SZ_4K);
+    if (racy) yield SITE_WRITE_E;
     Atomics.store(i32, e + E_PG, pgsize / SZ_4K);
+    if (racy) yield SITE_WRITE_E;
     Atomics.store(i32, e + E_CNT, pgcount);
     yield SITE_WRITE_N;
     Atomics.store(i32, b, n + 1);
@@ -295,46 +313,54 @@ export class DeferredListDriver implements DomainOps {
     return Atomics.load(i32, at(this.list));
   }
 
-  /** The first n entries, read in the caller's point (see betweenEntries). */
+  /**
+   * The first n entries, right after the caller's point that read the count: under the lock all in that
+   * point; without it a point before every word (othersLook), the first one included, since the slot may
+   * be rewritten between the count read and the entry read.
+   */
   protected *readEntries(cpu: Cpu, b: number, n: number): Op<MapEntry[]> {
     const i32 = cpu.i32;
+    const racy = this.othersLook(cpu);
     const out: MapEntry[] = [];
+    const w = [0, 0, 0, 0];
     for (let k = 0; k < Math.min(n, this.capacity); k++) {
-      if (k > 0) yield* this.betweenEntries(cpu, SITE_READ_E);
       const e = b + 1 + k * E_WORDS;
-      out.push({
-        iova: Atomics.load(i32, e + E_IOVA) * SZ_4K,
-        paddr: Atomics.load(i32, e + E_PADDR) * SZ_4K,
-        pgsize: Atomics.load(i32, e + E_PG) * SZ_4K,
-        pgcount: Atomics.load(i32, e + E_CNT),
-      });
+      for (let f = 0; f < E_WORDS; f++) {
+        if (racy) yield SITE_READ_E;
+        w[f] = Atomics.load(i32, e + f);
+      }
+      out.push({ iova: w[E_IOVA]! * SZ_4K, paddr: w[E_PADDR]! * SZ_4K, pgsize: w[E_PG]! * SZ_4K, pgcount: w[E_CNT]! });
     }
     return out;
   }
 
-  /** Rewrite the list's first entries, in the caller's point (see betweenEntries). */
+  /**
+   * Rewrite the list's first entries, from the caller's point (SITE_WRITE_E): under the lock all in that
+   * point; without it every word after the first is a point of its own (othersLook).
+   */
   protected *writeEntries(cpu: Cpu, b: number, entries: readonly MapEntry[]): Op {
     const i32 = cpu.i32;
+    const racy = this.othersLook(cpu);
     for (let k = 0; k < entries.length; k++) {
-      if (k > 0) yield* this.betweenEntries(cpu, SITE_WRITE_E);
       const x = entries[k]!;
       const e = b + 1 + k * E_WORDS;
-      Atomics.store(i32, e + E_IOVA, x.iova / SZ_4K);
-      Atomics.store(i32, e + E_PADDR, x.paddr / SZ_4K);
-      Atomics.store(i32, e + E_PG, x.pgsize / SZ_4K);
-      Atomics.store(i32, e + E_CNT, x.pgcount);
+      const w = [x.iova / SZ_4K, x.paddr / SZ_4K, x.pgsize / SZ_4K, x.pgcount];
+      for (let f = 0; f < E_WORDS; f++) {
+        if (racy && (k > 0 || f > 0)) yield SITE_WRITE_E;
+        Atomics.store(i32, e + f, w[f]!);
+      }
     }
   }
 
   /**
-   * Between two entries of a read or a rewrite of the list (issue 13 item 3): a scheduling point only
-   * where another CPU could look. Under the domain lock none can — every access to the domain list (the
-   * append, the sync's read, the unmap's scan) is made in a window that holds it (openWindow) — so the
-   * loop stays in the caller's point; without it (the unlocked variant, a user's patch that drops the
-   * window lock) each entry is a point of its own, as real threads interleave there.
+   * Can another CPU look at the list between two of this CPU's accesses to it? Not under the domain lock:
+   * every access to the domain list (the append, the sync's read, the unmap's scan and rewrite) is made
+   * in a window that holds it (openWindow), so a read or rewrite of the list, and an entry, stays in the
+   * caller's point; without it (the unlocked variant, a user's patch that drops the window lock) yes,
+   * and every word of an entry is a point of its own, as real threads interleave there.
    */
-  protected *betweenEntries(cpu: Cpu, site: Site): Op {
-    if (!lockHeld(cpu, this.lock)) yield site;
+  protected othersLook(cpu: Cpu): boolean {
+    return !lockHeld(cpu, this.lock);
   }
 }
 
@@ -366,9 +392,8 @@ export class PerCpuDeferredListDriver extends DeferredListDriver {
   }
 
   /** The list is base(cpu): this CPU's own slot, which no other vCPU reads or writes: no point. */
-  // eslint-disable-next-line require-yield
-  protected override *betweenEntries(): Op {
-    /* nobody else looks */
+  protected override othersLook(): boolean {
+    return false;
   }
 
   override parked(i32: Int32Array, cpu = 0): number {
