@@ -14,6 +14,7 @@ import { loadScenarioFile, scenarioNamed } from '../src/scenarios/registry.js';
 import { controlIndices, PHASE_AT_BARRIER, PHASE_FINISHED, PHASE_RUNNING } from '../src/stress/control.js';
 import { sliceSeed } from '../src/stress/seeds.js';
 import type { StressTask, StressWorkerResult } from '../src/stress/task.js';
+import { threadCpuNs } from '../src/bench/thread-cpu.js';
 
 /** Spin this many loads for the next slice before parking: released workers then start together. */
 const BARRIER_SPINS = 20_000;
@@ -44,9 +45,15 @@ export default async function stressWorker(task: StressTask): Promise<StressWork
   const catalog = ctl.siteCount > 0 ? new SiteCatalog(scenario, variant) : undefined;
   const siteCounters = catalog ? i32.subarray(ctl.sites(task.cpu), ctl.sites(task.cpu) + ctl.siteCount) : undefined;
   const undeclared = new Map<string, number>();
+  // Steady state (StressWorkerResult.steady): the op loops of slices 1.., timed around each loop.
+  const steady = { ops: 0, steps: 0, ms: 0, cpuNs: task.measureCpu === true ? 0 : undefined };
 
   try {
     for (;;) {
+      const t0 = performance.now();
+      const cpu0 = steady.cpuNs !== undefined ? threadCpuNs() : undefined;
+      const ops0 = ops;
+      const steps0 = steps;
       // One slice: ops until the main thread ends the slice, the run stops, or the budget is spent.
       while (Atomics.load(i32, ctl.sliceEnd) === 0 && Atomics.load(i32, ctl.stop) === 0 && ops < task.opBudget) {
         const op = prog.next();
@@ -73,6 +80,12 @@ export default async function stressWorker(task: StressTask): Promise<StressWork
           Atomics.notify(i32, ctl.stop);
           Atomics.notify(i32, ctl.arrived);
         }
+      }
+      if (slice > 0) {
+        steady.ms += performance.now() - t0;
+        steady.ops += ops - ops0;
+        steady.steps += steps - steps0;
+        if (cpu0 !== undefined) steady.cpuNs! += threadCpuNs()! - cpu0;
       }
       if (Atomics.load(i32, ctl.stop) !== 0) break;
       const finished = ops >= task.opBudget;
@@ -102,6 +115,12 @@ export default async function stressWorker(task: StressTask): Promise<StressWork
     violations: checker.violations,
     outcomes: Object.fromEntries(checker.outcomes),
     undeclaredSites: Object.fromEntries(undeclared),
+    steady: {
+      ops: steady.ops,
+      steps: steady.steps,
+      ms: steady.ms,
+      cpuMs: steady.cpuNs !== undefined && threadCpuNs() !== undefined ? steady.cpuNs / 1e6 : undefined,
+    },
   };
 }
 
