@@ -16,6 +16,13 @@ import { sliceSeed } from '../src/stress/seeds.js';
 import type { StressTask, StressWorkerResult } from '../src/stress/task.js';
 import { threadCpuNs } from '../src/bench/thread-cpu.js';
 
+/**
+ * The slice-end flag is polled before every 16th op (ops & mask === 0) and at a slice's first: an
+ * Atomics.load is ~6 ns here, 1% of a pgtable op, and the main thread's time-based slice end may well
+ * wait a few microseconds more. The stop flag stays polled before every op (another vCPU's violation
+ * stops this one at once, so the op counts the explore re-run replays stay tight), as the op budget is.
+ */
+const SLICE_END_POLL_MASK = 15;
 /** Spin this many loads for the next slice before parking: released workers then start together. */
 const BARRIER_SPINS = 20_000;
 const PARK_MS = 20;
@@ -55,7 +62,8 @@ export default async function stressWorker(task: StressTask): Promise<StressWork
       const ops0 = ops;
       const steps0 = steps;
       // One slice: ops until the main thread ends the slice, the run stops, or the budget is spent.
-      while (Atomics.load(i32, ctl.sliceEnd) === 0 && Atomics.load(i32, ctl.stop) === 0 && ops < task.opBudget) {
+      for (let first = true; ops < task.opBudget && Atomics.load(i32, ctl.stop) === 0; first = false) {
+        if ((first || (ops & SLICE_END_POLL_MASK) === 0) && Atomics.load(i32, ctl.sliceEnd) !== 0) break;
         const op = prog.next();
         cpu.step = steps;
         if (siteCounters) {
@@ -74,7 +82,9 @@ export default async function stressWorker(task: StressTask): Promise<StressWork
         }
         ops++;
         sliceOps++;
-        Atomics.store(i32, heartbeat, ops | 0);
+        // The heartbeat is a progress hint for the main thread's watchdog (an aligned Int32 store never
+        // tears, and the reader's Atomics.load sees it soon): a plain store, a third of an Atomics.store.
+        i32[heartbeat] = ops | 0;
         if (checker.failed) {
           Atomics.store(i32, ctl.stop, 1);
           Atomics.notify(i32, ctl.stop);
