@@ -41,20 +41,32 @@ export const AT_SITE = 1;
 /** A closed op's next(), as a finished generator answers. */
 export const finished = <R>(): IteratorResult<Site, R> => ({ value: undefined as R, done: true });
 
-/** andThen's op: forwards every step to `op`, and runs `after` on its result within its last step. */
+/**
+ * andThen's op: forwards every step to `op`, and runs `after` on its result within its last step. Given a
+ * trampoline that has not started, it drives the trampoline's op and its tail calls itself, as the
+ * trampoline would: one object and one call per step fewer.
+ */
 class AndThen<R, S> extends StepOp<S> {
+  private op: Op<R | TailCall<R>>;
   constructor(
-    private readonly op: Op<R>,
+    op: Op<R>,
     private readonly after: (r: R) => S,
   ) {
     super();
+    this.op = op instanceof Trampoline && op.unstarted() ? op.driven() : op;
   }
   next(): IteratorResult<Site, S> {
     if (this.state === CLOSED) return finished();
-    const r = this.op.next();
-    if (!r.done) return r;
-    this.state = CLOSED;
-    return { value: this.after(r.value), done: true };
+    for (;;) {
+      const r = this.op.next();
+      if (!r.done) return r;
+      if (r.value instanceof TailCall) {
+        this.op = (r.value as TailCall<R>).op;
+        continue;
+      }
+      this.state = CLOSED;
+      return { value: this.after(r.value as R), done: true };
+    }
   }
 }
 
@@ -88,11 +100,22 @@ class Trampoline<R> extends StepOp<R> {
   constructor(private op: Op<R | TailCall<R>>) {
     super();
   }
+  unstarted(): boolean {
+    return this.state === START;
+  }
+  /** The op it drives (for andThen, which then drives it in its place: this one is never started). */
+  driven(): Op<R | TailCall<R>> {
+    this.state = CLOSED;
+    return this.op;
+  }
   next(): IteratorResult<Site, R> {
     if (this.state === CLOSED) return finished();
     for (;;) {
       const r = this.op.next();
-      if (!r.done) return r;
+      if (!r.done) {
+        this.state = AT_SITE;
+        return r;
+      }
       if (r.value instanceof TailCall) {
         this.op = (r.value as TailCall<R>).op;
         continue;

@@ -419,7 +419,9 @@ class PgtableProgram implements VcpuProgram {
     let n = 0;
     for (let k = 0; k < this.spots.length; k++) if (this.mapped(k) !== 0) live[n++] = k;
     const bit = 1 << this.cpu.id;
-    for (let g = 0; g < this.split.blocks.length; g++) {
+    // A page table that does not split blocks never has a split block mapped (splitOp never runs).
+    const blocks = this.pt.splitsBlocks ? this.split.blocks.length : 0;
+    for (let g = 0; g < blocks; g++) {
       const mask = this.splitMask(g);
       if ((mask & BUSY) === 0 && (mask & bit) !== 0) live[n++] = -1 - g;
     }
