@@ -41,32 +41,20 @@ export const AT_SITE = 1;
 /** A closed op's next(), as a finished generator answers. */
 export const finished = <R>(): IteratorResult<Site, R> => ({ value: undefined as R, done: true });
 
-/**
- * andThen's op: forwards every step to `op`, and runs `after` on its result within its last step. Given a
- * trampoline that has not started, it drives the trampoline's op and its tail calls itself, as the
- * trampoline would: one object and one call per step fewer.
- */
+/** andThen's op: forwards every step to `op`, and runs `after` on its result within its last step. */
 class AndThen<R, S> extends StepOp<S> {
-  private op: Op<R | TailCall<R>>;
   constructor(
-    op: Op<R>,
+    private readonly op: Op<R>,
     private readonly after: (r: R) => S,
   ) {
     super();
-    this.op = op instanceof Trampoline && op.unstarted() ? op.driven() : op;
   }
   next(): IteratorResult<Site, S> {
     if (this.state === CLOSED) return finished();
-    for (;;) {
-      const r = this.op.next();
-      if (!r.done) return r;
-      if (r.value instanceof TailCall) {
-        this.op = (r.value as TailCall<R>).op;
-        continue;
-      }
-      this.state = CLOSED;
-      return { value: this.after(r.value as R), done: true };
-    }
+    const r = this.op.next();
+    if (!r.done) return r;
+    this.state = CLOSED;
+    return { value: this.after(r.value), done: true };
   }
 }
 
@@ -78,59 +66,4 @@ class AndThen<R, S> extends StepOp<S> {
  */
 export function andThen<R, S>(op: Op<R>, after: (r: R) => S): Op<S> {
   return new AndThen(op, after);
-}
-
-/**
- * What a generator op returns to end with another op in its place: `return tailCall(op)` where it would
- * write `return yield* op`. A kernel function that ends in a call to another (__arm_lpae_map's
- * `return arm_lpae_init_pte(...)`) keeps that shape, and the rest of the op runs one `yield*` level
- * shallower: each level is paid on every step below it (~38 ns a step here, against ~10 ns for a generator
- * resume). Only an op driven by trampoline() may return one.
- */
-export class TailCall<R> {
-  constructor(readonly op: Op<R | TailCall<R>>) {}
-}
-
-export function tailCall<R>(op: Op<R | TailCall<R>>): TailCall<R> {
-  return new TailCall(op);
-}
-
-/** trampoline's op: drives `op`, and when it returns a TailCall, the op in it, within the same step. */
-class Trampoline<R> extends StepOp<R> {
-  constructor(private op: Op<R | TailCall<R>>) {
-    super();
-  }
-  unstarted(): boolean {
-    return this.state === START;
-  }
-  /** The op it drives (for andThen, which then drives it in its place: this one is never started). */
-  driven(): Op<R | TailCall<R>> {
-    this.state = CLOSED;
-    return this.op;
-  }
-  next(): IteratorResult<Site, R> {
-    if (this.state === CLOSED) return finished();
-    for (;;) {
-      const r = this.op.next();
-      if (!r.done) {
-        this.state = AT_SITE;
-        return r;
-      }
-      if (r.value instanceof TailCall) {
-        this.op = (r.value as TailCall<R>).op;
-        continue;
-      }
-      this.state = CLOSED;
-      return r as IteratorResult<Site, R>;
-    }
-  }
-}
-
-/**
- * `op`, whose tail calls (a TailCall result) run in its place: the same steps, sites and accesses as
- * `yield*`-ing each callee from the caller — the callee starts in the step that ended the caller — with no
- * generator between the driver and the one running.
- */
-export function trampoline<R>(op: Op<R | TailCall<R>>): Op<R> {
-  return new Trampoline(op);
 }

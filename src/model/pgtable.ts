@@ -28,7 +28,6 @@
  */
 import { cmpxchg_relaxed, dma_wmb, WRITE_ONCE } from '../engine/order.js';
 import type { Cpu, Op, Site } from '../engine/cpu.js';
-import { tailCall, trampoline, type TailCall } from '../engine/step-op.js';
 import { PagePool, PTES_PER_TABLE } from './page-pool.js';
 
 export const SZ_4K = 0x1000;
@@ -178,17 +177,15 @@ export class IoPgtable {
    */
   mapPages(cpu: Cpu, iova: number, paddr: number, pgsize: number, pgcount: number): Op<MapResult> {
     levelOf(pgsize);
-    // The walk's own generator, returned rather than delegated to (one generator fewer on every step), on a
-    // trampoline for its tail call into arm_lpae_init_pte.
-    return trampoline(this.armLpaeMap(cpu, iova, paddr, pgsize, pgcount, 0, IoPgtable.ROOT_PAGE));
+    // The walk's own generator, returned rather than delegated to: one generator fewer on every step.
+    return this.armLpaeMap(cpu, iova, paddr, pgsize, pgcount, 0, IoPgtable.ROOT_PAGE);
   }
 
   /**
    * __arm_lpae_map: at the level whose block size is `size`, write the leaves (arm_lpae_init_pte);
    * above it, read the entry, install a table if it is empty, and go down into the table. The kernel
    * recurses, one call per level, as a tail call; the loop takes the same steps without a nested
-   * generator per level (each costs a step ~5x: issue 13). Its last call, to arm_lpae_init_pte, is a tail
-   * call too: `return tailCall(...)` (engine/step-op.ts) where `return yield* ...` would nest it.
+   * generator per level (each costs a step ~5x: issue 13).
    */
   protected *armLpaeMap(
     cpu: Cpu,
@@ -198,7 +195,7 @@ export class IoPgtable {
     pgcount: number,
     lvl: number,
     table: number,
-  ): Op<MapResult | TailCall<MapResult>> {
+  ): Op<MapResult> {
     for (; size !== blockSize(lvl); lvl++) {
       const slot = this.slot(table, iova, lvl);
       yield READ[lvl]!;
@@ -216,7 +213,7 @@ export class IoPgtable {
       if (!isTable(pte, lvl)) return { ret: EEXIST, mapped: 0 };
       table = frameOf(pte);
     }
-    return tailCall(this.armLpaeInitPte(cpu, iova, paddr, pgcount, lvl, table));
+    return yield* this.armLpaeInitPte(cpu, iova, paddr, pgcount, lvl, table);
   }
 
   /**
