@@ -4,7 +4,8 @@
  * meets the other workers at a barrier between slices (see src/stress/control.ts for the protocol).
  */
 import { Checker } from '../src/check/checker.js';
-import { Cpu, StopRun } from '../src/engine/cpu.js';
+import { Cpu, StopRun, type Op } from '../src/engine/cpu.js';
+import { AndThen } from '../src/engine/step-op.js';
 import { mapMemory } from '../src/engine/layout.js';
 import { opRng } from '../src/engine/rng.js';
 import { RealClock } from '../src/engine/clock.js';
@@ -66,8 +67,13 @@ export default async function stressWorker(task: StressTask): Promise<StressWork
         if ((first || (ops & SLICE_END_POLL_MASK) === 0) && Atomics.load(i32, ctl.sliceEnd) !== 0) break;
         const op = prog.next();
         cpu.step = steps;
+        // A model call with the program's check after it (andThen): resume the model's op itself and run
+        // the check on its result, as the andThen op would within the last step, one call per step fewer.
+        const checked = op instanceof AndThen ? (op as AndThen<unknown, unknown>) : undefined;
+        const run: Op<unknown> = checked ? checked.detach() : op;
+        let r = run.next();
         if (siteCounters) {
-          for (let r = op.next(); !r.done; r = op.next()) {
+          for (; !r.done; r = run.next()) {
             cpu.site = r.value;
             steps++;
             const k = catalog!.indexOf(r.value);
@@ -75,11 +81,12 @@ export default async function stressWorker(task: StressTask): Promise<StressWork
             else undeclared.set(r.value, (undeclared.get(r.value) ?? 0) + 1);
           }
         } else {
-          for (let r = op.next(); !r.done; r = op.next()) {
+          for (; !r.done; r = run.next()) {
             cpu.site = r.value;
             steps++;
           }
         }
+        checked?.complete(r.value);
         ops++;
         sliceOps++;
         // The heartbeat is a progress hint for the main thread's watchdog (an aligned Int32 store never
