@@ -311,6 +311,8 @@ class PgtableProgram implements VcpuProgram {
    * spare a growing array per device op.
    */
   private readonly live: Int32Array;
+  /** How many of its spots this vCPU has mapped (its shadow's non-zero entries), kept by setMapped. */
+  private liveSpots = 0;
 
   constructor(
     private readonly cpu: Cpu,
@@ -325,6 +327,7 @@ class PgtableProgram implements VcpuProgram {
   ) {
     this.base = atCpu(shadow, cpu.id);
     this.live = new Int32Array(spots.length + split.blocks.length);
+    for (let k = 0; k < spots.length; k++) if (this.mapped(k) !== 0) this.liveSpots++;
   }
 
   private splitMask(g: number): number {
@@ -415,9 +418,10 @@ class PgtableProgram implements VcpuProgram {
 
   /** The device: translate a live mapping of this vCPU's (a spot, or its page of a split block) through the walk cache. */
   private dmaOp(): Op<void> | null {
+    // The candidates are the live spots in order, then the live split parts: only the parts are listed
+    // (in `live`); the draw's spot is found by counting live spots up to it.
     const live = this.live;
-    let n = 0;
-    for (let k = 0; k < this.spots.length; k++) if (this.mapped(k) !== 0) live[n++] = k;
+    let n = this.liveSpots;
     const bit = 1 << this.cpu.id;
     // A page table that does not split blocks never has a split block mapped (splitOp never runs).
     const blocks = this.pt.splitsBlocks ? this.split.blocks.length : 0;
@@ -426,7 +430,8 @@ class PgtableProgram implements VcpuProgram {
       if ((mask & BUSY) === 0 && (mask & bit) !== 0) live[n++] = -1 - g;
     }
     if (n === 0) return null;
-    const k = live[randInt(this.rng, 0, n - 1)]!;
+    const draw = randInt(this.rng, 0, n - 1);
+    const k = draw < this.liveSpots ? this.nthLiveSpot(draw) : live[draw]!;
     this.lastOp = 'dma';
     this.lastSpot = k;
     if (k >= 0) return this.doDma(this.spots[k]!.iova, (this.mapped(k) - 1) * SZ_4K);
@@ -457,7 +462,13 @@ class PgtableProgram implements VcpuProgram {
   }
 
   private setMapped(k: number, pfn1: number): void {
+    this.liveSpots += (pfn1 !== 0 ? 1 : 0) - (this.mapped(k) !== 0 ? 1 : 0);
     this.cpu.i32[this.base + k] = pfn1;
+  }
+
+  /** The index of this vCPU's `n`th live spot (from 0), n < liveSpots. */
+  private nthLiveSpot(n: number): number {
+    for (let k = 0; ; k++) if (this.mapped(k) !== 0 && n-- === 0) return k;
   }
 
   next(): Op<unknown> {
