@@ -34,7 +34,7 @@ import { randInt, type RandomGenerator } from '../engine/rng.js';
 import { andThen } from '../engine/step-op.js';
 import type { ModelConfig, ScenarioDef, ScenarioModel, VcpuProgram } from '../engine/scenario.js';
 import { PagePool, pagePoolRegions } from '../model/page-pool.js';
-import { ENOMEM, IoPgtable, type PgtableOptions, SZ_1G, SZ_2M, SZ_4K } from '../model/pgtable.js';
+import { ENOMEM, IoPgtable, type MapResult, type PgtableOptions, SZ_1G, SZ_2M, SZ_4K } from '../model/pgtable.js';
 import { PGTABLE_RACY_SITES, PGTABLE_SITES } from './sites.js';
 import { SplitBlkPgtable } from '../model/pgtable-split.js';
 import {
@@ -305,6 +305,9 @@ class PgtableProgram implements VcpuProgram {
   private lastOp: 'map' | 'unmap' | 'iova_to_phys' | 'dma' | 'split map' | 'split unmap' | 'split unmap part' = 'map';
   private lastSpot = 0;
   private lastPhys = 0;
+  /** The running op's expected translation (iova_to_phys, dma) and the device op's iova, for its check. */
+  private opWant = 0;
+  private opIova = 0;
   private readonly base: number;
   /**
    * dmaOp's candidates: scratch, filled afresh before each use (so no state survives an op in it), to
@@ -440,16 +443,20 @@ class PgtableProgram implements VcpuProgram {
   }
 
   private doDma(iova: number, want: number): Op<void> {
-    return andThen(this.walk.translate(this.cpu, iova), (got) => this.dmaDone(iova, want, got));
+    this.opIova = iova;
+    this.opWant = want;
+    return andThen(this.walk.translate(this.cpu, iova), this.dmaDone);
   }
 
-  private dmaDone(iova: number, want: number, got: number): void {
+  private readonly dmaDone = (got: number): void => {
+    const iova = this.opIova;
+    const want = this.opWant;
     if (got !== want)
       this.cpu.fail(
         'PT-TRANSLATE',
         `cpu${this.cpu.id}: the device translates 0x${iova.toString(16)} to ${got < 0 ? 'nothing' : `0x${got.toString(16)}`}, mapped to 0x${want.toString(16)}`,
       );
-  }
+  };
 
   /**
    * The pfn + 1 this vCPU mapped at spot k, or 0. Checker state; reading it is not a scheduling point.
@@ -513,17 +520,18 @@ class PgtableProgram implements VcpuProgram {
     this.lastOp = 'map';
     this.lastSpot = k;
     this.lastPhys = phys;
-    return this.doMap(this.spots[k]!, k, phys);
+    const s = this.spots[k]!;
+    return andThen(this.pt.mapPages(this.cpu, s.iova, phys, s.size, 1), this.mapDone);
   }
 
   // Each op is the model call with its check after it (andThen: no generator of the program's own
-  // around every step of the walk).
-  private doMap(s: Spot, k: number, phys: number): Op<void> {
-    return andThen(this.pt.mapPages(this.cpu, s.iova, phys, s.size, 1), ({ ret }) => this.mapDone(s, k, phys, ret));
-  }
-
-  private mapDone(s: Spot, k: number, phys: number, ret: number): void {
-    if (ret === 0) this.setMapped(k, phys / SZ_4K + 1);
+  // around every step of the walk). The checks are made once per program and read the op's arguments
+  // from the fields the op set (lastSpot, lastPhys, opWant, opIova): a vCPU's program makes its next op
+  // only once the last one has run to its end, check included, so no closure per op is needed.
+  private readonly mapDone = ({ ret }: MapResult): void => {
+    const k = this.lastSpot;
+    const s = this.spots[k]!;
+    if (ret === 0) this.setMapped(k, this.lastPhys / SZ_4K + 1);
     else if (ret === ENOMEM)
       this.cpu.fail('PT-ENOMEM', `cpu${this.cpu.id}: no table page for iova 0x${s.iova.toString(16)}`);
     else
@@ -531,19 +539,18 @@ class PgtableProgram implements VcpuProgram {
         'PT-MAP',
         `cpu${this.cpu.id}: map ${KIND_NAME[s.kind]} at its own free iova 0x${s.iova.toString(16)} returned ${ret}`,
       );
-  }
+  };
 
   private unmap(k: number): Op<void> {
     this.lastOp = 'unmap';
     this.lastSpot = k;
-    return this.doUnmap(this.spots[k]!, k);
+    const s = this.spots[k]!;
+    return andThen(this.pt.unmapPages(this.cpu, s.iova, s.size, 1), this.unmapDone);
   }
 
-  private doUnmap(s: Spot, k: number): Op<void> {
-    return andThen(this.pt.unmapPages(this.cpu, s.iova, s.size, 1), (n) => this.unmapDone(s, k, n));
-  }
-
-  private unmapDone(s: Spot, k: number, n: number): void {
+  private readonly unmapDone = (n: number): void => {
+    const k = this.lastSpot;
+    const s = this.spots[k]!;
     this.setMapped(k, 0);
     if (n !== s.size) {
       this.cpu.fail(
@@ -551,26 +558,25 @@ class PgtableProgram implements VcpuProgram {
         `cpu${this.cpu.id}: unmap of its live ${KIND_NAME[s.kind]} mapping at 0x${s.iova.toString(16)} found ${n} bytes mapped: the mapping was lost`,
       );
     }
-  }
+  };
 
   private verify(k: number): Op<void> {
     this.lastOp = 'iova_to_phys';
     this.lastSpot = k;
-    return this.doVerify(this.spots[k]!, (this.mapped(k) - 1) * SZ_4K);
+    this.opWant = (this.mapped(k) - 1) * SZ_4K;
+    return andThen(this.pt.iovaToPhys(this.cpu, this.spots[k]!.iova), this.verifyDone);
   }
 
-  private doVerify(s: Spot, want: number): Op<void> {
-    return andThen(this.pt.iovaToPhys(this.cpu, s.iova), (got) => this.verifyDone(s, want, got));
-  }
-
-  private verifyDone(s: Spot, want: number, got: number): void {
+  private readonly verifyDone = (got: number): void => {
+    const s = this.spots[this.lastSpot]!;
+    const want = this.opWant;
     if (got !== want) {
       this.cpu.fail(
         'PT-TRANSLATE',
         `cpu${this.cpu.id}: iova 0x${s.iova.toString(16)} translates to ${got < 0 ? 'nothing' : `0x${got.toString(16)}`}, mapped to 0x${want.toString(16)}`,
       );
     }
-  }
+  };
 }
 
 export const pgtableScenario: ScenarioDef<PgtablePatch> = {
