@@ -31,6 +31,9 @@ const { Cpu } = await load('engine/cpu.js');
 const { Checker } = await load('check/checker.js');
 const { allocateMemory } = await load('engine/layout.js');
 const { opRng } = await load('engine/rng.js');
+// Builds from before the stress worker detached andThen ops have no AndThen export: drive the op as is.
+const { AndThen } = await load('engine/step-op.js');
+const detaches = typeof AndThen?.prototype?.detach === 'function';
 
 /** Best-of-rounds CPU ns per unit: `f` returns how many units it did. */
 function cpuNs(f) {
@@ -134,10 +137,15 @@ const stressStep = cpuNs(() => {
   for (let o = 0; o < 100_000; o++) {
     const op = prog.next();
     cpu.step = steps;
-    for (let r = op.next(); !r.done; r = op.next()) {
+    // As workers/stress-worker.ts drives it: a checked model call's own op, then its check.
+    const checked = detaches && op instanceof AndThen ? op : undefined;
+    const run = checked ? checked.detach() : op;
+    let r = run.next();
+    for (; !r.done; r = run.next()) {
       cpu.site = r.value;
       steps++;
     }
+    checked?.complete(r.value);
   }
   stressOps += 100_000;
   stressSteps += steps;

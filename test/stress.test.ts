@@ -40,7 +40,15 @@ describe('stress executor', () => {
     expect(r.ops).toBe(2 * 5000);
     expect(r.steps).toBe(r.ops * stepsPerOp);
     expect(r.perCpu).toHaveLength(2);
-    for (const c of r.perCpu) expect(c).toEqual({ ops: 5000, steps: 5000 * stepsPerOp });
+    for (const c of r.perCpu) {
+      expect({ ops: c.ops, steps: c.steps }).toEqual({ ops: 5000, steps: 5000 * stepsPerOp });
+      // Steady state: the op loops from the worker's second slice on, a part of what it did.
+      const st = c.steady!;
+      expect(st.ops).toBeLessThanOrEqual(c.ops);
+      expect(st.steps).toBe(st.ops * stepsPerOp);
+      expect(st.ms).toBeGreaterThanOrEqual(0);
+      expect(st.cpuMs).toBeUndefined(); // only with measureCpu
+    }
     expect(r.slices).toBeGreaterThanOrEqual(1);
     expect(r.violation).toBeUndefined();
     expect(r.failing).toBeUndefined();
@@ -48,11 +56,15 @@ describe('stress executor', () => {
 
   it('the op budget holds with a parameter too (stepsPerOp=3, 1 worker)', async () => {
     const r = await stress(
-      options(counterScenario, 'shared', { workers: 1, opBudget: 777, params: { stepsPerOp: 3 } }),
+      options(counterScenario, 'shared', { workers: 1, opBudget: 777, params: { stepsPerOp: 3 }, measureCpu: true }),
     );
     expect(r.ops).toBe(777);
     expect(r.steps).toBe(777 * 3);
-    expect(r.perCpu).toEqual([{ ops: 777, steps: 777 * 3 }]);
+    expect(r.perCpu.map((c) => ({ ops: c.ops, steps: c.steps }))).toEqual([{ ops: 777, steps: 777 * 3 }]);
+    const st = r.perCpu[0]!.steady!;
+    expect(st.steps).toBe(st.ops * 3);
+    // measureCpu: the worker's thread CPU time, where Linux gives it (bench/thread-cpu.ts).
+    if (process.platform === 'linux') expect(st.cpuMs).toBeGreaterThanOrEqual(0);
     expect(r.violation).toBeUndefined();
   });
 

@@ -3,7 +3,8 @@
  * generator straight to the end (the yields are scheduling points only for the explore executor), and
  * meets the other workers at a barrier between slices (see src/stress/control.ts for the protocol).
  */
-import { Cpu, StopRun } from '../src/engine/cpu.js';
+import { Cpu, StopRun, type Op } from '../src/engine/cpu.js';
+import { AndThen } from '../src/engine/step-op.js';
 import { mapMemory } from '../src/engine/layout.js';
 import { opRng } from '../src/engine/rng.js';
 import { RealClock } from '../src/engine/clock.js';
@@ -19,7 +20,15 @@ import {
 } from '../src/stress/control.js';
 import { sliceSeed } from '../src/stress/seeds.js';
 import type { StressTask, StressWorkerResult } from '../src/stress/task.js';
+import { threadCpuNs } from '../src/bench/thread-cpu.js';
 
+/**
+ * The slice-end flag is polled before every 16th op (ops & mask === 0) and at a slice's first: an
+ * Atomics.load is ~6 ns here, 1% of a pgtable op, and the main thread's time-based slice end may well
+ * wait a few microseconds more. The stop flag stays polled before every op (another vCPU's violation
+ * stops this one at once, so the op counts the explore re-run replays stay tight), as the op budget is.
+ */
+const SLICE_END_POLL_MASK = 15;
 /** Spin this many loads for the next slice before parking: released workers then start together. */
 const BARRIER_SPINS = 20_000;
 const PARK_MS = 20;
@@ -50,15 +59,27 @@ export default async function stressWorker(task: StressTask): Promise<StressWork
   const catalog = ctl.siteCount > 0 ? new SiteCatalog(scenario, variant) : undefined;
   const siteCounters = catalog ? i32.subarray(ctl.sites(task.cpu), ctl.sites(task.cpu) + ctl.siteCount) : undefined;
   const undeclared = new Map<string, number>();
+  // Steady state (StressWorkerResult.steady): the op loops of slices 1.., timed around each loop.
+  const steady = { ops: 0, steps: 0, ms: 0, cpuNs: task.measureCpu === true ? 0 : undefined };
 
   try {
     for (;;) {
+      const t0 = performance.now();
+      const cpu0 = steady.cpuNs !== undefined ? threadCpuNs() : undefined;
+      const ops0 = ops;
+      const steps0 = steps;
       // One slice: ops until the main thread ends the slice, the run stops, or the budget is spent.
-      while (Atomics.load(i32, ctl.sliceEnd) === 0 && Atomics.load(i32, ctl.stop) === 0 && ops < task.opBudget) {
+      for (let first = true; ops < task.opBudget && Atomics.load(i32, ctl.stop) === 0; first = false) {
+        if ((first || (ops & SLICE_END_POLL_MASK) === 0) && Atomics.load(i32, ctl.sliceEnd) !== 0) break;
         const op = prog.next();
         cpu.step = steps;
+        // A model call with the program's check after it (andThen): resume the model's op itself and run
+        // the check on its result, as the andThen op would within the last step, one call per step fewer.
+        const checked = op instanceof AndThen ? (op as AndThen<unknown, unknown>) : undefined;
+        const run: Op<unknown> = checked ? checked.detach() : op;
+        let r = run.next();
         if (siteCounters) {
-          for (let r = op.next(); !r.done; r = op.next()) {
+          for (; !r.done; r = run.next()) {
             cpu.site = r.value;
             steps++;
             const k = catalog!.indexOf(r.value);
@@ -66,19 +87,28 @@ export default async function stressWorker(task: StressTask): Promise<StressWork
             else undeclared.set(r.value, (undeclared.get(r.value) ?? 0) + 1);
           }
         } else {
-          for (let r = op.next(); !r.done; r = op.next()) {
+          for (; !r.done; r = run.next()) {
             cpu.site = r.value;
             steps++;
           }
         }
+        checked?.complete(r.value);
         ops++;
         sliceOps++;
-        Atomics.store(i32, heartbeat, ops | 0);
+        // The heartbeat is a progress hint for the main thread's watchdog (an aligned Int32 store never
+        // tears, and the reader's Atomics.load sees it soon): a plain store, a third of an Atomics.store.
+        i32[heartbeat] = ops | 0;
         if (checker.failed) {
           Atomics.store(i32, ctl.stop, 1);
           Atomics.notify(i32, ctl.stop);
           Atomics.notify(i32, ctl.arrived);
         }
+      }
+      if (slice > 0) {
+        steady.ms += performance.now() - t0;
+        steady.ops += ops - ops0;
+        steady.steps += steps - steps0;
+        if (cpu0 !== undefined) steady.cpuNs! += threadCpuNs()! - cpu0;
       }
       if (Atomics.load(i32, ctl.stop) !== 0) break;
       const finished = ops >= task.opBudget;
@@ -108,6 +138,12 @@ export default async function stressWorker(task: StressTask): Promise<StressWork
     violations: checker.violations,
     outcomes: Object.fromEntries(checker.outcomes),
     undeclaredSites: Object.fromEntries(undeclared),
+    steady: {
+      ops: steady.ops,
+      steps: steady.steps,
+      ms: steady.ms,
+      cpuMs: steady.cpuNs !== undefined && threadCpuNs() !== undefined ? steady.cpuNs / 1e6 : undefined,
+    },
   };
 }
 

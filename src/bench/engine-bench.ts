@@ -16,8 +16,12 @@ export interface StressRate extends Partial<WithSpread> {
   readonly scenario: string;
   readonly variant: string;
   readonly workers: number;
+  /** Steady state (start-up, warm-up slice and barriers excluded): see stressRate. */
   readonly stepsPerSec: number;
   readonly opsPerSec: number;
+  /** The workers' thread CPU time in their steady-state op loops, per step and per op (Linux only). */
+  readonly cpuNsPerStep?: number;
+  readonly cpuNsPerOp?: number;
 }
 export interface ExploreRate extends Partial<WithSpread> {
   readonly scenario: string;
@@ -68,6 +72,10 @@ export interface EngineBench {
     /** 2 workers over 1 on per-CPU structures. Target >= 1.8. */
     readonly twoWorkerSpeedup: number;
     readonly twoWorkerSpeedupPgtable: number;
+    /** pgtable/correct stress step (1 worker) over a raw Atomics.add, wall time. Target (issue 13) <= 11.65. */
+    readonly pgtableStepOverAtomicsAdd?: number;
+    /** The same in thread CPU time (worker's CPU ns per step over Atomics.add's CPU ns), where measured. */
+    readonly pgtableStepCpuOverAtomicsAdd?: number;
   };
 }
 
@@ -76,8 +84,13 @@ const STEPS_PER_OP = 256;
 const scenario = (name: string): ScenarioDef => findScenario(name)!;
 
 /**
- * Stress rate: the median of `repeats` runs after a warm-up run (thread start-up and JIT warm-up would
- * otherwise land in the first measurement; single runs vary by ±30% on this VM), with their min–max.
+ * Stress rate, steady state with start-up excluded: each worker times its own op loops from its second
+ * slice on (stress-worker.ts, StressWorkerResult.steady), so neither thread start-up, module load, the
+ * first slice's JIT warm-up, the barriers (the main thread's quiescent scan and re-init between slices)
+ * nor pool teardown count. The rate is the sum over workers of each one's steps over its own time in op
+ * loops. Alongside, each worker's thread CPU time in those loops per step and per op, which a machine
+ * loaded by other work does not inflate (wall time counts the waits for a core). The median of `repeats`
+ * runs for each figure, with the min–max of the rates (single runs vary by ±30% on this VM).
  */
 async function stressRate(
   name: string,
@@ -99,20 +112,56 @@ async function stressRate(
       seed: 1,
       sliceMs: 50,
       watchdogMs: 30_000,
+      measureCpu: true,
     });
     if (r.violation) throw new Error(`bench: ${name}/${variant} reported ${r.violation.invariant}`);
-    return { stepsPerSec: r.steps / (r.durationMs / 1000), opsPerSec: r.ops / (r.durationMs / 1000) };
+    let stepsPerSec = 0;
+    let opsPerSec = 0;
+    let steps = 0;
+    let ops = 0;
+    let cpuMs: number | undefined = 0;
+    for (const c of r.perCpu) {
+      const st = c.steady!;
+      if (st.ms > 0) {
+        stepsPerSec += st.steps / (st.ms / 1000);
+        opsPerSec += st.ops / (st.ms / 1000);
+      }
+      steps += st.steps;
+      ops += st.ops;
+      cpuMs = st.cpuMs === undefined || cpuMs === undefined ? undefined : cpuMs + st.cpuMs;
+    }
+    const cpuNs = cpuMs !== undefined && steps > 0 ? cpuMs * 1e6 : undefined;
+    return {
+      stepsPerSec,
+      opsPerSec,
+      cpuNsPerStep: cpuNs !== undefined ? cpuNs / steps : undefined,
+      cpuNsPerOp: cpuNs !== undefined ? cpuNs / ops : undefined,
+    };
   };
-  await once(Math.min(500, timeMs / 2));
-  const runs: { stepsPerSec: number; opsPerSec: number }[] = [];
+  type Run = Awaited<ReturnType<typeof once>>;
+  const runs: Run[] = [];
   for (let k = 0; k < repeats; k++) runs.push(await once(timeMs));
-  // A run whose workers were still starting when its time ran out (a loaded machine) measured nothing.
+  // A run with no steady state (its workers still starting, or in their first slice, when its time ran
+  // out: a loaded machine) measured nothing.
   const measured = runs.filter((x) => x.stepsPerSec > 0);
   if (measured.length > 0 && measured.length < runs.length) runs.splice(0, runs.length, ...measured);
-  runs.sort((a, b) => a.stepsPerSec - b.stepsPerSec);
-  const mid = runs[Math.floor((runs.length - 1) / 2)]!;
+  const median = (f: (x: Run) => number | undefined): number | undefined => {
+    const xs = runs.map(f).filter((x): x is number => x !== undefined);
+    return xs.length === 0 ? undefined : xs.sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
+  };
   const spread = { stepsPerSec: range(runs.map((x) => x.stepsPerSec)), opsPerSec: range(runs.map((x) => x.opsPerSec)) };
-  return { scenario: name, variant, workers, ...mid, repeats: runs.length, spread };
+  const cpuNsPerStep = median((x) => x.cpuNsPerStep);
+  const cpuNsPerOp = median((x) => x.cpuNsPerOp);
+  return {
+    scenario: name,
+    variant,
+    workers,
+    stepsPerSec: median((x) => x.stepsPerSec)!,
+    opsPerSec: median((x) => x.opsPerSec)!,
+    ...(cpuNsPerStep !== undefined ? { cpuNsPerStep, cpuNsPerOp } : {}),
+    repeats: runs.length,
+    spread,
+  };
 }
 
 /** Explore rate: `repeats` campaigns of timeMs each (seeds 1..repeats); the median one, with the min–max. */
@@ -274,6 +323,7 @@ export async function engineBench(
   }
   const rate = (n: string, w: number) => stressRates.find((r) => r.scenario === n && r.workers === w)!.stepsPerSec;
   const stressStepNs = 1e9 / rate('counter', 1);
+  const pgtableCpuNs = stressRates.find((r) => r.scenario === 'pgtable' && r.workers === 1)!.cpuNsPerStep;
   return {
     micro,
     stress: stressRates,
@@ -284,6 +334,10 @@ export async function engineBench(
       microStepOverAtomicsAdd: micro.stepNs / micro.atomicsAddNs,
       twoWorkerSpeedup: rate('counter', 2) / rate('counter', 1),
       twoWorkerSpeedupPgtable: rate('pgtable', 2) / rate('pgtable', 1),
+      pgtableStepOverAtomicsAdd: 1e9 / rate('pgtable', 1) / micro.atomicsAddNs,
+      ...(pgtableCpuNs !== undefined && micro.atomicsAddCpuNs !== undefined
+        ? { pgtableStepCpuOverAtomicsAdd: pgtableCpuNs / micro.atomicsAddCpuNs }
+        : {}),
     },
   };
 }

@@ -4,6 +4,7 @@
  * the same step reached through two levels of `yield*`, which is how model code composes.
  */
 import { Bench } from 'tinybench';
+import { threadCpuNs } from './thread-cpu.js';
 
 const N = 10_000;
 
@@ -39,6 +40,25 @@ export interface MicroResult {
   readonly atomicsAddNs: number;
   readonly stepNs: number;
   readonly nestedStepNs: number;
+  /**
+   * Atomics.add in this thread's CPU time (best of 5 rounds of 2 M), the baseline of a stress worker's
+   * CPU time per step; undefined where the OS gives no per-thread CPU time (see thread-cpu.ts).
+   */
+  readonly atomicsAddCpuNs?: number;
+}
+
+const CPU_ROUNDS = 5;
+const CPU_ADDS = 2_000_000;
+
+function atomicsAddCpuNs(i32: Int32Array): number | undefined {
+  let best = Infinity;
+  for (let r = 0; r < CPU_ROUNDS; r++) {
+    const c0 = threadCpuNs();
+    if (c0 === undefined) return undefined;
+    for (let k = 0; k < CPU_ADDS; k++) Atomics.add(i32, 0, 1);
+    best = Math.min(best, (threadCpuNs()! - c0) / CPU_ADDS);
+  }
+  return best;
 }
 
 export async function microBench(timeMs: number): Promise<MicroResult> {
@@ -60,5 +80,5 @@ export async function microBench(timeMs: number): Promise<MicroResult> {
     if (!r.latency) throw new Error(`bench task ${bench.tasks[i]!.name} did not complete`);
     return (r.latency.p50 * 1e6) / N; // ms per iteration -> ns per op
   };
-  return { atomicsAddNs: perOp(0), stepNs: perOp(1), nestedStepNs: perOp(2) };
+  return { atomicsAddNs: perOp(0), stepNs: perOp(1), nestedStepNs: perOp(2), atomicsAddCpuNs: atomicsAddCpuNs(i32) };
 }

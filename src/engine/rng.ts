@@ -34,7 +34,8 @@ export function rngFor(seed: number, purpose: number): RandomGenerator {
  * the explore schedulers are defined by these draws; test/rng.test.ts checks the two agree), at less cost:
  *  - a range whose size is a power of two (up to 2^30) is never rejected by uniformInt (its bound,
  *    floor(2^32 / size) * size, is 2^32) and gives (draw + 2^31) mod size: the draw's low bits, a mask;
- *  - any other size up to 2^31 rejects the same draws; the remainder is taken as v - floor(v / n) * n,
+ *  - any other size up to 2^31 rejects the same draws (computing the bound only for a draw within n of
+ *    2^32, the only ones it can reject); the remainder is taken as v - floor(v / n) * n,
  *    exact here (v < 2^32, so the quotient's rounding error is below 1/n and cannot reach the next
  *    integer), instead of a floating-point % that costs more than the rest of the draw.
  * The random strategy draws at every step, the op programs several times per op.
@@ -43,9 +44,10 @@ export function randInt(rng: RandomGenerator, lo: number, hi: number): number {
   const n = hi - lo + 1;
   if (!(n > 0 && n <= 0x80000000)) return uniformInt(rng, lo, hi);
   if (n <= 0x40000000 && (n & (n - 1)) === 0) return (rng.next() & (n - 1)) + lo;
-  const max = n > 2 ? Math.floor(4294967296 / n) * n : 4294967296;
+  // uniformInt rejects v >= floor(2^32 / n) * n, a bound above 2^32 - n: a draw at or below that is kept
+  // without computing the bound (a division, as much as the rest of the draw).
   let v = rng.next() + 2147483648;
-  while (v >= max) v = rng.next() + 2147483648;
+  while (v > 4294967296 - n && v >= (n > 2 ? Math.floor(4294967296 / n) * n : 4294967296)) v = rng.next() + 2147483648;
   return v - Math.floor(v / n) * n + lo;
 }
 

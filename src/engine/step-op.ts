@@ -42,7 +42,7 @@ export const AT_SITE = 1;
 export const finished = <R>(): IteratorResult<Site, R> => ({ value: undefined as R, done: true });
 
 /** andThen's op: forwards every step to `op`, and runs `after` on its result within its last step. */
-class AndThen<R, S> extends StepOp<S> {
+export class AndThen<R, S> extends StepOp<S> {
   constructor(
     private readonly op: Op<R>,
     private readonly after: (r: R) => S,
@@ -55,6 +55,23 @@ class AndThen<R, S> extends StepOp<S> {
     if (!r.done) return r;
     this.state = CLOSED;
     return { value: this.after(r.value), done: true };
+  }
+
+  /**
+   * For a driver that runs an op straight to its end (the stress worker): the op this one forwards to,
+   * which the driver then resumes itself — one call per step fewer — and hands its result to complete().
+   * Only before the first next(); after it, this op is driven only through complete().
+   */
+  detach(): Op<R> {
+    if (this.state !== START) throw new Error('andThen: detach() after the op has started');
+    this.state = AT_SITE;
+    return this.op;
+  }
+
+  /** The detached op returned `r`: run `after` on it, as next() would have in the op's last step. */
+  complete(r: R): S {
+    this.state = CLOSED;
+    return this.after(r);
   }
 }
 

@@ -98,11 +98,12 @@ export class WalkCache implements IoPgtableFlushOps {
     yield FLUSH_WALK;
     const i32 = cpu.i32;
     rawLock(i32, this.base + LOCK);
+    // Plain loads under the lock, as in find; the stores stay Atomics for holding(), which reads unlocked.
     for (let e = 0; e < WALK_CACHE_ENTRIES; e++) {
       const at_ = this.base + HEAD + e * WORDS;
-      if (Atomics.load(i32, at_ + 2) === 0) continue;
-      const span = blockSize(Atomics.load(i32, at_) - 1);
-      const start = Atomics.load(i32, at_ + 1) * span;
+      if (i32[at_ + 2] === 0) continue;
+      const span = blockSize(i32[at_]! - 1);
+      const start = i32[at_ + 1]! * span;
       if (start < iova + size && iova < start + span) Atomics.store(i32, at_ + 2, 0);
     }
     rawUnlock(i32, this.base + LOCK);
@@ -119,28 +120,33 @@ export class WalkCache implements IoPgtableFlushOps {
     return null;
   }
 
-  /** The entry index holding (lvl, reg), or -1. */
+  /**
+   * The entry index holding (lvl, reg), or -1. Called with the cache lock held, under which every write
+   * to the entries happens (fill, tlbFlushWalk): plain loads see them all (the lock's Atomics acquire
+   * and release order them), at a sixth of an Atomics.load's cost — a walk scans the cache several times.
+   */
   private find(i32: Int32Array, lvl: number, reg: number): number {
     // The region word first: it is the one that rarely matches, so most entries cost one load (a walk
     // looks up and fills several levels, each a scan of every entry).
     for (let e = 0; e < WALK_CACHE_ENTRIES; e++) {
       const at_ = this.base + HEAD + e * WORDS;
-      if (Atomics.load(i32, at_ + 1) === reg && Atomics.load(i32, at_) === lvl && Atomics.load(i32, at_ + 2) !== 0)
-        return e;
+      if (i32[at_ + 1] === reg && i32[at_] === lvl && i32[at_ + 2] !== 0) return e;
     }
     return -1;
   }
 
+  /** The table page cached for (lvl, reg), or -1; with the cache lock held (see find). */
   private lookup(i32: Int32Array, lvl: number, reg: number): number {
     const e = this.find(i32, lvl, reg);
-    return e < 0 ? -1 : Atomics.load(i32, this.base + HEAD + e * WORDS + 2) - 1;
+    return e < 0 ? -1 : i32[this.base + HEAD + e * WORDS + 2]! - 1;
   }
 
   private fill(i32: Int32Array, lvl: number, reg: number, page: number): void {
     let e = this.find(i32, lvl, reg);
     if (e < 0) {
-      e = Atomics.load(i32, this.base + CURSOR);
-      Atomics.store(i32, this.base + CURSOR, (e + 1) % WALK_CACHE_ENTRIES);
+      // The cursor is read and written only under the lock.
+      e = i32[this.base + CURSOR]!;
+      i32[this.base + CURSOR] = (e + 1) % WALK_CACHE_ENTRIES;
     }
     const at_ = this.base + HEAD + e * WORDS;
     Atomics.store(i32, at_, lvl);

@@ -34,7 +34,7 @@ import { randInt, type RandomGenerator } from '../engine/rng.js';
 import { andThen } from '../engine/step-op.js';
 import type { ModelConfig, ScenarioDef, ScenarioModel, VcpuProgram } from '../engine/scenario.js';
 import { PagePool, pagePoolRegions } from '../model/page-pool.js';
-import { ENOMEM, IoPgtable, type PgtableOptions, SZ_1G, SZ_2M, SZ_4K } from '../model/pgtable.js';
+import { ENOMEM, IoPgtable, type MapResult, type PgtableOptions, SZ_1G, SZ_2M, SZ_4K } from '../model/pgtable.js';
 import { PGTABLE_RACY_SITES, PGTABLE_SITES } from './sites.js';
 import { SplitBlkPgtable } from '../model/pgtable-split.js';
 import {
@@ -305,12 +305,17 @@ class PgtableProgram implements VcpuProgram {
   private lastOp: 'map' | 'unmap' | 'iova_to_phys' | 'dma' | 'split map' | 'split unmap' | 'split unmap part' = 'map';
   private lastSpot = 0;
   private lastPhys = 0;
+  /** The running op's expected translation (iova_to_phys, dma) and the device op's iova, for its check. */
+  private opWant = 0;
+  private opIova = 0;
   private readonly base: number;
   /**
    * dmaOp's candidates: scratch, filled afresh before each use (so no state survives an op in it), to
    * spare a growing array per device op.
    */
   private readonly live: Int32Array;
+  /** How many of its spots this vCPU has mapped (its shadow's non-zero entries), kept by setMapped. */
+  private liveSpots = 0;
 
   constructor(
     private readonly cpu: Cpu,
@@ -325,6 +330,7 @@ class PgtableProgram implements VcpuProgram {
   ) {
     this.base = atCpu(shadow, cpu.id);
     this.live = new Int32Array(spots.length + split.blocks.length);
+    for (let k = 0; k < spots.length; k++) if (this.mapped(k) !== 0) this.liveSpots++;
   }
 
   private splitMask(g: number): number {
@@ -415,16 +421,20 @@ class PgtableProgram implements VcpuProgram {
 
   /** The device: translate a live mapping of this vCPU's (a spot, or its page of a split block) through the walk cache. */
   private dmaOp(): Op<void> | null {
+    // The candidates are the live spots in order, then the live split parts: only the parts are listed
+    // (in `live`); the draw's spot is found by counting live spots up to it.
     const live = this.live;
-    let n = 0;
-    for (let k = 0; k < this.spots.length; k++) if (this.mapped(k) !== 0) live[n++] = k;
+    let n = this.liveSpots;
     const bit = 1 << this.cpu.id;
-    for (let g = 0; g < this.split.blocks.length; g++) {
+    // A page table that does not split blocks never has a split block mapped (splitOp never runs).
+    const blocks = this.pt.splitsBlocks ? this.split.blocks.length : 0;
+    for (let g = 0; g < blocks; g++) {
       const mask = this.splitMask(g);
       if ((mask & BUSY) === 0 && (mask & bit) !== 0) live[n++] = -1 - g;
     }
     if (n === 0) return null;
-    const k = live[randInt(this.rng, 0, n - 1)]!;
+    const draw = randInt(this.rng, 0, n - 1);
+    const k = draw < this.liveSpots ? this.nthLiveSpot(draw) : live[draw]!;
     this.lastOp = 'dma';
     this.lastSpot = k;
     if (k >= 0) return this.doDma(this.spots[k]!.iova, (this.mapped(k) - 1) * SZ_4K);
@@ -432,18 +442,40 @@ class PgtableProgram implements VcpuProgram {
     return this.doDma(this.split.blocks[g]! + this.cpu.id * SZ_4K, (this.splitPfn1(g) - 1 + this.cpu.id) * SZ_4K);
   }
 
-  private *doDma(iova: number, want: number): Op<void> {
-    const got = yield* this.walk.translate(this.cpu, iova);
+  private doDma(iova: number, want: number): Op<void> {
+    this.opIova = iova;
+    this.opWant = want;
+    return andThen(this.walk.translate(this.cpu, iova), this.dmaDone);
+  }
+
+  private readonly dmaDone = (got: number): void => {
+    const iova = this.opIova;
+    const want = this.opWant;
     if (got !== want)
       this.cpu.fail(
         'PT-TRANSLATE',
         `cpu${this.cpu.id}: the device translates 0x${iova.toString(16)} to ${got < 0 ? 'nothing' : `0x${got.toString(16)}`}, mapped to 0x${want.toString(16)}`,
       );
+  };
+
+  /**
+   * The pfn + 1 this vCPU mapped at spot k, or 0. Checker state; reading it is not a scheduling point.
+   * Plain accesses (here and in setMapped): only this vCPU writes its shadow slot while a slice runs, and
+   * the main thread reads or clears it only at a barrier, whose Atomics hand-off orders them. An
+   * Atomics.load costs ~6x a plain one here, and dmaOp reads every spot.
+   */
+  private mapped(k: number): number {
+    return this.cpu.i32[this.base + k]!;
   }
 
-  /** The pfn + 1 this vCPU mapped at spot k, or 0. Checker state; reading it is not a scheduling point. */
-  private mapped(k: number): number {
-    return Atomics.load(this.cpu.i32, this.base + k);
+  private setMapped(k: number, pfn1: number): void {
+    this.liveSpots += (pfn1 !== 0 ? 1 : 0) - (this.mapped(k) !== 0 ? 1 : 0);
+    this.cpu.i32[this.base + k] = pfn1;
+  }
+
+  /** The index of this vCPU's `n`th live spot (from 0), n < liveSpots. */
+  private nthLiveSpot(n: number): number {
+    for (let k = 0; ; k++) if (this.mapped(k) !== 0 && n-- === 0) return k;
   }
 
   next(): Op<unknown> {
@@ -488,17 +520,18 @@ class PgtableProgram implements VcpuProgram {
     this.lastOp = 'map';
     this.lastSpot = k;
     this.lastPhys = phys;
-    return this.doMap(this.spots[k]!, k, phys);
+    const s = this.spots[k]!;
+    return andThen(this.pt.mapPages(this.cpu, s.iova, phys, s.size, 1), this.mapDone);
   }
 
   // Each op is the model call with its check after it (andThen: no generator of the program's own
-  // around every step of the walk).
-  private doMap(s: Spot, k: number, phys: number): Op<void> {
-    return andThen(this.pt.mapPages(this.cpu, s.iova, phys, s.size, 1), ({ ret }) => this.mapDone(s, k, phys, ret));
-  }
-
-  private mapDone(s: Spot, k: number, phys: number, ret: number): void {
-    if (ret === 0) Atomics.store(this.cpu.i32, this.base + k, phys / SZ_4K + 1);
+  // around every step of the walk). The checks are made once per program and read the op's arguments
+  // from the fields the op set (lastSpot, lastPhys, opWant, opIova): a vCPU's program makes its next op
+  // only once the last one has run to its end, check included, so no closure per op is needed.
+  private readonly mapDone = ({ ret }: MapResult): void => {
+    const k = this.lastSpot;
+    const s = this.spots[k]!;
+    if (ret === 0) this.setMapped(k, this.lastPhys / SZ_4K + 1);
     else if (ret === ENOMEM)
       this.cpu.fail('PT-ENOMEM', `cpu${this.cpu.id}: no table page for iova 0x${s.iova.toString(16)}`);
     else
@@ -506,46 +539,44 @@ class PgtableProgram implements VcpuProgram {
         'PT-MAP',
         `cpu${this.cpu.id}: map ${KIND_NAME[s.kind]} at its own free iova 0x${s.iova.toString(16)} returned ${ret}`,
       );
-  }
+  };
 
   private unmap(k: number): Op<void> {
     this.lastOp = 'unmap';
     this.lastSpot = k;
-    return this.doUnmap(this.spots[k]!, k);
+    const s = this.spots[k]!;
+    return andThen(this.pt.unmapPages(this.cpu, s.iova, s.size, 1), this.unmapDone);
   }
 
-  private doUnmap(s: Spot, k: number): Op<void> {
-    return andThen(this.pt.unmapPages(this.cpu, s.iova, s.size, 1), (n) => this.unmapDone(s, k, n));
-  }
-
-  private unmapDone(s: Spot, k: number, n: number): void {
-    Atomics.store(this.cpu.i32, this.base + k, 0);
+  private readonly unmapDone = (n: number): void => {
+    const k = this.lastSpot;
+    const s = this.spots[k]!;
+    this.setMapped(k, 0);
     if (n !== s.size) {
       this.cpu.fail(
         'PT-TRANSLATE',
         `cpu${this.cpu.id}: unmap of its live ${KIND_NAME[s.kind]} mapping at 0x${s.iova.toString(16)} found ${n} bytes mapped: the mapping was lost`,
       );
     }
-  }
+  };
 
   private verify(k: number): Op<void> {
     this.lastOp = 'iova_to_phys';
     this.lastSpot = k;
-    return this.doVerify(this.spots[k]!, (this.mapped(k) - 1) * SZ_4K);
+    this.opWant = (this.mapped(k) - 1) * SZ_4K;
+    return andThen(this.pt.iovaToPhys(this.cpu, this.spots[k]!.iova), this.verifyDone);
   }
 
-  private doVerify(s: Spot, want: number): Op<void> {
-    return andThen(this.pt.iovaToPhys(this.cpu, s.iova), (got) => this.verifyDone(s, want, got));
-  }
-
-  private verifyDone(s: Spot, want: number, got: number): void {
+  private readonly verifyDone = (got: number): void => {
+    const s = this.spots[this.lastSpot]!;
+    const want = this.opWant;
     if (got !== want) {
       this.cpu.fail(
         'PT-TRANSLATE',
         `cpu${this.cpu.id}: iova 0x${s.iova.toString(16)} translates to ${got < 0 ? 'nothing' : `0x${got.toString(16)}`}, mapped to 0x${want.toString(16)}`,
       );
     }
-  }
+  };
 }
 
 export const pgtableScenario: ScenarioDef<PgtablePatch> = {

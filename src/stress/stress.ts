@@ -29,7 +29,7 @@ import {
   withControl,
 } from './control.js';
 import { sliceSeed } from './seeds.js';
-import type { StressTask, StressWorkerResult } from './task.js';
+import type { SteadyState, StressTask, StressWorkerResult } from './task.js';
 
 /** A freshEachSlice model is drained (ScenarioModel.drain) at every this-many-th slice barrier, and at the last. */
 const DRAIN_EVERY = 16;
@@ -53,6 +53,8 @@ export interface StressOptions {
    * barriers: on in `run`, off in `bench` (it costs a Map lookup per step).
    */
   readonly coverage?: boolean;
+  /** Benchmarks: each worker also takes its thread's CPU time around its op loops (perCpu[].steady.cpuMs). */
+  readonly measureCpu?: boolean;
   /** Aborting it (SIGINT) stops the run like a spent budget: the workers finish their op, counts come back. */
   readonly signal?: AbortSignal;
 }
@@ -64,7 +66,8 @@ export interface StressOutcome {
   readonly slices: number;
   readonly violation: Violation | undefined;
   readonly outcomes: Record<string, number>;
-  readonly perCpu: readonly { readonly ops: number; readonly steps: number }[];
+  /** Per vCPU; `steady`: its op loops from its second slice on (what a step rate should be taken over). */
+  readonly perCpu: readonly { readonly ops: number; readonly steps: number; readonly steady?: SteadyState }[];
   /** The model's own statistics at the end of the run (ScenarioModel.stats), if it keeps any. */
   readonly stats: Record<string, number | readonly number[]> | undefined;
   /** Steps per declared site over every vCPU and timer, when coverage was asked for. */
@@ -131,6 +134,7 @@ export async function stress(o: StressOptions): Promise<StressOutcome> {
         reseedEachSlice: reseed,
         epochMs,
         scenarioFile: o.scenarioFile,
+        measureCpu: o.measureCpu,
       })
       .then(
         (r) => {
@@ -346,7 +350,7 @@ export async function stress(o: StressOptions): Promise<StressOutcome> {
     slices: slice + 1,
     violation,
     outcomes,
-    perCpu: done.map((r) => ({ ops: r.ops, steps: r.steps })),
+    perCpu: done.map((r) => ({ ops: r.ops, steps: r.steps, steady: r.steady })),
     stats: model.stats?.(mem),
     sites: catalog && tally ? { catalog, tally } : undefined,
     failing: violation

@@ -19,6 +19,21 @@ export interface StressTask {
   readonly reseedEachSlice: boolean;
   /** The run's time origin (absolute ms, see RealClock), shared with the main thread's timers. */
   readonly epochMs: number;
+  /** Benchmarks: also take this thread's CPU time around its op loops (StressWorkerResult.steady.cpuMs). */
+  readonly measureCpu?: boolean;
+}
+
+/**
+ * What a worker did in steady state: in its op loops only (not at barriers, not starting up), from its
+ * second slice on (the first one is JIT warm-up). Zero steps when the run had a single slice.
+ */
+export interface SteadyState {
+  readonly ops: number;
+  readonly steps: number;
+  /** Wall time inside the op loops. */
+  readonly ms: number;
+  /** This thread's CPU time inside them (Linux; with StressTask.measureCpu), else undefined. */
+  readonly cpuMs: number | undefined;
 }
 
 export interface StressWorkerResult {
@@ -32,4 +47,5 @@ export interface StressWorkerResult {
   readonly outcomes: Readonly<Record<string, number>>;
   /** Site labels this vCPU yielded that the scenario does not declare (a model error), with their steps. */
   readonly undeclaredSites: Readonly<Record<string, number>>;
+  readonly steady: SteadyState;
 }
