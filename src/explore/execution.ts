@@ -282,6 +282,8 @@ export function runExecution(spec: ExecutionSpec, scheduler: Scheduler, stepsHin
   let rescan = true;
   /** Whether the previous step's task is in `runnable` (a switch away from it is a preemption). */
   let currentRunnable = false;
+  /** Untimed: every vCPU is done and the 'end' choice let the armed timers run (until one fires). */
+  let overtime = false;
   const stepDone = scheduler.stepDone !== undefined;
   const waited = scheduler.waited?.bind(scheduler);
   try {
@@ -310,14 +312,25 @@ export function runExecution(spec: ExecutionSpec, scheduler: Scheduler, stepsHin
               runnable.push(t);
               if (t === current) currentRunnable = true;
             }
-          } else if (alive > 0 && (untimed ? dueAt(t) !== Infinity : dueAt(t) <= clock.ns)) {
+          } else if ((alive > 0 || overtime) && (untimed ? dueAt(t) !== Infinity : dueAt(t) <= clock.ns)) {
             runnable.push(t);
             if (t === current) currentRunnable = true;
           }
         }
         rescan = waiting || tasks > n;
       }
-      if (alive === 0) break;
+      if (alive === 0) {
+        // Every vCPU is done. Timed, the execution ends (a timer not yet due never fires). Untimed, an
+        // armed timer could fire now: whether it does is a choice ('end': 0 ends here as timed would,
+        // 1 lets the armed timers run), so the executions dfs runs are maximal and its races see the
+        // firing (a timer left armed at the end has no step that could race with anything).
+        if (!untimed || !timers.some((_, k) => !ops[n + k] && dueAt(n + k) !== Infinity)) break;
+        if (!overtime) {
+          if (choose(2, 'end', -1, 0) === 0) break;
+          overtime = true;
+          continue;
+        }
+      }
       if (runnable.length === 0) {
         // Nobody can run now. If an idle timer is due later, time passes until then; a deadline of a
         // timer whose callback is itself blocked (it re-armed itself) cannot help: that is a deadlock.
@@ -350,6 +363,7 @@ export function runExecution(spec: ExecutionSpec, scheduler: Scheduler, stepsHin
       if (c >= n && !ops[c]) {
         // The timer fires: this step is its expiry; the callback then runs to its first site.
         const timer = timers[c - n]!;
+        overtime = false;
         claimDueTimer(i32, mem.i64, timer.ref, Infinity);
         const s = `timer ${timer.ref.name} fires`;
         cpu.site = s;
