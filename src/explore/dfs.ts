@@ -112,6 +112,7 @@ export class DfsScheduler implements Scheduler {
   /** The campaign's buffer as i32 words, unlogged (the values the steps left, for Wait). */
   private raw: Int32Array | undefined;
   private stepWait: Wait | undefined;
+  private initial: Int32Array | undefined;
   private log: WeakLog | undefined;
   /** The location of the weak store whose choice comes next (WeakLog.storeChoice). */
   private storeWord = -1;
@@ -190,6 +191,8 @@ export class DfsScheduler implements Scheduler {
   }
 
   nextCpu(runnable: readonly number[], current: number): number {
+    // The buffer as init left it (the same in every execution): copied once, before the first step.
+    if (this.initial === undefined && this.raw !== undefined && this.pos === 0) this.initial = this.raw.slice();
     const d = this.pos < this.stack.length ? this.replayed(CPU, runnable.length) : this.fresh(runnable, current);
     this.stepOf = this.pos++;
     this.choiceInStep = false;
@@ -357,15 +360,21 @@ export class DfsScheduler implements Scheduler {
       if (k <= this.changedAt) from = steps.length;
       steps.push({ task: d.options[d.at]!, footprint: d.last ?? UNSEEN, at: k, wait: d.wait, nonzero: d.nonzero });
     }
-    findRaces(steps, this.tasks, Math.max(0, from), (i, initials, j) => {
-      const d = this.stack[steps[i]!.at]!;
-      if (initials.some((t) => d.backtrack.has(t))) return;
-      this.o.onBacktrack?.(conflicts(steps[i]!.footprint, steps[j]!.footprint), i, j);
-      const t = initials.find((q) => d.options.includes(q));
-      // An initial that could not run there (a timer not yet due at that step): try every task there.
-      if (t === undefined) for (const q of d.options) d.backtrack.add(q);
-      else d.backtrack.add(t);
-    });
+    findRaces(
+      steps,
+      this.tasks,
+      Math.max(0, from),
+      (i, initials, j) => {
+        const d = this.stack[steps[i]!.at]!;
+        if (initials.some((t) => d.backtrack.has(t))) return;
+        this.o.onBacktrack?.(conflicts(steps[i]!.footprint, steps[j]!.footprint), i, j);
+        const t = initials.find((q) => d.options.includes(q));
+        // An initial that could not run there (a timer not yet due at that step): try every task there.
+        if (t === undefined) for (const q of d.options) d.backtrack.add(q);
+        else d.backtrack.add(t);
+      },
+      this.initial,
+    );
   }
 }
 

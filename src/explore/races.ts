@@ -43,6 +43,8 @@ export function findRaces(
   tasks: number,
   from: number,
   race: (i: number, initials: readonly number[], j: number) => void,
+  /** The buffer as init left it (i32 words), for a waited-for word no step before wrote. */
+  initial?: Int32Array,
 ): void {
   const n = steps.length;
   const vc: Int32Array[] = [];
@@ -112,14 +114,15 @@ export function findRaces(
         // left it the way j cannot run with (the lock taken, the timer not armed), j cannot run before
         // i, which only gave it what it waited for (the unlock after that lock). The reversal that
         // exists puts j before that earlier write: the race is with it (for a lock: the previous
-        // holder's spin_lock, the one its spin_unlock ends). Without an earlier write (the word as
-        // init left it) the race stays with i.
+        // holder's spin_lock, the one its spin_unlock ends). Without an earlier write, the word as init
+        // left it decides: if j could not run with it (a timer's deadline 0), there is no race at all.
         if (wait && writes(steps[i]!.footprint, wait)) {
           const k = previousWriter(i, wait);
           if (k >= 0 && setTo(steps[k]!, wait) !== wait.zero) {
             if (steps[k]!.task !== t) consider(k);
             return;
           }
+          if (k < 0 && initial && initiallyZero(initial, wait) !== wait.zero) return;
         }
         race(i, initials(steps, vc, clock, i, j), j);
       };
@@ -142,6 +145,10 @@ export function findRaces(
 
 function writes(f: Footprint, w: Wait): boolean {
   return !f.all && (f.writes.has(w.word) || (w.words === 2 && f.writes.has(w.word + 1)));
+}
+
+function initiallyZero(initial: Int32Array, w: Wait): boolean {
+  return initial[w.word] === 0 && (w.words === 1 || initial[w.word + 1] === 0);
 }
 
 /** Did the step leave the waited-for location 0 (true) or not? */
