@@ -19,7 +19,7 @@ import { exploreCommand, type ExploreFlags } from '../src/cli/explore-cmd.js';
 import type { Io } from '../src/cli/io.js';
 import { BadInput } from '../src/errors.js';
 import { Pruned } from '../src/explore/scheduler.js';
-import { decodeToken } from '../src/explore/repro.js';
+import { decodeToken, validateRepro } from '../src/explore/repro.js';
 import { TimerRef, timerRegions } from '../src/engine/timer.js';
 import { findScenario, SCENARIOS } from '../src/scenarios/index.js';
 
@@ -335,7 +335,9 @@ describe('dfs', () => {
     // (the token was replayed when it was packaged: a repro that does not fail again is a HarnessError)
     expect(a.minimal!.traceHash).toBe(b.minimal!.traceHash);
     // The token says the execution ran untimed, and replays so.
-    expect(decodeToken(a.minimal!.token).untimed).toBe(true);
+    const r = decodeToken(a.minimal!.token);
+    expect(r.untimed).toBe(true);
+    expect(() => validateRepro({ ...r, untimed: 'yes' }, 'token')).toThrow(/untimed/);
   });
 
   // The smallest configuration of each scenario that still races: two vCPUs with one op each; where
