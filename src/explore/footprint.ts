@@ -20,8 +20,8 @@
  * The virtual clock is not an access: dfs runs untimed (explore/execution.ts ExecutionSpec.untimed), where
  * a timer is runnable once armed, so the deadline mod_timer computes from cpu.clock.now() is only ever
  * compared with 0 (timer.ts, the models' timer_pending), and every other read of the clock is a
- * statistic (a latency); under deadlines, where a step's position decided when a timer fell due, a
- * clock read was dependent with every step and made 85% of flushq 2x2's races.
+ * statistic (a latency). Under deadlines, where a step's position decided when a timer fell due, a
+ * clock read had to be dependent with every step.
  * Words are i32 words of the whole buffer; an i64/f64 element is its two i32 words, so mixed-width
  * accesses to one location still meet.
  */
