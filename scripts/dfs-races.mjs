@@ -7,7 +7,8 @@
  *   node scripts/dfs-races.mjs flushq 2 1 [variant] [sc|weak] [key=value ...]
  *
  * Prints executions, pruned, the wall time, then "races  location" rows, most first ("(unknown)": a step
- * whose accesses could not be seen, e.g. one that read the virtual clock).
+ * whose accesses could not be seen). The executions are untimed, as dfs runs them (explore/execution.ts).
+ * Task numbers past the vCPUs are timers (cpu<N> with N = vCPUs + timer id).
  */
 import { findScenario } from '../dist/src/scenarios/index.js';
 import { withDefaults } from '../dist/src/engine/scenario.js';

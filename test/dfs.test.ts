@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import type { Op } from '../src/engine/cpu.js';
+import type { Cpu, Op } from '../src/engine/cpu.js';
 import { allocateMemory, at, defineLayout, region } from '../src/engine/layout.js';
 import { withDefaults, type ScenarioDef } from '../src/engine/scenario.js';
 import { lockRef, spinLock, spinUnlock } from '../src/engine/sync.js';
@@ -19,6 +19,8 @@ import { exploreCommand, type ExploreFlags } from '../src/cli/explore-cmd.js';
 import type { Io } from '../src/cli/io.js';
 import { BadInput } from '../src/errors.js';
 import { Pruned } from '../src/explore/scheduler.js';
+import { decodeToken, validateRepro } from '../src/explore/repro.js';
+import { TimerRef, timerRegions } from '../src/engine/timer.js';
 import { findScenario, SCENARIOS } from '../src/scenarios/index.js';
 
 interface DfsOpts {
@@ -94,6 +96,60 @@ const mixed: ScenarioDef = {
           yield* spinUnlock(cpu, l);
           yield 'copy';
           cpu.i32[w + 5 + c] = Atomics.load(cpu.i32, w + ((c + 1) % cpus));
+        }
+        return { next: op, describe: () => 'op' };
+      },
+      quiescent() {},
+    };
+  },
+};
+
+/**
+ * A lock and a timer: each vCPU bumps a word under the lock, and vCPU 0 arms the timer there (mod_timer,
+ * one second: with deadlines it would never fire in these few steps); the timer copies the word under
+ * the lock. Untimed (dfs), it may fire from the step that armed it: before or after vCPU 1's bump.
+ */
+const timed: ScenarioDef = {
+  name: 'test-timed',
+  summary: 'a lock and a timer',
+  follows: 'nothing',
+  params: {},
+  exploreCpus: 2,
+  exploreOps: 1,
+  invariants: [],
+  variants: [{ name: 'v', summary: 'v', expect: 'clean' }],
+  build({ cpus }) {
+    const layout = defineLayout(cpus, {
+      w: { kind: 'i32', count: 4 },
+      l: { kind: 'i32', count: 2 },
+      ...timerRegions(1),
+    });
+    const w = at(region(layout, 'w'));
+    const l = lockRef('l', at(region(layout, 'l')));
+    const ref = new TimerRef(layout, 0, 't');
+    return {
+      layout,
+      init() {
+        /* all zero */
+      },
+      timers: [
+        {
+          ref,
+          *callback(cpu: Cpu): Op {
+            yield* spinLock(cpu, l);
+            yield 'copy';
+            cpu.i32[w + 1] = cpu.i32[w]! + 10 * cpu.i32[w + 1]!;
+            yield* spinUnlock(cpu, l);
+          },
+        },
+      ],
+      program(cpu) {
+        function* op(): Op {
+          yield* spinLock(cpu, l);
+          yield 'bump';
+          cpu.i32[w] = cpu.i32[w]! + 1;
+          if (cpu.id === 0) yield* ref.mod(cpu, 1e9);
+          yield* spinUnlock(cpu, l);
         }
         return { next: op, describe: () => 'op' };
       },
@@ -183,6 +239,7 @@ function endStates(
   cpus: number,
   por: boolean,
   memory?: MemoryMode,
+  only?: string,
 ): { states: Set<string>; runs: number } {
   const model = scenario.build({ cpus, variant: scenario.variants[0]!, params: withDefaults(scenario) });
   const mem = allocateMemory(model.layout);
@@ -200,7 +257,9 @@ function endStates(
         throw e;
       }
       runs++;
-      states.add(createHash('sha256').update(new Uint8Array(mem.sab)).digest('hex'));
+      const r = only === undefined ? undefined : region(model.layout, only);
+      const bytes = r ? new Uint8Array(mem.sab, r.byteOffset, r.byteLength) : new Uint8Array(mem.sab);
+      states.add(createHash('sha256').update(bytes).digest('hex'));
     }
   } finally {
     w.stop();
@@ -214,10 +273,23 @@ describe('dfs', () => {
     const reduced = endStates(mixed, 2, true);
     expect(reduced.states).toEqual(full.states);
     expect(full.states.size).toBeGreaterThan(1);
-    expect(full.runs).toBeGreaterThan(100); // C(10, 5) = 252 less the ones the lock rules out
+    // C(10, 5) = 252 interleavings less the 200 with both vCPUs between spin_lock and spin_unlock: dfs runs
+    // untimed (execution.ts), so a vCPU waits for the lock without a failed attempt of its own.
+    expect(full.runs).toBe(52);
     expect(reduced.runs).toBeLessThan(full.runs / 4);
     // The logging views and Atomics are gone after the campaign.
     expect(Atomics.load.name).toBe('load');
+  });
+
+  it('untimed: a timer fires from the step that armed it, a lock waiter never fails; the reduction keeps every end state', () => {
+    // The deadline (the clock at mod_timer) is left out: it is not compared with anything but 0.
+    const full = endStates(timed, 2, false, 'sc', 'w');
+    const reduced = endStates(timed, 2, true, 'sc', 'w');
+    expect(reduced.states).toEqual(full.states);
+    // The timer copies 1 (armed by vCPU 0's bump, fired before vCPU 1's) or 2, or has not fired when
+    // the vCPUs are done (0: the 'end' choice); with deadlines only the 0 would be reachable.
+    expect(full.states.size).toBe(3);
+    expect(reduced.runs).toBeLessThan(full.runs);
   });
 
   it('under --memory weak the reduction keeps every end state (stale reads, buffered stores included)', () => {
@@ -262,6 +334,10 @@ describe('dfs', () => {
     expect(b.schedules).toBe(a.schedules);
     // (the token was replayed when it was packaged: a repro that does not fail again is a HarnessError)
     expect(a.minimal!.traceHash).toBe(b.minimal!.traceHash);
+    // The token says the execution ran untimed, and replays so.
+    const r = decodeToken(a.minimal!.token);
+    expect(r.untimed).toBe(true);
+    expect(() => validateRepro({ ...r, untimed: 'yes' }, 'token')).toThrow(/untimed/);
   });
 
   // The smallest configuration of each scenario that still races: two vCPUs with one op each; where

@@ -8,9 +8,9 @@ export interface Clock {
   /**
    * now(), for a statistic only (a latency, an exposure window): the value may go into a histogram or
    * an INTERESTING outcome, never into model state that steers the model or into a FORBIDDEN check.
-   * explore's dfs does not count it as an access (explore/footprint.ts): where in an execution the
-   * stamp is taken then creates no branch, and only the statistics can differ between the executions
-   * it deems equivalent.
+   * explore's dfs counts no clock read as an access (explore/footprint.ts: it runs untimed, where a
+   * timer's deadline is only compared with 0): where in an execution the stamp is taken creates no
+   * branch, and only the statistics can differ between the executions it deems equivalent.
    */
   stamp(): number;
 }

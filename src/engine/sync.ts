@@ -74,6 +74,9 @@ class SpinLockOp extends StepOp<void> {
       }
     } else if (this.state === CLOSED) return finished();
     this.state = AT_SITE;
+    // Untimed explore (task.ts waitsLazily): runnable only once the word reads UNLOCKED, so no failed attempt.
+    const task = taskOf(cpu);
+    if (task.waitsLazily) task.blockedOn = lock.index;
     return { value: lock.acquireSite, done: false };
   }
 }
@@ -159,6 +162,7 @@ export function lockHeldAt(cpu: Cpu, index: number): boolean {
 export function* waitUntilZero(cpu: Cpu, index: number, site: Site): Op {
   const task = taskOf(cpu);
   for (;;) {
+    if (task.waitsLazily) task.blockedOn = index; // untimed explore: runnable once it reads 0
     yield site;
     task.blockedOn = -1;
     if (Atomics.load(cpu.i32, index) === 0) return;

@@ -10,6 +10,11 @@ import type { LockRef } from './lock-ref.js';
 export class TaskState {
   /** Explore mode: i32 index of a word this task waits on (runnable again once it reads 0), or -1. */
   blockedOn = -1;
+  /**
+   * Explore, untimed (explore/execution.ts ExecutionSpec.untimed): a blocking primitive marks the task
+   * blocked on its word before its first attempt, so the task runs only when the attempt succeeds.
+   */
+  waitsLazily = false;
   /** Locks held, innermost last (lockdep and deadlock reports). */
   readonly held: LockRef[] = [];
   /**

@@ -28,7 +28,7 @@ import type { Memory } from '../engine/layout.js';
 import type { MemoryMode } from '../engine/memory-order.js';
 import type { WeakLog } from '../engine/weak-memory.js';
 import { independent, installLogging, loggedMemory, Recorder, union, UNKNOWN, type Footprint } from './footprint.js';
-import { findRaces } from './races.js';
+import { findRaces, type Step, type Wait } from './races.js';
 import { Pruned, type Scheduler } from './scheduler.js';
 
 const CPU = 'cpu';
@@ -52,6 +52,9 @@ interface Decision {
   /** The chosen task's step's footprint in the latest execution, and merged over all that took it. */
   last: Footprint | undefined;
   footprint: Footprint | undefined;
+  /** In the latest execution: what the chosen task's step waited for, and the words it left non-zero. */
+  wait?: Wait;
+  nonzero?: ReadonlySet<number>;
   /** Preemptions before this decision, and the task that ran the previous step. */
   readonly preemptions: number;
   readonly current: number;
@@ -88,6 +91,14 @@ export interface DfsOptions {
 }
 
 export class DfsScheduler implements Scheduler {
+  /**
+   * dfs explores untimed executions (execution.ts ExecutionSpec.untimed): a timer may fire from the step
+   * that arms it and a waiter runs only when it can proceed, so no step's effect depends on its position
+   * in the execution (the virtual clock steers nothing, footprint.ts) and swapping two commuting steps
+   * gives an execution of the same class. Every timed execution is an untimed one, so clean here is
+   * clean with deadlines too; the tokens dfs writes say untimed and replay so.
+   */
+  readonly untimed = true;
   private readonly stack: Decision[] = [];
   /** Next decision of the execution in progress (an index into stack). */
   private pos = 0;
@@ -98,6 +109,10 @@ export class DfsScheduler implements Scheduler {
   private pending = false;
   private done = false;
   private readonly recorder = new Recorder();
+  /** The campaign's buffer as i32 words, unlogged (the values the steps left, for Wait). */
+  private raw: Int32Array | undefined;
+  private stepWait: Wait | undefined;
+  private initial: Int32Array | undefined;
   private log: WeakLog | undefined;
   /** The location of the weak store whose choice comes next (WeakLog.storeChoice). */
   private storeWord = -1;
@@ -115,6 +130,7 @@ export class DfsScheduler implements Scheduler {
   /** Logging views and Atomics for the campaign (only when the reduction needs footprints). */
   watch(mem: Memory): { readonly mem: Memory; stop(): void } {
     if (!this.por) return { mem, stop: () => {} };
+    this.raw = mem.i32;
     const rec = this.recorder;
     this.log = {
       raw: mem,
@@ -136,6 +152,11 @@ export class DfsScheduler implements Scheduler {
   /** A non-scheduling decision's accesses cannot be seen (e.g. kept off the buffer): dependent with all. */
   markUnknown(): void {
     this.recorder.markUnknown();
+  }
+
+  /** Untimed executions: the chosen task's step waits for `word` to be 0 (`zero`) or not 0. */
+  waited(word: number, words: 1 | 2, zero: boolean): void {
+    this.stepWait = { word, words, zero };
   }
 
   exhausted(): boolean {
@@ -160,6 +181,9 @@ export class DfsScheduler implements Scheduler {
       this.stepFootprint = fp;
       const d = this.stack[this.stepOf]!;
       d.last = fp;
+      d.wait = this.stepWait;
+      // Which written words it left non-zero (races.ts: can a waiter run before this step?).
+      d.nonzero = fp.all ? undefined : nonzeroOf(fp, this.raw!);
       // Under sc a decision's step is the same in every execution through it; a choice inside it can
       // change what it touches, and the sleep sets need all of it.
       d.footprint = d.footprint === undefined || !this.choiceInStep ? fp : union(d.footprint, fp);
@@ -167,9 +191,12 @@ export class DfsScheduler implements Scheduler {
   }
 
   nextCpu(runnable: readonly number[], current: number): number {
+    // The buffer as init left it (the same in every execution): copied once, before the first step.
+    if (this.initial === undefined && this.raw !== undefined && this.pos === 0) this.initial = this.raw.slice();
     const d = this.pos < this.stack.length ? this.replayed(CPU, runnable.length) : this.fresh(runnable, current);
     this.stepOf = this.pos++;
     this.choiceInStep = false;
+    this.stepWait = undefined;
     if (this.por) this.recorder.begin();
     return d.options[d.at]!;
   }
@@ -324,24 +351,30 @@ export class DfsScheduler implements Scheduler {
 
   /** Source sets: each race of the execution just run adds a task to the decision before its first step. */
   private addBacktracks(): void {
-    const steps: { task: number; footprint: Footprint; at: number }[] = [];
+    const steps: (Step & { at: number })[] = [];
     let from = -1;
     for (let k = 0; k < this.stack.length; k++) {
       const d = this.stack[k]!;
       if (d.kind !== CPU) continue;
       // The step of the last scheduling decision at or before the first changed one is new too.
       if (k <= this.changedAt) from = steps.length;
-      steps.push({ task: d.options[d.at]!, footprint: d.last ?? UNSEEN, at: k });
+      steps.push({ task: d.options[d.at]!, footprint: d.last ?? UNSEEN, at: k, wait: d.wait, nonzero: d.nonzero });
     }
-    findRaces(steps, this.tasks, Math.max(0, from), (i, initials, j) => {
-      const d = this.stack[steps[i]!.at]!;
-      if (initials.some((t) => d.backtrack.has(t))) return;
-      this.o.onBacktrack?.(conflicts(steps[i]!.footprint, steps[j]!.footprint), i, j);
-      const t = initials.find((q) => d.options.includes(q));
-      // An initial that could not run there (a timer not yet due at that step): try every task there.
-      if (t === undefined) for (const q of d.options) d.backtrack.add(q);
-      else d.backtrack.add(t);
-    });
+    findRaces(
+      steps,
+      this.tasks,
+      Math.max(0, from),
+      (i, initials, j) => {
+        const d = this.stack[steps[i]!.at]!;
+        if (initials.some((t) => d.backtrack.has(t))) return;
+        this.o.onBacktrack?.(conflicts(steps[i]!.footprint, steps[j]!.footprint), i, j);
+        const t = initials.find((q) => d.options.includes(q));
+        // An initial that could not run there (a timer not yet due at that step): try every task there.
+        if (t === undefined) for (const q of d.options) d.backtrack.add(q);
+        else d.backtrack.add(t);
+      },
+      this.initial,
+    );
   }
 }
 
@@ -360,6 +393,13 @@ function conflicts(a: Footprint, b: Footprint): number[] {
   for (const w of a.updates) if (b.reads.has(w)) out.add(w);
   for (const w of b.updates) if (a.reads.has(w)) out.add(w);
   return [...out];
+}
+
+/** The written words a step left non-zero. */
+function nonzeroOf(fp: Footprint, raw: Int32Array): Set<number> {
+  const nz = new Set<number>();
+  for (const w of fp.writes) if (raw[w] !== 0) nz.add(w);
+  return nz;
 }
 
 function isPreemption(t: number, current: number, runnable: readonly number[]): boolean {

@@ -59,6 +59,21 @@ export interface ExecutionSpec {
    * freedom is a recorded choice; `sc` (the default): they are plain Atomics.
    */
   readonly memory?: MemoryMode;
+  /**
+   * Untimed (explore --strategy dfs; recorded in its tokens): virtual time orders nothing. A timer is
+   * runnable from the step that arms it, its firing one more scheduler choice, instead of once the
+   * virtual clock passes its deadline; and a task waiting for a lock or a word (sync.ts) is not runnable
+   * until its next step can proceed, instead of spending a step on a failed attempt. Every execution of
+   * the timed semantics is one of the untimed (a timer fires at a due point, which is after its arming;
+   * a failed attempt changes no shared state, so dropping it leaves every other step as it was), so
+   * untimed is the larger set: what it finds clean is clean with deadlines too. A timer firing earlier
+   * than its timeout is real for a guest (the arming vCPU may be descheduled for that long); no model
+   * compares a deadline with anything but 0. Why dfs needs it: with deadlines, a step's position in the
+   * execution decides when a timer falls due, so the step that arms it (reading the clock) depends on
+   * every step, and a failed attempt matters because it moves time. Default false; a scheduler may ask
+   * for it (Scheduler.untimed).
+   */
+  readonly untimed?: boolean;
 }
 
 /** An execution abandoned at its search's deadline (ExecutionSpec.deadline): no outcome, time is up. */
@@ -103,6 +118,8 @@ export interface ExecutionResult {
   readonly taskNames: readonly string[];
   /** sha256 (16 hex digits) of the decisions and sites; only when traced. */
   readonly traceHash: string | undefined;
+  /** The execution ran untimed (ExecutionSpec.untimed, or the scheduler asked for it). */
+  readonly untimed: boolean;
 }
 
 const DEFAULT_NS_PER_STEP = 1_000;
@@ -124,6 +141,7 @@ export function runExecution(spec: ExecutionSpec, scheduler: Scheduler, stepsHin
   zeroMemory(mem);
   model.init(mem);
   const checker = new Checker(spec.scenario.invariants, spec.stopOn);
+  const untimed = spec.untimed === true || scheduler.untimed === true;
   const clock = new VirtualClock();
   const nsPerStep = model.nsPerStep ?? DEFAULT_NS_PER_STEP;
   const cpus: Cpu[] = [];
@@ -185,6 +203,7 @@ export function runExecution(spec: ExecutionSpec, scheduler: Scheduler, stepsHin
     : undefined;
   for (let c = 0; c < tasks; c++) {
     const cpu = new Cpu(c, 'explore', mem, checker, -1, clock);
+    if (untimed) taskOf(cpu).waitsLazily = true;
     if (noteSink) {
       cpu.tracing = true;
       cpu.noteSink = noteSink;
@@ -263,7 +282,10 @@ export function runExecution(spec: ExecutionSpec, scheduler: Scheduler, stepsHin
   let rescan = true;
   /** Whether the previous step's task is in `runnable` (a switch away from it is a preemption). */
   let currentRunnable = false;
+  /** Untimed: every vCPU is done and the 'end' choice let the armed timers run (until one fires). */
+  let overtime = false;
   const stepDone = scheduler.stepDone !== undefined;
+  const waited = scheduler.waited?.bind(scheduler);
   try {
     for (; !checker.failed;) {
       if (rescan) {
@@ -290,14 +312,25 @@ export function runExecution(spec: ExecutionSpec, scheduler: Scheduler, stepsHin
               runnable.push(t);
               if (t === current) currentRunnable = true;
             }
-          } else if (alive > 0 && dueAt(t) <= clock.ns) {
+          } else if ((alive > 0 || overtime) && (untimed ? dueAt(t) !== Infinity : dueAt(t) <= clock.ns)) {
             runnable.push(t);
             if (t === current) currentRunnable = true;
           }
         }
         rescan = waiting || tasks > n;
       }
-      if (alive === 0) break;
+      if (alive === 0) {
+        // Every vCPU is done. Timed, the execution ends (a timer not yet due never fires). Untimed, an
+        // armed timer could fire now: whether it does is a choice ('end': 0 ends here as timed would,
+        // 1 lets the armed timers run), so the executions dfs runs are maximal and its races see the
+        // firing (a timer left armed at the end has no step that could race with anything).
+        if (!untimed || !timers.some((_, k) => !ops[n + k] && dueAt(n + k) !== Infinity)) break;
+        if (!overtime) {
+          if (choose(2, 'end', -1, 0) === 0) break;
+          overtime = true;
+          continue;
+        }
+      }
       if (runnable.length === 0) {
         // Nobody can run now. If an idle timer is due later, time passes until then; a deadline of a
         // timer whose callback is itself blocked (it re-armed itself) cannot help: that is a deadlock.
@@ -317,6 +350,10 @@ export function runExecution(spec: ExecutionSpec, scheduler: Scheduler, stepsHin
         break;
       }
       const c = scheduler.nextCpu(runnable, current);
+      if (untimed && waited) {
+        if (c >= n && !ops[c]) waited(timers[c - n]!.ref.deadlineIndex * 2, 2, false);
+        else if (state[c]!.blockedOn >= 0) waited(state[c]!.blockedOn, 1, true);
+      }
       if (c !== current && currentRunnable) preemptions++;
       if (nd === decisions.length) decisions = grow(decisions);
       decisions[nd++] = c;
@@ -326,6 +363,7 @@ export function runExecution(spec: ExecutionSpec, scheduler: Scheduler, stepsHin
       if (c >= n && !ops[c]) {
         // The timer fires: this step is its expiry; the callback then runs to its first site.
         const timer = timers[c - n]!;
+        overtime = false;
         claimDueTimer(i32, mem.i64, timer.ref, Infinity);
         const s = `timer ${timer.ref.name} fires`;
         cpu.site = s;
@@ -423,6 +461,7 @@ export function runExecution(spec: ExecutionSpec, scheduler: Scheduler, stepsHin
     trace,
     taskNames,
     traceHash: hash ? hash.digest('hex').slice(0, 16) : undefined,
+    untimed,
   };
 }
 

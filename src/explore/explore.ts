@@ -154,6 +154,7 @@ export function explore(o: ExploreOptions): ExploreOutcome {
         maxSteps: o.maxSteps,
         stopOn,
         memory: o.memory,
+        untimed: scheduler.untimed === true,
       };
       let result: ExecutionResult;
       // A single long execution (a stress failure's whole programs) must not outlast the budget.
@@ -215,6 +216,7 @@ export function explore(o: ExploreOptions): ExploreOutcome {
     maxSteps: o.maxSteps,
     stopOn,
     memory: o.memory,
+    untimed: scheduler.untimed === true,
   };
   const repro = (
     ops: readonly number[],
@@ -232,6 +234,7 @@ export function explore(o: ExploreOptions): ExploreOutcome {
     schedule: encodeSchedule(decisions),
     maxSteps: o.maxSteps,
     ...(o.memory === 'weak' ? { memory: 'weak' as const } : {}),
+    ...(scheduler.untimed === true ? { untimed: true } : {}),
   });
   const original = packageRepro(base, repro(opsPerCpu, [], failing.result.decisions));
   let minimal = original;
@@ -388,6 +391,7 @@ export function replayRepro(base: Omit<ExecutionSpec, 'opsPerCpu'>, r: Repro): E
       stopOn: new Set(r.stopOn),
       trace: true,
       memory: r.memory ?? 'sc',
+      untimed: r.untimed === true,
     },
     new ReplayScheduler(decodeSchedule(r.schedule)),
   );

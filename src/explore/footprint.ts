@@ -15,16 +15,17 @@
  * campaign, for wrappers that log the access and forward it to the real view behind the proxy. So every
  * access is logged, whatever the model file: no site or note needs declaring. What the buffer cannot
  * show is marked unknown (`all`), which makes the step dependent with every other step:
- *  - reading the virtual clock (cpu.clock.now(): every step advances the clock, so a step that reads it
- *    sees its position in the execution, not only the shared state); a clock.stamp() for a statistic
- *    is not an access (engine/clock.ts: its value steers nothing and no FORBIDDEN check);
  *  - anything a caller declares so with markUnknown() (e.g. a weak-memory visibility choice whose
  *    buffers do not live in the buffer).
+ * The virtual clock is not an access: dfs runs untimed (explore/execution.ts ExecutionSpec.untimed), where
+ * a timer is runnable once armed, so the deadline mod_timer computes from cpu.clock.now() is only ever
+ * compared with 0 (timer.ts, the models' timer_pending), and every other read of the clock is a
+ * statistic (a latency). Under deadlines, where a step's position decided when a timer fell due, a
+ * clock read had to be dependent with every step.
  * Words are i32 words of the whole buffer; an i64/f64 element is its two i32 words, so mixed-width
  * accesses to one location still meet.
  */
 import type { Memory } from '../engine/layout.js';
-import { VirtualClock } from '../engine/clock.js';
 import { counterAdd } from '../engine/order.js';
 
 /** What one step touched. `all`: unknown — dependent with everything. */
@@ -234,16 +235,9 @@ export function installLogging(rec: Recorder): () => void {
     rec.update(i * 2, 2);
     Atomics.add(v.target as BigInt64Array, i, d);
   };
-  const proto = VirtualClock.prototype as { now(): number };
-  const now = Object.getOwnPropertyDescriptor(proto, 'now')!;
-  proto.now = function (this: VirtualClock): number {
-    rec.markUnknown();
-    return this.ns;
-  };
   return () => {
     for (const [name, fn] of saved) A[name] = fn;
     counterAdd.i32 = add32;
     counterAdd.i64 = add64;
-    Object.defineProperty(proto, 'now', now);
   };
 }

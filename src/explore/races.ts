@@ -18,6 +18,19 @@ import type { Footprint } from './footprint.js';
 export interface Step {
   readonly task: number;
   readonly footprint: Footprint;
+  /**
+   * Untimed exploration (execution.ts): the word the step waited for, and whether it needed it 0 (a
+   * lock, waitUntilZero) or not 0 (a timer's deadline: it fires once armed); `words` 2 for an i64.
+   */
+  readonly wait?: Wait;
+  /** The words the step wrote that it left non-zero (for Wait). */
+  readonly nonzero?: ReadonlySet<number>;
+}
+
+export interface Wait {
+  readonly word: number;
+  readonly words: 1 | 2;
+  readonly zero: boolean;
 }
 
 /**
@@ -30,12 +43,16 @@ export function findRaces(
   tasks: number,
   from: number,
   race: (i: number, initials: readonly number[], j: number) => void,
+  /** The buffer as init left it (i32 words), for a waited-for word no step before wrote. */
+  initial?: Int32Array,
 ): void {
   const n = steps.length;
   const vc: Int32Array[] = [];
   const clock = new Int32Array(n);
   const last = new Int32Array(tasks).fill(-1);
   const lastWrite = new Map<number, number>();
+  /** Every step that wrote each word, in order (for the walk past a step j's task could not run beside). */
+  const writers = new Map<number, number[]>();
   const readsSince = new Map<number, number[]>();
   const updatesSince = new Map<number, number[]>();
   const unknown: number[] = [];
@@ -71,16 +88,52 @@ export function findRaces(
     }
     vc.push(v);
     if (j >= from) {
-      for (const i of direct) {
+      const reported = new Set<number>();
+      const wait = steps[j]!.wait;
+      /** The last step before i that wrote the waited-for location, or -1. */
+      const previousWriter = (i: number, w: Wait): number => {
+        let best = -1;
+        for (let x = 0; x < w.words; x++) {
+          const ws = writers.get(w.word + x) ?? [];
+          for (let k = ws.length - 1; k >= 0; k--) {
+            if (ws[k]! < i) {
+              if (ws[k]! > best) best = ws[k]!;
+              break;
+            }
+          }
+        }
+        return best;
+      };
+      const consider = (i: number): void => {
         const ti = steps[i]!.task;
-        if (ti !== t && !(prev && prev[ti]! >= clock[i]!)) race(i, initials(steps, vc, clock, i, j), j);
-      }
+        if (ti === t || reported.has(i) || (prev && prev[ti]! >= clock[i]!)) return;
+        reported.add(i);
+        // Not co-enabled (Flanagan & Godefroid, "Dynamic partial-order reduction", POPL 2005: the race
+        // is with the last dependent step that may be co-enabled with j). Step j waited for its word
+        // (a lock's word to read 0, a timer's deadline to be set) and i wrote it; if the write before i
+        // left it the way j cannot run with (the lock taken, the timer not armed), j cannot run before
+        // i, which only gave it what it waited for (the unlock after that lock). The reversal that
+        // exists puts j before that earlier write: the race is with it (for a lock: the previous
+        // holder's spin_lock, the one its spin_unlock ends). Without an earlier write, the word as init
+        // left it decides: if j could not run with it (a timer's deadline 0), there is no race at all.
+        if (wait && writes(steps[i]!.footprint, wait)) {
+          const k = previousWriter(i, wait);
+          if (k >= 0 && setTo(steps[k]!, wait) !== wait.zero) {
+            if (steps[k]!.task !== t) consider(k);
+            return;
+          }
+          if (k < 0 && initial && initiallyZero(initial, wait) !== wait.zero) return;
+        }
+        race(i, initials(steps, vc, clock, i, j), j);
+      };
+      for (const i of direct) consider(i);
     }
     last[t] = j;
     if (f.all) unknown.push(j);
     else {
       for (const w of f.writes) {
         lastWrite.set(w, j);
+        (writers.get(w) ?? setNew(writers, w)).push(j);
         readsSince.set(w, []);
         updatesSince.set(w, []);
       }
@@ -88,6 +141,20 @@ export function findRaces(
       for (const w of f.updates) if (!f.writes.has(w)) (updatesSince.get(w) ?? setNew(updatesSince, w)).push(j);
     }
   }
+}
+
+function writes(f: Footprint, w: Wait): boolean {
+  return !f.all && (f.writes.has(w.word) || (w.words === 2 && f.writes.has(w.word + 1)));
+}
+
+function initiallyZero(initial: Int32Array, w: Wait): boolean {
+  return initial[w.word] === 0 && (w.words === 1 || initial[w.word + 1] === 0);
+}
+
+/** Did the step leave the waited-for location 0 (true) or not? */
+function setTo(s: Step, w: Wait): boolean {
+  const nz = s.nonzero;
+  return !(nz?.has(w.word) || (w.words === 2 && nz?.has(w.word + 1)));
 }
 
 function setNew(m: Map<number, number[]>, w: number): number[] {

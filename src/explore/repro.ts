@@ -45,6 +45,11 @@ export interface Repro {
    * sc, as in every token recorded before the field existed (and sc tokens still leave it out).
    */
   readonly memory?: MemoryMode;
+  /**
+   * Recorded by `--strategy dfs`: the execution ran untimed (execution.ts ExecutionSpec.untimed: timers
+   * runnable once armed, no failed lock attempts). Absent means timed, as in every other token.
+   */
+  readonly untimed?: boolean;
 }
 
 export interface ReproFile extends Repro, Stamp {
@@ -89,6 +94,7 @@ const FIELDS: readonly {
   { key: 'skip', short: 'k', absent: [] },
   { key: 'stopOn', short: 'h', absent: [] },
   { key: 'memory', short: 'm', absent: 'sc', omitAbsent: true },
+  { key: 'untimed', short: 'u', absent: false, omitAbsent: true },
 ];
 /** isr1 tokens were arrays in this order, of 7 (no timers), 8, 9 (skip) or 10 (stopOn) elements. */
 const ISR1_ORDER = [
@@ -288,6 +294,8 @@ export function validateRepro(x: Record<string, unknown>, where: string): Repro 
   const memory = x.memory ?? 'sc';
   if (!(MEMORY_MODES as readonly unknown[]).includes(memory)) bad('memory', `one of ${MEMORY_MODES.join(', ')}`);
   const weak = memory === 'weak';
+  const untimed = x.untimed ?? false;
+  if (typeof untimed !== 'boolean') bad('untimed', 'true or false');
   const timers = x.timers ?? 0;
   if (!isInt(timers, 0, L.timers)) bad('timers', `a count of timer tasks (0..${L.timers})`);
   if (!isInt(x.maxSteps, 1, L.maxSteps)) bad('maxSteps', `an integer from 1 to ${L.maxSteps}`);
@@ -326,6 +334,7 @@ export function validateRepro(x: Record<string, unknown>, where: string): Repro 
     schedule: sch as number[],
     maxSteps: x.maxSteps as number,
     ...(weak ? { memory: 'weak' as const } : {}),
+    ...(untimed ? { untimed: true } : {}),
   };
 }
 

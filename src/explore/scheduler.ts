@@ -48,6 +48,17 @@ export interface Scheduler {
    * state (store buffers, coherence histories, views): a strategy that watches the accesses needs it.
    */
   weakLog?(): WeakLog | undefined;
+  /**
+   * The strategy explores untimed executions (execution.ts ExecutionSpec.untimed: timers runnable once
+   * armed, no failed lock attempts): dfs, whose reduction needs steps whose position does not matter.
+   */
+  readonly untimed?: boolean;
+  /**
+   * Untimed executions only, after nextCpu: the chosen task's step is one it could take only once the
+   * i32 word `word` (`words` 2: the i64 there) read 0 (`zero`: a lock, waitUntilZero) or not 0 (a
+   * timer firing: its deadline is set). dfs tells from it which races cannot be reversed (races.ts).
+   */
+  waited?(word: number, words: 1 | 2, zero: boolean): void;
 }
 
 /**
