@@ -7,6 +7,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { benchWorkloads, measureModelCost, modelSiteTable } from './model-cost.js';
+import { realProbe, simProbe, PROBE_STEPS, type ProbeShape } from './lock-probe.js';
 import type { CostProfile } from './profile.js';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 
@@ -85,6 +86,71 @@ async function exchanges(shared: boolean, n: number): Promise<{ ns: number; move
   return { ns: Math.max(...rs.map((r) => r.ms)) * 1e6, moves: rs[0]!.moves + rs[1]!.moves };
 }
 
+/**
+ * busyStepFactor: the one-vCPU bench workloads (model-cost.ts), each on its own buffer, timed on one worker
+ * thread alone and then on two at once (nothing shared between the two: no line, no lock). Per workload the
+ * least time of REPEATS passes; the factor is the geometric mean of (two at once / alone), at least 1.
+ * What it catches: whatever a second busy core costs the model's JavaScript — a shared package's caches
+ * and clock, and V8's helper threads (concurrent GC), which run on the idle core while only one is busy.
+ */
+export async function busyFactor(ops: number): Promise<{ factor: number; each: string[] }> {
+  const me = new URL('./model-cost.js', import.meta.url).href;
+  const src = `
+    const { workerData: w, parentPort } = require('node:worker_threads');
+    import(w.me).then((m) => parentPort.postMessage(m.busyPassMs(w)));`;
+  const run = async (name: string, threads: number): Promise<number> => {
+    const go = new SharedArrayBuffer(64);
+    const ws = Array.from(
+      { length: threads },
+      () => new Worker(src, { eval: true, workerData: { me, name, ops, reps: REPEATS, go, threads } }),
+    );
+    const ms = await Promise.all(
+      ws.map((w) => new Promise<number>((res, rej) => (w.once('message', res), w.once('error', rej)))),
+    );
+    await Promise.all(ws.map((w) => w.terminate()));
+    return ms.reduce((a, b) => a + b, 0) / ms.length;
+  };
+  let logSum = 0;
+  const each: string[] = [];
+  const ws = benchWorkloads().filter((w) => w.cpus === 1);
+  for (const w of ws) {
+    const alone = await run(w.name, 1);
+    const both = await run(w.name, 2);
+    logSum += Math.log(both / alone);
+    each.push(`${w.name} ${(both / alone).toFixed(2)}`);
+  }
+  return { factor: Math.max(1, Math.exp(logSum / ws.length)), each };
+}
+
+/**
+ * The lock probe (lock-probe.ts) as a check of the measured fields, not a source of any: a model spinlock
+ * taken by two real threads with ring lines written under it, against the simulator's price of the same op
+ * under the profile. Its one-thread run fits the probe's own step cost; the two-thread figures are printed
+ * in the profile's comment.
+ */
+export const PROBE_SHAPES: readonly ProbeShape[] = [
+  { lines: 3, insideNs: 1500, outsideNs: 6000 },
+  { lines: 3, insideNs: 1500, outsideNs: 1500 },
+];
+
+async function lockProbe(p: CostProfile, ops: number): Promise<string> {
+  const out: string[] = [];
+  for (const s of PROBE_SHAPES) {
+    let t1 = Infinity;
+    let t2 = Infinity;
+    for (let k = 0; k < 3; k++) t1 = Math.min(t1, await realProbe(s, 1, ops));
+    for (let k = 0; k < 3; k++) t2 = Math.min(t2, await realProbe(s, 2, ops));
+    const stepNs = Math.max(0, (t1 - simProbe(p, s, 1, ops, 0).nsPerOp) / PROBE_STEPS);
+    const sim2 = simProbe(p, s, 2, ops, stepNs);
+    out.push(
+      `${s.lines} lines, ${s.insideNs} ns in, ${s.outsideNs} ns out: real ${Math.round(t1)} ns/op alone, ` +
+        `${Math.round(t2)} on 2 threads; simulated ${Math.round(sim2.nsPerOp)} on 2 vCPUs ` +
+        `(${((100 * sim2.contended) / sim2.ops).toFixed(0)}% contended)`,
+    );
+  }
+  return out.join('; ');
+}
+
 export async function calibrate(progress: (s: string) => void, modelOps = MODEL_OPS): Promise<CostProfile> {
   const load0 = loadavg()[0]!;
   const i32 = new Int32Array(new SharedArrayBuffer(64));
@@ -117,14 +183,20 @@ export async function calibrate(progress: (s: string) => void, modelOps = MODEL_
   // The median: a difference of two times is as often too low as too high on a shared machine.
   perMove.sort((x, y) => x - y);
   const transferNs = perMove.length > 0 ? perMove[perMove.length >> 1]! : bounceNs;
+  progress('calibrate: a release that wakes (Atomics.notify)');
+  const notifyNs = perOp(() => {
+    for (let k = 0; k < N / 10; k++) Atomics.notify(i32, 0, 1);
+  }, N / 10);
   progress('calibrate: park/unpark');
   let parkNs = Infinity;
   for (let k = 0; k < REPEATS; k++) parkNs = Math.min(parkNs, await pingPong(true, 2_000));
   progress('calibrate: the model step');
   const model = measureModelCost(benchWorkloads(), modelOps, progress);
   const modelSiteNs = modelSiteTable(model);
+  progress('calibrate: the model step with the other core busy');
+  const busy = await busyFactor(modelOps);
   if (sink === 42) progress(''); // keep the loops from being optimised away
-  return {
+  const profile: CostProfile = {
     name: 'this-machine',
     comment:
       `Measured by bench --calibrate on ${machine()} at ${new Date().toISOString()}, load average ` +
@@ -137,7 +209,12 @@ export async function calibrate(progress: (s: string) => void, modelOps = MODEL_
       `measured on the bench workloads in one thread (src/sim/model-cost.ts: ${model.steps} steps, CPU time, ` +
       `${model.dropped} preempted windows left out); stepNs = their mean, for a site not measured; ` +
       'spinWindowNs = the stress ' +
-      'locks spin 2,000 loads before they park. No flush, hypercall or transfer cost: the suites set those.',
+      'locks spin 2,000 loads before they park. No flush, hypercall or transfer cost: the suites set those. ' +
+      "layout 'model': the profile prices the model's own steps, so it charges the line traffic the real " +
+      "threads have (the model's layout, the harness's bookkeeping); spinnersPoll: the model lock's waiters " +
+      'spin on the lock word (engine/sync.ts); notifyNs = Atomics.notify with nobody parked (the model ' +
+      `lock's release after a contended acquisition); busyStepFactor = the one-vCPU bench workloads on two ` +
+      `threads at once, each its own buffer, over one alone (${busy.each.join(', ')}).`,
     stepNs: r(model.meanNs),
     loadNs: r(loadNs),
     storeNs: r(storeNs),
@@ -150,9 +227,15 @@ export async function calibrate(progress: (s: string) => void, modelOps = MODEL_
     wakeupNs: r(parkNs),
     siteNs: {},
     modelSiteNs,
+    layout: 'model',
+    spinnersPoll: true,
+    notifyNs: r(notifyNs),
+    busyStepFactor: Math.round(busy.factor * 1000) / 1000,
     flushCostNs: 0,
     serialFlush: false,
     hypercallNs: 0,
     transferNs: 0,
   };
+  progress('calibrate: the lock probe (a check: real threads against the simulator)');
+  return { ...profile, comment: `${profile.comment} Lock probe: ${await lockProbe(profile, 20_000)}.` };
 }
