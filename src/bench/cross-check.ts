@@ -191,6 +191,7 @@ export function simSide(o: CrossCheckOptions, progress: (s: string) => void): Si
           opSeed: o.seed,
           opsPerCpu: Array(cpus).fill(o.simOps),
           profile: profile.profile,
+          variant: name,
           untimed: ['shadow.*'],
         });
         iova.set(iovaKey(name, shape, cpus), r.makespanNs > 0 ? r.ops / (r.makespanNs / 1e9) : 0);
@@ -214,6 +215,10 @@ export async function realSide(o: CrossCheckOptions, progress: (s: string) => vo
           transferNs: 0,
           pages: 1,
           timeMs: o.timeMs,
+          // One stress slice per measurement: a slice barrier's quiescent scan (15-30 ms for the single
+          // queue's full ring, ~1 ms for the others, every 100 ms by default) is the harness's time, not
+          // the model's, and the simulator does not run it.
+          sliceMs: o.timeMs,
           seed: o.seed + k,
         },
         p,
