@@ -30,8 +30,13 @@ function perOp(f: () => void, n: number): number {
   return best;
 }
 
-/** Two threads take turns on one word: returns ns per hand-off (one line transfer each way, halved). */
-async function pingPong(park: boolean, rounds: number): Promise<number> {
+/**
+ * Two threads take turns on one word: returns ns per hand-off (one line transfer each way, halved), the
+ * lower quartile over blocks of `block` rounds — on a shared machine the partner thread is often off its
+ * core, and a block in which both ran throughout is the hand-off itself (the mean of a whole run is the
+ * machine's load); on an idle machine every block is such a block, and the quartile is their typical one.
+ */
+async function pingPong(park: boolean, rounds: number, block: number): Promise<number> {
   const sab = new SharedArrayBuffer(128);
   const i32 = new Int32Array(sab);
   const src = `
@@ -44,15 +49,18 @@ async function pingPong(park: boolean, rounds: number): Promise<number> {
     }`;
   const w = new Worker(src, { eval: true, workerData: { sab, rounds, park } });
   await new Promise((r) => w.once('online', r));
-  const t0 = performance.now();
-  for (let k = 0; k < rounds; k++) {
-    Atomics.store(i32, 0, 1);
-    if (park) Atomics.notify(i32, 0);
-    while (Atomics.load(i32, 0) !== 0) if (park) Atomics.wait(i32, 0, 1);
+  const blocks: number[] = [];
+  for (let b = 0; b < rounds; b += block) {
+    const t0 = performance.now();
+    for (let k = 0; k < block; k++) {
+      Atomics.store(i32, 0, 1);
+      if (park) Atomics.notify(i32, 0);
+      while (Atomics.load(i32, 0) !== 0) if (park) Atomics.wait(i32, 0, 1);
+    }
+    blocks.push(((performance.now() - t0) * 1e6) / block / 2);
   }
-  const ns = ((performance.now() - t0) * 1e6) / rounds / 2;
   await w.terminate();
-  return ns;
+  return blocks.sort((x, y) => x - y)[blocks.length >> 2]!;
 }
 
 /** Ops per vCPU of each model workload per pass (model-cost.ts): ~15 s for all of them on an idle machine. */
@@ -60,14 +68,18 @@ export const MODEL_OPS = 3_000;
 
 const r = (x: number) => Math.round(x * 10) / 10;
 
+/** Exchanges per timed block (exchanges()). */
+const XBLOCK = 1_000;
+
 /**
  * Two worker threads each do `n` Atomics.exchange of their own id, on one shared word or each on its own
- * line: the slower thread's time, and how often the line came from the other thread (the old value was
- * the other's id). The time the shared word costs more, per such move, is what moving a line costs an
- * access when both CPUs want it — the transfer the simulator charges — without a polling loop on top, and
- * it holds on a loaded machine too, where the two threads overlap less (fewer moves, less extra time).
+ * line, timed in blocks of XBLOCK: per block its ns and how often the line came from the other thread (the
+ * old value was the other's id). The time a shared block takes more than an unshared one, per such move, is
+ * what moving a line costs an access when both CPUs want it — the transfer the simulator charges — without
+ * a polling loop on top. Blocks keep it usable on a loaded machine: only those in which the line moved on
+ * at least a third of the exchanges (both threads ran) count.
  */
-async function exchanges(shared: boolean, n: number): Promise<{ ns: number; moves: number }> {
+async function exchanges(shared: boolean, n: number): Promise<{ ns: number; moves: number }[]> {
   const sab = new SharedArrayBuffer(256);
   const src = `
     const { workerData, parentPort } = require('node:worker_threads');
@@ -76,14 +88,22 @@ async function exchanges(shared: boolean, n: number): Promise<{ ns: number; move
     const me = workerData.me;
     Atomics.add(i32, 60, 1);
     while (Atomics.load(i32, 60) < 2) {}
-    let moves = 0;
-    const t0 = performance.now();
-    for (let k = 0; k < workerData.n; k++) if (Atomics.exchange(i32, idx, me) !== me) moves++;
-    parentPort.postMessage({ ms: performance.now() - t0, moves });`;
-  const ws = [1, 2].map((me) => new Worker(src, { eval: true, workerData: { sab, n, me, idx: shared ? 0 : me * 16 } }));
-  const rs = await Promise.all(ws.map((w) => new Promise<{ ms: number; moves: number }>((r) => w.once('message', r))));
+    const out = [];
+    for (let b = 0; b < workerData.n; b += workerData.block) {
+      let moves = 0;
+      const t0 = performance.now();
+      for (let k = 0; k < workerData.block; k++) if (Atomics.exchange(i32, idx, me) !== me) moves++;
+      out.push({ ns: (performance.now() - t0) * 1e6, moves });
+    }
+    parentPort.postMessage(out);`;
+  const ws = [1, 2].map(
+    (me) => new Worker(src, { eval: true, workerData: { sab, n, me, block: XBLOCK, idx: shared ? 0 : me * 16 } }),
+  );
+  const rs = await Promise.all(
+    ws.map((w) => new Promise<{ ns: number; moves: number }[]>((r) => w.once('message', r))),
+  );
   await Promise.all(ws.map((w) => w.terminate()));
-  return { ns: Math.max(...rs.map((r) => r.ms)) * 1e6, moves: rs[0]!.moves + rs[1]!.moves };
+  return rs.flat();
 }
 
 /**
@@ -170,17 +190,18 @@ export async function calibrate(progress: (s: string) => void, modelOps = MODEL_
   }, N);
   progress('calibrate: a line bounced between two threads');
   let bounceNs = Infinity;
-  for (let k = 0; k < REPEATS; k++) bounceNs = Math.min(bounceNs, await pingPong(false, 20_000));
+  for (let k = 0; k < REPEATS; k++) bounceNs = Math.min(bounceNs, await pingPong(false, 20_000, 100));
   progress('calibrate: a line wanted by two threads at once');
   const perMove: number[] = [];
   for (let k = 0; k < REPEATS; k++) {
-    const sh = await exchanges(true, 1_000_000);
-    const own = await exchanges(false, 1_000_000);
-    // Fewer moves than 1% of the exchanges: the two threads hardly ran at once (a loaded machine), and the
-    // extra time is scheduling, not transfers: no figure from this run.
-    if (sh.moves >= 20_000) perMove.push(Math.max(0, sh.ns - own.ns) / sh.moves);
+    const sh = await exchanges(true, 200_000);
+    const own = await exchanges(false, 200_000);
+    // The unshared block: the median of the faster half (the least disturbed, not the one lucky block).
+    const ownNs = own.map((b) => b.ns).sort((x, y) => x - y)[own.length >> 2]!;
+    for (const b of sh) if (b.moves * 3 >= XBLOCK) perMove.push(Math.max(0, b.ns - ownNs) / b.moves);
   }
-  // The median: a difference of two times is as often too low as too high on a shared machine.
+  // The median: a difference of two times is as often too low as too high on a shared machine. No block
+  // in which both threads ran (a very loaded machine): the hand-off's figure instead.
   perMove.sort((x, y) => x - y);
   const transferNs = perMove.length > 0 ? perMove[perMove.length >> 1]! : bounceNs;
   progress('calibrate: a release that wakes (Atomics.notify)');
@@ -189,7 +210,7 @@ export async function calibrate(progress: (s: string) => void, modelOps = MODEL_
   }, N / 10);
   progress('calibrate: park/unpark');
   let parkNs = Infinity;
-  for (let k = 0; k < REPEATS; k++) parkNs = Math.min(parkNs, await pingPong(true, 2_000));
+  for (let k = 0; k < REPEATS; k++) parkNs = Math.min(parkNs, await pingPong(true, 2_000, 20));
   progress('calibrate: the model step');
   const model = measureModelCost(benchWorkloads(), modelOps, progress);
   const modelSiteNs = modelSiteTable(model);
@@ -202,10 +223,12 @@ export async function calibrate(progress: (s: string) => void, modelOps = MODEL_
       `Measured by bench --calibrate on ${machine()} at ${new Date().toISOString()}, load average ` +
       `${load0.toFixed(1)} at the start: ` +
       'Atomics ops on a local word; lineTransferNs = what two worker threads exchanging one word take more ' +
-      'than each its own, per move of the line between them (median of 5); ' +
+      'than each its own, per move of the line between them (median over blocks of 1,000 in which both ran); ' +
       'firstTouchNs = 0: the measured steps below include their first touches; ' +
-      'lockHandoffNs = half a round trip of one word between two worker threads (a spinning waiter sees it); ' +
-      "wakeupNs = half a round trip with Atomics.wait/notify; modelSiteNs = the model's own cost per step by site, " +
+      'lockHandoffNs = half a round trip of one word between two worker threads (a spinning waiter sees it), ' +
+      'lower quartile of blocks of 100, best of 5; ' +
+      "wakeupNs = the same with Atomics.wait/notify (blocks of 20); modelSiteNs = the model's " +
+      'own cost per step by site, ' +
       `measured on the bench workloads in one thread (src/sim/model-cost.ts: ${model.steps} steps, CPU time, ` +
       `${model.dropped} preempted windows left out); stepNs = their mean, for a site not measured; ` +
       'spinWindowNs = the stress ' +
