@@ -364,6 +364,9 @@ describe('bench --calibrate: the model step', () => {
     // Priced by that measurement alone (no transfers, no hits), one simulated vCPU takes exactly the
     // measured time: the sum over sites of steps x cost (to the profile's 0.1 ns rounding).
     const table = modelSiteTable(m);
+    expect(Object.keys(table).some((k) => k.includes(': '))).toBe(false);
+    const own = modelSiteTable(m, true);
+    expect(own[`correct: ${START_SITE}`]).toBe(table[START_SITE]); // one workload: its own figure is the mean
     const priced = runSim({
       scenario: w.scenario,
       model: w.scenario.build({ cpus: 1, variant: variantOf(w.scenario, w.variant), params: w.params }),

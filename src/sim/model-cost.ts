@@ -268,7 +268,7 @@ export function measureModelCost(
  * The profile's modelSiteNs from a measurement: per site key (digit runs as '#'), the steps-weighted mean
  * of the sites it covers (cpu_rcache[0]@cpu1 and [3]@cpu0 share one cost), in ns to one decimal.
  */
-export function modelSiteTable(m: ModelCost): Record<string, number> {
+export function modelSiteTable(m: ModelCost, perVariant = false): Record<string, number> {
   const table = (sites: ReadonlyMap<string, SiteCost>, key: (site: string) => string) => {
     const bySite = new Map<string, { steps: number; ns: number }>();
     for (const [site, c] of sites) {
@@ -280,10 +280,13 @@ export function modelSiteTable(m: ModelCost): Record<string, number> {
     }
     return [...bySite].map(([k, e]) => [k, Math.round((10 * e.ns) / e.steps) / 10] as const);
   };
-  // The site means (any variant, other suites), then each measured variant's own ('VARIANT: site').
+  // The site means (any variant, other suites), and with perVariant each measured variant's own
+  // ('VARIANT: site'). bench --calibrate writes the means only: a variant's own figure comes from one or two
+  // workloads, and on a shared machine one disturbed workload moved a design's price by 20-30% (a site whose
+  // code is the same in every design, 'start of op', measured 460-570 ns by variant); the means pool ten.
   const rows = [
     ...table(m.sites, modelSiteKey),
-    ...[...m.byVariant].flatMap(([v, sites]) => table(sites, (s) => variantSiteKey(v, s))),
+    ...(perVariant ? [...m.byVariant].flatMap(([v, sites]) => table(sites, (s) => variantSiteKey(v, s))) : []),
   ];
   return Object.fromEntries(rows.sort((a, b) => (a[0] < b[0] ? -1 : 1)));
 }
