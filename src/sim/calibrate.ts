@@ -109,7 +109,8 @@ async function exchanges(shared: boolean, n: number): Promise<{ ns: number; move
 /**
  * busyStepFactor: the one-vCPU bench workloads (model-cost.ts), each on its own buffer, timed on one worker
  * thread alone and then on two at once (nothing shared between the two: no line, no lock). Per workload the
- * least time of REPEATS passes; the factor is the geometric mean of (two at once / alone), at least 1.
+ * least time of REPEATS passes; the factor is the median over the workloads of (two at once / alone), at
+ * least 1.
  * What it catches: whatever a second busy core costs the model's JavaScript — a shared package's caches
  * and clock, and V8's helper threads (concurrent GC), which run on the idle core while only one is busy.
  */
@@ -130,16 +131,17 @@ export async function busyFactor(ops: number): Promise<{ factor: number; each: s
     await Promise.all(ws.map((w) => w.terminate()));
     return ms.reduce((a, b) => a + b, 0) / ms.length;
   };
-  let logSum = 0;
+  const ratios: number[] = [];
   const each: string[] = [];
-  const ws = benchWorkloads().filter((w) => w.cpus === 1);
-  for (const w of ws) {
+  for (const w of benchWorkloads().filter((x) => x.cpus === 1)) {
     const alone = await run(w.name, 1);
     const both = await run(w.name, 2);
-    logSum += Math.log(both / alone);
+    ratios.push(both / alone);
     each.push(`${w.name} ${(both / alone).toFixed(2)}`);
   }
-  return { factor: Math.max(1, Math.exp(logSum / ws.length)), each };
+  // The median: on a shared machine one workload's pair of runs can be disturbed either way.
+  ratios.sort((x, y) => x - y);
+  return { factor: Math.max(1, ratios[ratios.length >> 1]!), each };
 }
 
 /**
