@@ -42,6 +42,14 @@ describe('cross-check', () => {
       expect(c.agree, `${c.ratio} ${c.cpus} ${c.at}`).toBe(!percpu);
       if (percpu) expect(Math.abs(c.diff)).toBeGreaterThan(AGREE);
     }
+    expect(cells.some((c) => c.noiseBound)).toBe(false); // no spread given
+    // A spread over the runs that spans the simulated ratio: that difference is the real side's noise.
+    const key = 'lazy percpu/strict@2@100000 ns';
+    const c0 = cells.find((c) => `${c.ratio}@${c.cpus}@${c.at}` === key)!;
+    const spread = new Map([[key, { min: c0.real * 0.5, max: c0.sim * 1.1 }]]);
+    const noisy = crossCheckCells({ ...real, spread }, sim, COSTS).find((c) => `${c.ratio}@${c.cpus}@${c.at}` === key)!;
+    expect([noisy.agree, noisy.noiseBound]).toEqual([false, true]);
+    expect(crossCheckText([noisy], [])).toMatch(/ DIFFER\*$[^]*\(noise-bound\): 1 of the differing ratio cells$/m);
     const text = crossCheckText(cells, ['header line']);
     expect(text.split('\n')[0]).toBe('header line');
     expect(text).toMatch(/^ratio +CPUs +at +real \(median \[min–max\]\) +sim +sim\/real +±25%$/m);
