@@ -6,7 +6,7 @@
  * the this-machine profile, with a ±25% verdict per cell. Needs `npx tsc -b` first (it runs dist/).
  * Usage: node scripts/cross-check.mjs [--time 2s] [--repeats 3] [--sim-ops 40000] [--flush-cost 0,10000,100000]
  *        [--flush parallel|serial] [--profile NAME|FILE] [--seed 1] [--sim-only] [--json]
- *        [--save-real FILE | --real FILE]
+ *        [--save-real FILE | --real FILE | --real-table FILE]
  */
 import path from 'node:path';
 import { availableParallelism, cpus, loadavg } from 'node:os';
@@ -25,6 +25,9 @@ const USAGE = `usage: node scripts/cross-check.mjs [options]
   --save-real F     also write the real side's medians and spreads to F (JSON)
   --real F          take the real side from F (written by --save-real) instead of running threads:
                     compare a changed profile or simulator against the same real measurements
+  --real-table F    take the real side from a table this script printed (reports/reference/
+                    cross-check-*/table.txt): its ratio medians and spreads, and the pair times at the
+                    first flush cost — the same cells, from a run kept only as text
   --json            the cells as JSON on stdout`;
 
 const args = process.argv.slice(2);
@@ -47,6 +50,7 @@ for (let i = 0; i < args.length; i++) {
       '--seed',
       '--save-real',
       '--real',
+      '--real-table',
     ].includes(a)
   ) {
     if (args[i + 1] === undefined) bad(`${a} needs a value`);
@@ -94,13 +98,17 @@ const o = {
 const progress = (s) => process.stderr.write(`${s}\n`);
 let realNote;
 const load0 = loadavg()[0];
-const sim = simSide(o, progress);
-const real = flags['sim-only']
-  ? { fq: sim.fq, iova: sim.iova }
+// A real side from a file is read (and refused, exit 2) before any work.
+const given = flags['sim-only']
+  ? undefined
   : flags.real
     ? readReal(flags.real)
-    : await realSide(o, progress);
-if (flags['save-real'] && !flags['sim-only'] && !flags.real) {
+    : flags['real-table']
+      ? readTable(flags['real-table'])
+      : undefined;
+const sim = simSide(o, progress);
+const real = flags['sim-only'] ? { fq: sim.fq, iova: sim.iova } : (given ?? (await realSide(o, progress)));
+if (flags['save-real'] && given === undefined && !flags['sim-only']) {
   const obj = (m) => Object.fromEntries(m);
   const saved = { ...o, profile: undefined };
   writeFileSync(
@@ -137,6 +145,50 @@ function readReal(file) {
     iova: new Map(Object.entries(j.iova)),
     spread: new Map(Object.entries(j.spread)),
   };
+}
+/**
+ * A printed table back into a real side: per CPU count, strict's rate at the first flush cost from its pair
+ * time, at the other costs 1 (only ratios are compared there); per-CPU and single from the lazy/strict
+ * ratios; the fixed depot 1 and the list depot its ratio. crossCheckCells then gives the table's own cells.
+ */
+function readTable(file) {
+  let text;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    bad(`--real-table ${file}: ${e.message}`);
+  }
+  const cell = new Map();
+  const spread = new Map();
+  const re =
+    /^(percpu\/single|lazy percpu\/strict|lazy single\/strict|list\/fixed depot|µs per \w+ pair)\s+(\d+)\s+(\d+ ns|\w+)\s+([\d.]+) \[([\d.]+)–([\d.]+)\]/;
+  for (const line of text.split('\n')) {
+    const m = re.exec(line);
+    if (!m) continue;
+    cell.set(`${m[1]}@${m[2]}@${m[3]}`, Number(m[4]));
+    spread.set(`${m[1]}@${m[2]}@${m[3]}`, { min: Number(m[5]), max: Number(m[6]) });
+  }
+  const get = (k) => {
+    if (!cell.has(k)) bad(`--real-table ${file}: no cell '${k}' (other flush costs than --flush-cost?)`);
+    return cell.get(k);
+  };
+  const fq = new Map();
+  const iova = new Map();
+  for (const c of [1, 2]) {
+    o.flushCostsNs.forEach((cost, i) => {
+      const s = i === 0 ? (c * 1e6) / get(`µs per strict pair@${c}@${cost} ns`) : 1;
+      fq.set(`strict/${c}/${cost}`, s);
+      fq.set(`percpu/${c}/${cost}`, s * get(`lazy percpu/strict@${c}@${cost} ns`));
+      fq.set(`single/${c}/${cost}`, s * get(`lazy single/strict@${c}@${cost} ns`));
+    });
+    for (const shape of ['local', 'handoff']) {
+      iova.set(`fixed-depot/${shape}/${c}`, 1);
+      iova.set(`correct/${shape}/${c}`, get(`list/fixed depot@${c}@${shape}`));
+    }
+  }
+  const head = text.split('\n').slice(0, 2).join(' / ');
+  realNote = `real side from the table ${file} (${head.replace(/^cross-check: /, '')})`;
+  return { fq, iova, spread };
 }
 const cells = crossCheckCells(real, sim, o.flushCostsNs);
 const header = [

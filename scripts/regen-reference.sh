@@ -23,7 +23,9 @@
 #   --no-calibrate     keep profiles/this-machine.json as it is (--quick never calibrates)
 # Full run: 725 s measured on an idle 2-vCPU VM with the cross-check's earlier 1 s / 3,000-op defaults,
 # ~15 min with today's (2026-12-07): the real-thread fq sweeps, 180 s of runs each, the cross-checks,
-# ~3.5 min each, the simulations, under a minute each; --quick: ~5 min at load 20.
+# ~3.5 min each, the simulations, under a minute each; --quick: ~5 min at load 20 (222 s at load 14).
+# Calibrating takes 26-30 s at load average 1-2, 70-105 s at 5-15 (it runs the single queue's workloads
+# past a full ring and times the model on two busy threads).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

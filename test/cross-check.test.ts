@@ -5,6 +5,7 @@
  * machine) is run by hand: node scripts/cross-check.mjs.
  */
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { AGREE, crossCheckCells, crossCheckText, simSide, type Side } from '../src/bench/cross-check.js';
@@ -41,6 +42,14 @@ describe('cross-check', () => {
       expect(c.agree, `${c.ratio} ${c.cpus} ${c.at}`).toBe(!percpu);
       if (percpu) expect(Math.abs(c.diff)).toBeGreaterThan(AGREE);
     }
+    expect(cells.some((c) => c.noiseBound)).toBe(false); // no spread given
+    // A spread over the runs that spans the simulated ratio: that difference is the real side's noise.
+    const key = 'lazy percpu/strict@2@100000 ns';
+    const c0 = cells.find((c) => `${c.ratio}@${c.cpus}@${c.at}` === key)!;
+    const spread = new Map([[key, { min: c0.real * 0.5, max: c0.sim * 1.1 }]]);
+    const noisy = crossCheckCells({ ...real, spread }, sim, COSTS).find((c) => `${c.ratio}@${c.cpus}@${c.at}` === key)!;
+    expect([noisy.agree, noisy.noiseBound]).toEqual([false, true]);
+    expect(crossCheckText([noisy], [])).toMatch(/ DIFFER\*$[^]*\(noise-bound\): 1 of the differing ratio cells$/m);
     const text = crossCheckText(cells, ['header line']);
     expect(text.split('\n')[0]).toBe('header line');
     expect(text).toMatch(/^ratio +CPUs +at +real \(median \[min–max\]\) +sim +sim\/real +±25%$/m);
@@ -61,6 +70,31 @@ describe('cross-check', () => {
     const bad = spawnSync(process.execPath, [script, '--flush', 'sometimes'], { encoding: 'utf8' });
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/--flush: 'sometimes' is not serial or parallel/);
+  });
+
+  it('takes the real side from a printed table (--real-table), and refuses a missing one before any work', () => {
+    const script = path.join(__dirname, '..', 'scripts', 'cross-check.mjs');
+    const table = path.join(__dirname, '..', 'reports', 'reference', 'cross-check-serial', 'table.txt');
+    const args = ['--flush', 'serial', '--flush-cost', '0,100000', '--sim-ops', '10', '--json'];
+    const r = spawnSync(process.execPath, [script, ...args, '--real-table', table], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    const cells = (JSON.parse(r.stdout) as { cells: { ratio: string; cpus: number; at: string; real: number }[] })
+      .cells;
+    // The table's own medians come back as the real side of every cell it has (per-CPU/single and the queued
+    // designs' pair times are derived from its rounded ratios: not to the last digit).
+    const text = readFileSync(table, 'utf8');
+    const derived = /^(percpu\/single|µs per (percpu|single))/;
+    for (const c of cells.filter((x) => !derived.test(x.ratio))) {
+      const row = text.split('\n').find((l) => new RegExp(`^${c.ratio}\\s+${c.cpus}\\s+${c.at}\\s`).test(l));
+      expect(row, `${c.ratio} ${c.cpus} ${c.at}`).toBeDefined();
+      expect(c.real.toFixed(2)).toBe(/\s([\d.]+) \[/.exec(row!)![1]);
+    }
+    const bad = spawnSync(process.execPath, [script, ...args, '--real-table', `${table}.missing`], {
+      encoding: 'utf8',
+    });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/--real-table .*table\.txt\.missing/);
+    expect(bad.stderr).not.toMatch(/fq sim:/);
   });
 
   it('the reference regeneration script prints its usage, and refuses a bad flag with exit 2 before any work', () => {

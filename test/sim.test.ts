@@ -19,7 +19,15 @@ import { at, defineLayout, region } from '../src/engine/layout.js';
 import { lockRef, LOCK_WORDS, spinLock, spinUnlock } from '../src/engine/sync.js';
 import { spend } from '../src/model/iotlb.js';
 import { benchWorkloads, measureModelCost, modelSiteTable, START_SITE } from '../src/sim/model-cost.js';
-import { builtinProfiles, checkProfile, loadProfile, modelSiteKey, type CostProfile } from '../src/sim/profile.js';
+import { PROBE_STEPS, simProbe } from '../src/sim/lock-probe.js';
+import {
+  builtinProfiles,
+  checkProfile,
+  loadProfile,
+  modelSiteKey,
+  profileHash,
+  type CostProfile,
+} from '../src/sim/profile.js';
 import { iommu, json } from './helpers/cli.js';
 
 let tmp: string;
@@ -210,6 +218,87 @@ describe('cache-line ownership', () => {
   });
 });
 
+describe('what real threads pay at a contended lock (issue 16 item 4)', () => {
+  // vCPU 0 holds the lock for 1 µs; vCPU 1 arrives during it and spins, then takes and drops the lock.
+  const contended = () =>
+    tiny([
+      function* (cpu, _w, l) {
+        yield* spinLock(cpu, l);
+        yield 'critical section';
+        spend(cpu, 1000);
+        yield* spinUnlock(cpu, l);
+      },
+      function* (cpu, _w, l) {
+        yield 'arrive';
+        spend(cpu, 100);
+        yield* spinLock(cpu, l);
+        yield* spinUnlock(cpu, l);
+      },
+    ]);
+  const sim = (profile: CostProfile, opsPerCpu = [1, 1], variant?: string) =>
+    runSim({
+      scenario: { invariants: [] } as unknown as SimSpec['scenario'],
+      model: contended(),
+      opSeed: 1,
+      opsPerCpu,
+      profile,
+      ...(variant ? { variant } : {}),
+    });
+
+  it('a release after a contended acquisition pays notifyNs; nothing else changes', () => {
+    const base = sim(flat);
+    const r = sim({ ...flat, notifyNs: 50 });
+    expect(r.clocks[0]).toBe(base.clocks[0]); // took the lock uncontended: its release is a plain store
+    expect(r.clocks[1]).toBe(base.clocks[1]! + 50); // was handed the lock: its release wakes
+  });
+
+  it('a spinning waiter pulls the lock line back after every write to it (spinnersPoll)', () => {
+    const base = sim(flat);
+    const r = sim({ ...flat, spinnersPoll: true });
+    // The holder's release writes the line twice (owner, lock word): the waiter re-reads it after the
+    // first, so the second waits for that read and moves the line back. Its read of the released word is
+    // the hand-off (lockHandoffNs), not charged again.
+    expect(r.lineTransfers).toBe(base.lineTransfers + 2);
+    expect(r.clocks[0]).toBe(base.clocks[0]! + 2 * flat.lineTransferNs);
+  });
+
+  it('measured steps cost busyStepFactor more while another vCPU runs, and a variant its own cost first', () => {
+    const m = { ...flat, modelSiteNs: { 'critical section': 1000, 'start of op': 0 } };
+    const alone = sim(m, [1, 0]).clocks[0]!;
+    expect(sim({ ...m, busyStepFactor: 1.5 }, [1, 0]).clocks[0]).toBe(alone); // one vCPU: no factor
+    // Two vCPUs: vCPU 0's measured step is 1.5 x 1000 while vCPU 1 still runs.
+    expect(sim({ ...m, busyStepFactor: 1.5 }).clocks[0]).toBe(sim(m).clocks[0]! + 500);
+    const v = { ...m, modelSiteNs: { ...m.modelSiteNs, 'mine: critical section': 10 } };
+    expect(sim(v, [1, 0], 'mine').clocks[0]).toBe(alone - 990);
+    expect(sim(v, [1, 0], 'other').clocks[0]).toBe(alone);
+  });
+
+  it("layout 'model' charges the harness's regions and the model's own layout, as real threads pay them", () => {
+    const run = (profile: CostProfile) =>
+      runSim({
+        scenario: { invariants: [] } as unknown as SimSpec['scenario'],
+        model: contended(),
+        opSeed: 1,
+        opsPerCpu: [1, 1],
+        profile,
+        untimed: ['l'],
+      });
+    expect(run(flat).lineTransfers).toBe(0);
+    expect(run({ ...flat, layout: 'model' }).lineTransfers).toBe(sim(flat).lineTransfers);
+  });
+
+  it('the lock probe: one vCPU pays its work and steps, two contend', () => {
+    const s = { lines: 3, insideNs: 1000, outsideNs: 1000 };
+    const one = simProbe(flat, s, 1, 50, 10);
+    expect(one.contended).toBe(0);
+    // Per op: the work, PROBE_STEPS measured steps; the first op also fetches the four lines it writes.
+    expect(one.nsPerOp * 50).toBe(50 * (2000 + 10 * PROBE_STEPS) + 4 * flat.lineTransferNs);
+    const two = simProbe(flat, s, 2, 50, 10);
+    expect(two.contended).toBeGreaterThan(0);
+    expect(two.nsPerOp).toBeGreaterThan(one.nsPerOp);
+  });
+});
+
 describe('cost profiles', () => {
   it('has the built-in profiles, each valid, with distinct hashes', () => {
     const names = builtinProfiles();
@@ -231,6 +320,16 @@ describe('cost profiles', () => {
     expect(() => checkProfile({ ...s390, modelSiteNs: { 'fq full?': -2 } }, 'p.json')).toThrow(
       /'modelSiteNs.fq full\?'/,
     );
+  });
+
+  it('defaults the later fields to kernel-like semantics, hashed only when set (old hashes hold)', () => {
+    const { layout: _l, spinnersPoll: _s, notifyNs: _n, busyStepFactor: _b, ...old } = s390;
+    const p = checkProfile(old, 'p.json');
+    expect([p.layout, p.spinnersPoll, p.notifyNs, p.busyStepFactor]).toEqual(['kernel', false, 0, 1]);
+    expect(profileHash(p)).toBe(profileHash(s390));
+    expect(profileHash({ ...p, notifyNs: 1 })).not.toBe(profileHash(p));
+    expect(() => checkProfile({ ...old, layout: 'struct' }, 'p.json')).toThrow(/'layout'/);
+    expect(() => checkProfile({ ...old, busyStepFactor: 0.5 }, 'p.json')).toThrow(/'busyStepFactor'/);
   });
 
   it('defaults modelSiteNs to none (kernel-like profiles), and keys sites with digit runs as #', () => {
@@ -265,6 +364,9 @@ describe('bench --calibrate: the model step', () => {
     // Priced by that measurement alone (no transfers, no hits), one simulated vCPU takes exactly the
     // measured time: the sum over sites of steps x cost (to the profile's 0.1 ns rounding).
     const table = modelSiteTable(m);
+    expect(Object.keys(table).some((k) => k.includes(': '))).toBe(false);
+    const own = modelSiteTable(m, true);
+    expect(own[`correct: ${START_SITE}`]).toBe(table[START_SITE]); // one workload: its own figure is the mean
     const priced = runSim({
       scenario: w.scenario,
       model: w.scenario.build({ cpus: 1, variant: variantOf(w.scenario, w.variant), params: w.params }),

@@ -43,6 +43,13 @@ export interface FqBenchOptions {
   readonly timeMs: number;
   /** Ops per worker per measurement instead of timeMs (load-independent runs: tests). */
   readonly opBudget?: number;
+  /**
+   * Stress slice length (default 100 ms). At every slice barrier the workers wait while the main thread
+   * scans the model (quiescent checks): ~1 ms for per-CPU queues, 15-30 ms for the single queue's
+   * 32,768-entry ring and the IOVAs it holds — harness time in the throughput. The cross-check runs one
+   * slice per measurement (bench/cross-check.ts).
+   */
+  readonly sliceMs?: number;
   readonly seed: number;
 }
 
@@ -149,7 +156,7 @@ async function oneCombination(
     timeMs: o.opBudget ? Infinity : o.timeMs,
     opBudget: o.opBudget ?? Infinity,
     seed: o.seed,
-    sliceMs: 100,
+    sliceMs: o.sliceMs ?? 100,
     watchdogMs: 30_000,
   });
   if (r.violation) throw new Error(`fq bench: ${mode} reported ${r.violation.invariant}: ${r.violation.message}`);

@@ -46,6 +46,23 @@ export class Coherence {
     this.touched = new Uint8Array(lines);
   }
 
+  /**
+   * CPU `c`, spinning on a word of `line`, re-reads it at time `t` right after another CPU wrote it: it
+   * becomes a sharer again (the writer keeps a shared copy), and the line is in flight until the transfer
+   * is done — the writer's next write waits for it, then takes the line back (profile spinnersPoll).
+   */
+  poll(c: number, t: number, line: number): void {
+    const owner = this.owner[line]!;
+    if (owner === c) return;
+    if (owner >= 0) {
+      this.sharers[line * this.words + (owner >> 5)]! |= 1 << (owner & 31);
+      this.owner[line] = -1;
+    }
+    this.sharers[line * this.words + (c >> 5)]! |= 1 << (c & 31);
+    this.busyUntil[line] = Math.max(this.busyUntil[line]!, t) + this.transferNs;
+    this.transfers++;
+  }
+
   /** CPU `c` accesses `line` at time `t`: returns the time the access completes. */
   charge(c: number, t: number, line: number, kind: AccessKind): number {
     const owner = this.owner[line]!;

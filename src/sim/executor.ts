@@ -35,7 +35,7 @@ import { HarnessError } from '../errors.js';
 import { AccessLog, instrumentAtomics, LOAD, raw } from './access.js';
 import { Coherence } from './coherence.js';
 import { ClockHeap } from './heap.js';
-import { modelSiteKey, type CostProfile } from './profile.js';
+import { modelSiteKey, variantSiteKey, type CostProfile } from './profile.js';
 
 export const SIM_MAX_CPUS = 256;
 
@@ -48,6 +48,8 @@ export interface SimSpec {
   /** vCPUs that keep drawing ops until every other vCPU is done (their ops are not counted). */
   readonly endless?: readonly boolean[];
   readonly profile: CostProfile;
+  /** The variant's name: its own measured step costs ('VARIANT: site' in modelSiteNs) come first. */
+  readonly variant?: string;
   /** Seed of the tie-break permutation (default: the op seed). */
   readonly tieSeed?: number;
   /** A safety bound: more steps than this is a harness error (a livelock in the model). */
@@ -153,6 +155,14 @@ export function runSim(spec: SimSpec): SimResult {
   let steps = 0;
   let timerFires = 0;
   let lastT = 0;
+  // vCPUs not finished: measured step costs rise by busyStepFactor while more than one runs.
+  let live = 0;
+  for (let c = 0; c < n; c++) if (endless[c] || spec.opsPerCpu[c]! > 0) live++;
+  const busy = (): number => (live > 1 ? prof.busyStepFactor : 1);
+  // spinnersPoll: the tasks spinning on a word of each line (they re-read the line whenever it is written).
+  const spinners = new Map<number, number[]>();
+  // notifyNs: the lock word each task was handed after waiting (it took it marked 'waiters': its release wakes).
+  const wokeFor = new Int32Array(tasks).fill(-1);
 
   for (let t = 0; t < tasks; t++) {
     const vc = new VirtualClock();
@@ -166,7 +176,14 @@ export function runSim(spec: SimSpec): SimResult {
     if (t < n) progs.push(model.program(cpu, opRng(spec.opSeed, t)));
   }
   const state = cpus.map(taskOf);
-  const lineMap = mapLines(model.layout, spec.untimed ?? [], spec.structs ?? []);
+  // A profile that prices the model's own JavaScript (layout 'model') charges the line traffic the real
+  // threads have: the model's layout, the harness's bookkeeping included. Else the kernel's (untimed, structs).
+  const kernelLayout = prof.layout !== 'model';
+  const lineMap = mapLines(
+    model.layout,
+    kernelLayout ? (spec.untimed ?? []) : [],
+    kernelLayout ? (spec.structs ?? []) : [],
+  );
   const coh = new Coherence(lineMap.lines, n, prof);
   const skipLine = lineMap.skip;
   const remaps = lineMap.remaps;
@@ -178,7 +195,10 @@ export function runSim(spec: SimSpec): SimResult {
   const measuredCost = (s: Site): number => {
     let v = measured.get(s);
     if (v === undefined) {
-      v = prof.modelSiteNs[modelSiteKey(s)] ?? -1;
+      v =
+        (spec.variant ? prof.modelSiteNs[variantSiteKey(spec.variant, s)] : undefined) ??
+        prof.modelSiteNs[modelSiteKey(s)] ??
+        -1;
       measured.set(s, v);
     }
     return v;
@@ -202,6 +222,7 @@ export function runSim(spec: SimSpec): SimResult {
     for (;;) {
       if (!endless[c] && started[c]! >= spec.opsPerCpu[c]!) {
         finished[c] = true;
+        live--;
         ops[c] = undefined;
         makespan = Math.max(makespan, clock[c]!);
         if (windowNs === 0 && !endless[c] && spec.opsPerCpu[c]! > 0) {
@@ -214,7 +235,7 @@ export function runSim(spec: SimSpec): SimResult {
       site[c] = 'start of op';
       const op = progs[c]!.next();
       started[c]!++;
-      clock[c]! += startNs;
+      clock[c]! += startNs * busy();
       ops[c] = op;
       const r = op.next();
       if (!r.done) {
@@ -223,10 +244,18 @@ export function runSim(spec: SimSpec): SimResult {
       }
     }
   };
-  const wake = (w: number, t: number): void => {
+  // Where a word's line sits in the coherence table (lock words are never remapped), or -1 if untimed.
+  const lineOfWord = (word: number): number => (skipLine[word >> 4] === 1 ? -1 : word >> 4);
+  const wake = (w: number, t: number, word: number): void => {
     const waited = t - blockedAt[w]!;
+    if (prof.spinnersPoll) {
+      const ss = spinners.get(lineOfWord(word));
+      const k = ss ? ss.indexOf(w) : -1;
+      if (k >= 0) ss!.splice(k, 1);
+    }
     clock[w] = Math.max(clock[w]!, t) + (waited <= prof.spinWindowNs ? prof.lockHandoffNs : prof.wakeupNs);
     const s = site[w]!;
+    if (s.startsWith('lock ')) wokeFor[w] = word;
     const lw = lockWaits.get(s) ?? { waits: 0, waitNs: 0 };
     lw.waits++;
     lw.waitNs += clock[w]! - blockedAt[w]!;
@@ -235,18 +264,27 @@ export function runSim(spec: SimSpec): SimResult {
     blockedCount--;
     heap.push(w);
   };
-  const wakeWord = (word: number, t: number): void => {
+  // Wake the waiters of a word that reads 0; true when one had parked (the release had to wake it).
+  const wakeWord = (word: number, t: number): boolean => {
     const ws = waiters.get(word);
-    if (!ws || raw.load(mem.i32, word) !== 0) return;
+    if (!ws || raw.load(mem.i32, word) !== 0) return false;
+    const parked = (w: number) => t - blockedAt[w]! > prof.spinWindowNs;
     // A kernel spinlock is a queued (MCS) lock: a release hands it to the first waiter only. Any other
     // word (a wait_event, del_timer_sync) wakes every waiter.
     if (site[ws[0]!]!.startsWith('lock ')) {
-      wake(ws.shift()!, t);
+      const w = ws.shift()!;
+      const p = parked(w);
+      wake(w, t, word);
       if (ws.length === 0) waiters.delete(word);
-      return;
+      return p;
     }
     waiters.delete(word);
-    for (const w of ws) wake(w, t);
+    let p = false;
+    for (const w of ws) {
+      p ||= parked(w);
+      wake(w, t, word);
+    }
+    return p;
   };
   const timerDone = (t: number): void => {
     ops[t] = undefined;
@@ -264,6 +302,12 @@ export function runSim(spec: SimSpec): SimResult {
       if (ws) ws.push(c);
       else waiters.set(b, [c]);
       blockedCount++;
+      if (prof.spinnersPoll) {
+        const line = lineOfWord(b);
+        const ss = spinners.get(line);
+        if (ss) ss.push(c);
+        else if (line >= 0) spinners.set(line, [c]);
+      }
     } else heap.push(c);
   };
 
@@ -359,10 +403,36 @@ export function runSim(spec: SimSpec): SimResult {
         if (skipLine[line] === 2) line = remap(remaps, log.word[k]!, line);
         t = coh.charge(cache, t, line, kd[k] as 0 | 1 | 2 | 3);
         hits += hitNs[kd[k]!]!;
+        if (spinners.size > 0 && kd[k] !== LOAD) {
+          // Waiters still spinning on a word of this line re-read it at once: it is shared (and in flight)
+          // again, so the writer's next write to it moves it back. Not after a write to the word they wait
+          // on: a release's is the hand-off itself, priced by lockHandoffNs.
+          const ss = spinners.get(line);
+          if (ss) {
+            for (const w of ss) {
+              const spinning = w !== c && t - blockedAt[w]! <= prof.spinWindowNs;
+              if (spinning && log.word[k] !== state[w]!.blockedOn) coh.poll(cpus[w]!.thisCpu, t, line);
+            }
+          }
+        }
       }
       // A measured step already contains its accesses' hit costs: only transfers and queueing are added.
       const m = measuredCost(s);
-      t += (m >= 0 ? m - hits : prof.stepNs + costOf(s)) + spent;
+      t += (m >= 0 ? m * busy() - hits : prof.stepNs + costOf(s)) + spent;
+      // The release wakes (notifyNs, after the release itself: a spinning waiter sees the word at once):
+      // releasing a lock it was handed after waiting (the model lock's word still says 'waiters'), or a
+      // release that finds a waiter parked.
+      let notify = 0;
+      if (wokeFor[c]! >= 0) {
+        const wf = wokeFor[c]!;
+        for (let k = 0; k < log.n; k++) {
+          if (kd[k] !== LOAD && log.word[k] === wf && raw.load(mem.i32, wf) === 0) {
+            notify = prof.notifyNs;
+            wokeFor[c] = -1;
+            break;
+          }
+        }
+      }
       vc.ns = t;
       clock[c] = t;
       lastT = t;
@@ -373,8 +443,11 @@ export function runSim(spec: SimSpec): SimResult {
         log.on = false;
       } else timerDone(c);
       if (blockedCount > 0) {
-        for (let k = 0; k < log.n; k++) if (kd[k] !== LOAD) wakeWord(log.word[k]!, t);
+        let parked = false;
+        for (let k = 0; k < log.n; k++) if (kd[k] !== LOAD) parked = wakeWord(log.word[k]!, t) || parked;
+        if (parked) notify = prof.notifyNs;
       }
+      if (notify > 0) clock[c]! += notify;
       running = -1;
       park(c);
     }

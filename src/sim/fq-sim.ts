@@ -89,6 +89,7 @@ export function simFqBench(o: SimFqOptions, progress: (s: string) => void, speed
           opSeed: o.seed,
           opsPerCpu: Array(cpus).fill(o.opsPerCpu),
           profile: o.profile.profile,
+          variant: variant.name,
           untimed: FLUSHQ_UNTIMED,
           structs: FLUSHQ_STRUCTS,
         });

@@ -131,6 +131,7 @@ export function simIovaBench(o: SimIovaOptions, progress: (s: string) => void, s
         opsPerCpu: Array.from({ length: cpus }, (_, c) => (c < freers ? 0 : Math.ceil(o.opsPerCpu / perOp))),
         endless: Array.from({ length: cpus }, (_, c) => c < freers),
         profile: o.profile.profile,
+        variant: variant.name,
         untimed: ['shadow.*'],
         countSites: true,
       });

@@ -19,6 +19,7 @@
  * other suites (mapsg, dma-iova, pasid), whose sites likewise fall back to stepNs unless they share a
  * site label with a measured one.
  */
+import { readFileSync } from 'node:fs';
 import { Checker } from '../check/checker.js';
 import { Cpu, type Op } from '../engine/cpu.js';
 import { RealClock } from '../engine/clock.js';
@@ -26,9 +27,10 @@ import { allocateMemory, zeroMemory } from '../engine/layout.js';
 import { opRng } from '../engine/rng.js';
 import { variantOf, withDefaults, type ScenarioDef, type VcpuProgram } from '../engine/scenario.js';
 import { fqBenchParams } from '../bench/fq-bench.js';
-import { modelSiteKey } from './profile.js';
+import { modelSiteKey, variantSiteKey } from './profile.js';
 import { IOVA_BENCH_PARAMS } from '../bench/iova-bench.js';
 import { flushqScenario } from '../scenarios/flushq.js';
+import { SINGLE_FQ_SIZE } from '../model/fq/flush-queue.js';
 import { iovaScenario } from '../scenarios/iova.js';
 
 /** The site an op's first step is charged to: the program drawing the op and the code up to its first yield. */
@@ -41,6 +43,12 @@ export interface Workload {
   readonly variant: string;
   readonly params: Record<string, number>;
   readonly cpus: number;
+  /**
+   * Ops per vCPU this workload needs at least to reach its steady state: the single queue's ring holds
+   * 32,767 entries, and its costs once full (a deep rbtree, a drain of the whole ring) are what a run of
+   * seconds on real threads pays — 3,000 ops would measure a ring that never filled.
+   */
+  readonly minOps?: number;
 }
 
 /** The bench suites' workloads the cross-check compares (bench/cross-check.ts), at flush cost 0. */
@@ -51,6 +59,8 @@ export function benchWorkloads(): Workload[] {
     variant: mode,
     params: fqBenchParams(flushqScenario, { serial: false, transferNs: 0, pages: 1 }, 0),
     cpus,
+    // Enough for the rings to fill: once for the single queue's (at 2 vCPUs, both share it).
+    ...(mode === 'single' ? { minOps: Math.ceil(SINGLE_FQ_SIZE / cpus) + 2_000 } : {}),
   });
   const iova = (variant: string, shape: 'local' | 'handoff', cpus: number): Workload => ({
     name: `iova ${variant} ${shape} x${cpus}`,
@@ -74,6 +84,8 @@ export interface SiteCost {
 
 export interface ModelCost {
   readonly sites: ReadonlyMap<string, SiteCost>;
+  /** The same per variant: each workload's variant, its sites (over its own workloads only). */
+  readonly byVariant: ReadonlyMap<string, ReadonlyMap<string, SiteCost>>;
   /** All steps together: ns per step (the fallback for a site not measured). */
   readonly meanNs: number;
   readonly steps: number;
@@ -189,7 +201,7 @@ export const ROUNDS = 3;
  */
 export function measureModelCost(
   workloads: readonly Workload[],
-  ops: number,
+  opsAll: number,
   progress: (s: string) => void,
   seed = 1,
   /** Timer-read pairs that measure the empty window (fewer: a quicker, rougher measurement — tests). */
@@ -197,10 +209,12 @@ export function measureModelCost(
 ): ModelCost {
   const w0 = emptyWindowNs(windowSamples);
   const total = new Map<string, { steps: number; ns: number }>();
+  const perVariant = new Map<string, Map<string, { steps: number; ns: number }>>();
   let allSteps = 0;
   let allNs = 0;
   let dropped = 0;
   for (const w of workloads) {
+    const ops = Math.max(opsAll, w.minOps ?? 0);
     progress(`calibrate: model steps of ${w.name}, ${ops} ops per vCPU`);
     pass(w, Math.min(ops, 2_000), seed, w0); // warm-up: both paths compiled before anything counts
     pass(w, Math.min(ops, 2_000), seed, undefined);
@@ -224,39 +238,100 @@ export function measureModelCost(
     let sum = 0;
     for (const e of windows.values()) sum += e.ns / ROUNDS;
     const scale = sum > 0 ? plainNs / sum : 0;
+    const mine = perVariant.get(w.variant) ?? new Map<string, { steps: number; ns: number }>();
+    perVariant.set(w.variant, mine);
     for (const [site, e] of windows) {
-      const t = total.get(site);
       const ns = (e.ns / ROUNDS) * scale;
       const st = e.steps / ROUNDS;
-      if (t) {
-        t.steps += st;
-        t.ns += ns;
-      } else total.set(site, { steps: st, ns });
+      for (const into of [total, mine]) {
+        const t = into.get(site);
+        if (t) {
+          t.steps += st;
+          t.ns += ns;
+        } else into.set(site, { steps: st, ns });
+      }
     }
     allSteps += plainSteps;
     allNs += plainNs;
   }
-  const sites = new Map<string, SiteCost>();
-  for (const [site, t] of [...total].sort((a, b) => (a[0] < b[0] ? -1 : 1)))
-    sites.set(site, { steps: t.steps, ns: t.ns / t.steps });
-  return { sites, meanNs: allNs / allSteps, steps: allSteps, timerNs: w0, dropped };
+  const costs = (m: Map<string, { steps: number; ns: number }>) => {
+    const out = new Map<string, SiteCost>();
+    for (const [site, t] of [...m].sort((a, b) => (a[0] < b[0] ? -1 : 1)))
+      out.set(site, { steps: t.steps, ns: t.ns / t.steps });
+    return out;
+  };
+  const byVariant = new Map([...perVariant].map(([v, m]) => [v, costs(m)] as const));
+  return { sites: costs(total), byVariant, meanNs: allNs / allSteps, steps: allSteps, timerNs: w0, dropped };
 }
 
 /**
  * The profile's modelSiteNs from a measurement: per site key (digit runs as '#'), the steps-weighted mean
  * of the sites it covers (cpu_rcache[0]@cpu1 and [3]@cpu0 share one cost), in ns to one decimal.
  */
-export function modelSiteTable(m: ModelCost): Record<string, number> {
-  const bySite = new Map<string, { steps: number; ns: number }>();
-  for (const [site, c] of m.sites) {
-    const key = modelSiteKey(site);
-    const e = bySite.get(key) ?? { steps: 0, ns: 0 };
-    e.steps += c.steps;
-    e.ns += c.ns * c.steps;
-    bySite.set(key, e);
+export function modelSiteTable(m: ModelCost, perVariant = false): Record<string, number> {
+  const table = (sites: ReadonlyMap<string, SiteCost>, key: (site: string) => string) => {
+    const bySite = new Map<string, { steps: number; ns: number }>();
+    for (const [site, c] of sites) {
+      const k = key(site);
+      const e = bySite.get(k) ?? { steps: 0, ns: 0 };
+      e.steps += c.steps;
+      e.ns += c.ns * c.steps;
+      bySite.set(k, e);
+    }
+    return [...bySite].map(([k, e]) => [k, Math.round((10 * e.ns) / e.steps) / 10] as const);
+  };
+  // The site means (any variant, other suites), and with perVariant each measured variant's own
+  // ('VARIANT: site'). bench --calibrate writes the means only: a variant's own figure comes from one or two
+  // workloads, and on a shared machine one disturbed workload moved a design's price by 20-30% (a site whose
+  // code is the same in every design, 'start of op', measured 460-570 ns by variant); the means pool ten.
+  const rows = [
+    ...table(m.sites, modelSiteKey),
+    ...(perVariant ? [...m.byVariant].flatMap(([v, sites]) => table(sites, (s) => variantSiteKey(v, s))) : []),
+  ];
+  return Object.fromEntries(rows.sort((a, b) => (a[0] < b[0] ? -1 : 1)));
+}
+
+/**
+ * This thread's CPU time in ns (Linux: /proc/thread-self/schedstat, its first field), or undefined where
+ * there is none: then the caller times by the wall clock.
+ */
+export function threadCpuNs(): number | undefined {
+  try {
+    return Number(readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[0]);
+  } catch {
+    return undefined;
   }
-  const out: Record<string, number> = {};
-  for (const [key, e] of [...bySite].sort((a, b) => (a[0] < b[0] ? -1 : 1)))
-    out[key] = Math.round((10 * e.ns) / e.steps) / 10;
-  return out;
+}
+
+/**
+ * The busy-core probe (profile busyStepFactor): workload `name` of benchWorkloads() on its own buffer in
+ * this thread (a worker), after a warm-up pass, once `go` says every probing thread is ready; the least
+ * time of `reps` passes of `ops` ops per vCPU, in ms — this thread's CPU time where Linux tells it (time
+ * the thread waited for a core, on a loaded machine, is not the model's cost), else wall time. Run alone
+ * and then on two threads at once, nothing shared between them: what the second busy core costs.
+ */
+export function busyPassMs(d: {
+  name: string;
+  ops: number;
+  reps: number;
+  go: SharedArrayBuffer;
+  threads: number;
+}): number {
+  const w = benchWorkloads().find((x) => x.name === d.name);
+  if (!w) throw new Error(`busy probe: no workload '${d.name}'`);
+  pass(w, Math.min(d.ops, 2_000), 1, undefined);
+  const go = new Int32Array(d.go);
+  Atomics.add(go, 0, 1);
+  while (Atomics.load(go, 0) < d.threads) {
+    /* the other thread is still warming up */
+  }
+  let best = Infinity;
+  for (let k = 0; k < d.reps; k++) {
+    const c0 = threadCpuNs();
+    const t0 = performance.now();
+    pass(w, d.ops, 1, undefined);
+    const c1 = threadCpuNs();
+    best = Math.min(best, c0 !== undefined && c1 !== undefined ? (c1 - c0) / 1e6 : performance.now() - t0);
+  }
+  return best;
 }

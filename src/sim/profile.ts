@@ -36,7 +36,20 @@ export const FIELDS = {
     'extra cost of a step by its site label: {"substring": ns}; work on plain memory the executor cannot see (rbtree walks)',
   modelSiteNs:
     "measured cost of a whole step by its site label (digit runs written '#'): the model's JavaScript and its " +
-    'uncontended accesses, charged instead of stepNs + siteNs + the hit costs (bench --calibrate; default {})',
+    'uncontended accesses, charged instead of stepNs + siteNs + the hit costs (bench --calibrate; default {}); ' +
+    "a key 'VARIANT: site' is that variant's own measurement, taken before the site's mean",
+  layout:
+    "whose line traffic is charged: 'kernel' (default: the kernel's struct layout, the harness's bookkeeping " +
+    "free) or 'model' (every access to the buffer as the model lays it out: what real threads pay)",
+  spinnersPoll:
+    'a waiter spinning on a lock word keeps re-reading its line: every write to that line while it spins ' +
+    'moves the line away from the writer and back (default false: waiters cost the holder nothing)',
+  notifyNs:
+    "the releaser's cost of a lock release that must wake: after a contended acquisition, or with a waiter " +
+    'parked (Atomics.notify, futex wake; default 0: a kernel spinlock release is a store)',
+  busyStepFactor:
+    'measured step costs (modelSiteNs) are this much higher while another vCPU runs at the same time: ' +
+    'cores that share a package, the runtime threads an idle core would have run (default 1)',
   flushCostNs: "default IOTLB flush cost, the fq suite's --flush-cost when not given",
   serialFlush: 'default flush serialisation (true: one global flush lock, s390 shadow tables)',
   hypercallNs: "default driver map/unmap call cost, the mapsg suite's --hypercall-cost when not given",
@@ -59,6 +72,10 @@ export const profileSchema = z
     wakeupNs: ns,
     siteNs: z.record(z.string().min(1), ns),
     modelSiteNs: z.record(z.string().min(1), ns).default({}),
+    layout: z.enum(['kernel', 'model']).default('kernel'),
+    spinnersPoll: z.boolean().default(false),
+    notifyNs: ns.default(0),
+    busyStepFactor: z.number().finite().min(1).max(10).default(1),
     flushCostNs: ns,
     serialFlush: z.boolean(),
     hypercallNs: ns,
@@ -70,6 +87,13 @@ export type CostProfile = z.infer<typeof profileSchema>;
 
 /** The key a site label has in modelSiteNs: digit runs as '#' (cpu_rcache[3]@cpu17.lock: one cost for all). */
 export const modelSiteKey = (site: string): string => site.replace(/\d+/g, '#');
+
+/**
+ * The key of a site's cost measured in one variant's own workload ('single: rbtree alloc_iova'): a step's
+ * cost depends on the state its design keeps (the single queue's 32,767 queued IOVAs make a deep rbtree
+ * and a ring larger than the caches), so the simulator looks this key up first, then the site's mean.
+ */
+export const variantSiteKey = (variant: string, site: string): string => `${variant}: ${modelSiteKey(site)}`;
 
 export interface LoadedProfile {
   readonly profile: CostProfile;
@@ -102,8 +126,18 @@ export function checkProfile(value: unknown, where: string): CostProfile {
   );
 }
 
+/** Fields added with defaults after profiles were published: hashed only when set, so old hashes hold. */
+const LATER_DEFAULTS: Partial<Record<keyof CostProfile, unknown>> = {
+  layout: 'kernel',
+  spinnersPoll: false,
+  notifyNs: 0,
+  busyStepFactor: 1,
+};
+
 export function profileHash(p: CostProfile): string {
-  return createHash('sha256').update(canonical(p)).digest('hex').slice(0, 16);
+  const q: Record<string, unknown> = { ...p };
+  for (const [k, v] of Object.entries(LATER_DEFAULTS)) if (q[k] === v) delete q[k];
+  return createHash('sha256').update(canonical(q)).digest('hex').slice(0, 16);
 }
 
 /** `--profile NAME|FILE`: a built-in name, else a path to a JSON profile. */
