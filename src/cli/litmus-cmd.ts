@@ -12,6 +12,7 @@ import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { BadInput, EXIT } from '../errors.js';
 import { herdText } from '../litmus/format.js';
+import { loadBufferingOf } from '../litmus/load-buffering.js';
 import { LitmusError, parseLitmus, type Litmus } from '../litmus/parse.js';
 import { MAX_EXECUTIONS, runLitmus, type LitmusOutcome } from '../litmus/run.js';
 import { readBoundedFile, type Io } from './io.js';
@@ -77,6 +78,12 @@ function runFile(file: string, max: number): FileResult {
     }
     throw e;
   }
+  // Before the search: an outcome that needs load buffering is one the model cannot produce, so its
+  // answer (Never, or Always for the negation) would say nothing about the test. Reported unsupported
+  // whatever the Result line — also when it is Never (LB+fencembonceonce+ctrlonceonce): the model says
+  // Never there with or without the test's barriers and dependencies, so an "agrees" would be vacuous.
+  const lb = loadBufferingOf(lit);
+  if (lb !== null) return { file, name: lit.name, result: lit.result ?? null, unsupported: lb };
   try {
     return { file, name: lit.name, result: lit.result ?? null, unsupported: null, lit, outcome: runLitmus(lit, max) };
   } catch (e) {
