@@ -174,12 +174,14 @@ describe('an outcome that needs load buffering is named, not answered', () => {
     const p0 = body(R('r0', 'x'), W('y', 1), W('z', 1));
     const p1 = body(R('r0', 'y'), R('r1', 'z'), W('x', 1));
     const both = lb('LB3', p0, p1, '(0:r0=1 /\\ 1:r0=1) \\/ (0:r0=1 /\\ 1:r1=1)');
-    expect(loadBufferingOf(both)).toMatch(/each of the 2 disjuncts needs one; the first: P0's READ_ONCE of x/);
+    expect(loadBufferingOf(both)).toMatch(/each of the 2 disjuncts needs it; the first: P0's READ_ONCE of x/);
     expect(runLitmus(both).observation).toBe('Never');
     // One disjunct reachable without a cycle (r1 reads z's initial 0): the search answers.
     expect(loadBufferingOf(lb('LB3', p0, p1, '(0:r0=1 /\\ 1:r0=1) \\/ (1:r1=0)'))).toBeNull();
     // An unsatisfiable disjunct (no store writes 2) does not make the other one reachable.
-    expect(loadBufferingOf(lb('LB3', p0, p1, '(0:r0=1 /\\ 1:r0=1) \\/ (1:r1=2)'))).toMatch(/each of the 2/);
+    expect(loadBufferingOf(lb('LB3', p0, p1, '(0:r0=1 /\\ 1:r0=1) \\/ (1:r1=2)'))).toMatch(
+      /\(1 of the 2 disjuncts need it and no store can give the others their values; the first: P0's/,
+    );
     // forall (0:r0=0 \/ 1:r0=0) fails only where both read 1: the model would say Always.
     const fa = parseLitmus(litmus('LBfa', LB, '0:r0=1').replace('exists (0:r0=1)', 'forall (0:r0=0 \\/ 1:r0=0)'));
     expect(loadBufferingOf(fa)).toMatch(/^the outcome where the condition fails needs load buffering/);

@@ -293,9 +293,12 @@ export function loadBufferingOf(lit: Litmus): string | null {
     if (lb.length === 0) continue;
     const what = neg ? 'the outcome where the condition fails' : 'the outcome';
     const each =
-      ds.length > 1
-        ? ` (each of the ${ds.length} disjuncts needs one; the first: ${lb[0]!.cycle})`
-        : `: ${lb[0]!.cycle}`;
+      ds.length === 1
+        ? `: ${lb[0]!.cycle}`
+        : lb.length === ds.length
+          ? ` (each of the ${ds.length} disjuncts needs it; the first: ${lb[0]!.cycle})`
+          : ` (${lb.length} of the ${ds.length} disjuncts need it and no store can give the others their` +
+            ` values; the first: ${lb[0]!.cycle})`;
     return `${what} needs load buffering, which --memory weak does not model${each}`;
   }
   return null;
