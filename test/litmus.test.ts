@@ -152,6 +152,13 @@ describe('an outcome that needs load buffering is named, not answered', () => {
     expect(loadBufferingOf(lb('LB+mbs', body(R('r0', 'x'), MB, W('y', 1)), body(R('r0', 'y'), MB, W('x', 1))))).toMatch(
       /needs load buffering/,
     );
+    // A data dependency: P1 stores what it read, a value not known statically, so a candidate for any value.
+    const data = lb(
+      'LB+datas',
+      body(R('r0', 'x'), '\tWRITE_ONCE(*y, r0);'),
+      body(R('r0', 'y'), '\tWRITE_ONCE(*x, r0);'),
+    );
+    expect(loadBufferingOf(data)).toMatch(/P1's WRITE_ONCE to x \(line 15\), which follows P1's READ_ONCE of y/);
     // The other built-in tests (SB, MP, WRC, IRIW, 2+2W, R, S, CoRR: no po+rf cycle) are left to the search.
     for (const [name, procs, cond] of CASES)
       expect([name, loadBufferingOf(parseLitmus(litmus(name, procs, cond)))]).toEqual([
