@@ -309,7 +309,7 @@ describe('iommu-stress litmus', () => {
     expect([j.unsupported, j.loadBuffering, j.summary]).toEqual([
       2,
       1,
-      '4 tests: 1 agree or have no Result line, 1 disagree, 2 unsupported (1 need load buffering)',
+      '4 tests: 1 agree or have no Result line, 1 disagree, 2 unsupported (1 needs load buffering)',
     ]);
     expect((await iommu('litmus', path.join(dir, 'missing.litmus'))).code).toBe(2);
   });
