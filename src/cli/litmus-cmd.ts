@@ -152,9 +152,10 @@ function runDir(dir: string, max: number, f: LitmusFlags, io: Io): number {
     }
   }
   const supported = files.length - unsupported;
+  const lbNote = loadBuffering === 0 ? '' : ` (${loadBuffering} need${loadBuffering === 1 ? 's' : ''} load buffering)`;
   const summary =
     `${files.length} tests: ${supported - disagree} agree or have no Result line, ${disagree} disagree, ` +
-    `${unsupported} unsupported${loadBuffering > 0 ? ` (${loadBuffering} need${loadBuffering === 1 ? 's' : ''} load buffering)` : ''}`;
+    `${unsupported} unsupported${lbNote}`;
   if (f.json) io.out(JSON.stringify({ dir, tests: results, disagree, unsupported, loadBuffering, summary }, null, 2));
   else io.out(summary);
   return disagree > 0 ? EXIT.verdict : EXIT.ok;
