@@ -173,6 +173,10 @@ describe('an outcome that needs load buffering is named, not answered', () => {
     expect(loadBufferingOf(three)).toBeNull();
     expect(runLitmus(three).observation).toBe('Sometimes');
     expect(loadBufferingOf(lb('LB0', LB[0], LB[1], '0:r0=0 /\\ 1:r0=1'))).toBeNull();
+    // Not claimed (sound, not complete): a register set inside an `if` or by an RMW is not tied to a load.
+    const inIf = '\tint r0 = 0;\n\tif (READ_ONCE(*y)) r0 = READ_ONCE(*x);\n\tWRITE_ONCE(*y, 1);';
+    expect(loadBufferingOf(lb('LBif', inIf, LB[1]))).toBeNull();
+    expect(loadBufferingOf(lb('LBxchg', body('\tint r0 = xchg(x, 2);', W('y', 1)), LB[1]))).toBeNull();
     // A location's final value is a coherence fact, not reads-from: it adds no constraint.
     expect(loadBufferingOf(lb('LBx', LB[0], LB[1], 'x=1 /\\ 1:r0=1'))).toBeNull();
   });
