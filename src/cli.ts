@@ -145,9 +145,9 @@ function program(io: Io, setExit: (code: number) => void): Command {
     .description(
       "run C litmus tests (the format of the kernel's tools/memory-model) exhaustively under --memory weak;\n" +
         "herd7-style output; exit 0 when the Observation agrees with the file's Result line, 1 when not,\n" +
-        '2 when the test uses something not modelled (RCU, plain accesses, spin_is_locked; named with its line).\n' +
-        'Not covered: load buffering (a load reading a store from its own future), so LB-shaped tests that\n' +
-        'LKMM allows come out Never here.',
+        '2 when the test uses something not modelled (RCU, plain accesses, spin_is_locked; named with its line)\n' +
+        'or asks about an outcome that needs load buffering (a load reading a store from its own future, which\n' +
+        '--memory weak does not model: the cycle of program order and reads-from is named).',
     )
     .argument('<file-or-dir>', 'a .litmus file, or a directory: every *.litmus in it, one line each')
     .option('--max-executions <n>', 'give up on a test with more executions than this (default: 2000000)')

@@ -4,14 +4,17 @@
  *
  * One file: its final states and Observation; exit 0 when it agrees with the file's `Result:` line (or
  * the file has none), 1 when it does not, 2 when the test uses a construct we do not model (named with
- * its line). A directory: one line per *.litmus file (Result, ours, agreement, or why unsupported);
- * exit 1 when any supported test disagrees, else 0 — unsupported ones are listed and counted, not
- * failures, since a kernel directory always holds some (RCU, spin_is_locked).
+ * its line) or asks about an outcome that needs load buffering (litmus/load-buffering.ts: the cycle of
+ * program order and reads-from is named). A directory: one line per *.litmus file (Result, ours,
+ * agreement, or why unsupported); exit 1 when any supported test disagrees, else 0 — unsupported ones
+ * are listed and counted, not failures, since a kernel directory always holds some (RCU, spin_is_locked,
+ * LB).
  */
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { BadInput, EXIT } from '../errors.js';
 import { herdText } from '../litmus/format.js';
+import { loadBufferingOf } from '../litmus/load-buffering.js';
 import { LitmusError, parseLitmus, type Litmus } from '../litmus/parse.js';
 import { MAX_EXECUTIONS, runLitmus, type LitmusOutcome } from '../litmus/run.js';
 import { readBoundedFile, type Io } from './io.js';
@@ -29,6 +32,8 @@ interface FileResult {
   readonly name: string;
   readonly result: string | null;
   readonly unsupported: string | null;
+  /** Unsupported because the outcome needs load buffering (counted apart in a directory's summary). */
+  readonly loadBuffering?: boolean;
   readonly lit?: Litmus;
   readonly outcome?: LitmusOutcome;
 }
@@ -77,6 +82,12 @@ function runFile(file: string, max: number): FileResult {
     }
     throw e;
   }
+  // Before the search: an outcome that needs load buffering is one the model cannot produce, so its
+  // answer (Never, or Always for the negation) would say nothing about the test. Reported unsupported
+  // whatever the Result line — also when it is Never (LB+fencembonceonce+ctrlonceonce): the model says
+  // Never there with or without the test's barriers and dependencies, so an "agrees" would be vacuous.
+  const lb = loadBufferingOf(lit);
+  if (lb !== null) return { file, name: lit.name, result: lit.result ?? null, unsupported: lb, loadBuffering: true };
   try {
     return { file, name: lit.name, result: lit.result ?? null, unsupported: null, lit, outcome: runLitmus(lit, max) };
   } catch (e) {
@@ -116,6 +127,7 @@ function runDir(dir: string, max: number, f: LitmusFlags, io: Io): number {
   const results: ReturnType<typeof jsonOf>[] = [];
   let disagree = 0;
   let unsupported = 0;
+  let loadBuffering = 0;
   const width = Math.max(...files.map((n) => n.length - '.litmus'.length));
   if (!f.json) io.out(`${'test'.padEnd(width)}  ${'Result'.padEnd(9)}  ${'ours'.padEnd(9)}  verdict`);
   for (const n of files) {
@@ -123,6 +135,7 @@ function runDir(dir: string, max: number, f: LitmusFlags, io: Io): number {
     const r = runFile(path.join(dir, n), max);
     const agrees = r.outcome && r.result !== null ? r.result === r.outcome.observation : null;
     if (r.unsupported !== null) unsupported++;
+    if (r.loadBuffering) loadBuffering++;
     else if (agrees === false) disagree++;
     results.push(jsonOf(r, agrees));
     if (!f.json) {
@@ -139,8 +152,11 @@ function runDir(dir: string, max: number, f: LitmusFlags, io: Io): number {
     }
   }
   const supported = files.length - unsupported;
-  const summary = `${files.length} tests: ${supported - disagree} agree or have no Result line, ${disagree} disagree, ${unsupported} unsupported`;
-  if (f.json) io.out(JSON.stringify({ dir, tests: results, disagree, unsupported, summary }, null, 2));
+  const lbNote = loadBuffering === 0 ? '' : ` (${loadBuffering} need${loadBuffering === 1 ? 's' : ''} load buffering)`;
+  const summary =
+    `${files.length} tests: ${supported - disagree} agree or have no Result line, ${disagree} disagree, ` +
+    `${unsupported} unsupported${lbNote}`;
+  if (f.json) io.out(JSON.stringify({ dir, tests: results, disagree, unsupported, loadBuffering, summary }, null, 2));
   else io.out(summary);
   return disagree > 0 ? EXIT.verdict : EXIT.ok;
 }
