@@ -19,7 +19,6 @@
  * other suites (mapsg, dma-iova, pasid), whose sites likewise fall back to stepNs unless they share a
  * site label with a measured one.
  */
-import { readFileSync } from 'node:fs';
 import { Checker } from '../check/checker.js';
 import { Cpu, type Op } from '../engine/cpu.js';
 import { RealClock } from '../engine/clock.js';
@@ -29,6 +28,7 @@ import { variantOf, withDefaults, type ScenarioDef, type VcpuProgram } from '../
 import { fqBenchParams } from '../bench/fq-bench.js';
 import { modelSiteKey, variantSiteKey } from './profile.js';
 import { IOVA_BENCH_PARAMS } from '../bench/iova-bench.js';
+import { threadCpuNs } from '../bench/thread-cpu.js';
 import { flushqScenario } from '../scenarios/flushq.js';
 import { SINGLE_FQ_SIZE } from '../model/fq/flush-queue.js';
 import { iovaScenario } from '../scenarios/iova.js';
@@ -123,7 +123,12 @@ export function emptyWindowNs(n = 200_000): number {
   return sum / k;
 }
 
+// This thread's CPU time where Linux tells it: process.cpuUsage() also sums V8's GC and compiler helper
+// threads, which on an idle machine run on the other core at once and inflate the total by tens of percent
+// (an idle calibration priced a strict map+unmap pair 65% above the real one); under load they wait.
 const cpuNs = (): number => {
+  const t = threadCpuNs();
+  if (t !== undefined) return t;
   const u = process.cpuUsage();
   return (u.user + u.system) * 1e3;
 };
@@ -289,18 +294,6 @@ export function modelSiteTable(m: ModelCost, perVariant = false): Record<string,
     ...(perVariant ? [...m.byVariant].flatMap(([v, sites]) => table(sites, (s) => variantSiteKey(v, s))) : []),
   ];
   return Object.fromEntries(rows.sort((a, b) => (a[0] < b[0] ? -1 : 1)));
-}
-
-/**
- * This thread's CPU time in ns (Linux: /proc/thread-self/schedstat, its first field), or undefined where
- * there is none: then the caller times by the wall clock.
- */
-export function threadCpuNs(): number | undefined {
-  try {
-    return Number(readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[0]);
-  } catch {
-    return undefined;
-  }
 }
 
 /**
