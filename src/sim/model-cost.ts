@@ -125,12 +125,22 @@ export function emptyWindowNs(n = 200_000): number {
 
 // This thread's CPU time where Linux tells it: process.cpuUsage() also sums V8's GC and compiler helper
 // threads, which on an idle machine run on the other core at once and inflate the total by tens of percent
-// (an idle calibration priced a strict map+unmap pair 65% above the real one); under load they wait.
-const cpuNs = (): number => {
-  const t = threadCpuNs();
-  if (t !== undefined) return t;
+// (an idle calibration priced a strict map+unmap pair 65% above the real one); under load they wait. The
+// thread's figure moves in scheduler ticks (4 ms here), so a window shorter than THREAD_CPU_MIN_NS (a
+// test's few ops) is taken from the process's clock instead, where a tick would be most of it.
+const THREAD_CPU_MIN_NS = 100e6;
+const processCpuNs = (): number => {
   const u = process.cpuUsage();
   return (u.user + u.system) * 1e3;
+};
+const cpuClock = (): { thread: number | undefined; process: number } => ({
+  thread: threadCpuNs(),
+  process: processCpuNs(),
+});
+const cpuNsSince = (t0: { thread: number | undefined; process: number }): number => {
+  const t1 = cpuClock();
+  const thread = t0.thread !== undefined && t1.thread !== undefined ? t1.thread - t0.thread : undefined;
+  return thread !== undefined && thread >= THREAD_CPU_MIN_NS ? thread : t1.process - t0.process;
 };
 
 /** One pass of `ops` ops per vCPU from a fresh model; timed per step (less `w0` each) or only in total. */
@@ -162,7 +172,7 @@ function pass(w: Workload, ops: number, seed: number, w0: number | undefined): P
       e.ns += v;
     } else perSite!.set(site, { steps: 1, ns: v });
   };
-  const t0 = perStep ? 0 : cpuNs();
+  const t0 = perStep ? undefined : cpuClock();
   for (let k = 0; k < ops; k++) {
     for (let c = 0; c < w.cpus; c++) {
       const cpu = cpus[c]!;
@@ -190,7 +200,7 @@ function pass(w: Workload, ops: number, seed: number, w0: number | undefined): P
       }
     }
   }
-  const ns = perStep ? 0 : cpuNs() - t0;
+  const ns = t0 === undefined ? 0 : cpuNsSince(t0);
   if (checker.failed) throw new Error(`calibrate: ${w.name} reported ${checker.violations[0]?.invariant}`);
   // The op's first step counts as a step too (the simulator charges it as one).
   return { ns, steps: steps + ops * w.cpus, ...(perSite ? { perSite, dropped } : {}) };
