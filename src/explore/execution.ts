@@ -410,16 +410,14 @@ export function runExecution(spec: ExecutionSpec, scheduler: Scheduler, stepsHin
       if (checker.failed) break;
     }
   } catch (e) {
-    if (running < 0) {
-      if (siteCounts) addSiteCounts(spec.siteCounts!, siteCounts);
-      throw e; // the harness's own code, not the model's
-    }
+    if (running < 0) throw e; // the harness's own code, not the model's
     if (wm) wm.endStep(true);
     threw(running, e);
     if (running >= n) timerDone(running);
+  } finally {
+    // However the execution ends, its site counts go into the campaign's total.
+    if (siteCounts) addSiteCounts(spec.siteCounts!, siteCounts);
   }
-
-  if (siteCounts) addSiteCounts(spec.siteCounts!, siteCounts);
 
   function dueAt(t: number): number {
     const d = Atomics.load(mem.i64, timers[t - n]!.ref.deadlineIndex);

@@ -80,25 +80,17 @@ export class Recorder {
   private unknown = false;
 
   read(word: number, words: number): void {
-    if (!this.on) return;
-    this.reads.push(word);
-    if (words === 2) this.reads.push(word + 1);
+    if (this.on) add(this.reads, word, words);
   }
   write(word: number, words: number): void {
-    if (!this.on) return;
-    this.writes.push(word);
-    if (words === 2) this.writes.push(word + 1);
+    if (this.on) add(this.writes, word, words);
   }
   update(word: number, words: number): void {
-    if (!this.on) return;
-    this.updates.push(word);
-    if (words === 2) this.updates.push(word + 1);
+    if (this.on) add(this.updates, word, words);
   }
   /** A weak plain step's catch-up read (see Footprint.seen). */
   catchUp(word: number, words: number): void {
-    if (!this.on) return;
-    this.catchUps.push(word);
-    if (words === 2) this.catchUps.push(word + 1);
+    if (this.on) add(this.catchUps, word, words);
   }
   markUnknown(): void {
     if (this.on) this.unknown = true;
@@ -240,4 +232,10 @@ export function installLogging(rec: Recorder): () => void {
     counterAdd.i32 = add32;
     counterAdd.i64 = add64;
   };
+}
+
+/** A one- or two-word access (an i32 or an i64 word pair) into a footprint list. */
+function add(list: number[], word: number, words: number): void {
+  list.push(word);
+  if (words === 2) list.push(word + 1);
 }

@@ -8,6 +8,7 @@
 import { Worker } from 'node:worker_threads';
 import { benchWorkloads, measureModelCost, modelSiteTable } from './model-cost.js';
 import { realProbe, simProbe, PROBE_STEPS, type ProbeShape } from './lock-probe.js';
+import { evalWorkers } from './eval-workers.js';
 import type { CostProfile } from './profile.js';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 
@@ -97,13 +98,10 @@ async function exchanges(shared: boolean, n: number): Promise<{ ns: number; move
       out.push({ ns: (performance.now() - t0) * 1e6, moves });
     }
     parentPort.postMessage(out);`;
-  const ws = [1, 2].map(
-    (me) => new Worker(src, { eval: true, workerData: { sab, n, me, block: XBLOCK, idx: shared ? 0 : me * 16 } }),
+  const rs = await evalWorkers<{ ns: number; moves: number }[]>(
+    src,
+    [1, 2].map((me) => ({ sab, n, me, block: XBLOCK, idx: shared ? 0 : me * 16 })),
   );
-  const rs = await Promise.all(
-    ws.map((w) => new Promise<{ ns: number; moves: number }[]>((r) => w.once('message', r))),
-  );
-  await Promise.all(ws.map((w) => w.terminate()));
   return rs.flat();
 }
 
@@ -122,14 +120,10 @@ export async function busyFactor(ops: number): Promise<{ factor: number; each: s
     import(w.me).then((m) => parentPort.postMessage(m.busyPassMs(w)));`;
   const run = async (name: string, threads: number): Promise<number> => {
     const go = new SharedArrayBuffer(64);
-    const ws = Array.from(
-      { length: threads },
-      () => new Worker(src, { eval: true, workerData: { me, name, ops, reps: REPEATS, go, threads } }),
+    const ms = await evalWorkers<number>(
+      src,
+      Array.from({ length: threads }, () => ({ me, name, ops, reps: REPEATS, go, threads })),
     );
-    const ms = await Promise.all(
-      ws.map((w) => new Promise<number>((res, rej) => (w.once('message', res), w.once('error', rej)))),
-    );
-    await Promise.all(ws.map((w) => w.terminate()));
     return ms.reduce((a, b) => a + b, 0) / ms.length;
   };
   const ratios: number[] = [];

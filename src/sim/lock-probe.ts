@@ -13,8 +13,8 @@
  * The work is spend() (iotlb.ts): a busy wait on the real clock in a worker, simulated time in the
  * simulator, so both sides do the same amount of it.
  */
-import { Worker } from 'node:worker_threads';
 import { Checker } from '../check/checker.js';
+import { evalWorkers } from './eval-workers.js';
 import { Cpu, type Op } from '../engine/cpu.js';
 import { RealClock } from '../engine/clock.js';
 import { defineLayout, mapMemory, type Layout, type Memory } from '../engine/layout.js';
@@ -116,14 +116,10 @@ export async function realProbe(s: ProbeShape, cpus: number, ops: number): Promi
   const src = `
     const { workerData: w, parentPort } = require('node:worker_threads');
     import(w.me).then((m) => parentPort.postMessage(m.probeWorker(w)));`;
-  const ws = Array.from(
-    { length: cpus },
-    (_, c) => new Worker(src, { eval: true, workerData: { me, sab, layout, s, cpu: c, cpus, ops } }),
+  const ms = await evalWorkers<number>(
+    src,
+    Array.from({ length: cpus }, (_, c) => ({ me, sab, layout, s, cpu: c, cpus, ops })),
   );
-  const ms = await Promise.all(
-    ws.map((w) => new Promise<number>((res, rej) => (w.once('message', res), w.once('error', rej)))),
-  );
-  await Promise.all(ws.map((w) => w.terminate()));
   return (Math.max(...ms) * 1e6) / ops;
 }
 
