@@ -215,6 +215,13 @@ describe('cache-line ownership', () => {
     expect(m.charge(0, 0, 2, RMW)).toBe(12);
     expect(m.charge(1, 0, 3, LOAD)).toBe(8);
     expect(m.charge(1, 20, 2, CAS)).toBe(126);
+    // lineMoveNs prices a move that finds the line idle; one that queued behind another pays lineTransferNs.
+    const q = new Coherence(4, 4, { ...p, lineMoveNs: 30 });
+    expect(q.charge(0, 0, 1, RMW)).toBe(105); // first touch: still the transfer (firstTouchNs's default)
+    expect(q.charge(1, 300, 1, LOAD)).toBe(331); // idle at cpu0: one move
+    expect(q.charge(2, 1000, 1, CAS)).toBe(1036); // idle: one move, the line busy until 1036
+    expect(q.charge(3, 1010, 1, CAS)).toBe(1142); // queued behind it: the contended transfer
+    expect(q.charge(2, 1100, 1, LOAD)).toBe(1243); // waits for that transfer, then a contended one
   });
 });
 
@@ -359,6 +366,11 @@ describe('bench --calibrate: the model step', () => {
     simSites.set(START_SITE, 30);
     expect(new Map([...m.sites].map(([s, c]) => [s, c.steps]))).toEqual(simSites);
     expect(m.steps).toBe(r.steps + 30);
+    expect(m.opsOf.get(w.name)).toBe(30);
+    // A pass shorter than minPassNs runs more ops (at most 125 times as many: the probe's floor).
+    const longer = measureModelCost([w], 30, () => {}, 1, 5_000, 5e6).opsOf.get(w.name)!;
+    expect(longer).toBeGreaterThan(30);
+    expect(longer).toBeLessThanOrEqual(30 * 125);
     for (const c of m.sites.values()) expect(c.ns).toBeGreaterThanOrEqual(0);
     expect(m.meanNs).toBeGreaterThan(0);
     // Priced by that measurement alone (no transfers, no hits), one simulated vCPU takes exactly the

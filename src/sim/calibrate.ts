@@ -64,8 +64,13 @@ async function pingPong(park: boolean, rounds: number, block: number): Promise<n
   return blocks.sort((x, y) => x - y)[blocks.length >> 2]!;
 }
 
-/** Ops per vCPU of each model workload per pass (model-cost.ts): ~15 s for all of them on an idle machine. */
+/** Ops per vCPU of each model workload per pass (model-cost.ts), at least: ~15 s for all of them on an idle machine. */
 export const MODEL_OPS = 3_000;
+/**
+ * The least CPU time of a workload's plain pass (measureModelCost's minPassNs): above the 100 ms from which
+ * the thread's own clock is read, with room for the process clock's inflation in the probe that sizes it.
+ */
+export const MIN_PASS_NS = 150e6;
 
 const r = (x: number) => Math.round(x * 10) / 10;
 
@@ -105,24 +110,29 @@ async function exchanges(shared: boolean, n: number): Promise<{ ns: number; move
   return rs.flat();
 }
 
+/** Passes per thread of the busy-core probe (each at least MIN_PASS_NS of CPU time). */
+const BUSY_REPEATS = 3;
+
 /**
  * busyStepFactor: the one-vCPU bench workloads (model-cost.ts), each on its own buffer, timed on one worker
  * thread alone and then on two at once (nothing shared between the two: no line, no lock). Per workload the
- * least time of REPEATS passes; the factor is the median over the workloads of (two at once / alone), at
- * least 1.
+ * least time of BUSY_REPEATS passes of the ops the model step ran (long enough for the thread's clock: a
+ * 25 ms pass read in 4 ms ticks moved a workload's factor by ±15%); the factor is the median over the
+ * workloads of (two at once / alone), at least 1.
  * What it catches: whatever a second busy core costs the model's JavaScript — a shared package's caches
  * and clock, and V8's helper threads (concurrent GC), which run on the idle core while only one is busy.
  */
-export async function busyFactor(ops: number): Promise<{ factor: number; each: string[] }> {
+export async function busyFactor(opsOf: (workload: string) => number): Promise<{ factor: number; each: string[] }> {
   const me = new URL('./model-cost.js', import.meta.url).href;
   const src = `
     const { workerData: w, parentPort } = require('node:worker_threads');
     import(w.me).then((m) => parentPort.postMessage(m.busyPassMs(w)));`;
   const run = async (name: string, threads: number): Promise<number> => {
     const go = new SharedArrayBuffer(64);
+    const ops = opsOf(name);
     const ms = await evalWorkers<number>(
       src,
-      Array.from({ length: threads }, () => ({ me, name, ops, reps: REPEATS, go, threads })),
+      Array.from({ length: threads }, () => ({ me, name, ops, reps: BUSY_REPEATS, go, threads })),
     );
     return ms.reduce((a, b) => a + b, 0) / ms.length;
   };
@@ -209,10 +219,11 @@ export async function calibrate(progress: (s: string) => void, modelOps = MODEL_
   let parkNs = Infinity;
   for (let k = 0; k < REPEATS; k++) parkNs = Math.min(parkNs, await pingPong(true, 2_000, 20));
   progress('calibrate: the model step');
-  const model = measureModelCost(benchWorkloads(), modelOps, progress);
-  const modelSiteNs = modelSiteTable(model);
+  const model = measureModelCost(benchWorkloads(), modelOps, progress, 1, undefined, MIN_PASS_NS);
+  const modelSiteNs = modelSiteTable(model, true);
   progress('calibrate: the model step with the other core busy');
-  const busy = await busyFactor(modelOps);
+  // The passes the model step took (at least MIN_PASS_NS each): the thread's clock, not its 4 ms ticks.
+  const busy = await busyFactor((name) => model.opsOf.get(name) ?? modelOps);
   if (sink === 42) progress(''); // keep the loops from being optimised away
   const profile: CostProfile = {
     name: 'this-machine',
@@ -221,12 +232,14 @@ export async function calibrate(progress: (s: string) => void, modelOps = MODEL_
       `${load0.toFixed(1)} at the start: ` +
       'Atomics ops on a local word; lineTransferNs = what two worker threads exchanging one word take more ' +
       'than each its own, per move of the line between them (median over blocks of 1,000 in which both ran); ' +
-      'firstTouchNs = 0: the measured steps below include their first touches; ' +
+      'lineMoveNs = a move that finds the line idle: the ping-pong half round trip below (at most ' +
+      'lineTransferNs); firstTouchNs = 0: the measured steps below include their first touches; ' +
       'lockHandoffNs = half a round trip of one word between two worker threads (a spinning waiter sees it), ' +
       'lower quartile of blocks of 100, best of 5; ' +
       "wakeupNs = the same with Atomics.wait/notify (blocks of 20); modelSiteNs = the model's " +
-      'own cost per step by site, ' +
-      `measured on the bench workloads in one thread (src/sim/model-cost.ts: ${model.steps} steps, CPU time, ` +
+      "own cost per step by site, the mean over the designs and each design's own ('VARIANT: site'), " +
+      `measured on the bench workloads in one thread (src/sim/model-cost.ts: ${model.steps} steps, ` +
+      `this thread's CPU time, passes of at least ${MIN_PASS_NS / 1e6} ms, ` +
       `${model.dropped} preempted windows left out); stepNs = their mean, for a site not measured; ` +
       'spinWindowNs = the stress ' +
       'locks spin 2,000 loads before they park. No flush, hypercall or transfer cost: the suites set those. ' +
@@ -241,6 +254,7 @@ export async function calibrate(progress: (s: string) => void, modelOps = MODEL_
     rmwNs: r(rmwNs),
     casNs: r(casNs),
     lineTransferNs: r(Math.max(0, transferNs)),
+    lineMoveNs: r(Math.min(bounceNs, Math.max(0, transferNs))),
     firstTouchNs: 0,
     lockHandoffNs: r(bounceNs),
     spinWindowNs: r(2_000 * loadNs + bounceNs),

@@ -6,7 +6,10 @@
  * invalidates the sharers and, because one line can be owned by one CPU at a time, exclusive transfers of
  * the same line queue behind each other (busyUntil) — a contended lock word or counter serialises its
  * users, as a bouncing line does on real hardware. Loads that miss wait for a transfer in flight but do
- * not queue among themselves.
+ * not queue among themselves. A move that found the line idle at its holder costs lineMoveNs (one
+ * cache-to-cache latency); one that first waited for another transfer of the line costs lineTransferNs —
+ * on a line two CPUs fight over, each move also pays the other's request in flight (this-machine measures
+ * the two apart: a ping-pong's half round trip, and the extra time of two threads exchanging one word).
  *
  * Caches are per CPU: a timer task charges the cache of the CPU it runs on. Capacity misses are not
  * modelled (every line stays cached until another CPU takes it), nor memory latency beyond the first
@@ -23,6 +26,7 @@ export class Coherence {
   private readonly busyUntil: Float64Array;
   private readonly hit: Float64Array;
   private readonly transferNs: number;
+  private readonly moveNs: number;
   private readonly firstTouchNs: number;
   /** 0 until some CPU first touches the line (it comes from memory: firstTouchNs). */
   private readonly touched: Uint8Array;
@@ -42,6 +46,7 @@ export class Coherence {
     this.hit[RMW] = p.rmwNs;
     this.hit[CAS] = p.casNs;
     this.transferNs = p.lineTransferNs;
+    this.moveNs = p.lineMoveNs ?? p.lineTransferNs;
     this.firstTouchNs = p.firstTouchNs ?? p.lineTransferNs;
     this.touched = new Uint8Array(lines);
   }
@@ -92,7 +97,7 @@ export class Coherence {
       }
       this.sharers[w]! |= bit;
       this.transfers++;
-      return start + this.transferNs + this.hit[LOAD]!;
+      return start + (start > t ? this.transferNs : this.moveNs) + this.hit[LOAD]!;
     }
     // A write needs the line exclusively: invalidate every other copy; transfers of one line queue.
     let alone = (this.sharers[w]! & bit) !== 0 && (this.sharers[w]! & ~bit) === 0;
@@ -109,7 +114,7 @@ export class Coherence {
     if (alone) return t + this.hit[kind]!; // the only sharer upgrades its copy without a transfer
     const start = Math.max(t, this.busyUntil[line]!);
     this.lineWaitNs += start - t;
-    const end = start + this.transferNs + this.hit[kind]!;
+    const end = start + (start > t ? this.transferNs : this.moveNs) + this.hit[kind]!;
     this.busyUntil[line] = end;
     this.transfers++;
     return end;

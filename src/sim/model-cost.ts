@@ -93,6 +93,8 @@ export interface ModelCost {
   readonly timerNs: number;
   /** Step windows left out as preempted (longer than CUT_NS). */
   readonly dropped: number;
+  /** Ops per vCPU each workload ran per pass (by name): `ops`, or more to last minPassNs. */
+  readonly opsOf: ReadonlyMap<string, number>;
 }
 
 interface Pass {
@@ -221,6 +223,13 @@ export function measureModelCost(
   seed = 1,
   /** Timer-read pairs that measure the empty window (fewer: a quicker, rougher measurement — tests). */
   windowSamples = 200_000,
+  /**
+   * The least CPU time a plain pass should take (0: `ops` as given — tests): a workload whose pass is
+   * shorter runs more ops, so that its total is read from this thread's clock (THREAD_CPU_MIN_NS) and not
+   * from the process's, which also counts V8's helper threads — on an idle machine by tens of percent,
+   * and by a different share in every workload: a 30 ms pass of the strict loop took the process clock.
+   */
+  minPassNs = 0,
 ): ModelCost {
   const w0 = emptyWindowNs(windowSamples);
   const total = new Map<string, { steps: number; ns: number }>();
@@ -228,11 +237,17 @@ export function measureModelCost(
   let allSteps = 0;
   let allNs = 0;
   let dropped = 0;
+  const opsOf = new Map<string, number>();
   for (const w of workloads) {
-    const ops = Math.max(opsAll, w.minOps ?? 0);
-    progress(`calibrate: model steps of ${w.name}, ${ops} ops per vCPU`);
+    let ops = Math.max(opsAll, w.minOps ?? 0);
     pass(w, Math.min(ops, 2_000), seed, w0); // warm-up: both paths compiled before anything counts
     pass(w, Math.min(ops, 2_000), seed, undefined);
+    if (minPassNs > 0) {
+      const probe = pass(w, ops, seed, undefined).ns;
+      if (probe < minPassNs) ops = Math.ceil((ops * minPassNs * 1.25) / Math.max(probe, minPassNs / 100));
+    }
+    opsOf.set(w.name, ops);
+    progress(`calibrate: model steps of ${w.name}, ${ops} ops per vCPU`);
     const windows = new Map<string, { steps: number; ns: number }>();
     let plainNs = Infinity;
     let plainSteps = 0;
@@ -276,7 +291,7 @@ export function measureModelCost(
     return out;
   };
   const byVariant = new Map([...perVariant].map(([v, m]) => [v, costs(m)] as const));
-  return { sites: costs(total), byVariant, meanNs: allNs / allSteps, steps: allSteps, timerNs: w0, dropped };
+  return { sites: costs(total), byVariant, meanNs: allNs / allSteps, steps: allSteps, timerNs: w0, dropped, opsOf };
 }
 
 /**
@@ -296,9 +311,11 @@ export function modelSiteTable(m: ModelCost, perVariant = false): Record<string,
     return [...bySite].map(([k, e]) => [k, Math.round((10 * e.ns) / e.steps) / 10] as const);
   };
   // The site means (any variant, other suites), and with perVariant each measured variant's own
-  // ('VARIANT: site'). bench --calibrate writes the means only: a variant's own figure comes from one or two
-  // workloads, and on a shared machine one disturbed workload moved a design's price by 20-30% (a site whose
-  // code is the same in every design, 'start of op', measured 460-570 ns by variant); the means pool ten.
+  // ('VARIANT: site'), which bench --calibrate writes too: a site's cost is the design's, not the mean's —
+  // the means are weighted by steps, so the single queue's 34,768-op workloads (nine steps in ten) set
+  // them, and its deep rbtree priced strict's `rbtree alloc_iova` and the per-CPU queue's `start of op`.
+  // (A variant's own figure comes from one or two workloads; passes long enough for the thread's clock,
+  // minPassNs, keep it from the process clock's helper-thread noise that once moved a design by 20-30%.)
   const rows = [
     ...table(m.sites, modelSiteKey),
     ...(perVariant ? [...m.byVariant].flatMap(([v, sites]) => table(sites, (s) => variantSiteKey(v, s))) : []),

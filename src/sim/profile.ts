@@ -27,6 +27,10 @@ export const FIELDS = {
   casNs: 'a compare-and-swap on a line this CPU owns exclusively',
   lineTransferNs:
     'a line moved from another CPU (or memory): added to the access; exclusive transfers of one line queue',
+  lineMoveNs:
+    'a line moved from another CPU that no other transfer of it holds up (the line idle at its holder), ' +
+    'instead of lineTransferNs, which then prices a move that queued behind another; optional, default ' +
+    'lineTransferNs',
   firstTouchNs:
     'a line no CPU has touched yet (from memory), instead of lineTransferNs; optional, default lineTransferNs',
   lockHandoffNs: 'a spinning waiter sees a released lock word and runs again',
@@ -66,6 +70,7 @@ export const profileSchema = z
     rmwNs: ns,
     casNs: ns,
     lineTransferNs: ns,
+    lineMoveNs: ns.optional(),
     firstTouchNs: ns.optional(),
     lockHandoffNs: ns,
     spinWindowNs: ns,
