@@ -11,6 +11,9 @@ export default defineConfig({
     // Longest files first, so that no long file runs alone at the end (test/sequencer.ts).
     sequence: { sequencer: LongestFirst },
     reporters: ['default', './test/summary-reporter.ts'],
+    // dist/ loads natively, never through vitest's module runner: test/helpers/in-process-dist.ts runs the
+    // compiled CLI in-process, and a --scenario-file's own import() of dist/ must meet the very same modules.
+    server: { deps: { external: [/\/dist\//] } },
     testTimeout: 60_000,
     hookTimeout: 60_000,
   },
