@@ -2,15 +2,16 @@
  * bench on variants (issue 10, item 5): a scenario file's variants benched next to built-in ones, the
  * suites' adapters, --repeats with spreads, and --compare. Plumbing only (which rows, which spreads,
  * which exit codes), never the numbers: performance is measured by `bench`, not asserted by tests; so
- * the shortest --time the CLI takes. Commands on the scenario file run as child processes (the file
- * imports the compiled dist/ modules, the CLI's only there); the others in-process (main(argv, io)).
+ * the shortest --time the CLI takes. Commands on the scenario file run in-process on the compiled CLI
+ * (helpers/in-process-dist.ts: the file imports dist/); the others in-process on src/ (main(argv, io)).
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { medianRows } from '../src/bench/spread.js';
-import { iommu, json, root } from './helpers/cli.js';
+import { json, root } from './helpers/cli.js';
+import { iommuDist } from './helpers/in-process-dist.js';
 import { iommuIn } from './helpers/in-process.js';
 
 let tmp: string;
@@ -84,9 +85,9 @@ describe('repeats', () => {
 });
 
 describe('bench --scenario-file --variant', () => {
-  it("benches the file's variant next to a built-in one, each mean with its min–max over the repeats", () => {
+  it("benches the file's variant next to a built-in one, each mean with its min–max over the repeats", async () => {
     const out = path.join(tmp, 'a');
-    const r = iommu(
+    const r = await iommuDist(
       'bench',
       '--scenario-file',
       ext,
@@ -128,8 +129,8 @@ describe('bench --scenario-file --variant', () => {
     expect(readFileSync(path.join(out, 'bench.html'), 'utf8')).toMatch(/Spread over repeats/);
   });
 
-  it('without --variant: what the file adds, next to the built-in variants expected clean', () => {
-    const r = iommu(
+  it('without --variant: what the file adds, next to the built-in variants expected clean', async () => {
+    const r = await iommuDist(
       'bench',
       '--scenario-file',
       ext,

@@ -7,7 +7,8 @@
  * The default-suite check runs `run --mode explore` with a bounded schedule count rather than `npm start`
  * itself: explore alone reaches every declared-reachable site (the regimes put the rare paths within
  * short explored executions), it is deterministic for a seed, and it costs a few seconds instead of the
- * suite's 40 s of stress. The stress leg's counters are checked by the plumbing test below.
+ * suite's 40 s of stress. The stress leg's counters are checked by the plumbing test below. The commands
+ * run in-process on the compiled CLI (helpers/in-process-dist.ts): the scenario files import dist/.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -29,7 +30,8 @@ import type { RunReport } from '../src/report/types.js';
 import { allScenarios } from '../src/scenarios/registry.js';
 import { counterScenario, percpuIncrement } from '../src/scenarios/counter.js';
 import { stress } from '../src/stress/stress.js';
-import { iommu, root } from './helpers/cli.js';
+import { root } from './helpers/cli.js';
+import { iommuDist } from './helpers/in-process-dist.js';
 
 let tmp: string;
 beforeAll(() => {
@@ -152,9 +154,9 @@ describe('stress counts sites per vCPU and merges them at barriers', () => {
 });
 
 describe('the default suite', () => {
-  it('reaches every declared-reachable site of every model (explore leg, 16 schedules per parameter set)', () => {
+  it('reaches every declared-reachable site of every model (explore leg, 16 schedules per parameter set)', async () => {
     const out = path.join(tmp, 'suite');
-    const r = iommu(
+    const r = await iommuDist(
       'run',
       '--mode',
       'explore',
@@ -211,12 +213,12 @@ describe('a clean pass with a declared site never reached', () => {
     return f;
   };
 
-  it('says PASS (incomplete coverage: 1 site never reached) with a warning; --require-coverage exits 1', () => {
+  it('says PASS (incomplete coverage: 1 site never reached) with a warning; --require-coverage exits 1', async () => {
     expect(percpuIncrement).toBeDefined();
     const f = file();
     const base = ['run', '--scenario-file', f, '--mode', 'explore', '--schedules', '3', '--seed', '2', '--time', '60s'];
     const out = path.join(tmp, 'ghost');
-    const r = iommu(...base, '--report-dir', out);
+    const r = await iommuDist(...base, '--report-dir', out);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/PASS \(incomplete coverage: 1 site never reached\)\s+counter\/ghost/);
     expect(r.stderr).toMatch(/warning: counter\/ghost: 1 declared-reachable site was never reached: 'ghost site'/);
@@ -230,12 +232,12 @@ describe('a clean pass with a declared site never reached', () => {
       /1 never reached<\/strong>: <code>ghost site<\/code>/,
     );
 
-    const strict = iommu(...base, '--require-coverage', '--report-dir', path.join(tmp, 'ghost-strict'));
+    const strict = await iommuDist(...base, '--require-coverage', '--report-dir', path.join(tmp, 'ghost-strict'));
     expect(strict.code).toBe(1);
     expect(strict.stdout).toMatch(/FAIL \(incomplete coverage: 1 site never reached\)\s+counter\/ghost/);
   });
 
-  it('an explore-only site: a stress-only run does not judge it (exempt, with the reason)', () => {
+  it('an explore-only site: a stress-only run does not judge it (exempt, with the reason)', async () => {
     const f = path.join(tmp, 'ghost-explore-only.mjs');
     const dist = (p: string) => JSON.stringify(path.join(root, 'dist', p));
     writeFileSync(
@@ -248,7 +250,7 @@ describe('a clean pass with a declared site never reached', () => {
         `  unreached: [{ sites: ['ghost site'], reason: 'tiny shapes', exploreOnly: true }] }]);`,
       ].join('\n'),
     );
-    const stressOnly = iommu(
+    const stressOnly = await iommuDist(
       ...['run', '--scenario-file', f, '--mode', 'stress', '--ops', '50', '--seed', '2', '--time', '60s'],
       ...['--report-dir', path.join(tmp, 'eo-stress')],
     );
@@ -261,7 +263,7 @@ describe('a clean pass with a declared site never reached', () => {
     // A run with an explore leg judges it: the catalog test above (coverageReport's `explored`).
   });
 
-  it('an exemption of a site that is not declared is bad input (exit 2)', () => {
+  it('an exemption of a site that is not declared is bad input (exit 2)', async () => {
     const f = path.join(tmp, 'typo.mjs');
     const dist = (p: string) => JSON.stringify(path.join(root, 'dist', p));
     writeFileSync(
@@ -273,7 +275,7 @@ describe('a clean pass with a declared site never reached', () => {
         `  patch: percpuIncrement, unreached: [{ sites: ['percpu ad'], reason: 'typo' }] }]);`,
       ].join('\n'),
     );
-    const r = iommu('run', '--scenario-file', f, '--time', '1s');
+    const r = await iommuDist('run', '--scenario-file', f, '--time', '1s');
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/counter\/typo: coverage: unreached site 'percpu ad' is not declared/);
   });

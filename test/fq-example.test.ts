@@ -2,7 +2,8 @@
  * examples/fq-free-to-queuing-cpu.ts, the ZZK-FQ patch written as a user's variant file: it does what it
  * says (the timer's drained IOVA lands in the queuing CPU's range cache), and every job runs on it —
  * explore (clean), run --mode stress (op-bounded, exit 0), replay of a token it yields, and the fq
- * benchmark entry point.
+ * benchmark entry point. The CLI commands run in-process on the compiled CLI (helpers/in-process-dist.ts:
+ * the file imports dist/), except the stress run: the real binary as a child process, its workers load the file.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,6 +18,7 @@ import { variantOf, withDefaults } from '../src/engine/scenario.js';
 import { IoPgtable } from '../src/model/pgtable.js';
 import { flushqParts, flushqScenario } from '../src/scenarios/flushq.js';
 import { iommu, json, root } from './helpers/cli.js';
+import { iommuDist } from './helpers/in-process-dist.js';
 
 const FILE = 'examples/fq-free-to-queuing-cpu.ts';
 let tmp: string;
@@ -62,8 +64,8 @@ describe('the ZZK-FQ example', () => {
   });
 
   for (const variant of ['free-to-queuing-cpu', 'free-to-queuing-cpu-single']) {
-    it(`explore: ${variant} is clean over 1,000 schedules (seed 1)`, () => {
-      const r = iommu(
+    it(`explore: ${variant} is clean over 1,000 schedules (seed 1)`, async () => {
+      const r = await iommuDist(
         'explore',
         'flushq',
         '--variant',
@@ -120,8 +122,8 @@ describe('the ZZK-FQ example', () => {
     expect(rep.results[0]!.stress!.ops).toBe(6000 * sets);
   });
 
-  it('replay: a token it yields (stopping at a late DMA) replays to the same trace, with the file', () => {
-    const r = iommu(
+  it('replay: a token it yields (stopping at a late DMA) replays to the same trace, with the file', async () => {
+    const r = await iommuDist(
       'explore',
       'flushq',
       '--variant',
@@ -141,13 +143,13 @@ describe('the ZZK-FQ example', () => {
     const out = json<{ violation: { invariant: string }; token: string; traceHash: string; replay: string }>(r);
     expect(out.violation.invariant).toBe('LAZY-LATE-DMA');
     expect(out.replay).toContain(`--scenario-file ${FILE}`);
-    const again = iommu('replay', '--scenario-file', FILE, '--token', out.token, '--json');
+    const again = await iommuDist('replay', '--scenario-file', FILE, '--token', out.token, '--json');
     expect(json<{ traceHash: string }>(again).traceHash).toBe(out.traceHash);
   });
 
-  it("bench --scenario-file --variant: the CLI benches the file's variant next to a built-in one, op-bounded", () => {
+  it("bench --scenario-file --variant: the CLI benches the file's variant next to a built-in one, op-bounded", async () => {
     const out = path.join(tmp, 'bench');
-    const r = iommu(
+    const r = await iommuDist(
       'bench',
       '--scenario-file',
       FILE,

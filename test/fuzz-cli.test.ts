@@ -17,6 +17,7 @@ import { memoryIo } from '../src/cli/io.js';
 import { encodeToken, type Repro } from '../src/explore/repro.js';
 import { allScenarios } from '../src/scenarios/registry.js';
 import { cliJs, root } from './helpers/cli.js';
+import { lockReports, releaseReports } from './helpers/reports-lock.js';
 
 interface Case {
   readonly argv: readonly string[];
@@ -116,7 +117,8 @@ const SCENARIO_FILES: Record<string, string> = {
   'default-null': 'export default null;',
 };
 
-beforeAll(() => {
+beforeAll(async () => {
+  await lockReports(); // report-safety.test.ts writes under reports/ on purpose: not while this file runs
   tmp = mkdtempSync(path.join(tmpdir(), 'isr-fuzz-'));
   before = snapshot(reportsRoot);
   const put = (name: string, text: string | Buffer): string => {
@@ -165,9 +167,13 @@ beforeAll(() => {
 });
 
 afterAll(() => {
-  // Nothing any case did may have written under reports/ (the report and repro roots) or next to the inputs.
-  expect(snapshot(reportsRoot)).toBe(before);
-  expect(snapshot(tmp)).toBe(tmpBefore);
+  try {
+    // Nothing any case did may have written under reports/ (the report and repro roots) or next to the inputs.
+    expect(snapshot(reportsRoot)).toBe(before);
+    expect(snapshot(tmp)).toBe(tmpBefore);
+  } finally {
+    releaseReports();
+  }
 });
 
 // ---- the generators: each yields an invocation that must be refused, and what its message must name ----

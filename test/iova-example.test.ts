@@ -3,7 +3,8 @@
  * jobs: explore finds the racy draft's DEPOT-POP for a fixed seed within a bounded number of schedules
  * and keeps the careful version clean; `run --mode stress --ops N` loads the file in the workers and
  * reports the extended variant; the iova bench entry point benches the user's variants next to
- * `correct` (a tiny budget: the result's shape only, never a speed).
+ * `correct` (a tiny budget: the result's shape only, never a speed). The CLI commands run in-process on the
+ * compiled CLI (helpers/in-process-dist.ts: the file imports dist/), except `list`, the real binary's child.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,6 +12,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { iommu, json, root } from './helpers/cli.js';
+import { iommuDist } from './helpers/in-process-dist.js';
 
 const EXAMPLE = 'examples/iova-depot-trim-all.ts';
 const COMPILED = path.join(root, 'dist', 'examples', 'iova-depot-trim-all.js');
@@ -56,8 +58,8 @@ describe('examples/iova-depot-trim-all.ts', () => {
     expect(r.stdout).toMatch(/depot-trim-all-counted\s+expect DEPOT-POP/);
   });
 
-  it('explore: the counted draft pops an empty depot (seed 1, <= 1000 schedules), and the token replays it', () => {
-    const r = iommu(
+  it('explore: the counted draft pops an empty depot (seed 1, <= 1000 schedules), and the token replays it', async () => {
+    const r = await iommuDist(
       'explore',
       '--scenario-file',
       EXAMPLE,
@@ -80,12 +82,12 @@ describe('examples/iova-depot-trim-all.ts', () => {
     expect(out.violation!.invariant).toBe('DEPOT-POP');
     expect(out.violation!.message).toMatch(/^timer:iova_depot_work\[0\] pops the bucket-0 depot, which is empty/);
     expect(out.replay).toContain(`--scenario-file ${EXAMPLE}`);
-    const again = iommu('replay', '--scenario-file', EXAMPLE, '--token', out.token!, '--json');
+    const again = await iommuDist('replay', '--scenario-file', EXAMPLE, '--token', out.token!, '--json');
     expect(json<ExploreJson>(again).violation!.invariant).toBe('DEPOT-POP');
   });
 
-  it('explore: the careful version is clean over 500 schedules (seed 1) while the depot work trims', () => {
-    const r = iommu(
+  it('explore: the careful version is clean over 500 schedules (seed 1) while the depot work trims', async () => {
+    const r = await iommuDist(
       'explore',
       '--scenario-file',
       EXAMPLE,
@@ -108,9 +110,9 @@ describe('examples/iova-depot-trim-all.ts', () => {
     expect(out.outcomes['DEPOT-TRIM']).toBeGreaterThan(50);
   });
 
-  it('run --mode stress --ops: the workers load the file; the report names the extended variant', () => {
+  it('run --mode stress --ops: the workers load the file; the report names the extended variant', async () => {
     const dir = path.join(tmp, 'rep');
-    const r = iommu(
+    const r = await iommuDist(
       'run',
       '--scenario-file',
       EXAMPLE,

@@ -2,7 +2,9 @@
  * examples/mapsg-commit-lock.ts — a map_sg design variant written with extendScenario — under both
  * executors and the mapsg benchmark: explore finds it (fixed seed, bounded schedules) and its replay
  * token reproduces the violation; an op-bounded stress run loads the file in the worker threads; the
- * benchmark entry point takes the user's resolved VariantDef in place of a design name.
+ * benchmark entry point takes the user's resolved VariantDef in place of a design name. The CLI commands run
+ * in-process on the compiled CLI (helpers/in-process-dist.ts: the file imports dist/; the stress run's
+ * workers load it on their own threads).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,7 +13,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import example from '../examples/mapsg-commit-lock.js';
 import { mapsgBench } from '../src/bench/mapsg-bench.js';
 import { variantOf } from '../src/engine/scenario.js';
-import { iommu, json, root } from './helpers/cli.js';
+import { json, root } from './helpers/cli.js';
+import { iommuDist } from './helpers/in-process-dist.js';
 
 const EXAMPLE = 'examples/mapsg-commit-lock.ts';
 let tmp: string;
@@ -30,8 +33,8 @@ describe('examples/mapsg-commit-lock.ts', () => {
     expect(example.variants.map((v) => v.name)).toContain('domain-list-locked');
   });
 
-  it('explore (seed 2, at most 200 schedules) finds it, and the replay token reproduces the same violation', () => {
-    const r = iommu(
+  it('explore (seed 2, at most 200 schedules) finds it, and the replay token reproduces the same violation', async () => {
+    const r = await iommuDist(
       'explore',
       'mapsg',
       '--scenario-file',
@@ -60,13 +63,13 @@ describe('examples/mapsg-commit-lock.ts', () => {
     expect(out.schedules).toBeLessThanOrEqual(200);
     expect(['MAPSG-ONCE', 'MAPSG-ERROR']).toContain(out.violation.invariant);
     expect(out.replay).toContain(`--scenario-file ${EXAMPLE}`);
-    const again = iommu('replay', '--scenario-file', EXAMPLE, '--token', out.token, '--json');
+    const again = await iommuDist('replay', '--scenario-file', EXAMPLE, '--token', out.token, '--json');
     expect(again.code).toBe(1);
     expect(json<{ traceHash: string }>(again).traceHash).toBe(out.traceHash);
   });
 
-  it('run --mode stress --ops 300 on two workers: the workers load the file, the report names the variant', () => {
-    const r = iommu(
+  it('run --mode stress --ops 300 on two workers: the workers load the file, the report names the variant', async () => {
+    const r = await iommuDist(
       'run',
       'mapsg',
       '--scenario-file',

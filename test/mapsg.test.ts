@@ -1,7 +1,8 @@
 /**
  * Scenario mapsg under the explore executor (kernel-model.md §5.3, §5.4, §9 #12 #13): every bug
  * variant found by PCT for fixed seeds within a bounded number of schedules, the three correct designs
- * clean over 2,000 schedules with their error paths really taken, and the mapsg benchmark's plumbing.
+ * clean over 2,000 schedules with their error paths really taken, and the mapsg benchmark's plumbing
+ * (in-process, main(argv, io): bench's process plumbing is test/bench.test.ts's).
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,7 +12,8 @@ import { findVariant, meetsExpectation, withDefaults } from '../src/engine/scena
 import { mapsgBench } from '../src/bench/mapsg-bench.js';
 import { explore } from '../src/explore/explore.js';
 import { mapsgScenario as scenario } from '../src/scenarios/mapsg.js';
-import { iommu, json } from './helpers/cli.js';
+import { json } from './helpers/cli.js';
+import { iommuIn } from './helpers/in-process.js';
 
 const EXPLORE_PARAMS = withDefaults(scenario, scenario.exploreParams);
 const OPS = Array<number>(scenario.exploreCpus).fill(scenario.exploreOps);
@@ -90,9 +92,9 @@ interface IovaRowJson {
 }
 
 describe('bench --suite mapsg', () => {
-  it('writes a report with every requested combination, well formed, with the hypercalls each design makes', () => {
+  it('writes a report with every requested combination, well formed, with the hypercalls each design makes', async () => {
     const out = path.join(tmp, 'mapsg');
-    const r = iommu(
+    const r = await iommuIn(
       'bench',
       '--suite',
       'mapsg',

@@ -20,11 +20,12 @@
  *   `--schedules 500`; `bench --time X` becomes `--ops 20` for the fq and mapsg suites and `--time 100ms` (the shortest --time the CLI takes)
  *   otherwise (`bench --sim` of another suite keeps its own --ops: a simulated bench takes no --time), with `--detection-seeds 2` for the engine suite's detection table; and its lists (--flush-cost, --hypercall-cost, --segs) keep their first two values.
  *   Reports and repro files go to a temporary directory.
- * - How: two lanes at once. Commands that load a --scenario-file, or whose shown output names a place in
- *   the compiled code (`counter.js:80`), run as child processes of the compiled CLI, one after another:
- *   such a file imports the compiled dist/ modules, which are the CLI's own only in dist/ (under vitest,
- *   main() runs src/, and a stack names counter.ts). The others run in this process through main(argv, io),
- *   the binary's own entry, one after another: no Node start and CLI load (~0.5 s of CPU) per command.
+ * - How: two lanes at once, both in this process through main(argv, io), the binary's own entry: no Node
+ *   start and CLI load (~0.5 s of CPU) per command. Commands that load a --scenario-file, or whose shown
+ *   output names a place in the compiled code (`counter.js:80`), run on the compiled CLI of dist/
+ *   (helpers/in-process-dist.ts), one after another: such a file imports the compiled dist/ modules, which
+ *   are the CLI's own only in dist/ (under vitest, src/cli.ts's main() runs src/, and a stack names
+ *   counter.ts). The others run on src/'s main(), one after another. The two lanes share no module.
  *   (The real binary's process plumbing is test/cli.test.ts's and test/fuzz-cli.test.ts's.)
  * - Not run: ```text blocks (transcripts that need files of an earlier step, or a Ctrl-C), and `npm ...`
  *   lines. `npm ci` reinstalls node_modules under the running tests, `npm test` is
@@ -32,13 +33,13 @@
  *   work); the last is checked for what it is: package.json's start script is an iommu-stress run.
  *   Commands in other blocks (json, yaml, the plain synopsis) are not run: they are not shown as typed.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cliJs, root } from './helpers/cli.js';
+import { root, type CliResult } from './helpers/cli.js';
 import { iommuIn } from './helpers/in-process.js';
+import { iommuDist } from './helpers/in-process-dist.js';
 
 interface Shown {
   readonly line: number;
@@ -165,41 +166,16 @@ function shownTokens(text: string): string[] {
   return [...new Set([...text.matchAll(/iommu-stress replay --token (\S+)/g)].map((m) => m[1]!))];
 }
 
-interface Ran {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-function run(args: string[]): Promise<Ran> {
-  return new Promise((resolve, reject) => {
-    const env: NodeJS.ProcessEnv = { ...process.env, CI: 'true' };
-    delete env.NODE_OPTIONS;
-    const p = spawn(process.execPath, [cliJs, ...args], { cwd: root, env });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-    });
-    p.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-    });
-    p.on('error', reject);
-    p.on('close', (code) => {
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-/** A command that runs as a child process (see the header, "How"). */
-const needsChild = (j: { readonly args: readonly string[]; readonly shown?: Shown }): boolean =>
+/** A command that runs on the compiled CLI (see the header, "How"). */
+const needsDist = (j: { readonly args: readonly string[]; readonly shown?: Shown }): boolean =>
   j.args.includes('--scenario-file') || (j.shown?.output.some((l) => /\.js:\d+/.test(l)) ?? false);
 
-/** Two lanes at once (the machine has two cores): the child processes, and the in-process commands. */
-async function lanes(jobs: readonly { readonly args: string[]; readonly shown?: Shown }[]): Promise<Ran[]> {
-  const out: Ran[] = Array(jobs.length);
-  const lane = async (child: boolean) => {
+/** Two lanes at once: the commands on the compiled CLI, and those on src/'s. */
+async function lanes(jobs: readonly { readonly args: string[]; readonly shown?: Shown }[]): Promise<CliResult[]> {
+  const out: CliResult[] = Array(jobs.length);
+  const lane = async (compiled: boolean) => {
     for (const [k, j] of jobs.entries())
-      if (needsChild(j) === child) out[k] = await (child ? run(j.args) : iommuIn(...j.args));
+      if (needsDist(j) === compiled) out[k] = await (compiled ? iommuDist(...j.args) : iommuIn(...j.args));
   };
   await Promise.all([lane(true), lane(false)]);
   return out;

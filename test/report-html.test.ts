@@ -4,11 +4,10 @@
  * a real `run` writes index.html, the browser opens it from file:// with every non-file request blocked
  * and recorded, and the test asserts on what was rendered, then saves screenshots beside the report.
  */
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EngineBench } from '../src/bench/engine-bench.js';
@@ -17,8 +16,8 @@ import { renderBenchHtml, renderRunHtml, type ChartSection } from '../src/report
 import { writeReport, type RunReport } from '../src/report/report.js';
 import { pgtableScenario } from '../src/scenarios/pgtable.js';
 import { fixtureReport } from './report-fixture.js';
+import { iommuIn } from './helpers/in-process.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const CHROMIUM = '/usr/bin/chromium';
 const hasChromium = existsSync(CHROMIUM);
 const inBrowser = (name: string): string =>
@@ -295,26 +294,23 @@ describe('HTML report in headless Chromium', () => {
     inBrowser("a real run's index.html: verdict rows, charts with data points, the racy-install trace, offline"),
     async () => {
       const dir = path.join(OUT, 'run');
-      execFileSync(
-        process.execPath,
-        [
-          'dist/src/cli.js',
-          'run',
-          'pgtable',
-          '--all-variants',
-          '--ops',
-          '300',
-          '--schedules',
-          '300',
-          '--time',
-          '10m',
-          '--seed',
-          '1',
-          '--report-dir',
-          dir,
-        ],
-        { cwd: root, stdio: 'pipe' },
+      // In-process (main(argv, io)): the same run, without a Node start; it must succeed as the child had to.
+      const ran = await iommuIn(
+        'run',
+        'pgtable',
+        '--all-variants',
+        '--ops',
+        '300',
+        '--schedules',
+        '300',
+        '--time',
+        '10m',
+        '--seed',
+        '1',
+        '--report-dir',
+        dir,
       );
+      expect(ran.code, ran.stderr).toBe(0);
       const report = JSON.parse(readFileSync(path.join(dir, 'report.json'), 'utf8')) as RunReport;
       const file = path.join(dir, 'index.html');
       expect(networkRefs(readFileSync(file, 'utf8'))).toEqual([]);

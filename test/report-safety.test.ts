@@ -23,6 +23,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cliJs, root } from './helpers/cli.js';
 import { iommuIn } from './helpers/in-process.js';
+import { lockReports, releaseReports } from './helpers/reports-lock.js';
 
 let tmp: string;
 beforeAll(() => {
@@ -280,23 +281,28 @@ describe('SIGKILL never leaves a half-written report', () => {
     // reports/ is shared with other test files running at the same time (bench reports too): check what
     // latest points at, whoever wrote it, and this run's own directory.
     const reports = path.join(root, 'reports');
-    const latestComplete = () => {
-      const target = path.join(reports, readlinkSync(path.join(reports, 'latest')));
-      if (existsSync(path.join(target, 'bench.html')))
-        expect(readdirSync(target).sort()).toEqual(['bench.html', 'report.json', 'summary.md']);
-      else expectComplete(target, false);
-    };
-    const r = await start(RUN, { IOMMU_STRESS_PAUSE: 'report-latest:60000' }, (err, kill) => {
-      if (err.includes('pause-point report-latest')) kill('SIGKILL');
-    }).done;
-    expect(r.signal).toBe('SIGKILL');
-    if (existsSync(path.join(reports, 'latest'))) latestComplete();
-    const next = await iommuIn(...RUN);
-    expect(next.code).toBe(0);
-    const own = /report: (\S+)/.exec(next.stdout)![1]!;
-    expect(path.dirname(own)).toBe(reports);
-    expectComplete(own);
-    latestComplete();
+    await lockReports(); // fuzz-cli.test.ts checks that nothing is written under reports/ while it runs
+    try {
+      const latestComplete = () => {
+        const target = path.join(reports, readlinkSync(path.join(reports, 'latest')));
+        if (existsSync(path.join(target, 'bench.html')))
+          expect(readdirSync(target).sort()).toEqual(['bench.html', 'report.json', 'summary.md']);
+        else expectComplete(target, false);
+      };
+      const r = await start(RUN, { IOMMU_STRESS_PAUSE: 'report-latest:60000' }, (err, kill) => {
+        if (err.includes('pause-point report-latest')) kill('SIGKILL');
+      }).done;
+      expect(r.signal).toBe('SIGKILL');
+      if (existsSync(path.join(reports, 'latest'))) latestComplete();
+      const next = await iommuIn(...RUN);
+      expect(next.code).toBe(0);
+      const own = /report: (\S+)/.exec(next.stdout)![1]!;
+      expect(path.dirname(own)).toBe(reports);
+      expectComplete(own);
+      latestComplete();
+    } finally {
+      releaseReports();
+    }
   });
 
   it('killed after a few delays, wherever that lands: every report directory present is complete', async () => {

@@ -3,8 +3,10 @@
  * shape check (exit 2 with a clear message), and every command on the new variant — list, run, explore,
  * replay, merge — with printed commands that carry --scenario-file. The patch is a built-in increment of
  * scenario `counter` under a new name (enough to prove the plumbing; the worked examples are elsewhere).
- * Also the stale-code rule for a compiled twin in dist/. The commands run as child processes: the file
- * imports the compiled dist/ modules, which are the CLI's only there (under vitest, main() runs src/).
+ * Also the stale-code rule for a compiled twin in dist/. The file imports the compiled dist/ modules, which
+ * are the CLI's only there (under vitest, src/cli.ts's main() runs src/): the commands run in-process on
+ * the compiled CLI (helpers/in-process-dist.ts), except `list` and the stress run, child processes of the
+ * real binary (its plumbing: the process loads the file, and so do its worker threads).
  * Explore phases are bounded by schedules, not by the clock.
  */
 import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
@@ -14,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BadInput } from '../src/errors.js';
 import { scenarioModulePath } from '../src/scenarios/registry.js';
 import { iommu, json, root } from './helpers/cli.js';
+import { iommuDist } from './helpers/in-process-dist.js';
 
 let tmp: string;
 const dist = (p: string): string => JSON.stringify(path.join(root, 'dist', p));
@@ -46,7 +49,7 @@ afterAll(() => {
 });
 
 describe('a scenario file that extends a built-in scenario', () => {
-  it('is checked in full: each bad shape is exit 2 saying what is wrong', () => {
+  it('is checked in full: each bad shape is exit 2 saying what is wrong', async () => {
     const cases: [string, string, RegExp][] = [
       [
         'nosummary.mjs',
@@ -96,7 +99,7 @@ describe('a scenario file that extends a built-in scenario', () => {
       ],
     ];
     for (const [name, body, pattern] of cases) {
-      const r = iommu('list', '--scenario-file', scenarioFile(name, body));
+      const r = await iommuDist('list', '--scenario-file', scenarioFile(name, body));
       expect(r.code, name).toBe(2);
       expect(r.stderr, name).toMatch(pattern);
       expect(r.stderr, name).toContain(name);
@@ -112,8 +115,8 @@ describe('a scenario file that extends a built-in scenario', () => {
     expect(counter).toMatch(/my-plain\s+expect CNT-LOST\s+.*\[from .*ext\.mjs\]/);
   });
 
-  it('run runs what the file adds; a caught variant prints a replay that carries the file, and replay reproduces it', () => {
-    const r = iommu(
+  it('run runs what the file adds; a caught variant prints a replay that carries the file, and replay reproduces it', async () => {
+    const r = await iommuDist(
       'run',
       '--scenario-file',
       ext,
@@ -136,7 +139,7 @@ describe('a scenario file that extends a built-in scenario', () => {
     expect(rep.results.map((x) => `${x.variant}:${x.verdict}`)).toEqual(['my-atomic:pass', 'my-plain:pass']);
     const v = rep.results[1]!.violations[0]!;
     expect(v.command).toContain(`--scenario-file ${path.relative(root, ext)} `);
-    const again = iommu('replay', '--scenario-file', ext, '--token', v.token!, '--json');
+    const again = await iommuDist('replay', '--scenario-file', ext, '--token', v.token!, '--json');
     expect(again.code).toBe(1);
     expect(json<{ variant: string; violation: { invariant: string } }>(again)).toMatchObject({
       variant: 'my-plain',
@@ -144,8 +147,8 @@ describe('a scenario file that extends a built-in scenario', () => {
     });
   });
 
-  it("explore and a stress failure's explore command carry the file too", () => {
-    const e = iommu(
+  it("explore and a stress failure's explore command carry the file too", async () => {
+    const e = await iommuDist(
       'explore',
       '--scenario-file',
       ext,
@@ -186,10 +189,11 @@ describe('a scenario file that extends a built-in scenario', () => {
     for (const v of rep.results[0]!.violations) expect(v.command).toMatch(/--scenario-file \S*ext\.mjs /);
   });
 
-  it("merge pools the shards of a campaign on the file's variant", () => {
-    const dirs = [1, 2].map((i) => {
+  it("merge pools the shards of a campaign on the file's variant", async () => {
+    const dirs: string[] = [];
+    for (const i of [1, 2]) {
       const d = path.join(tmp, `shard${i}`);
-      const r = iommu(
+      const r = await iommuDist(
         'run',
         '--scenario-file',
         ext,
@@ -209,9 +213,9 @@ describe('a scenario file that extends a built-in scenario', () => {
         d,
       );
       expect(r.code).toBe(0);
-      return d;
-    });
-    const m = iommu('merge', ...dirs, '--json', '--report-dir', path.join(tmp, 'merged'));
+      dirs.push(d);
+    }
+    const m = await iommuDist('merge', ...dirs, '--json', '--report-dir', path.join(tmp, 'merged'));
     expect(m.code).toBe(0);
     expect(json<{ results: { scenario: string; variant: string; verdict: string }[] }>(m).results).toEqual([
       expect.objectContaining({ scenario: 'counter', variant: 'my-atomic', verdict: 'pass' }),

@@ -4,35 +4,36 @@
  * runs alone on a core at the end. Vitest's own order uses the durations of the last local run
  * (node_modules/.vite/vitest), and a fresh clone (CI) has none: it then falls back to file size, which
  * started readme.test.ts (66 s) as the 14th file. So where vitest has no duration for a file, the figure
- * below stands in: seconds on an idle 2-core machine (the CI run of 2026-12-06, less the cuts made since
- * where a file was made faster: estimates). Only the order matters; a file missing here runs after
- * these, largest first.
+ * below stands in: seconds per file of a whole-suite run on the shared (loaded) 2-core machine, 2026-12-07,
+ * after the scenario-file commands went in-process and isolation off. Only the order matters; a file
+ * missing here runs after these, largest first.
  */
 import { BaseSequencer, type TestSpecification } from 'vitest/node';
 import path from 'node:path';
 
 const EXPECTED_S: Readonly<Record<string, number>> = {
-  'readme.test.ts': 70,
-  'pasid-cli.test.ts': 33,
-  'exits.test.ts': 29,
-  'mapsg-example.test.ts': 23,
-  'fq-example.test.ts': 17,
-  'bench-variants.test.ts': 17,
+  'readme.test.ts': 87,
+  'exits.test.ts': 36,
+  'pasid-cli.test.ts': 22,
+  'report-html.test.ts': 19,
+  'fq-example.test.ts': 16,
   'report-safety.test.ts': 16,
-  'scenario-file.test.ts': 16,
-  'cli.test.ts': 15,
-  'report-html.test.ts': 15,
-  'mapsg.test.ts': 11,
-  'bench.test.ts': 10,
-  'pasid.test.ts': 10,
-  'coverage.test.ts': 10,
-  'user-scenario.test.ts': 10,
-  'fuzz-cli.test.ts': 10,
-  'iova-example.test.ts': 9,
-  'flushq-user-variants.test.ts': 9,
-  'campaign.test.ts': 8,
-  'iova-explore.test.ts': 8,
-  'flushq.test.ts': 7,
+  'mapsg.test.ts': 14,
+  'bench.test.ts': 13,
+  'fuzz-cli.test.ts': 13,
+  'flushq-user-variants.test.ts': 11,
+  'flushq.test.ts': 9,
+  'pasid.test.ts': 9,
+  'iova-explore.test.ts': 9,
+  'coverage.test.ts': 9,
+  'cli.test.ts': 8,
+  'iova-example.test.ts': 6,
+  'user-scenario.test.ts': 6,
+  'sim.test.ts': 5,
+  'explore.test.ts': 5,
+  'stress.test.ts': 5,
+  'viommu-explore.test.ts': 4,
+  'sim-suites.test.ts': 4,
 };
 
 export default class LongestFirst extends BaseSequencer {

@@ -1,6 +1,7 @@
 /**
  * The explore strategies' one table (src/explore/strategies.ts) feeds the command line's choices, the
- * config schema and the scheduler factory; the default is the table's.
+ * config schema and the scheduler factory; the default is the table's. The commands run in-process
+ * (main(argv, io)), except --help: Commander prints it through the process's own hooks.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,6 +11,7 @@ import { PctScheduler } from '../src/explore/pct.js';
 import { RandomScheduler } from '../src/explore/random.js';
 import { DEFAULT_STRATEGY, makeScheduler, STRATEGIES, STRATEGY_TABLE } from '../src/explore/strategies.js';
 import { iommu, json } from './helpers/cli.js';
+import { iommuIn } from './helpers/in-process.js';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'iommu-strategies-'));
 afterAll(() => {
@@ -28,29 +30,29 @@ describe('strategy table', () => {
     expect(makeScheduler('random', 1, 3, 100)).toBeInstanceOf(RandomScheduler);
   });
 
-  it("the CLI offers exactly the table's names, and an unknown one is exit 2 listing them", () => {
+  it("the CLI offers exactly the table's names, and an unknown one is exit 2 listing them", async () => {
     const help = iommu('explore', '--help').stdout.replace(/\s+/g, ' ');
     for (const s of STRATEGY_TABLE)
       expect(help).toContain(`${s.name}${s.name === DEFAULT_STRATEGY ? ' (default)' : ''}:`);
-    const bad = iommu('explore', 'counter', '--strategy', 'nope');
+    const bad = await iommuIn('explore', 'counter', '--strategy', 'nope');
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain(`Allowed choices are ${STRATEGIES.join(', ')}.`);
   });
 
-  it("the config schema accepts the table's names and rejects others; explore without one uses the default", () => {
+  it("the config schema accepts the table's names and rejects others; explore without one uses the default", async () => {
     const bad = path.join(tmp, 'bad.json');
     writeFileSync(bad, JSON.stringify({ strategy: 'nope' }));
-    const r = iommu('explore', 'counter', '--config', bad);
+    const r = await iommuIn('explore', 'counter', '--config', bad);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(STRATEGIES.map((n) => `"${n}"`).join('|'));
     for (const name of STRATEGIES) {
       const good = path.join(tmp, `${name}.json`);
       writeFileSync(good, JSON.stringify({ strategy: name, schedules: 3, seed: 1 }));
-      const ok = iommu('explore', 'counter', '--config', good, '--json');
+      const ok = await iommuIn('explore', 'counter', '--config', good, '--json');
       expect(ok.code).toBe(0);
       expect(json<{ strategy: string }>(ok).strategy).toBe(name);
     }
-    const dflt = iommu('explore', 'counter', '--schedules', '3', '--seed', '1', '--json');
+    const dflt = await iommuIn('explore', 'counter', '--schedules', '3', '--seed', '1', '--json');
     expect(json<{ strategy: string }>(dflt).strategy).toBe(DEFAULT_STRATEGY);
   });
 });

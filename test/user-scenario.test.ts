@@ -2,12 +2,15 @@
  * A patch of one's own as a variant (README "Writing a variant"): examples/viommu-atomic-count.ts extends
  * the built-in scenario viommu with the variant atomic-count; it is loaded with --scenario-file by every
  * command, runs under the explore executor and on worker threads, and its replay command carries the file.
+ * The commands run in-process on the compiled CLI (helpers/in-process-dist.ts); `list` and the stale-copy
+ * check run the real binary as a child process (a process that loads the file, and refuses a stale copy).
  */
 import { mkdtempSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { iommu, json, root } from './helpers/cli.js';
+import { iommuDist } from './helpers/in-process-dist.js';
 
 const EXAMPLE = 'examples/viommu-atomic-count.ts';
 let tmp: string;
@@ -19,7 +22,7 @@ afterAll(() => {
 });
 
 describe('--scenario-file', () => {
-  it("list shows the file's variant among viommu's, marked as from the file", () => {
+  it("list shows the file's variant among viommu's, marked as from the file", async () => {
     const r = iommu('list', '--scenario-file', EXAMPLE);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(
@@ -28,7 +31,7 @@ describe('--scenario-file', () => {
     expect(r.stdout).toMatch(/^\s+locked\s+expect clean\s+[^[]*$/m); // built-in variants are not marked
     expect(r.stdout).toMatch(/^pgtable — /m);
     const j = json<{ scenarios: { name: string; variants: { name: string; file: string | null }[] }[] }>(
-      iommu('list', '--scenario-file', EXAMPLE, '--json'),
+      await iommuDist('list', '--scenario-file', EXAMPLE, '--json'),
     );
     const vs = j.scenarios.find((s) => s.name === 'viommu')!.variants;
     expect(vs.map((v) => v.name)).toEqual(['locked', 'upstream', 'null-viommu-sync', 'atomic-count']);
@@ -36,8 +39,8 @@ describe('--scenario-file', () => {
     expect(vs.find((v) => v.name === 'locked')!.file).toBeNull();
   });
 
-  it('explore finds the race the atomic counter leaves, and the printed replay command reproduces it', () => {
-    const r = iommu(
+  it('explore finds the race the atomic counter leaves, and the printed replay command reproduces it', async () => {
+    const r = await iommuDist(
       'explore',
       '--scenario-file',
       EXAMPLE,
@@ -60,17 +63,17 @@ describe('--scenario-file', () => {
     expect(out.variant).toBe('atomic-count'); // the default variant of a file that extends: the first it adds
     expect(['V-INV1', 'V-DMA', 'V-UNMAP']).toContain(out.violation.invariant);
     expect(out.replay).toContain(`--scenario-file ${EXAMPLE}`);
-    const again = iommu('replay', '--scenario-file', EXAMPLE, '--token', out.token, '--json');
+    const again = await iommuDist('replay', '--scenario-file', EXAMPLE, '--token', out.token, '--json');
     expect(again.code).toBe(1);
     expect(json<{ traceHash: string }>(again).traceHash).toBe(out.traceHash);
     // Without the file the variant is unknown: bad input, not a crash.
-    const without = iommu('replay', '--token', out.token);
+    const without = await iommuDist('replay', '--token', out.token);
     expect(without.code).toBe(2);
     expect(without.stderr).toMatch(/scenario viommu has no variant 'atomic-count'/);
   });
 
-  it('run loads the file in the worker threads too (stress phase runs; no harness failure)', () => {
-    const r = iommu(
+  it('run loads the file in the worker threads too (stress phase runs; no harness failure)', async () => {
+    const r = await iommuDist(
       'run',
       '--scenario-file',
       EXAMPLE,
@@ -98,8 +101,8 @@ describe('--scenario-file', () => {
     expect(rep.results[0]!.stress!.ops).toBeGreaterThan(0);
   });
 
-  it("bench runs the example's variant (viommu has no suite of its own: its stress op program)", () => {
-    const r = iommu(
+  it("bench runs the example's variant (viommu has no suite of its own: its stress op program)", async () => {
+    const r = await iommuDist(
       'bench',
       '--scenario-file',
       EXAMPLE,
@@ -126,13 +129,13 @@ describe('--scenario-file', () => {
     ]);
   });
 
-  it('a file that is missing, or exports no scenario, is exit 2 naming it', () => {
-    const missing = iommu('run', '--scenario-file', 'examples/nope.ts');
+  it('a file that is missing, or exports no scenario, is exit 2 naming it', async () => {
+    const missing = await iommuDist('run', '--scenario-file', 'examples/nope.ts');
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/'examples\/nope\.ts' does not exist/);
     const empty = path.join(tmp, 'empty.mjs');
     writeFileSync(empty, 'export const x = 1;\n');
-    const r = iommu('explore', '--scenario-file', empty);
+    const r = await iommuDist('explore', '--scenario-file', empty);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/no default export/);
   });
