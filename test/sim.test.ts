@@ -5,7 +5,8 @@
  * numbers twice. All bounded by ops, never by wall time.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withDefaults, variantOf } from '../src/engine/scenario.js';
@@ -20,6 +21,7 @@ import { lockRef, LOCK_WORDS, spinLock, spinUnlock } from '../src/engine/sync.js
 import { spend } from '../src/model/iotlb.js';
 import { benchWorkloads, measureModelCost, modelSiteTable, START_SITE } from '../src/sim/model-cost.js';
 import { PROBE_STEPS, simProbe } from '../src/sim/lock-probe.js';
+import { pinMainThread, pinnableCpus } from '../src/sim/pin-cpu.js';
 import {
   builtinProfiles,
   checkProfile,
@@ -390,6 +392,27 @@ describe('bench --calibrate: the model step', () => {
     for (const [site, c] of m.sites) want += c.steps * table[modelSiteKey(site)]!;
     expect(priced.makespanNs).toBeCloseTo(want, 6);
     expect(Math.abs(want - m.meanNs * m.steps)).toBeLessThan(0.001 * want + 0.1 * m.steps);
+  });
+});
+
+describe('bench --calibrate: pinning the measuring thread', () => {
+  it('pins the main thread to one CPU and lets it go again (Linux with taskset; else nothing to pin)', () => {
+    const cpus = pinnableCpus();
+    const allowed = () => /Cpus_allowed_list:\s*(\S+)/.exec(readFileSync('/proc/thread-self/status', 'utf8'))![1];
+    if (cpus.length === 0) {
+      expect(process.platform !== 'linux' || spawnSync('taskset', ['-V']).status !== 0).toBe(true);
+      return;
+    }
+    expect(cpus).toHaveLength(availableParallelism());
+    const before = allowed();
+    const unpin = pinMainThread(cpus.at(-1)!);
+    try {
+      expect(allowed()).toBe(String(cpus.at(-1)));
+      expect(availableParallelism()).toBe(1);
+    } finally {
+      unpin();
+    }
+    expect(allowed()).toBe(before);
   });
 });
 

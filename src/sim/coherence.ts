@@ -54,7 +54,9 @@ export class Coherence {
   /**
    * CPU `c`, spinning on a word of `line`, re-reads it at time `t` right after another CPU wrote it: it
    * becomes a sharer again (the writer keeps a shared copy), and the line is in flight until the transfer
-   * is done — the writer's next write waits for it, then takes the line back (profile spinnersPoll).
+   * is done — the writer's next write waits for it, then takes the line back (profile spinnersPoll). The
+   * re-read is one read miss of a line nobody else is moving: a move (lineMoveNs), as a ping-pong's is;
+   * it queues behind a transfer still in flight.
    */
   poll(c: number, t: number, line: number): void {
     const owner = this.owner[line]!;
@@ -64,7 +66,8 @@ export class Coherence {
       this.owner[line] = -1;
     }
     this.sharers[line * this.words + (c >> 5)]! |= 1 << (c & 31);
-    this.busyUntil[line] = Math.max(this.busyUntil[line]!, t) + this.transferNs;
+    const start = Math.max(this.busyUntil[line]!, t);
+    this.busyUntil[line] = start + (start > t ? this.transferNs : this.moveNs);
     this.transfers++;
   }
 

@@ -238,39 +238,49 @@ export function measureModelCost(
   let allNs = 0;
   let dropped = 0;
   const opsOf = new Map<string, number>();
+  // Every workload is warmed up before any is measured, and the measured rounds go round the workloads:
+  // whatever drifts in one thread over the calibration (the JIT's tiers, the young generation growing
+  // with the heap) then weighs on every design alike. Measured one after the other, the same iova code
+  // cost 258 ns a step when its workload came first and 152 ns when it came second.
   for (const w of workloads) {
     let ops = Math.max(opsAll, w.minOps ?? 0);
-    pass(w, Math.min(ops, 2_000), seed, w0); // warm-up: both paths compiled before anything counts
+    pass(w, Math.min(ops, 2_000), seed, w0); // both paths compiled before anything counts
     pass(w, Math.min(ops, 2_000), seed, undefined);
     if (minPassNs > 0) {
       const probe = pass(w, ops, seed, undefined).ns;
       if (probe < minPassNs) ops = Math.ceil((ops * minPassNs * 1.25) / Math.max(probe, minPassNs / 100));
+      pass(w, ops, seed, undefined); // and at the length it will run
     }
     opsOf.set(w.name, ops);
-    progress(`calibrate: model steps of ${w.name}, ${ops} ops per vCPU`);
-    const windows = new Map<string, { steps: number; ns: number }>();
-    let plainNs = Infinity;
-    let plainSteps = 0;
-    for (let k = 0; k < ROUNDS; k++) {
+  }
+  const windows = workloads.map(() => new Map<string, { steps: number; ns: number }>());
+  const plainNs = workloads.map(() => Infinity);
+  const plainSteps = workloads.map(() => 0);
+  for (let k = 0; k < ROUNDS; k++) {
+    workloads.forEach((w, i) => {
+      const ops = opsOf.get(w.name)!;
+      progress(`calibrate: model steps of ${w.name}, ${ops} ops per vCPU, round ${k + 1} of ${ROUNDS}`);
       const timed = pass(w, ops, seed, w0);
       dropped += timed.dropped!;
       for (const [site, e] of timed.perSite!) {
-        const t = windows.get(site);
+        const t = windows[i]!.get(site);
         if (t) {
           t.steps += e.steps;
           t.ns += e.ns;
-        } else windows.set(site, { ...e });
+        } else windows[i]!.set(site, { ...e });
       }
       const plain = pass(w, ops, seed, undefined);
-      plainNs = Math.min(plainNs, plain.ns);
-      plainSteps = plain.steps;
-    }
+      plainNs[i] = Math.min(plainNs[i]!, plain.ns);
+      plainSteps[i] = plain.steps;
+    });
+  }
+  workloads.forEach((w, i) => {
     let sum = 0;
-    for (const e of windows.values()) sum += e.ns / ROUNDS;
-    const scale = sum > 0 ? plainNs / sum : 0;
+    for (const e of windows[i]!.values()) sum += e.ns / ROUNDS;
+    const scale = sum > 0 ? plainNs[i]! / sum : 0;
     const mine = perVariant.get(w.variant) ?? new Map<string, { steps: number; ns: number }>();
     perVariant.set(w.variant, mine);
-    for (const [site, e] of windows) {
+    for (const [site, e] of windows[i]!) {
       const ns = (e.ns / ROUNDS) * scale;
       const st = e.steps / ROUNDS;
       for (const into of [total, mine]) {
@@ -281,9 +291,9 @@ export function measureModelCost(
         } else into.set(site, { steps: st, ns });
       }
     }
-    allSteps += plainSteps;
-    allNs += plainNs;
-  }
+    allSteps += plainSteps[i]!;
+    allNs += plainNs[i]!;
+  });
   const costs = (m: Map<string, { steps: number; ns: number }>) => {
     const out = new Map<string, SiteCost>();
     for (const [site, t] of [...m].sort((a, b) => (a[0] < b[0] ? -1 : 1)))
