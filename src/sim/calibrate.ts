@@ -65,7 +65,7 @@ async function pingPong(park: boolean, rounds: number, block: number): Promise<n
   return blocks.sort((x, y) => x - y)[blocks.length >> 2]!;
 }
 
-/** Ops per vCPU of each model workload per pass (model-cost.ts), at least: ~15 s for all of them on an idle machine. */
+/** Ops per vCPU of each model workload per pass (model-cost.ts), at least: more where a pass would be under MIN_PASS_NS. */
 export const MODEL_OPS = 3_000;
 /**
  * The least CPU time of a workload's plain pass (measureModelCost's minPassNs): above the 100 ms from which
