@@ -239,9 +239,10 @@ export function measureModelCost(
   let dropped = 0;
   const opsOf = new Map<string, number>();
   // Every workload is warmed up before any is measured, and the measured rounds go round the workloads:
-  // whatever drifts in one thread over the calibration (the JIT's tiers, the young generation growing
-  // with the heap) then weighs on every design alike. Measured one after the other, the same iova code
-  // cost 258 ns a step when its workload came first and 152 ns when it came second.
+  // whatever drifts in one thread over the calibration (the JIT's tiers, the heap's growth, the thread
+  // moving to a CPU of another speed: pin-cpu.ts) then weighs on every design alike. Measured one after the
+  // other in one process, the same iova code cost 258 ns a step in the workload measured first and 171 ns
+  // in the one after it.
   for (const w of workloads) {
     let ops = Math.max(opsAll, w.minOps ?? 0);
     pass(w, Math.min(ops, 2_000), seed, w0); // both paths compiled before anything counts
