@@ -67,8 +67,13 @@ export class Coherence {
     }
     this.sharers[line * this.words + (c >> 5)]! |= 1 << (c & 31);
     const start = Math.max(this.busyUntil[line]!, t);
-    this.busyUntil[line] = start + (start > t ? this.transferNs : this.moveNs);
+    this.busyUntil[line] = start + this.moveCost(start, t);
     this.transfers++;
+  }
+
+  /** A move starting at `start` for an access at `t`: queued behind another transfer, or the line was idle. */
+  private moveCost(start: number, t: number): number {
+    return start > t ? this.transferNs : this.moveNs;
   }
 
   /** CPU `c` accesses `line` at time `t`: returns the time the access completes. */
@@ -100,7 +105,7 @@ export class Coherence {
       }
       this.sharers[w]! |= bit;
       this.transfers++;
-      return start + (start > t ? this.transferNs : this.moveNs) + this.hit[LOAD]!;
+      return start + this.moveCost(start, t) + this.hit[LOAD]!;
     }
     // A write needs the line exclusively: invalidate every other copy; transfers of one line queue.
     let alone = (this.sharers[w]! & bit) !== 0 && (this.sharers[w]! & ~bit) === 0;
@@ -117,7 +122,7 @@ export class Coherence {
     if (alone) return t + this.hit[kind]!; // the only sharer upgrades its copy without a transfer
     const start = Math.max(t, this.busyUntil[line]!);
     this.lineWaitNs += start - t;
-    const end = start + (start > t ? this.transferNs : this.moveNs) + this.hit[kind]!;
+    const end = start + this.moveCost(start, t) + this.hit[kind]!;
     this.busyUntil[line] = end;
     this.transfers++;
     return end;

@@ -249,8 +249,10 @@ export function measureModelCost(
     pass(w, Math.min(ops, 2_000), seed, undefined);
     if (minPassNs > 0) {
       const probe = pass(w, ops, seed, undefined).ns;
-      if (probe < minPassNs) ops = Math.ceil((ops * minPassNs * 1.25) / Math.max(probe, minPassNs / 100));
-      pass(w, ops, seed, undefined); // and at the length it will run
+      if (probe < minPassNs) {
+        ops = Math.ceil((ops * minPassNs * 1.25) / Math.max(probe, minPassNs / 100));
+        pass(w, ops, seed, undefined); // and at the length it will run
+      }
     }
     opsOf.set(w.name, ops);
   }

@@ -258,11 +258,11 @@ export async function stress(o: StressOptions): Promise<StressOutcome> {
       // The slice runs until its time is up, or everyone still active has finished its op budget. The first
       // slice's time counts from the moment every worker is running ops, as the budget's does: on a loaded
       // machine a worker can start after a whole slice, which then measured nothing (0 ops at its barrier).
-      let sliceEnd =
-        budgetT0 === Number.POSITIVE_INFINITY ? budgetT0 : Math.min(performance.now() + o.sliceMs, budgetT0 + o.timeMs);
+      const sliceEndFrom = (start: number) => Math.min(start + o.sliceMs, budgetT0 + o.timeMs);
+      let sliceEnd = budgetT0 === Number.POSITIVE_INFINITY ? budgetT0 : sliceEndFrom(performance.now());
       for (let now = performance.now(); now < sliceEnd && check(); now = performance.now()) {
         if (sliceEnd === Number.POSITIVE_INFINITY && budgetT0 !== Number.POSITIVE_INFINITY)
-          sliceEnd = budgetT0 + Math.min(o.sliceMs, o.timeMs);
+          sliceEnd = sliceEndFrom(budgetT0);
         const untilTimer = fireDueTimers();
         const arrived = Atomics.load(i32, ctl.arrived);
         if (arrived >= active || stopped()) break;

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { main as mainFn } from '../../src/cli.js';
 import type { memoryIo as memoryIoFn } from '../../src/cli/io.js';
-import { root, type CliResult } from './cli.js';
+import { root, runMain, type CliResult } from './cli.js';
 
 interface Compiled {
   readonly main: typeof mainFn;
@@ -27,12 +27,7 @@ const load = (): Promise<Compiled> =>
     return { main: cli.main, memoryIo: io.memoryIo };
   })());
 
-/** Each line a command printed ends in a newline, as on a real stdout. */
-const text = (lines: readonly string[]): string => lines.map((l) => `${l}\n`).join('');
-
 export async function iommuDist(...args: string[]): Promise<CliResult> {
   const { main, memoryIo } = await load();
-  const io = memoryIo(args);
-  const code = await main(args, io);
-  return { code, stdout: text(io.stdout), stderr: text(io.stderr) };
+  return runMain(main, memoryIo, args);
 }

@@ -5,19 +5,13 @@
  * exit codes of the real binary, --help/--version through Commander's process hooks) keep using iommu().
  * Like a child, it runs from the project root: main() resolves relative paths against process.cwd().
  * Unlike a child, it cannot load a --scenario-file built on the compiled dist/ modules (the file's
- * built-in variants are not the very objects of src/ that main() runs under vitest): those stay children.
+ * built-in variants are not the very objects of src/ that main() runs under vitest): those run through
+ * helpers/in-process-dist.ts, the same runner (helpers/cli.ts's runMain) on dist/'s main().
  * And unlike spawnSync, an await lets vitest's test timeout fire: a long in-process run (a loaded
  * machine) needs its own timeout, as a hang guard only.
  */
 import { main } from '../../src/cli.js';
 import { memoryIo } from '../../src/cli/io.js';
-import type { CliResult } from './cli.js';
+import { runMain, type CliResult } from './cli.js';
 
-/** Each line a command printed ends in a newline, as on a real stdout. */
-const text = (lines: readonly string[]): string => lines.map((l) => `${l}\n`).join('');
-
-export async function iommuIn(...args: string[]): Promise<CliResult> {
-  const io = memoryIo(args);
-  const code = await main(args, io);
-  return { code, stdout: text(io.stdout), stderr: text(io.stderr) };
-}
+export const iommuIn = (...args: string[]): Promise<CliResult> => runMain(main, memoryIo, args);
