@@ -62,6 +62,12 @@ export default async function stressWorker(task: StressTask): Promise<StressWork
   // Steady state (StressWorkerResult.steady): the op loops of slices 1.., timed around each loop.
   const steady = { ops: 0, steps: 0, ms: 0, cpuNs: task.measureCpu === true ? 0 : undefined };
 
+  // The start barrier (stress/control.ts): every worker runs its first op once all are here.
+  Atomics.add(i32, ctl.ready, 1);
+  Atomics.notify(i32, ctl.ready);
+  const all = task.cpus;
+  awaitWord(i32, ctl.ready, ctl.stop, (v) => v >= all);
+
   try {
     for (;;) {
       const t0 = performance.now();
@@ -117,7 +123,7 @@ export default async function stressWorker(task: StressTask): Promise<StressWork
       Atomics.add(i32, ctl.arrived, 1);
       Atomics.notify(i32, ctl.arrived);
       if (finished) break;
-      if (!awaitNextSlice(i32, ctl.generation, ctl.stop, gen)) break;
+      if (!awaitWord(i32, ctl.generation, ctl.stop, (v) => v !== gen)) break;
       Atomics.store(i32, phase, PHASE_RUNNING);
       slice++;
       if (task.reseedEachSlice) {
@@ -147,15 +153,16 @@ export default async function stressWorker(task: StressTask): Promise<StressWork
   };
 }
 
-/** Wait until the generation moves (true) or the run stops (false). */
-function awaitNextSlice(i32: Int32Array, genIndex: number, stopIndex: number, gen: number): boolean {
+/** Wait until `until` holds for the word at `index` (true) or the run stops (false): spin, then park on it. */
+function awaitWord(i32: Int32Array, index: number, stopIndex: number, until: (v: number) => boolean): boolean {
   for (let k = 0; k < BARRIER_SPINS; k++) {
-    if (Atomics.load(i32, genIndex) !== gen) return true;
+    if (until(Atomics.load(i32, index))) return true;
     if (Atomics.load(i32, stopIndex) !== 0) return false;
   }
   for (;;) {
     if (Atomics.load(i32, stopIndex) !== 0) return false;
-    if (Atomics.load(i32, genIndex) !== gen) return true;
-    Atomics.wait(i32, genIndex, gen, PARK_MS);
+    const v = Atomics.load(i32, index);
+    if (until(v)) return true;
+    Atomics.wait(i32, index, v, PARK_MS);
   }
 }

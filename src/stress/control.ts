@@ -4,6 +4,9 @@
  * move and resetting the model between slices never touches them.
  *
  * Protocol (main thread M, workers W):
+ *  - Before its first op each W adds 1 to READY and waits until every W has (or STOP): the workers start
+ *    together, as jcstress's threads do. Without it an op-bounded run's workers need not overlap at all —
+ *    one can spend its whole budget (a few ms) while the other is still loading its modules.
  *  - W polls STOP and SLICE_END between ops (read-mostly cache line, so polling is cheap).
  *  - M sets SLICE_END when a slice's time is up. Each W finishes its op, sets its phase to AT_BARRIER and
  *    adds 1 to ARRIVED (on its own cache line, away from the flags), then waits for GENERATION to move.
@@ -23,6 +26,7 @@ export const FLAG_STOP = 0;
 export const FLAG_SLICE_END = 1;
 export const FLAG_GENERATION = 2;
 export const FLAG_FIRST_FAIL = 3;
+export const FLAG_READY = 4;
 
 export const PHASE_RUNNING = 0;
 export const PHASE_AT_BARRIER = 1;
@@ -39,6 +43,8 @@ export interface ControlIndices {
   readonly arrived: number;
   /** 0, or 1 + the reporter of the run's first violation: a worker's vCPU, or `cpus` for the main thread. */
   readonly firstFail: number;
+  /** Workers ready to run their first op (the start barrier). */
+  readonly ready: number;
   heartbeat(cpu: number): number;
   phase(cpu: number): number;
   /** i32 index of vCPU `cpu`'s counter of declared site 0 (site k is at + k); see siteCounters. */
@@ -76,6 +82,7 @@ export function controlIndices(layout: Layout): ControlIndices {
     sliceEnd: flags + FLAG_SLICE_END,
     generation: flags + FLAG_GENERATION,
     firstFail: flags + FLAG_FIRST_FAIL,
+    ready: flags + FLAG_READY,
     arrived: at(region(layout, 'ctl.arrived')),
     heartbeat: (cpu) => atCpu(progress, cpu, PROGRESS_HEARTBEAT),
     phase: (cpu) => atCpu(progress, cpu, PROGRESS_PHASE),
@@ -131,6 +138,7 @@ export function raiseStop(i32: Int32Array, ctl: ControlIndices): void {
   Atomics.notify(i32, ctl.stop);
   Atomics.notify(i32, ctl.generation);
   Atomics.notify(i32, ctl.arrived);
+  Atomics.notify(i32, ctl.ready);
 }
 
 export type ParkResult = 'stopped' | 'moved' | 'timed-out';
